@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lib/fs.c: atomic writes (temp + fsync + rename + fsync dir). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "util.h"
+#include "banned.h"
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t k = write(fd, p, len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	char tmp[4096];
+	unsigned char rnd[6];
+	int fd = -1, r, dfd = -1;
+
+	for (int attempt = 0; attempt < 16; attempt++) {
+		r = random_bytes(rnd, sizeof(rnd));
+		if (r < 0)
+			return r;
+		r = str_printf(tmp, sizeof(tmp), "%s.tmp.%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2],
+			       rnd[3], rnd[4], rnd[5]);
+		if (r < 0)
+			return r;
+		fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, mode) < 0) { /* umask must not weaken or strengthen the mode we were asked for */
+		r = -errno;
+		goto fail;
+	}
+	r = write_all(fd, data, len);
+	if (r < 0)
+		goto fail;
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = -errno;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	dfd = dir_fd == AT_FDCWD ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(dir_fd);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(dir_fd, tmp, 0);
+	return r;
+}
+
+int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char dir[4096], base[4096];
+	int dfd, r;
+
+	r = str_copy(dir, sizeof(dir), path);
+	if (r < 0)
+		return r;
+	r = str_copy(base, sizeof(base), path);
+	if (r < 0)
+		return r;
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	r = fs_write_atomic(dfd, basename(base), data, len, mode);
+	close(dfd);
+	return r;
+}
+
+int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	char *data = NULL;
+	size_t len = 0, cap = 0;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t k;
+		if (cap - len < 4096) {
+			size_t ncap = cap ? cap * 2 : 8192;
+			char *n;
+			if (ncap > max + 4097)
+				ncap = max + 4097;
+			if (ncap <= cap) {
+				r = -EFBIG;
+				break;
+			}
+			n = realloc(data, ncap);
+			if (!n) {
+				r = -ENOMEM;
+				break;
+			}
+			data = n;
+			cap = ncap;
+		}
+		k = read(fd, data + len, cap - len - 1);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+		if (len > max) {
+			r = -EFBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (r < 0) {
+		free(data);
+		return r;
+	}
+	if (!data) {
+		data = malloc(1);
+		if (!data)
+			return -ENOMEM;
+	}
+	data[len] = '\0';
+	*ret_data = data;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	int r;
+
+	r = str_copy(tmp, sizeof(tmp), path);
+	if (r < 0)
+		return r;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lib/fs.h: atomic file replacement and small filesystem helpers. Does not log. */
+#ifndef SLIPWAY_FS_H
+#define SLIPWAY_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write data to name.tmp.XXXXXX in dir_fd (AT_FDCWD allowed), fsync, renameat over name,
+ * fsync the directory. On failure the temp file is removed and name is untouched. */
+int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode);
+/* Same with a path (directory part opened for the call). */
+int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t mode);
+/* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated malloc'd buffer. */
+int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* mkdir -p with mode for created components; existing directories are fine. */
+int fs_mkdir_p(const char *path, mode_t mode);
+
+#endif

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lib/hash.h: SHA-256 and base64 on OpenSSL libcrypto. Does not log. */
+#ifndef SLIPWAY_HASH_H
+#define SLIPWAY_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_HEX_LEN 64
+
+struct sha256_ctx {
+	void *md; /* EVP_MD_CTX */
+};
+
+int sha256_init(struct sha256_ctx *c);
+int sha256_update(struct sha256_ctx *c, const void *data, size_t n);
+/* Writes 64 lower-case hex chars + NUL and releases the context. */
+int sha256_final_hex(struct sha256_ctx *c, char out[SHA256_HEX_LEN + 1]);
+void sha256_release(struct sha256_ctx *c);
+int sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
+
+/* Standard base64 (RFC 4648 §4, padded). Decode returns the decoded length in *ret_len;
+ * -EINVAL for anything that is not canonical padded base64. */
+int base64_encode(const void *data, size_t n, char *out, size_t out_size);
+int base64_decode(const char *s, unsigned char *out, size_t out_size, size_t *ret_len);
+/* URL-safe alphabet, no padding. */
+int base64url_encode(const void *data, size_t n, char *out, size_t out_size);
+
+/* 64-bit FNV-1a of a string: lock keys (PROTOCOL §8). */
+int64_t hash_lock_key(const char *name);
+
+#endif

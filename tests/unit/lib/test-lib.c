@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/lib/test-lib.c: buf, parse, ids, hash, cfg. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "fs.h"
+#include "hash.h"
+#include "jsonutil.h"
+#include "parse.h"
+#include "util.h"
+
+static void test_buf_cap(void **state)
+{
+	struct buf b;
+	char *s;
+
+	buf_init(&b, 5);
+	assert_string_equal(b.p, "");
+	assert_int_equal(buf_appends(&b, "abc"), 0);
+	assert_int_equal(buf_appends(&b, "de"), 0);       /* exactly at max */
+	assert_int_equal(buf_appends(&b, "f"), -EMSGSIZE); /* max + 1 */
+	assert_string_equal(b.p, "abcde");
+	buf_tail(&b, 2);
+	assert_string_equal(b.p, "de");
+	assert_int_equal(buf_printf(&b, "%d", 42), 0);
+	assert_string_equal(b.p, "de42");
+	s = buf_detach(&b);
+	assert_string_equal(s, "de42");
+	assert_string_equal(b.p, "");
+	free(s);
+	buf_release(&b);
+}
+
+static void test_parse(void **state)
+{
+	int64_t v = 7;
+	uint64_t u = 0;
+	bool bv = false;
+
+	assert_int_equal(parse_i64("10", 0, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_i64("11", 0, 10, &v), -ERANGE);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_i64(" 1", 0, 10, &v), -EINVAL);
+	assert_int_equal(parse_i64("+1", 0, 10, &v), -EINVAL);
+	assert_int_equal(parse_i64("1x", 0, 10, &v), -EINVAL);
+	assert_int_equal(parse_i64("", 0, 10, &v), -EINVAL);
+	assert_int_equal(parse_i64("99999999999999999999", 0, INT64_MAX, &v), -ERANGE);
+	assert_int_equal(parse_u64("-1", 0, 10, &u), -EINVAL);
+	assert_int_equal(parse_size("4G", 0, UINT64_MAX, &u), 0);
+	assert_true(u == 4ULL << 30);
+	assert_int_equal(parse_bool("Yes", &bv), 0);
+	assert_true(bv);
+	assert_int_equal(parse_seconds_ms("0.5", 0, 100000, &v), 0);
+	assert_int_equal(v, 500);
+}
+
+static void test_ids(void **state)
+{
+	char id[ID_LEN + 1], tok[TOKEN_LEN + 1];
+
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(id_generate(id), 0);
+		assert_int_equal(strlen(id), 22);
+		assert_true(str_charset_ok(id, "-_", 22, 22));
+		assert_true(id[0] != '_' && id[0] != '-');
+	}
+	assert_int_equal(token_generate(tok), 0);
+	assert_int_equal(strlen(tok), 43);
+}
+
+static void test_hash(void **state)
+{
+	char hex[65], b64[16];
+	unsigned char out[8];
+	size_t n = 0;
+
+	assert_int_equal(sha256_hex("abc", 3, hex), 0);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_int_equal(base64_encode("hi!", 3, b64, sizeof(b64)), 0);
+	assert_string_equal(b64, "aGkh");
+	assert_int_equal(base64_decode("aGk=", out, sizeof(out), &n), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(out, "hi", 2);
+	assert_int_equal(base64_decode("aGk", out, sizeof(out), &n), -EINVAL);
+	assert_int_equal(base64_decode("a=Gk", out, sizeof(out), &n), -EINVAL);
+}
+
+struct conf {
+	int64_t timeout;
+	char *name;
+	bool flag;
+};
+
+static const struct cfg_entry conf_table[] = {
+	{ "process_timeout", CFG_SECONDS, 1, 86400, "1800", offsetof(struct conf, timeout), NULL },
+	{ "name", CFG_STRING, 0, 0, "x", offsetof(struct conf, name), NULL },
+	{ "flag", CFG_BOOL, 0, 0, "false", offsetof(struct conf, flag), NULL },
+};
+
+static void test_cfg(void **state)
+{
+	struct conf c = { 0 };
+	char path[] = "/tmp/slipway-cfg-XXXXXX", err[256];
+	const char *text = "# comment\n\nprocess-timeout = 60\nname = \"a \\\"b\\\"\"\nflag=yes\n";
+	int fd;
+
+	assert_int_equal(cfg_apply_defaults(conf_table, 3, &c), 0);
+	assert_int_equal(c.timeout, 1800);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(cfg_load_file(conf_table, 3, &c, path, CFG_STRICT_UNKNOWN, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.timeout, 60);
+	assert_string_equal(c.name, "a \"b\"");
+	assert_true(c.flag);
+	assert_int_equal(cfg_set(conf_table, 3, &c, "process_timeout", "86401", err, sizeof(err)), -ERANGE);
+	assert_int_equal(c.timeout, 60);
+	assert_int_equal(cfg_set(conf_table, 3, &c, "nope", "1", err, sizeof(err)), -ENOENT);
+	text = "flag = 1\nbogus\n";
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(cfg_load_file(conf_table, 3, &c, path, 0, NULL, NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":2:"));
+	unlink(path);
+	cfg_release(conf_table, 3, &c);
+}
+
+static void test_json_depth(void **state)
+{
+	char deep[200];
+	json_t *j = NULL;
+	int n = 0;
+
+	for (int i = 0; i < 33; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 33; i++)
+		deep[n++] = ']';
+	assert_int_equal(json_parse_bounded(deep, (size_t)n, &j, NULL, 0), -EBADMSG);
+	assert_int_equal(json_parse_bounded(deep + 1, (size_t)n - 2, &j, NULL, 0), 0); /* 32 deep: ok */
+	json_decref(j);
+	assert_int_equal(json_parse_bounded("{\"a\":1,\"a\":2}", 13, &j, NULL, 0), -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_parse), cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_hash),    cmocka_unit_test(test_cfg),   cmocka_unit_test(test_json_depth),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
