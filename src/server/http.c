@@ -610,7 +610,7 @@ int http_require(struct req *r, int role, enum route_scope scope, const char *en
 
 /* Resolve the principal from the Authorization header (§9.1). Records 401 and returns < 0 for a
  * bad or expired token. */
-static int authenticate(struct req *r)
+int http_authenticate(struct req *r)
 {
 	struct server *srv = r->srv;
 	const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -733,7 +733,7 @@ static int first_call(struct req *r)
 	}
 	rt = r->match.route;
 	if (rt->scope != SCOPE_PUBLIC) {
-		k = authenticate(r);
+		k = http_authenticate(r);
 		if (k < 0)
 			return k;
 		k = http_require(r, rt->role, rt->scope, rt->scope == SCOPE_ENV ? req_param(r, "env") : NULL);

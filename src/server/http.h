@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "buf.h"
 #include "server.h"
 
 struct req;
@@ -153,6 +154,8 @@ void http_resume(struct req *r);
 /* Authorisation, the ONE place that decides (§9): does the request's principal hold `role` at
  * scope (SCOPE_ENV: on env_name)? Returns 0, or records 401/403 and returns -EPERM / -EACCES. */
 int http_require(struct req *r, int role, enum route_scope scope, const char *env_name);
+/* Resolve the principal from the request (done by the layer for non-public routes). */
+int http_authenticate(struct req *r);
 bool principal_allows(const struct principal *p, int role, enum route_scope scope, const char *env_name);
 
 /* Start / stop the daemon (srv->router must be built). */
