@@ -298,9 +298,11 @@ static int deploy_action(struct req *r)
 		goto out;
 	if (strcasecmp(action, "PROMOTE") == 0) {
 		bool blocked;
-		k = get_deploy(r, query_get(q, "fromDeployId"), "fromDeployId", &src);
-		if (k == -ENOENT && !query_get(q, "fromDeployId"))
+		if (!query_get(q, "fromDeployId")) {
 			k = req_bad(r, "fromDeployId", "fromDeployId is required for PROMOTE");
+			goto out;
+		}
+		k = get_deploy(r, query_get(q, "fromDeployId"), "fromDeployId", &src);
 		if (k < 0)
 			goto out;
 		k = promote_blocked(r->srv, env, &blocked);
