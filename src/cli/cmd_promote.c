@@ -16,7 +16,7 @@ static const char usage[] =
 	"                       [--wait [--timeout S] [--interval S]] [--json]\n"
 	"\n"
 	"Deploy the build that ENV/FROM currently runs to ENV/STAGE and print the new deploy's id.\n"
-	"  --from STAGE      source stage of the same env\n"
+	"  --from STAGE      source stage of the same env (ENV/STAGE is accepted too)\n"
 	"  --description T   deploy description\n"
 	"  --force           promote even a build tagged BAD_BUILD\n"
 	"  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"

@@ -139,6 +139,14 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 	}
 	if ((allowed & DEPLOY_OPT_FROM) && !a.from_stage)
 		return cli_usage_error(c, "%s: --from STAGE is required", cmd);
+	if (a.from_stage && strchr(a.from_stage, '/')) {
+		/* --from ENV/STAGE is accepted when ENV is the target's env */
+		char from_env[65], from_stage[65];
+
+		if (cli_parse_env_stage(a.from_stage, from_env, from_stage) < 0 || !streq(from_env, a.env))
+			return cli_usage_error(c, "%s: --from must name a stage of env '%s'", cmd, a.env);
+		a.from_stage = strchr(a.from_stage, '/') + 1;
+	}
 	if (a.from_stage && !env_name_is_valid(a.from_stage))
 		return cli_usage_error(c, "%s: '%s' is not a stage name", cmd, a.from_stage);
 	*ret = a;

@@ -169,7 +169,8 @@ static void test_deploy_args_errors(void **state)
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --interval 0.01");
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --branch main --build B"); /* --branch needs --latest */
 	expect_usage(f, DEPLOY_OPT_FROM | DEPLOY_OPT_WAIT, "promote web/prod --wait"); /* --from required */
-	expect_usage(f, DEPLOY_OPT_FROM, "promote web/prod --from bad/stage");
+	expect_usage(f, DEPLOY_OPT_FROM, "promote web/prod --from other/stage"); /* another env */
+	expect_usage(f, DEPLOY_OPT_FROM, "promote web/prod --from web/b.d");
 	expect_usage(f, DEPLOY_OPT_DESCRIPTION, "pause web/prod --wait");
 }
 
@@ -183,6 +184,8 @@ static void test_promote_rollback_args(void **state)
 			 0);
 	assert_string_equal(a.from_stage, "canary");
 	assert_true(a.wait);
+	assert_int_equal(parse_deploy(&f->c, DEPLOY_OPT_FROM, "promote web/prod --from web/canary", &a), 0);
+	assert_string_equal(a.from_stage, "canary");
 	assert_int_equal(parse_deploy(&f->c, DEPLOY_OPT_TO | DEPLOY_OPT_DESCRIPTION,
 				      "rollback web/prod --to D123 --description back", &a),
 			 0);
