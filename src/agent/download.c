@@ -1330,17 +1330,16 @@ int download_helper_main(void)
 	r = read_stdin(&input, &len);
 	if (r < 0) {
 		download_job_init(&job);
-		fail(&d, true, r, "cannot read the download job: %s", strerror(-r));
+		r = fail(&d, true, r, "cannot read the download job: %s", strerror(-r));
 		goto out;
 	}
 	if (json_parse_bounded(input, len, &j, NULL, 0) < 0 || download_job_from_json(j, &job) < 0) {
 		download_job_init(&job);
-		fail(&d, true, -EINVAL, "invalid download job");
+		r = fail(&d, true, -EINVAL, "invalid download job");
 		goto out;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fail(&d, false, -EIO, "cannot initialise curl");
-		r = -EIO;
+		r = fail(&d, false, -EIO, "cannot initialise curl");
 		goto out;
 	}
 	r = run_job(&d);
