@@ -13,7 +13,8 @@
  *           are -EINVAL with *err naming the offending field (dotted/indexed, PROTOCOL §1.6).
  *   lenient (agent/CLI reading server output): unknown enum values are kept as raw strings, unknown
  *           fields are ignored; only a wrong JSON type of a known field is -EBADMSG.
- * Encoders return 0 or -ENOMEM. Nothing here logs. */
+ * Encoders return 0, -ENOMEM, or -EINVAL when a string is not valid UTF-8 (jansson refuses it).
+ * Nothing here logs. */
 #ifndef SLIPWAY_PROTO_WIRE_H
 #define SLIPWAY_PROTO_WIRE_H
 

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* engine/engine.h: the goal engine (PROTOCOL §5.3-§5.9, §6), rollout admission pieces (§5.7), the deploy state
+ * transition (§7.3) and the schedule advance (§8.1). PURE: no I/O, no clock, no logging. Everything, now_ms
+ * included, comes in as arguments; decisions go out in structs. The I/O layer (api/ping.c, workers/) loads the
+ * inputs, runs admission in a transaction using the pure helpers below, and persists the outputs.
+ *
+ * Conventions: an empty string "" in an id field means null; an int enum field set to -1 means null; a time of 0
+ * means null (epoch ms, §1.2). */
+#ifndef SLIPWAY_ENGINE_H
+#define SLIPWAY_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "enums.h"
+
+#define ENGINE_ID_SIZE 65       /* ids (≤ 30) and hostId (≤ 64) + NUL */
+#define ENGINE_NAME_SIZE 65     /* envName, stageName, hostName, operator (≤ 64) + NUL */
+#define ENGINE_HEALTH_SIZE 33   /* containerHealthStatus ≤ 32 + NUL */
+#define ENGINE_SYSTEM_OPERATOR "system"
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Inputs
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* One agent row (PROTOCOL §3.4), key (host_id, env_id). `version` is the compare-and-set column of §5.1 step 8. */
+struct agent_row {
+	char host_id[ENGINE_ID_SIZE];
+	char host_name[ENGINE_NAME_SIZE];
+	char env_id[ENGINE_ID_SIZE];
+	char deploy_id[ENGINE_ID_SIZE];
+	int deploy_stage;  /* enum deploy_stage */
+	int state;         /* enum agent_state */
+	int status;        /* enum agent_status */
+	int64_t start_date;
+	int64_t last_update_date;
+	char last_operator[ENGINE_NAME_SIZE];
+	int last_errno;
+	int fail_count;
+	bool first_deploy;
+	int64_t first_deploy_date; /* 0 = null */
+	int64_t stage_start_date;
+	char container_health_status[ENGINE_HEALTH_SIZE];
+	bool holds_slot;
+	bool removed;
+	int64_t version;
+};
+
+/* What the engine needs of one env stage and its current deploy. */
+struct env_view {
+	char id[ENGINE_ID_SIZE];
+	char env_name[ENGINE_NAME_SIZE];
+	char stage_name[ENGINE_NAME_SIZE];
+	int stage_type;               /* enum env_type */
+	char deploy_id[ENGINE_ID_SIZE];    /* current deploy, "" = none */
+	int deploy_type;              /* enum deploy_type of the current deploy, -1 = none */
+	char deploy_alias[ENGINE_ID_SIZE]; /* the current deploy's alias (ROLLBACK), "" = none */
+	int env_state;                /* enum env_state */
+	int priority;                 /* enum deploy_priority, -1 = null (NORMAL) */
+	int system_priority;          /* > 0 when set, 0 = null */
+	int failure_policy;           /* enum failure_policy */
+	bool is_docker;
+	bool has_signing_key;
+	int max_parallel;
+	int max_parallel_pct;
+};
+
+/* One report of a ping (PingReport, §3.6), already validated by proto. Strings are borrowed; env_id/deploy_id may
+ * be NULL or "". error_message is not used by the engine (AgentError rows are the I/O layer's). */
+struct engine_report {
+	const char *env_id;
+	const char *deploy_id;
+	int deploy_stage;   /* enum deploy_stage */
+	int agent_status;   /* enum agent_status */
+	int error_code;
+	int fail_count;
+	bool reset_by_system;                /* agentState == "RESET_BY_SYSTEM" */
+	const char *container_health_status; /* NULL -> "" */
+};
+
+/* Everything one ping decision needs (§5.1 steps 4-6). */
+struct engine_ping_input {
+	const char *host_id;
+	const char *host_name;
+	const struct env_view *envs;     /* the stages resolved for this host (§5.2) */
+	size_t n_envs;
+	const struct env_view *known;    /* other EXISTING stages named by a report or a row (not resolved) */
+	size_t n_known;
+	const struct engine_report *reports; /* raw order; empty envIds ignored, the last of a duplicate wins */
+	size_t n_reports;
+	const struct agent_row *rows;    /* every agent row of this host */
+	size_t n_rows;
+	int64_t now_ms;
+};
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Outputs of a ping decision
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* A row to write. insert = no stored row (insert only if none exists); otherwise UPDATE ... WHERE version =
+ * expect_version. report_index: the report this row was built from (-1 none), for the AgentError upsert. */
+struct engine_write {
+	struct agent_row row;
+	bool insert;
+	int64_t expect_version;
+	int report_index;
+	bool skip;          /* set by engine_decision_choose(): already written by admission */
+};
+
+/* A row to delete (case 4): DELETE ... WHERE host_id AND env_id AND version = expect_version. */
+struct engine_delete {
+	char env_id[ENGINE_ID_SIZE];
+	int64_t expect_version;
+};
+
+struct engine_candidate {
+	struct agent_row bean;       /* the row as it must be written if this candidate wins */
+	const struct env_view *env;  /* borrowed from the input; for uninstall candidates NULL when the env is gone */
+	const struct engine_report *rep; /* borrowed; the report, if any */
+	bool has_row;                /* a stored row exists: write with expect_version */
+	struct agent_row row;        /* the stored row (when has_row) */
+	int report_index;            /* index of rep in the input, -1 none */
+	int64_t expect_version;
+	bool need_wait;              /* §5.7: must pass admission */
+	bool stop;                   /* bean state STOP (stop flow) */
+	bool in_flight;              /* §5.6 rule 0: repeats a running step (case 1.4, status UNKNOWN) */
+	bool swapped;                /* §5.9 alias swap happened in this ping */
+	int priority;                /* effective priority value (§5.6) */
+	const char *decided_by;      /* the §5.4 case ("1.4", ...), for tests and debug */
+};
+
+struct engine_decision {
+	struct engine_write *writes;
+	size_t n_writes;
+	struct engine_delete *deletes;
+	size_t n_deletes;
+	struct engine_candidate *installs;   /* sorted per §5.6 */
+	size_t n_installs;
+	struct engine_candidate *uninstalls; /* sorted per §5.6 */
+	size_t n_uninstalls;
+	char (*relevant)[ENGINE_ID_SIZE];    /* resolved ∪ row env ids (long-poll waiter, §5.11) */
+	size_t n_relevant;
+};
+
+/* Decide one ping (§5.1 step 6: §5.3 proposal and write suppression, §5.4 table, §5.5, §5.9 swap, §6 REMOVE_HOST,
+ * §5.6 ordering). On success *ret is filled and owned by the caller (engine_decision_release()). Returns 0,
+ * -EINVAL (NULL host_id) or -ENOMEM. */
+int engine_decide_ping(const struct engine_ping_input *in, struct engine_decision *ret);
+void engine_decision_release(struct engine_decision *d);
+
+/* Selection (§5.6 "Select"): walk d->installs in order; a candidate with need_wait false wins at once; one with
+ * need_wait true is offered to admit(ctx, c), which returns 1 (admitted: it has written c->bean with holds_slot =
+ * true), 0 (refused) or a negative errno (treated as refused). Returns the index of the winner, or -ENOENT. */
+typedef int (*engine_admit_fn)(void *ctx, const struct engine_candidate *c);
+int engine_decision_select(const struct engine_decision *d, engine_admit_fn admit, void *ctx);
+
+/* Make the chosen install candidate's bean replace the env's upd in d->writes (§5.6 last sentence). admitted =
+ * admission already wrote it (then the env's write is marked skip). Applies write suppression: a bean equal to the
+ * stored row is not written. Returns the index in d->writes of the bean's write, or -1 when none is needed, or
+ * -ENOMEM. */
+int engine_decision_choose(struct engine_decision *d, size_t install_index, bool admitted);
+
+/* The row admission writes for candidate c: its bean with holds_slot = true, then the §5.7 release rules (a bean
+ * already at SERVING_BUILD does not keep the slot). */
+void engine_candidate_admitted_row(const struct engine_candidate *c, struct agent_row *ret);
+
+/* §5.3 write suppression: true iff `upd` differs from `row` in a field that must be persisted. */
+bool engine_row_differs(const struct agent_row *row, const struct agent_row *upd);
+
+/* §5.7 slot-release rules applied to a row about to be written (clears holds_slot when required). */
+void engine_row_release_slot(struct agent_row *row, int failure_policy);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Admission pieces (§5.7); the I/O layer runs them inside one serialised transaction per stage.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* (a) holds_slot, or (b) state STOP, stage STOPPING and not removed. */
+bool engine_row_occupies_slot(const struct agent_row *row);
+/* Counts toward `existing`: first_deploy false and not removed. */
+bool engine_row_counts_existing(const struct agent_row *row);
+/* threshold = min(max_parallel_threshold, width clamped to [1, existing]) (never 0). */
+int engine_threshold(int existing, int max_parallel, int max_parallel_pct, int max_parallel_threshold);
+
+struct schedule_view {
+	bool present;
+	int state;                  /* enum schedule_state */
+	int current_session;        /* 1-based; 0 while NOT_STARTED */
+	int total_sessions;
+	const char *cooldown_times; /* CSV of minutes */
+	const char *host_numbers;   /* CSV of counts or N% */
+	int64_t state_start_time;
+};
+
+/* sessionHosts(k) of §8.1 for a stage with `total` rows (T of §7.3). -EINVAL on a malformed list or k out of
+ * range. */
+int engine_schedule_session_hosts(const char *host_numbers, int k, int total, int *ret);
+/* Admission step 1: true iff the schedule allows admitting one more host, given the number of the stage's rows
+ * whose deployId is the current deploy and T. A malformed schedule refuses. */
+bool engine_schedule_admits(const struct schedule_view *s, int rows_on_deploy, int total);
+
+/* Admission steps 2: true iff a host may take a slot. */
+bool engine_admission_allows(int occupied, int existing, int max_parallel, int max_parallel_pct,
+			     int max_parallel_threshold);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Answer building (§5.8)
+ * ------------------------------------------------------------------------------------------------------------- */
+
+struct engine_kv {
+	const char *key;
+	const char *value;
+};
+
+/* The goal, with borrowed strings (from the candidate, its env and the agent configs passed in). The I/O layer
+ * turns it into the wire DeployGoal, attaching the Build when with_build, the env's script configs (or {}) when
+ * with_script_variables, and the env's signingKey when with_signing_key. */
+struct engine_goal {
+	int op_code;              /* enum op_code */
+	const char *deploy_id;    /* NULL = null */
+	const char *deploy_alias;
+	int deploy_type;          /* -1 = null */
+	const char *env_id;
+	const char *env_name;
+	const char *stage_name;
+	int stage_type;           /* -1 = null */
+	int deploy_stage;
+	bool with_build;
+	bool with_signing_key;
+	bool with_script_variables;
+	struct engine_kv *agent_configs; /* NULL = null (owned array; strings borrowed) */
+	size_t n_agent_configs;
+	bool first_deploy;
+	bool is_docker;
+};
+
+/* Goal for the chosen install candidate. agent_configs: the env's agent configs (may be NULL/0). Returns 0 or
+ * -ENOMEM; release with engine_goal_release(). */
+int engine_build_goal(const struct engine_candidate *c, const struct engine_kv *agent_configs, size_t n_agent_configs,
+		      struct engine_goal *ret);
+/* DELETE answer for an uninstall candidate. */
+int engine_build_delete_goal(const struct engine_candidate *c, struct engine_goal *ret);
+void engine_goal_release(struct engine_goal *g);
+/* agentConfigs of §5.8 for a stage: prefix stripping and the collision rule. *ret NULL when the result is empty. */
+int engine_agent_configs(const struct engine_kv *in, size_t n, int deploy_stage, struct engine_kv **ret,
+			 size_t *ret_n);
+
+/* Effective priority of §5.6. */
+int engine_effective_priority(const struct env_view *env, bool first_deploy);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Deploy state transition (§7.3) and schedule advance (§8.1)
+ * ------------------------------------------------------------------------------------------------------------- */
+
+struct deploy_view {
+	int type;                 /* enum deploy_type */
+	int state;                /* enum deploy_state */
+	int64_t last_update_date;
+	int64_t success_date;     /* 0 = null */
+	int success_total;
+	int fail_total;
+	int total;
+	int acceptance_status;    /* enum acceptance_status */
+};
+
+struct transition_settings {
+	bool is_current;          /* D is E's current deploy */
+	int env_state;            /* enum env_state */
+	int success_threshold;    /* basis points */
+	int stuck_threshold_s;
+	int acceptance_type;      /* enum acceptance_type */
+	int failure_policy;       /* enum failure_policy */
+};
+
+/* Counts of §7.3 and §8.1 over the stage's rows. */
+struct transition_counts {
+	int total;          /* T */
+	int succeeded;      /* S */
+	int failed;         /* F */
+	int schedule_done;  /* rows on D with stage SERVING_BUILD or state PAUSED_BY_USER/PAUSED_BY_SYSTEM */
+	int on_deploy;      /* rows with deployId = D (admission schedule gate) */
+};
+
+/* Add one row to the counts for deploy `deploy_id`. */
+void engine_transition_count_row(struct transition_counts *c, const struct agent_row *row, const char *deploy_id);
+
+struct transition_result {
+	bool write;               /* write state, totals, last_update_date (compare-and-set on the old state) */
+	int old_state;
+	int state;
+	int success_total, fail_total, total;
+	int64_t last_update_date;
+	bool first_succeeding;    /* set success_date and acceptance_status; fire post-deploy webhooks */
+	int64_t success_date;
+	int acceptance_status;
+	bool now_failing;         /* the state changes into FAILING by this write */
+	bool auto_rollback;       /* now_failing under failurePolicy ROLLBACK: run §6 (after a successful CAS) */
+	bool finalise;            /* D is active but not current: finalise (§7.1 step 3) and nothing else */
+	bool schedule_changed;    /* write the schedule below and emit an ENV wake event */
+	int schedule_state;
+	int schedule_current;
+	int64_t schedule_start;
+};
+
+/* Compute the transition of deploy d. Nothing to do (paused stage, inactive deploy) gives write = false and
+ * schedule_changed = false. schedule may be NULL. Returns 0 or -EINVAL. */
+int engine_transition(const struct deploy_view *d, const struct transition_settings *set,
+		      const struct schedule_view *schedule, const struct transition_counts *counts, int64_t now_ms,
+		      struct transition_result *ret);
+
+/* §7.1 step 3: the final state and acceptance of a replaced deploy. */
+void engine_finalise_deploy(int state, int acceptance_status, int *ret_state, int *ret_acceptance_status);
+
+/* §6 automatic rollback step 1: false for ROLLBACK and RESTART deploys. */
+bool engine_auto_rollback_allowed(int deploy_type);
+
+#endif
