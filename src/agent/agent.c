@@ -1504,6 +1504,7 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 	}
 	json_object_set_new(a.st.root, "hostId", json_string(a.id.v[ID_HOST_ID]));
 	json_object_set_new(a.st.root, "hostName", json_string(a.id.v[ID_HOST_NAME]));
+	persist(&a, NULL);
 	cleanup_crash_leftovers(&a);
 	r = pinger_init(&a.pinger, cfg);
 	if (r < 0) {
