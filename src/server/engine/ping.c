@@ -218,8 +218,9 @@ static void scratch_bean(const struct engine_ping_input *in, const struct env_vi
 	b.last_errno = 0;
 	b.fail_count = 0;
 	b.removed = false;
-	if (base)
-		b.first_deploy = base->first_deploy;
+	/* §5.5: with a row the stored flag is kept (as the report may just have cleared it) */
+	if (row)
+		b.first_deploy = base ? base->first_deploy : row->first_deploy;
 	else
 		b.first_deploy = !has_sibling_row(in, env);
 	b.holds_slot = row ? row->holds_slot : false;
@@ -459,6 +460,7 @@ static void decide_env(const struct engine_ping_input *in, const char *env_id, s
 					    .report_index = -1 };
 		w->row.state = AGENT_STATE_NORMAL;
 		w->row.last_update_date = in->now_ms;
+		engine_row_release_slot(&w->row, policy);
 		(void)str_copy(w->row.last_operator, sizeof(w->row.last_operator), ENGINE_SYSTEM_OPERATOR);
 	}
 
