@@ -68,6 +68,18 @@ class FakeHost:
         raise AssertionError(f"{self.host} never became idle")
 
 
+def stage_with_host(cli, server, env):
+    """A stage whose one host already serves a first deploy, so the host has an agent row and
+    counts in the next deploy's total from the start (a stage without rows succeeds at once)."""
+    make_stage(cli, env)
+    host = FakeHost(server, f"{env}-h1")
+    assert cli("env", "capacity", "add", f"{env}/prod", "--host", host.host).returncode == 0
+    r = cli("deploy", f"{env}/prod", "--build", publish(cli, env, "0000aaaa"))
+    assert r.returncode == 0, r.stderr
+    host.run_until_idle()
+    return host
+
+
 def deploy_of(server, env, stage="prod"):
     code, d = server.api("GET", f"/v1/envs/{env}/{stage}/deploys/current")
     assert code == 200, d
@@ -180,9 +192,7 @@ def test_pause_resume(cli, server, names, deploys_supported):
 
 def test_wait_follows_hosts_to_success(cli, cli_bg, server, names, deploys_supported, ping_supported):
     env = names("ok")
-    make_stage(cli, env)
-    host = FakeHost(server, f"{env}-h1")
-    assert cli("env", "capacity", "add", f"{env}/prod", "--host", host.host).returncode == 0
+    host = stage_with_host(cli, server, env)
     build = publish(cli, env, "f1f1f1f1")
     p = cli_bg("deploy", f"{env}/prod", "--build", build, "--wait", "--interval", "0.1", "--timeout", "60")
     deploy_id = p.stdout.readline().strip()
@@ -205,19 +215,19 @@ def test_wait_follows_hosts_to_success(cli, cli_bg, server, names, deploys_suppo
     assert f"{env}/prod" in r.stdout and deploy_id in r.stdout and "SERVING_BUILD" in r.stdout
     r = cli("agents", host.host, "--json")
     assert [a["deployId"] for a in json.loads(r.stdout)] == [deploy_id]
+    # an unknown host has no agent rows: an empty table, not an error
+    r = cli("agents", "no-such-host")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 1
 
 
 def test_wait_reports_failing(cli, cli_bg, server, names, deploys_supported, ping_supported):
     env = names("fail")
-    make_stage(cli, env)
-    host = FakeHost(server, f"{env}-h1")
-    assert cli("env", "capacity", "add", f"{env}/prod", "--host", host.host).returncode == 0
+    host = stage_with_host(cli, server, env)
     build = publish(cli, env, "0f0f0f0f")
     p = cli_bg("deploy", f"{env}/prod", "--build", build, "--wait", "--interval", "0.1", "--timeout", "60")
     deploy_id = p.stdout.readline().strip()
     # the host fails fatally in its first step: parked (PAUSED_BY_SYSTEM), 1 of 1 failed → FAILING
-    host.ping()
-    host.ping(status_for_goal="TOO_MANY_RETRY")
+    assert host.ping(status_for_goal="TOO_MANY_RETRY")["deployId"] == deploy_id
     host.ping()
     out, err = p.communicate(timeout=60)
     assert p.returncode == 1, out + err
@@ -226,9 +236,7 @@ def test_wait_reports_failing(cli, cli_bg, server, names, deploys_supported, pin
 
 def test_wait_reports_aborted(cli, cli_bg, server, names, deploys_supported, ping_supported):
     env = names("abort")
-    make_stage(cli, env)
-    host = FakeHost(server, f"{env}-h1")
-    assert cli("env", "capacity", "add", f"{env}/prod", "--host", host.host).returncode == 0
+    host = stage_with_host(cli, server, env)
     b1 = publish(cli, env, "1a2b3c4d")
     p = cli_bg("deploy", f"{env}/prod", "--build", b1, "--wait", "--interval", "0.1", "--timeout", "60")
     first = p.stdout.readline().strip()
@@ -248,9 +256,7 @@ def test_wait_reports_aborted(cli, cli_bg, server, names, deploys_supported, pin
 
 def test_wait_timeout(cli, cli_bg, server, names, deploys_supported, ping_supported):
     env = names("slow")
-    make_stage(cli, env)
-    host = FakeHost(server, f"{env}-h1")
-    assert cli("env", "capacity", "add", f"{env}/prod", "--host", host.host).returncode == 0
+    host = stage_with_host(cli, server, env)
     r = cli("deploy", f"{env}/prod", "--build", publish(cli, env, "9a9a9a9a"))
     assert r.returncode == 0
     host.ping(status_for_goal="UNKNOWN")
