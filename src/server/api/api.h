@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api/api.h: helpers shared by the resource files of api/ (one file per resource) and their
+ * route tables. api/ translates HTTP to the store and the engine; it decides nothing itself that
+ * the engine decides. */
+#ifndef SLIPWAY_SERVER_API_H
+#define SLIPWAY_SERVER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "http.h"
+
+#define API_ROUTES(name) extern const struct route name[]; extern const size_t name##_count
+API_ROUTES(api_system_routes);
+API_ROUTES(api_builds_routes);
+API_ROUTES(api_envs_routes);
+API_ROUTES(api_capacity_routes);
+API_ROUTES(api_configs_routes);
+API_ROUTES(api_deploys_routes);
+API_ROUTES(api_agents_routes);
+API_ROUTES(api_hosts_routes);
+
+/* The env stage named by the {env}/{stage} path parameters; 404 when unknown. */
+int api_env_from_path(struct req *r, json_t **ret);
+/* A ConfigHistory object for env_id (changeId generated, operator = principal). change may be a
+ * JSON value (dumped, truncated to 8192) or NULL. Returns NULL on OOM. */
+json_t *api_history(struct req *r, const char *env_id, const char *type, const json_t *change);
+/* Store failure that is not the caller's fault: -EAGAIN → 503, else 500 (logged once with the
+ * store's message). -ENOENT/-EEXIST/-EBUSY pass through for the caller's own message. */
+int api_store_error(struct req *r, int k, const char *what);
+/* The principal's name (publisher / operator), with upstream's "keep the last 64 chars" rule. */
+const char *api_operator(struct req *r);
+
+/* Names of §1.5. */
+bool api_name_ok(const char *s);          /* envName, stageName */
+bool api_build_name_ok(const char *s);
+bool api_branch_ok(const char *s);
+bool api_commit_ok(const char *s);
+bool api_host_ok(const char *s);          /* hostId, hostName */
+bool api_group_ok(const char *s);
+bool api_id_ok(const char *s);            /* ids in paths */
+
+/* Read an optional string field: absent/null → *ret NULL and 0; wrong type or longer than max →
+ * 400 naming the field. */
+int api_opt_string(struct req *r, const json_t *obj, const char *key, size_t max, const char **ret);
+/* Optional enum field: absent/null → *ret = -1; unknown → 400 naming the field. */
+int api_opt_enum(struct req *r, const json_t *obj, const char *key, int (*from_string)(const char *), int *ret);
+/* Optional integer in [min, max]: absent/null → 0 with *present false. */
+int api_opt_int(struct req *r, const json_t *obj, const char *key, int64_t min, int64_t max, int64_t *ret,
+		bool *present);
+int api_opt_bool(struct req *r, const json_t *obj, const char *key, bool *ret, bool *present);
+/* Query enum (upper-cased name on success, borrowed static string); absent → NULL. */
+int api_query_enum(struct req *r, const char *key, int (*from_string)(const char *), const char *(*to_string)(int),
+		   const char **ret);
+/* Query list of enums as a JSON array of upper-case names, or NULL when the key is absent. */
+int api_query_enum_list(struct req *r, const char *key, int (*from_string)(const char *),
+			const char *(*to_string)(int), json_t **ret);
+/* pageIndex/pageSize → offset/limit (pageSize clamped to 1..1000). */
+int api_paging(struct req *r, const char *index_key, const char *size_key, int64_t def_size, int64_t *ret_offset,
+	       int64_t *ret_limit);
+
+/* Effective tag of a build (§4.9); *ret NULL when none. */
+int api_build_effective_tag(struct req *r, const json_t *build, json_t **ret);
+bool api_build_is_bad(struct req *r, const json_t *build, json_t **ret_tag);
+
+/* §7.3 transition of the current deploy of env (a full EnvStage); used by PUT .../progress and
+ * the state worker. Returns 0 (also when skipped), or a negative errno. */
+int deploy_transition_run(struct server *srv, const json_t *env);
+
+#endif

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api/common.c: helpers shared by the resource files: path → env stage, config history entries,
+ * store-error mapping, typed field readers that name the field in their 400, paging, build tags,
+ * and the route registry. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "enums.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+#include "banned.h"
+
+int api_register_routes(struct router *rt)
+{
+	const struct {
+		const struct route *routes;
+		const size_t *n;
+	} tables[] = {
+		{ api_system_routes, &api_system_routes_count },     { api_builds_routes, &api_builds_routes_count },
+		{ api_envs_routes, &api_envs_routes_count },         { api_capacity_routes, &api_capacity_routes_count },
+		{ api_configs_routes, &api_configs_routes_count },   { api_deploys_routes, &api_deploys_routes_count },
+		{ api_agents_routes, &api_agents_routes_count },     { api_hosts_routes, &api_hosts_routes_count },
+	};
+	int r;
+
+	for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
+		r = router_add(rt, tables[i].routes, *tables[i].n);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int api_store_error(struct req *r, int k, const char *what)
+{
+	if (k == -ENOENT || k == -EEXIST || k == -EBUSY)
+		return k;
+	if (k == -EAGAIN) {
+		(void)server_db_error(r->srv, k, what);
+		return http_fail(r, 503, NULL, "database busy, retry");
+	}
+	(void)server_db_error(r->srv, k, what);
+	return http_fail(r, 500, NULL, "internal error");
+}
+
+int api_env_from_path(struct req *r, json_t **ret)
+{
+	const char *env = req_param(r, "env"), *stage = req_param(r, "stage");
+	int k;
+
+	if (!env || !stage || !env_name_is_valid(env) || !env_name_is_valid(stage))
+		return http_fail(r, 404, NULL, "env stage '%s/%s' not found", env ? env : "", stage ? stage : "");
+	k = store_env_get(r->srv->store, env, stage, ret);
+	if (k == -ENOENT)
+		return http_fail(r, 404, NULL, "env stage '%s/%s' not found", env, stage);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read env stage");
+	return 0;
+}
+
+const char *api_operator(struct req *r)
+{
+	size_t l = strlen(r->principal.name);
+	if (r->principal.kind == PRINCIPAL_NONE)
+		return "anonymous";
+	return l > 64 ? r->principal.name + l - 64 : r->principal.name;
+}
+
+json_t *api_history(struct req *r, const char *env_id, const char *type, const json_t *change)
+{
+	char id[ID_LEN + 1], *txt = NULL;
+	json_t *h;
+
+	if (id_generate(id) < 0)
+		return NULL;
+	if (change) {
+		txt = json_is_string(change) ? strdup(json_string_value(change))
+					     : json_dumps(change, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!txt)
+			return NULL;
+		if (strlen(txt) > 8192)
+			txt[8192] = 0;
+	}
+	h = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s?}", "id", env_id, "changeId", id, "createTime", (json_int_t)now_ms(),
+		      "operator", api_operator(r), "type", type, "configChange", txt);
+	free(txt);
+	return h;
+}
+
+bool api_name_ok(const char *s)
+{
+	return s && env_name_is_valid(s);
+}
+bool api_build_name_ok(const char *s)
+{
+	return s && build_name_is_valid(s);
+}
+bool api_branch_ok(const char *s)
+{
+	return s && branch_is_valid(s);
+}
+bool api_commit_ok(const char *s)
+{
+	return s && commit_is_valid(s);
+}
+bool api_host_ok(const char *s)
+{
+	return s && host_name_is_valid(s);
+}
+bool api_group_ok(const char *s)
+{
+	return s && group_name_is_valid(s) && !streq(s, "NULL");
+}
+bool api_id_ok(const char *s)
+{
+	return s && id_is_valid(s);
+}
+
+int api_opt_string(struct req *r, const json_t *obj, const char *key, size_t max, const char **ret)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return req_bad(r, key, "%s must be a string", key);
+	if (json_string_length(v) > max)
+		return req_bad(r, key, "%s is longer than %zu characters", key, max);
+	*ret = json_string_value(v);
+	return 0;
+}
+
+int api_opt_enum(struct req *r, const json_t *obj, const char *key, int (*from_string)(const char *), int *ret)
+{
+	json_t *v = json_object_get(obj, key);
+	int e;
+
+	*ret = -1;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return req_bad(r, key, "%s must be a string", key);
+	e = from_string(json_string_value(v));
+	if (e < 0)
+		return req_bad(r, key, "unknown %s value '%.64s'", key, json_string_value(v));
+	*ret = e;
+	return 0;
+}
+
+int api_opt_int(struct req *r, const json_t *obj, const char *key, int64_t min, int64_t max, int64_t *ret,
+		bool *present)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*present = false;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v))
+		return req_bad(r, key, "%s must be an integer", key);
+	if (json_integer_value(v) < min || json_integer_value(v) > max)
+		return req_bad(r, key, "%s must be in %lld..%lld", key, (long long)min, (long long)max);
+	*ret = json_integer_value(v);
+	*present = true;
+	return 0;
+}
+
+int api_opt_bool(struct req *r, const json_t *obj, const char *key, bool *ret, bool *present)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*present = false;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return req_bad(r, key, "%s must be true or false", key);
+	*ret = json_is_true(v);
+	*present = true;
+	return 0;
+}
+
+int api_query_enum(struct req *r, const char *key, int (*from_string)(const char *), const char *(*to_string)(int),
+		   const char **ret)
+{
+	const char *v = query_get(req_query(r), key);
+	int e;
+
+	*ret = NULL;
+	if (!v)
+		return 0;
+	e = from_string(v);
+	if (e < 0)
+		return req_bad(r, key, "unknown %s value '%.64s'", key, v);
+	*ret = to_string(e);
+	return 0;
+}
+
+int api_query_enum_list(struct req *r, const char *key, int (*from_string)(const char *),
+			const char *(*to_string)(int), json_t **ret)
+{
+	const struct query *q = req_query(r);
+	json_t *a = NULL;
+
+	*ret = NULL;
+	for (size_t i = 0; i < q->n; i++) {
+		int e;
+		if (!streq(q->keys[i], key))
+			continue;
+		e = from_string(q->values[i]);
+		if (e < 0) {
+			json_decref(a);
+			return req_bad(r, key, "unknown %s value '%.64s'", key, q->values[i]);
+		}
+		if (!a && !(a = json_array()))
+			return -ENOMEM;
+		(void)json_array_append_new(a, json_string(to_string(e)));
+	}
+	*ret = a;
+	return 0;
+}
+
+int api_paging(struct req *r, const char *index_key, const char *size_key, int64_t def_size, int64_t *ret_offset,
+	       int64_t *ret_limit)
+{
+	const struct query *q = req_query(r);
+	int64_t index, size;
+
+	if (query_int(q, index_key, 1, INT32_MAX, 1, &index) < 0)
+		return req_bad(r, index_key, "%s must be an integer >= 1", index_key);
+	if (query_int(q, size_key, INT64_MIN, INT64_MAX, def_size, &size) < 0)
+		return req_bad(r, size_key, "%s must be an integer", size_key);
+	if (size < 1)
+		size = 1;
+	if (size > 1000)
+		size = 1000;
+	*ret_offset = (index - 1) * size;
+	*ret_limit = size;
+	return 0;
+}
+
+/* ---- build tags (§4.9) ----------------------------------------------------------------------- */
+
+static int64_t meta_int(const json_t *meta, const char *key)
+{
+	return json_integer_value(json_object_get(meta, key));
+}
+
+static const char *meta_str(const json_t *meta, const char *key)
+{
+	return json_string_value(json_object_get(meta, key));
+}
+
+int api_build_effective_tag(struct req *r, const json_t *build, json_t **ret)
+{
+	const char *name = json_string_value(json_object_get(build, "name"));
+	const char *commit = json_string_value(json_object_get(build, "commit"));
+	const char *repo = json_string_value(json_object_get(build, "repo"));
+	const char *branch = json_string_value(json_object_get(build, "branch"));
+	int64_t cdate = json_integer_value(json_object_get(build, "commitDate"));
+	json_t *tags = NULL, *metas = NULL, *best = NULL, *t;
+	size_t i, n;
+	int k;
+
+	*ret = NULL;
+	if (!name)
+		return 0;
+	k = store_tag_list_target(r->srv->store, name, 1000, &tags);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read build tags");
+	n = json_array_size(tags);
+	metas = json_array();
+	if (!metas) {
+		json_decref(tags);
+		return -ENOMEM;
+	}
+	/* parse each BUILD tag's metaInfo (the tagged build) */
+	json_array_foreach(tags, i, t) {
+		json_t *m = NULL;
+		const char *mi = json_string_value(json_object_get(t, "metaInfo"));
+		if (!streq_ptr(json_string_value(json_object_get(t, "targetType")), "BUILD") || !mi)
+			m = json_object();
+		else
+			m = json_loads(mi, 0, NULL);
+		(void)json_array_append_new(metas, m ? m : json_object());
+	}
+	/* walk tagged builds with commitDate <= B's, newest commitDate first (ties: newer tag first);
+	 * keep only the latest tag per tagged commit */
+	json_t *seen = json_object();
+	for (;;) {
+		ssize_t pick = -1;
+		for (i = 0; i < n; i++) {
+			json_t *m = json_array_get(metas, i);
+			if (json_object_get(m, "_used") || !meta_str(m, "commit"))
+				continue;
+			if (meta_int(m, "commitDate") > cdate)
+				continue;
+			if (pick < 0) {
+				pick = (ssize_t)i;
+				continue;
+			}
+			json_t *pm = json_array_get(metas, (size_t)pick);
+			int64_t a = meta_int(m, "commitDate"), b = meta_int(pm, "commitDate");
+			int64_t ta = json_integer_value(json_object_get(json_array_get(tags, i), "createdDate"));
+			int64_t tb = json_integer_value(json_object_get(json_array_get(tags, (size_t)pick), "createdDate"));
+			if (a > b || (a == b && ta > tb))
+				pick = (ssize_t)i;
+		}
+		if (pick < 0)
+			break;
+		json_t *m = json_array_get(metas, (size_t)pick);
+		(void)json_object_set_new(m, "_used", json_true());
+		const char *tc = meta_str(m, "commit");
+		if (json_object_get(seen, tc))
+			continue; /* an older tag of a commit already decided */
+		(void)json_object_set_new(seen, tc, json_true());
+		if (streq_ptr(tc, commit) || (streq_ptr(meta_str(m, "repo"), repo) && streq_ptr(meta_str(m, "branch"), branch))) {
+			best = json_incref(json_array_get(tags, (size_t)pick));
+			break;
+		}
+	}
+	json_decref(seen);
+	json_decref(metas);
+	json_decref(tags);
+	*ret = best;
+	return 0;
+}
+
+bool api_build_is_bad(struct req *r, const json_t *build, json_t **ret_tag)
+{
+	json_t *tag = NULL;
+	bool bad;
+
+	if (api_build_effective_tag(r, build, &tag) < 0 || !tag)
+		return false;
+	bad = streq_ptr(json_string_value(json_object_get(tag, "value")), "BAD_BUILD");
+	if (bad && ret_tag)
+		*ret_tag = tag;
+	else
+		json_decref(tag);
+	return bad;
+}

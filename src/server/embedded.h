@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* embedded.h: files compiled into the binary by cmake/embed.cmake (the board, the SQL schema).
+ * Each table ends with an entry whose path is NULL. Paths start with '/'. */
+#ifndef SLIPWAY_SERVER_EMBEDDED_H
+#define SLIPWAY_SERVER_EMBEDDED_H
+#include <stddef.h>
+struct embedded_file {
+	const char *path;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct embedded_file board_files[];
+extern const struct embedded_file schema_files[];
+#endif

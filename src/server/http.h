@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http.h: the HTTP layer on libmicrohttpd: route table and matching, authentication hook,
+ * per-request arena, query helpers, JSON replies and the JSON error body (PROTOCOL §1.6).
+ *
+ * Handler contract: a route_fn is called once the whole body has been read. It either queues a
+ * reply with one of the http_reply_* calls and returns 0, or returns a negative errno; then the
+ * layer answers the error recorded with http_fail()/req_bad() or, if none, the errno mapped by
+ * http_status_from_errno(). A handler may also call http_suspend() and return 0 (long-poll); when
+ * another thread calls http_resume(), the handler is called again with req->resumed = true and must
+ * then reply. Everything allocated with req_alloc()/req_strdup() lives until the request is
+ * completed (NOTIFY_COMPLETED). */
+#ifndef SLIPWAY_SERVER_HTTP_H
+#define SLIPWAY_SERVER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "server.h"
+
+struct req;
+typedef int (*route_fn)(struct req *r);
+
+/* Scope a route's role applies to (§9.2). */
+enum route_scope {
+	SCOPE_PUBLIC, /* no authentication at all */
+	SCOPE_ANY,    /* the role at any scope (ENV-scoped principals qualify; handlers check the env) */
+	SCOPE_SYSTEM, /* the role at SYSTEM scope */
+	SCOPE_ENV,    /* the role on the env named by the {env} path parameter */
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/v1/envs/{env}/{stage}"; a {name} segment matches any one segment */
+	route_fn fn;
+	int role; /* ROLE_* */
+	enum route_scope scope;
+	bool ping_body; /* the body limit is max_ping_body_bytes */
+};
+
+#define ROUTE_MAX_PARAMS 8
+#define ROUTE_MAX_SEGMENTS 12
+
+struct route_match {
+	const struct route *route;
+	size_t index; /* of the route in the router, for metrics */
+	size_t n_params;
+	const char *names[ROUTE_MAX_PARAMS]; /* borrowed from the pattern (without braces), NUL-terminated copies */
+	char name_buf[ROUTE_MAX_PARAMS][32];
+	char *values[ROUTE_MAX_PARAMS];      /* point into path_buf */
+	char path_buf[2048];
+};
+
+struct router;
+/* A router over route tables that stay valid for its lifetime. */
+int router_new(struct router **ret);
+void router_free(struct router *rt);
+int router_add(struct router *rt, const struct route *routes, size_t n);
+size_t router_size(const struct router *rt);
+const struct route *router_route(const struct router *rt, size_t i);
+/* Match path (trailing '/' ignored). Returns 0 and fills m; -ENOENT no route matches the path;
+ * -EOPNOTSUPP the best path match lacks the method (405); -ENAMETOOLONG path too long. The route
+ * with a literal segment at the first position where candidates differ wins (§4). */
+int router_match(const struct router *rt, const char *method, const char *path, struct route_match *m);
+
+/* Query parameters (repeated keys kept in order). */
+struct query {
+	size_t n, alloc;
+	char **keys, **values;
+};
+int query_add(struct query *q, const char *key, const char *value);
+void query_release(struct query *q);
+/* First value of key, or NULL. */
+const char *query_get(const struct query *q, const char *key);
+/* Every value of key, as a JSON array of strings (possibly empty). */
+int query_list(const struct query *q, const char *key, json_t **ret);
+/* true/false case-insensitively; absent → def; else -EINVAL. */
+int query_bool(const struct query *q, const char *key, bool def, bool *ret);
+/* Integer in [min, max]; absent → def; else -EINVAL / -ERANGE. */
+int query_int(const struct query *q, const char *key, int64_t min, int64_t max, int64_t def, int64_t *ret);
+
+enum principal_kind {
+	PRINCIPAL_NONE,
+	PRINCIPAL_TOKEN,
+	PRINCIPAL_USER,
+	PRINCIPAL_ANONYMOUS,
+};
+
+struct principal {
+	enum principal_kind kind;
+	char name[128];
+	int role;       /* ROLE_*, -1 none */
+	int scope_type; /* SCOPE_TYPE_ENV / SCOPE_TYPE_SYSTEM */
+	char resource[128];
+};
+
+struct arena_block;
+
+struct req {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	struct route_match match;
+	const char *method;
+	char path[2048];
+	uint64_t id;
+	int64_t start_mono_ms;
+	struct principal principal;
+	struct query query;
+	bool query_loaded;
+	/* body */
+	char *body;
+	size_t body_len, body_alloc, body_max;
+	bool body_too_big;
+	/* state */
+	bool replied, suspended, resumed;
+	int status;
+	size_t resp_bytes;
+	int err_status;
+	char err_message[512];
+	char err_field[128];
+	struct arena_block *arena;
+	void *handler_data; /* free for the handler's use (e.g. a long-poll waiter) */
+};
+
+/* Path parameter by name ("env", "stage", "id", ...); NULL when the route has none. */
+const char *req_param(struct req *r, const char *name);
+const struct query *req_query(struct req *r);
+void *req_alloc(struct req *r, size_t size);
+char *req_strdup(struct req *r, const char *s);
+const char *req_header(struct req *r, const char *name);
+/* Parse the body as JSON (json_parse_bounded); 400 with a reason when malformed. *ret is borrowed
+ * from nobody: the caller owns it. An empty body gives -ENODATA (with no error recorded). */
+int req_json(struct req *r, json_t **ret);
+
+/* Record an error reply; returns the matching negative errno (400 → -EINVAL, 404 → -ENOENT,
+ * 409 → -EEXIST, 403 → -EACCES, 401 → -EPERM, 413 → -EMSGSIZE, 503 → -EAGAIN, else -EIO). */
+int http_fail(struct req *r, int status, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define req_bad(r, field, ...) http_fail((r), 400, (field), __VA_ARGS__)
+int http_status_from_errno(int r);
+
+/* Replies. http_reply_json steals body. */
+int http_reply_json(struct req *r, int status, json_t *body);
+int http_reply_created(struct req *r, const char *location, json_t *body);
+int http_reply_empty(struct req *r, int status);
+int http_reply_data(struct req *r, int status, const char *content_type, const void *data, size_t len);
+int http_reply_error(struct req *r, int status, const char *field, const char *message);
+
+/* Long-poll: suspend now (after returning 0 from the handler); resume from any thread. */
+void http_suspend(struct req *r);
+void http_resume(struct req *r);
+
+/* Authorisation, the ONE place that decides (§9): does the request's principal hold `role` at
+ * scope (SCOPE_ENV: on env_name)? Returns 0, or records 401/403 and returns -EPERM / -EACCES. */
+int http_require(struct req *r, int role, enum route_scope scope, const char *env_name);
+/* Resolve the principal from the request (done by the layer for non-public routes). */
+int http_authenticate(struct req *r);
+bool principal_allows(const struct principal *p, int role, enum route_scope scope, const char *env_name);
+
+/* Start / stop the daemon (srv->router must be built). */
+int http_start(struct server *srv);
+void http_stop(struct server *srv);
+/* Prometheus text of the HTTP metrics. */
+int http_metrics_append(struct server *srv, struct buf *out);
+
+/* The route tables of api/ (api.c collects them). */
+int api_register_routes(struct router *rt);
+
+#endif

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* main.c: slipway-server: settings, signals, the SQLite lock, the store, the bootstrap token, the
+ * HTTP daemon and the workers; graceful stop on SIGTERM/SIGINT (PROTOCOL §10). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "enums.h"
+#include "fs.h"
+#include "hash.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+#include "workers.h"
+#include "banned.h"
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t hup_received;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hup_received = 1;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa = { .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void raise_nofile(const struct server_config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cfg->max_connections + 64)
+		log_warn("RLIMIT_NOFILE is %llu, below max_connections + 64 (%lld)", (unsigned long long)rl.rlim_cur,
+			 (long long)cfg->max_connections + 64);
+}
+
+/* flock PATH.lock so that only one server uses a SQLite database (§10). Returns the fd. */
+static int lock_database(const char *path, int *ret_fd)
+{
+	char lock[4096];
+	int fd, r;
+
+	r = str_printf(lock, sizeof(lock), "%s.lock", path);
+	if (r < 0)
+		return r;
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		close(fd);
+		return r == -EWOULDBLOCK ? -EBUSY : r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static int bootstrap_token(struct server *srv, const char *db_path)
+{
+	char token[TOKEN_LEN + 1], hash[SHA256_HEX_LEN + 1], id[ID_LEN + 1], path[4096], line[TOKEN_LEN + 2];
+	json_t *row;
+	int r;
+
+	if (srv->cfg.admin_token_file && *srv->cfg.admin_token_file)
+		r = str_copy(path, sizeof(path), srv->cfg.admin_token_file);
+	else if (db_path) {
+		char *copy = strdup(db_path);
+		if (!copy)
+			return -ENOMEM;
+		r = str_printf(path, sizeof(path), "%s/admin.token", dirname(copy));
+		free(copy);
+	} else
+		return log_error_errno(-EINVAL, "the token table is empty and admin_token_file is not set");
+	if (r < 0)
+		return r;
+	if ((r = token_generate(token)) < 0 || (r = sha256_hex(token, strlen(token), hash)) < 0 ||
+	    (r = id_generate(id)) < 0)
+		return r;
+	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", "bootstrap-admin", "resource", "*", "type",
+			"SYSTEM", "role", "ADMIN", "expireDate", "tokenHash", hash, "createDate", (json_int_t)now_ms());
+	if (!row)
+		return -ENOMEM;
+	r = store_token_bootstrap(srv->store, row);
+	json_decref(row);
+	if (r < 0)
+		return server_db_error(srv, r, "cannot create the bootstrap token");
+	if (r == 0)
+		return 0;
+	(void)str_printf(line, sizeof(line), "%s\n", token);
+	r = fs_write_atomic_path(path, line, strlen(line), 0600);
+	if (r < 0)
+		return log_error_errno(r, "cannot write the admin token to '%s'", path);
+	log_notice("created SYSTEM ADMIN token 'bootstrap-admin' in '%s'", path);
+	return 0;
+}
+
+static int compile_url_allow(struct server *srv)
+{
+	char *copy, *save = NULL;
+
+	if (!srv->cfg.artifact_url_allow || !*srv->cfg.artifact_url_allow)
+		return 0;
+	copy = strdup(srv->cfg.artifact_url_allow);
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		regex_t *n = realloc(srv->url_allow, (srv->n_url_allow + 1) * sizeof(regex_t));
+		if (!n) {
+			free(copy);
+			return -ENOMEM;
+		}
+		srv->url_allow = n;
+		if (regcomp(&srv->url_allow[srv->n_url_allow], t, REG_EXTENDED | REG_NOSUB) != 0) {
+			free(copy);
+			return -EINVAL;
+		}
+		srv->n_url_allow++;
+	}
+	free(copy);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct server srv;
+	char err[1024] = "";
+	bool check = false, help = false;
+	const char *db_path = NULL;
+	int lock_fd = -1, r, rc = 2;
+
+	setup_signals();
+	r = server_config_load(&srv.cfg, argc, argv, &check, &help, err, sizeof(err));
+	if (help) {
+		server_config_usage();
+		server_config_release(&srv.cfg);
+		return 0;
+	}
+	if (r >= 0)
+		r = server_config_validate(&srv.cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "slipway-server: %s\n", err);
+		server_config_release(&srv.cfg);
+		return 2;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		server_config_release(&srv.cfg);
+		return 0;
+	}
+	log_set_level(log_level_from_string(srv.cfg.log_level));
+	raise_nofile(&srv.cfg);
+	srv.anonymous_role = strcasecmp(srv.cfg.anonymous_role, "NONE") == 0 || !*srv.cfg.anonymous_role
+				     ? -1
+				     : role_from_string_alias(srv.cfg.anonymous_role);
+	srv.default_user_role = role_from_string_alias(srv.cfg.default_user_role);
+	if (srv.anonymous_role >= 0)
+		log_warn("anonymous_role is %s: requests without credentials are accepted",
+			 role_to_string(srv.anonymous_role));
+	for (size_t i = 0; i < ELEMENTSOF(srv.transition_locks); i++)
+		pthread_mutex_init(&srv.transition_locks[i], NULL);
+	if (compile_url_allow(&srv) < 0) {
+		log_error("invalid artifact_url_allow");
+		goto out;
+	}
+
+	if (startswith(srv.cfg.db, "sqlite:")) {
+		char *copy;
+		db_path = srv.cfg.db + 7;
+		copy = strdup(db_path);
+		if (copy) {
+			const char *dir = dirname(copy);
+			if (!streq(dir, "."))
+				(void)fs_mkdir_p(dir, 0755);
+			free(copy);
+		}
+		r = lock_database(db_path, &lock_fd);
+		if (r == -EBUSY) {
+			log_error("database '%s' is in use by another slipway-server", db_path);
+			goto out;
+		}
+		if (r < 0) {
+			(void)log_error_errno(r, "cannot lock database '%s'", db_path);
+			goto out;
+		}
+	}
+	r = store_open(srv.cfg.db, &srv.store);
+	if (r < 0) {
+		(void)log_error_errno(r, "cannot open database");
+		goto out;
+	}
+	r = bootstrap_token(&srv, db_path);
+	if (r < 0)
+		goto out;
+	r = router_new(&srv.router);
+	if (r >= 0)
+		r = api_register_routes(srv.router);
+	if (r < 0) {
+		(void)log_error_errno(r, "cannot build the route table");
+		goto out;
+	}
+	r = http_start(&srv);
+	if (r < 0)
+		goto out;
+	if (srv.cfg.port_file && *srv.cfg.port_file) {
+		char line[160];
+		(void)str_printf(line, sizeof(line), "%s\n", srv.bound);
+		r = fs_write_atomic_path(srv.cfg.port_file, line, strlen(line), 0644);
+		if (r < 0) {
+			(void)log_error_errno(r, "cannot write port_file '%s'", srv.cfg.port_file);
+			http_stop(&srv);
+			goto out;
+		}
+	}
+	log_notice("slipway-server %s listening on %s%s", SLIPWAY_VERSION, srv.bound,
+		   srv.cfg.tls_cert && *srv.cfg.tls_cert ? " (https)" : "");
+	r = workers_start(&srv);
+	if (r < 0) {
+		(void)log_error_errno(r, "cannot start workers");
+		http_stop(&srv);
+		goto out;
+	}
+	while (!stop_requested) {
+		if (hup_received) {
+			hup_received = 0;
+			log_info("SIGHUP received, ignoring");
+		}
+		usleep(50 * 1000);
+	}
+	log_notice("stopping");
+	srv.stopping = 1;
+	http_stop(&srv);
+	workers_stop(&srv);
+	if (srv.flush_heartbeats)
+		(void)srv.flush_heartbeats(&srv);
+	rc = 0;
+out:
+	store_free(srv.store);
+	router_free(srv.router);
+	for (size_t i = 0; i < srv.n_url_allow; i++)
+		regfree(&srv.url_allow[i]);
+	free(srv.url_allow);
+	server_config_release(&srv.cfg);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return rc;
+}

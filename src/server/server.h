@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* server.h: the server-wide context (settings of PROTOCOL §10, the store, the HTTP daemon,
+ * metrics) shared by http.c, api/ and workers/. One instance per process, created by main.c. */
+#ifndef SLIPWAY_SERVER_H
+#define SLIPWAY_SERVER_H
+
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct server_config {
+	char *listen, *port_file, *db;
+	int64_t max_parallel_threshold, host_unreachable_after, unreachable_slot_release, host_expire;
+	int64_t max_held_pings;
+	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
+	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
+	bool public_metrics;
+	int64_t build_retention_count, build_retention_days;
+	char *log_level;
+	uint64_t max_body_bytes, max_ping_body_bytes;
+	int64_t max_connections, max_connections_per_ip, connection_timeout, http_threads;
+	char *tls_cert, *tls_key;
+	int64_t transition_period, promote_period, janitor_period, heartbeat_flush_period;
+	int64_t event_poll_period_ms;
+	char *retention_at;
+	int64_t retention_period;
+};
+
+/* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.
+ * *ret_check / *ret_help report --check / --help. On error errbuf says why (file:line for the
+ * file) and -EINVAL is returned. cfg must be zeroed; release it with server_config_release. */
+int server_config_load(struct server_config *cfg, int argc, char **argv, bool *ret_check, bool *ret_help,
+		       char *errbuf, size_t errsize);
+/* Cross-field checks (TLS pair, roles, listen address, regexes, ...). */
+int server_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize);
+void server_config_release(struct server_config *cfg);
+void server_config_usage(void);
+/* Split "host:port" (port 0..65535). */
+int server_parse_listen(const char *listen, char *host, size_t host_size, int *ret_port);
+
+/* Counters for /metrics that are not per route (atomic increments). */
+struct server_metrics {
+	uint64_t pings_by_opcode[8];
+	uint64_t pings_held, ping_writes, admissions_admitted, admissions_refused;
+	uint64_t deploys_created[5];
+	uint64_t transitions_to[5];
+	uint64_t webhook_ok, webhook_failed, webhook_dropped;
+	uint64_t db_errors;
+	uint64_t worker_runs_ok[8], worker_runs_failed[8];
+	int64_t worker_last_success_ms[8];
+};
+
+enum server_worker {
+	WORKER_TRANSITION,
+	WORKER_PROMOTE,
+	WORKER_JANITOR,
+	WORKER_RETENTION,
+	WORKER_HEARTBEAT,
+	WORKER_EVENTS,
+	_WORKER_MAX,
+};
+const char *server_worker_name(enum server_worker w);
+
+struct MHD_Daemon;
+struct router;
+
+struct server {
+	struct server_config cfg;
+	struct store *store;
+	struct MHD_Daemon *mhd;
+	struct router *router;
+	int anonymous_role;     /* ROLE_* or -1 for NONE */
+	int default_user_role;  /* ROLE_* */
+	regex_t *url_allow;
+	size_t n_url_allow;
+	char bound[128];        /* host:port actually bound */
+	volatile sig_atomic_t stopping;
+	struct server_metrics metrics;
+	/* per-deploy serialisation of §7.3 (SQLite: one process per database, so process mutexes) */
+	pthread_mutex_t transition_locks[64];
+	/* Hooks set by the ping path (api/ping.c) when it lands; NULL until then.
+	 * flush_heartbeats: write pending in-memory lastSeen values now (janitor, shutdown).
+	 * ping_shutdown: answer every held ping NOOP before the daemon stops.
+	 * pending_last_seen: the newest in-memory lastSeen of a host, 0 when none pending. */
+	int (*flush_heartbeats)(struct server *srv);
+	void (*ping_shutdown)(struct server *srv);
+	int64_t (*pending_last_seen)(struct server *srv, const char *host_id);
+	void *ping_state;
+};
+
+#define METRIC_INC(srv, field) __atomic_add_fetch(&(srv)->metrics.field, 1, __ATOMIC_RELAXED)
+
+/* Record a database error (counted in slipway_db_errors_total) and log it once. Returns r. */
+int server_db_error(struct server *srv, int r, const char *what);
+
+#endif

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/store.h: the one storage interface of the server (DESIGN §4.3, STYLE §8).
+ *
+ * A backend defines `const struct store_ops` once; store_open() picks it by DSN scheme. Callers
+ * use only the store_* wrappers below. Entities go in and out as jansson objects whose keys are
+ * the wire field names of PROTOCOL §3 (a row maps to a JSON object one to one), so api/ passes them
+ * through without re-spelling fields.
+ *
+ * Conventions for every function: returns 0 (or a documented positive value) on success, or a
+ * negative errno: -ENOENT no such row, -EEXIST unique violation, -EBUSY the row is still referenced
+ * (delete refused), -EAGAIN database busy / serialization failure, -EIO anything else. ret_ outputs
+ * are the caller's (json_decref) and are untouched on failure. No function logs above debug; the
+ * text of the last database error of the calling thread is store_errmsg(s).
+ *
+ * Concurrency: a store is shared by all threads. The SQLite backend keeps one connection per
+ * thread (opened on first use, closed when the thread exits or at store_free), in WAL mode with a
+ * 5 s busy timeout; multi-row changes run in BEGIN IMMEDIATE transactions, so writers serialise in
+ * the database, never in process memory. Nothing here relies on state kept in this process, so a
+ * PostgreSQL backend can serve several replicas: deploy creation and admission lock the stage row
+ * (SELECT ... FOR UPDATE there; BEGIN IMMEDIATE here). */
+#ifndef SLIPWAY_STORE_H
+#define SLIPWAY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define STORE_OPS_VERSION 1
+
+struct store_ops;
+
+/* Base of every backend handle (backends embed it first and use container_of). */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* kinds of per-stage configuration documents (env_configs) */
+enum store_config_kind {
+	STORE_CONFIG_SCRIPT,
+	STORE_CONFIG_AGENT,
+	STORE_CONFIG_METRICS,
+	STORE_CONFIG_ALARMS,
+	STORE_CONFIG_WEBHOOKS,
+	_STORE_CONFIG_MAX,
+};
+const char *store_config_kind_name(enum store_config_kind k);
+
+enum store_capacity_op {
+	STORE_CAPACITY_REPLACE,
+	STORE_CAPACITY_ADD,
+	STORE_CAPACITY_REMOVE,
+};
+
+/* Build query of GET /v1/builds (§4.2). NULL / -1 = unset. limit <= 0 means "no paging" (at most
+ * 5000, the before/after range form). */
+struct build_query {
+	const char *commit, *name, *branch;
+	int64_t before, after;
+	int64_t offset, limit;
+};
+
+/* Deploy creation request (§7.1). Strings are borrowed. */
+struct deploy_create {
+	const char *env_id;
+	const char *build_id;
+	int type;                 /* DEPLOY_TYPE_* */
+	const char *alias;        /* ROLLBACK: id of the deploy returned to */
+	const char *from_deploy_id;
+	const char *operator_name;
+	const char *description;
+	int delivery_type;        /* ENV_TYPE_* to store as stageType, or -1 */
+	bool reset_schedule;      /* REGULAR and RESTART: schedule := RUNNING session 1 */
+	const char *history_change; /* configChange JSON text of the Env Action history entry */
+	int64_t now;
+};
+
+/* Counts of §7.3 for one deploy of one stage. */
+struct deploy_counts {
+	int64_t total, succeeded, failed;
+	int64_t schedule_progress; /* rows with deployId = D and (SERVING_BUILD or paused) */
+	int64_t rows_on_deploy;    /* rows with deployId = D */
+};
+
+/* Agent state actions of §4.6 (host actions, agent PUTs). */
+enum store_agent_action {
+	STORE_AGENT_PAUSE,  /* PAUSED_BY_USER, releases the slot */
+	STORE_AGENT_RESET,  /* RESET, clears removed */
+	STORE_AGENT_NORMAL, /* NORMAL (RESET on a removed or STOP row) */
+};
+
+/* What agents/count counts (§4.6). */
+enum store_agent_count {
+	STORE_COUNT_SERVING,
+	STORE_COUNT_SERVING_AND_NORMAL,
+	STORE_COUNT_FIRST_DEPLOY,
+	STORE_COUNT_FAILED_FIRST_DEPLOY,
+};
+
+/* The ops table. Every pointer is required. Semantics are documented on the wrappers below. */
+struct store_ops {
+	const char *name;
+	int version;
+	int (*open)(const char *dsn, struct store **ret);
+	void (*close)(struct store *s);
+	const char *(*errmsg)(struct store *s);
+	int (*health)(struct store *s);
+	int (*schema_version)(struct store *s, int *ret);
+
+	int (*token_bootstrap)(struct store *s, const json_t *token);
+	int (*token_get_by_hash)(struct store *s, const char *hash_hex, json_t **ret);
+
+	int (*build_insert)(struct store *s, const json_t *build);
+	int (*build_get)(struct store *s, const char *id, json_t **ret);
+	int (*build_list)(struct store *s, const struct build_query *q, json_t **ret);
+	int (*build_names)(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret);
+	int (*build_branches)(struct store *s, const char *name, json_t **ret);
+	int (*build_delete)(struct store *s, const char *id);
+
+	int (*env_insert)(struct store *s, const json_t *env, const json_t *history);
+	int (*env_get)(struct store *s, const char *env_name, const char *stage_name, json_t **ret);
+	int (*env_get_by_id)(struct store *s, const char *id, json_t **ret);
+	int (*env_list)(struct store *s, const char *env_name, const char *stage_type, const char *group,
+			json_t **ret);
+	int (*env_names)(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret);
+	int (*env_update)(struct store *s, const json_t *env, const json_t *history, bool release_parked);
+	int (*env_delete)(struct store *s, const char *id);
+	int (*env_set_state)(struct store *s, const char *id, const char *env_state, bool resume_now,
+			     const json_t *history);
+	int (*history_list)(struct store *s, const char *env_id, int64_t offset, int64_t limit, json_t **ret);
+
+	int (*capacity_get)(struct store *s, const char *env_id, const char *type, json_t **ret);
+	int (*capacity_change)(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
+			       const json_t *names, const json_t *history);
+
+	int (*config_get)(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret);
+	int (*config_put)(struct store *s, const char *env_id, enum store_config_kind kind, const json_t *value,
+			  const json_t *history);
+
+	int (*deploy_create)(struct store *s, const struct deploy_create *c, json_t **ret);
+	int (*deploy_get)(struct store *s, const char *id, json_t **ret);
+	int (*deploy_list)(struct store *s, const json_t *query, json_t **ret);
+	int (*deploy_set_acceptance)(struct store *s, const char *id, const char *status, const char *description,
+				     int64_t now);
+	int (*deploy_count_since)(struct store *s, int64_t since, int64_t *ret);
+	int (*deploy_list_succeeded)(struct store *s, const char *env_id, json_t **ret);
+	int (*deploy_counts)(struct store *s, const char *env_id, const char *deploy_id, struct deploy_counts *ret);
+	int (*deploy_cas)(struct store *s, const json_t *deploy, const char *old_state);
+	int (*deploy_finalize)(struct store *s, const char *id);
+	int (*deploy_append_description)(struct store *s, const char *id, const char *text);
+
+	int (*agent_list_env)(struct store *s, const char *env_id, json_t **ret);
+	int (*agent_list_host)(struct store *s, const char *host_name, const char *host_id, json_t **ret);
+	int (*agent_error_get)(struct store *s, const char *env_id, const char *host_name, json_t **ret);
+	int (*agent_action)(struct store *s, const char *env_id, const json_t *host_ids, enum store_agent_action a,
+			    const char *operator_name, int64_t now);
+	int (*agent_reset_failed)(struct store *s, const char *env_id, const char *deploy_id,
+				  const char *operator_name, int64_t now);
+	int (*agent_count)(struct store *s, const char *env_id, enum store_agent_count what, int64_t *ret);
+	int (*agent_total)(struct store *s, const char *env_id, int64_t *ret);
+	int (*agent_host_count)(struct store *s, int64_t *ret);
+
+	int (*host_list_env)(struct store *s, const char *env_id, const char *host_name, json_t **ret);
+	int (*host_list)(struct store *s, const char *host_name, const char *host_id, json_t **ret);
+	int (*host_stop)(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
+			 const char *operator_name, int64_t now);
+	int (*host_register)(struct store *s, const json_t *host);
+	int (*host_update)(struct store *s, const char *host_id, const json_t *patch, int64_t now);
+	int (*host_active)(struct store *s, const json_t *host_ids, json_t **ret);
+	int (*progress_lists)(struct store *s, const char *env_id, json_t **ret_missing, json_t **ret_provisioning,
+			      json_t **ret_removed);
+
+	int (*tag_insert)(struct store *s, const json_t *tag);
+	int (*tag_list_target)(struct store *s, const char *target_id, int64_t limit, json_t **ret);
+	int (*promote_get)(struct store *s, const char *env_id, json_t **ret);
+	int (*promote_put)(struct store *s, const json_t *promote, const json_t *history);
+	int (*schedule_get)(struct store *s, const char *env_id, json_t **ret);
+	int (*schedule_put)(struct store *s, const json_t *schedule);
+
+	int (*event_add)(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name);
+	int (*event_poll)(struct store *s, int64_t after_seq, int64_t limit, json_t **ret);
+	int (*event_last_seq)(struct store *s, int64_t *ret);
+	int (*event_purge)(struct store *s, int64_t before);
+
+	int (*env_list_transition)(struct store *s, json_t **ret);
+	int (*worker_claim)(struct store *s, const char *unit, int64_t now, int64_t min_interval_ms);
+	int (*heartbeat_last_seen)(struct store *s, const char *host_id, int64_t *ret);
+	int (*janitor_unreachable)(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
+	int (*janitor_release_slots)(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
+	int (*janitor_expire)(struct store *s, int64_t silent_before, int64_t *ret_deleted);
+	int (*retention_run)(struct store *s, int64_t now, int64_t build_keep, int64_t build_days);
+	int (*stats)(struct store *s, json_t **ret);
+};
+
+/* Open the backend named by the DSN scheme (`sqlite:PATH`; `postgresql://` with WITH_POSTGRES),
+ * creating/migrating the schema. Returns -EPROTONOSUPPORT for an unknown scheme. Does not log. */
+int store_open(const char *dsn, struct store **ret);
+/* Closes every connection. NULL-safe. */
+void store_free(struct store *s);
+const char *store_errmsg(struct store *s);
+/* A cheap query: 0 if the database answers. */
+int store_health(struct store *s);
+int store_schema_version(struct store *s, int *ret);
+
+/* Insert the bootstrap token row if (and only if) the token table is empty, in one transaction.
+ * Returns 1 inserted, 0 the table already had tokens. token keys: id, name, resource, type, role,
+ * expireDate (null = never), tokenHash, createDate. */
+int store_token_bootstrap(struct store *s, const json_t *token);
+/* The token row (as above, without tokenHash) whose hash matches; -ENOENT. */
+int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret);
+
+/* Builds (§3.2, §4.2). build is a complete Build object (id generated by the caller). */
+int store_build_insert(struct store *s, const json_t *build);
+int store_build_get(struct store *s, const char *id, json_t **ret);
+int store_build_list(struct store *s, const struct build_query *q, json_t **ret);
+/* Distinct names containing filter (NULL = all), ascending. */
+int store_build_names(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret);
+int store_build_branches(struct store *s, const char *name, json_t **ret);
+/* -EBUSY when a deploy references the build. */
+int store_build_delete(struct store *s, const char *id);
+
+/* Env stages (§3.1). env_insert: -EEXIST when the pair exists or collides in letter case (§3.1).
+ * history: a ConfigHistory object written in the same transaction (NULL = none). */
+int store_env_insert(struct store *s, const json_t *env, const json_t *history);
+int store_env_get(struct store *s, const char *env_name, const char *stage_name, json_t **ret);
+int store_env_get_by_id(struct store *s, const char *id, json_t **ret);
+/* env_name set: its stages (optionally of stage_type); else group set: stages whose group capacity
+ * has it; else all. */
+int store_env_list(struct store *s, const char *env_name, const char *stage_type, const char *group, json_t **ret);
+int store_env_names(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret);
+/* Write every mutable column of env (a full EnvStage, by id); release_parked: the policy became
+ * CONTINUE, release the slots of PAUSED_BY_SYSTEM rows (and emit SLOT). Emits ENV. -ENOENT. */
+int store_env_update(struct store *s, const json_t *env, const json_t *history, bool release_parked);
+/* -EBUSY when the stage has capacity or agent rows; deletes its configs, history, promote, schedule. */
+int store_env_delete(struct store *s, const char *id);
+/* PAUSE / RESUME (envState); resume_now: the current deploy's lastUpdateDate := now. Emits ENV. */
+int store_env_set_state(struct store *s, const char *id, const char *env_state, bool resume_now,
+			const json_t *history);
+int store_history_list(struct store *s, const char *env_id, int64_t offset, int64_t limit, json_t **ret);
+
+/* Capacity (§4.4): type "GROUP" or "HOST"; names is an array of strings (op REPLACE) or a string. */
+int store_capacity_get(struct store *s, const char *env_id, const char *type, json_t **ret);
+int store_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
+			  const json_t *names, const json_t *history);
+
+/* Configuration documents (§4.8): -ENOENT when none stored. config_put replaces (emits ENV). */
+int store_config_get(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret);
+int store_config_put(struct store *s, const char *env_id, enum store_config_kind kind, const json_t *value,
+		     const json_t *history);
+
+/* Deploys (§7.1): one transaction locking the stage row: insert, point the stage at it, finalise
+ * the previous deploy, disable auto-promote (unless AutoPromoter), reset the schedule, write
+ * history, emit ENV. *ret = the new Deploy. */
+int store_deploy_create(struct store *s, const struct deploy_create *c, json_t **ret);
+int store_deploy_get(struct store *s, const char *id, json_t **ret);
+/* query: object with optional arrays envId, operator, deployType, deployState, acceptanceStatus,
+ * buildId and scalars repo, branch, commitDate, before, after, offset, limit, oldestFirst.
+ * *ret = {"deploys": [...], "total": n}. */
+int store_deploy_list(struct store *s, const json_t *query, json_t **ret);
+int store_deploy_set_acceptance(struct store *s, const char *id, const char *status, const char *description,
+				int64_t now);
+int store_deploy_count_since(struct store *s, int64_t since, int64_t *ret);
+/* Newest first, at most 5000: SUCCEEDED deploys of the stage whose build still exists, each with
+ * its build under "build". */
+int store_deploy_list_succeeded(struct store *s, const char *env_id, json_t **ret);
+int store_deploy_counts(struct store *s, const char *env_id, const char *deploy_id, struct deploy_counts *ret);
+/* Compare-and-set write of state, successTotal, failTotal, total, lastUpdateDate, successDate,
+ * acceptanceStatus of deploy (by id) where state = old_state. Returns 1 written, 0 lost. */
+int store_deploy_cas(struct store *s, const json_t *deploy, const char *old_state);
+/* RUNNING/FAILING → ABORTED, SUCCEEDING → SUCCEEDED, non-final acceptance → TERMINATED. */
+int store_deploy_finalize(struct store *s, const char *id);
+int store_deploy_append_description(struct store *s, const char *id, const char *text);
+
+/* Agents (§3.4, §4.6). */
+int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
+/* By host name, or by host id when host_name is NULL. */
+int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret);
+int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret);
+/* Apply a host action to the rows of the given host ids (array) in env_id (NULL = every env).
+ * Writes `Host Action` history per env and HOST events (+SLOT when a slot is released).
+ * Returns the number of rows changed. */
+int store_agent_action(struct store *s, const char *env_id, const json_t *host_ids, enum store_agent_action a,
+		       const char *operator_name, int64_t now);
+int store_agent_reset_failed(struct store *s, const char *env_id, const char *deploy_id, const char *operator_name,
+			     int64_t now);
+int store_agent_count(struct store *s, const char *env_id, enum store_agent_count what, int64_t *ret);
+int store_agent_total(struct store *s, const char *env_id, int64_t *ret);
+int store_agent_host_count(struct store *s, int64_t *ret);
+
+/* Hosts (§3.5, §4.7). Host objects carry lastSeen / agentVersion from the heartbeat record. */
+int store_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret);
+int store_host_list(struct store *s, const char *host_name, const char *host_id, json_t **ret);
+/* Stop flow (§5.9). env_id set: every host must have a row in it (else -ENOENT, nothing changed). */
+int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
+		    const char *operator_name, int64_t now);
+int store_host_register(struct store *s, const json_t *host);
+int store_host_update(struct store *s, const char *host_id, const json_t *patch, int64_t now);
+int store_host_active(struct store *s, const json_t *host_ids, json_t **ret);
+/* DeployProgress lists (§3.5): missingHosts, provisioningHosts, removedHosts. */
+int store_progress_lists(struct store *s, const char *env_id, json_t **ret_missing, json_t **ret_provisioning,
+			 json_t **ret_removed);
+
+/* Tags, promote configs, schedules. */
+int store_tag_insert(struct store *s, const json_t *tag);
+/* Newest first (createdDate, then creation order). */
+int store_tag_list_target(struct store *s, const char *target_id, int64_t limit, json_t **ret);
+int store_promote_get(struct store *s, const char *env_id, json_t **ret);
+int store_promote_put(struct store *s, const json_t *promote, const json_t *history);
+int store_schedule_get(struct store *s, const char *env_id, json_t **ret);
+int store_schedule_put(struct store *s, const json_t *schedule);
+
+/* Wake events (§5.11): kind "ENV", "SLOT", "HOST" or "CAPACITY". event_poll returns events with
+ * seq > after_seq, oldest first, as {seq, kind, envId, hostId, name, createdAt}. */
+int store_event_add(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name);
+int store_event_poll(struct store *s, int64_t after_seq, int64_t limit, json_t **ret);
+int store_event_last_seq(struct store *s, int64_t *ret);
+int store_event_purge(struct store *s, int64_t before);
+
+/* Workers. env_list_transition: stages with a current deploy and envState NORMAL, with the deploy
+ * under "deploy". worker_claim: 1 when unit may run now (its last run is older than
+ * min_interval_ms; the run time is recorded), 0 otherwise. */
+int store_env_list_transition(struct store *s, json_t **ret);
+int store_worker_claim(struct store *s, const char *unit, int64_t now, int64_t min_interval_ms);
+/* lastSeen of a host as persisted by the ping path's heartbeat flusher (-ENOENT never pinged).
+ * The janitor calls the queries below with thresholds; in-memory pending heartbeats are flushed
+ * by the ping path before (see workers/janitor.c). */
+int store_heartbeat_last_seen(struct store *s, const char *host_id, int64_t *ret);
+int store_janitor_unreachable(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
+int store_janitor_release_slots(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
+int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_deleted);
+int store_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_t build_days);
+/* Gauges for /metrics: {"deploys": {STATE: n}, "hosts": {"reachable": n, "unreachable": n}}. */
+int store_stats(struct store *s, json_t **ret);
+
+#endif

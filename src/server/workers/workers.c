@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* workers/workers.c: worker threads and their schedule (period, first-run delay). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "api.h"
+#include "log.h"
+#include "util.h"
+#include "workers.h"
+#include "banned.h"
+
+struct worker {
+	struct server *srv;
+	enum server_worker kind;
+	int (*run)(struct server *srv);
+	int64_t first_delay_ms;
+	pthread_t thread;
+	bool started;
+};
+
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+static bool stop_flag;
+static struct worker workers[3];
+
+static int64_t period_ms(struct server *srv, enum server_worker kind)
+{
+	switch (kind) {
+	case WORKER_TRANSITION:
+		return srv->cfg.transition_period * 1000;
+	case WORKER_JANITOR:
+		return srv->cfg.janitor_period * 1000;
+	case WORKER_RETENTION: {
+		if (srv->cfg.retention_period > 0)
+			return srv->cfg.retention_period * 1000;
+		/* next retention_at (UTC) */
+		int64_t now = now_ms(), day = 86400000;
+		int hh = (srv->cfg.retention_at[0] - '0') * 10 + (srv->cfg.retention_at[1] - '0');
+		int mm = (srv->cfg.retention_at[3] - '0') * 10 + (srv->cfg.retention_at[4] - '0');
+		int64_t at = now - now % day + ((int64_t)hh * 60 + mm) * 60000;
+		if (at <= now)
+			at += day;
+		return at - now;
+	}
+	default:
+		return 30000;
+	}
+}
+
+/* Sleep up to ms; returns true when asked to stop. */
+static bool sleep_or_stop(int64_t ms)
+{
+	struct timespec ts;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&stop_lock);
+	while (!stop_flag && pthread_cond_timedwait(&stop_cond, &stop_lock, &ts) == 0)
+		;
+	stop = stop_flag;
+	pthread_mutex_unlock(&stop_lock);
+	return stop;
+}
+
+static void *worker_main(void *p)
+{
+	struct worker *w = p;
+	struct server *srv = w->srv;
+	int64_t delay = w->first_delay_ms;
+
+	if (w->kind == WORKER_RETENTION)
+		delay = period_ms(srv, w->kind);
+	while (!sleep_or_stop(delay)) {
+		int r = w->run(srv);
+		if (r < 0) {
+			METRIC_INC(srv, worker_runs_failed[w->kind]);
+		} else {
+			METRIC_INC(srv, worker_runs_ok[w->kind]);
+			__atomic_store_n(&srv->metrics.worker_last_success_ms[w->kind], now_ms(), __ATOMIC_RELAXED);
+		}
+		delay = period_ms(srv, w->kind);
+	}
+	return NULL;
+}
+
+int workers_start(struct server *srv)
+{
+	int64_t first_transition = srv->cfg.transition_period * 1000;
+
+	if (first_transition > 10000)
+		first_transition = 10000;
+	workers[0] = (struct worker){ srv, WORKER_TRANSITION, transition_worker_run, first_transition, 0, false };
+	workers[1] = (struct worker){ srv, WORKER_JANITOR, janitor_worker_run, srv->cfg.janitor_period * 1000, 0,
+				      false };
+	workers[2] = (struct worker){ srv, WORKER_RETENTION, retention_worker_run, 0, 0, false };
+	stop_flag = false;
+	for (size_t i = 0; i < ELEMENTSOF(workers); i++) {
+		int r = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		if (r != 0) {
+			workers_stop(srv);
+			return -r;
+		}
+		workers[i].started = true;
+	}
+	return 0;
+}
+
+void workers_stop(struct server *srv)
+{
+	(void)srv;
+	pthread_mutex_lock(&stop_lock);
+	stop_flag = true;
+	pthread_cond_broadcast(&stop_cond);
+	pthread_mutex_unlock(&stop_lock);
+	for (size_t i = 0; i < ELEMENTSOF(workers); i++)
+		if (workers[i].started) {
+			pthread_join(workers[i].thread, NULL);
+			workers[i].started = false;
+		}
+}
+
+int transition_worker_run(struct server *srv)
+{
+	json_t *ids = NULL, *id;
+	size_t i;
+	int r, failed = 0;
+
+	r = store_env_list_transition(srv->store, &ids);
+	if (r < 0)
+		return server_db_error(srv, r, "transition worker: cannot list stages");
+	json_array_foreach(ids, i, id) {
+		json_t *env = NULL;
+		if (srv->stopping)
+			break;
+		r = store_env_get_by_id(srv->store, json_string_value(id), &env);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			failed = server_db_error(srv, r, "transition worker: cannot read stage");
+			continue;
+		}
+		r = deploy_transition_run(srv, env);
+		if (r < 0)
+			failed = r;
+		json_decref(env);
+	}
+	json_decref(ids);
+	return failed;
+}
+
+int janitor_worker_run(struct server *srv)
+{
+	int64_t now = now_ms(), n = 0;
+	int r;
+
+	r = store_worker_claim(srv->store, "JANITOR", now, srv->cfg.janitor_period * 500);
+	if (r <= 0)
+		return r < 0 ? server_db_error(srv, r, "janitor: cannot claim") : 0;
+	/* the ping path keeps recent lastSeen values in memory: write them first */
+	if (srv->flush_heartbeats)
+		(void)srv->flush_heartbeats(srv);
+	r = store_janitor_unreachable(srv->store, now - srv->cfg.host_unreachable_after * 1000, now, &n);
+	if (r < 0)
+		return server_db_error(srv, r, "janitor: cannot mark unreachable hosts");
+	if (n > 0)
+		log_info("janitor: %lld agent rows turned UNREACHABLE", (long long)n);
+	r = store_janitor_release_slots(
+		srv->store, now - (srv->cfg.host_unreachable_after + srv->cfg.unreachable_slot_release) * 1000, now, &n);
+	if (r < 0)
+		return server_db_error(srv, r, "janitor: cannot release slots");
+	if (n > 0)
+		log_info("janitor: released %lld slots of unreachable hosts", (long long)n);
+	r = store_janitor_expire(srv->store, now - srv->cfg.host_expire * 1000, &n);
+	if (r < 0)
+		return server_db_error(srv, r, "janitor: cannot expire hosts");
+	if (n > 0)
+		log_info("janitor: removed %lld expired hosts", (long long)n);
+	r = store_event_purge(srv->store, now - 5 * 60 * 1000);
+	if (r < 0)
+		return server_db_error(srv, r, "janitor: cannot purge wake events");
+	return 0;
+}
+
+int retention_worker_run(struct server *srv)
+{
+	int64_t now = now_ms();
+	int r;
+
+	r = store_worker_claim(srv->store, "RETENTION", now,
+			       srv->cfg.retention_period > 0 ? srv->cfg.retention_period * 500 : 12 * 3600 * 1000);
+	if (r <= 0)
+		return r < 0 ? server_db_error(srv, r, "retention: cannot claim") : 0;
+	r = store_retention_run(srv->store, now, srv->cfg.build_retention_count, srv->cfg.build_retention_days);
+	if (r < 0)
+		return server_db_error(srv, r, "retention: cannot delete old data");
+	return 0;
+}

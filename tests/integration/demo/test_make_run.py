@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+# `make run` end to end: scripts/run-demo.sh with DEMO_EXIT_AFTER_READY=1 on free ports and a private var/ starts the
+# server and two agents, publishes examples/hello, deploys it to hello/staging, and exits once the app answers.
+# A second run on the same var/ must work too (existing envs, build and agent state), and nothing may be left running.
+import json
+import os
+import signal
+import socket
+import subprocess
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BUILD = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(REPO, "build"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def our_processes(var):
+    """pids of processes whose command line mentions the private var dir (server, agents, apps)."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{d}/stat") as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        if str(var).encode() in cmd:
+            found.append(int(d))
+    return found
+
+
+@pytest.fixture
+def demo(tmp_path):
+    for b in ("src/server/slipway-server", "src/agent/slipway-agent"):
+        if not os.access(os.path.join(BUILD, b), os.X_OK):
+            pytest.skip(f"{b} is not built")
+    var = tmp_path / "var"
+    ports = {"SLIPWAY_DEMO_PORT": free_port(), "SLIPWAY_DEMO_STAGING_PORT": free_port(),
+             "SLIPWAY_DEMO_PROD_PORT": free_port()}
+    env = dict(os.environ, DEMO_EXIT_AFTER_READY="1", SLIPWAY_DEMO_VAR=str(var), SLIPWAY_BUILD_DIR=BUILD,
+               SLIPWAY_DEMO_TIMEOUT="90", **{k: str(v) for k, v in ports.items()})
+
+    def run():
+        return subprocess.run([os.path.join(REPO, "scripts", "run-demo.sh")], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=150)
+    yield run, var, ports
+    for pid in our_processes(var):
+        os.kill(pid, signal.SIGKILL)
+
+
+def check_run(r, var, ports):
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    with open(var / "demo-ready.json") as f:
+        ready = json.load(f)
+    # the staging app answered with the deployed build, its commit and the greeting rendered from script variables
+    assert ready["appUrl"] == f"http://127.0.0.1:{ports['SLIPWAY_DEMO_STAGING_PORT']}/"
+    assert ready["buildId"] in ready["appResponse"]
+    assert ready["commit"] in ready["appResponse"]
+    assert "Hello from staging from hello" in ready["appResponse"]
+    assert "env:    hello/staging" in ready["appResponse"]
+    assert f"http://127.0.0.1:{ports['SLIPWAY_DEMO_PORT']}" in r.stdout
+    assert "admin.token" in r.stdout
+    # everything it started is stopped again
+    for p in ports.values():
+        assert not port_open(p), f"port {p} still open after the demo exited"
+    assert our_processes(var) == []
+    return ready
+
+
+def test_make_run_twice(demo):
+    run, var, ports = demo
+    first = check_run(run(), var, ports)
+    assert os.stat(var / "admin.token").st_mode & 0o077 == 0
+    second = check_run(run(), var, ports)
+    # same content, same build: the second run reuses the published build and deploys it afresh
+    assert second["buildId"] == first["buildId"]
+    assert second["deployId"] != first["deployId"]
