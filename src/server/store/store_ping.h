@@ -118,6 +118,8 @@ struct ping_event {
 int store_ping_event_last_seq(struct store_ping *p, int64_t *ret);
 /* At most `max` events with seq > after, oldest first, into ev[]; returns the count. */
 int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max);
+/* Delete events created before `before` (ms). */
+int store_ping_event_purge(struct store_ping *p, int64_t before);
 int store_ping_event_add(struct store_ping *p, const char *kind, const char *env_id, const char *host_id,
 			 const char *name, int64_t now);
 

@@ -1120,7 +1120,7 @@ int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event
 	struct pconn *c;
 	sqlite3_stmt *st;
 	size_t n = 0;
-	int r, rc;
+	int r, rc = SQLITE_DONE;
 
 	IO_CONN(p, c);
 	r = stmt(c, sql_event_poll, &st, "ii", after, (int64_t)max);
@@ -1149,5 +1149,21 @@ int store_ping_event_add(struct store_ping *p, const char *kind, const char *env
 
 	IO_CONN(p, c);
 	r = event_add(c, kind, env_id, host_id, name, now);
+	return r < 0 ? r : 0;
+}
+
+static const char sql_event_purge[] = "DELETE FROM events WHERE createdAt < ?";
+
+int store_ping_event_purge(struct store_ping *p, int64_t before)
+{
+	struct pconn *c;
+	sqlite3_stmt *st;
+	int r;
+
+	IO_CONN(p, c);
+	r = stmt(c, sql_event_purge, &st, "i", before);
+	if (r < 0)
+		return r;
+	r = exec_st(c, st);
 	return r < 0 ? r : 0;
 }
