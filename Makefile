@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration run bench asan format clean
+.PHONY: all deps build test unit integration run bench asan fuzz format clean
 
 all: build
 
@@ -39,6 +39,9 @@ bench: deps
 
 asan:
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" test
+
+fuzz: deps
+	scripts/fuzz.sh
 
 format:
 	find src tests -name '*.[ch]' | xargs clang-format -i

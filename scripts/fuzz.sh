@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Run every libFuzzer target for FUZZ_SECONDS (default 60) each, starting from a copy of its
+# corpus, and print one line per target with the executions it ran. New findings (crash-*) are
+# left in build-fuzz/findings/<target>/ and make the script exit 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${FUZZ_SECONDS:-60}
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DFUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j "$(nproc)" >/dev/null
+status=0
+for bin in build-fuzz/tests/fuzz/fuzz-*; do
+	t=$(basename "$bin"); t=${t#fuzz-}
+	work=build-fuzz/corpus/$t; out=build-fuzz/findings/$t
+	mkdir -p "$work" "$out"
+	cp -n tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
+	log=build-fuzz/$t.log
+	if "$bin" -max_total_time="$secs" -artifact_prefix="$out/" "$work" >"$log" 2>&1; then
+		execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+		[ -n "$execs" ] || execs=$(grep -Eo '#[0-9]+' "$log" | tail -1 | tr -d '#')
+		echo "$t: ${execs:-?} executions in ${secs}s, no finding"
+	else
+		echo "$t: FINDING, see $log and $out" >&2
+		status=1
+	fi
+done
+exit $status

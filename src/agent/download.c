@@ -1,0 +1,1355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* agent/download.c: DOWNLOADING (AGENT.md §8). The job's JSON form, the download helper process
+ * (URL policy, libcurl fetch with our own redirect checks, S3 SigV4, SHA-256, Ed25519 signature,
+ * extraction into ./tree), the completion marker, the reuse check and the move into place.
+ * The helper runs in a child whose cwd is the build's fresh .tmp dir: it may chdir, the agent
+ * never does. Only download_helper_main() logs (to the env log, its stderr). */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "buf.h"
+#include "download.h"
+#include "extract.h"
+#include "fs.h"
+#include "hash.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "s3.h"
+#include "util.h"
+#include "banned.h"
+
+#define JOB_JSON_MAX (1024 * 1024)
+#define MARKER_MAX (64 * 1024)
+#define MAX_REDIRECTS 5
+
+/* ---- names and lists ---------------------------------------------------------------------- */
+
+bool build_id_is_valid(const char *name)
+{
+	return str_charset_ok(name, "_-", 1, BUILD_ID_MAX);
+}
+
+/* env_name_is_valid() is proto/names.c's (same pattern, §7.2); defining it here too broke the link */
+
+static bool empty(const char *s)
+{
+	return !s || !*s;
+}
+
+/* Call fn for each trimmed non-empty item of a comma list; stops and returns true when fn does. */
+typedef bool (*list_item_fn)(const char *item, size_t n, const void *ctx);
+
+static bool list_any(const char *list, list_item_fn fn, const void *ctx)
+{
+	const char *p = list;
+
+	if (!p)
+		return false;
+	while (*p) {
+		const char *s, *e;
+
+		while (*p == ',')
+			p++;
+		s = p;
+		while (*p && *p != ',')
+			p++;
+		e = p;
+		while (s < e && isspace((unsigned char)*s))
+			s++;
+		while (e > s && isspace((unsigned char)e[-1]))
+			e--;
+		if (e > s && fn(s, (size_t)(e - s), ctx))
+			return true;
+	}
+	return false;
+}
+
+static bool item_equals(const char *item, size_t n, const void *ctx)
+{
+	const char *s = ctx;
+	return strlen(s) == n && memcmp(item, s, n) == 0;
+}
+
+static bool item_any(const char *item, size_t n, const void *ctx)
+{
+	return true;
+}
+
+static bool list_is_empty(const char *list)
+{
+	return !list_any(list, item_any, NULL);
+}
+
+/* ---- the job ------------------------------------------------------------------------------- */
+
+void download_job_init(struct download_job *job)
+{
+	*job = (struct download_job){
+		.max_artifact_bytes = 4ULL << 30,
+		.max_extracted_bytes = 16ULL << 30,
+		.max_archive_entries = 1000000,
+		.http_timeout_s = 30,
+		.tls_verify = true,
+	};
+}
+
+static int set_str(json_t *o, const char *key, const char *v)
+{
+	if (empty(v))
+		return 0;
+	return json_object_set_new(o, key, json_string(v));
+}
+
+char *download_job_to_json(const struct download_job *job)
+{
+	json_t *o = json_object();
+	char *s = NULL;
+	int r = 0;
+
+	if (!o)
+		return NULL;
+	r |= set_str(o, "url", job->url);
+	r |= set_str(o, "expectedSha256", job->expected_sha256);
+	r |= set_str(o, "signature", job->signature);
+	r |= set_str(o, "signingKey", job->signing_key);
+	r |= set_str(o, "trustedSigningKeys", job->trusted_signing_keys);
+	r |= json_object_set_new(o, "allowHttp", json_boolean(job->allow_http));
+	r |= set_str(o, "allowHosts", job->download_allow_hosts);
+	r |= set_str(o, "allowS3Buckets", job->download_allow_s3_buckets);
+	r |= set_str(o, "allowFileDirs", job->download_allow_file_dirs);
+	r |= json_object_set_new(o, "maxArtifactBytes", json_integer((json_int_t)job->max_artifact_bytes));
+	r |= json_object_set_new(o, "maxExtractedBytes", json_integer((json_int_t)job->max_extracted_bytes));
+	r |= json_object_set_new(o, "maxArchiveEntries", json_integer((json_int_t)job->max_archive_entries));
+	r |= json_object_set_new(o, "httpTimeout", json_integer(job->http_timeout_s));
+	r |= json_object_set_new(o, "tlsVerify", json_boolean(job->tls_verify));
+	r |= set_str(o, "caFile", job->ca_file);
+	r |= set_str(o, "s3AccessKeyId", job->s3_access_key_id);
+	r |= set_str(o, "s3SecretAccessKey", job->s3_secret_access_key);
+	r |= set_str(o, "s3SessionToken", job->s3_session_token);
+	r |= set_str(o, "s3Region", job->s3_region);
+	r |= set_str(o, "s3Endpoint", job->s3_endpoint);
+	r |= json_object_set_new(o, "s3PathStyle", json_boolean(job->s3_path_style));
+	if (r == 0)
+		s = json_dump_compact(o);
+	json_decref(o);
+	return s;
+}
+
+static int get_opt_str(const json_t *j, const char *key, const char **ret)
+{
+	int r = json_get_string(j, key, JOB_JSON_MAX, ret);
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	return r;
+}
+
+static int get_opt_u64(const json_t *j, const char *key, uint64_t *ret)
+{
+	int64_t v;
+	int r = json_get_int(j, key, 0, INT64_MAX, &v);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+static int get_opt_bool(const json_t *j, const char *key, bool *ret)
+{
+	int r = json_get_bool(j, key, ret);
+	return r == -ENOENT ? 0 : r;
+}
+
+int download_job_from_json(const json_t *j, struct download_job *ret)
+{
+	struct download_job job;
+	uint64_t timeout = 30;
+	int r = 0;
+
+	if (!json_is_object(j))
+		return -EINVAL;
+	download_job_init(&job);
+	r = json_get_string(j, "url", JOB_JSON_MAX, &job.url);
+	if (r < 0)
+		return -EINVAL;
+	if (get_opt_str(j, "expectedSha256", &job.expected_sha256) < 0 ||
+	    get_opt_str(j, "signature", &job.signature) < 0 || get_opt_str(j, "signingKey", &job.signing_key) < 0 ||
+	    get_opt_str(j, "trustedSigningKeys", &job.trusted_signing_keys) < 0 ||
+	    get_opt_bool(j, "allowHttp", &job.allow_http) < 0 ||
+	    get_opt_str(j, "allowHosts", &job.download_allow_hosts) < 0 ||
+	    get_opt_str(j, "allowS3Buckets", &job.download_allow_s3_buckets) < 0 ||
+	    get_opt_str(j, "allowFileDirs", &job.download_allow_file_dirs) < 0 ||
+	    get_opt_u64(j, "maxArtifactBytes", &job.max_artifact_bytes) < 0 ||
+	    get_opt_u64(j, "maxExtractedBytes", &job.max_extracted_bytes) < 0 ||
+	    get_opt_u64(j, "maxArchiveEntries", &job.max_archive_entries) < 0 ||
+	    get_opt_u64(j, "httpTimeout", &timeout) < 0 || get_opt_bool(j, "tlsVerify", &job.tls_verify) < 0 ||
+	    get_opt_str(j, "caFile", &job.ca_file) < 0 ||
+	    get_opt_str(j, "s3AccessKeyId", &job.s3_access_key_id) < 0 ||
+	    get_opt_str(j, "s3SecretAccessKey", &job.s3_secret_access_key) < 0 ||
+	    get_opt_str(j, "s3SessionToken", &job.s3_session_token) < 0 ||
+	    get_opt_str(j, "s3Region", &job.s3_region) < 0 || get_opt_str(j, "s3Endpoint", &job.s3_endpoint) < 0 ||
+	    get_opt_bool(j, "s3PathStyle", &job.s3_path_style) < 0)
+		return -EINVAL;
+	if (timeout < 1 || timeout > 86400)
+		return -EINVAL;
+	job.http_timeout_s = (int64_t)timeout;
+	*ret = job;
+	return 0;
+}
+
+int download_result_parse(const char *data, size_t len, struct download_result *ret)
+{
+	struct download_result res = { 0 };
+	json_t *j = NULL;
+	const char *s;
+	int64_t n;
+	int r;
+
+	r = json_parse_bounded(data, len, &j, NULL, 0);
+	if (r < 0)
+		return -EBADMSG;
+	r = -EBADMSG;
+	if (!json_is_object(j) || json_get_bool(j, "ok", &res.ok) < 0)
+		goto out;
+	if (json_get_bool(j, "fatal", &res.fatal) == -EINVAL)
+		goto out;
+	if (json_get_string(j, "sha256", 64, &s) == 0)
+		str_copy(res.sha256, sizeof(res.sha256), s);
+	if (json_get_int(j, "bytes", 0, INT64_MAX, &n) == 0)
+		res.bytes = (uint64_t)n;
+	if (json_get_string(j, "signatureKey", SIGNING_KEY_B64_MAX, &s) == 0)
+		str_copy(res.signature_key, sizeof(res.signature_key), s);
+	if (json_get_string(j, "message", 4096, &s) == 0) {
+		size_t k = strlen(s);
+		if (k >= sizeof(res.message))
+			k = sizeof(res.message) - 1;
+		memcpy(res.message, s, k);
+		res.message[k] = '\0';
+	}
+	if (res.ok && strlen(res.sha256) != 64)
+		goto out;
+	*ret = res;
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+/* ---- signing keys (§8.4) ------------------------------------------------------------------- */
+
+int download_select_key(const struct build_verify *v, const char **ret_key, bool *ret_any_trusted)
+{
+	bool have_list = !list_is_empty(v->trusted_signing_keys);
+
+	if (!empty(v->signing_key)) {
+		if (have_list && !list_any(v->trusted_signing_keys, item_equals, v->signing_key))
+			return -EPERM;
+		*ret_key = v->signing_key;
+		*ret_any_trusted = false;
+		return 0;
+	}
+	*ret_key = NULL;
+	*ret_any_trusted = have_list;
+	return 0;
+}
+
+/* ---- markers and reuse (§8.5) -------------------------------------------------------------- */
+
+void build_marker_release(struct build_marker *m)
+{
+	free(m->artifact_url);
+	m->artifact_url = NULL;
+}
+
+static bool is_hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return false;
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static int read_small_at(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_len)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd, r = 0;
+
+	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		r = S_ISREG(st.st_mode) ? -EFBIG : -EBADMSG;
+		goto out;
+	}
+	data = malloc((size_t)st.st_size + 1);
+	if (!data) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t k = read(fd, data + len, (size_t)st.st_size - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	data[len] = '\0';
+	*ret = data;
+	*ret_len = len;
+	data = NULL;
+out:
+	free(data);
+	close(fd);
+	return r;
+}
+
+int build_marker_readat(int env_dir_fd, const char *build_id, struct build_marker *ret)
+{
+	struct build_marker m = { 0 };
+	char name[BUILD_ID_MAX + 16], *data = NULL;
+	const char *s;
+	json_t *j = NULL, *sk;
+	size_t len = 0;
+	int r;
+
+	if (!build_id_is_valid(build_id))
+		return -EINVAL;
+	r = str_printf(name, sizeof(name), "%s.extracted", build_id);
+	if (r < 0)
+		return r;
+	r = read_small_at(env_dir_fd, name, MARKER_MAX, &data, &len);
+	if (r == -ENOENT)
+		return r;
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	r = json_parse_bounded(data, len, &j, NULL, 0);
+	if (r < 0) {
+		r = -EBADMSG;
+		goto out;
+	}
+	r = -EBADMSG;
+	if (!json_is_object(j))
+		goto out;
+	if (json_get_string(j, "buildId", BUILD_ID_MAX, &s) < 0 || !streq(s, build_id))
+		goto out;
+	str_copy(m.build_id, sizeof(m.build_id), s);
+	if (json_get_string(j, "sha256", 64, &s) < 0 || !is_hex64(s))
+		goto out;
+	for (size_t i = 0; i < 64; i++)
+		m.sha256[i] = (char)tolower((unsigned char)s[i]);
+	m.sha256[64] = '\0';
+	sk = json_object_get(j, "signatureKey");
+	if (sk && !json_is_null(sk)) {
+		if (!json_is_string(sk) || str_copy(m.signature_key, sizeof(m.signature_key), json_string_value(sk)) < 0)
+			goto out;
+	}
+	if (json_get_int(j, "completedAt", 0, INT64_MAX, &m.completed_at_ms) < 0)
+		goto out;
+	if (json_get_string(j, "artifactUrl", 65536, &s) == 0) {
+		m.artifact_url = strdup(s);
+		if (!m.artifact_url) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	*ret = m;
+	m.artifact_url = NULL;
+	r = 0;
+out:
+	free(m.artifact_url);
+	json_decref(j);
+	free(data);
+	return r;
+}
+
+int build_marker_read(const char *env_dir, const char *build_id, struct build_marker *ret)
+{
+	int fd, r;
+
+	fd = open(env_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = build_marker_readat(fd, build_id, ret);
+	close(fd);
+	return r;
+}
+
+static bool tree_is_dir_at(int env_fd, const char *build_id)
+{
+	struct stat st;
+	return fstatat(env_fd, build_id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Does marker m satisfy v? 1 / 0 / -EPERM */
+static int marker_satisfies(const struct build_marker *m, const struct build_verify *v)
+{
+	const char *key;
+	bool any;
+	int r;
+
+	r = download_select_key(v, &key, &any);
+	if (r < 0)
+		return r;
+	if (!empty(v->expected_sha256) && strcasecmp(v->expected_sha256, m->sha256) != 0)
+		return 0;
+	if (key && !streq(key, m->signature_key))
+		return 0;
+	if (any && (!*m->signature_key || !list_any(v->trusted_signing_keys, item_equals, m->signature_key)))
+		return 0;
+	return 1;
+}
+
+int build_check_reuse(const char *env_dir, const char *build_id, const struct build_verify *v)
+{
+	struct build_marker m = { 0 };
+	int fd, r;
+
+	if (!build_id_is_valid(build_id))
+		return -EINVAL;
+	fd = open(env_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = build_marker_readat(fd, build_id, &m);
+	if (r < 0) {
+		r = 0;
+		goto out;
+	}
+	if (!tree_is_dir_at(fd, build_id)) {
+		r = 0;
+		goto out;
+	}
+	r = marker_satisfies(&m, v);
+out:
+	build_marker_release(&m);
+	close(fd);
+	return r;
+}
+
+/* ---- removal without following links ------------------------------------------------------ */
+
+static int remove_dir_contents(int dfd, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (depth > 256)
+		return -ELOOP;
+	d = fdopendir(dfd);
+	if (!d) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+		int k;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && r == 0)
+				r = -errno;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd < 0) {
+				if (r == 0)
+					r = -errno;
+				continue;
+			}
+			k = remove_dir_contents(cfd, depth + 1);
+			if (k < 0 && r == 0)
+				r = k;
+			if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+				r = -errno;
+		} else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0) {
+			r = -errno;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int download_remove_treeat(int dir_fd, const char *name)
+{
+	struct stat st;
+	int fd, r;
+
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = remove_dir_contents(fd, 0);
+	if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
+	return r;
+}
+
+int download_remove_tree(const char *path)
+{
+	return download_remove_treeat(AT_FDCWD, path);
+}
+
+/* ---- move into place (§8.1 step 8) -------------------------------------------------------- */
+
+static int marker_write(int env_fd, const struct build_install_params *p)
+{
+	char name[BUILD_ID_MAX + 16], *s = NULL;
+	json_t *o;
+	int r;
+
+	r = str_printf(name, sizeof(name), "%s.extracted", p->build_id);
+	if (r < 0)
+		return r;
+	o = json_pack("{s:s, s:s?, s:s, s:o, s:I}", "buildId", p->build_id, "artifactUrl", p->artifact_url, "sha256",
+		      p->sha256, "signatureKey",
+		      empty(p->signature_key) ? json_null() : json_string(p->signature_key), "completedAt",
+		      (json_int_t)now_ms());
+	if (!o)
+		return -ENOMEM;
+	s = json_dump_compact(o);
+	json_decref(o);
+	if (!s)
+		return -ENOMEM;
+	r = fs_write_atomic(env_fd, name, s, strlen(s), 0644);
+	free(s);
+	return r;
+}
+
+int build_install(const struct build_install_params *p, char *err, size_t errsz)
+{
+	struct build_marker old = { 0 };
+	char marker[BUILD_ID_MAX + 16], trash[BUILD_ID_MAX + 32];
+	unsigned char rnd[4];
+	int env_fd = -1, tmp_fd = -1, r;
+	bool have_old;
+
+	err[0] = '\0';
+	if (!build_id_is_valid(p->build_id) || empty(p->sha256) || !is_hex64(p->sha256)) {
+		str_printf(err, errsz, "invalid build id or digest");
+		r = -EINVAL;
+		goto out;
+	}
+	env_fd = open(p->env_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	tmp_fd = open(p->tmp_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (env_fd < 0 || tmp_fd < 0) {
+		r = -errno;
+		str_printf(err, errsz, "cannot open build directory: %s", strerror(-r));
+		goto out;
+	}
+	if (!tree_is_dir_at(tmp_fd, "tree")) {
+		r = -ENOENT;
+		str_printf(err, errsz, "download left no tree");
+		goto out;
+	}
+	(void)str_printf(marker, sizeof(marker), "%s.extracted", p->build_id);
+	have_old = build_marker_readat(env_fd, p->build_id, &old) == 0 && tree_is_dir_at(env_fd, p->build_id);
+	if (!have_old) {
+		/* stale tree (or marker) from a crash: never pointed to, so delete it first */
+		(void)unlinkat(env_fd, marker, 0);
+		r = download_remove_treeat(env_fd, p->build_id);
+		if (r < 0) {
+			str_printf(err, errsz, "cannot remove stale build '%s': %s", p->build_id, strerror(-r));
+			goto out;
+		}
+		if (renameat(tmp_fd, "tree", env_fd, p->build_id) < 0) {
+			r = -errno;
+			str_printf(err, errsz, "cannot move build '%s' into place: %s", p->build_id, strerror(-r));
+			goto out;
+		}
+	} else if (strcasecmp(old.sha256, p->sha256) != 0) {
+		/* swap atomically so TARGET never dangles; the old tree lands at tmp/tree */
+		if (renameat2(tmp_fd, "tree", env_fd, p->build_id, RENAME_EXCHANGE) < 0) {
+			r = -errno;
+			str_printf(err, errsz, "cannot swap build '%s': %s", p->build_id, strerror(-r));
+			goto out;
+		}
+	}
+	r = marker_write(env_fd, p);
+	if (r < 0) {
+		str_printf(err, errsz, "cannot write marker of build '%s': %s", p->build_id, strerror(-r));
+		goto out;
+	}
+	if (have_old && tree_is_dir_at(tmp_fd, "tree")) {
+		/* the old tree (or the identical new one): to .trash-* and away */
+		if (random_bytes(rnd, sizeof(rnd)) == 0 &&
+		    str_printf(trash, sizeof(trash), ".trash-%s-%02x%02x%02x%02x", p->build_id, rnd[0], rnd[1],
+			       rnd[2], rnd[3]) == 0 &&
+		    renameat(tmp_fd, "tree", env_fd, trash) == 0)
+			(void)download_remove_treeat(env_fd, trash);
+	}
+	(void)fsync(env_fd);
+	r = 0;
+out:
+	build_marker_release(&old);
+	if (tmp_fd >= 0)
+		close(tmp_fd);
+	if (env_fd >= 0)
+		close(env_fd);
+	if (p->tmp_dir)
+		(void)download_remove_tree(p->tmp_dir);
+	return r;
+}
+
+/* ---- the helper process ------------------------------------------------------------------- */
+
+struct dl {
+	const struct download_job *job;
+	char msg[DOWNLOAD_MESSAGE_MAX];
+	bool fatal;
+	/* current transfer */
+	int fd;
+	struct sha256_ctx sha;
+	uint64_t bytes;
+	bool too_big, io_error;
+	char sha256[SHA256_HEX_LEN + 1];
+	char key_used[SIGNING_KEY_B64_MAX + 1];
+};
+
+static int fail(struct dl *d, bool fatal, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct dl *d, bool fatal, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	va_end(ap);
+	for (char *p = d->msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	d->fatal = fatal;
+	return r < 0 ? r : -EIO;
+}
+
+/* URL without the query (presigned URLs carry credentials there) for log lines and messages. */
+static void url_for_log(const char *url, char *out, size_t outsz)
+{
+	size_t n = strcspn(url, "?#");
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
+}
+
+struct host_port {
+	const char *host;
+	long port;
+};
+
+static bool host_item_matches(const char *item, size_t n, const void *ctx)
+{
+	const struct host_port *hp = ctx;
+	char h[256];
+	const char *colon = NULL;
+	long port = -1;
+	size_t hn = n;
+
+	if (n >= sizeof(h))
+		return false;
+	if (item[0] == '[') {
+		const char *rb = memchr(item, ']', n);
+		if (!rb)
+			return false;
+		if ((size_t)(rb - item) + 1 < n && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		const char *c = memchr(item, ':', n);
+		if (c && !memchr(c + 1, ':', n - (size_t)(c - item) - 1))
+			colon = c;
+	}
+	if (colon) {
+		uint64_t v = 0;
+		const char *q = colon + 1;
+		hn = (size_t)(colon - item);
+		if (q == item + n)
+			return false;
+		for (; q < item + n; q++) {
+			if (!isdigit((unsigned char)*q) || v > 65535)
+				return false;
+			v = v * 10 + (uint64_t)(*q - '0');
+		}
+		port = (long)v;
+	}
+	memcpy(h, item, hn);
+	h[hn] = '\0';
+	if (port >= 0 && port != hp->port)
+		return false;
+	if (h[0] == '*' && h[1] == '.') {
+		size_t hl = strlen(hp->host), dl = strlen(h + 1); /* ".domain" */
+		return hl > dl && strcasecmp(hp->host + hl - dl, h + 1) == 0;
+	}
+	return strcasecmp(h, hp->host) == 0;
+}
+
+/* Scheme and host rules of §8.3 for an http(s) URL. */
+static int check_http_url(struct dl *d, const char *url, bool redirect_from_https)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, shown[512];
+	struct host_port hp;
+	int r = 0;
+
+	url_for_log(url, shown, sizeof(shown));
+	if (!u)
+		return fail(d, false, -ENOMEM, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		r = fail(d, true, -EINVAL, "invalid artifact URL '%s'", shown);
+		goto out;
+	}
+	if (strcasecmp(scheme, "http") == 0) {
+		if (!d->job->allow_http) {
+			r = fail(d, true, -EPERM, "%s URL not allowed (allow_http is off): '%s'",
+				 redirect_from_https ? "redirect to http" : "http", shown);
+			goto out;
+		}
+	} else if (strcasecmp(scheme, "https") != 0) {
+		r = fail(d, true, -EPERM, "URL scheme not allowed: '%s'", shown);
+		goto out;
+	}
+	hp.host = host;
+	hp.port = 0;
+	for (const char *q = port; *q; q++)
+		hp.port = hp.port * 10 + (*q - '0');
+	if (!list_is_empty(d->job->download_allow_hosts) &&
+	    !list_any(d->job->download_allow_hosts, host_item_matches, &hp)) {
+		r = fail(d, true, -EPERM, "artifact host '%s' is not in download_allow_hosts", host);
+		goto out;
+	}
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct dl *d = userdata;
+	size_t n = size * nmemb, off = 0;
+
+	if (n > d->job->max_artifact_bytes || d->bytes > d->job->max_artifact_bytes - n) {
+		d->too_big = true;
+		return 0;
+	}
+	if (sha256_update(&d->sha, ptr, n) < 0) {
+		d->io_error = true;
+		return 0;
+	}
+	while (off < n) {
+		ssize_t k = write(d->fd, ptr + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			d->io_error = true;
+			errno = errno ? errno : EIO;
+			return 0;
+		}
+		off += (size_t)k;
+	}
+	d->bytes += n;
+	return n;
+}
+
+#define SETOPT(h, opt, val)                                                                                      \
+	do {                                                                                                     \
+		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) {                                           \
+			r = fail(d, false, -EINVAL, "cannot set curl option %s", #opt);                         \
+			goto out;                                                                                \
+		}                                                                                                \
+	} while (0)
+
+static int reset_output(struct dl *d)
+{
+	sha256_release(&d->sha);
+	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
+		return -errno;
+	d->bytes = 0;
+	d->too_big = d->io_error = false;
+	return sha256_init(&d->sha);
+}
+
+/* One GET of url into d->fd. Returns 0 with *ret_redirect = malloc'd Location for a 3xx (NULL
+ * otherwise), or a negative errno with d->msg set. */
+static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirect)
+{
+	const struct download_job *job = d->job;
+	CURL *h = NULL;
+	struct curl_slist *hdrs = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "", shown[512], *userpwd = NULL, tok[4096], sigv4[128];
+	long code = 0;
+	CURLcode cc;
+	int r;
+
+	*ret_redirect = NULL;
+	url_for_log(url, shown, sizeof(shown));
+	r = reset_output(d);
+	if (r < 0)
+		return fail(d, false, r, "cannot reset artifact file: %s", strerror(-r));
+	h = curl_easy_init();
+	if (!h)
+		return fail(d, false, -ENOMEM, "cannot initialise curl");
+	SETOPT(h, CURLOPT_URL, url);
+	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(h, CURLOPT_FAILONERROR, 1L);
+	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(job->http_timeout_s * 1000));
+	SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	SETOPT(h, CURLOPT_LOW_SPEED_TIME, (long)job->http_timeout_s);
+	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max_artifact_bytes);
+	SETOPT(h, CURLOPT_WRITEFUNCTION, on_write);
+	SETOPT(h, CURLOPT_WRITEDATA, d);
+	SETOPT(h, CURLOPT_USERAGENT, "slipway-agent/" SLIPWAY_VERSION);
+	SETOPT(h, CURLOPT_ACCEPT_ENCODING, NULL);
+	if (!job->tls_verify) {
+		SETOPT(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		SETOPT(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (!empty(job->ca_file))
+		SETOPT(h, CURLOPT_CAINFO, job->ca_file);
+	if (s3 && !empty(job->s3_access_key_id) && !empty(job->s3_secret_access_key)) {
+		const char *region = empty(job->s3_region) ? "us-east-1" : job->s3_region;
+		r = str_printf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", region);
+		if (r < 0) {
+			r = fail(d, true, r, "invalid s3_region");
+			goto out;
+		}
+		SETOPT(h, CURLOPT_AWS_SIGV4, sigv4);
+		SETOPT(h, CURLOPT_USERNAME, job->s3_access_key_id);
+		SETOPT(h, CURLOPT_PASSWORD, job->s3_secret_access_key);
+		hdrs = curl_slist_append(hdrs, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+		if (!empty(job->s3_session_token)) {
+			r = str_printf(tok, sizeof(tok), "x-amz-security-token: %s", job->s3_session_token);
+			if (r < 0) {
+				r = fail(d, true, r, "s3_session_token too long");
+				goto out;
+			}
+			hdrs = curl_slist_append(hdrs, tok);
+		}
+		if (!hdrs) {
+			r = fail(d, false, -ENOMEM, "out of memory");
+			goto out;
+		}
+		SETOPT(h, CURLOPT_HTTPHEADER, hdrs);
+	}
+	cc = curl_easy_perform(h);
+	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	if (cc != CURLE_OK) {
+		if (cc == CURLE_FILESIZE_EXCEEDED || d->too_big) {
+			r = fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
+				 (unsigned long long)job->max_artifact_bytes);
+		} else if (d->io_error) {
+			r = fail(d, false, -EIO, "cannot write artifact: %s", strerror(errno ? errno : EIO));
+		} else if (cc == CURLE_HTTP_RETURNED_ERROR) {
+			r = fail(d, false, -EREMOTEIO, "download of '%s' failed: HTTP %ld", shown, code);
+		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+			r = fail(d, false, -ETIMEDOUT, "download of '%s' stalled or timed out: %s", shown,
+				 *errbuf ? errbuf : curl_easy_strerror(cc));
+		} else {
+			r = fail(d, false, -EIO, "download of '%s' failed: %s", shown,
+				 *errbuf ? errbuf : curl_easy_strerror(cc));
+		}
+		goto out;
+	}
+	if (code >= 300 && code < 400) {
+		char *loc = NULL;
+		if (s3) {
+			r = fail(d, false, -EREMOTEIO, "s3 answered HTTP %ld (redirects are not followed for s3)", code);
+			goto out;
+		}
+		(void)curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+		if (!loc) {
+			r = fail(d, false, -EREMOTEIO, "HTTP %ld without a usable Location from '%s'", code, shown);
+			goto out;
+		}
+		*ret_redirect = strdup(loc);
+		if (!*ret_redirect) {
+			r = fail(d, false, -ENOMEM, "out of memory");
+			goto out;
+		}
+		r = 0;
+		goto out;
+	}
+	if (code < 200 || code >= 300) {
+		r = fail(d, false, -EREMOTEIO, "download of '%s' failed: HTTP %ld", shown, code);
+		goto out;
+	}
+	r = sha256_final_hex(&d->sha, d->sha256);
+	if (r < 0)
+		r = fail(d, false, r, "sha256 failed");
+out:
+	free(userpwd);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return r;
+}
+
+static int fetch_http(struct dl *d, const char *first_url, bool s3)
+{
+	char *url = strdup(first_url), *next = NULL;
+	bool https;
+	int r = 0;
+
+	if (!url)
+		return fail(d, false, -ENOMEM, "out of memory");
+	for (int hop = 0;; hop++) {
+		https = startswith(url, "https://") || startswith(url, "HTTPS://");
+		r = fetch_once(d, url, s3, &next);
+		if (r < 0 || !next)
+			break;
+		if (hop >= MAX_REDIRECTS) {
+			r = fail(d, false, -ELOOP, "too many redirects (more than %d)", MAX_REDIRECTS);
+			break;
+		}
+		r = check_http_url(d, next, https);
+		if (r < 0)
+			break;
+		free(url);
+		url = next;
+		next = NULL;
+	}
+	free(next);
+	free(url);
+	return r;
+}
+
+static bool dir_item_contains(const char *item, size_t n, const void *ctx)
+{
+	const char *path = ctx;
+	char raw[PATH_MAX], real[PATH_MAX];
+	size_t rl;
+
+	if (n >= sizeof(raw))
+		return false;
+	memcpy(raw, item, n);
+	raw[n] = '\0';
+	if (!realpath(raw, real))
+		return false;
+	rl = strlen(real);
+	if (rl == 1 && real[0] == '/')
+		return true;
+	return strncmp(path, real, rl) == 0 && path[rl] == '/';
+}
+
+/* file:// — resolve, check the allow-list, open in place. */
+static int open_file_url(struct dl *d, const char *url, int *ret_fd)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *path = NULL, real[PATH_MAX], shown[512];
+	struct stat st;
+	int fd = -1, r;
+
+	url_for_log(url, shown, sizeof(shown));
+	if (!u)
+		return fail(d, false, -ENOMEM, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK) {
+		r = fail(d, true, -EINVAL, "invalid file URL '%s'", shown);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host && strcasecmp(host, "localhost") != 0) {
+		r = fail(d, true, -EINVAL, "file URL with a remote host: '%s'", shown);
+		goto out;
+	}
+	if (path[0] != '/' || strlen(path) != strcspn(path, "\0")) {
+		r = fail(d, true, -EINVAL, "invalid file URL '%s'", shown);
+		goto out;
+	}
+	if (!realpath(path, real)) {
+		r = -errno;
+		r = fail(d, false, r, "cannot resolve '%s': %s", shown, strerror(-r));
+		goto out;
+	}
+	if (!list_is_empty(d->job->download_allow_file_dirs) &&
+	    !list_any(d->job->download_allow_file_dirs, dir_item_contains, real)) {
+		r = fail(d, true, -EPERM, "file artifact '%s' is not under download_allow_file_dirs", real);
+		goto out;
+	}
+	fd = open(real, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		r = fail(d, false, r, "cannot open '%s': %s", real, strerror(-r));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = fail(d, true, -EINVAL, "file artifact '%s' is not a regular file", real);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > d->job->max_artifact_bytes) {
+		r = fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
+			 (unsigned long long)d->job->max_artifact_bytes);
+		goto out;
+	}
+	/* hash while reading once */
+	r = sha256_init(&d->sha);
+	if (r < 0)
+		goto out;
+	for (;;) {
+		char buf[128 * 1024];
+		ssize_t k = read(fd, buf, sizeof(buf));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			r = fail(d, false, r, "cannot read '%s': %s", real, strerror(-r));
+			goto out;
+		}
+		if (k == 0)
+			break;
+		d->bytes += (uint64_t)k;
+		if (d->bytes > d->job->max_artifact_bytes) {
+			r = fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
+				 (unsigned long long)d->job->max_artifact_bytes);
+			goto out;
+		}
+		(void)sha256_update(&d->sha, buf, (size_t)k);
+	}
+	r = sha256_final_hex(&d->sha, d->sha256);
+	if (r < 0)
+		goto out;
+	*ret_fd = fd;
+	fd = -1;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	curl_free(host);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static int verify_one(const unsigned char *msg, size_t len, const unsigned char sig[64], const char *key_b64)
+{
+	unsigned char raw[64];
+	size_t rawlen = 0;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	int r = -EBADMSG;
+
+	if (base64_decode(key_b64, raw, sizeof(raw), &rawlen) < 0 || rawlen != 32)
+		return -EINVAL;
+	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+	ctx = EVP_MD_CTX_new();
+	if (!pk || !ctx) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) != 1)
+		goto out;
+	if (EVP_DigestVerify(ctx, sig, 64, msg, len) == 1)
+		r = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	return r;
+}
+
+struct verify_ctx {
+	const unsigned char *msg;
+	size_t len;
+	const unsigned char *sig;
+	char *found;
+	size_t foundsz;
+};
+
+static bool key_item_verifies(const char *item, size_t n, const void *c)
+{
+	const struct verify_ctx *v = c;
+	char key[SIGNING_KEY_B64_MAX + 1];
+
+	if (n > SIGNING_KEY_B64_MAX)
+		return false;
+	memcpy(key, item, n);
+	key[n] = '\0';
+	if (verify_one(v->msg, v->len, v->sig, key) < 0)
+		return false;
+	return str_copy(v->found, v->foundsz, key) == 0;
+}
+
+/* §8.4 signature over the complete artifact (fd at any position). */
+static int verify_signature(struct dl *d, int fd)
+{
+	const struct download_job *job = d->job;
+	struct build_verify v = { .signing_key = job->signing_key, .trusted_signing_keys = job->trusted_signing_keys };
+	const char *key;
+	bool any;
+	unsigned char sig[96];
+	size_t siglen = 0;
+	struct stat st;
+	void *map = NULL;
+	const unsigned char *msg = (const unsigned char *)"";
+	int r;
+
+	r = download_select_key(&v, &key, &any);
+	if (r < 0)
+		return fail(d, true, r, "server signing key not trusted on this host");
+	if (!key && !any)
+		return 0;
+	if (empty(job->signature))
+		return fail(d, true, -EPERM, "artifact signature required but the build has none");
+	if (base64_decode(job->signature, sig, sizeof(sig), &siglen) < 0 || siglen != 64)
+		return fail(d, true, -EPERM, "artifact signature is not 64 bytes of base64");
+	if (fstat(fd, &st) < 0)
+		return fail(d, false, -errno, "cannot stat artifact: %s", strerror(errno));
+	if (st.st_size > 0) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED)
+			return fail(d, false, -errno, "cannot map artifact: %s", strerror(errno));
+		msg = map;
+	}
+	if (key) {
+		r = verify_one(msg, (size_t)st.st_size, sig, key);
+		if (r == -EINVAL)
+			r = fail(d, true, -EPERM, "signing key is not a base64 Ed25519 public key");
+		else if (r < 0)
+			r = fail(d, true, -EPERM, "artifact signature invalid");
+		else
+			r = str_copy(d->key_used, sizeof(d->key_used), key);
+	} else {
+		struct verify_ctx c = { msg, (size_t)st.st_size, sig, d->key_used, sizeof(d->key_used) };
+		r = list_any(job->trusted_signing_keys, key_item_verifies, &c)
+			    ? 0
+			    : fail(d, true, -EPERM, "artifact signature invalid (no trusted key verifies it)");
+	}
+	if (map)
+		munmap(map, (size_t)st.st_size);
+	return r;
+}
+
+static int run_job(struct dl *d)
+{
+	const struct download_job *job = d->job;
+	char shown[512], bucket[S3_BUCKET_MAX + 1];
+	const char *key;
+	struct buf s3url;
+	struct extract_limits lim = { job->max_archive_entries, job->max_extracted_bytes };
+	uint64_t entries = 0, xbytes = 0;
+	char xerr[1024];
+	bool in_place = false;
+	int fd = -1, r;
+
+	buf_init(&s3url, 16384);
+	url_for_log(job->url, shown, sizeof(shown));
+	if (!job->tls_verify)
+		log_warn("tls_verify is off: artifact TLS certificates are not verified");
+	/* §8.1 step 3: scheme and allow-lists */
+	if (startswith(job->url, "file://")) {
+		in_place = true;
+		log_info("reading artifact '%s' in place", shown);
+		r = open_file_url(d, job->url, &fd);
+		if (r < 0)
+			goto out;
+	} else {
+		bool s3 = startswith(job->url, "s3://");
+		const char *url = job->url;
+
+		if (s3) {
+			if (s3_parse_url(job->url, bucket, &key) < 0) {
+				r = fail(d, true, -EINVAL, "invalid s3 URL '%s'", shown);
+				goto out;
+			}
+			if (!list_is_empty(job->download_allow_s3_buckets) &&
+			    !list_any(job->download_allow_s3_buckets, item_equals, bucket)) {
+				r = fail(d, true, -EPERM, "s3 bucket '%s' is not in download_allow_s3_buckets", bucket);
+				goto out;
+			}
+			r = s3_build_url(bucket, key, job->s3_region, job->s3_endpoint, job->s3_path_style, &s3url);
+			if (r < 0) {
+				r = fail(d, true, -EINVAL, "cannot build the s3 URL (check s3_region/s3_endpoint)");
+				goto out;
+			}
+			url = s3url.p;
+		} else {
+			r = check_http_url(d, job->url, false);
+			if (r < 0)
+				goto out;
+		}
+		fd = open("artifact", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			r = fail(d, false, -errno, "cannot create artifact file: %s", strerror(errno));
+			goto out;
+		}
+		d->fd = fd;
+		log_info("downloading artifact '%s'%s", shown, s3 ? " from s3" : "");
+		r = fetch_http(d, url, s3);
+		if (r < 0)
+			goto out;
+	}
+	log_info("artifact: %llu bytes, sha256 %s", (unsigned long long)d->bytes, d->sha256);
+	/* §8.1 step 6: verify */
+	if (!empty(job->expected_sha256) && strcasecmp(job->expected_sha256, d->sha256) != 0) {
+		r = fail(d, true, -EBADMSG, "sha256 mismatch: expected %.64s, got %s", job->expected_sha256, d->sha256);
+		goto out;
+	}
+	r = verify_signature(d, fd);
+	if (r < 0)
+		goto out;
+	if (*d->key_used)
+		log_info("artifact signature verified with key %s", d->key_used);
+	/* §8.1 step 7: extract into ./tree, with it as our working directory */
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		r = fail(d, false, -errno, "cannot rewind artifact: %s", strerror(errno));
+		goto out;
+	}
+	if (mkdir("tree", 0755) < 0 || chdir("tree") < 0) {
+		r = fail(d, false, -errno, "cannot create tree directory: %s", strerror(errno));
+		goto out;
+	}
+	r = extract_archive_fd(fd, &lim, &entries, &xbytes, xerr, sizeof(xerr));
+	if (chdir("..") < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		bool fatal = r == -EPROTONOSUPPORT || r == -EPERM || r == -EFBIG || r == -EBADMSG;
+		r = fail(d, fatal, r, "%s", *xerr ? xerr : strerror(-r));
+		goto out;
+	}
+	log_info("extracted %llu entries, %llu bytes", (unsigned long long)entries, (unsigned long long)xbytes);
+	if (!in_place)
+		(void)unlink("artifact"); /* the archive is not kept (§8.1 step 8) */
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_release(&s3url);
+	return r;
+}
+
+static int read_stdin(char **ret, size_t *ret_len)
+{
+	struct buf b;
+	char tmp[8192];
+	int r;
+
+	buf_init(&b, JOB_JSON_MAX);
+	for (;;) {
+		ssize_t k = read(STDIN_FILENO, tmp, sizeof(tmp));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			goto fail;
+		}
+		if (k == 0)
+			break;
+		r = buf_append(&b, tmp, (size_t)k);
+		if (r < 0)
+			goto fail;
+	}
+	*ret_len = b.len;
+	*ret = buf_detach(&b);
+	return *ret ? 0 : -ENOMEM;
+fail:
+	buf_release(&b);
+	return r;
+}
+
+static void write_result(const struct dl *d, bool ok)
+{
+	json_t *o;
+	char *s;
+	size_t off = 0, n;
+
+	if (fcntl(DOWNLOAD_RESULT_FD, F_GETFD) < 0)
+		return;
+	o = json_pack("{s:b, s:b, s:o, s:I, s:o, s:o}", "ok", ok, "fatal", !ok && d->fatal, "sha256",
+		      *d->sha256 ? json_string(d->sha256) : json_null(), "bytes", (json_int_t)d->bytes,
+		      "signatureKey", *d->key_used ? json_string(d->key_used) : json_null(), "message",
+		      *d->msg ? json_string(d->msg) : json_null());
+	if (!o)
+		return;
+	s = json_dump_compact(o);
+	json_decref(o);
+	if (!s)
+		return;
+	n = strlen(s);
+	while (off < n) {
+		ssize_t k = write(DOWNLOAD_RESULT_FD, s + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	free(s);
+}
+
+int download_helper_main(void)
+{
+	struct download_job job;
+	struct dl d = { .fd = -1 };
+	char *input = NULL;
+	json_t *j = NULL;
+	size_t len = 0;
+	int r;
+
+	d.job = &job;
+	signal(SIGPIPE, SIG_IGN);
+	r = read_stdin(&input, &len);
+	if (r < 0) {
+		download_job_init(&job);
+		r = fail(&d, true, r, "cannot read the download job: %s", strerror(-r));
+		goto out;
+	}
+	if (json_parse_bounded(input, len, &j, NULL, 0) < 0 || download_job_from_json(j, &job) < 0) {
+		download_job_init(&job);
+		r = fail(&d, true, -EINVAL, "invalid download job");
+		goto out;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		r = fail(&d, false, -EIO, "cannot initialise curl");
+		goto out;
+	}
+	r = run_job(&d);
+	curl_global_cleanup();
+out:
+	if (r < 0)
+		log_error("download failed: %s", d.msg);
+	else
+		log_info("download complete");
+	write_result(&d, r >= 0);
+	json_decref(j);
+	free(input);
+	if (r >= 0)
+		return DOWNLOAD_EXIT_OK;
+	return d.fatal ? DOWNLOAD_EXIT_FATAL : DOWNLOAD_EXIT_TRANSIENT;
+}

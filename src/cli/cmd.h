@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli/cmd.h: the command table of `slipway` (git-style: one cmd_<name>.c per top-level command)
+ * and the shared sub-command dispatcher. Every command takes the shared handle and its own argv
+ * (argv[0] = the command name) and returns 0, a negative errno or a positive CLI_RESULT_*. */
+#ifndef SLIPWAY_CLI_CMD_H
+#define SLIPWAY_CLI_CMD_H
+
+#include <stddef.h>
+
+#include "cli.h"
+
+typedef int (*cmd_fn)(struct cli *c, int argc, char **argv);
+
+struct cmd {
+	const char *name;
+	cmd_fn fn;
+	const char *summary; /* one line for `slipway --help` */
+};
+
+extern const struct cmd cli_commands[];
+extern const size_t cli_n_commands;
+
+/* The entry named name, or NULL. */
+const struct cmd *cmd_find(const struct cmd *table, size_t n, const char *name);
+/* Run the sub-command argv[1] of `slipway <group>` from table (argv[0] = group). Prints the list
+ * of sub-commands for `--help`/`help`/no argument; an unknown name is a usage error. */
+int cmd_dispatch(struct cli *c, const char *group, const struct cmd *table, size_t n, int argc, char **argv);
+
+int cmd_build(struct cli *c, int argc, char **argv);
+int cmd_env(struct cli *c, int argc, char **argv);
+int cmd_deploy(struct cli *c, int argc, char **argv);
+int cmd_promote(struct cli *c, int argc, char **argv);
+int cmd_rollback(struct cli *c, int argc, char **argv);
+int cmd_restart(struct cli *c, int argc, char **argv);
+int cmd_pause(struct cli *c, int argc, char **argv);
+int cmd_resume(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_hosts(struct cli *c, int argc, char **argv);
+int cmd_agents(struct cli *c, int argc, char **argv);
+
+/* `slipway --help` text (commands, global options, environment, exit codes) to f. */
+void cmd_print_main_help(FILE *f);
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli/cmd_status.c: `slipway status ENV/STAGE [--watch]`: the stage's current deploy and how far
+ * its hosts got. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "cmd.h"
+#include "deploy.h"
+#include "http.h"
+#include "jsonutil.h"
+#include "util.h"
+#include "banned.h"
+
+static const char usage[] =
+	"usage: slipway status ENV/STAGE [--watch [--timeout S] [--interval S]] [--json]\n"
+	"\n"
+	"Show the current deploy of ENV/STAGE and its hosts' progress.\n"
+	"  --watch           keep following it until it succeeds (exit 0), fails (1) or is aborted (2)\n"
+	"  --timeout S       give up watching after S seconds (exit 75)\n"
+	"  --interval S      seconds between progress polls (default 2)\n"
+	"  --json            print {\"env\": EnvStage, \"deploy\": Deploy, \"progress\": DeployProgress}\n";
+
+static void print_status(struct cli *c, const json_t *env, const json_t *deploy, const json_t *progress)
+{
+	struct progress_view v;
+	char t[64], b1[64], b2[64], line[1024];
+
+	fprintf(c->out, "stage      %s/%s (%s)%s\n", cli_json_text(json_object_get(env, "envName"), b1, sizeof(b1)),
+		cli_json_text(json_object_get(env, "stageName"), b2, sizeof(b2)),
+		cli_json_text(json_object_get(env, "stageType"), t, sizeof(t)),
+		json_is_string(json_object_get(env, "envState")) &&
+				!streq(json_string_value(json_object_get(env, "envState")), "NORMAL")
+			? "  [PAUSED]"
+			: "");
+	if (!deploy) {
+		fprintf(c->out, "deploy     none\n");
+		return;
+	}
+	fprintf(c->out, "deploy     %s  %s %s\n", cli_json_text(json_object_get(deploy, "id"), b1, sizeof(b1)),
+		cli_json_text(json_object_get(deploy, "type"), b2, sizeof(b2)),
+		cli_json_text(json_object_get(deploy, "state"), t, sizeof(t)));
+	fprintf(c->out, "build      %s\n", cli_json_text(json_object_get(deploy, "buildId"), b1, sizeof(b1)));
+	fprintf(c->out, "started    %s by %s\n", cli_json_time(json_object_get(deploy, "startDate"), t, sizeof(t)),
+		cli_json_text(json_object_get(deploy, "operator"), b1, sizeof(b1)));
+	fprintf(c->out, "accepted   %s\n", cli_json_text(json_object_get(deploy, "acceptanceStatus"), b1, sizeof(b1)));
+	if (progress_view_from_json(deploy, progress, &v) == 0) {
+		progress_format_line(&v, line, sizeof(line));
+		fprintf(c->out, "progress   %s\n", line);
+	}
+}
+
+int cmd_status(struct cli *c, int argc, char **argv)
+{
+	struct deploy_args a;
+	json_t *env = NULL, *deploy = NULL, *progress = NULL, *all = NULL;
+	int r;
+
+	r = deploy_args_parse(c, "status", DEPLOY_OPT_WATCH, usage, argc, argv, &a);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	if (a.wait)
+		return deploy_follow(c, a.env, a.stage, NULL, a.timeout_s, a.interval_ms);
+
+	r = http_requestf(c, "GET", NULL, NULL, &env, "/v1/envs/%s/%s", a.env, a.stage);
+	if (r < 0)
+		goto out;
+	r = http_requestf(c, "PUT", NULL, NULL, &progress, "/v1/envs/%s/%s/deploys/current/progress", a.env, a.stage);
+	if (r == 0)
+		r = http_requestf(c, "GET", NULL, NULL, &deploy, "/v1/envs/%s/%s/deploys/current", a.env, a.stage);
+	if (r == -EREMOTEIO && c->http_status == 404) {
+		/* the stage exists (above) but has no deploy yet */
+		c->http_status = 0;
+		c->errmsg[0] = 0;
+		r = 0;
+	}
+	if (r < 0)
+		goto out;
+	if (c->json) {
+		all = json_pack("{s:O, s:O?, s:O?}", "env", env, "deploy", deploy, "progress", progress);
+		r = all ? cli_print_json(c, all) : -ENOMEM;
+	} else
+		print_status(c, env, deploy, progress);
+out:
+	json_decref(all);
+	json_decref(env);
+	json_decref(deploy);
+	json_decref(progress);
+	return r;
+}

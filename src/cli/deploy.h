@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli/deploy.h: what deploy, promote, rollback, restart, pause, resume and status share: their
+ * argument parser, the deploy action call, and following a deploy's progress until it ends
+ * (--wait / --watch), with the progress summary computed from DeployProgress + Deploy JSON. */
+#ifndef SLIPWAY_CLI_DEPLOY_H
+#define SLIPWAY_CLI_DEPLOY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "enums.h"
+
+/* Which options a command accepts (deploy_args_parse refuses the others). */
+enum {
+	DEPLOY_OPT_BUILD = 1 << 0,       /* --build ID, --latest, --branch B */
+	DEPLOY_OPT_DESCRIPTION = 1 << 1, /* --description TEXT */
+	DEPLOY_OPT_FORCE = 1 << 2,       /* --force */
+	DEPLOY_OPT_WAIT = 1 << 3,        /* --wait, --timeout S, --interval S */
+	DEPLOY_OPT_FROM = 1 << 4,        /* --from STAGE (required) */
+	DEPLOY_OPT_TO = 1 << 5,          /* --to DEPLOY_ID */
+	DEPLOY_OPT_WATCH = 1 << 6,       /* --watch, --timeout S, --interval S */
+};
+
+struct deploy_args {
+	char env[65];
+	char stage[65];
+	const char *build_id; /* borrowed from argv */
+	bool latest;
+	const char *branch;
+	const char *description;
+	bool force;
+	bool wait; /* --wait or --watch */
+	int64_t timeout_s; /* 0 = no limit */
+	int64_t interval_ms;
+	const char *from_stage;
+	const char *to_deploy_id;
+};
+
+/* Parse `<cmd> ENV/STAGE [options]`. Returns 0, or -EINVAL as a usage error (message on c), or 1
+ * when --help was given (usage already printed to c->out). */
+int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const char *usage, int argc, char **argv,
+		      struct deploy_args *ret);
+
+/* POST {env}/{stage}/deploys/current/actions?actionType=...[&fromDeployId][&toDeployId]
+ * [&description][&force=true]; *ret_deploy receives the Deploy of a 201 answer, or NULL for 204. */
+int deploy_action(struct cli *c, const struct deploy_args *a, const char *action_type, const char *from_deploy_id,
+		  json_t **ret_deploy);
+
+/* Print the result of a deploy-creating command: its id (or the JSON with --json), then follow it
+ * when a->wait. Takes ownership of deploy (may be NULL: nothing to follow). */
+int deploy_report(struct cli *c, const struct deploy_args *a, json_t *deploy);
+
+/* What the progress display shows. */
+struct progress_view {
+	char deploy_id[64];
+	char state[32];        /* DeployState as sent */
+	int64_t success_total; /* from the Deploy */
+	int64_t fail_total;
+	int64_t total;
+	size_t stage_counts[_DEPLOY_STAGE_MAX]; /* agents on this deploy, by deployStage */
+	size_t other;   /* agents not (yet) on this deploy */
+	size_t failing; /* agents on this deploy whose status is neither SUCCEEDED nor UNKNOWN */
+	size_t missing; /* missingHosts */
+};
+
+/* Summarise deploy (a Deploy) and progress (a DeployProgress, may be NULL). 0 or -EBADMSG. */
+int progress_view_from_json(const json_t *deploy, const json_t *progress, struct progress_view *ret);
+/* One plain line: "deploy ID RUNNING: 3/5 hosts done, 0 failed; PRE_DOWNLOAD 1, SERVING_BUILD 3". */
+void progress_format_line(const struct progress_view *v, char *buf, size_t size);
+/* A bar of `width` cells followed by the counts, for a terminal. */
+void progress_format_bar(const struct progress_view *v, int width, char *buf, size_t size);
+/* The command result for a deploy state: 0 for SUCCEEDING/SUCCEEDED, CLI_RESULT_DEPLOY_FAILED
+ * for FAILING, CLI_RESULT_DEPLOY_ABORTED for ABORTED, -EAGAIN while RUNNING (or unknown). */
+int deploy_state_result(const char *state);
+
+/* Poll PUT .../deploys/current/progress and GET .../deploys/current every interval until the
+ * deploy (deploy_id, or whatever is current when NULL) ends: returns deploy_state_result() of the
+ * final state; a deploy replaced by another is looked up by id (SUCCEEDED → 0, else ABORTED).
+ * -ETIMEDOUT after timeout_s (0 = never). Prints a live bar on a terminal, otherwise one line per
+ * change. */
+int deploy_follow(struct cli *c, const char *env, const char *stage, const char *deploy_id, int64_t timeout_s,
+		  int64_t interval_ms);
+
+#endif

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: Apache-2.0
+# Fixtures for the `slipway` CLI tests: a real slipway-server on 127.0.0.1:0 with a temp SQLite
+# database, and a runner for the CLI binary with a private HOME (no user config leaks in).
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BUILD = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(REPO, "build"))
+SERVER_BIN = os.path.join(BUILD, "src", "server", "slipway-server")
+CLI_BIN = os.path.join(BUILD, "src", "cli", "slipway")
+
+
+class Server:
+    def __init__(self, workdir, *settings):
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        port_file = self.dir / "port"
+        db = self.dir / "db.sqlite"
+        args = [SERVER_BIN, "--listen", "127.0.0.1:0", "--set", f"port_file={port_file}", f"db=sqlite:{db}"]
+        args += list(settings)
+        self.log = open(self.dir / "server.log", "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.proc.poll() is not None:
+                raise RuntimeError("slipway-server exited: " + (self.dir / "server.log").read_text())
+            if time.monotonic() > deadline:
+                raise RuntimeError("slipway-server did not write its port_file")
+            time.sleep(0.05)
+        self.url = "http://" + port_file.read_text().strip()
+        self.token = (self.dir / "admin.token").read_text().strip()
+
+    def api(self, method, path, body=None, token=None):
+        """Direct HTTP call (for setup and for checking what the CLI did): (status, json or None)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", "token " + (token or self.token))
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=20) as resp:
+                raw = resp.read()
+                return resp.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:
+                return e.code, None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def need_binaries():
+    for b in (SERVER_BIN, CLI_BIN):
+        if not os.access(b, os.X_OK):
+            pytest.skip(f"{b} is not built")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    need_binaries()
+    s = Server(tmp_path_factory.mktemp("server"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Start an extra server with settings, e.g. make_server("--set", "artifact_url_allow=^https://ok/")."""
+    need_binaries()
+    started = []
+
+    def make(*settings):
+        s = Server(tmp_path / f"server{len(started)}", *settings)
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def home(tmp_path):
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+@pytest.fixture
+def cli(server, home):
+    """cli(*args, server=..., token=..., env=..., timeout=...) → CompletedProcess (text)."""
+    def run(*args, srv=None, token="default", extra_env=None, timeout=60, use_env=True):
+        srv = srv or server
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LC_ALL": "C.UTF-8"}
+        if use_env:
+            env["SLIPWAY_SERVER"] = srv.url
+            if token == "default":
+                env["SLIPWAY_TOKEN"] = srv.token
+            elif token is not None:
+                env["SLIPWAY_TOKEN"] = token
+        env.update(extra_env or {})
+        return subprocess.run([CLI_BIN, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return run
+
+
+@pytest.fixture
+def names(request):
+    """Unique env names per test (the module's server is shared)."""
+    counter = [0]
+
+    def make(prefix="e"):
+        counter[0] += 1
+        base = request.node.name.replace("test_", "").replace("[", "-").replace("]", "")
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base)[:40]
+        return f"{prefix}-{safe}-{counter[0]}"
+    return make
+
+
+@pytest.fixture
+def require_endpoint():
+    return _require_endpoint
+
+
+def _require_endpoint(server, method, path):
+    """Skip the test when the server under test does not route method+path at all (it answers
+    'no such endpoint' / 'not allowed on'), so a missing server feature shows as a skip, not a pass."""
+    status, body = server.api(method, path, body=[] if method in ("PUT", "POST") else None)
+    msg = (body or {}).get("message", "") if isinstance(body, dict) else ""
+    if (status == 404 and msg.startswith("no such endpoint")) or (status == 405 and "not allowed on" in msg):
+        pytest.skip(f"the server does not provide {method} {path} yet")
