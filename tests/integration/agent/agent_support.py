@@ -63,7 +63,7 @@ class Walk:
 
     def __call__(self, req):
         rep = next((r for r in req.get("reports", []) if r.get("envId") == self.env_id), None)
-        if rep is None:
+        if rep is None or (rep.get("deployId") != self.deploy_id and not self.done):
             return None if self.done else self.goal(self.stages[0])
         stage, status = rep["deployStage"], rep["agentStatus"]
         if stage not in self.stages:
