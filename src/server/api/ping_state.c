@@ -255,7 +255,7 @@ static void forget_membership(struct ping_state *ps, const char *host_id)
 	pthread_mutex_lock(m);
 	e = hb_find(ps, host_id, h);
 	if (e)
-		e->member_mono_ms = 0;
+		e->member_key = 0; /* no membership hashes to 0 in practice: the next ping syncs */
 	pthread_mutex_unlock(m);
 }
 
