@@ -1415,6 +1415,7 @@ out:
 	(void)stream_finish(d);
 	free(d->x);
 	d->x = NULL;
+	sha256_release(&d->sha);
 	buf_release(&s3url);
 	return r;
 }
