@@ -1,10 +1,236 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api/agents.c */
+/* api/agents.c: the server's view of hosts per stage (PROTOCOL §3.4, §4.6): lists, errors, state
+ * PUTs (same effect as host actions), reset_failed_agents, counts. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "api.h"
+#include "enums.h"
 #include "util.h"
 #include "banned.h"
 
+static int agents_env(struct req *r)
+{
+	json_t *env = NULL, *list = NULL;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = store_agent_list_env(r->srv->store, json_string_value(json_object_get(env, "id")), &list);
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list agents");
+	return http_reply_json(r, 200, list);
+}
+
+static int agent_error(struct req *r)
+{
+	const char *host = req_param(r, "hostName");
+	json_t *env = NULL, *e = NULL;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = api_host_ok(host) ? store_agent_error_get(r->srv->store, json_string_value(json_object_get(env, "id")),
+						     host, &e)
+			      : -ENOENT;
+	json_decref(env);
+	if (k == -ENOENT)
+		return http_fail(r, 404, NULL, "no error recorded for host '%.64s'", host);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read agent error");
+	return http_reply_json(r, 200, e);
+}
+
+/* The state of a partial Agent body: NORMAL, PAUSED_BY_USER or RESET. */
+static int body_state(struct req *r, enum store_agent_action *ret)
+{
+	json_t *in = NULL;
+	const char *state;
+	int k;
+
+	k = req_json(r, &in);
+	if (k == -ENODATA)
+		k = req_bad(r, NULL, "a JSON body with 'state' is required");
+	if (k < 0)
+		return k;
+	if (!json_is_object(in)) {
+		json_decref(in);
+		return req_bad(r, NULL, "the body must be a JSON object");
+	}
+	k = api_opt_string(r, in, "state", 64, &state);
+	if (k >= 0 && (!state || api_agent_action_from_string(state, ret) < 0))
+		k = req_bad(r, "state", "state must be NORMAL, PAUSED_BY_USER or RESET");
+	json_decref(in);
+	return k;
+}
+
+static int agent_put(struct req *r)
+{
+	const char *host = req_param(r, "hostId");
+	json_t *env = NULL, *ids = NULL;
+	enum store_agent_action a;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = body_state(r, &a);
+	if (k < 0)
+		goto out;
+	if (!api_host_ok(host)) {
+		k = http_fail(r, 404, NULL, "no agent '%.64s' in this stage", host);
+		goto out;
+	}
+	ids = json_pack("[s]", host);
+	k = store_agent_action(r->srv->store, json_string_value(json_object_get(env, "id")), ids, a, api_operator(r),
+			       now_ms());
+	if (k == 0)
+		k = http_fail(r, 404, NULL, "no agent '%s' in this stage", host);
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot update agent");
+		goto out;
+	}
+	k = http_reply_empty(r, 204);
+out:
+	json_decref(env);
+	json_decref(ids);
+	return k;
+}
+
+static int agent_put_host(struct req *r)
+{
+	const char *host = req_param(r, "hostId");
+	json_t *ids = NULL;
+	enum store_agent_action a;
+	int k;
+
+	k = body_state(r, &a);
+	if (k < 0)
+		return k;
+	if (!api_host_ok(host))
+		return http_fail(r, 404, NULL, "no agent '%.64s'", host);
+	ids = json_pack("[s]", host);
+	k = store_agent_action(r->srv->store, NULL, ids, a, api_operator(r), now_ms());
+	json_decref(ids);
+	if (k == 0)
+		return http_fail(r, 404, NULL, "no agent '%s'", host);
+	if (k < 0)
+		return api_store_error(r, k, "cannot update agent");
+	return http_reply_empty(r, 204);
+}
+
+static int agents_reset_failed(struct req *r)
+{
+	const char *deploy_id = req_param(r, "deployId");
+	json_t *env = NULL;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	if (!api_id_ok(deploy_id)) {
+		json_decref(env);
+		return http_fail(r, 404, NULL, "deploy '%.64s' not found", deploy_id);
+	}
+	k = store_agent_reset_failed(r->srv->store, json_string_value(json_object_get(env, "id")), deploy_id,
+				     api_operator(r), now_ms());
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot reset agents");
+	return http_reply_empty(r, 204);
+}
+
+static int agents_count(struct req *r)
+{
+	static const char *const names[] = { "SERVING", "SERVING_AND_NORMAL", "FIRST_DEPLOY", "FAILED_FIRST_DEPLOY" };
+	const char *t = query_get(req_query(r), "actionType");
+	json_t *env = NULL;
+	int64_t n = 0;
+	int what = -1, k;
+
+	for (size_t i = 0; t && i < ELEMENTSOF(names); i++)
+		if (strcasecmp(t, names[i]) == 0)
+			what = (int)i;
+	if (what < 0)
+		return req_bad(r, "actionType",
+			       "actionType must be SERVING, SERVING_AND_NORMAL, FIRST_DEPLOY or FAILED_FIRST_DEPLOY");
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = store_agent_count(r->srv->store, json_string_value(json_object_get(env, "id")), what, &n);
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot count agents");
+	return http_reply_json(r, 200, json_integer(n));
+}
+
+static int agents_by_name(struct req *r)
+{
+	const char *host = req_param(r, "hostName");
+	json_t *list = NULL;
+	int k;
+
+	if (!api_host_ok(host))
+		return http_reply_json(r, 200, json_array());
+	k = store_agent_list_host(r->srv->store, host, NULL, &list);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list agents");
+	return http_reply_json(r, 200, list);
+}
+
+static int agents_by_id(struct req *r)
+{
+	const char *host = req_param(r, "hostId");
+	json_t *list = NULL;
+	int k;
+
+	if (!api_host_ok(host))
+		return http_reply_json(r, 200, json_array());
+	k = store_agent_list_host(r->srv->store, NULL, host, &list);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list agents");
+	return http_reply_json(r, 200, list);
+}
+
+static int agents_env_total(struct req *r)
+{
+	const char *env_id = req_param(r, "envId");
+	int64_t n = 0;
+	int k;
+
+	if (!api_id_ok(env_id))
+		return http_fail(r, 404, NULL, "env '%.64s' not found", env_id);
+	k = store_agent_total(r->srv->store, env_id, &n);
+	if (k < 0)
+		return api_store_error(r, k, "cannot count agents");
+	return http_reply_json(r, 200, json_integer(n));
+}
+
+static int agents_hostcount(struct req *r)
+{
+	int64_t n = 0;
+	int k = store_agent_host_count(r->srv->store, &n);
+	if (k < 0)
+		return api_store_error(r, k, "cannot count hosts");
+	return http_reply_json(r, 200, json_integer(n));
+}
+
 const struct route api_agents_routes[] = {
-	{ "GET", "/v1/__placeholder_agents", NULL, 0, SCOPE_PUBLIC, false },
+	{ "GET", "/v1/envs/{env}/{stage}/agents", agents_env, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/agents/errors/{hostName}", agent_error, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/agents/count", agents_count, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/agents/{hostId}", agent_put, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/agents/reset_failed_agents/{deployId}", agents_reset_failed, ROLE_OPERATOR,
+	  SCOPE_ENV, false },
+	{ "GET", "/v1/agents/hostcount", agents_hostcount, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/agents/{hostName}", agents_by_name, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/agents/id/{hostId}", agents_by_id, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/agents/id/{hostId}", agent_put_host, ROLE_OPERATOR, SCOPE_SYSTEM, false },
+	{ "GET", "/v1/agents/env/{envId}/total", agents_env_total, ROLE_READER, SCOPE_ANY, false },
 };
-const size_t api_agents_routes_count = 0;
+const size_t api_agents_routes_count = ELEMENTSOF(api_agents_routes);

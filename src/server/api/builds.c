@@ -207,7 +207,7 @@ static int build_tags_one(struct req *r)
 		return http_fail(r, 404, NULL, "build '%s' not found", id);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read build");
-	k = api_build_effective_tag(r, b, &tag);
+	k = api_build_effective_tag(r->srv, b, &tag);
 	if (k < 0) {
 		json_decref(b);
 		return k;

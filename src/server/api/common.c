@@ -254,7 +254,7 @@ static const char *meta_str(const json_t *meta, const char *key)
 	return json_string_value(json_object_get(meta, key));
 }
 
-int api_build_effective_tag(struct req *r, const json_t *build, json_t **ret)
+int api_build_effective_tag(struct server *srv, const json_t *build, json_t **ret)
 {
 	const char *name = json_string_value(json_object_get(build, "name"));
 	const char *commit = json_string_value(json_object_get(build, "commit"));
@@ -268,9 +268,9 @@ int api_build_effective_tag(struct req *r, const json_t *build, json_t **ret)
 	*ret = NULL;
 	if (!name)
 		return 0;
-	k = store_tag_list_target(r->srv->store, name, 1000, &tags);
+	k = store_tag_list_target(srv->store, name, 1000, &tags);
 	if (k < 0)
-		return api_store_error(r, k, "cannot read build tags");
+		return server_db_error(srv, k, "cannot read build tags");
 	n = json_array_size(tags);
 	metas = json_array();
 	if (!metas) {
@@ -329,12 +329,12 @@ int api_build_effective_tag(struct req *r, const json_t *build, json_t **ret)
 	return 0;
 }
 
-bool api_build_is_bad(struct req *r, const json_t *build, json_t **ret_tag)
+bool api_build_is_bad(struct server *srv, const json_t *build, json_t **ret_tag)
 {
 	json_t *tag = NULL;
 	bool bad;
 
-	if (api_build_effective_tag(r, build, &tag) < 0 || !tag)
+	if (api_build_effective_tag(srv, build, &tag) < 0 || !tag)
 		return false;
 	bad = streq_ptr(json_string_value(json_object_get(tag, "value")), "BAD_BUILD");
 	if (bad && ret_tag)

@@ -1,10 +1,161 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api/configs.c */
+/* api/configs.c: per-stage configuration documents (PROTOCOL §4.8): script_configs and
+ * agent_configs (string maps), metrics and alarms (opaque arrays). A PUT replaces the whole value,
+ * writes config history and an ENV wake event. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "api.h"
+#include "enums.h"
 #include "util.h"
 #include "banned.h"
 
-const struct route api_configs_routes[] = {
-	{ "GET", "/v1/__placeholder_configs", NULL, 0, SCOPE_PUBLIC, false },
+static const struct config_kind {
+	const char *path;
+	enum store_config_kind kind;
+	const char *history_type;
+	bool is_map;
+} kinds[] = {
+	{ "script_configs", STORE_CONFIG_SCRIPT, "Env Script Config", true },
+	{ "agent_configs", STORE_CONFIG_AGENT, "Env Advanced Config", true },
+	{ "metrics", STORE_CONFIG_METRICS, "Env Metrics Config", false },
+	{ "alarms", STORE_CONFIG_ALARMS, "Env Alarm Config", false },
 };
-const size_t api_configs_routes_count = 0;
+
+static const struct config_kind *kind_of(struct req *r)
+{
+	const char *last = strrchr(r->path, '/');
+	for (size_t i = 0; last && i < ELEMENTSOF(kinds); i++)
+		if (streq(last + 1, kinds[i].path))
+			return &kinds[i];
+	return NULL;
+}
+
+static int config_get(struct req *r)
+{
+	const struct config_kind *ck = kind_of(r);
+	json_t *env = NULL, *v = NULL;
+	int k;
+
+	if (!ck)
+		return -ENOENT;
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = store_config_get(r->srv->store, json_string_value(json_object_get(env, "id")), ck->kind, &v);
+	json_decref(env);
+	if (k == -ENOENT)
+		return http_reply_json(r, 200, ck->is_map ? json_object() : json_array());
+	if (k < 0)
+		return api_store_error(r, k, "cannot read configuration");
+	return http_reply_json(r, 200, v);
+}
+
+static bool key_ok(const char *key)
+{
+	size_t l = strlen(key);
+	if (l < 1 || l > 128)
+		return false;
+	for (const char *p = key; *p; p++)
+		if (iscntrl((unsigned char)*p) || *p == '=')
+			return false;
+	return true;
+}
+
+/* Validate a string map; agent configs get their values trimmed (returns a new object). */
+static int validate_map(struct req *r, json_t *in, bool trim, json_t **ret)
+{
+	json_t *out, *v;
+	const char *key;
+
+	if (!json_is_object(in))
+		return req_bad(r, NULL, "the body must be a JSON object of strings");
+	if (json_object_size(in) > 500)
+		return req_bad(r, NULL, "at most 500 keys are allowed");
+	out = json_object();
+	if (!out)
+		return -ENOMEM;
+	json_object_foreach(in, key, v) {
+		const char *s;
+		if (!key_ok(key)) {
+			json_decref(out);
+			return req_bad(r, key, "keys must have 1..128 characters without control characters or '='");
+		}
+		if (!json_is_string(v) || json_string_length(v) > 8192) {
+			json_decref(out);
+			return req_bad(r, key, "values must be strings of at most 8192 characters");
+		}
+		s = json_string_value(v);
+		if (trim) {
+			size_t b = strspn(s, " \t\r\n"), e = strlen(s);
+			while (e > b && strchr(" \t\r\n", s[e - 1]))
+				e--;
+			(void)json_object_set_new(out, key, json_stringn(s + b, e - b));
+		} else
+			(void)json_object_set(out, key, v);
+	}
+	*ret = out;
+	return 0;
+}
+
+static int config_put(struct req *r)
+{
+	const struct config_kind *ck = kind_of(r);
+	json_t *env = NULL, *in = NULL, *value = NULL, *hist = NULL;
+	const char *env_id;
+	int k;
+
+	if (!ck)
+		return -ENOENT;
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	env_id = json_string_value(json_object_get(env, "id"));
+	k = req_json(r, &in);
+	if (k == -ENODATA)
+		k = req_bad(r, NULL, "a JSON body is required");
+	if (k < 0)
+		goto out;
+	if (ck->is_map) {
+		k = validate_map(r, in, ck->kind == STORE_CONFIG_AGENT, &value);
+		if (k < 0)
+			goto out;
+	} else {
+		if (!json_is_array(in) || json_array_size(in) > 10000) {
+			k = req_bad(r, NULL, "the body must be a JSON array");
+			goto out;
+		}
+		value = json_incref(in);
+	}
+	hist = api_history(r, env_id, ck->history_type, value);
+	if (!hist) {
+		k = -ENOMEM;
+		goto out;
+	}
+	k = store_config_put(r->srv->store, env_id, ck->kind, value, hist);
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot store configuration");
+		goto out;
+	}
+	k = http_reply_empty(r, 204);
+out:
+	json_decref(env);
+	json_decref(in);
+	json_decref(value);
+	json_decref(hist);
+	return k;
+}
+
+const struct route api_configs_routes[] = {
+	{ "GET", "/v1/envs/{env}/{stage}/script_configs", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/script_configs", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "GET", "/v1/envs/{env}/{stage}/agent_configs", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/agent_configs", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "GET", "/v1/envs/{env}/{stage}/metrics", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/metrics", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "GET", "/v1/envs/{env}/{stage}/alarms", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/alarms", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
+};
+const size_t api_configs_routes_count = ELEMENTSOF(api_configs_routes);

@@ -1,10 +1,282 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api/hosts.c */
+/* api/hosts.c: hosts (PROTOCOL §3.5, §4.7): lists per stage and per host, the stop flow (§5.9),
+ * registration, update and the active filter. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "api.h"
+#include "enums.h"
 #include "util.h"
 #include "banned.h"
 
+/* lastSeen includes values the ping path still holds in memory (§3.5). */
+static void overlay_last_seen(struct server *srv, json_t *hosts)
+{
+	json_t *h;
+	size_t i;
+
+	if (!srv->pending_last_seen)
+		return;
+	json_array_foreach(hosts, i, h) {
+		int64_t pending = srv->pending_last_seen(srv, json_string_value(json_object_get(h, "hostId")));
+		if (pending > json_integer_value(json_object_get(h, "lastSeen")))
+			(void)json_object_set_new(h, "lastSeen", json_integer(pending));
+	}
+}
+
+static int hosts_env(struct req *r)
+{
+	const char *name = req_param(r, "hostName");
+	json_t *env = NULL, *list = NULL;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	if (name && !api_host_ok(name)) {
+		json_decref(env);
+		return http_reply_json(r, 200, json_array());
+	}
+	k = store_host_list_env(r->srv->store, json_string_value(json_object_get(env, "id")), name, &list);
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list hosts");
+	overlay_last_seen(r->srv, list);
+	return http_reply_json(r, 200, list);
+}
+
+static int hosts_by(struct req *r, bool by_id)
+{
+	const char *v = req_param(r, by_id ? "hostId" : "hostName");
+	json_t *list = NULL;
+	int k;
+
+	if (!api_host_ok(v))
+		return http_reply_json(r, 200, json_array());
+	k = store_host_list(r->srv->store, by_id ? NULL : v, by_id ? v : NULL, &list);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list hosts");
+	overlay_last_seen(r->srv, list);
+	return http_reply_json(r, 200, list);
+}
+
+static int hosts_by_name(struct req *r)
+{
+	return hosts_by(r, false);
+}
+
+static int hosts_by_id(struct req *r)
+{
+	return hosts_by(r, true);
+}
+
+/* OPERATOR on every env the hosts have rows in (§4.7). */
+static int require_host_envs(struct req *r, const json_t *ids)
+{
+	json_t *id;
+	size_t i;
+	int k;
+
+	if (principal_allows(&r->principal, ROLE_OPERATOR, SCOPE_SYSTEM, NULL))
+		return 0;
+	json_array_foreach(ids, i, id) {
+		json_t *rows = NULL, *row;
+		size_t n;
+		k = store_agent_list_host(r->srv->store, NULL, json_string_value(id), &rows);
+		if (k < 0)
+			return api_store_error(r, k, "cannot read agents");
+		json_array_foreach(rows, n, row) {
+			json_t *env = NULL;
+			if (store_env_get_by_id(r->srv->store, json_string_value(json_object_get(row, "envId")), &env) < 0)
+				continue;
+			k = http_require(r, ROLE_OPERATOR, SCOPE_ENV, json_string_value(json_object_get(env, "envName")));
+			json_decref(env);
+			if (k < 0) {
+				json_decref(rows);
+				return k;
+			}
+		}
+		json_decref(rows);
+	}
+	return 0;
+}
+
+static int replace_host(struct req *r, bool *ret)
+{
+	if (query_bool(req_query(r), "replaceHost", true, ret) < 0)
+		return req_bad(r, "replaceHost", "replaceHost must be true or false");
+	return 0;
+}
+
+static int hosts_stop_env(struct req *r)
+{
+	json_t *env = NULL, *ids = NULL;
+	bool replace;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = replace_host(r, &replace);
+	if (k >= 0)
+		k = api_host_ids_body(r, &ids);
+	if (k >= 0)
+		k = require_host_envs(r, ids);
+	if (k < 0)
+		goto out;
+	k = store_host_stop(r->srv->store, json_string_value(json_object_get(env, "id")), ids, replace,
+			    api_operator(r), now_ms());
+	if (k == -ENOENT) {
+		k = http_fail(r, 404, NULL, "every host must have an agent in this stage");
+		goto out;
+	}
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot stop hosts");
+		goto out;
+	}
+	k = http_reply_empty(r, 204);
+out:
+	json_decref(env);
+	json_decref(ids);
+	return k;
+}
+
+static int hosts_stop_one(struct req *r)
+{
+	const char *id = req_param(r, "hostId");
+	json_t *ids;
+	bool replace;
+	int k;
+
+	k = replace_host(r, &replace);
+	if (k < 0)
+		return k;
+	if (!api_host_ok(id))
+		return http_fail(r, 404, NULL, "host '%.64s' not found", id);
+	ids = json_pack("[s]", id);
+	k = store_host_stop(r->srv->store, NULL, ids, replace, api_operator(r), now_ms());
+	json_decref(ids);
+	if (k < 0)
+		return api_store_error(r, k, "cannot stop host");
+	return http_reply_empty(r, 204);
+}
+
+static int hosts_register(struct req *r)
+{
+	json_t *in = NULL;
+	const char *name, *id, *group, *ip, *account;
+	int k;
+
+	k = req_json(r, &in);
+	if (k == -ENODATA)
+		k = req_bad(r, NULL, "a Host JSON body is required");
+	if (k < 0)
+		return k;
+	if (!json_is_object(in)) {
+		k = req_bad(r, NULL, "the body must be a JSON object");
+		goto out;
+	}
+	if ((k = api_opt_string(r, in, "hostName", 64, &name)) < 0 || (k = api_opt_string(r, in, "hostId", 64, &id)) < 0 ||
+	    (k = api_opt_string(r, in, "groupName", 128, &group)) < 0 || (k = api_opt_string(r, in, "ip", 64, &ip)) < 0 ||
+	    (k = api_opt_string(r, in, "accountId", 64, &account)) < 0)
+		goto out;
+	if (!api_host_ok(name)) {
+		k = req_bad(r, "hostName", "hostName is required and must match ^[A-Za-z0-9._-]{1,64}$");
+		goto out;
+	}
+	if (!api_host_ok(id)) {
+		k = req_bad(r, "hostId", "hostId is required and must match ^[A-Za-z0-9._-]{1,64}$");
+		goto out;
+	}
+	if (!api_group_ok(group)) {
+		k = req_bad(r, "groupName", "groupName is required and must match ^[A-Za-z0-9._:-]{1,128}$");
+		goto out;
+	}
+	k = store_host_register(r->srv->store, in);
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot register host");
+		goto out;
+	}
+	k = http_reply_empty(r, 204);
+out:
+	json_decref(in);
+	return k;
+}
+
+static int hosts_update(struct req *r)
+{
+	const char *id = req_param(r, "hostId"), *s;
+	json_t *in = NULL, *patch = json_object();
+	int st, k;
+
+	if (!patch)
+		return -ENOMEM;
+	k = req_json(r, &in);
+	if (k == -ENODATA)
+		k = req_bad(r, NULL, "a JSON body is required");
+	if (k < 0)
+		goto out;
+	if (!json_is_object(in)) {
+		k = req_bad(r, NULL, "the body must be a JSON object");
+		goto out;
+	}
+	if ((k = api_opt_string(r, in, "ip", 64, &s)) < 0)
+		goto out;
+	if (s)
+		(void)json_object_set_new(patch, "ip", json_string(s));
+	if ((k = api_opt_string(r, in, "accountId", 64, &s)) < 0)
+		goto out;
+	if (s)
+		(void)json_object_set_new(patch, "accountId", json_string(s));
+	if ((k = api_opt_enum(r, in, "state", host_state_from_string, &st)) < 0)
+		goto out;
+	if (st >= 0)
+		(void)json_object_set_new(patch, "state", json_string(host_state_to_string(st)));
+	if (!api_host_ok(id)) {
+		k = http_fail(r, 404, NULL, "host '%.64s' not found", id);
+		goto out;
+	}
+	k = store_host_update(r->srv->store, id, patch, now_ms());
+	if (k == -ENOENT) {
+		k = http_fail(r, 404, NULL, "host '%s' not found", id);
+		goto out;
+	}
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot update host");
+		goto out;
+	}
+	k = http_reply_empty(r, 204);
+out:
+	json_decref(in);
+	json_decref(patch);
+	return k;
+}
+
+static int hosts_active(struct req *r)
+{
+	json_t *ids = NULL, *list = NULL;
+	int k;
+
+	k = api_host_ids_body(r, &ids);
+	if (k < 0)
+		return k;
+	k = store_host_active(r->srv->store, ids, &list);
+	json_decref(ids);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read hosts");
+	return http_reply_json(r, 200, list);
+}
+
 const struct route api_hosts_routes[] = {
-	{ "GET", "/v1/__placeholder_hosts", NULL, 0, SCOPE_PUBLIC, false },
+	{ "GET", "/v1/envs/{env}/{stage}/hosts", hosts_env, ROLE_READER, SCOPE_ANY, false },
+	{ "DELETE", "/v1/envs/{env}/{stage}/hosts", hosts_stop_env, ROLE_OPERATOR, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/hosts/{hostName}", hosts_env, ROLE_READER, SCOPE_ANY, false },
+	{ "POST", "/v1/hosts", hosts_register, ROLE_OPERATOR, SCOPE_SYSTEM, false },
+	{ "POST", "/v1/hosts/active", hosts_active, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/hosts/{hostName}", hosts_by_name, ROLE_READER, SCOPE_ANY, false },
+	{ "DELETE", "/v1/hosts/{hostId}", hosts_stop_one, ROLE_OPERATOR, SCOPE_SYSTEM, false },
+	{ "PUT", "/v1/hosts/{hostId}", hosts_update, ROLE_OPERATOR, SCOPE_SYSTEM, false },
+	{ "GET", "/v1/hosts/id/{hostId}", hosts_by_id, ROLE_READER, SCOPE_ANY, false },
 };
-const size_t api_hosts_routes_count = 0;
+const size_t api_hosts_routes_count = ELEMENTSOF(api_hosts_routes);

@@ -1122,7 +1122,7 @@ static int sqlite_deploy_create(struct store *s, const struct deploy_create *d, 
 	r = q_int(c, sql_deploy_total, &total, "s", d->env_id);
 	if (r < 0)
 		goto out;
-	r = q_exec(c, sql_deploy_insert, "sssssisissis", id, d->alias, d->env_id, d->build_id,
+	r = q_exec(c, sql_deploy_insert, "sssssisisis", id, d->alias, d->env_id, d->build_id,
 		   deploy_type_to_string(d->type), d->now, d->operator_name, d->now, d->description, total,
 		   d->from_deploy_id);
 	if (r < 0)

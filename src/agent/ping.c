@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* agent/ping.c: the agent's only HTTP client for the deploy service. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "ping.h"
+#include "util.h"
+#include "banned.h"
+
+#define PING_MAX_ANSWER_BYTES (4 * 1024 * 1024)
+
+#define easy_setopt(curl, opt, value)                                                                                \
+	do {                                                                                                         \
+		if (curl_easy_setopt((curl), (opt), (value)) != CURLE_OK) {                                          \
+			r = -EINVAL;                                                                                 \
+			goto out;                                                                                    \
+		}                                                                                                    \
+	} while (0)
+
+int pinger_init(struct pinger *p, const struct agent_config *cfg)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->curl = curl_easy_init();
+	if (!p->curl)
+		return -ENOMEM;
+	snprintf(p->user_agent, sizeof(p->user_agent), "slipway-agent/%s", SLIPWAY_VERSION);
+	return 0;
+}
+
+void pinger_release(struct pinger *p)
+{
+	if (p->curl)
+		curl_easy_cleanup(p->curl);
+	p->curl = NULL;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *b = userdata;
+	size_t n = size * nmemb;
+
+	if (buf_append(b, ptr, n) < 0)
+		return 0; /* aborts the transfer: answer too large */
+	return n;
+}
+
+static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	volatile sig_atomic_t *cancel = clientp;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return cancel && *cancel ? 1 : 0;
+}
+
+enum attempt_result {
+	ATTEMPT_OK,
+	ATTEMPT_FAILOVER, /* try the next URL */
+	ATTEMPT_FATAL,    /* 4xx: do not fail over */
+	ATTEMPT_CANCELED,
+};
+
+static enum attempt_result attempt(struct pinger *p, const char *base, const char *body, int wait_s,
+				   volatile sig_atomic_t *cancel, struct ping_response *ret)
+{
+	CURL *curl = p->curl;
+	struct curl_slist *headers = NULL;
+	struct buf answer;
+	char url[2048], errbuf[CURL_ERROR_SIZE] = "", auth[4200];
+	long status = 0;
+	CURLcode cc;
+	json_t *j = NULL;
+	enum attempt_result res = ATTEMPT_FAILOVER;
+	int r = 0;
+
+	buf_init(&answer, PING_MAX_ANSWER_BYTES);
+	if (wait_s > 0)
+		snprintf(url, sizeof(url), "%s/v1/system/ping?wait=%d", base, wait_s);
+	else
+		snprintf(url, sizeof(url), "%s/v1/system/ping", base);
+	curl_easy_reset(curl);
+	headers = curl_slist_append(headers, "Content-Type: application/json");
+	headers = curl_slist_append(headers, "Accept: application/json");
+	if (p->cfg->token && *p->cfg->token) {
+		snprintf(auth, sizeof(auth), "Authorization: token %s", p->cfg->token);
+		headers = curl_slist_append(headers, auth);
+	}
+	if (!headers)
+		goto out;
+	easy_setopt(curl, CURLOPT_URL, url);
+	easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(p->cfg->http_timeout_s * 1000));
+	easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)((p->cfg->http_timeout_s + (wait_s > 0 ? wait_s : 0)) * 1000));
+	easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	easy_setopt(curl, CURLOPT_USERAGENT, p->user_agent);
+	easy_setopt(curl, CURLOPT_POST, 1L);
+	easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+	easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PING_MAX_ANSWER_BYTES);
+	easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, p->cfg->tls_verify ? 1L : 0L);
+	easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, p->cfg->tls_verify ? 2L : 0L);
+	if (p->cfg->ca_file && *p->cfg->ca_file)
+		easy_setopt(curl, CURLOPT_CAINFO, p->cfg->ca_file);
+	easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cancel);
+
+	cc = curl_easy_perform(curl);
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		res = ATTEMPT_CANCELED;
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		log_warn("ping to '%s' failed: %s", base, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 500 || status < 200 || (status >= 300 && status < 400)) {
+		log_warn("ping to '%s' failed: HTTP %ld", base, status);
+		goto out;
+	}
+	if (status >= 400) {
+		const char *msg = NULL;
+		if (json_parse_bounded(answer.p, answer.len, &j, NULL, 0) == 0)
+			(void)json_get_string(j, "message", 512, &msg);
+		log_error("ping to '%s' refused: HTTP %ld: %.512s", base, status, msg ? msg : "(no message)");
+		res = ATTEMPT_FATAL;
+		goto out;
+	}
+	ping_response_init(ret);
+	if (answer.len == 0) {
+		res = ATTEMPT_OK; /* empty 2xx body = NOOP */
+		goto out;
+	}
+	if (json_parse_bounded(answer.p, answer.len, &j, NULL, 0) < 0 || ping_response_from_json(j, ret) < 0) {
+		log_warn("ping to '%s' returned an unparsable answer", base);
+		goto out;
+	}
+	res = ATTEMPT_OK;
+out:
+	if (r < 0)
+		log_warn("cannot set up the ping request to '%s'", base);
+	json_decref(j);
+	curl_slist_free_all(headers);
+	buf_release(&answer);
+	return res;
+}
+
+int pinger_ping(struct pinger *p, const char *body, int wait_s, volatile sig_atomic_t *cancel,
+		struct ping_response *ret)
+{
+	size_t n = p->cfg->n_server_urls;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (p->last_good + k) % n;
+		enum attempt_result res = attempt(p, p->cfg->server_urls[i], body, wait_s, cancel, ret);
+
+		switch (res) {
+		case ATTEMPT_OK:
+			p->last_good = i;
+			return 0;
+		case ATTEMPT_CANCELED:
+			return -ECANCELED;
+		case ATTEMPT_FATAL:
+			return -EREMOTEIO;
+		case ATTEMPT_FAILOVER:
+			break;
+		}
+		if (cancel && *cancel)
+			return -ECANCELED;
+	}
+	return -EHOSTUNREACH;
+}

@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* agent/template.c: STAGING template rendering (AGENT.md §9.1). One left-to-right pass over the
+ * bytes; the tree walk opens every path beneath the build root with O_NOFOLLOW per component,
+ * because with run_as the tree belongs to a user who could plant links while we run as root.
+ * Does not log. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+#include "download.h"
+#include "fs.h"
+#include "template.h"
+#include "util.h"
+#include "banned.h"
+
+#define PREFIX "TELETRAAN_"
+#define PREFIX_LEN 10
+#define TEMPLATE_MAX_BYTES (64u * 1024 * 1024)
+#define RENDER_MAX_BYTES (256u * 1024 * 1024)
+#define WALK_DEPTH_MAX 64
+
+static bool key_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+static bool alpha(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static const char *lookup(const struct template_var *vars, size_t n, const char *key, size_t klen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vars[i].key && strlen(vars[i].key) == klen && memcmp(vars[i].key, key, klen) == 0)
+			return vars[i].value ? vars[i].value : "";
+	return NULL;
+}
+
+static bool at(const char *in, size_t len, size_t i, const char *lit)
+{
+	size_t n = strlen(lit);
+	return len - i >= n && memcmp(in + i, lit, n) == 0;
+}
+
+int template_render(const char *in, size_t len, const struct template_var *vars, size_t n_vars, struct buf *out)
+{
+	size_t i = 0, lit = 0; /* in[lit..i) is pending literal text */
+	int r;
+
+#define FLUSH()                                                                                                  \
+	do {                                                                                                     \
+		r = buf_append(out, in + lit, i - lit);                                                          \
+		if (r < 0)                                                                                       \
+			return r;                                                                                \
+	} while (0)
+
+	while (i < len) {
+		const char *val;
+		size_t k, ks;
+
+		if (in[i] != '$' && in[i] != '{') {
+			i++;
+			continue;
+		}
+		if (at(in, len, i, "$" PREFIX "$" PREFIX)) {
+			FLUSH();
+			r = buf_appends(out, "$" PREFIX);
+			if (r < 0)
+				return r;
+			i += 2 * (PREFIX_LEN + 1);
+			lit = i;
+			continue;
+		}
+		if (at(in, len, i, "${" PREFIX) || at(in, len, i, "{$" PREFIX)) {
+			size_t start = i, dstart = 0, dend = 0;
+			bool has_default = false;
+
+			ks = k = i + 2 + PREFIX_LEN;
+			while (k < len && key_char(in[k]))
+				k++;
+			if (k == ks || k >= len || (in[k] != '}' && in[k] != ':')) {
+				i = ks; /* does not close: the prefix is copied unchanged */
+				continue;
+			}
+			if (in[k] == ':') {
+				size_t d = k + 1;
+				while (d < len && in[d] != '}' && in[d] != '\n')
+					d++;
+				if (d >= len || in[d] != '}') {
+					i = ks;
+					continue;
+				}
+				has_default = true;
+				dstart = k + 1;
+				dend = d;
+				k = d;
+			}
+			/* in[k] == '}' */
+			val = lookup(vars, n_vars, in + ks, (has_default ? dstart - 1 : k) - ks);
+			i = start;
+			FLUSH();
+			if (val)
+				r = buf_appends(out, val);
+			else if (has_default)
+				r = buf_append(out, in + dstart, dend - dstart);
+			else
+				r = buf_append(out, in + start, k + 1 - start);
+			if (r < 0)
+				return r;
+			i = lit = k + 1;
+			continue;
+		}
+		if (at(in, len, i, "$" PREFIX "{")) {
+			ks = k = i + 2 + PREFIX_LEN;
+			while (k < len && key_char(in[k]))
+				k++;
+			if (k == ks || k >= len || in[k] != '}') {
+				i = ks;
+				continue;
+			}
+			val = lookup(vars, n_vars, in + ks, k - ks);
+			if (val) {
+				FLUSH();
+				r = buf_appends(out, val);
+				if (r < 0)
+					return r;
+				lit = k + 1;
+			}
+			i = k + 1;
+			continue;
+		}
+		if (at(in, len, i, "$" PREFIX)) {
+			ks = k = i + 1 + PREFIX_LEN;
+			if (k < len && alpha(in[k])) {
+				while (k < len && key_char(in[k]))
+					k++;
+				val = lookup(vars, n_vars, in + ks, k - ks);
+				if (val) {
+					FLUSH();
+					r = buf_appends(out, val);
+					if (r < 0)
+						return r;
+					lit = k;
+				}
+			}
+			i = k;
+			continue;
+		}
+		i++;
+	}
+	FLUSH();
+	return 0;
+#undef FLUSH
+}
+
+/* ---- safe opening ------------------------------------------------------------------------------- */
+
+int template_open_beneath(int dir_fd, const char *path, int flags, unsigned mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	char tmp[4096], *p, *slash;
+	int fd, cur, r;
+	long k;
+
+	k = syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
+	if (k >= 0)
+		return (int)k;
+	if (errno != ENOSYS && errno != EPERM)
+		return -errno;
+	/* fallback: component by component with O_NOFOLLOW */
+	r = str_copy(tmp, sizeof(tmp), path);
+	if (r < 0)
+		return r;
+	if (tmp[0] == '/')
+		return -EXDEV;
+	cur = dup(dir_fd);
+	if (cur < 0)
+		return -errno;
+	p = tmp;
+	while ((slash = strchr(p, '/'))) {
+		*slash = '\0';
+		if (streq(p, "..")) {
+			close(cur);
+			return -EXDEV;
+		}
+		if (*p && !streq(p, ".")) {
+			fd = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				r = errno == ENOTDIR ? -ELOOP : -errno;
+				close(cur);
+				return r;
+			}
+			close(cur);
+			cur = fd;
+		}
+		p = slash + 1;
+	}
+	if (streq(p, "..")) {
+		close(cur);
+		return -EXDEV;
+	}
+	fd = openat(cur, *p ? p : ".", flags | O_CLOEXEC | O_NOFOLLOW, mode);
+	r = fd < 0 ? -errno : fd;
+	close(cur);
+	return r;
+}
+
+/* ---- the tree ------------------------------------------------------------------------------------ */
+
+struct walk {
+	const struct template_var *vars;
+	size_t n_vars;
+	char *err;
+	size_t errsz;
+	char path[4096]; /* relative path for messages */
+};
+
+static int set_err(struct walk *w, int r, const char *what, const char *name)
+{
+	if (r == -ELOOP || r == -ENOTDIR)
+		str_printf(w->err, w->errsz, "template path '%s/%s' has a symbolic link as a directory component",
+			   w->path, name);
+	else
+		str_printf(w->err, w->errsz, "%s '%s/%s': %s", what, w->path, name, strerror(-r));
+	return r;
+}
+
+static int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	struct stat st;
+	char *data;
+	size_t len = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	data = malloc((size_t)st.st_size + 1);
+	if (!data)
+		return -ENOMEM;
+	while (len < (size_t)st.st_size) {
+		ssize_t k = read(fd, data + len, (size_t)st.st_size - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int r = -errno;
+			free(data);
+			return r;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	data[len] = '\0';
+	*ret = data;
+	*ret_len = len;
+	return 0;
+}
+
+static int push_path(struct walk *w, const char *name, size_t *ret_old)
+{
+	size_t n = strlen(w->path);
+	*ret_old = n;
+	return str_printf(w->path + n, sizeof(w->path) - n, "/%s", name);
+}
+
+static void pop_path(struct walk *w, size_t old)
+{
+	w->path[old] = '\0';
+}
+
+/* Copy directory src_fd into the new directory dst_fd, recursively (modes kept, links as links). */
+static int copy_dir(struct walk *w, int src_fd, int dst_fd, int depth)
+{
+	DIR *d = NULL;
+	struct dirent *de;
+	int sfd, r = 0;
+
+	if (depth > WALK_DEPTH_MAX)
+		return set_err(w, -ELOOP, "cannot copy", ".");
+	sfd = dup(src_fd);
+	if (sfd < 0)
+		return -errno;
+	d = fdopendir(sfd);
+	if (!d) {
+		close(sfd);
+		return -errno;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+		size_t old;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = set_err(w, -errno, "cannot copy", de->d_name);
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int cs = -1, cd = -1;
+			cs = openat(src_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cs < 0 || mkdirat(dst_fd, de->d_name, st.st_mode & 07777) < 0 ||
+			    (cd = openat(dst_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+				r = set_err(w, -errno, "cannot copy", de->d_name);
+				if (cs >= 0)
+					close(cs);
+				break;
+			}
+			(void)fchmod(cd, st.st_mode & 07777);
+			(void)fchown(cd, st.st_uid, st.st_gid);
+			r = push_path(w, de->d_name, &old);
+			if (r >= 0)
+				r = copy_dir(w, cs, cd, depth + 1);
+			pop_path(w, old);
+			close(cs);
+			close(cd);
+			if (r < 0)
+				break;
+		} else if (S_ISREG(st.st_mode)) {
+			char *data = NULL;
+			size_t len = 0;
+			int fd = openat(src_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				r = set_err(w, -errno, "cannot copy", de->d_name);
+				break;
+			}
+			r = read_fd_all(fd, TEMPLATE_MAX_BYTES, &data, &len);
+			close(fd);
+			if (r >= 0)
+				r = fs_write_atomic(dst_fd, de->d_name, data, len, st.st_mode & 07777);
+			free(data);
+			if (r < 0) {
+				set_err(w, r, "cannot copy", de->d_name);
+				break;
+			}
+			(void)fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t k = readlinkat(src_fd, de->d_name, target, sizeof(target) - 1);
+			if (k < 0) {
+				r = set_err(w, -errno, "cannot copy", de->d_name);
+				break;
+			}
+			target[k] = '\0';
+			if (symlinkat(target, dst_fd, de->d_name) < 0) {
+				r = set_err(w, -errno, "cannot copy", de->d_name);
+				break;
+			}
+			(void)fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+		}
+		/* anything else (fifo etc.) cannot come from extraction; skip it */
+	}
+	if (r == 0 && errno != 0)
+		r = -errno;
+	closedir(d);
+	return r;
+}
+
+static bool strip_tmpl(const char *name, char *out, size_t outsz)
+{
+	size_t n = strlen(name);
+	if (n > 5 && streq(name + n - 5, ".tmpl")) {
+		if (n - 5 >= outsz)
+			return false;
+		memcpy(out, name, n - 5);
+		out[n - 5] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* Render every *.tmpl under src_fd into dst_fd (directory names stripped too). */
+static int render_dir(struct walk *w, int src_fd, int dst_fd, int depth)
+{
+	DIR *d = NULL;
+	struct dirent *de;
+	int sfd, r = 0;
+
+	if (depth > WALK_DEPTH_MAX)
+		return set_err(w, -ELOOP, "cannot render", ".");
+	sfd = dup(src_fd);
+	if (sfd < 0)
+		return -errno;
+	d = fdopendir(sfd);
+	if (!d) {
+		close(sfd);
+		return -errno;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+		char outname[NAME_MAX + 1];
+		size_t old;
+		bool stripped;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = set_err(w, -errno, "cannot read template", de->d_name);
+			break;
+		}
+		stripped = strip_tmpl(de->d_name, outname, sizeof(outname));
+		if (!stripped && str_copy(outname, sizeof(outname), de->d_name) < 0) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int cs, cd;
+			cs = openat(src_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cs < 0) {
+				r = set_err(w, -errno, "cannot read template", de->d_name);
+				break;
+			}
+			if (mkdirat(dst_fd, outname, st.st_mode & 07777) < 0 && errno != EEXIST) {
+				r = set_err(w, -errno, "cannot write template", outname);
+				close(cs);
+				break;
+			}
+			cd = openat(dst_fd, outname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cd < 0) {
+				r = set_err(w, errno == ENOTDIR ? -ELOOP : -errno, "cannot write template", outname);
+				close(cs);
+				break;
+			}
+			r = push_path(w, outname, &old);
+			if (r >= 0)
+				r = render_dir(w, cs, cd, depth + 1);
+			pop_path(w, old);
+			close(cs);
+			close(cd);
+			if (r < 0)
+				break;
+		} else if (S_ISREG(st.st_mode) && stripped) {
+			struct buf out;
+			char *data = NULL;
+			size_t len = 0;
+			int fd = openat(src_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				r = set_err(w, -errno, "cannot read template", de->d_name);
+				break;
+			}
+			r = read_fd_all(fd, TEMPLATE_MAX_BYTES, &data, &len);
+			close(fd);
+			if (r < 0) {
+				set_err(w, r, "cannot read template", de->d_name);
+				break;
+			}
+			buf_init(&out, RENDER_MAX_BYTES);
+			r = template_render(data, len, w->vars, w->n_vars, &out);
+			free(data);
+			if (r >= 0) {
+				r = fs_write_atomic(dst_fd, outname, out.p, out.len, st.st_mode & 0777);
+				if (r >= 0)
+					(void)fchownat(dst_fd, outname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+			}
+			buf_release(&out);
+			if (r < 0) {
+				set_err(w, r, "cannot write template", outname);
+				break;
+			}
+		}
+	}
+	if (r == 0 && errno != 0)
+		r = -errno;
+	closedir(d);
+	return r;
+}
+
+int template_render_tree(const char *tree_dir, const struct template_var *vars, size_t n_vars, char *err,
+			 size_t errsz)
+{
+	struct walk w = { .vars = vars, .n_vars = n_vars, .err = err, .errsz = errsz };
+	struct stat st;
+	int root = -1, src = -1, dst = -1, r;
+	bool have_tel, have_tmpl;
+	char dummy[8];
+
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+		w.err = err;
+		w.errsz = errsz;
+	}
+	err[0] = '\0';
+	root = open(tree_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0) {
+		r = -errno;
+		str_printf(err, errsz, "cannot open build tree '%s': %s", tree_dir, strerror(-r));
+		return r;
+	}
+	have_tel = fstatat(root, "teletraan", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (have_tel && !S_ISDIR(st.st_mode)) {
+		r = -ELOOP;
+		str_printf(err, errsz, "'teletraan' in the build is not a directory");
+		goto out;
+	}
+	have_tmpl = fstatat(root, "teletraan_template", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (have_tmpl && !S_ISDIR(st.st_mode)) {
+		r = -ELOOP;
+		str_printf(err, errsz, "'teletraan_template' in the build is not a directory");
+		goto out;
+	}
+	if (have_tel && !have_tmpl) {
+		/* first staging: pristine copy, built aside and renamed so a crash leaves none or all */
+		char tmpname[64];
+		unsigned char rnd[4];
+		if (fstatat(root, "teletraan", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			goto out;
+		}
+		r = random_bytes(rnd, sizeof(rnd));
+		if (r < 0)
+			goto out;
+		(void)str_printf(tmpname, sizeof(tmpname), ".teletraan_template.tmp-%02x%02x%02x%02x", rnd[0], rnd[1],
+				 rnd[2], rnd[3]);
+		src = openat(root, "teletraan", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (src < 0 || mkdirat(root, tmpname, st.st_mode & 07777) < 0 ||
+		    (dst = openat(root, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			r = -errno;
+			str_printf(err, errsz, "cannot copy teletraan/ to teletraan_template/: %s", strerror(-r));
+			goto out;
+		}
+		(void)fchown(dst, st.st_uid, st.st_gid);
+		(void)str_copy(w.path, sizeof(w.path), "teletraan");
+		r = copy_dir(&w, src, dst, 0);
+		if (r < 0 || renameat(root, tmpname, root, "teletraan_template") < 0) {
+			if (r >= 0) {
+				r = -errno;
+				str_printf(err, errsz, "cannot create teletraan_template/: %s", strerror(-r));
+			}
+			(void)close(dst);
+			dst = -1;
+			(void)download_remove_treeat(root, tmpname); /* best effort: the partial copy */
+			goto out;
+		}
+		close(src);
+		close(dst);
+		src = dst = -1;
+		have_tmpl = true;
+	}
+	if (!have_tmpl) {
+		r = 0;
+		goto out;
+	}
+	src = openat(root, "teletraan_template", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0) {
+		r = -errno;
+		str_printf(err, errsz, "cannot open teletraan_template/: %s", strerror(-r));
+		goto out;
+	}
+	if (fstatat(src, ".", &st, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (mkdirat(root, "teletraan", st.st_mode & 07777) < 0 && errno != EEXIST) {
+		r = -errno;
+		str_printf(err, errsz, "cannot create teletraan/: %s", strerror(-r));
+		goto out;
+	}
+	dst = openat(root, "teletraan", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dst < 0) {
+		r = errno == ENOTDIR ? -ELOOP : -errno;
+		str_printf(err, errsz, "cannot open teletraan/: %s", strerror(-r));
+		goto out;
+	}
+	(void)str_copy(w.path, sizeof(w.path), "teletraan");
+	r = render_dir(&w, src, dst, 0);
+out:
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	close(root);
+	return r;
+}
