@@ -273,6 +273,7 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
     el,
     // agents: [Agent]; missing: [hostName] never pinged; currentDeployId: the stage's deploy.
     update(agents, missing, currentDeployId, removedHosts) {
+      const t0 = performance.now();
       currentDeploy = currentDeployId;
       const removed = new Set(removedHosts || []);
       const counts = {};
@@ -297,6 +298,8 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
       renderSummary(counts);
       renderBulk();
       refilter();
+      // Render time of the whole grid, visible to the browser tests and the performance panel.
+      performance.measure('slipway:host-grid', { start: t0, end: performance.now() });
       return counts;
     },
     clearSelection() { selected.clear(); renderBulk(); renderRows(true); },

@@ -124,7 +124,7 @@ export function openDialog({ title, body, confirmText = 'Confirm', danger = fals
     const error = h('div.dialog-error', { role: 'alert', hidden: true });
     const confirmBtn = h(`button.btn.${danger ? 'btn-danger' : 'btn-primary'}`, { type: 'submit', 'data-role': 'confirm' }, confirmText);
     const cancelBtn = h('button.btn', { type: 'button', 'data-role': 'cancel' }, cancelText);
-    const form = h('form.dialog-form', { method: 'dialog' },
+    const form = h('form.dialog-form', { method: 'dialog', novalidate: true },
       h('header.dialog-head', h('h2', title)),
       h('div.dialog-body', body),
       error,

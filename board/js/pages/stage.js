@@ -155,7 +155,7 @@ export async function render(ctx) {
         chosen = b;
         try { const t = await api.get(`/v1/builds/${api.enc(id)}/tags`); tag = t && t.tag; } catch { tag = null; }
         if (my !== seq) return;
-        clear(preview, h('div.build-summary', h('code', b.commitShort), ' ', b.repo, ' @ ', b.branch, ' · published ', timeEl(b.publishDate), ' by ', b.publisher,
+        clear(preview, h('div.build-summary', h('div', h('code', b.commitShort), ' ', b.repo, ' @ ', b.branch, ' · published ', timeEl(b.publishDate), ' by ', b.publisher),
           b.name !== info.buildName ? h('div.warnbox', `This build is named ${b.name}, but the stage deploys ${info.buildName}: the server will refuse it.`) : null,
           tag && tag.value === 'BAD_BUILD' ? h('div.warnbox.bad', { 'data-role': 'bad-build' }, h('strong', 'Tagged BAD_BUILD'),
             tag.comments ? ` — “${tag.comments}”` : '', ` by ${tag.operator || 'unknown'} `, timeEl(tag.createdDate), '. The server refuses it unless you force the deploy.') : null,
@@ -196,8 +196,8 @@ export async function render(ctx) {
         const d = await api.get(api.stagePath(env, sel.value) + '/deploys/current');
         const b = await api.getBuild(d.buildId);
         from = d;
-        clear(preview, h('div.build-summary', 'Current deploy of ', h('strong', sel.value), ': ', badge(d.state), ' ',
-          b ? [h('code', b.commitShort), ` ${b.branch} · `, timeEl(b.publishDate)] : h('code', d.buildId)));
+        clear(preview, h('div.build-summary', h('div', 'Current deploy of ', h('strong', sel.value), ': ', badge(d.state), ' ',
+          b ? [h('code', b.commitShort), ` ${b.branch} · published `, timeEl(b.publishDate)] : h('code', d.buildId))));
       } catch (e) {
         clear(preview, e.status === 404 ? h('div.warnbox', `${sel.value} has no deploy to promote.`) : errorBox(e));
       }
