@@ -61,6 +61,7 @@ struct agent {
 	int64_t last_retention_mono;
 	bool staged_this_pass;
 	bool pass_ping_failed;
+	bool once; /* --once never long-polls */
 	char running_tmp[PATH_MAX]; /* name (not path) of the .tmp-* directory of a running download */
 	const char *running_tmp_env;
 };
@@ -335,7 +336,7 @@ static char *build_request(struct agent *a, const struct report_override *ov)
 static int do_ping(struct agent *a, const struct report_override *ov, bool idle, struct ping_response *ret,
 		   bool *ret_held)
 {
-	int wait_s = idle && a->cfg->long_poll ? (int)a->cfg->long_poll_wait_s : 0;
+	int wait_s = idle && a->cfg->long_poll && !a->once ? (int)a->cfg->long_poll_wait_s : 0;
 	int64_t start = mono_ms();
 	char *body;
 	int r;
@@ -1473,6 +1474,7 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	a.once = once;
 	a.flag_src = flags;
 	a.cfg_src.v[ID_HOST_ID] = cfg->host_id;
 	a.cfg_src.v[ID_HOST_NAME] = cfg->host_name;

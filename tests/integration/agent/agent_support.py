@@ -63,7 +63,7 @@ class Walk:
 
     def __call__(self, req):
         rep = next((r for r in req.get("reports", []) if r.get("envId") == self.env_id), None)
-        if rep is None:
+        if rep is None or (rep.get("deployId") != self.deploy_id and not self.done):
             return None if self.done else self.goal(self.stages[0])
         stage, status = rep["deployStage"], rep["agentStatus"]
         if stage not in self.stages:
@@ -84,6 +84,7 @@ class FakeServer:
         self.requests = []  # (path, headers, json)
         self.decide = lambda req: None
         self.fail_status = None  # e.g. 503 while "down"
+        self.hold = False  # honour ?wait=N by holding a NOOP answer for N seconds
         self.lock = threading.Lock()
         server = self
 
@@ -104,6 +105,8 @@ class FakeServer:
                         status, answer = server.fail_status, {"code": server.fail_status, "message": "down"}
                     else:
                         status, answer = 200, server.decide(req) or {"opCode": "NOOP", "deployGoal": None}
+                if server.hold and "wait=" in self.path and answer.get("opCode") == "NOOP":
+                    time.sleep(int(self.path.split("wait=")[1].split("&")[0]))
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

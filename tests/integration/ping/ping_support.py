@@ -33,9 +33,13 @@ class Server:
     def start(self):
         if self.port_file.exists():
             self.port_file.unlink()
-        args = [SERVER_BIN, "--listen", "127.0.0.1:0", "--db", "sqlite:%s" % self.db,
-                "--set", "port_file=%s" % self.port_file, "log_level=warn", "heartbeat_flush_period=1",
-                "event_poll_period=0.1", "transition_period=1"] + self.extra
+        settings = {"port_file": str(self.port_file), "log_level": "warn", "heartbeat_flush_period": "1",
+                    "event_poll_period": "0.1", "transition_period": "1"}
+        for kv in self.extra:  # "key=value" entries override the defaults above
+            k, v = kv.split("=", 1)
+            settings[k] = v
+        args = [SERVER_BIN, "--listen", "127.0.0.1:0", "--db", "sqlite:%s" % self.db, "--set"] + \
+            ["%s=%s" % kv for kv in settings.items()]
         self.log = open(self.dir / "server.log", "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
@@ -135,6 +139,7 @@ class Host:
         self.groups = groups or []
         self.reports = {}          # envId -> report
         self.fail = {}             # (envId or None, stage) -> agentStatus to report instead of SUCCEEDED
+        self.fail_once = False     # forget a failure once it has been reported
         self.last = None
         self.goals = []
         self.session = requests.Session()
@@ -166,6 +171,9 @@ class Host:
             return
         stage = goal["deployStage"]
         status = self.fail.get((env_id, stage), self.fail.get((None, stage), "SUCCEEDED"))
+        if status != "SUCCEEDED" and self.fail_once:
+            self.fail.pop((env_id, stage), None)
+            self.fail.pop((None, stage), None)
         self.reports[env_id] = {"envId": env_id, "deployId": goal["deployId"], "deployAlias": goal["deployAlias"],
                                 "deployStage": stage, "agentStatus": status,
                                 "errorCode": 0 if status == "SUCCEEDED" else 1,

@@ -16,6 +16,7 @@ def two_deploys(server, policy, n=4):
     assert server.current("web", "prod")["state"] == "SUCCEEDING"
     # h0 fails fatally at RESTARTING of the next deploy; it pings first, so it takes the only slot
     hosts[0].fail[(None, "RESTARTING")] = "SCRIPT_TIMEOUT"
+    hosts[0].fail_once = True
     d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
     for _ in range(40):
         ping_round(hosts)
@@ -81,14 +82,16 @@ def test_remove_host_stops_the_failed_host(server):
     assert a["h0"]["removed"] is False and a["h0"]["state"] == "NORMAL" and a["h0"]["deployId"] == d3["id"]
 
 
-def test_rollback_policy_rolls_back_automatically(server):
+def test_rollback_policy_rolls_back_automatically(server_factory):
+    # only this test's progress call runs the transition (the worker would race the assertions below)
+    server = server_factory(["transition_period=3600"]).start()
     e, hosts, d1, d2 = two_deploys(server, "ROLLBACK")
+    assert server.current("web", "prod")["id"] == d2["id"]
     server.progress("web", "prod")
     cur = wait_for(lambda: (lambda c: c if c["type"] == "ROLLBACK" else None)(server.current("web", "prod")))
     assert cur, server.current("web", "prod")
     assert cur["alias"] == d1["id"] and cur["operator"] == "system"
     assert server.ok("GET", "/v1/deploys/%s" % d2["id"])["state"] == "ABORTED"
-    hosts[0].fail.clear()
     # hosts still on D1 need no work: their pings are idle at once
     for h in hosts[1:]:
         assert h.ping()["opCode"] == "NOOP"
