@@ -157,3 +157,40 @@ def test_sigterm_during_download_leaves_no_tmp(server, make_agent, tmp_path):
     e = agent.state()["envs"]["web"]
     assert (e["deployStage"], e["status"]) == ("DOWNLOADING", "UNKNOWN")  # re-run after restart
     assert not [n for n in os.listdir(envdir) if n.startswith(".tmp-")]
+
+
+def test_retention_keeps_serving_previous_and_newest(server, make_agent, tmp_path):
+    agent = make_agent(server.url, keep_builds=1)
+    seen = tmp_path / "seen.log"
+    builds = []
+    for i in range(1, 4):
+        art = tmp_path / ("web-%d.tar.gz" % i)
+        builds.append(build_record("Build%dXXXXXXXXXXXXX_abc1234" % i, art, make_tarball(art, seen, "v%d" % i),
+                                   "abc1234def"))
+    for i, b in enumerate(builds):
+        deploy(server, agent, b, "Deploy%dXXXXXXXXXXXXXXXX" % (i + 1))
+    left = sorted(n for n in os.listdir(agent.builds_dir / "web") if not n.startswith("."))
+    assert left == sorted([builds[1]["id"], builds[1]["id"] + ".extracted", builds[2]["id"],
+                           builds[2]["id"] + ".extracted"])
+
+
+def test_tls_verification_and_ca_file(make_agent, tmp_path):
+    import subprocess as sp
+    from agent_support import FakeServer
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    sp.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+           check=True, capture_output=True)
+    srv = FakeServer(tls=(str(cert), str(key)))
+    try:
+        agent = make_agent(srv.url)
+        assert agent.once().returncode == 1  # unknown CA: verification fails
+        assert len(srv.bodies()) == 0
+        agent = make_agent(srv.url, ca_file=str(cert))
+        assert agent.once().returncode == 0
+        agent = make_agent(srv.url, tls_verify="false")
+        r = agent.once()
+        assert r.returncode == 0 and "tls_verify is off" in r.stderr
+        assert len(srv.bodies()) == 2
+    finally:
+        srv.stop()
