@@ -61,6 +61,7 @@ struct agent {
 	int64_t last_retention_mono;
 	bool staged_this_pass;
 	bool pass_ping_failed;
+	bool once; /* --once never long-polls */
 	char running_tmp[PATH_MAX]; /* name (not path) of the .tmp-* directory of a running download */
 	const char *running_tmp_env;
 };
@@ -335,7 +336,7 @@ static char *build_request(struct agent *a, const struct report_override *ov)
 static int do_ping(struct agent *a, const struct report_override *ov, bool idle, struct ping_response *ret,
 		   bool *ret_held)
 {
-	int wait_s = idle && a->cfg->long_poll ? (int)a->cfg->long_poll_wait_s : 0;
+	int wait_s = idle && a->cfg->long_poll && !a->once ? (int)a->cfg->long_poll_wait_s : 0;
 	int64_t start = mono_ms();
 	char *body;
 	int r;
@@ -523,9 +524,7 @@ static int open_env_log(struct agent *a, const char *env, char *path, size_t siz
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return -errno;
-	(void)fchmod(fd, 0640);
-	if (a->have_user)
-		(void)fchown(fd, a->user.uid, a->user.gid);
+	(void)fchmod(fd, 0640); /* never world-readable, whatever umask or an older file says */
 	return fd;
 }
 
@@ -1243,12 +1242,19 @@ static void run_retention(struct agent *a)
 				last_logged = mono_ms();
 			}
 		}
-		for (size_t j = 0; j < i; j++)
-			if (re[j].forgotten && re[j].drop_forgotten) {
-				json_object_del(fg, re[j].env_name);
-				changed = true;
-				break; /* the key pointers of fg are invalid now; the rest waits for the next run */
-			}
+		/* copy the names first: deleting a key frees the string re[].env_name points to */
+		char **drop = calloc(i ? i : 1, sizeof(char *));
+		size_t n_drop = 0;
+		for (size_t j = 0; drop && j < i; j++)
+			if (re[j].forgotten && re[j].drop_forgotten && (drop[n_drop] = strdup(re[j].env_name)))
+				n_drop++;
+		for (size_t j = 0; j < n_drop; j++) {
+			log_info("forgotten env '%s' has no TARGET and no builds left, dropping its record", drop[j]);
+			json_object_del(fg, drop[j]);
+			free(drop[j]);
+			changed = true;
+		}
+		free(drop);
 		if (changed)
 			persist(a, NULL);
 	}
@@ -1473,6 +1479,7 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	a.once = once;
 	a.flag_src = flags;
 	a.cfg_src.v[ID_HOST_ID] = cfg->host_id;
 	a.cfg_src.v[ID_HOST_NAME] = cfg->host_name;

@@ -554,7 +554,12 @@ int build_install(const struct build_install_params *p, char *err, size_t errsz)
 	unsigned char rnd[4];
 	int env_fd = -1, tmp_fd = -1, r;
 	bool have_old;
+	char dummy[8];
 
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
 	err[0] = '\0';
 	if (!build_id_is_valid(p->build_id) || empty(p->sha256) || !is_hex64(p->sha256)) {
 		str_printf(err, errsz, "invalid build id or digest");

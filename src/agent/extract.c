@@ -164,8 +164,13 @@ int extract_archive_fd(int fd, const struct extract_limits *lim, uint64_t *ret_e
 	json_t *files = NULL; /* regular files extracted so far (hard link targets) */
 	uint64_t entries = 0, bytes = 0;
 	char norm[EXTRACT_PATH_MAX + 1], lnorm[EXTRACT_PATH_MAX + 1];
+	char dummy[8];
 	int r, k;
 
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
 	err[0] = '\0';
 	umask(022);
 	files = json_object();

@@ -70,8 +70,13 @@ int stage_resolve_target(const char *target_dir, const char *env_name, const cha
 {
 	char parent[PATH_MAX], real_parent[PATH_MAX], full[PATH_MAX];
 	struct stat st;
+	char dummy[8];
 	int r;
 
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
 	err[0] = '\0';
 	if (!env_name_is_valid(env_name)) {
 		str_printf(err, errsz, "invalid env name");
@@ -187,8 +192,13 @@ int stage_build(const struct stage_params *p, char *err, size_t errsz)
 	struct build_marker m = { 0 };
 	struct stat st;
 	ssize_t k;
+	char dummy[8];
 	int r, pfd;
 
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
 	err[0] = '\0';
 	if (!p->build_id || !*p->build_id) {
 		str_printf(err, errsz, "goal has no build");

@@ -11,7 +11,8 @@
 /* §7.3: TARGET = custom_target when non-NULL/non-empty, else <target_dir>/<env_name>. A custom
  * value must be absolute, normalised (no "."/".." components, no "//", no trailing '/'), not "/",
  * not inside (or equal to) state_dir or builds_dir, and its parent directory must exist.
- * Writes the TARGET path to ret[retsz]. Returns 0 or -EINVAL with err naming the value. */
+ * Writes the TARGET path to ret[retsz]. Returns 0 or -EINVAL with err naming the value.
+ * Every err/errsz pair of the artifact modules may be NULL/0 when the caller needs no message. */
 int stage_resolve_target(const char *target_dir, const char *env_name, const char *custom_target,
 			 const char *state_dir, const char *builds_dir, char *ret, size_t retsz, char *err,
 			 size_t errsz);

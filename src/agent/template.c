@@ -485,7 +485,14 @@ int template_render_tree(const char *tree_dir, const struct template_var *vars, 
 	struct stat st;
 	int root = -1, src = -1, dst = -1, r;
 	bool have_tel, have_tmpl;
+	char dummy[8];
 
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+		w.err = err;
+		w.errsz = errsz;
+	}
 	err[0] = '\0';
 	root = open(tree_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (root < 0) {

@@ -73,9 +73,22 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 		"STATUS");
 	json_array_foreach(hosts, i, h) {
 		const char *id = NULL;
+		const json_t *prev;
+		bool dup = false;
+		size_t k;
 
+		/* a Host row exists per host × group: show each host once */
 		(void)json_get_string(h, "hostId", 256, &id);
-		print_row(c, h, agent_of(agents, id));
+		json_array_foreach(hosts, k, prev) {
+			const char *pid = NULL;
+
+			if (k >= i)
+				break;
+			if (id && json_get_string(prev, "hostId", 256, &pid) == 0 && streq(pid, id))
+				dup = true;
+		}
+		if (!dup)
+			print_row(c, h, agent_of(agents, id));
 	}
 	/* agent rows whose host is no longer mapped (e.g. removed from capacity, not yet deleted) */
 	json_array_foreach(agents, i, a) {

@@ -31,6 +31,7 @@
 #define PING_MAX_GROUPS 64
 #define PING_ERROR_MESSAGE_MAX_BYTES 65536 /* the last bytes are kept, cut at a UTF-8 boundary */
 #define PING_CONTAINER_HEALTH_MAX_CHARS 32  /* the first characters are kept */
+#define PING_CONTAINER_HEALTH_MAX_BYTES 128 /* 32 UTF-8 characters take up to 128 bytes */
 #define WIRE_STRING_MAX_CHARS 256           /* a string field with no stated limit */
 #define BUILD_URL_MAX_CHARS 512
 #define BUILD_INFO_MAX_CHARS 512 /* commitInfo, publishInfo */
@@ -94,7 +95,7 @@ struct ping_report {
 	char *error_message;
 	int fail_count;    /* absent/null → 0 */
 	bool reset_by_system; /* agentState was "RESET_BY_SYSTEM" (any case); the only meaningful value */
-	char *container_health_status; /* ≤ 32 chars; NULL when null/absent (the server stores "") */
+	char *container_health_status; /* ≤ 32 chars (≤ 128 bytes); NULL when null/absent (stored as "") */
 };
 
 struct ping_request {

@@ -63,7 +63,7 @@ class Walk:
 
     def __call__(self, req):
         rep = next((r for r in req.get("reports", []) if r.get("envId") == self.env_id), None)
-        if rep is None:
+        if rep is None or (rep.get("deployId") != self.deploy_id and not self.done):
             return None if self.done else self.goal(self.stages[0])
         stage, status = rep["deployStage"], rep["agentStatus"]
         if stage not in self.stages:
@@ -80,10 +80,11 @@ class Walk:
 
 
 class FakeServer:
-    def __init__(self):
+    def __init__(self, tls=None):
         self.requests = []  # (path, headers, json)
         self.decide = lambda req: None
         self.fail_status = None  # e.g. 503 while "down"
+        self.hold = False  # honour ?wait=N by holding a NOOP answer for N seconds
         self.lock = threading.Lock()
         server = self
 
@@ -104,6 +105,8 @@ class FakeServer:
                         status, answer = server.fail_status, {"code": server.fail_status, "message": "down"}
                     else:
                         status, answer = 200, server.decide(req) or {"opCode": "NOOP", "deployGoal": None}
+                if server.hold and "wait=" in self.path and answer.get("opCode") == "NOOP":
+                    time.sleep(int(self.path.split("wait=")[1].split("&")[0]))
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -113,7 +116,14 @@ class FakeServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        scheme = "http"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

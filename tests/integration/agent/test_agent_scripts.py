@@ -307,3 +307,68 @@ def test_sigterm_during_script_waits_for_it(server, make_agent, tmp_path):
     assert p.wait(timeout=20) == 0
     e = agent.state()["envs"]["web"]
     assert e["status"] == "SUCCEEDED"  # it ended in time: persisted for the next agent to report
+
+
+def test_long_poll_cadence(server, make_agent):
+    agent = make_agent(server.url, long_poll="true", long_poll_wait=2, ping_interval=30)
+    server.hold = True
+    p = agent.start()
+    # held answers: the next idle ping starts within a second, not after ping_interval
+    wait_for(lambda: len(server.requests) >= 3, timeout=12, what="three held pings")
+    assert all(path.endswith("?wait=2") for (path, _, _) in server.requests)
+    p.send_signal(signal.SIGTERM)  # abandons the held ping at once
+    t0 = time.monotonic()
+    assert p.wait(timeout=10) == 0
+    assert time.monotonic() - t0 < 3
+
+
+def test_early_noop_falls_back_to_polling(server, make_agent):
+    agent = make_agent(server.url, long_poll="true", long_poll_wait=10, ping_interval=30)
+    p = agent.start()  # the fake server answers at once: not held
+    wait_for(lambda: len(server.requests) >= 1, what="first ping")
+    time.sleep(3)
+    assert len(server.requests) == 1  # next ping only after ping_interval ±10 %
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == 0
+
+
+def test_once_never_long_polls(server, make_agent):
+    agent = make_agent(server.url, long_poll="true", long_poll_wait=10)
+    server.hold = True
+    r = agent.once(timeout=30)
+    assert r.returncode == 0
+    assert server.requests[0][0] == "/v1/system/ping"
+
+
+def test_heartbeat_plan_change_aborts_step(server, make_agent, tmp_path):
+    agent = make_agent(server.url, heartbeat_interval=1)
+    pids = tmp_path / "pids"
+    after = tmp_path / "after.log"
+    agent.make_build("web", "b1", {
+        "RESTARTING": "#!/bin/sh\necho $$ >> %s\nsleep 60\n" % pids,
+        "POST_RESTART": recorder(after),
+    })
+    walk = Walk(stages=["RESTARTING"])
+    state = {"abort": False}
+
+    def decide(req):
+        rep = (req["reports"] or [None])[0]
+        if state["abort"] and rep and rep["deployStage"] == "RESTARTING":
+            other = Walk(stages=["POST_RESTART"], deploy_id="NewDeployCCCCCCCCCCCCCC")
+            return other.goal("POST_RESTART")
+        return walk(req)
+
+    server.decide = decide
+    p = agent.start()
+    wait_for(lambda: pids.exists(), what="script start")
+    # the heartbeat carries the in-flight report: UNKNOWN
+    wait_for(lambda: any(r["deployStage"] == "RESTARTING" and r["agentStatus"] == "UNKNOWN"
+                         for r in server.reports()), what="heartbeat")
+    state["abort"] = True
+    wait_for(lambda: after.exists(), what="new goal run after abort")
+    pid = int(pids.read_text().split()[0])
+    assert not pid_alive(pid)
+    # the aborted step was never reported as finished
+    assert not any(r["deployStage"] == "RESTARTING" and r["agentStatus"] != "UNKNOWN" for r in server.reports())
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=15) == 0

@@ -119,6 +119,25 @@ def cli(server, home):
 
 
 @pytest.fixture
+def cli_bg(server, home):
+    """cli_bg(*args) → a running Popen of the CLI (stdout/stderr pipes, text); killed at teardown."""
+    procs = []
+
+    def start(*args, srv=None):
+        srv = srv or server
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LC_ALL": "C.UTF-8",
+               "SLIPWAY_SERVER": srv.url, "SLIPWAY_TOKEN": srv.token}
+        p = subprocess.Popen([CLI_BIN, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        return p
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+
+
+@pytest.fixture
 def names(request):
     """Unique env names per test (the module's server is shared)."""
     counter = [0]

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import requests
 
@@ -44,6 +45,7 @@ def test_without_anonymous_role_requests_need_a_token(server_factory):
     assert s.get("/v1/envs", auth=False, headers={"Authorization": "Bearer " + s.token}).status_code == 200
     assert s.get("/healthz", auth=False).json() == {"status": "ok", "db": "ok", "warnings": []}
     assert oct(os.stat(s.dir / "admin.token").st_mode & 0o777) == "0o600"
+    assert_error(requests.get(s.url + "/metrics"), 401)
     # anonymous PUBLISHER may publish but not create envs
     assert_error(requests.post(s.url + "/v1/envs", json={"envName": "a", "stageName": "b"}), 401)
 
@@ -58,9 +60,19 @@ def test_version_metrics_board(server):
     v = requests.get(server.url + "/v1/system/version").json()
     assert v["name"] == "slipway" and v["apiVersion"] == "v1" and v["longPoll"] is True
     assert v["schemaVersion"] >= 1
-    m = server.get("/metrics")
-    assert m.status_code == 200 and "slipway_build_info" in m.text
-    assert 'slipway_http_requests_total{route="GET /v1/system/version",code="200"} 1' in m.text
+    # request counters are recorded when libmicrohttpd reports completion: poll briefly
+    deadline = time.time() + 5
+    while True:
+        m = server.get("/metrics")
+        assert m.status_code == 200 and "slipway_build_info" in m.text
+        if 'slipway_http_requests_total{route="GET /v1/system/version",code="200"} 1' in m.text:
+            break
+        assert time.time() < deadline, m.text
+        time.sleep(0.05)
+    assert "slipway_deploys{state=\"RUNNING\"} 0" in m.text
+    # anonymous PUBLISHER ranks above READER: allowed; an unknown token is not
+    assert requests.get(server.url + "/metrics").status_code == 200
+    assert_error(server.get("/metrics", token="wrong"), 401)
     r = requests.get(server.url + "/")
     assert r.status_code == 200 and "Slipway" in r.text
     r = requests.get(server.url + "/env/web/prod")

@@ -42,6 +42,7 @@ static void test_resolve_target(void **state)
 			fail_msg("target '%s' accepted", bad[i]);
 		assert_non_null(strstr(err, "target"));
 	}
+	assert_int_equal(stage_resolve_target("/srv", "web", "rel", "/s", "/b", out, sizeof(out), NULL, 0), -EINVAL);
 	assert_int_equal(stage_resolve_target("/srv", "../x", NULL, "/s", "/b", out, sizeof(out), err, sizeof(err)),
 			 -EINVAL);
 }

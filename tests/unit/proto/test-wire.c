@@ -638,6 +638,17 @@ static void test_ping_encode(void **state)
 	ping_request_release(&req);
 }
 
+static void test_encode_invalid_utf8(void **state)
+{
+	struct build b = { 0 };
+	json_t *j = NULL;
+
+	b.name = strdup("bad \xff name");
+	assert_int_equal(build_to_json(&b, &j), -EINVAL);
+	assert_null(j);
+	build_release(&b);
+}
+
 /* ---- Ping response / goal ---- */
 
 static void test_response_encode(void **state)
@@ -815,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_ping_error_message_truncation),
 		cmocka_unit_test(test_ping_container_health),
 		cmocka_unit_test(test_ping_encode),
+		cmocka_unit_test(test_encode_invalid_utf8),
 		cmocka_unit_test(test_response_encode),
 		cmocka_unit_test(test_response_decode_example),
 		cmocka_unit_test(test_response_decode_lenient),

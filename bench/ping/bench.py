@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# bench/ping: idle ping throughput. For each N in BENCH_PING_HOSTS: a private slipway-server with a stage whose
+# N hosts all serve the current deploy (seeded straight into SQLite while the server is stopped), a warm-up wrk
+# pass that touches every host once, then the measured wrk pass of idle pings and a wrk pass of GET /healthz.
+# Prints a Markdown table on stdout, progress on stderr.
+import json
+import math
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(HERE, "../../build"))
+SERVER = os.path.join(BUILD, "src/server/slipway-server")
+HOSTS = [int(x) for x in os.environ.get("BENCH_PING_HOSTS", "10000,100000").split(",")]
+SECONDS = int(os.environ.get("BENCH_PING_SECONDS", "10"))
+CONNS = int(os.environ.get("BENCH_PING_CONNECTIONS", "64"))
+THREADS = int(os.environ.get("BENCH_PING_THREADS", "2"))
+HTTP_THREADS = os.environ.get("BENCH_PING_HTTP_THREADS", "4")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+class Srv:
+    def __init__(self, d):
+        self.dir = d
+        self.proc = None
+
+    def start(self):
+        pf = os.path.join(self.dir, "port")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        self.log = open(os.path.join(self.dir, "server.log"), "ab")
+        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--db", "sqlite:" + self.dir + "/s.db",
+                                      "--set", "port_file=" + pf, "log_level=warn", "http_threads=" + HTTP_THREADS,
+                                      "transition_period=3600", "janitor_period=3600", "promote_period=3600"],
+                                     stdout=self.log, stderr=self.log)
+        for _ in range(500):
+            if os.path.exists(pf) and open(pf).read().strip():
+                break
+            if self.proc.poll() is not None:
+                raise SystemExit("server exited: see " + self.dir + "/server.log")
+            time.sleep(0.02)
+        self.url = "http://" + open(pf).read().strip()
+        self.token = open(os.path.join(self.dir, "admin.token")).read().strip()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Authorization": "token " + self.token,
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return json.loads(raw) if raw else None
+
+    def metric(self, name):
+        req = urllib.request.Request(self.url + "/metrics", headers={"Authorization": "token " + self.token})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            text = r.read().decode()
+        m = re.search(r"^%s (\d+)" % re.escape(name), text, re.M)
+        return int(m.group(1)) if m else 0
+
+    def rss_kb(self):
+        st = open("/proc/%d/status" % self.proc.pid).read()
+        return (int(re.search(r"VmRSS:\s+(\d+)", st).group(1)), int(re.search(r"VmHWM:\s+(\d+)", st).group(1)))
+
+
+def seed(db, n, env_id, deploy_id, now):
+    c = sqlite3.connect(db)
+    c.execute("PRAGMA journal_mode=WAL")
+    with c:
+        c.executemany("INSERT INTO heartbeats(hostId, hostName, ip, agentVersion, createDate, lastSeen) "
+                      "VALUES(?, ?, '10.0.0.1', 'bench/1', ?, ?)",
+                      (("bench-%d" % i, "bench-%d" % i, now, now) for i in range(n)))
+        c.executemany("INSERT INTO hosts(hostName, groupName, ip, hostId, createDate, lastUpdateDate, state) "
+                      "VALUES(?, 'bench', '10.0.0.1', ?, ?, ?, 'ACTIVE')",
+                      (("bench-%d" % i, "bench-%d" % i, now, now) for i in range(n)))
+        c.executemany("INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, startDate, "
+                      "lastUpdateDate, lastOperator, lastErrno, failCount, firstDeploy, firstDeployDate, "
+                      "stageStartDate, containerHealthStatus, holdsSlot, removed, version) VALUES(?, ?, ?, ?, "
+                      "'SERVING_BUILD', 'NORMAL', 'SUCCEEDED', ?, ?, 'system', 0, 0, 0, ?, ?, '', 0, 0, 1)",
+                      (("bench-%d" % i, "bench-%d" % i, env_id, deploy_id, now, now, now, now) for i in range(n)))
+    c.close()
+
+
+def wrk(url, script, seconds, args=None):
+    cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNS), "-d", "%ds" % seconds, "--timeout", "10s", "-s", script, url]
+    if args:
+        cmd += ["--"] + [str(a) for a in args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120).stdout
+    m = re.search(r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+)", out)
+    if not m:
+        raise SystemExit("wrk failed: " + out)
+    req, dur, p50, p99, err, non2xx = (int(x) for x in m.groups())
+    return {"rps": req / (dur / 1e6), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000, "errors": err, "non2xx": non2xx,
+            "requests": req, "cmd": " ".join(cmd)}
+
+
+def run_one(n):
+    with tempfile.TemporaryDirectory(prefix="slipway-bench-ping-") as d:
+        s = Srv(d)
+        s.start()
+        env = s.call("POST", "/v1/envs", {"envName": "bench", "stageName": "prod"})
+        s.call("PUT", "/v1/envs/bench/prod/capacity?capacityType=GROUP", ["bench"])
+        b = s.call("POST", "/v1/builds", {"name": "bench", "repo": "acme/bench", "branch": "main",
+                                          "commit": "abcdef0123456", "artifactUrl": "https://x.example/a.tgz"})
+        dep = s.call("POST", "/v1/envs/bench/prod/deploys?buildId=" + b["id"])
+        s.stop()
+        log("ping bench: seeding %d hosts" % n)
+        seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
+        s.start()
+        args = [n, env["id"], dep["id"], s.token, THREADS]
+        script = os.path.join(HERE, "idle.lua")
+        warm = max(5, math.ceil(n / 2500))
+        log("ping bench: warm-up %ds over %d hosts" % (warm, n))
+        w = wrk(s.url, script, warm, args)
+        writes0 = s.metric("slipway_ping_writes_total")
+        noop0 = s.metric('slipway_pings_total{opcode="NOOP"}')
+        log("ping bench: measuring %ds (warm-up ran %.0f pings/s)" % (SECONDS, w["rps"]))
+        p = wrk(s.url, script, SECONDS, args)
+        writes = s.metric("slipway_ping_writes_total") - writes0
+        noops = s.metric('slipway_pings_total{opcode="NOOP"}') - noop0
+        rss, hwm = s.rss_kb()
+        h = wrk(s.url, os.path.join(HERE, "healthz.lua"), SECONDS)
+        h["url"] = s.url + "/healthz"
+        s.stop()
+        return n, p, h, writes, noops, rss, hwm
+
+
+def main():
+    rows = []
+    for n in HOSTS:
+        rows.append(run_one(n))
+    print("| hosts | idle pings/s | p50 ms | p99 ms | /healthz req/s | p50 ms | p99 ms | ping/healthz | "
+          "server RSS MB (peak) | writes during run | NOOP answers | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, p, h, writes, noops, rss, hwm in rows:
+        print("| %d | %.0f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.1f (%.1f) | %d | %d/%d | %d |" % (
+            n, p["rps"], p["p50_ms"], p["p99_ms"], h["rps"], h["p50_ms"], h["p99_ms"], p["rps"] / h["rps"],
+            rss / 1024, hwm / 1024, writes, noops, p["requests"], p["errors"] + p["non2xx"]))
+    print()
+    print("wrk: `%s` (the ping script takes `-- N ENV_ID DEPLOY_ID TOKEN THREADS`); /healthz the same without a "
+          "body. Server: `http_threads=%s`, SQLite, all hosts seeded as SERVING_BUILD of the current deploy; a "
+          "warm-up pass touched every host first." % (rows[0][1]["cmd"].split(" -s ")[0], HTTP_THREADS))
+
+
+if __name__ == "__main__":
+    main()

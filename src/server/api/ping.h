@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api/ping.h: the ping path's process state shared by api/ping.c (the endpoint and pipeline) and
+ * api/ping_state.c (the in-memory heartbeat cache, the long-poll waiters and the thread that polls wake events
+ * and flushes heartbeats). Created lazily by the first ping (ping_state_get()); it installs the server hooks
+ * flush_heartbeats, ping_shutdown and pending_last_seen. */
+#ifndef SLIPWAY_SERVER_API_PING_H
+#define SLIPWAY_SERVER_API_PING_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "http.h"
+#include "store_ping.h"
+#include "wire.h"
+
+struct hb_entry;
+struct waiter;
+
+#define PING_HB_STRIPES 64
+
+struct ping_state {
+	struct server *srv;
+	struct store_ping *store;
+	/* heartbeat cache: chained hash table, one mutex per stripe of buckets */
+	struct hb_entry **buckets;
+	size_t n_buckets;
+	pthread_mutex_t stripes[PING_HB_STRIPES];
+	/* long-poll waiters, oldest first; hb_entry->waiter points at a host's waiter (under wlock) */
+	pthread_mutex_t wlock;
+	struct waiter *w_head, *w_tail;
+	size_t n_waiters;
+	bool stopping;
+	/* the event / flush thread */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t tlock;
+	pthread_cond_t tcond;
+	bool thread_stop;
+	int64_t event_seq;
+	int64_t last_flush_mono_ms;
+	int64_t last_purge_mono_ms;
+};
+
+/* The process's ping state, created on first use (NULL on failure, logged once). */
+struct ping_state *ping_state_get(struct server *srv);
+
+/* §5.1 step 2: record the heartbeat; synchronous insert/update only when the record is new or an attribute
+ * changed, else lastSeen in memory. *ret_seq = this ping's per-host sequence number. */
+int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, int64_t now, uint64_t *ret_seq);
+/* Only refresh lastSeen in memory (a held ping at answer time). */
+void ping_heartbeat_touch(struct ping_state *ps, const char *host_id, int64_t now);
+/* true iff host_id's newest ping is seq. */
+bool ping_heartbeat_is_newest(struct ping_state *ps, const char *host_id, uint64_t seq);
+/* true when the host's membership was synced with exactly this key recently (cache); record it. */
+bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t key);
+void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64_t key);
+
+/* A held ping (§5.11). */
+struct waiter {
+	struct waiter *prev, *next;
+	struct req *req;
+	struct ping_request *request; /* owned */
+	char host_id[ENGINE_ID_SIZE];
+	char (*envs)[ENGINE_ID_SIZE]; /* relevant env ids */
+	size_t n_envs;
+	int64_t deadline_mono_ms;
+	uint64_t seq;
+	bool waiting; /* suspended and wakeable; false while its handler runs */
+	bool cancel;  /* answer NOOP without re-running */
+	bool woken;
+};
+
+/* Answer NOOP at once the waiter held for host_id, if any (§5.1 step 1). */
+void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id);
+/* Register w (suspends the request first). Returns -EBUSY when max_held_pings waiters exist (w untouched). */
+int ping_waiter_hold(struct ping_state *ps, struct waiter *w);
+/* Re-suspend a waiter whose re-run answered NOOP before its deadline. */
+void ping_waiter_rehold(struct ping_state *ps, struct waiter *w);
+/* Take the waiter's flags (clearing woken) when its handler runs again after a resume. */
+void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken);
+/* Unregister (on answer) and free w. */
+void ping_waiter_done(struct ping_state *ps, struct waiter *w);
+/* Replace the waiter's relevant env ids (takes envs). */
+void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n);
+
+#endif

@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api/ping_state.c: the ping path's in-memory state (PROTOCOL §5.1 step 2, §5.11, §8.5): the heartbeat cache
+ * (lastSeen kept in memory and flushed in batches, so an idle ping writes nothing), the per-host ping sequence,
+ * the long-poll waiters, and one thread that polls the wake-event table, answers expired waiters and flushes
+ * heartbeats. No thread is held per waiter: held requests are suspended libmicrohttpd connections. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "ping.h"
+#include "server.h"
+#include "util.h"
+#include "banned.h"
+
+#define HB_BUCKETS (1u << 18)
+/* the database record is re-read after this long, so rows removed by the janitor are re-created */
+#define HB_VERIFY_MS (120 * 1000)
+#define EVENT_BATCH 256
+#define EVENT_KEEP_MS (5 * 60 * 1000)
+
+struct hb_entry {
+	struct hb_entry *next;
+	uint64_t hash;
+	char host_id[ENGINE_ID_SIZE];
+	uint64_t attr_key;
+	int64_t verified_mono_ms;
+	uint64_t member_key;
+	int64_t member_mono_ms;
+	int64_t last_seen;
+	int64_t flushed_seen;
+	uint64_t seq;
+	struct waiter *waiter; /* under ps->wlock */
+};
+
+static struct ping_state *the_state;
+static pthread_mutex_t the_state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	if (!s)
+		s = "";
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	/* a separator, so ("ab","c") and ("a","bc") differ */
+	h ^= 0x1f;
+	h *= 1099511628211ULL;
+	return h;
+}
+
+#define FNV_BASIS 14695981039346656037ULL
+
+static pthread_mutex_t *stripe_of(struct ping_state *ps, uint64_t h)
+{
+	return &ps->stripes[(h % ps->n_buckets) % PING_HB_STRIPES];
+}
+
+/* Caller holds the stripe lock. */
+static struct hb_entry *hb_find(struct ping_state *ps, const char *host_id, uint64_t h)
+{
+	for (struct hb_entry *e = ps->buckets[h % ps->n_buckets]; e; e = e->next)
+		if (e->hash == h && streq(e->host_id, host_id))
+			return e;
+	return NULL;
+}
+
+/* Caller holds the stripe lock. NULL on OOM. */
+static struct hb_entry *hb_get_or_add(struct ping_state *ps, const char *host_id, uint64_t h)
+{
+	struct hb_entry *e = hb_find(ps, host_id, h);
+	size_t b = h % ps->n_buckets;
+
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	if (str_copy(e->host_id, sizeof(e->host_id), host_id) < 0) {
+		free(e);
+		return NULL;
+	}
+	e->hash = h;
+	e->next = ps->buckets[b];
+	ps->buckets[b] = e;
+	return e;
+}
+
+/* The entry of host_id (entries are never freed while the process runs), or NULL. */
+static struct hb_entry *hb_lookup(struct ping_state *ps, const char *host_id)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	struct hb_entry *e;
+
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	pthread_mutex_unlock(m);
+	return e;
+}
+
+static bool same(const char *stored, const char *want)
+{
+	return streq(stored, want ? want : "");
+}
+
+static void fill_copy(char *dst, size_t size, const char *src)
+{
+	size_t n;
+
+	if (!src) {
+		dst[0] = 0;
+		return;
+	}
+	n = strlen(src);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, int64_t now, uint64_t *ret_seq)
+{
+	const char *host_name = pr->host_name ? pr->host_name : pr->host_id;
+	uint64_t h = fnv1a(FNV_BASIS, pr->host_id), key, seq;
+	pthread_mutex_t *m = stripe_of(ps, h);
+	int64_t mono = mono_ms();
+	struct heartbeat hb;
+	struct hb_entry *e;
+	bool wrote = false;
+	int r;
+
+	key = fnv1a(FNV_BASIS, host_name);
+	key = fnv1a(key, pr->host_ip);
+	key = fnv1a(key, pr->agent_version);
+	key = fnv1a(key, pr->autoscaling_group);
+	key = fnv1a(key, pr->availability_zone);
+
+	pthread_mutex_lock(m);
+	e = hb_find(ps, pr->host_id, h);
+	if (e && e->attr_key == key && mono - e->verified_mono_ms < HB_VERIFY_MS) {
+		/* the idle path: memory only */
+		if (now > e->last_seen)
+			e->last_seen = now;
+		*ret_seq = ++e->seq;
+		pthread_mutex_unlock(m);
+		return 0;
+	}
+	pthread_mutex_unlock(m);
+
+	r = store_ping_heartbeat_get(ps->store, pr->host_id, &hb);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == -ENOENT || !streq(hb.host_name, host_name) || !same(hb.ip, pr->host_ip) ||
+	    !same(hb.agent_version, pr->agent_version) || !same(hb.autoscaling_group, pr->autoscaling_group) ||
+	    !same(hb.availability_zone, pr->availability_zone)) {
+		if (r == -ENOENT)
+			hb.create_date = now;
+		fill_copy(hb.host_id, sizeof(hb.host_id), pr->host_id);
+		fill_copy(hb.host_name, sizeof(hb.host_name), host_name);
+		fill_copy(hb.ip, sizeof(hb.ip), pr->host_ip);
+		fill_copy(hb.agent_version, sizeof(hb.agent_version), pr->agent_version);
+		fill_copy(hb.autoscaling_group, sizeof(hb.autoscaling_group), pr->autoscaling_group);
+		fill_copy(hb.availability_zone, sizeof(hb.availability_zone), pr->availability_zone);
+		hb.last_seen = now;
+		r = store_ping_heartbeat_put(ps->store, &hb);
+		if (r < 0)
+			return r;
+		wrote = true;
+	}
+
+	pthread_mutex_lock(m);
+	e = hb_get_or_add(ps, pr->host_id, h);
+	if (!e) {
+		pthread_mutex_unlock(m);
+		return -ENOMEM;
+	}
+	e->attr_key = key;
+	e->verified_mono_ms = mono;
+	if (now > e->last_seen)
+		e->last_seen = now;
+	if (wrote && now > e->flushed_seen)
+		e->flushed_seen = now;
+	seq = ++e->seq;
+	pthread_mutex_unlock(m);
+	*ret_seq = seq;
+	return 0;
+}
+
+void ping_heartbeat_touch(struct ping_state *ps, const char *host_id, int64_t now)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	struct hb_entry *e;
+
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	if (e && now > e->last_seen)
+		e->last_seen = now;
+	pthread_mutex_unlock(m);
+}
+
+bool ping_heartbeat_is_newest(struct ping_state *ps, const char *host_id, uint64_t seq)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	struct hb_entry *e;
+	bool newest;
+
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	newest = e && e->seq == seq;
+	pthread_mutex_unlock(m);
+	return newest;
+}
+
+bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t key)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	struct hb_entry *e;
+	bool cached;
+
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	cached = e && e->member_key == key && mono_ms() - e->member_mono_ms < HB_VERIFY_MS;
+	pthread_mutex_unlock(m);
+	return cached;
+}
+
+void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64_t key)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	struct hb_entry *e;
+
+	pthread_mutex_lock(m);
+	e = hb_get_or_add(ps, host_id, h);
+	if (e) {
+		e->member_key = key;
+		e->member_mono_ms = mono_ms();
+	}
+	pthread_mutex_unlock(m);
+}
+
+/* ---- heartbeat flush (§8.5) ---- */
+
+static int flush_heartbeats(struct ping_state *ps)
+{
+	struct heartbeat_seen *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	for (size_t s = 0; s < PING_HB_STRIPES; s++) {
+		pthread_mutex_lock(&ps->stripes[s]);
+		for (size_t b = s; b < ps->n_buckets; b += PING_HB_STRIPES)
+			for (struct hb_entry *e = ps->buckets[b]; e; e = e->next) {
+				if (e->last_seen <= e->flushed_seen)
+					continue;
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 1024;
+					struct heartbeat_seen *nv = realloc(v, nc * sizeof(*nv));
+					if (!nv) {
+						r = -ENOMEM;
+						break;
+					}
+					v = nv;
+					cap = nc;
+				}
+				memcpy(v[n].host_id, e->host_id, sizeof(v[n].host_id));
+				v[n].last_seen = e->last_seen;
+				n++;
+			}
+		pthread_mutex_unlock(&ps->stripes[s]);
+	}
+	if (r >= 0 && n > 0)
+		r = store_ping_heartbeat_flush(ps->store, v, n);
+	if (r >= 0) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t h = fnv1a(FNV_BASIS, v[i].host_id);
+			pthread_mutex_t *m = stripe_of(ps, h);
+			struct hb_entry *e;
+
+			pthread_mutex_lock(m);
+			e = hb_find(ps, v[i].host_id, h);
+			if (e && v[i].last_seen > e->flushed_seen)
+				e->flushed_seen = v[i].last_seen;
+			pthread_mutex_unlock(m);
+		}
+	}
+	free(v);
+	return r < 0 ? r : (int)n;
+}
+
+static int hook_flush(struct server *srv)
+{
+	struct ping_state *ps = srv->ping_state;
+	int r;
+
+	if (!ps)
+		return 0;
+	r = flush_heartbeats(ps);
+	if (r < 0)
+		return server_db_error(srv, r, "flushing heartbeats");
+	return 0;
+}
+
+static int64_t hook_pending_last_seen(struct server *srv, const char *host_id)
+{
+	struct ping_state *ps = srv->ping_state;
+	struct hb_entry *e;
+	int64_t v = 0;
+
+	if (!ps || !host_id)
+		return 0;
+	e = hb_lookup(ps, host_id);
+	if (e) {
+		pthread_mutex_t *m = stripe_of(ps, e->hash);
+
+		pthread_mutex_lock(m);
+		v = e->last_seen;
+		pthread_mutex_unlock(m);
+	}
+	return v;
+}
+
+/* ---- waiters (§5.11) ---- */
+
+static void held_gauge(struct ping_state *ps)
+{
+	__atomic_store_n(&ps->srv->metrics.pings_held, (uint64_t)ps->n_waiters, __ATOMIC_RELAXED);
+}
+
+/* Caller holds wlock. Mark w woken (or cancelled); returns true when the caller must resume it. */
+static bool wake_locked(struct waiter *w, bool cancel)
+{
+	if (cancel)
+		w->cancel = true;
+	else
+		w->woken = true;
+	if (!w->waiting)
+		return false; /* its handler is running: it sees the flag when it tries to hold again */
+	w->waiting = false;
+	return true;
+}
+
+void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id)
+{
+	struct hb_entry *e = hb_lookup(ps, host_id);
+	struct req *resume = NULL;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&ps->wlock);
+	if (e->waiter) {
+		struct waiter *w = e->waiter;
+
+		e->waiter = NULL;
+		if (wake_locked(w, true))
+			resume = w->req;
+	}
+	pthread_mutex_unlock(&ps->wlock);
+	if (resume)
+		http_resume(resume);
+}
+
+int ping_waiter_hold(struct ping_state *ps, struct waiter *w)
+{
+	struct hb_entry *e = hb_lookup(ps, w->host_id);
+	bool resume_now;
+
+	pthread_mutex_lock(&ps->wlock);
+	if (ps->stopping || (int64_t)ps->n_waiters >= ps->srv->cfg.max_held_pings) {
+		pthread_mutex_unlock(&ps->wlock);
+		return -EBUSY;
+	}
+	w->prev = ps->w_tail;
+	w->next = NULL;
+	if (ps->w_tail)
+		ps->w_tail->next = w;
+	else
+		ps->w_head = w;
+	ps->w_tail = w;
+	ps->n_waiters++;
+	if (e)
+		e->waiter = w;
+	w->waiting = false;
+	held_gauge(ps);
+	pthread_mutex_unlock(&ps->wlock);
+
+	/* suspend first, then become wakeable: nobody resumes a connection that is not suspended */
+	http_suspend(w->req);
+	pthread_mutex_lock(&ps->wlock);
+	resume_now = w->cancel || w->woken || ps->stopping;
+	if (!resume_now)
+		w->waiting = true;
+	pthread_mutex_unlock(&ps->wlock);
+	if (resume_now)
+		http_resume(w->req);
+	return 0;
+}
+
+void ping_waiter_rehold(struct ping_state *ps, struct waiter *w)
+{
+	bool resume_now;
+
+	http_suspend(w->req);
+	pthread_mutex_lock(&ps->wlock);
+	resume_now = w->cancel || w->woken || ps->stopping;
+	if (!resume_now)
+		w->waiting = true;
+	pthread_mutex_unlock(&ps->wlock);
+	if (resume_now)
+		http_resume(w->req);
+}
+
+void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken)
+{
+	pthread_mutex_lock(&ps->wlock);
+	*ret_cancel = w->cancel || ps->stopping;
+	*ret_woken = w->woken;
+	w->woken = false;
+	pthread_mutex_unlock(&ps->wlock);
+}
+
+void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n)
+{
+	free(w->envs);
+	w->envs = envs;
+	w->n_envs = n;
+}
+
+void ping_waiter_done(struct ping_state *ps, struct waiter *w)
+{
+	struct hb_entry *e = hb_lookup(ps, w->host_id);
+
+	pthread_mutex_lock(&ps->wlock);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		ps->w_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		ps->w_tail = w->prev;
+	ps->n_waiters--;
+	if (e && e->waiter == w)
+		e->waiter = NULL;
+	held_gauge(ps);
+	pthread_mutex_unlock(&ps->wlock);
+	ping_request_free(w->request);
+	free(w->envs);
+	free(w);
+}
+
+static bool waiter_has_env(const struct waiter *w, const char *env_id)
+{
+	for (size_t i = 0; i < w->n_envs; i++)
+		if (streq(w->envs[i], env_id))
+			return true;
+	return false;
+}
+
+static bool waiter_has_name(const struct waiter *w, const char *name)
+{
+	const struct ping_request *pr = w->request;
+
+	if (streq(w->host_id, name) || (pr->host_name && streq(pr->host_name, name)))
+		return true;
+	for (size_t i = 0; i < pr->n_groups; i++)
+		if (streq(pr->groups[i], name))
+			return true;
+	return false;
+}
+
+struct resume_list {
+	struct req **v;
+	size_t n, cap;
+};
+
+static void resume_add(struct resume_list *l, struct req *r)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		struct req **nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv) {
+			/* cannot remember it: resume right away (we hold wlock, resume does not need it) */
+			http_resume(r);
+			return;
+		}
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = r;
+}
+
+/* Caller holds wlock. */
+static void wake_for_event(struct ping_state *ps, const struct ping_event *ev, struct resume_list *l)
+{
+	int slot_budget = 2;
+
+	if (streq(ev->kind, "HOST")) {
+		for (struct waiter *w = ps->w_head; w; w = w->next)
+			if (streq(w->host_id, ev->host_id) && wake_locked(w, false))
+				resume_add(l, w->req);
+		return;
+	}
+	for (struct waiter *w = ps->w_head; w; w = w->next) {
+		bool match;
+
+		if (streq(ev->kind, "ENV"))
+			match = waiter_has_env(w, ev->env_id);
+		else if (streq(ev->kind, "SLOT")) {
+			/* at most 2 waiters per released slot, oldest first */
+			if (slot_budget == 0)
+				break;
+			match = waiter_has_env(w, ev->env_id) && !w->woken && !w->cancel;
+			if (match)
+				slot_budget--;
+		} else if (streq(ev->kind, "CAPACITY"))
+			match = waiter_has_env(w, ev->env_id) || (ev->name[0] && waiter_has_name(w, ev->name));
+		else
+			match = false;
+		if (match && wake_locked(w, false))
+			resume_add(l, w->req);
+	}
+}
+
+static void poll_events(struct ping_state *ps)
+{
+	struct ping_event ev[EVENT_BATCH];
+	struct resume_list l = { 0 };
+	int n;
+
+	for (;;) {
+		n = store_ping_event_poll(ps->store, ps->event_seq, ev, EVENT_BATCH);
+		if (n < 0) {
+			(void)server_db_error(ps->srv, n, "polling wake events");
+			break;
+		}
+		if (n == 0)
+			break;
+		pthread_mutex_lock(&ps->wlock);
+		for (int i = 0; i < n; i++)
+			wake_for_event(ps, &ev[i], &l);
+		pthread_mutex_unlock(&ps->wlock);
+		ps->event_seq = ev[n - 1].seq;
+		if (n < EVENT_BATCH)
+			break;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		http_resume(l.v[i]);
+	free(l.v);
+}
+
+static void expire_waiters(struct ping_state *ps)
+{
+	struct resume_list l = { 0 };
+	int64_t now = mono_ms();
+
+	pthread_mutex_lock(&ps->wlock);
+	for (struct waiter *w = ps->w_head; w; w = w->next)
+		if (w->waiting && now >= w->deadline_mono_ms) {
+			w->waiting = false;
+			resume_add(&l, w->req);
+		}
+	pthread_mutex_unlock(&ps->wlock);
+	for (size_t i = 0; i < l.n; i++)
+		http_resume(l.v[i]);
+	free(l.v);
+}
+
+static void *ping_thread(void *arg)
+{
+	struct ping_state *ps = arg;
+	int64_t period = ps->srv->cfg.event_poll_period_ms > 0 ? ps->srv->cfg.event_poll_period_ms : 500;
+	int64_t flush_ms = ps->srv->cfg.heartbeat_flush_period * 1000;
+
+	/* deadlines need a finer tick than a long poll period */
+	if (period > 250)
+		period = 250;
+	for (;;) {
+		struct timespec ts;
+		int64_t now;
+
+		pthread_mutex_lock(&ps->tlock);
+		if (!ps->thread_stop) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += period / 1000;
+			ts.tv_nsec += (period % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			(void)pthread_cond_timedwait(&ps->tcond, &ps->tlock, &ts);
+		}
+		if (ps->thread_stop) {
+			pthread_mutex_unlock(&ps->tlock);
+			break;
+		}
+		pthread_mutex_unlock(&ps->tlock);
+
+		poll_events(ps);
+		expire_waiters(ps);
+		now = mono_ms();
+		if (now - ps->last_flush_mono_ms >= flush_ms) {
+			int r = flush_heartbeats(ps);
+
+			if (r < 0)
+				(void)server_db_error(ps->srv, r, "flushing heartbeats");
+			ps->last_flush_mono_ms = now;
+		}
+		if (now - ps->last_purge_mono_ms >= 60 * 1000) {
+			int r = store_ping_event_purge(ps->store, now_ms() - EVENT_KEEP_MS);
+
+			if (r < 0)
+				(void)server_db_error(ps->srv, r, "purging wake events");
+			ps->last_purge_mono_ms = now;
+		}
+	}
+	return NULL;
+}
+
+static void hook_shutdown(struct server *srv)
+{
+	struct ping_state *ps = srv->ping_state;
+	struct resume_list l = { 0 };
+
+	if (!ps)
+		return;
+	/* libmicrohttpd needs every suspended connection resumed before the daemon stops: answer all NOOP */
+	pthread_mutex_lock(&ps->wlock);
+	ps->stopping = true;
+	for (struct waiter *w = ps->w_head; w; w = w->next)
+		if (wake_locked(w, true))
+			resume_add(&l, w->req);
+	pthread_mutex_unlock(&ps->wlock);
+	for (size_t i = 0; i < l.n; i++)
+		http_resume(l.v[i]);
+	free(l.v);
+
+	pthread_mutex_lock(&ps->tlock);
+	ps->thread_stop = true;
+	pthread_cond_signal(&ps->tcond);
+	pthread_mutex_unlock(&ps->tlock);
+	if (ps->thread_started) {
+		pthread_join(ps->thread, NULL);
+		ps->thread_started = false;
+	}
+	(void)hook_flush(srv);
+}
+
+struct ping_state *ping_state_get(struct server *srv)
+{
+	struct ping_state *ps;
+	int r;
+
+	ps = __atomic_load_n(&the_state, __ATOMIC_ACQUIRE);
+	if (ps)
+		return ps;
+	pthread_mutex_lock(&the_state_lock);
+	ps = the_state;
+	if (ps)
+		goto out;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		goto out;
+	ps->srv = srv;
+	ps->n_buckets = HB_BUCKETS;
+	ps->buckets = calloc(ps->n_buckets, sizeof(*ps->buckets));
+	if (!ps->buckets)
+		goto fail;
+	r = store_ping_open(srv->cfg.db, &ps->store);
+	if (r < 0) {
+		(void)log_error_errno(r, "ping: cannot open the database '%s'", srv->cfg.db);
+		goto fail;
+	}
+	r = store_ping_event_last_seq(ps->store, &ps->event_seq);
+	if (r < 0) {
+		(void)server_db_error(srv, r, "reading the wake event sequence");
+		goto fail;
+	}
+	for (size_t i = 0; i < PING_HB_STRIPES; i++)
+		pthread_mutex_init(&ps->stripes[i], NULL);
+	pthread_mutex_init(&ps->wlock, NULL);
+	pthread_mutex_init(&ps->tlock, NULL);
+	pthread_cond_init(&ps->tcond, NULL);
+	ps->last_flush_mono_ms = mono_ms();
+	ps->last_purge_mono_ms = mono_ms();
+	if (pthread_create(&ps->thread, NULL, ping_thread, ps) != 0) {
+		log_error("ping: cannot start the wake-event thread");
+		goto fail;
+	}
+	ps->thread_started = true;
+	srv->ping_state = ps;
+	srv->flush_heartbeats = hook_flush;
+	srv->pending_last_seen = hook_pending_last_seen;
+	srv->ping_shutdown = hook_shutdown;
+	__atomic_store_n(&the_state, ps, __ATOMIC_RELEASE);
+	goto out;
+fail:
+	store_ping_free(ps->store);
+	free(ps->buckets);
+	free(ps);
+	ps = NULL;
+out:
+	pthread_mutex_unlock(&the_state_lock);
+	return ps;
+}

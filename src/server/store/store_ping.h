@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/store_ping.h: the storage calls of the ping hot path (PROTOCOL §5.1-§5.11), typed (no JSON) so that an
+ * idle ping costs two indexed reads and no write. Kept apart from store.h (the ping path is owned separately).
+ *
+ * The ping store is its own handle on the same database as struct store (opened after store_open() created or
+ * migrated the schema): one SQLite connection per thread, WAL, busy timeout 5 s. Every agent-row write is
+ * conditional on the row's version column (§5.1 step 8). Admission runs in one BEGIN IMMEDIATE transaction, which
+ * serialises it per database and therefore per stage (§5.7 exactness).
+ *
+ * Conventions: 0 / negative errno (-ENOENT no row, -EAGAIN busy, -EIO other database errors, -ENOMEM). Outputs are
+ * the caller's and untouched on failure. Nothing here logs; store_ping_errmsg() has the last database error of
+ * the calling thread. */
+#ifndef SLIPWAY_STORE_PING_H
+#define SLIPWAY_STORE_PING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine.h"
+#include "wire.h"
+
+struct store_ping;
+
+/* dsn: "sqlite:PATH". -EPROTONOSUPPORT for another scheme. */
+int store_ping_open(const char *dsn, struct store_ping **ret);
+void store_ping_free(struct store_ping *p);
+const char *store_ping_errmsg(struct store_ping *p);
+
+/* ---- heartbeat record (§3.5) ---- */
+#define HB_FIELD_SIZE 257
+struct heartbeat {
+	char host_id[ENGINE_ID_SIZE];
+	char host_name[ENGINE_NAME_SIZE];
+	char ip[HB_FIELD_SIZE];
+	char agent_version[HB_FIELD_SIZE];
+	char autoscaling_group[HB_FIELD_SIZE];
+	char availability_zone[HB_FIELD_SIZE];
+	int64_t create_date;
+	int64_t last_seen;
+};
+int store_ping_heartbeat_get(struct store_ping *p, const char *host_id, struct heartbeat *ret);
+/* Insert the record, or update its attributes and lastSeen (never moving lastSeen backwards). */
+int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb);
+struct heartbeat_seen {
+	char host_id[ENGINE_ID_SIZE];
+	int64_t last_seen;
+};
+/* One transaction of UPDATE ... lastSeen = max(lastSeen, ?). */
+int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n);
+
+/* ---- group membership (§5.1 step 3) ---- */
+/* Make the host's Host rows equal groups (NULL placeholder when n_groups = 0 is the caller's business). Writes
+ * only when something differs; never touches rows in PENDING_TERMINATE*, TERMINATING. Returns 1 when it wrote,
+ * 0 when nothing differed. */
+int store_ping_membership_sync(struct store_ping *p, const char *host_id, const char *host_name, const char *ip,
+			       const char *account_id, char *const *groups, size_t n_groups, int64_t now);
+
+/* ---- env resolution and rows (§5.2, §5.1 steps 4-5) ---- */
+struct resolved_env {
+	struct env_view view;
+	int tier; /* 1 host capacity, 2 group capacity */
+};
+/* Every stage whose host capacity has host_name (tier 1) or whose group capacity has one of groups (tier 2);
+ * a stage may appear in both tiers. *ret is malloc'd (free()). */
+int store_ping_capacity_envs(struct store_ping *p, const char *host_name, char *const *groups, size_t n_groups,
+			     struct resolved_env **ret, size_t *ret_n);
+/* The existing stages among ids (unknown ids are skipped). */
+int store_ping_envs_by_ids(struct store_ping *p, const char *const *ids, size_t n, struct env_view **ret,
+			   size_t *ret_n);
+int store_ping_env_by_id(struct store_ping *p, const char *id, struct env_view *ret);
+int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agent_row **ret, size_t *ret_n);
+
+/* ---- persisting a decision (§5.1 step 8) ---- */
+struct ping_write {
+	const struct engine_write *w;
+	const char *error_message; /* non-NULL, non-empty: upsert AgentError */
+	bool old_holds_slot;       /* the stored row held a slot (a SLOT event when released) */
+	bool applied;              /* out: the conditional write took effect */
+};
+struct ping_delete {
+	const struct engine_delete *d;
+	bool old_holds_slot;
+	bool applied;
+};
+/* One transaction: deletes (with their AgentError rows), then conditional writes and AgentError upserts, then
+ * SLOT events for released slots and deleted rows. A write whose condition fails is skipped (applied false).
+ * Inserts only happen for existing envs. Returns the number of applied writes and deletes. */
+int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
+		       struct ping_delete *deletes, size_t n_deletes);
+
+/* ---- admission (§5.7) ---- */
+/* In one BEGIN IMMEDIATE transaction: re-read the stage (its current deploy must still be bean->deploy_id),
+ * apply the schedule gate, count occupied and existing rows, compare with the threshold, and write row (the
+ * admitted bean) conditionally (insert when insert, else version = expect_version). Returns 1 admitted, 0 refused
+ * (including a lost condition), -EAGAIN when the critical section could not be entered in time, other errors. */
+int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
+		     int max_parallel_threshold);
+
+/* ---- answer attachments (§5.8) ---- */
+/* The Build of deploy_id (wire struct; caller releases). */
+int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret);
+/* The configuration document (kind "script" or "agent") as a JSON object; -ENOENT when none stored. */
+int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret);
+/* The stage's signingKey; -ENOENT when none. *ret malloc'd. */
+int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret);
+
+/* ---- wake events (§5.11) ---- */
+struct ping_event {
+	int64_t seq;
+	char kind[16];
+	char env_id[ENGINE_ID_SIZE];
+	char host_id[ENGINE_ID_SIZE];
+	char name[HB_FIELD_SIZE];
+};
+int store_ping_event_last_seq(struct store_ping *p, int64_t *ret);
+/* At most `max` events with seq > after, oldest first, into ev[]; returns the count. */
+int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max);
+/* Delete events created before `before` (ms). */
+int store_ping_event_purge(struct store_ping *p, int64_t before);
+int store_ping_event_add(struct store_ping *p, const char *kind, const char *env_id, const char *host_id,
+			 const char *name, int64_t now);
+
+#endif

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: Apache-2.0
+# Long-poll pings (§5.11): woken by a new deploy within 1 s, answered NOOP at the deadline, replaced by
+# the host's next ping, woken by a released slot, bounded by max_held_pings, answered at shutdown;
+# and a server restart keeps the fleet's state.
+import signal
+import threading
+import time
+
+from ping_support import Host, converge, ping_round
+
+
+class Held:
+    """A ping with ?wait=N running in a thread."""
+
+    def __init__(self, host, wait):
+        self.host, self.wait = host, wait
+        self.resp = None
+        self.done_at = None
+        self.error = None
+        self.t = threading.Thread(target=self.run)
+        self.started = time.monotonic()
+        self.t.start()
+
+    def run(self):
+        try:
+            self.resp = self.host.ping(wait=self.wait, timeout=self.wait + 15)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        self.done_at = time.monotonic()
+
+    def join(self, timeout):
+        self.t.join(timeout)
+        assert not self.t.is_alive(), "held ping did not return"
+        assert self.error is None, self.error
+        return self.resp
+
+
+def held_count(server):
+    for line in server.req("GET", "/metrics").text.splitlines():
+        if line.startswith("slipway_pings_held "):
+            return int(line.split()[1])
+    return None
+
+
+def wait_held(server, n, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if held_count(server) == n:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_held_ping_wakes_on_new_deploy(server):
+    e = server.make_env("web", "prod")
+    server.set_groups("web", "prod", ["g"])
+    h = Host(server, "h0", groups=["g"])
+    assert h.ping()["opCode"] == "NOOP"
+    held = Held(h, 20)
+    assert wait_held(server, 1)
+    t0 = time.monotonic()
+    d = server.deploy("web", "prod", server.publish()["id"])
+    resp = held.join(10)
+    assert held.done_at - t0 < 1.0, held.done_at - t0
+    assert resp["opCode"] == "DEPLOY" and resp["deployGoal"]["deployId"] == d["id"]
+    assert resp["deployGoal"]["deployStage"] == "PRE_DOWNLOAD"
+    assert wait_held(server, 0)
+
+
+def test_held_ping_answers_noop_at_deadline(server):
+    e = server.make_env("web", "prod")
+    server.set_groups("web", "prod", ["g"])
+    h = Host(server, "h0", groups=["g"])
+    held = Held(h, 2)
+    resp = held.join(10)
+    took = held.done_at - held.started
+    assert resp == {"opCode": "NOOP", "deployGoal": None}
+    assert 1.9 <= took < 3.5, took
+
+
+def test_non_noop_answers_at_once_and_wait_is_clamped(server):
+    e = server.make_env("web", "prod")
+    server.set_groups("web", "prod", ["g"])
+    server.deploy("web", "prod", server.publish()["id"])
+    h = Host(server, "h0", groups=["g"])
+    t0 = time.monotonic()
+    assert h.ping(wait=3600)["opCode"] == "DEPLOY"  # clamped to 60, but answered at once
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_new_ping_of_same_host_replaces_held_one(server):
+    e = server.make_env("web", "prod")
+    server.set_groups("web", "prod", ["g"])
+    h = Host(server, "h0", groups=["g"])
+    held = Held(h, 30)
+    assert wait_held(server, 1)
+    t0 = time.monotonic()
+    assert h.ping()["opCode"] == "NOOP"
+    resp = held.join(5)
+    assert resp["opCode"] == "NOOP" and held.done_at - t0 < 1.0
+
+
+def test_released_slot_wakes_a_waiting_host(server):
+    e = server.make_env("web", "prod", maxParallel=1)
+    server.set_groups("web", "prod", ["g"])
+    hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(2)]
+    d1 = server.deploy("web", "prod", server.publish(commit="1111111aaaa")["id"])
+    assert converge(hosts, e["id"], d1["id"])
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    r = hosts[0].ping()
+    assert r["opCode"] == "DEPLOY" and r["deployGoal"]["deployId"] == d2["id"]
+    held = Held(hosts[1], 30)  # refused admission: held
+    assert wait_held(server, 1)
+    for _ in range(10):
+        hosts[0].ping()
+        if hosts[0].stage_of(e["id"]) == (d2["id"], "SERVING_BUILD", "SUCCEEDED"):
+            break
+    t0 = time.monotonic()
+    hosts[0].ping()  # records SERVING_BUILD: the slot is released (SLOT event)
+    resp = held.join(10)
+    assert held.done_at - t0 < 1.5, held.done_at - t0
+    assert resp["opCode"] == "DEPLOY" and resp["deployGoal"]["deployStage"] == "PRE_DOWNLOAD"
+
+
+def test_max_held_pings(server_factory):
+    server = server_factory(["max_held_pings=1", "max_connections=64"]).start()
+    e = server.make_env("web", "prod")
+    server.set_groups("web", "prod", ["g"])
+    a, b = Host(server, "a", groups=["g"]), Host(server, "b", groups=["g"])
+    held = Held(a, 20)
+    assert wait_held(server, 1)
+    t0 = time.monotonic()
+    assert b.ping(wait=20)["opCode"] == "NOOP"
+    assert time.monotonic() - t0 < 1.0
+    assert a.ping()["opCode"] == "NOOP"
+    held.join(5)
+
+
+def test_shutdown_answers_held_pings(server):
+    e = server.make_env("web", "prod")
+    server.set_groups("web", "prod", ["g"])
+    hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(5)]
+    helds = [Held(h, 30) for h in hosts]
+    assert wait_held(server, 5)
+    t0 = time.monotonic()
+    assert server.stop(signal.SIGTERM) == 0
+    for x in helds:
+        assert x.join(10) == {"opCode": "NOOP", "deployGoal": None}
+    assert time.monotonic() - t0 < 10
+
+
+def test_restart_keeps_state(server):
+    e = server.make_env("web", "prod", maxParallel=2)
+    server.set_groups("web", "prod", ["g"])
+    hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(3)]
+    d1 = server.deploy("web", "prod", server.publish(commit="1111111aaaa")["id"])
+    assert converge(hosts, e["id"], d1["id"])
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    ping_round(hosts)
+    ping_round(hosts)
+    assert server.stop(signal.SIGTERM) == 0
+    server.start()
+    a = server.agents_by_host("web", "prod")
+    assert sum(1 for x in a.values() if x["holdsSlot"]) == 2
+    seen = server.ok("GET", "/v1/hosts/id/h0")[0]["lastSeen"]
+    assert seen is not None
+    assert converge(hosts, e["id"], d2["id"])

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/server/test-store.c: contract tests of store.h, run against every backend compiled
+ * in (SQLite always; PostgreSQL when a backend and SLIPWAY_TEST_PG_DSN exist). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+#include "util.h"
+
+static char dir[64];
+static char dsn[128];
+static int seq;
+
+static int setup(void **state)
+{
+	struct store *s = NULL;
+	strcpy(dir, "/tmp/slipway-store-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(dsn, sizeof(dsn), "sqlite:%s/t%d.db", dir, seq++);
+	if (store_open(dsn, &s) < 0)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char p[200];
+
+	store_free(*state);
+	/* the directory holds only our database files */
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(p, sizeof(p), "%s/t%d.db%s", dir, seq - 1, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	return 0;
+}
+
+static json_t *env_obj(const char *id, const char *env, const char *stage)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:s,s:i,s:i,s:s,s:i,s:i,s:b,s:s,s:s,s:b,s:b,s:b,s:b}",
+			 "id", id, "envName", env, "stageName", stage, "envState", "NORMAL", "state", "NORMAL",
+			 "description", "d", "notifyAuthors", 0, "maxParallel", 1, "maxParallelPct", 0, "priority",
+			 "NORMAL", "stuckThreshold", 600, "successThreshold", 10000, "acceptanceType", "AUTO",
+			 "maxDeployNum", 5000, "maxDeployDay", 365, "isDocker", 0, "stageType", "DEFAULT",
+			 "failurePolicy", "HALT", "allowPrivateBuild", 0, "ensureTrustedBuild", 0, "isSOX", 0,
+			 "useEntitlements", 0);
+}
+
+static json_t *build_obj(const char *id, const char *name)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "id", id, "name", name, "artifactUrl", "https://a/b",
+			 "repo", "r", "branch", "main", "commit", "abcdef1234", "commitShort", "abcdef1", "commitDate",
+			 (json_int_t)1000, "publishDate", (json_int_t)2000);
+}
+
+static void test_schema_and_tokens(void **state)
+{
+	struct store *s = *state;
+	json_t *t, *row = NULL;
+	int v = 0;
+
+	assert_int_equal(store_health(s), 0);
+	assert_int_equal(store_schema_version(s, &v), 0);
+	assert_true(v >= 1);
+	t = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", "t1", "name", "bootstrap-admin", "resource", "*",
+		      "type", "SYSTEM", "role", "ADMIN", "expireDate", "tokenHash", "abc", "createDate", (json_int_t)1);
+	assert_int_equal(store_token_bootstrap(s, t), 1);
+	assert_int_equal(store_token_bootstrap(s, t), 0);
+	json_decref(t);
+	assert_int_equal(store_token_get_by_hash(s, "abc", &row), 0);
+	assert_string_equal(json_string_value(json_object_get(row, "role")), "ADMIN");
+	assert_null(json_object_get(row, "tokenHash"));
+	json_decref(row);
+	assert_int_equal(store_token_get_by_hash(s, "nope", &row), -ENOENT);
+}
+
+static void test_builds(void **state)
+{
+	struct store *s = *state;
+	json_t *b = build_obj("b1_abcdef1", "web"), *got = NULL, *list = NULL;
+	struct build_query q = { .name = "web", .before = -1, .after = -1, .limit = 10 };
+
+	assert_int_equal(store_build_insert(s, b), 0);
+	assert_int_equal(store_build_insert(s, b), -EEXIST);
+	assert_int_equal(store_build_get(s, "b1_abcdef1", &got), 0);
+	assert_true(json_equal(json_object_get(got, "commit"), json_object_get(b, "commit")));
+	assert_true(json_is_null(json_object_get(got, "artifactSha256")));
+	json_decref(got);
+	assert_int_equal(store_build_get(s, "zz", &got), -ENOENT);
+	assert_int_equal(store_build_list(s, &q, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(store_build_delete(s, "b1_abcdef1"), 0);
+	assert_int_equal(store_build_delete(s, "b1_abcdef1"), -ENOENT);
+	json_decref(b);
+}
+
+static void test_envs_and_capacity(void **state)
+{
+	struct store *s = *state;
+	json_t *e = env_obj("e1", "web", "prod"), *e2 = env_obj("e2", "WEB", "canary"), *e3 = env_obj("e3", "web", "PROD");
+	json_t *got = NULL, *list = NULL, *names;
+
+	assert_int_equal(store_env_insert(s, e, NULL), 0);
+	assert_int_equal(store_env_insert(s, e, NULL), -EEXIST);
+	assert_int_equal(store_env_insert(s, e2, NULL), -EEXIST);
+	assert_int_equal(store_env_insert(s, e3, NULL), -EEXIST);
+	assert_int_equal(store_env_get(s, "web", "prod", &got), 0);
+	assert_int_equal(json_integer_value(json_object_get(got, "maxParallel")), 1);
+	assert_true(json_is_false(json_object_get(got, "isDocker")));
+	(void)json_object_set_new(got, "maxParallel", json_integer(7));
+	assert_int_equal(store_env_update(s, got, NULL, false), 0);
+	json_decref(got);
+	assert_int_equal(store_env_get_by_id(s, "e1", &got), 0);
+	assert_int_equal(json_integer_value(json_object_get(got, "maxParallel")), 7);
+	json_decref(got);
+	names = json_pack("[s,s]", "g1", "g2");
+	assert_int_equal(store_capacity_change(s, "e1", "GROUP", STORE_CAPACITY_REPLACE, names, NULL), 0);
+	json_decref(names);
+	assert_int_equal(store_capacity_get(s, "e1", "GROUP", &list), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_int_equal(store_env_list(s, NULL, NULL, "g2", &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(store_env_delete(s, "e1"), -EBUSY);
+	names = json_array();
+	assert_int_equal(store_capacity_change(s, "e1", "GROUP", STORE_CAPACITY_REPLACE, names, NULL), 0);
+	json_decref(names);
+	assert_int_equal(store_env_delete(s, "e1"), 0);
+	assert_int_equal(store_env_get(s, "web", "prod", &got), -ENOENT);
+	json_decref(e);
+	json_decref(e2);
+	json_decref(e3);
+}
+
+static void test_deploys_and_agents(void **state)
+{
+	struct store *s = *state;
+	json_t *e = env_obj("e1", "web", "prod"), *b = build_obj("b1_abcdef1", "web"), *d1 = NULL, *d2 = NULL, *got = NULL;
+	json_t *ev = NULL, *ids;
+	struct deploy_counts dc;
+	struct deploy_create c = { .env_id = "e1", .build_id = "b1_abcdef1", .type = 0, .operator_name = "me",
+				   .delivery_type = -1, .history_change = "{}", .now = 5 };
+	int64_t last = 0, n = 0;
+
+	assert_int_equal(store_env_insert(s, e, NULL), 0);
+	assert_int_equal(store_build_insert(s, b), 0);
+	assert_int_equal(store_event_last_seq(s, &last), 0);
+	assert_int_equal(store_deploy_create(s, &c, &d1), 0);
+	assert_int_equal(store_deploy_create(s, &c, &d2), 0);
+	assert_int_equal(store_deploy_get(s, json_string_value(json_object_get(d1, "id")), &got), 0);
+	assert_string_equal(json_string_value(json_object_get(got, "state")), "ABORTED");
+	assert_string_equal(json_string_value(json_object_get(got, "acceptanceStatus")), "TERMINATED");
+	json_decref(got);
+	assert_int_equal(store_build_delete(s, "b1_abcdef1"), -EBUSY);
+	assert_int_equal(store_event_poll(s, last, 100, &ev), 0);
+	assert_true(json_array_size(ev) >= 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "kind")), "ENV");
+	json_decref(ev);
+	assert_int_equal(store_deploy_counts(s, "e1", json_string_value(json_object_get(d2, "id")), &dc), 0);
+	assert_int_equal(dc.total, 0);
+	/* compare-and-set */
+	(void)json_object_set_new(d2, "state", json_string("SUCCEEDING"));
+	assert_int_equal(store_deploy_cas(s, d2, "RUNNING"), 1);
+	assert_int_equal(store_deploy_cas(s, d2, "RUNNING"), 0);
+	/* agent actions on no rows */
+	ids = json_pack("[s]", "h1");
+	assert_int_equal(store_agent_action(s, "e1", ids, STORE_AGENT_PAUSE, "me", 1), 0);
+	json_decref(ids);
+	assert_int_equal(store_agent_total(s, "e1", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_worker_claim(s, "JANITOR", 1000, 500), 1);
+	assert_int_equal(store_worker_claim(s, "JANITOR", 1200, 500), 0);
+	assert_int_equal(store_worker_claim(s, "JANITOR", 1600, 500), 1);
+	assert_int_equal(store_janitor_unreachable(s, 0, 1, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_config_get(s, "e1", STORE_CONFIG_SCRIPT, &got), -ENOENT);
+	got = json_pack("{s:s}", "A", "1");
+	assert_int_equal(store_config_put(s, "e1", STORE_CONFIG_SCRIPT, got, NULL), 0);
+	json_decref(got);
+	assert_int_equal(store_config_get(s, "e1", STORE_CONFIG_SCRIPT, &got), 0);
+	assert_string_equal(json_string_value(json_object_get(got, "A")), "1");
+	json_decref(got);
+	json_decref(d1);
+	json_decref(d2);
+	json_decref(e);
+	json_decref(b);
+}
+
+static void test_unknown_scheme(void **state)
+{
+	struct store *s = NULL;
+	(void)state;
+	assert_int_equal(store_open("mysql://x", &s), -EPROTONOSUPPORT);
+	assert_null(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_schema_and_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_builds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_envs_and_capacity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup, teardown),
+		cmocka_unit_test(test_unknown_scheme),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
