@@ -24,7 +24,9 @@ static const char usage[] =
 	"  --force           deploy even a build tagged BAD_BUILD\n"
 	"  --wait            follow the deploy until it succeeds (exit 0), fails (1) or is aborted (2)\n"
 	"  --timeout S       give up waiting after S seconds (exit 75)\n"
-	"  --interval S      seconds between progress polls (default 2)\n";
+	"  --interval S      seconds between progress polls (default 2)\n"
+	"\n"
+	"'slipway deploy promote|rollback|restart|pause|resume ...' is the same as the command alone.\n";
 
 /* The newest build whose name is the stage's buildName (and branch, if asked). */
 static int latest_build(struct cli *c, const struct deploy_args *a, char **ret_id)
@@ -82,6 +84,18 @@ int cmd_deploy(struct cli *c, int argc, char **argv)
 	char *latest = NULL;
 	int r;
 
+	/* `slipway deploy promote ...` reads naturally: the deploy actions are accepted as sub-verbs */
+	if (argc > 1) {
+		static const struct cmd verbs[] = {
+			{ "promote", cmd_promote, NULL }, { "rollback", cmd_rollback, NULL },
+			{ "restart", cmd_restart, NULL }, { "pause", cmd_pause, NULL },
+			{ "resume", cmd_resume, NULL },
+		};
+		const struct cmd *verb = cmd_find(verbs, ELEMENTSOF(verbs), argv[1]);
+
+		if (verb)
+			return verb->fn(c, argc - 1, argv + 1);
+	}
 	r = deploy_args_parse(c, "deploy", DEPLOY_OPT_BUILD | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT,
 			      usage, argc, argv, &a);
 	if (r != 0)

@@ -113,7 +113,7 @@ static int build_get(struct req *r)
 	return http_reply_json(r, 200, b);
 }
 
-static int build_list(struct req *r)
+static int build_query_list(struct req *r, json_t **ret)
 {
 	const struct query *q = req_query(r);
 	struct build_query bq = { .before = -1, .after = -1 };
@@ -148,7 +148,40 @@ static int build_list(struct req *r)
 	k = store_build_list(r->srv->store, &bq, &list);
 	if (k < 0)
 		return api_store_error(r, k, "cannot list builds");
+	*ret = list;
+	return 0;
+}
+
+static int build_list(struct req *r)
+{
+	json_t *list = NULL;
+	int k = build_query_list(r, &list);
+	if (k < 0)
+		return k;
 	return http_reply_json(r, 200, list);
+}
+
+static int build_list_tags(struct req *r)
+{
+	json_t *list = NULL, *out, *b;
+	size_t i;
+	int k = build_query_list(r, &list);
+
+	if (k < 0)
+		return k;
+	out = json_array();
+	json_array_foreach(list, i, b) {
+		json_t *tag = NULL;
+		k = api_build_effective_tag(r->srv, b, &tag);
+		if (k < 0) {
+			json_decref(out);
+			json_decref(list);
+			return api_store_error(r, k, "cannot read build tags");
+		}
+		(void)json_array_append_new(out, json_pack("{s:O,s:o}", "build", b, "tag", tag ? tag : json_null()));
+	}
+	json_decref(list);
+	return http_reply_json(r, 200, out);
 }
 
 static int build_names(struct req *r)
@@ -218,6 +251,7 @@ static int build_tags_one(struct req *r)
 const struct route api_builds_routes[] = {
 	{ "POST", "/v1/builds", build_post, ROLE_PUBLISHER, SCOPE_ANY, false },
 	{ "GET", "/v1/builds", build_list, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/builds/tags", build_list_tags, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/builds/names", build_names, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/builds/names/{name}/branches", build_branches, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/builds/{id}", build_get, ROLE_READER, SCOPE_ANY, false },

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "buf.h"
@@ -504,7 +505,66 @@ static int env_history(struct req *r)
 	return http_reply_json(r, 200, list);
 }
 
+/* ENABLE / DISABLE (§4.3): one stage (env set) or every stage; a tag records it. */
+static int env_enable(struct req *r, const json_t *env)
+{
+	const struct query *q = req_query(r);
+	const char *action = query_get(q, "actionType"), *description = query_get(q, "description");
+	char id[ID_LEN + 1], *change = NULL;
+	json_t *tag = NULL, *chg;
+	bool enable;
+	int k;
+
+	if (!action || (strcasecmp(action, "ENABLE") != 0 && strcasecmp(action, "DISABLE") != 0))
+		return req_bad(r, "actionType", "actionType must be ENABLE or DISABLE");
+	if (!description)
+		return req_bad(r, "description", "description is required");
+	if (strlen(description) > 1024)
+		return req_bad(r, "description", "description is longer than 1024 characters");
+	enable = strcasecmp(action, "ENABLE") == 0;
+	k = id_generate(id);
+	if (k < 0)
+		return k;
+	tag = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:n}", "id", id, "value", enable ? "ENABLE_ENV" : "DISABLE_ENV",
+			"targetType", env ? "ENVIRONMENT" : "TELETRAAN", "targetId",
+			env ? json_string_value(json_object_get(env, "id")) : "teletraan", "operator", api_operator(r),
+			"createdDate", (json_int_t)now_ms(), "comments", description, "metaInfo");
+	chg = json_pack("{s:s,s:s}", "action", enable ? "ENABLE" : "DISABLE", "description", description);
+	change = chg ? json_dumps(chg, JSON_COMPACT) : NULL;
+	json_decref(chg);
+	if (!tag || !change) {
+		json_decref(tag);
+		free(change);
+		return -ENOMEM;
+	}
+	k = store_env_set_enabled(r->srv->store, env ? json_string_value(json_object_get(env, "id")) : NULL,
+				  enable ? "NORMAL" : "DISABLED", tag, api_operator(r), change);
+	json_decref(tag);
+	free(change);
+	if (k < 0)
+		return api_store_error(r, k, "cannot change the stage state");
+	return http_reply_empty(r, 204);
+}
+
+static int env_action(struct req *r)
+{
+	json_t *env = NULL;
+	int k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = env_enable(r, env);
+	json_decref(env);
+	return k;
+}
+
+static int envs_action(struct req *r)
+{
+	return env_enable(r, NULL);
+}
+
 const struct route api_envs_routes[] = {
+	{ "POST", "/v1/envs/actions", envs_action, ROLE_OPERATOR, SCOPE_SYSTEM, false },
+	{ "POST", "/v1/envs/{env}/{stage}/actions", env_action, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "POST", "/v1/envs", env_create, ROLE_OPERATOR, SCOPE_ANY, false },
 	{ "GET", "/v1/envs", env_list, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/names", env_names, ROLE_READER, SCOPE_ANY, false },

@@ -246,6 +246,19 @@ void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64
 	pthread_mutex_unlock(m);
 }
 
+static void forget_membership(struct ping_state *ps, const char *host_id)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	struct hb_entry *e;
+
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	if (e)
+		e->member_key = 0; /* no membership hashes to 0 in practice: the next ping syncs */
+	pthread_mutex_unlock(m);
+}
+
 /* ---- heartbeat flush (§8.5) ---- */
 
 static int flush_heartbeats(struct ping_state *ps)
@@ -543,6 +556,10 @@ static void poll_events(struct ping_state *ps)
 		}
 		if (n == 0)
 			break;
+		/* an API change to a host's rows: its next ping re-reads its membership */
+		for (int i = 0; i < n; i++)
+			if (streq(ev[i].kind, "HOST") && ev[i].host_id[0])
+				forget_membership(ps, ev[i].host_id);
 		pthread_mutex_lock(&ps->wlock);
 		for (int i = 0; i < n; i++)
 			wake_for_event(ps, &ev[i], &l);

@@ -386,3 +386,24 @@ int store_stats(struct store *s, json_t **ret)
 {
 	return s->ops->stats(s, ret);
 }
+
+int store_tag_get(struct store *s, const char *id, json_t **ret)
+{
+	return s->ops->tag_get(s, id, ret);
+}
+
+int store_tag_delete(struct store *s, const char *id)
+{
+	return s->ops->tag_delete(s, id);
+}
+
+int store_tag_list_value(struct store *s, const char *value, int64_t limit, json_t **ret)
+{
+	return s->ops->tag_list_value(s, value, limit, ret);
+}
+
+int store_env_set_enabled(struct store *s, const char *id, const char *state, const json_t *tag,
+			  const char *operator_name, const char *change)
+{
+	return s->ops->env_set_enabled(s, id, state, tag, operator_name, change);
+}

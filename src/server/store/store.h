@@ -171,6 +171,11 @@ struct store_ops {
 
 	int (*tag_insert)(struct store *s, const json_t *tag);
 	int (*tag_list_target)(struct store *s, const char *target_id, int64_t limit, json_t **ret);
+	int (*tag_get)(struct store *s, const char *id, json_t **ret);
+	int (*tag_delete)(struct store *s, const char *id);
+	int (*tag_list_value)(struct store *s, const char *value, int64_t limit, json_t **ret);
+	int (*env_set_enabled)(struct store *s, const char *id, const char *state, const json_t *tag,
+			       const char *operator_name, const char *change);
 	int (*promote_get)(struct store *s, const char *env_id, json_t **ret);
 	int (*promote_put)(struct store *s, const json_t *promote, const json_t *history);
 	int (*schedule_get)(struct store *s, const char *env_id, json_t **ret);
@@ -303,6 +308,14 @@ int store_progress_lists(struct store *s, const char *env_id, json_t **ret_missi
 int store_tag_insert(struct store *s, const json_t *tag);
 /* Newest first (createdDate, then creation order). */
 int store_tag_list_target(struct store *s, const char *target_id, int64_t limit, json_t **ret);
+int store_tag_get(struct store *s, const char *id, json_t **ret);
+int store_tag_delete(struct store *s, const char *id);
+/* Tags with this value, newest first. */
+int store_tag_list_value(struct store *s, const char *value, int64_t limit, json_t **ret);
+/* ENABLE/DISABLE (§4.3): set `state` of stage id (NULL = every stage), insert the tag and write
+ * `Env Action` history per stage, in one transaction. */
+int store_env_set_enabled(struct store *s, const char *id, const char *state, const json_t *tag,
+			  const char *operator_name, const char *change);
 int store_promote_get(struct store *s, const char *env_id, json_t **ret);
 int store_promote_put(struct store *s, const json_t *promote, const json_t *history);
 int store_schedule_get(struct store *s, const char *env_id, json_t **ret);

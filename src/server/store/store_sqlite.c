@@ -1600,6 +1600,14 @@ static const char sql_tag_insert[] =
 static const char sql_tag_list_target[] =
 	"SELECT id, value, targetType, targetId, operator, createdDate, comments, metaInfo FROM tags "
 	"WHERE targetId = ? ORDER BY createdDate DESC, seq DESC LIMIT ?";
+static const char sql_tag_get[] = "SELECT id, value, targetType, targetId, operator, createdDate, comments, metaInfo "
+				  "FROM tags WHERE id = ?";
+static const char sql_tag_delete[] = "DELETE FROM tags WHERE id = ?";
+static const char sql_tag_list_value[] =
+	"SELECT id, value, targetType, targetId, operator, createdDate, comments, metaInfo FROM tags "
+	"WHERE value = ? ORDER BY createdDate DESC, seq DESC LIMIT ?";
+static const char sql_env_ids_all[] = "SELECT id FROM envs ORDER BY envName, stageName";
+static const char sql_env_set_enabled[] = "UPDATE envs SET state = ?2, version = version + 1 WHERE id = ?1";
 static const char sql_promote_get[] = "SELECT envId, type, predStage, queueSize, schedule, delay, disablePolicy, "
 				      "failPolicy, lastOperator, lastUpdate FROM promotes WHERE envId = ?";
 static const char *const promote_cols[] = { "envId", "type",          "predStage",  "queueSize",    "schedule",
@@ -1627,6 +1635,63 @@ static int sqlite_tag_list_target(struct store *s, const char *target_id, int64_
 {
 	CONN_OR_FAIL(c, s);
 	return q_list(c, false, sql_tag_list_target, ret, "si", target_id, limit);
+}
+
+static int sqlite_tag_get(struct store *s, const char *id, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_row(c, sql_tag_get, ret, "s", id);
+}
+
+static int sqlite_tag_delete(struct store *s, const char *id)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = q_exec(c, sql_tag_delete, "s", id);
+	if (r < 0)
+		return r;
+	return r == 0 ? -ENOENT : 0;
+}
+
+static int sqlite_tag_list_value(struct store *s, const char *value, int64_t limit, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_list(c, false, sql_tag_list_value, ret, "si", value, limit);
+}
+
+static int sqlite_env_set_enabled(struct store *s, const char *id, const char *state, const json_t *tag,
+				  const char *operator_name, const char *change)
+{
+	json_t *ids = NULL, *v;
+	size_t i;
+	int r;
+	CONN_OR_FAIL(c, s);
+
+	r = tx_begin(c);
+	if (r < 0)
+		return r;
+	if (id)
+		ids = json_pack("[s]", id);
+	else
+		r = q_list(c, true, sql_env_ids_all, &ids, NULL);
+	if (r >= 0 && !ids)
+		r = -ENOMEM;
+	json_array_foreach(ids, i, v) {
+		if (r < 0)
+			break;
+		r = q_exec(c, sql_env_set_enabled, "ss", json_string_value(v), state);
+		if (r == 0 && id)
+			r = -ENOENT;
+		if (r >= 0)
+			r = hist_simple(c, json_string_value(v), operator_name, "Env Action", change);
+		if (r >= 0)
+			r = ev_add(c, "ENV", json_string_value(v), NULL, NULL);
+	}
+	if (r >= 0 && tag) {
+		r = bind_cols_exec(c, sql_tag_insert, tag_cols, ELEMENTSOF(tag_cols), tag, NULL);
+	}
+	json_decref(ids);
+	return tx_end(c, r < 0 ? r : 0);
 }
 
 static int sqlite_promote_get(struct store *s, const char *env_id, json_t **ret)
@@ -1976,6 +2041,10 @@ const struct store_ops store_sqlite_ops = {
 	.progress_lists = sqlite_progress_lists,
 	.tag_insert = sqlite_tag_insert,
 	.tag_list_target = sqlite_tag_list_target,
+	.tag_get = sqlite_tag_get,
+	.tag_delete = sqlite_tag_delete,
+	.tag_list_value = sqlite_tag_list_value,
+	.env_set_enabled = sqlite_env_set_enabled,
 	.promote_get = sqlite_promote_get,
 	.promote_put = sqlite_promote_put,
 	.schedule_get = sqlite_schedule_get,

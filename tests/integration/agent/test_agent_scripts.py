@@ -372,3 +372,52 @@ def test_heartbeat_plan_change_aborts_step(server, make_agent, tmp_path):
     assert not any(r["deployStage"] == "RESTARTING" and r["agentStatus"] != "UNKNOWN" for r in server.reports())
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=15) == 0
+
+
+def test_host_info_file_is_read_and_re_read(server, make_agent):
+    agent = make_agent(server.url, host_id="", host_name="", groups="")
+    agent.state_dir.mkdir(parents=True, exist_ok=True)
+    info = agent.state_dir / "host_info"
+    info.write_text("# written by provisioning\n\nid = \"i-0001\"\nhostname=web-01\ngroups=web-prod,web\n"
+                    "availability-zone=us-east-1a\n")
+    p = agent.start()
+    wait_for(lambda: server.bodies(), what="first ping")
+    b = server.bodies()[0]
+    assert (b["hostId"], b["hostName"], b["groups"], b["availabilityZone"]) == \
+        ("i-0001", "web-01", ["web-prod", "web"], "us-east-1a")
+    time.sleep(0.05)
+    info.write_text("id=i-0002\nhostname=web-02\n")
+    os.utime(info, (time.time() + 5, time.time() + 5))
+    wait_for(lambda: server.bodies()[-1]["hostId"] == "i-0002", what="re-read identity")
+    assert "groups" not in server.bodies()[-1]
+    # an invalid identity at a re-read keeps the previous one
+    info.write_text("id=bad id\n")
+    os.utime(info, (time.time() + 10, time.time() + 10))
+    n = len(server.bodies())
+    wait_for(lambda: len(server.bodies()) > n + 1, what="pings after a bad re-read")
+    assert server.bodies()[-1]["hostId"] == "i-0002"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=15) == 0
+
+
+def test_custom_target_and_ignored_agent_configs(server, make_agent, tmp_path):
+    agent = make_agent(server.url)
+    log = tmp_path / "seen.log"
+    tree = agent.make_build("web", "b1", {"RESTARTING": recorder(log)})
+    custom = tmp_path / "srv" / "web"
+    custom.parent.mkdir()
+    custom.symlink_to(tree)
+    server.decide = Walk(stages=["RESTARTING"], agent_configs={"target": str(custom), "state_dir": "/evil",
+                                                                 "max_retry": "1000"})
+    r = agent.once()
+    assert r.returncode == 0, r.stderr
+    assert "target=%s " % custom in log.read_text()
+    assert "'state_dir' may not be overridden" in r.stderr
+    assert "max_retry" in r.stderr and "ignoring" in r.stderr
+    assert agent.state()["envs"]["web"]["target"] == str(custom)
+    # a relative or inner target is refused
+    server.decide = Walk(stages=["RESTARTING"], deploy_id="OtherDeployDDDDDDDDDDDD",
+                         agent_configs={"target": str(agent.state_dir / "x")})
+    assert agent.once().returncode == 0
+    e = agent.state()["envs"]["web"]
+    assert e["status"] == "AGENT_FAILED"

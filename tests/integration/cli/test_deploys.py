@@ -170,6 +170,12 @@ def test_promote_rollback_restart(cli, server, names, deploys_supported):
     d = deploy_of(server, env)
     assert d["id"] == r.stdout.strip() and d["type"] == "RESTART" and d["buildId"] == b1
 
+    # the demo's spelling: `deploy promote ENV/STAGE --from ENV/OTHER`
+    r = cli("deploy", "promote", f"{env}/prod", "--from", f"{env}/staging")
+    assert r.returncode == 0, r.stderr
+    d = deploy_of(server, env)
+    assert d["id"] == r.stdout.strip() and d["buildId"] == b1 and d["fromDeployId"] == staging_deploy["id"]
+
     # promoting from a stage without a deploy is a 404
     make_stage(cli, env, "empty")
     r = cli("promote", f"{env}/prod", "--from", f"{env}/empty")

@@ -216,3 +216,38 @@ def test_upstream_python_agent_ping_shape(server):
     # heartbeat attributes are recorded
     host = server.ok("GET", "/v1/hosts/id/i-0abc")
     assert host[0]["agentVersion"] == "1.2.60" and host[0]["groupName"] == "web-prod"
+
+
+def test_stop_flow_and_membership(server):
+    e, hosts = fleet(server, 2, maxParallel=1)
+    d1 = deploy_all(server, e, hosts, "1111111aaaa")
+    # a STOP of h0: STOPPING (opCode STOP), then STOPPED with the normal opCode, then idle
+    server.ok("DELETE", "/v1/hosts/h0", params={"replaceHost": "false"})
+    r = hosts[0].ping()
+    assert r["opCode"] == "STOP" and r["deployGoal"]["deployStage"] == "STOPPING"
+    r = hosts[0].ping()
+    assert r["opCode"] == "DEPLOY" and r["deployGoal"]["deployStage"] == "STOPPED"
+    assert hosts[0].ping()["opCode"] == "NOOP"
+    a = server.agents_by_host("web", "prod")
+    assert a["h0"]["state"] == "STOP" and a["h0"]["deployStage"] == "STOPPED" and a["h0"]["holdsSlot"] is False
+    # the host row stays PENDING_TERMINATE_NO_REPLACE although the host keeps pinging its group
+    rows = server.ok("GET", "/v1/hosts/id/h0")
+    assert [x["state"] for x in rows] == ["PENDING_TERMINATE_NO_REPLACE"]
+    # a STOPPED host does not block a maxParallel = 1 rollout of the others
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    assert converge(hosts[1:], e["id"], d2["id"])
+    # membership: a PROVISIONED registration turns ACTIVE on the first ping; dropped groups are deleted
+    server.ok("POST", "/v1/hosts", json={"hostName": "h9", "hostId": "h9", "groupName": "g"})
+    assert server.ok("GET", "/v1/hosts/id/h9")[0]["state"] == "PROVISIONED"
+    h9 = Host(server, "h9", groups=["g", "extra"])
+    h9.ping()
+    rows = {x["groupName"]: x for x in server.ok("GET", "/v1/hosts/id/h9")}
+    assert set(rows) == {"g", "extra"} and all(x["state"] == "ACTIVE" for x in rows.values())
+    assert rows["g"]["ip"] == "10.0.0.1"
+    h9.groups = ["extra"]
+    h9.ping()
+    assert [x["groupName"] for x in server.ok("GET", "/v1/hosts/id/h9")] == ["extra"]
+    # no groups: the placeholder group NULL
+    h9.groups = []
+    h9.ping()
+    assert [x["groupName"] for x in server.ok("GET", "/v1/hosts/id/h9")] == ["NULL"]
