@@ -237,6 +237,7 @@ int progress_view_from_json(const json_t *deploy, const json_t *progress, struct
 				v.failing++;
 		}
 		v.missing = json_array_size(json_object_get(progress, "missingHosts"));
+		v.provisioning = json_array_size(json_object_get(progress, "provisioningHosts"));
 	}
 	*ret = v;
 	return 0;
@@ -255,6 +256,8 @@ static void format_counts(const struct progress_view *v, char *buf, size_t size)
 	}
 	if (v->other && n < size)
 		n += (size_t)snprintf(buf + n, size - n, "%snot started %zu", n ? ", " : "", v->other);
+	if (v->provisioning && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "%sjoining %zu", n ? ", " : "", v->provisioning);
 	if (v->missing && n < size)
 		(void)snprintf(buf + n, size - n, "%smissing %zu", n ? ", " : "", v->missing);
 }
@@ -343,7 +346,7 @@ int deploy_follow(struct cli *c, const char *env, const char *stage, const char 
 {
 	FILE *f = c->json ? stderr : c->out;
 	bool tty = isatty(fileno(f)) == 1;
-	int64_t deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0;
+	int64_t deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0, grace_end = 0;
 	char followed[64] = "", line[1024], last[1024] = "";
 	int errors = 0, r;
 
@@ -400,6 +403,14 @@ int deploy_follow(struct cli *c, const char *env, const char *stage, const char 
 		}
 		fflush(f);
 		r = deploy_state_result(v.state);
+		if (r == 0 && v.provisioning > 0) {
+			/* live hosts that have not reported on this stage yet will join the deploy on
+			 * their next ping; an empty total would otherwise "succeed" before they start */
+			if (!grace_end)
+				grace_end = mono_ms() + FOLLOW_PROVISIONING_GRACE_MS;
+			if (mono_ms() < grace_end)
+				r = -EAGAIN;
+		}
 		if (r != -EAGAIN) {
 			if (tty)
 				fputc('\n', f);

@@ -65,6 +65,7 @@ struct progress_view {
 	size_t other;   /* agents not (yet) on this deploy */
 	size_t failing; /* agents on this deploy whose status is neither SUCCEEDED nor UNKNOWN */
 	size_t missing; /* missingHosts */
+	size_t provisioning; /* provisioningHosts: alive, mapped to the stage, no agent row yet */
 };
 
 /* Summarise deploy (a Deploy) and progress (a DeployProgress, may be NULL). 0 or -EBADMSG. */
@@ -80,8 +81,11 @@ int deploy_state_result(const char *state);
 /* Poll PUT .../deploys/current/progress and GET .../deploys/current every interval until the
  * deploy (deploy_id, or whatever is current when NULL) ends: returns deploy_state_result() of the
  * final state; a deploy replaced by another is looked up by id (SUCCEEDED → 0, else ABORTED).
- * -ETIMEDOUT after timeout_s (0 = never). Prints a live bar on a terminal, otherwise one line per
- * change. */
+ * -ETIMEDOUT after timeout_s (0 = never). A success is not final while the progress lists
+ * provisioning hosts (seen by the server, mapped to the stage, no agent row yet: they are about to
+ * join the deploy), for at most FOLLOW_PROVISIONING_GRACE_MS. Prints a live bar on a terminal,
+ * otherwise one line per change. */
+#define FOLLOW_PROVISIONING_GRACE_MS 60000
 int deploy_follow(struct cli *c, const char *env, const char *stage, const char *deploy_id, int64_t timeout_s,
 		  int64_t interval_ms);
 

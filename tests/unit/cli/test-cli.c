@@ -393,6 +393,13 @@ static void test_progress_view(void **state)
 	assert_string_equal(line, "[####......] 2/5 RUNNING  PRE_DOWNLOAD 1, RESTARTING 1, SERVING_BUILD 2, "
 				  "not started 1, missing 1");
 
+	/* hosts about to join are shown */
+	json_object_set_new(progress, "provisioningHosts", json_pack("[{s:s}]", "hostName", "web-10"));
+	assert_int_equal(progress_view_from_json(deploy, progress, &v), 0);
+	assert_int_equal(v.provisioning, 1);
+	progress_format_line(&v, line, sizeof(line));
+	assert_non_null(strstr(line, "not started 1, joining 1, missing 1"));
+
 	/* no progress (yet), empty stage that succeeded: the bar is full */
 	json_object_set_new(deploy, "state", json_string("SUCCEEDING"));
 	json_object_set_new(deploy, "total", json_integer(0));
