@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -640,7 +642,131 @@ struct dl {
 	bool too_big, io_error;
 	char sha256[SHA256_HEX_LEN + 1];
 	char key_used[SIGNING_KEY_B64_MAX + 1];
+	CURL *curl;
+	/* streaming extraction (§8.1 step 5): a thread extracts from a pipe while we download */
+	bool stream_allowed, stream_decided, streaming, stream_closed, stream_finished, extract_failed;
+	int pipe_w;
+	pthread_t thread;
+	struct extract_limits lim;
+	struct stream_extract *x;
 };
+
+struct stream_extract {
+	int fd;
+	const struct extract_limits *lim;
+	atomic_bool done;
+	int r;
+	uint64_t entries, bytes;
+	char err[1024];
+};
+
+static void *stream_extract_thread(void *arg)
+{
+	struct stream_extract *x = arg;
+
+	x->r = extract_archive_fd(x->fd, x->lim, &x->entries, &x->bytes, x->err, sizeof(x->err));
+	/* closing the read end turns further writes into EPIPE instead of a blocked writer */
+	close(x->fd);
+	x->fd = -1;
+	atomic_store(&x->done, true);
+	return NULL;
+}
+
+/* Decide on the first body bytes of a 2xx answer whether to extract while downloading: tar
+ * formats stream, zip needs its central directory (Unix modes) and is extracted afterwards. */
+static void stream_maybe_start(struct dl *d, const char *ptr, size_t n)
+{
+	long code = 0;
+	int p[2];
+
+	(void)curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (code < 200 || code >= 300)
+		return; /* a redirect's body: decide on the real answer */
+	d->stream_decided = true;
+	if (n < 4 || memcmp(ptr, "PK\3\4", 4) == 0)
+		return;
+	d->x = calloc(1, sizeof(*d->x));
+	if (!d->x)
+		return;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		goto fail;
+	(void)fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);
+	if (mkdir("tree", 0755) < 0 || chdir("tree") < 0) {
+		close(p[0]);
+		close(p[1]);
+		goto fail;
+	}
+	d->x->fd = p[0];
+	d->x->lim = &d->lim;
+	atomic_init(&d->x->done, false);
+	if (pthread_create(&d->thread, NULL, stream_extract_thread, d->x) != 0) {
+		close(p[0]);
+		close(p[1]);
+		(void)chdir("..");
+		(void)rmdir("tree");
+		goto fail;
+	}
+	d->pipe_w = p[1];
+	d->streaming = true;
+	return;
+fail:
+	free(d->x);
+	d->x = NULL;
+}
+
+/* Feed the extraction thread. Returns false when the transfer must stop (extraction failed). */
+static bool stream_feed(struct dl *d, const char *ptr, size_t n)
+{
+	size_t off = 0;
+
+	if (!d->streaming || d->stream_closed)
+		return true;
+	while (off < n) {
+		ssize_t k = write(d->pipe_w, ptr + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			/* EPIPE: the extractor is done; a failure stops the download, a success (trailing
+			 * padding after the end of the archive) just means the rest is only hashed */
+			d->stream_closed = true;
+			close(d->pipe_w);
+			d->pipe_w = -1;
+			pthread_join(d->thread, NULL);
+			d->streaming = false;
+			if (d->x->r < 0) {
+				d->extract_failed = true;
+				return false;
+			}
+			return true;
+		}
+		off += (size_t)k;
+	}
+	return true;
+}
+
+/* End the streaming extraction (also after failures). Returns the extraction result or 1 when
+ * nothing was streamed. */
+static int stream_finish(struct dl *d)
+{
+	int r;
+
+	if (!d->x)
+		return 1;
+	if (d->stream_finished)
+		return d->x->r;
+	d->stream_finished = true;
+	if (d->pipe_w >= 0) {
+		close(d->pipe_w);
+		d->pipe_w = -1;
+	}
+	if (d->streaming)
+		pthread_join(d->thread, NULL);
+	d->streaming = false;
+	if (chdir("..") < 0)
+		return -errno;
+	r = d->x->r;
+	return r;
+}
 
 static int fail(struct dl *d, bool fatal, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(struct dl *d, bool fatal, int r, const char *fmt, ...)
@@ -790,6 +916,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		off += (size_t)k;
 	}
 	d->bytes += n;
+	if (d->stream_allowed && !d->stream_decided)
+		stream_maybe_start(d, ptr, n);
+	if (!stream_feed(d, ptr, n))
+		return 0;
 	return n;
 }
 
@@ -831,6 +961,7 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	h = curl_easy_init();
 	if (!h)
 		return fail(d, false, -ENOMEM, "cannot initialise curl");
+	d->curl = h;
 	SETOPT(h, CURLOPT_URL, url);
 	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
@@ -879,7 +1010,11 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	cc = curl_easy_perform(h);
 	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (cc != CURLE_OK) {
-		if (cc == CURLE_FILESIZE_EXCEEDED || d->too_big) {
+		if (d->extract_failed) {
+			bool fatal = d->x->r == -EPROTONOSUPPORT || d->x->r == -EPERM || d->x->r == -EFBIG ||
+				     d->x->r == -EBADMSG;
+			r = fail(d, fatal, d->x->r, "%s", *d->x->err ? d->x->err : strerror(-d->x->r));
+		} else if (cc == CURLE_FILESIZE_EXCEEDED || d->too_big) {
 			r = fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
 				 (unsigned long long)job->max_artifact_bytes);
 		} else if (d->io_error) {
@@ -925,6 +1060,7 @@ out:
 	free(userpwd);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
+	d->curl = NULL;
 	return r;
 }
 
@@ -1169,11 +1305,12 @@ static int run_job(struct dl *d)
 	struct buf s3url;
 	struct extract_limits lim = { job->max_archive_entries, job->max_extracted_bytes };
 	uint64_t entries = 0, xbytes = 0;
-	char xerr[1024];
-	bool in_place = false;
-	int fd = -1, r;
+	char xerr[1024] = "";
+	bool in_place = false, streamed = false;
+	int fd = -1, r, xr = 1;
 
 	buf_init(&s3url, 16384);
+	d->lim = lim;
 	url_for_log(job->url, shown, sizeof(shown));
 	if (!job->tls_verify)
 		log_warn("tls_verify is off: artifact TLS certificates are not verified");
@@ -1215,10 +1352,19 @@ static int run_job(struct dl *d)
 			goto out;
 		}
 		d->fd = fd;
+		d->stream_allowed = true;
 		log_info("downloading artifact '%s'%s", shown, s3 ? " from s3" : "");
 		r = fetch_http(d, url, s3);
+		xr = stream_finish(d);
 		if (r < 0)
 			goto out;
+		if (xr <= 0) {
+			streamed = true;
+			entries = d->x->entries;
+			xbytes = d->x->bytes;
+			if (xr < 0 && !*xerr)
+				(void)str_copy(xerr, sizeof(xerr), *d->x->err ? d->x->err : strerror(-xr));
+		}
 	}
 	log_info("artifact: %llu bytes, sha256 %s", (unsigned long long)d->bytes, d->sha256);
 	/* §8.1 step 6: verify */
@@ -1231,7 +1377,16 @@ static int run_job(struct dl *d)
 		goto out;
 	if (*d->key_used)
 		log_info("artifact signature verified with key %s", d->key_used);
-	/* §8.1 step 7: extract into ./tree, with it as our working directory */
+	/* §8.1 step 7: extract into ./tree, with it as our working directory (done already when the
+	 * extraction streamed alongside the download) */
+	if (streamed) {
+		if (xr < 0) {
+			bool fatal = xr == -EPROTONOSUPPORT || xr == -EPERM || xr == -EFBIG || xr == -EBADMSG;
+			r = fail(d, fatal, xr, "%s", xerr);
+			goto out;
+		}
+		goto extracted;
+	}
 	if (lseek(fd, 0, SEEK_SET) < 0) {
 		r = fail(d, false, -errno, "cannot rewind artifact: %s", strerror(errno));
 		goto out;
@@ -1248,13 +1403,19 @@ static int run_job(struct dl *d)
 		r = fail(d, fatal, r, "%s", *xerr ? xerr : strerror(-r));
 		goto out;
 	}
-	log_info("extracted %llu entries, %llu bytes", (unsigned long long)entries, (unsigned long long)xbytes);
+extracted:
+	log_info("extracted %llu entries, %llu bytes%s", (unsigned long long)entries, (unsigned long long)xbytes,
+		 streamed ? " while downloading" : "");
 	if (!in_place)
 		(void)unlink("artifact"); /* the archive is not kept (§8.1 step 8) */
 	r = 0;
 out:
 	if (fd >= 0)
 		close(fd);
+	(void)stream_finish(d);
+	free(d->x);
+	d->x = NULL;
+	sha256_release(&d->sha);
 	buf_release(&s3url);
 	return r;
 }
@@ -1321,7 +1482,7 @@ static void write_result(const struct dl *d, bool ok)
 int download_helper_main(void)
 {
 	struct download_job job;
-	struct dl d = { .fd = -1 };
+	struct dl d = { .fd = -1, .pipe_w = -1 };
 	char *input = NULL;
 	json_t *j = NULL;
 	size_t len = 0;
@@ -1347,9 +1508,10 @@ int download_helper_main(void)
 	r = run_job(&d);
 	curl_global_cleanup();
 out:
-	if (r < 0)
+	if (r < 0) {
 		log_error("download failed: %s", d.msg);
-	else
+		(void)download_remove_tree("tree"); /* a partial extraction is never a build */
+	} else
 		log_info("download complete");
 	write_result(&d, r >= 0);
 	json_decref(j);

@@ -72,7 +72,9 @@ int download_job_from_json(const json_t *j, struct download_job *ret);
 
 /* Helper process entry point for `slipway-agent --internal-download`. Expects cwd = the fresh
  * tmp dir; reads the job JSON from stdin (at most 1 MiB); downloads to ./artifact (file://
- * is read in place), verifies size, sha256 and signature, extracts into ./tree (created here),
+ * is read in place), verifies size, sha256 and signature, extracts into ./tree (created here;
+ * tar formats fetched over http(s)/s3 are extracted by a thread while they download, zip after
+ * the download; nothing leaves the tmp dir before the agent's build_install()),
  * writes ONE JSON object {"ok": bool, "fatal": bool, "sha256": hex|null, "bytes": n,
  * "signatureKey": base64|null, "message": str|null} to fd 3 (skipped if fd 3 is not open),
  * and logs one-line diagnostics on stderr. Returns the process exit code: DOWNLOAD_EXIT_OK,

@@ -226,6 +226,7 @@ def test_http_ok_and_query_string(run_helper, http_server):
     check_app_tree(res.tmp / "tree")
     assert not (res.tmp / "artifact").exists()
     assert "abc" not in res.log
+    assert "while downloading" in res.log
 
 
 def test_http_needs_allow_http(run_helper, http_server):
@@ -296,3 +297,55 @@ def test_bad_scheme_and_bad_job(run_helper):
     assert res.code == 2 and "scheme" in res.result["message"]
     res = run_helper({"nourl": 1})
     assert res.code == 2 and "invalid download job" in res.result["message"]
+
+
+# ---- streaming extraction (tar formats over http/s3 are extracted while downloading) --------------
+
+def test_http_hostile_archive_streamed(run_helper, http_server):
+    data = make_tar([{"name": "a/../../evil", "data": b"x"},
+                     {"name": "big.bin", "data": os.urandom(4 * 1024 * 1024)}], "w")
+    http_server.add("/evil.tar", data)
+    res = run_helper(job(http_server.base + "/evil.tar"))
+    assert res.code == 2, res
+    assert "'..' component" in res.result["message"]
+    assert not (res.tmp / "tree").exists()
+    # the download stopped as soon as the extractor refused the archive
+    assert res.result["bytes"] < len(data)
+
+
+def test_http_sha_mismatch_streamed(run_helper, http_server):
+    data = app_tar()
+    http_server.add("/a.tgz", data)
+    res = run_helper(job(http_server.base + "/a.tgz", expectedSha256="1" * 64))
+    assert res.code == 2 and "sha256 mismatch" in res.result["message"]
+    assert not (res.tmp / "tree").exists()
+
+
+def test_http_zip_keeps_modes(run_helper, http_server):
+    data = make_zip([("bin/run", b"#!/bin/sh\n", 0o755), ("conf", b"x", 0o600)])
+    http_server.add("/a.zip", data)
+    res = run_helper(job(http_server.base + "/a.zip"))
+    assert res.code == 0, res
+    assert stat.S_IMODE(os.stat(res.tmp / "tree/bin/run").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(res.tmp / "tree/conf").st_mode) == 0o600
+    assert "while downloading" not in res.log
+
+
+def test_http_trailing_bytes_after_archive(run_helper, http_server):
+    data = app_tar("w") + b"\0" * (3 * 1024 * 1024)
+    http_server.add("/pad.tar", data)
+    res = run_helper(job(http_server.base + "/pad.tar", expectedSha256=sha256(data)))
+    assert res.code == 0, res
+    assert res.result["bytes"] == len(data)
+    check_app_tree(res.tmp / "tree")
+
+
+def test_http_signature_with_streaming(run_helper, http_server, keys, tmp_path):
+    p = write(tmp_path, "s.tgz", app_tar())
+    pem, pub = keys["good"]
+    http_server.add("/s.tgz", p.read_bytes())
+    res = run_helper(job(http_server.base + "/s.tgz", signature=sign(pem, p), signingKey=pub))
+    assert res.code == 0, res
+    res = run_helper(job(http_server.base + "/s.tgz", signature=sign(keys["other"][0], p), signingKey=pub))
+    assert res.code == 2 and "signature invalid" in res.result["message"]
+    assert not (res.tmp / "tree").exists()
