@@ -463,6 +463,7 @@ static int remove_dir_contents(int dfd, int depth)
 
 	if (depth > 256)
 		return -ELOOP;
+	(void)fchmod(dfd, 0700); /* a script may have made it read-only; it goes anyway */
 	d = fdopendir(dfd);
 	if (!d) {
 		r = -errno;

@@ -258,6 +258,11 @@ def test_allow_hosts(run_helper, http_server):
     assert run_helper(job(url, allowHosts="127.0.0.1")).code == 0
     res = run_helper(job(url, allowHosts="127.0.0.1:1, *.example.com"))
     assert res.code == 2 and "download_allow_hosts" in res.result["message"]
+    # "*.d" matches any sub-domain of d (curl resolves *.localhost to loopback), never d itself
+    sub = "http://app.LOCALHOST:%d/a.tgz" % http_server.port
+    assert run_helper(job(sub, allowHosts="*.localhost")).code == 0
+    res = run_helper(job("http://localhost:%d/a.tgz" % http_server.port, allowHosts="*.localhost"))
+    assert res.code == 2 and "download_allow_hosts" in res.result["message"]
 
 
 def test_redirects_are_rechecked(run_helper, http_server):
