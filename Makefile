@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration run bench asan fuzz format clean
+.PHONY: all deps build test unit integration browser run bench asan fuzz format clean
 
 all: build
 
@@ -24,10 +24,14 @@ unit: build
 integration: build
 	SLIPWAY_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests/integration
 
+browser: build
+	SLIPWAY_BUILD_DIR=$(abspath $(BUILD)) scripts/browser-test.sh
+
 test: deps
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) browser
 
 run: deps
 	$(MAKE) build

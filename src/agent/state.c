@@ -166,7 +166,8 @@ void state_remove_stale_tmp(const char *dir)
 	if (!d)
 		return;
 	while ((de = readdir(d)))
-		if (startswith(de->d_name, STATE_FILE ".tmp."))
+		/* state.json.tmp.*, slipway_agent.prom.tmp.*: temp files of an interrupted atomic write */
+		if (de->d_type != DT_DIR && strstr(de->d_name, ".tmp."))
 			(void)unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 }

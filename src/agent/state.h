@@ -30,7 +30,7 @@ int state_load_readonly(const char *dir, struct state_file *ret);
 /* Atomic rewrite (0600). 0 or negative errno. */
 int state_save(struct state_file *st);
 void state_release(struct state_file *st);
-/* Remove stale state.json.tmp.XXXXXX files (start-up). */
+/* Remove stale NAME.tmp.XXXXXX files of interrupted atomic writes in dir (start-up). */
 void state_remove_stale_tmp(const char *dir);
 
 /* Convert an upstream env_status file (§12.4). readlink_target(env_name) is not needed: targetBuildId is

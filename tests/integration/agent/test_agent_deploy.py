@@ -194,3 +194,40 @@ def test_tls_verification_and_ca_file(make_agent, tmp_path):
         assert len(srv.bodies()) == 2
     finally:
         srv.stop()
+
+
+def test_run_as_drops_privileges(server, make_agent, tmp_path):
+    if os.getuid() != 0:
+        import pytest
+        pytest.skip("needs root to switch users")
+    # every directory on the way must be traversable by the unprivileged user
+    p = tmp_path
+    while str(p) != "/":
+        os.chmod(p, os.stat(p).st_mode | 0o111)
+        p = p.parent
+    out = tmp_path / "who"
+    out.mkdir(mode=0o777)
+    os.chmod(out, 0o777)
+    agent = make_agent(server.url, run_as="nobody")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        body = ("#!/bin/sh\necho \"$(id -u) $(id -g) $HOME $USER $DEPLOY_STEP\" >> %s/$DEPLOY_STEP\n" % out).encode()
+        for stage in ["PRE_RESTART", "RESTARTING"]:
+            info = tarfile.TarInfo("teletraan/" + stage)
+            info.size = len(body)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(body))
+    art = tmp_path / "app.tar.gz"
+    art.write_bytes(buf.getvalue())
+    os.chmod(art, 0o644)
+    b = build_record("BuildRunAsXXXXXXXXX_abc1234", art, None, "abc1234def")
+    server.decide = Walk(stages=["DOWNLOADING", "STAGING", "PRE_RESTART", "RESTARTING"], build=b)
+    r = agent.once()
+    assert r.returncode == 0, r.stderr
+    e = agent.state()["envs"]["web"]
+    assert (e["deployStage"], e["status"]) == ("RESTARTING", "SUCCEEDED"), e
+    line = (out / "RESTARTING").read_text().split()
+    assert line == ["65534", "65534", "/nonexistent", "nobody", "RESTARTING"]
+    tree = agent.builds_dir / "web" / b["id"]
+    assert os.stat(tree).st_uid == 65534
+    assert (os.stat(agent.log_dir / "web.log").st_uid, os.stat(agent.log_dir / "web.log").st_mode & 0o777) == (0, 0o640)

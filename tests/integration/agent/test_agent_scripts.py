@@ -421,3 +421,21 @@ def test_custom_target_and_ignored_agent_configs(server, make_agent, tmp_path):
     assert agent.once().returncode == 0
     e = agent.state()["envs"]["web"]
     assert e["status"] == "AGENT_FAILED"
+
+
+def test_env_log_rotation_and_stale_tmp_files(server, make_agent, tmp_path):
+    agent = make_agent(server.url, log_max_bytes=4096)
+    agent.state_dir.mkdir(parents=True, exist_ok=True)
+    stale = agent.state_dir / "state.json.tmp.abcdef"
+    stale.write_text("half")
+    agent.make_build("web", "b1", {"RESTARTING": "#!/bin/sh\nhead -c 5000 /dev/zero | tr '\\\\0' x\necho\n"})
+    server.decide = Walk(stages=["RESTARTING"])
+    assert agent.once().returncode == 0
+    assert not stale.exists()
+    log = agent.log_dir / "web.log"
+    assert log.stat().st_size > 4096
+    server.decide = Walk(stages=["RESTARTING"], deploy_id="SecondDeployEEEEEEEEEEE")
+    assert agent.once().returncode == 0
+    rotated = agent.log_dir / "web.log.1"
+    assert rotated.exists() and rotated.stat().st_size > 4096
+    assert "SecondDeployEEEEEEEEEEE" in log.read_text() and "SecondDeploy" not in rotated.read_text()

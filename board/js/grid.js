@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: Apache-2.0
+// board/js/grid.js: the host grid of a stage: status summary, fleet map (canvas, one cell per host),
+// and a virtualised, sortable host table. Built to render 10,000 hosts well under a second:
+// the map is one canvas, the table only creates the rows in view.
+import { h, clear, fmtLocal, fmtUtc, fmtNum, debounce } from './ui.js';
+
+const FATAL = new Set(['AGENT_FAILED', 'SCRIPT_TIMEOUT', 'TOO_MANY_RETRY', 'RUNTIME_MISMATCH']);
+const STAGES = ['UNKNOWN', 'PRE_DOWNLOAD', 'DOWNLOADING', 'POST_DOWNLOAD', 'STAGING', 'PRE_RESTART', 'RESTARTING',
+  'POST_RESTART', 'SERVING_BUILD', 'STOPPING', 'STOPPED'];
+const STAGE_INDEX = Object.fromEntries(STAGES.map((s, i) => [s, i]));
+
+// Host classes, in the order of the summary; colours match style.css (--c-*).
+export const CLASSES = [
+  { key: 'serving', label: 'Serving', color: '#16a34a', failing: false },
+  { key: 'deploying', label: 'Deploying', color: '#2563eb', failing: false },
+  { key: 'waiting', label: 'Waiting', color: '#93c5fd', failing: false },
+  { key: 'old', label: 'Previous build', color: '#94a3b8', failing: false },
+  { key: 'retrying', label: 'Retrying', color: '#f59e0b', failing: true },
+  { key: 'failed', label: 'Failed', color: '#dc2626', failing: true },
+  { key: 'paused', label: 'Paused', color: '#8b5cf6', failing: false },
+  { key: 'unreachable', label: 'Unreachable', color: '#475569', failing: true },
+  { key: 'removed', label: 'Removed', color: '#cbd5e1', failing: false },
+  { key: 'missing', label: 'Never pinged', color: '#e2e8f0', failing: true },
+];
+const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
+
+export function classify(a, currentDeployId) {
+  if (a.missing) return 'missing';
+  if (a.removed) return 'removed';
+  if (a.state === 'UNREACHABLE') return 'unreachable';
+  if (a.state === 'PAUSED_BY_SYSTEM' || FATAL.has(a.status)) return 'failed';
+  if (a.state === 'PAUSED_BY_USER') return 'paused';
+  if (a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') return 'retrying';
+  if (currentDeployId && a.deployId !== currentDeployId) {
+    return a.deployStage === 'SERVING_BUILD' ? 'old' : 'waiting';
+  }
+  if (a.deployStage === 'SERVING_BUILD' || a.deployStage === 'STOPPED') return 'serving';
+  if (!a.deployStage || a.deployStage === 'UNKNOWN') return 'waiting';
+  return 'deploying';
+}
+
+const COLUMNS = [
+  { key: 'hostName', label: 'Host', width: '22%' },
+  { key: 'cls', label: 'Status', width: '13%' },
+  { key: 'deployStage', label: 'Deploy stage', width: '14%' },
+  { key: 'state', label: 'Agent state', width: '13%' },
+  { key: 'status', label: 'Last result', width: '14%' },
+  { key: 'lastUpdateDate', label: 'Last change', width: '12%' },
+];
+const ROW_H = 34;
+
+// createHostGrid({onOpenHost, onHostAction, canAct}) → {el, update(agents, missing, currentDeployId), selection()}
+export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
+  let rows = [];        // all hosts with derived fields
+  let view = [];        // filtered + sorted
+  let currentDeploy = null;
+  let sortKey = 'cls', sortDir = 1;
+  let onlyFailing = false;
+  let classFilter = null;
+  let text = '';
+  const selected = new Set();
+
+  const summary = h('div.host-summary', { role: 'group', 'aria-label': 'Host status summary' });
+  const failingToggle = h('input', { type: 'checkbox', name: 'failingOnly', 'data-role': 'failing-only' });
+  const filterInput = h('input.search.search-sm', { type: 'search', placeholder: 'Filter hosts', 'aria-label': 'Filter hosts', 'data-role': 'host-filter' });
+  const shown = h('span.muted.small', { 'data-role': 'hosts-shown' });
+  const bulk = h('div.bulk', { hidden: true });
+  const canvas = h('canvas.fleet-map', { 'aria-label': 'Fleet map: one cell per host', role: 'img' });
+  const tip = h('div.map-tip', { hidden: true });
+  const mapWrap = h('div.map-wrap', canvas, tip);
+  const headRow = h('div.ht-row.ht-head', { role: 'row' });
+  const spacer = h('div.ht-spacer');
+  const body = h('div.ht-body', { role: 'rowgroup' }, spacer);
+  const scroller = h('div.ht-scroll', { tabindex: '0', 'aria-label': 'Hosts' }, body);
+  const table = h('div.host-table', { role: 'table', 'aria-label': 'Hosts', 'aria-rowcount': '0' }, headRow, scroller);
+  const empty = h('div.ht-empty', { hidden: true });
+
+  const el = h('div.host-grid',
+    h('div.grid-toolbar',
+      summary,
+      h('div.grid-controls',
+        filterInput,
+        h('label.check', failingToggle, ' Failing only'),
+        shown)),
+    mapWrap,
+    bulk,
+    table,
+    empty);
+
+  // ---- header with sorting ----
+  function renderHead() {
+    clear(headRow,
+      h('div.ht-cell.ht-check', { role: 'columnheader' },
+        canAct ? h('input', { type: 'checkbox', 'aria-label': 'Select all shown hosts', onchange: e => selectAll(e.target.checked) }) : null),
+      COLUMNS.map(c => h('div.ht-cell', { role: 'columnheader', style: { width: c.width }, 'aria-sort': sortKey === c.key ? (sortDir > 0 ? 'ascending' : 'descending') : 'none' },
+        h('button.sort-btn', { type: 'button', onclick: () => setSort(c.key), 'data-sort': c.key },
+          c.label, sortKey === c.key ? h('span.sort-ind', sortDir > 0 ? '▲' : '▼') : null))),
+      h('div.ht-cell.ht-actions', { role: 'columnheader' }, canAct ? 'Actions' : ''));
+  }
+  function setSort(k) {
+    if (sortKey === k) sortDir = -sortDir; else { sortKey = k; sortDir = 1; }
+    renderHead();
+    refilter();
+  }
+
+  failingToggle.addEventListener('change', () => { onlyFailing = failingToggle.checked; refilter(); });
+  filterInput.addEventListener('input', debounce(() => { text = filterInput.value.trim().toLowerCase(); refilter(); }, 120));
+
+  const clsOrder = Object.fromEntries(CLASSES.map((c, i) => [c.key, i]));
+  // Failures first when sorting by status: the order people triage in.
+  const triage = { failed: 0, retrying: 1, unreachable: 2, missing: 3, paused: 4, deploying: 5, waiting: 6, old: 7, serving: 8, removed: 9 };
+  function cmp(a, b) {
+    let x, y;
+    switch (sortKey) {
+    case 'cls': x = triage[a.cls]; y = triage[b.cls]; break;
+    case 'deployStage': x = STAGE_INDEX[a.deployStage] ?? -1; y = STAGE_INDEX[b.deployStage] ?? -1; break;
+    case 'lastUpdateDate': x = a.lastUpdateDate || 0; y = b.lastUpdateDate || 0; break;
+    default: x = a[sortKey] || ''; y = b[sortKey] || '';
+    }
+    if (x < y) return -sortDir;
+    if (x > y) return sortDir;
+    return a.hostName < b.hostName ? -1 : a.hostName > b.hostName ? 1 : 0;
+  }
+
+  function refilter() {
+    view = rows.filter(r => (!onlyFailing || CLASS_BY_KEY[r.cls].failing)
+      && (!classFilter || r.cls === classFilter)
+      && (!text || r.hostName.toLowerCase().includes(text) || (r.hostId || '').toLowerCase().includes(text)));
+    view.sort(cmp);
+    table.setAttribute('aria-rowcount', String(view.length));
+    shown.textContent = view.length === rows.length ? `${fmtNum(rows.length)} hosts` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} hosts`;
+    spacer.style.height = view.length * ROW_H + 'px';
+    empty.hidden = view.length > 0;
+    table.hidden = view.length === 0;
+    if (!view.length) {
+      empty.textContent = rows.length ? 'No host matches the filters.'
+        : 'No hosts in this stage yet. Hosts appear when their agents ping the server with this stage in their capacity.';
+    }
+    renderRows(true);
+    drawMap();
+  }
+
+  // ---- virtualised rows ----
+  let lastRange = '';
+  function renderRows(force) {
+    const top = scroller.scrollTop;
+    const height = scroller.clientHeight || 520;
+    const first = Math.max(0, Math.floor(top / ROW_H) - 5);
+    const last = Math.min(view.length, Math.ceil((top + height) / ROW_H) + 5);
+    const key = first + ':' + last;
+    if (!force && key === lastRange) return;
+    lastRange = key;
+    const frag = document.createDocumentFragment();
+    for (let i = first; i < last; i++) frag.append(rowEl(view[i], i));
+    spacer.replaceChildren(frag);
+  }
+  scroller.addEventListener('scroll', () => renderRows(false), { passive: true });
+
+  function rowEl(r, i) {
+    const c = CLASS_BY_KEY[r.cls];
+    const acts = [];
+    if (canAct && r.hostId) {
+      if (r.state === 'PAUSED_BY_USER') acts.push(actBtn('Resume', 'NORMAL', r));
+      else acts.push(actBtn('Pause', 'PAUSED_BY_USER', r));
+      acts.push(actBtn('Reset', 'RESET', r));
+    }
+    return h(`div.ht-row.cls-${r.cls}${selected.has(r.hostId) ? '.selected' : ''}`, {
+      role: 'row', style: { top: i * ROW_H + 'px' }, 'aria-rowindex': String(i + 2), dataset: { host: r.hostName },
+    },
+    h('div.ht-cell.ht-check', { role: 'cell' }, canAct && r.hostId ? h('input', {
+      type: 'checkbox', checked: selected.has(r.hostId), 'aria-label': 'Select ' + r.hostName,
+      onchange: e => { if (e.target.checked) selected.add(r.hostId); else selected.delete(r.hostId); renderBulk(); e.target.closest('.ht-row').classList.toggle('selected', e.target.checked); },
+    }) : null),
+    h('div.ht-cell.mono', { role: 'cell', style: { width: COLUMNS[0].width } },
+      h('a', { href: '/hosts/' + encodeURIComponent(r.hostName), 'data-link': true, title: r.hostId ? 'host id ' + r.hostId : '' }, r.hostName)),
+    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[1].width } }, h('span.dot', { style: { background: c.color } }), c.label),
+    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[2].width } }, r.deployStage ? r.deployStage.replaceAll('_', ' ') : '—'),
+    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[3].width } }, r.state ? r.state.replaceAll('_', ' ') : '—'),
+    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[4].width }, title: r.lastErrno ? 'errno ' + r.lastErrno : '' },
+      r.status ? r.status.replaceAll('_', ' ') : '—', r.failCount ? h('span.muted.small', ` ×${r.failCount}`) : null),
+    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[5].width }, title: r.lastUpdateDate ? fmtUtc(r.lastUpdateDate) : '' }, r.lastUpdateDate ? fmtLocal(r.lastUpdateDate) : '—'),
+    h('div.ht-cell.ht-actions', { role: 'cell' }, acts));
+  }
+  function actBtn(label, action, r) {
+    return h('button.btn.btn-xs', { type: 'button', 'data-action': action, onclick: () => onHostAction(action, [r]) }, label);
+  }
+
+  function selectAll(on) {
+    if (on) view.forEach(r => r.hostId && selected.add(r.hostId)); else selected.clear();
+    renderBulk();
+    renderRows(true);
+  }
+  function selectedRows() { return rows.filter(r => r.hostId && selected.has(r.hostId)); }
+  function renderBulk() {
+    const n = selected.size;
+    bulk.hidden = n === 0;
+    if (!n) return;
+    const sel = () => selectedRows();
+    clear(bulk, h('span', h('strong', fmtNum(n)), ` host${n === 1 ? '' : 's'} selected`),
+      h('button.btn.btn-sm', { type: 'button', onclick: () => onHostAction('PAUSED_BY_USER', sel()) }, 'Pause'),
+      h('button.btn.btn-sm', { type: 'button', onclick: () => onHostAction('NORMAL', sel()) }, 'Resume'),
+      h('button.btn.btn-sm', { type: 'button', onclick: () => onHostAction('RESET', sel()) }, 'Reset'),
+      h('button.btn.btn-sm.btn-ghost', { type: 'button', onclick: () => selectAll(false) }, 'Clear selection'));
+  }
+
+  // ---- summary ----
+  function renderSummary(counts) {
+    clear(summary, CLASSES.filter(c => counts[c.key]).map(c => h(`button.sum-chip${classFilter === c.key ? '.active' : ''}`, {
+      type: 'button', title: classFilter === c.key ? 'Show all hosts' : `Show only ${c.label.toLowerCase()} hosts`,
+      'aria-pressed': String(classFilter === c.key), dataset: { cls: c.key },
+      onclick: () => { classFilter = classFilter === c.key ? null : c.key; renderSummary(counts); refilter(); },
+    }, h('span.dot', { style: { background: c.color } }), c.label, h('strong', fmtNum(counts[c.key])))));
+    if (!rows.length) summary.append(h('span.muted.small', 'No hosts'));
+  }
+
+  // ---- fleet map ----
+  let cell = 10, cols = 1;
+  function drawMap() {
+    const n = view.length;
+    mapWrap.hidden = n === 0;
+    if (!n) return;
+    const width = Math.max(200, mapWrap.clientWidth || 900);
+    cell = n <= 300 ? 16 : n <= 1500 ? 10 : n <= 5000 ? 7 : 5;
+    const gap = cell >= 10 ? 2 : 1;
+    cols = Math.max(1, Math.floor(width / (cell + gap)));
+    const rowsN = Math.ceil(n / cols);
+    const dpr = window.devicePixelRatio || 1;
+    const cssH = rowsN * (cell + gap);
+    canvas.style.width = width + 'px';
+    canvas.style.height = cssH + 'px';
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(cssH * dpr);
+    const g = canvas.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, width, cssH);
+    let lastColor = '';
+    for (let i = 0; i < n; i++) {
+      const r = view[i];
+      const color = r.cls === 'deploying' ? stageShade(r.deployStage) : CLASS_BY_KEY[r.cls].color;
+      if (color !== lastColor) { g.fillStyle = color; lastColor = color; }
+      g.fillRect((i % cols) * (cell + gap), Math.floor(i / cols) * (cell + gap), cell, cell);
+    }
+    canvas.setAttribute('aria-label', `Fleet map of ${n} hosts`);
+    canvas._gap = gap;
+  }
+  function hostAt(ev) {
+    const rect = canvas.getBoundingClientRect();
+    const gap = canvas._gap || 1;
+    const x = Math.floor((ev.clientX - rect.left) / (cell + gap));
+    const y = Math.floor((ev.clientY - rect.top) / (cell + gap));
+    const i = y * cols + x;
+    return x < cols && i >= 0 && i < view.length ? view[i] : null;
+  }
+  canvas.addEventListener('mousemove', ev => {
+    const r = hostAt(ev);
+    if (!r) { tip.hidden = true; canvas.style.cursor = ''; return; }
+    canvas.style.cursor = 'pointer';
+    clear(tip, h('strong', r.hostName), h('div', CLASS_BY_KEY[r.cls].label, r.deployStage ? ' · ' + r.deployStage.replaceAll('_', ' ') : ''),
+      r.status && r.status !== 'SUCCEEDED' && r.status !== 'UNKNOWN' ? h('div', r.status) : null);
+    tip.hidden = false;
+    const wrapRect = mapWrap.getBoundingClientRect();
+    tip.style.left = Math.min(ev.clientX - wrapRect.left + 12, wrapRect.width - 220) + 'px';
+    tip.style.top = ev.clientY - wrapRect.top + 14 + 'px';
+  });
+  canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
+  canvas.addEventListener('click', ev => { const r = hostAt(ev); if (r) onOpenHost(r); });
+  const ro = new ResizeObserver(debounce(() => drawMap(), 100));
+  ro.observe(mapWrap);
+
+  renderHead();
+
+  return {
+    el,
+    // agents: [Agent]; missing: [hostName] never pinged; currentDeployId: the stage's deploy.
+    update(agents, missing, currentDeployId, removedHosts) {
+      const t0 = performance.now();
+      currentDeploy = currentDeployId;
+      const removed = new Set(removedHosts || []);
+      const counts = {};
+      rows = new Array(agents.length + (missing ? missing.length : 0));
+      let k = 0;
+      for (const a of agents) {
+        const r = {
+          hostId: a.hostId, hostName: a.hostName || a.hostId, deployId: a.deployId, deployStage: a.deployStage,
+          state: a.state, status: a.status, lastUpdateDate: a.lastUpdateDate, lastErrno: a.lastErrno,
+          failCount: a.failCount, removed: a.removed || removed.has(a.hostName),
+        };
+        r.cls = classify(r, currentDeploy);
+        counts[r.cls] = (counts[r.cls] || 0) + 1;
+        rows[k++] = r;
+      }
+      for (const name of missing || []) {
+        rows[k++] = { hostName: name, missing: true, cls: 'missing' };
+        counts.missing = (counts.missing || 0) + 1;
+      }
+      const ids = new Set(rows.map(r => r.hostId));
+      for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      renderSummary(counts);
+      renderBulk();
+      refilter();
+      // Render time of the whole grid, visible to the browser tests and the performance panel.
+      performance.measure('slipway:host-grid', { start: t0, end: performance.now() });
+      return counts;
+    },
+    clearSelection() { selected.clear(); renderBulk(); renderRows(true); },
+    destroy() { ro.disconnect(); },
+  };
+}
+
+// Deploying hosts: lighter blue early in the stage path, darker near the end.
+const SHADES = ['#bfdbfe', '#93c5fd', '#60a5fa', '#3b82f6', '#2563eb', '#1d4ed8', '#1e40af'];
+function stageShade(stage) {
+  const i = STAGE_INDEX[stage] ?? 0;
+  return SHADES[Math.max(0, Math.min(SHADES.length - 1, i - 1))];
+}
+
+export { STAGES, FATAL };

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// board/js/pages/common.js: pieces shared by the stage pages: header with stage tabs, progress bar, recent list.
+import * as api from '../api.js';
+import { h, badge, link, icon } from '../ui.js';
+import { navigate } from '../app.js';
+
+const RECENT_KEY = 'slipway.recent';
+
+export function recentList() {
+  try {
+    const v = JSON.parse(localStorage.getItem(RECENT_KEY) || '[]');
+    return Array.isArray(v) ? v.filter(r => r && r.env && r.stage) : [];
+  } catch { return []; }
+}
+
+export function recordVisit(env, stage) {
+  try {
+    const list = recentList().filter(r => !(r.env === env && r.stage === stage));
+    list.unshift({ env, stage, at: Date.now() });
+    localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, 8)));
+  } catch { /* storage full or disabled */ }
+}
+
+// A bar of succeeded (green) and failed (red) out of total.
+export function progressBar(succeeded, total, failed = 0, opts = {}) {
+  const pct = total > 0 ? Math.min(100, (100 * succeeded) / total) : (opts.emptyFull ? 100 : 0);
+  const fpct = total > 0 ? Math.min(100 - pct, (100 * (failed || 0)) / total) : 0;
+  return h(`div.progress${opts.large ? '.large' : ''}`, {
+    role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': total || 0, 'aria-valuenow': succeeded || 0,
+    'aria-label': `${succeeded || 0} of ${total || 0} hosts succeeded`,
+  },
+  h('div.progress-track', h('div.progress-ok', { style: { width: pct + '%' } }), h('div.progress-bad', { style: { width: fpct + '%' } })),
+  h('span.progress-text', `${succeeded || 0} / ${total || 0}`));
+}
+
+// Loads the stages of env (sorted as the server lists them) and the chosen stage.
+export async function loadStages(env, signal) {
+  const stages = await api.get('/v1/envs', { envName: env }, { signal });
+  return stages;
+}
+
+// Header of a stage page: breadcrumb, env title, stage tabs and the section tabs.
+export function stageHeader({ env, stage, stages, section, stageInfo, actions }) {
+  const sections = [['', 'Overview'], ['history', 'History'], ['config', 'Config']];
+  const suffix = section ? '/' + section : '';
+  const tabs = h('div.stage-tabs', { role: 'tablist', 'aria-label': 'Stages' },
+    stages.map(s => h(`a.stage-tab${s.stageName === stage ? '.active' : ''}`, {
+      href: `/env/${encodeURIComponent(env)}/${encodeURIComponent(s.stageName)}${suffix}`, 'data-link': true,
+      role: 'tab', 'aria-selected': String(s.stageName === stage), tabindex: s.stageName === stage ? '0' : '-1',
+      title: `${s.stageName} (${s.stageType})${s.envState !== 'NORMAL' ? ' — paused' : ''}`,
+    }, s.stageName, s.envState !== 'NORMAL' ? h('span.tab-flag', icon('pause')) : null)));
+  tabs.addEventListener('keydown', e => {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    const list = [...tabs.querySelectorAll('.stage-tab')];
+    const i = list.indexOf(document.activeElement);
+    const j = (Math.max(0, i) + (e.key === 'ArrowRight' ? 1 : list.length - 1)) % list.length;
+    e.preventDefault();
+    list[j].focus();
+    navigate(new URL(list[j].href).pathname);
+  });
+  const base = `/env/${encodeURIComponent(env)}/${encodeURIComponent(stage)}`;
+  return h('div.stage-head',
+    h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, link('/', 'Environments'), h('span.sep', '/'), h('span', env)),
+    h('div.stage-title',
+      h('h1', env, h('span.stage-name', ' / ', stage)),
+      stageInfo ? h('div.stage-badges', badge(stageInfo.stageType, 'plain'),
+        stageInfo.envState !== 'NORMAL' ? badge('PAUSED', 'warn') : null,
+        stageInfo.state === 'DISABLED' ? badge('PROMOTE DISABLED', 'bad') : null) : null,
+      h('div.head-actions', actions || null)),
+    tabs,
+    h('nav.section-tabs', { 'aria-label': 'Stage sections' }, sections.map(([s, label]) =>
+      h(`a${(section || '') === s ? '.active' : ''}`, { href: base + (s ? '/' + s : ''), 'data-link': true }, label))));
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// board/js/pages/hosts.js: host lookup and the host page: its records, and its agent in every stage.
+import * as api from '../api.js';
+import { h, clear, badge, timeEl, fmtAgo, spinner, errorBox, emptyState, link, openDialog, toast, shortId } from '../ui.js';
+import { navigate, canOperate } from '../app.js';
+import { classify, CLASSES } from '../grid.js';
+
+const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
+
+export async function render(ctx) {
+  const host = ctx.params.host || null;
+  document.title = (host ? host + ' · ' : '') + 'Hosts · Slipway';
+  const search = h('input.search', { type: 'search', name: 'host', placeholder: 'Host name', 'aria-label': 'Host name', 'data-search': true, value: host || '', autocomplete: 'off' });
+  const form = h('form.inline-form', { onsubmit: e => { e.preventDefault(); const v = search.value.trim(); if (v) navigate('/hosts/' + encodeURIComponent(v)); } },
+    search, h('button.btn', { type: 'submit' }, 'Look up'));
+  const body = h('div');
+  clear(ctx.root, h('div.page.page-wide',
+    h('div.page-head', h('div',
+      host ? h('nav.crumbs', link('/hosts', 'Hosts'), h('span.sep', '/'), h('span', host)) : null,
+      h('h1', host ? h('span.mono', host) : 'Hosts'),
+      h('p.subtitle', host ? 'This host in every stage it belongs to.' : 'Look a host up by name to see its agents and records.')), form),
+    body));
+  if (!host) { search.focus(); clear(body, emptyState('Find a host', 'Type a host name (as its agent reports it) and press Enter.')); return; }
+
+  clear(body, spinner());
+  let agents, records;
+  try {
+    [agents, records] = await Promise.all([
+      api.get('/v1/agents/' + api.enc(host), null, { signal: ctx.signal }),
+      api.get('/v1/hosts/' + api.enc(host), null, { signal: ctx.signal }).catch(e => { if (e.status === 404) return []; throw e; }),
+    ]);
+  } catch (e) {
+    if (e.name !== 'AbortError') clear(body, errorBox(e));
+    return;
+  }
+  if (!agents.length && !records.length) {
+    clear(body, emptyState('Unknown host', `The server has no agent or host record named ${host}.`));
+    return;
+  }
+  const envs = await Promise.all(agents.map(a => api.getEnvById(a.envId)));
+  const currents = envs.map(e => e && e.deployId);
+
+  const recPanel = h('section.panel', h('div.panel-head', h('h2', 'Host records')),
+    records.length ? h('div.table-wrap', h('table.table', { 'aria-label': 'Host records' },
+      h('thead', h('tr', h('th', 'Group'), h('th', 'Host id'), h('th', 'IP'), h('th', 'State'), h('th', 'Agent version'), h('th', 'Last seen'), h('th', 'Registered'))),
+      h('tbody', records.map(r => h('tr',
+        h('td', r.groupName || '—'), h('td.mono', r.hostId), h('td.mono', r.ip || '—'), h('td', badge(r.state, r.state === 'ACTIVE' ? 'ok' : 'warn')),
+        h('td', r.agentVersion || '—'), h('td', r.lastSeen ? h('span', { title: new Date(r.lastSeen).toISOString() }, fmtAgo(r.lastSeen)) : '—'),
+        h('td', timeEl(r.createDate)))))))
+      : h('p.muted.small.pad', 'No host record (hosts get one when they first ping or are registered).'));
+
+  const agentRows = agents.map((a, i) => {
+    const e = envs[i];
+    const cls = classify(a, currents[i]);
+    const c = CLASS_BY_KEY[cls];
+    const errCell = h('td.desc');
+    if (e && a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') {
+      api.get(`${api.stagePath(e.envName, e.stageName)}/agents/errors/${api.enc(host)}`).then(err => {
+        clear(errCell, h('details', h('summary', 'last error'), h('pre.errlog', err.errorMessage || '')));
+      }).catch(() => {});
+    }
+    const ops = e && canOperate(e.envName) ? [
+      a.state === 'PAUSED_BY_USER' ? actBtn('Resume', 'NORMAL', a, e) : actBtn('Pause', 'PAUSED_BY_USER', a, e),
+      actBtn('Reset', 'RESET', a, e)] : [];
+    return h('tr',
+      h('td', e ? link(`/env/${encodeURIComponent(e.envName)}/${encodeURIComponent(e.stageName)}`, h('strong', e.envName), ' / ', e.stageName) : h('span.muted', a.envId)),
+      h('td', h('span.dot', { style: { background: c.color } }), c.label),
+      h('td', (a.deployStage || '—').replaceAll('_', ' ')),
+      h('td', badge(a.state)),
+      h('td', a.status ? a.status.replaceAll('_', ' ') : '—', a.failCount ? h('span.muted.small', ` ×${a.failCount}`) : null),
+      h('td.mono', { title: a.deployId || '' }, shortId(a.deployId), a.deployId && a.deployId === currents[i] ? h('span.muted.small', ' (current)') : null),
+      h('td', timeEl(a.lastUpdateDate)),
+      h('td', timeEl(a.firstDeployDate)),
+      errCell,
+      h('td.nowrap', ops));
+  });
+  const agentPanel = h('section.panel', h('div.panel-head', h('h2', 'Agents')),
+    agents.length ? h('div.table-wrap', h('table.table', { 'aria-label': 'Agents of this host' },
+      h('thead', h('tr', h('th', 'Stage'), h('th', 'Status'), h('th', 'Deploy stage'), h('th', 'Agent state'), h('th', 'Last result'), h('th', 'Deploy'),
+        h('th', 'Last change'), h('th', 'First deploy'), h('th', 'Error'), h('th', ''))),
+      h('tbody', agentRows)))
+      : h('p.muted.small.pad', 'This host has no agent rows: it has not pinged for any stage yet.'));
+  clear(body, agentPanel, recPanel);
+
+  function actBtn(label, state, a, e) {
+    return h('button.btn.btn-xs', {
+      type: 'button', 'data-action': state,
+      onclick: () => openDialog({
+        title: `${label} ${host} in ${e.envName} / ${e.stageName}?`,
+        body: h('p', state === 'PAUSED_BY_USER' ? 'The host gets no new goals of this stage and frees its rollout slot until resumed.'
+          : state === 'RESET' ? 'The agent clears its failure state and redeploys the current build from the start.'
+            : 'The host takes part in deploys of this stage again.'),
+        confirmText: label, danger: state !== 'NORMAL',
+        onConfirm: async () => {
+          await api.put(`${api.stagePath(e.envName, e.stageName)}/agents/${api.enc(a.hostId)}`, { state });
+          toast(`${label}: ${host}`);
+          navigate(location.pathname, { replace: true });
+        },
+      }),
+    }, label);
+  }
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// tests/browser/harness.mjs: starts a slipway-server on a free loopback port with a fresh database,
+// talks to its REST API, and launches Debian's chromium through playwright-core.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '../..');
+export const outDir = path.join(here, 'out');
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+export async function waitFor(fn, { timeout = 10000, interval = 50, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) { last = e; }
+    await sleep(interval);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
+}
+
+export async function startServer() {
+  const buildDir = process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build');
+  const bin = path.join(buildDir, 'src/server/slipway-server');
+  if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin} (build first, or set SLIPWAY_BUILD_DIR)`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-board-'));
+  const portFile = path.join(dir, 'port');
+  const log = fs.openSync(path.join(dir, 'server.log'), 'w');
+  const proc = spawn(bin, ['--listen', '127.0.0.1:0', '--db', `sqlite:${dir}/s.db`, '--set', `port_file=${portFile}`],
+    { stdio: ['ignore', log, log] });
+  let exited = null;
+  proc.on('exit', code => { exited = code; });
+  const addr = await waitFor(() => {
+    if (exited !== null) throw new Error(`slipway-server exited with ${exited}: ${fs.readFileSync(path.join(dir, 'server.log'), 'utf8')}`);
+    const s = fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim();
+    return s && s.includes(':') ? s : null;
+  }, { what: 'the server port file' });
+  const token = fs.readFileSync(path.join(dir, 'admin.token'), 'utf8').trim();
+  const base = `http://${addr}`;
+  await waitFor(async () => (await fetch(base + '/healthz')).ok, { what: '/healthz' });
+  return {
+    base, token, dir,
+    api: makeApi(base, token),
+    async stop() {
+      if (exited === null) {
+        proc.kill('SIGTERM');
+        await waitFor(() => exited !== null, { timeout: 5000, what: 'server exit' }).catch(() => proc.kill('SIGKILL'));
+      }
+      fs.closeSync(log);
+    },
+    log() { return fs.readFileSync(path.join(dir, 'server.log'), 'utf8'); },
+  };
+}
+
+function makeApi(base, token) {
+  async function call(method, p, { body, query, raw } = {}) {
+    const u = new URL(base + p);
+    for (const [k, v] of Object.entries(query || {})) {
+      for (const x of Array.isArray(v) ? v : [v]) u.searchParams.append(k, x);
+    }
+    const res = await fetch(u, {
+      method,
+      headers: { Authorization: 'token ' + token, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (raw) return { status: res.status, body: text ? JSON.parse(text) : null };
+    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+  return {
+    call,
+    get: (p, query) => call('GET', p, { query }),
+    post: (p, body, query) => call('POST', p, { body, query }),
+    put: (p, body, query) => call('PUT', p, { body, query }),
+  };
+}
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+// A fresh browser profile per run (launchPersistentContext passes it as --user-data-dir).
+export async function launchBrowser() {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 860 },
+    timeout: 30000,
+  });
+  context.setDefaultTimeout(10000);
+  return {
+    context,
+    async close() {
+      await context.close().catch(() => {});
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(outDir, { recursive: true });
+  await page.screenshot({ path: path.join(outDir, name + '.png') });
+}
