@@ -254,12 +254,19 @@ static int admit_cb(void *ctx, const struct engine_candidate *c)
 {
 	struct admit_ctx *a = ctx;
 	struct agent_row row;
+	bool full = false;
 	int r;
 
+	if (ping_stage_known_full(a->ps, c->bean.env_id)) {
+		METRIC_INC(a->ps->srv, admissions_refused);
+		return 0;
+	}
 	engine_candidate_admitted_row(c, &row);
-	r = store_ping_admit(a->ps->store, &row, !c->has_row, c->expect_version, a->threshold);
+	r = store_ping_admit(a->ps->store, &row, !c->has_row, c->expect_version, a->threshold, &full);
 	if (r < 0 && r != -EAGAIN)
 		(void)server_db_error(a->ps->srv, r, "admission");
+	if (full)
+		ping_stage_mark_full(a->ps, c->bean.env_id);
 	if (r > 0)
 		METRIC_INC(a->ps->srv, admissions_admitted);
 	else
@@ -414,7 +421,7 @@ static int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_
 		if (w->skip)
 			continue;
 		old = row_of(rows, n_rows, w->row.env_id);
-		pw[n_pw] = (struct ping_write){ .w = w, .old_holds_slot = old && old->holds_slot };
+		pw[n_pw] = (struct ping_write){ .w = w, .old_holds_slot = old && engine_row_occupies_slot(old) };
 		if (w->report_index >= 0 && (size_t)w->report_index < pr->n_reports &&
 		    pr->reports[w->report_index].error_code != 0)
 			pw[n_pw].error_message = pr->reports[w->report_index].error_message;
@@ -434,6 +441,12 @@ static int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_
 			(void)server_db_error(srv, k, "ping: writing agent rows");
 		else
 			__atomic_add_fetch(&srv->metrics.ping_writes, (uint64_t)k, __ATOMIC_RELAXED);
+		for (size_t i = 0; i < n_pw; i++)
+			if (pw[i].applied && pw[i].old_holds_slot && !engine_row_occupies_slot(&pw[i].w->row))
+				ping_stage_forget_full(ps, pw[i].w->row.env_id);
+		for (size_t i = 0; i < n_pd; i++)
+			if (pd[i].applied)
+				ping_stage_forget_full(ps, pd[i].d->env_id);
 	}
 
 	/* step 9: the answer */
@@ -504,6 +517,8 @@ static int ping_resumed(struct ping_state *ps, struct req *r)
 	int64_t now = now_ms();
 	int k;
 
+	if (!w)
+		return reply_noop(r); /* not held by us: nothing to re-run */
 	ping_waiter_flags(ps, w, &cancel, &woken);
 	if (cancel || mono_ms() >= w->deadline_mono_ms) {
 		ping_heartbeat_touch(ps, w->host_id, now);

@@ -18,6 +18,16 @@
 struct hb_entry;
 struct waiter;
 
+/* §5.7 early refusal: a stage found full by admission is remembered for a moment so that waiting hosts do not
+ * all take the database write lock only to be refused. It only ever refuses (never admits) and is forgotten when
+ * a slot is released here, or on a SLOT or ENV event of the stage. */
+#define PING_FULL_SLOTS 256
+#define PING_FULL_MS 1000
+struct full_stage {
+	char env_id[ENGINE_ID_SIZE];
+	int64_t until_mono_ms;
+};
+
 #define PING_HB_STRIPES 64
 
 struct ping_state {
@@ -32,6 +42,8 @@ struct ping_state {
 	struct waiter *w_head, *w_tail;
 	size_t n_waiters;
 	bool stopping;
+	pthread_mutex_t full_lock;
+	struct full_stage full[PING_FULL_SLOTS];
 	/* the event / flush thread */
 	pthread_t thread;
 	bool thread_started;
@@ -56,6 +68,11 @@ bool ping_heartbeat_is_newest(struct ping_state *ps, const char *host_id, uint64
 /* true when the host's membership was synced with exactly this key recently (cache); record it. */
 bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t key);
 void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64_t key);
+
+/* The early-refusal memory (see struct full_stage). */
+bool ping_stage_known_full(struct ping_state *ps, const char *env_id);
+void ping_stage_mark_full(struct ping_state *ps, const char *env_id);
+void ping_stage_forget_full(struct ping_state *ps, const char *env_id);
 
 /* A held ping (§5.11). */
 struct waiter {

@@ -259,6 +259,44 @@ static void forget_membership(struct ping_state *ps, const char *host_id)
 	pthread_mutex_unlock(m);
 }
 
+/* ---- early refusal of full stages (§5.7: refuse from a cache, never admit from one) ---- */
+
+static struct full_stage *full_slot(struct ping_state *ps, const char *env_id)
+{
+	return &ps->full[fnv1a(FNV_BASIS, env_id) % PING_FULL_SLOTS];
+}
+
+bool ping_stage_known_full(struct ping_state *ps, const char *env_id)
+{
+	struct full_stage *f = full_slot(ps, env_id);
+	bool full;
+
+	pthread_mutex_lock(&ps->full_lock);
+	full = streq(f->env_id, env_id) && mono_ms() < f->until_mono_ms;
+	pthread_mutex_unlock(&ps->full_lock);
+	return full;
+}
+
+void ping_stage_mark_full(struct ping_state *ps, const char *env_id)
+{
+	struct full_stage *f = full_slot(ps, env_id);
+
+	pthread_mutex_lock(&ps->full_lock);
+	if (str_copy(f->env_id, sizeof(f->env_id), env_id) == 0)
+		f->until_mono_ms = mono_ms() + PING_FULL_MS;
+	pthread_mutex_unlock(&ps->full_lock);
+}
+
+void ping_stage_forget_full(struct ping_state *ps, const char *env_id)
+{
+	struct full_stage *f = full_slot(ps, env_id);
+
+	pthread_mutex_lock(&ps->full_lock);
+	if (streq(f->env_id, env_id))
+		f->until_mono_ms = 0;
+	pthread_mutex_unlock(&ps->full_lock);
+}
+
 /* ---- heartbeat flush (§8.5) ---- */
 
 static int flush_heartbeats(struct ping_state *ps)
@@ -556,10 +594,14 @@ static void poll_events(struct ping_state *ps)
 		}
 		if (n == 0)
 			break;
-		/* an API change to a host's rows: its next ping re-reads its membership */
-		for (int i = 0; i < n; i++)
+		/* an API change to a host's rows: its next ping re-reads its membership; a released slot or a changed
+		 * stage (maxParallel, a new deploy): admission must look again before the woken waiters run */
+		for (int i = 0; i < n; i++) {
 			if (streq(ev[i].kind, "HOST") && ev[i].host_id[0])
 				forget_membership(ps, ev[i].host_id);
+			if (ev[i].env_id[0] && !streq(ev[i].kind, "HOST"))
+				ping_stage_forget_full(ps, ev[i].env_id);
+		}
 		pthread_mutex_lock(&ps->wlock);
 		for (int i = 0; i < n; i++)
 			wake_for_event(ps, &ev[i], &l);
@@ -703,6 +745,7 @@ struct ping_state *ping_state_get(struct server *srv)
 	for (size_t i = 0; i < PING_HB_STRIPES; i++)
 		pthread_mutex_init(&ps->stripes[i], NULL);
 	pthread_mutex_init(&ps->wlock, NULL);
+	pthread_mutex_init(&ps->full_lock, NULL);
 	pthread_mutex_init(&ps->tlock, NULL);
 	pthread_cond_init(&ps->tcond, NULL);
 	ps->last_flush_mono_ms = mono_ms();

@@ -77,7 +77,7 @@ int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agen
 struct ping_write {
 	const struct engine_write *w;
 	const char *error_message; /* non-NULL, non-empty: upsert AgentError */
-	bool old_holds_slot;       /* the stored row held a slot (a SLOT event when released) */
+	bool old_holds_slot;       /* the stored row occupied a slot (§5.7; a SLOT event when it no longer does) */
 	bool applied;              /* out: the conditional write took effect */
 };
 struct ping_delete {
@@ -95,9 +95,10 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 /* In one BEGIN IMMEDIATE transaction: re-read the stage (its current deploy must still be bean->deploy_id),
  * apply the schedule gate, count occupied and existing rows, compare with the threshold, and write row (the
  * admitted bean) conditionally (insert when insert, else version = expect_version). Returns 1 admitted, 0 refused
- * (including a lost condition), -EAGAIN when the critical section could not be entered in time, other errors. */
+ * (including a lost condition), -EAGAIN when the critical section could not be entered in time, other errors.
+ * *ret_full (may be NULL) is set true when the refusal was occupied >= threshold. */
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
-		     int max_parallel_threshold);
+		     int max_parallel_threshold, bool *ret_full);
 
 /* ---- answer attachments (§5.8) ---- */
 /* The Build of deploy_id (wire struct; caller releases). */

@@ -863,7 +863,7 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	}
 	/* SLOT wake events: a released slot or a deleted row (§5.11) */
 	for (size_t i = 0; i < n_writes && r >= 0; i++)
-		if (writes[i].applied && writes[i].old_holds_slot && !writes[i].w->row.holds_slot)
+		if (writes[i].applied && writes[i].old_holds_slot && !engine_row_occupies_slot(&writes[i].w->row))
 			r = event_add(c, "SLOT", writes[i].w->row.env_id, NULL, NULL, now);
 	for (size_t i = 0; i < n_deletes && r >= 0; i++)
 		if (deletes[i].applied)
@@ -891,7 +891,7 @@ static const char sql_adm_counts[] =
 	"COALESCE(SUM(removed = 0 AND state NOT IN ('UNREACHABLE', 'DELETE')), 0) FROM agents WHERE envId = ?1";
 
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
-		     int max_parallel_threshold)
+		     int max_parallel_threshold, bool *ret_full)
 {
 	char deploy_id[ENGINE_ID_SIZE] = "", cooldown[HB_FIELD_SIZE] = "", hosts[HB_FIELD_SIZE] = "";
 	struct schedule_view sched = { 0 };
@@ -901,6 +901,8 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	sqlite3_stmt *st;
 	int r, rc;
 
+	if (ret_full)
+		*ret_full = false;
 	IO_CONN(p, c);
 	r = tx_begin(c);
 	if (r < 0)
@@ -963,8 +965,11 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 
 	if (!engine_schedule_admits(&sched, (int)on_deploy, (int)total))
 		goto out;
-	if (!engine_admission_allows((int)occupied, (int)existing, max_parallel, max_pct, max_parallel_threshold))
+	if (!engine_admission_allows((int)occupied, (int)existing, max_parallel, max_pct, max_parallel_threshold)) {
+		if (ret_full)
+			*ret_full = true;
 		goto out;
+	}
 	r = write_row(c, row, insert, expect_version);
 	if (r < 0)
 		goto out;
