@@ -698,6 +698,8 @@ static int serve_board(struct req *r)
 
 	if (!streq(r->method, "GET") && !streq(r->method, "HEAD"))
 		return http_fail(r, 405, NULL, "method %s not allowed here", r->method);
+	if (strstr(r->path, "%00"))
+		return http_fail(r, 400, NULL, "invalid path");
 	f = streq(r->path, "/") ? NULL : board_lookup(r->path);
 	if (!f)
 		f = board_lookup("/index.html");
@@ -932,6 +934,40 @@ int http_metrics_append(struct server *srv, struct buf *out)
 
 /* ---- daemon ---------------------------------------------------------------------------------- */
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decoding of paths and query values (STYLE §7): "%00" is kept encoded so that a NUL
+ * never truncates a name; such a path then fails every name check (and the board refuses it).
+ * '+' is a space, as in form-encoded query strings; no valid path segment contains one. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+
+	(void)cls;
+	(void)conn;
+	for (const char *p = s; *p; p++) {
+		int hi, lo;
+		if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi | lo) != 0) {
+			*w++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else if (*p == '+') /* form encoding of query values (Python clients send it) */
+			*w++ = ' ';
+		else
+			*w++ = *p;
+	}
+	*w = 0;
+	return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -992,6 +1028,7 @@ int http_start(struct server *srv)
 		{ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
+		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL },
 		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
 		{ cfg->max_connections_per_ip > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_ARRAY,
 		  (intptr_t)cfg->max_connections_per_ip, NULL },

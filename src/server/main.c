@@ -13,6 +13,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "enums.h"
 #include "fs.h"
 #include "hash.h"
@@ -20,6 +22,7 @@
 #include "log.h"
 #include "server.h"
 #include "util.h"
+#include "webhooks.h"
 #include "workers.h"
 #include "banned.h"
 
@@ -162,6 +165,8 @@ int main(int argc, char **argv)
 	int lock_fd = -1, r, rc = 2;
 
 	setup_signals();
+	/* before any thread starts: libcurl's global state is not thread-safe to set up */
+	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = server_config_load(&srv.cfg, argc, argv, &check, &help, err, sizeof(err));
 	if (help) {
 		server_config_usage();
@@ -246,7 +251,9 @@ int main(int argc, char **argv)
 	}
 	log_notice("slipway-server %s listening on %s%s", SLIPWAY_VERSION, srv.bound,
 		   srv.cfg.tls_cert && *srv.cfg.tls_cert ? " (https)" : "");
-	r = workers_start(&srv);
+	r = webhooks_start(&srv);
+	if (r >= 0)
+		r = workers_start(&srv);
 	if (r < 0) {
 		(void)log_error_errno(r, "cannot start workers");
 		http_stop(&srv);
@@ -263,6 +270,7 @@ int main(int argc, char **argv)
 	srv.stopping = 1;
 	http_stop(&srv);
 	workers_stop(&srv);
+	webhooks_stop(&srv);
 	if (srv.flush_heartbeats)
 		(void)srv.flush_heartbeats(&srv);
 	rc = 0;
@@ -275,5 +283,6 @@ out:
 	server_config_release(&srv.cfg);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	curl_global_cleanup();
 	return rc;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api/configs.c: per-stage configuration documents (PROTOCOL §4.8): script_configs and
- * agent_configs (string maps), metrics and alarms (opaque arrays). A PUT replaces the whole value,
+/* api/configs.c: per-stage configuration documents (PROTOCOL §4.8, §4.9): script_configs and
+ * agent_configs (string maps), metrics and alarms (opaque arrays), web_hooks (EnvWebHook). A PUT replaces the whole value,
  * writes config history and an ENV wake event. */
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include "api.h"
 #include "enums.h"
 #include "util.h"
+#include "webhooks.h"
 #include "banned.h"
 
 static const struct config_kind {
@@ -22,6 +23,7 @@ static const struct config_kind {
 	{ "agent_configs", STORE_CONFIG_AGENT, "Env Advanced Config", true },
 	{ "metrics", STORE_CONFIG_METRICS, "Env Metrics Config", false },
 	{ "alarms", STORE_CONFIG_ALARMS, "Env Alarm Config", false },
+	{ "web_hooks", STORE_CONFIG_WEBHOOKS, "Env Webhook Config", false },
 };
 
 static const struct config_kind *kind_of(struct req *r)
@@ -46,6 +48,8 @@ static int config_get(struct req *r)
 		return k;
 	k = store_config_get(r->srv->store, json_string_value(json_object_get(env, "id")), ck->kind, &v);
 	json_decref(env);
+	if (k == -ENOENT && ck->kind == STORE_CONFIG_WEBHOOKS)
+		return http_reply_json(r, 200, json_pack("{s:[],s:[]}", "preDeployHooks", "postDeployHooks"));
 	if (k == -ENOENT)
 		return http_reply_json(r, 200, ck->is_map ? json_object() : json_array());
 	if (k < 0)
@@ -118,7 +122,14 @@ static int config_put(struct req *r)
 		k = req_bad(r, NULL, "a JSON body is required");
 	if (k < 0)
 		goto out;
-	if (ck->is_map) {
+	if (ck->kind == STORE_CONFIG_WEBHOOKS) {
+		char field[128], msg[256];
+		k = webhooks_validate(in, &value, field, sizeof(field), msg, sizeof(msg));
+		if (k == -EINVAL)
+			k = req_bad(r, field, "%s", msg);
+		if (k < 0)
+			goto out;
+	} else if (ck->is_map) {
 		k = validate_map(r, in, ck->kind == STORE_CONFIG_AGENT, &value);
 		if (k < 0)
 			goto out;
@@ -157,5 +168,7 @@ const struct route api_configs_routes[] = {
 	{ "PUT", "/v1/envs/{env}/{stage}/metrics", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "GET", "/v1/envs/{env}/{stage}/alarms", config_get, ROLE_READER, SCOPE_ANY, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/alarms", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "GET", "/v1/envs/{env}/{stage}/web_hooks", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/web_hooks", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
 };
 const size_t api_configs_routes_count = ELEMENTSOF(api_configs_routes);

@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "log.h"
 #include "util.h"
+#include "webhooks.h"
 #include "banned.h"
 
 static const char *js(const json_t *o, const char *key)
@@ -63,6 +64,7 @@ int deploy_create(struct server *srv, const struct deploy_request *d, json_t **r
 		return k;
 	if (d->type >= 0 && d->type < 5)
 		METRIC_INC(srv, deploys_created[d->type]);
+	webhooks_fire(srv, d->env, dep, d->build, false);
 	log_notice("deploy '%s' (%s) of build '%s' started on %s/%s by '%s'", js(dep, "id"),
 		   deploy_type_to_string(d->type), c.build_id, js(d->env, "envName"), js(d->env, "stageName"),
 		   d->operator_name);
@@ -592,6 +594,13 @@ int deploy_transition_run(struct server *srv, const json_t *env)
 		log_info("deploy '%s' on %s/%s: %s -> %s (%d/%d succeeded, %d failed)", deploy_id, js(env, "envName"),
 			 js(env, "stageName"), deploy_state_to_string(res.old_state), deploy_state_to_string(res.state),
 			 res.success_total, res.total, res.fail_total);
+	}
+	if (res.first_succeeding) {
+		json_t *build = NULL;
+		(void)json_object_update(dep, upd);
+		if (store_build_get(srv->store, js(dep, "buildId"), &build) >= 0)
+			webhooks_fire(srv, env, dep, build, true);
+		json_decref(build);
 	}
 	if (res.auto_rollback)
 		auto_rollback(srv, env, dep);

@@ -179,3 +179,14 @@ def test_check_and_config_errors(tmp_path):
     assert r.returncode == 0, r.stderr
     r = subprocess.run([SERVER_BIN, "--janitor-period", "abc", "--check"], capture_output=True, text=True)
     assert r.returncode == 2 and "janitor" in r.stderr
+
+
+def test_query_decoding_and_nul_paths(server):
+    make_env(server)
+    b = publish(server)
+    r = server.post("/v1/envs/web/prod/deploys", params={"buildId": b["id"], "description": "a b+c%d"})
+    assert r.status_code == 201, r.text
+    assert r.json()["description"] == "a b+c%d"
+    assert_error(server.get("/v1/envs/web%00/prod"), 404)
+    assert_error(requests.get(server.url + "/index.html%00.js"), 400)
+    assert requests.get(server.url + "/index.html").status_code == 200
