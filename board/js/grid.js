@@ -39,13 +39,14 @@ export function classify(a, currentDeployId) {
   return 'deploying';
 }
 
+// width = flex grow factor: header and rows share it, so the columns line up.
 const COLUMNS = [
-  { key: 'hostName', label: 'Host', width: '22%' },
-  { key: 'cls', label: 'Status', width: '13%' },
-  { key: 'deployStage', label: 'Deploy stage', width: '14%' },
-  { key: 'state', label: 'Agent state', width: '13%' },
-  { key: 'status', label: 'Last result', width: '14%' },
-  { key: 'lastUpdateDate', label: 'Last change', width: '12%' },
+  { key: 'hostName', label: 'Host', width: '1.7 1 0' },
+  { key: 'cls', label: 'Status', width: '1 1 0' },
+  { key: 'deployStage', label: 'Deploy stage', width: '1.1 1 0' },
+  { key: 'state', label: 'Agent state', width: '1.1 1 0' },
+  { key: 'status', label: 'Last result', width: '1.2 1 0' },
+  { key: 'lastUpdateDate', label: 'Last change', width: '1 1 0' },
 ];
 const ROW_H = 34;
 
@@ -92,7 +93,7 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
     clear(headRow,
       h('div.ht-cell.ht-check', { role: 'columnheader' },
         canAct ? h('input', { type: 'checkbox', 'aria-label': 'Select all shown hosts', onchange: e => selectAll(e.target.checked) }) : null),
-      COLUMNS.map(c => h('div.ht-cell', { role: 'columnheader', style: { width: c.width }, 'aria-sort': sortKey === c.key ? (sortDir > 0 ? 'ascending' : 'descending') : 'none' },
+      COLUMNS.map(c => h('div.ht-cell', { role: 'columnheader', style: { flex: c.width }, 'aria-sort': sortKey === c.key ? (sortDir > 0 ? 'ascending' : 'descending') : 'none' },
         h('button.sort-btn', { type: 'button', onclick: () => setSort(c.key), 'data-sort': c.key },
           c.label, sortKey === c.key ? h('span.sort-ind', sortDir > 0 ? '▲' : '▼') : null))),
       h('div.ht-cell.ht-actions', { role: 'columnheader' }, canAct ? 'Actions' : ''));
@@ -171,14 +172,14 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
       type: 'checkbox', checked: selected.has(r.hostId), 'aria-label': 'Select ' + r.hostName,
       onchange: e => { if (e.target.checked) selected.add(r.hostId); else selected.delete(r.hostId); renderBulk(); e.target.closest('.ht-row').classList.toggle('selected', e.target.checked); },
     }) : null),
-    h('div.ht-cell.mono', { role: 'cell', style: { width: COLUMNS[0].width } },
+    h('div.ht-cell.mono', { role: 'cell', style: { flex: COLUMNS[0].width } },
       h('a', { href: '/hosts/' + encodeURIComponent(r.hostName), 'data-link': true, title: r.hostId ? 'host id ' + r.hostId : '' }, r.hostName)),
-    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[1].width } }, h('span.dot', { style: { background: c.color } }), c.label),
-    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[2].width } }, r.deployStage ? r.deployStage.replaceAll('_', ' ') : '—'),
-    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[3].width } }, r.state ? r.state.replaceAll('_', ' ') : '—'),
-    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[4].width }, title: r.lastErrno ? 'errno ' + r.lastErrno : '' },
+    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[1].width } }, h('span.dot', { style: { background: c.color } }), c.label),
+    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[2].width } }, r.deployStage ? r.deployStage.replaceAll('_', ' ') : '—'),
+    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[3].width } }, r.state ? r.state.replaceAll('_', ' ') : '—'),
+    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[4].width }, title: r.lastErrno ? 'errno ' + r.lastErrno : '' },
       r.status ? r.status.replaceAll('_', ' ') : '—', r.failCount ? h('span.muted.small', ` ×${r.failCount}`) : null),
-    h('div.ht-cell', { role: 'cell', style: { width: COLUMNS[5].width }, title: r.lastUpdateDate ? fmtUtc(r.lastUpdateDate) : '' }, r.lastUpdateDate ? fmtLocal(r.lastUpdateDate) : '—'),
+    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[5].width }, title: r.lastUpdateDate ? fmtUtc(r.lastUpdateDate) : '' }, r.lastUpdateDate ? fmtLocal(r.lastUpdateDate) : '—'),
     h('div.ht-cell.ht-actions', { role: 'cell' }, acts));
   }
   function actBtn(label, action, r) {

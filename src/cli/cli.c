@@ -23,10 +23,10 @@ struct cli_config {
 };
 
 static const struct cfg_entry config_table[] = {
-	{ "server", CFG_STRING, 0, 0, NULL, offsetof(struct cli_config, server), "base URL of slipway-server" },
-	{ "token", CFG_STRING, 0, 0, NULL, offsetof(struct cli_config, token), "API token" },
-	{ "timeout", CFG_SECONDS, 1, 3600, "60", offsetof(struct cli_config, timeout_s),
-	  "seconds before one HTTP request gives up" },
+    {"server", CFG_STRING, 0, 0, NULL, offsetof(struct cli_config, server), "base URL of slipway-server"},
+    {"token", CFG_STRING, 0, 0, NULL, offsetof(struct cli_config, token), "API token"},
+    {"timeout", CFG_SECONDS, 1, 3600, "60", offsetof(struct cli_config, timeout_s),
+     "seconds before one HTTP request gives up"},
 };
 
 void cli_init(struct cli *c)
@@ -322,7 +322,7 @@ int cli_bad_option(struct cli *c, const char *cmd, int argc, char **argv)
 int cli_parse_simple(struct cli *c, const char *cmd, const char *usage, int argc, char **argv, int min_args,
 		     int max_args, char ***ret_args, int *ret_nargs)
 {
-	static const struct option opts[] = { CLI_COMMON_LONGOPTS };
+	static const struct option opts[] = {CLI_COMMON_LONGOPTS};
 	int opt, r, n;
 
 	cli_getopt_reset();

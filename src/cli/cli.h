@@ -24,18 +24,18 @@ enum {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_DEPLOY_FAILED = 1,
 	CLI_EXIT_DEPLOY_ABORTED = 2,
-	CLI_EXIT_USAGE = 64,       /* EX_USAGE: bad command line */
-	CLI_EXIT_REJECTED = 65,    /* EX_DATAERR: the server refused the input (HTTP 400) */
-	CLI_EXIT_NOINPUT = 66,     /* EX_NOINPUT: a local input file is missing or unreadable */
+	CLI_EXIT_USAGE = 64,	   /* EX_USAGE: bad command line */
+	CLI_EXIT_REJECTED = 65,	   /* EX_DATAERR: the server refused the input (HTTP 400) */
+	CLI_EXIT_NOINPUT = 66,	   /* EX_NOINPUT: a local input file is missing or unreadable */
 	CLI_EXIT_NOT_FOUND = 68,   /* EX_NOHOST: the named object does not exist (HTTP 404) */
 	CLI_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: the server cannot be reached */
-	CLI_EXIT_SERVER = 70,      /* EX_SOFTWARE: server fault (HTTP 500, other unexpected status) */
-	CLI_EXIT_CONFLICT = 73,    /* EX_CANTCREAT: conflict with current state (HTTP 409) */
-	CLI_EXIT_IOERR = 74,       /* EX_IOERR: local I/O error */
-	CLI_EXIT_TEMPFAIL = 75,    /* EX_TEMPFAIL: HTTP 503, request or --wait timeout */
-	CLI_EXIT_PROTOCOL = 76,    /* EX_PROTOCOL: malformed answer from the server */
-	CLI_EXIT_NOPERM = 77,      /* EX_NOPERM: HTTP 401 / 403 */
-	CLI_EXIT_CONFIG = 78,      /* EX_CONFIG: bad configuration file */
+	CLI_EXIT_SERVER = 70,	   /* EX_SOFTWARE: server fault (HTTP 500, other unexpected status) */
+	CLI_EXIT_CONFLICT = 73,	   /* EX_CANTCREAT: conflict with current state (HTTP 409) */
+	CLI_EXIT_IOERR = 74,	   /* EX_IOERR: local I/O error */
+	CLI_EXIT_TEMPFAIL = 75,	   /* EX_TEMPFAIL: HTTP 503, request or --wait timeout */
+	CLI_EXIT_PROTOCOL = 76,	   /* EX_PROTOCOL: malformed answer from the server */
+	CLI_EXIT_NOPERM = 77,	   /* EX_NOPERM: HTTP 401 / 403 */
+	CLI_EXIT_CONFIG = 78,	   /* EX_CONFIG: bad configuration file */
 };
 
 struct cli {
@@ -43,8 +43,8 @@ struct cli {
 	char *arg_server;
 	char *arg_token;
 	char *arg_config; /* --config FILE; default $XDG_CONFIG_HOME/slipway/config or ~/.config/... */
-	bool json;        /* --json: machine-readable output */
-	bool help;        /* --help was given to the current command */
+	bool json;	  /* --json: machine-readable output */
+	bool help;	  /* --help was given to the current command */
 
 	/* resolved by cli_resolve() */
 	char *server; /* no trailing '/' */
@@ -91,16 +91,16 @@ const char *cli_json_time(const json_t *v, char *buf, size_t size);
  * CLI_COMMON_LONGOPTS goes at the end of a command's struct option array; cli_common_option()
  * handles one getopt result and returns 1 if it was a common option, 0 otherwise. */
 #define CLI_OPT_SERVER 0x1000
-#define CLI_OPT_TOKEN 0x1001
-#define CLI_OPT_JSON 0x1002
+#define CLI_OPT_TOKEN  0x1001
+#define CLI_OPT_JSON   0x1002
 #define CLI_OPT_CONFIG 0x1003
-#define CLI_COMMON_LONGOPTS \
-	{ "server", required_argument, NULL, CLI_OPT_SERVER }, \
-	{ "token", required_argument, NULL, CLI_OPT_TOKEN }, \
-	{ "json", no_argument, NULL, CLI_OPT_JSON }, \
-	{ "config", required_argument, NULL, CLI_OPT_CONFIG }, \
-	{ "help", no_argument, NULL, 'h' }, \
-	{ NULL, 0, NULL, 0 }
+#define CLI_COMMON_LONGOPTS                                                                                            \
+	{"server", required_argument, NULL, CLI_OPT_SERVER}, {"token", required_argument, NULL, CLI_OPT_TOKEN},        \
+	    {"json", no_argument, NULL, CLI_OPT_JSON}, {"config", required_argument, NULL, CLI_OPT_CONFIG},            \
+	    {"help", no_argument, NULL, 'h'},                                                                          \
+	{                                                                                                              \
+		NULL, 0, NULL, 0                                                                                       \
+	}
 int cli_common_option(struct cli *c, int opt, const char *arg);
 /* Report an unknown option or missing argument from getopt_long (opt == '?' or ':'). */
 int cli_bad_option(struct cli *c, const char *cmd, int argc, char **argv);

@@ -9,17 +9,17 @@
 #include "banned.h"
 
 const struct cmd cli_commands[] = {
-	{ "build", cmd_build, "publish, list and show builds" },
-	{ "env", cmd_env, "create, list, show, delete and configure env stages" },
-	{ "deploy", cmd_deploy, "deploy a build to ENV/STAGE" },
-	{ "promote", cmd_promote, "deploy what another stage of the env runs" },
-	{ "rollback", cmd_rollback, "return ENV/STAGE to an earlier deploy" },
-	{ "restart", cmd_restart, "restart the current deploy on every host" },
-	{ "pause", cmd_pause, "freeze the current deploy of ENV/STAGE" },
-	{ "resume", cmd_resume, "let a paused ENV/STAGE continue" },
-	{ "status", cmd_status, "show (or --watch) the current deploy of ENV/STAGE" },
-	{ "hosts", cmd_hosts, "list the hosts of ENV/STAGE and their agents" },
-	{ "agents", cmd_agents, "show every env stage of one host" },
+    {"build", cmd_build, "publish, list and show builds"},
+    {"env", cmd_env, "create, list, show, delete and configure env stages"},
+    {"deploy", cmd_deploy, "deploy a build to ENV/STAGE"},
+    {"promote", cmd_promote, "deploy what another stage of the env runs"},
+    {"rollback", cmd_rollback, "return ENV/STAGE to an earlier deploy"},
+    {"restart", cmd_restart, "restart the current deploy on every host"},
+    {"pause", cmd_pause, "freeze the current deploy of ENV/STAGE"},
+    {"resume", cmd_resume, "let a paused ENV/STAGE continue"},
+    {"status", cmd_status, "show (or --watch) the current deploy of ENV/STAGE"},
+    {"hosts", cmd_hosts, "list the hosts of ENV/STAGE and their agents"},
+    {"agents", cmd_agents, "show every env stage of one host"},
 };
 const size_t cli_n_commands = ELEMENTSOF(cli_commands);
 
@@ -57,32 +57,31 @@ void cmd_print_main_help(FILE *f)
 		   "commands:\n");
 	for (size_t i = 0; i < cli_n_commands; i++)
 		fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
-	fprintf(f,
-		"\n"
-		"Run 'slipway <command> --help' for the options of one command.\n"
-		"\n"
-		"global options (accepted before or after the command):\n"
-		"  --server URL   base URL of slipway-server (or SLIPWAY_SERVER, or 'server =' in the config)\n"
-		"  --token TOKEN  API token, sent as 'Authorization: token TOKEN' (or SLIPWAY_TOKEN, 'token =')\n"
-		"  --config FILE  configuration file (default $XDG_CONFIG_HOME/slipway/config,\n"
-		"                 else ~/.config/slipway/config): 'server = URL', 'token = T', 'timeout = 60'\n"
-		"  --json         print the server's JSON instead of text\n"
-		"  --version      print the version\n"
-		"\n"
-		"exit codes:\n"
-		"   0  success\n"
-		"   1  --wait/--watch: the deploy is FAILING\n"
-		"   2  --wait/--watch: the deploy was ABORTED or replaced by another deploy\n"
-		"  64  usage error (bad command line, no server configured)\n"
-		"  65  the server rejected the request (HTTP 400)\n"
-		"  66  a local input file is missing or unreadable\n"
-		"  68  not found (HTTP 404)\n"
-		"  69  the server cannot be reached\n"
-		"  70  server error (HTTP 500 or another unexpected status)\n"
-		"  73  conflict with the current state (HTTP 409)\n"
-		"  74  local I/O error\n"
-		"  75  temporary failure: HTTP 503, request timeout, or --timeout expired\n"
-		"  76  malformed answer from the server\n"
-		"  77  not authenticated or not allowed (HTTP 401/403)\n"
-		"  78  bad configuration file\n");
+	fprintf(f, "\n"
+		   "Run 'slipway <command> --help' for the options of one command.\n"
+		   "\n"
+		   "global options (accepted before or after the command):\n"
+		   "  --server URL   base URL of slipway-server (or SLIPWAY_SERVER, or 'server =' in the config)\n"
+		   "  --token TOKEN  API token, sent as 'Authorization: token TOKEN' (or SLIPWAY_TOKEN, 'token =')\n"
+		   "  --config FILE  configuration file (default $XDG_CONFIG_HOME/slipway/config,\n"
+		   "                 else ~/.config/slipway/config): 'server = URL', 'token = T', 'timeout = 60'\n"
+		   "  --json         print the server's JSON instead of text\n"
+		   "  --version      print the version\n"
+		   "\n"
+		   "exit codes:\n"
+		   "   0  success\n"
+		   "   1  --wait/--watch: the deploy is FAILING\n"
+		   "   2  --wait/--watch: the deploy was ABORTED or replaced by another deploy\n"
+		   "  64  usage error (bad command line, no server configured)\n"
+		   "  65  the server rejected the request (HTTP 400)\n"
+		   "  66  a local input file is missing or unreadable\n"
+		   "  68  not found (HTTP 404)\n"
+		   "  69  the server cannot be reached\n"
+		   "  70  server error (HTTP 500 or another unexpected status)\n"
+		   "  73  conflict with the current state (HTTP 409)\n"
+		   "  74  local I/O error\n"
+		   "  75  temporary failure: HTTP 503, request timeout, or --timeout expired\n"
+		   "  76  malformed answer from the server\n"
+		   "  77  not authenticated or not allowed (HTTP 401/403)\n"
+		   "  78  bad configuration file\n");
 }

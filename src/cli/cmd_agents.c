@@ -11,10 +11,10 @@
 #include "banned.h"
 
 static const char usage[] =
-	"usage: slipway agents HOST [--json]\n"
-	"\n"
-	"Show the agent rows of host name HOST: one per env stage, with deploy, stage, state, status and\n"
-	"failure count. --json prints the server's [Agent] array.\n";
+    "usage: slipway agents HOST [--json]\n"
+    "\n"
+    "Show the agent rows of host name HOST: one per env stage, with deploy, stage, state, status and\n"
+    "failure count. --json prints the server's [Agent] array.\n";
 
 int cmd_agents(struct cli *c, int argc, char **argv)
 {
@@ -42,7 +42,8 @@ int cmd_agents(struct cli *c, int argc, char **argv)
 	}
 	fprintf(c->out, "%-22s %-22s %-22s %-14s %-15s %-22s %-5s %s\n", "HOST ID", "ENV", "DEPLOY", "DEPLOY STAGE",
 		"STATE", "STATUS", "FAILS", "LAST UPDATE");
-	json_array_foreach(agents, i, a) {
+	json_array_foreach(agents, i, a)
+	{
 		json_t *env = NULL;
 		const char *env_id = NULL, *env_name = NULL, *stage_name = NULL;
 		char b[8][128], where[160];

@@ -19,29 +19,29 @@
 #include "banned.h"
 
 static const char publish_usage[] =
-	"usage: slipway build publish --name NAME --repo REPO --branch BRANCH --commit SHA\n"
-	"                             (--artifact-url URL) [--artifact FILE] [options] [--json]\n"
-	"\n"
-	"Register a build and print its id (--json: the whole build).\n"
-	"  --name NAME            build name (must equal the stage's buildName to be deployable)\n"
-	"  --artifact-url URL     where agents download it (https, http, s3 or file URL)\n"
-	"  --repo REPO            source repository\n"
-	"  --branch BRANCH        branch\n"
-	"  --commit SHA           commit\n"
-	"  --commit-short S       short commit (default: first 7 characters of --commit)\n"
-	"  --commit-info TEXT     commit link or message (default: the server's scm_link_template)\n"
-	"  --commit-date MS       commit time, epoch milliseconds (default: now)\n"
-	"  --type SCM             SCM name (default: the server's default_scm)\n"
-	"  --publish-info TEXT    e.g. the CI job (default UNKNOWN)\n"
-	"  --publish-date MS      publish time, epoch milliseconds (default: now)\n"
-	"  --sha256 HEX           artifact SHA-256 (agents verify it)\n"
-	"  --artifact FILE        compute --sha256 from the local artifact file\n"
-	"  --signature BASE64     Ed25519 signature of the artifact bytes (base64 of 64 bytes)\n";
+    "usage: slipway build publish --name NAME --repo REPO --branch BRANCH --commit SHA\n"
+    "                             (--artifact-url URL) [--artifact FILE] [options] [--json]\n"
+    "\n"
+    "Register a build and print its id (--json: the whole build).\n"
+    "  --name NAME            build name (must equal the stage's buildName to be deployable)\n"
+    "  --artifact-url URL     where agents download it (https, http, s3 or file URL)\n"
+    "  --repo REPO            source repository\n"
+    "  --branch BRANCH        branch\n"
+    "  --commit SHA           commit\n"
+    "  --commit-short S       short commit (default: first 7 characters of --commit)\n"
+    "  --commit-info TEXT     commit link or message (default: the server's scm_link_template)\n"
+    "  --commit-date MS       commit time, epoch milliseconds (default: now)\n"
+    "  --type SCM             SCM name (default: the server's default_scm)\n"
+    "  --publish-info TEXT    e.g. the CI job (default UNKNOWN)\n"
+    "  --publish-date MS      publish time, epoch milliseconds (default: now)\n"
+    "  --sha256 HEX           artifact SHA-256 (agents verify it)\n"
+    "  --artifact FILE        compute --sha256 from the local artifact file\n"
+    "  --signature BASE64     Ed25519 signature of the artifact bytes (base64 of 64 bytes)\n";
 
 static const char list_usage[] =
-	"usage: slipway build list (--name NAME | --commit SHA) [--branch B] [--page N] [--size N] [--json]\n"
-	"\n"
-	"List builds, newest first, by name (optionally of one branch) or by commit (first 7 chars).\n";
+    "usage: slipway build list (--name NAME | --commit SHA) [--branch B] [--page N] [--size N] [--json]\n"
+    "\n"
+    "List builds, newest first, by name (optionally of one branch) or by commit (first 7 chars).\n";
 
 static const char show_usage[] = "usage: slipway build show BUILD_ID [--json]\n"
 				 "\n"
@@ -51,19 +51,19 @@ static const char show_usage[] = "usage: slipway build show BUILD_ID [--json]\n"
 static const struct {
 	const char *field, *flag;
 } field_flags[] = {
-	{ "name", "--name" },
-	{ "artifactUrl", "--artifact-url" },
-	{ "repo", "--repo" },
-	{ "branch", "--branch" },
-	{ "commit", "--commit" },
-	{ "commitShort", "--commit-short" },
-	{ "commitInfo", "--commit-info" },
-	{ "commitDate", "--commit-date" },
-	{ "type", "--type" },
-	{ "publishInfo", "--publish-info" },
-	{ "publishDate", "--publish-date" },
-	{ "artifactSha256", "--sha256" },
-	{ "artifactSignature", "--signature" },
+    {"name", "--name"},
+    {"artifactUrl", "--artifact-url"},
+    {"repo", "--repo"},
+    {"branch", "--branch"},
+    {"commit", "--commit"},
+    {"commitShort", "--commit-short"},
+    {"commitInfo", "--commit-info"},
+    {"commitDate", "--commit-date"},
+    {"type", "--type"},
+    {"publishInfo", "--publish-info"},
+    {"publishDate", "--publish-date"},
+    {"artifactSha256", "--sha256"},
+    {"artifactSignature", "--signature"},
 };
 
 static int file_sha256(struct cli *c, const char *path, char out[SHA256_HEX_LEN + 1])
@@ -91,7 +91,8 @@ static int file_sha256(struct cli *c, const char *path, char out[SHA256_HEX_LEN 
 			r = -errno;
 			sha256_release(&ctx);
 			close(fd);
-			return cli_fail(c, r == -EISDIR ? r : -EIO, "cannot read artifact '%s': %s", path, strerror(-r));
+			return cli_fail(c, r == -EISDIR ? r : -EIO, "cannot read artifact '%s': %s", path,
+					strerror(-r));
 		}
 		if (n == 0)
 			break;
@@ -122,24 +123,38 @@ static int set_field(char **dst, const char *value)
 
 static int build_publish(struct cli *c, int argc, char **argv)
 {
-	enum { O_NAME = 0x100, O_URL, O_REPO, O_BRANCH, O_COMMIT, O_SHORT, O_INFO, O_CDATE, O_TYPE, O_PINFO,
-	       O_PDATE, O_SHA, O_ARTIFACT, O_SIG };
+	enum {
+		O_NAME = 0x100,
+		O_URL,
+		O_REPO,
+		O_BRANCH,
+		O_COMMIT,
+		O_SHORT,
+		O_INFO,
+		O_CDATE,
+		O_TYPE,
+		O_PINFO,
+		O_PDATE,
+		O_SHA,
+		O_ARTIFACT,
+		O_SIG
+	};
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, O_NAME },
-		{ "artifact-url", required_argument, NULL, O_URL },
-		{ "repo", required_argument, NULL, O_REPO },
-		{ "branch", required_argument, NULL, O_BRANCH },
-		{ "commit", required_argument, NULL, O_COMMIT },
-		{ "commit-short", required_argument, NULL, O_SHORT },
-		{ "commit-info", required_argument, NULL, O_INFO },
-		{ "commit-date", required_argument, NULL, O_CDATE },
-		{ "type", required_argument, NULL, O_TYPE },
-		{ "publish-info", required_argument, NULL, O_PINFO },
-		{ "publish-date", required_argument, NULL, O_PDATE },
-		{ "sha256", required_argument, NULL, O_SHA },
-		{ "artifact", required_argument, NULL, O_ARTIFACT },
-		{ "signature", required_argument, NULL, O_SIG },
-		CLI_COMMON_LONGOPTS,
+	    {"name", required_argument, NULL, O_NAME},
+	    {"artifact-url", required_argument, NULL, O_URL},
+	    {"repo", required_argument, NULL, O_REPO},
+	    {"branch", required_argument, NULL, O_BRANCH},
+	    {"commit", required_argument, NULL, O_COMMIT},
+	    {"commit-short", required_argument, NULL, O_SHORT},
+	    {"commit-info", required_argument, NULL, O_INFO},
+	    {"commit-date", required_argument, NULL, O_CDATE},
+	    {"type", required_argument, NULL, O_TYPE},
+	    {"publish-info", required_argument, NULL, O_PINFO},
+	    {"publish-date", required_argument, NULL, O_PDATE},
+	    {"sha256", required_argument, NULL, O_SHA},
+	    {"artifact", required_argument, NULL, O_ARTIFACT},
+	    {"signature", required_argument, NULL, O_SIG},
+	    CLI_COMMON_LONGOPTS,
 	};
 	struct build b = {}, checked = {};
 	struct proto_error perr = {};
@@ -266,16 +281,16 @@ out:
 
 static void print_build(struct cli *c, const json_t *b)
 {
-	static const char *const keys[] = { "id",          "name",        "artifactUrl",    "artifactSha256",
-					    "artifactSignature", "type", "repo", "branch",
-					    "commit",      "commitShort", "commitInfo",     "commitDate",
-					    "publishInfo", "publishDate", "publisher" };
+	static const char *const keys[] = {
+	    "id",	  "name",	"artifactUrl", "artifactSha256", "artifactSignature",
+	    "type",	  "repo",	"branch",      "commit",	 "commitShort",
+	    "commitInfo", "commitDate", "publishInfo", "publishDate",	 "publisher"};
 	char buf[128];
 
 	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 		const json_t *v = json_object_get(b, keys[i]);
-		const char *text = strstr(keys[i], "Date") ? cli_json_time(v, buf, sizeof(buf))
-							    : cli_json_text(v, buf, sizeof(buf));
+		const char *text =
+		    strstr(keys[i], "Date") ? cli_json_time(v, buf, sizeof(buf)) : cli_json_text(v, buf, sizeof(buf));
 		fprintf(c->out, "%-18s %s\n", keys[i], text);
 	}
 }
@@ -284,9 +299,9 @@ static int build_list(struct cli *c, int argc, char **argv)
 {
 	enum { O_NAME = 0x100, O_COMMIT, O_BRANCH, O_PAGE, O_SIZE };
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, O_NAME },     { "commit", required_argument, NULL, O_COMMIT },
-		{ "branch", required_argument, NULL, O_BRANCH }, { "page", required_argument, NULL, O_PAGE },
-		{ "size", required_argument, NULL, O_SIZE },     CLI_COMMON_LONGOPTS,
+	    {"name", required_argument, NULL, O_NAME},	   {"commit", required_argument, NULL, O_COMMIT},
+	    {"branch", required_argument, NULL, O_BRANCH}, {"page", required_argument, NULL, O_PAGE},
+	    {"size", required_argument, NULL, O_SIZE},	   CLI_COMMON_LONGOPTS,
 	};
 	struct url_query q = {};
 	const char *name = NULL, *commit = NULL, *branch = NULL, *page = NULL, *size = NULL;
@@ -351,7 +366,8 @@ static int build_list(struct cli *c, int argc, char **argv)
 		return r;
 	}
 	fprintf(c->out, "%-30s %-20s %-16s %-8s %s\n", "ID", "NAME", "BRANCH", "COMMIT", "PUBLISHED");
-	json_array_foreach(builds, i, b) {
+	json_array_foreach(builds, i, b)
+	{
 		char t[5][128];
 
 		fprintf(c->out, "%-30s %-20s %-16s %-8s %s\n", cli_json_text(json_object_get(b, "id"), t[0], 128),
@@ -385,9 +401,9 @@ static int build_show(struct cli *c, int argc, char **argv)
 }
 
 static const struct cmd build_commands[] = {
-	{ "publish", build_publish, "register a build" },
-	{ "list", build_list, "list builds by name or commit" },
-	{ "show", build_show, "show one build" },
+    {"publish", build_publish, "register a build"},
+    {"list", build_list, "list builds by name or commit"},
+    {"show", build_show, "show one build"},
 };
 
 int cmd_build(struct cli *c, int argc, char **argv)

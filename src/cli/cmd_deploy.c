@@ -13,20 +13,20 @@
 #include "banned.h"
 
 static const char usage[] =
-	"usage: slipway deploy ENV/STAGE (--build ID | --latest [--branch B]) [--description TEXT] [--force]\n"
-	"                      [--wait [--timeout S] [--interval S]] [--json]\n"
-	"\n"
-	"Create a deploy of a build on ENV/STAGE and print its id.\n"
-	"  --build ID        the build to deploy\n"
-	"  --latest          the newest build named like the stage's buildName\n"
-	"  --branch B        with --latest: only builds of branch B\n"
-	"  --description T   deploy description\n"
-	"  --force           deploy even a build tagged BAD_BUILD\n"
-	"  --wait            follow the deploy until it succeeds (exit 0), fails (1) or is aborted (2)\n"
-	"  --timeout S       give up waiting after S seconds (exit 75)\n"
-	"  --interval S      seconds between progress polls (default 2)\n"
-	"\n"
-	"'slipway deploy promote|rollback|restart|pause|resume ...' is the same as the command alone.\n";
+    "usage: slipway deploy ENV/STAGE (--build ID | --latest [--branch B]) [--description TEXT] [--force]\n"
+    "                      [--wait [--timeout S] [--interval S]] [--json]\n"
+    "\n"
+    "Create a deploy of a build on ENV/STAGE and print its id.\n"
+    "  --build ID        the build to deploy\n"
+    "  --latest          the newest build named like the stage's buildName\n"
+    "  --branch B        with --latest: only builds of branch B\n"
+    "  --description T   deploy description\n"
+    "  --force           deploy even a build tagged BAD_BUILD\n"
+    "  --wait            follow the deploy until it succeeds (exit 0), fails (1) or is aborted (2)\n"
+    "  --timeout S       give up waiting after S seconds (exit 75)\n"
+    "  --interval S      seconds between progress polls (default 2)\n"
+    "\n"
+    "'slipway deploy promote|rollback|restart|pause|resume ...' is the same as the command alone.\n";
 
 /* The newest build whose name is the stage's buildName (and branch, if asked). */
 static int latest_build(struct cli *c, const struct deploy_args *a, char **ret_id)
@@ -49,7 +49,8 @@ static int latest_build(struct cli *c, const struct deploy_args *a, char **ret_i
 	r = http_requestf(c, "GET", &q, NULL, &builds, "/v1/builds");
 	if (r < 0)
 		goto out;
-	json_array_foreach(builds, i, b) {
+	json_array_foreach(builds, i, b)
+	{
 		const char *branch = NULL;
 
 		(void)json_get_string(b, "branch", 256, &branch);
@@ -87,17 +88,17 @@ int cmd_deploy(struct cli *c, int argc, char **argv)
 	/* `slipway deploy promote ...` reads naturally: the deploy actions are accepted as sub-verbs */
 	if (argc > 1) {
 		static const struct cmd verbs[] = {
-			{ "promote", cmd_promote, NULL }, { "rollback", cmd_rollback, NULL },
-			{ "restart", cmd_restart, NULL }, { "pause", cmd_pause, NULL },
-			{ "resume", cmd_resume, NULL },
+		    {"promote", cmd_promote, NULL}, {"rollback", cmd_rollback, NULL}, {"restart", cmd_restart, NULL},
+		    {"pause", cmd_pause, NULL},	    {"resume", cmd_resume, NULL},
 		};
 		const struct cmd *verb = cmd_find(verbs, ELEMENTSOF(verbs), argv[1]);
 
 		if (verb)
 			return verb->fn(c, argc - 1, argv + 1);
 	}
-	r = deploy_args_parse(c, "deploy", DEPLOY_OPT_BUILD | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT,
-			      usage, argc, argv, &a);
+	r = deploy_args_parse(c, "deploy",
+			      DEPLOY_OPT_BUILD | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT, usage,
+			      argc, argv, &a);
 	if (r != 0)
 		return r > 0 ? 0 : r;
 	if (a.latest) {

@@ -69,21 +69,20 @@ static int parse_assignment(const char *s, bool json_values, char **ret_key, jso
 static int env_parse(struct cli *c, const char *cmd, const char *usage, unsigned allowed, int argc, char **argv,
 		     struct env_opts *o, char ***ret_args, int *ret_nargs)
 {
-	enum { O_DESC = 0x100, O_BNAME, O_BRANCH, O_STYPE, O_SET, O_ENV, O_GROUP, O_HOST, O_UNSET, O_REPLACE,
-	       O_FILE };
+	enum { O_DESC = 0x100, O_BNAME, O_BRANCH, O_STYPE, O_SET, O_ENV, O_GROUP, O_HOST, O_UNSET, O_REPLACE, O_FILE };
 	const struct option opts[] = {
-		{ "description", required_argument, NULL, O_DESC },
-		{ "build-name", required_argument, NULL, O_BNAME },
-		{ "branch", required_argument, NULL, O_BRANCH },
-		{ "stage-type", required_argument, NULL, O_STYPE },
-		{ "set", required_argument, NULL, O_SET },
-		{ "env", required_argument, NULL, O_ENV },
-		{ "group", (allowed & EO_CAPACITY) ? no_argument : required_argument, NULL, O_GROUP },
-		{ "host", no_argument, NULL, O_HOST },
-		{ "unset", required_argument, NULL, O_UNSET },
-		{ "replace", no_argument, NULL, O_REPLACE },
-		{ "file", required_argument, NULL, O_FILE },
-		CLI_COMMON_LONGOPTS,
+	    {"description", required_argument, NULL, O_DESC},
+	    {"build-name", required_argument, NULL, O_BNAME},
+	    {"branch", required_argument, NULL, O_BRANCH},
+	    {"stage-type", required_argument, NULL, O_STYPE},
+	    {"set", required_argument, NULL, O_SET},
+	    {"env", required_argument, NULL, O_ENV},
+	    {"group", (allowed & EO_CAPACITY) ? no_argument : required_argument, NULL, O_GROUP},
+	    {"host", no_argument, NULL, O_HOST},
+	    {"unset", required_argument, NULL, O_UNSET},
+	    {"replace", no_argument, NULL, O_REPLACE},
+	    {"file", required_argument, NULL, O_FILE},
+	    CLI_COMMON_LONGOPTS,
 	};
 	unsigned need;
 	int opt, r;
@@ -216,15 +215,14 @@ static void print_object(struct cli *c, const json_t *o, bool times)
 	keys = calloc(json_object_size(o) + 1, sizeof(*keys));
 	if (!keys)
 		return;
-	json_object_foreach((json_t *)o, k, v)
-		keys[n++] = k;
+	json_object_foreach((json_t *)o, k, v) keys[n++] = k;
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char buf[256];
 		const json_t *x = json_object_get(o, keys[i]);
 		const char *text = times && (strstr(keys[i], "Date") || streq(keys[i], "lastUpdate"))
-					   ? cli_json_time(x, buf, sizeof(buf))
-					   : cli_json_text(x, buf, sizeof(buf));
+				       ? cli_json_time(x, buf, sizeof(buf))
+				       : cli_json_text(x, buf, sizeof(buf));
 		fprintf(c->out, "%s = %s\n", keys[i], text);
 	}
 	free(keys);
@@ -233,12 +231,12 @@ static void print_object(struct cli *c, const json_t *o, bool times)
 /* ---- create / list / show / delete ---- */
 
 static const char create_usage[] =
-	"usage: slipway env create ENV/STAGE [--description T] [--build-name N] [--branch B]\n"
-	"                          [--stage-type TYPE] [--set KEY=VALUE]... [--json]\n"
-	"\n"
-	"Create an env stage. --set sets any EnvStage field (PROTOCOL §3.1) by its JSON name; VALUE is\n"
-	"taken as JSON when it parses (42, true, \"text\") and as a string otherwise, e.g.\n"
-	"--set maxParallel=2 --set failurePolicy=ROLLBACK. Prints the id (--json: the EnvStage).\n";
+    "usage: slipway env create ENV/STAGE [--description T] [--build-name N] [--branch B]\n"
+    "                          [--stage-type TYPE] [--set KEY=VALUE]... [--json]\n"
+    "\n"
+    "Create an env stage. --set sets any EnvStage field (PROTOCOL §3.1) by its JSON name; VALUE is\n"
+    "taken as JSON when it parses (42, true, \"text\") and as a string otherwise, e.g.\n"
+    "--set maxParallel=2 --set failurePolicy=ROLLBACK. Prints the id (--json: the EnvStage).\n";
 
 static int env_create(struct cli *c, int argc, char **argv)
 {
@@ -314,7 +312,8 @@ static int env_list(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	fprintf(c->out, "%-24s %-16s %-11s %-8s %-22s %s\n", "ENV", "STAGE", "TYPE", "STATE", "DEPLOY", "ID");
-	json_array_foreach(envs, i, e) {
+	json_array_foreach(envs, i, e)
+	{
 		char b[6][128];
 
 		fprintf(c->out, "%-24s %-16s %-11s %-8s %-22s %s\n",
@@ -382,11 +381,11 @@ static const char config_get_usage[] = "usage: slipway env config get ENV/STAGE 
 				       "\n"
 				       "Print the stage's settings (EnvStage fields), or the one named KEY.\n";
 static const char config_set_usage[] =
-	"usage: slipway env config set ENV/STAGE KEY=VALUE...\n"
-	"\n"
-	"Change stage settings (a partial update: other fields stay). KEY is the EnvStage field's JSON\n"
-	"name (maxParallel, stuckThreshold, failurePolicy, signingKey, ...); VALUE is taken as JSON when\n"
-	"it parses (42, true, null, \"text\") and as a string otherwise.\n";
+    "usage: slipway env config set ENV/STAGE KEY=VALUE...\n"
+    "\n"
+    "Change stage settings (a partial update: other fields stay). KEY is the EnvStage field's JSON\n"
+    "name (maxParallel, stuckThreshold, failurePolicy, signingKey, ...); VALUE is taken as JSON when\n"
+    "it parses (42, true, null, \"text\") and as a string otherwise.\n";
 
 static int config_get(struct cli *c, int argc, char **argv)
 {
@@ -459,8 +458,8 @@ static int config_set(struct cli *c, int argc, char **argv)
 }
 
 static const struct cmd config_commands[] = {
-	{ "get", config_get, "print the stage's settings" },
-	{ "set", config_set, "change stage settings" },
+    {"get", config_get, "print the stage's settings"},
+    {"set", config_set, "change stage settings"},
 };
 
 static int env_config(struct cli *c, int argc, char **argv)
@@ -478,8 +477,8 @@ static int map_get(struct cli *c, const char *cmd, const char *resource, int arg
 	json_t *v;
 	int nargs, r;
 
-	snprintf(usage, sizeof(usage), "usage: slipway %s ENV/STAGE [--json]\n\nPrint the stage's %s as KEY=VALUE lines.\n",
-		 cmd, resource);
+	snprintf(usage, sizeof(usage),
+		 "usage: slipway %s ENV/STAGE [--json]\n\nPrint the stage's %s as KEY=VALUE lines.\n", cmd, resource);
 	r = cli_parse_simple(c, cmd, usage, argc, argv, 0, -1, &args, &nargs);
 	if (r != 0)
 		return r > 0 ? 0 : r;
@@ -493,7 +492,7 @@ static int map_get(struct cli *c, const char *cmd, const char *resource, int arg
 		r = cli_print_json(c, m ? m : json_null());
 	else
 		json_object_foreach(m, k, v)
-			fprintf(c->out, "%s=%s\n", k, json_is_string(v) ? json_string_value(v) : "");
+		    fprintf(c->out, "%s=%s\n", k, json_is_string(v) ? json_string_value(v) : "");
 	json_decref(m);
 	return r;
 }
@@ -595,8 +594,7 @@ static int map_set(struct cli *c, const char *cmd, const char *resource, int arg
 			goto out;
 		}
 	}
-	json_array_foreach(o.unset, i, key)
-		(void)json_object_del(m, json_string_value(key));
+	json_array_foreach(o.unset, i, key)(void) json_object_del(m, json_string_value(key));
 	r = http_requestf(c, "PUT", NULL, m, NULL, "/v1/envs/%s/%s/%s", env, stage, resource);
 	if (r == 0 && !c->json)
 		fprintf(c->out, "%s/%s %s: %zu keys\n", env, stage, resource, json_object_size(m));
@@ -627,13 +625,13 @@ static int agent_config_set(struct cli *c, int argc, char **argv)
 }
 
 static const struct cmd scripts_commands[] = {
-	{ "get", scripts_get, "print the script variables" },
-	{ "set", scripts_set, "change the script variables" },
+    {"get", scripts_get, "print the script variables"},
+    {"set", scripts_set, "change the script variables"},
 };
 
 static const struct cmd agent_config_commands[] = {
-	{ "get", agent_config_get, "print the agent configs" },
-	{ "set", agent_config_set, "change the agent configs" },
+    {"get", agent_config_get, "print the agent configs"},
+    {"set", agent_config_set, "change the agent configs"},
 };
 
 static int env_scripts(struct cli *c, int argc, char **argv)
@@ -650,14 +648,14 @@ static int env_agent_config(struct cli *c, int argc, char **argv)
 /* ---- capacity ---- */
 
 static const char capacity_list_usage[] =
-	"usage: slipway env capacity list ENV/STAGE [--host | --group] [--json]\n"
-	"\n"
-	"Print the stage's capacity: host names and group names (both unless one is chosen).\n"
-	"--json prints {\"hosts\": [...], \"groups\": [...]}.\n";
+    "usage: slipway env capacity list ENV/STAGE [--host | --group] [--json]\n"
+    "\n"
+    "Print the stage's capacity: host names and group names (both unless one is chosen).\n"
+    "--json prints {\"hosts\": [...], \"groups\": [...]}.\n";
 static const char capacity_change_usage[] =
-	"usage: slipway env capacity (add | remove) ENV/STAGE (--host | --group) NAME...\n"
-	"\n"
-	"Add hosts or groups to a stage's capacity, or remove them (both idempotent).\n";
+    "usage: slipway env capacity (add | remove) ENV/STAGE (--host | --group) NAME...\n"
+    "\n"
+    "Add hosts or groups to a stage's capacity, or remove them (both idempotent).\n";
 
 static int capacity_get(struct cli *c, const char *env, const char *stage, const char *type, json_t **ret)
 {
@@ -702,10 +700,8 @@ static int capacity_list(struct cli *c, int argc, char **argv)
 		r = all ? cli_print_json(c, all) : -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(hosts, i, v)
-		fprintf(c->out, "host  %s\n", json_is_string(v) ? json_string_value(v) : "?");
-	json_array_foreach(groups, i, v)
-		fprintf(c->out, "group %s\n", json_is_string(v) ? json_string_value(v) : "?");
+	json_array_foreach(hosts, i, v) fprintf(c->out, "host  %s\n", json_is_string(v) ? json_string_value(v) : "?");
+	json_array_foreach(groups, i, v) fprintf(c->out, "group %s\n", json_is_string(v) ? json_string_value(v) : "?");
 out:
 	json_decref(all);
 	json_decref(hosts);
@@ -738,7 +734,8 @@ static int capacity_change(struct cli *c, int argc, char **argv, bool add)
 	}
 	for (int i = 1; i < nargs; i++)
 		if (o.host ? !host_name_is_valid(args[i]) : !group_name_is_valid(args[i])) {
-			r = cli_usage_error(c, "%s: '%s' is not a valid %s name", cmd, args[i], o.host ? "host" : "group");
+			r = cli_usage_error(c, "%s: '%s' is not a valid %s name", cmd, args[i],
+					    o.host ? "host" : "group");
 			goto out;
 		}
 	(void)url_query_add(&q, "capacityType", o.host ? "HOST" : "GROUP");
@@ -754,8 +751,8 @@ static int capacity_change(struct cli *c, int argc, char **argv, bool add)
 		if (r < 0)
 			goto out;
 		if (!c->json)
-			fprintf(c->out, "%s %s %s %s %s/%s\n", add ? "added" : "removed", o.host ? "host" : "group", args[i],
-				add ? "to" : "from", env, stage);
+			fprintf(c->out, "%s %s %s %s %s/%s\n", add ? "added" : "removed", o.host ? "host" : "group",
+				args[i], add ? "to" : "from", env, stage);
 	}
 	r = 0;
 out:
@@ -774,9 +771,9 @@ static int capacity_remove(struct cli *c, int argc, char **argv)
 }
 
 static const struct cmd capacity_commands[] = {
-	{ "add", capacity_add, "add hosts or groups" },
-	{ "remove", capacity_remove, "remove hosts or groups" },
-	{ "list", capacity_list, "list hosts and groups" },
+    {"add", capacity_add, "add hosts or groups"},
+    {"remove", capacity_remove, "remove hosts or groups"},
+    {"list", capacity_list, "list hosts and groups"},
 };
 
 static int env_capacity(struct cli *c, int argc, char **argv)
@@ -785,14 +782,14 @@ static int env_capacity(struct cli *c, int argc, char **argv)
 }
 
 static const struct cmd env_commands[] = {
-	{ "create", env_create, "create an env stage" },
-	{ "list", env_list, "list env stages" },
-	{ "show", env_show, "show an env stage" },
-	{ "delete", env_delete, "delete an env stage" },
-	{ "config", env_config, "get or set the stage's settings" },
-	{ "capacity", env_capacity, "add, remove or list the stage's hosts and groups" },
-	{ "scripts", env_scripts, "get or set the script variables (script_configs)" },
-	{ "agent-config", env_agent_config, "get or set the agent configs (agent_configs)" },
+    {"create", env_create, "create an env stage"},
+    {"list", env_list, "list env stages"},
+    {"show", env_show, "show an env stage"},
+    {"delete", env_delete, "delete an env stage"},
+    {"config", env_config, "get or set the stage's settings"},
+    {"capacity", env_capacity, "add, remove or list the stage's hosts and groups"},
+    {"scripts", env_scripts, "get or set the script variables (script_configs)"},
+    {"agent-config", env_agent_config, "get or set the agent configs (agent_configs)"},
 };
 
 int cmd_env(struct cli *c, int argc, char **argv)

@@ -9,18 +9,18 @@
 #include "util.h"
 #include "banned.h"
 
-static const char usage[] =
-	"usage: slipway hosts ENV/STAGE [--json]\n"
-	"\n"
-	"List the hosts of ENV/STAGE (by host or group capacity) with their agent's deploy stage,\n"
-	"state and last result. --json prints {\"hosts\": [Host], \"agents\": [Agent]}.\n";
+static const char usage[] = "usage: slipway hosts ENV/STAGE [--json]\n"
+			    "\n"
+			    "List the hosts of ENV/STAGE (by host or group capacity) with their agent's deploy stage,\n"
+			    "state and last result. --json prints {\"hosts\": [Host], \"agents\": [Agent]}.\n";
 
 static const json_t *agent_of(const json_t *agents, const char *host_id)
 {
 	const json_t *a;
 	size_t i;
 
-	json_array_foreach(agents, i, a) {
+	json_array_foreach(agents, i, a)
+	{
 		const char *id = NULL;
 
 		if (json_get_string(a, "hostId", 256, &id) == 0 && host_id && streq(id, host_id))
@@ -71,7 +71,8 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	}
 	fprintf(c->out, "%-24s %-24s %-15s %-14s %-15s %s\n", "HOST", "HOST ID", "IP", "DEPLOY STAGE", "STATE",
 		"STATUS");
-	json_array_foreach(hosts, i, h) {
+	json_array_foreach(hosts, i, h)
+	{
 		const char *id = NULL;
 		const json_t *prev;
 		bool dup = false;
@@ -79,7 +80,8 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 
 		/* a Host row exists per host × group: show each host once */
 		(void)json_get_string(h, "hostId", 256, &id);
-		json_array_foreach(hosts, k, prev) {
+		json_array_foreach(hosts, k, prev)
+		{
 			const char *pid = NULL;
 
 			if (k >= i)
@@ -91,14 +93,16 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 			print_row(c, h, agent_of(agents, id));
 	}
 	/* agent rows whose host is no longer mapped (e.g. removed from capacity, not yet deleted) */
-	json_array_foreach(agents, i, a) {
+	json_array_foreach(agents, i, a)
+	{
 		const char *id = NULL;
 		const json_t *h2;
 		size_t k;
 		bool seen = false;
 
 		(void)json_get_string(a, "hostId", 256, &id);
-		json_array_foreach(hosts, k, h2) {
+		json_array_foreach(hosts, k, h2)
+		{
 			const char *hid = NULL;
 
 			if (json_get_string(h2, "hostId", 256, &hid) == 0 && id && streq(hid, id))

@@ -7,11 +7,10 @@
 #include "deploy.h"
 #include "banned.h"
 
-static const char usage[] =
-	"usage: slipway pause ENV/STAGE [--description TEXT] [--json]\n"
-	"\n"
-	"Freeze ENV/STAGE: hosts get no new goals until 'slipway resume'.\n"
-	"  --description T   recorded in the stage's history\n";
+static const char usage[] = "usage: slipway pause ENV/STAGE [--description TEXT] [--json]\n"
+			    "\n"
+			    "Freeze ENV/STAGE: hosts get no new goals until 'slipway resume'.\n"
+			    "  --description T   recorded in the stage's history\n";
 
 int cmd_pause(struct cli *c, int argc, char **argv)
 {

@@ -12,16 +12,16 @@
 #include "banned.h"
 
 static const char usage[] =
-	"usage: slipway promote ENV/STAGE --from STAGE [--description TEXT] [--force]\n"
-	"                       [--wait [--timeout S] [--interval S]] [--json]\n"
-	"\n"
-	"Deploy the build that ENV/FROM currently runs to ENV/STAGE and print the new deploy's id.\n"
-	"  --from STAGE      source stage of the same env (ENV/STAGE is accepted too)\n"
-	"  --description T   deploy description\n"
-	"  --force           promote even a build tagged BAD_BUILD\n"
-	"  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"
-	"  --timeout S       give up waiting after S seconds (exit 75)\n"
-	"  --interval S      seconds between progress polls (default 2)\n";
+    "usage: slipway promote ENV/STAGE --from STAGE [--description TEXT] [--force]\n"
+    "                       [--wait [--timeout S] [--interval S]] [--json]\n"
+    "\n"
+    "Deploy the build that ENV/FROM currently runs to ENV/STAGE and print the new deploy's id.\n"
+    "  --from STAGE      source stage of the same env (ENV/STAGE is accepted too)\n"
+    "  --description T   deploy description\n"
+    "  --force           promote even a build tagged BAD_BUILD\n"
+    "  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"
+    "  --timeout S       give up waiting after S seconds (exit 75)\n"
+    "  --interval S      seconds between progress polls (default 2)\n";
 
 int cmd_promote(struct cli *c, int argc, char **argv)
 {
@@ -30,8 +30,9 @@ int cmd_promote(struct cli *c, int argc, char **argv)
 	const char *from_id = NULL;
 	int r;
 
-	r = deploy_args_parse(c, "promote", DEPLOY_OPT_FROM | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT,
-			      usage, argc, argv, &a);
+	r = deploy_args_parse(c, "promote",
+			      DEPLOY_OPT_FROM | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT, usage,
+			      argc, argv, &a);
 	if (r != 0)
 		return r > 0 ? 0 : r;
 	r = http_requestf(c, "GET", NULL, NULL, &src, "/v1/envs/%s/%s/deploys/current", a.env, a.from_stage);

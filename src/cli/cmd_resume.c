@@ -7,11 +7,10 @@
 #include "deploy.h"
 #include "banned.h"
 
-static const char usage[] =
-	"usage: slipway resume ENV/STAGE [--description TEXT] [--json]\n"
-	"\n"
-	"Let a paused ENV/STAGE continue its deploy.\n"
-	"  --description T   recorded in the stage's history\n";
+static const char usage[] = "usage: slipway resume ENV/STAGE [--description TEXT] [--json]\n"
+			    "\n"
+			    "Let a paused ENV/STAGE continue its deploy.\n"
+			    "  --description T   recorded in the stage's history\n";
 
 int cmd_resume(struct cli *c, int argc, char **argv)
 {

@@ -8,16 +8,16 @@
 #include "banned.h"
 
 static const char usage[] =
-	"usage: slipway rollback ENV/STAGE [--to DEPLOY_ID] [--description TEXT] [--force]\n"
-	"                        [--wait [--timeout S] [--interval S]] [--json]\n"
-	"\n"
-	"Return ENV/STAGE to an earlier deploy's build and print the rollback deploy's id.\n"
-	"  --to DEPLOY_ID    the deploy to return to (default: the newest earlier SUCCEEDED deploy)\n"
-	"  --description T   deploy description\n"
-	"  --force           roll back even to a build tagged BAD_BUILD\n"
-	"  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"
-	"  --timeout S       give up waiting after S seconds (exit 75)\n"
-	"  --interval S      seconds between progress polls (default 2)\n";
+    "usage: slipway rollback ENV/STAGE [--to DEPLOY_ID] [--description TEXT] [--force]\n"
+    "                        [--wait [--timeout S] [--interval S]] [--json]\n"
+    "\n"
+    "Return ENV/STAGE to an earlier deploy's build and print the rollback deploy's id.\n"
+    "  --to DEPLOY_ID    the deploy to return to (default: the newest earlier SUCCEEDED deploy)\n"
+    "  --description T   deploy description\n"
+    "  --force           roll back even to a build tagged BAD_BUILD\n"
+    "  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"
+    "  --timeout S       give up waiting after S seconds (exit 75)\n"
+    "  --interval S      seconds between progress polls (default 2)\n";
 
 int cmd_rollback(struct cli *c, int argc, char **argv)
 {
@@ -25,8 +25,9 @@ int cmd_rollback(struct cli *c, int argc, char **argv)
 	json_t *deploy = NULL;
 	int r;
 
-	r = deploy_args_parse(c, "rollback", DEPLOY_OPT_TO | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT,
-			      usage, argc, argv, &a);
+	r = deploy_args_parse(c, "rollback",
+			      DEPLOY_OPT_TO | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT, usage, argc,
+			      argv, &a);
 	if (r != 0)
 		return r > 0 ? 0 : r;
 	r = deploy_action(c, &a, "ROLLBACK", NULL, &deploy);

@@ -12,13 +12,13 @@
 #include "banned.h"
 
 static const char usage[] =
-	"usage: slipway status ENV/STAGE [--watch [--timeout S] [--interval S]] [--json]\n"
-	"\n"
-	"Show the current deploy of ENV/STAGE and its hosts' progress.\n"
-	"  --watch           keep following it until it succeeds (exit 0), fails (1) or is aborted (2)\n"
-	"  --timeout S       give up watching after S seconds (exit 75)\n"
-	"  --interval S      seconds between progress polls (default 2)\n"
-	"  --json            print {\"env\": EnvStage, \"deploy\": Deploy, \"progress\": DeployProgress}\n";
+    "usage: slipway status ENV/STAGE [--watch [--timeout S] [--interval S]] [--json]\n"
+    "\n"
+    "Show the current deploy of ENV/STAGE and its hosts' progress.\n"
+    "  --watch           keep following it until it succeeds (exit 0), fails (1) or is aborted (2)\n"
+    "  --timeout S       give up watching after S seconds (exit 75)\n"
+    "  --interval S      seconds between progress polls (default 2)\n"
+    "  --json            print {\"env\": EnvStage, \"deploy\": Deploy, \"progress\": DeployProgress}\n";
 
 static void print_status(struct cli *c, const json_t *env, const json_t *deploy, const json_t *progress)
 {
@@ -29,9 +29,9 @@ static void print_status(struct cli *c, const json_t *env, const json_t *deploy,
 		cli_json_text(json_object_get(env, "stageName"), b2, sizeof(b2)),
 		cli_json_text(json_object_get(env, "stageType"), t, sizeof(t)),
 		json_is_string(json_object_get(env, "envState")) &&
-				!streq(json_string_value(json_object_get(env, "envState")), "NORMAL")
-			? "  [PAUSED]"
-			: "");
+			!streq(json_string_value(json_object_get(env, "envState")), "NORMAL")
+		    ? "  [PAUSED]"
+		    : "");
 	if (!deploy) {
 		fprintf(c->out, "deploy     none\n");
 		return;

@@ -21,20 +21,14 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 		      struct deploy_args *ret)
 {
 	static const struct option opts[] = {
-		{ "build", required_argument, NULL, 'b' },
-		{ "latest", no_argument, NULL, 'L' },
-		{ "branch", required_argument, NULL, 'B' },
-		{ "description", required_argument, NULL, 'd' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ "watch", no_argument, NULL, 'W' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "from", required_argument, NULL, 'F' },
-		{ "to", required_argument, NULL, 'T' },
-		CLI_COMMON_LONGOPTS,
+	    {"build", required_argument, NULL, 'b'},	{"latest", no_argument, NULL, 'L'},
+	    {"branch", required_argument, NULL, 'B'},	{"description", required_argument, NULL, 'd'},
+	    {"force", no_argument, NULL, 'f'},		{"wait", no_argument, NULL, 'w'},
+	    {"watch", no_argument, NULL, 'W'},		{"timeout", required_argument, NULL, 't'},
+	    {"interval", required_argument, NULL, 'i'}, {"from", required_argument, NULL, 'F'},
+	    {"to", required_argument, NULL, 'T'},	CLI_COMMON_LONGOPTS,
 	};
-	struct deploy_args a = { .interval_ms = 2000 };
+	struct deploy_args a = {.interval_ms = 2000};
 	const char *target = NULL;
 	unsigned need;
 	int opt, r;
@@ -101,8 +95,8 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 			break;
 		case 't':
 			if (parse_i64(optarg, 1, 7 * 86400, &a.timeout_s) < 0)
-				return cli_usage_error(c, "%s: --timeout wants whole seconds (1..604800), not '%s'", cmd,
-						       optarg);
+				return cli_usage_error(c, "%s: --timeout wants whole seconds (1..604800), not '%s'",
+						       cmd, optarg);
 			break;
 		case 'i':
 			if (parse_seconds_ms(optarg, 100, 3600 * 1000, &a.interval_ms) < 0)
@@ -220,7 +214,8 @@ int progress_view_from_json(const json_t *deploy, const json_t *progress, struct
 	v.total = int_or_zero(deploy, "total");
 	if (json_is_object(progress)) {
 		agents = json_object_get(progress, "agents");
-		json_array_foreach(agents, i, agent) {
+		json_array_foreach(agents, i, agent)
+		{
 			const char *did = NULL, *stage = NULL, *status = NULL;
 			int s;
 
@@ -310,7 +305,7 @@ int deploy_state_result(const char *state)
 
 static void sleep_ms(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -335,8 +330,8 @@ static int finish_replaced(struct cli *c, const char *id, FILE *f, bool tty)
 	fprintf(f, "%sdeploy %s was replaced by another deploy (state %s)\n", tty ? "\r\033[K" : "", id,
 		state ? state : "unknown");
 	r = state && deploy_state_from_string(state) == DEPLOY_STATE_SUCCEEDED
-		    ? 0
-		    : cli_fail(c, CLI_RESULT_DEPLOY_ABORTED, "deploy %s was replaced before it succeeded", id);
+		? 0
+		: cli_fail(c, CLI_RESULT_DEPLOY_ABORTED, "deploy %s was replaced before it succeeded", id);
 	json_decref(d);
 	return r;
 }

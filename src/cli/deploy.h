@@ -16,13 +16,13 @@
 
 /* Which options a command accepts (deploy_args_parse refuses the others). */
 enum {
-	DEPLOY_OPT_BUILD = 1 << 0,       /* --build ID, --latest, --branch B */
+	DEPLOY_OPT_BUILD = 1 << 0,	 /* --build ID, --latest, --branch B */
 	DEPLOY_OPT_DESCRIPTION = 1 << 1, /* --description TEXT */
-	DEPLOY_OPT_FORCE = 1 << 2,       /* --force */
-	DEPLOY_OPT_WAIT = 1 << 3,        /* --wait, --timeout S, --interval S */
-	DEPLOY_OPT_FROM = 1 << 4,        /* --from STAGE (required) */
-	DEPLOY_OPT_TO = 1 << 5,          /* --to DEPLOY_ID */
-	DEPLOY_OPT_WATCH = 1 << 6,       /* --watch, --timeout S, --interval S */
+	DEPLOY_OPT_FORCE = 1 << 2,	 /* --force */
+	DEPLOY_OPT_WAIT = 1 << 3,	 /* --wait, --timeout S, --interval S */
+	DEPLOY_OPT_FROM = 1 << 4,	 /* --from STAGE (required) */
+	DEPLOY_OPT_TO = 1 << 5,		 /* --to DEPLOY_ID */
+	DEPLOY_OPT_WATCH = 1 << 6,	 /* --watch, --timeout S, --interval S */
 };
 
 struct deploy_args {
@@ -33,7 +33,7 @@ struct deploy_args {
 	const char *branch;
 	const char *description;
 	bool force;
-	bool wait; /* --wait or --watch */
+	bool wait;	   /* --wait or --watch */
 	int64_t timeout_s; /* 0 = no limit */
 	int64_t interval_ms;
 	const char *from_stage;
@@ -57,14 +57,14 @@ int deploy_report(struct cli *c, const struct deploy_args *a, json_t *deploy);
 /* What the progress display shows. */
 struct progress_view {
 	char deploy_id[64];
-	char state[32];        /* DeployState as sent */
+	char state[32];	       /* DeployState as sent */
 	int64_t success_total; /* from the Deploy */
 	int64_t fail_total;
 	int64_t total;
 	size_t stage_counts[_DEPLOY_STAGE_MAX]; /* agents on this deploy, by deployStage */
-	size_t other;   /* agents not (yet) on this deploy */
-	size_t failing; /* agents on this deploy whose status is neither SUCCEEDED nor UNKNOWN */
-	size_t missing; /* missingHosts */
+	size_t other;				/* agents not (yet) on this deploy */
+	size_t failing;	     /* agents on this deploy whose status is neither SUCCEEDED nor UNKNOWN */
+	size_t missing;	     /* missingHosts */
 	size_t provisioning; /* provisioningHosts: alive, mapped to the stage, no agent row yet */
 };
 

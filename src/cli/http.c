@@ -39,7 +39,7 @@ static int append_escaped(struct buf *b, const char *s)
 		    ch == '.' || ch == '_' || ch == '~')
 			r = buf_appendc(b, (char)ch);
 		else {
-			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
 			r = buf_append(b, e, 3);
 		}
 	}
@@ -280,8 +280,8 @@ out:
 	return r;
 }
 
-int http_requestf(struct cli *c, const char *method, const struct url_query *q, const json_t *body,
-		  json_t **ret_json, const char *path_fmt, ...)
+int http_requestf(struct cli *c, const char *method, const struct url_query *q, const json_t *body, json_t **ret_json,
+		  const char *path_fmt, ...)
 {
 	char *url = NULL;
 	va_list ap;

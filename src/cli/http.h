@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-#define URL_QUERY_MAX 32
+#define URL_QUERY_MAX		32
 #define HTTP_MAX_RESPONSE_BYTES (64u * 1024 * 1024)
 
 /* Query parameters; keys and values are borrowed (they must outlive url_build()). */
@@ -41,7 +41,7 @@ int url_build(const char *server, const struct url_query *q, char **ret, const c
 int http_request(struct cli *c, const char *method, const char *url, const json_t *body, json_t **ret_json);
 
 /* http_request() with a path built like url_build(). */
-int http_requestf(struct cli *c, const char *method, const struct url_query *q, const json_t *body,
-		  json_t **ret_json, const char *path_fmt, ...);
+int http_requestf(struct cli *c, const char *method, const struct url_query *q, const json_t *body, json_t **ret_json,
+		  const char *path_fmt, ...);
 
 #endif

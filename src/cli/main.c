@@ -32,8 +32,8 @@ static int parse_global(struct cli *c, int argc, char **argv, int *ret_index)
 			static const struct {
 				const char *name;
 				int opt;
-			} with_value[] = { { "--server", CLI_OPT_SERVER }, { "--token", CLI_OPT_TOKEN },
-					   { "--config", CLI_OPT_CONFIG } };
+			} with_value[] = {
+			    {"--server", CLI_OPT_SERVER}, {"--token", CLI_OPT_TOKEN}, {"--config", CLI_OPT_CONFIG}};
 			for (size_t k = 0; k < ELEMENTSOF(with_value); k++) {
 				size_t n = strlen(with_value[k].name);
 

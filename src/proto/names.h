@@ -7,15 +7,15 @@
 
 #include <stdbool.h>
 
-bool env_name_is_valid(const char *s);   /* envName, stageName: ^[A-Za-z0-9_-]{1,64}$ */
-bool stage_name_is_reserved(const char *s); /* token_roles, user_roles */
-bool build_name_is_valid(const char *s); /* ^[A-Za-z0-9_./-]{1,64}$, never "." or ".." */
-bool branch_is_valid(const char *s);     /* env branch: ^[A-Za-z0-9_:.,/-]{0,64}$ */
-bool chatroom_is_valid(const char *s);   /* ^[A-Za-z0-9_ #,-]{0,128}$ */
-bool commit_is_valid(const char *s);     /* ^[A-Za-z0-9_-]{1,64}$ */
-bool host_name_is_valid(const char *s);  /* hostId, hostName: ^[A-Za-z0-9._-]{1,64}$, never "." or ".." */
-bool group_name_is_valid(const char *s); /* ^[A-Za-z0-9._:-]{1,128}$, never "." or ".." */
-bool id_is_valid(const char *s);         /* ids in paths: ^[A-Za-z0-9_-]{1,30}$ */
+bool env_name_is_valid(const char *s);	     /* envName, stageName: ^[A-Za-z0-9_-]{1,64}$ */
+bool stage_name_is_reserved(const char *s);  /* token_roles, user_roles */
+bool build_name_is_valid(const char *s);     /* ^[A-Za-z0-9_./-]{1,64}$, never "." or ".." */
+bool branch_is_valid(const char *s);	     /* env branch: ^[A-Za-z0-9_:.,/-]{0,64}$ */
+bool chatroom_is_valid(const char *s);	     /* ^[A-Za-z0-9_ #,-]{0,128}$ */
+bool commit_is_valid(const char *s);	     /* ^[A-Za-z0-9_-]{1,64}$ */
+bool host_name_is_valid(const char *s);	     /* hostId, hostName: ^[A-Za-z0-9._-]{1,64}$, never "." or ".." */
+bool group_name_is_valid(const char *s);     /* ^[A-Za-z0-9._:-]{1,128}$, never "." or ".." */
+bool id_is_valid(const char *s);	     /* ids in paths: ^[A-Za-z0-9_-]{1,30}$ */
 bool principal_name_is_valid(const char *s); /* token / user names: ^[A-Za-z0-9._@-]{1,64}$ */
 
 #endif

@@ -50,8 +50,7 @@ static int dup_str(const char *s, char **ret)
 	return 0;
 }
 
-static int perr(struct proto_error *err, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int perr(struct proto_error *err, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int perr(struct proto_error *err, const char *field, const char *fmt, ...)
 {
 	va_list ap;
@@ -228,7 +227,7 @@ void build_free(struct build *b)
 
 int build_copy(const struct build *src, struct build *ret)
 {
-	struct build b = { .commit_date = src->commit_date, .publish_date = src->publish_date };
+	struct build b = {.commit_date = src->commit_date, .publish_date = src->publish_date};
 	int r;
 
 	if ((r = dup_str(src->id, &b.id)) < 0 || (r = dup_str(src->name, &b.name)) < 0 ||
@@ -236,8 +235,7 @@ int build_copy(const struct build *src, struct build *ret)
 	    (r = dup_str(src->repo, &b.repo)) < 0 || (r = dup_str(src->branch, &b.branch)) < 0 ||
 	    (r = dup_str(src->commit, &b.commit)) < 0 || (r = dup_str(src->commit_short, &b.commit_short)) < 0 ||
 	    (r = dup_str(src->commit_info, &b.commit_info)) < 0 ||
-	    (r = dup_str(src->publish_info, &b.publish_info)) < 0 ||
-	    (r = dup_str(src->publisher, &b.publisher)) < 0 ||
+	    (r = dup_str(src->publish_info, &b.publish_info)) < 0 || (r = dup_str(src->publisher, &b.publisher)) < 0 ||
 	    (r = dup_str(src->artifact_sha256, &b.artifact_sha256)) < 0 ||
 	    (r = dup_str(src->artifact_signature, &b.artifact_signature)) < 0) {
 		build_release(&b);
@@ -258,11 +256,9 @@ int build_to_json(const struct build *b, json_t **ret)
 	    (r = set_str(o, "artifactUrl", b->artifact_url)) < 0 || (r = set_str(o, "type", b->type)) < 0 ||
 	    (r = set_str(o, "repo", b->repo)) < 0 || (r = set_str(o, "branch", b->branch)) < 0 ||
 	    (r = set_str(o, "commit", b->commit)) < 0 || (r = set_str(o, "commitShort", b->commit_short)) < 0 ||
-	    (r = set_str(o, "commitInfo", b->commit_info)) < 0 ||
-	    (r = set_date(o, "commitDate", b->commit_date)) < 0 ||
+	    (r = set_str(o, "commitInfo", b->commit_info)) < 0 || (r = set_date(o, "commitDate", b->commit_date)) < 0 ||
 	    (r = set_str(o, "publishInfo", b->publish_info)) < 0 ||
-	    (r = set_date(o, "publishDate", b->publish_date)) < 0 ||
-	    (r = set_str(o, "publisher", b->publisher)) < 0 ||
+	    (r = set_date(o, "publishDate", b->publish_date)) < 0 || (r = set_str(o, "publisher", b->publisher)) < 0 ||
 	    (r = set_str(o, "artifactSha256", b->artifact_sha256)) < 0 ||
 	    (r = set_str(o, "artifactSignature", b->artifact_signature)) < 0) {
 		json_decref(o);
@@ -300,7 +296,7 @@ int build_from_json(const json_t *j, struct build *ret)
 
 static bool artifact_url_scheme_ok(const char *url)
 {
-	static const char *const schemes[] = { "https://", "http://", "s3://", "file://" };
+	static const char *const schemes[] = {"https://", "http://", "s3://", "file://"};
 
 	for (size_t i = 0; i < ELEMENTSOF(schemes); i++)
 		if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0 && url[strlen(schemes[i])])
@@ -372,8 +368,7 @@ int build_input_from_json(const json_t *j, struct build *ret, struct proto_error
 		r = perr(err, "commit", "commit must match ^[A-Za-z0-9_-]{1,64}$");
 		goto out;
 	}
-	r = get_str_strict(j, "commitShort", "commitShort", BUILD_COMMIT_SHORT_MAX_CHARS, false, &b.commit_short,
-			   err);
+	r = get_str_strict(j, "commitShort", "commitShort", BUILD_COMMIT_SHORT_MAX_CHARS, false, &b.commit_short, err);
 	if (r < 0)
 		goto out;
 	if (b.commit_short && !str_charset_ok(b.commit_short, "_-", 1, BUILD_COMMIT_SHORT_MAX_CHARS)) {
@@ -546,8 +541,8 @@ static int get_report_id(const json_t *o, const char *key, const char *prefix, c
 	return 0;
 }
 
-static int get_report_enum(const json_t *o, const char *key, const char *prefix, enum_from_string_fn from,
-			   int dflt, int *ret, struct proto_error *err)
+static int get_report_enum(const json_t *o, const char *key, const char *prefix, enum_from_string_fn from, int dflt,
+			   int *ret, struct proto_error *err)
 {
 	json_t *v = json_object_get(o, key);
 	char field[128];
@@ -567,8 +562,8 @@ static int get_report_enum(const json_t *o, const char *key, const char *prefix,
 	return 0;
 }
 
-static int get_report_int(const json_t *o, const char *key, const char *prefix, int64_t min, int64_t max,
-			  int *ret, struct proto_error *err)
+static int get_report_int(const json_t *o, const char *key, const char *prefix, int64_t min, int64_t max, int *ret,
+			  struct proto_error *err)
 {
 	json_t *v = json_object_get(o, key);
 	char field[128];
@@ -579,8 +574,7 @@ static int get_report_int(const json_t *o, const char *key, const char *prefix, 
 	}
 	snprintf(field, sizeof(field), "%s.%s", prefix, key);
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return perr(err, field, "%s must be an integer in %lld..%lld", field, (long long)min,
-			    (long long)max);
+		return perr(err, field, "%s must be an integer in %lld..%lld", field, (long long)min, (long long)max);
 	*ret = (int)json_integer_value(v);
 	return 0;
 }
@@ -609,12 +603,12 @@ static int report_from_json(const json_t *o, size_t idx, struct ping_report *ret
 	r = get_report_id(o, "deployAlias", prefix, &rep.deploy_alias, err);
 	if (r < 0)
 		goto out;
-	r = get_report_enum(o, "deployStage", prefix, deploy_stage_from_string, DEPLOY_STAGE_UNKNOWN,
-			    &rep.deploy_stage, err);
+	r = get_report_enum(o, "deployStage", prefix, deploy_stage_from_string, DEPLOY_STAGE_UNKNOWN, &rep.deploy_stage,
+			    err);
 	if (r < 0)
 		goto out;
-	r = get_report_enum(o, "agentStatus", prefix, agent_status_from_string, AGENT_STATUS_UNKNOWN,
-			    &rep.agent_status, err);
+	r = get_report_enum(o, "agentStatus", prefix, agent_status_from_string, AGENT_STATUS_UNKNOWN, &rep.agent_status,
+			    err);
 	if (r < 0)
 		goto out;
 	r = get_report_int(o, "errorCode", prefix, INT32_MIN, INT32_MAX, &rep.error_code, err);
@@ -730,7 +724,8 @@ int ping_request_from_json(const json_t *j, struct ping_request *ret, struct pro
 			r = -ENOMEM;
 			goto out;
 		}
-		json_array_foreach(groups, i, v) {
+		json_array_foreach(groups, i, v)
+		{
 			const char *g = json_is_string(v) ? json_string_value(v) : NULL;
 			bool dup = false;
 
@@ -767,7 +762,8 @@ int ping_request_from_json(const json_t *j, struct ping_request *ret, struct pro
 			r = -ENOMEM;
 			goto out;
 		}
-		json_array_foreach(reports, i, v) {
+		json_array_foreach(reports, i, v)
+		{
 			struct ping_report rep = {};
 			size_t k;
 
@@ -811,8 +807,7 @@ static int report_to_json(const struct ping_report *rep, json_t **ret)
 		goto fail;
 	if (rep->reset_by_system && (r = set_str(o, "agentState", "RESET_BY_SYSTEM")) < 0)
 		goto fail;
-	if (rep->container_health_status &&
-	    (r = set_str(o, "containerHealthStatus", rep->container_health_status)) < 0)
+	if (rep->container_health_status && (r = set_str(o, "containerHealthStatus", rep->container_health_status)) < 0)
 		goto fail;
 	*ret = o;
 	return 0;
@@ -1036,7 +1031,7 @@ int deploy_goal_from_json(const json_t *j, struct deploy_goal *ret)
 	    (r = get_str_lenient(j, "stageName", &g.stage_name)) < 0 ||
 	    (r = get_enum_lenient(j, "stageType", env_type_from_string, &g.stage_type, &g.stage_type_raw)) < 0 ||
 	    (r = get_enum_lenient(j, "deployStage", deploy_stage_from_string, &g.deploy_stage, &g.deploy_stage_raw)) <
-		    0 ||
+		0 ||
 	    (r = get_map_lenient(j, "scriptVariables", &g.script_variables)) < 0 ||
 	    (r = get_map_lenient(j, "agentConfigs", &g.agent_configs)) < 0 ||
 	    (r = get_bool_lenient(j, "firstDeploy", &g.first_deploy)) < 0 ||

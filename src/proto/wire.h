@@ -27,17 +27,17 @@
 #include "enums.h"
 
 /* Limits of PROTOCOL §1.3/§1.5/§3.2 (characters; for ASCII-only patterns characters = bytes). */
-#define PING_MAX_REPORTS 256
-#define PING_MAX_GROUPS 64
-#define PING_ERROR_MESSAGE_MAX_BYTES 65536 /* the last bytes are kept, cut at a UTF-8 boundary */
-#define PING_CONTAINER_HEALTH_MAX_CHARS 32  /* the first characters are kept */
-#define PING_CONTAINER_HEALTH_MAX_BYTES 128 /* 32 UTF-8 characters take up to 128 bytes */
-#define WIRE_STRING_MAX_CHARS 256           /* a string field with no stated limit */
-#define BUILD_URL_MAX_CHARS 512
-#define BUILD_INFO_MAX_CHARS 512 /* commitInfo, publishInfo */
-#define BUILD_FIELD_MAX_CHARS 64 /* type, repo, branch, commit, name */
-#define BUILD_COMMIT_SHORT_MAX_CHARS 7
-#define BUILD_SIGNATURE_BYTES 64 /* Ed25519 signature, decoded */
+#define PING_MAX_REPORTS		256
+#define PING_MAX_GROUPS			64
+#define PING_ERROR_MESSAGE_MAX_BYTES	65536 /* the last bytes are kept, cut at a UTF-8 boundary */
+#define PING_CONTAINER_HEALTH_MAX_CHARS 32    /* the first characters are kept */
+#define PING_CONTAINER_HEALTH_MAX_BYTES 128   /* 32 UTF-8 characters take up to 128 bytes */
+#define WIRE_STRING_MAX_CHARS		256   /* a string field with no stated limit */
+#define BUILD_URL_MAX_CHARS		512
+#define BUILD_INFO_MAX_CHARS		512 /* commitInfo, publishInfo */
+#define BUILD_FIELD_MAX_CHARS		64  /* type, repo, branch, commit, name */
+#define BUILD_COMMIT_SHORT_MAX_CHARS	7
+#define BUILD_SIGNATURE_BYTES		64 /* Ed25519 signature, decoded */
 
 /* Where a strict decoder puts the reason for -EINVAL: field = the §3 name ("reports[2].deployStage",
  * "groups[0]", "artifactUrl"), or "" when the error is not about one field (the body is not an
@@ -60,10 +60,10 @@ struct build {
 	char *commit_info;
 	char *publish_info;
 	char *publisher;
-	char *artifact_sha256;    /* 64 lower-case hex chars, or NULL */
+	char *artifact_sha256;	  /* 64 lower-case hex chars, or NULL */
 	char *artifact_signature; /* standard padded base64 of 64 bytes, or NULL */
-	int64_t commit_date;      /* epoch ms; 0 = absent (null on the wire) */
-	int64_t publish_date;     /* epoch ms; 0 = absent (null on the wire) */
+	int64_t commit_date;	  /* epoch ms; 0 = absent (null on the wire) */
+	int64_t publish_date;	  /* epoch ms; 0 = absent (null on the wire) */
 };
 
 void build_release(struct build *b);
@@ -89,24 +89,24 @@ struct ping_report {
 	char *env_id; /* never NULL or "" after ping_request_from_json (such reports are dropped) */
 	char *deploy_id;
 	char *deploy_alias;
-	int deploy_stage;  /* enum deploy_stage; absent/null → DEPLOY_STAGE_UNKNOWN */
-	int agent_status;  /* enum agent_status; absent/null → AGENT_STATUS_UNKNOWN */
-	int error_code;    /* absent/null → 0 */
+	int deploy_stage; /* enum deploy_stage; absent/null → DEPLOY_STAGE_UNKNOWN */
+	int agent_status; /* enum agent_status; absent/null → AGENT_STATUS_UNKNOWN */
+	int error_code;	  /* absent/null → 0 */
 	char *error_message;
-	int fail_count;    /* absent/null → 0 */
-	bool reset_by_system; /* agentState was "RESET_BY_SYSTEM" (any case); the only meaningful value */
+	int fail_count;		       /* absent/null → 0 */
+	bool reset_by_system;	       /* agentState was "RESET_BY_SYSTEM" (any case); the only meaningful value */
 	char *container_health_status; /* ≤ 32 chars (≤ 128 bytes); NULL when null/absent (stored as "") */
 };
 
 struct ping_request {
-	char *host_id;   /* required */
+	char *host_id;	 /* required */
 	char *host_name; /* default host_id */
 	char *host_ip;
 	char *autoscaling_group;
 	char *availability_zone;
 	char *account_id;
 	char *agent_version; /* decoder default "UNKNOWN" */
-	char **groups;       /* de-duplicated; n_groups may be 0 (the server records "NULL") */
+	char **groups;	     /* de-duplicated; n_groups may be 0 (the server records "NULL") */
 	size_t n_groups;
 	struct ping_report *reports;
 	size_t n_reports;
@@ -149,9 +149,9 @@ struct deploy_goal {
 	char *stage_type_raw;
 	int deploy_stage; /* enum deploy_stage: the stage the agent must run next */
 	char *deploy_stage_raw;
-	struct build *build;       /* only with DOWNLOADING; NULL = null */
-	json_t *script_variables;  /* object string→string, or NULL = null ({} = "none configured") */
-	json_t *agent_configs;     /* object string→string, or NULL = null */
+	struct build *build;	  /* only with DOWNLOADING; NULL = null */
+	json_t *script_variables; /* object string→string, or NULL = null ({} = "none configured") */
+	json_t *agent_configs;	  /* object string→string, or NULL = null */
 	bool first_deploy;
 	bool is_docker;
 	char *signing_key; /* only with DOWNLOADING, when the env has one */

@@ -3,7 +3,7 @@
 // against a real slipway-server with data seeded through the REST API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, screenshot, waitFor } from './harness.mjs';
+import { startServer, launchBrowser, screenshot, waitFor, simulateAgents } from './harness.mjs';
 
 let srv, browser, page, seed;
 const pageErrors = [];
@@ -24,19 +24,12 @@ async function seedData(api) {
   }
   const deploy = await api.post(stagePath('helloworld', 'canary') + '/deploys', undefined,
     { buildId: builds[0].id, description: 'first rollout' });
-  // Hosts: capacity by name, then one ping per host (when the server has the ping path).
+  // Hosts: capacity by name, then agents play their part (when the server has the ping path).
   const hosts = Array.from({ length: 12 }, (_, i) => `web-${String(i + 1).padStart(3, '0')}.example.com`);
   await api.put(stagePath('helloworld', 'canary') + '/capacity', hosts, { capacityType: 'HOST' });
-  let pinged = 0;
-  for (const [i, h] of hosts.entries()) {
-    const r = await api.call('POST', '/v1/system/ping', {
-      raw: true,
-      body: { hostId: `i-${1000 + i}`, hostName: h, hostIp: `10.0.0.${i + 1}`, groups: [], agentVersion: '1.0.0', reports: [] },
-    });
-    if (r.status === 404 || r.status === 405) break;
-    assert.equal(r.status, 200, `ping of ${h}: ${JSON.stringify(r.body)}`);
-    pinged++;
-  }
+  await api.put(stagePath('helloworld', 'canary'), { maxParallel: 4 });
+  const pinged = await simulateAgents(api, hosts, { rounds: 14, failing: hosts[11] });
+  await api.put(stagePath('helloworld', 'canary'), { maxParallel: 1 });
   return { builds, deploy, hosts, pinged };
 }
 
@@ -119,6 +112,32 @@ test('the stage page shows the current deploy, its progress and the hosts', asyn
   await page.locator('.deploy-card >> text=No deploy yet').waitFor();
 });
 
+test('host actions pause and resume one host through the confirm dialog', async t => {
+  if (!seed.pinged) { t.skip('no ping path: no agent rows'); return; }
+  await page.goto(srv.base + '/env/helloworld/canary');
+  const host = seed.hosts[0];
+  const agentOf = async () => (await srv.api.get(stagePath('helloworld', 'canary') + '/agents')).find(a => a.hostName === host);
+  const row = page.locator(`.ht-row[data-host="${host}"]`);
+  await row.locator('[data-action=PAUSED_BY_USER]').click();
+  const dlg = page.locator('dialog[open]');
+  assert.match(await dlg.textContent(), new RegExp(host.replaceAll('.', '\\.')));
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  await waitFor(async () => (await agentOf()).state === 'PAUSED_BY_USER', { what: 'host paused' });
+  await row.locator('[data-action=NORMAL]').click();
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  await waitFor(async () => (await agentOf()).state !== 'PAUSED_BY_USER', { what: 'host resumed' });
+  // The failing-only filter shows exactly the hosts whose last result failed.
+  const failing = (await srv.api.get(stagePath('helloworld', 'canary') + '/agents'))
+    .filter(a => a.state === 'PAUSED_BY_SYSTEM' || a.state === 'UNREACHABLE' || (a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN'));
+  await page.check('[data-role=failing-only]');
+  await waitFor(async () => (await page.locator('.ht-spacer .ht-row').count()) === failing.length, { what: 'failing-only rows' });
+  for (const a of failing) await page.locator(`.ht-row[data-host="${a.hostName}"]`).waitFor();
+  await screenshot(page, '03b-failing-only');
+  await page.uncheck('[data-role=failing-only]');
+});
+
 test('pause and resume go through a confirm dialog and change the stage on the server', async () => {
   await page.goto(srv.base + '/env/helloworld/canary');
   await page.click('[data-action=pause]');
@@ -191,6 +210,24 @@ test('rollback offers earlier deploys and asks for a reason', async () => {
     return d.type === 'ROLLBACK' ? d : null;
   }, { what: 'a ROLLBACK deploy' });
   assert.equal(cur.buildId, seed.builds[0].id);
+});
+
+test('promote carries the build of another stage through the confirm dialog', async () => {
+  const canary = await srv.api.get(stagePath('helloworld', 'canary') + '/deploys/current');
+  await page.goto(srv.base + '/env/helloworld/prod');
+  await page.click('[data-action=promote]');
+  const dlg = page.locator('dialog[open]');
+  await dlg.locator('select[name=fromStage]').selectOption('canary');
+  await dlg.locator('.build-summary >> text=canary').waitFor();
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  const prod = await waitFor(async () => {
+    const r = await srv.api.call('GET', stagePath('helloworld', 'prod') + '/deploys/current', { raw: true });
+    return r.status === 200 ? r.body : null;
+  }, { what: 'a deploy on prod' });
+  assert.equal(prod.buildId, canary.buildId);
+  assert.equal(prod.fromDeployId, canary.id);
+  await page.goto(srv.base + '/env/helloworld/canary');
 });
 
 test('history lists the deploys of the stage and filters them', async () => {
@@ -278,9 +315,27 @@ test('builds and host pages render', async () => {
   await page.locator(`tr[data-build="${seed.builds[0].id}"]`).waitFor();
   assert.equal(await page.locator('table[aria-label=Builds] tbody tr').count(), 3);
   await screenshot(page, '09-builds');
-  await page.goto(srv.base + '/hosts/' + seed.hosts[0]);
-  if (seed.pinged) await page.locator('table[aria-label="Agents of this host"] >> text=helloworld').waitFor();
-  else await page.locator('text=Unknown host').waitFor();
+  // Tagging a build goes through a dialog and lands on the server.
+  const b0 = seed.builds[0];
+  await page.locator(`tr[data-build="${b0.id}"] [data-action=tag]`).click();
+  const dlg = page.locator('dialog[open]');
+  await dlg.locator('select[name=value]').selectOption('GOOD_BUILD');
+  await dlg.locator('input[name=comments]').fill('verified in canary');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  const tag = await waitFor(async () => {
+    const r = await srv.api.call('GET', `/v1/builds/${b0.id}/tags`, { raw: true });
+    return r.status === 200 && r.body.tag && r.body.tag.value === 'GOOD_BUILD' ? r.body.tag : null;
+  }, { what: 'GOOD_BUILD tag' });
+  assert.equal(tag.comments, 'verified in canary');
+  await page.goto(srv.base + '/hosts/' + seed.hosts[11]);
+  if (seed.pinged) {
+    await page.locator('table[aria-label="Agents of this host"] >> text=helloworld').waitFor();
+    await page.locator('table[aria-label="Host records"] >> text=10.0.0.12').waitFor();
+  } else {
+    await page.locator('text=Unknown host').waitFor();
+  }
+  await screenshot(page, '10-host');
 });
 
 test('sign out returns to the sign-in screen; no uncaught page errors', async () => {

@@ -111,3 +111,29 @@ export async function screenshot(page, name) {
   fs.mkdirSync(outDir, { recursive: true });
   await page.screenshot({ path: path.join(outDir, name + '.png') });
 }
+
+// Plays the agent side of the ping protocol for a few rounds: each host reports the stage its last
+// goal asked for as SUCCEEDED (the host in `failing` reports SCRIPT_FAILED from POST_DOWNLOAD on).
+// Returns the number of hosts the server answered for, or 0 when the server has no ping path.
+export async function simulateAgents(api, hosts, { rounds = 12, failing = null } = {}) {
+  const state = new Map(hosts.map((h, i) => [h, { id: `i-${1000 + i}`, ip: `10.0.0.${i + 1}`, report: null }]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, s] of state) {
+      const r = await api.call('POST', '/v1/system/ping', {
+        raw: true,
+        body: { hostId: s.id, hostName: name, hostIp: s.ip, groups: [], agentVersion: '1.0.0', reports: s.report ? [s.report] : [] },
+      });
+      if (r.status === 404 || r.status === 405) return 0;
+      if (r.status !== 200) throw new Error(`ping of ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+      const g = r.body.deployGoal;
+      if (!g) continue;
+      const fail = name === failing && ['POST_DOWNLOAD', 'STAGING'].includes(g.deployStage);
+      s.report = {
+        envId: g.envId, deployId: g.deployId, deployStage: g.deployStage,
+        agentStatus: fail ? 'SCRIPT_FAILED' : 'SUCCEEDED', errorCode: fail ? 1 : 0,
+        errorMessage: fail ? 'teletraan/POST_DOWNLOAD exited with status 1: cannot write /srv/app' : '', failCount: fail ? 1 : 0,
+      };
+    }
+  }
+  return hosts.length;
+}

@@ -152,24 +152,24 @@ static void test_deploy_args_errors(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod");                     /* neither --build nor --latest */
+	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod");		       /* neither --build nor --latest */
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --latest"); /* both */
-	expect_usage(f, DEPLOY_ALLOWED, "deploy --build B");                    /* no target */
-	expect_usage(f, DEPLOY_ALLOWED, "deploy web --build B");                /* not ENV/STAGE */
+	expect_usage(f, DEPLOY_ALLOWED, "deploy --build B");		       /* no target */
+	expect_usage(f, DEPLOY_ALLOWED, "deploy web --build B");	       /* not ENV/STAGE */
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod/x --build B");
 	expect_usage(f, DEPLOY_ALLOWED, "deploy /prod --build B");
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/ --build B");
 	expect_usage(f, DEPLOY_ALLOWED, "deploy we.b/prod --build B");
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod other/stage --build B"); /* two targets */
-	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --from x");    /* not allowed here */
+	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --from x");	  /* not allowed here */
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --bogus");
-	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build");               /* missing value */
+	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build");		  /* missing value */
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --timeout 0"); /* range */
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --timeout 10s");
 	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --build B --interval 0.01");
-	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --branch main --build B"); /* --branch needs --latest */
+	expect_usage(f, DEPLOY_ALLOWED, "deploy web/prod --branch main --build B");    /* --branch needs --latest */
 	expect_usage(f, DEPLOY_OPT_FROM | DEPLOY_OPT_WAIT, "promote web/prod --wait"); /* --from required */
-	expect_usage(f, DEPLOY_OPT_FROM, "promote web/prod --from other/stage"); /* another env */
+	expect_usage(f, DEPLOY_OPT_FROM, "promote web/prod --from other/stage");       /* another env */
 	expect_usage(f, DEPLOY_OPT_FROM, "promote web/prod --from web/b.d");
 	expect_usage(f, DEPLOY_OPT_DESCRIPTION, "pause web/prod --wait");
 }
@@ -179,9 +179,8 @@ static void test_promote_rollback_args(void **state)
 	struct fixture *f = *state;
 	struct deploy_args a;
 
-	assert_int_equal(parse_deploy(&f->c, DEPLOY_OPT_FROM | DEPLOY_OPT_WAIT, "promote web/prod --from canary --wait",
-				      &a),
-			 0);
+	assert_int_equal(
+	    parse_deploy(&f->c, DEPLOY_OPT_FROM | DEPLOY_OPT_WAIT, "promote web/prod --from canary --wait", &a), 0);
 	assert_string_equal(a.from_stage, "canary");
 	assert_true(a.wait);
 	assert_int_equal(parse_deploy(&f->c, DEPLOY_OPT_FROM, "promote web/prod --from web/canary", &a), 0);
@@ -266,9 +265,8 @@ static void test_exit_codes(void **state)
 		long status;
 		int code;
 	} http[] = {
-		{ 400, CLI_EXIT_REJECTED }, { 401, CLI_EXIT_NOPERM },   { 403, CLI_EXIT_NOPERM },
-		{ 404, CLI_EXIT_NOT_FOUND }, { 409, CLI_EXIT_CONFLICT }, { 500, CLI_EXIT_SERVER },
-		{ 503, CLI_EXIT_TEMPFAIL },
+	    {400, CLI_EXIT_REJECTED}, {401, CLI_EXIT_NOPERM}, {403, CLI_EXIT_NOPERM},	{404, CLI_EXIT_NOT_FOUND},
+	    {409, CLI_EXIT_CONFLICT}, {500, CLI_EXIT_SERVER}, {503, CLI_EXIT_TEMPFAIL},
 	};
 
 	assert_int_equal(cli_exit_code(&f->c, 0), 0);
@@ -371,8 +369,8 @@ static void test_progress_view(void **state)
 			   1, "total", 5);
 	progress = json_pack("{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}],"
 			     " s:[s]}",
-			     "agents", "deployId", "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED", "deployId",
-			     "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED", "deployId", "D1",
+			     "agents", "deployId", "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED",
+			     "deployId", "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED", "deployId", "D1",
 			     "deployStage", "RESTARTING", "status", "SCRIPT_FAILED", "deployId", "D1", "deployStage",
 			     "PRE_DOWNLOAD", "status", "UNKNOWN", "deployId", "D0", "deployStage", "SERVING_BUILD",
 			     "status", "SUCCEEDED", "missingHosts", "web-09");
@@ -468,18 +466,18 @@ static void test_dispatch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_deploy_args, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deploy_args_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_promote_rollback_args, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deploy_args_help, setup, teardown),
-		cmocka_unit_test(test_url_build),
-		cmocka_unit_test(test_env_stage),
-		cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resolve_precedence, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resolve_no_server, setup, teardown),
-		cmocka_unit_test(test_progress_view),
-		cmocka_unit_test(test_deploy_state_result),
-		cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deploy_args, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deploy_args_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_promote_rollback_args, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deploy_args_help, setup, teardown),
+	    cmocka_unit_test(test_url_build),
+	    cmocka_unit_test(test_env_stage),
+	    cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resolve_precedence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resolve_no_server, setup, teardown),
+	    cmocka_unit_test(test_progress_view),
+	    cmocka_unit_test(test_deploy_state_result),
+	    cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,15 +48,14 @@ static void assert_keys(const json_t *o, const char *const *want, size_t n)
 	}
 }
 
-static const char *const build_keys[] = { "id",          "name",        "artifactUrl", "type",
-					  "repo",        "branch",      "commit",      "commitShort",
-					  "commitInfo",  "commitDate",  "publishInfo", "publishDate",
-					  "publisher",   "artifactSha256", "artifactSignature" };
+static const char *const build_keys[] = {"id",	       "name",		 "artifactUrl",	     "type",
+					 "repo",       "branch",	 "commit",	     "commitShort",
+					 "commitInfo", "commitDate",	 "publishInfo",	     "publishDate",
+					 "publisher",  "artifactSha256", "artifactSignature"};
 
-static const char *const goal_keys[] = { "deployId",  "deployAlias",     "deployType",   "envId",
-					 "envName",   "stageName",       "stageType",    "deployStage",
-					 "build",     "scriptVariables", "agentConfigs", "firstDeploy",
-					 "isDocker",  "signingKey" };
+static const char *const goal_keys[] = {"deployId",	"deployAlias", "deployType",  "envId",	   "envName",
+					"stageName",	"stageType",   "deployStage", "build",	   "scriptVariables",
+					"agentConfigs", "firstDeploy", "isDocker",    "signingKey"};
 
 /* ---- names ---- */
 
@@ -93,7 +92,7 @@ static void test_names(void **state)
 
 static void test_build_roundtrip(void **state)
 {
-	struct build b = { 0 }, c = { 0 }, d = { 0 };
+	struct build b = {0}, c = {0}, d = {0};
 	json_t *j = NULL, *k = NULL;
 
 	b.id = strdup("Pq4sV8xB2nHc6mKw9eRt0a_4be1f0c");
@@ -154,7 +153,7 @@ static int input(const char *js, struct build *b, struct proto_error *err)
 
 static void expect_input_error(const char *js, const char *field)
 {
-	struct build b = { 0 };
+	struct build b = {0};
 	struct proto_error err;
 
 	assert_int_equal(input(js, &b, &err), -EINVAL);
@@ -165,7 +164,7 @@ static void expect_input_error(const char *js, const char *field)
 
 static void test_build_input_ok(void **state)
 {
-	struct build b = { 0 };
+	struct build b = {0};
 	struct proto_error err;
 
 	assert_int_equal(input("{" BASE ",\"artifactUrl\":\"s3://bucket/web.tgz\",\"id\":\"forged\","
@@ -195,7 +194,8 @@ static void test_build_input_ok(void **state)
 static void test_build_input_errors(void **state)
 {
 	expect_input_error("[]", "");
-	expect_input_error("{\"repo\":\"r\",\"branch\":\"b\",\"commit\":\"c\",\"artifactUrl\":\"https://x/y\"}", "name");
+	expect_input_error("{\"repo\":\"r\",\"branch\":\"b\",\"commit\":\"c\",\"artifactUrl\":\"https://x/y\"}",
+			   "name");
 	expect_input_error("{" BASE "}", "artifactUrl");
 	expect_input_error("{" BASE ",\"artifactUrl\":\"ftp://x/y\"}", "artifactUrl");
 	expect_input_error("{" BASE ",\"artifactUrl\":\"https://x/a b\"}", "artifactUrl");
@@ -225,7 +225,7 @@ static void test_build_input_errors(void **state)
 /* A string field at its maximum length passes, one more character is a 400 naming the field. */
 static void limit_case(const char *key, size_t max, char fill)
 {
-	struct build b = { 0 };
+	struct build b = {0};
 	struct proto_error err;
 	char *ok = repeat(fill, max), *bad = repeat(fill, max + 1), *js;
 	const char *url = "https://x/y";
@@ -243,13 +243,15 @@ static void limit_case(const char *key, size_t max, char fill)
 	} else if (!strcmp(key, "name") || !strcmp(key, "repo") || !strcmp(key, "branch") || !strcmp(key, "commit")) {
 		const char *n = !strcmp(key, "name") ? ok : "web", *rp = !strcmp(key, "repo") ? ok : "r",
 			   *br = !strcmp(key, "branch") ? ok : "b", *cm = !strcmp(key, "commit") ? ok : "c";
-		snprintf(js, sz, "{\"name\":\"%s\",\"repo\":\"%s\",\"branch\":\"%s\",\"commit\":\"%s\",\"artifactUrl\":\"%s\"}",
+		snprintf(js, sz,
+			 "{\"name\":\"%s\",\"repo\":\"%s\",\"branch\":\"%s\",\"commit\":\"%s\",\"artifactUrl\":\"%s\"}",
 			 n, rp, br, cm, url);
 		assert_int_equal(input(js, &b, &err), 0);
 		build_release(&b);
 		n = !strcmp(key, "name") ? bad : "web", rp = !strcmp(key, "repo") ? bad : "r";
 		br = !strcmp(key, "branch") ? bad : "b", cm = !strcmp(key, "commit") ? bad : "c";
-		snprintf(js, sz, "{\"name\":\"%s\",\"repo\":\"%s\",\"branch\":\"%s\",\"commit\":\"%s\",\"artifactUrl\":\"%s\"}",
+		snprintf(js, sz,
+			 "{\"name\":\"%s\",\"repo\":\"%s\",\"branch\":\"%s\",\"commit\":\"%s\",\"artifactUrl\":\"%s\"}",
 			 n, rp, br, cm, url);
 	} else {
 		snprintf(js, sz, "{" BASE ",\"artifactUrl\":\"%s\",\"%s\":\"%s\"}", url, key, ok);
@@ -279,7 +281,7 @@ static void test_build_input_limits(void **state)
 
 static void test_build_input_unicode_limit(void **state)
 {
-	struct build b = { 0 };
+	struct build b = {0};
 	struct proto_error err;
 	char js[4096];
 	char info[2048] = "";
@@ -295,7 +297,7 @@ static void test_build_input_unicode_limit(void **state)
 
 static void test_build_input_signature(void **state)
 {
-	struct build b = { 0 };
+	struct build b = {0};
 	struct proto_error err;
 	unsigned char raw[65];
 	char b64[128], js[512];
@@ -330,7 +332,7 @@ static int ping(const char *js, struct ping_request *req, struct proto_error *er
 
 static void expect_ping_error(const char *js, const char *field)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 
 	assert_int_equal(ping(js, &req, &err), -EINVAL);
@@ -340,7 +342,7 @@ static void expect_ping_error(const char *js, const char *field)
 
 static void test_ping_python_agent(void **state)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 
 	/* the upstream Python agent's shape */
@@ -372,7 +374,7 @@ static void test_ping_python_agent(void **state)
 
 static void test_ping_defaults_and_hints(void **state)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 
 	/* hint/ignored fields of any type never fail; enum values are case-insensitive */
@@ -429,7 +431,7 @@ static void test_ping_errors(void **state)
 
 static void test_ping_groups_limit(void **state)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 	char js[8192];
 	size_t n;
@@ -457,7 +459,7 @@ static void test_ping_groups_limit(void **state)
 
 static void test_ping_reports_limit(void **state)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 	size_t sz = 64 * 1024, n;
 	char *js = malloc(sz);
@@ -481,7 +483,7 @@ static void test_ping_reports_limit(void **state)
 
 static void test_ping_report_dedupe(void **state)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 
 	assert_int_equal(ping("{\"hostId\":\"h\",\"reports\":[{\"envId\":null,\"deployStage\":\"STAGING\"},"
@@ -511,7 +513,7 @@ static char *ping_with_message(const char *msg)
 
 static void test_ping_error_message_truncation(void **state)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 	size_t max = PING_ERROR_MESSAGE_MAX_BYTES;
 	char *msg, *js;
@@ -565,7 +567,7 @@ static void test_ping_error_message_truncation(void **state)
 
 static void test_ping_container_health(void **state)
 {
-	struct ping_request req = { 0 };
+	struct ping_request req = {0};
 	struct proto_error err;
 	char js[1024], val[256] = "";
 
@@ -587,11 +589,11 @@ static void test_ping_container_health(void **state)
 
 static void test_ping_encode(void **state)
 {
-	struct ping_request req = { 0 }, back = { 0 };
+	struct ping_request req = {0}, back = {0};
 	struct proto_error err;
 	json_t *j = NULL, *rep;
-	static const char *const report_keys[] = { "envId",       "deployId",     "deployAlias",  "deployStage",
-						   "agentStatus", "errorCode",    "errorMessage", "failCount" };
+	static const char *const report_keys[] = {"envId",	 "deployId",  "deployAlias",  "deployStage",
+						  "agentStatus", "errorCode", "errorMessage", "failCount"};
 
 	req.host_id = strdup("i-07a1c9");
 	req.host_name = strdup("web-07");
@@ -640,7 +642,7 @@ static void test_ping_encode(void **state)
 
 static void test_encode_invalid_utf8(void **state)
 {
-	struct build b = { 0 };
+	struct build b = {0};
 	json_t *j = NULL;
 
 	b.name = strdup("bad \xff name");
@@ -703,15 +705,15 @@ static void test_response_encode(void **state)
 }
 
 static const char example_5_12[] =
-	"{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"deployId\":\"Zb3kQ0o9TnWc5yRr2LmA1g\",\"deployAlias\":null,"
-	"\"deployType\":\"REGULAR\",\"envId\":\"k2JpX8vN4QeT7uYw0aBcDd\",\"envName\":\"web\",\"stageName\":\"prod\","
-	"\"stageType\":\"PRODUCTION\",\"deployStage\":\"DOWNLOADING\",\"scriptVariables\":null,"
-	"\"agentConfigs\":{\"process_timeout\":\"900\"},\"firstDeploy\":true,\"isDocker\":false,"
-	"\"signingKey\":\"2Xq0=\",\"build\":{\"id\":\"Pq4sV8xB2nHc6mKw9eRt0a_4be1f0c\",\"name\":\"web\","
-	"\"artifactUrl\":\"https://art.example/web/4be1f0c.tar.gz\",\"type\":\"Github\",\"repo\":\"acme/web\","
-	"\"branch\":\"main\",\"commit\":\"4be1f0c93d\",\"commitShort\":\"4be1f0c\",\"commitInfo\":null,"
-	"\"commitDate\":1767225600000,\"publishInfo\":\"ci#812\",\"publishDate\":1767225700000,"
-	"\"publisher\":\"ci-web\",\"artifactSha256\":\"9f86d081\",\"artifactSignature\":\"hN3==\"}}}";
+    "{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"deployId\":\"Zb3kQ0o9TnWc5yRr2LmA1g\",\"deployAlias\":null,"
+    "\"deployType\":\"REGULAR\",\"envId\":\"k2JpX8vN4QeT7uYw0aBcDd\",\"envName\":\"web\",\"stageName\":\"prod\","
+    "\"stageType\":\"PRODUCTION\",\"deployStage\":\"DOWNLOADING\",\"scriptVariables\":null,"
+    "\"agentConfigs\":{\"process_timeout\":\"900\"},\"firstDeploy\":true,\"isDocker\":false,"
+    "\"signingKey\":\"2Xq0=\",\"build\":{\"id\":\"Pq4sV8xB2nHc6mKw9eRt0a_4be1f0c\",\"name\":\"web\","
+    "\"artifactUrl\":\"https://art.example/web/4be1f0c.tar.gz\",\"type\":\"Github\",\"repo\":\"acme/web\","
+    "\"branch\":\"main\",\"commit\":\"4be1f0c93d\",\"commitShort\":\"4be1f0c\",\"commitInfo\":null,"
+    "\"commitDate\":1767225600000,\"publishInfo\":\"ci#812\",\"publishDate\":1767225700000,"
+    "\"publisher\":\"ci-web\",\"artifactSha256\":\"9f86d081\",\"artifactSignature\":\"hN3==\"}}}";
 
 static void test_response_decode_example(void **state)
 {
@@ -748,8 +750,9 @@ static void test_response_decode_lenient(void **state)
 	json_t *j, *k = NULL;
 
 	/* unknown opCode and enum values are kept raw; unknown fields ignored; lower case accepted */
-	j = parse("{\"opCode\":\"UPDATE\",\"newField\":1,\"deployGoal\":{\"envName\":\"web\",\"deployType\":\"HOTFIX2\","
-		  "\"stageType\":\"production\",\"deployStage\":\"DANCING\",\"futureThing\":{\"a\":1}}}");
+	j = parse(
+	    "{\"opCode\":\"UPDATE\",\"newField\":1,\"deployGoal\":{\"envName\":\"web\",\"deployType\":\"HOTFIX2\","
+	    "\"stageType\":\"production\",\"deployStage\":\"DANCING\",\"futureThing\":{\"a\":1}}}");
 	assert_int_equal(ping_response_from_json(j, &resp), 0);
 	assert_int_equal(resp.op_code, -EINVAL);
 	assert_string_equal(resp.op_code_raw, "UPDATE");
@@ -764,10 +767,10 @@ static void test_response_decode_lenient(void **state)
 	/* encoding writes raw strings back, known ones upper-case */
 	assert_int_equal(ping_response_to_json(&resp, &k), 0);
 	assert_string_equal(json_string_value(json_object_get(k, "opCode")), "UPDATE");
-	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(k, "deployGoal"), "stageType")), "PRODUCTION");
-	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(k, "deployGoal"), "deployType")), "HOTFIX2");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(k, "deployGoal"), "stageType")),
+			    "PRODUCTION");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(k, "deployGoal"), "deployType")),
+			    "HOTFIX2");
 	json_decref(k);
 	json_decref(j);
 	ping_response_release(&resp);
@@ -789,14 +792,14 @@ static void test_response_decode_lenient(void **state)
 
 	/* wrong JSON types of known fields are malformed answers */
 	static const char *const bad[] = {
-		"[]",
-		"{\"opCode\":5}",
-		"{\"opCode\":\"DEPLOY\",\"deployGoal\":\"x\"}",
-		"{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"envName\":5}}",
-		"{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"firstDeploy\":\"yes\"}}",
-		"{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"scriptVariables\":[1]}}",
-		"{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"build\":[]}}",
-		"{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"build\":{\"commitDate\":\"x\"}}}",
+	    "[]",
+	    "{\"opCode\":5}",
+	    "{\"opCode\":\"DEPLOY\",\"deployGoal\":\"x\"}",
+	    "{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"envName\":5}}",
+	    "{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"firstDeploy\":\"yes\"}}",
+	    "{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"scriptVariables\":[1]}}",
+	    "{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"build\":[]}}",
+	    "{\"opCode\":\"DEPLOY\",\"deployGoal\":{\"build\":{\"commitDate\":\"x\"}}}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		j = parse(bad[i]);
@@ -810,26 +813,26 @@ static void test_response_decode_lenient(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_build_roundtrip),
-		cmocka_unit_test(test_build_input_ok),
-		cmocka_unit_test(test_build_input_errors),
-		cmocka_unit_test(test_build_input_limits),
-		cmocka_unit_test(test_build_input_unicode_limit),
-		cmocka_unit_test(test_build_input_signature),
-		cmocka_unit_test(test_ping_python_agent),
-		cmocka_unit_test(test_ping_defaults_and_hints),
-		cmocka_unit_test(test_ping_errors),
-		cmocka_unit_test(test_ping_groups_limit),
-		cmocka_unit_test(test_ping_reports_limit),
-		cmocka_unit_test(test_ping_report_dedupe),
-		cmocka_unit_test(test_ping_error_message_truncation),
-		cmocka_unit_test(test_ping_container_health),
-		cmocka_unit_test(test_ping_encode),
-		cmocka_unit_test(test_encode_invalid_utf8),
-		cmocka_unit_test(test_response_encode),
-		cmocka_unit_test(test_response_decode_example),
-		cmocka_unit_test(test_response_decode_lenient),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_build_roundtrip),
+	    cmocka_unit_test(test_build_input_ok),
+	    cmocka_unit_test(test_build_input_errors),
+	    cmocka_unit_test(test_build_input_limits),
+	    cmocka_unit_test(test_build_input_unicode_limit),
+	    cmocka_unit_test(test_build_input_signature),
+	    cmocka_unit_test(test_ping_python_agent),
+	    cmocka_unit_test(test_ping_defaults_and_hints),
+	    cmocka_unit_test(test_ping_errors),
+	    cmocka_unit_test(test_ping_groups_limit),
+	    cmocka_unit_test(test_ping_reports_limit),
+	    cmocka_unit_test(test_ping_report_dedupe),
+	    cmocka_unit_test(test_ping_error_message_truncation),
+	    cmocka_unit_test(test_ping_container_health),
+	    cmocka_unit_test(test_ping_encode),
+	    cmocka_unit_test(test_encode_invalid_utf8),
+	    cmocka_unit_test(test_response_encode),
+	    cmocka_unit_test(test_response_decode_example),
+	    cmocka_unit_test(test_response_decode_lenient),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
