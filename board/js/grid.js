@@ -294,8 +294,10 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
         rows[k++] = { hostName: name, missing: true, cls: 'missing' };
         counts.missing = (counts.missing || 0) + 1;
       }
-      const ids = new Set(rows.map(r => r.hostId));
-      for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      if (selected.size) {
+        const ids = new Set(rows.map(r => r.hostId));
+        for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      }
       renderSummary(counts);
       renderBulk();
       refilter();
