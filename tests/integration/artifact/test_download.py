@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import tarfile
+import time
 import zipfile
 
 import pytest
@@ -298,6 +299,16 @@ def test_truncated_body_is_transient(run_helper, http_server):
     res = run_helper(job(http_server.base + "/t.tgz"))
     assert res.code == 1, res
     assert not (res.tmp / "tree").exists()
+
+
+def test_stalled_transfer_is_transient(run_helper, http_server):
+    data = app_tar()
+    http_server.add("/slow.tgz", data, truncate_to=100, stall_s=6)
+    t = time.monotonic()
+    res = run_helper(job(http_server.base + "/slow.tgz", httpTimeout=1))
+    assert res.code == 1, res
+    assert "stalled" in res.result["message"]
+    assert time.monotonic() - t < 5
 
 
 def test_content_length_over_cap_fails_before_body(run_helper, http_server):
