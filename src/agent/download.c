@@ -463,6 +463,7 @@ static int remove_dir_contents(int dfd, int depth)
 
 	if (depth > 256)
 		return -ELOOP;
+	(void)fchmod(dfd, 0700); /* a script may have made it read-only; it goes anyway */
 	d = fdopendir(dfd);
 	if (!d) {
 		r = -errno;
@@ -948,7 +949,7 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	const struct download_job *job = d->job;
 	CURL *h = NULL;
 	struct curl_slist *hdrs = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "", shown[512], *userpwd = NULL, tok[4096], sigv4[128];
+	char errbuf[CURL_ERROR_SIZE] = "", shown[512], tok[4096], sigv4[128];
 	long code = 0;
 	CURLcode cc;
 	int r;
@@ -982,6 +983,15 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	}
 	if (!empty(job->ca_file))
 		SETOPT(h, CURLOPT_CAINFO, job->ca_file);
+	if (s3) {
+		/* S3 wants this header; with it present libcurl 7.88 signs it and uses it as the
+		 * payload hash (§8.3). Harmless on unsigned requests. */
+		hdrs = curl_slist_append(hdrs, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+		if (!hdrs) {
+			r = fail(d, false, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if (s3 && !empty(job->s3_access_key_id) && !empty(job->s3_secret_access_key)) {
 		const char *region = empty(job->s3_region) ? "us-east-1" : job->s3_region;
 		r = str_printf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", region);
@@ -992,21 +1002,22 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 		SETOPT(h, CURLOPT_AWS_SIGV4, sigv4);
 		SETOPT(h, CURLOPT_USERNAME, job->s3_access_key_id);
 		SETOPT(h, CURLOPT_PASSWORD, job->s3_secret_access_key);
-		hdrs = curl_slist_append(hdrs, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
 		if (!empty(job->s3_session_token)) {
 			r = str_printf(tok, sizeof(tok), "x-amz-security-token: %s", job->s3_session_token);
 			if (r < 0) {
 				r = fail(d, true, r, "s3_session_token too long");
 				goto out;
 			}
-			hdrs = curl_slist_append(hdrs, tok);
+			struct curl_slist *n = curl_slist_append(hdrs, tok);
+			if (!n) {
+				r = fail(d, false, -ENOMEM, "out of memory");
+				goto out;
+			}
+			hdrs = n;
 		}
-		if (!hdrs) {
-			r = fail(d, false, -ENOMEM, "out of memory");
-			goto out;
-		}
-		SETOPT(h, CURLOPT_HTTPHEADER, hdrs);
 	}
+	if (hdrs)
+		SETOPT(h, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(h);
 	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (cc != CURLE_OK) {
@@ -1057,7 +1068,6 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	if (r < 0)
 		r = fail(d, false, r, "sha256 failed");
 out:
-	free(userpwd);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	d->curl = NULL;

@@ -315,9 +315,27 @@ test('builds and host pages render', async () => {
   await page.locator(`tr[data-build="${seed.builds[0].id}"]`).waitFor();
   assert.equal(await page.locator('table[aria-label=Builds] tbody tr').count(), 3);
   await screenshot(page, '09-builds');
-  await page.goto(srv.base + '/hosts/' + seed.hosts[0]);
-  if (seed.pinged) await page.locator('table[aria-label="Agents of this host"] >> text=helloworld').waitFor();
-  else await page.locator('text=Unknown host').waitFor();
+  // Tagging a build goes through a dialog and lands on the server.
+  const b0 = seed.builds[0];
+  await page.locator(`tr[data-build="${b0.id}"] [data-action=tag]`).click();
+  const dlg = page.locator('dialog[open]');
+  await dlg.locator('select[name=value]').selectOption('GOOD_BUILD');
+  await dlg.locator('input[name=comments]').fill('verified in canary');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  const tag = await waitFor(async () => {
+    const r = await srv.api.call('GET', `/v1/builds/${b0.id}/tags`, { raw: true });
+    return r.status === 200 && r.body.tag && r.body.tag.value === 'GOOD_BUILD' ? r.body.tag : null;
+  }, { what: 'GOOD_BUILD tag' });
+  assert.equal(tag.comments, 'verified in canary');
+  await page.goto(srv.base + '/hosts/' + seed.hosts[11]);
+  if (seed.pinged) {
+    await page.locator('table[aria-label="Agents of this host"] >> text=helloworld').waitFor();
+    await page.locator('table[aria-label="Host records"] >> text=10.0.0.12').waitFor();
+  } else {
+    await page.locator('text=Unknown host').waitFor();
+  }
+  await screenshot(page, '10-host');
 });
 
 test('sign out returns to the sign-in screen; no uncaught page errors', async () => {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/builds.js: builds: search build names, list the builds of one name with their tags.
 import * as api from '../api.js';
-import { h, clear, badge, timeEl, fmtNum, spinner, errorBox, emptyState, link, debounce, copyButton } from '../ui.js';
+import { h, clear, badge, timeEl, fmtNum, spinner, errorBox, emptyState, link, debounce, copyButton, openDialog, toast } from '../ui.js';
 import { navigate } from '../app.js';
 
 export async function render(ctx) {
@@ -47,7 +47,7 @@ export async function render(ctx) {
   if (!builds.length) { clear(body, emptyState('No builds', 'Nothing was published under this name (and branch).')); return; }
   const tagCells = new Map();
   clear(body, h('div.table-wrap', h('table.table', { 'aria-label': 'Builds' },
-    h('thead', h('tr', h('th', 'Published'), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Repo'), h('th', 'Publisher'), h('th', 'Tag'), h('th', 'Artifact'), h('th', 'Build id'))),
+    h('thead', h('tr', h('th', 'Published'), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Repo'), h('th', 'Publisher'), h('th', 'Tag'), h('th', 'Artifact'), h('th', 'Build id'), h('th', ''))),
     h('tbody', builds.map(b => {
       const tagCell = h('td', h('span.muted', '…'));
       tagCells.set(b.id, tagCell);
@@ -58,9 +58,27 @@ export async function render(ctx) {
         tagCell,
         h('td.desc', { title: b.artifactUrl }, b.artifactUrl, b.artifactSha256 ? h('span.badge.tone-plain', { title: 'sha256 ' + b.artifactSha256 }, 'sha256') : null,
           b.artifactSignature ? h('span.badge.tone-ok', 'signed') : null),
-        h('td.mono.small', b.id, copyButton(b.id)));
+        h('td.mono.small.nowrap', { title: b.id }, b.id.slice(0, 10) + '…', copyButton(b.id)),
+        h('td.nowrap', h('button.btn.btn-xs', { type: 'button', 'data-action': 'tag', onclick: () => tagDialog(b) }, 'Tag…')));
     })))),
   h('p.muted.small', `${fmtNum(builds.length)} build${builds.length === 1 ? '' : 's'} shown (newest 100).`));
+  function tagDialog(b) {
+    const sel = h('select', { name: 'value' }, ['BAD_BUILD', 'GOOD_BUILD', 'CERTIFIED_BUILD'].map(v => h('option', { value: v }, v)));
+    const comments = h('input', { name: 'comments', maxlength: 1024, autocomplete: 'off', placeholder: 'why' });
+    openDialog({
+      title: `Tag build ${b.commitShort} of ${b.name}`,
+      body: h('div.form-grid',
+        h('p', 'A tag applies to this commit and to every later build of ', h('code', b.repo), ' on ', h('code', b.branch),
+          ' until a newer tag overrides it. Deploys of a BAD_BUILD are refused unless forced.'),
+        h('div.field', h('label', 'Tag'), sel), h('div.field', h('label', 'Comment'), comments)),
+      confirmText: 'Add tag',
+      onConfirm: async () => {
+        await api.post('/v1/tags', { value: sel.value, targetType: 'BUILD', targetId: b.id, comments: comments.value.trim() });
+        toast(`Tagged ${b.commitShort} ${sel.value}`);
+        navigate(location.pathname + location.search, { replace: true });
+      },
+    });
+  }
   const hl = body.querySelector('tr.highlight');
   if (hl) hl.scrollIntoView({ block: 'center' });
   // Effective tags, a few at a time.
@@ -81,4 +99,3 @@ export async function render(ctx) {
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
-export { link };

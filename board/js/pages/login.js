@@ -28,9 +28,8 @@ export async function render(ctx) {
   const form = h('form.login-form', { onsubmit: e => { e.preventDefault(); attempt(input.value.trim()); } },
     h('label.label', { for: 'token' }, 'API token'),
     input, error, button,
-    h('p.hint', 'Tokens are created by an admin (', h('code', 'slipway token create'),
-      ' or the ', h('code', 'token_roles'), ' API). A new server writes one to ', h('code', 'admin.token'),
-      ' beside its database; ', h('code', 'make run'), ' prints a sign-in link. The token stays in this browser tab only.'));
+    h('p.hint', 'An admin creates tokens through the ', h('code', '/v1/system/token_roles'), ' API. A new server writes an admin token to ',
+      h('code', 'admin.token'), ' beside its database. The token is kept in this browser tab only.'));
 
   const card = h('div.login-card',
     h('div.login-brand', h('img', { src: '/favicon.svg', alt: '', width: 40, height: 40 }),

@@ -262,6 +262,22 @@ export async function render(ctx) {
     });
   }
 
+  function acceptDialog(d, accept) {
+    openDialog({
+      title: `${accept ? 'Accept' : 'Reject'} deploy ${shortId(d.id)}?`,
+      body: h('div.form-grid', h('p', accept
+        ? 'Marks the deploy ACCEPTED: an auto-promote pipeline may carry it to the next stage.'
+        : 'Marks the deploy REJECTED: it will not be promoted, and the promote fail policy applies.'),
+      descField('Comment (optional)')),
+      confirmText: accept ? 'Accept deploy' : 'Reject deploy', danger: !accept,
+      onConfirm: async f => {
+        await api.put('/v1/deploys/' + api.enc(d.id), { acceptanceStatus: accept ? 'ACCEPTED' : 'REJECTED', description: f.elements.description.value.trim() });
+        toast(accept ? 'Deploy accepted' : 'Deploy rejected');
+        await refresh();
+      },
+    });
+  }
+
   function hostAction(action, hosts) {
     hosts = hosts.filter(r => r.hostId);
     if (!hosts.length) return;
@@ -304,7 +320,9 @@ export async function render(ctx) {
       ['Branch', b ? b.branch : '—'],
       ['Repo', b ? b.repo : '—'],
       ['Type', badge(d.type)],
-      ['Acceptance', badge(d.acceptanceStatus)],
+      ['Acceptance', h('span', badge(d.acceptanceStatus), d.acceptanceStatus === 'OUTSTANDING' && operate ? [' ',
+        h('button.btn.btn-xs', { type: 'button', 'data-action': 'accept', onclick: () => acceptDialog(d, true) }, 'Accept'),
+        h('button.btn.btn-xs', { type: 'button', 'data-action': 'reject', onclick: () => acceptDialog(d, false) }, 'Reject')] : null)],
       ['Operator', d.operator || '—'],
       ['Started', timeEl(d.startDate, true)],
       [active ? 'Elapsed' : 'Took', elapsed],

@@ -89,7 +89,8 @@ static struct hb_entry *hb_get_or_add(struct ping_state *ps, const char *host_id
 	return e;
 }
 
-/* The entry of host_id (entries are never freed while the process runs), or NULL. */
+/* The entry of host_id, or NULL. Entries are freed only by evict_silent(), which holds wlock: the pointer is
+ * valid while the caller holds wlock (the waiter code); nothing else keeps one. */
 static struct hb_entry *hb_lookup(struct ping_state *ps, const char *host_id)
 {
 	uint64_t h = fnv1a(FNV_BASIS, host_id);
@@ -346,6 +347,32 @@ static int flush_heartbeats(struct ping_state *ps)
 	return r < 0 ? r : (int)n;
 }
 
+/* Drop cache entries of hosts silent for longer than host_expire (at least 10 minutes, far beyond any held ping),
+ * whose lastSeen is already in the database, so a fleet's churn does not grow the cache forever. */
+static void evict_silent(struct ping_state *ps, int64_t now)
+{
+	int64_t keep_ms = ps->srv->cfg.host_expire * 1000;
+
+	if (keep_ms < 600 * 1000)
+		keep_ms = 600 * 1000;
+	pthread_mutex_lock(&ps->wlock); /* e->waiter is read under it, and waiter code holds it across lookups */
+	for (size_t s = 0; s < PING_HB_STRIPES; s++) {
+		pthread_mutex_lock(&ps->stripes[s]);
+		for (size_t b = s; b < ps->n_buckets; b += PING_HB_STRIPES)
+			for (struct hb_entry **pp = &ps->buckets[b]; *pp;) {
+				struct hb_entry *e = *pp;
+
+				if (e->last_seen < now - keep_ms && e->last_seen <= e->flushed_seen && !e->waiter) {
+					*pp = e->next;
+					free(e);
+				} else
+					pp = &e->next;
+			}
+		pthread_mutex_unlock(&ps->stripes[s]);
+	}
+	pthread_mutex_unlock(&ps->wlock);
+}
+
 static int hook_flush(struct server *srv)
 {
 	struct ping_state *ps = srv->ping_state;
@@ -363,18 +390,19 @@ static int64_t hook_pending_last_seen(struct server *srv, const char *host_id)
 {
 	struct ping_state *ps = srv->ping_state;
 	struct hb_entry *e;
+	pthread_mutex_t *m;
 	int64_t v = 0;
+	uint64_t h;
 
 	if (!ps || !host_id)
 		return 0;
-	e = hb_lookup(ps, host_id);
-	if (e) {
-		pthread_mutex_t *m = stripe_of(ps, e->hash);
-
-		pthread_mutex_lock(m);
+	h = fnv1a(FNV_BASIS, host_id);
+	m = stripe_of(ps, h);
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	if (e)
 		v = e->last_seen;
-		pthread_mutex_unlock(m);
-	}
+	pthread_mutex_unlock(m);
 	return v;
 }
 
@@ -400,13 +428,13 @@ static bool wake_locked(struct waiter *w, bool cancel)
 
 void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id)
 {
-	struct hb_entry *e = hb_lookup(ps, host_id);
 	struct req *resume = NULL;
+	struct hb_entry *e;
 
-	if (!e)
-		return;
+	/* lock order: wlock, then a stripe (inside hb_lookup); evict_silent() holds wlock too */
 	pthread_mutex_lock(&ps->wlock);
-	if (e->waiter) {
+	e = hb_lookup(ps, host_id);
+	if (e && e->waiter) {
 		struct waiter *w = e->waiter;
 
 		e->waiter = NULL;
@@ -420,10 +448,11 @@ void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id)
 
 int ping_waiter_hold(struct ping_state *ps, struct waiter *w)
 {
-	struct hb_entry *e = hb_lookup(ps, w->host_id);
+	struct hb_entry *e;
 	bool resume_now;
 
 	pthread_mutex_lock(&ps->wlock);
+	e = hb_lookup(ps, w->host_id);
 	if (ps->stopping || (int64_t)ps->n_waiters >= ps->srv->cfg.max_held_pings) {
 		pthread_mutex_unlock(&ps->wlock);
 		return -EBUSY;
@@ -486,9 +515,10 @@ void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t
 
 void ping_waiter_done(struct ping_state *ps, struct waiter *w)
 {
-	struct hb_entry *e = hb_lookup(ps, w->host_id);
+	struct hb_entry *e;
 
 	pthread_mutex_lock(&ps->wlock);
+	e = hb_lookup(ps, w->host_id);
 	if (w->prev)
 		w->prev->next = w->next;
 	else
@@ -677,6 +707,7 @@ static void *ping_thread(void *arg)
 
 			if (r < 0)
 				(void)server_db_error(ps->srv, r, "purging wake events");
+			evict_silent(ps, now_ms());
 			ps->last_purge_mono_ms = now;
 		}
 	}

@@ -89,8 +89,8 @@ class Routes:
         self.routes = {}  # path -> (status, headers dict, body, truncate_to)
         self.hits = []
 
-    def add(self, path, body=b"", status=200, headers=None, truncate_to=None):
-        self.routes[path] = (status, headers or {}, body, truncate_to)
+    def add(self, path, body=b"", status=200, headers=None, truncate_to=None, stall_s=0):
+        self.routes[path] = (status, headers or {}, body, truncate_to, stall_s)
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def http_server():
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            status, headers, body, trunc = routes.routes[path]
+            status, headers, body, trunc, stall_s = routes.routes[path]
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -123,6 +123,8 @@ def http_server():
             try:
                 self.wfile.write(body if trunc is None else body[:trunc])
                 self.wfile.flush()
+                if stall_s:
+                    time.sleep(stall_s)
             except (BrokenPipeError, ConnectionResetError):
                 pass
             if trunc is not None:

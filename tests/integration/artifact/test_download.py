@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # The download helper (AGENT.md §8): formats, verification, hostile archives, URL policy.
 import base64
+import io
 import os
 import stat
 import subprocess
 import tarfile
+import time
+import zipfile
 
 import pytest
 
@@ -66,6 +69,19 @@ def test_zip_keeps_exec_bits(run_helper, tmp_path):
     assert stat.S_IMODE(os.stat(tree / "teletraan/RESTARTING").st_mode) == 0o755
     assert stat.S_IMODE(os.stat(tree / "conf.txt").st_mode) == 0o644
     assert stat.S_IMODE(os.stat(tree / "wide.sh").st_mode) == 0o755  # g+w/o+w stripped
+
+
+def test_zip_without_unix_modes(run_helper, tmp_path):
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w") as z:
+        for name, data in (("dir/", b""), ("dir/f", b"x")):
+            zi = zipfile.ZipInfo(name)
+            zi.create_system = 0  # MS-DOS: no Unix mode in the external attributes
+            z.writestr(zi, data)
+    res = run_helper(file_job(write(tmp_path, "dos.zip", bio.getvalue())))
+    assert res.code == 0, res
+    assert stat.S_IMODE(os.stat(res.tmp / "tree/dir").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(res.tmp / "tree/dir/f").st_mode) == 0o644
 
 
 def test_sha_mismatch_is_fatal(run_helper, tmp_path):
@@ -243,6 +259,11 @@ def test_allow_hosts(run_helper, http_server):
     assert run_helper(job(url, allowHosts="127.0.0.1")).code == 0
     res = run_helper(job(url, allowHosts="127.0.0.1:1, *.example.com"))
     assert res.code == 2 and "download_allow_hosts" in res.result["message"]
+    # "*.d" matches any sub-domain of d (curl resolves *.localhost to loopback), never d itself
+    sub = "http://app.LOCALHOST:%d/a.tgz" % http_server.port
+    assert run_helper(job(sub, allowHosts="*.localhost")).code == 0
+    res = run_helper(job("http://localhost:%d/a.tgz" % http_server.port, allowHosts="*.localhost"))
+    assert res.code == 2 and "download_allow_hosts" in res.result["message"]
 
 
 def test_redirects_are_rechecked(run_helper, http_server):
@@ -278,6 +299,16 @@ def test_truncated_body_is_transient(run_helper, http_server):
     res = run_helper(job(http_server.base + "/t.tgz"))
     assert res.code == 1, res
     assert not (res.tmp / "tree").exists()
+
+
+def test_stalled_transfer_is_transient(run_helper, http_server):
+    data = app_tar()
+    http_server.add("/slow.tgz", data, truncate_to=100, stall_s=6)
+    t = time.monotonic()
+    res = run_helper(job(http_server.base + "/slow.tgz", httpTimeout=1))
+    assert res.code == 1, res
+    assert "stalled" in res.result["message"]
+    assert time.monotonic() - t < 5
 
 
 def test_content_length_over_cap_fails_before_body(run_helper, http_server):

@@ -52,3 +52,32 @@ def test_s3_bucket_allow_list(run_helper, moto):
     assert res.code == 2 and "download_allow_s3_buckets" in res.result["message"]
     res = run_helper(s3_job(moto, "s3://bad$bucket/x.tgz"))
     assert res.code == 2 and "invalid s3 URL" in res.result["message"]
+
+
+def test_s3_request_shape(run_helper, http_server):
+    """The exact request: path-style on the endpoint, encoded key, SigV4 headers, no redirects."""
+    data = app_tar()
+    http_server.add("/bkt/dir/a%20b%2Bc.tgz", data)
+    res = run_helper({"url": "s3://bkt/dir/a b+c.tgz", "s3Endpoint": http_server.base + "/", "s3Region": "eu-west-1",
+                      "s3AccessKeyId": "AKIDTEST", "s3SecretAccessKey": "secret", "s3SessionToken": "tok"})
+    assert res.code == 0, res
+    path, headers = http_server.hits[-1]
+    h = {k.lower(): v for k, v in headers.items()}
+    assert path == "/bkt/dir/a%20b%2Bc.tgz"
+    assert h["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDTEST/")
+    assert "/eu-west-1/s3/aws4_request" in h["authorization"]
+    assert "x-amz-content-sha256" in h["authorization"]  # signed header
+    assert h["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert h["x-amz-security-token"] == "tok"
+    assert "x-amz-date" in h
+    # unsigned without credentials
+    res = run_helper({"url": "s3://bkt/dir/a b+c.tgz", "s3Endpoint": http_server.base})
+    assert res.code == 0, res
+    h = {k.lower(): v for k, v in http_server.hits[-1][1].items()}
+    assert "authorization" not in h
+    # a redirect from S3 is a failed attempt, never followed
+    http_server.add("/bkt/moved.tgz", status=301, headers={"Location": "/bkt/dir/a%20b%2Bc.tgz"})
+    n = len(http_server.hits)
+    res = run_helper({"url": "s3://bkt/moved.tgz", "s3Endpoint": http_server.base})
+    assert res.code == 1 and "redirect" in res.result["message"]
+    assert len(http_server.hits) == n + 1
