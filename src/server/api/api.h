@@ -23,6 +23,13 @@ API_ROUTES(api_hosts_routes);
 API_ROUTES(api_tags_routes);
 API_ROUTES(api_promotes_routes);
 API_ROUTES(api_ping_routes); /* api/ping.c */
+API_ROUTES(api_tokens_routes); /* api/tokens.c: token_roles (§4.10) */
+API_ROUTES(api_roles_routes);  /* api/roles.c: user_roles, group_roles, whoami (§4.10, §4.1) */
+
+/* Security resources (§4.10): the scope named by the path, type "ENV" with resource = the stored
+ * env name (404 when the env has no stage), or "SYSTEM" with resource "*" when the route has no
+ * {env}. The strings are borrowed from the request arena. */
+int api_security_scope(struct req *r, const char **ret_type, const char **ret_resource);
 
 /* The env stage named by the {env}/{stage} path parameters; 404 when unknown. */
 int api_env_from_path(struct req *r, json_t **ret);
@@ -87,6 +94,10 @@ int deploy_create(struct server *srv, const struct deploy_request *d, json_t **r
  * is not BAD_BUILD, differs from exclude_build_id (may be NULL) and is signed when the stage has a
  * signingKey. *ret = {"deploy": ..., "build": ...}; -ENOENT when none. */
 int deploy_find_rollback_target(struct server *srv, const json_t *env, const char *exclude_build_id, json_t **ret);
+
+/* §4.3: state DISABLED, or the latest ENVIRONMENT tag of the stage or the latest TELETRAAN tag is
+ * DISABLE_ENV. */
+int api_env_promote_blocked(struct server *srv, const json_t *env, bool *ret);
 
 /* §7.3 transition of the current deploy of env (a full EnvStage); used by PUT .../progress and
  * the state worker. Returns 0 (also when skipped), or a negative errno. */
