@@ -313,11 +313,12 @@ while :; do
 	api GET "/v1/deploys/$DEPLOY_ID"
 	[ "$HTTP_CODE" != 200 ] || state=$(printf '%s' "$HTTP_BODY" | json 'd["state"]')
 	api GET /v1/envs/hello/staging/agents
-	if [ "$HTTP_CODE" = 200 ]; then
-		now=$(printf '%s' "$HTTP_BODY" | json '" ".join("%s:%s/%s" % (a["hostName"], a["deployStage"], a["status"]) for a in d)')
-		[ "$now" = "$last" ] || say "staging: deploy $state, agents ${now:-(none yet)}"
-		last=$now
-	fi
+	now=""
+	[ "$HTTP_CODE" != 200 ] ||
+		now=$(printf '%s' "$HTTP_BODY" | json '" ".join("%s %s %s" % (a["hostName"], a["deployStage"], a["status"]) for a in d)')
+	now="deploy ${state:-?}, host ${now:-demo-staging has not pinged yet}"
+	[ "$now" = "$last" ] || say "staging: $now"
+	last=$now
 	case $state in
 	SUCCEEDING | SUCCEEDED)
 		body=$(curl -fsS --max-time 3 "http://127.0.0.1:$STAGING_PORT/" 2>/dev/null || true)
@@ -343,19 +344,22 @@ with open(out, "w") as f:
                "appResponse": body}, f, indent=2)
 EOF
 
-CLI="./$(show "$CLI_BIN") --server $URL --token \$(cat $(show "$TOKEN_FILE"))"
+cli_path=$(show "$CLI_BIN")
+case $cli_path in /*) ;; *) cli_path="./$cli_path" ;; esac
+CLI="$cli_path --server $URL --token \$(cat $(show "$TOKEN_FILE"))"
 cat <<EOF
 
 Slipway demo is up.
   board:        $URL
   app:          http://127.0.0.1:$STAGING_PORT/   (hello/staging, build $BUILD_ID)
-  prod app:     http://127.0.0.1:$PROD_PORT/   (after you promote)
+  prod app:     http://127.0.0.1:$PROD_PORT/   (once you promote staging to prod, below)
   admin token:  $(show "$TOKEN_FILE")
   logs:         $(show "$VAR/log")/  (server, agents)   deploy scripts: $(show "$VAR/agents")/*/log/hello.log
 
 Try next:
   $CLI status hello/staging
-  $CLI deploy promote hello/prod --from hello/staging
+  $CLI promote hello/prod --from staging --wait        # then open http://127.0.0.1:$PROD_PORT/
+  $CLI restart hello/staging --wait
   curl -s -H "Authorization: token \$(cat $(show "$TOKEN_FILE"))" $URL/v1/envs/hello/staging/agents
   examples/hello/pack.sh --bad /tmp/bad.tar.gz     # then publish and deploy it to see a failing POST_RESTART
 

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -91,3 +92,32 @@ def test_make_run_twice(demo):
     # same content, same build: the second run reuses the published build and deploys it afresh
     assert second["buildId"] == first["buildId"]
     assert second["deployId"] != first["deployId"]
+
+
+def test_ctrl_c_stops_everything(demo):
+    run, var, ports = demo
+    env = dict(os.environ, SLIPWAY_DEMO_VAR=str(var), SLIPWAY_BUILD_DIR=BUILD, SLIPWAY_DEMO_TIMEOUT="90",
+               **{k: str(v) for k, v in ports.items()})
+    env.pop("DEMO_EXIT_AFTER_READY", None)
+    log = open(var.parent / "demo.log", "w+")
+    p = subprocess.Popen([os.path.join(REPO, "scripts", "run-demo.sh")], cwd=REPO, env=env, stdout=log,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "Press Ctrl-C" not in open(var.parent / "demo.log").read():
+            assert p.poll() is None, open(var.parent / "demo.log").read()
+            assert time.monotonic() < deadline, "the demo did not become ready"
+            time.sleep(0.2)
+        assert port_open(ports["SLIPWAY_DEMO_STAGING_PORT"])
+        # what a terminal does on Ctrl-C: SIGINT to the foreground process group
+        os.killpg(p.pid, signal.SIGINT)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    out = open(var.parent / "demo.log").read()
+    assert "==> stopped" in out
+    for port in ports.values():
+        assert not port_open(port), f"port {port} still open after Ctrl-C"
+    assert our_processes(var) == []

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/server/test-store-ping.c: the ping path's store (store_ping.h) against a real SQLite database created
+ * by store_open(): capacity resolution, conditional row writes, exact admission under concurrent threads, group
+ * membership rules, heartbeat flushes and wake events. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "engine.h"
+#include "store.h"
+#include "store_ping.h"
+#include "util.h"
+
+struct fx {
+	char dir[64];
+	char path[128];
+	char dsn[160];
+	struct store *s;
+	struct store_ping *p;
+};
+
+static void sql(struct fx *f, const char *q)
+{
+	sqlite3 *db = NULL;
+	char *err = NULL;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, q, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", q, err);
+	sqlite3_close(db);
+}
+
+static int64_t sql_int(struct fx *f, const char *q)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/slipway-store-ping-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	snprintf(f->dsn, sizeof(f->dsn), "sqlite:%s", f->path);
+	if (store_open(f->dsn, &f->s) < 0 || store_ping_open(f->dsn, &f->p) < 0)
+		return -1;
+	sql(f, "INSERT INTO builds(id, name, artifactUrl, \"commit\", commitDate, publishDate) "
+	       "VALUES('B1', 'web', 'https://a/b.tgz', 'abc', 1, 1);"
+	       "INSERT INTO deploys(id, envId, buildId, type, state, startDate, lastUpdateDate, acceptanceStatus) "
+	       "VALUES('D1', 'E1', 'B1', 'REGULAR', 'RUNNING', 1, 1, 'PENDING_DEPLOY');"
+	       "INSERT INTO envs(id, envName, stageName, deployId, deployType, maxParallel, failurePolicy, priority) "
+	       "VALUES('E1', 'web', 'prod', 'D1', 'REGULAR', 3, 'CONTINUE', 'HIGH');"
+	       "INSERT INTO envs(id, envName, stageName) VALUES('E2', 'web', 'canary');"
+	       "INSERT INTO envs(id, envName, stageName) VALUES('E3', 'api', 'prod');"
+	       "INSERT INTO capacity(envId, type, name) VALUES('E1', 'GROUP', 'g1');"
+	       "INSERT INTO capacity(envId, type, name) VALUES('E2', 'HOST', 'host-1');"
+	       "INSERT INTO capacity(envId, type, name) VALUES('E3', 'GROUP', 'g2');");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char p[200];
+
+	store_ping_free(f->p);
+	store_free(f->s);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_capacity_envs(void **state)
+{
+	struct fx *f = *state;
+	static char gs[][8] = { "g1", "g2", "nope" };
+	char *groups[] = { gs[0], gs[1], gs[2] };
+	struct resolved_env *r = NULL;
+	struct env_view e;
+	size_t n = 0;
+	int tiers[4] = { 0 };
+
+	assert_int_equal(store_ping_capacity_envs(f->p, "host-1", groups, 3, &r, &n), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (streq(r[i].view.id, "E1")) {
+			tiers[1] = r[i].tier;
+			assert_string_equal(r[i].view.deploy_id, "D1");
+			assert_int_equal(r[i].view.deploy_type, DEPLOY_TYPE_REGULAR);
+			assert_int_equal(r[i].view.max_parallel, 3);
+			assert_int_equal(r[i].view.failure_policy, FAILURE_POLICY_CONTINUE);
+			assert_int_equal(r[i].view.priority, DEPLOY_PRIORITY_HIGH);
+		} else if (streq(r[i].view.id, "E2")) {
+			tiers[2] = r[i].tier;
+			assert_string_equal(r[i].view.deploy_id, "");
+			assert_int_equal(r[i].view.deploy_type, -1);
+		} else if (streq(r[i].view.id, "E3"))
+			tiers[3] = r[i].tier;
+	}
+	assert_int_equal(tiers[1], 2);
+	assert_int_equal(tiers[2], 1);
+	assert_int_equal(tiers[3], 2);
+	free(r);
+
+	assert_int_equal(store_ping_capacity_envs(f->p, "nobody", NULL, 0, &r, &n), 0);
+	assert_int_equal(n, 0);
+	free(r);
+	assert_int_equal(store_ping_env_by_id(f->p, "E1", &e), 0);
+	assert_string_equal(e.env_name, "web");
+	assert_int_equal(store_ping_env_by_id(f->p, "nope", &e), -ENOENT);
+}
+
+static void row_init(struct agent_row *a, const char *host, const char *env)
+{
+	*a = (struct agent_row){ .deploy_stage = DEPLOY_STAGE_PRE_DOWNLOAD, .state = AGENT_STATE_NORMAL,
+				 .status = AGENT_STATUS_UNKNOWN, .start_date = 5, .last_update_date = 5,
+				 .stage_start_date = 5 };
+	(void)str_copy(a->host_id, sizeof(a->host_id), host);
+	(void)str_copy(a->host_name, sizeof(a->host_name), host);
+	(void)str_copy(a->env_id, sizeof(a->env_id), env);
+	(void)str_copy(a->deploy_id, sizeof(a->deploy_id), "D1");
+}
+
+static void test_conditional_writes(void **state)
+{
+	struct fx *f = *state;
+	struct engine_write w = { .insert = true, .report_index = -1 };
+	struct engine_write ghost = { .insert = true, .report_index = -1 };
+	struct ping_write pw[2] = { { .w = &w, .error_message = "boom" }, { .w = &ghost } };
+	struct agent_row *rows = NULL;
+	size_t n = 0;
+
+	row_init(&w.row, "h1", "E1");
+	row_init(&ghost.row, "h1", "NO-SUCH-ENV");
+	assert_int_equal(store_ping_persist(f->p, "h1", pw, 2, NULL, 0), 1);
+	assert_true(pw[0].applied);
+	assert_false(pw[1].applied); /* never a row for an env that does not exist */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM agent_errors WHERE hostId = 'h1'"), 1);
+	assert_int_equal(store_ping_agent_rows(f->p, "h1", &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(rows[0].version == 1);
+	assert_int_equal(rows[0].deploy_stage, DEPLOY_STAGE_PRE_DOWNLOAD);
+	free(rows);
+
+	/* a second insert of the same row loses (the row exists) */
+	assert_int_equal(store_ping_persist(f->p, "h1", pw, 1, NULL, 0), 0);
+	assert_false(pw[0].applied);
+	/* an update with a stale version is skipped; with the right one it applies and bumps the version */
+	w.insert = false;
+	w.expect_version = 7;
+	w.row.deploy_stage = DEPLOY_STAGE_DOWNLOADING;
+	pw[0].error_message = NULL;
+	assert_int_equal(store_ping_persist(f->p, "h1", pw, 1, NULL, 0), 0);
+	w.expect_version = 1;
+	assert_int_equal(store_ping_persist(f->p, "h1", pw, 1, NULL, 0), 1);
+	assert_int_equal(sql_int(f, "SELECT version FROM agents WHERE hostId = 'h1'"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM agent_errors WHERE hostId = 'h1'"), 1);
+
+	/* a slot released by a write emits SLOT; a delete removes the AgentError row and emits SLOT */
+	{
+		struct engine_delete del = { .env_id = "E1", .expect_version = 2 };
+		struct ping_delete pd = { .d = &del, .old_holds_slot = true };
+		int64_t before = sql_int(f, "SELECT count(*) FROM events WHERE kind = 'SLOT'");
+
+		assert_int_equal(store_ping_persist(f->p, "h1", NULL, 0, &pd, 1), 1);
+		assert_true(pd.applied);
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM agents WHERE hostId = 'h1'"), 0);
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM agent_errors WHERE hostId = 'h1'"), 0);
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM events WHERE kind = 'SLOT'"), before + 1);
+	}
+}
+
+struct admit_thread {
+	struct fx *f;
+	int first, count;
+	int admitted;
+};
+
+static void *admit_worker(void *arg)
+{
+	struct admit_thread *t = arg;
+
+	for (int i = t->first; i < t->first + t->count; i++) {
+		struct agent_row row;
+		char host[32];
+		int r;
+
+		(void)str_printf(host, sizeof(host), "host%03d", i);
+		row_init(&row, host, "E1");
+		row.holds_slot = true;
+		do
+			r = store_ping_admit(t->f->p, &row, false, 1, 10000, NULL);
+		while (r == -EAGAIN);
+		if (r > 0)
+			t->admitted++;
+	}
+	return NULL;
+}
+
+static void test_admission_exact(void **state)
+{
+	struct fx *f = *state;
+	struct admit_thread t[8];
+	pthread_t th[8];
+	int total = 0;
+	bool full = false;
+	struct agent_row row;
+
+	/* 80 idle hosts of the stage on an older deploy, all candidates for D1 */
+	sql(f, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 79) "
+	       "INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, startDate, "
+	       "lastUpdateDate, version) SELECT printf('host%03d', i), printf('host%03d', i), 'E1', 'D0', "
+	       "'SERVING_BUILD', 'NORMAL', 'SUCCEEDED', 1, 1, 1 FROM n");
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct admit_thread){ .f = f, .first = i * 10, .count = 10 };
+		assert_int_equal(pthread_create(&th[i], NULL, admit_worker, &t[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		total += t[i].admitted;
+	}
+	assert_int_equal(total, 3); /* maxParallel */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM agents WHERE envId = 'E1' AND holdsSlot = 1"), 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM agents WHERE envId = 'E1' AND deployId = 'D1'"), 3);
+
+	/* a further candidate is refused as full */
+	row_init(&row, "host050", "E1");
+	if (sql_int(f, "SELECT holdsSlot FROM agents WHERE hostId = 'host050'") == 0) {
+		assert_int_equal(store_ping_admit(f->p, &row, false, 1, 10000, &full), 0);
+		assert_true(full);
+	}
+	/* a candidate of a stale deploy is refused without counting (a new deploy arrived meanwhile) */
+	sql(f, "UPDATE agents SET holdsSlot = 0");
+	row_init(&row, "host051", "E1");
+	(void)str_copy(row.deploy_id, sizeof(row.deploy_id), "OLD");
+	assert_int_equal(store_ping_admit(f->p, &row, false, 1, 10000, &full), 0);
+	assert_false(full);
+	/* a lost compare-and-set refuses */
+	row_init(&row, "host052", "E1");
+	assert_int_equal(store_ping_admit(f->p, &row, false, 99, 10000, &full), 0);
+	/* the schedule gate: COOLING_DOWN refuses */
+	sql(f, "INSERT INTO schedules(id, envId, totalSessions, cooldownTimes, hostNumbers, currentSession, state, "
+	       "stateStartTime) VALUES('S1', 'E1', 2, '1,1', '1,1', 1, 'COOLING_DOWN', 1)");
+	assert_int_equal(store_ping_admit(f->p, &row, false, 1, 10000, &full), 0);
+	sql(f, "UPDATE schedules SET state = 'FINAL'");
+	assert_int_equal(store_ping_admit(f->p, &row, false, 1, 10000, &full), 1);
+}
+
+static void test_membership(void **state)
+{
+	struct fx *f = *state;
+	static char gs[][8] = { "g1", "g2" };
+	char *groups[] = { gs[0], gs[1] };
+	char *only[] = { gs[1] };
+
+	sql(f, "INSERT INTO hosts(hostName, groupName, hostId, createDate, lastUpdateDate, state) "
+	       "VALUES('m1', 'g1', 'm1', 1, 1, 'PROVISIONED');"
+	       "INSERT INTO hosts(hostName, groupName, hostId, createDate, lastUpdateDate, state) "
+	       "VALUES('m1', 'old', 'm1', 1, 1, 'ACTIVE');"
+	       "INSERT INTO hosts(hostName, groupName, hostId, createDate, lastUpdateDate, state) "
+	       "VALUES('m1', 'kept', 'm1', 1, 1, 'PENDING_TERMINATE');");
+	assert_int_equal(store_ping_membership_sync(f->p, "m1", "m1", "10.0.0.9", NULL, groups, 2, 100), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1' AND state = 'ACTIVE' AND "
+				    "ip = '10.0.0.9' AND groupName IN ('g1', 'g2')"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1' AND groupName = 'old'"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1' AND groupName = 'kept' AND "
+				    "state = 'PENDING_TERMINATE'"), 1);
+	/* unchanged: no write */
+	assert_int_equal(store_ping_membership_sync(f->p, "m1", "m1", "10.0.0.9", NULL, groups, 2, 200), 0);
+	assert_int_equal(store_ping_membership_sync(f->p, "m1", "m1", "10.0.0.9", NULL, only, 1, 300), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1'"), 2); /* g2 + kept */
+}
+
+static void test_heartbeat_and_events(void **state)
+{
+	struct fx *f = *state;
+	struct heartbeat hb = { .host_id = "x1", .host_name = "x1", .agent_version = "v1", .create_date = 10,
+				.last_seen = 10 };
+	struct heartbeat_seen seen[2] = { { .host_id = "x1", .last_seen = 50 }, { .host_id = "gone", .last_seen = 5 } };
+	struct heartbeat got;
+	struct ping_event ev[4];
+	int64_t last = -1;
+
+	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), -ENOENT);
+	assert_int_equal(store_ping_heartbeat_put(f->p, &hb), 0);
+	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), 0);
+	assert_string_equal(got.agent_version, "v1");
+	assert_int_equal(store_ping_heartbeat_flush(f->p, seen, 2), 0);
+	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), 0);
+	assert_true(got.last_seen == 50);
+	/* lastSeen never moves backwards */
+	seen[0].last_seen = 20;
+	assert_int_equal(store_ping_heartbeat_flush(f->p, seen, 1), 0);
+	hb.last_seen = 30;
+	(void)str_copy(hb.agent_version, sizeof(hb.agent_version), "v2");
+	assert_int_equal(store_ping_heartbeat_put(f->p, &hb), 0);
+	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), 0);
+	assert_true(got.last_seen == 50);
+	assert_string_equal(got.agent_version, "v2");
+
+	assert_int_equal(store_ping_event_last_seq(f->p, &last), 0);
+	assert_int_equal(store_ping_event_add(f->p, "ENV", "E1", NULL, NULL, now_ms()), 0);
+	assert_int_equal(store_ping_event_add(f->p, "CAPACITY", "E1", NULL, "g9", now_ms()), 0);
+	assert_int_equal(store_ping_event_poll(f->p, last, ev, 4), 2);
+	assert_string_equal(ev[0].kind, "ENV");
+	assert_string_equal(ev[1].name, "g9");
+	assert_true(ev[1].seq > ev[0].seq);
+	assert_int_equal(store_ping_event_poll(f->p, ev[1].seq, ev, 4), 0);
+	assert_int_equal(store_ping_event_purge(f->p, now_ms() + 1000), 0);
+	assert_int_equal(store_ping_event_poll(f->p, last, ev, 4), 0);
+}
+
+static void test_goal_attachments(void **state)
+{
+	struct fx *f = *state;
+	struct build b;
+	json_t *j = NULL;
+	char *key = NULL;
+
+	assert_int_equal(store_ping_deploy_build(f->p, "D1", &b), 0);
+	assert_string_equal(b.id, "B1");
+	assert_string_equal(b.commit, "abc");
+	assert_null(b.artifact_sha256);
+	build_release(&b);
+	assert_int_equal(store_ping_deploy_build(f->p, "nope", &b), -ENOENT);
+	assert_int_equal(store_ping_env_config(f->p, "E1", "script", &j), -ENOENT);
+	sql(f, "INSERT INTO env_configs(envId, kind, id, value) VALUES('E1', 'script', 'c1', '{\"PORT\":\"80\"}')");
+	assert_int_equal(store_ping_env_config(f->p, "E1", "script", &j), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "PORT")), "80");
+	json_decref(j);
+	assert_int_equal(store_ping_signing_key(f->p, "E1", &key), -ENOENT);
+	sql(f, "UPDATE envs SET signingKey = 'k' WHERE id = 'E1'");
+	assert_int_equal(store_ping_signing_key(f->p, "E1", &key), 0);
+	assert_string_equal(key, "k");
+	free(key);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_capacity_envs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conditional_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admission_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_and_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_goal_attachments, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
