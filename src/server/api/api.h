@@ -21,6 +21,7 @@ API_ROUTES(api_deploys_routes);
 API_ROUTES(api_agents_routes);
 API_ROUTES(api_hosts_routes);
 API_ROUTES(api_tags_routes);
+API_ROUTES(api_promotes_routes);
 API_ROUTES(api_ping_routes); /* api/ping.c */
 
 /* The env stage named by the {env}/{stage} path parameters; 404 when unknown. */

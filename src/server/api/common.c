@@ -25,6 +25,7 @@ int api_register_routes(struct router *rt)
 		{ api_configs_routes, &api_configs_routes_count },   { api_deploys_routes, &api_deploys_routes_count },
 		{ api_agents_routes, &api_agents_routes_count },     { api_hosts_routes, &api_hosts_routes_count },
 		{ api_tags_routes, &api_tags_routes_count },
+		{ api_promotes_routes, &api_promotes_routes_count },
 		{ api_ping_routes, &api_ping_routes_count },
 	};
 	int r;

@@ -407,3 +407,13 @@ int store_env_set_enabled(struct store *s, const char *id, const char *state, co
 {
 	return s->ops->env_set_enabled(s, id, state, tag, operator_name, change);
 }
+
+int store_schedule_delete(struct store *s, const char *env_id)
+{
+	return s->ops->schedule_delete(s, env_id);
+}
+
+int store_history_add(struct store *s, const json_t *history)
+{
+	return s->ops->history_add(s, history);
+}

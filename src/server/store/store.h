@@ -180,6 +180,8 @@ struct store_ops {
 	int (*promote_put)(struct store *s, const json_t *promote, const json_t *history);
 	int (*schedule_get)(struct store *s, const char *env_id, json_t **ret);
 	int (*schedule_put)(struct store *s, const json_t *schedule);
+	int (*schedule_delete)(struct store *s, const char *env_id);
+	int (*history_add)(struct store *s, const json_t *history);
 
 	int (*event_add)(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name);
 	int (*event_poll)(struct store *s, int64_t after_seq, int64_t limit, json_t **ret);
@@ -319,7 +321,12 @@ int store_env_set_enabled(struct store *s, const char *id, const char *state, co
 int store_promote_get(struct store *s, const char *env_id, json_t **ret);
 int store_promote_put(struct store *s, const json_t *promote, const json_t *history);
 int store_schedule_get(struct store *s, const char *env_id, json_t **ret);
+/* Upsert (keys of DeploySchedule plus envId); emits ENV. */
 int store_schedule_put(struct store *s, const json_t *schedule);
+/* -ENOENT when the stage has none; emits ENV. */
+int store_schedule_delete(struct store *s, const char *env_id);
+/* A config history entry on its own. */
+int store_history_add(struct store *s, const json_t *history);
 
 /* Wake events (§5.11): kind "ENV", "SLOT", "HOST" or "CAPACITY". event_poll returns events with
  * seq > after_seq, oldest first, as {seq, kind, envId, hostId, name, createdAt}. */

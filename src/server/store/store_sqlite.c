@@ -1729,6 +1729,29 @@ static int sqlite_schedule_put(struct store *s, const json_t *sch)
 	return r < 0 ? r : 0;
 }
 
+static const char sql_schedule_delete[] = "DELETE FROM schedules WHERE envId = ?";
+
+static int sqlite_schedule_delete(struct store *s, const char *env_id)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = tx_begin(c);
+	if (r < 0)
+		return r;
+	r = q_exec(c, sql_schedule_delete, "s", env_id);
+	if (r == 0)
+		r = -ENOENT;
+	if (r >= 0)
+		r = ev_add(c, "ENV", env_id, NULL, NULL);
+	return tx_end(c, r < 0 ? r : 0);
+}
+
+static int sqlite_history_add(struct store *s, const json_t *h)
+{
+	CONN_OR_FAIL(c, s);
+	return hist_add(c, h);
+}
+
 /* ---- events ---------------------------------------------------------------------------------- */
 
 static const char sql_event_poll[] =
@@ -2049,6 +2072,8 @@ const struct store_ops store_sqlite_ops = {
 	.promote_put = sqlite_promote_put,
 	.schedule_get = sqlite_schedule_get,
 	.schedule_put = sqlite_schedule_put,
+	.schedule_delete = sqlite_schedule_delete,
+	.history_add = sqlite_history_add,
 	.event_add = sqlite_event_add,
 	.event_poll = sqlite_event_poll,
 	.event_last_seq = sqlite_event_last_seq,

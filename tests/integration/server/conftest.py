@@ -19,8 +19,16 @@ def server_factory(tmp_path):
         return s
 
     yield make
+    # a clean SIGTERM stop must exit 0 (under ASan this also catches leaks)
+    bad = []
     for s in started:
-        s.stop(signal.SIGKILL)
+        if s.proc is not None and s.proc.poll() is None:
+            rc = s.stop(signal.SIGTERM)
+            if rc != 0:
+                bad.append((rc, s.logtext()[-2000:]))
+        else:
+            s.stop(signal.SIGKILL)
+    assert not bad, bad
 
 
 @pytest.fixture
