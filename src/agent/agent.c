@@ -118,6 +118,24 @@ int agent_signals_setup(void)
 	return 0;
 }
 
+int agent_mkdir_state_dir(const char *state_dir)
+{
+	char parent[PATH_MAX], *slash;
+	int r;
+
+	r = str_copy(parent, sizeof(parent), state_dir);
+	if (r < 0)
+		return r;
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = fs_mkdir_p(parent, 0755);
+		if (r < 0)
+			return r;
+	}
+	return fs_mkdir_p(state_dir, 0700);
+}
+
 int agent_lock_take(const char *state_dir)
 {
 	char path[PATH_MAX], pid[32];
@@ -1311,7 +1329,7 @@ static int make_dirs(const struct agent_config *cfg)
 {
 	int r;
 
-	r = fs_mkdir_p(cfg->state_dir, 0700);
+	r = agent_mkdir_state_dir(cfg->state_dir);
 	if (r < 0)
 		return log_error_errno(r, "cannot create state_dir '%s'", cfg->state_dir);
 	if ((r = fs_mkdir_p(cfg->builds_dir, 0755)) < 0)

@@ -16,6 +16,10 @@ extern volatile sig_atomic_t agent_stop_requested;
 /* Install the signal dispositions of §1 (TERM/INT set the flag; HUP, USR1 and PIPE ignored). */
 int agent_signals_setup(void);
 
+/* Create state_dir 0700; missing parents are created 0755 (they may also hold builds_dir, which a run_as
+ * user must be able to reach). 0 or negative errno. */
+int agent_mkdir_state_dir(const char *state_dir);
+
 /* §3: open <state_dir>/agent.lock and take the flock. Returns the fd (kept open for the life of the process),
  * -EAGAIN when another agent holds it, or another negative errno. */
 int agent_lock_take(const char *state_dir);

@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	r = fs_mkdir_p(cfg.state_dir, 0700);
+	r = agent_mkdir_state_dir(cfg.state_dir);
 	if (r < 0) {
 		(void)log_error_errno(r, "cannot create state_dir '%s'", cfg.state_dir);
 		agent_config_release(&cfg);

@@ -251,3 +251,43 @@ def test_stop_flow_and_membership(server):
     h9.groups = []
     h9.ping()
     assert [x["groupName"] for x in server.ok("GET", "/v1/hosts/id/h9")] == ["NULL"]
+
+
+def test_multiple_envs_per_host_and_stage_move(server):
+    web = server.make_env("web", "prod")
+    side = server.make_env("logs", "prod")
+    server.update_env("logs", "prod", systemPriority=10)
+    server.set_groups("web", "prod", ["g"])
+    server.set_groups("logs", "prod", ["g"])
+    dw = server.deploy("web", "prod", server.publish()["id"])
+    ds = server.deploy("logs", "prod", server.publish(name="logs", commit="5555555eeee")["id"])
+    h = Host(server, "h0", groups=["g"])
+    first = h.ping()
+    # the sidecar (small systemPriority) deploys first; one goal per ping; both converge
+    assert first["deployGoal"]["envName"] == "logs"
+    for _ in range(30):
+        h.ping()
+    assert h.stage_of(web["id"]) == (dw["id"], "SERVING_BUILD", "SUCCEEDED")
+    assert h.stage_of(side["id"]) == (ds["id"], "SERVING_BUILD", "SUCCEEDED")
+    # a running step of one env is repeated before the other env gets a goal (rule 0)
+    d2 = server.deploy("web", "prod", server.publish(commit="6666666ffff")["id"])
+    r = h.ping()
+    assert r["deployGoal"]["envName"] == "web" and r["deployGoal"]["deployStage"] == "PRE_DOWNLOAD"
+    h.reports[web["id"]]["agentStatus"] = "UNKNOWN"  # still running PRE_DOWNLOAD
+    server.deploy("logs", "prod", server.publish(name="logs", commit="7777777aaaa")["id"])
+    r = h.ping(apply=False)
+    assert r["deployGoal"]["envName"] == "web" and r["deployGoal"]["deployStage"] == "PRE_DOWNLOAD"
+    # moving the host to another stage of the same env is not a first deploy: it queues for a slot
+    canary = server.make_env("web", "canary", maxParallel=1)
+    server.set_groups("web", "prod", [])
+    server.set_groups("web", "canary", ["g"])
+    dc = server.deploy("web", "canary", server.publish(commit="8888888bbbb")["id"])
+    goals = []
+    for _ in range(40):
+        r = h.ping()
+        if r["opCode"] != "NOOP" and r["deployGoal"]["envId"] == canary["id"]:
+            goals.append(r["deployGoal"])
+    assert goals and goals[0]["deployStage"] == "PRE_DOWNLOAD" and goals[0]["firstDeploy"] is False
+    assert h.stage_of(canary["id"]) == (dc["id"], "SERVING_BUILD", "SUCCEEDED")
+    assert web["id"] not in h.reports  # the prod stage was uninstalled (DELETE)
+    assert server.agents("web", "prod") == []
