@@ -131,6 +131,7 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
     table.setAttribute('aria-rowcount', String(view.length));
     shown.textContent = view.length === rows.length ? `${fmtNum(rows.length)} hosts` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} hosts`;
     spacer.style.height = view.length * ROW_H + 'px';
+    scroller.style.height = Math.min(view.length * ROW_H, Math.max(260, Math.min(520, window.innerHeight * 0.6))) + 'px';
     empty.hidden = view.length > 0;
     table.hidden = view.length === 0;
     if (!view.length) {
@@ -294,8 +295,10 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
         rows[k++] = { hostName: name, missing: true, cls: 'missing' };
         counts.missing = (counts.missing || 0) + 1;
       }
-      const ids = new Set(rows.map(r => r.hostId));
-      for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      if (selected.size) {
+        const ids = new Set(rows.map(r => r.hostId));
+        for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      }
       renderSummary(counts);
       renderBulk();
       refilter();

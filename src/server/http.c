@@ -16,6 +16,7 @@
 
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "embedded.h"
 #include "enums.h"
@@ -583,15 +584,18 @@ bool principal_allows(const struct principal *p, int role, enum route_scope scop
 {
 	if (scope == SCOPE_PUBLIC)
 		return true;
+	if (p->kind == PRINCIPAL_USER)
+		return auth_user_allows(p, role, scope, env_name);
 	if (p->role < 0 || !role_satisfies(p->role, role))
 		return false;
 	if (p->scope_type == SCOPE_TYPE_SYSTEM)
 		return true;
 	switch (scope) {
 	case SCOPE_ANY:
+	case SCOPE_NEW_ENV:
 		return true;
 	case SCOPE_ENV:
-		return env_name && streq(p->resource, env_name);
+		return env_name && strcasecmp(p->resource, env_name) == 0;
 	default:
 		return false;
 	}
@@ -621,6 +625,11 @@ int http_authenticate(struct req *r)
 
 	r->principal = (struct principal){ .kind = PRINCIPAL_NONE, .role = -1 };
 	if (!h) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn,
+									     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		k = auth_user_principal(r, ci ? ci->client_addr : NULL);
+		if (k < 0 || r->principal.kind == PRINCIPAL_USER)
+			return k;
 		if (srv->anonymous_role >= 0) {
 			r->principal.kind = PRINCIPAL_ANONYMOUS;
 			r->principal.role = srv->anonymous_role;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "server.h"
@@ -29,6 +30,8 @@ enum route_scope {
 	SCOPE_ANY,    /* the role at any scope (ENV-scoped principals qualify; handlers check the env) */
 	SCOPE_SYSTEM, /* the role at SYSTEM scope */
 	SCOPE_ENV,    /* the role on the env named by the {env} path parameter */
+	SCOPE_NEW_ENV, /* as SCOPE_ANY, and any USER principal passes: the handler lets a user create a stage of
+			* a new env (§9.5) and checks the role itself otherwise */
 };
 
 struct route {
@@ -88,12 +91,24 @@ enum principal_kind {
 	PRINCIPAL_ANONYMOUS,
 };
 
+/* One role binding of a USER principal (its own or one of its groups', §9.5). */
+struct principal_binding {
+	int role;       /* ROLE_* */
+	int scope_type; /* SCOPE_TYPE_ENV / SCOPE_TYPE_SYSTEM */
+	char resource[72];
+	bool group;     /* from a group binding */
+	char name[136]; /* user or group name */
+};
+
 struct principal {
 	enum principal_kind kind;
 	char name[128];
-	int role;       /* ROLE_*, -1 none */
+	int role;       /* ROLE_*, -1 none (USER: default_user_role, at SYSTEM scope) */
 	int scope_type; /* SCOPE_TYPE_ENV / SCOPE_TYPE_SYSTEM */
 	char resource[128];
+	/* USER only: the bindings of the user and of its groups (req arena) */
+	struct principal_binding *bindings;
+	size_t n_bindings;
 };
 
 struct arena_block;
@@ -157,6 +172,11 @@ int http_require(struct req *r, int role, enum route_scope scope, const char *en
 /* Resolve the principal from the request (done by the layer for non-public routes). */
 int http_authenticate(struct req *r);
 bool principal_allows(const struct principal *p, int role, enum route_scope scope, const char *env_name);
+/* Is the textual peer address (IPv4/IPv6) in the trusted_proxies list (addresses or CIDRs,
+ * comma- or space-separated)? */
+bool http_proxy_trusted(const char *trusted_proxies, const struct sockaddr *peer);
+/* Names of enum route_scope ("PUBLIC", "ANY", "SYSTEM", "ENV", "NEW_ENV"). */
+const char *route_scope_to_string(enum route_scope scope);
 
 /* Start / stop the daemon (srv->router must be built). */
 int http_start(struct server *srv);

@@ -156,6 +156,33 @@ static int compile_url_allow(struct server *srv)
 	return 0;
 }
 
+/* --dump-routes: the route table as JSON lines {method, path, role, scope} (the security tests
+ * walk it). Exits 0, or 1 when the table cannot be built. */
+static int dump_routes(void)
+{
+	struct router *rt = NULL;
+	int r;
+
+	r = router_new(&rt);
+	if (r >= 0)
+		r = api_register_routes(rt);
+	for (size_t i = 0; r >= 0 && i < router_size(rt); i++) {
+		const struct route *e = router_route(rt, i);
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b}", "method", e->method, "path", e->pattern, "role",
+				      role_to_string(e->role), "scope", route_scope_to_string(e->scope), "pingBody",
+				      e->ping_body);
+		char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (!line)
+			r = -ENOMEM;
+		else
+			printf("%s\n", line);
+		free(line);
+		json_decref(o);
+	}
+	router_free(rt);
+	return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct server srv;
@@ -164,6 +191,8 @@ int main(int argc, char **argv)
 	const char *db_path = NULL;
 	int lock_fd = -1, r, rc = 2;
 
+	if (argc == 2 && streq(argv[1], "--dump-routes"))
+		return dump_routes();
 	setup_signals();
 	/* before any thread starts: libcurl's global state is not thread-safe to set up */
 	(void)curl_global_init(CURL_GLOBAL_DEFAULT);

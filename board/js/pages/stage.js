@@ -37,6 +37,7 @@ export async function render(ctx) {
   let build = null;     // Build of the current deploy
   let progress = null;  // DeployProgress
   let timer = null, tick = null, stopped = false;
+  let actionsKey = '';
 
   // ---- layout ----
   const actionBar = h('div.action-bar');
@@ -65,6 +66,10 @@ export async function render(ctx) {
   function renderActions() {
     if (!operate) { clear(actionBar, h('span.muted.small', 'read-only access')); return; }
     const paused = info.envState !== 'NORMAL';
+    // Rebuild only when something the buttons depend on changed (keeps keyboard focus across polls).
+    const key = `${paused}|${!!current}|${stages.length}`;
+    if (key === actionsKey && actionBar.childElementCount) return;
+    actionsKey = key;
     clear(actionBar,
       h('button.btn.btn-primary', { type: 'button', onclick: deployDialog, 'data-action': 'deploy' }, 'Deploy'),
       stages.length > 1 ? h('button.btn', { type: 'button', onclick: promoteDialog, 'data-action': 'promote' }, 'Promote') : null,

@@ -23,6 +23,13 @@ API_ROUTES(api_hosts_routes);
 API_ROUTES(api_tags_routes);
 API_ROUTES(api_promotes_routes);
 API_ROUTES(api_ping_routes); /* api/ping.c */
+API_ROUTES(api_tokens_routes); /* api/tokens.c: token_roles (§4.10) */
+API_ROUTES(api_roles_routes);  /* api/roles.c: user_roles, group_roles, whoami (§4.10, §4.1) */
+
+/* Security resources (§4.10): the scope named by the path, type "ENV" with resource = the stored
+ * env name (404 when the env has no stage), or "SYSTEM" with resource "*" when the route has no
+ * {env}. The strings are borrowed from the request arena. */
+int api_security_scope(struct req *r, const char **ret_type, const char **ret_resource);
 
 /* The env stage named by the {env}/{stage} path parameters; 404 when unknown. */
 int api_env_from_path(struct req *r, json_t **ret);

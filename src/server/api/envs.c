@@ -250,11 +250,30 @@ static int env_apply(struct req *r, json_t *env, const json_t *in, bool create)
 	return 0;
 }
 
+/* The user who created a new env becomes its ADMIN (§9.5): an ENV binding, raised if one exists. */
+static int env_grant_creator(struct req *r, const char *env_name)
+{
+	json_t *b = json_pack("{s:s,s:s,s:s,s:s}", "name", r->principal.name, "resource", env_name, "type", "ENV",
+			      "role", "ADMIN");
+	int k;
+
+	if (!b)
+		return -ENOMEM;
+	k = store_binding_insert(r->srv->store, "USER", b);
+	if (k == -EEXIST)
+		k = store_binding_update(r->srv->store, "USER", b);
+	json_decref(b);
+	if (k < 0)
+		return api_store_error(r, k, "cannot grant the env's creator ADMIN");
+	return 0;
+}
+
 static int env_create(struct req *r)
 {
 	json_t *in = NULL, *env = NULL, *hist = NULL, *existing = NULL, *out = NULL;
 	const char *env_name, *stage_name;
 	char id[ID_LEN + 1], location[200];
+	bool grant_admin = false;
 	int k;
 
 	k = req_json(r, &in);
@@ -286,7 +305,10 @@ static int env_create(struct req *r)
 		k = api_store_error(r, k, "cannot list stages");
 		goto out;
 	}
-	k = http_require(r, ROLE_OPERATOR, json_array_size(existing) > 0 ? SCOPE_ENV : SCOPE_SYSTEM, env_name);
+	/* (§9.5) any user may create a stage of a new env name and becomes ADMIN of that env */
+	grant_admin = json_array_size(existing) == 0 && r->principal.kind == PRINCIPAL_USER;
+	if (!grant_admin)
+		k = http_require(r, ROLE_OPERATOR, json_array_size(existing) > 0 ? SCOPE_ENV : SCOPE_SYSTEM, env_name);
 	if (k < 0)
 		goto out;
 	k = id_generate(id);
@@ -314,6 +336,11 @@ static int env_create(struct req *r)
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot create env stage");
 		goto out;
+	}
+	if (grant_admin) {
+		k = env_grant_creator(r, env_name);
+		if (k < 0)
+			goto out;
 	}
 	k = store_env_get_by_id(r->srv->store, id, &out);
 	if (k < 0) {
@@ -565,7 +592,7 @@ static int envs_action(struct req *r)
 const struct route api_envs_routes[] = {
 	{ "POST", "/v1/envs/actions", envs_action, ROLE_OPERATOR, SCOPE_SYSTEM, false },
 	{ "POST", "/v1/envs/{env}/{stage}/actions", env_action, ROLE_OPERATOR, SCOPE_ENV, false },
-	{ "POST", "/v1/envs", env_create, ROLE_OPERATOR, SCOPE_ANY, false },
+	{ "POST", "/v1/envs", env_create, ROLE_OPERATOR, SCOPE_NEW_ENV, false },
 	{ "GET", "/v1/envs", env_list, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/names", env_names, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/ids", env_ids, ROLE_READER, SCOPE_ANY, false },

@@ -77,6 +77,63 @@ int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret)
 	return s->ops->token_get_by_hash(s, hash_hex, ret);
 }
 
+/* ---- security (§4.10) ---- */
+int store_token_list(struct store *s, const char *type, const char *resource, json_t **ret)
+{
+	return s->ops->token_list(s, type, resource, ret);
+}
+
+int store_token_get(struct store *s, const char *type, const char *resource, const char *name, json_t **ret)
+{
+	return s->ops->token_get(s, type, resource, name, ret);
+}
+
+int store_token_insert(struct store *s, const json_t *token)
+{
+	return s->ops->token_insert(s, token);
+}
+
+int store_token_update(struct store *s, const json_t *token)
+{
+	return s->ops->token_update(s, token);
+}
+
+int store_token_delete(struct store *s, const char *type, const char *resource, const char *name)
+{
+	return s->ops->token_delete(s, type, resource, name);
+}
+
+int store_binding_list(struct store *s, const char *kind, const char *type, const char *resource, json_t **ret)
+{
+	return s->ops->binding_list(s, kind, type, resource, ret);
+}
+
+int store_binding_get(struct store *s, const char *kind, const char *type, const char *resource, const char *name,
+		      json_t **ret)
+{
+	return s->ops->binding_get(s, kind, type, resource, name, ret);
+}
+
+int store_binding_of(struct store *s, const char *kind, const char *name, json_t **ret)
+{
+	return s->ops->binding_of(s, kind, name, ret);
+}
+
+int store_binding_insert(struct store *s, const char *kind, const json_t *binding)
+{
+	return s->ops->binding_insert(s, kind, binding);
+}
+
+int store_binding_update(struct store *s, const char *kind, const json_t *binding)
+{
+	return s->ops->binding_update(s, kind, binding);
+}
+
+int store_binding_delete(struct store *s, const char *kind, const char *type, const char *resource, const char *name)
+{
+	return s->ops->binding_delete(s, kind, type, resource, name);
+}
+
 int store_build_insert(struct store *s, const json_t *build)
 {
 	return s->ops->build_insert(s, build);

@@ -633,6 +633,121 @@ static int sqlite_token_get_by_hash(struct store *s, const char *hash, json_t **
 	return q_row(c, sql_token_by_hash, ret, "s", hash);
 }
 
+/* ---- security (§4.10): token CRUD and user/group role bindings -------------------------------- */
+
+static const char sql_token_list[] = "SELECT id, name, resource, type, role, expireDate, createDate FROM tokens "
+				     "WHERE type = ? AND resource = ? ORDER BY name";
+static const char sql_token_get[] = "SELECT id, name, resource, type, role, expireDate, createDate FROM tokens "
+				    "WHERE type = ? AND resource = ? AND name = ?";
+static const char sql_token_update[] =
+	"UPDATE tokens SET role = ?, expireDate = ? WHERE type = ? AND resource = ? AND name = ?";
+static const char sql_token_delete[] = "DELETE FROM tokens WHERE type = ? AND resource = ? AND name = ?";
+static const char sql_binding_list[] =
+	"SELECT name, resource, type, role FROM user_roles WHERE kind = ? AND type = ? AND resource = ? ORDER BY name";
+static const char sql_binding_get[] =
+	"SELECT name, resource, type, role FROM user_roles WHERE kind = ? AND type = ? AND resource = ? AND name = ?";
+static const char sql_binding_of[] =
+	"SELECT name, resource, type, role FROM user_roles WHERE kind = ? AND name = ? ORDER BY type, resource";
+static const char sql_binding_insert[] = "INSERT INTO user_roles(kind, name, resource, type, role) VALUES(?,?,?,?,?)";
+static const char sql_binding_update[] =
+	"UPDATE user_roles SET role = ? WHERE kind = ? AND type = ? AND resource = ? AND name = ?";
+static const char sql_binding_delete[] =
+	"DELETE FROM user_roles WHERE kind = ? AND type = ? AND resource = ? AND name = ?";
+
+static int sqlite_token_list(struct store *s, const char *type, const char *resource, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_list(c, false, sql_token_list, ret, "ss", type, resource);
+}
+
+static int sqlite_token_get(struct store *s, const char *type, const char *resource, const char *name, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_row(c, sql_token_get, ret, "sss", type, resource, name);
+}
+
+static int sqlite_token_insert(struct store *s, const json_t *t)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = q_exec(c, sql_token_insert, "jjjjjjjj", json_object_get(t, "id"), json_object_get(t, "name"),
+		   json_object_get(t, "resource"), json_object_get(t, "type"), json_object_get(t, "role"),
+		   json_object_get(t, "expireDate"), json_object_get(t, "tokenHash"), json_object_get(t, "createDate"));
+	return r < 0 ? r : 0;
+}
+
+static int sqlite_token_update(struct store *s, const json_t *t)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = q_exec(c, sql_token_update, "jjjjj", json_object_get(t, "role"), json_object_get(t, "expireDate"),
+		   json_object_get(t, "type"), json_object_get(t, "resource"), json_object_get(t, "name"));
+	if (r < 0)
+		return r;
+	return r == 0 ? -ENOENT : 0;
+}
+
+static int sqlite_token_delete(struct store *s, const char *type, const char *resource, const char *name)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = q_exec(c, sql_token_delete, "sss", type, resource, name);
+	if (r < 0)
+		return r;
+	return r == 0 ? -ENOENT : 0;
+}
+
+static int sqlite_binding_list(struct store *s, const char *kind, const char *type, const char *resource,
+			       json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_list(c, false, sql_binding_list, ret, "sss", kind, type, resource);
+}
+
+static int sqlite_binding_get(struct store *s, const char *kind, const char *type, const char *resource,
+			      const char *name, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_row(c, sql_binding_get, ret, "ssss", kind, type, resource, name);
+}
+
+static int sqlite_binding_of(struct store *s, const char *kind, const char *name, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_list(c, false, sql_binding_of, ret, "ss", kind, name);
+}
+
+static int sqlite_binding_insert(struct store *s, const char *kind, const json_t *b)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = q_exec(c, sql_binding_insert, "sjjjj", kind, json_object_get(b, "name"), json_object_get(b, "resource"),
+		   json_object_get(b, "type"), json_object_get(b, "role"));
+	return r < 0 ? r : 0;
+}
+
+static int sqlite_binding_update(struct store *s, const char *kind, const json_t *b)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = q_exec(c, sql_binding_update, "jsjjj", json_object_get(b, "role"), kind, json_object_get(b, "type"),
+		   json_object_get(b, "resource"), json_object_get(b, "name"));
+	if (r < 0)
+		return r;
+	return r == 0 ? -ENOENT : 0;
+}
+
+static int sqlite_binding_delete(struct store *s, const char *kind, const char *type, const char *resource,
+				 const char *name)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = q_exec(c, sql_binding_delete, "ssss", kind, type, resource, name);
+	if (r < 0)
+		return r;
+	return r == 0 ? -ENOENT : 0;
+}
+
 /* ---- builds ---------------------------------------------------------------------------------- */
 
 #define BUILD_COLS                                                                                                     \
@@ -2018,6 +2133,18 @@ const struct store_ops store_sqlite_ops = {
 	.schema_version = sqlite_schema_version,
 	.token_bootstrap = sqlite_token_bootstrap,
 	.token_get_by_hash = sqlite_token_get_by_hash,
+	/* security (§4.10) */
+	.token_list = sqlite_token_list,
+	.token_get = sqlite_token_get,
+	.token_insert = sqlite_token_insert,
+	.token_update = sqlite_token_update,
+	.token_delete = sqlite_token_delete,
+	.binding_list = sqlite_binding_list,
+	.binding_get = sqlite_binding_get,
+	.binding_of = sqlite_binding_of,
+	.binding_insert = sqlite_binding_insert,
+	.binding_update = sqlite_binding_update,
+	.binding_delete = sqlite_binding_delete,
 	.build_insert = sqlite_build_insert,
 	.build_get = sqlite_build_get,
 	.build_list = sqlite_build_list,

@@ -142,10 +142,17 @@ static void test_query(void **state)
 
 static void test_principal(void **state)
 {
-	struct principal sys = { PRINCIPAL_TOKEN, "a", ROLE_OPERATOR, SCOPE_TYPE_SYSTEM, "*" };
-	struct principal env = { PRINCIPAL_TOKEN, "b", ROLE_OPERATOR, SCOPE_TYPE_ENV, "web" };
-	struct principal pub = { PRINCIPAL_ANONYMOUS, "anonymous", ROLE_PUBLISHER, SCOPE_TYPE_SYSTEM, "*" };
-	struct principal none = { PRINCIPAL_NONE, "", -1, SCOPE_TYPE_SYSTEM, "" };
+#define P(k, n, ro, st, res) { .kind = (k), .name = (n), .role = (ro), .scope_type = (st), .resource = (res) }
+	struct principal sys = P(PRINCIPAL_TOKEN, "a", ROLE_OPERATOR, SCOPE_TYPE_SYSTEM, "*");
+	struct principal env = P(PRINCIPAL_TOKEN, "b", ROLE_OPERATOR, SCOPE_TYPE_ENV, "web");
+	struct principal pub = P(PRINCIPAL_ANONYMOUS, "anonymous", ROLE_PUBLISHER, SCOPE_TYPE_SYSTEM, "*");
+	struct principal none = P(PRINCIPAL_NONE, "", -1, SCOPE_TYPE_SYSTEM, "");
+	struct principal user = P(PRINCIPAL_USER, "alice", ROLE_READER, SCOPE_TYPE_SYSTEM, "*");
+	struct principal_binding ub[] = {
+		{ .role = ROLE_OPERATOR, .scope_type = SCOPE_TYPE_ENV, .resource = "web" },
+		{ .role = ROLE_PUBLISHER, .scope_type = SCOPE_TYPE_SYSTEM, .resource = "*", .group = true },
+	};
+#undef P
 
 	(void)state;
 	assert_true(principal_allows(&sys, ROLE_OPERATOR, SCOPE_SYSTEM, NULL));
@@ -158,6 +165,19 @@ static void test_principal(void **state)
 	assert_true(principal_allows(&pub, ROLE_PUBLISHER, SCOPE_ANY, NULL));
 	assert_false(principal_allows(&pub, ROLE_PINGER, SCOPE_SYSTEM, NULL));
 	assert_false(principal_allows(&none, ROLE_READER, SCOPE_ANY, NULL));
+	/* users (§9.5): default role at SYSTEM scope, own and group bindings */
+	assert_true(principal_allows(&user, ROLE_READER, SCOPE_SYSTEM, NULL));
+	assert_false(principal_allows(&user, ROLE_OPERATOR, SCOPE_ENV, "web"));
+	assert_true(principal_allows(&user, ROLE_OPERATOR, SCOPE_NEW_ENV, NULL));
+	user.bindings = ub;
+	user.n_bindings = sizeof(ub) / sizeof(ub[0]);
+	assert_true(principal_allows(&user, ROLE_OPERATOR, SCOPE_ENV, "web"));
+	assert_true(principal_allows(&user, ROLE_OPERATOR, SCOPE_ENV, "WEB"));
+	assert_false(principal_allows(&user, ROLE_OPERATOR, SCOPE_ENV, "api"));
+	assert_false(principal_allows(&user, ROLE_OPERATOR, SCOPE_SYSTEM, NULL));
+	assert_true(principal_allows(&user, ROLE_PUBLISHER, SCOPE_SYSTEM, NULL));
+	assert_false(principal_allows(&user, ROLE_PINGER, SCOPE_SYSTEM, NULL));
+	assert_false(principal_allows(&user, ROLE_ADMIN, SCOPE_ANY, NULL));
 	assert_true(principal_allows(&none, ROLE_ADMIN, SCOPE_PUBLIC, NULL));
 }
 

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* auth.c: users behind a trusted reverse proxy (PROTOCOL §9.1, §9.5): the proxy address check, the
+ * user principal with its own and its groups' role bindings, and the role decision for users.
+ * Tokens and anonymous requests are resolved in http.c; http_require() stays the one place that
+ * answers 401/403. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "auth.h"
+#include "enums.h"
+#include "log.h"
+#include "names.h"
+#include "parse.h"
+#include "util.h"
+#include "banned.h"
+
+#define AUTH_MAX_GROUPS 64
+#define AUTH_MAX_BINDINGS 1024
+
+const char *route_scope_to_string(enum route_scope scope)
+{
+	switch (scope) {
+	case SCOPE_PUBLIC:
+		return "PUBLIC";
+	case SCOPE_ANY:
+		return "ANY";
+	case SCOPE_SYSTEM:
+		return "SYSTEM";
+	case SCOPE_ENV:
+		return "ENV";
+	case SCOPE_NEW_ENV:
+		return "NEW_ENV";
+	}
+	return "UNKNOWN";
+}
+
+/* Does the address bytes a (family af) fall in the entry "addr" or "addr/prefix"? */
+static bool entry_matches(const char *entry, int af, const unsigned char *a)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+	unsigned char net[16];
+	const char *slash = strchr(entry, '/');
+	size_t alen = af == AF_INET ? 4 : 16;
+	int prefix = (int)alen * 8;
+
+	if (slash) {
+		int64_t v;
+		if (parse_i64(slash + 1, 0, prefix, &v) < 0)
+			return false;
+		prefix = (int)v;
+		if ((size_t)(slash - entry) >= sizeof(host))
+			return false;
+		memcpy(host, entry, (size_t)(slash - entry));
+		host[slash - entry] = 0;
+	} else if (str_copy(host, sizeof(host), entry) < 0)
+		return false;
+	if (inet_pton(af, host, net) != 1)
+		return false;
+	for (int bit = 0; bit < prefix; bit++) {
+		unsigned char m = (unsigned char)(0x80u >> (bit % 8));
+		if ((a[bit / 8] & m) != (net[bit / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+bool http_proxy_trusted(const char *trusted_proxies, const struct sockaddr *peer)
+{
+	unsigned char a[16];
+	int af;
+	char *copy, *save = NULL;
+	bool ok = false;
+
+	if (!trusted_proxies || !*trusted_proxies || !peer)
+		return false;
+	if (peer->sa_family == AF_INET) {
+		af = AF_INET;
+		memcpy(a, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
+	} else if (peer->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)peer;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			af = AF_INET;
+			memcpy(a, &s6->sin6_addr.s6_addr[12], 4);
+		} else {
+			af = AF_INET6;
+			memcpy(a, &s6->sin6_addr, 16);
+		}
+	} else
+		return false;
+	copy = strdup(trusted_proxies);
+	if (!copy)
+		return false;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok && !ok; tok = strtok_r(NULL, ", \t", &save))
+		ok = entry_matches(tok, af, a);
+	free(copy);
+	return ok;
+}
+
+static bool group_ok(const char *s)
+{
+	return str_charset_ok(s, "._:@-", 1, 128);
+}
+
+/* Append the bindings of one user or group (kind USER/GROUP) to the principal. */
+static int add_bindings(struct req *r, const char *kind, const char *name, size_t *alloc)
+{
+	struct principal *p = &r->principal;
+	json_t *rows = NULL, *row;
+	size_t i;
+	int k;
+
+	k = store_binding_of(r->srv->store, kind, name, &rows);
+	if (k < 0)
+		return k;
+	json_array_foreach(rows, i, row) {
+		struct principal_binding *b;
+		int role = role_from_string_alias(json_string_value(json_object_get(row, "role")));
+		int st = scope_type_from_string(json_string_value(json_object_get(row, "type")));
+		if (role < 0 || st < 0 || p->n_bindings >= AUTH_MAX_BINDINGS)
+			continue;
+		if (p->n_bindings == *alloc) {
+			size_t na = *alloc ? *alloc * 2 : 8;
+			struct principal_binding *nb = req_alloc(r, na * sizeof(*nb));
+			if (!nb) {
+				json_decref(rows);
+				return -ENOMEM;
+			}
+			if (p->n_bindings)
+				memcpy(nb, p->bindings, p->n_bindings * sizeof(*nb));
+			p->bindings = nb;
+			*alloc = na;
+		}
+		b = &p->bindings[p->n_bindings++];
+		*b = (struct principal_binding){ .role = role, .scope_type = st, .group = streq(kind, "GROUP") };
+		(void)str_copy(b->resource, sizeof(b->resource), json_string_value(json_object_get(row, "resource")));
+		(void)str_copy(b->name, sizeof(b->name), name);
+	}
+	json_decref(rows);
+	return 0;
+}
+
+int auth_user_principal(struct req *r, const struct sockaddr *peer)
+{
+	struct server *srv = r->srv;
+	const char *user, *groups;
+	size_t alloc = 0;
+	int k;
+
+	if (!srv->cfg.trusted_user_header || !*srv->cfg.trusted_user_header)
+		return 0;
+	user = req_header(r, srv->cfg.trusted_user_header);
+	if (!user)
+		return 0;
+	if (!http_proxy_trusted(srv->cfg.trusted_proxies, peer)) {
+		log_debug("ignoring %s from an address not in trusted_proxies", srv->cfg.trusted_user_header);
+		return 0;
+	}
+	if (!principal_name_is_valid(user))
+		return http_fail(r, 401, NULL, "invalid user name from the trusted proxy");
+	r->principal = (struct principal){ .kind = PRINCIPAL_USER, .role = srv->default_user_role,
+					   .scope_type = SCOPE_TYPE_SYSTEM };
+	(void)str_copy(r->principal.name, sizeof(r->principal.name), user);
+	(void)str_copy(r->principal.resource, sizeof(r->principal.resource), "*");
+	k = add_bindings(r, "USER", user, &alloc);
+	groups = srv->cfg.trusted_groups_header && *srv->cfg.trusted_groups_header
+			 ? req_header(r, srv->cfg.trusted_groups_header)
+			 : NULL;
+	if (k >= 0 && groups) {
+		char *copy = req_strdup(r, groups), *save = NULL;
+		size_t n = 0;
+		if (!copy)
+			k = -ENOMEM;
+		for (char *g = copy ? strtok_r(copy, ", \t", &save) : NULL; g && k >= 0 && n < AUTH_MAX_GROUPS;
+		     g = strtok_r(NULL, ", \t", &save)) {
+			if (!group_ok(g))
+				continue;
+			k = add_bindings(r, "GROUP", g, &alloc);
+			n++;
+		}
+	}
+	if (k < 0) {
+		(void)server_db_error(srv, k, "cannot read role bindings");
+		return http_fail(r, 503, NULL, "database unavailable");
+	}
+	return 0;
+}
+
+static bool binding_applies(int scope_type, const char *resource, enum route_scope scope, const char *env_name)
+{
+	if (scope_type == SCOPE_TYPE_SYSTEM)
+		return true;
+	switch (scope) {
+	case SCOPE_ANY:
+	case SCOPE_NEW_ENV:
+		return true;
+	case SCOPE_ENV:
+		return env_name && strcasecmp(resource, env_name) == 0;
+	default:
+		return false;
+	}
+}
+
+bool auth_user_allows(const struct principal *p, int role, enum route_scope scope, const char *env_name)
+{
+	if (scope == SCOPE_NEW_ENV)
+		return true;
+	if (p->role >= 0 && role_satisfies(p->role, role))
+		return true; /* default_user_role, at SYSTEM scope */
+	for (size_t i = 0; i < p->n_bindings; i++) {
+		const struct principal_binding *b = &p->bindings[i];
+		if (role_satisfies(b->role, role) && binding_applies(b->scope_type, b->resource, scope, env_name))
+			return true;
+	}
+	return false;
+}
