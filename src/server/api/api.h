@@ -95,6 +95,10 @@ int deploy_create(struct server *srv, const struct deploy_request *d, json_t **r
  * signingKey. *ret = {"deploy": ..., "build": ...}; -ENOENT when none. */
 int deploy_find_rollback_target(struct server *srv, const json_t *env, const char *exclude_build_id, json_t **ret);
 
+/* §4.3: state DISABLED, or the latest ENVIRONMENT tag of the stage or the latest TELETRAAN tag is
+ * DISABLE_ENV. */
+int api_env_promote_blocked(struct server *srv, const json_t *env, bool *ret);
+
 /* §7.3 transition of the current deploy of env (a full EnvStage); used by PUT .../progress and
  * the state worker. Returns 0 (also when skipped), or a negative errno. */
 int deploy_transition_run(struct server *srv, const json_t *env);

@@ -252,7 +252,7 @@ static int deploy_current(struct req *r)
 
 /* §4.3: promote-blocked when state DISABLED, or the latest ENVIRONMENT tag of the env or the latest
  * TELETRAAN tag is DISABLE_ENV. */
-static int promote_blocked(struct server *srv, const json_t *env, bool *ret)
+int api_env_promote_blocked(struct server *srv, const json_t *env, bool *ret)
 {
 	const char *targets[] = { js(env, "id"), "teletraan" };
 	int k;
@@ -307,7 +307,7 @@ static int deploy_action(struct req *r)
 		k = get_deploy(r, query_get(q, "fromDeployId"), "fromDeployId", &src);
 		if (k < 0)
 			goto out;
-		k = promote_blocked(r->srv, env, &blocked);
+		k = api_env_promote_blocked(r->srv, env, &blocked);
 		if (k < 0) {
 			k = api_store_error(r, k, "cannot read tags");
 			goto out;

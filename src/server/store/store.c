@@ -474,3 +474,8 @@ int store_history_add(struct store *s, const json_t *history)
 {
 	return s->ops->history_add(s, history);
 }
+
+int store_promote_list_auto(struct store *s, json_t **ret)
+{
+	return s->ops->promote_list_auto(s, ret);
+}

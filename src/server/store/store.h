@@ -195,6 +195,7 @@ struct store_ops {
 	int (*schedule_get)(struct store *s, const char *env_id, json_t **ret);
 	int (*schedule_put)(struct store *s, const json_t *schedule);
 	int (*schedule_delete)(struct store *s, const char *env_id);
+	int (*promote_list_auto)(struct store *s, json_t **ret);
 	int (*history_add)(struct store *s, const json_t *history);
 
 	int (*event_add)(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name);
@@ -360,6 +361,8 @@ int store_schedule_get(struct store *s, const char *env_id, json_t **ret);
 int store_schedule_put(struct store *s, const json_t *schedule);
 /* -ENOENT when the stage has none; emits ENV. */
 int store_schedule_delete(struct store *s, const char *env_id);
+/* Promote configs of type AUTO with a predStage, in random order. */
+int store_promote_list_auto(struct store *s, json_t **ret);
 /* A config history entry on its own. */
 int store_history_add(struct store *s, const json_t *history);
 

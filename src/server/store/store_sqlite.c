@@ -1844,6 +1844,16 @@ static int sqlite_schedule_put(struct store *s, const json_t *sch)
 	return r < 0 ? r : 0;
 }
 
+static const char sql_promote_list_auto[] =
+	"SELECT envId, type, predStage, queueSize, schedule, delay, disablePolicy, failPolicy, lastOperator, "
+	"lastUpdate FROM promotes WHERE type = 'AUTO' AND predStage IS NOT NULL ORDER BY random()";
+
+static int sqlite_promote_list_auto(struct store *s, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return q_list(c, false, sql_promote_list_auto, ret, NULL);
+}
+
 static const char sql_schedule_delete[] = "DELETE FROM schedules WHERE envId = ?";
 
 static int sqlite_schedule_delete(struct store *s, const char *env_id)
@@ -2200,6 +2210,7 @@ const struct store_ops store_sqlite_ops = {
 	.schedule_get = sqlite_schedule_get,
 	.schedule_put = sqlite_schedule_put,
 	.schedule_delete = sqlite_schedule_delete,
+	.promote_list_auto = sqlite_promote_list_auto,
 	.history_add = sqlite_history_add,
 	.event_add = sqlite_event_add,
 	.event_poll = sqlite_event_poll,

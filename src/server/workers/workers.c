@@ -23,7 +23,7 @@ struct worker {
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
 static bool stop_flag;
-static struct worker workers[3];
+static struct worker workers[4];
 
 static int64_t period_ms(struct server *srv, enum server_worker kind)
 {
@@ -32,6 +32,8 @@ static int64_t period_ms(struct server *srv, enum server_worker kind)
 		return srv->cfg.transition_period * 1000;
 	case WORKER_JANITOR:
 		return srv->cfg.janitor_period * 1000;
+	case WORKER_PROMOTE:
+		return srv->cfg.promote_period * 1000;
 	case WORKER_RETENTION: {
 		if (srv->cfg.retention_period > 0)
 			return srv->cfg.retention_period * 1000;
@@ -101,6 +103,9 @@ int workers_start(struct server *srv)
 	workers[1] = (struct worker){ srv, WORKER_JANITOR, janitor_worker_run, srv->cfg.janitor_period * 1000, 0,
 				      false };
 	workers[2] = (struct worker){ srv, WORKER_RETENTION, retention_worker_run, 0, 0, false };
+	workers[3] = (struct worker){ srv, WORKER_PROMOTE, promote_worker_run,
+				      srv->cfg.promote_period * 1000 < 20000 ? srv->cfg.promote_period * 1000 : 20000, 0,
+				      false };
 	stop_flag = false;
 	for (size_t i = 0; i < ELEMENTSOF(workers); i++) {
 		int r = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
