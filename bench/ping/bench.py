@@ -113,32 +113,40 @@ def wrk(url, script, seconds, args=None):
 def run_one(n):
     with tempfile.TemporaryDirectory(prefix="slipway-bench-ping-") as d:
         s = Srv(d)
-        s.start()
-        env = s.call("POST", "/v1/envs", {"envName": "bench", "stageName": "prod"})
-        s.call("PUT", "/v1/envs/bench/prod/capacity?capacityType=GROUP", ["bench"])
-        b = s.call("POST", "/v1/builds", {"name": "bench", "repo": "acme/bench", "branch": "main",
-                                          "commit": "abcdef0123456", "artifactUrl": "https://x.example/a.tgz"})
-        dep = s.call("POST", "/v1/envs/bench/prod/deploys?buildId=" + b["id"])
-        s.stop()
-        log("ping bench: seeding %d hosts" % n)
-        seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
-        s.start()
-        args = [n, env["id"], dep["id"], s.token, THREADS]
-        script = os.path.join(HERE, "idle.lua")
-        warm = max(5, math.ceil(n / 2500))
-        log("ping bench: warm-up %ds over %d hosts" % (warm, n))
-        w = wrk(s.url, script, warm, args)
-        writes0 = s.metric("slipway_ping_writes_total")
-        noop0 = s.metric('slipway_pings_total{opcode="NOOP"}')
-        log("ping bench: measuring %ds (warm-up ran %.0f pings/s)" % (SECONDS, w["rps"]))
-        p = wrk(s.url, script, SECONDS, args)
-        writes = s.metric("slipway_ping_writes_total") - writes0
-        noops = s.metric('slipway_pings_total{opcode="NOOP"}') - noop0
-        rss, hwm = s.rss_kb()
-        h = wrk(s.url, os.path.join(HERE, "healthz.lua"), SECONDS)
-        h["url"] = s.url + "/healthz"
-        s.stop()
-        return n, p, h, writes, noops, rss, hwm
+        try:
+            return measure(s, d, n)
+        finally:
+            if s.proc and s.proc.poll() is None:
+                s.proc.kill()
+                s.proc.wait()
+
+
+def measure(s, d, n):
+    s.start()
+    env = s.call("POST", "/v1/envs", {"envName": "bench", "stageName": "prod"})
+    s.call("PUT", "/v1/envs/bench/prod/capacity?capacityType=GROUP", ["bench"])
+    b = s.call("POST", "/v1/builds", {"name": "bench", "repo": "acme/bench", "branch": "main",
+                                      "commit": "abcdef0123456", "artifactUrl": "https://x.example/a.tgz"})
+    dep = s.call("POST", "/v1/envs/bench/prod/deploys?buildId=" + b["id"])
+    s.stop()
+    log("ping bench: seeding %d hosts" % n)
+    seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
+    s.start()
+    args = [n, env["id"], dep["id"], s.token, THREADS]
+    script = os.path.join(HERE, "idle.lua")
+    warm = max(5, math.ceil(n / 2500))
+    log("ping bench: warm-up %ds over %d hosts" % (warm, n))
+    w = wrk(s.url, script, warm, args)
+    writes0 = s.metric("slipway_ping_writes_total")
+    noop0 = s.metric('slipway_pings_total{opcode="NOOP"}')
+    log("ping bench: measuring %ds (warm-up ran %.0f pings/s)" % (SECONDS, w["rps"]))
+    p = wrk(s.url, script, SECONDS, args)
+    writes = s.metric("slipway_ping_writes_total") - writes0
+    noops = s.metric('slipway_pings_total{opcode="NOOP"}') - noop0
+    rss, hwm = s.rss_kb()
+    h = wrk(s.url, os.path.join(HERE, "healthz.lua"), SECONDS)
+    s.stop()
+    return n, p, h, writes, noops, rss, hwm
 
 
 def main():
@@ -153,6 +161,8 @@ def main():
             n, p["rps"], p["p50_ms"], p["p99_ms"], h["rps"], h["p50_ms"], h["p99_ms"], p["rps"] / h["rps"],
             rss / 1024, hwm / 1024, writes, noops, p["requests"], p["errors"] + p["non2xx"]))
     print()
+    print("Load average at the end: %s (the machine is shared; compare the ping/healthz ratio, not absolute rates)."
+          % open("/proc/loadavg").read().split()[0])
     print("wrk: `%s` (the ping script takes `-- N ENV_ID DEPLOY_ID TOKEN THREADS`); /healthz the same without a "
           "body. Server: `http_threads=%s`, SQLite, all hosts seeded as SERVING_BUILD of the current deploy; a "
           "warm-up pass touched every host first." % (rows[0][1]["cmd"].split(" -s ")[0], HTTP_THREADS))

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -38,8 +39,14 @@ struct compiled_route {
 	char *params[ROUTE_MAX_SEGMENTS];
 };
 
+#define N_LATENCY_BUCKETS 14
+static const double latency_buckets[N_LATENCY_BUCKETS] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+							    0.5,   1,     2.5,  5,     10,   30,  60 };
+
 struct route_stats {
 	uint64_t by_code[600];
+	uint64_t latency[N_LATENCY_BUCKETS + 1]; /* last = +Inf */
+	uint64_t latency_sum_us, latency_count;
 };
 
 struct router {
@@ -722,6 +729,13 @@ static bool is_api_path(const char *path)
 	return streq(path, "/v1") || startswith(path, "/v1/") || streq(path, "/healthz") || streq(path, "/metrics");
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* ---- the access handler ---------------------------------------------------------------------- */
 
 static uint64_t request_counter;
@@ -806,7 +820,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->conn = conn;
 		r->method = method;
 		r->id = __atomic_add_fetch(&request_counter, 1, __ATOMIC_RELAXED);
-		r->start_mono_ms = mono_ms();
+		r->start_mono_us = mono_us();
 		r->match.index = SIZE_MAX;
 		__atomic_add_fetch(&requests_in_flight, 1, __ATOMIC_RELAXED);
 		if (str_copy(r->path, sizeof(r->path), url) < 0)
@@ -865,30 +879,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* ---- metrics + access log -------------------------------------------------------------------- */
 
-static const double latency_buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
-static uint64_t latency_counts[ELEMENTSOF(latency_buckets) + 1];
-static uint64_t latency_sum_us, latency_total;
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct server *srv = cls;
 	struct req *r = *con_cls;
-	int64_t ms;
+	int64_t us, ms;
 	size_t idx, b;
+	struct route_stats *st;
 
 	(void)conn;
 	if (!r)
 		return;
-	ms = mono_ms() - r->start_mono_ms;
+	us = mono_us() - r->start_mono_us;
+	if (us < 0)
+		us = 0;
+	ms = us / 1000;
 	idx = r->match.route ? r->match.index : router_size(srv->router);
+	st = &srv->router->stats[idx];
 	if (r->status >= 100 && r->status < 600)
-		__atomic_add_fetch(&srv->router->stats[idx].by_code[r->status], 1, __ATOMIC_RELAXED);
-	for (b = 0; b < ELEMENTSOF(latency_buckets); b++)
-		if ((double)ms / 1000.0 <= latency_buckets[b])
+		__atomic_add_fetch(&st->by_code[r->status], 1, __ATOMIC_RELAXED);
+	for (b = 0; b < N_LATENCY_BUCKETS; b++)
+		if ((double)us / 1e6 <= latency_buckets[b])
 			break;
-	__atomic_add_fetch(&latency_counts[b], 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&latency_sum_us, (uint64_t)ms * 1000, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&latency_total, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->latency[b], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->latency_sum_us, (uint64_t)us, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->latency_count, 1, __ATOMIC_RELAXED);
 	log_info("http %s %s %d %zu %lldms req=%llu%s", r->method, r->path, r->status, r->resp_bytes, (long long)ms,
 		 (unsigned long long)r->id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
 	__atomic_sub_fetch(&requests_in_flight, 1, __ATOMIC_RELAXED);
@@ -925,19 +940,33 @@ int http_metrics_append(struct server *srv, struct buf *out)
 						code, (unsigned long long)v);
 		}
 	}
-	k |= buf_appends(out, "# HELP slipway_http_request_duration_seconds HTTP request latency.\n"
+	k |= buf_appends(out, "# HELP slipway_http_request_duration_seconds HTTP request latency by route.\n"
 			      "# TYPE slipway_http_request_duration_seconds histogram\n");
-	for (size_t b = 0; b < ELEMENTSOF(latency_buckets); b++) {
-		cum += __atomic_load_n(&latency_counts[b], __ATOMIC_RELAXED);
-		k |= buf_printf(out, "slipway_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", latency_buckets[b],
+	for (size_t i = 0; i <= rt->n; i++) {
+		struct route_stats *st = &rt->stats[i];
+		char label[300];
+		uint64_t count = __atomic_load_n(&st->latency_count, __ATOMIC_RELAXED);
+		if (!count)
+			continue;
+		if (i < rt->n)
+			(void)str_printf(label, sizeof(label), "route=\"%s %s\"", rt->routes[i].route->method,
+					 rt->routes[i].route->pattern);
+		else
+			(void)str_copy(label, sizeof(label), "route=\"other\"");
+		cum = 0;
+		for (size_t b = 0; b < N_LATENCY_BUCKETS; b++) {
+			cum += __atomic_load_n(&st->latency[b], __ATOMIC_RELAXED);
+			k |= buf_printf(out, "slipway_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n", label,
+					latency_buckets[b], (unsigned long long)cum);
+		}
+		cum += __atomic_load_n(&st->latency[N_LATENCY_BUCKETS], __ATOMIC_RELAXED);
+		k |= buf_printf(out, "slipway_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n", label,
 				(unsigned long long)cum);
+		k |= buf_printf(out, "slipway_http_request_duration_seconds_sum{%s} %.6f\n", label,
+				(double)__atomic_load_n(&st->latency_sum_us, __ATOMIC_RELAXED) / 1e6);
+		k |= buf_printf(out, "slipway_http_request_duration_seconds_count{%s} %llu\n", label,
+				(unsigned long long)count);
 	}
-	cum += __atomic_load_n(&latency_counts[ELEMENTSOF(latency_buckets)], __ATOMIC_RELAXED);
-	k |= buf_printf(out, "slipway_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-	k |= buf_printf(out, "slipway_http_request_duration_seconds_sum %.6f\n",
-			(double)__atomic_load_n(&latency_sum_us, __ATOMIC_RELAXED) / 1e6);
-	k |= buf_printf(out, "slipway_http_request_duration_seconds_count %llu\n",
-			(unsigned long long)__atomic_load_n(&latency_total, __ATOMIC_RELAXED));
 	return k < 0 ? -ENOMEM : 0;
 }
 

@@ -120,7 +120,7 @@ struct req {
 	const char *method;
 	char path[2048];
 	uint64_t id;
-	int64_t start_mono_ms;
+	int64_t start_mono_us;
 	struct principal principal;
 	struct query query;
 	bool query_loaded;

@@ -70,6 +70,8 @@ def test_version_metrics_board(server):
         assert time.time() < deadline, m.text
         time.sleep(0.05)
     assert "slipway_deploys{state=\"RUNNING\"} 0" in m.text
+    assert 'slipway_http_request_duration_seconds_count{route="GET /v1/system/version"} 1' in m.text
+    assert 'slipway_http_request_duration_seconds_bucket{route="GET /v1/system/version",le="+Inf"} 1' in m.text
     # anonymous PUBLISHER ranks above READER: allowed; an unknown token is not
     assert requests.get(server.url + "/metrics").status_code == 200
     assert_error(server.get("/metrics", token="wrong"), 401)

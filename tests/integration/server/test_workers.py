@@ -59,3 +59,25 @@ def test_janitor_marks_releases_and_expires(server_factory):
     assert db_query(s, "SELECT count(*) FROM hosts WHERE hostId='h-old'")[0][0] == 0
     assert db_query(s, "SELECT count(*) FROM heartbeats WHERE hostId='h-old'")[0][0] == 0
     assert row("h-fresh")[0] == "NORMAL"
+
+
+def test_retention_deletes_old_deploys_and_builds(server_factory):
+    s = server_factory(["--set", "retention_period=1", "build_retention_count=1", "build_retention_days=1",
+                        "transition_period=3600", "janitor_period=3600"]).start()
+    make_env(s, maxDeployNum=2, maxDeployDay=1)
+    old = int(time.time() * 1000) - 3 * 86400 * 1000
+    b = publish(s, publishDate=old)
+    deploys = [s.post("/v1/envs/web/prod/deploys?buildId=" + b["id"]).json()["id"] for _ in range(4)]
+    db_query(s, "UPDATE deploys SET lastUpdateDate=?", (old,))
+    unused = [publish(s, commit="c%07d" % i, publishDate=old + i)["id"] for i in range(3)]
+    fresh = publish(s, commit="fffffff1")["id"]
+
+    def left():
+        return {d for (d,) in db_query(s, "SELECT id FROM deploys")}
+
+    wait_for(lambda: left() == set(deploys[2:]))
+    # builds: only one per name is kept beyond the age limit, never a referenced one
+    wait_for(lambda: s.get("/v1/builds/" + unused[0]).status_code == 404)
+    assert s.get("/v1/builds/" + b["id"]).status_code == 200
+    assert s.get("/v1/builds/" + fresh).status_code == 200
+    assert s.get("/v1/envs/web/prod/deploys/current").json()["id"] == deploys[3]
