@@ -20,6 +20,8 @@ struct cli_config {
 	char *server;
 	char *token;
 	int64_t timeout_s;
+	char *ca_file;
+	bool insecure;
 };
 
 static const struct cfg_entry config_table[] = {
@@ -27,6 +29,10 @@ static const struct cfg_entry config_table[] = {
     {"token", CFG_STRING, 0, 0, NULL, offsetof(struct cli_config, token), "API token"},
     {"timeout", CFG_SECONDS, 1, 3600, "60", offsetof(struct cli_config, timeout_s),
      "seconds before one HTTP request gives up"},
+    {"ca_file", CFG_STRING, 0, 0, NULL, offsetof(struct cli_config, ca_file),
+     "CA bundle (PEM) that verifies an https:// server"},
+    {"insecure", CFG_BOOL, 0, 0, "false", offsetof(struct cli_config, insecure),
+     "do not verify the server's TLS certificate"},
 };
 
 void cli_init(struct cli *c)
@@ -44,7 +50,10 @@ void cli_release(struct cli *c)
 	free(c->arg_config);
 	free(c->server);
 	free(c->token);
+	free(c->arg_ca_file);
+	free(c->ca_file);
 	c->arg_server = c->arg_token = c->arg_config = c->server = c->token = NULL;
+	c->arg_ca_file = c->ca_file = NULL;
 }
 
 int cli_fail(struct cli *c, int r, const char *fmt, ...)
@@ -158,6 +167,17 @@ int cli_resolve(struct cli *c)
 		r = cli_fail(c, -ENOEXEC, "the token must be a single line");
 		goto out;
 	}
+	if (c->arg_ca_file)
+		r = set_owned(&c->ca_file, c->arg_ca_file);
+	else if ((env = getenv("SLIPWAY_CA_FILE")) && *env)
+		r = set_owned(&c->ca_file, env);
+	else if (cfg.ca_file && *cfg.ca_file)
+		r = set_owned(&c->ca_file, cfg.ca_file);
+	if (r < 0)
+		goto out;
+	c->insecure = c->arg_insecure || cfg.insecure;
+	if (c->insecure && startswith(c->server, "https://"))
+		fprintf(stderr, "slipway: warning: --insecure: the server's TLS certificate is not verified\n");
 	c->timeout_ms = cfg.timeout_s * 1000;
 	c->resolved = true;
 	r = 0;
@@ -297,6 +317,12 @@ int cli_common_option(struct cli *c, int opt, const char *arg)
 	case CLI_OPT_CONFIG:
 		dst = &c->arg_config;
 		break;
+	case CLI_OPT_CA_FILE:
+		dst = &c->arg_ca_file;
+		break;
+	case CLI_OPT_INSECURE:
+		c->arg_insecure = true;
+		return 1;
 	case CLI_OPT_JSON:
 		c->json = true;
 		return 1;

@@ -43,12 +43,16 @@ struct cli {
 	char *arg_server;
 	char *arg_token;
 	char *arg_config; /* --config FILE; default $XDG_CONFIG_HOME/slipway/config or ~/.config/... */
+	char *arg_ca_file; /* --ca-file FILE: CA bundle (PEM) that verifies an https:// server */
+	bool arg_insecure; /* --insecure: do not verify the server's certificate (warns) */
 	bool json;	  /* --json: machine-readable output */
 	bool help;	  /* --help was given to the current command */
 
 	/* resolved by cli_resolve() */
 	char *server; /* no trailing '/' */
 	char *token;  /* NULL = none */
+	char *ca_file; /* NULL = the system's CA store; from --ca-file, SLIPWAY_CA_FILE or ca_file */
+	bool insecure; /* TLS verification off (--insecure, or insecure = true) */
 	int64_t timeout_ms;
 	bool resolved;
 
@@ -94,9 +98,12 @@ const char *cli_json_time(const json_t *v, char *buf, size_t size);
 #define CLI_OPT_TOKEN  0x1001
 #define CLI_OPT_JSON   0x1002
 #define CLI_OPT_CONFIG 0x1003
+#define CLI_OPT_CA_FILE 0x1004
+#define CLI_OPT_INSECURE 0x1005
 #define CLI_COMMON_LONGOPTS                                                                                            \
 	{"server", required_argument, NULL, CLI_OPT_SERVER}, {"token", required_argument, NULL, CLI_OPT_TOKEN},        \
 	    {"json", no_argument, NULL, CLI_OPT_JSON}, {"config", required_argument, NULL, CLI_OPT_CONFIG},            \
+	    {"ca-file", required_argument, NULL, CLI_OPT_CA_FILE}, {"insecure", no_argument, NULL, CLI_OPT_INSECURE},  \
 	    {"help", no_argument, NULL, 'h'},                                                                          \
 	{                                                                                                              \
 		NULL, 0, NULL, 0                                                                                       \

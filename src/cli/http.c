@@ -225,6 +225,10 @@ int http_request(struct cli *c, const char *method, const char *url, const json_
 	SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(curl, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+	SETOPT(curl, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
+	if (c->ca_file)
+		SETOPT(curl, CURLOPT_CAINFO, c->ca_file);
 	SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	SETOPT(curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
 	SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_RESPONSE_BYTES);

@@ -26,6 +26,8 @@ static int parse_global(struct cli *c, int argc, char **argv, int *ret_index)
 			opt = 'h';
 		else if (streq(a, "--json"))
 			opt = CLI_OPT_JSON;
+		else if (streq(a, "--insecure"))
+			opt = CLI_OPT_INSECURE;
 		else if (streq(a, "--version"))
 			return 2;
 		else {
@@ -33,7 +35,8 @@ static int parse_global(struct cli *c, int argc, char **argv, int *ret_index)
 				const char *name;
 				int opt;
 			} with_value[] = {
-			    {"--server", CLI_OPT_SERVER}, {"--token", CLI_OPT_TOKEN}, {"--config", CLI_OPT_CONFIG}};
+			    {"--server", CLI_OPT_SERVER}, {"--token", CLI_OPT_TOKEN}, {"--config", CLI_OPT_CONFIG},
+			    {"--ca-file", CLI_OPT_CA_FILE}};
 			for (size_t k = 0; k < ELEMENTSOF(with_value); k++) {
 				size_t n = strlen(with_value[k].name);
 
