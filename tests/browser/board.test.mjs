@@ -230,6 +230,22 @@ test('promote carries the build of another stage through the confirm dialog', as
   await page.goto(srv.base + '/env/helloworld/canary');
 });
 
+test('restart redeploys the current build through the confirm dialog', async () => {
+  const before = await srv.api.get(stagePath('helloworld', 'canary') + '/deploys/current');
+  await page.goto(srv.base + '/env/helloworld/canary');
+  await page.click('[data-action=restart]');
+  const dlg = page.locator('dialog[open]');
+  assert.match(await dlg.textContent(), /restart scripts/);
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  const cur = await waitFor(async () => {
+    const d = await srv.api.get(stagePath('helloworld', 'canary') + '/deploys/current');
+    return d.type === 'RESTART' ? d : null;
+  }, { what: 'a RESTART deploy' });
+  assert.equal(cur.buildId, before.buildId);
+  await page.locator('.deploy-card .badge >> text=RESTART').waitFor();
+});
+
 test('history lists the deploys of the stage and filters them', async () => {
   await page.goto(srv.base + '/env/helloworld/canary/history');
   const rows = page.locator('table[aria-label=Deploys] tbody tr');
@@ -306,6 +322,9 @@ test('10,000 hosts render in under a second, sorted, with a failing-only filter'
   await page.click('[data-sort=hostName]');
   await page.click('[data-sort=hostName]');
   await waitFor(async () => /idx-09999/.test(await page.locator('.ht-spacer .ht-row').first().textContent()), { what: 'sorted desc' });
+  // Scrolling the virtualised table renders the rows that come into view.
+  await page.locator('.ht-scroll').evaluate(el => { el.scrollTop = el.scrollHeight; });
+  await page.locator('.ht-row[data-host="idx-00000"]').waitFor();
   await page.unroute('**/v1/envs/search-indexer/prod/deploys/current/progress');
   await page.unroute('**/v1/envs/search-indexer/prod/deploys/current');
 });

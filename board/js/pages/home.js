@@ -160,7 +160,7 @@ export async function render(ctx) {
           env ? link(`/env/${encodeURIComponent(env.envName)}/${encodeURIComponent(env.stageName)}`, h('strong', env.envName), ' / ', env.stageName)
             : h('span.muted', d.envId),
           badge(d.state)),
-        progressBar(d.successTotal, d.total, d.failTotal),
+        progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' }),
         h('div.feed-meta', build ? h('code', build.commitShort || '') : null, build ? ` ${build.branch} · ` : '',
           `${d.operator || ''} · started `, h('span', { title: new Date(d.startDate).toISOString() }, fmtAgo(d.startDate)))))));
     } catch (e) {
