@@ -63,6 +63,8 @@ test('/login#token= signs in directly, goes home and lists the environments', as
   await page.waitForURL(srv.base + '/');
   assert.ok(!page.url().includes(srv.token), 'the token must leave the address bar');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), srv.token);
+  const me = await srv.api.call('GET', '/v1/system/whoami', { raw: true });
+  if (me.status === 200) await page.locator(`.whoami >> text=${me.body.name}`).waitFor();
   const rows = page.locator('.env-row .env-name');
   await waitFor(async () => (await rows.count()) === 3, { what: 'three environments' });
   assert.deepEqual(await rows.allTextContents(), ['helloworld', 'payments', 'search-indexer']);
@@ -362,5 +364,21 @@ test('sign out returns to the sign-in screen; no uncaught page errors', async ()
   await page.click('[data-role=signout]');
   await page.waitForSelector('.login-card');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), null);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a READER token sees the stage read-only', async t => {
+  const created = await srv.api.call('POST', '/v1/envs/helloworld/token_roles', { raw: true, body: { name: 'board-reader', role: 'READER' } });
+  if (created.status !== 201) { t.skip(`no token_roles endpoint (${created.status})`); return; }
+  const me = await srv.api.call('GET', '/v1/system/whoami', { raw: true });
+  if (me.status !== 200) { t.skip('no whoami endpoint'); return; }
+  await page.goto(`${srv.base}/login?next=${encodeURIComponent('/env/helloworld/canary')}#token=${created.body.token}`);
+  await page.waitForURL(srv.base + '/env/helloworld/canary');
+  await page.locator('.whoami >> text=board-reader').waitFor();
+  await page.locator('.action-bar >> text=read-only access').waitFor();
+  assert.equal(await page.locator('[data-action=deploy]').count(), 0);
+  await page.locator('.ht-row[data-host]').first().waitFor();
+  assert.equal(await page.locator('.ht-row [data-action]').count(), 0, 'no host actions for a reader');
+  await screenshot(page, '11-reader');
   assert.deepEqual(pageErrors, []);
 });
