@@ -222,6 +222,12 @@ api_ok PUT /v1/envs/hello/prod/script_configs "$(jobj PORT "$PROD_PORT" GREETING
 
 # ---- 3. agents -----------------------------------------------------------------------------------------------------
 # Agents need only PINGER; the demo makes a token for them when the server offers token roles, else uses the admin one.
+if [ -s "$AGENT_TOKEN_FILE" ]; then
+	# a token kept from an earlier run is useless if var/slipway.db was deleted since
+	code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
+		-H "Authorization: token $(head -n 1 "$AGENT_TOKEN_FILE")" "$URL/v1/system/whoami" || true)
+	[ "$code" != 401 ] || rm -f "$AGENT_TOKEN_FILE"
+fi
 if [ ! -s "$AGENT_TOKEN_FILE" ]; then
 	api POST /v1/system/token_roles '{"name":"demo-agents","role":"PINGER","expireDate":0}'
 	if [ "$HTTP_CODE" = 409 ]; then
