@@ -23,6 +23,7 @@ async function pool(items, n, fn) {
 
 export async function render(ctx) {
   document.title = 'Environments · Slipway';
+  stagesCache.clear(); /* pause state and new stages show on every visit */
   const params = new URLSearchParams(location.search);
   const search = h('input.search', {
     type: 'search', placeholder: 'Search environments', 'aria-label': 'Search environments',
