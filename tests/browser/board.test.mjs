@@ -138,6 +138,15 @@ test('host actions pause and resume one host through the confirm dialog', async 
   for (const a of failing) await page.locator(`.ht-row[data-host="${a.hostName}"]`).waitFor();
   await screenshot(page, '03b-failing-only');
   await page.uncheck('[data-role=failing-only]');
+  // "Reset failed hosts" resets exactly those hosts on the server.
+  if (failing.length) {
+    await page.click('[data-action=reset-failed]');
+    await dlg.locator('[data-role=confirm]').click();
+    await dlg.waitFor({ state: 'detached' });
+    const byName = async () => new Map((await srv.api.get(stagePath('helloworld', 'canary') + '/agents')).map(a => [a.hostName, a]));
+    await waitFor(async () => { const m = await byName(); return failing.every(a => m.get(a.hostName).state === 'RESET'); }, { what: 'failed hosts RESET' });
+    assert.notEqual((await byName()).get(host).state, 'RESET', 'healthy hosts are left alone');
+  }
 });
 
 test('pause and resume go through a confirm dialog and change the stage on the server', async () => {
