@@ -222,6 +222,12 @@ api_ok PUT /v1/envs/hello/prod/script_configs "$(jobj PORT "$PROD_PORT" GREETING
 
 # ---- 3. agents -----------------------------------------------------------------------------------------------------
 # Agents need only PINGER; the demo makes a token for them when the server offers token roles, else uses the admin one.
+if [ -s "$AGENT_TOKEN_FILE" ]; then
+	# a token kept from an earlier run is useless if var/slipway.db was deleted since
+	code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
+		-H "Authorization: token $(head -n 1 "$AGENT_TOKEN_FILE")" "$URL/v1/system/whoami" || true)
+	[ "$code" != 401 ] || rm -f "$AGENT_TOKEN_FILE"
+fi
 if [ ! -s "$AGENT_TOKEN_FILE" ]; then
 	api POST /v1/system/token_roles '{"name":"demo-agents","role":"PINGER","expireDate":0}'
 	if [ "$HTTP_CODE" = 409 ]; then
@@ -250,7 +256,7 @@ builds_dir = $dir/builds
 target_dir = $dir/current
 log_dir = $dir/log
 download_allow_file_dirs = $VAR/artifacts
-ping_interval = 5
+ping_interval = 2
 long_poll = true
 long_poll_wait = 20
 heartbeat_interval = 5
@@ -358,10 +364,18 @@ Slipway demo is up.
 
 Try next:
   $CLI status hello/staging
-  $CLI promote hello/prod --from staging --wait        # then open http://127.0.0.1:$PROD_PORT/
-  $CLI restart hello/staging --wait
+  # or set the server and token once (SLIPWAY_SERVER, SLIPWAY_TOKEN) for the commands below:
+  export SLIPWAY_SERVER=$URL SLIPWAY_TOKEN=\$(cat $(show "$TOKEN_FILE")); alias slipway=$CLI_BIN
+  slipway promote hello/prod --from staging --wait     # then open http://127.0.0.1:$PROD_PORT/
+  slipway restart hello/staging --wait
   curl -s -H "Authorization: token \$(cat $(show "$TOKEN_FILE"))" $URL/v1/envs/hello/staging/agents
-  examples/hello/pack.sh --bad /tmp/bad.tar.gz     # then publish and deploy it to see a failing POST_RESTART
+
+A build that fails its health check, and a rollback:
+  examples/hello/pack.sh --bad $(show "$VAR/artifacts/hello-bad.tar.gz")
+  B=\$(slipway build publish --name hello --repo slipway/examples-hello --branch main --commit bad1 \\
+      --artifact-url file://$VAR/artifacts/hello-bad.tar.gz --artifact $(show "$VAR/artifacts/hello-bad.tar.gz"))
+  slipway deploy hello/staging --build \$B --wait     # FAILING at POST_RESTART
+  slipway rollback hello/staging --wait
 
 Press Ctrl-C to stop everything.
 EOF

@@ -131,7 +131,8 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
     table.setAttribute('aria-rowcount', String(view.length));
     shown.textContent = view.length === rows.length ? `${fmtNum(rows.length)} hosts` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} hosts`;
     spacer.style.height = view.length * ROW_H + 'px';
-    scroller.style.height = Math.min(view.length * ROW_H, Math.max(260, Math.min(520, window.innerHeight * 0.6))) + 'px';
+    scrollerH = Math.min(view.length * ROW_H, Math.max(260, Math.min(520, window.innerHeight * 0.6)));
+    scroller.style.height = scrollerH + 'px';
     empty.hidden = view.length > 0;
     table.hidden = view.length === 0;
     if (!view.length) {
@@ -144,9 +145,10 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
 
   // ---- virtualised rows ----
   let lastRange = '';
+  let scrollerH = 260, scrollTop = 0;
   function renderRows(force) {
-    const top = scroller.scrollTop;
-    const height = scroller.clientHeight || 520;
+    const top = Math.min(scrollTop, Math.max(0, view.length * ROW_H - scrollerH));
+    const height = scrollerH; /* known: no forced layout */
     const first = Math.max(0, Math.floor(top / ROW_H) - 5);
     const last = Math.min(view.length, Math.ceil((top + height) / ROW_H) + 5);
     const key = first + ':' + last;
@@ -156,7 +158,7 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
     for (let i = first; i < last; i++) frag.append(rowEl(view[i], i));
     spacer.replaceChildren(frag);
   }
-  scroller.addEventListener('scroll', () => renderRows(false), { passive: true });
+  scroller.addEventListener('scroll', () => { scrollTop = scroller.scrollTop; renderRows(false); }, { passive: true });
 
   function rowEl(r, i) {
     const c = CLASS_BY_KEY[r.cls];
@@ -216,12 +218,13 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
   }
 
   // ---- fleet map ----
-  let cell = 10, cols = 1;
+  let cell = 10, cols = 1, mapWidth = 0;
   function drawMap() {
     const n = view.length;
     mapWrap.hidden = n === 0;
     if (!n) return;
-    const width = Math.max(200, mapWrap.clientWidth || 900);
+    if (!mapWidth) mapWidth = mapWrap.clientWidth;
+    const width = Math.max(200, mapWidth || 900);
     cell = n <= 300 ? 16 : n <= 1500 ? 10 : n <= 5000 ? 7 : 5;
     const gap = cell >= 10 ? 2 : 1;
     cols = Math.max(1, Math.floor(width / (cell + gap)));
@@ -266,7 +269,11 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
   });
   canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
   canvas.addEventListener('click', ev => { const r = hostAt(ev); if (r) onOpenHost(r); });
-  const ro = new ResizeObserver(debounce(() => drawMap(), 100));
+  const redraw = debounce(() => drawMap(), 100);
+  const ro = new ResizeObserver(entries => {
+    const w = Math.round(entries[entries.length - 1].contentRect.width);
+    if (w && w !== mapWidth) { mapWidth = w; redraw(); }
+  });
   ro.observe(mapWrap);
 
   renderHead();

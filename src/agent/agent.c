@@ -1391,8 +1391,9 @@ static int load_state(struct agent *a)
 /* ---- the loop ----------------------------------------------------------------------------------- */
 
 /* One pass (§5.2). Returns 0 when every ping succeeded, -ECANCELED on stop, or a negative errno of the
- * failed ping. *ret_held tells whether the idle ping was held. */
-static int run_pass(struct agent *a, bool *ret_held)
+ * failed ping. *ret_long_poll is updated when the idle ping ended in NOOP: true when the server held it (§5.3
+ * long-poll mode), false when it answered early (polling mode); other outcomes keep the mode. */
+static int run_pass(struct agent *a, bool *ret_long_poll)
 {
 	struct ping_response resp;
 	bool held = false;
@@ -1404,7 +1405,8 @@ static int run_pass(struct agent *a, bool *ret_held)
 	r = do_ping(a, NULL, true, &resp, &held);
 	if (r < 0)
 		return r;
-	*ret_held = false;
+	if (!resp.goal || resp.op_code == OP_CODE_NOOP || resp.op_code == OP_CODE_WAIT)
+		*ret_long_poll = held;
 	for (;;) {
 		struct ping_response next;
 		struct step_result res = { 0 };
@@ -1415,7 +1417,6 @@ static int run_pass(struct agent *a, bool *ret_held)
 		if (!resp.goal || resp.op_code == OP_CODE_NOOP || resp.op_code == OP_CODE_WAIT) {
 			if (resp.op_code != OP_CODE_NOOP && resp.op_code != OP_CODE_WAIT && !resp.goal)
 				log_warn("answer %s without a goal, treating it as NOOP", op_code_str(&resp));
-			*ret_held = held && (resp.op_code == OP_CODE_NOOP || resp.op_code == OP_CODE_WAIT);
 			break;
 		}
 		ping_response_init(&next);
@@ -1480,7 +1481,6 @@ static int run_pass(struct agent *a, bool *ret_held)
 		r = do_ping(a, NULL, false, &resp, &dummy);
 		if (r < 0)
 			return r;
-		held = false;
 	}
 	ping_response_release(&resp);
 	if (a->staged_this_pass ||
@@ -1492,6 +1492,7 @@ static int run_pass(struct agent *a, bool *ret_held)
 int agent_run(struct agent_config *cfg, const struct identity_source *flags, bool once, bool no_jitter)
 {
 	struct agent a;
+	bool long_poll_mode = true; /* the first idle ping decides (§5.3) */
 	int64_t backoff_ms;
 	int r, exit_code = 0;
 
@@ -1547,10 +1548,7 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 			(void)sleep_until(mono_ms() + rand_range_ms(0, 49000));
 		if (agent_stop_requested)
 			goto out;
-		{
-			bool held = false;
-			r = run_pass(&a, &held);
-		}
+		r = run_pass(&a, &long_poll_mode);
 		exit_code = r < 0 && r != -ECANCELED ? 1 : (a.pass_ping_failed ? 1 : 0);
 		goto out;
 	}
@@ -1559,11 +1557,10 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 		(void)sleep_until(mono_ms() + rand_range_ms(0, cfg->ping_interval_s * 100));
 	backoff_ms = cfg->backoff_s * 1000;
 	while (!agent_stop_requested) {
-		bool held = false;
 		int64_t wait_ms;
 
 		a.pass_ping_failed = false;
-		r = run_pass(&a, &held);
+		r = run_pass(&a, &long_poll_mode);
 		if (r == -ECANCELED || agent_stop_requested)
 			break;
 		if (r < 0) {
@@ -1576,7 +1573,7 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 				backoff_ms = cfg->backoff_max_s * 1000;
 		} else {
 			backoff_ms = cfg->backoff_s * 1000;
-			if (cfg->long_poll && held)
+			if (cfg->long_poll && long_poll_mode)
 				wait_ms = rand_range_ms(0, 1000);
 			else
 				wait_ms = rand_range_ms(cfg->ping_interval_s * 900, cfg->ping_interval_s * 1100);

@@ -784,14 +784,33 @@ static int fail(struct dl *d, bool fatal, int r, const char *fmt, ...)
 	return r < 0 ? r : -EIO;
 }
 
-/* URL without the query (presigned URLs carry credentials there) for log lines and messages. */
+/* URL without the query (presigned URLs carry credentials there) and without user:password@ for
+ * log lines and messages; control bytes become '?'. */
 static void url_for_log(const char *url, char *out, size_t outsz)
 {
-	size_t n = strcspn(url, "?#");
-	if (n >= outsz)
-		n = outsz - 1;
-	memcpy(out, url, n);
-	out[n] = '\0';
+	const char *scheme_end = strstr(url, "://"), *rest = url;
+	size_t o = 0, n;
+
+	if (scheme_end) {
+		const char *auth = scheme_end + 3, *at;
+		size_t hostpart = strcspn(auth, "/?#");
+
+		at = memchr(auth, '@', hostpart);
+		if (at) {
+			n = (size_t)(auth - url);
+			if (n + 4 < outsz) {
+				memcpy(out, url, n);
+				memcpy(out + n, "***@", 4);
+				o = n + 4;
+				rest = at + 1;
+			}
+		}
+	}
+	n = strcspn(rest, "?#");
+	if (o + n >= outsz)
+		n = outsz - o - 1;
+	memcpy(out + o, rest, n);
+	out[o + n] = '\0';
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
 			*p = '?';

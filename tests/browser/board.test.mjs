@@ -63,6 +63,8 @@ test('/login#token= signs in directly, goes home and lists the environments', as
   await page.waitForURL(srv.base + '/');
   assert.ok(!page.url().includes(srv.token), 'the token must leave the address bar');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), srv.token);
+  const me = await srv.api.call('GET', '/v1/system/whoami', { raw: true });
+  if (me.status === 200) await page.locator(`.whoami >> text=${me.body.name}`).waitFor();
   const rows = page.locator('.env-row .env-name');
   await waitFor(async () => (await rows.count()) === 3, { what: 'three environments' });
   assert.deepEqual(await rows.allTextContents(), ['helloworld', 'payments', 'search-indexer']);
@@ -136,6 +138,15 @@ test('host actions pause and resume one host through the confirm dialog', async 
   for (const a of failing) await page.locator(`.ht-row[data-host="${a.hostName}"]`).waitFor();
   await screenshot(page, '03b-failing-only');
   await page.uncheck('[data-role=failing-only]');
+  // "Reset failed hosts" resets exactly those hosts on the server.
+  if (failing.length) {
+    await page.click('[data-action=reset-failed]');
+    await dlg.locator('[data-role=confirm]').click();
+    await dlg.waitFor({ state: 'detached' });
+    const byName = async () => new Map((await srv.api.get(stagePath('helloworld', 'canary') + '/agents')).map(a => [a.hostName, a]));
+    await waitFor(async () => { const m = await byName(); return failing.every(a => m.get(a.hostName).state === 'RESET'); }, { what: 'failed hosts RESET' });
+    assert.notEqual((await byName()).get(host).state, 'RESET', 'healthy hosts are left alone');
+  }
 });
 
 test('pause and resume go through a confirm dialog and change the stage on the server', async () => {
@@ -230,6 +241,22 @@ test('promote carries the build of another stage through the confirm dialog', as
   await page.goto(srv.base + '/env/helloworld/canary');
 });
 
+test('restart redeploys the current build through the confirm dialog', async () => {
+  const before = await srv.api.get(stagePath('helloworld', 'canary') + '/deploys/current');
+  await page.goto(srv.base + '/env/helloworld/canary');
+  await page.click('[data-action=restart]');
+  const dlg = page.locator('dialog[open]');
+  assert.match(await dlg.textContent(), /restart scripts/);
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  const cur = await waitFor(async () => {
+    const d = await srv.api.get(stagePath('helloworld', 'canary') + '/deploys/current');
+    return d.type === 'RESTART' ? d : null;
+  }, { what: 'a RESTART deploy' });
+  assert.equal(cur.buildId, before.buildId);
+  await page.locator('.deploy-card .badge >> text=RESTART').waitFor();
+});
+
 test('history lists the deploys of the stage and filters them', async () => {
   await page.goto(srv.base + '/env/helloworld/canary/history');
   const rows = page.locator('table[aria-label=Deploys] tbody tr');
@@ -306,6 +333,9 @@ test('10,000 hosts render in under a second, sorted, with a failing-only filter'
   await page.click('[data-sort=hostName]');
   await page.click('[data-sort=hostName]');
   await waitFor(async () => /idx-09999/.test(await page.locator('.ht-spacer .ht-row').first().textContent()), { what: 'sorted desc' });
+  // Scrolling the virtualised table renders the rows that come into view.
+  await page.locator('.ht-scroll').evaluate(el => { el.scrollTop = el.scrollHeight; });
+  await page.locator('.ht-row[data-host="idx-00000"]').waitFor();
   await page.unroute('**/v1/envs/search-indexer/prod/deploys/current/progress');
   await page.unroute('**/v1/envs/search-indexer/prod/deploys/current');
 });
@@ -343,5 +373,21 @@ test('sign out returns to the sign-in screen; no uncaught page errors', async ()
   await page.click('[data-role=signout]');
   await page.waitForSelector('.login-card');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), null);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a READER token sees the stage read-only', async t => {
+  const created = await srv.api.call('POST', '/v1/envs/helloworld/token_roles', { raw: true, body: { name: 'board-reader', role: 'READER' } });
+  if (created.status !== 201) { t.skip(`no token_roles endpoint (${created.status})`); return; }
+  const me = await srv.api.call('GET', '/v1/system/whoami', { raw: true });
+  if (me.status !== 200) { t.skip('no whoami endpoint'); return; }
+  await page.goto(`${srv.base}/login?next=${encodeURIComponent('/env/helloworld/canary')}#token=${created.body.token}`);
+  await page.waitForURL(srv.base + '/env/helloworld/canary');
+  await page.locator('.whoami >> text=board-reader').waitFor();
+  await page.locator('.action-bar >> text=read-only access').waitFor();
+  assert.equal(await page.locator('[data-action=deploy]').count(), 0);
+  await page.locator('.ht-row[data-host]').first().waitFor();
+  assert.equal(await page.locator('.ht-row [data-action]').count(), 0, 'no host actions for a reader');
+  await screenshot(page, '11-reader');
   assert.deepEqual(pageErrors, []);
 });

@@ -101,7 +101,7 @@ export async function render(ctx) {
       h('td', badge(d.type)),
       h('td', badge(d.state)),
       h('td', badge(d.acceptanceStatus)),
-      h('td.col-progress', progressBar(d.successTotal, d.total, d.failTotal)),
+      h('td.col-progress', progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED' })),
       h('td', d.operator || '—'),
       h('td.num', fmtDuration(end - d.startDate)),
       h('td.desc', { title: d.description || '' }, d.description || ''));

@@ -23,6 +23,7 @@ async function pool(items, n, fn) {
 
 export async function render(ctx) {
   document.title = 'Environments · Slipway';
+  stagesCache.clear(); /* pause state and new stages show on every visit */
   const params = new URLSearchParams(location.search);
   const search = h('input.search', {
     type: 'search', placeholder: 'Search environments', 'aria-label': 'Search environments',
@@ -160,7 +161,7 @@ export async function render(ctx) {
           env ? link(`/env/${encodeURIComponent(env.envName)}/${encodeURIComponent(env.stageName)}`, h('strong', env.envName), ' / ', env.stageName)
             : h('span.muted', d.envId),
           badge(d.state)),
-        progressBar(d.successTotal, d.total, d.failTotal),
+        progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' }),
         h('div.feed-meta', build ? h('code', build.commitShort || '') : null, build ? ` ${build.branch} · ` : '',
           `${d.operator || ''} · started `, h('span', { title: new Date(d.startDate).toISOString() }, fmtAgo(d.startDate)))))));
     } catch (e) {

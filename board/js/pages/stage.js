@@ -38,6 +38,7 @@ export async function render(ctx) {
   let progress = null;  // DeployProgress
   let timer = null, tick = null, stopped = false;
   let actionsKey = '';
+  let failedCount = 0;
 
   // ---- layout ----
   const actionBar = h('div.action-bar');
@@ -49,8 +50,9 @@ export async function render(ctx) {
     onHostAction: hostAction,
   });
   const updated = h('span.muted.small.live', { 'data-role': 'last-refresh' });
+  const resetFailedBtn = h('button.btn.btn-sm', { type: 'button', hidden: true, 'data-action': 'reset-failed', onclick: resetFailedDialog }, 'Reset failed hosts');
   const hostPanel = h('section.panel', { 'aria-label': 'Hosts' },
-    h('div.panel-head', h('h2', 'Hosts'), updated),
+    h('div.panel-head', h('h2', 'Hosts'), h('div.head-actions', operate ? resetFailedBtn : null, updated)),
     grid.el);
 
   function renderShell() {
@@ -283,6 +285,20 @@ export async function render(ctx) {
     });
   }
 
+  function resetFailedDialog() {
+    if (!current) return;
+    openDialog({
+      title: `Reset the failed hosts of ${env} / ${stageName}?`,
+      body: h('p', `Every host of this stage whose last result for deploy ${shortId(current.id)} failed (${fmtNum(failedCount)} now) clears its failure state and redeploys the current build from the start.`),
+      confirmText: 'Reset failed hosts', danger: true,
+      onConfirm: async () => {
+        await api.put(`${base}/agents/reset_failed_agents/${api.enc(current.id)}`);
+        toast('Failed hosts reset');
+        await refresh();
+      },
+    });
+  }
+
   function hostAction(action, hosts) {
     hosts = hosts.filter(r => r.hostId);
     if (!hosts.length) return;
@@ -396,7 +412,9 @@ export async function render(ctx) {
       if (pausedChanged) renderShell();
       renderActions();
       renderDeployCard();
-      grid.update(progress.agents || [], progress.missingHosts || [], current && current.id, progress.removedHosts);
+      const hostCounts = grid.update(progress.agents || [], progress.missingHosts || [], current && current.id, progress.removedHosts);
+      failedCount = (hostCounts.failed || 0) + (hostCounts.retrying || 0);
+      resetFailedBtn.hidden = !current || failedCount === 0;
       updated.textContent = 'updated ' + fmtLocal(Date.now(), true);
       updated.title = 'refreshes every few seconds · ' + fmtUtc(Date.now());
       updated.classList.remove('stale');

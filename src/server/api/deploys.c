@@ -616,7 +616,7 @@ out:
 
 static int deploy_progress(struct req *r)
 {
-	json_t *env = NULL, *fresh = NULL, *agents = NULL, *missing = NULL, *prov = NULL, *removed = NULL;
+	json_t *env = NULL, *agents = NULL, *missing = NULL, *prov = NULL, *removed = NULL;
 	const char *env_id;
 	int k;
 
@@ -642,7 +642,6 @@ static int deploy_progress(struct req *r)
 				      prov, "removedHosts", removed));
 out:
 	json_decref(env);
-	json_decref(fresh);
 	return k;
 }
 

@@ -17,7 +17,7 @@
 
 #define ENGINE_ID_SIZE 65       /* ids (≤ 30) and hostId (≤ 64) + NUL */
 #define ENGINE_NAME_SIZE 65     /* envName, stageName, hostName, operator (≤ 64) + NUL */
-#define ENGINE_HEALTH_SIZE 33   /* containerHealthStatus ≤ 32 + NUL */
+#define ENGINE_HEALTH_SIZE 129  /* containerHealthStatus ≤ 32 chars = ≤ 128 bytes (PING_CONTAINER_HEALTH_MAX_BYTES) + NUL */
 #define ENGINE_SYSTEM_OPERATOR "system"
 
 /* ---------------------------------------------------------------------------------------------------------------

@@ -147,11 +147,15 @@ static void build_upd(const struct engine_ping_input *in, const char *env_id, co
 	u.status = rep->agent_status;
 	u.fail_count = rep->fail_count;
 	u.last_errno = rep->error_code;
-	/* over-long values were cut to 32 by the validator; be safe anyway */
+	/* over-long values were cut to 32 characters by the validator; be safe anyway */
 	if (rep->container_health_status) {
 		size_t n = strlen(rep->container_health_status);
-		if (n >= sizeof(u.container_health_status))
+		if (n >= sizeof(u.container_health_status)) {
 			n = sizeof(u.container_health_status) - 1;
+			/* never keep half a UTF-8 character: the row is JSON-encoded later */
+			while (n > 0 && ((unsigned char)rep->container_health_status[n] & 0xC0) == 0x80)
+				n--;
+		}
 		memcpy(u.container_health_status, rep->container_health_status, n);
 		u.container_health_status[n] = 0;
 	}

@@ -1838,10 +1838,13 @@ static int sqlite_schedule_put(struct store *s, const json_t *sch)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
+	r = tx_begin(c);
+	if (r < 0)
+		return r;
 	r = bind_cols_exec(c, sql_schedule_put, schedule_cols, ELEMENTSOF(schedule_cols), sch, NULL);
 	if (r >= 0)
 		r = ev_add(c, "ENV", json_string_value(json_object_get(sch, "envId")), NULL, NULL);
-	return r < 0 ? r : 0;
+	return tx_end(c, r < 0 ? r : 0);
 }
 
 static const char sql_promote_list_auto[] =

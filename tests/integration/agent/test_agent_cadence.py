@@ -110,3 +110,20 @@ def test_host_info_file_is_read_and_re_read(server, make_agent):
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=15) == 0
 
+
+
+def test_long_poll_mode_survives_a_deploy(server, make_agent):
+    agent = make_agent(server.url, long_poll="true", long_poll_wait=2, ping_interval=30)
+    agent.make_build("web", "b1", {"RESTARTING": "#!/bin/sh\nexit 0\n"})
+    server.hold = True
+    p = agent.start()
+    wait_for(lambda: len(server.requests) >= 1, what="first ping")
+    server.decide = Walk(stages=["RESTARTING"])
+    # the deploy runs when the next held ping starts; afterwards the agent goes back to held idle pings at once
+    wait_for(lambda: agent.state_dir.joinpath("state.json").exists()
+             and agent.state()["envs"].get("web", {}).get("status") == "SUCCEEDED", timeout=15, what="deploy")
+    n = len(server.requests)
+    wait_for(lambda: len(server.requests) >= n + 2, timeout=8, what="idle pings right after the deploy")
+    assert server.requests[-1][0].endswith("?wait=2")
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == 0

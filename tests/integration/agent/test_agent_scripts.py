@@ -221,6 +221,12 @@ def test_status_reports_running_agent_and_lock_exit_3(server, make_agent):
     r = agent.once()
     assert r.returncode == 3
     assert "another slipway-agent holds" in r.stderr
+    # SIGHUP and SIGUSR1 are ignored
+    p.send_signal(signal.SIGHUP)
+    p.send_signal(signal.SIGUSR1)
+    n = len(server.bodies())
+    wait_for(lambda: len(server.bodies()) > n, what="pings after SIGHUP")
+    assert p.poll() is None
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=15) == 0
 

@@ -132,7 +132,7 @@ def http_server():
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     th.start()
     routes.base = f"http://127.0.0.1:{srv.server_address[1]}"
     routes.port = srv.server_address[1]

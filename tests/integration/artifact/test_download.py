@@ -245,6 +245,14 @@ def test_http_ok_and_query_string(run_helper, http_server):
     assert "while downloading" in res.log
 
 
+def test_credentials_never_logged(run_helper, http_server):
+    res = run_helper(job(http_server.base.replace("http://", "http://user:hunter2@") + "/missing?sig=s3cr3t"))
+    assert res.code == 1, res
+    assert "hunter2" not in res.log and "s3cr3t" not in res.log
+    assert "hunter2" not in res.result["message"] and "s3cr3t" not in res.result["message"]
+    assert "***@" in res.result["message"]
+
+
 def test_http_needs_allow_http(run_helper, http_server):
     http_server.add("/a.tgz", app_tar())
     res = run_helper(job(http_server.base + "/a.tgz", allowHttp=False))

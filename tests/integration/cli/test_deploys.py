@@ -269,3 +269,19 @@ def test_wait_timeout(cli, cli_bg, server, names, deploys_supported, ping_suppor
     r = cli("status", f"{env}/prod", "--watch", "--interval", "0.2", "--timeout", "1")
     assert r.returncode == 75, r.stdout + r.stderr
     assert "still RUNNING" in r.stderr
+
+
+def test_hosts_with_multibyte_health_status(cli, server, names, deploys_supported, ping_supported):
+    # 32 three-byte characters (96 bytes): the agent row keeps all of them and stays readable
+    env = names("utf")
+    host = stage_with_host(cli, server, env)
+    r = cli("deploy", f"{env}/prod", "--build", publish(cli, env, "7e7e7e7e"))
+    assert r.returncode == 0, r.stderr
+    goal = host.ping(status_for_goal="UNKNOWN")
+    host.reports[goal["envId"]]["containerHealthStatus"] = "€" * 40
+    host.ping(status_for_goal="UNKNOWN")
+    r = cli("hosts", f"{env}/prod", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["agents"][0]["containerHealthStatus"] == "€" * 32
+    r = cli("status", f"{env}/prod")
+    assert r.returncode == 0, r.stderr

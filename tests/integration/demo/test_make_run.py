@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -109,6 +110,7 @@ def test_ctrl_c_stops_everything(demo):
             assert time.monotonic() < deadline, "the demo did not become ready"
             time.sleep(0.2)
         assert port_open(ports["SLIPWAY_DEMO_STAGING_PORT"])
+        try_next(var, ports)
         # what a terminal does on Ctrl-C: SIGINT to the foreground process group
         os.killpg(p.pid, signal.SIGINT)
         p.wait(timeout=60)
@@ -121,3 +123,47 @@ def test_ctrl_c_stops_everything(demo):
     for port in ports.values():
         assert not port_open(port), f"port {port} still open after Ctrl-C"
     assert our_processes(var) == []
+
+
+def try_next(var, ports):
+    """The 'Try next' commands the demo prints: promote to prod, a failing bad build, a rollback."""
+    cli_env = dict(os.environ, SLIPWAY_SERVER=f"http://127.0.0.1:{ports['SLIPWAY_DEMO_PORT']}",
+                   SLIPWAY_TOKEN=(var / "admin.token").read_text().strip())
+    cli = os.path.join(BUILD, "src", "cli", "slipway")
+
+    def slipway(*args):
+        return subprocess.run([cli, *args], env=cli_env, capture_output=True, text=True, timeout=120)
+
+    def app(port):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as r:
+                return r.read().decode()
+        except OSError:
+            return ""
+
+    r = slipway("status", "hello/staging")
+    assert r.returncode == 0 and "SERVING_BUILD 1" in r.stdout, r.stdout + r.stderr
+    staging_build = json.load(open(var / "demo-ready.json"))["buildId"]
+    r = slipway("promote", "hello/prod", "--from", "staging", "--wait", "--timeout", "60")
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.monotonic() + 60
+    while "Hello from prod" not in app(ports["SLIPWAY_DEMO_PROD_PORT"]):
+        assert time.monotonic() < deadline, "prod did not serve after the promote"
+        time.sleep(0.2)
+    assert staging_build in app(ports["SLIPWAY_DEMO_PROD_PORT"])
+
+    bad = var / "artifacts" / "hello-bad.tar.gz"
+    subprocess.run([os.path.join(REPO, "examples", "hello", "pack.sh"), "--bad", str(bad)], check=True,
+                   capture_output=True)
+    r = slipway("build", "publish", "--name", "hello", "--repo", "slipway/examples-hello", "--branch", "main",
+                "--commit", "bad1", "--artifact-url", f"file://{bad}", "--artifact", str(bad))
+    assert r.returncode == 0, r.stderr
+    bad_id = r.stdout.strip()
+    r = slipway("deploy", "hello/staging", "--build", bad_id, "--wait", "--timeout", "90")
+    assert r.returncode == 1, r.stdout + r.stderr  # FAILING
+    r = slipway("rollback", "hello/staging", "--wait", "--timeout", "90")
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.monotonic() + 60
+    while staging_build not in app(ports["SLIPWAY_DEMO_STAGING_PORT"]):
+        assert time.monotonic() < deadline, "staging did not serve the good build after the rollback"
+        time.sleep(0.2)

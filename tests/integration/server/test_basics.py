@@ -192,3 +192,10 @@ def test_query_decoding_and_nul_paths(server):
     assert_error(server.get("/v1/envs/web%00/prod"), 404)
     assert_error(requests.get(server.url + "/index.html%00.js"), 400)
     assert requests.get(server.url + "/index.html").status_code == 200
+
+
+def test_head_requests(server):
+    r = requests.head(server.url + "/")
+    assert r.status_code == 200 and r.text == ""
+    r = requests.head(server.url + "/v1/system/version")
+    assert r.status_code == 200 and r.text == ""

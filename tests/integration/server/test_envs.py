@@ -148,3 +148,23 @@ def test_configs(server):
     assert server.get("/v1/envs/web/prod/script_configs").json() == {"ONLY": "1"}
     types = [h["type"] for h in server.get("/v1/envs/web/prod/history").json()]
     assert "Env Script Config" in types and "Env Advanced Config" in types and "Env Metrics Config" in types
+
+
+def test_failure_policy_continue_releases_parked_slots(server):
+    import sqlite3
+    e = make_env(server)
+    con = sqlite3.connect(str(server.db))
+    with con:
+        for host, state in [("h1", "PAUSED_BY_SYSTEM"), ("h2", "NORMAL")]:
+            con.execute("INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, "
+                        "startDate, lastUpdateDate, holdsSlot) VALUES(?,?,?,'d1','STAGING',?,'SCRIPT_TIMEOUT',1,1,1)",
+                        (host, host, e["id"], state))
+    con.close()
+    assert_error(server.put("/v1/envs/web/prod", json={"failurePolicy": "GIVE_UP"}), 400, "failurePolicy")
+    assert server.put("/v1/envs/web/prod", json={"failurePolicy": "continue"}).status_code == 204
+    con = sqlite3.connect(str(server.db))
+    rows = dict(con.execute("SELECT hostId, holdsSlot FROM agents").fetchall())
+    slots = con.execute("SELECT count(*) FROM events WHERE kind='SLOT' AND envId=?", (e["id"],)).fetchone()[0]
+    con.close()
+    assert rows == {"h1": 0, "h2": 1} and slots >= 1
+    assert server.get("/v1/envs/web/prod").json()["failurePolicy"] == "CONTINUE"
