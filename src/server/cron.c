@@ -44,6 +44,35 @@ static int value_of(int f, const char *s, int *ret)
 	return parse_int(s, fields[f].min, fields[f].max, ret);
 }
 
+/* Quartz's L, W and # (not supported): '#' anywhere, or an L/W in a letter run that is not a month
+ * or weekday name of this field (so JUL and WED stay valid). */
+static bool uses_quartz_specials(int f, const char *text)
+{
+	if (strchr(text, '#'))
+		return true;
+	for (const char *p = text; *p;) {
+		size_t n = 0;
+		int v;
+		char word[8];
+
+		if (!isalpha((unsigned char)*p)) {
+			p++;
+			continue;
+		}
+		while (isalpha((unsigned char)p[n]))
+			n++;
+		if (n < sizeof(word)) {
+			memcpy(word, p, n);
+			word[n] = 0;
+		} else
+			word[0] = 0;
+		if ((n != 3 || (f != F_MONTH && f != F_DOW) || value_of(f, word, &v) < 0) && strcspn(p, "LWlw") < n)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 static void set_bit(uint64_t *bits, int v)
 {
 	bits[v / 64] |= (uint64_t)1 << (v % 64);
@@ -59,7 +88,7 @@ static int parse_field(int f, char *text, uint64_t *bits, int offset, char *errb
 {
 	char *save = NULL;
 
-	if (strpbrk(text, "LW#")) {
+	if (uses_quartz_specials(f, text)) {
 		snprintf(errbuf, errsize, "%s: L, W and # are not supported", fields[f].name);
 		return -EINVAL;
 	}

@@ -237,6 +237,17 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
+/* Abort a call in flight when the server stops, so a hanging receiver cannot hold up shutdown. */
+static int abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)ud;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return __atomic_load_n(&stopping, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
 /* One attempt. Returns 0 ok, 1 retryable failure, -1 final failure. */
 static int call_once(const json_t *hook, long *ret_status)
 {
@@ -285,6 +296,8 @@ static int call_once(const json_t *hook, long *ret_status)
 	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	(void)curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	(void)curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
 	if (streq_ptr(method, "GET"))
 		(void)curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	else {
@@ -407,7 +420,7 @@ void webhooks_stop(struct server *srv)
 	if (!started)
 		return;
 	pthread_mutex_lock(&lock);
-	stopping = true;
+	__atomic_store_n(&stopping, true, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);

@@ -39,6 +39,17 @@ static void test_parse_errors(void **state)
 		assert_int_equal(cron_parse(bad[i], &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(cron_parse("0 0/15 9-17 ? * MON-FRI", &c, err, sizeof(err)), 0);
 	assert_int_equal(cron_parse("0 0 12 * JAN,jul ? 2026-2030", &c, err, sizeof(err)), 0);
+	/* month and weekday names that contain L or W are names, not Quartz specials */
+	assert_int_equal(cron_parse("0 0 12 ? JUL,APR MON-WED", &c, err, sizeof(err)), 0);
+	assert_int_equal(cron_parse("0 0 12 ? JUL wed", &c, err, sizeof(err)), 0);
+	assert_int_equal(cron_parse("0 0 12 LW * ?", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cron_parse("0 0 12 ? * 5L", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cron_parse("0 0 12 ? * L", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cron_parse("0 0 12 ? * WEDL", &c, err, sizeof(err)), -EINVAL);
+	/* both day fields restricted */
+	assert_int_equal(cron_parse("0 0 12 1 * 2", &c, err, sizeof(err)), -EINVAL);
+	/* a range with a step, '?' alone in the day-of-month field */
+	assert_int_equal(cron_parse("0 10-50/20 * ? * *", &c, err, sizeof(err)), 0);
 }
 
 static void test_next(void **state)
@@ -57,6 +68,10 @@ static void test_next(void **state)
 	/* steps */
 	assert_int_equal(next("*/20 * * * * ?", JAN1_2026 + 21000), JAN1_2026 + 40000);
 	assert_int_equal(next("5/20 * * * * ?", JAN1_2026 + 26000), JAN1_2026 + 45000);
+	/* a range with a step: minutes 10, 30, 50 */
+	assert_int_equal(next("0 10-50/20 * ? * *", JAN1_2026 + 11 * 60000), JAN1_2026 + 30 * 60000);
+	/* Wednesdays in July 2026: the 1st is a Wednesday */
+	assert_int_equal(next("0 0 0 ? JUL WED", JAN1_2026), 1782864000000LL);
 	/* a year in the past never fires */
 	{
 		struct cron c;
