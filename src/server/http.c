@@ -904,8 +904,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	__atomic_add_fetch(&st->latency[b], 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&st->latency_sum_us, (uint64_t)us, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&st->latency_count, 1, __ATOMIC_RELAXED);
-	log_info("http %s %s %d %zu %lldms req=%llu%s", r->method, r->path, r->status, r->resp_bytes, (long long)ms,
-		 (unsigned long long)r->id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	log_info("http %s %s %d %zu %lldms req=%llu by=%s%s", r->method, r->path, r->status, r->resp_bytes,
+		 (long long)ms, (unsigned long long)r->id, r->principal.kind != PRINCIPAL_NONE ? r->principal.name : "-",
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
 	__atomic_sub_fetch(&requests_in_flight, 1, __ATOMIC_RELAXED);
 	query_release(&r->query);
 	while (r->arena) {
@@ -1062,7 +1063,10 @@ int http_start(struct server *srv)
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->http_threads, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout, NULL },
-		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(128 * 1024), NULL },
+		/* libmicrohttpd's own default: it holds headers and the read buffer only (bodies are
+		 * copied into the request's own bounded buffer), and MHD zeroes this pool for every
+		 * request, so a larger pool costs CPU on every ping (bench/RESULTS.md) */
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(32 * 1024), NULL },
 		{ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
