@@ -143,6 +143,10 @@ def main():
                         and d["state"] in ("SUCCEEDING", "SUCCEEDED"))
             log(f"{mode}: waiting for the host to serve the build")
             wait_for(serving, 120, "the deploy to succeed")
+            # steady state: after a pass with work the agent sleeps ping_interval once before it long-polls again
+            # (AGENT.md §5.3), so wait for one more idle ping to complete before measuring
+            p_serving = pings_total(api)
+            wait_for(lambda: pings_total(api) > p_serving, 150, "the first idle ping after the deploy")
             time.sleep(WARMUP)
             p0 = pings_total(api)
             t0, c0, m0 = proc_sample(agent.pid)
@@ -157,7 +161,8 @@ def main():
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=60)
             procs.remove(agent)
-        print(f"Idle slipway-agent, one env serving examples/hello; samples after {WARMUP:g} s warm-up; "
+        print(f"Idle slipway-agent, one env serving examples/hello; samples start {WARMUP:g} s after the first idle "
+              "ping that followed the deploy; "
               f"CPU over the idle period (user + system, clock tick {1000 // os.sysconf('SC_CLK_TCK')} ms).\n")
         print("| mode | idle s | RSS KiB | PSS KiB | private dirty KiB | peak RSS KiB | threads | fds | CPU ms | "
               "CPU % | pings |")

@@ -2,9 +2,11 @@
 /* store/store.c: backend lookup by DSN scheme and the wrappers every caller uses (only this file
  * touches s->ops). */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "store.h"
+#include "hash.h"
 #include "util.h"
 #include "banned.h"
 
@@ -72,9 +74,76 @@ int store_token_bootstrap(struct store *s, const json_t *token)
 	return s->ops->token_bootstrap(s, token);
 }
 
+/* Token lookups by hash happen on every authenticated request (every ping), so the last answers are
+ * kept for TOKEN_CACHE_TTL_MS. Any token write through this process empties the cache at once
+ * (generation counter); a write made through another replica is seen within the TTL. Expiry is
+ * still checked by the caller on every request, against the cached expireDate. Misses (unknown
+ * tokens) are never cached, so a new token works immediately. */
+#define TOKEN_CACHE_SLOTS 64
+#define TOKEN_CACHE_TTL_MS 1000
+
+struct token_cache_entry {
+	const struct store *store;
+	char hash[65];
+	json_t *row;
+	int64_t at_mono_ms;
+	uint64_t generation;
+};
+
+static pthread_mutex_t token_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct token_cache_entry token_cache[TOKEN_CACHE_SLOTS];
+static uint64_t token_cache_generation;
+
+static size_t token_cache_slot(const char *hash_hex)
+{
+	return (size_t)((uint64_t)hash_lock_key(hash_hex) % TOKEN_CACHE_SLOTS);
+}
+
+static void token_cache_invalidate(void)
+{
+	pthread_mutex_lock(&token_cache_lock);
+	token_cache_generation++;
+	pthread_mutex_unlock(&token_cache_lock);
+}
+
 int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret)
 {
-	return s->ops->token_get_by_hash(s, hash_hex, ret);
+	struct token_cache_entry *e;
+	json_t *row = NULL;
+	uint64_t gen;
+	int r;
+
+	if (strlen(hash_hex) != 64)
+		return s->ops->token_get_by_hash(s, hash_hex, ret);
+	e = &token_cache[token_cache_slot(hash_hex)];
+	pthread_mutex_lock(&token_cache_lock);
+	gen = token_cache_generation;
+	if (e->row && e->store == s && e->generation == gen && streq(e->hash, hash_hex) &&
+	    mono_ms() - e->at_mono_ms < TOKEN_CACHE_TTL_MS)
+		row = json_deep_copy(e->row);
+	pthread_mutex_unlock(&token_cache_lock);
+	if (row) {
+		*ret = row;
+		return 0;
+	}
+	r = s->ops->token_get_by_hash(s, hash_hex, &row);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&token_cache_lock);
+	if (gen == token_cache_generation) { /* no write raced with our read */
+		json_t *copy = json_deep_copy(row);
+		if (copy) {
+			json_decref(e->row);
+			e->row = copy;
+			e->store = s;
+			memcpy(e->hash, hash_hex, 65);
+			e->at_mono_ms = mono_ms();
+			e->generation = gen;
+		}
+	}
+	pthread_mutex_unlock(&token_cache_lock);
+	*ret = row;
+	return 0;
 }
 
 /* ---- security (§4.10) ---- */
@@ -90,17 +159,26 @@ int store_token_get(struct store *s, const char *type, const char *resource, con
 
 int store_token_insert(struct store *s, const json_t *token)
 {
-	return s->ops->token_insert(s, token);
+	int r = s->ops->token_insert(s, token);
+
+	token_cache_invalidate();
+	return r;
 }
 
 int store_token_update(struct store *s, const json_t *token)
 {
-	return s->ops->token_update(s, token);
+	int r = s->ops->token_update(s, token);
+
+	token_cache_invalidate();
+	return r;
 }
 
 int store_token_delete(struct store *s, const char *type, const char *resource, const char *name)
 {
-	return s->ops->token_delete(s, type, resource, name);
+	int r = s->ops->token_delete(s, type, resource, name);
+
+	token_cache_invalidate();
+	return r;
 }
 
 int store_binding_list(struct store *s, const char *kind, const char *type, const char *resource, json_t **ret)
