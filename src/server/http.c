@@ -904,8 +904,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	__atomic_add_fetch(&st->latency[b], 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&st->latency_sum_us, (uint64_t)us, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&st->latency_count, 1, __ATOMIC_RELAXED);
-	log_info("http %s %s %d %zu %lldms req=%llu%s", r->method, r->path, r->status, r->resp_bytes, (long long)ms,
-		 (unsigned long long)r->id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	log_info("http %s %s %d %zu %lldms req=%llu by=%s%s", r->method, r->path, r->status, r->resp_bytes,
+		 (long long)ms, (unsigned long long)r->id, r->principal.kind != PRINCIPAL_NONE ? r->principal.name : "-",
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
 	__atomic_sub_fetch(&requests_in_flight, 1, __ATOMIC_RELAXED);
 	query_release(&r->query);
 	while (r->arena) {

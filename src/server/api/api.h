@@ -30,6 +30,10 @@ API_ROUTES(api_roles_routes);  /* api/roles.c: user_roles, group_roles, whoami (
  * env name (404 when the env has no stage), or "SYSTEM" with resource "*" when the route has no
  * {env}. The strings are borrowed from the request arena. */
 int api_security_scope(struct req *r, const char **ret_type, const char **ret_resource);
+/* Validate an EnvStage create (create true) or update body against a default stage web/prod, the
+ * way POST /v1/envs and PUT {env}/{stage} do, without the store (api/envs.c; for the fuzzer).
+ * Records the 400/403 on r like the handlers. */
+int api_env_input_check(struct req *r, const json_t *in, bool create);
 
 /* The env stage named by the {env}/{stage} path parameters; 404 when unknown. */
 int api_env_from_path(struct req *r, json_t **ret);

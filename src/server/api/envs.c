@@ -604,3 +604,17 @@ const struct route api_envs_routes[] = {
 	{ "GET", "/v1/envs/{env}/{stage}/history", env_history, ROLE_READER, SCOPE_ANY, false },
 };
 const size_t api_envs_routes_count = ELEMENTSOF(api_envs_routes);
+
+/* ---- input check without a store (fuzzing, tests) -------------------------------------------- */
+
+int api_env_input_check(struct req *r, const json_t *in, bool create)
+{
+	json_t *env = env_defaults("EnvIdAAAAAAAAAAAAAAAAA", "web", "prod", "fuzz");
+	int k;
+
+	if (!env)
+		return -ENOMEM;
+	k = env_apply(r, env, in, create);
+	json_decref(env);
+	return k;
+}
