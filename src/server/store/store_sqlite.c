@@ -1944,15 +1944,20 @@ static const char sql_jan_expire_hosts[] =
 static const char sql_jan_expire_hb[] = "DELETE FROM heartbeats WHERE lastSeen < ?1";
 static const char sql_jan_expire_unseen[] =
 	"DELETE FROM hosts WHERE createDate < ?1 AND hostId NOT IN (SELECT hostId FROM heartbeats)";
+/* §8.4: per stage, among the deploys older than maxDeployDay that are not current, the oldest
+ * (count - maxDeployNum), count being all deploys of the stage. */
 static const char sql_ret_deploys[] =
-	"DELETE FROM deploys WHERE id IN (SELECT x.id FROM (SELECT d.id, d.lastUpdateDate, e.maxDeployNum, "
-	"e.maxDeployDay, e.deployId AS cur, ROW_NUMBER() OVER (PARTITION BY d.envId ORDER BY d.startDate DESC, "
-	"d.seq DESC) AS rn FROM deploys d JOIN envs e ON e.id = d.envId) x WHERE x.rn > x.maxDeployNum AND "
-	"x.lastUpdateDate < ?1 - x.maxDeployDay * 86400000 AND x.id IS NOT x.cur)";
+	"DELETE FROM deploys WHERE id IN (SELECT x.id FROM (SELECT d.id, e.maxDeployNum, ROW_NUMBER() OVER "
+	"(PARTITION BY d.envId ORDER BY d.startDate ASC, d.seq ASC) AS rn, (SELECT count(*) FROM deploys y "
+	"WHERE y.envId = d.envId) AS cnt FROM deploys d JOIN envs e ON e.id = d.envId WHERE d.lastUpdateDate < "
+	"?1 - e.maxDeployDay * 86400000 AND d.id IS NOT e.deployId) x WHERE x.rn <= x.cnt - x.maxDeployNum)";
+/* §8.4: per build name, the oldest builds published more than build_days ago that no deploy
+ * references, at most (count - build_keep) of them. */
 static const char sql_ret_builds[] =
-	"DELETE FROM builds WHERE id IN (SELECT x.id FROM (SELECT b.id, b.publishDate, ROW_NUMBER() OVER "
-	"(PARTITION BY b.name ORDER BY b.publishDate DESC, b.seq DESC) AS rn FROM builds b) x WHERE x.rn > ?2 AND "
-	"x.publishDate < ?1 - ?3 * 86400000 AND NOT EXISTS (SELECT 1 FROM deploys d WHERE d.buildId = x.id))";
+	"DELETE FROM builds WHERE id IN (SELECT x.id FROM (SELECT b.id, ROW_NUMBER() OVER (PARTITION BY b.name "
+	"ORDER BY b.publishDate ASC, b.seq ASC) AS rn, (SELECT count(*) FROM builds y WHERE y.name = b.name) AS cnt "
+	"FROM builds b WHERE b.publishDate < ?1 - ?3 * 86400000 AND NOT EXISTS (SELECT 1 FROM deploys d WHERE "
+	"d.buildId = b.id)) x WHERE x.rn <= x.cnt - ?2)";
 static const char sql_ret_history[] =
 	"DELETE FROM config_history WHERE seq IN (SELECT x.seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY id "
 	"ORDER BY createTime DESC, seq DESC) AS rn FROM config_history) x WHERE x.rn > 1000)";
