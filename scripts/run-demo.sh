@@ -356,7 +356,7 @@ CLI="$cli_path --server $URL --token \$(cat $(show "$TOKEN_FILE"))"
 cat <<EOF
 
 Slipway demo is up.
-  board:        $URL
+  board:        $URL/login#token=$TOKEN   (signs this browser in with the admin token)
   app:          http://127.0.0.1:$STAGING_PORT/   (hello/staging, build $BUILD_ID)
   prod app:     http://127.0.0.1:$PROD_PORT/   (once you promote staging to prod, below)
   admin token:  $(show "$TOKEN_FILE")

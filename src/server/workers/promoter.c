@@ -29,22 +29,35 @@ static int64_t ji(const json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
-static int set_manual(struct server *srv, json_t *promote, const char *reason)
+static int set_manual(struct server *srv, json_t *listed, const char *reason)
 {
-	json_t *hist;
+	json_t *hist, *promote = NULL;
 	char id[ID_LEN + 1];
 	int r;
 
+	/* re-read so that a configuration change made since the candidate list was read is kept */
+	r = store_promote_get(srv->store, js(listed, "envId"), &promote);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (!streq_ptr(js(promote, "type"), "AUTO")) {
+		json_decref(promote);
+		return 0;
+	}
 	(void)json_object_set_new(promote, "type", json_string("MANUAL"));
 	(void)json_object_set_new(promote, "lastOperator", json_string(OPERATOR));
 	(void)json_object_set_new(promote, "lastUpdate", json_integer(now_ms()));
-	if (id_generate(id) < 0)
+	if (id_generate(id) < 0) {
+		json_decref(promote);
 		return -EIO;
+	}
 	hist = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "id", js(promote, "envId"), "changeId", id, "createTime",
 			 (json_int_t)now_ms(), "operator", OPERATOR, "type", "Env Promote Config", "configChange",
 			 reason);
 	r = store_promote_put(srv->store, promote, hist);
 	json_decref(hist);
+	json_decref(promote);
 	return r;
 }
 
@@ -301,7 +314,16 @@ int promote_worker_run(struct server *srv)
 				failed = server_db_error(srv, r, "auto-promoter: cannot claim");
 			continue;
 		}
-		r = promote_stage(srv, p, now);
+		{
+			/* the list may be a few seconds old: act on the configuration as it is now */
+			json_t *fresh = NULL;
+			r = store_promote_get(srv->store, js(p, "envId"), &fresh);
+			if (r >= 0 && streq_ptr(js(fresh, "type"), "AUTO") && js(fresh, "predStage"))
+				r = promote_stage(srv, fresh, now);
+			else if (r == -ENOENT)
+				r = 0;
+			json_decref(fresh);
+		}
 		if (r < 0)
 			failed = server_db_error(srv, r, "auto-promoter failed");
 	}

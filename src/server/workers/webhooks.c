@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* workers/webhooks.c: pre- and post-deploy webhooks (PROTOCOL §7.5) off the request path: a bounded
- * job queue (1000 jobs; overflow is dropped, logged and counted) served by one thread with libcurl.
+ * job queue (1000 jobs; overflow is dropped, logged and counted) served by a few threads with libcurl.
  * Placeholders are substituted in url, headers and body; 20 s per call; up to 3 attempts (waits
  * 0.5 s and 1 s) on HTTP 429, 5xx, timeouts and connection errors. Results never affect deploys. */
 #include <errno.h>
@@ -20,19 +20,31 @@
 #include "banned.h"
 
 #define QUEUE_MAX 1000
+/* Delivery threads: a job (the hook list of one deploy event) runs on one thread, in order, and the
+ * jobs of one stage run one at a time in queue order (pre before post); several threads keep one
+ * hanging receiver from holding up the hooks of every other stage. */
+#define THREADS 4
 
 struct job {
 	struct job *next;
 	json_t *hooks; /* array of {method, url, headers, body} after substitution */
+	char env_id[ID_LEN + 1];
 	char label[160];
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;      /* a job was queued, or stop */
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER; /* stop (wakes retry back-offs) */
 static struct job *head, *tail;
 static size_t queued;
 static bool stopping, started;
-static pthread_t thread;
+static pthread_t threads[THREADS];
+static size_t nthreads;
+static char busy[THREADS][ID_LEN + 1]; /* env id of the job each thread runs ("" = idle) */
+static struct thread_arg {
+	struct server *srv;
+	size_t index;
+} thread_args[THREADS];
 
 int webhooks_validate(const json_t *in, json_t **ret, char *field, size_t field_size, char *msg, size_t msg_size)
 {
@@ -220,13 +232,14 @@ void webhooks_fire(struct server *srv, const json_t *env, const json_t *deploy, 
 	}
 	job->hooks = hooks;
 	(void)str_copy(job->label, sizeof(job->label), label);
+	(void)str_copy(job->env_id, sizeof(job->env_id), nz(json_string_value(json_object_get(env, "id"))));
 	if (tail)
 		tail->next = job;
 	else
 		head = job;
 	tail = job;
 	queued++;
-	pthread_cond_signal(&cond);
+	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -334,7 +347,7 @@ static bool sleep_ms_or_stop(int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&lock);
-	while (!stopping && pthread_cond_timedwait(&cond, &lock, &ts) == 0)
+	while (!stopping && pthread_cond_timedwait(&stop_cond, &lock, &ts) == 0)
 		;
 	stop = stopping;
 	pthread_mutex_unlock(&lock);
@@ -376,28 +389,58 @@ static void run_job(struct server *srv, struct job *job)
 	}
 }
 
+/* The first queued job whose stage no thread is serving; unlinked. Called with lock held. */
+static struct job *job_take(void)
+{
+	struct job *prev = NULL;
+
+	for (struct job *j = head; j; prev = j, j = j->next) {
+		bool taken = false;
+		for (size_t i = 0; i < THREADS && !taken; i++)
+			taken = streq(busy[i], j->env_id);
+		if (taken)
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			head = j->next;
+		if (tail == j)
+			tail = prev;
+		j->next = NULL;
+		queued--;
+		return j;
+	}
+	return NULL;
+}
+
 static void *webhook_main(void *p)
 {
-	struct server *srv = p;
+	const struct thread_arg *arg = p;
+	struct server *srv = arg->srv;
+	size_t self = arg->index;
 
 	for (;;) {
-		struct job *job;
+		struct job *job = NULL;
 		pthread_mutex_lock(&lock);
-		while (!head && !stopping)
+		while (!stopping && !(job = job_take()))
 			pthread_cond_wait(&cond, &lock);
 		if (stopping) {
 			pthread_mutex_unlock(&lock);
+			if (job) {
+				json_decref(job->hooks);
+				free(job);
+			}
 			break;
 		}
-		job = head;
-		head = job->next;
-		if (!head)
-			tail = NULL;
-		queued--;
+		(void)str_copy(busy[self], sizeof(busy[self]), job->env_id);
 		pthread_mutex_unlock(&lock);
 		run_job(srv, job);
 		json_decref(job->hooks);
 		free(job);
+		pthread_mutex_lock(&lock);
+		busy[self][0] = 0;
+		pthread_cond_broadcast(&cond); /* a job of this stage may be waiting */
+		pthread_mutex_unlock(&lock);
 	}
 	return NULL;
 }
@@ -407,9 +450,18 @@ int webhooks_start(struct server *srv)
 	int r;
 
 	stopping = false;
-	r = pthread_create(&thread, NULL, webhook_main, srv);
-	if (r != 0)
-		return -r;
+	nthreads = 0;
+	for (size_t i = 0; i < THREADS; i++) {
+		thread_args[i] = (struct thread_arg){ srv, i };
+		busy[i][0] = 0;
+		r = pthread_create(&threads[i], NULL, webhook_main, &thread_args[i]);
+		if (r != 0) {
+			if (nthreads > 0)
+				break; /* fewer threads still deliver */
+			return -r;
+		}
+		nthreads++;
+	}
 	started = true;
 	return 0;
 }
@@ -422,8 +474,11 @@ void webhooks_stop(struct server *srv)
 	pthread_mutex_lock(&lock);
 	__atomic_store_n(&stopping, true, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&cond);
+	pthread_cond_broadcast(&stop_cond);
 	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	nthreads = 0;
 	started = false;
 	while (head) {
 		struct job *n = head->next;

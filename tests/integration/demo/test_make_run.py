@@ -78,6 +78,8 @@ def check_run(r, var, ports):
     assert "env:    hello/staging" in ready["appResponse"]
     assert f"http://127.0.0.1:{ports['SLIPWAY_DEMO_PORT']}" in r.stdout
     assert "admin.token" in r.stdout
+    token = (var / "admin.token").read_text().split()[0]
+    assert f"http://127.0.0.1:{ports['SLIPWAY_DEMO_PORT']}/login#token={token}" in r.stdout
     # everything it started is stopped again
     for p in ports.values():
         assert not port_open(p), f"port {p} still open after the demo exited"

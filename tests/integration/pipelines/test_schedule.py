@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Staged deploy schedules (PROTOCOL §4.9, §8.1): sessions admit hosts through the ping path, the state
 # worker moves RUNNING -> COOLING_DOWN -> RUNNING(next) -> FINAL, a negative cooldown waits for the
-# override endpoint. Hosts are simulated agents (tests/integration/ping/ping_support.py).
+# override endpoint; and an auto-promoted deploy that fails on its hosts is rolled back (failPolicy
+# ROLLBACK). Hosts are simulated agents (tests/integration/ping/ping_support.py).
 import os
 import sys
 import time
@@ -125,3 +126,32 @@ def test_percent_sessions(server):
     # the last session's override ends the schedule
     s.ok("PUT", "/v1/schedules/app/prod/override", code=204, params={"sessionNumber": 2})
     assert schedule(s, "app", "prod")["state"] == "FINAL"
+
+
+def test_failing_promoted_deploy_is_rolled_back(server):
+    """failPolicy ROLLBACK on a deploy that turns FAILING through the hosts (not a rejection)."""
+    s = server
+    env = s.make_env("app", "prod", maxParallel=10)
+    s.set_groups("app", "prod", ["app-prod"])
+    hosts = [Host(s, "h%d" % i, groups=["app-prod"]) for i in range(2)]
+    d0 = first_deploy(s, hosts, env)
+    poll(lambda: current(s, "app", "prod")["state"] == "SUCCEEDING")
+    s.ok("PUT", "/v1/envs/app/prod/promotes", code=204,
+         json={"type": "AUTO", "predStage": "BUILD", "failPolicy": "ROLLBACK"})
+    for h in hosts:
+        h.fail[(None, "RESTARTING")] = "SCRIPT_TIMEOUT"
+    b2 = publish(s)
+    d2 = poll(lambda: (lambda c: c if c and c["buildId"] == b2["id"] else None)(current(s, "app", "prod")))
+    assert d2["operator"] == "AutoPromoter"
+    # both hosts fail fatally -> FAILING -> the promoter rolls back to d0's build and turns MANUAL
+    for h in hosts:
+        h.fail_once = True
+    rb = ping_until(hosts, lambda: (lambda c: c if c and c["type"] == "ROLLBACK" else None)(
+        current(s, "app", "prod")))
+    assert rb, current(s, "app", "prod")
+    assert rb["alias"] == d0["id"] and rb["buildId"] == d0["buildId"] and rb["operator"] == "AutoPromoter"
+    assert s.ok("GET", "/v1/deploys/" + d2["id"])["state"] == "ABORTED"
+    assert s.ok("GET", "/v1/envs/app/prod/promotes")["type"] == "MANUAL"
+    # the hosts return to the old build
+    assert ping_until(hosts, lambda: all(h.stage_of(env["id"]) == (rb["id"], "SERVING_BUILD", "SUCCEEDED")
+                                         for h in hosts))

@@ -143,6 +143,15 @@ def test_hanging_receiver_delays_nothing(server, receiver):
     # the deploy goes on while the hook hangs
     poll(lambda: current(s, "app", "staging")["state"] == "SUCCEEDING", what="deploy succeeding")
     assert current(s, "app", "staging")["id"] == d["id"]
+    # another stage's hooks are delivered meanwhile
+    s.make_env("app", "qa")
+    s.ok("PUT", "/v1/envs/app/qa/web_hooks", code=204, json={"preDeployHooks": [{"url": receiver + "/quick"}]})
+    t0 = time.time()
+    s.deploy("app", "qa", publish(s)["id"])
+    poll(lambda: calls("/quick"), timeout=5, what="the other stage's hook")
+    assert time.time() - t0 < 3
+    # while this stage's post-deploy hook waits for its pre-deploy hook (one stage's jobs run in order)
+    assert len(calls("/hang")) == 1
     # and a shutdown aborts the call in flight instead of waiting for the 20 s timeout
     t0 = time.time()
     assert s.stop(signal.SIGTERM, timeout=10) == 0
