@@ -65,7 +65,8 @@ static const struct cfg_entry server_table[] = {
 
 void server_config_usage(void)
 {
-	printf("usage: slipway-server [--config PATH] [--check] [--NAME VALUE]... [--set NAME=VALUE...]...\n\n"
+	printf("usage: slipway-server [--config PATH] [--check] [--NAME VALUE]... [--set NAME=VALUE...]...\n"
+	       "       slipway-server --dump-routes   (the route table as JSON lines: method, path, role, scope)\n\n"
 	       "settings (PROTOCOL.md §10; '-' and '_' are interchangeable in flag names):\n");
 	for (size_t i = 0; i < ELEMENTSOF(server_table); i++)
 		printf("  --%-26s default '%s'%s%s\n", server_table[i].key,

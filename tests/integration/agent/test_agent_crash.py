@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: Apache-2.0
+# tests/integration/agent/test_agent_crash.py: kill -9 of the agent at arbitrary instants of a deploy (DOWNLOADING,
+# STAGING, scripts): TARGET always points to a complete build, and the restarted agent finishes the deploy; and two
+# envs deployed on one host side by side.
+import os
+import random
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from agent_support import Walk, wait_for  # noqa: E402
+from test_agent_deploy import FULL, build_record, make_tarball  # noqa: E402
+
+
+def big_tarball(path, seen, version, mb=48):
+    """The deploy test's app plus incompressible padding, so DOWNLOADING (hash + extract) takes a while."""
+    import io
+    import tarfile
+    import hashlib
+    small = path.with_suffix(".small.tar.gz")
+    make_tarball(small, seen, version)
+    buf = io.BytesIO()
+    with tarfile.open(small, "r:gz") as src, tarfile.open(fileobj=buf, mode="w:gz") as dst:
+        for m in src.getmembers():
+            dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+        for i in range(mb // 4):
+            data = os.urandom(4 << 20)
+            info = tarfile.TarInfo("pad/%02d.bin" % i)
+            info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
+    path.write_bytes(buf.getvalue())
+    small.unlink()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_target_complete(agent):
+    """TARGET is absent or points to an extracted build whose completion marker exists."""
+    target = agent.target_dir / "web"
+    if not os.path.lexists(target):
+        return None
+    dest = os.readlink(target)
+    build_id = os.path.basename(dest)
+    assert os.path.isdir(dest), "TARGET dangles: %s" % dest
+    assert os.path.exists(os.path.join(os.path.dirname(dest), build_id + ".extracted")), \
+        "TARGET points to an incomplete build %s" % dest
+    assert os.path.exists(os.path.join(dest, "VERSION"))
+    return build_id
+
+
+def test_kill9_at_any_instant_keeps_target_complete_and_resumes(server, make_agent, tmp_path):
+    agent = make_agent(server.url, max_retry="10")
+    seen = tmp_path / "seen.log"
+    art1, art2 = tmp_path / "web-1.tar.gz", tmp_path / "web-2.tar.gz"
+    b1 = build_record("Build1AAAAAAAAAAAAA_abc1234", art1, big_tarball(art1, seen, "v1"), "abc1234def")
+    b2 = build_record("Build2BBBBBBBBBBBBB_def5678", art2, big_tarball(art2, seen, "v2"), "def5678abc")
+
+    server.decide = Walk(stages=FULL, build=b1, deploy_id="Deploy1AAAAAAAAAAAAAAAA", first_deploy=False,
+                         script_variables={"PORT": "8080", "NAME": "web"})
+    r = agent.once(timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert assert_target_complete(agent) == b1["id"]
+
+    walk = Walk(stages=FULL, build=b2, deploy_id="Deploy2BBBBBBBBBBBBBBBB", first_deploy=False,
+                script_variables={"PORT": "8080", "NAME": "web"})
+    server.decide = walk
+    kills, stages_killed = 0, []
+
+    def stage_now():
+        try:
+            return agent.state()["envs"]["web"]["deployStage"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    # kill -9 as soon as the persisted state shows each of these stages (it is persisted UNKNOWN before the step
+    # runs, so the kill lands at the start of or inside the step); twice in DOWNLOADING, once after a random delay
+    for want in ("DOWNLOADING", "DOWNLOADING", "STAGING", "PRE_RESTART", "RESTARTING", "POST_RESTART"):
+        if walk.done:
+            break
+        p = agent.start()
+        if want == "DOWNLOADING" and kills == 1:
+            time.sleep(random.Random(1234).uniform(0.05, 0.3))
+        else:
+            end = time.monotonic() + 60
+            while stage_now() != want and p.poll() is None and not walk.done and time.monotonic() < end:
+                time.sleep(0.002)
+        if p.poll() is None:
+            stages_killed.append(stage_now())
+            os.killpg(p.pid, signal.SIGKILL)  # the agent and its running step (its own process group died too)
+            p.wait()
+            kills += 1
+        assert assert_target_complete(agent) in (b1["id"], b2["id"])
+        agent.procs.remove(p)
+        p.stdout.close()
+        p.stderr.close()
+    assert kills >= 4, "the agent was killed only %d times mid-deploy" % kills
+    assert {"DOWNLOADING", "STAGING"} <= set(stages_killed), stages_killed
+    # then let it finish undisturbed
+    agent.start()
+    wait_for(lambda: walk.done, timeout=120, what="the deploy to finish after the kills")
+    assert assert_target_complete(agent) == b2["id"]
+    e = agent.state()["envs"]["web"]
+    assert (e["deployStage"], e["status"], e["targetBuildId"]) == ("SERVING_BUILD", "SUCCEEDED", b2["id"])
+    assert (agent.builds_dir / "web" / b2["id"] / "teletraan" / "app.conf").read_text() == "port=8080\nname=web\n"
+    agent.stop_all()
+    # a restart removes what a killed download left behind
+    r = agent.once()
+    assert r.returncode == 0, r.stderr
+    assert not [n for n in os.listdir(agent.builds_dir / "web") if n.startswith(".tmp-")]
+    print("killed %d times, in stages %s" % (kills, stages_killed))
+
+
+def test_two_envs_on_one_host(server, make_agent, tmp_path):
+    agent = make_agent(server.url)
+    seen = tmp_path / "seen.log"
+    art = tmp_path / "app.tar.gz"
+    build = build_record("BuildSharedAAAAAAAAA_abc1234", art, make_tarball(art, seen, "v1"), "abc1234def")
+    web = Walk(env="web", env_id="EnvWebAAAAAAAAAAAAAAAA", deploy_id="DeployWebAAAAAAAAAAAAAA", stages=FULL,
+               build=build, first_deploy=True, script_variables={"PORT": "8081", "NAME": "web"})
+    api = Walk(env="api", env_id="EnvApiAAAAAAAAAAAAAAAA", deploy_id="DeployApiAAAAAAAAAAAAAA", stages=FULL,
+               build=build, first_deploy=True, script_variables={"PORT": "8082", "NAME": "api"})
+    server.decide = lambda req: web(req) or api(req)
+    r = agent.once(timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert web.done and api.done
+    # the same build id gets a tree per env, each rendered with its own variables, each TARGET on its own tree
+    for env, port in (("web", "8081"), ("api", "8082")):
+        tree = agent.builds_dir / env / build["id"]
+        assert os.readlink(agent.target_dir / env) == str(tree)
+        assert (tree / "teletraan" / "app.conf").read_text() == "port=%s\nname=%s\n" % (port, env)
+    envs = agent.state()["envs"]
+    assert set(envs) == {"web", "api"}
+    assert all(e["status"] == "SUCCEEDED" and e["deployStage"] == "SERVING_BUILD" for e in envs.values())
+    lines = [l for l in seen.read_text().splitlines() if l.startswith("step=")]
+    assert any("env=web" in l and "port=8081" in l for l in lines)
+    assert any("env=api" in l and "port=8082" in l for l in lines)
+    assert not any("env=web" in l and "port=8082" in l for l in lines)
+    # every ping carries both envs' reports once both exist
+    last = server.bodies()[-1]
+    assert {r["envId"] for r in last["reports"]} == {web.env_id, api.env_id}
