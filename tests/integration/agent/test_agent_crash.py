@@ -13,7 +13,7 @@ from agent_support import Walk, wait_for  # noqa: E402
 from test_agent_deploy import FULL, build_record, make_tarball  # noqa: E402
 
 
-def big_tarball(path, seen, version, mb=48):
+def big_tarball(path, seen, version, mb=24):
     """The deploy test's app plus incompressible padding, so DOWNLOADING (hash + extract) takes a while."""
     import io
     import tarfile
@@ -24,6 +24,12 @@ def big_tarball(path, seen, version, mb=48):
     with tarfile.open(small, "r:gz") as src, tarfile.open(fileobj=buf, mode="w:gz") as dst:
         for m in src.getmembers():
             dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+        # a large template, so STAGING (pristine copy + render) lasts long enough to be killed in
+        line = b"name=${TELETRAAN_NAME} port=${TELETRAAN_PORT:80} padding padding padding padding\n"
+        data = line * ((32 << 20) // len(line))
+        info = tarfile.TarInfo("teletraan/big.conf.tmpl")
+        info.size = len(data)
+        dst.addfile(info, io.BytesIO(data))
         for i in range(mb // 4):
             data = os.urandom(4 << 20)
             info = tarfile.TarInfo("pad/%02d.bin" % i)
@@ -93,7 +99,7 @@ def test_kill9_at_any_instant_keeps_target_complete_and_resumes(server, make_age
         agent.procs.remove(p)
         p.stdout.close()
         p.stderr.close()
-    assert kills >= 4, "the agent was killed only %d times mid-deploy" % kills
+    assert kills >= 3, "the agent was killed only %d times mid-deploy: %s" % (kills, stages_killed)
     assert {"DOWNLOADING", "STAGING"} <= set(stages_killed), stages_killed
     # then let it finish undisturbed
     agent.start()
@@ -102,6 +108,8 @@ def test_kill9_at_any_instant_keeps_target_complete_and_resumes(server, make_age
     e = agent.state()["envs"]["web"]
     assert (e["deployStage"], e["status"], e["targetBuildId"]) == ("SERVING_BUILD", "SUCCEEDED", b2["id"])
     assert (agent.builds_dir / "web" / b2["id"] / "teletraan" / "app.conf").read_text() == "port=8080\nname=web\n"
+    with open(agent.builds_dir / "web" / b2["id"] / "teletraan" / "big.conf") as f:
+        assert f.readline() == "name=web port=8080 padding padding padding padding\n"
     agent.stop_all()
     # a restart removes what a killed download left behind
     r = agent.once()
