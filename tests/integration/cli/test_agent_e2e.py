@@ -2,6 +2,7 @@
 # The CLI driving a real deploy end to end: slipway-server + one real slipway-agent + examples/hello.
 # Every operator step goes through `slipway`; success must leave the app answering with the build,
 # and a bad build must make `deploy --wait` exit 1 (FAILING).
+import json
 import os
 import signal
 import socket
@@ -71,6 +72,18 @@ backoff_max = 2
     log = open(root / "agent.log", "w")
     env = dict(os.environ, HELLO_HOST_NAME=host, SLIPWAY_CLI_E2E=str(root))
     proc = subprocess.Popen([AGENT_BIN, "--config", str(conf)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    # wait for the agent's first ping: a host that never pinged is "missing" and does not count in a deploy
+    # (PROTOCOL §3.5), and the tests below are about a host that is there but has no agent row yet
+    token = (server.dir / "admin.token").read_text().split()[0]
+    deadline = time.monotonic() + 60
+    while True:
+        req = urllib.request.Request(f"{server.url}/v1/hosts/{host}", headers={"Authorization": "token " + token})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            if json.loads(resp.read()):
+                break
+        assert proc.poll() is None, (root / "agent.log").read_text()
+        assert time.monotonic() < deadline, "the agent never pinged: " + (root / "agent.log").read_text()[-2000:]
+        time.sleep(0.1)
     yield host, root
     proc.send_signal(signal.SIGTERM)
     try:
