@@ -3,10 +3,14 @@
 // against a real slipway-server with data seeded through the REST API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, screenshot, waitFor, simulateAgents } from './harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startServer, launchBrowser, screenshot, waitFor, simulateAgents, repoRoot } from './harness.mjs';
 
 let srv, browser, page, seed;
 const pageErrors = [];
+const apiCalls = new Map(); // "METHOD /v1/path" → first page URL that made it
 
 const stagePath = (e, s) => `/v1/envs/${e}/${s}`;
 
@@ -39,6 +43,11 @@ before(async () => {
   browser = await launchBrowser();
   page = await browser.context.newPage();
   page.on('pageerror', e => pageErrors.push(e.message));
+  page.on('request', req => {
+    const u = new URL(req.url());
+    const key = `${req.method()} ${u.pathname}`;
+    if (u.pathname.startsWith('/v1/') && !apiCalls.has(key)) apiCalls.set(key, page.url());
+  });
 });
 
 after(async () => {
@@ -214,6 +223,8 @@ test('rollback offers earlier deploys and asks for a reason', async () => {
   await dlg.locator('[data-role=confirm]').click();
   await dlg.locator('.field-error').first().waitFor(); // reason required
   await dlg.locator('input[name=description]').fill('new build misbehaves');
+  assert.ok(await dlg.locator('input[name=markBad]').isChecked(), 'marking the build bad is on by default');
+  await dlg.locator('input[name=markBad]').uncheck();
   await dlg.locator('[data-role=confirm]').click();
   await dlg.waitFor({ state: 'detached' });
   const cur = await waitFor(async () => {
@@ -657,4 +668,33 @@ test('a READER token sees the stage read-only', async t => {
   await page.goto(srv.base + '/tokens');
   await page.locator('text=Admins only').waitFor();
   assert.deepEqual(pageErrors, []);
+});
+
+test('every API request the board made is a route of the server, documented in PROTOCOL.md', async () => {
+  const bin = path.join(process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build'), 'src/server/slipway-server');
+  const routes = execFileSync(bin, ['--dump-routes'], { encoding: 'utf8' }).trim().split('\n').map(l => JSON.parse(l))
+    .map(r => ({ ...r, re: new RegExp('^' + r.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}/]+\}/g, '[^/]+') + '/?$') }));
+  // The spec lives outside the repository; check against it when it is there.
+  const specFile = process.env.SLIPWAY_PROTOCOL || '/work/shared/spec/PROTOCOL.md';
+  const spec = fs.existsSync(specFile) ? fs.readFileSync(specFile, 'utf8').replace(/\{[^}/]*\}/g, '{}') : null;
+  const documented = p => {
+    const n = p.replace(/\{[^}/]*\}/g, '{}').replace(/^\/v1\/envs\/\{\}\/\{\}(?=\/|$)/, '{}/{}');
+    if ([' ', '`', '['].some(c => spec.includes(n + c))) return true;
+    if (n.endsWith('/{}') && spec.includes(n.slice(0, -3) + '[/{}]')) return true;
+    return spec.includes('.../' + n.split('/').pop() + '`');
+  };
+  assert.ok(apiCalls.size >= 30, `the board made ${apiCalls.size} distinct calls`);
+  const bad = [];
+  const used = new Set();
+  for (const [call, from] of apiCalls) {
+    const [method, p] = call.split(' ');
+    const hits = routes.filter(r => r.method === method && r.re.test(p));
+    if (!hits.length) { bad.push(`${call} (from ${from}): no such route`); continue; }
+    // The most literal route wins, as in the server's router.
+    const r = hits.sort((a, b) => (a.path.match(/\{/g) || []).length - (b.path.match(/\{/g) || []).length)[0];
+    used.add(`${r.method} ${r.path}`);
+    if (spec && !documented(r.path)) bad.push(`${call} → ${r.path}: not in PROTOCOL.md`);
+  }
+  console.log(`# the board used ${used.size} endpoints: ${[...used].sort().join(', ')}`);
+  assert.deepEqual(bad, []);
 });
