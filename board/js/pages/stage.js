@@ -160,17 +160,38 @@ export async function render(ctx) {
         if (my !== seq) return;
         if (!b) { clear(preview, h('div.warnbox', 'No build with this id.')); return; }
         chosen = b;
-        try { const t = await api.get(`/v1/builds/${api.enc(id)}/tags`); tag = t && t.tag; } catch { tag = null; }
+        const [t, pred] = await Promise.all([
+          api.get(`/v1/builds/${api.enc(id)}/tags`).catch(() => null),
+          predecessor().catch(() => null)]);
+        tag = t && t.tag;
+        // Was the build ever deployed on the predecessor stage?
+        const onPred = pred ? await api.get('/v1/deploys', { envId: pred.id, buildId: id, pageSize: 1 }).then(r => r.total ?? (r.deploys || []).length).catch(() => null) : null;
         if (my !== seq) return;
         clear(preview, h('div.build-summary', h('div', h('code', b.commitShort), ' ', b.repo, ' @ ', b.branch, ' · published ', timeEl(b.publishDate), ' by ', b.publisher),
           b.name !== info.buildName ? h('div.warnbox', `This build is named ${b.name}, but the stage deploys ${info.buildName}: the server will refuse it.`) : null,
           tag && tag.value === 'BAD_BUILD' ? h('div.warnbox.bad', { 'data-role': 'bad-build' }, h('strong', 'Tagged BAD_BUILD'),
             tag.comments ? ` — “${tag.comments}”` : '', ` by ${tag.operator || 'unknown'} `, timeEl(tag.createdDate), '. The server refuses it unless you force the deploy.') : null,
-          tag && tag.value !== 'BAD_BUILD' ? h('div', badge(tag.value)) : null));
+          tag && tag.value !== 'BAD_BUILD' ? h('div', badge(tag.value)) : null,
+          pred && onPred === 0 ? h('div.warnbox', { 'data-role': 'not-on-pred' }, 'This build was never deployed on ', h('strong', pred.stageName),
+            ', the stage before this one. Consider deploying it there first.') : null));
         forceRow.hidden = !(tag && tag.value === 'BAD_BUILD');
       } catch (e) {
         if (my === seq) clear(preview, errorBox(e));
       }
+    }
+    // The predecessor stage: the promote config's predStage when it names a stage, else the stage listed
+    // before this one (none for the first stage, or when builds come straight from BUILD).
+    let predP = null;
+    function predecessor() {
+      if (!predP) {
+        predP = api.get(base + '/promotes').catch(() => null).then(p => {
+          if (p && p.predStage === 'BUILD') return null;
+          if (p && p.predStage) return stages.find(s => s.stageName === p.predStage) || null;
+          const i = stages.findIndex(s => s.stageName === stageName);
+          return i > 0 ? stages[i - 1] : null;
+        });
+      }
+      return predP;
     }
     buildIn.addEventListener('change', choose);
     buildIn.addEventListener('input', () => { if (/^[A-Za-z0-9_-]{23,30}$/.test(buildIn.value.trim())) choose(); });
