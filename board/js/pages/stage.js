@@ -160,17 +160,38 @@ export async function render(ctx) {
         if (my !== seq) return;
         if (!b) { clear(preview, h('div.warnbox', 'No build with this id.')); return; }
         chosen = b;
-        try { const t = await api.get(`/v1/builds/${api.enc(id)}/tags`); tag = t && t.tag; } catch { tag = null; }
+        const [t, pred] = await Promise.all([
+          api.get(`/v1/builds/${api.enc(id)}/tags`).catch(() => null),
+          predecessor().catch(() => null)]);
+        tag = t && t.tag;
+        // Was the build ever deployed on the predecessor stage?
+        const onPred = pred ? await api.get('/v1/deploys', { envId: pred.id, buildId: id, pageSize: 1 }).then(r => r.total ?? (r.deploys || []).length).catch(() => null) : null;
         if (my !== seq) return;
         clear(preview, h('div.build-summary', h('div', h('code', b.commitShort), ' ', b.repo, ' @ ', b.branch, ' · published ', timeEl(b.publishDate), ' by ', b.publisher),
           b.name !== info.buildName ? h('div.warnbox', `This build is named ${b.name}, but the stage deploys ${info.buildName}: the server will refuse it.`) : null,
           tag && tag.value === 'BAD_BUILD' ? h('div.warnbox.bad', { 'data-role': 'bad-build' }, h('strong', 'Tagged BAD_BUILD'),
             tag.comments ? ` — “${tag.comments}”` : '', ` by ${tag.operator || 'unknown'} `, timeEl(tag.createdDate), '. The server refuses it unless you force the deploy.') : null,
-          tag && tag.value !== 'BAD_BUILD' ? h('div', badge(tag.value)) : null));
+          tag && tag.value !== 'BAD_BUILD' ? h('div', badge(tag.value)) : null,
+          pred && onPred === 0 ? h('div.warnbox', { 'data-role': 'not-on-pred' }, 'This build was never deployed on ', h('strong', pred.stageName),
+            ', the stage before this one. Consider deploying it there first.') : null));
         forceRow.hidden = !(tag && tag.value === 'BAD_BUILD');
       } catch (e) {
         if (my === seq) clear(preview, errorBox(e));
       }
+    }
+    // The predecessor stage: the promote config's predStage when it names a stage, else the stage listed
+    // before this one (none for the first stage, or when builds come straight from BUILD).
+    let predP = null;
+    function predecessor() {
+      if (!predP) {
+        predP = api.get(base + '/promotes').catch(() => null).then(p => {
+          if (p && p.predStage === 'BUILD') return null;
+          if (p && p.predStage) return stages.find(s => s.stageName === p.predStage) || null;
+          const i = stages.findIndex(s => s.stageName === stageName);
+          return i > 0 ? stages[i - 1] : null;
+        });
+      }
+      return predP;
     }
     buildIn.addEventListener('change', choose);
     buildIn.addEventListener('input', () => { if (/^[A-Za-z0-9_-]{23,30}$/.test(buildIn.value.trim())) choose(); });
@@ -231,7 +252,9 @@ export async function render(ctx) {
     const body = h('div.form-grid',
       h('p', 'Rolls ', h('strong', `${env} / ${stageName}`), ' back to the build of an earlier deploy. Hosts keep the previous build on disk, so a rollback is fast.'),
       h('div.field', h('label', 'Roll back to'), list),
-      descField('Reason (required)', true));
+      descField('Reason (required)', true),
+      current ? h('label.check', h('input', { type: 'checkbox', name: 'markBad', checked: true }),
+        ' Mark the current build ', h('code', build ? build.commitShort : shortId(current.buildId)), ' BAD_BUILD (the reason becomes the tag comment)') : null);
     (async () => {
       try {
         const res = await api.get('/v1/deploys', { envId: info.id, pageSize: 20 });
@@ -264,7 +287,14 @@ export async function render(ctx) {
         const reason = f.elements.description.value.trim();
         if (!chosen) throw Object.assign(new Error('Choose the deploy to return to.'), { field: 'toDeploy' });
         if (!reason) throw Object.assign(new Error('Say why you roll back.'), { field: 'description' });
+        const bad = f.elements.markBad && f.elements.markBad.checked && current && current.buildId !== chosen.buildId ? current.buildId : null;
         await runAction({ actionType: 'ROLLBACK', toDeployId: chosen.id, description: reason }, 'Rollback started');
+        if (bad) {
+          try {
+            await api.post('/v1/tags', { value: 'BAD_BUILD', targetType: 'BUILD', targetId: bad, comments: reason });
+            toast('Marked the rolled-back build BAD_BUILD');
+          } catch (e) { toast('Rolled back, but tagging the build failed: ' + e.message, 'bad'); }
+        }
       },
     });
   }
