@@ -428,7 +428,7 @@ test('promote config: server validation next to the field, then saved (also the 
   await srv.api.put(stagePath('helloworld', 'prod') + '/promotes', { type: 'MANUAL', predStage: '' });
 });
 
-test('the deploy dialog warns about a build never deployed on the predecessor stage', async () => {
+test('the deploy dialog narrows builds by branch and commit, and warns about a build never deployed on the predecessor stage', async () => {
   const fresh = await srv.api.post('/v1/builds', {
     name: 'helloworld', repo: 'acme/helloworld', branch: 'feature-x', commit: 'f00dfeed1234',
     artifactUrl: 'https://artifacts.example.com/helloworld-f00d.tar.gz',
@@ -438,11 +438,24 @@ test('the deploy dialog warns about a build never deployed on the predecessor st
   await page.goto(srv.base + '/env/helloworld/prod');
   await page.click('[data-action=deploy]');
   const dlg = page.locator('dialog[open]');
+  // Narrow the list by commit prefix (client side), by branch, and by a full commit (server side).
+  const rows = dlg.locator('tr[data-build]');
+  await rows.first().waitFor();
+  assert.ok(await rows.count() > 1);
+  await dlg.locator('input[name=commit]').fill('f00d');
+  await waitFor(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-build')) === fresh.id, { what: 'commit prefix filter' });
+  await dlg.locator('input[name=commit]').fill('');
+  await dlg.locator('select[name=branch]').selectOption('feature-x');
+  await waitFor(async () => (await rows.count()) === 1, { what: 'branch filter' });
+  await dlg.locator('select[name=branch]').selectOption('');
+  await dlg.locator('input[name=commit]').fill('f00dfeed1234');
+  await waitFor(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-build')) === fresh.id, { what: 'commit query' });
   await dlg.locator(`tr[data-build="${fresh.id}"]`).click();
   const warn = dlg.locator('[data-role=not-on-pred]');
   await warn.waitFor();
   assert.match(await warn.textContent(), /never deployed on canary/);
   await screenshot(page, '05b-deploy-not-on-predecessor');
+  await dlg.locator('input[name=commit]').fill('');
   await dlg.locator(`tr[data-build="${onCanary}"]`).click();
   await dlg.locator('.build-summary').waitFor();
   await waitFor(async () => (await dlg.locator('.build-preview .spin').count()) === 0 && (await dlg.locator('.build-summary').count()) === 1, { what: 'preview of the canary build' });

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/stage.js: the stage page: current deploy, progress, host grid (polled), and the deploy actions.
 import * as api from '../api.js';
-import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, toast, openDialog, shortId, copyButton, fmtLocal, fmtUtc, icon } from '../ui.js';
+import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, toast, openDialog, shortId, copyButton, fmtLocal, fmtUtc, icon, debounce } from '../ui.js';
 import { navigate, canOperate } from '../app.js';
 import { stageHeader, progressBar, recordVisit } from './common.js';
 import { createHostGrid, STAGES } from '../grid.js';
@@ -126,22 +126,51 @@ export async function render(ctx) {
     const forceRow = h('label.check.force-row', { hidden: true }, forceBox, ' Deploy anyway (force)');
     const list = h('div.pick-list', spinner('Loading builds…'));
     let chosen = null, tag = null;
+    const branchSel = h('select', { name: 'branch', 'aria-label': 'Branch' }, h('option', { value: '' }, 'All branches'));
+    const commitIn = h('input', { name: 'commit', autocomplete: 'off', spellcheck: 'false', placeholder: 'commit (prefix)', 'aria-label': 'Commit' });
     const body = h('div.form-grid',
-      h('p', 'Deploy a build of ', h('code', info.buildName), ' to ', h('strong', `${env} / ${stageName}`), '.'),
-      h('div.field', h('label', 'Recent builds'), list),
+      h('p', 'Deploy a build of ', h('code', info.buildName), ' to ', h('strong', `${env} / ${stageName}`), '. Pick one of the recent builds (narrow them by branch or commit) or paste a build id.'),
+      h('div.field', h('label', 'Recent builds'), h('div.inline.pick-filters', branchSel, commitIn), list),
       h('div.field', h('label', { for: 'dlg-build' }, 'Build id'), Object.assign(buildIn, { id: 'dlg-build' })),
       preview, forceRow,
       descField('Description (optional)'));
-    api.get('/v1/builds', { name: info.buildName, pageSize: 25 }).then(builds => {
-      if (!builds.length) { clear(list, h('p.muted.small', `No build named ${info.buildName} was published yet.`)); return; }
-      clear(list, h('table.table.table-compact.pick', h('thead', h('tr', h('th', ''), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Published'), h('th', 'Publisher'))),
-        h('tbody', builds.map(b => h('tr', {
-          tabindex: '0', dataset: { build: b.id }, class: current && current.buildId === b.id ? 'is-current' : '',
-          onclick: () => { buildIn.value = b.id; choose(); },
-          onkeydown: e => { if (e.key === 'Enter') { e.preventDefault(); buildIn.value = b.id; choose(); } },
-        }, h('td', h('input', { type: 'radio', name: 'pick', tabindex: '-1', checked: false })), h('td', h('code', b.commitShort)),
-        h('td', b.branch), h('td', timeEl(b.publishDate)), h('td', b.publisher))))));
-    }).catch(e => clear(list, errorBox(e)));
+    api.get(`/v1/builds/names/${api.enc(info.buildName)}/branches`).then(names => {
+      names.forEach(n => branchSel.append(h('option', { value: n }, n)));
+    }).catch(() => {});
+    let listSeq = 0;
+    // Builds of the build name, by branch; a commit of 7+ characters asks the server (it matches the first 7),
+    // a shorter one filters what is shown.
+    async function loadList() {
+      const my = ++listSeq;
+      const commit = commitIn.value.trim();
+      clear(list, spinner('Loading builds…'));
+      try {
+        let builds = commit.length >= 7
+          ? await api.get('/v1/builds', { name: info.buildName, commit })
+          : await api.get('/v1/builds', { name: info.buildName, branch: branchSel.value, pageSize: 50 });
+        if (my !== listSeq) return;
+        if (branchSel.value) builds = builds.filter(b => b.branch === branchSel.value);
+        if (commit) builds = builds.filter(b => b.commit.startsWith(commit));
+        builds = builds.slice(0, 50);
+        if (!builds.length) {
+          clear(list, h('p.muted.small', commit || branchSel.value ? 'No build matches.' : `No build named ${info.buildName} was published yet.`));
+          return;
+        }
+        clear(list, h('table.table.table-compact.pick', h('thead', h('tr', h('th', ''), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Published'), h('th', 'Publisher'))),
+          h('tbody', builds.map(b => h('tr', {
+            tabindex: '0', dataset: { build: b.id }, class: [current && current.buildId === b.id ? 'is-current' : '', b.id === buildIn.value.trim() ? 'chosen' : ''].join(' ').trim(),
+            onclick: () => { buildIn.value = b.id; choose(); },
+            onkeydown: e => { if (e.key === 'Enter') { e.preventDefault(); buildIn.value = b.id; choose(); } },
+          }, h('td', h('input', { type: 'radio', name: 'pick', tabindex: '-1', checked: b.id === buildIn.value.trim() })), h('td', h('code', { title: b.commit }, b.commitShort)),
+          h('td', b.branch), h('td', timeEl(b.publishDate)), h('td', b.publisher))))));
+      } catch (e) {
+        if (my === listSeq) clear(list, errorBox(e));
+      }
+    }
+    branchSel.addEventListener('change', loadList);
+    commitIn.addEventListener('input', debounce(loadList, 250));
+    commitIn.addEventListener('keydown', e => { if (e.key === 'Enter') e.preventDefault(); });
+    loadList();
     let seq = 0;
     async function choose() {
       const id = buildIn.value.trim();
