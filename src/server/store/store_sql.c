@@ -1,462 +1,74 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/store_sqlite.c: the SQLite backend of store.h (the embedded default).
+/* store/store_sql.c: store.h on the SQL driver layer (db.h), for SQLite and PostgreSQL alike.
  *
- * One connection per thread (pthread key; opened lazily, closed at thread exit or store_free), WAL,
- * busy_timeout 5 s, synchronous NORMAL (an acknowledged write survives a process crash). Prepared
- * statements are cached per connection, keyed by the address of the static SQL text. Multi-row
- * changes run in BEGIN IMMEDIATE transactions: SQLite takes the database write lock at BEGIN, which
- * is what "lock the stage row" means here (one server process per file, PROTOCOL §10).
- * SQL is static text with placeholders only. Does not log. */
+ * SQL is static text with placeholders only; where the dialects differ a statement is a pair of texts
+ * (struct dsql, chosen by the connection's dialect with SQL()). Multi-row changes run in write transactions
+ * (db_begin): on SQLite BEGIN IMMEDIATE takes the database write lock, which is what "lock the stage row"
+ * means there (one server process per file, PROTOCOL §10); on PostgreSQL the same transactions take one
+ * transaction-scoped advisory lock (DB_LOCK_GLOBAL), so every replica sees the same serial order of
+ * multi-row changes (§5.7, §8). Does not log. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-#include "embedded.h"
+#include "db.h"
 #include "enums.h"
 #include "jsonutil.h"
 #include "store.h"
 #include "util.h"
 #include "banned.h"
 
-#define STMT_CACHE_MAX 160
-
-struct conn {
-	struct store_sqlite *owner;
-	sqlite3 *db;
-	struct {
-		const char *sql;
-		sqlite3_stmt *st;
-	} cache[STMT_CACHE_MAX];
-	size_t n_cache;
-	char errmsg[256];
-	int tx_depth;
-	struct conn *next;
-};
-
-struct store_sqlite {
+struct store_sql {
 	struct store base;
-	char *path;
-	pthread_key_t key;
-	pthread_mutex_t lock;
-	struct conn *conns;
-	char open_errmsg[256];
+	struct db *db;
 };
 
-/* ---- connections ---------------------------------------------------------------------------- */
+/* a statement whose text differs between the dialects */
+struct dsql {
+	const char *sqlite, *pg;
+};
+#define SQL(c, d) (db_dialect(c) == DB_PG ? (d).pg : (d).sqlite)
+/* the elements of a JSON array parameter as a table with one text column `value` */
+#define JE_SQ(p) "json_each(" p ")"
+#define JE_PG(p) "json_array_elements_text(" p "::json)"
+/* a statement written once as a macro of JE: one text per dialect */
+#define DSQL_JE(M) { M(JE_SQ), M(JE_PG) }
 
-static void conn_close(struct conn *c)
+static struct db_conn *conn_get(struct store *s)
 {
-	for (size_t i = 0; i < c->n_cache; i++)
-		sqlite3_finalize(c->cache[i].st);
-	sqlite3_close(c->db);
-	free(c);
-}
-
-static void conn_unlink(struct store_sqlite *ss, struct conn *c)
-{
-	pthread_mutex_lock(&ss->lock);
-	for (struct conn **p = &ss->conns; *p; p = &(*p)->next)
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	pthread_mutex_unlock(&ss->lock);
-}
-
-static void conn_thread_exit(void *p)
-{
-	struct conn *c = p;
-	conn_unlink(c->owner, c);
-	conn_close(c);
-}
-
-static int conn_open(struct store_sqlite *ss, struct conn **ret)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	int rc;
-
-	if (!c)
-		return -ENOMEM;
-	c->owner = ss;
-	rc = sqlite3_open_v2(ss->path, &c->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		(void)str_printf(ss->open_errmsg, sizeof(ss->open_errmsg), "cannot open '%s': %s", ss->path,
-				 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-		sqlite3_close(c->db);
-		free(c);
-		return -EIO;
-	}
-	sqlite3_busy_timeout(c->db, 5000);
-	sqlite3_extended_result_codes(c->db, 1);
-	(void)sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;",
-			   NULL, NULL, NULL);
-	pthread_mutex_lock(&ss->lock);
-	c->next = ss->conns;
-	ss->conns = c;
-	pthread_mutex_unlock(&ss->lock);
-	*ret = c;
-	return 0;
-}
-
-static struct conn *conn_get(struct store *s)
-{
-	struct store_sqlite *ss = container_of(s, struct store_sqlite, base);
-	struct conn *c = pthread_getspecific(ss->key);
-
-	if (c)
-		return c;
-	if (conn_open(ss, &c) < 0)
-		return NULL;
-	(void)pthread_setspecific(ss->key, c);
-	return c;
-}
-
-static int map_rc(struct conn *c, int rc)
-{
-	if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return 0;
-	(void)str_printf(c->errmsg, sizeof(c->errmsg), "%s", sqlite3_errmsg(c->db));
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-			return -EEXIST;
-		return -EINVAL;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EAGAIN;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
-static int prep(struct conn *c, const char *sql, sqlite3_stmt **ret)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	for (size_t i = 0; i < c->n_cache; i++)
-		if (c->cache[i].sql == sql) {
-			sqlite3_reset(c->cache[i].st);
-			sqlite3_clear_bindings(c->cache[i].st);
-			*ret = c->cache[i].st;
-			return 0;
-		}
-	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-	if (rc != SQLITE_OK)
-		return map_rc(c, rc);
-	if (c->n_cache < STMT_CACHE_MAX) {
-		c->cache[c->n_cache].sql = sql;
-		c->cache[c->n_cache].st = st;
-		c->n_cache++;
-	} else {
-		/* cache full: keep the statement anyway by evicting the oldest entry */
-		sqlite3_finalize(c->cache[0].st);
-		memmove(&c->cache[0], &c->cache[1], sizeof(c->cache[0]) * (STMT_CACHE_MAX - 1));
-		c->cache[STMT_CACHE_MAX - 1].sql = sql;
-		c->cache[STMT_CACHE_MAX - 1].st = st;
-	}
-	*ret = st;
-	return 0;
-}
-
-static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
-{
-	char *txt;
-	int rc;
-
-	if (!v || json_is_null(v))
-		return sqlite3_bind_null(st, i);
-	if (json_is_string(v))
-		return sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT);
-	if (json_is_integer(v))
-		return sqlite3_bind_int64(st, i, json_integer_value(v));
-	if (json_is_boolean(v))
-		return sqlite3_bind_int(st, i, json_is_true(v) ? 1 : 0);
-	if (json_is_real(v))
-		return sqlite3_bind_double(st, i, json_real_value(v));
-	txt = json_dumps(v, JSON_COMPACT);
-	if (!txt)
-		return SQLITE_NOMEM;
-	rc = sqlite3_bind_text(st, i, txt, -1, SQLITE_TRANSIENT);
-	free(txt);
-	return rc;
-}
-
-/* fmt: s = const char * (NULL binds NULL), i = int64_t, b = int (bool), j = const json_t *
- * (scalars as such, arrays/objects as JSON text), n = NULL. */
-static int bindv(struct conn *c, sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-	int i = 1, rc = SQLITE_OK;
-
-	for (const char *f = fmt ? fmt : ""; *f; f++, i++) {
-		switch (*f) {
-		case 's': {
-			const char *v = va_arg(ap, const char *);
-			rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
-			break;
-		}
-		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
-		case 'b':
-			rc = sqlite3_bind_int(st, i, va_arg(ap, int) ? 1 : 0);
-			break;
-		case 'j':
-			rc = bind_json(st, i, va_arg(ap, const json_t *));
-			break;
-		case 'n':
-			rc = sqlite3_bind_null(st, i);
-			break;
-		default:
-			return -EINVAL;
-		}
-		if (rc != SQLITE_OK)
-			return map_rc(c, rc);
-	}
-	return 0;
-}
-
-static int prep_bind(struct conn *c, const char *sql, sqlite3_stmt **ret, const char *fmt, va_list ap)
-{
-	sqlite3_stmt *st;
-	int r;
-
-	r = prep(c, sql, &st);
-	if (r < 0)
-		return r;
-	r = bindv(c, st, fmt, ap);
-	if (r < 0)
-		return r;
-	*ret = st;
-	return 0;
-}
-
-static json_t *column_json(sqlite3_stmt *st, int i, bool as_bool)
-{
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
-		return json_null();
-	case SQLITE_INTEGER:
-		if (as_bool)
-			return json_boolean(sqlite3_column_int64(st, i) != 0);
-		return json_integer(sqlite3_column_int64(st, i));
-	case SQLITE_FLOAT:
-		return json_real(sqlite3_column_double(st, i));
-	default:
-		return json_stringn((const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
-	}
-}
-
-/* A row as a JSON object keyed by column name. Columns declared BOOLEAN, or aliased with the
- * suffix "__bool", become JSON booleans (the suffix is dropped). */
-static json_t *row_json(sqlite3_stmt *st)
-{
-	json_t *o = json_object();
-	int n = sqlite3_column_count(st);
-
-	if (!o)
-		return NULL;
-	for (int i = 0; i < n; i++) {
-		const char *name = sqlite3_column_name(st, i);
-		const char *decl = sqlite3_column_decltype(st, i);
-		bool as_bool = decl && strcasecmp(decl, "BOOLEAN") == 0;
-		char key[64];
-		size_t l = strlen(name);
-
-		if (l > 6 && streq(name + l - 6, "__bool")) {
-			as_bool = true;
-			if (l - 6 >= sizeof(key))
-				continue;
-			memcpy(key, name, l - 6);
-			key[l - 6] = 0;
-			name = key;
-		}
-		if (json_object_set_new(o, name, column_json(st, i, as_bool)) < 0) {
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
-/* Execute; returns the number of changed rows or a negative errno. */
-static int q_exec(struct conn *c, const char *sql, const char *fmt, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	int r, rc;
-
-	va_start(ap, fmt);
-	r = prep_bind(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	do
-		rc = sqlite3_step(st);
-	while (rc == SQLITE_ROW);
-	r = map_rc(c, rc);
-	sqlite3_reset(st);
-	if (r < 0)
-		return r;
-	return sqlite3_changes(c->db);
-}
-
-/* First row as an object; -ENOENT without a row. */
-static int q_row(struct conn *c, const char *sql, json_t **ret, const char *fmt, ...)
-{
-	sqlite3_stmt *st;
-	json_t *o = NULL;
-	va_list ap;
-	int r, rc;
-
-	va_start(ap, fmt);
-	r = prep_bind(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		o = row_json(st);
-		r = o ? 0 : -ENOMEM;
-	} else if (rc == SQLITE_DONE)
-		r = -ENOENT;
-	else
-		r = map_rc(c, rc);
-	sqlite3_reset(st);
-	if (r < 0)
-		return r;
-	*ret = o;
-	return 0;
-}
-
-/* Every row: as objects (first_col false) or the first column's values (first_col true). */
-static int q_list(struct conn *c, bool first_col, const char *sql, json_t **ret, const char *fmt, ...)
-{
-	sqlite3_stmt *st;
-	json_t *a = NULL;
-	va_list ap;
-	int r, rc;
-
-	va_start(ap, fmt);
-	r = prep_bind(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	a = json_array();
-	if (!a) {
-		sqlite3_reset(st);
-		return -ENOMEM;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *v = first_col ? column_json(st, 0, false) : row_json(st);
-		if (!v || json_array_append_new(a, v) < 0) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	}
-	r = map_rc(c, rc);
-	sqlite3_reset(st);
-	if (r < 0) {
-		json_decref(a);
-		return r;
-	}
-	*ret = a;
-	return 0;
-}
-
-/* First column of the first row as an integer (NULL reads as 0); -ENOENT without a row. */
-static int q_int(struct conn *c, const char *sql, int64_t *ret, const char *fmt, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	int64_t v = 0;
-	int r, rc;
-
-	va_start(ap, fmt);
-	r = prep_bind(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		v = sqlite3_column_int64(st, 0);
-		r = 0;
-	} else if (rc == SQLITE_DONE)
-		r = -ENOENT;
-	else
-		r = map_rc(c, rc);
-	sqlite3_reset(st);
-	if (r < 0)
-		return r;
-	*ret = v;
-	return 0;
-}
-
-static const char sql_begin[] = "BEGIN IMMEDIATE";
-static const char sql_commit[] = "COMMIT";
-static const char sql_rollback[] = "ROLLBACK";
-
-static int tx_begin(struct conn *c)
-{
-	int r = q_exec(c, sql_begin, NULL);
-	return r < 0 ? r : 0;
-}
-
-static int tx_end(struct conn *c, int r)
-{
-	if (r < 0) {
-		char saved[sizeof(c->errmsg)];
-		memcpy(saved, c->errmsg, sizeof(saved));
-		(void)q_exec(c, sql_rollback, NULL);
-		memcpy(c->errmsg, saved, sizeof(saved));
-		return r;
-	}
-	int k = q_exec(c, sql_commit, NULL);
-	if (k < 0) {
-		(void)q_exec(c, sql_rollback, NULL);
-		return k;
-	}
-	return r;
+	return db_conn(container_of(s, struct store_sql, base)->db);
 }
 
 #define CONN_OR_FAIL(c, s)                                                                                             \
-	struct conn *c = conn_get(s);                                                                                  \
+	struct db_conn *c = conn_get(s);                                                                               \
 	if (!c)                                                                                                        \
 		return -EIO
-
 /* ---- common writes inside transactions ------------------------------------------------------- */
 
 static const char sql_event_add[] = "INSERT INTO events(kind, envId, hostId, name, createdAt) VALUES(?,?,?,?,?)";
 
-static int ev_add(struct conn *c, const char *kind, const char *env_id, const char *host_id, const char *name)
+static int ev_add(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name)
 {
-	int r = q_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, (int64_t)now_ms());
+	int r = db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, (int64_t)now_ms());
 	return r < 0 ? r : 0;
 }
 
 static const char sql_hist_add[] = "INSERT INTO config_history(id, changeId, createTime, operator, type, configChange) "
 				   "VALUES(?,?,?,?,?,?)";
 
-static int hist_add(struct conn *c, const json_t *h)
+static int hist_add(struct db_conn *c, const json_t *h)
 {
 	int r;
 	if (!h)
 		return 0;
-	r = q_exec(c, sql_hist_add, "jjjjjj", json_object_get(h, "id"), json_object_get(h, "changeId"),
+	r = db_exec(c, sql_hist_add, "jjjjjj", json_object_get(h, "id"), json_object_get(h, "changeId"),
 		   json_object_get(h, "createTime"), json_object_get(h, "operator"), json_object_get(h, "type"),
 		   json_object_get(h, "configChange"));
 	return r < 0 ? r : 0;
 }
 
-static int hist_simple(struct conn *c, const char *env_id, const char *operator_name, const char *type,
+static int hist_simple(struct db_conn *c, const char *env_id, const char *operator_name, const char *type,
 		       const char *change)
 {
 	char id[ID_LEN + 1];
@@ -477,120 +89,67 @@ static int hist_simple(struct conn *c, const char *env_id, const char *operator_
 
 /* ---- open / close / meta --------------------------------------------------------------------- */
 
-static const char sql_meta_create[] = "CREATE TABLE IF NOT EXISTS schema_meta(version INTEGER NOT NULL)";
 static const char sql_meta_get[] = "SELECT version FROM schema_meta";
-static const char sql_meta_insert[] = "INSERT INTO schema_meta(version) VALUES(0)";
-static const char sql_meta_set[] = "UPDATE schema_meta SET version = ?";
 
-static int migrate(struct conn *c)
+static void ss_close(struct store *s)
 {
-	int64_t version = 0;
-	int r, n = 0;
+	struct store_sql *ss = container_of(s, struct store_sql, base);
 
-	r = q_exec(c, sql_meta_create, NULL);
-	if (r < 0)
-		return r;
-	r = tx_begin(c);
-	if (r < 0)
-		return r;
-	r = q_int(c, sql_meta_get, &version, NULL);
-	if (r == -ENOENT)
-		r = q_exec(c, sql_meta_insert, NULL);
-	if (r < 0)
-		return tx_end(c, r);
-	for (const struct embedded_file *f = schema_files; f->path; f++) {
-		char *sql;
-		n++;
-		if (n <= version)
-			continue;
-		sql = strndup((const char *)f->data, f->len);
-		if (!sql)
-			return tx_end(c, -ENOMEM);
-		r = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
-		free(sql);
-		if (r != SQLITE_OK)
-			return tx_end(c, map_rc(c, r));
-		r = q_exec(c, sql_meta_set, "i", (int64_t)n);
-		if (r < 0)
-			return tx_end(c, r);
-	}
-	return tx_end(c, 0);
-}
-
-static void sqlite_close(struct store *s)
-{
-	struct store_sqlite *ss = container_of(s, struct store_sqlite, base);
-	struct conn *c, *next;
-
-	pthread_key_delete(ss->key);
-	for (c = ss->conns; c; c = next) {
-		next = c->next;
-		conn_close(c);
-	}
-	pthread_mutex_destroy(&ss->lock);
-	free(ss->path);
+	db_free(ss->db);
 	free(ss);
 }
 
-extern const struct store_ops store_sqlite_ops;
+static const struct store_ops *ops_of(struct db_conn *c);
 
-static int sqlite_open(const char *dsn, struct store **ret)
+static int ss_open(const char *dsn, struct store **ret)
 {
-	struct store_sqlite *ss;
-	struct conn *c;
+	struct store_sql *ss;
+	struct db_conn *c;
 	int r;
 
-	if (!startswith(dsn, "sqlite:") || !dsn[7])
-		return -EINVAL;
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return -ENOMEM;
-	ss->base.ops = &store_sqlite_ops;
-	ss->path = strdup(dsn + 7);
-	pthread_mutex_init(&ss->lock, NULL);
-	if (!ss->path || pthread_key_create(&ss->key, conn_thread_exit) != 0) {
-		free(ss->path);
+	r = db_open(dsn, &ss->db);
+	if (r < 0) {
 		free(ss);
-		return -ENOMEM;
+		return r == -EPROTONOSUPPORT ? -EINVAL : r;
 	}
-	c = conn_get(&ss->base);
+	c = db_conn(ss->db);
 	if (!c) {
-		sqlite_close(&ss->base);
+		ss_close(&ss->base);
 		return -EIO;
 	}
-	r = migrate(c);
+	ss->base.ops = ops_of(c);
+	r = db_migrate(c);
 	if (r < 0) {
-		sqlite_close(&ss->base);
+		ss_close(&ss->base);
 		return r;
 	}
 	*ret = &ss->base;
 	return 0;
 }
 
-static const char *sqlite_errmsg(struct store *s)
+static const char *ss_errmsg(struct store *s)
 {
-	struct store_sqlite *ss = container_of(s, struct store_sqlite, base);
-	struct conn *c = pthread_getspecific(ss->key);
-	if (!c)
-		return ss->open_errmsg[0] ? ss->open_errmsg : "no database connection";
-	return c->errmsg[0] ? c->errmsg : "no error";
+	return db_errmsg(container_of(s, struct store_sql, base)->db);
 }
 
 static const char sql_health[] = "SELECT 1";
 
-static int sqlite_health(struct store *s)
+static int ss_health(struct store *s)
 {
 	int64_t v;
 	CONN_OR_FAIL(c, s);
-	return q_int(c, sql_health, &v, NULL);
+	return db_int(c, sql_health, &v, NULL);
 }
 
-static int sqlite_schema_version(struct store *s, int *ret)
+static int ss_schema_version(struct store *s, int *ret)
 {
 	int64_t v;
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_int(c, sql_meta_get, &v, NULL);
+	r = db_int(c, sql_meta_get, &v, NULL);
 	if (r < 0)
 		return r;
 	*ret = (int)v;
@@ -605,18 +164,18 @@ static const char sql_token_insert[] =
 static const char sql_token_by_hash[] =
 	"SELECT id, name, resource, type, role, expireDate, createDate FROM tokens WHERE tokenHash = ?";
 
-static int sqlite_token_bootstrap(struct store *s, const json_t *t)
+static int ss_token_bootstrap(struct store *s, const json_t *t)
 {
 	int64_t n;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_int(c, sql_token_count, &n, NULL);
+	r = db_int(c, sql_token_count, &n, NULL);
 	if (r >= 0 && n == 0) {
-		r = q_exec(c, sql_token_insert, "jjjjjjjj", json_object_get(t, "id"), json_object_get(t, "name"),
+		r = db_exec(c, sql_token_insert, "jjjjjjjj", json_object_get(t, "id"), json_object_get(t, "name"),
 			   json_object_get(t, "resource"), json_object_get(t, "type"), json_object_get(t, "role"),
 			   json_object_get(t, "expireDate"), json_object_get(t, "tokenHash"),
 			   json_object_get(t, "createDate"));
@@ -624,13 +183,13 @@ static int sqlite_token_bootstrap(struct store *s, const json_t *t)
 			r = 1;
 	} else if (r >= 0)
 		r = 0;
-	return tx_end(c, r);
+	return db_end(c, r);
 }
 
-static int sqlite_token_get_by_hash(struct store *s, const char *hash, json_t **ret)
+static int ss_token_get_by_hash(struct store *s, const char *hash, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_token_by_hash, ret, "s", hash);
+	return db_row(c, sql_token_by_hash, ret, "s", hash);
 }
 
 /* ---- security (§4.10): token CRUD and user/group role bindings -------------------------------- */
@@ -654,95 +213,95 @@ static const char sql_binding_update[] =
 static const char sql_binding_delete[] =
 	"DELETE FROM user_roles WHERE kind = ? AND type = ? AND resource = ? AND name = ?";
 
-static int sqlite_token_list(struct store *s, const char *type, const char *resource, json_t **ret)
+static int ss_token_list(struct store *s, const char *type, const char *resource, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_token_list, ret, "ss", type, resource);
+	return db_list(c, false, sql_token_list, ret, "ss", type, resource);
 }
 
-static int sqlite_token_get(struct store *s, const char *type, const char *resource, const char *name, json_t **ret)
+static int ss_token_get(struct store *s, const char *type, const char *resource, const char *name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_token_get, ret, "sss", type, resource, name);
+	return db_row(c, sql_token_get, ret, "sss", type, resource, name);
 }
 
-static int sqlite_token_insert(struct store *s, const json_t *t)
+static int ss_token_insert(struct store *s, const json_t *t)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_token_insert, "jjjjjjjj", json_object_get(t, "id"), json_object_get(t, "name"),
+	r = db_exec(c, sql_token_insert, "jjjjjjjj", json_object_get(t, "id"), json_object_get(t, "name"),
 		   json_object_get(t, "resource"), json_object_get(t, "type"), json_object_get(t, "role"),
 		   json_object_get(t, "expireDate"), json_object_get(t, "tokenHash"), json_object_get(t, "createDate"));
 	return r < 0 ? r : 0;
 }
 
-static int sqlite_token_update(struct store *s, const json_t *t)
+static int ss_token_update(struct store *s, const json_t *t)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_token_update, "jjjjj", json_object_get(t, "role"), json_object_get(t, "expireDate"),
+	r = db_exec(c, sql_token_update, "jjjjj", json_object_get(t, "role"), json_object_get(t, "expireDate"),
 		   json_object_get(t, "type"), json_object_get(t, "resource"), json_object_get(t, "name"));
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
 }
 
-static int sqlite_token_delete(struct store *s, const char *type, const char *resource, const char *name)
+static int ss_token_delete(struct store *s, const char *type, const char *resource, const char *name)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_token_delete, "sss", type, resource, name);
+	r = db_exec(c, sql_token_delete, "sss", type, resource, name);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
 }
 
-static int sqlite_binding_list(struct store *s, const char *kind, const char *type, const char *resource,
+static int ss_binding_list(struct store *s, const char *kind, const char *type, const char *resource,
 			       json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_binding_list, ret, "sss", kind, type, resource);
+	return db_list(c, false, sql_binding_list, ret, "sss", kind, type, resource);
 }
 
-static int sqlite_binding_get(struct store *s, const char *kind, const char *type, const char *resource,
+static int ss_binding_get(struct store *s, const char *kind, const char *type, const char *resource,
 			      const char *name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_binding_get, ret, "ssss", kind, type, resource, name);
+	return db_row(c, sql_binding_get, ret, "ssss", kind, type, resource, name);
 }
 
-static int sqlite_binding_of(struct store *s, const char *kind, const char *name, json_t **ret)
+static int ss_binding_of(struct store *s, const char *kind, const char *name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_binding_of, ret, "ss", kind, name);
+	return db_list(c, false, sql_binding_of, ret, "ss", kind, name);
 }
 
-static int sqlite_binding_insert(struct store *s, const char *kind, const json_t *b)
+static int ss_binding_insert(struct store *s, const char *kind, const json_t *b)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_binding_insert, "sjjjj", kind, json_object_get(b, "name"), json_object_get(b, "resource"),
+	r = db_exec(c, sql_binding_insert, "sjjjj", kind, json_object_get(b, "name"), json_object_get(b, "resource"),
 		   json_object_get(b, "type"), json_object_get(b, "role"));
 	return r < 0 ? r : 0;
 }
 
-static int sqlite_binding_update(struct store *s, const char *kind, const json_t *b)
+static int ss_binding_update(struct store *s, const char *kind, const json_t *b)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_binding_update, "jsjjj", json_object_get(b, "role"), kind, json_object_get(b, "type"),
+	r = db_exec(c, sql_binding_update, "jsjjj", json_object_get(b, "role"), kind, json_object_get(b, "type"),
 		   json_object_get(b, "resource"), json_object_get(b, "name"));
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
 }
 
-static int sqlite_binding_delete(struct store *s, const char *kind, const char *type, const char *resource,
+static int ss_binding_delete(struct store *s, const char *kind, const char *type, const char *resource,
 				 const char *name)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_binding_delete, "ssss", kind, type, resource, name);
+	r = db_exec(c, sql_binding_delete, "ssss", kind, type, resource, name);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
@@ -760,103 +319,78 @@ static const char *const build_cols[] = { "id",          "name",        "artifac
 static const char sql_build_insert[] = "INSERT INTO builds(" BUILD_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char sql_build_get[] = "SELECT " BUILD_COLS " FROM builds WHERE id = ?";
 static const char sql_build_list[] =
-	"SELECT " BUILD_COLS " FROM builds WHERE (?1 IS NULL OR substr(\"commit\", 1, 7) = substr(?1, 1, 7)) "
-	"AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR branch = ?3) AND (?4 IS NULL OR publishDate <= ?4) "
-	"AND (?5 IS NULL OR publishDate > ?5) ORDER BY publishDate DESC, seq DESC LIMIT ?6 OFFSET ?7";
-static const char sql_build_names[] = "SELECT DISTINCT name FROM builds WHERE (?1 IS NULL OR instr(name, ?1) > 0) "
-				      "ORDER BY name ASC LIMIT ?2 OFFSET ?3";
+	"SELECT " BUILD_COLS " FROM builds WHERE (substr(\"commit\", 1, 7) = substr(?1, 1, 7) OR ?1 IS NULL) "
+	"AND (name = ?2 OR ?2 IS NULL) AND (branch = ?3 OR ?3 IS NULL) AND (publishDate <= ?4 OR ?4 IS NULL) "
+	"AND (publishDate > ?5 OR ?5 IS NULL) ORDER BY publishDate DESC, seq DESC LIMIT ?6 OFFSET ?7";
+#define BUILD_NAMES(INSTR)                                                                                             \
+	"SELECT DISTINCT name FROM builds WHERE (" INSTR "(name, ?1) > 0 OR ?1 IS NULL) ORDER BY name ASC LIMIT ?2 "    \
+	"OFFSET ?3"
+static const struct dsql sql_build_names = { BUILD_NAMES("instr"), BUILD_NAMES("strpos") };
 static const char sql_build_branches[] = "SELECT DISTINCT branch FROM builds WHERE name = ? ORDER BY branch";
 static const char sql_build_refs[] = "SELECT count(*) FROM deploys WHERE buildId = ?";
 static const char sql_build_delete[] = "DELETE FROM builds WHERE id = ?";
 
-static int bind_cols_exec(struct conn *c, const char *sql, const char *const cols[], size_t n, const json_t *obj,
-			  const char *extra_id)
-{
-	sqlite3_stmt *st;
-	int r, rc;
-
-	r = prep(c, sql, &st);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		rc = bind_json(st, (int)i + 1, json_object_get(obj, cols[i]));
-		if (rc != SQLITE_OK)
-			return map_rc(c, rc);
-	}
-	if (extra_id) {
-		rc = sqlite3_bind_text(st, (int)n + 1, extra_id, -1, SQLITE_TRANSIENT);
-		if (rc != SQLITE_OK)
-			return map_rc(c, rc);
-	}
-	rc = sqlite3_step(st);
-	r = map_rc(c, rc);
-	sqlite3_reset(st);
-	if (r < 0)
-		return r;
-	return sqlite3_changes(c->db);
-}
-
-static int sqlite_build_insert(struct store *s, const json_t *b)
+static int ss_build_insert(struct store *s, const json_t *b)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = bind_cols_exec(c, sql_build_insert, build_cols, ELEMENTSOF(build_cols), b, NULL);
+	r = db_exec_cols(c, sql_build_insert, build_cols, ELEMENTSOF(build_cols), b, NULL);
 	return r < 0 ? r : 0;
 }
 
-static int sqlite_build_get(struct store *s, const char *id, json_t **ret)
+static int ss_build_get(struct store *s, const char *id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_build_get, ret, "s", id);
+	return db_row(c, sql_build_get, ret, "s", id);
 }
 
-static int sqlite_build_list(struct store *s, const struct build_query *q, json_t **ret)
+static int ss_build_list(struct store *s, const struct build_query *q, json_t **ret)
 {
 	int64_t limit = q->limit > 0 ? q->limit : 5000, offset = q->limit > 0 ? q->offset : 0;
 	CONN_OR_FAIL(c, s);
 
 	if (q->before >= 0 && q->after >= 0)
-		return q_list(c, false, sql_build_list, ret, "sssiiii", q->commit, q->name, q->branch, q->before,
+		return db_list(c, false, sql_build_list, ret, "sssiiii", q->commit, q->name, q->branch, q->before,
 			      q->after, limit, offset);
 	if (q->before >= 0)
-		return q_list(c, false, sql_build_list, ret, "sssinii", q->commit, q->name, q->branch, q->before,
+		return db_list(c, false, sql_build_list, ret, "sssinii", q->commit, q->name, q->branch, q->before,
 			      limit, offset);
 	if (q->after >= 0)
-		return q_list(c, false, sql_build_list, ret, "sssniii", q->commit, q->name, q->branch, q->after,
+		return db_list(c, false, sql_build_list, ret, "sssniii", q->commit, q->name, q->branch, q->after,
 			      limit, offset);
-	return q_list(c, false, sql_build_list, ret, "sssnnii", q->commit, q->name, q->branch, limit, offset);
+	return db_list(c, false, sql_build_list, ret, "sssnnii", q->commit, q->name, q->branch, limit, offset);
 }
 
-static int sqlite_build_names(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret)
+static int ss_build_names(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, true, sql_build_names, ret, "sii", filter, limit, offset);
+	return db_list(c, true, SQL(c, sql_build_names), ret, "sii", filter, limit, offset);
 }
 
-static int sqlite_build_branches(struct store *s, const char *name, json_t **ret)
+static int ss_build_branches(struct store *s, const char *name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, true, sql_build_branches, ret, "s", name);
+	return db_list(c, true, sql_build_branches, ret, "s", name);
 }
 
-static int sqlite_build_delete(struct store *s, const char *id)
+static int ss_build_delete(struct store *s, const char *id)
 {
 	int64_t n;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_int(c, sql_build_refs, &n, "s", id);
+	r = db_int(c, sql_build_refs, &n, "s", id);
 	if (r >= 0 && n > 0)
 		r = -EBUSY;
 	if (r >= 0) {
-		r = q_exec(c, sql_build_delete, "s", id);
+		r = db_exec(c, sql_build_delete, "s", id);
 		if (r == 0)
 			r = -ENOENT;
 	}
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
 /* ---- envs ------------------------------------------------------------------------------------ */
@@ -895,16 +429,21 @@ static const char sql_env_update[] =
 static const char sql_env_get[] = ENV_SELECT "WHERE e.envName = ? AND e.stageName = ?";
 static const char sql_env_get_id[] = ENV_SELECT "WHERE e.id = ?";
 static const char sql_env_list_name[] =
-	ENV_SELECT "WHERE e.envName = ?1 AND (?2 IS NULL OR e.stageType = ?2) ORDER BY e.stageName";
+	ENV_SELECT "WHERE e.envName = ?1 AND (e.stageType = ?2 OR ?2 IS NULL) ORDER BY e.stageName";
 static const char sql_env_list_group[] =
 	ENV_SELECT "WHERE e.id IN (SELECT envId FROM capacity WHERE type = 'GROUP' AND name = ?) "
 		   "ORDER BY e.envName, e.stageName";
 static const char sql_env_list_all[] = ENV_SELECT "ORDER BY e.envName, e.stageName";
-static const char sql_env_names[] = "SELECT DISTINCT envName FROM envs WHERE (?1 IS NULL OR instr(envName, ?1) > 0) "
-				    "ORDER BY envName LIMIT ?2 OFFSET ?3";
-static const char sql_env_collide[] =
+#define ENV_NAMES(INSTR)                                                                                               \
+	"SELECT DISTINCT envName FROM envs WHERE (" INSTR "(envName, ?1) > 0 OR ?1 IS NULL) ORDER BY envName "         \
+	"LIMIT ?2 OFFSET ?3"
+static const struct dsql sql_env_names = { ENV_NAMES("instr"), ENV_NAMES("strpos") };
+static const struct dsql sql_env_collide = {
 	"SELECT count(*) FROM envs WHERE (envName = ?1 COLLATE NOCASE AND envName <> ?1) OR "
-	"(envName = ?1 AND stageName = ?2 COLLATE NOCASE)";
+	"(envName = ?1 AND stageName = ?2 COLLATE NOCASE)",
+	"SELECT count(*) FROM envs WHERE (lower(envName) = lower(?1) AND envName <> ?1) OR "
+	"(envName = ?1 AND lower(stageName) = lower(?2))",
+};
 static const char sql_env_release_parked_envs[] =
 	"UPDATE agents SET holdsSlot = 0, version = version + 1 WHERE envId = ? AND state = 'PAUSED_BY_SYSTEM' "
 	"AND holdsSlot = 1";
@@ -921,55 +460,55 @@ static const char sql_env_resume_deploy[] =
 static const char sql_history_list[] = "SELECT id, changeId, createTime, operator, type, configChange FROM "
 				       "config_history WHERE id = ? ORDER BY createTime DESC, seq DESC LIMIT ? OFFSET ?";
 
-static int sqlite_env_insert(struct store *s, const json_t *env, const json_t *history)
+static int ss_env_insert(struct store *s, const json_t *env, const json_t *history)
 {
 	int64_t n;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_int(c, sql_env_collide, &n, "jj", json_object_get(env, "envName"), json_object_get(env, "stageName"));
+	r = db_int(c, SQL(c, sql_env_collide), &n, "jj", json_object_get(env, "envName"), json_object_get(env, "stageName"));
 	if (r >= 0 && n > 0)
 		r = -EEXIST;
 	if (r >= 0)
-		r = bind_cols_exec(c, sql_env_insert, env_cols, ELEMENTSOF(env_cols), env, NULL);
+		r = db_exec_cols(c, sql_env_insert, env_cols, ELEMENTSOF(env_cols), env, NULL);
 	if (r >= 0)
 		r = hist_add(c, history);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_env_get(struct store *s, const char *env_name, const char *stage_name, json_t **ret)
+static int ss_env_get(struct store *s, const char *env_name, const char *stage_name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_env_get, ret, "ss", env_name, stage_name);
+	return db_row(c, sql_env_get, ret, "ss", env_name, stage_name);
 }
 
-static int sqlite_env_get_by_id(struct store *s, const char *id, json_t **ret)
+static int ss_env_get_by_id(struct store *s, const char *id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_env_get_id, ret, "s", id);
+	return db_row(c, sql_env_get_id, ret, "s", id);
 }
 
-static int sqlite_env_list(struct store *s, const char *env_name, const char *stage_type, const char *group,
+static int ss_env_list(struct store *s, const char *env_name, const char *stage_type, const char *group,
 			   json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
 	if (env_name)
-		return q_list(c, false, sql_env_list_name, ret, "ss", env_name, stage_type);
+		return db_list(c, false, sql_env_list_name, ret, "ss", env_name, stage_type);
 	if (group)
-		return q_list(c, false, sql_env_list_group, ret, "s", group);
-	return q_list(c, false, sql_env_list_all, ret, NULL);
+		return db_list(c, false, sql_env_list_group, ret, "s", group);
+	return db_list(c, false, sql_env_list_all, ret, NULL);
 }
 
-static int sqlite_env_names(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret)
+static int ss_env_names(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, true, sql_env_names, ret, "sii", filter, limit, offset);
+	return db_list(c, true, SQL(c, sql_env_names), ret, "sii", filter, limit, offset);
 }
 
-static int sqlite_env_update(struct store *s, const json_t *env, const json_t *history, bool release_parked)
+static int ss_env_update(struct store *s, const json_t *env, const json_t *history, bool release_parked)
 {
 	const char *id = json_string_value(json_object_get(env, "id"));
 	int r;
@@ -977,15 +516,15 @@ static int sqlite_env_update(struct store *s, const json_t *env, const json_t *h
 
 	if (!id)
 		return -EINVAL;
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
 	/* env_cols[7..] are the mutable columns, in ENV_COLS_MUTABLE order */
-	r = bind_cols_exec(c, sql_env_update, env_cols + 7, ELEMENTSOF(env_cols) - 7, env, id);
+	r = db_exec_cols(c, sql_env_update, env_cols + 7, ELEMENTSOF(env_cols) - 7, env, id);
 	if (r == 0)
 		r = -ENOENT;
 	if (r >= 0 && release_parked) {
-		r = q_exec(c, sql_env_release_parked_envs, "s", id);
+		r = db_exec(c, sql_env_release_parked_envs, "s", id);
 		if (r > 0)
 			r = ev_add(c, "SLOT", id, NULL, NULL);
 	}
@@ -993,10 +532,10 @@ static int sqlite_env_update(struct store *s, const json_t *env, const json_t *h
 		r = hist_add(c, history);
 	if (r >= 0)
 		r = ev_add(c, "ENV", id, NULL, NULL);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_env_delete(struct store *s, const char *id)
+static int ss_env_delete(struct store *s, const char *id)
 {
 	static const char *const cleanup[] = { sql_env_delete_configs, sql_env_delete_history, sql_env_delete_promote,
 					       sql_env_delete_schedule };
@@ -1004,70 +543,70 @@ static int sqlite_env_delete(struct store *s, const char *id)
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_int(c, sql_env_cap_count, &n1, "s", id);
+	r = db_int(c, sql_env_cap_count, &n1, "s", id);
 	if (r >= 0)
-		r = q_int(c, sql_env_agent_count, &n2, "s", id);
+		r = db_int(c, sql_env_agent_count, &n2, "s", id);
 	if (r >= 0 && (n1 > 0 || n2 > 0))
 		r = -EBUSY;
 	if (r >= 0) {
-		r = q_exec(c, sql_env_delete, "s", id);
+		r = db_exec(c, sql_env_delete, "s", id);
 		if (r == 0)
 			r = -ENOENT;
 	}
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(cleanup); i++)
-		r = q_exec(c, cleanup[i], "s", id);
-	return tx_end(c, r < 0 ? r : 0);
+		r = db_exec(c, cleanup[i], "s", id);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_env_set_state(struct store *s, const char *id, const char *env_state, bool resume_now,
+static int ss_env_set_state(struct store *s, const char *id, const char *env_state, bool resume_now,
 				const json_t *history)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_exec(c, sql_env_set_state, "ss", env_state, id);
+	r = db_exec(c, sql_env_set_state, "ss", env_state, id);
 	if (r == 0)
 		r = -ENOENT;
 	if (r >= 0 && resume_now)
-		r = q_exec(c, sql_env_resume_deploy, "is", (int64_t)now_ms(), id);
+		r = db_exec(c, sql_env_resume_deploy, "is", (int64_t)now_ms(), id);
 	if (r >= 0)
 		r = hist_add(c, history);
 	if (r >= 0)
 		r = ev_add(c, "ENV", id, NULL, NULL);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_history_list(struct store *s, const char *env_id, int64_t offset, int64_t limit, json_t **ret)
+static int ss_history_list(struct store *s, const char *env_id, int64_t offset, int64_t limit, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_history_list, ret, "sii", env_id, limit, offset);
+	return db_list(c, false, sql_history_list, ret, "sii", env_id, limit, offset);
 }
 
 /* ---- capacity -------------------------------------------------------------------------------- */
 
 static const char sql_cap_get[] = "SELECT name FROM capacity WHERE envId = ? AND type = ? ORDER BY name";
 static const char sql_cap_clear[] = "DELETE FROM capacity WHERE envId = ? AND type = ?";
-static const char sql_cap_add[] = "INSERT OR IGNORE INTO capacity(envId, type, name) VALUES(?,?,?)";
+static const char sql_cap_add[] = "INSERT INTO capacity(envId, type, name) VALUES(?,?,?) ON CONFLICT DO NOTHING";
 static const char sql_cap_remove[] = "DELETE FROM capacity WHERE envId = ? AND type = ? AND name = ?";
 
-static int cap_event(struct conn *c, const char *env_id, const json_t *name)
+static int cap_event(struct db_conn *c, const char *env_id, const json_t *name)
 {
 	return ev_add(c, "CAPACITY", env_id, NULL, json_string_value(name));
 }
 
-static int sqlite_capacity_get(struct store *s, const char *env_id, const char *type, json_t **ret)
+static int ss_capacity_get(struct store *s, const char *env_id, const char *type, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, true, sql_cap_get, ret, "ss", env_id, type);
+	return db_list(c, true, sql_cap_get, ret, "ss", env_id, type);
 }
 
-static int sqlite_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
+static int ss_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
 				  const json_t *names, const json_t *history)
 {
 	json_t *old = NULL, *v;
@@ -1075,29 +614,29 @@ static int sqlite_capacity_change(struct store *s, const char *env_id, const cha
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
 	switch (op) {
 	case STORE_CAPACITY_REPLACE:
-		r = q_list(c, true, sql_cap_get, &old, "ss", env_id, type);
+		r = db_list(c, true, sql_cap_get, &old, "ss", env_id, type);
 		if (r >= 0)
-			r = q_exec(c, sql_cap_clear, "ss", env_id, type);
+			r = db_exec(c, sql_cap_clear, "ss", env_id, type);
 		json_array_foreach(old, i, v) if (r >= 0) r = cap_event(c, env_id, v);
 		json_array_foreach(names, i, v) {
 			if (r >= 0)
-				r = q_exec(c, sql_cap_add, "ssj", env_id, type, v);
+				r = db_exec(c, sql_cap_add, "ssj", env_id, type, v);
 			if (r >= 0)
 				r = cap_event(c, env_id, v);
 		}
 		break;
 	case STORE_CAPACITY_ADD:
-		r = q_exec(c, sql_cap_add, "ssj", env_id, type, names);
+		r = db_exec(c, sql_cap_add, "ssj", env_id, type, names);
 		if (r >= 0)
 			r = cap_event(c, env_id, names);
 		break;
 	case STORE_CAPACITY_REMOVE:
-		r = q_exec(c, sql_cap_remove, "ssj", env_id, type, names);
+		r = db_exec(c, sql_cap_remove, "ssj", env_id, type, names);
 		if (r >= 0)
 			r = cap_event(c, env_id, names);
 		break;
@@ -1105,7 +644,7 @@ static int sqlite_capacity_change(struct store *s, const char *env_id, const cha
 	json_decref(old);
 	if (r >= 0)
 		r = hist_add(c, history);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
 /* ---- configs --------------------------------------------------------------------------------- */
@@ -1115,13 +654,13 @@ static const char sql_config_put[] =
 	"INSERT INTO env_configs(envId, kind, id, value) VALUES(?1, ?2, ?3, ?4) "
 	"ON CONFLICT(envId, kind) DO UPDATE SET value = excluded.value";
 
-static int sqlite_config_get(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret)
+static int ss_config_get(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret)
 {
 	json_t *row = NULL, *v;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = q_row(c, sql_config_get, &row, "ss", env_id, store_config_kind_name(kind));
+	r = db_row(c, sql_config_get, &row, "ss", env_id, store_config_kind_name(kind));
 	if (r < 0)
 		return r;
 	r = json_parse_bounded(json_string_value(json_object_get(row, "value")),
@@ -1133,7 +672,7 @@ static int sqlite_config_get(struct store *s, const char *env_id, enum store_con
 	return 0;
 }
 
-static int sqlite_config_put(struct store *s, const char *env_id, enum store_config_kind kind, const json_t *value,
+static int ss_config_put(struct store *s, const char *env_id, enum store_config_kind kind, const json_t *value,
 			     const json_t *history)
 {
 	char id[ID_LEN + 1];
@@ -1143,15 +682,15 @@ static int sqlite_config_put(struct store *s, const char *env_id, enum store_con
 	r = id_generate(id);
 	if (r < 0)
 		return r;
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_exec(c, sql_config_put, "sssj", env_id, store_config_kind_name(kind), id, value);
+	r = db_exec(c, sql_config_put, "sssj", env_id, store_config_kind_name(kind), id, value);
 	if (r >= 0)
 		r = hist_add(c, history);
 	if (r >= 0)
 		r = ev_add(c, "ENV", env_id, NULL, NULL);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
 /* ---- deploys --------------------------------------------------------------------------------- */
@@ -1178,21 +717,23 @@ static const char sql_deploy_promote_off[] = "UPDATE promotes SET type = 'MANUAL
 					     "AND type = 'AUTO' AND disablePolicy = 'AUTO'";
 static const char sql_deploy_schedule_reset[] =
 	"UPDATE schedules SET state = 'RUNNING', currentSession = 1, stateStartTime = ?2 WHERE envId = ?1";
-#define DEPLOY_WHERE                                                                                                   \
+#define DEPLOY_WHERE(JE)                                                                                                 \
 	"FROM deploys d LEFT JOIN builds b ON b.id = d.buildId WHERE "                                                 \
-	"(?1 IS NULL OR d.envId IN (SELECT value FROM json_each(?1))) "                                                \
-	"AND (?2 IS NULL OR d.operator IN (SELECT value FROM json_each(?2))) "                                         \
-	"AND (?3 IS NULL OR d.type IN (SELECT value FROM json_each(?3))) "                                             \
-	"AND (?4 IS NULL OR d.state IN (SELECT value FROM json_each(?4))) "                                            \
-	"AND (?5 IS NULL OR d.acceptanceStatus IN (SELECT value FROM json_each(?5))) "                                 \
-	"AND (?6 IS NULL OR d.buildId IN (SELECT value FROM json_each(?6))) "                                          \
-	"AND (?7 IS NULL OR b.repo = ?7) AND (?8 IS NULL OR b.branch = ?8) AND (?9 IS NULL OR b.commitDate >= ?9) "   \
-	"AND (?10 IS NULL OR d.startDate <= ?10) AND (?11 IS NULL OR d.startDate >= ?11) "
-static const char sql_deploy_list[] =
-	"SELECT " DEPLOY_COLS " " DEPLOY_WHERE
-	"ORDER BY CASE WHEN ?12 THEN d.startDate END ASC, CASE WHEN ?12 THEN d.seq END ASC, "
-	"d.startDate DESC, d.seq DESC LIMIT ?13 OFFSET ?14";
-static const char sql_deploy_count[] = "SELECT count(*) " DEPLOY_WHERE;
+	"(d.envId IN (SELECT value FROM " JE("?1") ") OR ?1 IS NULL) "                                                \
+	"AND (d.operator IN (SELECT value FROM " JE("?2") ") OR ?2 IS NULL) "                                         \
+	"AND (d.type IN (SELECT value FROM " JE("?3") ") OR ?3 IS NULL) "                                             \
+	"AND (d.state IN (SELECT value FROM " JE("?4") ") OR ?4 IS NULL) "                                            \
+	"AND (d.acceptanceStatus IN (SELECT value FROM " JE("?5") ") OR ?5 IS NULL) "                                 \
+	"AND (d.buildId IN (SELECT value FROM " JE("?6") ") OR ?6 IS NULL) "                                          \
+	"AND (b.repo = ?7 OR ?7 IS NULL) AND (b.branch = ?8 OR ?8 IS NULL) AND (b.commitDate >= ?9 OR ?9 IS NULL) "   \
+	"AND (d.startDate <= ?10 OR ?10 IS NULL) AND (d.startDate >= ?11 OR ?11 IS NULL) "
+#define DEPLOY_LIST(JE)                                                                                                \
+	"SELECT " DEPLOY_COLS " " DEPLOY_WHERE(JE)                                                                     \
+	"ORDER BY CASE WHEN ?12 THEN d.startDate END ASC, CASE WHEN ?12 THEN d.seq END ASC, "                          \
+	"d.startDate DESC, d.seq DESC LIMIT ?13 OFFSET ?14"
+static const struct dsql sql_deploy_list = DSQL_JE(DEPLOY_LIST);
+#define DEPLOY_COUNT(JE) "SELECT count(*) " DEPLOY_WHERE(JE)
+static const struct dsql sql_deploy_count = DSQL_JE(DEPLOY_COUNT);
 static const char sql_deploy_accept[] =
 	"UPDATE deploys SET acceptanceStatus = ?2, description = COALESCE(?3, description), lastUpdateDate = ?4 "
 	"WHERE id = ?1";
@@ -1202,20 +743,20 @@ static const char sql_deploy_succeeded[] =
 	"d.state = 'SUCCEEDED' ORDER BY d.startDate DESC, d.seq DESC LIMIT 5000";
 static const char sql_deploy_counts[] =
 	"SELECT "
-	"COALESCE(SUM(state NOT IN ('UNREACHABLE', 'DELETE') AND removed = 0), 0) AS t, "
-	"COALESCE(SUM(deployId = ?2 AND deployStage IN ('SERVING_BUILD', 'STOPPED') AND state NOT IN "
-	"('PAUSED_BY_USER', 'PAUSED_BY_SYSTEM', 'UNREACHABLE') AND removed = 0), 0) AS s, "
-	"COALESCE(SUM(deployId = ?2 AND state = 'PAUSED_BY_SYSTEM' AND removed = 0), 0) AS f, "
-	"COALESCE(SUM(deployId = ?2 AND (deployStage = 'SERVING_BUILD' OR state IN ('PAUSED_BY_USER', "
-	"'PAUSED_BY_SYSTEM'))), 0) AS p, "
-	"COALESCE(SUM(deployId = ?2), 0) AS n FROM agents WHERE envId = ?1";
+	"COALESCE(SUM(CASE WHEN state NOT IN ('UNREACHABLE', 'DELETE') AND removed = 0 THEN 1 ELSE 0 END), 0) AS t, "
+	"COALESCE(SUM(CASE WHEN deployId = ?2 AND deployStage IN ('SERVING_BUILD', 'STOPPED') AND state NOT IN "
+	"('PAUSED_BY_USER', 'PAUSED_BY_SYSTEM', 'UNREACHABLE') AND removed = 0 THEN 1 ELSE 0 END), 0) AS s, "
+	"COALESCE(SUM(CASE WHEN deployId = ?2 AND state = 'PAUSED_BY_SYSTEM' AND removed = 0 THEN 1 ELSE 0 END), 0) AS f, "
+	"COALESCE(SUM(CASE WHEN deployId = ?2 AND (deployStage = 'SERVING_BUILD' OR state IN ('PAUSED_BY_USER', "
+	"'PAUSED_BY_SYSTEM')) THEN 1 ELSE 0 END), 0) AS p, "
+	"COALESCE(SUM(CASE WHEN deployId = ?2 THEN 1 ELSE 0 END), 0) AS n FROM agents WHERE envId = ?1";
 static const char sql_deploy_cas[] =
 	"UPDATE deploys SET state = ?2, successTotal = ?3, failTotal = ?4, total = ?5, lastUpdateDate = ?6, "
 	"successDate = ?7, acceptanceStatus = ?8 WHERE id = ?1 AND state = ?9";
 static const char sql_deploy_append_desc[] =
 	"UPDATE deploys SET description = substr(COALESCE(description, '') || ?2, 1, 2048) WHERE id = ?1";
 
-static int sqlite_deploy_create(struct store *s, const struct deploy_create *d, json_t **ret)
+static int ss_deploy_create(struct store *s, const struct deploy_create *d, json_t **ret)
 {
 	char id[ID_LEN + 1];
 	json_t *env = NULL, *dep = NULL;
@@ -1227,32 +768,32 @@ static int sqlite_deploy_create(struct store *s, const struct deploy_create *d, 
 	r = id_generate(id);
 	if (r < 0)
 		return r;
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_row(c, sql_deploy_env_lock, &env, "s", d->env_id);
+	r = db_row(c, sql_deploy_env_lock, &env, "s", d->env_id);
 	if (r < 0)
 		goto out;
 	prev = json_string_value(json_object_get(env, "deployId"));
-	r = q_int(c, sql_deploy_total, &total, "s", d->env_id);
+	r = db_int(c, sql_deploy_total, &total, "s", d->env_id);
 	if (r < 0)
 		goto out;
-	r = q_exec(c, sql_deploy_insert, "sssssisisis", id, d->alias, d->env_id, d->build_id,
+	r = db_exec(c, sql_deploy_insert, "sssssisisis", id, d->alias, d->env_id, d->build_id,
 		   deploy_type_to_string(d->type), d->now, d->operator_name, d->now, d->description, total,
 		   d->from_deploy_id);
 	if (r < 0)
 		goto out;
-	r = q_exec(c, sql_deploy_point_env, "ssss", id, deploy_type_to_string(d->type),
+	r = db_exec(c, sql_deploy_point_env, "ssss", id, deploy_type_to_string(d->type),
 		   d->delivery_type >= 0 ? env_type_to_string(d->delivery_type) : NULL, d->env_id);
 	if (r < 0)
 		goto out;
 	if (prev) {
-		r = q_exec(c, sql_deploy_finalize, "s", prev);
+		r = db_exec(c, sql_deploy_finalize, "s", prev);
 		if (r < 0)
 			goto out;
 	}
 	if (!streq_ptr(d->operator_name, "AutoPromoter")) {
-		r = q_exec(c, sql_deploy_promote_off, "si", d->env_id, d->now);
+		r = db_exec(c, sql_deploy_promote_off, "si", d->env_id, d->now);
 		if (r > 0)
 			r = hist_simple(c, d->env_id, d->operator_name, "Env Promote Config",
 					"{\"type\":\"MANUAL\",\"reason\":\"deploy\"}");
@@ -1260,7 +801,7 @@ static int sqlite_deploy_create(struct store *s, const struct deploy_create *d, 
 			goto out;
 	}
 	if (d->reset_schedule) {
-		r = q_exec(c, sql_deploy_schedule_reset, "si", d->env_id, d->now);
+		r = db_exec(c, sql_deploy_schedule_reset, "si", d->env_id, d->now);
 		if (r < 0)
 			goto out;
 	}
@@ -1270,10 +811,10 @@ static int sqlite_deploy_create(struct store *s, const struct deploy_create *d, 
 	r = ev_add(c, "ENV", d->env_id, NULL, NULL);
 	if (r < 0)
 		goto out;
-	r = q_row(c, sql_deploy_get, &dep, "s", id);
+	r = db_row(c, sql_deploy_get, &dep, "s", id);
 out:
 	json_decref(env);
-	r = tx_end(c, r < 0 ? r : 0);
+	r = db_end(c, r < 0 ? r : 0);
 	if (r < 0) {
 		json_decref(dep);
 		return r;
@@ -1282,13 +823,13 @@ out:
 	return 0;
 }
 
-static int sqlite_deploy_get(struct store *s, const char *id, json_t **ret)
+static int ss_deploy_get(struct store *s, const char *id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_deploy_get, ret, "s", id);
+	return db_row(c, sql_deploy_get, ret, "s", id);
 }
 
-static int sqlite_deploy_list(struct store *s, const json_t *q, json_t **ret)
+static int ss_deploy_list(struct store *s, const json_t *q, json_t **ret)
 {
 	json_t *list = NULL, *res;
 	int64_t total = 0;
@@ -1296,12 +837,12 @@ static int sqlite_deploy_list(struct store *s, const json_t *q, json_t **ret)
 	CONN_OR_FAIL(c, s);
 
 #define Q(k) json_object_get(q, k)
-	r = q_list(c, false, sql_deploy_list, &list, "jjjjjjjjjjjjjj", Q("envId"), Q("operator"), Q("deployType"),
+	r = db_list(c, false, SQL(c, sql_deploy_list), &list, "jjjjjjjjjjjjjj", Q("envId"), Q("operator"), Q("deployType"),
 		   Q("deployState"), Q("acceptanceStatus"), Q("buildId"), Q("repo"), Q("branch"), Q("commitDate"),
 		   Q("before"), Q("after"), Q("oldestFirst"), Q("limit"), Q("offset"));
 	if (r < 0)
 		return r;
-	r = q_int(c, sql_deploy_count, &total, "jjjjjjjjjjj", Q("envId"), Q("operator"), Q("deployType"),
+	r = db_int(c, SQL(c, sql_deploy_count), &total, "jjjjjjjjjjj", Q("envId"), Q("operator"), Q("deployType"),
 		  Q("deployState"), Q("acceptanceStatus"), Q("buildId"), Q("repo"), Q("branch"), Q("commitDate"),
 		  Q("before"), Q("after"));
 #undef Q
@@ -1316,36 +857,36 @@ static int sqlite_deploy_list(struct store *s, const json_t *q, json_t **ret)
 	return 0;
 }
 
-static int sqlite_deploy_set_acceptance(struct store *s, const char *id, const char *status, const char *description,
+static int ss_deploy_set_acceptance(struct store *s, const char *id, const char *status, const char *description,
 					int64_t now)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_deploy_accept, "sssi", id, status, description, now);
+	r = db_exec(c, sql_deploy_accept, "sssi", id, status, description, now);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
 }
 
-static int sqlite_deploy_count_since(struct store *s, int64_t since, int64_t *ret)
+static int ss_deploy_count_since(struct store *s, int64_t since, int64_t *ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_int(c, sql_deploy_since, ret, "i", since);
+	return db_int(c, sql_deploy_since, ret, "i", since);
 }
 
-static int sqlite_deploy_list_succeeded(struct store *s, const char *env_id, json_t **ret)
+static int ss_deploy_list_succeeded(struct store *s, const char *env_id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_deploy_succeeded, ret, "s", env_id);
+	return db_list(c, false, sql_deploy_succeeded, ret, "s", env_id);
 }
 
-static int sqlite_deploy_counts(struct store *s, const char *env_id, const char *deploy_id, struct deploy_counts *ret)
+static int ss_deploy_counts(struct store *s, const char *env_id, const char *deploy_id, struct deploy_counts *ret)
 {
 	json_t *row = NULL;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = q_row(c, sql_deploy_counts, &row, "ss", env_id, deploy_id);
+	r = db_row(c, sql_deploy_counts, &row, "ss", env_id, deploy_id);
 	if (r < 0)
 		return r;
 	*ret = (struct deploy_counts){
@@ -1359,12 +900,12 @@ static int sqlite_deploy_counts(struct store *s, const char *env_id, const char 
 	return 0;
 }
 
-static int sqlite_deploy_cas(struct store *s, const json_t *d, const char *old_state)
+static int ss_deploy_cas(struct store *s, const json_t *d, const char *old_state)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
 #define D(k) json_object_get(d, k)
-	r = q_exec(c, sql_deploy_cas, "jjjjjjjjs", D("id"), D("state"), D("successTotal"), D("failTotal"), D("total"),
+	r = db_exec(c, sql_deploy_cas, "jjjjjjjjs", D("id"), D("state"), D("successTotal"), D("failTotal"), D("total"),
 		   D("lastUpdateDate"), D("successDate"), D("acceptanceStatus"), old_state);
 #undef D
 	if (r < 0)
@@ -1372,19 +913,19 @@ static int sqlite_deploy_cas(struct store *s, const json_t *d, const char *old_s
 	return r > 0 ? 1 : 0;
 }
 
-static int sqlite_deploy_finalize(struct store *s, const char *id)
+static int ss_deploy_finalize(struct store *s, const char *id)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_deploy_finalize, "s", id);
+	r = db_exec(c, sql_deploy_finalize, "s", id);
 	return r < 0 ? r : 0;
 }
 
-static int sqlite_deploy_append_description(struct store *s, const char *id, const char *text)
+static int ss_deploy_append_description(struct store *s, const char *id, const char *text)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_deploy_append_desc, "ss", id, text);
+	r = db_exec(c, sql_deploy_append_desc, "ss", id, text);
 	return r < 0 ? r : 0;
 }
 
@@ -1399,19 +940,23 @@ static const char sql_agent_list_name[] = "SELECT " AGENT_COLS " FROM agents a W
 static const char sql_agent_list_id[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostId = ? ORDER BY a.envId";
 static const char sql_agent_error[] =
 	"SELECT hostId, hostName, envId, errorMessage FROM agent_errors WHERE envId = ? AND hostName = ?";
-static const char sql_agent_affected[] =
-	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM json_each(?1)) "
-	"AND (?2 IS NULL OR envId = ?2)";
-static const char sql_agent_pause[] =
-	"UPDATE agents SET state = 'PAUSED_BY_USER', holdsSlot = 0, lastUpdateDate = ?3, lastOperator = ?4, "
-	"version = version + 1 WHERE hostId IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR envId = ?2)";
-static const char sql_agent_reset[] =
-	"UPDATE agents SET state = 'RESET', removed = 0, lastUpdateDate = ?3, lastOperator = ?4, "
-	"version = version + 1 WHERE hostId IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR envId = ?2)";
-static const char sql_agent_normal[] =
-	"UPDATE agents SET state = CASE WHEN removed = 1 OR state = 'STOP' THEN 'RESET' ELSE 'NORMAL' END, "
-	"removed = 0, lastUpdateDate = ?3, lastOperator = ?4, version = version + 1 "
-	"WHERE hostId IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR envId = ?2)";
+#define SQL_AGENT_AFFECTED(JE)                                                                                         \
+	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM " JE("?1") ") "                \
+	"AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_affected = DSQL_JE(SQL_AGENT_AFFECTED);
+#define SQL_AGENT_PAUSE(JE)                                                                                            \
+	"UPDATE agents SET state = 'PAUSED_BY_USER', holdsSlot = 0, lastUpdateDate = ?3, lastOperator = ?4, "          \
+	"version = version + 1 WHERE hostId IN (SELECT value FROM " JE("?1") ") AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_pause = DSQL_JE(SQL_AGENT_PAUSE);
+#define SQL_AGENT_RESET(JE)                                                                                            \
+	"UPDATE agents SET state = 'RESET', removed = 0, lastUpdateDate = ?3, lastOperator = ?4, "                     \
+	"version = version + 1 WHERE hostId IN (SELECT value FROM " JE("?1") ") AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_reset = DSQL_JE(SQL_AGENT_RESET);
+#define SQL_AGENT_NORMAL(JE)                                                                                           \
+	"UPDATE agents SET state = CASE WHEN removed = 1 OR state = 'STOP' THEN 'RESET' ELSE 'NORMAL' END, "           \
+	"removed = 0, lastUpdateDate = ?3, lastOperator = ?4, version = version + 1 "                                  \
+	"WHERE hostId IN (SELECT value FROM " JE("?1") ") AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_normal = DSQL_JE(SQL_AGENT_NORMAL);
 static const char sql_agent_reset_failed[] =
 	"UPDATE agents SET state = 'RESET', removed = 0, lastUpdateDate = ?3, lastOperator = ?4, version = version + 1 "
 	"WHERE envId = ?1 AND ((deployId = ?2 AND status NOT IN ('SUCCEEDED', 'UNKNOWN') AND state <> 'RESET') "
@@ -1425,29 +970,29 @@ static const char sql_agent_count[] =
 static const char sql_agent_total[] = "SELECT count(*) FROM agents WHERE envId = ?";
 static const char sql_agent_hosts[] = "SELECT count(DISTINCT hostId) FROM agents";
 
-static int sqlite_agent_list_env(struct store *s, const char *env_id, json_t **ret)
+static int ss_agent_list_env(struct store *s, const char *env_id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_agent_list_env, ret, "s", env_id);
+	return db_list(c, false, sql_agent_list_env, ret, "s", env_id);
 }
 
-static int sqlite_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret)
+static int ss_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
 	if (host_name)
-		return q_list(c, false, sql_agent_list_name, ret, "s", host_name);
-	return q_list(c, false, sql_agent_list_id, ret, "s", host_id);
+		return db_list(c, false, sql_agent_list_name, ret, "s", host_name);
+	return db_list(c, false, sql_agent_list_id, ret, "s", host_id);
 }
 
-static int sqlite_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret)
+static int ss_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_agent_error, ret, "ss", env_id, host_name);
+	return db_row(c, sql_agent_error, ret, "ss", env_id, host_name);
 }
 
 /* Events and history for rows about to change: HOST per host, SLOT per env where a slot is freed
  * (when frees_slot), `Host Action` history per env. */
-static int agent_side_effects(struct conn *c, const json_t *affected, bool frees_slot, const char *action,
+static int agent_side_effects(struct db_conn *c, const json_t *affected, bool frees_slot, const char *action,
 			      const char *operator_name)
 {
 	json_t *envs = json_object(), *hosts = json_object(), *row, *v;
@@ -1502,25 +1047,25 @@ out:
 	return r;
 }
 
-static int sqlite_agent_action(struct store *s, const char *env_id, const json_t *host_ids, enum store_agent_action a,
+static int ss_agent_action(struct store *s, const char *env_id, const json_t *host_ids, enum store_agent_action a,
 			       const char *operator_name, int64_t now)
 {
 	static const char *const action_names[] = { "PAUSED_BY_USER", "RESET", "NORMAL" };
-	static const char *const sqls[] = { sql_agent_pause, sql_agent_reset, sql_agent_normal };
+	static const struct dsql *const sqls[] = { &sql_agent_pause, &sql_agent_reset, &sql_agent_normal };
 	json_t *affected = NULL;
 	int r, n = 0;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_list(c, false, sql_agent_affected, &affected, "js", host_ids, env_id);
+	r = db_list(c, false, SQL(c, sql_agent_affected), &affected, "js", host_ids, env_id);
 	if (r >= 0)
-		r = n = q_exec(c, sqls[a], "jsis", host_ids, env_id, now, operator_name);
+		r = n = db_exec(c, SQL(c, *sqls[a]), "jsis", host_ids, env_id, now, operator_name);
 	if (r >= 0)
 		r = agent_side_effects(c, affected, a == STORE_AGENT_PAUSE, action_names[a], operator_name);
 	json_decref(affected);
-	r = tx_end(c, r < 0 ? r : 0);
+	r = db_end(c, r < 0 ? r : 0);
 	return r < 0 ? r : n;
 }
 
@@ -1528,41 +1073,41 @@ static const char sql_agent_failed_rows[] =
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE envId = ?1 AND ((deployId = ?2 AND status NOT IN "
 	"('SUCCEEDED', 'UNKNOWN') AND state <> 'RESET') OR removed = 1)";
 
-static int sqlite_agent_reset_failed(struct store *s, const char *env_id, const char *deploy_id,
+static int ss_agent_reset_failed(struct store *s, const char *env_id, const char *deploy_id,
 				     const char *operator_name, int64_t now)
 {
 	json_t *affected = NULL;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_list(c, false, sql_agent_failed_rows, &affected, "ss", env_id, deploy_id);
+	r = db_list(c, false, sql_agent_failed_rows, &affected, "ss", env_id, deploy_id);
 	if (r >= 0)
-		r = q_exec(c, sql_agent_reset_failed, "ssis", env_id, deploy_id, now, operator_name);
+		r = db_exec(c, sql_agent_reset_failed, "ssis", env_id, deploy_id, now, operator_name);
 	if (r >= 0 && json_array_size(affected) > 0)
 		r = agent_side_effects(c, affected, false, "RESET", operator_name);
 	json_decref(affected);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_agent_count(struct store *s, const char *env_id, enum store_agent_count what, int64_t *ret)
+static int ss_agent_count(struct store *s, const char *env_id, enum store_agent_count what, int64_t *ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_int(c, sql_agent_count, ret, "si", env_id, (int64_t)what);
+	return db_int(c, sql_agent_count, ret, "si", env_id, (int64_t)what);
 }
 
-static int sqlite_agent_total(struct store *s, const char *env_id, int64_t *ret)
+static int ss_agent_total(struct store *s, const char *env_id, int64_t *ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_int(c, sql_agent_total, ret, "s", env_id);
+	return db_int(c, sql_agent_total, ret, "s", env_id);
 }
 
-static int sqlite_agent_host_count(struct store *s, int64_t *ret)
+static int ss_agent_host_count(struct store *s, int64_t *ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_int(c, sql_agent_hosts, ret, NULL);
+	return db_int(c, sql_agent_hosts, ret, NULL);
 }
 
 /* ---- hosts ----------------------------------------------------------------------------------- */
@@ -1575,21 +1120,26 @@ static int sqlite_agent_host_count(struct store *s, int64_t *ret)
 	"(h.hostName IN (SELECT name FROM capacity WHERE envId = ?1 AND type = 'HOST') OR h.groupName IN "           \
 	"(SELECT name FROM capacity WHERE envId = ?1 AND type = 'GROUP'))"
 static const char sql_host_list_env[] = "SELECT " HOST_COLS " FROM hosts h LEFT JOIN heartbeats hb ON hb.hostId = "
-					"h.hostId WHERE " HOST_IN_ENV " AND (?2 IS NULL OR h.hostName = ?2) "
+					"h.hostId WHERE " HOST_IN_ENV " AND (h.hostName = ?2 OR ?2 IS NULL) "
 					"ORDER BY h.hostName, h.groupName";
 static const char sql_host_list_name[] = "SELECT " HOST_COLS " FROM hosts h LEFT JOIN heartbeats hb ON hb.hostId = "
 					 "h.hostId WHERE h.hostName = ? ORDER BY h.groupName";
 static const char sql_host_list_id[] = "SELECT " HOST_COLS " FROM hosts h LEFT JOIN heartbeats hb ON hb.hostId = "
 				       "h.hostId WHERE h.hostId = ? ORDER BY h.groupName";
-static const char sql_host_missing_in_env[] =
-	"SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT hostId FROM agents WHERE envId = ?2)";
-static const char sql_host_stop_rows[] =
-	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM json_each(?1))";
-static const char sql_host_stop_agents[] =
-	"UPDATE agents SET state = 'STOP', holdsSlot = 0, lastUpdateDate = ?2, lastOperator = ?3, "
-	"version = version + 1 WHERE hostId IN (SELECT value FROM json_each(?1))";
-static const char sql_host_stop_hosts[] = "UPDATE hosts SET state = ?2, lastUpdateDate = ?3 WHERE hostId IN "
-					  "(SELECT value FROM json_each(?1))";
+#define SQL_HOST_MISSING_IN_ENV(JE)                                                                                    \
+	"SELECT value FROM " JE("?1") " WHERE value NOT IN (SELECT hostId FROM agents WHERE envId = ?2)"
+static const struct dsql sql_host_missing_in_env = DSQL_JE(SQL_HOST_MISSING_IN_ENV);
+#define SQL_HOST_STOP_ROWS(JE)                                                                                         \
+	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM " JE("?1") ")"
+static const struct dsql sql_host_stop_rows = DSQL_JE(SQL_HOST_STOP_ROWS);
+#define SQL_HOST_STOP_AGENTS(JE)                                                                                       \
+	"UPDATE agents SET state = 'STOP', holdsSlot = 0, lastUpdateDate = ?2, lastOperator = ?3, "                    \
+	"version = version + 1 WHERE hostId IN (SELECT value FROM " JE("?1") ")"
+static const struct dsql sql_host_stop_agents = DSQL_JE(SQL_HOST_STOP_AGENTS);
+#define SQL_HOST_STOP_HOSTS(JE)                                                                                        \
+	"UPDATE hosts SET state = ?2, lastUpdateDate = ?3 WHERE hostId IN "                                            \
+	"(SELECT value FROM " JE("?1") ")"
+static const struct dsql sql_host_stop_hosts = DSQL_JE(SQL_HOST_STOP_HOSTS);
 static const char sql_host_register[] =
 	"INSERT INTO hosts(hostName, groupName, ip, hostId, accountId, createDate, lastUpdateDate, state, canRetire) "
 	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'PROVISIONED', 0) ON CONFLICT(hostId, groupName) DO UPDATE SET "
@@ -1598,8 +1148,10 @@ static const char sql_host_register[] =
 static const char sql_host_update[] =
 	"UPDATE hosts SET ip = COALESCE(?2, ip), state = COALESCE(?3, state), accountId = COALESCE(?4, accountId), "
 	"lastUpdateDate = ?5 WHERE hostId = ?1";
-static const char sql_host_active[] = "SELECT DISTINCT hostId FROM hosts WHERE state = 'ACTIVE' AND hostId IN "
-				      "(SELECT value FROM json_each(?1)) ORDER BY hostId";
+#define SQL_HOST_ACTIVE(JE)                                                                                            \
+	"SELECT DISTINCT hostId FROM hosts WHERE state = 'ACTIVE' AND hostId IN "                                      \
+	"(SELECT value FROM " JE("?1") ") ORDER BY hostId"
+static const struct dsql sql_host_active = DSQL_JE(SQL_HOST_ACTIVE);
 static const char sql_progress_missing[] =
 	"SELECT name FROM capacity WHERE envId = ? AND type = 'HOST' AND name NOT IN (SELECT hostName FROM "
 	"heartbeats) ORDER BY name";
@@ -1609,88 +1161,88 @@ static const char sql_progress_provisioning[] =
 static const char sql_progress_removed[] = "SELECT hostName FROM agents WHERE envId = ? AND removed = 1 ORDER BY "
 					   "hostName";
 
-static int sqlite_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret)
+static int ss_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_host_list_env, ret, "ss", env_id, host_name);
+	return db_list(c, false, sql_host_list_env, ret, "ss", env_id, host_name);
 }
 
-static int sqlite_host_list(struct store *s, const char *host_name, const char *host_id, json_t **ret)
+static int ss_host_list(struct store *s, const char *host_name, const char *host_id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
 	if (host_name)
-		return q_list(c, false, sql_host_list_name, ret, "s", host_name);
-	return q_list(c, false, sql_host_list_id, ret, "s", host_id);
+		return db_list(c, false, sql_host_list_name, ret, "s", host_name);
+	return db_list(c, false, sql_host_list_id, ret, "s", host_id);
 }
 
-static int sqlite_host_stop(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
+static int ss_host_stop(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
 			    const char *operator_name, int64_t now)
 {
 	json_t *missing = NULL, *affected = NULL;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
 	if (env_id) {
-		r = q_list(c, true, sql_host_missing_in_env, &missing, "js", host_ids, env_id);
+		r = db_list(c, true, SQL(c, sql_host_missing_in_env), &missing, "js", host_ids, env_id);
 		if (r >= 0 && json_array_size(missing) > 0)
 			r = -ENOENT;
 	}
 	if (r >= 0)
-		r = q_list(c, false, sql_host_stop_rows, &affected, "j", host_ids);
+		r = db_list(c, false, SQL(c, sql_host_stop_rows), &affected, "j", host_ids);
 	if (r >= 0)
-		r = q_exec(c, sql_host_stop_agents, "jis", host_ids, now, operator_name);
+		r = db_exec(c, SQL(c, sql_host_stop_agents), "jis", host_ids, now, operator_name);
 	if (r >= 0)
-		r = q_exec(c, sql_host_stop_hosts, "jsi", host_ids,
+		r = db_exec(c, SQL(c, sql_host_stop_hosts), "jsi", host_ids,
 			   replace ? "PENDING_TERMINATE" : "PENDING_TERMINATE_NO_REPLACE", now);
 	if (r >= 0)
 		r = agent_side_effects(c, affected, true, "STOP", operator_name);
 	json_decref(missing);
 	json_decref(affected);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_host_register(struct store *s, const json_t *h)
+static int ss_host_register(struct store *s, const json_t *h)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_host_register, "jjjjji", json_object_get(h, "hostName"), json_object_get(h, "groupName"),
+	r = db_exec(c, sql_host_register, "jjjjji", json_object_get(h, "hostName"), json_object_get(h, "groupName"),
 		   json_object_get(h, "ip"), json_object_get(h, "hostId"), json_object_get(h, "accountId"),
 		   (int64_t)now_ms());
 	return r < 0 ? r : 0;
 }
 
-static int sqlite_host_update(struct store *s, const char *host_id, const json_t *p, int64_t now)
+static int ss_host_update(struct store *s, const char *host_id, const json_t *p, int64_t now)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_host_update, "sjjji", host_id, json_object_get(p, "ip"), json_object_get(p, "state"),
+	r = db_exec(c, sql_host_update, "sjjji", host_id, json_object_get(p, "ip"), json_object_get(p, "state"),
 		   json_object_get(p, "accountId"), now);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
 }
 
-static int sqlite_host_active(struct store *s, const json_t *host_ids, json_t **ret)
+static int ss_host_active(struct store *s, const json_t *host_ids, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, true, sql_host_active, ret, "j", host_ids);
+	return db_list(c, true, SQL(c, sql_host_active), ret, "j", host_ids);
 }
 
-static int sqlite_progress_lists(struct store *s, const char *env_id, json_t **ret_missing,
+static int ss_progress_lists(struct store *s, const char *env_id, json_t **ret_missing,
 				 json_t **ret_provisioning, json_t **ret_removed)
 {
 	json_t *m = NULL, *p = NULL, *rm = NULL;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = q_list(c, true, sql_progress_missing, &m, "s", env_id);
+	r = db_list(c, true, sql_progress_missing, &m, "s", env_id);
 	if (r >= 0 && ret_provisioning)
-		r = q_list(c, false, sql_progress_provisioning, &p, "s", env_id);
+		r = db_list(c, false, sql_progress_provisioning, &p, "s", env_id);
 	if (r >= 0 && ret_removed)
-		r = q_list(c, true, sql_progress_removed, &rm, "s", env_id);
+		r = db_list(c, true, sql_progress_removed, &rm, "s", env_id);
 	if (r < 0) {
 		json_decref(m);
 		json_decref(p);
@@ -1728,53 +1280,59 @@ static const char sql_promote_get[] = "SELECT envId, type, predStage, queueSize,
 static const char *const promote_cols[] = { "envId", "type",          "predStage",  "queueSize",    "schedule",
 					    "delay", "disablePolicy", "failPolicy", "lastOperator", "lastUpdate" };
 static const char sql_promote_put[] =
-	"INSERT OR REPLACE INTO promotes(envId, type, predStage, queueSize, schedule, delay, disablePolicy, "
-	"failPolicy, lastOperator, lastUpdate) VALUES(?,?,?,?,?,?,?,?,?,?)";
+	"INSERT INTO promotes(envId, type, predStage, queueSize, schedule, delay, disablePolicy, "
+	"failPolicy, lastOperator, lastUpdate) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(envId) DO UPDATE SET "
+	"type = excluded.type, predStage = excluded.predStage, queueSize = excluded.queueSize, "
+	"schedule = excluded.schedule, delay = excluded.delay, disablePolicy = excluded.disablePolicy, "
+	"failPolicy = excluded.failPolicy, lastOperator = excluded.lastOperator, lastUpdate = excluded.lastUpdate";
 static const char sql_schedule_get[] = "SELECT id, totalSessions, cooldownTimes, hostNumbers, currentSession, state, "
 				       "stateStartTime FROM schedules WHERE envId = ?";
 static const char *const schedule_cols[] = { "id",          "envId",          "totalSessions", "cooldownTimes",
 					     "hostNumbers", "currentSession", "state",         "stateStartTime" };
 static const char sql_schedule_put[] =
-	"INSERT OR REPLACE INTO schedules(id, envId, totalSessions, cooldownTimes, hostNumbers, currentSession, state, "
-	"stateStartTime) VALUES(?,?,?,?,?,?,?,?)";
+	"INSERT INTO schedules(id, envId, totalSessions, cooldownTimes, hostNumbers, currentSession, state, "
+	"stateStartTime) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(envId) DO UPDATE SET id = excluded.id, "
+	"totalSessions = excluded.totalSessions, cooldownTimes = excluded.cooldownTimes, "
+	"hostNumbers = excluded.hostNumbers, currentSession = excluded.currentSession, state = excluded.state, "
+	"stateStartTime = excluded.stateStartTime";
 
-static int sqlite_tag_insert(struct store *s, const json_t *t)
+static int ss_tag_insert(struct store *s, const json_t *t)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = bind_cols_exec(c, sql_tag_insert, tag_cols, ELEMENTSOF(tag_cols), t, NULL);
+	r = db_exec_cols(c, sql_tag_insert, tag_cols, ELEMENTSOF(tag_cols), t, NULL);
 	return r < 0 ? r : 0;
 }
 
-static int sqlite_tag_list_target(struct store *s, const char *target_id, int64_t limit, json_t **ret)
+static int ss_tag_list_target(struct store *s, const char *target_id, int64_t limit, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_tag_list_target, ret, "si", target_id, limit);
+	return db_list(c, false, sql_tag_list_target, ret, "si", target_id, limit);
 }
 
-static int sqlite_tag_get(struct store *s, const char *id, json_t **ret)
+static int ss_tag_get(struct store *s, const char *id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_tag_get, ret, "s", id);
+	return db_row(c, sql_tag_get, ret, "s", id);
 }
 
-static int sqlite_tag_delete(struct store *s, const char *id)
+static int ss_tag_delete(struct store *s, const char *id)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_tag_delete, "s", id);
+	r = db_exec(c, sql_tag_delete, "s", id);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
 }
 
-static int sqlite_tag_list_value(struct store *s, const char *value, int64_t limit, json_t **ret)
+static int ss_tag_list_value(struct store *s, const char *value, int64_t limit, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_tag_list_value, ret, "si", value, limit);
+	return db_list(c, false, sql_tag_list_value, ret, "si", value, limit);
 }
 
-static int sqlite_env_set_enabled(struct store *s, const char *id, const char *state, const json_t *tag,
+static int ss_env_set_enabled(struct store *s, const char *id, const char *state, const json_t *tag,
 				  const char *operator_name, const char *change)
 {
 	json_t *ids = NULL, *v;
@@ -1782,19 +1340,19 @@ static int sqlite_env_set_enabled(struct store *s, const char *id, const char *s
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
 	if (id)
 		ids = json_pack("[s]", id);
 	else
-		r = q_list(c, true, sql_env_ids_all, &ids, NULL);
+		r = db_list(c, true, sql_env_ids_all, &ids, NULL);
 	if (r >= 0 && !ids)
 		r = -ENOMEM;
 	json_array_foreach(ids, i, v) {
 		if (r < 0)
 			break;
-		r = q_exec(c, sql_env_set_enabled, "ss", json_string_value(v), state);
+		r = db_exec(c, sql_env_set_enabled, "ss", json_string_value(v), state);
 		if (r == 0 && id)
 			r = -ENOENT;
 		if (r >= 0)
@@ -1803,78 +1361,78 @@ static int sqlite_env_set_enabled(struct store *s, const char *id, const char *s
 			r = ev_add(c, "ENV", json_string_value(v), NULL, NULL);
 	}
 	if (r >= 0 && tag) {
-		r = bind_cols_exec(c, sql_tag_insert, tag_cols, ELEMENTSOF(tag_cols), tag, NULL);
+		r = db_exec_cols(c, sql_tag_insert, tag_cols, ELEMENTSOF(tag_cols), tag, NULL);
 	}
 	json_decref(ids);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_promote_get(struct store *s, const char *env_id, json_t **ret)
+static int ss_promote_get(struct store *s, const char *env_id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_promote_get, ret, "s", env_id);
+	return db_row(c, sql_promote_get, ret, "s", env_id);
 }
 
-static int sqlite_promote_put(struct store *s, const json_t *p, const json_t *history)
+static int ss_promote_put(struct store *s, const json_t *p, const json_t *history)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = bind_cols_exec(c, sql_promote_put, promote_cols, ELEMENTSOF(promote_cols), p, NULL);
+	r = db_exec_cols(c, sql_promote_put, promote_cols, ELEMENTSOF(promote_cols), p, NULL);
 	if (r >= 0)
 		r = hist_add(c, history);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_schedule_get(struct store *s, const char *env_id, json_t **ret)
+static int ss_schedule_get(struct store *s, const char *env_id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_row(c, sql_schedule_get, ret, "s", env_id);
+	return db_row(c, sql_schedule_get, ret, "s", env_id);
 }
 
-static int sqlite_schedule_put(struct store *s, const json_t *sch)
+static int ss_schedule_put(struct store *s, const json_t *sch)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = bind_cols_exec(c, sql_schedule_put, schedule_cols, ELEMENTSOF(schedule_cols), sch, NULL);
+	r = db_exec_cols(c, sql_schedule_put, schedule_cols, ELEMENTSOF(schedule_cols), sch, NULL);
 	if (r >= 0)
 		r = ev_add(c, "ENV", json_string_value(json_object_get(sch, "envId")), NULL, NULL);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
 static const char sql_promote_list_auto[] =
 	"SELECT envId, type, predStage, queueSize, schedule, delay, disablePolicy, failPolicy, lastOperator, "
 	"lastUpdate FROM promotes WHERE type = 'AUTO' AND predStage IS NOT NULL ORDER BY random()";
 
-static int sqlite_promote_list_auto(struct store *s, json_t **ret)
+static int ss_promote_list_auto(struct store *s, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_promote_list_auto, ret, NULL);
+	return db_list(c, false, sql_promote_list_auto, ret, NULL);
 }
 
 static const char sql_schedule_delete[] = "DELETE FROM schedules WHERE envId = ?";
 
-static int sqlite_schedule_delete(struct store *s, const char *env_id)
+static int ss_schedule_delete(struct store *s, const char *env_id)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_exec(c, sql_schedule_delete, "s", env_id);
+	r = db_exec(c, sql_schedule_delete, "s", env_id);
 	if (r == 0)
 		r = -ENOENT;
 	if (r >= 0)
 		r = ev_add(c, "ENV", env_id, NULL, NULL);
-	return tx_end(c, r < 0 ? r : 0);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_history_add(struct store *s, const json_t *h)
+static int ss_history_add(struct store *s, const json_t *h)
 {
 	CONN_OR_FAIL(c, s);
 	return hist_add(c, h);
@@ -1887,30 +1445,30 @@ static const char sql_event_poll[] =
 static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
 static const char sql_event_purge[] = "DELETE FROM events WHERE createdAt < ?";
 
-static int sqlite_event_add(struct store *s, const char *kind, const char *env_id, const char *host_id,
+static int ss_event_add(struct store *s, const char *kind, const char *env_id, const char *host_id,
 			    const char *name)
 {
 	CONN_OR_FAIL(c, s);
 	return ev_add(c, kind, env_id, host_id, name);
 }
 
-static int sqlite_event_poll(struct store *s, int64_t after_seq, int64_t limit, json_t **ret)
+static int ss_event_poll(struct store *s, int64_t after_seq, int64_t limit, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, false, sql_event_poll, ret, "ii", after_seq, limit);
+	return db_list(c, false, sql_event_poll, ret, "ii", after_seq, limit);
 }
 
-static int sqlite_event_last_seq(struct store *s, int64_t *ret)
+static int ss_event_last_seq(struct store *s, int64_t *ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_int(c, sql_event_last, ret, NULL);
+	return db_int(c, sql_event_last, ret, NULL);
 }
 
-static int sqlite_event_purge(struct store *s, int64_t before)
+static int ss_event_purge(struct store *s, int64_t before)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = q_exec(c, sql_event_purge, "i", before);
+	r = db_exec(c, sql_event_purge, "i", before);
 	return r < 0 ? r : 0;
 }
 
@@ -1919,7 +1477,8 @@ static int sqlite_event_purge(struct store *s, int64_t before)
 static const char sql_env_transition[] = "SELECT id FROM envs WHERE deployId IS NOT NULL AND envState = 'NORMAL' "
 					 "ORDER BY random()";
 static const char sql_worker_last[] = "SELECT lastRun FROM worker_runs WHERE name = ?";
-static const char sql_worker_set[] = "INSERT OR REPLACE INTO worker_runs(name, lastRun) VALUES(?, ?)";
+static const char sql_worker_set[] =
+	"INSERT INTO worker_runs(name, lastRun) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET lastRun = excluded.lastRun";
 static const char sql_hb_last_seen[] = "SELECT lastSeen FROM heartbeats WHERE hostId = ?";
 static const char sql_jan_unreachable_rows[] =
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE state = 'NORMAL' AND hostId IN "
@@ -1950,7 +1509,7 @@ static const char sql_ret_deploys[] =
 	"DELETE FROM deploys WHERE id IN (SELECT x.id FROM (SELECT d.id, e.maxDeployNum, ROW_NUMBER() OVER "
 	"(PARTITION BY d.envId ORDER BY d.startDate ASC, d.seq ASC) AS rn, (SELECT count(*) FROM deploys y "
 	"WHERE y.envId = d.envId) AS cnt FROM deploys d JOIN envs e ON e.id = d.envId WHERE d.lastUpdateDate < "
-	"?1 - e.maxDeployDay * 86400000 AND d.id IS NOT e.deployId) x WHERE x.rn <= x.cnt - x.maxDeployNum)";
+	"?1 - e.maxDeployDay * 86400000 AND d.id IS DISTINCT FROM e.deployId) x WHERE x.rn <= x.cnt - x.maxDeployNum)";
 /* §8.4: per build name, the oldest builds published more than build_days ago that no deploy
  * references, at most (count - build_keep) of them. */
 static const char sql_ret_builds[] =
@@ -1967,22 +1526,22 @@ static const char sql_stats_unreachable[] =
 	"SELECT count(DISTINCT hostId) FROM agents WHERE state = 'UNREACHABLE'";
 static const char sql_stats_hosts[] = "SELECT count(*) FROM heartbeats";
 
-static int sqlite_env_list_transition(struct store *s, json_t **ret)
+static int ss_env_list_transition(struct store *s, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_list(c, true, sql_env_transition, ret, NULL);
+	return db_list(c, true, sql_env_transition, ret, NULL);
 }
 
-static int sqlite_worker_claim(struct store *s, const char *unit, int64_t now, int64_t min_interval_ms)
+static int ss_worker_claim(struct store *s, const char *unit, int64_t now, int64_t min_interval_ms)
 {
 	int64_t last = 0;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_int(c, sql_worker_last, &last, "s", unit);
+	r = db_int(c, sql_worker_last, &last, "s", unit);
 	if (r == -ENOENT) {
 		last = INT64_MIN / 2;
 		r = 0;
@@ -1991,21 +1550,21 @@ static int sqlite_worker_claim(struct store *s, const char *unit, int64_t now, i
 		if (now - last < min_interval_ms)
 			r = 0;
 		else {
-			r = q_exec(c, sql_worker_set, "si", unit, now);
+			r = db_exec(c, sql_worker_set, "si", unit, now);
 			if (r >= 0)
 				r = 1;
 		}
 	}
-	return tx_end(c, r);
+	return db_end(c, r);
 }
 
-static int sqlite_heartbeat_last_seen(struct store *s, const char *host_id, int64_t *ret)
+static int ss_heartbeat_last_seen(struct store *s, const char *host_id, int64_t *ret)
 {
 	CONN_OR_FAIL(c, s);
-	return q_int(c, sql_hb_last_seen, ret, "s", host_id);
+	return db_int(c, sql_hb_last_seen, ret, "s", host_id);
 }
 
-static int slot_events(struct conn *c, const json_t *rows, bool only_holders)
+static int slot_events(struct db_conn *c, const json_t *rows, bool only_holders)
 {
 	json_t *row;
 	size_t i;
@@ -2022,53 +1581,53 @@ static int slot_events(struct conn *c, const json_t *rows, bool only_holders)
 	return r;
 }
 
-static int sqlite_janitor_unreachable(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed)
+static int ss_janitor_unreachable(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed)
 {
 	json_t *rows = NULL, *row;
 	size_t i;
 	int r, n = 0;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_list(c, false, sql_jan_unreachable_rows, &rows, "i", silent_before);
+	r = db_list(c, false, sql_jan_unreachable_rows, &rows, "i", silent_before);
 	if (r >= 0)
-		r = n = q_exec(c, sql_jan_unreachable, "ii", silent_before, now);
+		r = n = db_exec(c, sql_jan_unreachable, "ii", silent_before, now);
 	json_array_foreach(rows, i, row) if (r >= 0) r = ev_add(c, "HOST", json_string_value(json_object_get(row, "envId")),
 								  json_string_value(json_object_get(row, "hostId")), NULL);
 	json_decref(rows);
-	r = tx_end(c, r < 0 ? r : 0);
+	r = db_end(c, r < 0 ? r : 0);
 	if (r < 0)
 		return r;
 	*ret_changed = n;
 	return 0;
 }
 
-static int sqlite_janitor_release_slots(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed)
+static int ss_janitor_release_slots(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed)
 {
 	json_t *rows = NULL;
 	int r, n = 0;
 	CONN_OR_FAIL(c, s);
 
 	(void)now;
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_list(c, false, sql_jan_release_rows, &rows, "i", silent_before);
+	r = db_list(c, false, sql_jan_release_rows, &rows, "i", silent_before);
 	if (r >= 0)
-		r = n = q_exec(c, sql_jan_release, "i", silent_before);
+		r = n = db_exec(c, sql_jan_release, "i", silent_before);
 	if (r >= 0)
 		r = slot_events(c, rows, false);
 	json_decref(rows);
-	r = tx_end(c, r < 0 ? r : 0);
+	r = db_end(c, r < 0 ? r : 0);
 	if (r < 0)
 		return r;
 	*ret_changed = n;
 	return 0;
 }
 
-static int sqlite_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_deleted)
+static int ss_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_deleted)
 {
 	static const char *const dels[] = { sql_jan_expire_agents, sql_jan_expire_errors, sql_jan_expire_hosts,
 					    sql_jan_expire_hb, sql_jan_expire_unseen };
@@ -2077,41 +1636,41 @@ static int sqlite_janitor_expire(struct store *s, int64_t silent_before, int64_t
 	int r, n = 0;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_list(c, true, sql_jan_expire_rows, &envs, "i", silent_before);
+	r = db_list(c, true, sql_jan_expire_rows, &envs, "i", silent_before);
 	for (i = 0; r >= 0 && i < ELEMENTSOF(dels); i++) {
-		r = q_exec(c, dels[i], "i", silent_before);
+		r = db_exec(c, dels[i], "i", silent_before);
 		if (r > 0 && i == 3)
 			n = r;
 	}
 	json_array_foreach(envs, i, v) if (r >= 0) r = ev_add(c, "SLOT", json_string_value(v), NULL, NULL);
 	json_decref(envs);
-	r = tx_end(c, r < 0 ? r : 0);
+	r = db_end(c, r < 0 ? r : 0);
 	if (r < 0)
 		return r;
 	*ret_deleted = n;
 	return 0;
 }
 
-static int sqlite_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_t build_days)
+static int ss_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_t build_days)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = tx_begin(c);
+	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = q_exec(c, sql_ret_deploys, "i", now);
+	r = db_exec(c, sql_ret_deploys, "i", now);
 	if (r >= 0)
-		r = q_exec(c, sql_ret_builds, "iii", now, build_keep, build_days);
+		r = db_exec(c, sql_ret_builds, "iii", now, build_keep, build_days);
 	if (r >= 0)
-		r = q_exec(c, sql_ret_history, NULL);
-	return tx_end(c, r < 0 ? r : 0);
+		r = db_exec(c, sql_ret_history, NULL);
+	return db_end(c, r < 0 ? r : 0);
 }
 
-static int sqlite_stats(struct store *s, json_t **ret)
+static int ss_stats(struct store *s, json_t **ret)
 {
 	json_t *rows = NULL, *row, *deploys = NULL, *res;
 	int64_t unreachable = 0, hosts = 0;
@@ -2119,11 +1678,11 @@ static int sqlite_stats(struct store *s, json_t **ret)
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = q_list(c, false, sql_stats_deploys, &rows, NULL);
+	r = db_list(c, false, sql_stats_deploys, &rows, NULL);
 	if (r >= 0)
-		r = q_int(c, sql_stats_unreachable, &unreachable, NULL);
+		r = db_int(c, sql_stats_unreachable, &unreachable, NULL);
 	if (r >= 0)
-		r = q_int(c, sql_stats_hosts, &hosts, NULL);
+		r = db_int(c, sql_stats_hosts, &hosts, NULL);
 	if (r < 0) {
 		json_decref(rows);
 		return r;
@@ -2141,95 +1700,104 @@ static int sqlite_stats(struct store *s, json_t **ret)
 	return 0;
 }
 
-const struct store_ops store_sqlite_ops = {
-	.name = "sqlite",
-	.version = STORE_OPS_VERSION,
-	.open = sqlite_open,
-	.close = sqlite_close,
-	.errmsg = sqlite_errmsg,
-	.health = sqlite_health,
-	.schema_version = sqlite_schema_version,
-	.token_bootstrap = sqlite_token_bootstrap,
-	.token_get_by_hash = sqlite_token_get_by_hash,
-	/* security (§4.10) */
-	.token_list = sqlite_token_list,
-	.token_get = sqlite_token_get,
-	.token_insert = sqlite_token_insert,
-	.token_update = sqlite_token_update,
-	.token_delete = sqlite_token_delete,
-	.binding_list = sqlite_binding_list,
-	.binding_get = sqlite_binding_get,
-	.binding_of = sqlite_binding_of,
-	.binding_insert = sqlite_binding_insert,
-	.binding_update = sqlite_binding_update,
-	.binding_delete = sqlite_binding_delete,
-	.build_insert = sqlite_build_insert,
-	.build_get = sqlite_build_get,
-	.build_list = sqlite_build_list,
-	.build_names = sqlite_build_names,
-	.build_branches = sqlite_build_branches,
-	.build_delete = sqlite_build_delete,
-	.env_insert = sqlite_env_insert,
-	.env_get = sqlite_env_get,
-	.env_get_by_id = sqlite_env_get_by_id,
-	.env_list = sqlite_env_list,
-	.env_names = sqlite_env_names,
-	.env_update = sqlite_env_update,
-	.env_delete = sqlite_env_delete,
-	.env_set_state = sqlite_env_set_state,
-	.history_list = sqlite_history_list,
-	.capacity_get = sqlite_capacity_get,
-	.capacity_change = sqlite_capacity_change,
-	.config_get = sqlite_config_get,
-	.config_put = sqlite_config_put,
-	.deploy_create = sqlite_deploy_create,
-	.deploy_get = sqlite_deploy_get,
-	.deploy_list = sqlite_deploy_list,
-	.deploy_set_acceptance = sqlite_deploy_set_acceptance,
-	.deploy_count_since = sqlite_deploy_count_since,
-	.deploy_list_succeeded = sqlite_deploy_list_succeeded,
-	.deploy_counts = sqlite_deploy_counts,
-	.deploy_cas = sqlite_deploy_cas,
-	.deploy_finalize = sqlite_deploy_finalize,
-	.deploy_append_description = sqlite_deploy_append_description,
-	.agent_list_env = sqlite_agent_list_env,
-	.agent_list_host = sqlite_agent_list_host,
-	.agent_error_get = sqlite_agent_error_get,
-	.agent_action = sqlite_agent_action,
-	.agent_reset_failed = sqlite_agent_reset_failed,
-	.agent_count = sqlite_agent_count,
-	.agent_total = sqlite_agent_total,
-	.agent_host_count = sqlite_agent_host_count,
-	.host_list_env = sqlite_host_list_env,
-	.host_list = sqlite_host_list,
-	.host_stop = sqlite_host_stop,
-	.host_register = sqlite_host_register,
-	.host_update = sqlite_host_update,
-	.host_active = sqlite_host_active,
-	.progress_lists = sqlite_progress_lists,
-	.tag_insert = sqlite_tag_insert,
-	.tag_list_target = sqlite_tag_list_target,
-	.tag_get = sqlite_tag_get,
-	.tag_delete = sqlite_tag_delete,
-	.tag_list_value = sqlite_tag_list_value,
-	.env_set_enabled = sqlite_env_set_enabled,
-	.promote_get = sqlite_promote_get,
-	.promote_put = sqlite_promote_put,
-	.schedule_get = sqlite_schedule_get,
-	.schedule_put = sqlite_schedule_put,
-	.schedule_delete = sqlite_schedule_delete,
-	.promote_list_auto = sqlite_promote_list_auto,
-	.history_add = sqlite_history_add,
-	.event_add = sqlite_event_add,
-	.event_poll = sqlite_event_poll,
-	.event_last_seq = sqlite_event_last_seq,
-	.event_purge = sqlite_event_purge,
-	.env_list_transition = sqlite_env_list_transition,
-	.worker_claim = sqlite_worker_claim,
-	.heartbeat_last_seen = sqlite_heartbeat_last_seen,
-	.janitor_unreachable = sqlite_janitor_unreachable,
-	.janitor_release_slots = sqlite_janitor_release_slots,
-	.janitor_expire = sqlite_janitor_expire,
-	.retention_run = sqlite_retention_run,
-	.stats = sqlite_stats,
-};
+#define STORE_SQL_OPS(NAME)                                                                                    \
+	{                                                                                                      \
+		.name = NAME,                                                                                  \
+		.version = STORE_OPS_VERSION,                                                                 \
+		.open = ss_open,                                                                              \
+		.close = ss_close,                                                                            \
+		.errmsg = ss_errmsg,                                                                          \
+		.health = ss_health,                                                                          \
+		.schema_version = ss_schema_version,                                                          \
+		.token_bootstrap = ss_token_bootstrap,                                                        \
+		.token_get_by_hash = ss_token_get_by_hash,                                                    \
+		/* security (§4.10) */                                                                        \
+		.token_list = ss_token_list,                                                                  \
+		.token_get = ss_token_get,                                                                    \
+		.token_insert = ss_token_insert,                                                              \
+		.token_update = ss_token_update,                                                              \
+		.token_delete = ss_token_delete,                                                              \
+		.binding_list = ss_binding_list,                                                              \
+		.binding_get = ss_binding_get,                                                                \
+		.binding_of = ss_binding_of,                                                                  \
+		.binding_insert = ss_binding_insert,                                                          \
+		.binding_update = ss_binding_update,                                                          \
+		.binding_delete = ss_binding_delete,                                                          \
+		.build_insert = ss_build_insert,                                                              \
+		.build_get = ss_build_get,                                                                    \
+		.build_list = ss_build_list,                                                                  \
+		.build_names = ss_build_names,                                                                \
+		.build_branches = ss_build_branches,                                                          \
+		.build_delete = ss_build_delete,                                                              \
+		.env_insert = ss_env_insert,                                                                  \
+		.env_get = ss_env_get,                                                                        \
+		.env_get_by_id = ss_env_get_by_id,                                                            \
+		.env_list = ss_env_list,                                                                      \
+		.env_names = ss_env_names,                                                                    \
+		.env_update = ss_env_update,                                                                  \
+		.env_delete = ss_env_delete,                                                                  \
+		.env_set_state = ss_env_set_state,                                                            \
+		.history_list = ss_history_list,                                                              \
+		.capacity_get = ss_capacity_get,                                                              \
+		.capacity_change = ss_capacity_change,                                                        \
+		.config_get = ss_config_get,                                                                  \
+		.config_put = ss_config_put,                                                                  \
+		.deploy_create = ss_deploy_create,                                                            \
+		.deploy_get = ss_deploy_get,                                                                  \
+		.deploy_list = ss_deploy_list,                                                                \
+		.deploy_set_acceptance = ss_deploy_set_acceptance,                                            \
+		.deploy_count_since = ss_deploy_count_since,                                                  \
+		.deploy_list_succeeded = ss_deploy_list_succeeded,                                            \
+		.deploy_counts = ss_deploy_counts,                                                            \
+		.deploy_cas = ss_deploy_cas,                                                                  \
+		.deploy_finalize = ss_deploy_finalize,                                                        \
+		.deploy_append_description = ss_deploy_append_description,                                    \
+		.agent_list_env = ss_agent_list_env,                                                          \
+		.agent_list_host = ss_agent_list_host,                                                        \
+		.agent_error_get = ss_agent_error_get,                                                        \
+		.agent_action = ss_agent_action,                                                              \
+		.agent_reset_failed = ss_agent_reset_failed,                                                  \
+		.agent_count = ss_agent_count,                                                                \
+		.agent_total = ss_agent_total,                                                                \
+		.agent_host_count = ss_agent_host_count,                                                      \
+		.host_list_env = ss_host_list_env,                                                            \
+		.host_list = ss_host_list,                                                                    \
+		.host_stop = ss_host_stop,                                                                    \
+		.host_register = ss_host_register,                                                            \
+		.host_update = ss_host_update,                                                                \
+		.host_active = ss_host_active,                                                                \
+		.progress_lists = ss_progress_lists,                                                          \
+		.tag_insert = ss_tag_insert,                                                                  \
+		.tag_list_target = ss_tag_list_target,                                                        \
+		.tag_get = ss_tag_get,                                                                        \
+		.tag_delete = ss_tag_delete,                                                                  \
+		.tag_list_value = ss_tag_list_value,                                                          \
+		.env_set_enabled = ss_env_set_enabled,                                                        \
+		.promote_get = ss_promote_get,                                                                \
+		.promote_put = ss_promote_put,                                                                \
+		.schedule_get = ss_schedule_get,                                                              \
+		.schedule_put = ss_schedule_put,                                                              \
+		.schedule_delete = ss_schedule_delete,                                                        \
+		.promote_list_auto = ss_promote_list_auto,                                                    \
+		.history_add = ss_history_add,                                                                \
+		.event_add = ss_event_add,                                                                    \
+		.event_poll = ss_event_poll,                                                                  \
+		.event_last_seq = ss_event_last_seq,                                                          \
+		.event_purge = ss_event_purge,                                                                \
+		.env_list_transition = ss_env_list_transition,                                                \
+		.worker_claim = ss_worker_claim,                                                              \
+		.heartbeat_last_seen = ss_heartbeat_last_seen,                                                \
+		.janitor_unreachable = ss_janitor_unreachable,                                                \
+		.janitor_release_slots = ss_janitor_release_slots,                                            \
+		.janitor_expire = ss_janitor_expire,                                                          \
+		.retention_run = ss_retention_run,                                                            \
+		.stats = ss_stats,                                                                            \
+	}
+
+const struct store_ops store_sqlite_ops = STORE_SQL_OPS("sqlite");
+const struct store_ops store_pg_ops = STORE_SQL_OPS("postgresql");
+
+static const struct store_ops *ops_of(struct db_conn *c)
+{
+	return db_dialect(c) == DB_PG ? &store_pg_ops : &store_sqlite_ops;
+}

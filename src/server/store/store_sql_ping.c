@@ -1,296 +1,65 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/store_sqlite_ping.c: the SQLite implementation of store_ping.h, the ping hot path's typed queries.
- * One connection per thread (pthread key), WAL, busy timeout 5 s, prepared statements cached per connection.
+/* store/store_sql_ping.c: store_ping.h on the SQL driver layer (db.h, SQLite and PostgreSQL), the ping hot path's typed queries.
+ * Connections, statement caches and transactions are db.h's; admission locks its stage (§5.7).
  * SQL is static text with placeholders only. Does not log. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
+#include "db.h"
 #include "enums.h"
 #include "jsonutil.h"
 #include "store_ping.h"
 #include "util.h"
 #include "banned.h"
 
-#define PING_STMT_CACHE 64
-
-struct pconn {
-	struct store_ping *owner;
-	sqlite3 *db;
-	struct {
-		const char *sql;
-		sqlite3_stmt *st;
-	} cache[PING_STMT_CACHE];
-	size_t n_cache;
-	char errmsg[256];
-	struct pconn *next;
-};
-
 struct store_ping {
-	char *path;
-	pthread_key_t key;
-	pthread_mutex_t lock;
-	struct pconn *conns;
-	char open_errmsg[256];
+	struct db *db;
 };
 
-static void pconn_close(struct pconn *c)
-{
-	for (size_t i = 0; i < c->n_cache; i++)
-		sqlite3_finalize(c->cache[i].st);
-	sqlite3_close(c->db);
-	free(c);
-}
-
-static void pconn_thread_exit(void *arg)
-{
-	struct pconn *c = arg;
-	struct store_ping *p = c->owner;
-
-	pthread_mutex_lock(&p->lock);
-	for (struct pconn **pp = &p->conns; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	pthread_mutex_unlock(&p->lock);
-	pconn_close(c);
-}
-
-static struct pconn *pconn_get(struct store_ping *p)
-{
-	struct pconn *c = pthread_getspecific(p->key);
-	int rc;
-
-	if (c)
-		return c;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->owner = p;
-	rc = sqlite3_open_v2(p->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		(void)str_printf(p->open_errmsg, sizeof(p->open_errmsg), "cannot open '%s': %s", p->path,
-				 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-		sqlite3_close(c->db);
-		free(c);
-		return NULL;
-	}
-	sqlite3_busy_timeout(c->db, 5000);
-	sqlite3_extended_result_codes(c->db, 1);
-	(void)sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
-	pthread_mutex_lock(&p->lock);
-	c->next = p->conns;
-	p->conns = c;
-	pthread_mutex_unlock(&p->lock);
-	(void)pthread_setspecific(p->key, c);
-	return c;
-}
+/* a statement whose text differs between the dialects */
+struct dsql {
+	const char *sqlite, *pg;
+};
+#define SQL(c, d) (db_dialect(c) == DB_PG ? (d).pg : (d).sqlite)
 
 int store_ping_open(const char *dsn, struct store_ping **ret)
 {
 	struct store_ping *p;
+	int r;
 
-	if (!dsn || !startswith(dsn, "sqlite:"))
+	if (!dsn || !db_dsn_supported(dsn))
 		return -EPROTONOSUPPORT;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->path = strdup(dsn + strlen("sqlite:"));
-	if (!p->path) {
+	r = db_open(dsn, &p->db);
+	if (r < 0) {
 		free(p);
-		return -ENOMEM;
+		return r;
 	}
-	if (pthread_key_create(&p->key, pconn_thread_exit) != 0) {
-		free(p->path);
-		free(p);
-		return -ENOMEM;
-	}
-	pthread_mutex_init(&p->lock, NULL);
 	*ret = p;
 	return 0;
 }
 
 void store_ping_free(struct store_ping *p)
 {
-	struct pconn *c, *next;
-
 	if (!p)
 		return;
-	/* threads that used the store have exited or will never use it again */
-	(void)pthread_key_delete(p->key);
-	for (c = p->conns; c; c = next) {
-		next = c->next;
-		pconn_close(c);
-	}
-	pthread_mutex_destroy(&p->lock);
-	free(p->path);
+	db_free(p->db);
 	free(p);
 }
 
 const char *store_ping_errmsg(struct store_ping *p)
 {
-	struct pconn *c = pthread_getspecific(p->key);
-
-	if (!c)
-		return p->open_errmsg;
-	return c->errmsg;
+	return db_errmsg(p->db);
 }
 
-static int map_rc(struct pconn *c, int rc)
+static int col_enum(struct db_stmt *st, int i, int (*from)(const char *), int def)
 {
-	if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return 0;
-	(void)str_printf(c->errmsg, sizeof(c->errmsg), "%s", sqlite3_errmsg(c->db));
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EAGAIN;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
-static int prep(struct pconn *c, const char *sql, sqlite3_stmt **ret)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	for (size_t i = 0; i < c->n_cache; i++)
-		if (c->cache[i].sql == sql) {
-			sqlite3_reset(c->cache[i].st);
-			sqlite3_clear_bindings(c->cache[i].st);
-			*ret = c->cache[i].st;
-			return 0;
-		}
-	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-	if (rc != SQLITE_OK)
-		return map_rc(c, rc);
-	if (c->n_cache == PING_STMT_CACHE) {
-		sqlite3_finalize(c->cache[0].st);
-		memmove(&c->cache[0], &c->cache[1], sizeof(c->cache[0]) * (PING_STMT_CACHE - 1));
-		c->n_cache--;
-	}
-	c->cache[c->n_cache].sql = sql;
-	c->cache[c->n_cache].st = st;
-	c->n_cache++;
-	*ret = st;
-	return 0;
-}
-
-/* fmt: s text (NULL binds NULL), i int64, b bool (int). */
-static int bind(struct pconn *c, sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-	int i = 1, rc = SQLITE_OK;
-
-	for (const char *f = fmt ? fmt : ""; *f; f++, i++) {
-		switch (*f) {
-		case 's': {
-			const char *v = va_arg(ap, const char *);
-			rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
-			break;
-		}
-		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
-		case 'b':
-			rc = sqlite3_bind_int(st, i, va_arg(ap, int) ? 1 : 0);
-			break;
-		default:
-			return -EINVAL;
-		}
-		if (rc != SQLITE_OK)
-			return map_rc(c, rc);
-	}
-	return 0;
-}
-
-static int stmt(struct pconn *c, const char *sql, sqlite3_stmt **ret, const char *fmt, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	int r;
-
-	r = prep(c, sql, &st);
-	if (r < 0)
-		return r;
-	va_start(ap, fmt);
-	r = bind(c, st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	*ret = st;
-	return 0;
-}
-
-/* Execute a statement that returns no rows; the number of changed rows. */
-static int exec_st(struct pconn *c, sqlite3_stmt *st)
-{
-	int rc, r;
-
-	do
-		rc = sqlite3_step(st);
-	while (rc == SQLITE_ROW);
-	r = map_rc(c, rc);
-	sqlite3_reset(st);
-	return r < 0 ? r : sqlite3_changes(c->db);
-}
-
-static int exec_plain(struct pconn *c, const char *sql)
-{
-	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
-
-	return map_rc(c, rc);
-}
-
-static int tx_begin(struct pconn *c)
-{
-	return exec_plain(c, "BEGIN IMMEDIATE");
-}
-
-static int tx_end(struct pconn *c, int r)
-{
-	if (r < 0) {
-		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
-	}
-	{
-		int k = exec_plain(c, "COMMIT");
-		if (k < 0) {
-			(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-			return k;
-		}
-	}
-	return r;
-}
-
-static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t size)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	size_t n;
-
-	if (!t) {
-		dst[0] = 0;
-		return;
-	}
-	n = (size_t)sqlite3_column_bytes(st, i);
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, t, n);
-	dst[n] = 0;
-}
-
-static int col_enum(sqlite3_stmt *st, int i, int (*from)(const char *), int def)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
+	const char *t = db_col_text(st, i);
 	int v;
 
 	if (!t)
@@ -301,7 +70,7 @@ static int col_enum(sqlite3_stmt *st, int i, int (*from)(const char *), int def)
 
 #define IO_CONN(p, c)                                                                                                  \
 	do {                                                                                                           \
-		(c) = pconn_get(p);                                                                                    \
+		(c) = db_conn((p)->db);                                                                                \
 		if (!(c))                                                                                              \
 			return -EIO;                                                                                   \
 	} while (0)
@@ -314,38 +83,42 @@ static const char sql_hb_get[] = "SELECT hostId, hostName, ip, agentVersion, aut
 int store_ping_heartbeat_get(struct store_ping *p, const char *host_id, struct heartbeat *ret)
 {
 	struct heartbeat hb = { 0 };
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_hb_get, &st, "s", host_id);
+	r = db_query(c, sql_hb_get, &st, "s", host_id);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		col_copy(st, 0, hb.host_id, sizeof(hb.host_id));
-		col_copy(st, 1, hb.host_name, sizeof(hb.host_name));
-		col_copy(st, 2, hb.ip, sizeof(hb.ip));
-		col_copy(st, 3, hb.agent_version, sizeof(hb.agent_version));
-		col_copy(st, 4, hb.autoscaling_group, sizeof(hb.autoscaling_group));
-		col_copy(st, 5, hb.availability_zone, sizeof(hb.availability_zone));
-		hb.create_date = sqlite3_column_int64(st, 6);
-		hb.last_seen = sqlite3_column_int64(st, 7);
+	rc = db_next(st);
+	if (rc > 0) {
+		db_col_copy(st, 0, hb.host_id, sizeof(hb.host_id));
+		db_col_copy(st, 1, hb.host_name, sizeof(hb.host_name));
+		db_col_copy(st, 2, hb.ip, sizeof(hb.ip));
+		db_col_copy(st, 3, hb.agent_version, sizeof(hb.agent_version));
+		db_col_copy(st, 4, hb.autoscaling_group, sizeof(hb.autoscaling_group));
+		db_col_copy(st, 5, hb.availability_zone, sizeof(hb.availability_zone));
+		hb.create_date = db_col_int64(st, 6);
+		hb.last_seen = db_col_int64(st, 7);
 		r = 0;
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : map_rc(c, rc);
-	sqlite3_reset(st);
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
 	if (r < 0)
 		return r;
 	*ret = hb;
 	return 0;
 }
 
-static const char sql_hb_put[] =
-	"INSERT INTO heartbeats(hostId, hostName, ip, agentVersion, autoscalingGroup, availabilityZone, createDate, "
-	"lastSeen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(hostId) DO UPDATE SET hostName = ?2, ip = ?3, "
-	"agentVersion = ?4, autoscalingGroup = ?5, availabilityZone = ?6, lastSeen = max(lastSeen, ?8)";
+#define HB_PUT                                                                                                         \
+	"INSERT INTO heartbeats(hostId, hostName, ip, agentVersion, autoscalingGroup, availabilityZone, createDate, "  \
+	"lastSeen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(hostId) DO UPDATE SET hostName = ?2, ip = ?3, "  \
+	"agentVersion = ?4, autoscalingGroup = ?5, availabilityZone = ?6, "
+static const struct dsql sql_hb_put = {
+	HB_PUT "lastSeen = max(lastSeen, ?8)",
+	HB_PUT "lastSeen = GREATEST(heartbeats.lastSeen, ?8)",
+};
 
 static const char *nz(const char *s)
 {
@@ -354,41 +127,40 @@ static const char *nz(const char *s)
 
 int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
 {
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
 	int r;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_hb_put, &st, "ssssssii", hb->host_id, hb->host_name, nz(hb->ip), nz(hb->agent_version),
+	r = db_exec(c, SQL(c, sql_hb_put), "ssssssii", hb->host_id, hb->host_name, nz(hb->ip), nz(hb->agent_version),
 		 nz(hb->autoscaling_group), nz(hb->availability_zone), hb->create_date, hb->last_seen);
-	if (r < 0)
-		return r;
-	r = exec_st(c, st);
 	return r < 0 ? r : 0;
 }
 
-static const char sql_hb_seen[] = "UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1";
+static const struct dsql sql_hb_seen = {
+	"UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1",
+	"UPDATE heartbeats SET lastSeen = GREATEST(lastSeen, ?2) WHERE hostId = ?1",
+};
 
 int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n)
 {
-	struct pconn *c;
+	struct db_conn *c;
+	bool pg;
 	int r;
 
 	if (n == 0)
 		return 0;
 	IO_CONN(p, c);
-	r = tx_begin(c);
+	/* PostgreSQL: one statement each (autocommit), so that replicas flushing overlapping hosts in another
+	 * order never deadlock; lastSeen only moves forward either way */
+	pg = db_dialect(c) == DB_PG;
+	r = pg ? 0 : db_begin(c, 0);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		sqlite3_stmt *st;
-
-		r = stmt(c, sql_hb_seen, &st, "si", v[i].host_id, v[i].last_seen);
-		if (r >= 0)
-			r = exec_st(c, st);
-	}
-	r = tx_end(c, r < 0 ? r : 0);
-	return r;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = db_exec(c, SQL(c, sql_hb_seen), "si", v[i].host_id, v[i].last_seen);
+	if (pg)
+		return r < 0 ? r : 0;
+	return db_end(c, r < 0 ? r : 0);
 }
 
 /* ---- membership ---- */
@@ -431,20 +203,20 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 	struct host_group *have = NULL;
 	size_t n_have = 0, cap = 0;
 	bool *group_present = NULL, need = false;
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_hosts_of, &st, "s", host_id);
+	r = db_query(c, sql_hosts_of, &st, "s", host_id);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_next(st)) > 0) {
 		if (n_have == cap) {
 			size_t nc = cap ? cap * 2 : 8;
 			struct host_group *nh = realloc(have, nc * sizeof(*nh));
 			if (!nh) {
-				sqlite3_reset(st);
+				db_done(st);
 				free(have);
 				return -ENOMEM;
 			}
@@ -452,15 +224,15 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 			cap = nc;
 		}
 		memset(&have[n_have], 0, sizeof(have[n_have]));
-		col_copy(st, 0, have[n_have].group, sizeof(have[n_have].group));
+		db_col_copy(st, 0, have[n_have].group, sizeof(have[n_have].group));
 		have[n_have].state = col_enum(st, 1, host_state_from_string, HOST_STATE_ACTIVE);
-		col_copy(st, 2, have[n_have].ip, sizeof(have[n_have].ip));
-		col_copy(st, 3, have[n_have].account_id, sizeof(have[n_have].account_id));
-		col_copy(st, 4, have[n_have].host_name, sizeof(have[n_have].host_name));
+		db_col_copy(st, 2, have[n_have].ip, sizeof(have[n_have].ip));
+		db_col_copy(st, 3, have[n_have].account_id, sizeof(have[n_have].account_id));
+		db_col_copy(st, 4, have[n_have].host_name, sizeof(have[n_have].host_name));
 		n_have++;
 	}
-	r = rc == SQLITE_DONE ? 0 : map_rc(c, rc);
-	sqlite3_reset(st);
+	r = rc < 0 ? rc : 0;
+	db_done(st);
 	if (r < 0)
 		goto out;
 
@@ -491,32 +263,26 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 		goto out;
 	}
 
-	r = tx_begin(c);
+	r = db_begin(c, 0);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < n_have && r >= 0; i++) {
 		if (protected_state(have[i].state))
 			continue;
 		if (!have[i].reported) {
-			r = stmt(c, sql_host_delete, &st, "ss", host_id, have[i].group);
-			if (r >= 0)
-				r = exec_st(c, st);
+			r = db_exec(c, sql_host_delete, "ss", host_id, have[i].group);
 		} else if (have[i].state == HOST_STATE_PROVISIONED || !str_same(have[i].ip, ip) ||
 			   !str_same(have[i].account_id, account_id) || !streq(have[i].host_name, host_name)) {
-			r = stmt(c, sql_host_update, &st, "sssssi", host_id, have[i].group, host_name, nz(ip),
+			r = db_exec(c, sql_host_update, "sssssi", host_id, have[i].group, host_name, nz(ip),
 				 nz(account_id), now);
-			if (r >= 0)
-				r = exec_st(c, st);
 		}
 	}
 	for (size_t g = 0; g < n_groups && r >= 0; g++) {
 		if (group_present[g])
 			continue;
-		r = stmt(c, sql_host_insert, &st, "sssssi", host_name, groups[g], nz(ip), host_id, nz(account_id), now);
-		if (r >= 0)
-			r = exec_st(c, st);
+		r = db_exec(c, sql_host_insert, "sssssi", host_name, groups[g], nz(ip), host_id, nz(account_id), now);
 	}
-	r = tx_end(c, r < 0 ? r : 1);
+	r = db_end(c, r < 0 ? r : 1);
 out:
 	free(group_present);
 	free(have);
@@ -530,26 +296,26 @@ out:
 	"e.systemPriority, e.failurePolicy, e.isDocker, e.signingKey IS NOT NULL, e.maxParallel, e.maxParallelPct"
 #define ENV_FROM " FROM envs e LEFT JOIN deploys d ON d.id = e.deployId "
 
-static void env_from_row(sqlite3_stmt *st, int base, struct env_view *e)
+static void env_from_row(struct db_stmt *st, int base, struct env_view *e)
 {
 	memset(e, 0, sizeof(*e));
-	col_copy(st, base + 0, e->id, sizeof(e->id));
-	col_copy(st, base + 1, e->env_name, sizeof(e->env_name));
-	col_copy(st, base + 2, e->stage_name, sizeof(e->stage_name));
+	db_col_copy(st, base + 0, e->id, sizeof(e->id));
+	db_col_copy(st, base + 1, e->env_name, sizeof(e->env_name));
+	db_col_copy(st, base + 2, e->stage_name, sizeof(e->stage_name));
 	e->stage_type = col_enum(st, base + 3, env_type_from_string, ENV_TYPE_DEFAULT);
-	col_copy(st, base + 4, e->deploy_id, sizeof(e->deploy_id));
+	db_col_copy(st, base + 4, e->deploy_id, sizeof(e->deploy_id));
 	e->deploy_type = col_enum(st, base + 5, deploy_type_from_string, -1);
-	col_copy(st, base + 6, e->deploy_alias, sizeof(e->deploy_alias));
+	db_col_copy(st, base + 6, e->deploy_alias, sizeof(e->deploy_alias));
 	e->env_state = col_enum(st, base + 7, env_state_from_string, ENV_STATE_NORMAL);
 	e->priority = col_enum(st, base + 8, deploy_priority_from_string, DEPLOY_PRIORITY_NORMAL);
-	e->system_priority = sqlite3_column_type(st, base + 9) == SQLITE_NULL ? 0 : sqlite3_column_int(st, base + 9);
+	e->system_priority = db_col_null(st, base + 9) ? 0 : db_col_int(st, base + 9);
 	if (e->system_priority < 0)
 		e->system_priority = 0;
 	e->failure_policy = col_enum(st, base + 10, failure_policy_from_string, FAILURE_POLICY_HALT);
-	e->is_docker = sqlite3_column_int(st, base + 11) != 0;
-	e->has_signing_key = sqlite3_column_int(st, base + 12) != 0;
-	e->max_parallel = sqlite3_column_int(st, base + 13);
-	e->max_parallel_pct = sqlite3_column_int(st, base + 14);
+	e->is_docker = db_col_int(st, base + 11) != 0;
+	e->has_signing_key = db_col_int(st, base + 12) != 0;
+	e->max_parallel = db_col_int(st, base + 13);
+	e->max_parallel_pct = db_col_int(st, base + 14);
 	if (!e->deploy_id[0])
 		e->deploy_type = -1;
 }
@@ -560,21 +326,21 @@ static const char sql_capacity_host[] =
 static const char sql_capacity_group[] =
 	"SELECT " ENV_COLS ENV_FROM "JOIN capacity c ON c.envId = e.id WHERE c.type = 'GROUP' AND c.name = ?";
 
-static int capacity_collect(struct pconn *c, const char *sql, const char *name, int tier, struct resolved_env **out,
+static int capacity_collect(struct db_conn *c, const char *sql, const char *name, int tier, struct resolved_env **out,
 			    size_t *n, size_t *cap)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r, rc;
 
-	r = stmt(c, sql, &st, "s", name);
+	r = db_query(c, sql, &st, "s", name);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_next(st)) > 0) {
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 4;
 			struct resolved_env *no = realloc(*out, nc * sizeof(*no));
 			if (!no) {
-				sqlite3_reset(st);
+				db_done(st);
 				return -ENOMEM;
 			}
 			*out = no;
@@ -584,8 +350,8 @@ static int capacity_collect(struct pconn *c, const char *sql, const char *name, 
 		env_from_row(st, 0, &(*out)[*n].view);
 		(*n)++;
 	}
-	r = rc == SQLITE_DONE ? 0 : map_rc(c, rc);
-	sqlite3_reset(st);
+	r = rc < 0 ? rc : 0;
+	db_done(st);
 	return r;
 }
 
@@ -594,7 +360,7 @@ int store_ping_capacity_envs(struct store_ping *p, const char *host_name, char *
 {
 	struct resolved_env *out = NULL;
 	size_t n = 0, cap = 0;
-	struct pconn *c;
+	struct db_conn *c;
 	int r;
 
 	IO_CONN(p, c);
@@ -615,21 +381,21 @@ static const char sql_env_by_id[] = "SELECT " ENV_COLS ENV_FROM "WHERE e.id = ?"
 int store_ping_env_by_id(struct store_ping *p, const char *id, struct env_view *ret)
 {
 	struct env_view e;
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_env_by_id, &st, "s", id);
+	r = db_query(c, sql_env_by_id, &st, "s", id);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = db_next(st);
+	if (rc > 0) {
 		env_from_row(st, 0, &e);
 		r = 0;
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : map_rc(c, rc);
-	sqlite3_reset(st);
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
 	if (r < 0)
 		return r;
 	*ret = e;
@@ -668,28 +434,28 @@ int store_ping_envs_by_ids(struct store_ping *p, const char *const *ids, size_t 
 	"lastErrno, failCount, firstDeploy, firstDeployDate, stageStartDate, containerHealthStatus, holdsSlot, "       \
 	"removed, version"
 
-static void row_from_stmt(sqlite3_stmt *st, struct agent_row *a)
+static void row_from_stmt(struct db_stmt *st, struct agent_row *a)
 {
 	memset(a, 0, sizeof(*a));
-	col_copy(st, 0, a->host_id, sizeof(a->host_id));
-	col_copy(st, 1, a->host_name, sizeof(a->host_name));
-	col_copy(st, 2, a->env_id, sizeof(a->env_id));
-	col_copy(st, 3, a->deploy_id, sizeof(a->deploy_id));
+	db_col_copy(st, 0, a->host_id, sizeof(a->host_id));
+	db_col_copy(st, 1, a->host_name, sizeof(a->host_name));
+	db_col_copy(st, 2, a->env_id, sizeof(a->env_id));
+	db_col_copy(st, 3, a->deploy_id, sizeof(a->deploy_id));
 	a->deploy_stage = col_enum(st, 4, deploy_stage_from_string, DEPLOY_STAGE_UNKNOWN);
 	a->state = col_enum(st, 5, agent_state_from_string, AGENT_STATE_NORMAL);
 	a->status = col_enum(st, 6, agent_status_from_string, AGENT_STATUS_UNKNOWN);
-	a->start_date = sqlite3_column_int64(st, 7);
-	a->last_update_date = sqlite3_column_int64(st, 8);
-	col_copy(st, 9, a->last_operator, sizeof(a->last_operator));
-	a->last_errno = sqlite3_column_int(st, 10);
-	a->fail_count = sqlite3_column_int(st, 11);
-	a->first_deploy = sqlite3_column_int(st, 12) != 0;
-	a->first_deploy_date = sqlite3_column_int64(st, 13);
-	a->stage_start_date = sqlite3_column_int64(st, 14);
-	col_copy(st, 15, a->container_health_status, sizeof(a->container_health_status));
-	a->holds_slot = sqlite3_column_int(st, 16) != 0;
-	a->removed = sqlite3_column_int(st, 17) != 0;
-	a->version = sqlite3_column_int64(st, 18);
+	a->start_date = db_col_int64(st, 7);
+	a->last_update_date = db_col_int64(st, 8);
+	db_col_copy(st, 9, a->last_operator, sizeof(a->last_operator));
+	a->last_errno = db_col_int(st, 10);
+	a->fail_count = db_col_int(st, 11);
+	a->first_deploy = db_col_int(st, 12) != 0;
+	a->first_deploy_date = db_col_int64(st, 13);
+	a->stage_start_date = db_col_int64(st, 14);
+	db_col_copy(st, 15, a->container_health_status, sizeof(a->container_health_status));
+	a->holds_slot = db_col_int(st, 16) != 0;
+	a->removed = db_col_int(st, 17) != 0;
+	a->version = db_col_int64(st, 18);
 }
 
 static const char sql_agent_rows[] = "SELECT " AGENT_COLS " FROM agents WHERE hostId = ?";
@@ -698,15 +464,15 @@ int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agen
 {
 	struct agent_row *out = NULL;
 	size_t n = 0, cap = 0;
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_agent_rows, &st, "s", host_id);
+	r = db_query(c, sql_agent_rows, &st, "s", host_id);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_next(st)) > 0) {
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 4;
 			struct agent_row *no = realloc(out, nc * sizeof(*no));
@@ -720,8 +486,8 @@ int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agen
 		row_from_stmt(st, &out[n++]);
 	}
 	if (r >= 0)
-		r = rc == SQLITE_DONE ? 0 : map_rc(c, rc);
-	sqlite3_reset(st);
+		r = rc < 0 ? rc : 0;
+	db_done(st);
 	if (r < 0) {
 		free(out);
 		return r;
@@ -748,91 +514,55 @@ static const char sql_agent_error_upsert[] =
 	"ON CONFLICT(hostId, envId) DO UPDATE SET hostName = ?2, errorMessage = ?4";
 static const char sql_event_add[] = "INSERT INTO events(kind, envId, hostId, name, createdAt) VALUES(?, ?, ?, ?, ?)";
 
-/* Bind the 18 row columns of an insert/update (and the version for an update). */
-static int write_row(struct pconn *c, const struct agent_row *a, bool insert, int64_t expect_version)
+/* The 18 row columns of an insert/update (and the version for an update). */
+static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, int64_t expect_version)
 {
-	sqlite3_stmt *st;
-	int r;
+	const char *host_name = a->host_name[0] ? a->host_name : a->host_id;
+	const char *deploy_id = a->deploy_id[0] ? a->deploy_id : NULL;
+	const char *op = a->last_operator[0] ? a->last_operator : "system";
 
-	r = prep(c, insert ? sql_agent_insert : sql_agent_update, &st);
-	if (r < 0)
-		return r;
-#define B(x)                                                                                                           \
-	do {                                                                                                           \
-		int rc_ = (x);                                                                                         \
-		if (rc_ != SQLITE_OK)                                                                                  \
-			return map_rc(c, rc_);                                                                         \
-	} while (0)
-	B(sqlite3_bind_text(st, 1, a->host_id, -1, SQLITE_TRANSIENT));
-	B(sqlite3_bind_text(st, 2, a->host_name[0] ? a->host_name : a->host_id, -1, SQLITE_TRANSIENT));
-	B(sqlite3_bind_text(st, 3, a->env_id, -1, SQLITE_TRANSIENT));
-	if (a->deploy_id[0])
-		B(sqlite3_bind_text(st, 4, a->deploy_id, -1, SQLITE_TRANSIENT));
-	else
-		B(sqlite3_bind_null(st, 4));
-	B(sqlite3_bind_text(st, 5, deploy_stage_to_string(a->deploy_stage), -1, SQLITE_STATIC));
-	B(sqlite3_bind_text(st, 6, agent_state_to_string(a->state), -1, SQLITE_STATIC));
-	B(sqlite3_bind_text(st, 7, agent_status_to_string(a->status), -1, SQLITE_STATIC));
-	B(sqlite3_bind_int64(st, 8, a->start_date));
-	B(sqlite3_bind_int64(st, 9, a->last_update_date));
-	B(sqlite3_bind_text(st, 10, a->last_operator[0] ? a->last_operator : "system", -1, SQLITE_TRANSIENT));
-	B(sqlite3_bind_int(st, 11, a->last_errno));
-	B(sqlite3_bind_int(st, 12, a->fail_count));
-	B(sqlite3_bind_int(st, 13, a->first_deploy));
-	if (a->first_deploy_date)
-		B(sqlite3_bind_int64(st, 14, a->first_deploy_date));
-	else
-		B(sqlite3_bind_null(st, 14));
-	B(sqlite3_bind_int64(st, 15, a->stage_start_date));
-	B(sqlite3_bind_text(st, 16, a->container_health_status, -1, SQLITE_TRANSIENT));
-	B(sqlite3_bind_int(st, 17, a->holds_slot));
-	B(sqlite3_bind_int(st, 18, a->removed));
-	if (!insert)
-		B(sqlite3_bind_int64(st, 19, expect_version));
-#undef B
-	return exec_st(c, st);
+	if (insert)
+		return db_exec(c, sql_agent_insert, "sssssssiisiibzisbb", a->host_id, host_name, a->env_id, deploy_id,
+			       deploy_stage_to_string(a->deploy_stage), agent_state_to_string(a->state),
+			       agent_status_to_string(a->status), a->start_date, a->last_update_date, op,
+			       (int64_t)a->last_errno, (int64_t)a->fail_count, (int)a->first_deploy, a->first_deploy_date,
+			       a->stage_start_date, a->container_health_status, (int)a->holds_slot, (int)a->removed);
+	return db_exec(c, sql_agent_update, "sssssssiisiibzisbbi", a->host_id, host_name, a->env_id, deploy_id,
+		       deploy_stage_to_string(a->deploy_stage), agent_state_to_string(a->state),
+		       agent_status_to_string(a->status), a->start_date, a->last_update_date, op,
+		       (int64_t)a->last_errno, (int64_t)a->fail_count, (int)a->first_deploy, a->first_deploy_date,
+		       a->stage_start_date, a->container_health_status, (int)a->holds_slot, (int)a->removed,
+		       expect_version);
 }
 
-static int event_add(struct pconn *c, const char *kind, const char *env_id, const char *host_id, const char *name,
+static int event_add(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name,
 		     int64_t now)
 {
-	sqlite3_stmt *st;
-	int r;
 
-	r = stmt(c, sql_event_add, &st, "ssssi", kind, env_id, host_id, name, now);
-	if (r < 0)
-		return r;
-	return exec_st(c, st);
+	return db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, now);
 }
 
 int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
 		       struct ping_delete *deletes, size_t n_deletes)
 {
-	struct pconn *c;
+	struct db_conn *c;
 	int64_t now = 0;
 	int r, applied = 0;
 
 	if (n_writes == 0 && n_deletes == 0)
 		return 0;
 	IO_CONN(p, c);
-	r = tx_begin(c);
+	r = db_begin(c, 0);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_deletes && r >= 0; i++) {
-		sqlite3_stmt *st;
-
 		deletes[i].applied = false;
-		r = stmt(c, sql_agent_delete, &st, "ssi", host_id, deletes[i].d->env_id, deletes[i].d->expect_version);
-		if (r < 0)
-			break;
-		r = exec_st(c, st);
+		r = db_exec(c, sql_agent_delete, "ssi", host_id, deletes[i].d->env_id, deletes[i].d->expect_version);
 		if (r <= 0)
 			continue;
 		deletes[i].applied = true;
 		applied++;
-		r = stmt(c, sql_agent_error_delete, &st, "ss", host_id, deletes[i].d->env_id);
-		if (r >= 0)
-			r = exec_st(c, st);
+		r = db_exec(c, sql_agent_error_delete, "ss", host_id, deletes[i].d->env_id);
 	}
 	for (size_t i = 0; i < n_writes && r >= 0; i++) {
 		const struct engine_write *w = writes[i].w;
@@ -846,13 +576,9 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 		writes[i].applied = true;
 		applied++;
 		if (writes[i].error_message && writes[i].error_message[0]) {
-			sqlite3_stmt *st;
-
-			r = stmt(c, sql_agent_error_upsert, &st, "ssss", w->row.host_id,
+			r = db_exec(c, sql_agent_error_upsert, "ssss", w->row.host_id,
 				 w->row.host_name[0] ? w->row.host_name : w->row.host_id, w->row.env_id,
 				 writes[i].error_message);
-			if (r >= 0)
-				r = exec_st(c, st);
 		}
 	}
 	/* SLOT wake events: a released slot or a deleted row (§5.11) */
@@ -862,7 +588,7 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	for (size_t i = 0; i < n_deletes && r >= 0; i++)
 		if (deletes[i].applied)
 			r = event_add(c, "SLOT", deletes[i].d->env_id, NULL, NULL, now);
-	r = tx_end(c, r < 0 ? r : applied);
+	r = db_end(c, r < 0 ? r : applied);
 	if (r < 0) {
 		for (size_t i = 0; i < n_writes; i++)
 			writes[i].applied = false;
@@ -874,15 +600,26 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 
 /* ---- admission ---- */
 
+/* §5.7: admission is one critical section per stage across replicas ("DEPLOY-" || envId) */
+static int64_t stage_lock_key(const char *env_id)
+{
+	char name[ENGINE_ID_SIZE + 16];
+
+	(void)snprintf(name, sizeof(name), "DEPLOY-%s", env_id);
+	return db_lock_key(name);
+}
+
 static const char sql_adm_env[] = "SELECT deployId, maxParallel, maxParallelPct FROM envs WHERE id = ?";
 static const char sql_adm_sched[] =
 	"SELECT state, currentSession, totalSessions, cooldownTimes, hostNumbers, stateStartTime FROM schedules "
 	"WHERE envId = ?";
 static const char sql_adm_counts[] =
-	"SELECT COALESCE(SUM(holdsSlot = 1 OR (state = 'STOP' AND deployStage = 'STOPPING' AND removed = 0)), 0), "
-	"COALESCE(SUM(firstDeploy = 0 AND removed = 0), 0), "
-	"COALESCE(SUM(deployId = ?2), 0), "
-	"COALESCE(SUM(removed = 0 AND state NOT IN ('UNREACHABLE', 'DELETE')), 0) FROM agents WHERE envId = ?1";
+	"SELECT COALESCE(SUM(CASE WHEN holdsSlot = 1 OR (state = 'STOP' AND deployStage = 'STOPPING' AND removed = 0) "
+	"THEN 1 ELSE 0 END), 0), "
+	"COALESCE(SUM(CASE WHEN firstDeploy = 0 AND removed = 0 THEN 1 ELSE 0 END), 0), "
+	"COALESCE(SUM(CASE WHEN deployId = ?2 THEN 1 ELSE 0 END), 0), "
+	"COALESCE(SUM(CASE WHEN removed = 0 AND state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END), 0) "
+	"FROM agents WHERE envId = ?1";
 
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
 		     int max_parallel_threshold, bool *ret_full)
@@ -891,28 +628,28 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	struct schedule_view sched = { 0 };
 	int max_parallel = 1, max_pct = 0;
 	int64_t occupied = 0, existing = 0, on_deploy = 0, total = 0;
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	if (ret_full)
 		*ret_full = false;
 	IO_CONN(p, c);
-	r = tx_begin(c);
+	r = db_begin(c, stage_lock_key(row->env_id));
 	if (r < 0)
 		return r;
 
-	r = stmt(c, sql_adm_env, &st, "s", row->env_id);
+	r = db_query(c, sql_adm_env, &st, "s", row->env_id);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		col_copy(st, 0, deploy_id, sizeof(deploy_id));
-		max_parallel = sqlite3_column_int(st, 1);
-		max_pct = sqlite3_column_int(st, 2);
+	rc = db_next(st);
+	if (rc > 0) {
+		db_col_copy(st, 0, deploy_id, sizeof(deploy_id));
+		max_parallel = db_col_int(st, 1);
+		max_pct = db_col_int(st, 2);
 	}
-	r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : map_rc(c, rc);
-	sqlite3_reset(st);
+	r = rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
+	db_done(st);
 	if (r == -ENOENT) {
 		r = 0; /* the stage is gone: refuse */
 		goto out;
@@ -922,38 +659,38 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	if (!streq(deploy_id, row->deploy_id))
 		goto out; /* a new deploy arrived meanwhile: the next ping decides again */
 
-	r = stmt(c, sql_adm_sched, &st, "s", row->env_id);
+	r = db_query(c, sql_adm_sched, &st, "s", row->env_id);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = db_next(st);
+	if (rc > 0) {
 		sched.present = true;
 		sched.state = col_enum(st, 0, schedule_state_from_string, SCHEDULE_STATE_NOT_STARTED);
-		sched.current_session = sqlite3_column_int(st, 1);
-		sched.total_sessions = sqlite3_column_int(st, 2);
-		col_copy(st, 3, cooldown, sizeof(cooldown));
-		col_copy(st, 4, hosts, sizeof(hosts));
+		sched.current_session = db_col_int(st, 1);
+		sched.total_sessions = db_col_int(st, 2);
+		db_col_copy(st, 3, cooldown, sizeof(cooldown));
+		db_col_copy(st, 4, hosts, sizeof(hosts));
 		sched.cooldown_times = cooldown;
 		sched.host_numbers = hosts;
-		sched.state_start_time = sqlite3_column_int64(st, 5);
+		sched.state_start_time = db_col_int64(st, 5);
 	}
-	r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : map_rc(c, rc);
-	sqlite3_reset(st);
+	r = rc < 0 ? rc : 0;
+	db_done(st);
 	if (r < 0)
 		goto out;
 
-	r = stmt(c, sql_adm_counts, &st, "ss", row->env_id, row->deploy_id);
+	r = db_query(c, sql_adm_counts, &st, "ss", row->env_id, row->deploy_id);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		occupied = sqlite3_column_int64(st, 0);
-		existing = sqlite3_column_int64(st, 1);
-		on_deploy = sqlite3_column_int64(st, 2);
-		total = sqlite3_column_int64(st, 3);
+	rc = db_next(st);
+	if (rc > 0) {
+		occupied = db_col_int64(st, 0);
+		existing = db_col_int64(st, 1);
+		on_deploy = db_col_int64(st, 2);
+		total = db_col_int64(st, 3);
 	}
-	r = rc == SQLITE_ROW ? 0 : map_rc(c, rc);
-	sqlite3_reset(st);
+	r = rc < 0 ? rc : 0;
+	db_done(st);
 	if (r < 0)
 		goto out;
 
@@ -971,10 +708,10 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 out:
 	if (r <= 0) {
 		/* refusals write nothing: roll back */
-		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		db_rollback(c);
 		return r;
 	}
-	return tx_end(c, r);
+	return db_end(c, r);
 }
 
 /* ---- attachments ---- */
@@ -984,9 +721,9 @@ static const char sql_deploy_build[] =
 	"b.publishInfo, b.publisher, b.artifactSha256, b.artifactSignature, b.commitDate, b.publishDate "
 	"FROM deploys d JOIN builds b ON b.id = d.buildId WHERE d.id = ?";
 
-static int col_dup(sqlite3_stmt *st, int i, char **ret)
+static int col_dup(struct db_stmt *st, int i, char **ret)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = db_col_text(st, i);
 
 	*ret = NULL;
 	if (!t)
@@ -998,27 +735,27 @@ static int col_dup(sqlite3_stmt *st, int i, char **ret)
 int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret)
 {
 	struct build b = { 0 };
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_deploy_build, &st, "s", deploy_id);
+	r = db_query(c, sql_deploy_build, &st, "s", deploy_id);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = db_next(st);
+	if (rc > 0) {
 		char **f[] = { &b.id, &b.name, &b.artifact_url, &b.type, &b.repo, &b.branch, &b.commit,
 			       &b.commit_short, &b.commit_info, &b.publish_info, &b.publisher, &b.artifact_sha256,
 			       &b.artifact_signature };
 
 		for (size_t i = 0; i < ELEMENTSOF(f) && r >= 0; i++)
 			r = col_dup(st, (int)i, f[i]);
-		b.commit_date = sqlite3_column_int64(st, 13);
-		b.publish_date = sqlite3_column_int64(st, 14);
+		b.commit_date = db_col_int64(st, 13);
+		b.publish_date = db_col_int64(st, 14);
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : map_rc(c, rc);
-	sqlite3_reset(st);
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
 	if (r < 0) {
 		build_release(&b);
 		return r;
@@ -1032,23 +769,23 @@ static const char sql_env_config[] = "SELECT value FROM env_configs WHERE envId 
 int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret)
 {
 	json_t *j = NULL;
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_env_config, &st, "ss", env_id, kind);
+	r = db_query(c, sql_env_config, &st, "ss", env_id, kind);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
+	rc = db_next(st);
+	if (rc > 0) {
+		const char *t = db_col_text(st, 0);
 
 		j = t ? json_loads(t, 0, NULL) : NULL;
 		r = j && json_is_object(j) ? 0 : -EIO;
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : map_rc(c, rc);
-	sqlite3_reset(st);
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
 	if (r < 0) {
 		json_decref(j);
 		return r;
@@ -1062,22 +799,22 @@ static const char sql_signing_key[] = "SELECT signingKey FROM envs WHERE id = ?"
 int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret)
 {
 	char *k = NULL;
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_signing_key, &st, "s", env_id);
+	r = db_query(c, sql_signing_key, &st, "s", env_id);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = db_next(st);
+	if (rc > 0) {
 		r = col_dup(st, 0, &k);
 		if (r >= 0 && !k)
 			r = -ENOENT;
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : map_rc(c, rc);
-	sqlite3_reset(st);
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
 	if (r < 0) {
 		free(k);
 		return r;
@@ -1094,20 +831,20 @@ static const char sql_event_poll[] =
 
 int store_ping_event_last_seq(struct store_ping *p, int64_t *ret)
 {
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	int64_t v = 0;
 	int r, rc;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_event_last, &st, "");
+	r = db_query(c, sql_event_last, &st, "");
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	r = rc == SQLITE_ROW ? 0 : map_rc(c, rc);
-	sqlite3_reset(st);
+	rc = db_next(st);
+	if (rc > 0)
+		v = db_col_int64(st, 0);
+	r = rc < 0 ? rc : 0;
+	db_done(st);
 	if (r < 0)
 		return r;
 	*ret = v;
@@ -1116,25 +853,25 @@ int store_ping_event_last_seq(struct store_ping *p, int64_t *ret)
 
 int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max)
 {
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
+	struct db_stmt *st;
 	size_t n = 0;
-	int r, rc = SQLITE_DONE;
+	int r, rc = 0;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_event_poll, &st, "ii", after, (int64_t)max);
+	r = db_query(c, sql_event_poll, &st, "ii", after, (int64_t)max);
 	if (r < 0)
 		return r;
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ev[n].seq = sqlite3_column_int64(st, 0);
-		col_copy(st, 1, ev[n].kind, sizeof(ev[n].kind));
-		col_copy(st, 2, ev[n].env_id, sizeof(ev[n].env_id));
-		col_copy(st, 3, ev[n].host_id, sizeof(ev[n].host_id));
-		col_copy(st, 4, ev[n].name, sizeof(ev[n].name));
+	while (n < max && (rc = db_next(st)) > 0) {
+		ev[n].seq = db_col_int64(st, 0);
+		db_col_copy(st, 1, ev[n].kind, sizeof(ev[n].kind));
+		db_col_copy(st, 2, ev[n].env_id, sizeof(ev[n].env_id));
+		db_col_copy(st, 3, ev[n].host_id, sizeof(ev[n].host_id));
+		db_col_copy(st, 4, ev[n].name, sizeof(ev[n].name));
 		n++;
 	}
-	r = n == max || rc == SQLITE_DONE ? 0 : map_rc(c, rc);
-	sqlite3_reset(st);
+	r = n == max || rc >= 0 ? 0 : rc;
+	db_done(st);
 	if (r < 0)
 		return r;
 	return (int)n;
@@ -1143,7 +880,7 @@ int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event
 int store_ping_event_add(struct store_ping *p, const char *kind, const char *env_id, const char *host_id,
 			 const char *name, int64_t now)
 {
-	struct pconn *c;
+	struct db_conn *c;
 	int r;
 
 	IO_CONN(p, c);
@@ -1155,14 +892,10 @@ static const char sql_event_purge[] = "DELETE FROM events WHERE createdAt < ?";
 
 int store_ping_event_purge(struct store_ping *p, int64_t before)
 {
-	struct pconn *c;
-	sqlite3_stmt *st;
+	struct db_conn *c;
 	int r;
 
 	IO_CONN(p, c);
-	r = stmt(c, sql_event_purge, &st, "i", before);
-	if (r < 0)
-		return r;
-	r = exec_st(c, st);
+	r = db_exec(c, sql_event_purge, "i", before);
 	return r < 0 ? r : 0;
 }
