@@ -513,6 +513,18 @@ int db_end(struct db_conn *c, int r)
 	return r;
 }
 
+static const char sql_xact_lock[] = "SELECT pg_advisory_xact_lock(?)";
+
+int db_lock(struct db_conn *c, int64_t key)
+{
+	int r;
+
+	if (c->dialect != DB_PG)
+		return 0;
+	r = db_exec(c, sql_xact_lock, "i", key);
+	return r < 0 ? r : 0;
+}
+
 int64_t db_lock_key(const char *name)
 {
 	return hash_lock_key(name);

@@ -69,6 +69,9 @@ int db_script(struct db_conn *c, const char *sql);
 int db_begin(struct db_conn *c, int64_t lock_key);
 int db_end(struct db_conn *c, int r);
 void db_rollback(struct db_conn *c);
+/* Inside a transaction: also take the transaction-scoped advisory lock key (PostgreSQL; a no-op on SQLite,
+ * whose write transaction already excludes every other writer). */
+int db_lock(struct db_conn *c, int64_t key);
 /* The advisory lock key of a lock name (the same on every replica). */
 int64_t db_lock_key(const char *name);
 /* One global key serialising the multi-row write transactions (the SQLite behaviour). */

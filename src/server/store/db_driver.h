@@ -75,6 +75,9 @@ struct db {
 extern const struct db_driver db_sqlite_driver;
 #ifdef WITH_POSTGRES
 extern const struct db_driver db_pg_driver;
+/* `?` / `?N` → `$N` outside string literals and quoted identifiers; *ret malloc'd, *ret_n = number of
+ * parameters; -EINVAL for a placeholder number out of range. */
+int db_pg_rewrite(const char *sql, char **ret, int *ret_n);
 #endif
 
 #endif

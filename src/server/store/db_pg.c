@@ -169,8 +169,6 @@ static char *name_restore(const char *sql, const char *folded)
 
 /* ---- placeholders ---- */
 
-/* `?` / `?N` → `$N` outside literals and quoted identifiers; *ret malloc'd; *ret_n the number of parameters. */
-int db_pg_rewrite(const char *sql, char **ret, int *ret_n);
 int db_pg_rewrite(const char *sql, char **ret, int *ret_n)
 {
 	size_t len = strlen(sql), o = 0;
@@ -219,7 +217,7 @@ int db_pg_rewrite(const char *sql, char **ret, int *ret_n)
 static bool pg_accepts(const char *dsn)
 {
 	return startswith(dsn, "postgresql://") || startswith(dsn, "postgres://") ||
-	       (!startswith(dsn, "sqlite:") && strchr(dsn, '='));
+	       (!startswith(dsn, "sqlite:") && !strstr(dsn, "://") && strchr(dsn, '='));
 }
 
 static void notice_ignore(void *arg, const char *message)
@@ -570,14 +568,12 @@ static int pg_script(struct db_conn *conn, const char *sql)
 }
 
 static const char sql_begin[] = "BEGIN";
-static const char sql_xact_lock[] = "SELECT pg_advisory_xact_lock(?)";
-
 static int pg_begin(struct db_conn *c, int64_t lock_key)
 {
 	int r = db_exec(c, sql_begin, NULL);
 
 	if (r >= 0 && lock_key != 0) {
-		r = db_exec(c, sql_xact_lock, "i", lock_key);
+		r = db_lock(c, lock_key);
 		if (r < 0)
 			db_rollback(c);
 	}

@@ -758,7 +758,7 @@ static const char sql_deploy_append_desc[] =
 
 static int ss_deploy_create(struct store *s, const struct deploy_create *d, json_t **ret)
 {
-	char id[ID_LEN + 1];
+	char id[ID_LEN + 1], lock_name[ID_LEN + 64];
 	json_t *env = NULL, *dep = NULL;
 	const char *prev;
 	int64_t total = 0;
@@ -771,6 +771,11 @@ static int ss_deploy_create(struct store *s, const struct deploy_create *d, json
 	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
+	/* §5.7: serialise with admission into this stage on every replica (a no-op on SQLite) */
+	(void)snprintf(lock_name, sizeof(lock_name), "DEPLOY-%s", d->env_id);
+	r = db_lock(c, db_lock_key(lock_name));
+	if (r < 0)
+		goto out;
 	r = db_row(c, sql_deploy_env_lock, &env, "s", d->env_id);
 	if (r < 0)
 		goto out;
