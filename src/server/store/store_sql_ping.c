@@ -827,7 +827,7 @@ int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret)
 
 static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
 static const char sql_event_poll[] =
-	"SELECT seq, kind, envId, hostId, name FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
+	"SELECT seq, kind, envId, hostId, name, createdAt FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
 
 int store_ping_event_last_seq(struct store_ping *p, int64_t *ret)
 {
@@ -851,26 +851,38 @@ int store_ping_event_last_seq(struct store_ping *p, int64_t *ret)
 	return 0;
 }
 
+#define EVENT_GAP_WAIT_MS 1000
+
 int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max)
 {
 	struct db_conn *c;
 	struct db_stmt *st;
+	int64_t prev = after, now = now_ms();
 	size_t n = 0;
 	int r, rc = 0;
+	bool pg;
 
 	IO_CONN(p, c);
+	pg = db_dialect(c) == DB_PG;
 	r = db_query(c, sql_event_poll, &st, "ii", after, (int64_t)max);
 	if (r < 0)
 		return r;
 	while (n < max && (rc = db_next(st)) > 0) {
-		ev[n].seq = db_col_int64(st, 0);
+		int64_t seq = db_col_int64(st, 0);
+
+		/* PostgreSQL: sequence numbers are taken at insert but become visible at commit, so a gap may be
+		 * an event still being committed by another replica; stop before a fresh gap (a rolled-back insert
+		 * leaves a gap for good: it is skipped once the next event is EVENT_GAP_WAIT_MS old) */
+		if (pg && seq != prev + 1 && db_col_int64(st, 5) > now - EVENT_GAP_WAIT_MS)
+			break;
+		ev[n].seq = prev = seq;
 		db_col_copy(st, 1, ev[n].kind, sizeof(ev[n].kind));
 		db_col_copy(st, 2, ev[n].env_id, sizeof(ev[n].env_id));
 		db_col_copy(st, 3, ev[n].host_id, sizeof(ev[n].host_id));
 		db_col_copy(st, 4, ev[n].name, sizeof(ev[n].name));
 		n++;
 	}
-	r = n == max || rc >= 0 ? 0 : rc;
+	r = rc >= 0 ? 0 : rc;
 	db_done(st);
 	if (r < 0)
 		return r;

@@ -17,6 +17,8 @@
 
 #include "db.h"
 #include "store.h"
+#include "store_ping.h"
+#include "util.h"
 #include "store_testdb.h"
 
 #ifdef WITH_POSTGRES
@@ -223,6 +225,33 @@ static void test_two_replicas_bootstrap(void **state)
 	store_free(s2);
 }
 
+static void test_event_gap(void **state)
+{
+	struct pgfx *f = *state;
+	struct store_ping *p = NULL;
+	struct ping_event ev[8];
+	char q[256];
+
+	assert_int_equal(store_ping_open(f->db.dsn, &p), 0);
+	/* seq 2 is missing: another replica may still be committing it */
+	(void)snprintf(q, sizeof(q), "INSERT INTO events(seq, kind, envId, createdAt) VALUES(1, 'ENV', 'E1', 1), "
+		       "(3, 'ENV', 'E3', %lld)", (long long)now_ms());
+	assert_int_equal(testdb_exec(&f->db, q), 0);
+	assert_int_equal(store_ping_event_poll(p, 0, ev, 8), 1);
+	assert_int_equal(ev[0].seq, 1);
+	assert_int_equal(store_ping_event_poll(p, 1, ev, 8), 0);
+	/* it committed: both are delivered in order */
+	assert_int_equal(testdb_exec(&f->db, "INSERT INTO events(seq, kind, envId, createdAt) VALUES(2, 'ENV', 'E2', 2)"), 0);
+	assert_int_equal(store_ping_event_poll(p, 1, ev, 8), 2);
+	assert_int_equal(ev[0].seq, 2);
+	assert_int_equal(ev[1].seq, 3);
+	/* a gap that stays (a rolled-back insert) is skipped once the next event is a second old */
+	assert_int_equal(testdb_exec(&f->db, "INSERT INTO events(seq, kind, envId, createdAt) VALUES(5, 'ENV', 'E5', 5)"), 0);
+	assert_int_equal(store_ping_event_poll(p, 3, ev, 8), 1);
+	assert_int_equal(ev[0].seq, 5);
+	store_ping_free(p);
+}
+
 static void test_migrate_twice(void **state)
 {
 	struct pgfx *f = *state;
@@ -248,6 +277,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_replicas_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_replicas_bootstrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_twice, setup, teardown),
 	};
 	int pg = testdb_pg_wanted();
