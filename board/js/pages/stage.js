@@ -231,7 +231,9 @@ export async function render(ctx) {
     const body = h('div.form-grid',
       h('p', 'Rolls ', h('strong', `${env} / ${stageName}`), ' back to the build of an earlier deploy. Hosts keep the previous build on disk, so a rollback is fast.'),
       h('div.field', h('label', 'Roll back to'), list),
-      descField('Reason (required)', true));
+      descField('Reason (required)', true),
+      current ? h('label.check', h('input', { type: 'checkbox', name: 'markBad', checked: true }),
+        ' Mark the current build ', h('code', build ? build.commitShort : shortId(current.buildId)), ' BAD_BUILD (the reason becomes the tag comment)') : null);
     (async () => {
       try {
         const res = await api.get('/v1/deploys', { envId: info.id, pageSize: 20 });
@@ -264,7 +266,14 @@ export async function render(ctx) {
         const reason = f.elements.description.value.trim();
         if (!chosen) throw Object.assign(new Error('Choose the deploy to return to.'), { field: 'toDeploy' });
         if (!reason) throw Object.assign(new Error('Say why you roll back.'), { field: 'description' });
+        const bad = f.elements.markBad && f.elements.markBad.checked && current && current.buildId !== chosen.buildId ? current.buildId : null;
         await runAction({ actionType: 'ROLLBACK', toDeployId: chosen.id, description: reason }, 'Rollback started');
+        if (bad) {
+          try {
+            await api.post('/v1/tags', { value: 'BAD_BUILD', targetType: 'BUILD', targetId: bad, comments: reason });
+            toast('Marked the rolled-back build BAD_BUILD');
+          } catch (e) { toast('Rolled back, but tagging the build failed: ' + e.message, 'bad'); }
+        }
       },
     });
   }

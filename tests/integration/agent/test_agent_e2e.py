@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-# tests/integration/agent/test_agent_e2e.py: a real slipway-agent against a real slipway-server (SQLite on tmp):
+# tests/integration/agent/test_agent_e2e.py: a real slipway-agent against a real slipway-server (test database):
 # publish a file:// build, deploy it to a host group, and watch the agent walk every stage to SERVING_BUILD.
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -11,35 +10,23 @@ import pytest
 import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
-from agent_support import BUILD_DIR, wait_for  # noqa: E402
+from agent_support import wait_for  # noqa: E402
 from test_agent_deploy import make_tarball  # noqa: E402
 
-SERVER_BIN = os.path.join(BUILD_DIR, "src/server/slipway-server")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import SERVER_BIN, ServerProcess  # noqa: E402
 
 
 @pytest.fixture
 def real_server(tmp_path):
     if not os.path.exists(SERVER_BIN):
         pytest.skip("slipway-server is not built")
-    d = tmp_path / "srv"
-    d.mkdir()
-    port_file = d / "port"
-    log = open(d / "server.log", "ab")
-    p = subprocess.Popen([SERVER_BIN, "--listen", "127.0.0.1:0", "--db", "sqlite:%s" % (d / "s.db"),
-                          "--set", "port_file=%s" % port_file, "log_level=warn"], stdout=log, stderr=log)
+    s = ServerProcess(tmp_path / "srv")
     try:
-        wait_for(lambda: port_file.exists() and port_file.read_text().strip(), timeout=10, what="server start")
-        url = "http://" + port_file.read_text().strip()
-        token = (d / "admin.token").read_text().strip()
-        yield url, token
+        s.start(["log_level=warn"])
+        yield s.url, s.token
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        log.close()
+        s.stop(signal.SIGTERM)
 
 
 def test_deploy_through_real_server(real_server, make_agent, tmp_path):

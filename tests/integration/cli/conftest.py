@@ -1,40 +1,29 @@
 # SPDX-License-Identifier: Apache-2.0
-# Fixtures for the `slipway` CLI tests: a real slipway-server on 127.0.0.1:0 with a temp SQLite
-# database, and a runner for the CLI binary with a private HOME (no user config leaks in).
+# Fixtures for the `slipway` CLI tests: a real slipway-server on 127.0.0.1:0 on the test database
+# (tests/integration/dbtarget.py), and a runner for the CLI binary with a private HOME (no user config leaks in).
 import json
 import os
 import subprocess
-import time
+import sys
 import urllib.error
 import urllib.request
 
 import pytest
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-BUILD = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(REPO, "build"))
-SERVER_BIN = os.path.join(BUILD, "src", "server", "slipway-server")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import BUILD_DIR as BUILD, REPO, SERVER_BIN, ServerProcess  # noqa: E402,F401
+
 CLI_BIN = os.path.join(BUILD, "src", "cli", "slipway")
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, workdir, *settings):
-        self.dir = workdir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        port_file = self.dir / "port"
-        db = self.dir / "db.sqlite"
-        args = [SERVER_BIN, "--listen", "127.0.0.1:0", "--set", f"port_file={port_file}", f"db=sqlite:{db}"]
-        args += list(settings)
-        self.log = open(self.dir / "server.log", "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.proc.poll() is not None:
-                raise RuntimeError("slipway-server exited: " + (self.dir / "server.log").read_text())
-            if time.monotonic() > deadline:
-                raise RuntimeError("slipway-server did not write its port_file")
-            time.sleep(0.05)
-        self.url = "http://" + port_file.read_text().strip()
-        self.token = (self.dir / "admin.token").read_text().strip()
+        super().__init__(workdir)
+        self.settings = list(settings)
+        self.start()
+
+    def args(self, extra=()):
+        return super().args(self.settings + list(extra))
 
     def api(self, method, path, body=None, token=None):
         """Direct HTTP call (for setup and for checking what the CLI did): (status, json or None)."""
@@ -54,15 +43,6 @@ class Server:
             except ValueError:
                 return e.code, None
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def need_binaries():

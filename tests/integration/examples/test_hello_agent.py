@@ -16,6 +16,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hello_support import hello_pids, pack, port_open  # noqa: E402
 from hello_support import free_port, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import dbtarget  # noqa: E402
 
 BUILD = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "..", "build"))
 SERVER = os.path.join(BUILD, "src", "server", "slipway-server")
@@ -50,14 +52,15 @@ def fleet(tmp_path):
             pytest.skip(f"{b} is not built")
     procs = []
     port_file = tmp_path / "port"
+    db = dbtarget.for_dir(tmp_path, "slipway.db")
     procs.append(subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--port-file", str(port_file),
-                                   "--db", f"sqlite:{tmp_path}/slipway.db", "--transition-period", "1"],
+                                   *db.server_args(), "--transition-period", "1"],
                                   stdout=open(tmp_path / "server.log", "w"), stderr=subprocess.STDOUT,
                                   start_new_session=True))
     wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 20, "server port file")
     url = "http://" + port_file.read_text().strip()
-    wait_for(lambda: (tmp_path / "admin.token").exists(), 20, "admin token")
-    token = (tmp_path / "admin.token").read_text().strip()
+    wait_for(lambda: db.token_file.exists(), 20, "admin token")
+    token = db.token_file.read_text().strip()
     api = Api(url, token)
     agent_dir = tmp_path / "agent"
     for d in ("state", "builds", "current", "log"):

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-# tests/integration/fleet/fleet_support.py: a real slipway-server (restartable on the same port and database),
+# tests/integration/fleet/fleet_support.py: a real slipway-server (restartable on the same port and database
+# of tests/integration/dbtarget.py),
 # N real slipway-agent processes on loopback, and a tiny fleet app tarball whose scripts start a python HTTP
 # server on a free port per host and env (the port is written to <agent root>/run/<env>/port).
 import io
@@ -8,14 +9,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.error
 import urllib.request
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-BUILD = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(REPO, "build"))
-SERVER_BIN = os.path.join(BUILD, "src", "server", "slipway-server")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import BUILD_DIR as BUILD, REPO, SERVER_BIN, ServerProcess  # noqa: E402,F401
+
 AGENT_BIN = os.path.join(BUILD, "src", "agent", "slipway-agent")
 PYTHON = "/usr/bin/python3"
 
@@ -40,58 +42,36 @@ def wait_for(cond, timeout=60.0, interval=0.2, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-class Server:
-    """slipway-server on a fixed loopback port (so it can be restarted on the same port and database)."""
+class Server(ServerProcess):
+    """slipway-server on a fixed loopback port (so it can be restarted on the same port and database);
+    db: share another server's database (several replicas, PostgreSQL only). Starts at once."""
 
-    def __init__(self, workdir):
-        self.dir = workdir
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, workdir, db=None, settings=()):
         self.port = free_port()
+        super().__init__(workdir, db, listen=f"127.0.0.1:{self.port}")
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-        self.log = None
+        self.settings = list(SERVER_SETTINGS) + list(settings)
         self.starts = 0
         self.start()
-        self.token = (self.dir / "admin.token").read_text().strip()
 
-    def start(self):
-        port_file = self.dir / "port"
-        if port_file.exists():
-            port_file.unlink()
-        db = self.dir / "db.sqlite"
-        args = [SERVER_BIN, "--listen", f"127.0.0.1:{self.port}", "--set", f"port_file={port_file}",
-                f"db=sqlite:{db}", *SERVER_SETTINGS]
-        self.starts += 1
-        self.log = open(self.dir / f"server{self.starts}.log", "w")
+    def args(self, extra=()):
+        return self.base_args() + ["--set", f"port_file={self.port_file}", *self.settings, *extra]
+
+    def start(self, extra=None):
         deadline = time.monotonic() + 20
         while True:
-            self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-            while not (port_file.exists() and port_file.read_text().strip()) and self.proc.poll() is None:
+            self.starts += 1
+            self.log_name = f"server{self.starts}.log"
+            try:
+                return super().start(extra)
+            except RuntimeError:
+                # the port may still be in TIME_WAIT/bound right after a kill: retry for a while
                 if time.monotonic() > deadline:
-                    raise RuntimeError("slipway-server did not write its port_file")
-                time.sleep(0.05)
-            if self.proc.poll() is None:
-                return
-            # the port may still be in TIME_WAIT/bound right after a kill: retry for a while
-            if time.monotonic() > deadline:
-                raise RuntimeError("slipway-server exited: " + (self.dir / f"server{self.starts}.log").read_text())
-            time.sleep(0.3)
+                    raise
+                time.sleep(0.3)
 
     def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.log:
-            self.log.close()
+        self.stop(signal.SIGKILL)
 
     def api(self, method, path, body=None, params=None):
         url = self.url + path
@@ -219,14 +199,14 @@ def processes_mentioning(path):
 
 
 class Agent:
-    def __init__(self, root, name, server, artifacts):
+    def __init__(self, root, name, server, artifacts, server_url=None):
         self.root = root
         self.name = name
         for sub in ("state", "builds", "current", "log", "run"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         self.conf = root / "agent.conf"
-        self.conf.write_text(f"""server_url = {server.url}
-token_file = {server.dir / 'admin.token'}
+        self.conf.write_text(f"""server_url = {server_url or server.url}
+token_file = {server.db.token_file}
 host_name = {name}
 host_id = {name}
 host_ip = 127.0.0.1

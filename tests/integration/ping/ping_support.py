@@ -1,79 +1,36 @@
 # SPDX-License-Identifier: Apache-2.0
-# Helpers for the ping-path tests: a real slipway-server on 127.0.0.1:0 with a temp SQLite database,
+# Helpers for the ping-path tests: a real slipway-server on 127.0.0.1:0 on the test database (dbtarget.py),
 # REST helpers, and simulated hosts that ping like an agent that finishes one stage per ping.
 import os
-import signal
-import subprocess
+import sys
 import threading
 import time
 
 import requests
 
-BUILD_DIR = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../../build"))
-SERVER_BIN = os.path.join(BUILD_DIR, "src/server/slipway-server")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import BUILD_DIR, SERVER_BIN, ServerProcess  # noqa: E402,F401
 
 DEPLOY_PATH = ["PRE_DOWNLOAD", "DOWNLOADING", "POST_DOWNLOAD", "STAGING", "PRE_RESTART", "RESTARTING",
                "POST_RESTART", "SERVING_BUILD"]
 IN_FLIGHT = set(DEPLOY_PATH[:-1])
 
 
-class Server:
-    def __init__(self, tmp_path, extra=None, name="srv"):
-        self.dir = tmp_path / name
-        self.dir.mkdir(exist_ok=True)
-        self.db = self.dir / "s.db"
-        self.port_file = self.dir / "port"
+class Server(ServerProcess):
+    """extra: "key=value" settings that override the fast worker periods below."""
+
+    def __init__(self, tmp_path, extra=None, name="srv", db=None):
+        super().__init__(tmp_path / name, db)
         self.extra = list(extra or [])
-        self.proc = None
-        self.log = None
-        self.url = None
-        self.token = None
         self.session = requests.Session()
 
-    def start(self):
-        if self.port_file.exists():
-            self.port_file.unlink()
+    def args(self, extra=()):
         settings = {"port_file": str(self.port_file), "log_level": "warn", "heartbeat_flush_period": "1",
                     "event_poll_period": "0.1", "transition_period": "1"}
-        for kv in self.extra:  # "key=value" entries override the defaults above
+        for kv in self.extra + list(extra):  # "key=value" entries override the defaults above
             k, v = kv.split("=", 1)
             settings[k] = v
-        args = [SERVER_BIN, "--listen", "127.0.0.1:0", "--db", "sqlite:%s" % self.db, "--set"] + \
-            ["%s=%s" % kv for kv in settings.items()]
-        self.log = open(self.dir / "server.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.port_file.exists() and self.port_file.read_text().strip():
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited with %d: %s" % (self.proc.returncode, self.logtext()))
-            time.sleep(0.02)
-        else:
-            raise RuntimeError("server did not start: %s" % self.logtext())
-        self.url = "http://" + self.port_file.read_text().strip()
-        self.token = (self.dir / "admin.token").read_text().strip()
-        return self
-
-    def logtext(self):
-        try:
-            return (self.dir / "server.log").read_text()[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.proc = None
-        self.log.close()
-        return rc
+        return self.base_args() + ["--set"] + ["%s=%s" % kv for kv in settings.items()]
 
     def req(self, method, path, timeout=10, **kw):
         headers = kw.pop("headers", {})

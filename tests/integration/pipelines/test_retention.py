@@ -4,7 +4,6 @@
 # unreferenced builds older than build_retention_days, down to build_retention_count; config history
 # beyond the newest 1000 entries per stage.
 import os
-import sqlite3
 import sys
 import time
 
@@ -15,12 +14,7 @@ DAY = 86400 * 1000
 
 
 def db(s, sql, args=()):
-    c = sqlite3.connect(str(s.db), timeout=10)
-    try:
-        with c:
-            return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
+    return s.db.query(sql, args)
 
 
 def test_retention_exact(server_factory):
@@ -49,11 +43,8 @@ def test_retention_exact(server_factory):
 
     # history: 1003 entries for prod, the newest 1000 stay
     rows = [(env["id"], "c%d" % i, now - 10 * DAY + i, "t", "Env General Config", "{}") for i in range(1003)]
-    c = sqlite3.connect(str(s.db), timeout=10)
-    with c:
-        c.executemany("INSERT INTO config_history(id, changeId, createTime, operator, type, configChange) "
-                      "VALUES(?,?,?,?,?,?)", rows)
-    c.close()
+    s.db.executemany("INSERT INTO config_history(id, changeId, createTime, operator, type, configChange) "
+                     "VALUES(?,?,?,?,?,?)", rows)
     total_prod = db(s, "SELECT count(*) FROM config_history WHERE id=?", (env["id"],))[0][0]
     oldest_kept = sorted(r[2] for r in db(s, "SELECT id, changeId, createTime FROM config_history WHERE id=?",
                                            (env["id"],)))[total_prod - 1000]

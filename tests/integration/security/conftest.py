@@ -2,7 +2,6 @@
 # pytest fixtures for the security tests: real slipway-server processes (the server tests'
 # srv_support.Server) plus the helpers shared by this directory (sec_support.py).
 import os
-import signal
 import sys
 
 import pytest
@@ -11,20 +10,12 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "server"))
 from srv_support import Server  # noqa: E402
+import serverproc  # noqa: E402  (on sys.path through srv_support)
 
 
 @pytest.fixture
 def server_factory(tmp_path):
-    started = []
-
-    def make(extra=None, name="srv"):
-        s = Server(tmp_path, extra, name)
-        started.append(s)
-        return s
-
-    yield make
-    for s in started:
-        s.stop(signal.SIGKILL)
+    yield from serverproc.factory(lambda extra=None, name="srv": Server(tmp_path, extra, name))
 
 
 @pytest.fixture

@@ -1,69 +1,27 @@
 # SPDX-License-Identifier: Apache-2.0
-# Helpers for black-box tests of slipway-server: a real process on 127.0.0.1:0 with a temp SQLite
-# database; the bound address comes from port_file and the admin token from admin.token.
+# Helpers for black-box tests of slipway-server: a real process on 127.0.0.1:0 on the test database of
+# tests/integration/dbtarget.py (SQLite by default, PostgreSQL with SLIPWAY_TEST_DB_BACKEND=pg); the
+# bound address comes from port_file and the admin token from the token file.
 import os
-import signal
-import subprocess
-import time
+import sys
 
 import pytest
 import requests
 
-BUILD_DIR = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../../build"))
-SERVER_BIN = os.path.join(BUILD_DIR, "src/server/slipway-server")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import BUILD_DIR, SERVER_BIN, ServerProcess  # noqa: E402,F401
 
 
-class Server:
-    def __init__(self, tmp_path, extra=None, name="srv"):
-        self.dir = tmp_path / name
-        self.dir.mkdir(exist_ok=True)
-        self.db = self.dir / "s.db"
-        self.port_file = self.dir / "port"
+class Server(ServerProcess):
+    """extra: raw command-line arguments (e.g. ["--set", "anonymous_role=PUBLISHER"])."""
+
+    def __init__(self, tmp_path, extra=None, name="srv", db=None):
+        super().__init__(tmp_path / name, db)
         self.extra = list(extra or [])
-        self.proc = None
-        self.log = None
-        self.url = None
-        self.token = None
 
-    def start(self, extra=None):
-        if self.port_file.exists():
-            self.port_file.unlink()
-        args = [SERVER_BIN, "--listen", "127.0.0.1:0", "--db", "sqlite:%s" % self.db,
-                "--set", "port_file=%s" % self.port_file, "log_level=warn"] + self.extra + list(extra or [])
-        self.log = open(self.dir / "server.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.port_file.exists() and self.port_file.read_text().strip():
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited with %d: %s" % (self.proc.returncode, self.logtext()))
-            time.sleep(0.02)
-        else:
-            raise RuntimeError("server did not start: %s" % self.logtext())
-        self.url = "http://" + self.port_file.read_text().strip()
-        self.token = (self.dir / "admin.token").read_text().strip()
-        return self
-
-    def logtext(self):
-        try:
-            return (self.dir / "server.log").read_text()[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.proc = None
-        self.log.close()
-        return rc
+    def args(self, extra=()):
+        return self.base_args() + ["--set", "port_file=%s" % self.port_file, "log_level=warn"] + \
+            self.extra + list(extra)
 
     def headers(self, token=None):
         return {"Authorization": "token " + (token or self.token)}
@@ -121,30 +79,24 @@ def make_env(server, env="web", stage="prod", **fields):
 def add_agent(server, env_id, host_id, host_name=None, deploy_id=None, stage="SERVING_BUILD", state="NORMAL",
               status="SUCCEEDED", holds_slot=0, removed=0, first_deploy=0, last_seen=None, groups=("g1",)):
     """Insert an agent row (and its heartbeat and host rows) the way the ping path would."""
-    import sqlite3
     import time
     now = int(time.time() * 1000)
     host_name = host_name or host_id
-    db = sqlite3.connect(str(server.db), timeout=10)
-    with db:
-        db.execute("INSERT OR REPLACE INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, "
-                   "startDate, lastUpdateDate, lastOperator, firstDeploy, holdsSlot, removed) "
-                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                   (host_id, host_name, env_id, deploy_id, stage, state, status, now, now, "system",
-                    first_deploy, holds_slot, removed))
-        db.execute("INSERT OR IGNORE INTO heartbeats(hostId, hostName, createDate, lastSeen) VALUES(?,?,?,?)",
-                   (host_id, host_name, now, last_seen if last_seen is not None else now))
-        for g in groups:
-            db.execute("INSERT OR IGNORE INTO hosts(hostName, groupName, hostId, createDate, lastUpdateDate, state) "
-                       "VALUES(?,?,?,?,?,'ACTIVE')", (host_name, g, host_id, now, now))
-    db.close()
+    server.db.query("INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, "
+                    "startDate, lastUpdateDate, lastOperator, firstDeploy, holdsSlot, removed) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(hostId, envId) DO UPDATE SET "
+                    "hostName=excluded.hostName, deployId=excluded.deployId, deployStage=excluded.deployStage, "
+                    "state=excluded.state, status=excluded.status, startDate=excluded.startDate, "
+                    "lastUpdateDate=excluded.lastUpdateDate, lastOperator=excluded.lastOperator, "
+                    "firstDeploy=excluded.firstDeploy, holdsSlot=excluded.holdsSlot, removed=excluded.removed",
+                    (host_id, host_name, env_id, deploy_id, stage, state, status, now, now, "system",
+                     int(first_deploy), int(holds_slot), int(removed)))
+    server.db.query("INSERT INTO heartbeats(hostId, hostName, createDate, lastSeen) VALUES(?,?,?,?) "
+                    "ON CONFLICT DO NOTHING", (host_id, host_name, now, last_seen if last_seen is not None else now))
+    for g in groups:
+        server.db.query("INSERT INTO hosts(hostName, groupName, hostId, createDate, lastUpdateDate, state) "
+                        "VALUES(?,?,?,?,?,'ACTIVE') ON CONFLICT DO NOTHING", (host_name, g, host_id, now, now))
 
 
 def db_query(server, sql, args=()):
-    import sqlite3
-    db = sqlite3.connect(str(server.db), timeout=10)
-    try:
-        with db:
-            return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+    return server.db.query(sql, args)

@@ -114,14 +114,8 @@ def test_bad_build_needs_force(server):
     import json as _json
     db_query(server, "INSERT INTO tags(id, value, targetType, targetId, operator, createdDate, comments, metaInfo) "
              "VALUES('t1','BAD_BUILD','BUILD','web','x',?, 'broken', ?)", (now, _json.dumps(b)))
-    db_query(server, "SELECT 1")
-    # the sqlite helper opens its own connection per call; commit through a write helper
-    import sqlite3
-    con = sqlite3.connect(str(server.db))
-    with con:
-        con.execute("INSERT INTO tags(id, value, targetType, targetId, operator, createdDate, comments, metaInfo) "
-                    "VALUES('t2','BAD_BUILD','BUILD','web','x',?, 'broken', ?)", (now, _json.dumps(b)))
-    con.close()
+    db_query(server, "INSERT INTO tags(id, value, targetType, targetId, operator, createdDate, comments, metaInfo) "
+             "VALUES('t2','BAD_BUILD','BUILD','web','x',?, 'broken', ?)", (now, _json.dumps(b)))
     later = publish(server, commit="ccccccc3", commitDate=b["commitDate"] + 1000)
     assert_error(server.post("/v1/envs/web/prod/deploys?buildId=" + b["id"]), 409)
     assert_error(server.post("/v1/envs/web/prod/deploys?buildId=" + later["id"]), 409)
@@ -149,12 +143,7 @@ def test_progress_transition_and_acceptance(server):
     assert server.get("/v1/envs/web/prod/deploys/current/missing-hosts").json() == ["never-seen"]
     cur = server.get("/v1/deploys/" + d["id"]).json()
     assert cur["state"] == "RUNNING" and cur["successTotal"] == 1 and cur["total"] == 2
-    db_query(server, "SELECT 1")
-    import sqlite3
-    con = sqlite3.connect(str(server.db))
-    with con:
-        con.execute("UPDATE agents SET deployStage='SERVING_BUILD', status='SUCCEEDED' WHERE hostId='h2'")
-    con.close()
+    db_query(server, "UPDATE agents SET deployStage='SERVING_BUILD', status='SUCCEEDED' WHERE hostId='h2'")
     server.put("/v1/envs/web/prod/deploys/current/progress")
     cur = server.get("/v1/deploys/" + d["id"]).json()
     assert cur["state"] == "SUCCEEDING" and cur["successDate"] and cur["acceptanceStatus"] == "OUTSTANDING"
@@ -169,10 +158,7 @@ def test_progress_transition_and_acceptance(server):
     assert cur["acceptanceStatus"] == "ACCEPTED" and cur["state"] == "SUCCEEDING" and cur["description"] == "ok"
     # paused stages are frozen
     assert server.post("/v1/envs/web/prod/deploys/current/actions?actionType=PAUSE").status_code == 201
-    con = sqlite3.connect(str(server.db))
-    with con:
-        con.execute("UPDATE agents SET state='PAUSED_BY_SYSTEM', status='SCRIPT_TIMEOUT' WHERE hostId='h2'")
-    con.close()
+    db_query(server, "UPDATE agents SET state='PAUSED_BY_SYSTEM', status='SCRIPT_TIMEOUT' WHERE hostId='h2'")
     server.put("/v1/envs/web/prod/deploys/current/progress")
     assert server.get("/v1/deploys/" + d["id"]).json()["state"] == "SUCCEEDING"
     assert server.post("/v1/envs/web/prod/deploys/current/actions?actionType=RESUME").status_code == 201
@@ -185,11 +171,7 @@ def test_auto_rollback_on_failing(server):
     good = publish(server, commit="aaaaaaa1")
     bad = publish(server, commit="bbbbbbb2", commitDate=good["commitDate"] + 1)
     d1 = deploy(server, good["id"])
-    import sqlite3
-    con = sqlite3.connect(str(server.db))
-    with con:
-        con.execute("UPDATE deploys SET state='SUCCEEDED' WHERE id=?", (d1["id"],))
-    con.close()
+    db_query(server, "UPDATE deploys SET state='SUCCEEDED' WHERE id=?", (d1["id"],))
     d2 = deploy(server, bad["id"])
     add_agent(server, env["id"], "h1", deploy_id=d2["id"], stage="STAGING", state="PAUSED_BY_SYSTEM",
               status="SCRIPT_TIMEOUT")
@@ -265,11 +247,7 @@ def test_agents_and_host_actions(server):
     assert server.put("/v1/agents/id/i-2", json={"state": "RESET"}).status_code == 204
     assert server.get("/v1/agents/id/i-2").json()[0]["state"] == "RESET"
     # reset_failed_agents
-    import sqlite3
-    con = sqlite3.connect(str(server.db))
-    with con:
-        con.execute("UPDATE agents SET state='PAUSED_BY_SYSTEM', status='SCRIPT_TIMEOUT' WHERE hostId='i-1'")
-    con.close()
+    db_query(server, "UPDATE agents SET state='PAUSED_BY_SYSTEM', status='SCRIPT_TIMEOUT' WHERE hostId='i-1'")
     assert server.put("/v1/envs/web/prod/agents/reset_failed_agents/" + d["id"]).status_code == 204
     assert server.get("/v1/agents/id/i-1").json()[0]["state"] == "RESET"
     hist = [h["type"] for h in server.get("/v1/envs/web/prod/history").json()]

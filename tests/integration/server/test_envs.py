@@ -6,7 +6,7 @@ import sys
 import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
-from srv_support import assert_error, make_env  # noqa: E402
+from srv_support import assert_error, db_query, make_env  # noqa: E402
 
 
 def test_env_create_defaults_and_get(server):
@@ -151,20 +151,14 @@ def test_configs(server):
 
 
 def test_failure_policy_continue_releases_parked_slots(server):
-    import sqlite3
     e = make_env(server)
-    con = sqlite3.connect(str(server.db))
-    with con:
-        for host, state in [("h1", "PAUSED_BY_SYSTEM"), ("h2", "NORMAL")]:
-            con.execute("INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, "
-                        "startDate, lastUpdateDate, holdsSlot) VALUES(?,?,?,'d1','STAGING',?,'SCRIPT_TIMEOUT',1,1,1)",
-                        (host, host, e["id"], state))
-    con.close()
+    for host, state in [("h1", "PAUSED_BY_SYSTEM"), ("h2", "NORMAL")]:
+        db_query(server, "INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, "
+                 "startDate, lastUpdateDate, holdsSlot) VALUES(?,?,?,'d1','STAGING',?,'SCRIPT_TIMEOUT',1,1,1)",
+                 (host, host, e["id"], state))
     assert_error(server.put("/v1/envs/web/prod", json={"failurePolicy": "GIVE_UP"}), 400, "failurePolicy")
     assert server.put("/v1/envs/web/prod", json={"failurePolicy": "continue"}).status_code == 204
-    con = sqlite3.connect(str(server.db))
-    rows = dict(con.execute("SELECT hostId, holdsSlot FROM agents").fetchall())
-    slots = con.execute("SELECT count(*) FROM events WHERE kind='SLOT' AND envId=?", (e["id"],)).fetchone()[0]
-    con.close()
+    rows = dict(db_query(server, "SELECT hostId, holdsSlot FROM agents"))
+    slots = db_query(server, "SELECT count(*) FROM events WHERE kind='SLOT' AND envId=?", (e["id"],))[0][0]
     assert rows == {"h1": 0, "h2": 1} and slots >= 1
     assert server.get("/v1/envs/web/prod").json()["failurePolicy"] == "CONTINUE"
