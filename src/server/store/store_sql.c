@@ -717,15 +717,15 @@ static const char sql_deploy_promote_off[] = "UPDATE promotes SET type = 'MANUAL
 					     "AND type = 'AUTO' AND disablePolicy = 'AUTO'";
 static const char sql_deploy_schedule_reset[] =
 	"UPDATE schedules SET state = 'RUNNING', currentSession = 1, stateStartTime = ?2 WHERE envId = ?1";
-#define DEPLOY_WHERE(JE)                                                                                                 \
+#define DEPLOY_WHERE(JE)                                                                                               \
 	"FROM deploys d LEFT JOIN builds b ON b.id = d.buildId WHERE "                                                 \
-	"(d.envId IN (SELECT value FROM " JE("?1") ") OR ?1 IS NULL) "                                                \
-	"AND (d.operator IN (SELECT value FROM " JE("?2") ") OR ?2 IS NULL) "                                         \
-	"AND (d.type IN (SELECT value FROM " JE("?3") ") OR ?3 IS NULL) "                                             \
-	"AND (d.state IN (SELECT value FROM " JE("?4") ") OR ?4 IS NULL) "                                            \
-	"AND (d.acceptanceStatus IN (SELECT value FROM " JE("?5") ") OR ?5 IS NULL) "                                 \
-	"AND (d.buildId IN (SELECT value FROM " JE("?6") ") OR ?6 IS NULL) "                                          \
-	"AND (b.repo = ?7 OR ?7 IS NULL) AND (b.branch = ?8 OR ?8 IS NULL) AND (b.commitDate >= ?9 OR ?9 IS NULL) "   \
+	"(d.envId IN (SELECT value FROM " JE("?1") ") OR ?1 IS NULL) "                                                 \
+	"AND (d.operator IN (SELECT value FROM " JE("?2") ") OR ?2 IS NULL) "                                          \
+	"AND (d.type IN (SELECT value FROM " JE("?3") ") OR ?3 IS NULL) "                                              \
+	"AND (d.state IN (SELECT value FROM " JE("?4") ") OR ?4 IS NULL) "                                             \
+	"AND (d.acceptanceStatus IN (SELECT value FROM " JE("?5") ") OR ?5 IS NULL) "                                  \
+	"AND (d.buildId IN (SELECT value FROM " JE("?6") ") OR ?6 IS NULL) "                                           \
+	"AND (b.repo = ?7 OR ?7 IS NULL) AND (b.branch = ?8 OR ?8 IS NULL) AND (b.commitDate >= ?9 OR ?9 IS NULL) "    \
 	"AND (d.startDate <= ?10 OR ?10 IS NULL) AND (d.startDate >= ?11 OR ?11 IS NULL) "
 #define DEPLOY_LIST(JE)                                                                                                \
 	"SELECT " DEPLOY_COLS " " DEPLOY_WHERE(JE)                                                                     \
@@ -1148,8 +1148,8 @@ static const struct dsql sql_host_stop_hosts = DSQL_JE(SQL_HOST_STOP_HOSTS);
 static const char sql_host_register[] =
 	"INSERT INTO hosts(hostName, groupName, ip, hostId, accountId, createDate, lastUpdateDate, state, canRetire) "
 	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'PROVISIONED', 0) ON CONFLICT(hostId, groupName) DO UPDATE SET "
-	"hostName = excluded.hostName, ip = COALESCE(excluded.ip, ip), accountId = COALESCE(excluded.accountId, "
-	"accountId), lastUpdateDate = excluded.lastUpdateDate";
+	"hostName = excluded.hostName, ip = COALESCE(excluded.ip, hosts.ip), "
+	"accountId = COALESCE(excluded.accountId, hosts.accountId), lastUpdateDate = excluded.lastUpdateDate";
 static const char sql_host_update[] =
 	"UPDATE hosts SET ip = COALESCE(?2, ip), state = COALESCE(?3, state), accountId = COALESCE(?4, accountId), "
 	"lastUpdateDate = ?5 WHERE hostId = ?1";

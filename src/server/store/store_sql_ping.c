@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/store_sql_ping.c: store_ping.h on the SQL driver layer (db.h, SQLite and PostgreSQL), the ping hot path's typed queries.
- * Connections, statement caches and transactions are db.h's; admission locks its stage (§5.7).
+/* store/store_sql_ping.c: store_ping.h, the ping hot path's typed queries, on the SQL driver layer (db.h: SQLite and
+ * PostgreSQL). Connections, statement caches and transactions are db.h's; admission locks its stage (§5.7).
  * SQL is static text with placeholders only. Does not log. */
 #include <errno.h>
 #include <stdio.h>
