@@ -533,10 +533,28 @@ int http_reply_empty(struct req *r, int status)
 	return http_reply_data(r, status, NULL, "", 0);
 }
 
+/* s with every non-ASCII byte replaced by '?' (for a message that is not valid UTF-8). */
+static void ascii_only(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
 int http_reply_error(struct req *r, int status, const char *field, const char *message)
 {
 	json_t *b = json_pack("{s:i,s:s,s:s?}", "code", status, "message", message, "field",
 			      field && *field ? field : NULL);
+	if (!b && message) {
+		/* a request value echoed into the message or field is not UTF-8, which JSON cannot carry:
+		 * answer anyway (without an answer the client would wait for the connection timeout) */
+		char m[sizeof(r->err_message)], f[sizeof(r->err_field)];
+		(void)str_copy(m, sizeof(m), message);
+		(void)str_copy(f, sizeof(f), field ? field : "");
+		ascii_only(m);
+		ascii_only(f);
+		b = json_pack("{s:i,s:s,s:s?}", "code", status, "message", m, "field", *f ? f : NULL);
+	}
 	return http_reply_json(r, status, b);
 }
 
@@ -740,6 +758,12 @@ static int64_t mono_us(void)
 
 static uint64_t request_counter;
 static int64_t requests_in_flight;
+static uint64_t write_generation;
+
+uint64_t http_write_generation(void)
+{
+	return __atomic_load_n(&write_generation, __ATOMIC_ACQUIRE);
+}
 
 static int first_call(struct req *r)
 {
@@ -867,6 +891,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->resumed = true;
 	}
 	k = r->match.route->fn(r);
+	if (!r->match.route->ping_body && !streq(r->method, "GET") && !streq(r->method, "HEAD"))
+		__atomic_add_fetch(&write_generation, 1, __ATOMIC_RELEASE);
 	if (r->suspended && !r->replied)
 		return MHD_YES;
 	if (k < 0 || !r->replied) {
