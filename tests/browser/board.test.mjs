@@ -9,6 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { startServer, launchBrowser, screenshot, waitFor, simulateAgents, repoRoot } from './harness.mjs';
 
 let srv, browser, page, seed;
+
+// Signs the shared page in with the admin token unless it already is.
+async function ensureSignedIn() {
+  if (page.url().startsWith(srv.base) && await page.evaluate(() => sessionStorage.getItem('slipway.token'))) return;
+  await page.goto(`${srv.base}/login#token=${srv.token}`);
+  await page.waitForURL(srv.base + '/');
+}
 const pageErrors = [];
 const apiCalls = new Map(); // "METHOD /v1/path" → first page URL that made it
 
@@ -308,6 +315,7 @@ test('capacity and script variables are edited through the API', async () => {
 });
 
 test('10,000 hosts render in under a second, sorted, with a failing-only filter', async () => {
+  await ensureSignedIn(); // so that this test also runs alone (--test-name-pattern)
   const env = await srv.api.get(stagePath('search-indexer', 'prod'));
   const b = seed.builds[0];
   const deployId = 'synthDeploy000000000001';
