@@ -9,6 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { startServer, launchBrowser, screenshot, waitFor, simulateAgents, repoRoot } from './harness.mjs';
 
 let srv, browser, page, seed;
+
+// Signs the shared page in with the admin token unless it already is.
+async function ensureSignedIn() {
+  if (page.url().startsWith(srv.base) && await page.evaluate(() => sessionStorage.getItem('slipway.token'))) return;
+  await page.goto(`${srv.base}/login#token=${srv.token}`);
+  await page.waitForURL(srv.base + '/');
+}
 const pageErrors = [];
 const apiCalls = new Map(); // "METHOD /v1/path" → first page URL that made it
 
@@ -308,6 +315,7 @@ test('capacity and script variables are edited through the API', async () => {
 });
 
 test('10,000 hosts render in under a second, sorted, with a failing-only filter', async () => {
+  await ensureSignedIn(); // so that this test also runs alone (--test-name-pattern)
   const env = await srv.api.get(stagePath('search-indexer', 'prod'));
   const b = seed.builds[0];
   const deployId = 'synthDeploy000000000001';
@@ -425,7 +433,69 @@ test('promote config: server validation next to the field, then saved (also the 
   assert.equal((await srv.api.get(stagePath('helloworld', 'prod'))).branch, 'release');
   await screenshot(page, '13-promote');
   // Leave prod promoted by hand for the later tests.
-  await srv.api.put(stagePath('helloworld', 'prod') + '/promotes', { type: 'MANUAL' });
+  await srv.api.put(stagePath('helloworld', 'prod') + '/promotes', { type: 'MANUAL', predStage: '' });
+});
+
+test('the deploy dialog narrows builds by branch and commit, and warns about a build never deployed on the predecessor stage', async () => {
+  const fresh = await srv.api.post('/v1/builds', {
+    name: 'helloworld', repo: 'acme/helloworld', branch: 'feature-x', commit: 'f00dfeed1234',
+    artifactUrl: 'https://artifacts.example.com/helloworld-f00d.tar.gz',
+  });
+  const canaryId = (await srv.api.get(stagePath('helloworld', 'canary'))).id;
+  const onCanary = (await srv.api.get('/v1/deploys', { envId: canaryId, deployType: 'REGULAR' })).deploys[0].buildId;
+  await page.goto(srv.base + '/env/helloworld/prod');
+  await page.click('[data-action=deploy]');
+  const dlg = page.locator('dialog[open]');
+  // Narrow the list by commit prefix (client side), by branch, and by a full commit (server side).
+  const rows = dlg.locator('tr[data-build]');
+  await rows.first().waitFor();
+  assert.ok(await rows.count() > 1);
+  await dlg.locator('input[name=commit]').fill('f00d');
+  await waitFor(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-build')) === fresh.id, { what: 'commit prefix filter' });
+  await dlg.locator('input[name=commit]').fill('');
+  await dlg.locator('select[name=branch]').selectOption('feature-x');
+  await waitFor(async () => (await rows.count()) === 1, { what: 'branch filter' });
+  await dlg.locator('select[name=branch]').selectOption('');
+  await dlg.locator('input[name=commit]').fill('f00dfeed1234');
+  await waitFor(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-build')) === fresh.id, { what: 'commit query' });
+  await dlg.locator(`tr[data-build="${fresh.id}"]`).click();
+  const warn = dlg.locator('[data-role=not-on-pred]');
+  await warn.waitFor();
+  assert.match(await warn.textContent(), /never deployed on canary/);
+  await screenshot(page, '05b-deploy-not-on-predecessor');
+  await dlg.locator('input[name=commit]').fill('');
+  await dlg.locator(`tr[data-build="${onCanary}"]`).click();
+  await dlg.locator('.build-summary').waitFor();
+  await waitFor(async () => (await dlg.locator('.build-preview .spin').count()) === 0 && (await dlg.locator('.build-summary').count()) === 1, { what: 'preview of the canary build' });
+  assert.equal(await warn.count(), 0, 'no warning for a build canary ran');
+  await dlg.locator('[data-role=cancel]').click();
+});
+
+test('a new environment stage is created through the home page dialog', async () => {
+  await page.goto(srv.base + '/');
+  await page.click('[data-role=new-env]');
+  const dlg = page.locator('dialog[open]');
+  await dlg.locator('input[name=envName]').fill('bad name');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.locator('.field:has([name=envName]) .field-error').waitFor();
+  // The server's answer (409: the pair exists) shows in the dialog.
+  await dlg.locator('input[name=envName]').fill('helloworld');
+  await dlg.locator('input[name=stageName]').fill('canary');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.locator('.dialog-error >> text=exists').waitFor();
+  await dlg.locator('input[name=envName]').fill('ui-made');
+  await dlg.locator('input[name=stageName]').fill('staging');
+  await dlg.locator('select[name=stageType]').selectOption('STAGING');
+  await dlg.locator('[data-role=confirm]').click();
+  await page.waitForURL(srv.base + '/env/ui-made/staging/config');
+  const created = await srv.api.get(stagePath('ui-made', 'staging'));
+  assert.equal(created.stageType, 'STAGING');
+  // Capacity through the config page.
+  await page.goto(srv.base + '/env/ui-made/staging/config?tab=capacity');
+  await page.fill('input[name=capacity-HOST]', 'ui-host-1');
+  await page.click('form:has(input[name=capacity-HOST]) button[type=submit]');
+  await page.locator('.chip[data-name=ui-host-1]').waitFor();
+  assert.deepEqual(await srv.api.get(stagePath('ui-made', 'staging') + '/capacity', { capacityType: 'HOST' }), ['ui-host-1']);
 });
 
 test('webhooks: pre and post lists are edited, the server error lands next to the hook field', async () => {
@@ -517,9 +587,10 @@ test('config history lists the changes with field-level diffs', async () => {
   const table = page.locator('table[aria-label="Config history"]');
   await table.waitFor();
   // The two promote saves of the promote test: the second changed predStage canary → BUILD.
-  const change = table.locator('tr[data-type="Env Promote Config"] li.diff-change[data-key=predStage]').first();
-  await change.waitFor();
-  assert.match(await change.textContent(), /canary\s*→\s*BUILD/);
+  const changes = table.locator('tr[data-type="Env Promote Config"] li.diff-change[data-key=predStage]');
+  await changes.first().waitFor();
+  assert.deepEqual((await changes.allTextContents()).map(t => t.replace(/\s+/g, ' ')),
+    ['predStage: BUILD → "" (cleared)', 'predStage: canary → BUILD'], 'newest first');
   const branch = table.locator('tr[data-type="Env General Config"] li[data-key=branch]').first();
   assert.match(await branch.textContent(), /release/);
   await page.selectOption('select[name=historyType]', 'Env Promote Config');

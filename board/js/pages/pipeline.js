@@ -316,7 +316,7 @@ function parseChange(s) {
   try { return JSON.parse(s); } catch { return s; }
 }
 
-const show = v => (v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
+const show = v => (v === undefined ? '∅' : v === '' ? '"" (cleared)' : typeof v === 'string' ? v : JSON.stringify(v));
 
 // Field-level differences between two values: [{key, op: add|remove|change, from, to}].
 export function diffValues(before, after) {
