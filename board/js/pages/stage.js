@@ -468,6 +468,7 @@ export async function render(ctx) {
         if (pausedChanged) renderShell();
         renderActions();
         renderDeployCard();
+        performance.mark('slipway:deploy-summary');
       }
       const prog = await f.progP;
       if (stopped) return;
