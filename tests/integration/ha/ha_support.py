@@ -22,7 +22,7 @@ from fleet_support import AGENT_BIN, SERVER_BIN, Agent, Server, wait_for  # noqa
 N_AGENTS = 50
 HOSTS = ["ha-%02d" % i for i in range(1, N_AGENTS + 1)]
 # promote_period=1: the promoter of both replicas races every second (PROTOCOL §8, §8.2)
-SETTINGS = ["promote_period=1", "max_connections=2048", "log_level=warn"]
+SETTINGS = ["promote_period=1", "log_level=warn"]
 
 
 def need_pg():

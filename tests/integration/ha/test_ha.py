@@ -39,6 +39,11 @@ def ok(server, method, path, **kw):
     return r.json() if r.content else None
 
 
+def current_build(server, env, stage):
+    r = call(server, "GET", "/v1/envs/%s/%s/deploys/current" % (env, stage))
+    return r.json()["buildId"] if r.status_code == 200 and r.content else None
+
+
 # ---- consistency across replicas (no cache may serve stale data) ----
 
 def test_change_on_a_is_seen_by_the_next_request_on_b(pair):
@@ -77,12 +82,12 @@ def test_promoter_never_promotes_twice(pair):
     for i in range(4):
         src = (a, b)[i % 2]
         build = ok(src, "POST", "/v1/builds", json={
-            "name": "promoapp", "repo": "acme/promo", "branch": "main", "commit": "%040x" % (0xabc0 + i),
+            "name": "promoapp", "repo": "acme/promo", "branch": "master", "commit": "%040x" % (0xabc0 + i),
             "commitDate": int(time.time() * 1000), "artifactUrl": "https://art.example/promo/%d.tar.gz" % i,
             "type": "Github"})
         builds.append(build["id"])
-        wait_for(lambda: (ok(b, "GET", "/v1/envs/promo/prod/deploys/current") or {}).get("buildId") == build["id"],
-                 timeout=30, interval=0.1, what="auto promote of build %d" % i)
+        wait_for(lambda: current_build(b, "promo", "prod") == build["id"], timeout=30, interval=0.1,
+                 what="auto promote of build %d" % i)
     # a few more periods of both promoters: nothing else happens
     time.sleep(3)
     deploys = ok(a, "GET", "/v1/deploys", params={"envId": env_id, "pageSize": 100})["deploys"]
@@ -195,6 +200,8 @@ def test_rollout_width_holds_and_a_killed_replica_is_failed_over(pair, fleet, ro
         rollout.wait_done(pair.b, d2, timeout=240)
     finally:
         sampler.stop()
+    print("kill -9: %d samples, max deploying %d, max slot holders %d, %d hosts done at the kill" % (
+        sampler.samples, sampler.max_deploying, sampler.max_slots, killed_at))
     assert sampler.samples > 50
     assert sampler.max_deploying <= MAX_PARALLEL, sampler.max_deploying
     assert sampler.max_slots <= MAX_PARALLEL, sampler.max_slots
@@ -226,6 +233,10 @@ def test_postgresql_restart_mid_deploy(pair, fleet, rollout):
         assert pair.a.running() and pair.b.running()
     finally:
         sampler.stop()
+    print("PostgreSQL restart: %d samples (%d failed while it restarted), max deploying %d, max slot holders %d, "
+          "%d hosts done at the restart" % (sampler.samples, sampler.errors, sampler.max_deploying, sampler.max_slots,
+                                            restarted_at))
+    assert sampler.samples > 50 and sampler.errors > 0  # sampled before, during and after the restart
     assert sampler.max_deploying <= MAX_PARALLEL, sampler.max_deploying
     assert sampler.max_slots <= MAX_PARALLEL, sampler.max_slots
     # the replicas answer API calls again on both sides
