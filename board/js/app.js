@@ -9,6 +9,7 @@ import * as history from './pages/history.js';
 import * as builds from './pages/builds.js';
 import * as hosts from './pages/hosts.js';
 import * as config from './pages/config.js';
+import * as tokens from './pages/tokens.js';
 
 const app = document.getElementById('app');
 
@@ -19,6 +20,7 @@ const routes = [
   [/^\/deploys\/?$/, history, 'deploys'],
   [/^\/builds\/?$/, builds, 'builds'],
   [/^\/builds\/([^/]+)\/?$/, builds, 'builds', ['name']],
+  [/^\/tokens\/?$/, tokens, 'tokens'],
   [/^\/hosts\/?$/, hosts, 'hosts'],
   [/^\/hosts\/([^/]+)\/?$/, hosts, 'hosts', ['host']],
   [/^\/env\/([^/]+)\/?$/, stage, 'home', ['env']],
@@ -91,6 +93,8 @@ async function render() {
 function renderTopbar() {
   const right = document.getElementById('topbar-right');
   const token = api.getToken();
+  const tokensLink = document.querySelector('#mainnav [data-nav=tokens]');
+  if (tokensLink) tokensLink.hidden = !token || !isAdminSomewhere();
   if (!token) { clear(right); return; }
   const who = session.name || 'token';
   clear(right,
@@ -117,6 +121,17 @@ export function canOperate(env) {
   if (!session.roles) return true;
   const rank = { READER: 0, PINGER: 1, PUBLISHER: 1, OPERATOR: 2, ADMIN: 3 };
   return session.roles.some(r => (r.type === 'SYSTEM' || r.resource === env || r.resource === '*') && rank[r.role] >= 2);
+}
+
+// Whether the principal is ADMIN for env (SYSTEM scope when env is omitted); unknown roles → yes.
+export function canAdmin(env) {
+  if (!session.roles) return true;
+  return session.roles.some(r => r.role === 'ADMIN' && (r.type === 'SYSTEM' || (env !== undefined && r.resource === env)));
+}
+
+// Whether the principal is ADMIN of the system or of some env (shows the token pages).
+export function isAdminSomewhere() {
+  return !session.roles || session.roles.some(r => r.role === 'ADMIN');
 }
 
 api.onUnauthorized(err => {
@@ -175,8 +190,10 @@ function showShortcuts() {
   });
 }
 
-// A token kept from earlier in this tab: learn who it is (whoami when the server has it).
+// A token kept from earlier in this tab: learn who it is (whoami when the server has it) before the
+// first render, so pages hide what the principal may not do from the start.
 if (api.getToken() && !location.pathname.startsWith('/login')) {
-  api.validateToken(api.getToken()).then(info => { signedIn(info); renderTopbar(); }).catch(() => { /* a 401 signs out */ });
+  api.validateToken(api.getToken()).then(info => { signedIn(info); }).catch(() => { /* a 401 signs out */ }).finally(render);
+} else {
+  render();
 }
-render();

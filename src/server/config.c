@@ -61,6 +61,8 @@ static const struct cfg_entry server_table[] = {
 	{ "event_poll_period", CFG_MS, 10, 60000, "0.5", O(event_poll_period_ms), "seconds, may be fractional" },
 	{ "retention_at", CFG_STRING, 0, 0, "03:30", O(retention_at), "HH:MM UTC" },
 	{ "retention_period", CFG_SECONDS, 0, 365 * DAY, "0", O(retention_period), NULL },
+	{ "webhook_queue_size", CFG_INT, 1, 1000000, "1000", O(webhook_queue_size),
+	  "webhook jobs waiting at most; overflow is dropped (ours)" },
 };
 
 void server_config_usage(void)

@@ -533,10 +533,28 @@ int http_reply_empty(struct req *r, int status)
 	return http_reply_data(r, status, NULL, "", 0);
 }
 
+/* s with every non-ASCII byte replaced by '?' (for a message that is not valid UTF-8). */
+static void ascii_only(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
 int http_reply_error(struct req *r, int status, const char *field, const char *message)
 {
 	json_t *b = json_pack("{s:i,s:s,s:s?}", "code", status, "message", message, "field",
 			      field && *field ? field : NULL);
+	if (!b && message) {
+		/* a request value echoed into the message or field is not UTF-8, which JSON cannot carry:
+		 * answer anyway (without an answer the client would wait for the connection timeout) */
+		char m[sizeof(r->err_message)], f[sizeof(r->err_field)];
+		(void)str_copy(m, sizeof(m), message);
+		(void)str_copy(f, sizeof(f), field ? field : "");
+		ascii_only(m);
+		ascii_only(f);
+		b = json_pack("{s:i,s:s,s:s?}", "code", status, "message", m, "field", *f ? f : NULL);
+	}
 	return http_reply_json(r, status, b);
 }
 

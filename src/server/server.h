@@ -28,6 +28,7 @@ struct server_config {
 	int64_t event_poll_period_ms;
 	char *retention_at;
 	int64_t retention_period;
+	int64_t webhook_queue_size; /* ours: webhook jobs waiting at most (§7.5 says 1000) */
 };
 
 /* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.

@@ -3,10 +3,14 @@
 // against a real slipway-server with data seeded through the REST API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, screenshot, waitFor, simulateAgents } from './harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startServer, launchBrowser, screenshot, waitFor, simulateAgents, repoRoot } from './harness.mjs';
 
 let srv, browser, page, seed;
 const pageErrors = [];
+const apiCalls = new Map(); // "METHOD /v1/path" → first page URL that made it
 
 const stagePath = (e, s) => `/v1/envs/${e}/${s}`;
 
@@ -39,6 +43,11 @@ before(async () => {
   browser = await launchBrowser();
   page = await browser.context.newPage();
   page.on('pageerror', e => pageErrors.push(e.message));
+  page.on('request', req => {
+    const u = new URL(req.url());
+    const key = `${req.method()} ${u.pathname}`;
+    if (u.pathname.startsWith('/v1/') && !apiCalls.has(key)) apiCalls.set(key, page.url());
+  });
 });
 
 after(async () => {
@@ -214,6 +223,8 @@ test('rollback offers earlier deploys and asks for a reason', async () => {
   await dlg.locator('[data-role=confirm]').click();
   await dlg.locator('.field-error').first().waitFor(); // reason required
   await dlg.locator('input[name=description]').fill('new build misbehaves');
+  assert.ok(await dlg.locator('input[name=markBad]').isChecked(), 'marking the build bad is on by default');
+  await dlg.locator('input[name=markBad]').uncheck();
   await dlg.locator('[data-role=confirm]').click();
   await dlg.waitFor({ state: 'detached' });
   const cur = await waitFor(async () => {
@@ -368,6 +379,325 @@ test('builds and host pages render', async () => {
   await screenshot(page, '10-host');
 });
 
+// ---- pipeline config: promote, webhooks, schedule, history ----
+
+const fieldError = (scope, name) => scope.locator(`.field:has([name="${name}"]) .field-error`);
+
+test('promote config: server validation next to the field, then saved (also the BUILD source fields)', async () => {
+  await page.goto(srv.base + '/env/helloworld/prod/config?tab=promote');
+  const form = page.locator('[data-role=promote-form]');
+  await form.locator('select[name=type]').selectOption('AUTO');
+  await form.locator('select[name=predStage]').selectOption('');
+  await form.locator('[data-role=save]').click();
+  await fieldError(form, 'predStage').waitFor();
+  assert.match(await fieldError(form, 'predStage').textContent(), /predStage/);
+  assert.equal((await srv.api.get(stagePath('helloworld', 'prod') + '/promotes')).type, 'MANUAL', 'nothing saved');
+  await form.locator('select[name=predStage]').selectOption('canary');
+  await form.locator('input[name=schedule]').fill('0 0 25 * * ?');
+  await form.locator('[data-role=save]').click();
+  await fieldError(form, 'schedule').waitFor();
+  assert.match(await fieldError(form, 'schedule').textContent(), /schedule/i);
+  await screenshot(page, '12-promote-error');
+  await form.locator('input[name=schedule]').fill('0 */5 * * * ?');
+  await form.locator('input[name=delay]').fill('10');
+  await form.locator('input[name=queueSize]').fill('2');
+  await form.locator('select[name=failPolicy]').selectOption('ROLLBACK');
+  await form.locator('select[name=disablePolicy]').selectOption('MANUAL');
+  assert.ok(await form.locator('[data-role=build-source]').isHidden(), 'build fields only for BUILD');
+  await form.locator('[data-role=save]').click();
+  const p = await waitFor(async () => {
+    const x = await srv.api.get(stagePath('helloworld', 'prod') + '/promotes');
+    return x.type === 'AUTO' ? x : null;
+  }, { what: 'promote config saved' });
+  assert.deepEqual([p.predStage, p.schedule, p.delay, p.queueSize, p.failPolicy, p.disablePolicy],
+    ['canary', '0 */5 * * * ?', 10, 2, 'ROLLBACK', 'MANUAL']);
+  assert.equal(await form.locator('.field-error').count(), 0);
+  // BUILD as the source shows the stage's build name and branch, saved on the stage.
+  await form.locator('select[name=predStage]').selectOption('BUILD');
+  await form.locator('[data-role=build-source]').waitFor();
+  assert.equal(await form.locator('input[name=buildName]').inputValue(), 'helloworld');
+  await form.locator('input[name=branch]').fill('bad branch!');
+  await form.locator('[data-role=save]').click();
+  await fieldError(form, 'branch').waitFor();
+  await form.locator('input[name=branch]').fill('release');
+  await form.locator('[data-role=save]').click();
+  await waitFor(async () => (await srv.api.get(stagePath('helloworld', 'prod') + '/promotes')).predStage === 'BUILD', { what: 'predStage BUILD' });
+  assert.equal((await srv.api.get(stagePath('helloworld', 'prod'))).branch, 'release');
+  await screenshot(page, '13-promote');
+  // Leave prod promoted by hand for the later tests.
+  await srv.api.put(stagePath('helloworld', 'prod') + '/promotes', { type: 'MANUAL', predStage: '' });
+});
+
+test('the deploy dialog narrows builds by branch and commit, and warns about a build never deployed on the predecessor stage', async () => {
+  const fresh = await srv.api.post('/v1/builds', {
+    name: 'helloworld', repo: 'acme/helloworld', branch: 'feature-x', commit: 'f00dfeed1234',
+    artifactUrl: 'https://artifacts.example.com/helloworld-f00d.tar.gz',
+  });
+  const canaryId = (await srv.api.get(stagePath('helloworld', 'canary'))).id;
+  const onCanary = (await srv.api.get('/v1/deploys', { envId: canaryId, deployType: 'REGULAR' })).deploys[0].buildId;
+  await page.goto(srv.base + '/env/helloworld/prod');
+  await page.click('[data-action=deploy]');
+  const dlg = page.locator('dialog[open]');
+  // Narrow the list by commit prefix (client side), by branch, and by a full commit (server side).
+  const rows = dlg.locator('tr[data-build]');
+  await rows.first().waitFor();
+  assert.ok(await rows.count() > 1);
+  await dlg.locator('input[name=commit]').fill('f00d');
+  await waitFor(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-build')) === fresh.id, { what: 'commit prefix filter' });
+  await dlg.locator('input[name=commit]').fill('');
+  await dlg.locator('select[name=branch]').selectOption('feature-x');
+  await waitFor(async () => (await rows.count()) === 1, { what: 'branch filter' });
+  await dlg.locator('select[name=branch]').selectOption('');
+  await dlg.locator('input[name=commit]').fill('f00dfeed1234');
+  await waitFor(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-build')) === fresh.id, { what: 'commit query' });
+  await dlg.locator(`tr[data-build="${fresh.id}"]`).click();
+  const warn = dlg.locator('[data-role=not-on-pred]');
+  await warn.waitFor();
+  assert.match(await warn.textContent(), /never deployed on canary/);
+  await screenshot(page, '05b-deploy-not-on-predecessor');
+  await dlg.locator('input[name=commit]').fill('');
+  await dlg.locator(`tr[data-build="${onCanary}"]`).click();
+  await dlg.locator('.build-summary').waitFor();
+  await waitFor(async () => (await dlg.locator('.build-preview .spin').count()) === 0 && (await dlg.locator('.build-summary').count()) === 1, { what: 'preview of the canary build' });
+  assert.equal(await warn.count(), 0, 'no warning for a build canary ran');
+  await dlg.locator('[data-role=cancel]').click();
+});
+
+test('a new environment stage is created through the home page dialog', async () => {
+  await page.goto(srv.base + '/');
+  await page.click('[data-role=new-env]');
+  const dlg = page.locator('dialog[open]');
+  await dlg.locator('input[name=envName]').fill('bad name');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.locator('.field:has([name=envName]) .field-error').waitFor();
+  // The server's answer (409: the pair exists) shows in the dialog.
+  await dlg.locator('input[name=envName]').fill('helloworld');
+  await dlg.locator('input[name=stageName]').fill('canary');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.locator('.dialog-error >> text=exists').waitFor();
+  await dlg.locator('input[name=envName]').fill('ui-made');
+  await dlg.locator('input[name=stageName]').fill('staging');
+  await dlg.locator('select[name=stageType]').selectOption('STAGING');
+  await dlg.locator('[data-role=confirm]').click();
+  await page.waitForURL(srv.base + '/env/ui-made/staging/config');
+  const created = await srv.api.get(stagePath('ui-made', 'staging'));
+  assert.equal(created.stageType, 'STAGING');
+  // Capacity through the config page.
+  await page.goto(srv.base + '/env/ui-made/staging/config?tab=capacity');
+  await page.fill('input[name=capacity-HOST]', 'ui-host-1');
+  await page.click('form:has(input[name=capacity-HOST]) button[type=submit]');
+  await page.locator('.chip[data-name=ui-host-1]').waitFor();
+  assert.deepEqual(await srv.api.get(stagePath('ui-made', 'staging') + '/capacity', { capacityType: 'HOST' }), ['ui-host-1']);
+});
+
+test('webhooks: pre and post lists are edited, the server error lands next to the hook field', async () => {
+  await page.goto(srv.base + '/env/payments/staging/config?tab=webhooks');
+  const form = page.locator('[data-role=webhooks-form]');
+  await form.locator('[data-action=add-preDeployHooks]').click();
+  await form.locator('input[name="preDeployHooks[0].url"]').fill('https://hooks.example.com/pre?d=$TELETRAAN_DEPLOY_ID');
+  await form.locator('input[name="preDeployHooks[0].headers"]').fill('X-Team:payments;Content-Type:application/json');
+  await form.locator('[data-action=add-postDeployHooks]').click();
+  await form.locator('select[name="postDeployHooks[0].method"]').selectOption('PUT');
+  await form.locator('textarea[name="postDeployHooks[0].body"]').fill('{"state": $TELETRAAN_NUMERIC_DEPLOY_STATE}');
+  await form.locator('[data-role=save]').click();
+  const err = fieldError(form, 'postDeployHooks[0].url');
+  await err.waitFor();
+  assert.match(await err.textContent(), /url is required/);
+  assert.deepEqual((await srv.api.get(stagePath('payments', 'staging') + '/web_hooks')).preDeployHooks, [], 'nothing saved');
+  await screenshot(page, '14-webhooks-error');
+  await form.locator('input[name="postDeployHooks[0].url"]').fill('https://hooks.example.com/post');
+  await form.locator('[data-role=save]').click();
+  const hooks = await waitFor(async () => {
+    const x = await srv.api.get(stagePath('payments', 'staging') + '/web_hooks');
+    return x.postDeployHooks.length ? x : null;
+  }, { what: 'webhooks saved' });
+  assert.equal(hooks.preDeployHooks.length, 1);
+  assert.equal(hooks.preDeployHooks[0].url, 'https://hooks.example.com/pre?d=$TELETRAAN_DEPLOY_ID');
+  assert.equal(hooks.preDeployHooks[0].method, 'POST');
+  assert.equal(hooks.preDeployHooks[0].headers, 'X-Team:payments;Content-Type:application/json');
+  assert.equal(hooks.postDeployHooks[0].method, 'PUT');
+  assert.equal(hooks.postDeployHooks[0].body, '{"state": $TELETRAAN_NUMERIC_DEPLOY_STATE}');
+  // Reloading shows what the server has; removing a hook saves the shorter list.
+  await page.reload();
+  await form.locator('input[name="postDeployHooks[0].url"]').waitFor();
+  assert.equal(await form.locator('input[name="preDeployHooks[0].url"]').inputValue(), 'https://hooks.example.com/pre?d=$TELETRAAN_DEPLOY_ID');
+  await form.locator('[data-list=preDeployHooks] [aria-label="Remove hook"]').click();
+  await form.locator('[data-role=save]').click();
+  await waitFor(async () => (await srv.api.get(stagePath('payments', 'staging') + '/web_hooks')).preDeployHooks.length === 0, { what: 'pre hook removed' });
+});
+
+test('deploy schedule: sessions saved, a negative cooldown waits and the override continues the rollout', async () => {
+  await srv.api.post('/v1/envs', { envName: 'sched-app', stageName: 'prod', buildName: 'helloworld' });
+  const hosts = ['sched-1', 'sched-2', 'sched-3'];
+  await srv.api.put(stagePath('sched-app', 'prod') + '/capacity', hosts, { capacityType: 'HOST' });
+  await page.goto(srv.base + '/env/sched-app/prod/config?tab=schedule');
+  const form = page.locator('[data-role=schedule-form]');
+  await form.locator('input[name="hostNumbers[0]"]').fill('1');
+  await form.locator('input[name="manual[0]"]').check();
+  await form.locator('[data-action=add-session]').click();
+  await form.locator('input[name="hostNumbers[1]"]').fill('0');
+  await form.locator('input[name="cooldownTimes[1]"]').fill('5');
+  await form.locator('[data-role=save]').click();
+  const err = fieldError(form, 'hostNumbers[1]');
+  await err.waitFor();
+  assert.match(await err.textContent(), /hostNumbers/);
+  assert.equal((await srv.api.get(stagePath('sched-app', 'prod'))).scheduleId, null, 'nothing saved');
+  await form.locator('input[name="hostNumbers[1]"]').fill('100%');
+  await form.locator('[data-role=save]').click();
+  const env = await waitFor(async () => { const e = await srv.api.get(stagePath('sched-app', 'prod')); return e.scheduleId ? e : null; }, { what: 'schedule saved' });
+  const schedPath = `/v1/schedules/sched-app/prod/${env.scheduleId}`;
+  let sch = await srv.api.get(schedPath);
+  assert.deepEqual([sch.totalSessions, sch.hostNumbers, sch.cooldownTimes, sch.state], [2, '1,100%', '-1,5', 'NOT_STARTED']);
+  // A deploy starts session 1; once a host serves, the state transition moves it to COOLING_DOWN, where the
+  // negative cooldown waits for a person.
+  await srv.api.post(stagePath('sched-app', 'prod') + '/deploys', undefined, { buildId: seed.builds[2].id, force: 'true' });
+  const pinged = await simulateAgents(srv.api, hosts, { rounds: 12 });
+  assert.ok(pinged, 'the server has the ping path');
+  sch = await waitFor(async () => {
+    await srv.api.put(stagePath('sched-app', 'prod') + '/deploys/current/progress');
+    const s = await srv.api.get(schedPath);
+    return s.state === 'COOLING_DOWN' ? s : null;
+  }, { what: 'COOLING_DOWN', timeout: 15000 });
+  assert.equal(sch.currentSession, 1);
+  await page.reload();
+  const state = page.locator('[data-role=schedule-state]');
+  await state.locator('text=waits for a manual override').first().waitFor();
+  await screenshot(page, '15-schedule-cooling');
+  await page.click('[data-action=override]');
+  const dlg = page.locator('dialog[open]');
+  assert.match(await dlg.textContent(), /Session 2 starts now/);
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  sch = await waitFor(async () => { const s = await srv.api.get(schedPath); return s.state !== 'COOLING_DOWN' ? s : null; }, { what: 'override applied' });
+  assert.equal(sch.currentSession, 2);
+  assert.ok(['RUNNING', 'COOLING_DOWN', 'FINAL'].includes(sch.state));
+  await state.locator('text=2 of 2').waitFor();
+});
+
+test('config history lists the changes with field-level diffs', async () => {
+  await page.goto(srv.base + '/env/helloworld/prod/config?tab=history');
+  const table = page.locator('table[aria-label="Config history"]');
+  await table.waitFor();
+  // The two promote saves of the promote test: the second changed predStage canary → BUILD.
+  const changes = table.locator('tr[data-type="Env Promote Config"] li.diff-change[data-key=predStage]');
+  await changes.first().waitFor();
+  assert.deepEqual((await changes.allTextContents()).map(t => t.replace(/\s+/g, ' ')),
+    ['predStage: BUILD → "" (cleared)', 'predStage: canary → BUILD'], 'newest first');
+  const branch = table.locator('tr[data-type="Env General Config"] li[data-key=branch]').first();
+  assert.match(await branch.textContent(), /release/);
+  await page.selectOption('select[name=historyType]', 'Env Promote Config');
+  await waitFor(async () => (await table.locator('tbody tr').count()) === (await table.locator('tbody tr[data-type="Env Promote Config"]').count()), { what: 'type filter' });
+  await screenshot(page, '16-config-history');
+  // Whole-value configs diff against the previous value: the webhook list lost its pre hook.
+  await page.goto(srv.base + '/env/payments/staging/config?tab=history');
+  await page.locator('tr[data-type="Env Webhook Config"] li.diff-change[data-key=preDeployHooks]').first().waitFor();
+});
+
+// ---- tokens ----
+
+test('tokens: an admin creates (secret shown once), edits and revokes SYSTEM and ENV tokens', async () => {
+  await page.goto(srv.base + '/');
+  const nav = page.locator('#mainnav [data-nav=tokens]');
+  await nav.waitFor();
+  await nav.click();
+  await page.waitForURL(srv.base + '/tokens');
+  await page.locator('tr[data-token=bootstrap-admin]').waitFor();
+  await page.click('[data-action=create-token]');
+  let dlg = page.locator('dialog[open]');
+  await dlg.locator('input[name=name]').fill('bad name!');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.locator('.field:has([name=name]) .field-error').waitFor();
+  await dlg.locator('input[name=name]').fill('ci-bot');
+  await dlg.locator('select[name=role]').selectOption('PUBLISHER');
+  await dlg.locator('select[name=expiryChoice]').selectOption('30');
+  await dlg.locator('[data-role=confirm]').click();
+  const secretEl = page.locator('dialog[open] [data-role=secret]');
+  await secretEl.waitFor();
+  const secret = (await secretEl.textContent()).trim();
+  assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+  await screenshot(page, '17-token-secret');
+  const who = async t => {
+    const r = await fetch(srv.base + '/v1/system/whoami', { headers: { Authorization: 'token ' + t } });
+    return { status: r.status, body: r.status === 200 ? await r.json() : null };
+  };
+  const me = await who(secret);
+  assert.equal(me.status, 200);
+  assert.equal(me.body.name, 'ci-bot');
+  assert.deepEqual(me.body.roles.map(r => [r.type, r.role]), [['SYSTEM', 'PUBLISHER']]);
+  let row = await srv.api.get('/v1/system/token_roles/ci-bot');
+  assert.ok(Math.abs(row.expireDate - (Date.now() + 30 * 86400000)) < 3600000, 'expires in 30 days');
+  await page.locator('dialog[open] [data-role=cancel]').click();
+  const tr = page.locator('tr[data-token=ci-bot]');
+  await tr.waitFor();
+  assert.equal(await page.locator('[data-role=secret]').count(), 0, 'the secret is gone once the dialog closes');
+  // Edit: role and expiry.
+  await tr.locator('[data-action=edit]').click();
+  dlg = page.locator('dialog[open]');
+  await dlg.locator('select[name=role]').selectOption('READER');
+  await dlg.locator('select[name=expiryChoice]').selectOption('never');
+  await dlg.locator('[data-role=confirm]').click();
+  await dlg.waitFor({ state: 'detached' });
+  row = await waitFor(async () => { const x = await srv.api.get('/v1/system/token_roles/ci-bot'); return x.role === 'READER' ? x : null; }, { what: 'role READER' });
+  assert.equal(row.expireDate, null);
+  await tr.locator('text=never').waitFor();
+  // Revoke: the token stops working.
+  await tr.locator('[data-action=revoke]').click();
+  await page.locator('dialog[open] [data-role=confirm]').click();
+  await tr.waitFor({ state: 'detached' });
+  assert.equal((await who(secret)).status, 401);
+  // ENV tokens of helloworld.
+  await page.selectOption('[data-role=scope]', 'helloworld');
+  await page.waitForURL(srv.base + '/tokens?env=helloworld');
+  await page.click('[data-action=create-token]');
+  dlg = page.locator('dialog[open]');
+  await dlg.locator('input[name=name]').fill('hw-ops');
+  await dlg.locator('select[name=role]').selectOption('OPERATOR');
+  await dlg.locator('[data-role=confirm]').click();
+  await page.locator('dialog[open] [data-role=secret]').waitFor();
+  await page.locator('dialog[open] [data-role=cancel]').click();
+  await page.locator('tr[data-token=hw-ops]').waitFor();
+  const envTokens = await srv.api.get('/v1/envs/helloworld/token_roles');
+  assert.deepEqual(envTokens.map(t => [t.name, t.type, t.resource, t.role]), [['hw-ops', 'ENV', 'helloworld', 'OPERATOR']]);
+  await screenshot(page, '18-tokens');
+});
+
+// ---- compare ----
+
+test('history compares two deploys: builds, commits, branches and the repository compare link', async () => {
+  await srv.api.post('/v1/envs', { envName: 'compare-app', stageName: 'prod', buildName: 'helloworld' });
+  const mk = (commit, branch) => srv.api.post('/v1/builds', {
+    name: 'helloworld', repo: 'acme/helloworld', branch, commit,
+    commitInfo: `https://github.com/acme/helloworld/commit/${commit}`,
+    artifactUrl: `https://artifacts.example.com/helloworld-${commit}.tar.gz`,
+  });
+  const b1 = await mk('1111111aaaaaaaaa', 'master'), b2 = await mk('2222222bbbbbbbbb', 'hotfix-1');
+  const d1 = await srv.api.post(stagePath('compare-app', 'prod') + '/deploys', undefined, { buildId: b1.id, force: 'true' });
+  const d2 = await srv.api.post(stagePath('compare-app', 'prod') + '/deploys', undefined, { buildId: b2.id, force: 'true' });
+  await page.goto(srv.base + '/env/compare-app/prod/history');
+  const compareBtn = page.locator('[data-action=compare]');
+  await page.locator(`tr[data-deploy="${d2.id}"] input[name=pick]`).check();
+  assert.ok(await compareBtn.isDisabled(), 'needs two');
+  await page.locator(`tr[data-deploy="${d1.id}"] input[name=pick]`).check();
+  await compareBtn.click();
+  await page.waitForURL(/compare=/);
+  const panel = page.locator('section.compare');
+  const linkEl = panel.locator('[data-role=compare-link]');
+  await linkEl.waitFor();
+  assert.equal(await linkEl.getAttribute('href'), 'https://github.com/acme/helloworld/compare/1111111aaaaaaaaa...2222222bbbbbbbbb');
+  const text = await panel.textContent();
+  for (const s of ['1111111aaaaaaaaa', '2222222bbbbbbbbb', 'hotfix-1', 'master', 'acme/helloworld']) assert.ok(text.includes(s), s);
+  assert.match(await panel.locator('[data-role=verdict]').textContent(), /Branches differ/);
+  await screenshot(page, '19-compare');
+  // Builds without a known repository URL: no link, and it says why.
+  const canary = (await srv.api.get('/v1/deploys', { envId: (await srv.api.get(stagePath('helloworld', 'canary'))).id })).deploys;
+  const pair = [canary.find(d => d.buildId === seed.builds[0].id), canary.find(d => d.buildId !== seed.builds[0].id)];
+  await page.goto(`${srv.base}/env/helloworld/canary/history?compare=${pair[0].id},${pair[1].id}`);
+  await page.locator('section.compare [data-role=no-compare-link]').waitFor();
+  await page.locator('section.compare >> text=Close').click();
+  await page.waitForURL(srv.base + '/env/helloworld/canary/history');
+  assert.equal(await page.locator('section.compare').count(), 0);
+});
+
 test('sign out returns to the sign-in screen; no uncaught page errors', async () => {
   await page.goto(srv.base + '/');
   await page.click('[data-role=signout]');
@@ -388,6 +718,46 @@ test('a READER token sees the stage read-only', async t => {
   assert.equal(await page.locator('[data-action=deploy]').count(), 0);
   await page.locator('.ht-row[data-host]').first().waitFor();
   assert.equal(await page.locator('.ht-row [data-action]').count(), 0, 'no host actions for a reader');
+  assert.ok(await page.locator('#mainnav [data-nav=tokens]').isHidden(), 'no Tokens link for a reader');
   await screenshot(page, '11-reader');
+  // Reloading keeps the read-only view (roles are known before the first render).
+  await page.reload();
+  await page.locator('.action-bar >> text=read-only access').waitFor();
+  assert.equal(await page.locator('[data-action=deploy]').count(), 0);
+  await page.goto(srv.base + '/env/helloworld/canary/config?tab=promote');
+  await page.locator('[data-role=promote-form]').waitFor();
+  assert.ok(await page.locator('[data-role=promote-form] [data-role=save]').isDisabled());
+  assert.equal(await page.locator('.side-nav [data-tab=tokens]').count(), 0);
+  await page.goto(srv.base + '/tokens');
+  await page.locator('text=Admins only').waitFor();
   assert.deepEqual(pageErrors, []);
+});
+
+test('every API request the board made is a route of the server, documented in PROTOCOL.md', async () => {
+  const bin = path.join(process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build'), 'src/server/slipway-server');
+  const routes = execFileSync(bin, ['--dump-routes'], { encoding: 'utf8' }).trim().split('\n').map(l => JSON.parse(l))
+    .map(r => ({ ...r, re: new RegExp('^' + r.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}/]+\}/g, '[^/]+') + '/?$') }));
+  // The spec lives outside the repository; check against it when it is there.
+  const specFile = process.env.SLIPWAY_PROTOCOL || '/work/shared/spec/PROTOCOL.md';
+  const spec = fs.existsSync(specFile) ? fs.readFileSync(specFile, 'utf8').replace(/\{[^}/]*\}/g, '{}') : null;
+  const documented = p => {
+    const n = p.replace(/\{[^}/]*\}/g, '{}').replace(/^\/v1\/envs\/\{\}\/\{\}(?=\/|$)/, '{}/{}');
+    if ([' ', '`', '['].some(c => spec.includes(n + c))) return true;
+    if (n.endsWith('/{}') && spec.includes(n.slice(0, -3) + '[/{}]')) return true;
+    return spec.includes('.../' + n.split('/').pop() + '`');
+  };
+  assert.ok(apiCalls.size >= 30, `the board made ${apiCalls.size} distinct calls`);
+  const bad = [];
+  const used = new Set();
+  for (const [call, from] of apiCalls) {
+    const [method, p] = call.split(' ');
+    const hits = routes.filter(r => r.method === method && r.re.test(p));
+    if (!hits.length) { bad.push(`${call} (from ${from}): no such route`); continue; }
+    // The most literal route wins, as in the server's router.
+    const r = hits.sort((a, b) => (a.path.match(/\{/g) || []).length - (b.path.match(/\{/g) || []).length)[0];
+    used.add(`${r.method} ${r.path}`);
+    if (spec && !documented(r.path)) bad.push(`${call} → ${r.path}: not in PROTOCOL.md`);
+  }
+  console.log(`# the board used ${used.size} endpoints: ${[...used].sort().join(', ')}`);
+  assert.deepEqual(bad, []);
 });

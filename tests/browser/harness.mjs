@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // tests/browser/harness.mjs: starts a slipway-server on a free loopback port with a fresh database,
 // talks to its REST API, and launches Debian's chromium through playwright-core.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,14 +27,15 @@ export async function waitFor(fn, { timeout = 10000, interval = 50, what = 'cond
   throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
 }
 
-export async function startServer() {
+// settings: extra NAME=VALUE server settings (e.g. faster worker periods for the real-agent test).
+export async function startServer({ settings = [] } = {}) {
   const buildDir = process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build');
   const bin = path.join(buildDir, 'src/server/slipway-server');
   if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin} (build first, or set SLIPWAY_BUILD_DIR)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-board-'));
   const portFile = path.join(dir, 'port');
   const log = fs.openSync(path.join(dir, 'server.log'), 'w');
-  const proc = spawn(bin, ['--listen', '127.0.0.1:0', '--db', `sqlite:${dir}/s.db`, '--set', `port_file=${portFile}`],
+  const proc = spawn(bin, ['--listen', '127.0.0.1:0', '--db', `sqlite:${dir}/s.db`, '--set', `port_file=${portFile}`, ...settings],
     { stdio: ['ignore', log, log] });
   let exited = null;
   proc.on('exit', code => { exited = code; });
@@ -82,6 +83,60 @@ function makeApi(base, token) {
     post: (p, body, query) => call('POST', p, { body, query }),
     put: (p, body, query) => call('PUT', p, { body, query }),
   };
+}
+
+// Starts a real slipway-agent for host `name` with its own state, builds, target and log directories
+// under root, talking to srv with the server's admin token; file:// artifacts only from `artifacts`.
+export async function startAgent(srv, { name, root, artifacts }) {
+  const buildDir = process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build');
+  const bin = path.join(buildDir, 'src/agent/slipway-agent');
+  if (!fs.existsSync(bin)) throw new Error(`no agent binary at ${bin}`);
+  for (const sub of ['state', 'builds', 'current', 'log']) fs.mkdirSync(path.join(root, sub), { recursive: true });
+  const conf = path.join(root, 'agent.conf');
+  fs.writeFileSync(conf, [
+    `server_url = ${srv.base}`, `token_file = ${path.join(srv.dir, 'admin.token')}`,
+    `host_name = ${name}`, `host_id = ${name}`, 'host_ip = 127.0.0.1',
+    `state_dir = ${root}/state`, `builds_dir = ${root}/builds`, `target_dir = ${root}/current`, `log_dir = ${root}/log`,
+    `download_allow_file_dirs = ${artifacts}`,
+    'ping_interval = 1', 'long_poll = true', 'long_poll_wait = 5', 'http_timeout = 5', 'heartbeat_interval = 1',
+    'termination_timeout = 5', 'max_retry = 1', 'backoff = 1', 'backoff_max = 2', '',
+  ].join('\n'), { mode: 0o600 });
+  const log = fs.openSync(path.join(root, 'agent.log'), 'w');
+  const proc = spawn(bin, ['--config', conf], { stdio: ['ignore', log, log], detached: true });
+  let exited = null;
+  proc.on('exit', code => { exited = code; });
+  return {
+    name, root, proc,
+    // The build id the agent's TARGET of env points at (null when none).
+    target(env) {
+      try { return path.basename(fs.readlinkSync(path.join(root, 'current', env))); } catch { return null; }
+    },
+    log() { return fs.readFileSync(path.join(root, 'agent.log'), 'utf8'); },
+    async stop() {
+      if (exited === null) {
+        try { process.kill(-proc.pid, 'SIGTERM'); } catch { /* gone */ }
+        await waitFor(() => exited !== null, { timeout: 15000, what: `agent ${name} exit` })
+          .catch(() => { try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ } });
+      }
+      fs.closeSync(log);
+    },
+  };
+}
+
+// Writes a gzipped tarball at file with a VERSION file and trivial teletraan scripts (each logs its
+// stage, the version and the deploy id to the env's log; RESTARTING is the one the agent requires).
+export function makeArtifact(file, version) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-artifact-'));
+  fs.mkdirSync(path.join(dir, 'teletraan'));
+  fs.writeFileSync(path.join(dir, 'VERSION'), version + '\n');
+  for (const stage of ['PRE_RESTART', 'RESTARTING', 'POST_RESTART', 'SERVING_BUILD']) {
+    fs.writeFileSync(path.join(dir, 'teletraan', stage),
+      `#!/bin/sh\nset -eu\necho "${stage}: version $(cat "$TARGET/VERSION"), deploy $DEPLOY_ID"\n`, { mode: 0o755 });
+  }
+  const r = spawnSync('tar', ['-czf', file, '-C', dir, '.'], { stdio: 'pipe' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error('tar failed: ' + r.stderr);
+  return file;
 }
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/config.js: stage configuration: general fields (server validation shown next to the
-// field), capacity (hosts and groups), script variables, agent configs, and stage deletion.
+// field), capacity (hosts and groups), script variables, agent configs, the pipeline sections of pipeline.js
+// (promote, webhooks, deploy schedule, config history) and stage deletion.
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, link, toast, openDialog, showFieldError, clearFieldErrors, timeEl } from '../ui.js';
-import { navigate, canOperate } from '../app.js';
+import { navigate, canOperate, canAdmin } from '../app.js';
 import { stageHeader } from './common.js';
+import * as pipeline from './pipeline.js';
 
 // [field, label, kind, options/hint]
 const GENERAL = [
@@ -40,20 +42,27 @@ export async function render(ctx) {
   document.title = `Config · ${env} / ${stage} · Slipway`;
   const base = api.stagePath(env, stage);
   const operate = canOperate(env);
-  const sections = [['general', 'General'], ['capacity', 'Capacity'], ['scripts', 'Script variables'], ['agent', 'Agent configs'], ['danger', 'Delete']];
+  const sections = [['general', 'General'], ['capacity', 'Capacity'], ['scripts', 'Script variables'], ['agent', 'Agent configs'],
+    ['promote', 'Promote'], ['webhooks', 'Webhooks'], ['schedule', 'Deploy schedule'], ['history', 'Config history'], ['danger', 'Delete']];
   const active = sections.some(([k]) => k === ctx.query.tab) ? ctx.query.tab : 'general';
   const content = h('div.config-body');
   clear(ctx.root, h('div.page.page-wide',
     stageHeader({ env, stage, stages, section: 'config', stageInfo: info }),
     h('div.config-layout',
       h('nav.side-nav', { 'aria-label': 'Config sections' }, sections.map(([k, label]) =>
-        h(`a${k === active ? '.active' : ''}`, { href: `${location.pathname}?tab=${k}`, 'data-link': true }, label))),
+        h(`a${k === active ? '.active' : ''}`, { href: `${location.pathname}?tab=${k}`, 'data-link': true, dataset: { tab: k } }, label)),
+      canAdmin(env) ? h('a', { href: '/tokens?env=' + encodeURIComponent(env), 'data-link': true, dataset: { tab: 'tokens' } }, 'Tokens of ' + env) : null),
       content)));
 
   if (active === 'general') return general();
   if (active === 'capacity') return capacity();
   if (active === 'scripts') return kvEditor('script_configs', 'Script variables', 'Delivered to the deploy scripts as environment variables.');
   if (active === 'agent') return kvEditor('agent_configs', 'Agent configs', 'Settings the agents of this stage apply (values are trimmed).');
+  const pctx = { content, ctx, base, env, stage, stages, operate };
+  if (active === 'promote') return pipeline.promote(pctx);
+  if (active === 'webhooks') return pipeline.webhooks(pctx);
+  if (active === 'schedule') return pipeline.schedule(pctx);
+  if (active === 'history') return pipeline.history(pctx);
   return danger();
 
   // ---- general ----

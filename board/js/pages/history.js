@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// board/js/pages/history.js: deploy history with filters: of one stage (/env/E/S/history) or of all (/deploys).
+// board/js/pages/history.js: deploy history with filters: of one stage (/env/E/S/history) or of all (/deploys);
+// pick two deploys to compare them (?compare=A,B): builds, commits, branches, dates, repository compare link.
 import * as api from '../api.js';
-import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId } from '../ui.js';
+import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId, copyButton } from '../ui.js';
 import { navigate } from '../app.js';
 import { stageHeader, progressBar } from './common.js';
 
@@ -47,10 +48,13 @@ export async function render(ctx) {
   h('div.filter-group', h('span.filter-label', 'Since'), afterIn),
   h('div.filter-group', opIn, h('button.btn.btn-sm', { type: 'submit' }, 'Apply')));
   const results = h('div', spinner());
+  const compareIds = (q.compare || '').split(',').filter(x => /^[A-Za-z0-9_-]{1,30}$/.test(x)).slice(0, 2);
+  const compareBox = h('div', { 'data-role': 'compare' });
 
   const header = env ? stageHeader({ env, stage, stages, section: 'history', stageInfo: info })
     : h('div.page-head', h('div', h('h1', 'Deploys'), h('p.subtitle', 'Every deploy of every stage, newest first.')));
-  clear(ctx.root, h('div.page.page-wide', header, h('section.panel', h('div.panel-body', form), results)));
+  clear(ctx.root, h('div.page.page-wide', header, compareBox, h('section.panel', h('div.panel-body', form), results)));
+  if (compareIds.length === 2) renderCompare(compareBox, compareIds, ctx.signal);
 
   function apply(page) {
     const p = new URLSearchParams();
@@ -60,8 +64,10 @@ export async function render(ctx) {
     if (opIn.value.trim()) p.set('operator', opIn.value.trim());
     if (afterIn.value) p.set('after', afterIn.value);
     if (page > 1) p.set('page', String(page));
+    if (compare) p.set('compare', compare.join(','));
     navigate(location.pathname + (p.toString() ? '?' + p : ''));
   }
+  let compare = compareIds.length === 2 ? compareIds : null;
 
   const query = {
     envId: info ? info.id : undefined,
@@ -89,12 +95,29 @@ export async function render(ctx) {
     Promise.all(deploys.map(d => (info ? info : api.getEnvById(d.envId)))),
     Promise.all(deploys.map(d => api.getBuild(d.buildId).catch(() => null))),
   ]);
+  const picked = compareIds.slice();
+  const compareBtn = h('button.btn.btn-sm', { type: 'button', 'data-action': 'compare', disabled: true, onclick: () => { compare = picked.slice(0, 2); apply(filters.pageIndex); } }, 'Compare selected');
+  function pick(id, on) {
+    const i = picked.indexOf(id);
+    if (on && i < 0) picked.push(id);
+    if (!on && i >= 0) picked.splice(i, 1);
+    // Keep the two newest picks.
+    while (picked.length > 2) {
+      const old = picked.shift();
+      const box = results.querySelector(`input[name=pick][value="${CSS.escape(old)}"]`);
+      if (box) box.checked = false;
+    }
+    compareBtn.disabled = picked.length !== 2;
+    const info = results.querySelector('[data-role=picked]');
+    if (info) info.textContent = picked.length ? `${picked.length} of 2 selected` : 'Select two deploys to compare them.';
+  }
   const total = res.total ?? deploys.length;
   const pages = Math.max(1, Math.ceil(total / PAGE));
   const rows = deploys.map((d, i) => {
     const e = envs[i], b = builds[i];
     const end = ['RUNNING', 'FAILING', 'SUCCEEDING'].includes(d.state) ? Date.now() : (d.successDate || d.lastUpdateDate);
     return h('tr', { dataset: { deploy: d.id } },
+      h('td.col-pick', h('input', { type: 'checkbox', name: 'pick', value: d.id, checked: picked.includes(d.id), 'aria-label': 'Select for comparison', onchange: e => pick(d.id, e.target.checked) })),
       h('td', timeEl(d.startDate)),
       env ? null : h('td', e ? link(`/env/${encodeURIComponent(e.envName)}/${encodeURIComponent(e.stageName)}`, e.envName, h('span.muted', ' / '), e.stageName) : h('span.muted', 'deleted stage')),
       h('td', b ? [h('code', { title: b.commit }, b.commitShort), ' ', h('span.muted', b.branch)] : h('code.muted', shortId(d.buildId))),
@@ -107,12 +130,75 @@ export async function render(ctx) {
       h('td.desc', { title: d.description || '' }, d.description || ''));
   });
   clear(results,
+    h('div.compare-bar', compareBtn, h('span.muted.small', { 'data-role': 'picked' })),
     h('div.table-wrap', h('table.table', { 'aria-label': 'Deploys' },
-      h('thead', h('tr', h('th', 'Started'), env ? null : h('th', 'Stage'), h('th', 'Build'), h('th', 'Type'), h('th', 'State'),
+      h('thead', h('tr', h('th', { title: 'Select two to compare' }, ''), h('th', 'Started'), env ? null : h('th', 'Stage'), h('th', 'Build'), h('th', 'Type'), h('th', 'State'),
         h('th', 'Acceptance'), h('th', 'Progress'), h('th', 'Operator'), h('th.num', 'Duration'), h('th', 'Description'))),
       h('tbody', rows))),
     h('div.pager',
       h('span.muted.small', `${fmtNum(total)} deploy${total === 1 ? '' : 's'} · page ${filters.pageIndex} of ${fmtNum(pages)}`),
       h('button.btn.btn-sm', { type: 'button', disabled: filters.pageIndex <= 1, onclick: () => apply(filters.pageIndex - 1) }, '← Newer'),
       h('button.btn.btn-sm', { type: 'button', disabled: !res.truncated, onclick: () => apply(filters.pageIndex + 1) }, 'Older →')));
+  pick(null, false);
+}
+
+// The repository's web URL of a build, when known: its repo field when that is a URL, else derived from
+// commitInfo (the server's scm_link_template, e.g. https://github.com/o/r/commit/<sha>).
+export function repoUrl(b) {
+  if (!b) return null;
+  if (/^https?:\/\/[^\s]+$/.test(b.repo || '')) return b.repo.replace(/\.git$/, '').replace(/\/+$/, '');
+  const m = (b.commitInfo || '').match(/^(https?:\/\/[^\s?#]+?)\/(-\/)?commits?\/[^/]+\/?$/);
+  return m ? m[1] : null;
+}
+
+// Link to the repository's compare page of base...head (GitHub / GitLab style).
+export function compareUrl(base, head) {
+  const u = repoUrl(head) || repoUrl(base);
+  if (!u || !base || !head || (repoUrl(base) && repoUrl(head) && repoUrl(base) !== repoUrl(head))) return null;
+  const gitlab = /\/-\/commits?\//.test(head.commitInfo || base.commitInfo || '');
+  return `${u}${gitlab ? '/-' : ''}/compare/${encodeURIComponent(base.commit)}...${encodeURIComponent(head.commit)}`;
+}
+
+async function renderCompare(box, ids, signal) {
+  clear(box, h('section.panel.compare', spinner('Comparing…')));
+  let deploys, builds, envs;
+  try {
+    deploys = await Promise.all(ids.map(id => api.get('/v1/deploys/' + api.enc(id), null, { signal })));
+    deploys.sort((a, b) => a.startDate - b.startDate);
+    [builds, envs] = await Promise.all([Promise.all(deploys.map(d => api.getBuild(d.buildId))), Promise.all(deploys.map(d => api.getEnvById(d.envId)))]);
+  } catch (e) {
+    if (e.name !== 'AbortError') clear(box, h('section.panel.compare', h('div.panel-body', errorBox(e))));
+    return;
+  }
+  const [older, newer] = builds;
+  const closeHref = () => { const p = new URLSearchParams(location.search); p.delete('compare'); return location.pathname + (p.toString() ? '?' + p : ''); };
+  const rows = [
+    ['Deploy', d => h('span.mono', { title: d.id }, shortId(d.id))],
+    ['Stage', (d, b, e) => (e ? `${e.envName} / ${e.stageName}` : '—')],
+    ['Started', d => timeEl(d.startDate, true)],
+    ['Type', d => badge(d.type)], ['State', d => badge(d.state)], ['Operator', d => d.operator || '—'],
+    ['Build', (d, b) => (b ? h('span', b.name, ' ', h('span.mono.small.muted', shortId(b.id))) : h('span.muted', 'build deleted'))],
+    ['Commit', (d, b) => (b ? h('span', b.commitInfo && /^https?:\/\//.test(b.commitInfo) ? h('a', { href: b.commitInfo, target: '_blank', rel: 'noopener' }, h('code', b.commit)) : h('code', b.commit), copyButton(b.commit)) : '—')],
+    ['Branch', (d, b) => (b ? b.branch : '—')],
+    ['Repository', (d, b) => (b ? b.repo : '—')],
+    ['Commit date', (d, b) => (b ? timeEl(b.commitDate, true) : '—')],
+    ['Published', (d, b) => (b ? [timeEl(b.publishDate, true), ' by ', b.publisher] : '—')],
+  ];
+  let verdict;
+  if (!older || !newer) verdict = h('p.muted', 'A build of these deploys was deleted: nothing to compare.');
+  else if (older.commit === newer.commit) verdict = h('p', { 'data-role': 'same-commit' }, 'Both deploys run the same commit ', h('code', older.commitShort), older.id === newer.id ? ' (the same build).' : ' (different builds).');
+  else {
+    const url = compareUrl(older, newer);
+    verdict = h('p', { 'data-role': 'verdict' },
+      older.repo !== newer.repo ? ['The builds come from different repositories (', h('code', older.repo), ', ', h('code', newer.repo), '). '] : null,
+      older.branch !== newer.branch ? ['Branches differ: ', h('code', older.branch), ' → ', h('code', newer.branch), '. '] : null,
+      url ? h('a.btn.btn-sm', { href: url, target: '_blank', rel: 'noopener', 'data-role': 'compare-link' }, `Commits ${older.commitShort}…${newer.commitShort} in the repository ↗`)
+        : h('span.muted', { 'data-role': 'no-compare-link' }, 'The repository URL of these builds is not known (the server has no scm_link_template), so there is no compare link.'));
+  }
+  clear(box, h('section.panel.compare', { 'aria-label': 'Compare deploys' },
+    h('div.panel-head', h('h2', 'Compare deploys'), h('a.btn.btn-sm.btn-ghost', { href: closeHref(), 'data-link': true }, 'Close')),
+    h('div.panel-body',
+      h('table.table.compare-table', h('thead', h('tr', h('th', ''), h('th', 'Older'), h('th', 'Newer'))),
+        h('tbody', rows.map(([label, f]) => h('tr', h('th', label), deploys.map((d, i) => h('td', f(d, builds[i], envs[i]))))))),
+      verdict)));
 }

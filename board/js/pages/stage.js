@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/stage.js: the stage page: current deploy, progress, host grid (polled), and the deploy actions.
 import * as api from '../api.js';
-import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, toast, openDialog, shortId, copyButton, fmtLocal, fmtUtc, icon } from '../ui.js';
+import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, toast, openDialog, shortId, copyButton, fmtLocal, fmtUtc, icon, debounce } from '../ui.js';
 import { navigate, canOperate } from '../app.js';
 import { stageHeader, progressBar, recordVisit } from './common.js';
 import { createHostGrid, STAGES } from '../grid.js';
@@ -126,22 +126,51 @@ export async function render(ctx) {
     const forceRow = h('label.check.force-row', { hidden: true }, forceBox, ' Deploy anyway (force)');
     const list = h('div.pick-list', spinner('Loading builds…'));
     let chosen = null, tag = null;
+    const branchSel = h('select', { name: 'branch', 'aria-label': 'Branch' }, h('option', { value: '' }, 'All branches'));
+    const commitIn = h('input', { name: 'commit', autocomplete: 'off', spellcheck: 'false', placeholder: 'commit (prefix)', 'aria-label': 'Commit' });
     const body = h('div.form-grid',
-      h('p', 'Deploy a build of ', h('code', info.buildName), ' to ', h('strong', `${env} / ${stageName}`), '.'),
-      h('div.field', h('label', 'Recent builds'), list),
+      h('p', 'Deploy a build of ', h('code', info.buildName), ' to ', h('strong', `${env} / ${stageName}`), '. Pick one of the recent builds (narrow them by branch or commit) or paste a build id.'),
+      h('div.field', h('label', 'Recent builds'), h('div.inline.pick-filters', branchSel, commitIn), list),
       h('div.field', h('label', { for: 'dlg-build' }, 'Build id'), Object.assign(buildIn, { id: 'dlg-build' })),
       preview, forceRow,
       descField('Description (optional)'));
-    api.get('/v1/builds', { name: info.buildName, pageSize: 25 }).then(builds => {
-      if (!builds.length) { clear(list, h('p.muted.small', `No build named ${info.buildName} was published yet.`)); return; }
-      clear(list, h('table.table.table-compact.pick', h('thead', h('tr', h('th', ''), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Published'), h('th', 'Publisher'))),
-        h('tbody', builds.map(b => h('tr', {
-          tabindex: '0', dataset: { build: b.id }, class: current && current.buildId === b.id ? 'is-current' : '',
-          onclick: () => { buildIn.value = b.id; choose(); },
-          onkeydown: e => { if (e.key === 'Enter') { e.preventDefault(); buildIn.value = b.id; choose(); } },
-        }, h('td', h('input', { type: 'radio', name: 'pick', tabindex: '-1', checked: false })), h('td', h('code', b.commitShort)),
-        h('td', b.branch), h('td', timeEl(b.publishDate)), h('td', b.publisher))))));
-    }).catch(e => clear(list, errorBox(e)));
+    api.get(`/v1/builds/names/${api.enc(info.buildName)}/branches`).then(names => {
+      names.forEach(n => branchSel.append(h('option', { value: n }, n)));
+    }).catch(() => {});
+    let listSeq = 0;
+    // Builds of the build name, by branch; a commit of 7+ characters asks the server (it matches the first 7),
+    // a shorter one filters what is shown.
+    async function loadList() {
+      const my = ++listSeq;
+      const commit = commitIn.value.trim();
+      clear(list, spinner('Loading builds…'));
+      try {
+        let builds = commit.length >= 7
+          ? await api.get('/v1/builds', { name: info.buildName, commit })
+          : await api.get('/v1/builds', { name: info.buildName, branch: branchSel.value, pageSize: 50 });
+        if (my !== listSeq) return;
+        if (branchSel.value) builds = builds.filter(b => b.branch === branchSel.value);
+        if (commit) builds = builds.filter(b => b.commit.startsWith(commit));
+        builds = builds.slice(0, 50);
+        if (!builds.length) {
+          clear(list, h('p.muted.small', commit || branchSel.value ? 'No build matches.' : `No build named ${info.buildName} was published yet.`));
+          return;
+        }
+        clear(list, h('table.table.table-compact.pick', h('thead', h('tr', h('th', ''), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Published'), h('th', 'Publisher'))),
+          h('tbody', builds.map(b => h('tr', {
+            tabindex: '0', dataset: { build: b.id }, class: [current && current.buildId === b.id ? 'is-current' : '', b.id === buildIn.value.trim() ? 'chosen' : ''].join(' ').trim(),
+            onclick: () => { buildIn.value = b.id; choose(); },
+            onkeydown: e => { if (e.key === 'Enter') { e.preventDefault(); buildIn.value = b.id; choose(); } },
+          }, h('td', h('input', { type: 'radio', name: 'pick', tabindex: '-1', checked: b.id === buildIn.value.trim() })), h('td', h('code', { title: b.commit }, b.commitShort)),
+          h('td', b.branch), h('td', timeEl(b.publishDate)), h('td', b.publisher))))));
+      } catch (e) {
+        if (my === listSeq) clear(list, errorBox(e));
+      }
+    }
+    branchSel.addEventListener('change', loadList);
+    commitIn.addEventListener('input', debounce(loadList, 250));
+    commitIn.addEventListener('keydown', e => { if (e.key === 'Enter') e.preventDefault(); });
+    loadList();
     let seq = 0;
     async function choose() {
       const id = buildIn.value.trim();
@@ -160,17 +189,38 @@ export async function render(ctx) {
         if (my !== seq) return;
         if (!b) { clear(preview, h('div.warnbox', 'No build with this id.')); return; }
         chosen = b;
-        try { const t = await api.get(`/v1/builds/${api.enc(id)}/tags`); tag = t && t.tag; } catch { tag = null; }
+        const [t, pred] = await Promise.all([
+          api.get(`/v1/builds/${api.enc(id)}/tags`).catch(() => null),
+          predecessor().catch(() => null)]);
+        tag = t && t.tag;
+        // Was the build ever deployed on the predecessor stage?
+        const onPred = pred ? await api.get('/v1/deploys', { envId: pred.id, buildId: id, pageSize: 1 }).then(r => r.total ?? (r.deploys || []).length).catch(() => null) : null;
         if (my !== seq) return;
         clear(preview, h('div.build-summary', h('div', h('code', b.commitShort), ' ', b.repo, ' @ ', b.branch, ' · published ', timeEl(b.publishDate), ' by ', b.publisher),
           b.name !== info.buildName ? h('div.warnbox', `This build is named ${b.name}, but the stage deploys ${info.buildName}: the server will refuse it.`) : null,
           tag && tag.value === 'BAD_BUILD' ? h('div.warnbox.bad', { 'data-role': 'bad-build' }, h('strong', 'Tagged BAD_BUILD'),
             tag.comments ? ` — “${tag.comments}”` : '', ` by ${tag.operator || 'unknown'} `, timeEl(tag.createdDate), '. The server refuses it unless you force the deploy.') : null,
-          tag && tag.value !== 'BAD_BUILD' ? h('div', badge(tag.value)) : null));
+          tag && tag.value !== 'BAD_BUILD' ? h('div', badge(tag.value)) : null,
+          pred && onPred === 0 ? h('div.warnbox', { 'data-role': 'not-on-pred' }, 'This build was never deployed on ', h('strong', pred.stageName),
+            ', the stage before this one. Consider deploying it there first.') : null));
         forceRow.hidden = !(tag && tag.value === 'BAD_BUILD');
       } catch (e) {
         if (my === seq) clear(preview, errorBox(e));
       }
+    }
+    // The predecessor stage: the promote config's predStage when it names a stage, else the stage listed
+    // before this one (none for the first stage, or when builds come straight from BUILD).
+    let predP = null;
+    function predecessor() {
+      if (!predP) {
+        predP = api.get(base + '/promotes').catch(() => null).then(p => {
+          if (p && p.predStage === 'BUILD') return null;
+          if (p && p.predStage) return stages.find(s => s.stageName === p.predStage) || null;
+          const i = stages.findIndex(s => s.stageName === stageName);
+          return i > 0 ? stages[i - 1] : null;
+        });
+      }
+      return predP;
     }
     buildIn.addEventListener('change', choose);
     buildIn.addEventListener('input', () => { if (/^[A-Za-z0-9_-]{23,30}$/.test(buildIn.value.trim())) choose(); });
@@ -231,7 +281,9 @@ export async function render(ctx) {
     const body = h('div.form-grid',
       h('p', 'Rolls ', h('strong', `${env} / ${stageName}`), ' back to the build of an earlier deploy. Hosts keep the previous build on disk, so a rollback is fast.'),
       h('div.field', h('label', 'Roll back to'), list),
-      descField('Reason (required)', true));
+      descField('Reason (required)', true),
+      current ? h('label.check', h('input', { type: 'checkbox', name: 'markBad', checked: true }),
+        ' Mark the current build ', h('code', build ? build.commitShort : shortId(current.buildId)), ' BAD_BUILD (the reason becomes the tag comment)') : null);
     (async () => {
       try {
         const res = await api.get('/v1/deploys', { envId: info.id, pageSize: 20 });
@@ -264,7 +316,14 @@ export async function render(ctx) {
         const reason = f.elements.description.value.trim();
         if (!chosen) throw Object.assign(new Error('Choose the deploy to return to.'), { field: 'toDeploy' });
         if (!reason) throw Object.assign(new Error('Say why you roll back.'), { field: 'description' });
+        const bad = f.elements.markBad && f.elements.markBad.checked && current && current.buildId !== chosen.buildId ? current.buildId : null;
         await runAction({ actionType: 'ROLLBACK', toDeployId: chosen.id, description: reason }, 'Rollback started');
+        if (bad) {
+          try {
+            await api.post('/v1/tags', { value: 'BAD_BUILD', targetType: 'BUILD', targetId: bad, comments: reason });
+            toast('Marked the rolled-back build BAD_BUILD');
+          } catch (e) { toast('Rolled back, but tagging the build failed: ' + e.message, 'bad'); }
+        }
       },
     });
   }

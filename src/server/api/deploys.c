@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "deploy_input.h"
 #include "engine.h"
 #include "enums.h"
 #include "hash.h"
@@ -163,62 +164,40 @@ static int reply_created_deploy(struct req *r, json_t *dep)
 	return http_reply_created(r, location, dep);
 }
 
-static int query_description(struct req *r, const char **ret)
+/* Answer a refusal of the input validators (api/deploy_input.h). */
+static int input_bad(struct req *r, int k, const struct deploy_input_error *err)
 {
-	const char *d = query_get(req_query(r), "description");
-	if (d && strlen(d) > 2048)
-		return req_bad(r, "description", "description is longer than 2048 characters");
-	*ret = d;
-	return 0;
+	if (k == -EINVAL)
+		return req_bad(r, err->field[0] ? err->field : NULL, "%s", err->message);
+	return k;
 }
 
 static int deploy_post(struct req *r)
 {
-	const struct query *q = req_query(r);
+	struct deploy_create_input in;
+	struct deploy_input_error err;
 	json_t *env = NULL, *build = NULL, *dep = NULL;
-	const char *description;
-	int delivery = -1, k;
-	bool force;
+	int k;
 
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	if (query_bool(q, "force", false, &force) < 0) {
-		k = req_bad(r, "force", "force must be true or false");
+	k = deploy_input_create(req_query(r), env_type_from_string(js(env, "stageType")), &in, &err);
+	if (k < 0) {
+		k = input_bad(r, k, &err);
 		goto out;
 	}
-	k = query_description(r, &description);
+	k = get_build(r, in.build_id, "buildId", &build);
 	if (k < 0)
 		goto out;
-	if (query_get(q, "deliveryType")) {
-		int cur = env_type_from_string(js(env, "stageType"));
-		delivery = env_type_from_string(query_get(q, "deliveryType"));
-		if (delivery < 0) {
-			k = req_bad(r, "deliveryType", "unknown deliveryType '%.64s'", query_get(q, "deliveryType"));
-			goto out;
-		}
-		if (delivery == ENV_TYPE_DEFAULT) {
-			k = req_bad(r, "deliveryType", "deliveryType DEFAULT cannot be set explicitly");
-			goto out;
-		}
-		if (cur > ENV_TYPE_DEFAULT && env_type_is_production(cur) && !env_type_is_production(delivery)) {
-			k = req_bad(r, "deliveryType", "a production stage cannot become %s",
-				    env_type_to_string(delivery));
-			goto out;
-		}
-		if (delivery == cur)
-			delivery = -1;
-	}
-	k = get_build(r, query_get(q, "buildId"), "buildId", &build);
-	if (k < 0)
-		goto out;
-	k = check_build(r, env, build, DEPLOY_TYPE_REGULAR, force);
+	k = check_build(r, env, build, DEPLOY_TYPE_REGULAR, in.force);
 	if (k < 0)
 		goto out;
 	k = deploy_create(r->srv,
 			  &(struct deploy_request){ .env = env, .build = build, .type = DEPLOY_TYPE_REGULAR,
-						    .operator_name = api_operator(r), .description = description,
-						    .action = "DEPLOY", .delivery_type = delivery, .force = force },
+						    .operator_name = api_operator(r), .description = in.description,
+						    .action = "DEPLOY", .delivery_type = in.delivery_type,
+						    .force = in.force },
 			  &dep);
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot create deploy");
@@ -278,33 +257,26 @@ int api_env_promote_blocked(struct server *srv, const json_t *env, bool *ret)
 
 static int deploy_action(struct req *r)
 {
-	const struct query *q = req_query(r);
 	json_t *env = NULL, *build = NULL, *src = NULL, *dep = NULL, *target = NULL, *hist = NULL;
-	const char *action = query_get(q, "actionType"), *description;
+	struct deploy_action_input in;
+	struct deploy_input_error err;
+	const char *description;
 	bool force;
 	int k;
 
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	if (!action) {
-		k = req_bad(r, "actionType", "actionType is required");
+	k = deploy_input_action(req_query(r), &in, &err);
+	if (k < 0) {
+		k = input_bad(r, k, &err);
 		goto out;
 	}
-	if (query_bool(q, "force", false, &force) < 0) {
-		k = req_bad(r, "force", "force must be true or false");
-		goto out;
-	}
-	k = query_description(r, &description);
-	if (k < 0)
-		goto out;
-	if (strcasecmp(action, "PROMOTE") == 0) {
+	description = in.description;
+	force = in.force;
+	if (in.action == DEPLOY_ACTION_PROMOTE) {
 		bool blocked;
-		if (!query_get(q, "fromDeployId")) {
-			k = req_bad(r, "fromDeployId", "fromDeployId is required for PROMOTE");
-			goto out;
-		}
-		k = get_deploy(r, query_get(q, "fromDeployId"), "fromDeployId", &src);
+		k = get_deploy(r, in.from_deploy_id, "fromDeployId", &src);
 		if (k < 0)
 			goto out;
 		k = api_env_promote_blocked(r->srv, env, &blocked);
@@ -329,8 +301,8 @@ static int deploy_action(struct req *r)
 							    .description = description, .action = "PROMOTE",
 							    .delivery_type = -1, .force = force },
 				  &dep);
-	} else if (strcasecmp(action, "ROLLBACK") == 0) {
-		const char *to = query_get(q, "toDeployId");
+	} else if (in.action == DEPLOY_ACTION_ROLLBACK) {
+		const char *to = in.to_deploy_id;
 		if (to) {
 			k = get_deploy(r, to, "toDeployId", &src);
 			if (k < 0)
@@ -364,7 +336,7 @@ static int deploy_action(struct req *r)
 							    .description = description, .action = "ROLLBACK",
 							    .delivery_type = -1, .force = force },
 				  &dep);
-	} else if (strcasecmp(action, "RESTART") == 0) {
+	} else if (in.action == DEPLOY_ACTION_RESTART) {
 		if (!js(env, "deployId")) {
 			k = http_fail(r, 409, NULL, "nothing to restart: the stage has no deploy");
 			goto out;
@@ -381,8 +353,8 @@ static int deploy_action(struct req *r)
 							    .description = description, .action = "RESTART",
 							    .delivery_type = -1 },
 				  &dep);
-	} else if (strcasecmp(action, "PAUSE") == 0 || strcasecmp(action, "RESUME") == 0) {
-		bool pause = strcasecmp(action, "PAUSE") == 0;
+	} else {
+		bool pause = in.action == DEPLOY_ACTION_PAUSE;
 		json_t *chg = json_string(pause ? "PAUSE" : "RESUME");
 		hist = api_history(r, js(env, "id"), "Env Action", chg);
 		json_decref(chg);
@@ -402,9 +374,6 @@ static int deploy_action(struct req *r)
 		k = get_deploy(r, js(env, "deployId"), NULL, &dep);
 		if (k >= 0)
 			k = http_reply_created(r, NULL, dep);
-		goto out;
-	} else {
-		k = req_bad(r, "actionType", "unknown actionType '%.64s'", action);
 		goto out;
 	}
 	if (k < 0) {
@@ -662,24 +631,17 @@ static int deploy_missing_hosts(struct req *r)
 
 int api_host_ids_body(struct req *r, json_t **ret)
 {
-	json_t *ids = NULL, *v;
-	size_t i;
+	struct deploy_input_error err;
+	json_t *ids = NULL;
 	int k;
 
 	k = req_json(r, &ids);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON array of host ids is required");
-	if (k < 0)
+	if (k < 0 && k != -ENODATA)
 		return k;
-	if (!json_is_array(ids) || json_array_size(ids) > 10000) {
+	k = deploy_input_host_ids(ids, &err);
+	if (k < 0) {
 		json_decref(ids);
-		return req_bad(r, NULL, "the body must be a JSON array of host ids");
-	}
-	json_array_foreach(ids, i, v) if (!json_is_string(v) || !api_host_ok(json_string_value(v))) {
-		char field[32];
-		json_decref(ids);
-		(void)str_printf(field, sizeof(field), "[%zu]", i);
-		return req_bad(r, field, "invalid host id");
+		return input_bad(r, k, &err);
 	}
 	*ret = ids;
 	return 0;
@@ -702,6 +664,7 @@ int api_agent_action_from_string(const char *s, enum store_agent_action *ret)
 
 static int deploy_host_actions(struct req *r)
 {
+	struct deploy_input_error err;
 	json_t *env = NULL, *ids = NULL;
 	enum store_agent_action a;
 	int k;
@@ -709,8 +672,9 @@ static int deploy_host_actions(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	if (api_agent_action_from_string(query_get(req_query(r), "actionType"), &a) < 0) {
-		k = req_bad(r, "actionType", "actionType must be PAUSED_BY_USER, RESET or NORMAL");
+	k = deploy_input_host_action(req_query(r), &a, &err);
+	if (k < 0) {
+		k = input_bad(r, k, &err);
 		goto out;
 	}
 	k = api_host_ids_body(r, &ids);
@@ -813,7 +777,8 @@ out:
 static int deploy_accept(struct req *r)
 {
 	json_t *dep = NULL, *env = NULL, *in = NULL;
-	const char *status, *description;
+	struct deploy_accept_input acc;
+	struct deploy_input_error err;
 	int k;
 
 	k = get_deploy(r, req_param(r, "id"), NULL, &dep);
@@ -828,31 +793,15 @@ static int deploy_accept(struct req *r)
 	if (k < 0)
 		goto out;
 	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body is required");
-	if (k < 0)
+	if (k < 0 && k != -ENODATA)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
-	k = api_opt_string(r, in, "acceptanceStatus", 64, &status);
-	if (k < 0)
-		goto out;
-	k = api_opt_string(r, in, "description", 2048, &description);
-	if (k < 0)
-		goto out;
-	if (!status) {
-		k = req_bad(r, "acceptanceStatus", "acceptanceStatus is required");
+	k = deploy_input_accept(in, &acc, &err);
+	if (k < 0) {
+		k = input_bad(r, k, &err);
 		goto out;
 	}
-	int st = acceptance_status_from_string(status);
-	if (st != ACCEPTANCE_STATUS_ACCEPTED && st != ACCEPTANCE_STATUS_REJECTED) {
-		k = req_bad(r, "acceptanceStatus", "acceptanceStatus must be ACCEPTED or REJECTED");
-		goto out;
-	}
-	k = store_deploy_set_acceptance(r->srv->store, js(dep, "id"), acceptance_status_to_string(st), description,
-					now_ms());
+	k = store_deploy_set_acceptance(r->srv->store, js(dep, "id"), acceptance_status_to_string(acc.acceptance_status),
+					acc.description, now_ms());
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot update deploy");
 		goto out;

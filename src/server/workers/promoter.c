@@ -295,25 +295,33 @@ out:
 
 int promote_worker_run(struct server *srv)
 {
+	int r = promote_worker_pass(srv, now_ms(), NULL);
+	return r < 0 ? r : 0;
+}
+
+int promote_worker_pass(struct server *srv, int64_t now, json_t *ret_units)
+{
 	json_t *list = NULL, *p;
 	size_t i;
-	int r, failed = 0;
+	int r, failed = 0, ran = 0;
 
 	r = store_promote_list_auto(srv->store, &list);
 	if (r < 0)
 		return server_db_error(srv, r, "auto-promoter: cannot list promote configs");
 	json_array_foreach(list, i, p) {
 		char unit[64];
-		int64_t now = now_ms();
 		if (srv->stopping)
 			break;
 		(void)str_printf(unit, sizeof(unit), "PROMOTE-%s", js(p, "envId"));
-		r = store_worker_claim(srv->store, unit, now, srv->cfg.promote_period * 500);
+		r = worker_claim_unit(srv, unit, now, srv->cfg.promote_period * 1000);
 		if (r <= 0) {
 			if (r < 0)
-				failed = server_db_error(srv, r, "auto-promoter: cannot claim");
+				failed = r;
 			continue;
 		}
+		ran++;
+		if (ret_units)
+			(void)json_array_append_new(ret_units, json_string(unit));
 		{
 			/* the list may be a few seconds old: act on the configuration as it is now */
 			json_t *fresh = NULL;
@@ -328,5 +336,5 @@ int promote_worker_run(struct server *srv)
 			failed = server_db_error(srv, r, "auto-promoter failed");
 	}
 	json_decref(list);
-	return failed;
+	return failed < 0 ? failed : ran;
 }

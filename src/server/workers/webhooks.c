@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* workers/webhooks.c: pre- and post-deploy webhooks (PROTOCOL §7.5) off the request path: a bounded
- * job queue (1000 jobs; overflow is dropped, logged and counted) served by a few threads with libcurl.
+ * job queue (webhook_queue_size jobs, 1000 by default; overflow is dropped, logged and counted in
+ * slipway_webhook_calls_total{result="dropped"}) served by a few threads with libcurl.
  * Placeholders are substituted in url, headers and body; 20 s per call; up to 3 attempts (waits
  * 0.5 s and 1 s) on HTTP 429, 5xx, timeouts and connection errors. Results never affect deploys. */
 #include <errno.h>
@@ -19,7 +20,7 @@
 #include "webhooks.h"
 #include "banned.h"
 
-#define QUEUE_MAX 1000
+#define QUEUE_DEFAULT 1000
 /* Delivery threads: a job (the hook list of one deploy event) runs on one thread, in order, and the
  * jobs of one stage run one at a time in queue order (pre before post); several threads keep one
  * hanging receiver from holding up the hooks of every other stage. */
@@ -133,6 +134,11 @@ int webhooks_validate(const json_t *in, json_t **ret, char *field, size_t field_
 	return 0;
 }
 
+static size_t queue_max(const struct server *srv)
+{
+	return srv->cfg.webhook_queue_size > 0 ? (size_t)srv->cfg.webhook_queue_size : QUEUE_DEFAULT;
+}
+
 static const char *nz(const char *s)
 {
 	return s ? s : "";
@@ -217,16 +223,20 @@ void webhooks_fire(struct server *srv, const json_t *env, const json_t *deploy, 
 	json_decref(cfg);
 	(void)str_printf(label, sizeof(label), "%s-deploy hooks of deploy '%s'", post ? "post" : "pre", values[0]);
 	pthread_mutex_lock(&lock);
-	if (queued >= QUEUE_MAX) {
+	if (queued >= queue_max(srv)) {
+		size_t waiting = queued;
 		pthread_mutex_unlock(&lock);
 		__atomic_add_fetch(&srv->metrics.webhook_dropped, json_array_size(hooks), __ATOMIC_RELAXED);
-		log_warn("webhook queue full, dropping %s", label);
+		log_warn("webhook queue full (%zu jobs waiting), dropping the %zu %s", waiting, json_array_size(hooks),
+			 label);
 		json_decref(hooks);
 		return;
 	}
 	job = calloc(1, sizeof(*job));
 	if (!job) {
 		pthread_mutex_unlock(&lock);
+		__atomic_add_fetch(&srv->metrics.webhook_dropped, json_array_size(hooks), __ATOMIC_RELAXED);
+		log_warn("out of memory, dropping the %zu %s", json_array_size(hooks), label);
 		json_decref(hooks);
 		return;
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* workers/webhooks.h: pre-/post-deploy webhooks (PROTOCOL §7.5) on a bounded job queue served by
- * one thread. webhooks_fire() never blocks on the network and never fails the caller. */
+/* workers/webhooks.h: pre-/post-deploy webhooks (PROTOCOL §7.5) on a bounded job queue
+ * (webhook_queue_size) served by a few threads. webhooks_fire() never blocks on the network and
+ * never fails the caller. */
 #ifndef SLIPWAY_SERVER_WEBHOOKS_H
 #define SLIPWAY_SERVER_WEBHOOKS_H
 

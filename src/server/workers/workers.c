@@ -161,14 +161,30 @@ int transition_worker_run(struct server *srv)
 	return failed;
 }
 
+int worker_claim_unit(struct server *srv, const char *unit, int64_t now, int64_t period_ms)
+{
+	int r = store_worker_claim(srv->store, unit, now, period_ms / 2);
+	if (r < 0)
+		return server_db_error(srv, r, "worker: cannot claim a unit of work");
+	if (r > 0)
+		log_debug("worker unit %s claimed", unit);
+	return r;
+}
+
 int janitor_worker_run(struct server *srv)
 {
-	int64_t now = now_ms(), n = 0;
+	int r = janitor_worker_pass(srv, now_ms());
+	return r < 0 ? r : 0;
+}
+
+int janitor_worker_pass(struct server *srv, int64_t now)
+{
+	int64_t n = 0;
 	int r;
 
-	r = store_worker_claim(srv->store, "JANITOR", now, srv->cfg.janitor_period * 500);
+	r = worker_claim_unit(srv, "JANITOR", now, srv->cfg.janitor_period * 1000);
 	if (r <= 0)
-		return r < 0 ? server_db_error(srv, r, "janitor: cannot claim") : 0;
+		return r;
 	/* the ping path keeps recent lastSeen values in memory: write them first */
 	if (srv->flush_heartbeats)
 		(void)srv->flush_heartbeats(srv);
@@ -191,20 +207,26 @@ int janitor_worker_run(struct server *srv)
 	r = store_event_purge(srv->store, now - 5 * 60 * 1000);
 	if (r < 0)
 		return server_db_error(srv, r, "janitor: cannot purge wake events");
-	return 0;
+	return 1;
 }
 
 int retention_worker_run(struct server *srv)
 {
-	int64_t now = now_ms();
+	int r = retention_worker_pass(srv, now_ms());
+	return r < 0 ? r : 0;
+}
+
+int retention_worker_pass(struct server *srv, int64_t now)
+{
 	int r;
 
-	r = store_worker_claim(srv->store, "RETENTION", now,
-			       srv->cfg.retention_period > 0 ? srv->cfg.retention_period * 500 : 12 * 3600 * 1000);
+	/* daily at retention_at, or every retention_period s (§8.4) */
+	r = worker_claim_unit(srv, "RETENTION", now,
+			      srv->cfg.retention_period > 0 ? srv->cfg.retention_period * 1000 : 24 * 3600 * 1000);
 	if (r <= 0)
-		return r < 0 ? server_db_error(srv, r, "retention: cannot claim") : 0;
+		return r;
 	r = store_retention_run(srv->store, now, srv->cfg.build_retention_count, srv->cfg.build_retention_days);
 	if (r < 0)
 		return server_db_error(srv, r, "retention: cannot delete old data");
-	return 0;
+	return 1;
 }
