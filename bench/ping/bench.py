@@ -164,7 +164,7 @@ def measure(s, d, n):
     noops = s.metric('slipway_pings_total{opcode="NOOP"}') - noop0
     rss, hwm = s.rss_kb()
     cpu0 = s.cpu_s()
-    h = wrk(s.url, os.path.join(HERE, "healthz.lua"), SECONDS)
+    h = wrk(s.url + "/healthz", os.path.join(HERE, "healthz.lua"), SECONDS)
     h["cpu_us"] = (s.cpu_s() - cpu0) * 1e6 / max(1, h["requests"])
     s.stop()
     return n, p, h, writes, noops, rss, hwm

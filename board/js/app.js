@@ -190,10 +190,11 @@ function showShortcuts() {
   });
 }
 
-// A token kept from earlier in this tab: learn who it is (whoami when the server has it) before the
-// first render, so pages hide what the principal may not do from the start.
+// A token kept from earlier in this tab: learn who it is (whoami when the server has it) while the first
+// page loads its data; pages that hide what the principal may not do await whenSessionKnown() first.
+let sessionKnown = Promise.resolve();
+export function whenSessionKnown() { return sessionKnown; }
 if (api.getToken() && !location.pathname.startsWith('/login')) {
-  api.validateToken(api.getToken()).then(info => { signedIn(info); }).catch(() => { /* a 401 signs out */ }).finally(render);
-} else {
-  render();
+  sessionKnown = api.validateToken(api.getToken()).then(info => { signedIn(info); renderTopbar(); }).catch(() => { /* a 401 signs out */ });
 }
+render();

@@ -758,6 +758,12 @@ static int64_t mono_us(void)
 
 static uint64_t request_counter;
 static int64_t requests_in_flight;
+static uint64_t write_generation;
+
+uint64_t http_write_generation(void)
+{
+	return __atomic_load_n(&write_generation, __ATOMIC_ACQUIRE);
+}
 
 static int first_call(struct req *r)
 {
@@ -885,6 +891,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->resumed = true;
 	}
 	k = r->match.route->fn(r);
+	if (!r->match.route->ping_body && !streq(r->method, "GET") && !streq(r->method, "HEAD"))
+		__atomic_add_fetch(&write_generation, 1, __ATOMIC_RELEASE);
 	if (r->suspended && !r->replied)
 		return MHD_YES;
 	if (k < 0 || !r->replied) {

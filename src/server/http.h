@@ -181,6 +181,11 @@ const char *route_scope_to_string(enum route_scope scope);
 /* Start / stop the daemon (srv->router must be built). */
 int http_start(struct server *srv);
 void http_stop(struct server *srv);
+
+/* Counts requests other than pings that may have written (any method but GET and HEAD), incremented after the
+ * handler returned and before the answer leaves: a client that saw the answer of such a request and then pings
+ * finds the counter moved (the ping path's idle repeats, api/ping.h). */
+uint64_t http_write_generation(void);
 /* Prometheus text of the HTTP metrics. */
 int http_metrics_append(struct server *srv, struct buf *out);
 

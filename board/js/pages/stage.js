@@ -2,7 +2,7 @@
 // board/js/pages/stage.js: the stage page: current deploy, progress, host grid (polled), and the deploy actions.
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, toast, openDialog, shortId, copyButton, fmtLocal, fmtUtc, icon, debounce } from '../ui.js';
-import { navigate, canOperate } from '../app.js';
+import { navigate, canOperate, whenSessionKnown } from '../app.js';
 import { stageHeader, progressBar, recordVisit } from './common.js';
 import { createHostGrid, STAGES } from '../grid.js';
 
@@ -11,7 +11,7 @@ const POLL_MS = 4000;
 export async function render(ctx) {
   const env = ctx.params.env;
   let stageName = ctx.params.stage;
-  const stages = await api.get('/v1/envs', { envName: env }, { signal: ctx.signal }).catch(e => { throw e; });
+  const [stages] = await Promise.all([api.get('/v1/envs', { envName: env }, { signal: ctx.signal }), whenSessionKnown()]);
   if (!stages.length) {
     document.title = `${env} · Slipway`;
     clear(ctx.root, h('div.page', emptyState('No such environment', `There is no environment called “${env}”.`, link('/', 'Back to environments'))));
@@ -450,10 +450,14 @@ export async function render(ctx) {
     if (inFlight || stopped) return;
     inFlight = true;
     try {
-      const [envNow, dep, prog] = await Promise.all([
+      const depP = api.get(base + '/deploys/current', null, { signal: ctx.signal }).catch(e => { if (e.status === 404) return null; throw e; });
+      // The build is fetched as soon as the deploy is known, while the (large) progress is still loading.
+      const buildP = depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null);
+      const [envNow, dep, prog, depBuild] = await Promise.all([
         api.get(base, null, { signal: ctx.signal }),
-        api.get(base + '/deploys/current', null, { signal: ctx.signal }).catch(e => { if (e.status === 404) return null; throw e; }),
+        depP,
         api.request('PUT', base + '/deploys/current/progress', { signal: ctx.signal }).catch(e => { if (e.status === 404) return null; throw e; }),
+        buildP,
       ]);
       if (stopped) return;
       const pausedChanged = envNow.envState !== info.envState;
@@ -461,7 +465,7 @@ export async function render(ctx) {
       const idx = stages.findIndex(s => s.stageName === stageName);
       if (idx >= 0) stages[idx] = envNow;
       current = dep;
-      build = dep ? await api.getBuild(dep.buildId).catch(() => null) : null;
+      build = depBuild;
       if (prog) progress = prog;
       else {
         // No deploy yet: the agents list still shows the hosts of the stage.

@@ -3,7 +3,7 @@
 // list, create (the secret is shown once, with a copy button), change role or expiry, revoke.
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, toast, openDialog, timeEl, badge, copyButton } from '../ui.js';
-import { navigate, canAdmin, isAdminSomewhere, session } from '../app.js';
+import { navigate, canAdmin, isAdminSomewhere, session, whenSessionKnown } from '../app.js';
 
 const ROLES = ['READER', 'PINGER', 'PUBLISHER', 'OPERATOR', 'ADMIN'];
 const ROLE_TEXT = {
@@ -43,6 +43,7 @@ function roleSelect(current) {
 export async function render(ctx) {
   const env = ctx.query.env || null;
   document.title = (env ? `Tokens of ${env}` : 'System tokens') + ' · Slipway';
+  await whenSessionKnown();
   if (!isAdminSomewhere()) {
     clear(ctx.root, h('div.page', emptyState('Admins only', 'Only an ADMIN manages API tokens. Ask one for a token with the role you need.')));
     return;

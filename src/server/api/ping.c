@@ -262,7 +262,9 @@ static int admit_cb(void *ctx, const struct engine_candidate *c)
 		return 0;
 	}
 	engine_candidate_admitted_row(c, &row);
+	ping_write_lock(a->ps);
 	r = store_ping_admit(a->ps->store, &row, !c->has_row, c->expect_version, a->threshold, &full);
+	ping_write_unlock(a->ps);
 	if (r < 0 && r != -EAGAIN)
 		(void)server_db_error(a->ps->srv, r, "admission");
 	if (full)
@@ -301,8 +303,9 @@ static const struct agent_row *row_of(const struct agent_row *rows, size_t n, co
 	return NULL;
 }
 
+/* *ret_idle (may be NULL): the answer is NOOP with no candidate and nothing written or deleted (§5.10). */
 static int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, struct ping_response *resp,
-		    char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant)
+		    char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle)
 {
 	struct server *srv = ps->srv;
 	const char *host_name = pr->host_name ? pr->host_name : pr->host_id;
@@ -327,8 +330,10 @@ static int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_
 	mkey = membership_key(pr, groups, n_groups);
 	verbose = !ping_membership_cached(ps, pr->host_id, mkey);
 	if (verbose) {
+		ping_write_lock(ps);
 		r = store_ping_membership_sync(ps->store, pr->host_id, host_name, pr->host_ip, pr->account_id, groups,
 					       n_groups, now);
+		ping_write_unlock(ps);
 		if (r < 0)
 			(void)server_db_error(srv, r, "ping: group membership");
 		else {
@@ -435,7 +440,11 @@ static int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_
 		pd[n_pd++] = (struct ping_delete){ .d = &d.deletes[i], .old_holds_slot = old && old->holds_slot };
 	}
 	if (n_pw + n_pd > 0) {
-		int k = store_ping_persist(ps->store, pr->host_id, pw, n_pw, pd, n_pd);
+		int k;
+
+		ping_write_lock(ps);
+		k = store_ping_persist(ps->store, pr->host_id, pw, n_pw, pd, n_pd);
+		ping_write_unlock(ps);
 
 		if (k < 0)
 			(void)server_db_error(srv, k, "ping: writing agent rows");
@@ -470,6 +479,9 @@ static int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_
 		*ret_n_relevant = d.n_relevant;
 		d.relevant = NULL;
 	}
+	if (ret_idle)
+		*ret_idle = resp->op_code == OP_CODE_NOOP && d.n_installs == 0 && d.n_uninstalls == 0 &&
+			    d.n_writes == 0 && d.n_deletes == 0;
 out:
 	engine_decision_release(&d);
 	free(pw);
@@ -533,7 +545,7 @@ static int ping_resumed(struct ping_state *ps, struct req *r)
 			ping_waiter_done(ps, w);
 			return reply_noop(r);
 		}
-		k = ping_run(ps, w->request, now, &resp, &rel, &n_rel);
+		k = ping_run(ps, w->request, now, &resp, &rel, &n_rel, NULL);
 		if (k < 0) {
 			(void)server_db_error(ps->srv, k, "ping: re-running a held ping");
 		} else if (resp.op_code != OP_CODE_NOOP) {
@@ -562,8 +574,9 @@ static int ping_handle(struct req *r)
 	struct waiter *w = NULL;
 	const char *wait_raw;
 	json_t *body = NULL;
-	int64_t wait_s = 0, now;
-	uint64_t seq = 0;
+	int64_t wait_s = 0, now, idle_seq;
+	uint64_t seq = 0, idle_gen;
+	bool idle = false;
 	int k;
 
 	if (!ps)
@@ -601,12 +614,19 @@ static int ping_handle(struct req *r)
 	/* step 1: a held ping of the same host is answered NOOP (its client reconnected) */
 	ping_waiter_cancel_host(ps, pr->host_id);
 	now = now_ms();
+	/* an idle ping repeated: the answer is still NOOP (ping.h); any other ping of the host forgets it */
+	if (ping_idle_repeat(ps, pr->host_id, r->body, r->body_len, wait_s == 0, now, &seq)) {
+		ping_request_free(pr);
+		return reply_noop(r);
+	}
+	idle_seq = ping_idle_seq(ps);
+	idle_gen = http_write_generation();
 	/* step 2 */
 	k = ping_heartbeat_record(ps, pr, now, &seq);
 	if (k < 0)
 		(void)server_db_error(r->srv, k, "ping: heartbeat");
 	/* steps 3-8 */
-	k = ping_run(ps, pr, now, &resp, &rel, &n_rel);
+	k = ping_run(ps, pr, now, &resp, &rel, &n_rel, &idle);
 	if (k < 0) {
 		ping_request_free(pr);
 		if (k == -ENOMEM)
@@ -614,6 +634,9 @@ static int ping_handle(struct req *r)
 		(void)server_db_error(r->srv, k, "ping");
 		return http_fail(r, 503, NULL, "database unavailable");
 	}
+	if (idle && wait_s == 0)
+		ping_idle_remember(ps, pr->host_id, seq, r->body, r->body_len, idle_seq, idle_gen,
+				   (const char(*)[ENGINE_ID_SIZE])rel, n_rel);
 	if (resp.op_code != OP_CODE_NOOP || wait_s == 0) {
 		free(rel);
 		ping_request_free(pr);

@@ -29,7 +29,10 @@ struct full_stage {
 };
 
 #define PING_HB_STRIPES 64
-
+/* wake-event sequence per env, by hash slot (a collision only invalidates more than needed) */
+#define PING_ENV_SEQ_SLOTS 4096
+/* the longest an idle answer is repeated from memory: a long-poll hold's limit (§5.11) */
+#define PING_IDLE_MAX_MS (60 * 1000)
 struct ping_state {
 	struct server *srv;
 	struct store_ping *store;
@@ -44,13 +47,21 @@ struct ping_state {
 	bool stopping;
 	pthread_mutex_t full_lock;
 	struct full_stage full[PING_FULL_SLOTS];
+	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */
+	pthread_mutex_t write_lock;
 	/* the event / flush thread */
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t tlock;
 	pthread_cond_t tcond;
 	bool thread_stop;
-	int64_t event_seq;
+	int64_t event_seq; /* the last wake event handled (atomic: read by request threads) */
+	/* §5.10 idle repeats (ping_idle_repeat()): the sequence of the last event that may change answers of hosts
+	 * relevant to an env (ENV, SLOT, CAPACITY), by slot; of the last event that may change any host's answer
+	 * (CAPACITY: it may map hosts newly) */
+	int64_t env_seq[PING_ENV_SEQ_SLOTS];
+	int64_t all_seq;
+	bool idle_repeats; /* enabled (SQLite: one server process per database) */
 	int64_t last_flush_mono_ms;
 	int64_t last_purge_mono_ms;
 };
@@ -68,6 +79,34 @@ bool ping_heartbeat_is_newest(struct ping_state *ps, const char *host_id, uint64
 /* true when the host's membership was synced with exactly this key recently (cache); record it. */
 bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t key);
 void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64_t key);
+
+/* §5.10 idle repeats. An idle ping whose full run answered NOOP without any candidate or write is remembered
+ * (request body, relevant envs, the wake-event sequence read before the run). The same host sending the same
+ * body again is answered NOOP from memory while no wake event that would wake a held ping of it (§5.11: ENV,
+ * SLOT or CAPACITY of a relevant env, CAPACITY naming anything, HOST of the host) has arrived since, for at most
+ * PING_IDLE_MAX_MS, and never after a silence the janitor could act on: exactly the answer a long-poll waiter
+ * registered after that run would still be holding. An API request of this process that may have written ends
+ * every idle memory at once (http_write_generation(), read with ping_idle_seq() before the run), so a client
+ * never sees an idle repeat older than its own change. ping_idle_seq() is read before the run; ping_seq is the ping's
+ * own sequence (ping_heartbeat_record()): the memory is kept only while no other ping of the host ran in full. */
+int64_t ping_idle_seq(struct ping_state *ps);
+void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t ping_seq, const char *body, size_t len,
+			int64_t seq, uint64_t write_gen, const char (*envs)[ENGINE_ID_SIZE], size_t n_envs);
+/* true (and the heartbeat recorded, *ret_seq = the ping's sequence) when allow is set and body repeats host_id's
+ * remembered idle ping and nothing relevant happened since; false: run the ping in full (the memory is forgotten
+ * unless it is still valid, so a ping that may write never leaves a stale one behind). Only with a SQLite
+ * database: replicas sharing a database (PostgreSQL) may each see only some pings of a host, and another
+ * replica's ping may write the host's rows without a wake event. */
+bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *body, size_t len, bool allow,
+		      int64_t now, uint64_t *ret_seq);
+
+/* SQLite admits one writer at a time; a connection that finds the write lock taken backs off in SQLite's busy
+ * handler, which sleeps 1, 2, 5 ... up to 100 ms per retry, so N pings writing at once wait for each other's
+ * sleeps, not for each other's transactions (hundreds of ms per ping during a rollout). The ping path therefore
+ * queues its write transactions (admission, persistence, heartbeat and membership writes, the heartbeat flush)
+ * on this mutex; SQLite's lock still arbitrates against other connections and replicas. */
+void ping_write_lock(struct ping_state *ps);
+void ping_write_unlock(struct ping_state *ps);
 
 /* The early-refusal memory (see struct full_stage). */
 bool ping_stage_known_full(struct ping_state *ps, const char *env_id);

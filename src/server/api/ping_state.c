@@ -33,6 +33,17 @@ struct hb_entry {
 	int64_t flushed_seen;
 	uint64_t seq;
 	struct waiter *waiter; /* under ps->wlock */
+	/* the remembered idle ping (ping_idle_remember()) */
+	char *idle_body;
+	size_t idle_len;
+	int64_t idle_seq;
+	uint64_t idle_gen;
+	int64_t idle_mono_ms;
+	char (*idle_envs)[ENGINE_ID_SIZE];
+	size_t n_idle_envs;
+	int64_t host_event_seq; /* the last HOST event of this host */
+	uint64_t full_seq;      /* seq of the host's last ping that ran in full */
+	uint64_t idle_ping_seq; /* seq of the ping that left the idle memory */
 };
 
 static struct ping_state *the_state;
@@ -66,6 +77,17 @@ static struct hb_entry *hb_find(struct ping_state *ps, const char *host_id, uint
 		if (e->hash == h && streq(e->host_id, host_id))
 			return e;
 	return NULL;
+}
+
+/* Caller holds the stripe lock (or owns e). */
+static void idle_forget(struct hb_entry *e)
+{
+	free(e->idle_body);
+	free(e->idle_envs);
+	e->idle_body = NULL;
+	e->idle_envs = NULL;
+	e->idle_len = 0;
+	e->n_idle_envs = 0;
 }
 
 /* Caller holds the stripe lock. NULL on OOM. */
@@ -146,7 +168,7 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 		/* the idle path: memory only */
 		if (now > e->last_seen)
 			e->last_seen = now;
-		*ret_seq = ++e->seq;
+		*ret_seq = e->full_seq = ++e->seq;
 		pthread_mutex_unlock(m);
 		return 0;
 	}
@@ -167,7 +189,9 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 		fill_copy(hb.autoscaling_group, sizeof(hb.autoscaling_group), pr->autoscaling_group);
 		fill_copy(hb.availability_zone, sizeof(hb.availability_zone), pr->availability_zone);
 		hb.last_seen = now;
+		ping_write_lock(ps);
 		r = store_ping_heartbeat_put(ps->store, &hb);
+		ping_write_unlock(ps);
 		if (r < 0)
 			return r;
 		wrote = true;
@@ -185,7 +209,7 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 		e->last_seen = now;
 	if (wrote && now > e->flushed_seen)
 		e->flushed_seen = now;
-	seq = ++e->seq;
+	seq = e->full_seq = ++e->seq;
 	pthread_mutex_unlock(m);
 	*ret_seq = seq;
 	return 0;
@@ -247,7 +271,8 @@ void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64
 	pthread_mutex_unlock(m);
 }
 
-static void forget_membership(struct ping_state *ps, const char *host_id)
+/* A HOST event: the host's next ping re-reads its membership and runs in full. */
+static void forget_host(struct ping_state *ps, const char *host_id, int64_t seq)
 {
 	uint64_t h = fnv1a(FNV_BASIS, host_id);
 	pthread_mutex_t *m = stripe_of(ps, h);
@@ -255,9 +280,127 @@ static void forget_membership(struct ping_state *ps, const char *host_id)
 
 	pthread_mutex_lock(m);
 	e = hb_find(ps, host_id, h);
-	if (e)
+	if (e) {
 		e->member_key = 0; /* no membership hashes to 0 in practice: the next ping syncs */
+		if (seq > e->host_event_seq)
+			e->host_event_seq = seq;
+	}
 	pthread_mutex_unlock(m);
+}
+
+/* ---- idle repeats (§5.10, see ping.h) ---- */
+
+static int64_t *env_seq_slot(struct ping_state *ps, const char *env_id)
+{
+	return &ps->env_seq[fnv1a(FNV_BASIS, env_id) % PING_ENV_SEQ_SLOTS];
+}
+
+static void seq_raise(int64_t *p, int64_t seq)
+{
+	int64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (cur < seq && !__atomic_compare_exchange_n(p, &cur, seq, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+int64_t ping_idle_seq(struct ping_state *ps)
+{
+	return __atomic_load_n(&ps->event_seq, __ATOMIC_ACQUIRE);
+}
+
+static int64_t idle_max_ms(struct ping_state *ps)
+{
+	/* a host silent for half of host_unreachable_after runs in full (the janitor may have marked its rows) */
+	int64_t m = ps->srv->cfg.host_unreachable_after * 1000 / 2;
+
+	return m < PING_IDLE_MAX_MS ? m : PING_IDLE_MAX_MS;
+}
+
+void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t ping_seq, const char *body, size_t len,
+			int64_t seq, uint64_t write_gen, const char (*envs)[ENGINE_ID_SIZE], size_t n_envs)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	char *b = malloc(len ? len : 1);
+	char (*ev)[ENGINE_ID_SIZE] = n_envs ? malloc(n_envs * sizeof(*ev)) : NULL;
+	struct hb_entry *e;
+
+	if (!b || (n_envs && !ev)) {
+		free(b);
+		free(ev);
+		return; /* not remembered: the next ping runs in full */
+	}
+	memcpy(b, body, len);
+	if (n_envs)
+		memcpy(ev, envs, n_envs * sizeof(*ev));
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	if (e && e->full_seq == ping_seq) { /* no other ping of the host ran in full meanwhile */
+		idle_forget(e);
+		e->idle_ping_seq = ping_seq;
+		e->idle_body = b;
+		e->idle_len = len;
+		e->idle_seq = seq;
+		e->idle_gen = write_gen;
+		e->idle_mono_ms = mono_ms();
+		e->idle_envs = ev;
+		e->n_idle_envs = n_envs;
+		b = NULL;
+		ev = NULL;
+	}
+	pthread_mutex_unlock(m);
+	free(b);
+	free(ev);
+}
+
+/* Caller holds the stripe lock of e. */
+static bool idle_valid(struct ping_state *ps, const struct hb_entry *e, const char *body, size_t len, int64_t mono)
+{
+	if (!e->idle_body || e->idle_ping_seq != e->full_seq || e->idle_len != len ||
+	    memcmp(e->idle_body, body, len) != 0)
+		return false;
+	if (mono - e->idle_mono_ms >= idle_max_ms(ps) || mono - e->verified_mono_ms >= HB_VERIFY_MS ||
+	    e->member_key == 0 || mono - e->member_mono_ms >= HB_VERIFY_MS)
+		return false;
+	if (e->host_event_seq > e->idle_seq || __atomic_load_n(&ps->all_seq, __ATOMIC_ACQUIRE) > e->idle_seq ||
+	    http_write_generation() != e->idle_gen)
+		return false;
+	for (size_t i = 0; i < e->n_idle_envs; i++)
+		if (__atomic_load_n(env_seq_slot(ps, e->idle_envs[i]), __ATOMIC_ACQUIRE) > e->idle_seq)
+			return false;
+	return true;
+}
+
+bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *body, size_t len, bool allow,
+		      int64_t now, uint64_t *ret_seq)
+{
+	uint64_t h = fnv1a(FNV_BASIS, host_id);
+	pthread_mutex_t *m = stripe_of(ps, h);
+	struct hb_entry *e;
+	bool ok;
+
+	pthread_mutex_lock(m);
+	e = hb_find(ps, host_id, h);
+	ok = allow && ps->idle_repeats && e && idle_valid(ps, e, body, len, mono_ms());
+	if (ok) {
+		/* the heartbeat's idle path (same body: same attributes) */
+		if (now > e->last_seen)
+			e->last_seen = now;
+		*ret_seq = ++e->seq;
+	} else if (e && e->idle_body)
+		idle_forget(e);
+	pthread_mutex_unlock(m);
+	return ok;
+}
+
+void ping_write_lock(struct ping_state *ps)
+{
+	pthread_mutex_lock(&ps->write_lock);
+}
+
+void ping_write_unlock(struct ping_state *ps)
+{
+	pthread_mutex_unlock(&ps->write_lock);
 }
 
 /* ---- early refusal of full stages (§5.7: refuse from a cache, never admit from one) ---- */
@@ -300,6 +443,11 @@ void ping_stage_forget_full(struct ping_state *ps, const char *env_id)
 
 /* ---- heartbeat flush (§8.5) ---- */
 
+static int seen_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct heartbeat_seen *)a)->host_id, ((const struct heartbeat_seen *)b)->host_id);
+}
+
 static int flush_heartbeats(struct ping_state *ps)
 {
 	struct heartbeat_seen *v = NULL;
@@ -328,8 +476,13 @@ static int flush_heartbeats(struct ping_state *ps)
 			}
 		pthread_mutex_unlock(&ps->stripes[s]);
 	}
-	if (r >= 0 && n > 0)
+	if (r >= 0 && n > 0) {
+		/* in key order: consecutive updates touch the same index and table pages */
+		qsort(v, n, sizeof(*v), seen_cmp);
+		ping_write_lock(ps);
 		r = store_ping_heartbeat_flush(ps->store, v, n);
+		ping_write_unlock(ps);
+	}
 	if (r >= 0) {
 		for (size_t i = 0; i < n; i++) {
 			uint64_t h = fnv1a(FNV_BASIS, v[i].host_id);
@@ -364,6 +517,7 @@ static void evict_silent(struct ping_state *ps, int64_t now)
 
 				if (e->last_seen < now - keep_ms && e->last_seen <= e->flushed_seen && !e->waiter) {
 					*pp = e->next;
+					idle_forget(e);
 					free(e);
 				} else
 					pp = &e->next;
@@ -625,18 +779,27 @@ static void poll_events(struct ping_state *ps)
 		if (n == 0)
 			break;
 		/* an API change to a host's rows: its next ping re-reads its membership; a released slot or a changed
-		 * stage (maxParallel, a new deploy): admission must look again before the woken waiters run */
+		 * stage (maxParallel, a new deploy): admission must look again before the woken waiters run. Idle
+		 * repeats of the hosts the event would wake end (before event_seq moves past it, see ping.h). */
 		for (int i = 0; i < n; i++) {
-			if (streq(ev[i].kind, "HOST") && ev[i].host_id[0])
-				forget_membership(ps, ev[i].host_id);
-			if (ev[i].env_id[0] && !streq(ev[i].kind, "HOST"))
+			bool host = streq(ev[i].kind, "HOST");
+
+			if (host && ev[i].host_id[0])
+				forget_host(ps, ev[i].host_id, ev[i].seq);
+			else if (host || !ev[i].env_id[0] ||
+				 !(streq(ev[i].kind, "ENV") || streq(ev[i].kind, "SLOT") ||
+				   (streq(ev[i].kind, "CAPACITY") && !ev[i].name[0])))
+				seq_raise(&ps->all_seq, ev[i].seq); /* a name, no env, or an unknown kind: everyone */
+			if (ev[i].env_id[0] && !host) {
 				ping_stage_forget_full(ps, ev[i].env_id);
+				seq_raise(env_seq_slot(ps, ev[i].env_id), ev[i].seq);
+			}
 		}
 		pthread_mutex_lock(&ps->wlock);
 		for (int i = 0; i < n; i++)
 			wake_for_event(ps, &ev[i], &l);
 		pthread_mutex_unlock(&ps->wlock);
-		ps->event_seq = ev[n - 1].seq;
+		__atomic_store_n(&ps->event_seq, ev[n - 1].seq, __ATOMIC_RELEASE);
 		if (n < EVENT_BATCH)
 			break;
 	}
@@ -703,7 +866,11 @@ static void *ping_thread(void *arg)
 			ps->last_flush_mono_ms = now;
 		}
 		if (now - ps->last_purge_mono_ms >= 60 * 1000) {
-			int r = store_ping_event_purge(ps->store, now_ms() - EVENT_KEEP_MS);
+			int r;
+
+			ping_write_lock(ps);
+			r = store_ping_event_purge(ps->store, now_ms() - EVENT_KEEP_MS);
+			ping_write_unlock(ps);
 
 			if (r < 0)
 				(void)server_db_error(ps->srv, r, "purging wake events");
@@ -777,10 +944,13 @@ struct ping_state *ping_state_get(struct server *srv)
 		pthread_mutex_init(&ps->stripes[i], NULL);
 	pthread_mutex_init(&ps->wlock, NULL);
 	pthread_mutex_init(&ps->full_lock, NULL);
+	pthread_mutex_init(&ps->write_lock, NULL);
 	pthread_mutex_init(&ps->tlock, NULL);
 	pthread_cond_init(&ps->tcond, NULL);
 	ps->last_flush_mono_ms = mono_ms();
 	ps->last_purge_mono_ms = mono_ms();
+	/* one server process per SQLite file: this process sees every ping of a host (see ping.h) */
+	ps->idle_repeats = startswith(srv->cfg.db, "sqlite:");
 	if (pthread_create(&ps->thread, NULL, ping_thread, ps) != 0) {
 		log_error("ping: cannot start the wake-event thread");
 		goto fail;
