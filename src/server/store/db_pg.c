@@ -385,9 +385,8 @@ static int prep(struct pg_conn *c, const char *sql, const struct db_param *p, si
 	return 0;
 }
 
-static int pg_query(struct db_conn *conn, const char *sql, const struct db_param *p, size_t n, struct db_stmt **ret)
+static int query_once(struct pg_conn *c, const char *sql, const struct db_param *p, size_t n, struct db_stmt **ret)
 {
-	struct pg_conn *c = container_of(conn, struct pg_conn, base);
 	const char *values[PG_MAX_PARAMS];
 	char nums[PG_MAX_PARAMS][32];
 	struct pg_stmt *e = NULL;
@@ -448,6 +447,23 @@ static int pg_query(struct db_conn *conn, const char *sql, const struct db_param
 	}
 	*ret = &e->base;
 	return 0;
+}
+
+static int pg_check(struct db_conn *conn);
+
+/* A connection found dead when a read (or BEGIN) outside a transaction fails is re-established and the statement
+ * run once more, so a database restart costs no error at all for the next request. Writes are not repeated: the
+ * lost one may have committed. */
+static int pg_query(struct db_conn *conn, const char *sql, const struct db_param *p, size_t n, struct db_stmt **ret)
+{
+	struct pg_conn *c = container_of(conn, struct pg_conn, base);
+	bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+	int r = query_once(c, sql, p, n, ret);
+
+	if (r < 0 && idle && PQstatus(c->pg) == CONNECTION_BAD && (startswith(sql, "SELECT") || streq(sql, "BEGIN")) &&
+	    pg_check(conn) >= 0)
+		r = query_once(c, sql, p, n, ret);
+	return r;
 }
 
 #define PGS(st) container_of(st, struct pg_stmt, base)
