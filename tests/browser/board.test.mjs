@@ -751,6 +751,26 @@ test('a READER token sees the stage read-only', async t => {
   assert.deepEqual(pageErrors, []);
 });
 
+test('board files carry an ETag and revalidate with a 304; the browser reuses them', async () => {
+  const first = await fetch(srv.base + '/js/app.js');
+  const etag = first.headers.get('etag');
+  assert.match(etag, /^"[0-9a-f]{16}"$/);
+  assert.equal(first.headers.get('cache-control'), 'no-cache');
+  const again = await fetch(srv.base + '/js/app.js', { headers: { 'If-None-Match': etag } });
+  assert.equal(again.status, 304);
+  assert.equal((await again.arrayBuffer()).byteLength, 0);
+  const other = await fetch(srv.base + '/style.css', { headers: { 'If-None-Match': etag } });
+  assert.equal(other.status, 200, 'another file\'s ETag does not match');
+  // A client-side route answers index.html with index.html's ETag.
+  const idx = (await fetch(srv.base + '/index.html')).headers.get('etag');
+  assert.equal((await fetch(srv.base + '/env/a/b', { headers: { 'If-None-Match': idx } })).status, 304);
+  // A second visit in the browser revalidates instead of downloading the modules again.
+  await ensureSignedIn();
+  await page.goto(srv.base + '/builds');
+  const sizes = await page.evaluate(() => performance.getEntriesByType('resource').filter(e => e.name.includes('/js/')).map(e => e.encodedBodySize));
+  assert.ok(sizes.length > 0 && sizes.every(n => n === 0), `modules came from the cache: ${sizes}`);
+});
+
 test('every API request the board made is a route of the server, documented in PROTOCOL.md', async () => {
   const bin = path.join(process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build'), 'src/server/slipway-server');
   const routes = execFileSync(bin, ['--dump-routes'], { encoding: 'utf8' }).trim().split('\n').map(l => JSON.parse(l))

@@ -11,6 +11,8 @@ const POLL_MS = 4000;
 export async function render(ctx) {
   const env = ctx.params.env;
   let stageName = ctx.params.stage;
+  // The stage's own data is requested at once, alongside the env's stage list (one round trip less).
+  let prefetched = stageName ? fetchStage(api.stagePath(env, stageName), ctx.signal) : null;
   const [stages] = await Promise.all([api.get('/v1/envs', { envName: env }, { signal: ctx.signal }), whenSessionKnown()]);
   if (!stages.length) {
     document.title = `${env} · Slipway`;
@@ -408,6 +410,7 @@ export async function render(ctx) {
       [active ? 'Elapsed' : 'Took', elapsed],
       ['Last progress', timeEl(d.lastUpdateDate, true)],
     ];
+    if (!progress) clear(counts, h('h3', 'Hosts per deploy stage'), spinner('Loading hosts…'));
     const agents = progress ? progress.agents : [];
     const stageCounts = {};
     let onOther = 0;
@@ -417,7 +420,7 @@ export async function render(ctx) {
     }
     const shownStages = STAGES.filter(s => s !== 'STOPPING' && s !== 'STOPPED' || stageCounts[s]);
     const maxCount = Math.max(1, ...Object.values(stageCounts), onOther);
-    clear(counts,
+    if (progress) clear(counts,
       h('h3', 'Hosts per deploy stage'),
       h('div.stage-bars', shownStages.map(s => h('div.stage-bar', { dataset: { stage: s } },
         h('span.sb-label', s.replaceAll('_', ' ').toLowerCase()),
@@ -450,15 +453,9 @@ export async function render(ctx) {
     if (inFlight || stopped) return;
     inFlight = true;
     try {
-      const depP = api.get(base + '/deploys/current', null, { signal: ctx.signal }).catch(e => { if (e.status === 404) return null; throw e; });
-      // The build is fetched as soon as the deploy is known, while the (large) progress is still loading.
-      const buildP = depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null);
-      const [envNow, dep, prog, depBuild] = await Promise.all([
-        api.get(base, null, { signal: ctx.signal }),
-        depP,
-        api.request('PUT', base + '/deploys/current/progress', { signal: ctx.signal }).catch(e => { if (e.status === 404) return null; throw e; }),
-        buildP,
-      ]);
+      const f = prefetched || fetchStage(base, ctx.signal);
+      prefetched = null;
+      const [envNow, dep, depBuild] = await Promise.all([f.envP, f.depP, f.buildP]);
       if (stopped) return;
       const pausedChanged = envNow.envState !== info.envState;
       info = envNow;
@@ -466,6 +463,14 @@ export async function render(ctx) {
       if (idx >= 0) stages[idx] = envNow;
       current = dep;
       build = depBuild;
+      if (!progress) {
+        // First load: the deploy's summary (state, succeeded / total) shows before the host list arrives.
+        if (pausedChanged) renderShell();
+        renderActions();
+        renderDeployCard();
+      }
+      const prog = await f.progP;
+      if (stopped) return;
       if (prog) progress = prog;
       else {
         // No deploy yet: the agents list still shows the hosts of the stage.
@@ -498,4 +503,20 @@ export async function render(ctx) {
   };
   schedule();
   return () => { stopped = true; clearTimeout(timer); clearInterval(tick); grid.destroy(); };
+}
+
+// The requests of one refresh of the stage page, started together; the build is fetched as soon as the deploy is
+// known, while the (large) progress is still loading. Each promise is marked handled so that a page left early
+// leaves no unhandled rejection behind.
+function fetchStage(base, signal) {
+  const orNull = e => { if (e.status === 404) return null; throw e; };
+  const depP = api.get(base + '/deploys/current', null, { signal }).catch(orNull);
+  const f = {
+    envP: api.get(base, null, { signal }),
+    depP,
+    buildP: depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null),
+    progP: api.request('PUT', base + '/deploys/current/progress', { signal }).catch(orNull),
+  };
+  Object.values(f).forEach(p => p.catch(() => {}));
+  return f;
 }

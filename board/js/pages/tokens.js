@@ -36,8 +36,31 @@ function expiryInput(current) {
   };
 }
 
-function roleSelect(current) {
+export function roleSelect(current) {
   return h('select', { name: 'role' }, ROLES.map(r => h('option', { value: r, selected: r === (current || 'READER') }, `${r} — ${ROLE_TEXT[r]}`)));
+}
+
+// Tabs of the access pages (tokens, user roles, group roles), keeping the scope (?env=).
+export function accessTabs(active, env) {
+  const q = env ? '?env=' + encodeURIComponent(env) : '';
+  return h('nav.section-tabs', { 'aria-label': 'Access' }, [['tokens', 'Tokens'], ['users', 'Users'], ['groups', 'Groups']].map(([k, label]) =>
+    h(`a${k === active ? '.active' : ''}`, { href: `/${k}${q}`, 'data-link': true, dataset: { tab: k } }, label)));
+}
+
+// The scope picker of the access pages at path (/tokens, /users, /groups): SYSTEM (for SYSTEM admins) and the
+// envs this principal administers. Returns null after redirecting an env-only admin to their first env.
+export async function scopeSelect(ctx, path, env) {
+  const sel = h('select', { 'aria-label': 'Scope', 'data-role': 'scope', onchange: () => navigate(path + (sel.value ? '?env=' + encodeURIComponent(sel.value) : '')) });
+  if (canAdmin()) sel.append(h('option', { value: '' }, 'System (all envs)'));
+  const envNames = canAdmin() ? await api.get('/v1/envs/names', { pageSize: 1000 }, { signal: ctx.signal }).catch(() => [])
+    : (session.roles || []).filter(r => r.role === 'ADMIN' && r.type === 'ENV').map(r => r.resource);
+  if (env && !envNames.includes(env)) envNames.push(env);
+  envNames.sort().forEach(n => sel.append(h('option', { value: n, selected: n === env }, `env ${n}`)));
+  if (!env && !canAdmin() && envNames.length) {
+    navigate(path + '?env=' + encodeURIComponent(envNames[0]), { replace: true });
+    return null;
+  }
+  return sel;
 }
 
 export async function render(ctx) {
@@ -49,22 +72,15 @@ export async function render(ctx) {
     return;
   }
   const base = env ? `/v1/envs/${api.enc(env)}/token_roles` : '/v1/system/token_roles';
-  // Scopes this principal administers: SYSTEM, and env names (all when SYSTEM ADMIN).
-  const scopeSel = h('select', { 'aria-label': 'Scope', 'data-role': 'scope', onchange: () => navigate('/tokens' + (scopeSel.value ? '?env=' + encodeURIComponent(scopeSel.value) : '')) });
-  if (canAdmin()) scopeSel.append(h('option', { value: '' }, 'System (all envs)'));
-  const envNames = canAdmin() ? await api.get('/v1/envs/names', { pageSize: 1000 }, { signal: ctx.signal }).catch(() => [])
-    : (session.roles || []).filter(r => r.role === 'ADMIN' && r.type === 'ENV').map(r => r.resource);
-  if (env && !envNames.includes(env)) envNames.push(env);
-  envNames.sort().forEach(n => scopeSel.append(h('option', { value: n, selected: n === env }, `env ${n}`)));
-  if (!env && !canAdmin()) {
-    if (envNames.length) { navigate('/tokens?env=' + encodeURIComponent(envNames[0]), { replace: true }); return; }
-  }
+  const scopeSel = await scopeSelect(ctx, '/tokens', env);
+  if (!scopeSel) return;
   const body = h('div', spinner());
   const createBtn = h('button.btn.btn-primary', { type: 'button', 'data-action': 'create-token', onclick: createDialog }, 'New token');
   clear(ctx.root, h('div.page',
     h('div.page-head', h('div', h('h1', env ? `Tokens of ${env}` : 'System tokens'),
       h('p.subtitle', env ? `ENV tokens: their role applies to every stage of ${env}.` : 'SYSTEM tokens: their role applies everywhere (agents need a SYSTEM PINGER token).')),
     h('div.head-actions', scopeSel, createBtn)),
+    accessTabs('tokens', env),
     h('section.panel', body)));
 
   let list;
