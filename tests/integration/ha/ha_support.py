@@ -55,7 +55,12 @@ class Pair:
     def __init__(self, root):
         self.root = root
         self.a = Server(root / "a", settings=SETTINGS)
-        self.b = Server(root / "b", db=self.a.db, settings=SETTINGS)
+        try:
+            self.b = Server(root / "b", db=self.a.db, settings=SETTINGS)
+        except BaseException:
+            self.a.stop()
+            self.a.db.drop()
+            raise
         self.b.token = self.a.token  # one token table: the bootstrap token was written by a
         self.db = self.a.db
 

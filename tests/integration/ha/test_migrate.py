@@ -98,7 +98,14 @@ def test_migrate_sqlite_to_postgresql(source, tmp_path):
     # empty, so it bootstraps no new token: the old admin token is the one to use)
     pg = Server(tmp_path, name="pg", db=target)
     target.token_file.write_text(s.token + "\n")
-    pg.start()
+    try:
+        pg.start()
+        check_copy(pg, before, ci_token)
+    finally:
+        pg.stop()
+
+
+def check_copy(pg, before, ci_token):
     after = snapshot(pg)
     for key in before:
         assert after[key] == before[key], key
@@ -109,7 +116,6 @@ def test_migrate_sqlite_to_postgresql(source, tmp_path):
     assert [b["id"] for b in pg.ok("GET", "/v1/builds", params={"name": "web"})][0] == b3["id"]
     pg.make_env("api", "prod", buildName="web")
     assert pg.deploy("api", "prod", b3["id"])["buildId"] == b3["id"]
-    pg.stop()
 
 
 def test_migrate_usage_errors(tmp_path):
