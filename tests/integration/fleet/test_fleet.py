@@ -203,10 +203,10 @@ def test_server_kill9_mid_deploy(fleet):
 
 
 def test_server_down_apps_keep_serving(fleet):
-    """The server is stopped for ~15 s (not the 60 s of a production outage, to keep the suite fast): every app keeps
+    """The server is stopped for 60 s (issue 4; SLIPWAY_FLEET_OUTAGE_S shortens it for local runs): every app keeps
     serving throughout; after the restart the agents resume and complete a deploy made after it."""
     fleet.server.stop()
-    end = time.monotonic() + 15
+    end = time.monotonic() + float(os.environ.get("SLIPWAY_FLEET_OUTAGE_S", "60"))
     while time.monotonic() < end:
         assert fleet.apps("hello", STAGING) == {h: "v1" for h in STAGING}
         assert fleet.apps("hello", PROD) == {h: "v3" for h in PROD}
