@@ -572,6 +572,7 @@ static int ping_handle(struct req *r)
 	char (*rel)[ENGINE_ID_SIZE] = NULL;
 	size_t n_rel = 0;
 	struct waiter *w = NULL;
+	char repeat_host[ENGINE_ID_SIZE];
 	const char *wait_raw;
 	json_t *body = NULL;
 	int64_t wait_s = 0, now, idle_seq;
@@ -591,6 +592,11 @@ static int ping_handle(struct req *r)
 			return req_bad(r, "wait", "wait must be an integer number of seconds >= 0");
 		if (wait_s > PING_WAIT_MAX_S)
 			wait_s = PING_WAIT_MAX_S;
+	}
+	/* an idle ping repeated byte for byte (ping.h): NOOP before any parsing */
+	if (wait_s == 0 && r->body && ping_idle_repeat_body(ps, r->body, r->body_len, now_ms(), repeat_host)) {
+		ping_waiter_cancel_host(ps, repeat_host); /* step 1 */
+		return reply_noop(r);
 	}
 	k = req_json(r, &body);
 	if (k == -ENODATA)
