@@ -88,6 +88,18 @@ export async function validateToken(token) {
   return { name: null, kind: 'TOKEN', roles: null };
 }
 
+// The user a trusted proxy signs in (whoami without a token answers kind USER), or null: no proxy, an
+// ANONYMOUS answer (anonymous_role) or any error.
+export async function proxyUser() {
+  try {
+    const me = await request('GET', '/v1/system/whoami', { token: null });
+    if (!me || me.kind !== 'USER') return null;
+    return { name: me.name, kind: 'USER', roles: Array.isArray(me.roles) ? me.roles : null };
+  } catch {
+    return null;
+  }
+}
+
 // Memo of builds by id (builds are immutable).
 const buildCache = new Map();
 export async function getBuild(id) {

@@ -10,6 +10,7 @@ import * as builds from './pages/builds.js';
 import * as hosts from './pages/hosts.js';
 import * as config from './pages/config.js';
 import * as tokens from './pages/tokens.js';
+import * as roles from './pages/roles.js';
 
 const app = document.getElementById('app');
 
@@ -21,6 +22,7 @@ const routes = [
   [/^\/builds\/?$/, builds, 'builds'],
   [/^\/builds\/([^/]+)\/?$/, builds, 'builds', ['name']],
   [/^\/tokens\/?$/, tokens, 'tokens'],
+  [/^\/(users|groups)\/?$/, roles, 'tokens', ['kind']],
   [/^\/hosts\/?$/, hosts, 'hosts'],
   [/^\/hosts\/([^/]+)\/?$/, hosts, 'hosts', ['host']],
   [/^\/env\/([^/]+)\/?$/, stage, 'home', ['env']],
@@ -29,7 +31,13 @@ const routes = [
   [/^\/env\/([^/]+)\/([^/]+)\/config\/?$/, config, 'home', ['env', 'stage']],
 ];
 
-export const session = { name: null, roles: null };
+// proxy: signed in without a token, as the user a trusted proxy names (X-Forwarded-User, PROTOCOL §9.1).
+export const session = { name: null, roles: null, proxy: false };
+
+// Whether the board has credentials: a token of this tab, or the trusted proxy's user.
+export function isSignedIn() {
+  return !!api.getToken() || session.proxy;
+}
 
 let cleanup = null;
 let renderSeq = 0;
@@ -59,7 +67,7 @@ async function render() {
   const pathname = location.pathname;
   const query = Object.fromEntries(new URLSearchParams(location.search));
   const hit = match(pathname);
-  const token = api.getToken();
+  const token = isSignedIn();
   renderTopbar();
   if (!token && (!hit || hit.mod !== login)) {
     const next = pathname + location.search;
@@ -92,28 +100,31 @@ async function render() {
 
 function renderTopbar() {
   const right = document.getElementById('topbar-right');
-  const token = api.getToken();
+  const token = isSignedIn();
   const tokensLink = document.querySelector('#mainnav [data-nav=tokens]');
   if (tokensLink) tokensLink.hidden = !token || !isAdminSomewhere();
   if (!token) { clear(right); return; }
   const who = session.name || 'token';
   clear(right,
     h('button.icon-btn.kbd-hint', { type: 'button', title: 'Keyboard shortcuts (?)', onclick: showShortcuts }, '?'),
-    h('span.whoami', { title: session.roles ? session.roles.map(r => `${r.role} @ ${r.resource}`).join(', ') : 'token' },
+    h('span.whoami', { title: (session.proxy ? 'signed in by the proxy · ' : '') + (session.roles ? session.roles.map(r => `${r.role} @ ${r.resource}`).join(', ') : 'token') },
       h('span.avatar', (who[0] || '?').toUpperCase()), who),
-    h('button.btn.btn-sm.btn-ghost', { type: 'button', onclick: signOut, 'data-role': 'signout' }, 'Sign out'));
+    // A proxy user cannot sign out of the proxy; a token pasted on /login still takes over.
+    session.proxy ? null : h('button.btn.btn-sm.btn-ghost', { type: 'button', onclick: signOut, 'data-role': 'signout' }, 'Sign out'));
 }
 
 export function signOut() {
   api.setToken(null);
   session.name = null;
   session.roles = null;
+  session.proxy = false;
   navigate('/login', { replace: true });
 }
 
 export function signedIn(info) {
   session.name = info.name;
   session.roles = info.roles;
+  session.proxy = info.kind === 'USER' && !api.getToken();
 }
 
 // Whether the principal may do OPERATOR things on env; unknown roles → assume yes (server decides).
@@ -137,6 +148,7 @@ export function isAdminSomewhere() {
 api.onUnauthorized(err => {
   if (location.pathname.startsWith('/login')) return;
   api.setToken(null);
+  session.proxy = false;
   toast('Your session ended: ' + err.message, 'bad');
   const next = location.pathname + location.search;
   navigate('/login?next=' + encodeURIComponent(next), { replace: true });
@@ -190,10 +202,17 @@ function showShortcuts() {
   });
 }
 
-// A token kept from earlier in this tab: learn who it is (whoami when the server has it) before the
-// first render, so pages hide what the principal may not do from the start.
+// A token kept from earlier in this tab: learn who it is (whoami when the server has it) while the first
+// page loads its data; pages that hide what the principal may not do await whenSessionKnown() first.
+let sessionKnown = Promise.resolve();
+export function whenSessionKnown() { return sessionKnown; }
 if (api.getToken() && !location.pathname.startsWith('/login')) {
-  api.validateToken(api.getToken()).then(info => { signedIn(info); }).catch(() => { /* a 401 signs out */ }).finally(render);
+  sessionKnown = api.validateToken(api.getToken()).then(info => { signedIn(info); renderTopbar(); }).catch(() => { /* a 401 signs out */ });
+  render();
+} else if (!api.getToken()) {
+  // No token: a trusted proxy may name the user (whoami answers USER); otherwise the sign-in screen.
+  sessionKnown = api.proxyUser().then(info => { if (info) signedIn(info); });
+  sessionKnown.then(render);
 } else {
   render();
 }

@@ -11,4 +11,5 @@ struct embedded_file {
 };
 extern const struct embedded_file board_files[];
 extern const struct embedded_file schema_files[];
+extern const struct embedded_file pg_schema_files[]; /* store/schema/pg */
 #endif

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -726,9 +727,40 @@ static const struct embedded_file *board_lookup(const char *path)
 	return NULL;
 }
 
+/* ETags of the embedded board files, by index in board_files: a quoted prefix of the file's SHA-256, computed
+ * once (the files cannot change while the server runs). An empty ETag (out of memory) just disables caching. */
+#define BOARD_ETAG_SIZE 20 /* '"' + 16 hex + '"' + NUL */
+static char (*board_etags)[BOARD_ETAG_SIZE];
+static pthread_once_t board_etags_once = PTHREAD_ONCE_INIT;
+
+static void board_etags_compute(void)
+{
+	size_t n = 0;
+
+	while (board_files[n].path)
+		n++;
+	board_etags = calloc(n + 1, sizeof(*board_etags));
+	for (size_t i = 0; board_etags && i < n; i++) {
+		char hex[SHA256_HEX_LEN + 1];
+		if (sha256_hex(board_files[i].data, board_files[i].len, hex) == 0)
+			(void)snprintf(board_etags[i], BOARD_ETAG_SIZE, "\"%.16s\"", hex);
+	}
+}
+
+/* Whether an If-None-Match header value (a list of entity tags, or "*") names etag. */
+static bool etag_matches(const char *if_none_match, const char *etag)
+{
+	return if_none_match && *etag && (streq(if_none_match, "*") || strstr(if_none_match, etag));
+}
+
+/* The board's files are served from memory with their ETag and "Cache-Control: no-cache": the browser keeps
+ * them and revalidates each with If-None-Match, which costs a 304 without a body. */
 static int serve_board(struct req *r)
 {
 	const struct embedded_file *f;
+	struct MHD_Response *resp;
+	const char *etag;
+	bool same;
 
 	if (!streq(r->method, "GET") && !streq(r->method, "HEAD"))
 		return http_fail(r, 405, NULL, "method %s not allowed here", r->method);
@@ -739,7 +771,18 @@ static int serve_board(struct req *r)
 		f = board_lookup("/index.html");
 	if (!f)
 		return http_fail(r, 404, NULL, "the board is not built into this server");
-	return http_reply_data(r, 200, content_type_of(f->path), f->data, f->len);
+	(void)pthread_once(&board_etags_once, board_etags_compute);
+	etag = board_etags ? board_etags[f - board_files] : "";
+	same = etag_matches(req_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag);
+	resp = MHD_create_response_from_buffer(same ? 0 : f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return -ENOMEM;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type_of(f->path));
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	if (*etag)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	r->resp_bytes = same ? 0 : f->len;
+	return queue(r, same ? 304 : 200, resp);
 }
 
 static bool is_api_path(const char *path)

@@ -143,7 +143,8 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 // A fresh browser profile per run (launchPersistentContext passes it as --user-data-dir).
-export async function launchBrowser() {
+// extraHTTPHeaders: sent with every request of the context (e.g. a trusted proxy's X-Forwarded-User).
+export async function launchBrowser({ extraHTTPHeaders } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -151,6 +152,7 @@ export async function launchBrowser() {
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 860 },
     timeout: 30000,
+    ...(extraHTTPHeaders ? { extraHTTPHeaders } : {}),
   });
   context.setDefaultTimeout(10000);
   return {

@@ -4,7 +4,7 @@
 // (promote, webhooks, deploy schedule, config history) and stage deletion.
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, link, toast, openDialog, showFieldError, clearFieldErrors, timeEl } from '../ui.js';
-import { navigate, canOperate, canAdmin } from '../app.js';
+import { navigate, canOperate, canAdmin, whenSessionKnown } from '../app.js';
 import { stageHeader } from './common.js';
 import * as pipeline from './pipeline.js';
 
@@ -33,7 +33,7 @@ const GENERAL = [
 
 export async function render(ctx) {
   const { env, stage } = ctx.params;
-  const stages = await api.get('/v1/envs', { envName: env }, { signal: ctx.signal });
+  const [stages] = await Promise.all([api.get('/v1/envs', { envName: env }, { signal: ctx.signal }), whenSessionKnown()]);
   let info = stages.find(s => s.stageName === stage);
   if (!info) {
     clear(ctx.root, h('div.page', emptyState('No such stage', `${env} / ${stage} does not exist.`, link('/', 'Back to environments'))));

@@ -2,7 +2,7 @@
 // board/js/pages/hosts.js: host lookup and the host page: its records, and its agent in every stage.
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtAgo, spinner, errorBox, emptyState, link, openDialog, toast, shortId } from '../ui.js';
-import { navigate, canOperate } from '../app.js';
+import { navigate, canOperate, whenSessionKnown } from '../app.js';
 import { classify, CLASSES } from '../grid.js';
 
 const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
@@ -28,6 +28,7 @@ export async function render(ctx) {
     [agents, records] = await Promise.all([
       api.get('/v1/agents/' + api.enc(host), null, { signal: ctx.signal }),
       api.get('/v1/hosts/' + api.enc(host), null, { signal: ctx.signal }).catch(e => { if (e.status === 404) return []; throw e; }),
+      whenSessionKnown(),
     ]);
   } catch (e) {
     if (e.name !== 'AbortError') clear(body, errorBox(e));

@@ -2,7 +2,7 @@
 // board/js/pages/login.js: the sign-in screen; also signs in directly from /login#token=T.
 import * as api from '../api.js';
 import { h, clear } from '../ui.js';
-import { navigate, signedIn } from '../app.js';
+import { navigate, signedIn, session } from '../app.js';
 
 function safeNext(query) {
   const n = query.next;
@@ -66,8 +66,8 @@ export async function render(ctx) {
   if (fromHash) {
     input.value = fromHash;
     await attempt(fromHash);
-  } else if (api.getToken() && !ctx.query.next) {
-    navigate('/', { replace: true });
+  } else if (session.proxy || (api.getToken() && !ctx.query.next)) {
+    navigate(session.proxy ? next : '/', { replace: true });
   } else {
     input.focus();
   }

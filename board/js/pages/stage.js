@@ -2,7 +2,7 @@
 // board/js/pages/stage.js: the stage page: current deploy, progress, host grid (polled), and the deploy actions.
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, toast, openDialog, shortId, copyButton, fmtLocal, fmtUtc, icon, debounce } from '../ui.js';
-import { navigate, canOperate } from '../app.js';
+import { navigate, canOperate, whenSessionKnown } from '../app.js';
 import { stageHeader, progressBar, recordVisit } from './common.js';
 import { createHostGrid, STAGES } from '../grid.js';
 
@@ -11,7 +11,9 @@ const POLL_MS = 4000;
 export async function render(ctx) {
   const env = ctx.params.env;
   let stageName = ctx.params.stage;
-  const stages = await api.get('/v1/envs', { envName: env }, { signal: ctx.signal }).catch(e => { throw e; });
+  // The stage's own data is requested at once, alongside the env's stage list (one round trip less).
+  let prefetched = stageName ? fetchStage(api.stagePath(env, stageName), ctx.signal) : null;
+  const [stages] = await Promise.all([api.get('/v1/envs', { envName: env }, { signal: ctx.signal }), whenSessionKnown()]);
   if (!stages.length) {
     document.title = `${env} · Slipway`;
     clear(ctx.root, h('div.page', emptyState('No such environment', `There is no environment called “${env}”.`, link('/', 'Back to environments'))));
@@ -408,6 +410,7 @@ export async function render(ctx) {
       [active ? 'Elapsed' : 'Took', elapsed],
       ['Last progress', timeEl(d.lastUpdateDate, true)],
     ];
+    if (!progress) clear(counts, h('h3', 'Hosts per deploy stage'), spinner('Loading hosts…'));
     const agents = progress ? progress.agents : [];
     const stageCounts = {};
     let onOther = 0;
@@ -417,7 +420,7 @@ export async function render(ctx) {
     }
     const shownStages = STAGES.filter(s => s !== 'STOPPING' && s !== 'STOPPED' || stageCounts[s]);
     const maxCount = Math.max(1, ...Object.values(stageCounts), onOther);
-    clear(counts,
+    if (progress) clear(counts,
       h('h3', 'Hosts per deploy stage'),
       h('div.stage-bars', shownStages.map(s => h('div.stage-bar', { dataset: { stage: s } },
         h('span.sb-label', s.replaceAll('_', ' ').toLowerCase()),
@@ -450,18 +453,24 @@ export async function render(ctx) {
     if (inFlight || stopped) return;
     inFlight = true;
     try {
-      const [envNow, dep, prog] = await Promise.all([
-        api.get(base, null, { signal: ctx.signal }),
-        api.get(base + '/deploys/current', null, { signal: ctx.signal }).catch(e => { if (e.status === 404) return null; throw e; }),
-        api.request('PUT', base + '/deploys/current/progress', { signal: ctx.signal }).catch(e => { if (e.status === 404) return null; throw e; }),
-      ]);
+      const f = prefetched || fetchStage(base, ctx.signal);
+      prefetched = null;
+      const [envNow, dep, depBuild] = await Promise.all([f.envP, f.depP, f.buildP]);
       if (stopped) return;
       const pausedChanged = envNow.envState !== info.envState;
       info = envNow;
       const idx = stages.findIndex(s => s.stageName === stageName);
       if (idx >= 0) stages[idx] = envNow;
       current = dep;
-      build = dep ? await api.getBuild(dep.buildId).catch(() => null) : null;
+      build = depBuild;
+      if (!progress) {
+        // First load: the deploy's summary (state, succeeded / total) shows before the host list arrives.
+        if (pausedChanged) renderShell();
+        renderActions();
+        renderDeployCard();
+      }
+      const prog = await f.progP;
+      if (stopped) return;
       if (prog) progress = prog;
       else {
         // No deploy yet: the agents list still shows the hosts of the stage.
@@ -494,4 +503,20 @@ export async function render(ctx) {
   };
   schedule();
   return () => { stopped = true; clearTimeout(timer); clearInterval(tick); grid.destroy(); };
+}
+
+// The requests of one refresh of the stage page, started together; the build is fetched as soon as the deploy is
+// known, while the (large) progress is still loading. Each promise is marked handled so that a page left early
+// leaves no unhandled rejection behind.
+function fetchStage(base, signal) {
+  const orNull = e => { if (e.status === 404) return null; throw e; };
+  const depP = api.get(base + '/deploys/current', null, { signal }).catch(orNull);
+  const f = {
+    envP: api.get(base, null, { signal }),
+    depP,
+    buildP: depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null),
+    progP: api.request('PUT', base + '/deploys/current/progress', { signal }).catch(orNull),
+  };
+  Object.values(f).forEach(p => p.catch(() => {}));
+  return f;
 }

@@ -3,7 +3,7 @@
 // list, create (the secret is shown once, with a copy button), change role or expiry, revoke.
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, toast, openDialog, timeEl, badge, copyButton } from '../ui.js';
-import { navigate, canAdmin, isAdminSomewhere, session } from '../app.js';
+import { navigate, canAdmin, isAdminSomewhere, session, whenSessionKnown } from '../app.js';
 
 const ROLES = ['READER', 'PINGER', 'PUBLISHER', 'OPERATOR', 'ADMIN'];
 const ROLE_TEXT = {
@@ -36,34 +36,51 @@ function expiryInput(current) {
   };
 }
 
-function roleSelect(current) {
+export function roleSelect(current) {
   return h('select', { name: 'role' }, ROLES.map(r => h('option', { value: r, selected: r === (current || 'READER') }, `${r} — ${ROLE_TEXT[r]}`)));
+}
+
+// Tabs of the access pages (tokens, user roles, group roles), keeping the scope (?env=).
+export function accessTabs(active, env) {
+  const q = env ? '?env=' + encodeURIComponent(env) : '';
+  return h('nav.section-tabs', { 'aria-label': 'Access' }, [['tokens', 'Tokens'], ['users', 'Users'], ['groups', 'Groups']].map(([k, label]) =>
+    h(`a${k === active ? '.active' : ''}`, { href: `/${k}${q}`, 'data-link': true, dataset: { tab: k } }, label)));
+}
+
+// The scope picker of the access pages at path (/tokens, /users, /groups): SYSTEM (for SYSTEM admins) and the
+// envs this principal administers. Returns null after redirecting an env-only admin to their first env.
+export async function scopeSelect(ctx, path, env) {
+  const sel = h('select', { 'aria-label': 'Scope', 'data-role': 'scope', onchange: () => navigate(path + (sel.value ? '?env=' + encodeURIComponent(sel.value) : '')) });
+  if (canAdmin()) sel.append(h('option', { value: '' }, 'System (all envs)'));
+  const envNames = canAdmin() ? await api.get('/v1/envs/names', { pageSize: 1000 }, { signal: ctx.signal }).catch(() => [])
+    : (session.roles || []).filter(r => r.role === 'ADMIN' && r.type === 'ENV').map(r => r.resource);
+  if (env && !envNames.includes(env)) envNames.push(env);
+  envNames.sort().forEach(n => sel.append(h('option', { value: n, selected: n === env }, `env ${n}`)));
+  if (!env && !canAdmin() && envNames.length) {
+    navigate(path + '?env=' + encodeURIComponent(envNames[0]), { replace: true });
+    return null;
+  }
+  return sel;
 }
 
 export async function render(ctx) {
   const env = ctx.query.env || null;
   document.title = (env ? `Tokens of ${env}` : 'System tokens') + ' · Slipway';
+  await whenSessionKnown();
   if (!isAdminSomewhere()) {
     clear(ctx.root, h('div.page', emptyState('Admins only', 'Only an ADMIN manages API tokens. Ask one for a token with the role you need.')));
     return;
   }
   const base = env ? `/v1/envs/${api.enc(env)}/token_roles` : '/v1/system/token_roles';
-  // Scopes this principal administers: SYSTEM, and env names (all when SYSTEM ADMIN).
-  const scopeSel = h('select', { 'aria-label': 'Scope', 'data-role': 'scope', onchange: () => navigate('/tokens' + (scopeSel.value ? '?env=' + encodeURIComponent(scopeSel.value) : '')) });
-  if (canAdmin()) scopeSel.append(h('option', { value: '' }, 'System (all envs)'));
-  const envNames = canAdmin() ? await api.get('/v1/envs/names', { pageSize: 1000 }, { signal: ctx.signal }).catch(() => [])
-    : (session.roles || []).filter(r => r.role === 'ADMIN' && r.type === 'ENV').map(r => r.resource);
-  if (env && !envNames.includes(env)) envNames.push(env);
-  envNames.sort().forEach(n => scopeSel.append(h('option', { value: n, selected: n === env }, `env ${n}`)));
-  if (!env && !canAdmin()) {
-    if (envNames.length) { navigate('/tokens?env=' + encodeURIComponent(envNames[0]), { replace: true }); return; }
-  }
+  const scopeSel = await scopeSelect(ctx, '/tokens', env);
+  if (!scopeSel) return;
   const body = h('div', spinner());
   const createBtn = h('button.btn.btn-primary', { type: 'button', 'data-action': 'create-token', onclick: createDialog }, 'New token');
   clear(ctx.root, h('div.page',
     h('div.page-head', h('div', h('h1', env ? `Tokens of ${env}` : 'System tokens'),
       h('p.subtitle', env ? `ENV tokens: their role applies to every stage of ${env}.` : 'SYSTEM tokens: their role applies everywhere (agents need a SYSTEM PINGER token).')),
     h('div.head-actions', scopeSel, createBtn)),
+    accessTabs('tokens', env),
     h('section.panel', body)));
 
   let list;

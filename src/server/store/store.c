@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "db.h"
 #include "store.h"
 #include "hash.h"
 #include "util.h"
@@ -23,8 +24,6 @@ static const struct {
 #ifdef WITH_POSTGRES
 	{ "postgresql://", &store_pg_ops },
 	{ "postgres://", &store_pg_ops },
-	{ "host=", &store_pg_ops },
-	{ "dbname=", &store_pg_ops },
 #endif
 };
 
@@ -45,6 +44,11 @@ int store_open(const char *dsn, struct store **ret)
 	for (size_t i = 0; i < ELEMENTSOF(backends); i++)
 		if (startswith(dsn, backends[i].prefix))
 			return backends[i].ops->open(dsn, ret);
+#ifdef WITH_POSTGRES
+	/* a libpq keyword/value string (host=... dbname=...) */
+	if (db_dsn_supported(dsn))
+		return store_pg_ops.open(dsn, ret);
+#endif
 	return -EPROTONOSUPPORT;
 }
 
@@ -75,8 +79,8 @@ int store_token_bootstrap(struct store *s, const json_t *token)
 }
 
 /* Token lookups by hash happen on every authenticated request (every ping), so the last answers are
- * kept for TOKEN_CACHE_TTL_MS. Any token write through this process empties the cache at once
- * (generation counter); a write made through another replica is seen within the TTL. Expiry is
+ * kept for TOKEN_CACHE_TTL_MS (SQLite only: one server process per database). Any token write empties
+ * the cache at once (generation counter). With PostgreSQL (several replicas) nothing is cached. Expiry is
  * still checked by the caller on every request, against the cached expireDate. Misses (unknown
  * tokens) are never cached, so a new token works immediately. */
 #define TOKEN_CACHE_SLOTS 64
@@ -113,7 +117,9 @@ int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret)
 	uint64_t gen;
 	int r;
 
-	if (strlen(hash_hex) != 64)
+	/* several replicas share a PostgreSQL database: a token revoked through one must stop working on the
+	 * next request to any other, so only the single-process SQLite backend caches */
+	if (strlen(hash_hex) != 64 || s->ops != &store_sqlite_ops)
 		return s->ops->token_get_by_hash(s, hash_hex, ret);
 	e = &token_cache[token_cache_slot(hash_hex)];
 	pthread_mutex_lock(&token_cache_lock);

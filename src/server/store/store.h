@@ -12,12 +12,14 @@
  * are the caller's (json_decref) and are untouched on failure. No function logs above debug; the
  * text of the last database error of the calling thread is store_errmsg(s).
  *
- * Concurrency: a store is shared by all threads. The SQLite backend keeps one connection per
- * thread (opened on first use, closed when the thread exits or at store_free), in WAL mode with a
- * 5 s busy timeout; multi-row changes run in BEGIN IMMEDIATE transactions, so writers serialise in
- * the database, never in process memory. Nothing here relies on state kept in this process, so a
- * PostgreSQL backend can serve several replicas: deploy creation and admission lock the stage row
- * (SELECT ... FOR UPDATE there; BEGIN IMMEDIATE here). */
+ * Concurrency: a store is shared by all threads. Both backends (store_sql.c on the driver layer db.h)
+ * keep one connection per thread (opened on first use, closed when the thread exits or at store_free).
+ * SQLite: WAL mode, 5 s busy timeout, multi-row changes in BEGIN IMMEDIATE transactions, so writers
+ * serialise in the database, never in process memory. PostgreSQL (several replicas on one database):
+ * the same transactions take one transaction-scoped advisory lock, deploy creation and admission also
+ * the per-stage lock "DEPLOY-<envId>" (§5.7), worker_claim reads and records the last run under that
+ * lock (once per period across replicas, §8), a lost connection is re-established on next use, and
+ * the token lookup is never cached. */
 #ifndef SLIPWAY_STORE_H
 #define SLIPWAY_STORE_H
 
@@ -213,7 +215,8 @@ struct store_ops {
 	int (*stats)(struct store *s, json_t **ret);
 };
 
-/* Open the backend named by the DSN scheme (`sqlite:PATH`; `postgresql://` with WITH_POSTGRES),
+/* Open the backend named by the DSN (`sqlite:PATH`; with WITH_POSTGRES a libpq URI `postgresql://`,
+ * `postgres://` or a keyword/value string such as `host=... dbname=...`),
  * creating/migrating the schema. Returns -EPROTONOSUPPORT for an unknown scheme. Does not log. */
 int store_open(const char *dsn, struct store **ret);
 /* Closes every connection. NULL-safe. */

@@ -3,9 +3,10 @@
  * idle ping costs two indexed reads and no write. Kept apart from store.h (the ping path is owned separately).
  *
  * The ping store is its own handle on the same database as struct store (opened after store_open() created or
- * migrated the schema): one SQLite connection per thread, WAL, busy timeout 5 s. Every agent-row write is
- * conditional on the row's version column (§5.1 step 8). Admission runs in one BEGIN IMMEDIATE transaction, which
- * serialises it per database and therefore per stage (§5.7 exactness).
+ * migrated the schema): one connection per thread (db.h; SQLite: WAL, busy timeout 5 s). Every agent-row write is
+ * conditional on the row's version column (§5.1 step 8). Admission runs in one write transaction that serialises
+ * it per stage across replicas (§5.7 exactness): BEGIN IMMEDIATE on SQLite, pg_advisory_xact_lock of
+ * "DEPLOY-<envId>" on PostgreSQL (5 s lock_timeout → -EAGAIN).
  *
  * Conventions: 0 / negative errno (-ENOENT no row, -EAGAIN busy, -EIO other database errors, -ENOMEM). Outputs are
  * the caller's and untouched on failure. Nothing here logs; store_ping_errmsg() has the last database error of
@@ -24,7 +25,7 @@
 
 struct store_ping;
 
-/* dsn: "sqlite:PATH". -EPROTONOSUPPORT for another scheme. */
+/* dsn: as store_open(). -EPROTONOSUPPORT for a DSN no compiled-in backend takes. */
 int store_ping_open(const char *dsn, struct store_ping **ret);
 void store_ping_free(struct store_ping *p);
 const char *store_ping_errmsg(struct store_ping *p);
@@ -48,7 +49,8 @@ struct heartbeat_seen {
 	char host_id[ENGINE_ID_SIZE];
 	int64_t last_seen;
 };
-/* One transaction of UPDATE ... lastSeen = max(lastSeen, ?). */
+/* UPDATE ... lastSeen = max(lastSeen, ?) per host: one transaction on SQLite; on PostgreSQL one statement each
+ * (replicas flushing overlapping hosts never deadlock). lastSeen never moves backwards. */
 int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n);
 
 /* ---- group membership (§5.1 step 3) ---- */

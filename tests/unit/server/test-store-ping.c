@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tests/unit/server/test-store-ping.c: the ping path's store (store_ping.h) against a real SQLite database created
- * by store_open(): capacity resolution, conditional row writes, exact admission under concurrent threads, group
- * membership rules, heartbeat flushes and wake events. */
+/* tests/unit/server/test-store-ping.c: the ping path's store (store_ping.h) against a real database created by
+ * store_open() (SQLite, and PostgreSQL with SLIPWAY_TEST_PG_DSN): capacity resolution, conditional row writes,
+ * exact admission under concurrent threads, group membership rules, heartbeat flushes and wake events. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -14,60 +14,37 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "engine.h"
 #include "store.h"
 #include "store_ping.h"
+#include "store_testdb.h"
 #include "util.h"
 
 struct fx {
-	char dir[64];
-	char path[128];
-	char dsn[160];
+	struct testdb db;
 	struct store *s;
 	struct store_ping *p;
 };
 
 static void sql(struct fx *f, const char *q)
 {
-	sqlite3 *db = NULL;
-	char *err = NULL;
-
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, q, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", q, err);
-	sqlite3_close(db);
+	if (testdb_exec(&f->db, q) < 0)
+		fail_msg("SQL failed: %s", q);
 }
 
 static int64_t sql_int(struct fx *f, const char *q)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
+	return testdb_int(&f->db, q);
 }
 
-static int setup(void **state)
+static int setup_on(void **state, bool pg)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (!f)
+	if (!f || testdb_create(&f->db, pg) < 0)
 		return -1;
-	strcpy(f->dir, "/tmp/slipway-store-ping-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	snprintf(f->dsn, sizeof(f->dsn), "sqlite:%s", f->path);
-	if (store_open(f->dsn, &f->s) < 0 || store_ping_open(f->dsn, &f->p) < 0)
+	if (store_open(f->db.dsn, &f->s) < 0 || store_ping_open(f->db.dsn, &f->p) < 0)
 		return -1;
 	sql(f, "INSERT INTO builds(id, name, artifactUrl, \"commit\", commitDate, publishDate) "
 	       "VALUES('B1', 'web', 'https://a/b.tgz', 'abc', 1, 1);"
@@ -84,19 +61,23 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_on(state, false);
+}
+
+static int setup_pg(void **state)
+{
+	return setup_on(state, true);
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
-	char p[200];
 
 	store_ping_free(f->p);
 	store_free(f->s);
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
+	testdb_destroy(&f->db);
 	free(f);
 	return 0;
 }
@@ -238,10 +219,14 @@ static void test_admission_exact(void **state)
 	struct agent_row row;
 
 	/* 80 idle hosts of the stage on an older deploy, all candidates for D1 */
-	sql(f, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 79) "
-	       "INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, startDate, "
-	       "lastUpdateDate, version) SELECT printf('host%03d', i), printf('host%03d', i), 'E1', 'D0', "
-	       "'SERVING_BUILD', 'NORMAL', 'SUCCEEDED', 1, 1, 1 FROM n");
+	sql(f, f->db.pg ? "INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, startDate, "
+			  "lastUpdateDate, version) SELECT format('host%s', lpad(i::text, 3, '0')), "
+			  "format('host%s', lpad(i::text, 3, '0')), 'E1', 'D0', 'SERVING_BUILD', 'NORMAL', "
+			  "'SUCCEEDED', 1, 1, 1 FROM generate_series(0, 79) AS i"
+			: "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 79) "
+			  "INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, startDate, "
+			  "lastUpdateDate, version) SELECT printf('host%03d', i), printf('host%03d', i), 'E1', 'D0', "
+			  "'SERVING_BUILD', 'NORMAL', 'SUCCEEDED', 1, 1, 1 FROM n");
 	for (int i = 0; i < 8; i++) {
 		t[i] = (struct admit_thread){ .f = f, .first = i * 10, .count = 10 };
 		assert_int_equal(pthread_create(&th[i], NULL, admit_worker, &t[i]), 0);
@@ -379,5 +364,20 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_heartbeat_and_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_goal_attachments, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_capacity_envs, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_conditional_writes, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_admission_exact, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_membership, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_and_events, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_goal_attachments, setup_pg, teardown),
+	};
+	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	int pg = testdb_pg_wanted();
+
+	if (pg < 0)
+		return 1;
+	if (pg > 0)
+		r += cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
+	return r;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/server/test-store.c: contract tests of store.h, run against every backend compiled
- * in (SQLite always; PostgreSQL when a backend and SLIPWAY_TEST_PG_DSN exist). */
+ * in (SQLite always; PostgreSQL when SLIPWAY_TEST_PG_DSN names a server, see store_testdb.h). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,37 +14,39 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_testdb.h"
 #include "util.h"
 
-static char dir[64];
-static char dsn[128];
-static int seq;
+static struct testdb cur;
 
-static int setup(void **state)
+static int setup_on(void **state, bool pg)
 {
 	struct store *s = NULL;
-	strcpy(dir, "/tmp/slipway-store-XXXXXX");
-	if (!mkdtemp(dir))
+
+	if (testdb_create(&cur, pg) < 0)
 		return -1;
-	snprintf(dsn, sizeof(dsn), "sqlite:%s/t%d.db", dir, seq++);
-	if (store_open(dsn, &s) < 0)
+	if (store_open(cur.dsn, &s) < 0) {
+		testdb_destroy(&cur);
 		return -1;
+	}
 	*state = s;
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_on(state, false);
+}
+
+static int setup_pg(void **state)
+{
+	return setup_on(state, true);
+}
+
 static int teardown(void **state)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
-	char p[200];
-
 	store_free(*state);
-	/* the directory holds only our database files */
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(p, sizeof(p), "%s/t%d.db%s", dir, seq - 1, suffixes[i]);
-		unlink(p);
-	}
-	rmdir(dir);
+	testdb_destroy(&cur);
 	return 0;
 }
 
@@ -218,5 +220,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_schema_and_tokens, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_builds, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_envs_and_capacity, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup_pg, teardown),
+	};
+	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	int pg = testdb_pg_wanted();
+
+	if (pg < 0)
+		return 1;
+	if (pg > 0)
+		r += cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
+	return r;
 }

@@ -3,8 +3,8 @@
  * two "replicas" (two server contexts with their own store handle on one database) run the
  * auto-promoter, the janitor and retention at the same time, period after period, and each unit
  * (PROMOTE-<envId>, JANITOR, RETENTION) runs exactly once per period across them; the promoter's
- * deploys are not duplicated. The database comes from test_dsn(): a fresh SQLite file, or
- * SLIPWAY_TEST_WORKER_DSN (an empty database of another backend, e.g. PostgreSQL). */
+ * deploys are not duplicated. Run on a fresh SQLite database, and on a fresh PostgreSQL database
+ * when SLIPWAY_TEST_PG_DSN names a server (store_testdb.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,6 +20,7 @@
 
 #include "server.h"
 #include "store.h"
+#include "store_testdb.h"
 #include "util.h"
 #include "workers.h"
 
@@ -29,14 +30,8 @@
 #define PERIOD_S 30
 #define PERIOD_MS (PERIOD_S * 1000)
 
-static char dir[64], sqlite_dsn[128];
-
 /* The database both replicas share. */
-static const char *test_dsn(void)
-{
-	const char *env = getenv("SLIPWAY_TEST_WORKER_DSN");
-	return env && *env ? env : sqlite_dsn;
-}
+static struct testdb db;
 
 struct replica {
 	struct server srv;
@@ -65,7 +60,7 @@ static void replica_init(struct replica *rep, int index)
 	rep->srv.cfg.host_expire = 86400;
 	rep->srv.cfg.build_retention_count = 1000;
 	rep->srv.cfg.build_retention_days = 180;
-	assert_int_equal(store_open(test_dsn(), &rep->srv.store), 0);
+	assert_int_equal(store_open(db.dsn, &rep->srv.store), 0);
 }
 
 static json_t *env_obj(const char *id, const char *stage)
@@ -79,17 +74,14 @@ static json_t *env_obj(const char *id, const char *stage)
 			 "useEntitlements", 0, "buildName", "lockapp");
 }
 
-static int setup(void **state)
+static int setup_on(bool pg)
 {
 	struct store *s;
 	json_t *b;
 	char bid[ID_LEN + 1];
-	(void)state;
 
-	strcpy(dir, "/tmp/slipway-locks-XXXXXX");
-	if (!mkdtemp(dir))
+	if (testdb_create(&db, pg) < 0)
 		return -1;
-	snprintf(sqlite_dsn, sizeof(sqlite_dsn), "sqlite:%s/w.db", dir);
 	t0 = now_ms();
 	for (int i = 0; i < REPLICAS; i++)
 		replica_init(&replicas[i], i);
@@ -118,22 +110,27 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	(void)state;
+	return setup_on(false);
+}
+
+static int setup_pg(void **state)
+{
+	(void)state;
+	return setup_on(true);
+}
+
 static int teardown(void **state)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
-	char p[200];
 	(void)state;
-
 	for (int i = 0; i < REPLICAS; i++) {
 		store_free(replicas[i].srv.store);
 		for (int k = 0; k < PERIODS; k++)
 			json_decref(replicas[i].promoted[k]);
 	}
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(p, sizeof(p), "%s/w.db%s", dir, suffixes[i]);
-		unlink(p);
-	}
-	rmdir(dir);
+	testdb_destroy(&db);
 	return 0;
 }
 
@@ -281,5 +278,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_each_unit_once_per_period, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_simultaneous_claims, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_each_unit_once_per_period, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_simultaneous_claims, setup_pg, teardown),
+	};
+	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	int pg = testdb_pg_wanted();
+
+	if (pg < 0)
+		return 1;
+	if (pg > 0)
+		r += cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
+	return r;
 }

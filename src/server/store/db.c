@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/db.c: the driver-independent half of db.h: per-thread connections, bind formats, rows as JSON,
+ * transactions and migrations. The drivers (db_sqlite.c, db_pg.c) implement struct db_driver. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_driver.h"
+#include "embedded.h"
+#include "hash.h"
+#include "util.h"
+#include "banned.h"
+
+#define DB_MAX_PARAMS 64
+
+static const struct db_driver *const drivers[] = {
+	&db_sqlite_driver,
+#ifdef WITH_POSTGRES
+	&db_pg_driver,
+#endif
+};
+
+bool db_dsn_supported(const char *dsn)
+{
+	for (size_t i = 0; i < ELEMENTSOF(drivers); i++)
+		if (drivers[i]->accepts(dsn))
+			return true;
+	return false;
+}
+
+static void conn_unlink(struct db *d, struct db_conn *c)
+{
+	pthread_mutex_lock(&d->lock);
+	for (struct db_conn **p = &d->conns; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void conn_thread_exit(void *p)
+{
+	struct db_conn *c = p;
+	struct db *d = c->owner;
+
+	conn_unlink(d, c);
+	d->drv->disconnect(c);
+}
+
+int db_open(const char *dsn, struct db **ret)
+{
+	const struct db_driver *drv = NULL;
+	struct db *d;
+
+	for (size_t i = 0; dsn && i < ELEMENTSOF(drivers) && !drv; i++)
+		if (drivers[i]->accepts(dsn))
+			drv = drivers[i];
+	if (!drv)
+		return -EPROTONOSUPPORT;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->drv = drv;
+	d->dsn = strdup(dsn);
+	if (!d->dsn || pthread_key_create(&d->key, conn_thread_exit) != 0) {
+		free(d->dsn);
+		free(d);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	*ret = d;
+	return 0;
+}
+
+void db_free(struct db *d)
+{
+	struct db_conn *c, *next;
+
+	if (!d)
+		return;
+	/* threads that used the database have exited or will never use it again */
+	(void)pthread_key_delete(d->key);
+	for (c = d->conns; c; c = next) {
+		next = c->next;
+		d->drv->disconnect(c);
+	}
+	pthread_mutex_destroy(&d->lock);
+	free(d->dsn);
+	free(d);
+}
+
+struct db_conn *db_conn(struct db *d)
+{
+	struct db_conn *c = pthread_getspecific(d->key);
+
+	if (c) {
+		if (d->drv->check && d->drv->check(c) < 0)
+			return NULL;
+		return c;
+	}
+	if (d->drv->connect(d, &c) < 0)
+		return NULL;
+	c->owner = d;
+	c->dialect = d->drv->dialect;
+	pthread_mutex_lock(&d->lock);
+	c->next = d->conns;
+	d->conns = c;
+	pthread_mutex_unlock(&d->lock);
+	(void)pthread_setspecific(d->key, c);
+	return c;
+}
+
+const char *db_errmsg(struct db *d)
+{
+	struct db_conn *c = pthread_getspecific(d->key);
+
+	if (!c || (!c->errmsg[0] && d->open_errmsg[0]))
+		return d->open_errmsg[0] ? d->open_errmsg : "no database connection";
+	return c->errmsg[0] ? c->errmsg : "no error";
+}
+
+enum db_dialect db_dialect(const struct db_conn *c)
+{
+	return c->dialect;
+}
+
+/* ---- binding ---- */
+
+struct params {
+	struct db_param p[DB_MAX_PARAMS];
+	char *owned[DB_MAX_PARAMS];
+	size_t n, n_owned;
+};
+
+static void params_free(struct params *ps)
+{
+	for (size_t i = 0; i < ps->n_owned; i++)
+		free(ps->owned[i]);
+}
+
+static int param_json(struct params *ps, struct db_param *p, const json_t *v)
+{
+	char *txt;
+
+	if (!v || json_is_null(v))
+		p->kind = 'n';
+	else if (json_is_string(v)) {
+		p->kind = 's';
+		p->s = json_string_value(v);
+		p->len = json_string_length(v);
+	} else if (json_is_integer(v)) {
+		p->kind = 'i';
+		p->i = json_integer_value(v);
+	} else if (json_is_boolean(v)) {
+		p->kind = 'i';
+		p->i = json_is_true(v) ? 1 : 0;
+	} else if (json_is_real(v)) {
+		p->kind = 'd';
+		p->d = json_real_value(v);
+	} else {
+		txt = json_dumps(v, JSON_COMPACT);
+		if (!txt)
+			return -ENOMEM;
+		ps->owned[ps->n_owned++] = txt;
+		p->kind = 's';
+		p->s = txt;
+		p->len = strlen(txt);
+	}
+	return 0;
+}
+
+static int params_from(struct params *ps, const char *fmt, va_list ap)
+{
+	ps->n = ps->n_owned = 0;
+	for (const char *f = fmt ? fmt : ""; *f; f++) {
+		struct db_param *p;
+		int r;
+
+		if (ps->n == DB_MAX_PARAMS) {
+			params_free(ps);
+			return -E2BIG;
+		}
+		p = &ps->p[ps->n++];
+		switch (*f) {
+		case 's':
+			p->s = va_arg(ap, const char *);
+			p->kind = p->s ? 's' : 'n';
+			p->len = p->s ? strlen(p->s) : 0;
+			break;
+		case 'i':
+			p->kind = 'I';
+			p->i = va_arg(ap, int64_t);
+			break;
+		case 'z':
+			p->i = va_arg(ap, int64_t);
+			p->kind = p->i ? 'I' : 'N';
+			break;
+		case 'b':
+			p->kind = 'I';
+			p->i = va_arg(ap, int) ? 1 : 0;
+			break;
+		case 'j':
+			r = param_json(ps, p, va_arg(ap, const json_t *));
+			if (r < 0) {
+				params_free(ps);
+				return r;
+			}
+			break;
+		case 'n':
+			p->kind = 'n';
+			break;
+		default:
+			params_free(ps);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int queryv(struct db_conn *c, const char *sql, struct db_stmt **ret, const char *fmt, va_list ap)
+{
+	struct params ps;
+	int r;
+
+	r = params_from(&ps, fmt, ap);
+	if (r < 0)
+		return r;
+	r = c->owner->drv->query(c, sql, ps.p, ps.n, ret);
+	params_free(&ps);
+	return r;
+}
+
+int db_query(struct db_conn *c, const char *sql, struct db_stmt **ret, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, ret, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int db_next(struct db_stmt *st)
+{
+	return st->conn->owner->drv->next(st);
+}
+
+void db_done(struct db_stmt *st)
+{
+	if (st)
+		st->conn->owner->drv->done(st);
+}
+
+bool db_col_null(struct db_stmt *st, int i)
+{
+	return st->conn->owner->drv->col_type(st, i) == DB_COL_NULL;
+}
+
+int64_t db_col_int64(struct db_stmt *st, int i)
+{
+	return st->conn->owner->drv->col_int64(st, i);
+}
+
+int db_col_int(struct db_stmt *st, int i)
+{
+	return (int)st->conn->owner->drv->col_int64(st, i);
+}
+
+const char *db_col_text(struct db_stmt *st, int i)
+{
+	return st->conn->owner->drv->col_text(st, i);
+}
+
+void db_col_copy(struct db_stmt *st, int i, char *dst, size_t size)
+{
+	const char *t = db_col_text(st, i);
+	size_t n;
+
+	if (!t) {
+		dst[0] = 0;
+		return;
+	}
+	n = st->conn->owner->drv->col_bytes(st, i);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, t, n);
+	dst[n] = 0;
+}
+
+/* ---- rows as JSON ---- */
+
+static json_t *column_json(struct db_stmt *st, int i, bool as_bool)
+{
+	const struct db_driver *drv = st->conn->owner->drv;
+
+	switch (drv->col_type(st, i)) {
+	case DB_COL_NULL:
+		return json_null();
+	case DB_COL_BOOL:
+		return json_boolean(drv->col_int64(st, i) != 0);
+	case DB_COL_INT:
+		if (as_bool)
+			return json_boolean(drv->col_int64(st, i) != 0);
+		return json_integer(drv->col_int64(st, i));
+	case DB_COL_REAL:
+		return json_real(drv->col_double(st, i));
+	default:
+		return json_stringn(drv->col_text(st, i), drv->col_bytes(st, i));
+	}
+}
+
+static json_t *row_json(struct db_stmt *st)
+{
+	const struct db_driver *drv = st->conn->owner->drv;
+	json_t *o = json_object();
+	int n = drv->ncols(st);
+
+	if (!o)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		const char *name = drv->col_name(st, i);
+		bool as_bool = false;
+		char key[64];
+		size_t l = strlen(name);
+
+		if (l > 6 && streq(name + l - 6, "__bool")) {
+			as_bool = true;
+			if (l - 6 >= sizeof(key))
+				continue;
+			memcpy(key, name, l - 6);
+			key[l - 6] = 0;
+			name = key;
+		}
+		if (json_object_set_new(o, name, column_json(st, i, as_bool)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* Run st to completion; the changed rows. */
+static int run(struct db_stmt *st)
+{
+	int r;
+
+	while ((r = db_next(st)) > 0)
+		;
+	if (r >= 0)
+		r = st->conn->owner->drv->changes(st);
+	db_done(st);
+	return r;
+}
+
+int db_exec(struct db_conn *c, const char *sql, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	return run(st);
+}
+
+int db_row(struct db_conn *c, const char *sql, json_t **ret, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	json_t *o = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	r = db_next(st);
+	if (r > 0) {
+		o = row_json(st);
+		r = o ? 0 : -ENOMEM;
+	} else if (r == 0)
+		r = -ENOENT;
+	db_done(st);
+	if (r < 0)
+		return r;
+	*ret = o;
+	return 0;
+}
+
+int db_list(struct db_conn *c, bool first_col, const char *sql, json_t **ret, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	json_t *a;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	a = json_array();
+	if (!a) {
+		db_done(st);
+		return -ENOMEM;
+	}
+	while ((r = db_next(st)) > 0) {
+		json_t *v = first_col ? column_json(st, 0, false) : row_json(st);
+		if (!v || json_array_append_new(a, v) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	db_done(st);
+	if (r < 0) {
+		json_decref(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+int db_int(struct db_conn *c, const char *sql, int64_t *ret, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	int64_t v = 0;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	r = db_next(st);
+	if (r > 0) {
+		v = db_col_int64(st, 0);
+		r = 0;
+	} else if (r == 0)
+		r = -ENOENT;
+	db_done(st);
+	if (r < 0)
+		return r;
+	*ret = v;
+	return 0;
+}
+
+int db_exec_cols(struct db_conn *c, const char *sql, const char *const cols[], size_t n, const json_t *obj,
+		 const char *extra_id)
+{
+	struct db_stmt *st;
+	struct params ps = { .n = 0 };
+	int r = 0;
+
+	if (n + 1 > DB_MAX_PARAMS)
+		return -E2BIG;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = param_json(&ps, &ps.p[ps.n++], json_object_get(obj, cols[i]));
+	if (r >= 0 && extra_id)
+		ps.p[ps.n++] = (struct db_param){ .kind = 's', .s = extra_id, .len = strlen(extra_id) };
+	if (r >= 0)
+		r = c->owner->drv->query(c, sql, ps.p, ps.n, &st);
+	params_free(&ps);
+	if (r < 0)
+		return r;
+	return run(st);
+}
+
+int db_script(struct db_conn *c, const char *sql)
+{
+	return c->owner->drv->script(c, sql);
+}
+
+/* ---- transactions ---- */
+
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+
+int db_begin(struct db_conn *c, int64_t lock_key)
+{
+	return c->owner->drv->begin(c, lock_key);
+}
+
+void db_rollback(struct db_conn *c)
+{
+	char saved[sizeof(c->errmsg)];
+
+	memcpy(saved, c->errmsg, sizeof(saved));
+	(void)db_exec(c, sql_rollback, NULL);
+	memcpy(c->errmsg, saved, sizeof(saved));
+}
+
+int db_end(struct db_conn *c, int r)
+{
+	int k;
+
+	if (r < 0) {
+		db_rollback(c);
+		return r;
+	}
+	k = db_exec(c, sql_commit, NULL);
+	if (k < 0) {
+		db_rollback(c);
+		return k;
+	}
+	return r;
+}
+
+static const char sql_xact_lock[] = "SELECT pg_advisory_xact_lock(?)";
+
+int db_lock(struct db_conn *c, int64_t key)
+{
+	int r;
+
+	if (c->dialect != DB_PG)
+		return 0;
+	r = db_exec(c, sql_xact_lock, "i", key);
+	return r < 0 ? r : 0;
+}
+
+int64_t db_lock_key(const char *name)
+{
+	return hash_lock_key(name);
+}
+
+/* ---- migrations ---- */
+
+static const char sql_meta_create[] = "CREATE TABLE IF NOT EXISTS schema_meta(version INTEGER NOT NULL)";
+static const char sql_meta_get[] = "SELECT version FROM schema_meta";
+static const char sql_meta_insert[] = "INSERT INTO schema_meta(version) VALUES(0)";
+static const char sql_meta_set[] = "UPDATE schema_meta SET version = ?";
+static const char sql_pg_lock[] = "SELECT pg_advisory_lock(?)";
+static const char sql_pg_unlock[] = "SELECT pg_advisory_unlock(?)";
+
+static int migrate_locked(struct db_conn *c, const struct embedded_file *files)
+{
+	int64_t version = 0;
+	int r, n = 0;
+
+	r = db_exec(c, sql_meta_create, NULL);
+	if (r < 0)
+		return r;
+	r = db_begin(c, 0);
+	if (r < 0)
+		return r;
+	r = db_int(c, sql_meta_get, &version, NULL);
+	if (r == -ENOENT)
+		r = db_exec(c, sql_meta_insert, NULL);
+	if (r < 0)
+		return db_end(c, r);
+	for (const struct embedded_file *f = files; f->path; f++) {
+		char *sql;
+
+		n++;
+		if (n <= version)
+			continue;
+		sql = strndup((const char *)f->data, f->len);
+		if (!sql)
+			return db_end(c, -ENOMEM);
+		r = db_script(c, sql);
+		free(sql);
+		if (r < 0)
+			return db_end(c, r);
+		r = db_exec(c, sql_meta_set, "i", (int64_t)n);
+		if (r < 0)
+			return db_end(c, r);
+	}
+	return db_end(c, 0);
+}
+
+int db_migrate(struct db_conn *c)
+{
+#ifdef WITH_POSTGRES
+	int64_t key = db_lock_key("SLIPWAY-MIGRATE");
+	int r, k;
+
+	if (c->dialect == DB_SQLITE)
+		return migrate_locked(c, schema_files);
+	r = db_exec(c, sql_pg_lock, "i", key);
+	if (r < 0)
+		return r;
+	r = migrate_locked(c, pg_schema_files);
+	k = db_exec(c, sql_pg_unlock, "i", key);
+	return r < 0 ? r : k < 0 ? k : 0;
+#else
+	(void)sql_pg_lock;
+	(void)sql_pg_unlock;
+	return migrate_locked(c, schema_files);
+#endif
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/db.h: the SQL driver layer under the stores (store_sql.c, store_sql_ping.c): one connection per
+ * thread, prepared statements cached per connection (keyed by the address of the static SQL text), `?` / `?N`
+ * placeholders, transactions, rows as JSON objects and a typed cursor. Two drivers: SQLite (db_sqlite.c) and
+ * PostgreSQL (db_pg.c, with WITH_POSTGRES).
+ *
+ * Errors follow store.h: -EEXIST unique violation, -EAGAIN busy / serialization failure / deadlock / lock
+ * timeout, -ENOMEM, -EIO anything else (also a lost connection; the next use of the thread's connection
+ * reconnects). db_errmsg() has the text of the calling thread's last error.
+ *
+ * Bind formats: s = const char * (NULL binds NULL), i = int64_t, z = int64_t where 0 binds NULL, b = int
+ * (bool, bound as 0/1), j = const json_t * (scalars as such, arrays/objects as JSON text), n = NULL (no
+ * argument consumed).
+ *
+ * Result rows as JSON (db_row, db_list): keys are the column names (camelCase as written in the schema and the
+ * SQL text, on PostgreSQL too); boolean columns (SQLite BOOLEAN, PostgreSQL SMALLINT) and columns aliased with
+ * the suffix "__bool" become JSON booleans (the suffix is dropped). */
+#ifndef SLIPWAY_STORE_DB_H
+#define SLIPWAY_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum db_dialect {
+	DB_SQLITE,
+	DB_PG,
+};
+
+struct db;
+struct db_conn;
+struct db_stmt;
+
+/* dsn: "sqlite:PATH", or a PostgreSQL connection string (postgresql://, postgres://, key=value). The schema
+ * is not touched (see db_migrate). -EPROTONOSUPPORT for a DSN no compiled-in driver takes. */
+int db_open(const char *dsn, struct db **ret);
+void db_free(struct db *d);
+/* The calling thread's connection (opened on first use, reconnected after a lost connection); NULL on
+ * failure (db_errmsg says why). */
+struct db_conn *db_conn(struct db *d);
+const char *db_errmsg(struct db *d);
+enum db_dialect db_dialect(const struct db_conn *c);
+/* Is dsn one a driver takes? */
+bool db_dsn_supported(const char *dsn);
+
+/* Create or upgrade the schema (the embedded files of the dialect), recorded in schema_meta; on PostgreSQL
+ * under an advisory lock so that servers starting at once do not race. */
+int db_migrate(struct db_conn *c);
+
+/* Execute; the number of changed rows. */
+int db_exec(struct db_conn *c, const char *sql, const char *fmt, ...);
+/* First row as an object; -ENOENT without a row. */
+int db_row(struct db_conn *c, const char *sql, json_t **ret, const char *fmt, ...);
+/* Every row: as objects (first_col false) or the first column's values (first_col true). */
+int db_list(struct db_conn *c, bool first_col, const char *sql, json_t **ret, const char *fmt, ...);
+/* First column of the first row as an integer (NULL reads as 0); -ENOENT without a row. */
+int db_int(struct db_conn *c, const char *sql, int64_t *ret, const char *fmt, ...);
+/* Execute with params bound from obj's keys cols[0..n-1] (then extra_id, if set); changed rows. */
+int db_exec_cols(struct db_conn *c, const char *sql, const char *const cols[], size_t n, const json_t *obj,
+		 const char *extra_id);
+/* Several statements of plain text, no parameters, not cached. */
+int db_script(struct db_conn *c, const char *sql);
+
+/* Transactions. db_begin: a write transaction (SQLite BEGIN IMMEDIATE: the database write lock; PostgreSQL
+ * BEGIN plus a transaction-scoped advisory lock on lock_key when lock_key != 0; see db_lock_key).
+ * db_end(c, r): commit when r >= 0 (returning r, or the commit's error), else roll back (returning r). */
+int db_begin(struct db_conn *c, int64_t lock_key);
+int db_end(struct db_conn *c, int r);
+void db_rollback(struct db_conn *c);
+/* Inside a transaction: also take the transaction-scoped advisory lock key (PostgreSQL; a no-op on SQLite,
+ * whose write transaction already excludes every other writer). */
+int db_lock(struct db_conn *c, int64_t key);
+/* The advisory lock key of a lock name (the same on every replica). */
+int64_t db_lock_key(const char *name);
+/* One global key serialising the multi-row write transactions (the SQLite behaviour). */
+#define DB_LOCK_GLOBAL 0x534c495057415931LL
+
+/* Typed cursor: db_query executes (PostgreSQL) or prepares and binds (SQLite); then db_next() → 1 row,
+ * 0 done, < 0 error; columns of the current row by index; db_done() releases the cursor (always call it). */
+int db_query(struct db_conn *c, const char *sql, struct db_stmt **ret, const char *fmt, ...);
+int db_next(struct db_stmt *st);
+void db_done(struct db_stmt *st);
+bool db_col_null(struct db_stmt *st, int i);
+int64_t db_col_int64(struct db_stmt *st, int i);
+int db_col_int(struct db_stmt *st, int i);
+/* NULL for SQL NULL; valid until the next db_next/db_done. */
+const char *db_col_text(struct db_stmt *st, int i);
+/* Copy text (NULL → "") truncated to size. */
+void db_col_copy(struct db_stmt *st, int i, char *dst, size_t size);
+
+#endif

@@ -1,0 +1,913 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/store_sql_ping.c: store_ping.h, the ping hot path's typed queries, on the SQL driver layer (db.h: SQLite and
+ * PostgreSQL). Connections, statement caches and transactions are db.h's; admission locks its stage (§5.7).
+ * SQL is static text with placeholders only. Does not log. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#include "db.h"
+#include "enums.h"
+#include "jsonutil.h"
+#include "store_ping.h"
+#include "util.h"
+#include "banned.h"
+
+struct store_ping {
+	struct db *db;
+};
+
+/* a statement whose text differs between the dialects */
+struct dsql {
+	const char *sqlite, *pg;
+};
+#define SQL(c, d) (db_dialect(c) == DB_PG ? (d).pg : (d).sqlite)
+
+int store_ping_open(const char *dsn, struct store_ping **ret)
+{
+	struct store_ping *p;
+	int r;
+
+	if (!dsn || !db_dsn_supported(dsn))
+		return -EPROTONOSUPPORT;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	r = db_open(dsn, &p->db);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+void store_ping_free(struct store_ping *p)
+{
+	if (!p)
+		return;
+	db_free(p->db);
+	free(p);
+}
+
+const char *store_ping_errmsg(struct store_ping *p)
+{
+	return db_errmsg(p->db);
+}
+
+static int col_enum(struct db_stmt *st, int i, int (*from)(const char *), int def)
+{
+	const char *t = db_col_text(st, i);
+	int v;
+
+	if (!t)
+		return def;
+	v = from(t);
+	return v < 0 ? def : v;
+}
+
+#define IO_CONN(p, c)                                                                                                  \
+	do {                                                                                                           \
+		(c) = db_conn((p)->db);                                                                                \
+		if (!(c))                                                                                              \
+			return -EIO;                                                                                   \
+	} while (0)
+
+/* ---- heartbeat ---- */
+
+static const char sql_hb_get[] = "SELECT hostId, hostName, ip, agentVersion, autoscalingGroup, availabilityZone, "
+				 "createDate, lastSeen FROM heartbeats WHERE hostId = ?";
+
+int store_ping_heartbeat_get(struct store_ping *p, const char *host_id, struct heartbeat *ret)
+{
+	struct heartbeat hb = { 0 };
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_hb_get, &st, "s", host_id);
+	if (r < 0)
+		return r;
+	rc = db_next(st);
+	if (rc > 0) {
+		db_col_copy(st, 0, hb.host_id, sizeof(hb.host_id));
+		db_col_copy(st, 1, hb.host_name, sizeof(hb.host_name));
+		db_col_copy(st, 2, hb.ip, sizeof(hb.ip));
+		db_col_copy(st, 3, hb.agent_version, sizeof(hb.agent_version));
+		db_col_copy(st, 4, hb.autoscaling_group, sizeof(hb.autoscaling_group));
+		db_col_copy(st, 5, hb.availability_zone, sizeof(hb.availability_zone));
+		hb.create_date = db_col_int64(st, 6);
+		hb.last_seen = db_col_int64(st, 7);
+		r = 0;
+	} else
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
+	if (r < 0)
+		return r;
+	*ret = hb;
+	return 0;
+}
+
+#define HB_PUT                                                                                                         \
+	"INSERT INTO heartbeats(hostId, hostName, ip, agentVersion, autoscalingGroup, availabilityZone, createDate, "  \
+	"lastSeen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(hostId) DO UPDATE SET hostName = ?2, ip = ?3, "  \
+	"agentVersion = ?4, autoscalingGroup = ?5, availabilityZone = ?6, "
+static const struct dsql sql_hb_put = {
+	HB_PUT "lastSeen = max(lastSeen, ?8)",
+	HB_PUT "lastSeen = GREATEST(heartbeats.lastSeen, ?8)",
+};
+
+static const char *nz(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
+{
+	struct db_conn *c;
+	int r;
+
+	IO_CONN(p, c);
+	r = db_exec(c, SQL(c, sql_hb_put), "ssssssii", hb->host_id, hb->host_name, nz(hb->ip), nz(hb->agent_version),
+		 nz(hb->autoscaling_group), nz(hb->availability_zone), hb->create_date, hb->last_seen);
+	return r < 0 ? r : 0;
+}
+
+static const struct dsql sql_hb_seen = {
+	"UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1",
+	"UPDATE heartbeats SET lastSeen = GREATEST(lastSeen, ?2) WHERE hostId = ?1",
+};
+
+int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n)
+{
+	struct db_conn *c;
+	bool pg;
+	int r;
+
+	if (n == 0)
+		return 0;
+	IO_CONN(p, c);
+	/* PostgreSQL: one statement each (autocommit), so that replicas flushing overlapping hosts in another
+	 * order never deadlock; lastSeen only moves forward either way */
+	pg = db_dialect(c) == DB_PG;
+	r = pg ? 0 : db_begin(c, 0);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = db_exec(c, SQL(c, sql_hb_seen), "si", v[i].host_id, v[i].last_seen);
+	if (pg)
+		return r < 0 ? r : 0;
+	return db_end(c, r < 0 ? r : 0);
+}
+
+/* ---- membership ---- */
+
+static const char sql_hosts_of[] = "SELECT groupName, state, ip, accountId, hostName FROM hosts WHERE hostId = ?";
+static const char sql_host_insert[] =
+	"INSERT INTO hosts(hostName, groupName, ip, hostId, accountId, createDate, lastUpdateDate, state, canRetire) "
+	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'ACTIVE', 0) ON CONFLICT(hostId, groupName) DO NOTHING";
+static const char sql_host_update[] =
+	"UPDATE hosts SET hostName = ?3, ip = ?4, accountId = ?5, state = 'ACTIVE', lastUpdateDate = ?6 "
+	"WHERE hostId = ?1 AND groupName = ?2 AND state NOT IN ('PENDING_TERMINATE', 'PENDING_TERMINATE_NO_REPLACE', "
+	"'TERMINATING')";
+static const char sql_host_delete[] =
+	"DELETE FROM hosts WHERE hostId = ?1 AND groupName = ?2 AND state NOT IN ('PENDING_TERMINATE', "
+	"'PENDING_TERMINATE_NO_REPLACE', 'TERMINATING')";
+
+struct host_group {
+	char group[136];
+	int state;
+	char ip[HB_FIELD_SIZE];
+	char account_id[HB_FIELD_SIZE];
+	char host_name[ENGINE_NAME_SIZE];
+	bool reported;
+};
+
+static bool protected_state(int st)
+{
+	return st == HOST_STATE_PENDING_TERMINATE || st == HOST_STATE_PENDING_TERMINATE_NO_REPLACE ||
+	       st == HOST_STATE_TERMINATING;
+}
+
+static bool str_same(const char *stored, const char *want)
+{
+	return streq(stored, want ? want : "");
+}
+
+int store_ping_membership_sync(struct store_ping *p, const char *host_id, const char *host_name, const char *ip,
+			       const char *account_id, char *const *groups, size_t n_groups, int64_t now)
+{
+	struct host_group *have = NULL;
+	size_t n_have = 0, cap = 0;
+	bool *group_present = NULL, need = false;
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_hosts_of, &st, "s", host_id);
+	if (r < 0)
+		return r;
+	while ((rc = db_next(st)) > 0) {
+		if (n_have == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct host_group *nh = realloc(have, nc * sizeof(*nh));
+			if (!nh) {
+				db_done(st);
+				free(have);
+				return -ENOMEM;
+			}
+			have = nh;
+			cap = nc;
+		}
+		memset(&have[n_have], 0, sizeof(have[n_have]));
+		db_col_copy(st, 0, have[n_have].group, sizeof(have[n_have].group));
+		have[n_have].state = col_enum(st, 1, host_state_from_string, HOST_STATE_ACTIVE);
+		db_col_copy(st, 2, have[n_have].ip, sizeof(have[n_have].ip));
+		db_col_copy(st, 3, have[n_have].account_id, sizeof(have[n_have].account_id));
+		db_col_copy(st, 4, have[n_have].host_name, sizeof(have[n_have].host_name));
+		n_have++;
+	}
+	r = rc < 0 ? rc : 0;
+	db_done(st);
+	if (r < 0)
+		goto out;
+
+	group_present = calloc(n_groups + 1, sizeof(bool));
+	if (!group_present) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_have; i++) {
+		for (size_t g = 0; g < n_groups; g++)
+			if (streq(have[i].group, groups[g])) {
+				have[i].reported = true;
+				group_present[g] = true;
+			}
+		if (protected_state(have[i].state))
+			continue;
+		if (!have[i].reported)
+			need = true;
+		else if (have[i].state == HOST_STATE_PROVISIONED || !str_same(have[i].ip, ip) ||
+			 !str_same(have[i].account_id, account_id) || !streq(have[i].host_name, host_name))
+			need = true;
+	}
+	for (size_t g = 0; g < n_groups; g++)
+		if (!group_present[g])
+			need = true;
+	if (!need) {
+		r = 0;
+		goto out;
+	}
+
+	r = db_begin(c, 0);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n_have && r >= 0; i++) {
+		if (protected_state(have[i].state))
+			continue;
+		if (!have[i].reported) {
+			r = db_exec(c, sql_host_delete, "ss", host_id, have[i].group);
+		} else if (have[i].state == HOST_STATE_PROVISIONED || !str_same(have[i].ip, ip) ||
+			   !str_same(have[i].account_id, account_id) || !streq(have[i].host_name, host_name)) {
+			r = db_exec(c, sql_host_update, "sssssi", host_id, have[i].group, host_name, nz(ip),
+				 nz(account_id), now);
+		}
+	}
+	for (size_t g = 0; g < n_groups && r >= 0; g++) {
+		if (group_present[g])
+			continue;
+		r = db_exec(c, sql_host_insert, "sssssi", host_name, groups[g], nz(ip), host_id, nz(account_id), now);
+	}
+	r = db_end(c, r < 0 ? r : 1);
+out:
+	free(group_present);
+	free(have);
+	return r;
+}
+
+/* ---- envs ---- */
+
+#define ENV_COLS                                                                                                       \
+	"e.id, e.envName, e.stageName, e.stageType, e.deployId, e.deployType, d.alias, e.envState, e.priority, "       \
+	"e.systemPriority, e.failurePolicy, e.isDocker, e.signingKey IS NOT NULL, e.maxParallel, e.maxParallelPct"
+#define ENV_FROM " FROM envs e LEFT JOIN deploys d ON d.id = e.deployId "
+
+static void env_from_row(struct db_stmt *st, int base, struct env_view *e)
+{
+	memset(e, 0, sizeof(*e));
+	db_col_copy(st, base + 0, e->id, sizeof(e->id));
+	db_col_copy(st, base + 1, e->env_name, sizeof(e->env_name));
+	db_col_copy(st, base + 2, e->stage_name, sizeof(e->stage_name));
+	e->stage_type = col_enum(st, base + 3, env_type_from_string, ENV_TYPE_DEFAULT);
+	db_col_copy(st, base + 4, e->deploy_id, sizeof(e->deploy_id));
+	e->deploy_type = col_enum(st, base + 5, deploy_type_from_string, -1);
+	db_col_copy(st, base + 6, e->deploy_alias, sizeof(e->deploy_alias));
+	e->env_state = col_enum(st, base + 7, env_state_from_string, ENV_STATE_NORMAL);
+	e->priority = col_enum(st, base + 8, deploy_priority_from_string, DEPLOY_PRIORITY_NORMAL);
+	e->system_priority = db_col_null(st, base + 9) ? 0 : db_col_int(st, base + 9);
+	if (e->system_priority < 0)
+		e->system_priority = 0;
+	e->failure_policy = col_enum(st, base + 10, failure_policy_from_string, FAILURE_POLICY_HALT);
+	e->is_docker = db_col_int(st, base + 11) != 0;
+	e->has_signing_key = db_col_int(st, base + 12) != 0;
+	e->max_parallel = db_col_int(st, base + 13);
+	e->max_parallel_pct = db_col_int(st, base + 14);
+	if (!e->deploy_id[0])
+		e->deploy_type = -1;
+}
+
+/* two plain indexed lookups (one per reported group for tier 2): cheaper than one UNION over json_each */
+static const char sql_capacity_host[] =
+	"SELECT " ENV_COLS ENV_FROM "JOIN capacity c ON c.envId = e.id WHERE c.type = 'HOST' AND c.name = ?";
+static const char sql_capacity_group[] =
+	"SELECT " ENV_COLS ENV_FROM "JOIN capacity c ON c.envId = e.id WHERE c.type = 'GROUP' AND c.name = ?";
+
+static int capacity_collect(struct db_conn *c, const char *sql, const char *name, int tier, struct resolved_env **out,
+			    size_t *n, size_t *cap)
+{
+	struct db_stmt *st;
+	int r, rc;
+
+	r = db_query(c, sql, &st, "s", name);
+	if (r < 0)
+		return r;
+	while ((rc = db_next(st)) > 0) {
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 4;
+			struct resolved_env *no = realloc(*out, nc * sizeof(*no));
+			if (!no) {
+				db_done(st);
+				return -ENOMEM;
+			}
+			*out = no;
+			*cap = nc;
+		}
+		(*out)[*n].tier = tier;
+		env_from_row(st, 0, &(*out)[*n].view);
+		(*n)++;
+	}
+	r = rc < 0 ? rc : 0;
+	db_done(st);
+	return r;
+}
+
+int store_ping_capacity_envs(struct store_ping *p, const char *host_name, char *const *groups, size_t n_groups,
+			     struct resolved_env **ret, size_t *ret_n)
+{
+	struct resolved_env *out = NULL;
+	size_t n = 0, cap = 0;
+	struct db_conn *c;
+	int r;
+
+	IO_CONN(p, c);
+	r = capacity_collect(c, sql_capacity_host, host_name, 1, &out, &n, &cap);
+	for (size_t i = 0; i < n_groups && r >= 0; i++)
+		r = capacity_collect(c, sql_capacity_group, groups[i], 2, &out, &n, &cap);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+static const char sql_env_by_id[] = "SELECT " ENV_COLS ENV_FROM "WHERE e.id = ?";
+
+int store_ping_env_by_id(struct store_ping *p, const char *id, struct env_view *ret)
+{
+	struct env_view e;
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_env_by_id, &st, "s", id);
+	if (r < 0)
+		return r;
+	rc = db_next(st);
+	if (rc > 0) {
+		env_from_row(st, 0, &e);
+		r = 0;
+	} else
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
+	if (r < 0)
+		return r;
+	*ret = e;
+	return 0;
+}
+
+int store_ping_envs_by_ids(struct store_ping *p, const char *const *ids, size_t n, struct env_view **ret,
+			   size_t *ret_n)
+{
+	struct env_view *out;
+	size_t m = 0;
+	int r;
+
+	out = calloc(n ? n : 1, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r = store_ping_env_by_id(p, ids[i], &out[m]);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			free(out);
+			return r;
+		}
+		m++;
+	}
+	*ret = out;
+	*ret_n = m;
+	return 0;
+}
+
+/* ---- agent rows ---- */
+
+#define AGENT_COLS                                                                                                     \
+	"hostId, hostName, envId, deployId, deployStage, state, status, startDate, lastUpdateDate, lastOperator, "      \
+	"lastErrno, failCount, firstDeploy, firstDeployDate, stageStartDate, containerHealthStatus, holdsSlot, "       \
+	"removed, version"
+
+static void row_from_stmt(struct db_stmt *st, struct agent_row *a)
+{
+	memset(a, 0, sizeof(*a));
+	db_col_copy(st, 0, a->host_id, sizeof(a->host_id));
+	db_col_copy(st, 1, a->host_name, sizeof(a->host_name));
+	db_col_copy(st, 2, a->env_id, sizeof(a->env_id));
+	db_col_copy(st, 3, a->deploy_id, sizeof(a->deploy_id));
+	a->deploy_stage = col_enum(st, 4, deploy_stage_from_string, DEPLOY_STAGE_UNKNOWN);
+	a->state = col_enum(st, 5, agent_state_from_string, AGENT_STATE_NORMAL);
+	a->status = col_enum(st, 6, agent_status_from_string, AGENT_STATUS_UNKNOWN);
+	a->start_date = db_col_int64(st, 7);
+	a->last_update_date = db_col_int64(st, 8);
+	db_col_copy(st, 9, a->last_operator, sizeof(a->last_operator));
+	a->last_errno = db_col_int(st, 10);
+	a->fail_count = db_col_int(st, 11);
+	a->first_deploy = db_col_int(st, 12) != 0;
+	a->first_deploy_date = db_col_int64(st, 13);
+	a->stage_start_date = db_col_int64(st, 14);
+	db_col_copy(st, 15, a->container_health_status, sizeof(a->container_health_status));
+	a->holds_slot = db_col_int(st, 16) != 0;
+	a->removed = db_col_int(st, 17) != 0;
+	a->version = db_col_int64(st, 18);
+}
+
+static const char sql_agent_rows[] = "SELECT " AGENT_COLS " FROM agents WHERE hostId = ?";
+
+int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agent_row **ret, size_t *ret_n)
+{
+	struct agent_row *out = NULL;
+	size_t n = 0, cap = 0;
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_agent_rows, &st, "s", host_id);
+	if (r < 0)
+		return r;
+	while ((rc = db_next(st)) > 0) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 4;
+			struct agent_row *no = realloc(out, nc * sizeof(*no));
+			if (!no) {
+				r = -ENOMEM;
+				break;
+			}
+			out = no;
+			cap = nc;
+		}
+		row_from_stmt(st, &out[n++]);
+	}
+	if (r >= 0)
+		r = rc < 0 ? rc : 0;
+	db_done(st);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- persisting ---- */
+
+static const char sql_agent_insert[] =
+	"INSERT INTO agents(" AGENT_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+	"?16, ?17, ?18, 1 WHERE EXISTS (SELECT 1 FROM envs WHERE id = ?3) ON CONFLICT(hostId, envId) DO NOTHING";
+static const char sql_agent_update[] =
+	"UPDATE agents SET hostName = ?2, deployId = ?4, deployStage = ?5, state = ?6, status = ?7, startDate = ?8, "
+	"lastUpdateDate = ?9, lastOperator = ?10, lastErrno = ?11, failCount = ?12, firstDeploy = ?13, "
+	"firstDeployDate = ?14, stageStartDate = ?15, containerHealthStatus = ?16, holdsSlot = ?17, removed = ?18, "
+	"version = version + 1 WHERE hostId = ?1 AND envId = ?3 AND version = ?19";
+static const char sql_agent_delete[] = "DELETE FROM agents WHERE hostId = ?1 AND envId = ?2 AND version = ?3";
+static const char sql_agent_error_delete[] = "DELETE FROM agent_errors WHERE hostId = ?1 AND envId = ?2";
+static const char sql_agent_error_upsert[] =
+	"INSERT INTO agent_errors(hostId, hostName, envId, errorMessage) VALUES(?1, ?2, ?3, ?4) "
+	"ON CONFLICT(hostId, envId) DO UPDATE SET hostName = ?2, errorMessage = ?4";
+static const char sql_event_add[] = "INSERT INTO events(kind, envId, hostId, name, createdAt) VALUES(?, ?, ?, ?, ?)";
+
+/* The 18 row columns of an insert/update (and the version for an update). */
+static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, int64_t expect_version)
+{
+	const char *host_name = a->host_name[0] ? a->host_name : a->host_id;
+	const char *deploy_id = a->deploy_id[0] ? a->deploy_id : NULL;
+	const char *op = a->last_operator[0] ? a->last_operator : "system";
+
+	if (insert)
+		return db_exec(c, sql_agent_insert, "sssssssiisiibzisbb", a->host_id, host_name, a->env_id, deploy_id,
+			       deploy_stage_to_string(a->deploy_stage), agent_state_to_string(a->state),
+			       agent_status_to_string(a->status), a->start_date, a->last_update_date, op,
+			       (int64_t)a->last_errno, (int64_t)a->fail_count, (int)a->first_deploy, a->first_deploy_date,
+			       a->stage_start_date, a->container_health_status, (int)a->holds_slot, (int)a->removed);
+	return db_exec(c, sql_agent_update, "sssssssiisiibzisbbi", a->host_id, host_name, a->env_id, deploy_id,
+		       deploy_stage_to_string(a->deploy_stage), agent_state_to_string(a->state),
+		       agent_status_to_string(a->status), a->start_date, a->last_update_date, op,
+		       (int64_t)a->last_errno, (int64_t)a->fail_count, (int)a->first_deploy, a->first_deploy_date,
+		       a->stage_start_date, a->container_health_status, (int)a->holds_slot, (int)a->removed,
+		       expect_version);
+}
+
+static int event_add(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name,
+		     int64_t now)
+{
+
+	return db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, now);
+}
+
+int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
+		       struct ping_delete *deletes, size_t n_deletes)
+{
+	struct db_conn *c;
+	int64_t now = 0;
+	int r, applied = 0;
+
+	if (n_writes == 0 && n_deletes == 0)
+		return 0;
+	IO_CONN(p, c);
+	r = db_begin(c, 0);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_deletes && r >= 0; i++) {
+		deletes[i].applied = false;
+		r = db_exec(c, sql_agent_delete, "ssi", host_id, deletes[i].d->env_id, deletes[i].d->expect_version);
+		if (r <= 0)
+			continue;
+		deletes[i].applied = true;
+		applied++;
+		r = db_exec(c, sql_agent_error_delete, "ss", host_id, deletes[i].d->env_id);
+	}
+	for (size_t i = 0; i < n_writes && r >= 0; i++) {
+		const struct engine_write *w = writes[i].w;
+
+		writes[i].applied = false;
+		if (w->row.last_update_date > now)
+			now = w->row.last_update_date;
+		r = write_row(c, &w->row, w->insert, w->expect_version);
+		if (r <= 0)
+			continue;
+		writes[i].applied = true;
+		applied++;
+		if (writes[i].error_message && writes[i].error_message[0]) {
+			r = db_exec(c, sql_agent_error_upsert, "ssss", w->row.host_id,
+				 w->row.host_name[0] ? w->row.host_name : w->row.host_id, w->row.env_id,
+				 writes[i].error_message);
+		}
+	}
+	/* SLOT wake events: a released slot or a deleted row (§5.11) */
+	for (size_t i = 0; i < n_writes && r >= 0; i++)
+		if (writes[i].applied && writes[i].old_holds_slot && !engine_row_occupies_slot(&writes[i].w->row))
+			r = event_add(c, "SLOT", writes[i].w->row.env_id, NULL, NULL, now);
+	for (size_t i = 0; i < n_deletes && r >= 0; i++)
+		if (deletes[i].applied)
+			r = event_add(c, "SLOT", deletes[i].d->env_id, NULL, NULL, now);
+	r = db_end(c, r < 0 ? r : applied);
+	if (r < 0) {
+		for (size_t i = 0; i < n_writes; i++)
+			writes[i].applied = false;
+		for (size_t i = 0; i < n_deletes; i++)
+			deletes[i].applied = false;
+	}
+	return r;
+}
+
+/* ---- admission ---- */
+
+/* §5.7: admission is one critical section per stage across replicas ("DEPLOY-" || envId) */
+static int64_t stage_lock_key(const char *env_id)
+{
+	char name[ENGINE_ID_SIZE + 16];
+
+	(void)snprintf(name, sizeof(name), "DEPLOY-%s", env_id);
+	return db_lock_key(name);
+}
+
+static const char sql_adm_env[] = "SELECT deployId, maxParallel, maxParallelPct FROM envs WHERE id = ?";
+static const char sql_adm_sched[] =
+	"SELECT state, currentSession, totalSessions, cooldownTimes, hostNumbers, stateStartTime FROM schedules "
+	"WHERE envId = ?";
+static const char sql_adm_counts[] =
+	"SELECT COALESCE(SUM(CASE WHEN holdsSlot = 1 OR (state = 'STOP' AND deployStage = 'STOPPING' AND removed = 0) "
+	"THEN 1 ELSE 0 END), 0), "
+	"COALESCE(SUM(CASE WHEN firstDeploy = 0 AND removed = 0 THEN 1 ELSE 0 END), 0), "
+	"COALESCE(SUM(CASE WHEN deployId = ?2 THEN 1 ELSE 0 END), 0), "
+	"COALESCE(SUM(CASE WHEN removed = 0 AND state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END), 0) "
+	"FROM agents WHERE envId = ?1";
+
+int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
+		     int max_parallel_threshold, bool *ret_full)
+{
+	char deploy_id[ENGINE_ID_SIZE] = "", cooldown[HB_FIELD_SIZE] = "", hosts[HB_FIELD_SIZE] = "";
+	struct schedule_view sched = { 0 };
+	int max_parallel = 1, max_pct = 0;
+	int64_t occupied = 0, existing = 0, on_deploy = 0, total = 0;
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	if (ret_full)
+		*ret_full = false;
+	IO_CONN(p, c);
+	r = db_begin(c, stage_lock_key(row->env_id));
+	if (r < 0)
+		return r;
+
+	r = db_query(c, sql_adm_env, &st, "s", row->env_id);
+	if (r < 0)
+		goto out;
+	rc = db_next(st);
+	if (rc > 0) {
+		db_col_copy(st, 0, deploy_id, sizeof(deploy_id));
+		max_parallel = db_col_int(st, 1);
+		max_pct = db_col_int(st, 2);
+	}
+	r = rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
+	db_done(st);
+	if (r == -ENOENT) {
+		r = 0; /* the stage is gone: refuse */
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (!streq(deploy_id, row->deploy_id))
+		goto out; /* a new deploy arrived meanwhile: the next ping decides again */
+
+	r = db_query(c, sql_adm_sched, &st, "s", row->env_id);
+	if (r < 0)
+		goto out;
+	rc = db_next(st);
+	if (rc > 0) {
+		sched.present = true;
+		sched.state = col_enum(st, 0, schedule_state_from_string, SCHEDULE_STATE_NOT_STARTED);
+		sched.current_session = db_col_int(st, 1);
+		sched.total_sessions = db_col_int(st, 2);
+		db_col_copy(st, 3, cooldown, sizeof(cooldown));
+		db_col_copy(st, 4, hosts, sizeof(hosts));
+		sched.cooldown_times = cooldown;
+		sched.host_numbers = hosts;
+		sched.state_start_time = db_col_int64(st, 5);
+	}
+	r = rc < 0 ? rc : 0;
+	db_done(st);
+	if (r < 0)
+		goto out;
+
+	r = db_query(c, sql_adm_counts, &st, "ss", row->env_id, row->deploy_id);
+	if (r < 0)
+		goto out;
+	rc = db_next(st);
+	if (rc > 0) {
+		occupied = db_col_int64(st, 0);
+		existing = db_col_int64(st, 1);
+		on_deploy = db_col_int64(st, 2);
+		total = db_col_int64(st, 3);
+	}
+	r = rc < 0 ? rc : 0;
+	db_done(st);
+	if (r < 0)
+		goto out;
+
+	if (!engine_schedule_admits(&sched, (int)on_deploy, (int)total))
+		goto out;
+	if (!engine_admission_allows((int)occupied, (int)existing, max_parallel, max_pct, max_parallel_threshold)) {
+		if (ret_full)
+			*ret_full = true;
+		goto out;
+	}
+	r = write_row(c, row, insert, expect_version);
+	if (r < 0)
+		goto out;
+	r = r > 0 ? 1 : 0; /* a lost condition refuses */
+out:
+	if (r <= 0) {
+		/* refusals write nothing: roll back */
+		db_rollback(c);
+		return r;
+	}
+	return db_end(c, r);
+}
+
+/* ---- attachments ---- */
+
+static const char sql_deploy_build[] =
+	"SELECT b.id, b.name, b.artifactUrl, b.type, b.repo, b.branch, b.\"commit\", b.commitShort, b.commitInfo, "
+	"b.publishInfo, b.publisher, b.artifactSha256, b.artifactSignature, b.commitDate, b.publishDate "
+	"FROM deploys d JOIN builds b ON b.id = d.buildId WHERE d.id = ?";
+
+static int col_dup(struct db_stmt *st, int i, char **ret)
+{
+	const char *t = db_col_text(st, i);
+
+	*ret = NULL;
+	if (!t)
+		return 0;
+	*ret = strdup((const char *)t);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret)
+{
+	struct build b = { 0 };
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_deploy_build, &st, "s", deploy_id);
+	if (r < 0)
+		return r;
+	rc = db_next(st);
+	if (rc > 0) {
+		char **f[] = { &b.id, &b.name, &b.artifact_url, &b.type, &b.repo, &b.branch, &b.commit,
+			       &b.commit_short, &b.commit_info, &b.publish_info, &b.publisher, &b.artifact_sha256,
+			       &b.artifact_signature };
+
+		for (size_t i = 0; i < ELEMENTSOF(f) && r >= 0; i++)
+			r = col_dup(st, (int)i, f[i]);
+		b.commit_date = db_col_int64(st, 13);
+		b.publish_date = db_col_int64(st, 14);
+	} else
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
+	if (r < 0) {
+		build_release(&b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+static const char sql_env_config[] = "SELECT value FROM env_configs WHERE envId = ? AND kind = ?";
+
+int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret)
+{
+	json_t *j = NULL;
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_env_config, &st, "ss", env_id, kind);
+	if (r < 0)
+		return r;
+	rc = db_next(st);
+	if (rc > 0) {
+		const char *t = db_col_text(st, 0);
+
+		j = t ? json_loads(t, 0, NULL) : NULL;
+		r = j && json_is_object(j) ? 0 : -EIO;
+	} else
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
+	if (r < 0) {
+		json_decref(j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+}
+
+static const char sql_signing_key[] = "SELECT signingKey FROM envs WHERE id = ?";
+
+int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret)
+{
+	char *k = NULL;
+	struct db_conn *c;
+	struct db_stmt *st;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_signing_key, &st, "s", env_id);
+	if (r < 0)
+		return r;
+	rc = db_next(st);
+	if (rc > 0) {
+		r = col_dup(st, 0, &k);
+		if (r >= 0 && !k)
+			r = -ENOENT;
+	} else
+		r = rc == 0 ? -ENOENT : rc;
+	db_done(st);
+	if (r < 0) {
+		free(k);
+		return r;
+	}
+	*ret = k;
+	return 0;
+}
+
+/* ---- events ---- */
+
+static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
+static const char sql_event_poll[] =
+	"SELECT seq, kind, envId, hostId, name, createdAt FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
+
+int store_ping_event_last_seq(struct store_ping *p, int64_t *ret)
+{
+	struct db_conn *c;
+	struct db_stmt *st;
+	int64_t v = 0;
+	int r, rc;
+
+	IO_CONN(p, c);
+	r = db_query(c, sql_event_last, &st, "");
+	if (r < 0)
+		return r;
+	rc = db_next(st);
+	if (rc > 0)
+		v = db_col_int64(st, 0);
+	r = rc < 0 ? rc : 0;
+	db_done(st);
+	if (r < 0)
+		return r;
+	*ret = v;
+	return 0;
+}
+
+#define EVENT_GAP_WAIT_MS 1000
+
+int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max)
+{
+	struct db_conn *c;
+	struct db_stmt *st;
+	int64_t prev = after, now = now_ms();
+	size_t n = 0;
+	int r, rc = 0;
+	bool pg;
+
+	IO_CONN(p, c);
+	pg = db_dialect(c) == DB_PG;
+	r = db_query(c, sql_event_poll, &st, "ii", after, (int64_t)max);
+	if (r < 0)
+		return r;
+	while (n < max && (rc = db_next(st)) > 0) {
+		int64_t seq = db_col_int64(st, 0);
+
+		/* PostgreSQL: sequence numbers are taken at insert but become visible at commit, so a gap may be
+		 * an event still being committed by another replica; stop before a fresh gap (a rolled-back insert
+		 * leaves a gap for good: it is skipped once the next event is EVENT_GAP_WAIT_MS old) */
+		if (pg && seq != prev + 1 && db_col_int64(st, 5) > now - EVENT_GAP_WAIT_MS)
+			break;
+		ev[n].seq = prev = seq;
+		db_col_copy(st, 1, ev[n].kind, sizeof(ev[n].kind));
+		db_col_copy(st, 2, ev[n].env_id, sizeof(ev[n].env_id));
+		db_col_copy(st, 3, ev[n].host_id, sizeof(ev[n].host_id));
+		db_col_copy(st, 4, ev[n].name, sizeof(ev[n].name));
+		n++;
+	}
+	r = rc >= 0 ? 0 : rc;
+	db_done(st);
+	if (r < 0)
+		return r;
+	return (int)n;
+}
+
+int store_ping_event_add(struct store_ping *p, const char *kind, const char *env_id, const char *host_id,
+			 const char *name, int64_t now)
+{
+	struct db_conn *c;
+	int r;
+
+	IO_CONN(p, c);
+	r = event_add(c, kind, env_id, host_id, name, now);
+	return r < 0 ? r : 0;
+}
+
+static const char sql_event_purge[] = "DELETE FROM events WHERE createdAt < ?";
+
+int store_ping_event_purge(struct store_ping *p, int64_t before)
+{
+	struct db_conn *c;
+	int r;
+
+	IO_CONN(p, c);
+	r = db_exec(c, sql_event_purge, "i", before);
+	return r < 0 ? r : 0;
+}
