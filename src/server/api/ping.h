@@ -56,6 +56,7 @@ struct ping_state {
 	struct full_stage full[PING_FULL_SLOTS];
 	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */
 	pthread_mutex_t write_lock;
+	bool single_writer; /* SQLite: the mutex is used */
 	/* the event / flush thread */
 	pthread_t thread;
 	bool thread_started;
@@ -117,7 +118,8 @@ bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, 
  * handler, which sleeps 1, 2, 5 ... up to 100 ms per retry, so N pings writing at once wait for each other's
  * sleeps, not for each other's transactions (hundreds of ms per ping during a rollout). The ping path therefore
  * queues its write transactions (admission, persistence, heartbeat and membership writes, the heartbeat flush)
- * on this mutex; SQLite's lock still arbitrates against other connections and replicas. */
+ * on this mutex; SQLite's lock still arbitrates against other connections and processes. Only with SQLite
+ * (PostgreSQL admits concurrent writers; admission locks per stage there). */
 void ping_write_lock(struct ping_state *ps);
 void ping_write_unlock(struct ping_state *ps);
 

@@ -473,12 +473,14 @@ bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *bo
 
 void ping_write_lock(struct ping_state *ps)
 {
-	pthread_mutex_lock(&ps->write_lock);
+	if (ps->single_writer)
+		pthread_mutex_lock(&ps->write_lock);
 }
 
 void ping_write_unlock(struct ping_state *ps)
 {
-	pthread_mutex_unlock(&ps->write_lock);
+	if (ps->single_writer)
+		pthread_mutex_unlock(&ps->write_lock);
 }
 
 /* ---- early refusal of full stages (§5.7: refuse from a cache, never admit from one) ---- */
@@ -1031,8 +1033,10 @@ struct ping_state *ping_state_get(struct server *srv)
 	pthread_cond_init(&ps->tcond, NULL);
 	ps->last_flush_mono_ms = mono_ms();
 	ps->last_purge_mono_ms = mono_ms();
-	/* one server process per SQLite file: this process sees every ping of a host (see ping.h) */
+	/* one server process per SQLite file: this process sees every ping of a host, and SQLite has one writer
+	 * (see ping.h); PostgreSQL takes concurrent writers and replicas */
 	ps->idle_repeats = startswith(srv->cfg.db, "sqlite:");
+	ps->single_writer = ps->idle_repeats;
 	if (pthread_create(&ps->thread, NULL, ping_thread, ps) != 0) {
 		log_error("ping: cannot start the wake-event thread");
 		goto fail;
