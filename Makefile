@@ -5,7 +5,15 @@ CMAKE_FLAGS ?=
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration browser run bench asan fuzz format clean
+# The integration suites that start slipway-server, run a second time on PostgreSQL by `make integration-pg`
+# (scripts/test-pg.sh). Not repeated there: agent (a fake ping server; test_agent_e2e is listed), artifact
+# (no server), demo (`make run` is SQLite by design), examples/test_hello_scripts (no server). The HA suite
+# (several servers on one database) runs only there.
+PG_SUITES ?= tests/integration/server tests/integration/ping tests/integration/pipelines tests/integration/security \
+	tests/integration/cli tests/integration/fleet tests/integration/ha tests/integration/agent/test_agent_e2e.py \
+	tests/integration/examples/test_hello_agent.py
+
+.PHONY: all deps build test unit integration integration-sqlite integration-pg browser run bench asan fuzz format clean
 
 all: build
 
@@ -21,8 +29,15 @@ build: $(BUILD)/CMakeCache.txt
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-integration: build
-	SLIPWAY_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests/integration
+integration: integration-sqlite integration-pg
+
+integration-sqlite: build
+	SLIPWAY_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests/integration --ignore=tests/integration/ha
+
+# uses SLIPWAY_TEST_PG_DSN when set, else starts a throwaway cluster (scripts/pg-test.sh); with CI=true an
+# unreachable PostgreSQL fails the run instead of skipping it
+integration-pg: build
+	SLIPWAY_BUILD_DIR=$(abspath $(BUILD)) PYTEST="$(PYTEST)" scripts/test-pg.sh $(PG_SUITES)
 
 browser: build
 	SLIPWAY_BUILD_DIR=$(abspath $(BUILD)) scripts/browser-test.sh

@@ -31,8 +31,14 @@ def log(*a):
 
 
 class Srv:
-    def __init__(self, d):
+    """A private server in directory d; db and the token file default to SQLite files there (bench/pg passes a
+    PostgreSQL DSN and a token file shared by its replicas); extra: more `name=value` settings."""
+
+    def __init__(self, d, db=None, token_file=None, extra=()):
         self.dir = d
+        self.db = db or "sqlite:" + d + "/s.db"
+        self.token_file = token_file or os.path.join(d, "admin.token")
+        self.extra = list(extra)
         self.proc = None
 
     def start(self):
@@ -40,9 +46,10 @@ class Srv:
         if os.path.exists(pf):
             os.unlink(pf)
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--db", "sqlite:" + self.dir + "/s.db",
-                                      "--set", "port_file=" + pf, "log_level=warn", "http_threads=" + HTTP_THREADS,
-                                      "transition_period=3600", "janitor_period=3600", "promote_period=3600"],
+        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--db", self.db, "--admin-token-file",
+                                      self.token_file, "--set", "port_file=" + pf, "log_level=warn",
+                                      "http_threads=" + HTTP_THREADS, "transition_period=3600", "janitor_period=3600",
+                                      "promote_period=3600"] + self.extra,
                                      stdout=self.log, stderr=self.log)
         for _ in range(500):
             if os.path.exists(pf) and open(pf).read().strip():
@@ -51,7 +58,7 @@ class Srv:
                 raise SystemExit("server exited: see " + self.dir + "/server.log")
             time.sleep(0.02)
         self.url = "http://" + open(pf).read().strip()
-        self.token = open(os.path.join(self.dir, "admin.token")).read().strip()
+        self.token = open(self.token_file).read().strip()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -125,7 +132,8 @@ def run_one(n):
                 s.proc.wait()
 
 
-def measure(s, d, n):
+def make_stage(s):
+    """Starts s, creates stage bench/prod (group bench) with a current deploy, stops s; returns (env, deploy)."""
     s.start()
     env = s.call("POST", "/v1/envs", {"envName": "bench", "stageName": "prod"})
     s.call("PUT", "/v1/envs/bench/prod/capacity?capacityType=GROUP", ["bench"])
@@ -133,6 +141,11 @@ def measure(s, d, n):
                                       "commit": "abcdef0123456", "artifactUrl": "https://x.example/a.tgz"})
     dep = s.call("POST", "/v1/envs/bench/prod/deploys?buildId=" + b["id"])
     s.stop()
+    return env, dep
+
+
+def measure(s, d, n):
+    env, dep = make_stage(s)
     log("ping bench: seeding %d hosts" % n)
     seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
     s.start()

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* main.c: slipway-server: settings, signals, the SQLite lock, the store, the bootstrap token, the
- * HTTP daemon and the workers; graceful stop on SIGTERM/SIGINT (PROTOCOL §10). */
+ * HTTP daemon and the workers; graceful stop on SIGTERM/SIGINT (PROTOCOL §10). `slipway-server migrate …`
+ * is the copy subcommand of migrate.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -20,6 +21,7 @@
 #include "hash.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
 #include "server.h"
 #include "util.h"
 #include "webhooks.h"
@@ -193,6 +195,8 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && streq(argv[1], "--dump-routes"))
 		return dump_routes();
+	if (argc >= 2 && streq(argv[1], "migrate"))
+		return migrate_main(argc - 1, argv + 1);
 	setup_signals();
 	/* before any thread starts: libcurl's global state is not thread-safe to set up */
 	(void)curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -343,7 +343,12 @@ test('10,000 hosts render in under a second, sorted, with a failing-only filter'
     const e = performance.getEntriesByName('slipway:host-grid')[0];
     return e.startTime + e.duration;
   });
-  console.log(`# host grid render of 10,000 hosts: ${ms.toFixed(1)} ms; page load to the rendered grid: ${load.toFixed(0)} ms`);
+  const summary = await page.evaluate(() => performance.getEntriesByName('slipway:deploy-summary')[0]?.startTime ?? NaN);
+  console.log(`# host grid render of 10,000 hosts: ${ms.toFixed(1)} ms; page load to the deploy summary: ${summary.toFixed(0)} ms, ` +
+    `to the rendered grid: ${load.toFixed(0)} ms (the 1 s page-load target is measured by bench/board with a real server)`);
+  // A loose bound only: the responses here pass through playwright's request interception, and the machine is shared.
+  assert.ok(load < 15000, `page load took ${load} ms`);
+  assert.ok(summary < load, 'the deploy summary shows before the host grid');
   if (process.env.TIMELINE) console.log(await page.evaluate(() => JSON.stringify(performance.getEntries().map(e => [e.entryType, e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.duration)]))));
   // Every module is preloaded from index.html, so none waits for the module that imports it.
   const modules = fs.readdirSync(path.join(repoRoot, 'board/js'), { recursive: true }).filter(f => f.endsWith('.js')).map(f => '/js/' + f.split(path.sep).join('/'));

@@ -27,13 +27,15 @@ export async function waitFor(fn, { timeout = 10000, interval = 50, what = 'cond
   throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
 }
 
-// settings: extra NAME=VALUE server settings (e.g. faster worker periods for the real-agent test).
-export async function startServer({ settings = [] } = {}) {
+// settings: extra NAME=VALUE server settings (e.g. faster worker periods for the real-agent test);
+// dir: the directory of an earlier server to start again on its database (default: a fresh one).
+export async function startServer({ settings = [], dir: reuse = null } = {}) {
   const buildDir = process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build');
   const bin = path.join(buildDir, 'src/server/slipway-server');
   if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin} (build first, or set SLIPWAY_BUILD_DIR)`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-board-'));
+  const dir = reuse || fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-board-'));
   const portFile = path.join(dir, 'port');
+  fs.rmSync(portFile, { force: true });
   const log = fs.openSync(path.join(dir, 'server.log'), 'w');
   const proc = spawn(bin, ['--listen', '127.0.0.1:0', '--db', `sqlite:${dir}/s.db`, '--set', `port_file=${portFile}`, ...settings],
     { stdio: ['ignore', log, log] });

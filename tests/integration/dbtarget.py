@@ -72,12 +72,13 @@ _CAMEL = re.compile(r"(?<![\w\"'])([a-z]+[A-Z]\w*)\b")
 class Database:
     """One test database: a SQLite file, or a PostgreSQL database created for it."""
 
-    def __init__(self, workdir, file_name="s.db"):
+    def __init__(self, workdir, file_name="s.db", backend=None):
         self.workdir = workdir
         self.token_file = workdir / "admin.token"
+        self.backend = backend or BACKEND
         self._con = None
         self._quote = None
-        if is_pg():
+        if self.backend == "pg":
             self.name = "slipway_t_" + secrets.token_hex(6)
             pg_admin('CREATE DATABASE "%s"' % self.name)
             with _lock:
@@ -109,13 +110,13 @@ class Database:
 
     def _pg_run(self, sql, args, many=False, raw=False):
         pg = _pg()
+        q = sql if raw else self._pg_sql(sql)
         for attempt in (0, 1):
             if self._con is None or self._con.closed:
                 self._con = pg.connect(self.dsn, connect_timeout=10)
             try:
                 with self._con:
                     with self._con.cursor() as cur:
-                        q = sql if raw else self._pg_sql(sql)
                         if many:
                             cur.executemany(q, args)
                         else:
@@ -130,7 +131,7 @@ class Database:
 
     def query(self, sql, args=()):
         """Run one statement in its own transaction; returns the rows (a list of tuples)."""
-        if is_pg():
+        if self.backend == "pg":
             return self._pg_run(sql, tuple(args))
         con = sqlite3.connect(str(self.path), timeout=10)
         try:
@@ -140,7 +141,7 @@ class Database:
             con.close()
 
     def executemany(self, sql, rows):
-        if is_pg():
+        if self.backend == "pg":
             return self._pg_run(sql, [tuple(r) for r in rows], many=True)
         con = sqlite3.connect(str(self.path), timeout=10)
         try:
@@ -180,14 +181,14 @@ class Database:
         pg_admin('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.name)
 
 
-def for_dir(workdir, file_name="s.db"):
+def for_dir(workdir, file_name="s.db", backend=None):
     """The database of a server directory: created on first use, shared by later servers started there
-    (a restart, or a second server on the same database)."""
+    (a restart, or a second server on the same database). backend: "sqlite" or "pg" instead of the run's."""
     key = str(workdir)
     with _lock:
         db = _by_dir.get(key)
     if db is None:
-        db = Database(workdir, file_name)
+        db = Database(workdir, file_name, backend)
         with _lock:
             _by_dir[key] = db
     return db

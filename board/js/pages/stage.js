@@ -468,6 +468,7 @@ export async function render(ctx) {
         if (pausedChanged) renderShell();
         renderActions();
         renderDeployCard();
+        performance.mark('slipway:deploy-summary');
       }
       const prog = await f.progP;
       if (stopped) return;
@@ -505,17 +506,18 @@ export async function render(ctx) {
   return () => { stopped = true; clearTimeout(timer); clearInterval(tick); grid.destroy(); };
 }
 
-// The requests of one refresh of the stage page, started together; the build is fetched as soon as the deploy is
-// known, while the (large) progress is still loading. Each promise is marked handled so that a page left early
-// leaves no unhandled rejection behind.
+// The requests of one refresh of the stage page: the stage, its current deploy and the deploy's build (the
+// summary) first, then the progress (the whole host list: large, and slow for the server to produce on a big
+// fleet, so it does not compete with the small requests for the server's CPU). Each promise is marked handled
+// so that a page left early leaves no unhandled rejection behind.
 function fetchStage(base, signal) {
   const orNull = e => { if (e.status === 404) return null; throw e; };
+  const envP = api.get(base, null, { signal });
   const depP = api.get(base + '/deploys/current', null, { signal }).catch(orNull);
+  const buildP = depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null);
   const f = {
-    envP: api.get(base, null, { signal }),
-    depP,
-    buildP: depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null),
-    progP: api.request('PUT', base + '/deploys/current/progress', { signal }).catch(orNull),
+    envP, depP, buildP,
+    progP: Promise.allSettled([envP, buildP]).then(() => api.request('PUT', base + '/deploys/current/progress', { signal })).catch(orNull),
   };
   Object.values(f).forEach(p => p.catch(() => {}));
   return f;

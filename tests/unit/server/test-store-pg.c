@@ -258,6 +258,53 @@ static void test_event_gap(void **state)
 	store_ping_free(p);
 }
 
+struct opener {
+	const char *dsn;
+	pthread_barrier_t *bar;
+	struct store *s;
+	int r;
+};
+
+static void *open_worker(void *arg)
+{
+	struct opener *o = arg;
+
+	pthread_barrier_wait(o->bar);
+	o->r = store_open(o->dsn, &o->s);
+	return NULL;
+}
+
+/* two servers starting at once on an empty database: the migration runs once, both open */
+static void test_migrate_concurrently(void **state)
+{
+	struct testdb db;
+	pthread_barrier_t bar;
+	struct opener o[3];
+	pthread_t th[3];
+	int v[3] = { 0 };
+
+	(void)state;
+	assert_int_equal(testdb_create(&db, true), 0);
+	pthread_barrier_init(&bar, NULL, 3);
+	for (int i = 0; i < 3; i++) {
+		o[i] = (struct opener){ .dsn = db.dsn, .bar = &bar };
+		assert_int_equal(pthread_create(&th[i], NULL, open_worker, &o[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(o[i].r, 0);
+		assert_int_equal(store_schema_version(o[i].s, &v[i]), 0);
+		assert_true(v[i] >= 1);
+		assert_int_equal(v[i], v[0]);
+	}
+	assert_int_equal(testdb_int(&db, "SELECT count(*) FROM schema_meta"), 1);
+	for (int i = 0; i < 3; i++)
+		store_free(o[i].s);
+	pthread_barrier_destroy(&bar);
+	testdb_destroy(&db);
+}
+
 static void test_migrate_twice(void **state)
 {
 	struct pgfx *f = *state;
@@ -285,6 +332,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_replicas_bootstrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_twice, setup, teardown),
+		cmocka_unit_test(test_migrate_concurrently),
 	};
 	int pg = testdb_pg_wanted();
 

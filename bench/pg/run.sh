@@ -1,0 +1,7 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Idle ping throughput on PostgreSQL (one and two replicas) against SQLite in the same run, and the database
+# writes per idle ping. Knobs: BENCH_PG_HOSTS (10000), BENCH_PG_SECONDS (10), BENCH_PING_CONNECTIONS (64),
+# BENCH_PING_THREADS (2), SLIPWAY_TEST_PG_DSN (default: a throwaway cluster), SLIPWAY_BUILD_DIR (build).
+set -eu
+exec /usr/bin/python3 "$(dirname "$0")/bench.py" "$@"
