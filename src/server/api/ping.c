@@ -497,12 +497,25 @@ out:
 
 /* ---- the endpoint ---- */
 
+static int reply_noop(struct req *r)
+{
+	/* what ping_response_to_json() makes of a NOOP, without building and dumping it per ping */
+	static const char noop[] = "{\"opCode\":\"NOOP\",\"deployGoal\":null}";
+
+	METRIC_INC(r->srv, pings_by_opcode[OP_CODE_NOOP]);
+	return http_reply_data(r, 200, "application/json", noop, sizeof(noop) - 1);
+}
+
 static int reply(struct req *r, struct ping_response *resp)
 {
 	json_t *j = NULL;
 	int op = resp->op_code >= 0 && resp->op_code < 8 ? resp->op_code : OP_CODE_NOOP;
 	int k;
 
+	if (resp->op_code == OP_CODE_NOOP) {
+		ping_response_release(resp);
+		return reply_noop(r);
+	}
 	k = ping_response_to_json(resp, &j);
 	ping_response_release(resp);
 	if (k < 0)
@@ -511,13 +524,7 @@ static int reply(struct req *r, struct ping_response *resp)
 	return http_reply_json(r, 200, j);
 }
 
-static int reply_noop(struct req *r)
-{
-	struct ping_response resp;
 
-	ping_response_init(&resp);
-	return reply(r, &resp);
-}
 
 static int ping_resumed(struct ping_state *ps, struct req *r)
 {
@@ -572,6 +579,7 @@ static int ping_handle(struct req *r)
 	char (*rel)[ENGINE_ID_SIZE] = NULL;
 	size_t n_rel = 0;
 	struct waiter *w = NULL;
+	char repeat_host[ENGINE_ID_SIZE];
 	const char *wait_raw;
 	json_t *body = NULL;
 	int64_t wait_s = 0, now, idle_seq;
@@ -591,6 +599,11 @@ static int ping_handle(struct req *r)
 			return req_bad(r, "wait", "wait must be an integer number of seconds >= 0");
 		if (wait_s > PING_WAIT_MAX_S)
 			wait_s = PING_WAIT_MAX_S;
+	}
+	/* an idle ping repeated byte for byte (ping.h): NOOP before any parsing */
+	if (wait_s == 0 && r->body && ping_idle_repeat_body(ps, r->body, r->body_len, now_ms(), repeat_host)) {
+		ping_waiter_cancel_host(ps, repeat_host); /* step 1 */
+		return reply_noop(r);
 	}
 	k = req_json(r, &body);
 	if (k == -ENODATA)

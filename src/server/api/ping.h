@@ -33,6 +33,13 @@ struct full_stage {
 #define PING_ENV_SEQ_SLOTS 4096
 /* the longest an idle answer is repeated from memory: a long-poll hold's limit (§5.11) */
 #define PING_IDLE_MAX_MS (60 * 1000)
+/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
+#define PING_IDLE_SLOTS (1u << 18)
+struct idle_slot {
+	uint64_t body_hash;
+	uint64_t host_hash;
+	struct hb_entry *e;
+};
 struct ping_state {
 	struct server *srv;
 	struct store_ping *store;
@@ -49,6 +56,7 @@ struct ping_state {
 	struct full_stage full[PING_FULL_SLOTS];
 	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */
 	pthread_mutex_t write_lock;
+	bool single_writer; /* SQLite: the mutex is used */
 	/* the event / flush thread */
 	pthread_t thread;
 	bool thread_started;
@@ -62,6 +70,8 @@ struct ping_state {
 	int64_t env_seq[PING_ENV_SEQ_SLOTS];
 	int64_t all_seq;
 	bool idle_repeats; /* enabled (SQLite: one server process per database) */
+	struct idle_slot *idle_index;
+	pthread_mutex_t idle_locks[PING_HB_STRIPES];
 	int64_t last_flush_mono_ms;
 	int64_t last_purge_mono_ms;
 };
@@ -99,12 +109,17 @@ void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t pin
  * replica's ping may write the host's rows without a wake event. */
 bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *body, size_t len, bool allow,
 		      int64_t now, uint64_t *ret_seq);
+/* The same before parsing: finds the host by the body (a repeat is byte-identical to a body that was valid).
+ * true: heartbeat recorded, ret_host_id is the host (its held ping, if any, is the caller's to cancel). */
+bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, int64_t now,
+			   char ret_host_id[ENGINE_ID_SIZE]);
 
 /* SQLite admits one writer at a time; a connection that finds the write lock taken backs off in SQLite's busy
  * handler, which sleeps 1, 2, 5 ... up to 100 ms per retry, so N pings writing at once wait for each other's
  * sleeps, not for each other's transactions (hundreds of ms per ping during a rollout). The ping path therefore
  * queues its write transactions (admission, persistence, heartbeat and membership writes, the heartbeat flush)
- * on this mutex; SQLite's lock still arbitrates against other connections and replicas. */
+ * on this mutex; SQLite's lock still arbitrates against other connections and processes. Only with SQLite
+ * (PostgreSQL admits concurrent writers; admission locks per stage there). */
 void ping_write_lock(struct ping_state *ps);
 void ping_write_unlock(struct ping_state *ps);
 

@@ -42,6 +42,7 @@ struct hb_entry {
 	char (*idle_envs)[ENGINE_ID_SIZE];
 	size_t n_idle_envs;
 	int64_t host_event_seq; /* the last HOST event of this host */
+	uint64_t idle_hash;     /* body_hash(idle_body): its slot in the idle index */
 	uint64_t full_seq;      /* seq of the host's last ping that ran in full */
 	uint64_t idle_ping_seq; /* seq of the ping that left the idle memory */
 };
@@ -77,6 +78,42 @@ static struct hb_entry *hb_find(struct ping_state *ps, const char *host_id, uint
 		if (e->hash == h && streq(e->host_id, host_id))
 			return e;
 	return NULL;
+}
+
+/* The idle index maps a remembered body, by hash, to its host's entry, so that a repeat is recognised before the
+ * body is parsed. A slot holds the entry pointer and the host's hash: the pointer is only followed after the
+ * entry was found in that host's bucket under its stripe lock. Lock order: a heartbeat stripe, then an index
+ * stripe; the index lock is never held while taking a heartbeat stripe. */
+static uint64_t body_hash(const char *b, size_t n)
+{
+	uint64_t h = FNV_BASIS;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct idle_slot *idle_slot_of(struct ping_state *ps, uint64_t bh, pthread_mutex_t **ret_lock)
+{
+	size_t i = bh % PING_IDLE_SLOTS;
+
+	*ret_lock = &ps->idle_locks[i % PING_HB_STRIPES];
+	return &ps->idle_index[i];
+}
+
+/* Caller holds e's stripe lock. */
+static void idle_index_drop(struct ping_state *ps, struct hb_entry *e)
+{
+	pthread_mutex_t *l;
+	struct idle_slot *sl;
+
+	sl = idle_slot_of(ps, e->idle_hash, &l); /* the last slot e was put in (a forgotten body's too) */
+	pthread_mutex_lock(l);
+	if (sl->e == e)
+		*sl = (struct idle_slot){ 0 };
+	pthread_mutex_unlock(l);
 }
 
 /* Caller holds the stripe lock (or owns e). */
@@ -336,8 +373,16 @@ void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t pin
 	pthread_mutex_lock(m);
 	e = hb_find(ps, host_id, h);
 	if (e && e->full_seq == ping_seq) { /* no other ping of the host ran in full meanwhile */
+		pthread_mutex_t *l;
+		struct idle_slot *sl;
+
 		idle_forget(e);
 		e->idle_ping_seq = ping_seq;
+		e->idle_hash = body_hash(body, len);
+		sl = idle_slot_of(ps, e->idle_hash, &l);
+		pthread_mutex_lock(l);
+		*sl = (struct idle_slot){ .body_hash = e->idle_hash, .host_hash = h, .e = e };
+		pthread_mutex_unlock(l);
 		e->idle_body = b;
 		e->idle_len = len;
 		e->idle_seq = seq;
@@ -371,6 +416,39 @@ static bool idle_valid(struct ping_state *ps, const struct hb_entry *e, const ch
 	return true;
 }
 
+bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, int64_t now,
+			   char ret_host_id[ENGINE_ID_SIZE])
+{
+	uint64_t bh = body_hash(body, len);
+	pthread_mutex_t *l, *m;
+	struct idle_slot *sl, copy;
+	struct hb_entry *e;
+	bool ok = false;
+
+	if (!ps->idle_repeats)
+		return false;
+	sl = idle_slot_of(ps, bh, &l);
+	pthread_mutex_lock(l);
+	copy = *sl;
+	pthread_mutex_unlock(l);
+	if (!copy.e || copy.body_hash != bh)
+		return false;
+	m = stripe_of(ps, copy.host_hash);
+	pthread_mutex_lock(m);
+	for (e = ps->buckets[copy.host_hash % ps->n_buckets]; e; e = e->next)
+		if (e == copy.e)
+			break; /* still alive: the pointer may be followed */
+	if (e && idle_valid(ps, e, body, len, mono_ms())) {
+		if (now > e->last_seen)
+			e->last_seen = now;
+		e->seq++;
+		memcpy(ret_host_id, e->host_id, ENGINE_ID_SIZE);
+		ok = true;
+	}
+	pthread_mutex_unlock(m);
+	return ok;
+}
+
 bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *body, size_t len, bool allow,
 		      int64_t now, uint64_t *ret_seq)
 {
@@ -395,12 +473,14 @@ bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *bo
 
 void ping_write_lock(struct ping_state *ps)
 {
-	pthread_mutex_lock(&ps->write_lock);
+	if (ps->single_writer)
+		pthread_mutex_lock(&ps->write_lock);
 }
 
 void ping_write_unlock(struct ping_state *ps)
 {
-	pthread_mutex_unlock(&ps->write_lock);
+	if (ps->single_writer)
+		pthread_mutex_unlock(&ps->write_lock);
 }
 
 /* ---- early refusal of full stages (§5.7: refuse from a cache, never admit from one) ---- */
@@ -517,6 +597,7 @@ static void evict_silent(struct ping_state *ps, int64_t now)
 
 				if (e->last_seen < now - keep_ms && e->last_seen <= e->flushed_seen && !e->waiter) {
 					*pp = e->next;
+					idle_index_drop(ps, e);
 					idle_forget(e);
 					free(e);
 				} else
@@ -928,7 +1009,8 @@ struct ping_state *ping_state_get(struct server *srv)
 	ps->srv = srv;
 	ps->n_buckets = HB_BUCKETS;
 	ps->buckets = calloc(ps->n_buckets, sizeof(*ps->buckets));
-	if (!ps->buckets)
+	ps->idle_index = calloc(PING_IDLE_SLOTS, sizeof(*ps->idle_index));
+	if (!ps->buckets || !ps->idle_index)
 		goto fail;
 	r = store_ping_open(srv->cfg.db, &ps->store);
 	if (r < 0) {
@@ -940,8 +1022,10 @@ struct ping_state *ping_state_get(struct server *srv)
 		(void)server_db_error(srv, r, "reading the wake event sequence");
 		goto fail;
 	}
-	for (size_t i = 0; i < PING_HB_STRIPES; i++)
+	for (size_t i = 0; i < PING_HB_STRIPES; i++) {
 		pthread_mutex_init(&ps->stripes[i], NULL);
+		pthread_mutex_init(&ps->idle_locks[i], NULL);
+	}
 	pthread_mutex_init(&ps->wlock, NULL);
 	pthread_mutex_init(&ps->full_lock, NULL);
 	pthread_mutex_init(&ps->write_lock, NULL);
@@ -949,8 +1033,10 @@ struct ping_state *ping_state_get(struct server *srv)
 	pthread_cond_init(&ps->tcond, NULL);
 	ps->last_flush_mono_ms = mono_ms();
 	ps->last_purge_mono_ms = mono_ms();
-	/* one server process per SQLite file: this process sees every ping of a host (see ping.h) */
+	/* one server process per SQLite file: this process sees every ping of a host, and SQLite has one writer
+	 * (see ping.h); PostgreSQL takes concurrent writers and replicas */
 	ps->idle_repeats = startswith(srv->cfg.db, "sqlite:");
+	ps->single_writer = ps->idle_repeats;
 	if (pthread_create(&ps->thread, NULL, ping_thread, ps) != 0) {
 		log_error("ping: cannot start the wake-event thread");
 		goto fail;
@@ -965,6 +1051,7 @@ struct ping_state *ping_state_get(struct server *srv)
 fail:
 	store_ping_free(ps->store);
 	free(ps->buckets);
+	free(ps->idle_index);
 	free(ps);
 	ps = NULL;
 out:
