@@ -156,12 +156,14 @@ def measure(s, d, n):
     w = wrk(s.url, script, warm, args)
     writes0 = s.metric("slipway_ping_writes_total")
     noop0 = s.metric('slipway_pings_total{opcode="NOOP"}')
+    idle0 = s.metric("slipway_ping_idle_repeats_total")
     log("ping bench: measuring %ds (warm-up ran %.0f pings/s)" % (SECONDS, w["rps"]))
     cpu0 = s.cpu_s()
     p = wrk(s.url, script, SECONDS, args)
     p["cpu_us"] = (s.cpu_s() - cpu0) * 1e6 / max(1, p["requests"])
     writes = s.metric("slipway_ping_writes_total") - writes0
     noops = s.metric('slipway_pings_total{opcode="NOOP"}') - noop0
+    p["idle"] = s.metric("slipway_ping_idle_repeats_total") - idle0
     rss, hwm = s.rss_kb()
     cpu0 = s.cpu_s()
     h = wrk(s.url + "/healthz", os.path.join(HERE, "healthz.lua"), SECONDS)
@@ -175,12 +177,12 @@ def main():
     for n in HOSTS:
         rows.append(run_one(n))
     print("| hosts | idle pings/s | p50 ms | p99 ms | server CPU µs/ping | /healthz req/s | p50 ms | p99 ms | "
-          "CPU µs/req | ping/healthz | server RSS MB (peak) | writes during run | NOOP answers | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "CPU µs/req | ping/healthz | server RSS MB (peak) | writes during run | NOOP answers | idle repeats | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n, p, h, writes, noops, rss, hwm in rows:
-        print("| %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | %.2f | %.1f (%.1f) | %d | %d/%d | %d |" % (
+        print("| %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | %.2f | %.1f (%.1f) | %d | %d/%d | %d | %d |" % (
             n, p["rps"], p["p50_ms"], p["p99_ms"], p["cpu_us"], h["rps"], h["p50_ms"], h["p99_ms"], h["cpu_us"],
-            p["rps"] / h["rps"], rss / 1024, hwm / 1024, writes, noops, p["requests"], p["errors"] + p["non2xx"]))
+            p["rps"] / h["rps"], rss / 1024, hwm / 1024, writes, noops, p["requests"], p["idle"], p["errors"] + p["non2xx"]))
     print()
     print("Load average at the end: %s. The machine is shared: absolute rates depend on what else runs; the "
           "server's CPU time per request (user + system, from /proc) is the steadier figure — 1e6 / (µs/ping) is "

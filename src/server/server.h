@@ -46,7 +46,7 @@ int server_parse_listen(const char *listen, char *host, size_t host_size, int *r
 /* Counters for /metrics that are not per route (atomic increments). */
 struct server_metrics {
 	uint64_t pings_by_opcode[8];
-	uint64_t pings_held, ping_writes, admissions_admitted, admissions_refused;
+	uint64_t pings_held, ping_writes, ping_idle_repeats, admissions_admitted, admissions_refused;
 	uint64_t deploys_created[5];
 	uint64_t transitions_to[5];
 	uint64_t webhook_ok, webhook_failed, webhook_dropped;

@@ -603,6 +603,7 @@ static int ping_handle(struct req *r)
 	/* an idle ping repeated byte for byte (ping.h): NOOP before any parsing */
 	if (wait_s == 0 && r->body && ping_idle_repeat_body(ps, r->body, r->body_len, now_ms(), repeat_host)) {
 		ping_waiter_cancel_host(ps, repeat_host); /* step 1 */
+		METRIC_INC(r->srv, ping_idle_repeats);
 		return reply_noop(r);
 	}
 	k = req_json(r, &body);
@@ -630,6 +631,7 @@ static int ping_handle(struct req *r)
 	/* an idle ping repeated: the answer is still NOOP (ping.h); any other ping of the host forgets it */
 	if (ping_idle_repeat(ps, pr->host_id, r->body, r->body_len, wait_s == 0, now, &seq)) {
 		ping_request_free(pr);
+		METRIC_INC(r->srv, ping_idle_repeats);
 		return reply_noop(r);
 	}
 	idle_seq = ping_idle_seq(ps);

@@ -76,6 +76,8 @@ static int metrics(struct req *r)
 	k |= buf_printf(&out, "# TYPE slipway_pings_held gauge\nslipway_pings_held %llu\n", LD(m->pings_held));
 	k |= buf_printf(&out, "# TYPE slipway_ping_writes_total counter\nslipway_ping_writes_total %llu\n",
 			LD(m->ping_writes));
+	k |= buf_printf(&out, "# TYPE slipway_ping_idle_repeats_total counter\nslipway_ping_idle_repeats_total %llu\n",
+			LD(m->ping_idle_repeats));
 	k |= buf_printf(&out,
 			"# TYPE slipway_admissions_total counter\nslipway_admissions_total{result=\"admitted\"} %llu\n"
 			"slipway_admissions_total{result=\"refused\"} %llu\n",

@@ -126,7 +126,7 @@ int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret)
 	gen = token_cache_generation;
 	if (e->row && e->store == s && e->generation == gen && streq(e->hash, hash_hex) &&
 	    mono_ms() - e->at_mono_ms < TOKEN_CACHE_TTL_MS)
-		row = json_deep_copy(e->row);
+		row = json_incref(e->row); /* shared, read only (jansson's reference counts are atomic) */
 	pthread_mutex_unlock(&token_cache_lock);
 	if (row) {
 		*ret = row;
@@ -137,15 +137,12 @@ int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret)
 		return r;
 	pthread_mutex_lock(&token_cache_lock);
 	if (gen == token_cache_generation) { /* no write raced with our read */
-		json_t *copy = json_deep_copy(row);
-		if (copy) {
-			json_decref(e->row);
-			e->row = copy;
-			e->store = s;
-			memcpy(e->hash, hash_hex, 65);
-			e->at_mono_ms = mono_ms();
-			e->generation = gen;
-		}
+		json_decref(e->row);
+		e->row = json_incref(row);
+		e->store = s;
+		memcpy(e->hash, hash_hex, 65);
+		e->at_mono_ms = mono_ms();
+		e->generation = gen;
 	}
 	pthread_mutex_unlock(&token_cache_lock);
 	*ret = row;

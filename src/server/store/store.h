@@ -230,7 +230,8 @@ int store_schema_version(struct store *s, int *ret);
  * Returns 1 inserted, 0 the table already had tokens. token keys: id, name, resource, type, role,
  * expireDate (null = never), tokenHash, createDate. */
 int store_token_bootstrap(struct store *s, const json_t *token);
-/* The token row (as above, without tokenHash) whose hash matches; -ENOENT. */
+/* The token row (as above, without tokenHash) whose hash matches; -ENOENT. The row may be shared with the
+ * store's token cache: read it only (json_decref() it when done). */
 int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret);
 
 /* ---- security (§4.10): tokens and user/group role bindings ----
