@@ -2,8 +2,10 @@
 /* lib/jsonutil.c */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "jsonutil.h"
 #include "banned.h"
 
@@ -107,4 +109,58 @@ int json_get_bool(const json_t *obj, const char *key, bool *ret)
 int json_set_string_or_null(json_t *obj, const char *key, const char *value)
 {
 	return json_object_set_new(obj, key, value ? json_string(value) : json_null()) == 0 ? 0 : -ENOMEM;
+}
+
+int json_append_value(struct buf *b, const json_t *v)
+{
+	char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int r;
+
+	if (!txt)
+		return -ENOMEM;
+	r = buf_appends(b, txt);
+	free(txt);
+	return r;
+}
+
+int json_append_stringn(struct buf *b, const char *s, size_t len)
+{
+	json_t *v;
+	int r;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* what jansson escapes or validates: control characters, '"', '\\', non-ASCII */
+		if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+			v = json_stringn(s, len);
+			if (!v)
+				return -EILSEQ;
+			r = json_append_value(b, v);
+			json_decref(v);
+			return r;
+		}
+	}
+	r = buf_appendc(b, '"');
+	if (r >= 0)
+		r = buf_append(b, s, len);
+	if (r >= 0)
+		r = buf_appendc(b, '"');
+	return r;
+}
+
+int json_append_int(struct buf *b, json_int_t v)
+{
+	char tmp[32];
+	char *p = tmp + sizeof(tmp);
+	/* magnitude as unsigned: also right for the most negative value */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }

@@ -19,6 +19,16 @@ int json_parse_bounded(const char *data, size_t len, json_t **ret, char *errbuf,
 /* Dump compactly; caller frees. NULL on -ENOMEM. */
 char *json_dump_compact(const json_t *j);
 
+struct buf;
+/* Writers of JSON text byte-identical to json_dumps(..., JSON_COMPACT | JSON_ENCODE_ANY), for replies built
+ * without a DOM. json_append_value appends the dump of v; json_append_stringn the string s[0..len) quoted and
+ * escaped as jansson does (plain ASCII copied directly, anything else through jansson): -EILSEQ when s is not
+ * UTF-8 (json_stringn refuses it too); json_append_int an integer. 0, or -ENOMEM / -EMSGSIZE (b unchanged
+ * only for -EILSEQ). */
+int json_append_value(struct buf *b, const json_t *v);
+int json_append_stringn(struct buf *b, const char *s, size_t len);
+int json_append_int(struct buf *b, json_int_t v);
+
 /* Field getters for objects read from the wire. Absent or null → -ENOENT (output untouched);
  * wrong type → -EINVAL; string longer than max → -E2BIG. */
 int json_get_string(const json_t *obj, const char *key, size_t max, const char **ret);

@@ -488,21 +488,14 @@ int http_reply_data(struct req *r, int status, const char *content_type, const v
 	return queue(r, status, resp);
 }
 
-static int reply_json_loc(struct req *r, int status, json_t *body, const char *location)
+static int reply_text_loc(struct req *r, int status, char *txt, size_t len, const char *location)
 {
 	struct MHD_Response *resp;
-	char *txt;
-	size_t len;
 
 	if (r->replied) {
-		json_decref(body);
+		free(txt);
 		return 0;
 	}
-	txt = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(body);
-	if (!txt)
-		return -ENOMEM;
-	len = strlen(txt);
 	resp = MHD_create_response_from_buffer(len, txt, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(txt);
@@ -513,6 +506,28 @@ static int reply_json_loc(struct req *r, int status, json_t *body, const char *l
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
 	r->resp_bytes = len;
 	return queue(r, status, resp);
+}
+
+static int reply_json_loc(struct req *r, int status, json_t *body, const char *location)
+{
+	char *txt;
+
+	if (r->replied) {
+		json_decref(body);
+		return 0;
+	}
+	txt = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(body);
+	if (!txt)
+		return -ENOMEM;
+	return reply_text_loc(r, status, txt, strlen(txt), location);
+}
+
+int http_reply_json_text(struct req *r, int status, char *txt, size_t len)
+{
+	if (!txt)
+		return -ENOMEM;
+	return reply_text_loc(r, status, txt, len, NULL);
 }
 
 int http_reply_json(struct req *r, int status, json_t *body)

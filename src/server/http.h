@@ -160,6 +160,8 @@ int http_reply_json(struct req *r, int status, json_t *body);
 int http_reply_created(struct req *r, const char *location, json_t *body);
 int http_reply_empty(struct req *r, int status);
 int http_reply_data(struct req *r, int status, const char *content_type, const void *data, size_t len);
+/* A JSON body already as text (malloc'd; stolen, also on error): no copy. */
+int http_reply_json_text(struct req *r, int status, char *txt, size_t len);
 int http_reply_error(struct req *r, int status, const char *field, const char *message);
 
 /* Long-poll: suspend now (after returning 0 from the handler); resume from any thread. */

@@ -507,9 +507,9 @@ export async function render(ctx) {
 }
 
 // The requests of one refresh of the stage page: the stage, its current deploy and the deploy's build (the
-// summary) first, then the progress (the whole host list: large, and slow for the server to produce on a big
-// fleet, so it does not compete with the small requests for the server's CPU). Each promise is marked handled
-// so that a page left early leaves no unhandled rejection behind.
+// summary), and the progress (the whole host list: 4 MB for 10,000 hosts) at the same time — the server writes
+// the host list straight from its rows (about 0.1 s for 10,000 hosts), so it no longer needs to wait for the
+// small requests. Each promise is marked handled so that a page left early leaves no unhandled rejection behind.
 function fetchStage(base, signal) {
   const orNull = e => { if (e.status === 404) return null; throw e; };
   const envP = api.get(base, null, { signal });
@@ -517,7 +517,7 @@ function fetchStage(base, signal) {
   const buildP = depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null);
   const f = {
     envP, depP, buildP,
-    progP: Promise.allSettled([envP, buildP]).then(() => api.request('PUT', base + '/deploys/current/progress', { signal })).catch(orNull),
+    progP: api.request('PUT', base + '/deploys/current/progress', { signal }).catch(orNull),
   };
   Object.values(f).forEach(p => p.catch(() => {}));
   return f;

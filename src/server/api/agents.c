@@ -7,23 +7,30 @@
 #include <strings.h>
 
 #include "api.h"
+#include "buf.h"
 #include "enums.h"
 #include "util.h"
 #include "banned.h"
 
 static int agents_env(struct req *r)
 {
-	json_t *env = NULL, *list = NULL;
+	json_t *env = NULL;
+	struct buf out;
+	size_t len;
 	int k;
 
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = store_agent_list_env(r->srv->store, json_string_value(json_object_get(env, "id")), &list);
+	buf_init(&out, BUF_UNBOUNDED);
+	k = store_agent_list_env_text(r->srv->store, json_string_value(json_object_get(env, "id")), &out);
 	json_decref(env);
-	if (k < 0)
+	if (k < 0) {
+		buf_release(&out);
 		return api_store_error(r, k, "cannot list agents");
-	return http_reply_json(r, 200, list);
+	}
+	len = out.len;
+	return http_reply_json_text(r, 200, buf_detach(&out), len);
 }
 
 static int agent_error(struct req *r)

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "db_driver.h"
 #include "embedded.h"
 #include "hash.h"
+#include "jsonutil.h"
 #include "util.h"
 #include "banned.h"
 
@@ -312,6 +314,24 @@ static json_t *column_json(struct db_stmt *st, int i, bool as_bool)
 	}
 }
 
+/* The key of column i: its name, or the name without a "__bool" suffix copied into key (*ret_bool set); NULL
+ * for a column left out (a suffixed name too long for key). */
+static const char *column_key(struct db_stmt *st, int i, char key[static 64], bool *ret_bool)
+{
+	const char *name = st->conn->owner->drv->col_name(st, i);
+	size_t l = strlen(name);
+
+	*ret_bool = false;
+	if (l <= 6 || !streq(name + l - 6, "__bool"))
+		return name;
+	*ret_bool = true;
+	if (l - 6 >= 64)
+		return NULL;
+	memcpy(key, name, l - 6);
+	key[l - 6] = 0;
+	return key;
+}
+
 static json_t *row_json(struct db_stmt *st)
 {
 	const struct db_driver *drv = st->conn->owner->drv;
@@ -321,25 +341,78 @@ static json_t *row_json(struct db_stmt *st)
 	if (!o)
 		return NULL;
 	for (int i = 0; i < n; i++) {
-		const char *name = drv->col_name(st, i);
-		bool as_bool = false;
+		const char *name;
+		bool as_bool;
 		char key[64];
-		size_t l = strlen(name);
 
-		if (l > 6 && streq(name + l - 6, "__bool")) {
-			as_bool = true;
-			if (l - 6 >= sizeof(key))
-				continue;
-			memcpy(key, name, l - 6);
-			key[l - 6] = 0;
-			name = key;
-		}
+		name = column_key(st, i, key, &as_bool);
+		if (!name)
+			continue;
 		if (json_object_set_new(o, name, column_json(st, i, as_bool)) < 0) {
 			json_decref(o);
 			return NULL;
 		}
 	}
 	return o;
+}
+
+/* column_json's value as JSON text */
+static int column_text(struct db_stmt *st, int i, bool as_bool, struct buf *out)
+{
+	const struct db_driver *drv = st->conn->owner->drv;
+	json_t *v;
+	int r;
+
+	switch (drv->col_type(st, i)) {
+	case DB_COL_NULL:
+		return buf_append(out, "null", 4);
+	case DB_COL_BOOL:
+		as_bool = true;
+		/* fall through */
+	case DB_COL_INT:
+		if (as_bool)
+			return drv->col_int64(st, i) != 0 ? buf_append(out, "true", 4) : buf_append(out, "false", 5);
+		return json_append_int(out, (json_int_t)drv->col_int64(st, i));
+	case DB_COL_REAL:
+		v = json_real(drv->col_double(st, i));
+		if (!v)
+			return -ENOMEM;
+		r = json_append_value(out, v);
+		json_decref(v);
+		return r;
+	default:
+		return json_append_stringn(out, drv->col_text(st, i), drv->col_bytes(st, i));
+	}
+}
+
+/* row_json's object as JSON text (the column names are distinct) */
+static int row_text(struct db_stmt *st, struct buf *out)
+{
+	int n = st->conn->owner->drv->ncols(st), r;
+	bool first = true;
+
+	r = buf_appendc(out, '{');
+	for (int i = 0; i < n && r >= 0; i++) {
+		const char *name;
+		bool as_bool;
+		char key[64];
+
+		name = column_key(st, i, key, &as_bool);
+		if (!name)
+			continue;
+		if (!first)
+			r = buf_appendc(out, ',');
+		first = false;
+		if (r >= 0)
+			r = json_append_stringn(out, name, strlen(name));
+		if (r >= 0)
+			r = buf_appendc(out, ':');
+		if (r >= 0)
+			r = column_text(st, i, as_bool, out);
+	}
+	if (r >= 0)
+		r = buf_appendc(out, '}');
+	return r;
 }
 
 /* Run st to completion; the changed rows. */
@@ -424,6 +497,40 @@ int db_list(struct db_conn *c, bool first_col, const char *sql, json_t **ret, co
 		return r;
 	}
 	*ret = a;
+	return 0;
+}
+
+int db_list_text(struct db_conn *c, const char *sql, struct buf *out, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	size_t start = out->len;
+	bool first = true;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	r = buf_appendc(out, '[');
+	while (r >= 0 && (r = db_next(st)) > 0) {
+		if (!first)
+			r = buf_appendc(out, ',');
+		first = false;
+		if (r >= 0)
+			r = row_text(st, out);
+	}
+	if (r >= 0)
+		r = buf_appendc(out, ']');
+	db_done(st);
+	if (r < 0) {
+		if (out->alloc) {
+			out->len = start;
+			out->p[start] = 0;
+		}
+		return r;
+	}
 	return 0;
 }
 

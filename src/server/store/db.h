@@ -29,6 +29,7 @@ enum db_dialect {
 	DB_PG,
 };
 
+struct buf;
 struct db;
 struct db_conn;
 struct db_stmt;
@@ -55,6 +56,9 @@ int db_exec(struct db_conn *c, const char *sql, const char *fmt, ...);
 int db_row(struct db_conn *c, const char *sql, json_t **ret, const char *fmt, ...);
 /* Every row: as objects (first_col false) or the first column's values (first_col true). */
 int db_list(struct db_conn *c, bool first_col, const char *sql, json_t **ret, const char *fmt, ...);
+/* db_list's rows (objects) appended to out as the JSON text json_dumps(..., JSON_COMPACT) gives for them,
+ * without building the objects (for large replies). On error out is left as it was. */
+int db_list_text(struct db_conn *c, const char *sql, struct buf *out, const char *fmt, ...);
 /* First column of the first row as an integer (NULL reads as 0); -ENOENT without a row. */
 int db_int(struct db_conn *c, const char *sql, int64_t *ret, const char *fmt, ...);
 /* Execute with params bound from obj's keys cols[0..n-1] (then extra_id, if set); changed rows. */

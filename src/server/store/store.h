@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+struct buf;
+
 #define STORE_OPS_VERSION 1
 
 struct store_ops;
@@ -165,6 +167,7 @@ struct store_ops {
 	int (*deploy_append_description)(struct store *s, const char *id, const char *text);
 
 	int (*agent_list_env)(struct store *s, const char *env_id, json_t **ret);
+	int (*agent_list_env_text)(struct store *s, const char *env_id, struct buf *out);
 	int (*agent_list_host)(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 	int (*agent_error_get)(struct store *s, const char *env_id, const char *host_name, json_t **ret);
 	int (*agent_action)(struct store *s, const char *env_id, const json_t *host_ids, enum store_agent_action a,
@@ -319,6 +322,9 @@ int store_deploy_append_description(struct store *s, const char *id, const char 
 
 /* Agents (§3.4, §4.6). */
 int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
+/* The same list appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)), without
+ * building the objects: the board's 10,000-host progress reply. */
+int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out);
 /* By host name, or by host id when host_name is NULL. */
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret);

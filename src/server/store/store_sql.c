@@ -981,6 +981,12 @@ static int ss_agent_list_env(struct store *s, const char *env_id, json_t **ret)
 	return db_list(c, false, sql_agent_list_env, ret, "s", env_id);
 }
 
+static int ss_agent_list_env_text(struct store *s, const char *env_id, struct buf *out)
+{
+	CONN_OR_FAIL(c, s);
+	return db_list_text(c, sql_agent_list_env, out, "s", env_id);
+}
+
 static int ss_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
@@ -1758,6 +1764,7 @@ static int ss_stats(struct store *s, json_t **ret)
 		.deploy_finalize = ss_deploy_finalize,                                                        \
 		.deploy_append_description = ss_deploy_append_description,                                    \
 		.agent_list_env = ss_agent_list_env,                                                          \
+		.agent_list_env_text = ss_agent_list_env_text,                                                \
 		.agent_list_host = ss_agent_list_host,                                                        \
 		.agent_error_get = ss_agent_error_get,                                                        \
 		.agent_action = ss_agent_action,                                                              \

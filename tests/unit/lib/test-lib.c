@@ -156,11 +156,49 @@ static void test_json_depth(void **state)
 	assert_int_equal(json_parse_bounded("{\"a\":1,\"a\":2}", 13, &j, NULL, 0), -EBADMSG);
 }
 
+/* the text writers give exactly what json_dumps gives for the same values */
+static void test_json_append(void **state)
+{
+	static const char *const strs[] = { "", "plain host-1.example/x", "q\"b\\s", "c\x01\b\f\n\r\t\x1f\x7f",
+					    "caf\xc3\xa9 \xe2\x82\xac", "</script>" };
+	static const json_int_t ints[] = { 0, 7, -1, 1234567890123LL, INT64_MAX, INT64_MIN };
+	struct buf b;
+	char *want;
+
+	(void)state;
+	buf_init(&b, BUF_UNBOUNDED);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		json_t *v = json_string(strs[i]);
+
+		buf_reset(&b);
+		assert_int_equal(json_append_stringn(&b, strs[i], strlen(strs[i])), 0);
+		want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		assert_string_equal(b.p, want);
+		free(want);
+		json_decref(v);
+	}
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		json_t *v = json_integer(ints[i]);
+
+		buf_reset(&b);
+		assert_int_equal(json_append_int(&b, ints[i]), 0);
+		want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		assert_string_equal(b.p, want);
+		free(want);
+		json_decref(v);
+	}
+	buf_reset(&b);
+	assert_int_equal(json_append_stringn(&b, "bad\xff", 4), -EILSEQ);
+	assert_int_equal(b.len, 0);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_parse), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_hash),    cmocka_unit_test(test_cfg),   cmocka_unit_test(test_json_depth),
+		cmocka_unit_test(test_json_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

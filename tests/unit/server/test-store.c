@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
+#include "db.h"
 #include "store.h"
 #include "store_testdb.h"
 #include "util.h"
@@ -203,6 +205,53 @@ static void test_deploys_and_agents(void **state)
 	json_decref(b);
 }
 
+static const char sql_agent_put[] =
+	"INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, status, startDate, lastUpdateDate, "
+	"lastOperator, lastErrno, failCount, firstDeploy, firstDeployDate, stageStartDate, containerHealthStatus, "
+	"holdsSlot, removed) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+/* the text list is byte for byte the dump of the DOM list, for awkward values and NULLs too */
+static void test_agent_list_text(void **state)
+{
+	struct store *s = *state;
+	struct db *d = NULL;
+	struct db_conn *c;
+	json_t *list = NULL;
+	struct buf out;
+	char *want;
+
+	assert_int_equal(db_open(cur.dsn, &d), 0);
+	c = db_conn(d);
+	assert_non_null(c);
+	assert_int_equal(db_exec(c, sql_agent_put, "sssssssiisiibzzsbb", "h1", "host-1", "e1", "d1", "SERVING_BUILD",
+				 "NORMAL", "SUCCEEDED", (int64_t)1, (int64_t)2, "op \"x\"\\/\n\t\x01",
+				 (int64_t)-3, (int64_t)4, 1, (int64_t)5, (int64_t)6, "caf\xc3\xa9 \xe2\x82\xac", 1, 0),
+			 1);
+	assert_int_equal(db_exec(c, sql_agent_put, "sssnsssiisiibzzsbb", "h2", "host-0", "e1", "DOWNLOADING", "RESET",
+				 "UNKNOWN", (int64_t)7, (int64_t)INT64_MAX, (const char *)NULL, (int64_t)0, (int64_t)0, 0,
+				 (int64_t)0, (int64_t)0, "", 0, 1),
+			 1);
+	assert_int_equal(db_exec(c, sql_agent_put, "sssssssiisiibzzsbb", "h3", "host-2", "e2", "d1", "SERVING_BUILD",
+				 "NORMAL", "SUCCEEDED", (int64_t)1, (int64_t)2, "", (int64_t)0, (int64_t)0, 0, (int64_t)0,
+				 (int64_t)0, "", 0, 0),
+			 1);
+	db_free(d);
+
+	buf_init(&out, BUF_UNBOUNDED);
+	assert_int_equal(store_agent_list_env(s, "e1", &list), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(store_agent_list_env_text(s, "e1", &out), 0);
+	want = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_string_equal(out.p, want);
+	free(want);
+	json_decref(list);
+	/* appends; an empty list */
+	assert_int_equal(store_agent_list_env_text(s, "none", &out), 0);
+	assert_int_equal(out.p[out.len - 2], '[');
+	assert_int_equal(out.p[out.len - 1], ']');
+	buf_release(&out);
+}
+
 static void test_unknown_scheme(void **state)
 {
 	struct store *s = NULL;
@@ -218,6 +267,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_builds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envs_and_capacity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_list_text, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
 	};
 	const struct CMUnitTest pg_tests[] = {
@@ -225,6 +275,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_builds, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_envs_and_capacity, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_list_text, setup_pg, teardown),
 	};
 	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 	int pg = testdb_pg_wanted();
