@@ -365,6 +365,12 @@ int store_agent_list_env(struct store *s, const char *env_id, json_t **ret)
 	return s->ops->agent_list_env(s, env_id, ret);
 }
 
+/* JSON text instead of a DOM for the large host lists (the same bytes as json_dumps of store_agent_list_env). */
+int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out)
+{
+	return s->ops->agent_list_env_text(s, env_id, out);
+}
+
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret)
 {
 	return s->ops->agent_list_host(s, host_name, host_id, ret);
