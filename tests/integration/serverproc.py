@@ -3,11 +3,14 @@
 # dbtarget.py (SQLite file or a PostgreSQL database), the bound address read from port_file, the
 # admin token from the database's token file. The per-directory support modules (server/srv_support.py,
 # ping/ping_support.py, fleet/fleet_support.py, …) subclass it for their argument style and helpers.
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbtarget  # noqa: E402
@@ -15,6 +18,24 @@ import dbtarget  # noqa: E402
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_DIR = os.environ.get("SLIPWAY_BUILD_DIR", os.path.join(REPO, "build"))
 SERVER_BIN = os.path.join(BUILD_DIR, "src", "server", "slipway-server")
+
+
+def api_call(url, method, token, body=None, timeout=20):
+    """One JSON API call: (status, parsed JSON body or None, raw body bytes); HTTP errors are returned, not raised."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", "token " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, (json.loads(raw) if raw else None), raw
+    except ValueError:
+        return status, None, raw
 
 
 class ServerProcess:

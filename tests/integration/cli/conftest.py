@@ -1,17 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # Fixtures for the `slipway` CLI tests: a real slipway-server on 127.0.0.1:0 on the test database
 # (tests/integration/dbtarget.py), and a runner for the CLI binary with a private HOME (no user config leaks in).
-import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from serverproc import BUILD_DIR as BUILD, REPO, SERVER_BIN, ServerProcess  # noqa: E402,F401
+from serverproc import BUILD_DIR as BUILD, REPO, SERVER_BIN, ServerProcess, api_call  # noqa: E402,F401
 
 CLI_BIN = os.path.join(BUILD, "src", "cli", "slipway")
 
@@ -27,21 +24,8 @@ class Server(ServerProcess):
 
     def api(self, method, path, body=None, token=None):
         """Direct HTTP call (for setup and for checking what the CLI did): (status, json or None)."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", "token " + (token or self.token))
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=20) as resp:
-                raw = resp.read()
-                return resp.status, (json.loads(raw) if raw else None)
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            try:
-                return e.code, json.loads(raw)
-            except ValueError:
-                return e.code, None
+        status, doc, _ = api_call(self.url + path, method, token or self.token, body)
+        return status, doc
 
 
 

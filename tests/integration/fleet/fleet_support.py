@@ -4,7 +4,6 @@
 # N real slipway-agent processes on loopback, and a tiny fleet app tarball whose scripts start a python HTTP
 # server on a free port per host and env (the port is written to <agent root>/run/<env>/port).
 import io
-import json
 import os
 import signal
 import socket
@@ -12,11 +11,10 @@ import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from serverproc import BUILD_DIR as BUILD, REPO, SERVER_BIN, ServerProcess  # noqa: E402,F401
+from serverproc import BUILD_DIR as BUILD, REPO, SERVER_BIN, ServerProcess, api_call  # noqa: E402,F401
 
 AGENT_BIN = os.path.join(BUILD, "src", "agent", "slipway-agent")
 PYTHON = "/usr/bin/python3"
@@ -77,21 +75,10 @@ class Server(ServerProcess):
         url = self.url + path
         if params:
             url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("Authorization", "token " + self.token)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=20) as resp:
-                raw = resp.read()
-                return resp.status, (json.loads(raw) if raw else None)
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            try:
-                return e.code, json.loads(raw)
-            except ValueError:
-                return e.code, raw.decode(errors="replace")
+        status, doc, raw = api_call(url, method, self.token, body)
+        if doc is None and status >= 400:
+            return status, raw.decode(errors="replace")
+        return status, doc
 
     def ok(self, method, path, body=None, params=None):
         status, out = self.api(method, path, body, params)
