@@ -595,6 +595,13 @@ static bool stage_needs_new_build(int stage)
 	       stage == DEPLOY_STAGE_POST_RESTART || stage == DEPLOY_STAGE_SERVING_BUILD;
 }
 
+/* A server that refuses these names at PUT never sends them; an older or compromised one might. */
+static void warn_refused_variable(const char *name, void *userdata)
+{
+	log_warn("script variable '%s' of env '%s' is not passed to the scripts: it changes how shells, loaders or "
+		 "interpreters behave", name, (const char *)userdata);
+}
+
 static enum step_outcome run_script_stage(struct agent *a, const struct step_ctx *ctx, struct step_result *res,
 					  struct ping_response *ret_next)
 {
@@ -652,6 +659,8 @@ static enum step_outcome run_script_stage(struct agent *a, const struct step_ctx
 			.is_docker = entry_bool(ctx->entry, "isDocker"),
 			.target = target,
 			.script_variables = json_object_get(ctx->entry, "scriptVariables"),
+			.refused = warn_refused_variable,
+			.refused_userdata = (void *)ctx->env_name,
 			.build = have_build ? &build : NULL,
 			.builds_dir_env = builds_env,
 			.user_name = a->have_user ? a->user.name : NULL,
