@@ -786,37 +786,6 @@ test('a READER token sees the stage read-only and no secret config tabs', async 
   assert.deepEqual(pageErrors, []);
 });
 
-test('the board works under a Content-Security-Policy that allows only its own scripts', async () => {
-  // The server's own headers may say more; this pins what the board needs: no inline script or handler.
-  const csp = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-  const own = await launchBrowser(); // routing changes the HTTP cache: keep it away from the shared browser
-  const p = await own.context.newPage();
-  const violations = [], errors = [];
-  p.on('pageerror', e => errors.push(e.message));
-  p.on('console', m => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
-  await p.addInitScript(() => document.addEventListener('securitypolicyviolation',
-    e => console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`)));
-  await p.route(url => new URL(url).origin === srv.base && !new URL(url).pathname.startsWith('/v1/'), async route => {
-    const res = await route.fetch();
-    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
-  });
-  try {
-    await signInByLink(p, srv.base, srv.token);
-    await p.locator('.env-row[data-env=helloworld]').waitFor();
-    assert.ok((await p.evaluate(() => document.querySelector('meta[http-equiv]'))) === null);
-    for (const path of ['/env/helloworld/canary', '/env/helloworld/canary/config?tab=scripts', '/env/helloworld/canary/history', '/builds', '/hosts', '/tokens']) {
-      await p.goto(srv.base + path);
-      await p.locator('.page').first().waitFor();
-    }
-    await p.locator('.kbd-hint').click(); // a handler attached by the board's own script
-    await p.locator('dialog[open]').waitFor();
-    assert.deepEqual(violations, []);
-    assert.deepEqual(errors, []);
-  } finally {
-    await own.close();
-  }
-});
-
 test('board files carry an ETag and revalidate with a 304; the browser reuses them', async () => {
   const first = await fetch(srv.base + '/js/app.js');
   const etag = first.headers.get('etag');
@@ -864,4 +833,35 @@ test('every API request the board made is a route of the server, documented in P
   }
   console.log(`# the board used ${used.size} endpoints: ${[...used].sort().join(', ')}`);
   assert.deepEqual(bad, []);
+});
+
+test('the board works under a Content-Security-Policy that allows only its own scripts', async () => {
+  // The server's own headers may say more; this pins what the board needs: no inline script or handler.
+  const csp = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+  const own = await launchBrowser(); // routing changes the HTTP cache: keep it away from the shared browser
+  const p = await own.context.newPage();
+  const violations = [], errors = [];
+  p.on('pageerror', e => errors.push(e.message));
+  p.on('console', m => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+  await p.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    e => console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`)));
+  await p.route(url => new URL(url).origin === srv.base && !new URL(url).pathname.startsWith('/v1/'), async route => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
+  });
+  try {
+    await signInByLink(p, srv.base, srv.token);
+    await p.locator('.env-row[data-env=helloworld]').waitFor();
+    assert.ok((await p.evaluate(() => document.querySelector('meta[http-equiv]'))) === null);
+    for (const path of ['/env/helloworld/canary', '/env/helloworld/canary/config?tab=scripts', '/env/helloworld/canary/history', '/builds', '/hosts', '/tokens']) {
+      await p.goto(srv.base + path);
+      await p.locator('.page').first().waitFor();
+    }
+    await p.locator('.kbd-hint').click(); // a handler attached by the board's own script
+    await p.locator('dialog[open]').waitFor();
+    assert.deepEqual(violations, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await own.close();
+  }
 });
