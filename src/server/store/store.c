@@ -277,7 +277,10 @@ int store_env_update(struct store *s, const json_t *env, const json_t *history, 
 
 int store_env_delete(struct store *s, const char *id)
 {
-	return s->ops->env_delete(s, id);
+	int r = s->ops->env_delete(s, id);
+
+	token_cache_invalidate(); /* the last stage takes the env's tokens with it */
+	return r;
 }
 
 int store_env_set_state(struct store *s, const char *id, const char *env_state, bool resume_now, const json_t *history)
@@ -295,9 +298,11 @@ int store_capacity_get(struct store *s, const char *env_id, const char *type, js
 	return s->ops->capacity_get(s, env_id, type, ret);
 }
 
-int store_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op, const json_t *names, const json_t *history)
+int store_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
+			  const json_t *names, const json_t *history, enum store_claim claim,
+			  struct store_claim_refusal *refused)
 {
-	return s->ops->capacity_change(s, env_id, type, op, names, history);
+	return s->ops->capacity_change(s, env_id, type, op, names, history, claim, refused);
 }
 
 int store_config_get(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret)

@@ -55,6 +55,17 @@ enum store_capacity_op {
 	STORE_CAPACITY_REMOVE,
 };
 
+/* What a capacity change may take in (store_capacity_change). */
+enum store_claim {
+	STORE_CLAIM_OWN,  /* names the env already holds */
+	STORE_CLAIM_FREE, /* and names no env holds */
+	STORE_CLAIM_ANY,  /* and names other envs hold */
+};
+struct store_claim_refusal {
+	char name[136]; /* the host or group refused */
+	char env[72];   /* the env holding it, "" when none does */
+};
+
 /* Build query of GET /v1/builds (§4.2). NULL / -1 = unset. limit <= 0 means "no paging" (at most
  * 5000, the before/after range form). */
 struct build_query {
@@ -148,7 +159,8 @@ struct store_ops {
 
 	int (*capacity_get)(struct store *s, const char *env_id, const char *type, json_t **ret);
 	int (*capacity_change)(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
-			       const json_t *names, const json_t *history);
+			       const json_t *names, const json_t *history, enum store_claim claim,
+			       struct store_claim_refusal *refused);
 
 	int (*config_get)(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret);
 	int (*config_put)(struct store *s, const char *env_id, enum store_config_kind kind, const json_t *value,
@@ -287,10 +299,17 @@ int store_env_set_state(struct store *s, const char *id, const char *env_state, 
 			const json_t *history);
 int store_history_list(struct store *s, const char *env_id, int64_t offset, int64_t limit, json_t **ret);
 
-/* Capacity (§4.4): type "GROUP" or "HOST"; names is an array of strings (op REPLACE) or a string. */
+/* Capacity (§4.4): type "GROUP" or "HOST"; names is an array of strings (op REPLACE) or a string.
+ * An env is a boundary around hosts: an env holds a name when the capacity of one of its stages has
+ * it, or has a group the host is in (HOST), or a host of the group (GROUP; group membership as the
+ * hosts reported it). Before writing, every name the change adds is checked against claim: a name
+ * the env already holds always passes; one no env holds needs STORE_CLAIM_FREE; one another env
+ * holds needs STORE_CLAIM_ANY. Otherwise nothing is written, -EACCES is returned and *refused (when
+ * not NULL) names the first refused name and the other env ("" when the name is unclaimed). */
 int store_capacity_get(struct store *s, const char *env_id, const char *type, json_t **ret);
 int store_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
-			  const json_t *names, const json_t *history);
+			  const json_t *names, const json_t *history, enum store_claim claim,
+			  struct store_claim_refusal *refused);
 
 /* Configuration documents (§4.8): -ENOENT when none stored. config_put replaces (emits ENV). */
 int store_config_get(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret);

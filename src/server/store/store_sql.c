@@ -454,6 +454,12 @@ static const char sql_env_delete_configs[] = "DELETE FROM env_configs WHERE envI
 static const char sql_env_delete_history[] = "DELETE FROM config_history WHERE id = ?";
 static const char sql_env_delete_promote[] = "DELETE FROM promotes WHERE envId = ?";
 static const char sql_env_delete_schedule[] = "DELETE FROM schedules WHERE envId = ?";
+static const char sql_env_name_of[] = "SELECT envName FROM envs WHERE id = ?";
+static const char sql_env_stage_count[] = "SELECT count(*) FROM envs WHERE envName = ?";
+/* the env's own principals go with its last stage: a later env of the same name starts with none */
+static const char sql_env_delete_tokens[] = "DELETE FROM tokens WHERE type = 'ENV' AND lower(resource) = lower(?)";
+static const char sql_env_delete_bindings[] =
+	"DELETE FROM user_roles WHERE type = 'ENV' AND lower(resource) = lower(?)";
 static const char sql_env_set_state[] = "UPDATE envs SET envState = ?, version = version + 1 WHERE id = ?";
 static const char sql_env_resume_deploy[] =
 	"UPDATE deploys SET lastUpdateDate = ?1 WHERE id = (SELECT deployId FROM envs WHERE id = ?2)";
@@ -539,25 +545,33 @@ static int ss_env_delete(struct store *s, const char *id)
 {
 	static const char *const cleanup[] = { sql_env_delete_configs, sql_env_delete_history, sql_env_delete_promote,
 					       sql_env_delete_schedule };
-	int64_t n1 = 0, n2 = 0;
+	json_t *row = NULL, *name;
+	int64_t n1 = 0, n2 = 0, left = 0;
 	int r;
 	CONN_OR_FAIL(c, s);
 
 	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = db_int(c, sql_env_cap_count, &n1, "s", id);
+	r = db_row(c, sql_env_name_of, &row, "s", id);
+	name = json_object_get(row, "envName");
+	if (r >= 0)
+		r = db_int(c, sql_env_cap_count, &n1, "s", id);
 	if (r >= 0)
 		r = db_int(c, sql_env_agent_count, &n2, "s", id);
 	if (r >= 0 && (n1 > 0 || n2 > 0))
 		r = -EBUSY;
-	if (r >= 0) {
+	if (r >= 0)
 		r = db_exec(c, sql_env_delete, "s", id);
-		if (r == 0)
-			r = -ENOENT;
-	}
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(cleanup); i++)
 		r = db_exec(c, cleanup[i], "s", id);
+	if (r >= 0)
+		r = db_int(c, sql_env_stage_count, &left, "j", name);
+	if (r >= 0 && left == 0)
+		r = db_exec(c, sql_env_delete_tokens, "j", name);
+	if (r >= 0 && left == 0)
+		r = db_exec(c, sql_env_delete_bindings, "j", name);
+	json_decref(row);
 	return db_end(c, r < 0 ? r : 0);
 }
 
@@ -595,6 +609,80 @@ static const char sql_cap_clear[] = "DELETE FROM capacity WHERE envId = ? AND ty
 static const char sql_cap_add[] = "INSERT INTO capacity(envId, type, name) VALUES(?,?,?) ON CONFLICT DO NOTHING";
 static const char sql_cap_remove[] = "DELETE FROM capacity WHERE envId = ? AND type = ? AND name = ?";
 
+/* (name, envName) for every env whose capacity reaches one of the names ?1 (a JSON array): directly, or
+ * a host through one of its groups, a group through one of its hosts (store.h, store_capacity_change) */
+#define CAP_HOLDERS_HOST(JE)                                                                                           \
+	"SELECT n.value AS name, e.envName FROM " JE("?1") " n JOIN capacity c ON c.type = 'HOST' AND "                \
+	"c.name = n.value JOIN envs e ON e.id = c.envId UNION SELECT n.value AS name, e.envName FROM " JE("?1")        \
+	" n JOIN hosts h ON h.hostName = n.value JOIN capacity c ON c.type = 'GROUP' AND c.name = h.groupName "        \
+	"JOIN envs e ON e.id = c.envId"
+#define CAP_HOLDERS_GROUP(JE)                                                                                          \
+	"SELECT n.value AS name, e.envName FROM " JE("?1") " n JOIN capacity c ON c.type = 'GROUP' AND "               \
+	"c.name = n.value JOIN envs e ON e.id = c.envId UNION SELECT n.value AS name, e.envName FROM " JE("?1")        \
+	" n JOIN hosts h ON h.groupName = n.value JOIN capacity c ON c.type = 'HOST' AND c.name = h.hostName "         \
+	"JOIN envs e ON e.id = c.envId"
+static const struct dsql sql_cap_holders_host = DSQL_JE(CAP_HOLDERS_HOST);
+static const struct dsql sql_cap_holders_group = DSQL_JE(CAP_HOLDERS_GROUP);
+
+/* name → the first env other than own holding it, or true when own holds it (own wins) */
+static int cap_holder_map(const json_t *rows, const char *own, json_t **ret)
+{
+	json_t *map = json_object(), *row;
+	size_t i;
+
+	if (!map)
+		return -ENOMEM;
+	json_array_foreach(rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		json_t *env = json_object_get(row, "envName"), *cur;
+		if (!name || !json_is_string(env))
+			continue;
+		cur = json_object_get(map, name);
+		if (streq(json_string_value(env), own))
+			(void)json_object_set_new(map, name, json_true());
+		else if (!cur)
+			(void)json_object_set(map, name, env);
+	}
+	*ret = map;
+	return 0;
+}
+
+static int cap_claim_check(struct db_conn *c, const char *env_id, const char *type, const json_t *names,
+			   enum store_claim claim, struct store_claim_refusal *refused)
+{
+	json_t *list, *own = NULL, *rows = NULL, *map = NULL, *v;
+	size_t i;
+	int r;
+
+	if (claim == STORE_CLAIM_ANY)
+		return 0;
+	list = json_is_array(names) ? json_incref((json_t *)names) : json_pack("[O]", names);
+	if (!list)
+		return -ENOMEM;
+	r = db_row(c, sql_env_name_of, &own, "s", env_id);
+	if (r >= 0)
+		r = db_list(c, false, SQL(c, streq(type, "HOST") ? sql_cap_holders_host : sql_cap_holders_group), &rows,
+			    "j", list);
+	if (r >= 0)
+		r = cap_holder_map(rows, json_string_value(json_object_get(own, "envName")), &map);
+	json_array_foreach(list, i, v) {
+		json_t *held = r >= 0 ? json_object_get(map, json_string_value(v)) : NULL;
+		if (r < 0 || json_is_true(held) || (!held && claim == STORE_CLAIM_FREE))
+			continue;
+		if (refused) {
+			(void)str_copy(refused->name, sizeof(refused->name), json_string_value(v));
+			(void)str_copy(refused->env, sizeof(refused->env), held ? json_string_value(held) : "");
+		}
+		r = -EACCES;
+		break;
+	}
+	json_decref(list);
+	json_decref(own);
+	json_decref(rows);
+	json_decref(map);
+	return r;
+}
+
 static int cap_event(struct db_conn *c, const char *env_id, const json_t *name)
 {
 	return ev_add(c, "CAPACITY", env_id, NULL, json_string_value(name));
@@ -607,7 +695,8 @@ static int ss_capacity_get(struct store *s, const char *env_id, const char *type
 }
 
 static int ss_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
-				  const json_t *names, const json_t *history)
+				  const json_t *names, const json_t *history, enum store_claim claim,
+				  struct store_claim_refusal *refused)
 {
 	json_t *old = NULL, *v;
 	size_t i;
@@ -617,6 +706,11 @@ static int ss_capacity_change(struct store *s, const char *env_id, const char *t
 	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
+	if (op != STORE_CAPACITY_REMOVE) {
+		r = cap_claim_check(c, env_id, type, names, claim, refused);
+		if (r < 0)
+			return db_end(c, r);
+	}
 	switch (op) {
 	case STORE_CAPACITY_REPLACE:
 		r = db_list(c, true, sql_cap_get, &old, "ss", env_id, type);
