@@ -426,9 +426,10 @@ int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids,
 	return s->ops->host_stop(s, env_id, host_ids, replace, operator_name, now);
 }
 
-int store_host_register(struct store *s, const json_t *host)
+int store_host_register(struct store *s, const json_t *host, enum store_claim claim,
+			struct store_claim_refusal *refused)
 {
-	return s->ops->host_register(s, host);
+	return s->ops->host_register(s, host, claim, refused);
 }
 
 int store_host_update(struct store *s, const char *host_id, const json_t *patch, int64_t now)

@@ -194,7 +194,8 @@ struct store_ops {
 	int (*host_list)(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 	int (*host_stop)(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
 			 const char *operator_name, int64_t now);
-	int (*host_register)(struct store *s, const json_t *host);
+	int (*host_register)(struct store *s, const json_t *host, enum store_claim claim,
+			     struct store_claim_refusal *refused);
 	int (*host_update)(struct store *s, const char *host_id, const json_t *patch, int64_t now);
 	int (*host_active)(struct store *s, const json_t *host_ids, json_t **ret);
 	int (*progress_lists)(struct store *s, const char *env_id, json_t **ret_missing, json_t **ret_provisioning,
@@ -364,7 +365,11 @@ int store_host_list(struct store *s, const char *host_name, const char *host_id,
 /* Stop flow (§5.9). env_id set: every host must have a row in it (else -ENOENT, nothing changed). */
 int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
 		    const char *operator_name, int64_t now);
-int store_host_register(struct store *s, const json_t *host);
+/* Put a host into a group (a Host: hostName, hostId, groupName, ...). Every env holding the group gains
+ * the host, so each must be free to take it (store_capacity_change) unless claim is STORE_CLAIM_ANY:
+ * else -EACCES with *refused naming the host and the env that holds it. */
+int store_host_register(struct store *s, const json_t *host, enum store_claim claim,
+			struct store_claim_refusal *refused);
 int store_host_update(struct store *s, const char *host_id, const json_t *patch, int64_t now);
 int store_host_active(struct store *s, const json_t *host_ids, json_t **ret);
 /* DeployProgress lists (§3.5): missingHosts, provisioningHosts, removedHosts. */

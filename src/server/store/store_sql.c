@@ -647,10 +647,17 @@ static int cap_holder_map(const json_t *rows, const char *own, json_t **ret)
 	return 0;
 }
 
-static int cap_claim_check(struct db_conn *c, const char *env_id, const char *type, const json_t *names,
+static int cap_holders(struct db_conn *c, const char *type, const json_t *list, json_t **ret)
+{
+	return db_list(c, false, SQL(c, streq(type, "HOST") ? sql_cap_holders_host : sql_cap_holders_group), ret, "j",
+		       list);
+}
+
+/* May env_name take names (a string or an array) of type into its capacity under claim? */
+static int cap_claim_check(struct db_conn *c, const char *env_name, const char *type, const json_t *names,
 			   enum store_claim claim, struct store_claim_refusal *refused)
 {
-	json_t *list, *own = NULL, *rows = NULL, *map = NULL, *v;
+	json_t *list, *rows = NULL, *map = NULL, *v;
 	size_t i;
 	int r;
 
@@ -659,12 +666,9 @@ static int cap_claim_check(struct db_conn *c, const char *env_id, const char *ty
 	list = json_is_array(names) ? json_incref((json_t *)names) : json_pack("[O]", names);
 	if (!list)
 		return -ENOMEM;
-	r = db_row(c, sql_env_name_of, &own, "s", env_id);
+	r = cap_holders(c, type, list, &rows);
 	if (r >= 0)
-		r = db_list(c, false, SQL(c, streq(type, "HOST") ? sql_cap_holders_host : sql_cap_holders_group), &rows,
-			    "j", list);
-	if (r >= 0)
-		r = cap_holder_map(rows, json_string_value(json_object_get(own, "envName")), &map);
+		r = cap_holder_map(rows, env_name, &map);
 	json_array_foreach(list, i, v) {
 		json_t *held = r >= 0 ? json_object_get(map, json_string_value(v)) : NULL;
 		if (r < 0 || json_is_true(held) || (!held && claim == STORE_CLAIM_FREE))
@@ -677,9 +681,44 @@ static int cap_claim_check(struct db_conn *c, const char *env_id, const char *ty
 		break;
 	}
 	json_decref(list);
-	json_decref(own);
 	json_decref(rows);
 	json_decref(map);
+	return r;
+}
+
+static int cap_claim_check_env(struct db_conn *c, const char *env_id, const char *type, const json_t *names,
+			       enum store_claim claim, struct store_claim_refusal *refused)
+{
+	json_t *own = NULL;
+	int r;
+
+	if (claim == STORE_CLAIM_ANY)
+		return 0;
+	r = db_row(c, sql_env_name_of, &own, "s", env_id);
+	if (r >= 0)
+		r = cap_claim_check(c, json_string_value(json_object_get(own, "envName")), type, names, claim, refused);
+	json_decref(own);
+	return r;
+}
+
+/* Putting host into group gives every env holding the group the host: each must be free to take it. */
+static int host_group_check(struct db_conn *c, const json_t *host, const json_t *group, enum store_claim claim,
+			    struct store_claim_refusal *refused)
+{
+	json_t *list, *rows = NULL, *row;
+	size_t i;
+	int r;
+
+	if (claim == STORE_CLAIM_ANY)
+		return 0;
+	list = json_pack("[O]", group);
+	if (!list)
+		return -ENOMEM;
+	r = cap_holders(c, "GROUP", list, &rows);
+	json_array_foreach(rows, i, row) if (r >= 0) r = cap_claim_check(
+		c, json_string_value(json_object_get(row, "envName")), "HOST", host, STORE_CLAIM_FREE, refused);
+	json_decref(list);
+	json_decref(rows);
 	return r;
 }
 
@@ -707,7 +746,7 @@ static int ss_capacity_change(struct store *s, const char *env_id, const char *t
 	if (r < 0)
 		return r;
 	if (op != STORE_CAPACITY_REMOVE) {
-		r = cap_claim_check(c, env_id, type, names, claim, refused);
+		r = cap_claim_check_env(c, env_id, type, names, claim, refused);
 		if (r < 0)
 			return db_end(c, r);
 	}
@@ -1309,14 +1348,21 @@ static int ss_host_stop(struct store *s, const char *env_id, const json_t *host_
 	return db_end(c, r < 0 ? r : 0);
 }
 
-static int ss_host_register(struct store *s, const json_t *h)
+static int ss_host_register(struct store *s, const json_t *h, enum store_claim claim,
+			    struct store_claim_refusal *refused)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = db_exec(c, sql_host_register, "jjjjji", json_object_get(h, "hostName"), json_object_get(h, "groupName"),
-		   json_object_get(h, "ip"), json_object_get(h, "hostId"), json_object_get(h, "accountId"),
-		   (int64_t)now_ms());
-	return r < 0 ? r : 0;
+
+	r = db_begin(c, DB_LOCK_GLOBAL);
+	if (r < 0)
+		return r;
+	r = host_group_check(c, json_object_get(h, "hostName"), json_object_get(h, "groupName"), claim, refused);
+	if (r >= 0)
+		r = db_exec(c, sql_host_register, "jjjjji", json_object_get(h, "hostName"),
+			    json_object_get(h, "groupName"), json_object_get(h, "ip"), json_object_get(h, "hostId"),
+			    json_object_get(h, "accountId"), (int64_t)now_ms());
+	return db_end(c, r < 0 ? r : 0);
 }
 
 static int ss_host_update(struct store *s, const char *host_id, const json_t *p, int64_t now)

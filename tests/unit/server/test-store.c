@@ -174,12 +174,12 @@ static void test_capacity_claims(void **state)
 	struct store_claim_refusal why;
 	json_t *a = env_obj("ea", "teama", "prod"), *a2 = env_obj("ea2", "teama", "dev"), *b = env_obj("eb", "teamb", "prod");
 	json_t *h = json_pack("{s:s,s:s,s:s}", "hostName", "a-host-1", "groupName", "a-group", "hostId", "i-a1");
-	json_t *names, *list = NULL;
+	json_t *names, *list = NULL, *h2;
 
 	assert_int_equal(store_env_insert(s, a, NULL), 0);
 	assert_int_equal(store_env_insert(s, a2, NULL), 0);
 	assert_int_equal(store_env_insert(s, b, NULL), 0);
-	assert_int_equal(store_host_register(s, h), 0);
+	assert_int_equal(store_host_register(s, h, STORE_CLAIM_ANY, NULL), 0);
 	/* unclaimed: the env's ADMIN (FREE) takes it in, an OPERATOR (OWN) cannot */
 	assert_int_equal(claim(s, "ea", "GROUP", "a-group", STORE_CLAIM_OWN, &why), -EACCES);
 	assert_string_equal(why.name, "a-group");
@@ -201,6 +201,15 @@ static void test_capacity_claims(void **state)
 	assert_int_equal(change1(s, "ea2", "GROUP", STORE_CAPACITY_REMOVE, "a-group", STORE_CLAIM_OWN, NULL), 0);
 	assert_int_equal(claim(s, "eb", "GROUP", "a-group", STORE_CLAIM_FREE, &why), -EACCES);
 	assert_string_equal(why.env, "teama");
+	/* putting another env's host into a group the env holds gives it the host: refused too */
+	assert_int_equal(claim(s, "eb", "GROUP", "b-group", STORE_CLAIM_FREE, NULL), 0);
+	h2 = json_pack("{s:s,s:s,s:s}", "hostName", "a-host-1", "groupName", "b-group", "hostId", "i-a1");
+	assert_int_equal(store_host_register(s, h2, STORE_CLAIM_FREE, &why), -EACCES);
+	assert_string_equal(why.name, "a-host-1");
+	assert_string_equal(why.env, "teama");
+	assert_int_equal(store_host_register(s, h2, STORE_CLAIM_ANY, NULL), 0);
+	assert_int_equal(change1(s, "eb", "GROUP", STORE_CAPACITY_REMOVE, "b-group", STORE_CLAIM_OWN, NULL), 0);
+	json_decref(h2);
 	/* a replace with one forbidden name writes nothing */
 	names = json_pack("[s,s]", "b-group", "a-host-1");
 	assert_int_equal(store_capacity_change(s, "eb", "HOST", STORE_CAPACITY_REPLACE, names, NULL, STORE_CLAIM_FREE,
