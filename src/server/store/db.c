@@ -8,7 +8,7 @@
 
 #include "buf.h"
 #include "db_driver.h"
-#include "embedded.h"
+#include "store_schema.h"
 #include "hash.h"
 #include "jsonutil.h"
 #include "util.h"
@@ -646,7 +646,7 @@ static const char sql_meta_set[] = "UPDATE schema_meta SET version = ?";
 static const char sql_pg_lock[] = "SELECT pg_advisory_lock(?)";
 static const char sql_pg_unlock[] = "SELECT pg_advisory_unlock(?)";
 
-static int migrate_locked(struct db_conn *c, const struct embedded_file *files)
+static int migrate_locked(struct db_conn *c, const struct store_schema_file *files)
 {
 	int64_t version = 0;
 	int r, n = 0;
@@ -662,7 +662,7 @@ static int migrate_locked(struct db_conn *c, const struct embedded_file *files)
 		r = db_exec(c, sql_meta_insert, NULL);
 	if (r < 0)
 		return db_end(c, r);
-	for (const struct embedded_file *f = files; f->path; f++) {
+	for (const struct store_schema_file *f = files; f->path; f++) {
 		char *sql;
 
 		n++;
@@ -689,16 +689,16 @@ int db_migrate(struct db_conn *c)
 	int r, k;
 
 	if (c->dialect == DB_SQLITE)
-		return migrate_locked(c, schema_files);
+		return migrate_locked(c, store_schema_files);
 	r = db_exec(c, sql_pg_lock, "i", key);
 	if (r < 0)
 		return r;
-	r = migrate_locked(c, pg_schema_files);
+	r = migrate_locked(c, store_pg_schema_files);
 	k = db_exec(c, sql_pg_unlock, "i", key);
 	return r < 0 ? r : k < 0 ? k : 0;
 #else
 	(void)sql_pg_lock;
 	(void)sql_pg_unlock;
-	return migrate_locked(c, schema_files);
+	return migrate_locked(c, store_schema_files);
 #endif
 }
