@@ -292,6 +292,74 @@ void db_col_copy(struct db_stmt *st, int i, char *dst, size_t size)
 	dst[n] = 0;
 }
 
+/* ---- typed rows: one row, or every row into a growing array ---- */
+
+int db_one(struct db_conn *c, const char *sql, db_read_fn read, void *elem, void *ctx, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	r = db_next(st);
+	if (r > 0)
+		r = read(st, elem, ctx);
+	else if (r == 0)
+		r = -ENOENT;
+	db_done(st);
+	return r < 0 ? r : 0;
+}
+
+/* room for one more element of out (grown by doubling unless fixed); NULL when full or out of memory */
+static void *vec_slot(struct db_vec *out, int *err)
+{
+	if (out->n == out->cap) {
+		size_t nc = out->cap ? out->cap * 2 : 4;
+		void *nv;
+
+		if (out->fixed)
+			return NULL;
+		nv = reallocarray(out->v, nc, out->size);
+		if (!nv) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		out->v = nv;
+		out->cap = nc;
+	}
+	return memset((char *)out->v + out->n * out->size, 0, out->size);
+}
+
+int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
+	       ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	void *elem;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	while ((r = db_next(st)) > 0) {
+		elem = vec_slot(out, &r);
+		if (!elem)
+			break;
+		r = read(st, elem, ctx);
+		if (r != 0)
+			break;
+		out->n++;
+	}
+	db_done(st);
+	return r < 0 ? r : 0;
+}
+
 /* ---- rows as JSON ---- */
 
 static json_t *column_json(struct db_stmt *st, int i, bool as_bool)

@@ -24,6 +24,7 @@
 #define SLIPWAY_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -275,11 +276,24 @@ int store_promote_list_auto(struct store *s, json_t **ret);
 /* A config history entry on its own. */
 int store_history_add(struct store *s, const json_t *history);
 
-/* Wake events (§5.11): kind "ENV", "SLOT", "HOST" or "CAPACITY". event_poll returns events with
- * seq > after_seq, oldest first, as {seq, kind, envId, hostId, name, createdAt}. */
+/* ---- wake events (§5.11): the one event API ----
+ * Every change that may alter what a ping is answered writes an event in its own transaction (kind "ENV",
+ * "SLOT", "HOST" or "CAPACITY", with the stage, host or capacity name concerned); the ping path polls them and
+ * wakes the held pings they concern. */
+struct store_event {
+	int64_t seq;
+	char kind[16];
+	char env_id[65];
+	char host_id[65];
+	char name[257];
+};
+/* An event stamped now, on its own. */
 int store_event_add(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name);
-int store_event_poll(struct store *s, int64_t after_seq, int64_t limit, json_t **ret);
+/* At most max events with seq > after, oldest first, into ev[]; returns the count. On PostgreSQL it stops before
+ * a gap in the sequence younger than a second (an insert another replica is still committing). */
+int store_event_poll(struct store *s, int64_t after, struct store_event *ev, size_t max);
 int store_event_last_seq(struct store *s, int64_t *ret);
+/* Delete events created before `before` (ms). */
 int store_event_purge(struct store *s, int64_t before);
 
 /* Workers. env_list_transition: stages with a current deploy and envState NORMAL, with the deploy
