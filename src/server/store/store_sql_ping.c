@@ -625,8 +625,9 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 		     int max_parallel_threshold, bool *ret_full)
 {
 	char deploy_id[ENGINE_ID_SIZE] = "", cooldown[HB_FIELD_SIZE] = "", hosts[HB_FIELD_SIZE] = "";
+	struct admission_facts f = { .deploy_id = deploy_id, .max_parallel = 1 };
 	struct schedule_view sched = { 0 };
-	int max_parallel = 1, max_pct = 0;
+	enum admission_result verdict;
 	int64_t occupied = 0, existing = 0, on_deploy = 0, total = 0;
 	struct db_conn *c;
 	struct db_stmt *st;
@@ -644,20 +645,15 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 		goto out;
 	rc = db_next(st);
 	if (rc > 0) {
+		f.stage_exists = true;
 		db_col_copy(st, 0, deploy_id, sizeof(deploy_id));
-		max_parallel = db_col_int(st, 1);
-		max_pct = db_col_int(st, 2);
+		f.max_parallel = db_col_int(st, 1);
+		f.max_parallel_pct = db_col_int(st, 2);
 	}
-	r = rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
+	r = rc < 0 ? rc : 0;
 	db_done(st);
-	if (r == -ENOENT) {
-		r = 0; /* the stage is gone: refuse */
-		goto out;
-	}
 	if (r < 0)
 		goto out;
-	if (!streq(deploy_id, row->deploy_id))
-		goto out; /* a new deploy arrived meanwhile: the next ping decides again */
 
 	r = db_query(c, sql_adm_sched, &st, "s", row->env_id);
 	if (r < 0)
@@ -694,13 +690,16 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	if (r < 0)
 		goto out;
 
-	if (!engine_schedule_admits(&sched, (int)on_deploy, (int)total))
+	f.schedule = sched;
+	f.occupied = (int)occupied;
+	f.existing = (int)existing;
+	f.on_deploy = (int)on_deploy;
+	f.total = (int)total;
+	verdict = engine_admission_decide(&f, row->deploy_id, max_parallel_threshold);
+	if (verdict == ADMISSION_REFUSE_FULL && ret_full)
+		*ret_full = true;
+	if (verdict != ADMISSION_ADMIT)
 		goto out;
-	if (!engine_admission_allows((int)occupied, (int)existing, max_parallel, max_pct, max_parallel_threshold)) {
-		if (ret_full)
-			*ret_full = true;
-		goto out;
-	}
 	r = write_row(c, row, insert, expect_version);
 	if (r < 0)
 		goto out;
