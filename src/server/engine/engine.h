@@ -86,14 +86,16 @@ struct engine_stage_conflict {
 /* The host's stages: at most one stage per env name, by §5.2's tie-breaks (tier 1 over tier 2, then the stage the
  * host already has an agent row for, then the lexicographically smallest stageName). *ret (malloc'd, one env_view
  * per env) is the caller's. ret_conflicts (may be NULL) gets the ties broken between different stages of one env
- * in the same tier (a host capacity winning over a group capacity pins the host: no conflict), borrowed from cand (malloc'd array, NULL when none), for the caller to log. Returns 0 or -ENOMEM. */
+ * in the same tier (a host capacity winning over a group capacity pins the host: no conflict), borrowed from cand
+ * (a malloc'd array, NULL when none), for the caller to log. Returns 0 or -ENOMEM. */
 int engine_resolve_envs(const struct resolved_env *cand, size_t n, const struct agent_row *rows, size_t n_rows,
 			struct env_view **ret, size_t *ret_n, struct engine_stage_conflict **ret_conflicts,
 			size_t *ret_n_conflicts);
 
 struct engine_report;
-/* The env ids named by reports or rows but not among envs (the stages the ping must load as `known`), each once, in that order. Empty ids and ids of ENGINE_ID_SIZE or more are skipped. ret has room for
- * n_reports + n_rows entries; the strings are borrowed. Returns the count. */
+/* The env ids named by reports or rows but not among envs (the stages the ping must load as `known`), each once,
+ * in that order. Empty ids and ids of ENGINE_ID_SIZE or more are skipped. ret has room for n_reports + n_rows
+ * entries; the strings are borrowed. Returns the count. */
 size_t engine_unresolved_env_ids(const struct engine_report *reports, size_t n_reports, const struct agent_row *rows,
 				 size_t n_rows, const struct env_view *envs, size_t n_envs, const char **ret);
 

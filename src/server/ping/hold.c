@@ -183,7 +183,7 @@ static void resume_all(struct resume_list *l)
 }
 
 /* Caller holds wlock. */
-static void wake_for_event(struct ping_state *ps, const struct ping_event *ev, struct resume_list *l)
+static void wake_for_event(struct ping_state *ps, const struct store_event *ev, struct resume_list *l)
 {
 	int slot_budget = 2;
 
@@ -216,12 +216,12 @@ static void wake_for_event(struct ping_state *ps, const struct ping_event *ev, s
 
 void ping_poll_events(struct ping_state *ps)
 {
-	struct ping_event ev[EVENT_BATCH];
+	struct store_event ev[EVENT_BATCH];
 	struct resume_list l = { 0 };
 	int n;
 
 	for (;;) {
-		n = store_ping_event_poll(ps->store, ps->event_seq, ev, EVENT_BATCH);
+		n = store_event_poll(ps->srv->store, ps->event_seq, ev, EVENT_BATCH);
 		if (n < 0) {
 			(void)server_db_error(ps->srv, n, "polling wake events");
 			break;

@@ -103,7 +103,7 @@ static void thread_housekeeping(struct ping_state *ps, int64_t flush_ms)
 	}
 	if (now - ps->last_purge_mono_ms >= PURGE_PERIOD_MS) {
 		ping_write_lock(ps);
-		r = store_ping_event_purge(ps->store, now_ms() - EVENT_KEEP_MS);
+		r = store_event_purge(ps->srv->store, now_ms() - EVENT_KEEP_MS);
 		ping_write_unlock(ps);
 		if (r < 0)
 			(void)server_db_error(ps->srv, r, "purging wake events");
@@ -199,7 +199,7 @@ struct ping_state *ping_state_get(struct server *srv)
 		(void)log_error_errno(r, "ping: cannot open the database '%s'", dsn_redact(srv->cfg.db, dsn, sizeof(dsn)));
 		goto fail;
 	}
-	r = store_ping_event_last_seq(ps->store, &ps->event_seq);
+	r = store_event_last_seq(srv->store, &ps->event_seq);
 	if (r < 0) {
 		(void)server_db_error(srv, r, "reading the wake event sequence");
 		goto fail;

@@ -61,8 +61,8 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 			       const char *account_id, char *const *groups, size_t n_groups, int64_t now);
 
 /* ---- env resolution and rows (§5.2, §5.1 steps 4-5) ---- */
-/* Every stage (struct resolved_env: engine.h) whose host capacity has host_name (tier 1) or whose group capacity has one of groups (tier 2);
- * a stage may appear in both tiers. *ret is malloc'd (free()). */
+/* Every stage (struct resolved_env: engine.h) whose host capacity has host_name (tier 1) or whose group capacity
+ * has one of groups (tier 2); a stage may appear in both tiers. *ret is malloc'd (free()). */
 int store_ping_capacity_envs(struct store_ping *p, const char *host_name, char *const *groups, size_t n_groups,
 			     struct resolved_env **ret, size_t *ret_n);
 /* The existing stages among ids (unknown ids are skipped). */
@@ -91,7 +91,8 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 
 /* ---- admission (§5.7) ---- */
 /* In one BEGIN IMMEDIATE transaction: read the stage's admission facts (its current deploy, width, schedule and row
- * counts), let engine_admission_decide() judge them, and when it admits write row (the admitted bean) conditionally (insert when insert, else version = expect_version). Returns 1 admitted, 0 refused
+ * counts), let engine_admission_decide() judge them, and when it admits write row (the admitted bean)
+ * conditionally (insert when insert, else version = expect_version). Returns 1 admitted, 0 refused
  * (including a lost condition), -EAGAIN when the critical section could not be entered in time, other errors.
  * *ret_full (may be NULL) is set true when the refusal was occupied >= threshold. */
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
@@ -105,20 +106,6 @@ int store_ping_env_config(struct store_ping *p, const char *env_id, const char *
 /* The stage's signingKey; -ENOENT when none. *ret malloc'd. */
 int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret);
 
-/* ---- wake events (§5.11) ---- */
-struct ping_event {
-	int64_t seq;
-	char kind[16];
-	char env_id[ENGINE_ID_SIZE];
-	char host_id[ENGINE_ID_SIZE];
-	char name[HB_FIELD_SIZE];
-};
-int store_ping_event_last_seq(struct store_ping *p, int64_t *ret);
-/* At most `max` events with seq > after, oldest first, into ev[]; returns the count. */
-int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max);
-/* Delete events created before `before` (ms). */
-int store_ping_event_purge(struct store_ping *p, int64_t before);
-int store_ping_event_add(struct store_ping *p, const char *kind, const char *env_id, const char *host_id,
-			 const char *name, int64_t now);
+/* Wake events (§5.11) are store.h's (store_event_*). */
 
 #endif
