@@ -8,8 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "cfg.h"
 #include "enums.h"
+#include "ipnet.h"
 #include "log.h"
 #include "parse.h"
 #include "server.h"
@@ -41,6 +43,8 @@ static const struct cfg_entry server_table[] = {
 	{ "trusted_user_header", CFG_STRING, 0, 0, NULL, O(trusted_user_header), NULL },
 	{ "trusted_groups_header", CFG_STRING, 0, 0, NULL, O(trusted_groups_header), NULL },
 	{ "trusted_proxies", CFG_STRING, 0, 0, NULL, O(trusted_proxies), NULL },
+	{ "env_self_service", CFG_BOOL, 0, 0, "false", O(env_self_service),
+	  "any signed-in user creates an env and becomes its ADMIN" },
 	{ "admin_token_file", CFG_STRING, 0, 0, NULL, O(admin_token_file), "default: admin.token beside the db" },
 	{ "public_metrics", CFG_BOOL, 0, 0, "false", O(public_metrics), NULL },
 	{ "build_retention_count", CFG_INT, 1, 100000000, "1000", O(build_retention_count), NULL },
@@ -49,8 +53,15 @@ static const struct cfg_entry server_table[] = {
 	{ "max_body_bytes", CFG_SIZE, 1024, 1LL << 30, "1M", O(max_body_bytes), NULL },
 	{ "max_ping_body_bytes", CFG_SIZE, 1024, 1LL << 30, "4M", O(max_ping_body_bytes), NULL },
 	{ "max_connections", CFG_INT, 1, 1000000, "16384", O(max_connections), NULL },
-	{ "max_connections_per_ip", CFG_INT, 0, 1000000, "0", O(max_connections_per_ip), NULL },
+	{ "per_ip_connection_limit", CFG_INT, 0, 1000000, "256", O(per_ip_connection_limit),
+	  "connections open at once from one address (0 = no limit)" },
+	{ "max_connections_per_ip", CFG_INT, 0, 1000000, "256", O(per_ip_connection_limit),
+	  "old name of per_ip_connection_limit" },
 	{ "connection_timeout", CFG_SECONDS, 1, 3600, "30", O(connection_timeout), NULL },
+	{ "request_read_timeout", CFG_SECONDS, 0, 3600, "10", O(request_read_timeout),
+	  "a request's headers and body must arrive within this (0 = off)" },
+	{ "public_url", CFG_STRING, 0, 0, NULL, O(public_url),
+	  "scheme://host[:port] browsers use; proxy users' writes must come from this origin" },
 	{ "http_threads", CFG_INT, 1, 256, "4", O(http_threads), "libmicrohttpd thread pool size (ours)" },
 	{ "tls_cert", CFG_STRING, 0, 0, NULL, O(tls_cert), NULL },
 	{ "tls_key", CFG_STRING, 0, 0, NULL, O(tls_key), NULL },
@@ -63,6 +74,8 @@ static const struct cfg_entry server_table[] = {
 	{ "retention_period", CFG_SECONDS, 0, 365 * DAY, "0", O(retention_period), NULL },
 	{ "webhook_queue_size", CFG_INT, 1, 1000000, "1000", O(webhook_queue_size),
 	  "webhook jobs waiting at most; overflow is dropped (ours)" },
+	{ "webhook_allowed_networks", CFG_STRING, 0, 0, NULL, O(webhook_allowed_networks),
+	  "CIDRs of internal webhook receivers (loopback, private, link-local are refused otherwise)" },
 };
 
 void server_config_usage(void)
@@ -226,7 +239,9 @@ int server_parse_listen(const char *listen, char *host, size_t host_size, int *r
 
 int server_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize)
 {
-	char host[128], *copy, *save = NULL;
+	char host[128], bad[80], *copy, *save = NULL;
+	struct ipnet *nets = NULL;
+	size_t n_nets = 0;
 	int port, r;
 
 	if (server_parse_listen(cfg->listen, host, sizeof(host), &port) < 0) {
@@ -264,6 +279,13 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 			 (long long)cfg->max_connections, (long long)cfg->max_held_pings);
 		return -EINVAL;
 	}
+	if (cfg->public_url && *cfg->public_url) {
+		struct origin_parts o;
+		if (http_origin_parse(cfg->public_url, &o) < 0) {
+			snprintf(errbuf, errsize, "invalid public_url '%s': expected http(s)://host[:port]", cfg->public_url);
+			return -EINVAL;
+		}
+	}
 	if (cfg->retention_at) {
 		int hh, mm;
 		if (strlen(cfg->retention_at) != 5 || cfg->retention_at[2] != ':') {
@@ -276,6 +298,15 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 			return -EINVAL;
 		}
 	}
+	r = ipnet_list_parse(cfg->webhook_allowed_networks, &nets, &n_nets, bad, sizeof(bad));
+	free(nets);
+	if (r == -EINVAL) {
+		snprintf(errbuf, errsize, "invalid webhook_allowed_networks entry '%s': expected an address or CIDR",
+			 bad);
+		return r;
+	}
+	if (r < 0)
+		return r;
 	if (cfg->artifact_url_allow && *cfg->artifact_url_allow) {
 		copy = strdup(cfg->artifact_url_allow);
 		if (!copy)

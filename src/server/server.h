@@ -19,16 +19,19 @@ struct server_config {
 	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
 	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
 	bool public_metrics;
+	bool env_self_service; /* any signed-in user creates an env (and becomes its ADMIN) */
 	int64_t build_retention_count, build_retention_days;
 	char *log_level;
 	uint64_t max_body_bytes, max_ping_body_bytes;
-	int64_t max_connections, max_connections_per_ip, connection_timeout, http_threads;
+	int64_t max_connections, per_ip_connection_limit, connection_timeout, request_read_timeout, http_threads;
+	char *public_url; /* the origin browsers use (CSRF check of proxy users), empty: the request's Host */
 	char *tls_cert, *tls_key;
 	int64_t transition_period, promote_period, janitor_period, heartbeat_flush_period;
 	int64_t event_poll_period_ms;
 	char *retention_at;
 	int64_t retention_period;
 	int64_t webhook_queue_size; /* ours: webhook jobs waiting at most (§7.5 says 1000) */
+	char *webhook_allowed_networks; /* CIDRs hooks may reach although internal (default none) */
 };
 
 /* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.
@@ -83,7 +86,7 @@ struct server {
 	struct server_metrics metrics;
 	/* per-deploy serialisation of §7.3 (SQLite: one process per database, so process mutexes) */
 	pthread_mutex_t transition_locks[64];
-	/* Hooks set by the ping path (api/ping.c) when it lands; NULL until then.
+	/* Hooks set by the ping pipeline (ping/state.c) on the first ping; NULL until then.
 	 * flush_heartbeats: write pending in-memory lastSeen values now (janitor, shutdown).
 	 * ping_shutdown: answer every held ping NOOP before the daemon stops.
 	 * pending_last_seen: the newest in-memory lastSeen of a host, 0 when none pending. */
