@@ -509,7 +509,7 @@ static int reply_noop(struct req *r)
 static int reply(struct req *r, struct ping_response *resp)
 {
 	json_t *j = NULL;
-	int op = resp->op_code >= 0 && resp->op_code < 8 ? resp->op_code : OP_CODE_NOOP;
+	int op = resp->op_code >= 0 && resp->op_code < _OP_CODE_MAX ? resp->op_code : OP_CODE_NOOP;
 	int k;
 
 	if (resp->op_code == OP_CODE_NOOP) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "api.h"
+#include "deploy.h"
 #include "log.h"
 #include "util.h"
 #include "workers.h"
