@@ -12,6 +12,7 @@
 #include "log.h"
 #include "ping.h"
 #include "server.h"
+#include "sleep.h"
 #include "util.h"
 #include "banned.h"
 
@@ -915,26 +916,8 @@ static void *ping_thread(void *arg)
 	/* deadlines need a finer tick than a long poll period */
 	if (period > 250)
 		period = 250;
-	for (;;) {
-		struct timespec ts;
+	while (!sleep_or_stop(&ps->tlock, &ps->tcond, &ps->thread_stop, period)) {
 		int64_t now;
-
-		pthread_mutex_lock(&ps->tlock);
-		if (!ps->thread_stop) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += period / 1000;
-			ts.tv_nsec += (period % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			(void)pthread_cond_timedwait(&ps->tcond, &ps->tlock, &ts);
-		}
-		if (ps->thread_stop) {
-			pthread_mutex_unlock(&ps->tlock);
-			break;
-		}
-		pthread_mutex_unlock(&ps->tlock);
 
 		poll_events(ps);
 		expire_waiters(ps);
@@ -1030,7 +1013,8 @@ struct ping_state *ping_state_get(struct server *srv)
 	pthread_mutex_init(&ps->full_lock, NULL);
 	pthread_mutex_init(&ps->write_lock, NULL);
 	pthread_mutex_init(&ps->tlock, NULL);
-	pthread_cond_init(&ps->tcond, NULL);
+	if (sleep_cond_init(&ps->tcond) < 0) /* monotonic: a wall clock stepped back does not stall the thread */
+		goto fail;
 	ps->last_flush_mono_ms = mono_ms();
 	ps->last_purge_mono_ms = mono_ms();
 	/* one server process per SQLite file: this process sees every ping of a host, and SQLite has one writer
