@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* embedded.h: files compiled into the binary by cmake/embed.cmake (the board, the SQL schema).
+/* embedded.h: the board's files, compiled into the binary by cmake/embed.cmake (the SQL schema is store's:
+ * store/store_schema.h).
  * Each table ends with an entry whose path is NULL. Paths start with '/'. */
 #ifndef SLIPWAY_SERVER_EMBEDDED_H
 #define SLIPWAY_SERVER_EMBEDDED_H
@@ -10,6 +11,4 @@ struct embedded_file {
 	size_t len;
 };
 extern const struct embedded_file board_files[];
-extern const struct embedded_file schema_files[];
-extern const struct embedded_file pg_schema_files[]; /* store/schema/pg */
 #endif

@@ -815,7 +815,7 @@ static void resume_add(struct resume_list *l, struct req *r)
 }
 
 /* Caller holds wlock. */
-static void wake_for_event(struct ping_state *ps, const struct ping_event *ev, struct resume_list *l)
+static void wake_for_event(struct ping_state *ps, const struct store_event *ev, struct resume_list *l)
 {
 	int slot_budget = 2;
 
@@ -848,12 +848,12 @@ static void wake_for_event(struct ping_state *ps, const struct ping_event *ev, s
 
 static void poll_events(struct ping_state *ps)
 {
-	struct ping_event ev[EVENT_BATCH];
+	struct store_event ev[EVENT_BATCH];
 	struct resume_list l = { 0 };
 	int n;
 
 	for (;;) {
-		n = store_ping_event_poll(ps->store, ps->event_seq, ev, EVENT_BATCH);
+		n = store_event_poll(ps->srv->store, ps->event_seq, ev, EVENT_BATCH);
 		if (n < 0) {
 			(void)server_db_error(ps->srv, n, "polling wake events");
 			break;
@@ -933,7 +933,7 @@ static void *ping_thread(void *arg)
 			int r;
 
 			ping_write_lock(ps);
-			r = store_ping_event_purge(ps->store, now_ms() - EVENT_KEEP_MS);
+			r = store_event_purge(ps->srv->store, now_ms() - EVENT_KEEP_MS);
 			ping_write_unlock(ps);
 
 			if (r < 0)
@@ -1000,7 +1000,7 @@ struct ping_state *ping_state_get(struct server *srv)
 		(void)log_error_errno(r, "ping: cannot open the database '%s'", srv->cfg.db);
 		goto fail;
 	}
-	r = store_ping_event_last_seq(ps->store, &ps->event_seq);
+	r = store_event_last_seq(srv->store, &ps->event_seq);
 	if (r < 0) {
 		(void)server_db_error(srv, r, "reading the wake event sequence");
 		goto fail;

@@ -8,7 +8,7 @@
 
 #include "buf.h"
 #include "db_driver.h"
-#include "embedded.h"
+#include "store_schema.h"
 #include "hash.h"
 #include "jsonutil.h"
 #include "util.h"
@@ -290,6 +290,74 @@ void db_col_copy(struct db_stmt *st, int i, char *dst, size_t size)
 		n = size - 1;
 	memcpy(dst, t, n);
 	dst[n] = 0;
+}
+
+/* ---- typed rows: one row, or every row into a growing array ---- */
+
+int db_one(struct db_conn *c, const char *sql, db_read_fn read, void *elem, void *ctx, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	r = db_next(st);
+	if (r > 0)
+		r = read(st, elem, ctx);
+	else if (r == 0)
+		r = -ENOENT;
+	db_done(st);
+	return r < 0 ? r : 0;
+}
+
+/* room for one more element of out (grown by doubling unless fixed); NULL when full or out of memory */
+static void *vec_slot(struct db_vec *out, int *err)
+{
+	if (out->n == out->cap) {
+		size_t nc = out->cap ? out->cap * 2 : 4;
+		void *nv;
+
+		if (out->fixed)
+			return NULL;
+		nv = reallocarray(out->v, nc, out->size);
+		if (!nv) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		out->v = nv;
+		out->cap = nc;
+	}
+	return memset((char *)out->v + out->n * out->size, 0, out->size);
+}
+
+int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
+	       ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	void *elem;
+	int r;
+
+	va_start(ap, fmt);
+	r = queryv(c, sql, &st, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	while ((r = db_next(st)) > 0) {
+		elem = vec_slot(out, &r);
+		if (!elem)
+			break;
+		r = read(st, elem, ctx);
+		if (r != 0)
+			break;
+		out->n++;
+	}
+	db_done(st);
+	return r < 0 ? r : 0;
 }
 
 /* ---- rows as JSON ---- */
@@ -646,7 +714,7 @@ static const char sql_meta_set[] = "UPDATE schema_meta SET version = ?";
 static const char sql_pg_lock[] = "SELECT pg_advisory_lock(?)";
 static const char sql_pg_unlock[] = "SELECT pg_advisory_unlock(?)";
 
-static int migrate_locked(struct db_conn *c, const struct embedded_file *files)
+static int migrate_locked(struct db_conn *c, const struct store_schema_file *files)
 {
 	int64_t version = 0;
 	int r, n = 0;
@@ -662,7 +730,7 @@ static int migrate_locked(struct db_conn *c, const struct embedded_file *files)
 		r = db_exec(c, sql_meta_insert, NULL);
 	if (r < 0)
 		return db_end(c, r);
-	for (const struct embedded_file *f = files; f->path; f++) {
+	for (const struct store_schema_file *f = files; f->path; f++) {
 		char *sql;
 
 		n++;
@@ -689,16 +757,16 @@ int db_migrate(struct db_conn *c)
 	int r, k;
 
 	if (c->dialect == DB_SQLITE)
-		return migrate_locked(c, schema_files);
+		return migrate_locked(c, store_schema_files);
 	r = db_exec(c, sql_pg_lock, "i", key);
 	if (r < 0)
 		return r;
-	r = migrate_locked(c, pg_schema_files);
+	r = migrate_locked(c, store_pg_schema_files);
 	k = db_exec(c, sql_pg_unlock, "i", key);
 	return r < 0 ? r : k < 0 ? k : 0;
 #else
 	(void)sql_pg_lock;
 	(void)sql_pg_unlock;
-	return migrate_locked(c, schema_files);
+	return migrate_locked(c, store_schema_files);
 #endif
 }

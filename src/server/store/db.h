@@ -94,4 +94,23 @@ const char *db_col_text(struct db_stmt *st, int i);
 /* Copy text (NULL → "") truncated to size. */
 void db_col_copy(struct db_stmt *st, int i, char *dst, size_t size);
 
+/* Typed rows. A db_read_fn reads the current row of st into elem: 0 keeps it, DB_STOP ends the
+ * reading without keeping it, a negative errno fails. */
+typedef int (*db_read_fn)(struct db_stmt *st, void *elem, void *ctx);
+#define DB_STOP 1
+/* The first row of sql read into elem; -ENOENT without a row (elem untouched). Errors of read are returned (elem
+ * may then hold what read left: the caller releases it). */
+int db_one(struct db_conn *c, const char *sql, db_read_fn read, void *elem, void *ctx, const char *fmt, ...);
+/* A growing array of elements of `size` bytes: v[0..n-1] read, room for cap. With fixed set, v is the caller's
+ * array of cap elements and reading stops when it is full. Otherwise v is malloc'd (the caller frees it, also
+ * after an error). */
+struct db_vec {
+	void *v;
+	size_t n, cap, size;
+	bool fixed;
+};
+/* Every row of sql appended to out through read (stopping at DB_STOP or when a fixed out is full). */
+int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
+	       ...);
+
 #endif

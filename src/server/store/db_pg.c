@@ -26,7 +26,7 @@
 #include <libpq-fe.h>
 
 #include "db_driver.h"
-#include "embedded.h"
+#include "store_schema.h"
 #include "parse.h"
 #include "util.h"
 #include "banned.h"
@@ -132,7 +132,7 @@ static void schema_idents_build(void)
 {
 	size_t cap = 0;
 
-	for (const struct embedded_file *f = pg_schema_files; f->path; f++)
+	for (const struct store_schema_file *f = store_pg_schema_files; f->path; f++)
 		idents_scan((const char *)f->data, f->len, schema_ident_add, &cap);
 }
 

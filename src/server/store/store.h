@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* store/store.h: the one storage interface of the server (DESIGN §4.3, STYLE §8).
  *
- * A backend defines `const struct store_ops` once; store_open() picks it by DSN scheme. Callers
- * use only the store_* wrappers below. Entities go in and out as jansson objects whose keys are
+ * Implemented once on the SQL driver layer (db.h: SQLite and PostgreSQL drivers), one file per resource
+ * (store_<resource>.c, mirroring api/). Entities go in and out as jansson objects whose keys are
  * the wire field names of PROTOCOL §3 (a row maps to a JSON object one to one), so api/ passes them
  * through without re-spelling fields.
  *
@@ -12,7 +12,7 @@
  * are the caller's (json_decref) and are untouched on failure. No function logs above debug; the
  * text of the last database error of the calling thread is store_errmsg(s).
  *
- * Concurrency: a store is shared by all threads. Both backends (store_sql.c on the driver layer db.h)
+ * Concurrency: a store is shared by all threads. Both drivers
  * keep one connection per thread (opened on first use, closed when the thread exits or at store_free).
  * SQLite: WAL mode, 5 s busy timeout, multi-row changes in BEGIN IMMEDIATE transactions, so writers
  * serialise in the database, never in process memory. PostgreSQL (several replicas on one database):
@@ -24,19 +24,14 @@
 #define SLIPWAY_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
 struct buf;
 
-#define STORE_OPS_VERSION 1
-
-struct store_ops;
-
-/* Base of every backend handle (backends embed it first and use container_of). */
-struct store {
-	const struct store_ops *ops;
-};
+/* The store handle (opaque): one per process, shared by every thread. */
+struct store;
 
 /* kinds of per-stage configuration documents (env_configs) */
 enum store_config_kind {
@@ -98,124 +93,6 @@ enum store_agent_count {
 	STORE_COUNT_SERVING_AND_NORMAL,
 	STORE_COUNT_FIRST_DEPLOY,
 	STORE_COUNT_FAILED_FIRST_DEPLOY,
-};
-
-/* The ops table. Every pointer is required. Semantics are documented on the wrappers below. */
-struct store_ops {
-	const char *name;
-	int version;
-	int (*open)(const char *dsn, struct store **ret);
-	void (*close)(struct store *s);
-	const char *(*errmsg)(struct store *s);
-	int (*health)(struct store *s);
-	int (*schema_version)(struct store *s, int *ret);
-
-	int (*token_bootstrap)(struct store *s, const json_t *token);
-	int (*token_get_by_hash)(struct store *s, const char *hash_hex, json_t **ret);
-	/* security (§4.10) */
-	int (*token_list)(struct store *s, const char *type, const char *resource, json_t **ret);
-	int (*token_get)(struct store *s, const char *type, const char *resource, const char *name, json_t **ret);
-	int (*token_insert)(struct store *s, const json_t *token);
-	int (*token_update)(struct store *s, const json_t *token);
-	int (*token_delete)(struct store *s, const char *type, const char *resource, const char *name);
-	int (*binding_list)(struct store *s, const char *kind, const char *type, const char *resource, json_t **ret);
-	int (*binding_get)(struct store *s, const char *kind, const char *type, const char *resource, const char *name,
-			   json_t **ret);
-	int (*binding_of)(struct store *s, const char *kind, const char *name, json_t **ret);
-	int (*binding_insert)(struct store *s, const char *kind, const json_t *binding);
-	int (*binding_update)(struct store *s, const char *kind, const json_t *binding);
-	int (*binding_delete)(struct store *s, const char *kind, const char *type, const char *resource,
-			      const char *name);
-
-	int (*build_insert)(struct store *s, const json_t *build);
-	int (*build_get)(struct store *s, const char *id, json_t **ret);
-	int (*build_list)(struct store *s, const struct build_query *q, json_t **ret);
-	int (*build_names)(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret);
-	int (*build_branches)(struct store *s, const char *name, json_t **ret);
-	int (*build_delete)(struct store *s, const char *id);
-
-	int (*env_insert)(struct store *s, const json_t *env, const json_t *history);
-	int (*env_get)(struct store *s, const char *env_name, const char *stage_name, json_t **ret);
-	int (*env_get_by_id)(struct store *s, const char *id, json_t **ret);
-	int (*env_list)(struct store *s, const char *env_name, const char *stage_type, const char *group,
-			json_t **ret);
-	int (*env_names)(struct store *s, const char *filter, int64_t offset, int64_t limit, json_t **ret);
-	int (*env_update)(struct store *s, const json_t *env, const json_t *history, bool release_parked);
-	int (*env_delete)(struct store *s, const char *id);
-	int (*env_set_state)(struct store *s, const char *id, const char *env_state, bool resume_now,
-			     const json_t *history);
-	int (*history_list)(struct store *s, const char *env_id, int64_t offset, int64_t limit, json_t **ret);
-
-	int (*capacity_get)(struct store *s, const char *env_id, const char *type, json_t **ret);
-	int (*capacity_change)(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
-			       const json_t *names, const json_t *history);
-
-	int (*config_get)(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret);
-	int (*config_put)(struct store *s, const char *env_id, enum store_config_kind kind, const json_t *value,
-			  const json_t *history);
-
-	int (*deploy_create)(struct store *s, const struct deploy_create *c, json_t **ret);
-	int (*deploy_get)(struct store *s, const char *id, json_t **ret);
-	int (*deploy_list)(struct store *s, const json_t *query, json_t **ret);
-	int (*deploy_set_acceptance)(struct store *s, const char *id, const char *status, const char *description,
-				     int64_t now);
-	int (*deploy_count_since)(struct store *s, int64_t since, int64_t *ret);
-	int (*deploy_list_succeeded)(struct store *s, const char *env_id, json_t **ret);
-	int (*deploy_counts)(struct store *s, const char *env_id, const char *deploy_id, struct deploy_counts *ret);
-	int (*deploy_cas)(struct store *s, const json_t *deploy, const char *old_state);
-	int (*deploy_finalize)(struct store *s, const char *id);
-	int (*deploy_append_description)(struct store *s, const char *id, const char *text);
-
-	int (*agent_list_env)(struct store *s, const char *env_id, json_t **ret);
-	int (*agent_list_env_text)(struct store *s, const char *env_id, struct buf *out);
-	int (*agent_list_host)(struct store *s, const char *host_name, const char *host_id, json_t **ret);
-	int (*agent_error_get)(struct store *s, const char *env_id, const char *host_name, json_t **ret);
-	int (*agent_action)(struct store *s, const char *env_id, const json_t *host_ids, enum store_agent_action a,
-			    const char *operator_name, int64_t now);
-	int (*agent_reset_failed)(struct store *s, const char *env_id, const char *deploy_id,
-				  const char *operator_name, int64_t now);
-	int (*agent_count)(struct store *s, const char *env_id, enum store_agent_count what, int64_t *ret);
-	int (*agent_total)(struct store *s, const char *env_id, int64_t *ret);
-	int (*agent_host_count)(struct store *s, int64_t *ret);
-
-	int (*host_list_env)(struct store *s, const char *env_id, const char *host_name, json_t **ret);
-	int (*host_list)(struct store *s, const char *host_name, const char *host_id, json_t **ret);
-	int (*host_stop)(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
-			 const char *operator_name, int64_t now);
-	int (*host_register)(struct store *s, const json_t *host);
-	int (*host_update)(struct store *s, const char *host_id, const json_t *patch, int64_t now);
-	int (*host_active)(struct store *s, const json_t *host_ids, json_t **ret);
-	int (*progress_lists)(struct store *s, const char *env_id, json_t **ret_missing, json_t **ret_provisioning,
-			      json_t **ret_removed);
-
-	int (*tag_insert)(struct store *s, const json_t *tag);
-	int (*tag_list_target)(struct store *s, const char *target_id, int64_t limit, json_t **ret);
-	int (*tag_get)(struct store *s, const char *id, json_t **ret);
-	int (*tag_delete)(struct store *s, const char *id);
-	int (*tag_list_value)(struct store *s, const char *value, int64_t limit, json_t **ret);
-	int (*env_set_enabled)(struct store *s, const char *id, const char *state, const json_t *tag,
-			       const char *operator_name, const char *change);
-	int (*promote_get)(struct store *s, const char *env_id, json_t **ret);
-	int (*promote_put)(struct store *s, const json_t *promote, const json_t *history);
-	int (*schedule_get)(struct store *s, const char *env_id, json_t **ret);
-	int (*schedule_put)(struct store *s, const json_t *schedule);
-	int (*schedule_delete)(struct store *s, const char *env_id);
-	int (*promote_list_auto)(struct store *s, json_t **ret);
-	int (*history_add)(struct store *s, const json_t *history);
-
-	int (*event_add)(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name);
-	int (*event_poll)(struct store *s, int64_t after_seq, int64_t limit, json_t **ret);
-	int (*event_last_seq)(struct store *s, int64_t *ret);
-	int (*event_purge)(struct store *s, int64_t before);
-
-	int (*env_list_transition)(struct store *s, json_t **ret);
-	int (*worker_claim)(struct store *s, const char *unit, int64_t now, int64_t min_interval_ms);
-	int (*heartbeat_last_seen)(struct store *s, const char *host_id, int64_t *ret);
-	int (*janitor_unreachable)(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
-	int (*janitor_release_slots)(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
-	int (*janitor_expire)(struct store *s, int64_t silent_before, int64_t *ret_deleted);
-	int (*retention_run)(struct store *s, int64_t now, int64_t build_keep, int64_t build_days);
-	int (*stats)(struct store *s, json_t **ret);
 };
 
 /* Open the backend named by the DSN (`sqlite:PATH`; with WITH_POSTGRES a libpq URI `postgresql://`,
@@ -376,11 +253,24 @@ int store_promote_list_auto(struct store *s, json_t **ret);
 /* A config history entry on its own. */
 int store_history_add(struct store *s, const json_t *history);
 
-/* Wake events (§5.11): kind "ENV", "SLOT", "HOST" or "CAPACITY". event_poll returns events with
- * seq > after_seq, oldest first, as {seq, kind, envId, hostId, name, createdAt}. */
+/* ---- wake events (§5.11): the one event API ----
+ * Every change that may alter what a ping is answered writes an event in its own transaction (kind "ENV",
+ * "SLOT", "HOST" or "CAPACITY", with the stage, host or capacity name concerned); the ping path polls them and
+ * wakes the held pings they concern. */
+struct store_event {
+	int64_t seq;
+	char kind[16];
+	char env_id[65];
+	char host_id[65];
+	char name[257];
+};
+/* An event stamped now, on its own. */
 int store_event_add(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name);
-int store_event_poll(struct store *s, int64_t after_seq, int64_t limit, json_t **ret);
+/* At most max events with seq > after, oldest first, into ev[]; returns the count. On PostgreSQL it stops before
+ * a gap in the sequence younger than a second (an insert another replica is still committing). */
+int store_event_poll(struct store *s, int64_t after, struct store_event *ev, size_t max);
 int store_event_last_seq(struct store *s, int64_t *ret);
+/* Delete events created before `before` (ms). */
 int store_event_purge(struct store *s, int64_t before);
 
 /* Workers. env_list_transition: stages with a current deploy and envState NORMAL, with the deploy

@@ -110,20 +110,6 @@ int store_ping_env_config(struct store_ping *p, const char *env_id, const char *
 /* The stage's signingKey; -ENOENT when none. *ret malloc'd. */
 int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret);
 
-/* ---- wake events (§5.11) ---- */
-struct ping_event {
-	int64_t seq;
-	char kind[16];
-	char env_id[ENGINE_ID_SIZE];
-	char host_id[ENGINE_ID_SIZE];
-	char name[HB_FIELD_SIZE];
-};
-int store_ping_event_last_seq(struct store_ping *p, int64_t *ret);
-/* At most `max` events with seq > after, oldest first, into ev[]; returns the count. */
-int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max);
-/* Delete events created before `before` (ms). */
-int store_ping_event_purge(struct store_ping *p, int64_t before);
-int store_ping_event_add(struct store_ping *p, const char *kind, const char *env_id, const char *host_id,
-			 const char *name, int64_t now);
+/* Wake events (§5.11) are store.h's (store_event_*). */
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/server/test-store-pg.c: the PostgreSQL-specific parts of the store (db_pg.c and the replica rules of
- * store_sql.c): placeholder rewrite, camelCase restoration, boolean columns, reconnect after the server drops the
+ * the store_*.c files): placeholder rewrite, camelCase restoration, boolean columns, reconnect after the server drops the
  * connection, and two store handles on one database (two replicas): worker_claim grants one claim per period,
  * token_bootstrap inserts once. Needs SLIPWAY_TEST_PG_DSN (see store_testdb.h). */
 #include <errno.h>
@@ -234,28 +234,26 @@ static void test_two_replicas_bootstrap(void **state)
 static void test_event_gap(void **state)
 {
 	struct pgfx *f = *state;
-	struct store_ping *p = NULL;
-	struct ping_event ev[8];
+	struct store *p = f->s;
+	struct store_event ev[8];
 	char q[256];
 
-	assert_int_equal(store_ping_open(f->db.dsn, &p), 0);
 	/* seq 2 is missing: another replica may still be committing it */
 	(void)snprintf(q, sizeof(q), "INSERT INTO events(seq, kind, envId, createdAt) VALUES(1, 'ENV', 'E1', 1), "
 		       "(3, 'ENV', 'E3', %lld)", (long long)now_ms());
 	assert_int_equal(testdb_exec(&f->db, q), 0);
-	assert_int_equal(store_ping_event_poll(p, 0, ev, 8), 1);
+	assert_int_equal(store_event_poll(p, 0, ev, 8), 1);
 	assert_int_equal(ev[0].seq, 1);
-	assert_int_equal(store_ping_event_poll(p, 1, ev, 8), 0);
+	assert_int_equal(store_event_poll(p, 1, ev, 8), 0);
 	/* it committed: both are delivered in order */
 	assert_int_equal(testdb_exec(&f->db, "INSERT INTO events(seq, kind, envId, createdAt) VALUES(2, 'ENV', 'E2', 2)"), 0);
-	assert_int_equal(store_ping_event_poll(p, 1, ev, 8), 2);
+	assert_int_equal(store_event_poll(p, 1, ev, 8), 2);
 	assert_int_equal(ev[0].seq, 2);
 	assert_int_equal(ev[1].seq, 3);
 	/* a gap that stays (a rolled-back insert) is skipped once the next event is a second old */
 	assert_int_equal(testdb_exec(&f->db, "INSERT INTO events(seq, kind, envId, createdAt) VALUES(5, 'ENV', 'E5', 5)"), 0);
-	assert_int_equal(store_ping_event_poll(p, 3, ev, 8), 1);
+	assert_int_equal(store_event_poll(p, 3, ev, 8), 1);
 	assert_int_equal(ev[0].seq, 5);
-	store_ping_free(p);
 }
 
 struct opener {

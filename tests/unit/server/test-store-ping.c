@@ -297,7 +297,7 @@ static void test_heartbeat_and_events(void **state)
 				.last_seen = 10 };
 	struct heartbeat_seen seen[2] = { { .host_id = "x1", .last_seen = 50 }, { .host_id = "gone", .last_seen = 5 } };
 	struct heartbeat got;
-	struct ping_event ev[4];
+	struct store_event ev[4];
 	int64_t last = -1;
 
 	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), -ENOENT);
@@ -317,16 +317,19 @@ static void test_heartbeat_and_events(void **state)
 	assert_true(got.last_seen == 50);
 	assert_string_equal(got.agent_version, "v2");
 
-	assert_int_equal(store_ping_event_last_seq(f->p, &last), 0);
-	assert_int_equal(store_ping_event_add(f->p, "ENV", "E1", NULL, NULL, now_ms()), 0);
-	assert_int_equal(store_ping_event_add(f->p, "CAPACITY", "E1", NULL, "g9", now_ms()), 0);
-	assert_int_equal(store_ping_event_poll(f->p, last, ev, 4), 2);
+	assert_int_equal(store_event_last_seq(f->s, &last), 0);
+	assert_int_equal(store_event_add(f->s, "ENV", "E1", NULL, NULL), 0);
+	assert_int_equal(store_event_add(f->s, "CAPACITY", "E1", NULL, "g9"), 0);
+	assert_int_equal(store_event_poll(f->s, last, ev, 4), 2);
 	assert_string_equal(ev[0].kind, "ENV");
 	assert_string_equal(ev[1].name, "g9");
 	assert_true(ev[1].seq > ev[0].seq);
-	assert_int_equal(store_ping_event_poll(f->p, ev[1].seq, ev, 4), 0);
-	assert_int_equal(store_ping_event_purge(f->p, now_ms() + 1000), 0);
-	assert_int_equal(store_ping_event_poll(f->p, last, ev, 4), 0);
+	assert_int_equal(store_event_poll(f->s, ev[1].seq, ev, 4), 0);
+	/* a full array stops the reading */
+	assert_int_equal(store_event_poll(f->s, last, ev, 1), 1);
+	assert_true(ev[0].seq > last);
+	assert_int_equal(store_event_purge(f->s, now_ms() + 1000), 0);
+	assert_int_equal(store_event_poll(f->s, last, ev, 4), 0);
 }
 
 static void test_goal_attachments(void **state)

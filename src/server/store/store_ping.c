@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/store_sql_ping.c: store_ping.h, the ping hot path's typed queries, on the SQL driver layer (db.h: SQLite and
+/* store/store_ping.c: store_ping.h, the ping hot path's typed queries, on the SQL driver layer (db.h: SQLite and
  * PostgreSQL). Connections, statement caches and transactions are db.h's; admission locks its stage (§5.7).
  * SQL is static text with placeholders only. Does not log. */
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include "enums.h"
 #include "jsonutil.h"
 #include "store_ping.h"
+#include "store_sql.h"
 #include "util.h"
 #include "banned.h"
 
@@ -19,11 +20,6 @@ struct store_ping {
 	struct db *db;
 };
 
-/* a statement whose text differs between the dialects */
-struct dsql {
-	const char *sqlite, *pg;
-};
-#define SQL(c, d) (db_dialect(c) == DB_PG ? (d).pg : (d).sqlite)
 
 int store_ping_open(const char *dsn, struct store_ping **ret)
 {
@@ -80,31 +76,29 @@ static int col_enum(struct db_stmt *st, int i, int (*from)(const char *), int de
 static const char sql_hb_get[] = "SELECT hostId, hostName, ip, agentVersion, autoscalingGroup, availabilityZone, "
 				 "createDate, lastSeen FROM heartbeats WHERE hostId = ?";
 
+static int hb_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct heartbeat *hb = elem;
+
+	db_col_copy(st, 0, hb->host_id, sizeof(hb->host_id));
+	db_col_copy(st, 1, hb->host_name, sizeof(hb->host_name));
+	db_col_copy(st, 2, hb->ip, sizeof(hb->ip));
+	db_col_copy(st, 3, hb->agent_version, sizeof(hb->agent_version));
+	db_col_copy(st, 4, hb->autoscaling_group, sizeof(hb->autoscaling_group));
+	db_col_copy(st, 5, hb->availability_zone, sizeof(hb->availability_zone));
+	hb->create_date = db_col_int64(st, 6);
+	hb->last_seen = db_col_int64(st, 7);
+	return 0;
+}
+
 int store_ping_heartbeat_get(struct store_ping *p, const char *host_id, struct heartbeat *ret)
 {
 	struct heartbeat hb = { 0 };
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	IO_CONN(p, c);
-	r = db_query(c, sql_hb_get, &st, "s", host_id);
-	if (r < 0)
-		return r;
-	rc = db_next(st);
-	if (rc > 0) {
-		db_col_copy(st, 0, hb.host_id, sizeof(hb.host_id));
-		db_col_copy(st, 1, hb.host_name, sizeof(hb.host_name));
-		db_col_copy(st, 2, hb.ip, sizeof(hb.ip));
-		db_col_copy(st, 3, hb.agent_version, sizeof(hb.agent_version));
-		db_col_copy(st, 4, hb.autoscaling_group, sizeof(hb.autoscaling_group));
-		db_col_copy(st, 5, hb.availability_zone, sizeof(hb.availability_zone));
-		hb.create_date = db_col_int64(st, 6);
-		hb.last_seen = db_col_int64(st, 7);
-		r = 0;
-	} else
-		r = rc == 0 ? -ENOENT : rc;
-	db_done(st);
+	r = db_one(c, sql_hb_get, hb_read, &hb, NULL, "s", host_id);
 	if (r < 0)
 		return r;
 	*ret = hb;
@@ -197,42 +191,32 @@ static bool str_same(const char *stored, const char *want)
 	return streq(stored, want ? want : "");
 }
 
+static int host_group_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct host_group *h = elem;
+
+	db_col_copy(st, 0, h->group, sizeof(h->group));
+	h->state = col_enum(st, 1, host_state_from_string, HOST_STATE_ACTIVE);
+	db_col_copy(st, 2, h->ip, sizeof(h->ip));
+	db_col_copy(st, 3, h->account_id, sizeof(h->account_id));
+	db_col_copy(st, 4, h->host_name, sizeof(h->host_name));
+	return 0;
+}
+
 int store_ping_membership_sync(struct store_ping *p, const char *host_id, const char *host_name, const char *ip,
 			       const char *account_id, char *const *groups, size_t n_groups, int64_t now)
 {
-	struct host_group *have = NULL;
-	size_t n_have = 0, cap = 0;
+	struct db_vec hv = { .size = sizeof(struct host_group) };
+	struct host_group *have;
+	size_t n_have;
 	bool *group_present = NULL, need = false;
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	IO_CONN(p, c);
-	r = db_query(c, sql_hosts_of, &st, "s", host_id);
-	if (r < 0)
-		return r;
-	while ((rc = db_next(st)) > 0) {
-		if (n_have == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct host_group *nh = realloc(have, nc * sizeof(*nh));
-			if (!nh) {
-				db_done(st);
-				free(have);
-				return -ENOMEM;
-			}
-			have = nh;
-			cap = nc;
-		}
-		memset(&have[n_have], 0, sizeof(have[n_have]));
-		db_col_copy(st, 0, have[n_have].group, sizeof(have[n_have].group));
-		have[n_have].state = col_enum(st, 1, host_state_from_string, HOST_STATE_ACTIVE);
-		db_col_copy(st, 2, have[n_have].ip, sizeof(have[n_have].ip));
-		db_col_copy(st, 3, have[n_have].account_id, sizeof(have[n_have].account_id));
-		db_col_copy(st, 4, have[n_have].host_name, sizeof(have[n_have].host_name));
-		n_have++;
-	}
-	r = rc < 0 ? rc : 0;
-	db_done(st);
+	r = db_collect(c, sql_hosts_of, &hv, host_group_read, NULL, "s", host_id);
+	have = hv.v;
+	n_have = hv.n;
 	if (r < 0)
 		goto out;
 
@@ -296,28 +280,29 @@ out:
 	"e.systemPriority, e.failurePolicy, e.isDocker, e.signingKey IS NOT NULL, e.maxParallel, e.maxParallelPct"
 #define ENV_FROM " FROM envs e LEFT JOIN deploys d ON d.id = e.deployId "
 
-static void env_from_row(struct db_stmt *st, int base, struct env_view *e)
+static int env_read(struct db_stmt *st, void *elem, void *ctx)
 {
-	memset(e, 0, sizeof(*e));
-	db_col_copy(st, base + 0, e->id, sizeof(e->id));
-	db_col_copy(st, base + 1, e->env_name, sizeof(e->env_name));
-	db_col_copy(st, base + 2, e->stage_name, sizeof(e->stage_name));
-	e->stage_type = col_enum(st, base + 3, env_type_from_string, ENV_TYPE_DEFAULT);
-	db_col_copy(st, base + 4, e->deploy_id, sizeof(e->deploy_id));
-	e->deploy_type = col_enum(st, base + 5, deploy_type_from_string, -1);
-	db_col_copy(st, base + 6, e->deploy_alias, sizeof(e->deploy_alias));
-	e->env_state = col_enum(st, base + 7, env_state_from_string, ENV_STATE_NORMAL);
-	e->priority = col_enum(st, base + 8, deploy_priority_from_string, DEPLOY_PRIORITY_NORMAL);
-	e->system_priority = db_col_null(st, base + 9) ? 0 : db_col_int(st, base + 9);
+	struct env_view *e = elem;
+	db_col_copy(st, 0, e->id, sizeof(e->id));
+	db_col_copy(st, 1, e->env_name, sizeof(e->env_name));
+	db_col_copy(st, 2, e->stage_name, sizeof(e->stage_name));
+	e->stage_type = col_enum(st, 3, env_type_from_string, ENV_TYPE_DEFAULT);
+	db_col_copy(st, 4, e->deploy_id, sizeof(e->deploy_id));
+	e->deploy_type = col_enum(st, 5, deploy_type_from_string, -1);
+	db_col_copy(st, 6, e->deploy_alias, sizeof(e->deploy_alias));
+	e->env_state = col_enum(st, 7, env_state_from_string, ENV_STATE_NORMAL);
+	e->priority = col_enum(st, 8, deploy_priority_from_string, DEPLOY_PRIORITY_NORMAL);
+	e->system_priority = db_col_null(st, 9) ? 0 : db_col_int(st, 9);
 	if (e->system_priority < 0)
 		e->system_priority = 0;
-	e->failure_policy = col_enum(st, base + 10, failure_policy_from_string, FAILURE_POLICY_HALT);
-	e->is_docker = db_col_int(st, base + 11) != 0;
-	e->has_signing_key = db_col_int(st, base + 12) != 0;
-	e->max_parallel = db_col_int(st, base + 13);
-	e->max_parallel_pct = db_col_int(st, base + 14);
+	e->failure_policy = col_enum(st, 10, failure_policy_from_string, FAILURE_POLICY_HALT);
+	e->is_docker = db_col_int(st, 11) != 0;
+	e->has_signing_key = db_col_int(st, 12) != 0;
+	e->max_parallel = db_col_int(st, 13);
+	e->max_parallel_pct = db_col_int(st, 14);
 	if (!e->deploy_id[0])
 		e->deploy_type = -1;
+	return 0;
 }
 
 /* two plain indexed lookups (one per reported group for tier 2): cheaper than one UNION over json_each */
@@ -326,53 +311,33 @@ static const char sql_capacity_host[] =
 static const char sql_capacity_group[] =
 	"SELECT " ENV_COLS ENV_FROM "JOIN capacity c ON c.envId = e.id WHERE c.type = 'GROUP' AND c.name = ?";
 
-static int capacity_collect(struct db_conn *c, const char *sql, const char *name, int tier, struct resolved_env **out,
-			    size_t *n, size_t *cap)
+/* a resolved_env row: the stage view, then the tier (ctx) */
+static int resolved_read(struct db_stmt *st, void *elem, void *ctx)
 {
-	struct db_stmt *st;
-	int r, rc;
+	struct resolved_env *re = elem;
 
-	r = db_query(c, sql, &st, "s", name);
-	if (r < 0)
-		return r;
-	while ((rc = db_next(st)) > 0) {
-		if (*n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 4;
-			struct resolved_env *no = realloc(*out, nc * sizeof(*no));
-			if (!no) {
-				db_done(st);
-				return -ENOMEM;
-			}
-			*out = no;
-			*cap = nc;
-		}
-		(*out)[*n].tier = tier;
-		env_from_row(st, 0, &(*out)[*n].view);
-		(*n)++;
-	}
-	r = rc < 0 ? rc : 0;
-	db_done(st);
-	return r;
+	re->tier = *(const int *)ctx;
+	return env_read(st, &re->view, NULL);
 }
 
 int store_ping_capacity_envs(struct store_ping *p, const char *host_name, char *const *groups, size_t n_groups,
 			     struct resolved_env **ret, size_t *ret_n)
 {
-	struct resolved_env *out = NULL;
-	size_t n = 0, cap = 0;
+	static const int tier1 = 1, tier2 = 2;
+	struct db_vec out = { .size = sizeof(struct resolved_env) };
 	struct db_conn *c;
 	int r;
 
 	IO_CONN(p, c);
-	r = capacity_collect(c, sql_capacity_host, host_name, 1, &out, &n, &cap);
+	r = db_collect(c, sql_capacity_host, &out, resolved_read, (void *)&tier1, "s", host_name);
 	for (size_t i = 0; i < n_groups && r >= 0; i++)
-		r = capacity_collect(c, sql_capacity_group, groups[i], 2, &out, &n, &cap);
+		r = db_collect(c, sql_capacity_group, &out, resolved_read, (void *)&tier2, "s", groups[i]);
 	if (r < 0) {
-		free(out);
+		free(out.v);
 		return r;
 	}
-	*ret = out;
-	*ret_n = n;
+	*ret = out.v;
+	*ret_n = out.n;
 	return 0;
 }
 
@@ -380,22 +345,12 @@ static const char sql_env_by_id[] = "SELECT " ENV_COLS ENV_FROM "WHERE e.id = ?"
 
 int store_ping_env_by_id(struct store_ping *p, const char *id, struct env_view *ret)
 {
-	struct env_view e;
+	struct env_view e = { 0 };
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	IO_CONN(p, c);
-	r = db_query(c, sql_env_by_id, &st, "s", id);
-	if (r < 0)
-		return r;
-	rc = db_next(st);
-	if (rc > 0) {
-		env_from_row(st, 0, &e);
-		r = 0;
-	} else
-		r = rc == 0 ? -ENOENT : rc;
-	db_done(st);
+	r = db_one(c, sql_env_by_id, env_read, &e, NULL, "s", id);
 	if (r < 0)
 		return r;
 	*ret = e;
@@ -434,9 +389,10 @@ int store_ping_envs_by_ids(struct store_ping *p, const char *const *ids, size_t 
 	"lastErrno, failCount, firstDeploy, firstDeployDate, stageStartDate, containerHealthStatus, holdsSlot, "       \
 	"removed, version"
 
-static void row_from_stmt(struct db_stmt *st, struct agent_row *a)
+static int agent_row_read(struct db_stmt *st, void *elem, void *ctx)
 {
-	memset(a, 0, sizeof(*a));
+	struct agent_row *a = elem;
+
 	db_col_copy(st, 0, a->host_id, sizeof(a->host_id));
 	db_col_copy(st, 1, a->host_name, sizeof(a->host_name));
 	db_col_copy(st, 2, a->env_id, sizeof(a->env_id));
@@ -456,44 +412,25 @@ static void row_from_stmt(struct db_stmt *st, struct agent_row *a)
 	a->holds_slot = db_col_int(st, 16) != 0;
 	a->removed = db_col_int(st, 17) != 0;
 	a->version = db_col_int64(st, 18);
+	return 0;
 }
 
 static const char sql_agent_rows[] = "SELECT " AGENT_COLS " FROM agents WHERE hostId = ?";
 
 int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agent_row **ret, size_t *ret_n)
 {
-	struct agent_row *out = NULL;
-	size_t n = 0, cap = 0;
+	struct db_vec out = { .size = sizeof(struct agent_row) };
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	IO_CONN(p, c);
-	r = db_query(c, sql_agent_rows, &st, "s", host_id);
-	if (r < 0)
-		return r;
-	while ((rc = db_next(st)) > 0) {
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 4;
-			struct agent_row *no = realloc(out, nc * sizeof(*no));
-			if (!no) {
-				r = -ENOMEM;
-				break;
-			}
-			out = no;
-			cap = nc;
-		}
-		row_from_stmt(st, &out[n++]);
-	}
-	if (r >= 0)
-		r = rc < 0 ? rc : 0;
-	db_done(st);
+	r = db_collect(c, sql_agent_rows, &out, agent_row_read, NULL, "s", host_id);
 	if (r < 0) {
-		free(out);
+		free(out.v);
 		return r;
 	}
-	*ret = out;
-	*ret_n = n;
+	*ret = out.v;
+	*ret_n = out.n;
 	return 0;
 }
 
@@ -512,7 +449,6 @@ static const char sql_agent_error_delete[] = "DELETE FROM agent_errors WHERE hos
 static const char sql_agent_error_upsert[] =
 	"INSERT INTO agent_errors(hostId, hostName, envId, errorMessage) VALUES(?1, ?2, ?3, ?4) "
 	"ON CONFLICT(hostId, envId) DO UPDATE SET hostName = ?2, errorMessage = ?4";
-static const char sql_event_add[] = "INSERT INTO events(kind, envId, hostId, name, createdAt) VALUES(?, ?, ?, ?, ?)";
 
 /* The 18 row columns of an insert/update (and the version for an update). */
 static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, int64_t expect_version)
@@ -535,18 +471,10 @@ static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, 
 		       expect_version);
 }
 
-static int event_add(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name,
-		     int64_t now)
-{
-
-	return db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, now);
-}
-
 int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
 		       struct ping_delete *deletes, size_t n_deletes)
 {
 	struct db_conn *c;
-	int64_t now = 0;
 	int r, applied = 0;
 
 	if (n_writes == 0 && n_deletes == 0)
@@ -568,8 +496,6 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 		const struct engine_write *w = writes[i].w;
 
 		writes[i].applied = false;
-		if (w->row.last_update_date > now)
-			now = w->row.last_update_date;
 		r = write_row(c, &w->row, w->insert, w->expect_version);
 		if (r <= 0)
 			continue;
@@ -584,10 +510,10 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	/* SLOT wake events: a released slot or a deleted row (§5.11) */
 	for (size_t i = 0; i < n_writes && r >= 0; i++)
 		if (writes[i].applied && writes[i].old_holds_slot && !engine_row_occupies_slot(&writes[i].w->row))
-			r = event_add(c, "SLOT", writes[i].w->row.env_id, NULL, NULL, now);
+			r = store_tx_event(c, "SLOT", writes[i].w->row.env_id, NULL, NULL);
 	for (size_t i = 0; i < n_deletes && r >= 0; i++)
 		if (deletes[i].applied)
-			r = event_add(c, "SLOT", deletes[i].d->env_id, NULL, NULL, now);
+			r = store_tx_event(c, "SLOT", deletes[i].d->env_id, NULL, NULL);
 	r = db_end(c, r < 0 ? r : applied);
 	if (r < 0) {
 		for (size_t i = 0; i < n_writes; i++)
@@ -621,16 +547,74 @@ static const char sql_adm_counts[] =
 	"COALESCE(SUM(CASE WHEN removed = 0 AND state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END), 0) "
 	"FROM agents WHERE envId = ?1";
 
+/* what admission reads under the stage lock */
+struct admission {
+	char deploy_id[ENGINE_ID_SIZE];
+	int max_parallel, max_pct;
+	struct schedule_view sched;
+	char cooldown[HB_FIELD_SIZE], hosts[HB_FIELD_SIZE];
+	int64_t occupied, existing, on_deploy, total;
+};
+
+static int adm_env_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct admission *a = elem;
+
+	db_col_copy(st, 0, a->deploy_id, sizeof(a->deploy_id));
+	a->max_parallel = db_col_int(st, 1);
+	a->max_pct = db_col_int(st, 2);
+	return 0;
+}
+
+static int adm_sched_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct admission *a = elem;
+
+	a->sched.present = true;
+	a->sched.state = col_enum(st, 0, schedule_state_from_string, SCHEDULE_STATE_NOT_STARTED);
+	a->sched.current_session = db_col_int(st, 1);
+	a->sched.total_sessions = db_col_int(st, 2);
+	db_col_copy(st, 3, a->cooldown, sizeof(a->cooldown));
+	db_col_copy(st, 4, a->hosts, sizeof(a->hosts));
+	a->sched.cooldown_times = a->cooldown;
+	a->sched.host_numbers = a->hosts;
+	a->sched.state_start_time = db_col_int64(st, 5);
+	return 0;
+}
+
+static int adm_counts_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct admission *a = elem;
+
+	a->occupied = db_col_int64(st, 0);
+	a->existing = db_col_int64(st, 1);
+	a->on_deploy = db_col_int64(st, 2);
+	a->total = db_col_int64(st, 3);
+	return 0;
+}
+
+/* Read the stage's admission inputs (the caller holds the stage lock): 1 read, 0 the stage is gone or has moved
+ * to another deploy than row's (refuse: the next ping decides again), or an error. */
+static int admission_read(struct db_conn *c, const struct agent_row *row, struct admission *a)
+{
+	int r;
+
+	r = db_one(c, sql_adm_env, adm_env_read, a, NULL, "s", row->env_id);
+	if (r == -ENOENT || (r >= 0 && !streq(a->deploy_id, row->deploy_id)))
+		return 0;
+	if (r >= 0)
+		r = db_one(c, sql_adm_sched, adm_sched_read, a, NULL, "s", row->env_id);
+	if (r >= 0 || r == -ENOENT)
+		r = db_one(c, sql_adm_counts, adm_counts_read, a, NULL, "ss", row->env_id, row->deploy_id);
+	return r < 0 && r != -ENOENT ? r : 1;
+}
+
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
 		     int max_parallel_threshold, bool *ret_full)
 {
-	char deploy_id[ENGINE_ID_SIZE] = "", cooldown[HB_FIELD_SIZE] = "", hosts[HB_FIELD_SIZE] = "";
-	struct schedule_view sched = { 0 };
-	int max_parallel = 1, max_pct = 0;
-	int64_t occupied = 0, existing = 0, on_deploy = 0, total = 0;
+	struct admission a = { .max_parallel = 1 };
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	if (ret_full)
 		*ret_full = false;
@@ -638,65 +622,14 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	r = db_begin(c, stage_lock_key(row->env_id));
 	if (r < 0)
 		return r;
-
-	r = db_query(c, sql_adm_env, &st, "s", row->env_id);
-	if (r < 0)
+	r = admission_read(c, row, &a);
+	if (r <= 0)
 		goto out;
-	rc = db_next(st);
-	if (rc > 0) {
-		db_col_copy(st, 0, deploy_id, sizeof(deploy_id));
-		max_parallel = db_col_int(st, 1);
-		max_pct = db_col_int(st, 2);
-	}
-	r = rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
-	db_done(st);
-	if (r == -ENOENT) {
-		r = 0; /* the stage is gone: refuse */
+	r = 0;
+	if (!engine_schedule_admits(&a.sched, (int)a.on_deploy, (int)a.total))
 		goto out;
-	}
-	if (r < 0)
-		goto out;
-	if (!streq(deploy_id, row->deploy_id))
-		goto out; /* a new deploy arrived meanwhile: the next ping decides again */
-
-	r = db_query(c, sql_adm_sched, &st, "s", row->env_id);
-	if (r < 0)
-		goto out;
-	rc = db_next(st);
-	if (rc > 0) {
-		sched.present = true;
-		sched.state = col_enum(st, 0, schedule_state_from_string, SCHEDULE_STATE_NOT_STARTED);
-		sched.current_session = db_col_int(st, 1);
-		sched.total_sessions = db_col_int(st, 2);
-		db_col_copy(st, 3, cooldown, sizeof(cooldown));
-		db_col_copy(st, 4, hosts, sizeof(hosts));
-		sched.cooldown_times = cooldown;
-		sched.host_numbers = hosts;
-		sched.state_start_time = db_col_int64(st, 5);
-	}
-	r = rc < 0 ? rc : 0;
-	db_done(st);
-	if (r < 0)
-		goto out;
-
-	r = db_query(c, sql_adm_counts, &st, "ss", row->env_id, row->deploy_id);
-	if (r < 0)
-		goto out;
-	rc = db_next(st);
-	if (rc > 0) {
-		occupied = db_col_int64(st, 0);
-		existing = db_col_int64(st, 1);
-		on_deploy = db_col_int64(st, 2);
-		total = db_col_int64(st, 3);
-	}
-	r = rc < 0 ? rc : 0;
-	db_done(st);
-	if (r < 0)
-		goto out;
-
-	if (!engine_schedule_admits(&sched, (int)on_deploy, (int)total))
-		goto out;
-	if (!engine_admission_allows((int)occupied, (int)existing, max_parallel, max_pct, max_parallel_threshold)) {
+	if (!engine_admission_allows((int)a.occupied, (int)a.existing, a.max_parallel, a.max_pct,
+				     max_parallel_threshold)) {
 		if (ret_full)
 			*ret_full = true;
 		goto out;
@@ -732,30 +665,29 @@ static int col_dup(struct db_stmt *st, int i, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+static int build_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct build *b = elem;
+	char **f[] = { &b->id, &b->name, &b->artifact_url, &b->type, &b->repo, &b->branch, &b->commit,
+		       &b->commit_short, &b->commit_info, &b->publish_info, &b->publisher, &b->artifact_sha256,
+		       &b->artifact_signature };
+	int r = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(f) && r >= 0; i++)
+		r = col_dup(st, (int)i, f[i]);
+	b->commit_date = db_col_int64(st, 13);
+	b->publish_date = db_col_int64(st, 14);
+	return r;
+}
+
 int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret)
 {
 	struct build b = { 0 };
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	IO_CONN(p, c);
-	r = db_query(c, sql_deploy_build, &st, "s", deploy_id);
-	if (r < 0)
-		return r;
-	rc = db_next(st);
-	if (rc > 0) {
-		char **f[] = { &b.id, &b.name, &b.artifact_url, &b.type, &b.repo, &b.branch, &b.commit,
-			       &b.commit_short, &b.commit_info, &b.publish_info, &b.publisher, &b.artifact_sha256,
-			       &b.artifact_signature };
-
-		for (size_t i = 0; i < ELEMENTSOF(f) && r >= 0; i++)
-			r = col_dup(st, (int)i, f[i]);
-		b.commit_date = db_col_int64(st, 13);
-		b.publish_date = db_col_int64(st, 14);
-	} else
-		r = rc == 0 ? -ENOENT : rc;
-	db_done(st);
+	r = db_one(c, sql_deploy_build, build_read, &b, NULL, "s", deploy_id);
 	if (r < 0) {
 		build_release(&b);
 		return r;
@@ -766,26 +698,23 @@ int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct 
 
 static const char sql_env_config[] = "SELECT value FROM env_configs WHERE envId = ? AND kind = ?";
 
+static int json_object_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	const char *t = db_col_text(st, 0);
+	json_t **j = elem;
+
+	*j = t ? json_loads(t, 0, NULL) : NULL;
+	return *j && json_is_object(*j) ? 0 : -EIO;
+}
+
 int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret)
 {
 	json_t *j = NULL;
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	IO_CONN(p, c);
-	r = db_query(c, sql_env_config, &st, "ss", env_id, kind);
-	if (r < 0)
-		return r;
-	rc = db_next(st);
-	if (rc > 0) {
-		const char *t = db_col_text(st, 0);
-
-		j = t ? json_loads(t, 0, NULL) : NULL;
-		r = j && json_is_object(j) ? 0 : -EIO;
-	} else
-		r = rc == 0 ? -ENOENT : rc;
-	db_done(st);
+	r = db_one(c, sql_env_config, json_object_read, &j, NULL, "ss", env_id, kind);
 	if (r < 0) {
 		json_decref(j);
 		return r;
@@ -796,118 +725,25 @@ int store_ping_env_config(struct store_ping *p, const char *env_id, const char *
 
 static const char sql_signing_key[] = "SELECT signingKey FROM envs WHERE id = ?";
 
+static int text_dup_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	int r = col_dup(st, 0, elem);
+
+	return r >= 0 && !*(char **)elem ? -ENOENT : r;
+}
+
 int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret)
 {
 	char *k = NULL;
 	struct db_conn *c;
-	struct db_stmt *st;
-	int r, rc;
+	int r;
 
 	IO_CONN(p, c);
-	r = db_query(c, sql_signing_key, &st, "s", env_id);
-	if (r < 0)
-		return r;
-	rc = db_next(st);
-	if (rc > 0) {
-		r = col_dup(st, 0, &k);
-		if (r >= 0 && !k)
-			r = -ENOENT;
-	} else
-		r = rc == 0 ? -ENOENT : rc;
-	db_done(st);
+	r = db_one(c, sql_signing_key, text_dup_read, &k, NULL, "s", env_id);
 	if (r < 0) {
 		free(k);
 		return r;
 	}
 	*ret = k;
 	return 0;
-}
-
-/* ---- events ---- */
-
-static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
-static const char sql_event_poll[] =
-	"SELECT seq, kind, envId, hostId, name, createdAt FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
-
-int store_ping_event_last_seq(struct store_ping *p, int64_t *ret)
-{
-	struct db_conn *c;
-	struct db_stmt *st;
-	int64_t v = 0;
-	int r, rc;
-
-	IO_CONN(p, c);
-	r = db_query(c, sql_event_last, &st, "");
-	if (r < 0)
-		return r;
-	rc = db_next(st);
-	if (rc > 0)
-		v = db_col_int64(st, 0);
-	r = rc < 0 ? rc : 0;
-	db_done(st);
-	if (r < 0)
-		return r;
-	*ret = v;
-	return 0;
-}
-
-#define EVENT_GAP_WAIT_MS 1000
-
-int store_ping_event_poll(struct store_ping *p, int64_t after, struct ping_event *ev, size_t max)
-{
-	struct db_conn *c;
-	struct db_stmt *st;
-	int64_t prev = after, now = now_ms();
-	size_t n = 0;
-	int r, rc = 0;
-	bool pg;
-
-	IO_CONN(p, c);
-	pg = db_dialect(c) == DB_PG;
-	r = db_query(c, sql_event_poll, &st, "ii", after, (int64_t)max);
-	if (r < 0)
-		return r;
-	while (n < max && (rc = db_next(st)) > 0) {
-		int64_t seq = db_col_int64(st, 0);
-
-		/* PostgreSQL: sequence numbers are taken at insert but become visible at commit, so a gap may be
-		 * an event still being committed by another replica; stop before a fresh gap (a rolled-back insert
-		 * leaves a gap for good: it is skipped once the next event is EVENT_GAP_WAIT_MS old) */
-		if (pg && seq != prev + 1 && db_col_int64(st, 5) > now - EVENT_GAP_WAIT_MS)
-			break;
-		ev[n].seq = prev = seq;
-		db_col_copy(st, 1, ev[n].kind, sizeof(ev[n].kind));
-		db_col_copy(st, 2, ev[n].env_id, sizeof(ev[n].env_id));
-		db_col_copy(st, 3, ev[n].host_id, sizeof(ev[n].host_id));
-		db_col_copy(st, 4, ev[n].name, sizeof(ev[n].name));
-		n++;
-	}
-	r = rc >= 0 ? 0 : rc;
-	db_done(st);
-	if (r < 0)
-		return r;
-	return (int)n;
-}
-
-int store_ping_event_add(struct store_ping *p, const char *kind, const char *env_id, const char *host_id,
-			 const char *name, int64_t now)
-{
-	struct db_conn *c;
-	int r;
-
-	IO_CONN(p, c);
-	r = event_add(c, kind, env_id, host_id, name, now);
-	return r < 0 ? r : 0;
-}
-
-static const char sql_event_purge[] = "DELETE FROM events WHERE createdAt < ?";
-
-int store_ping_event_purge(struct store_ping *p, int64_t before)
-{
-	struct db_conn *c;
-	int r;
-
-	IO_CONN(p, c);
-	r = db_exec(c, sql_event_purge, "i", before);
-	return r < 0 ? r : 0;
 }

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/store_agents.c: agent rows and host actions (§3.4, §4.6).
+ * SQL is static text with placeholders only (store_sql.h); does not log. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enums.h"
+#include "jsonutil.h"
+#include "store_sql.h"
+#include "util.h"
+#include "banned.h"
+
+#define AGENT_COLS                                                                                                     \
+	"a.hostId, a.hostName, a.envId, a.deployId, a.deployStage, a.state, a.status, a.startDate, "                  \
+	"a.lastUpdateDate, a.lastOperator, a.lastErrno, a.failCount, a.firstDeploy, a.firstDeployDate, "              \
+	"a.stageStartDate, a.containerHealthStatus, a.holdsSlot, a.removed"
+static const char sql_agent_list_env[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ? ORDER BY a.hostName";
+static const char sql_agent_list_name[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostName = ? ORDER BY a.envId";
+static const char sql_agent_list_id[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostId = ? ORDER BY a.envId";
+static const char sql_agent_error[] =
+	"SELECT hostId, hostName, envId, errorMessage FROM agent_errors WHERE envId = ? AND hostName = ?";
+#define SQL_AGENT_AFFECTED(JE)                                                                                         \
+	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM " JE("?1") ") "                \
+	"AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_affected = DSQL_JE(SQL_AGENT_AFFECTED);
+#define SQL_AGENT_PAUSE(JE)                                                                                            \
+	"UPDATE agents SET state = 'PAUSED_BY_USER', holdsSlot = 0, lastUpdateDate = ?3, lastOperator = ?4, "          \
+	"version = version + 1 WHERE hostId IN (SELECT value FROM " JE("?1") ") AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_pause = DSQL_JE(SQL_AGENT_PAUSE);
+#define SQL_AGENT_RESET(JE)                                                                                            \
+	"UPDATE agents SET state = 'RESET', removed = 0, lastUpdateDate = ?3, lastOperator = ?4, "                     \
+	"version = version + 1 WHERE hostId IN (SELECT value FROM " JE("?1") ") AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_reset = DSQL_JE(SQL_AGENT_RESET);
+#define SQL_AGENT_NORMAL(JE)                                                                                           \
+	"UPDATE agents SET state = CASE WHEN removed = 1 OR state = 'STOP' THEN 'RESET' ELSE 'NORMAL' END, "           \
+	"removed = 0, lastUpdateDate = ?3, lastOperator = ?4, version = version + 1 "                                  \
+	"WHERE hostId IN (SELECT value FROM " JE("?1") ") AND (envId = ?2 OR ?2 IS NULL)"
+static const struct dsql sql_agent_normal = DSQL_JE(SQL_AGENT_NORMAL);
+static const char sql_agent_reset_failed[] =
+	"UPDATE agents SET state = 'RESET', removed = 0, lastUpdateDate = ?3, lastOperator = ?4, version = version + 1 "
+	"WHERE envId = ?1 AND ((deployId = ?2 AND status NOT IN ('SUCCEEDED', 'UNKNOWN') AND state <> 'RESET') "
+	"OR removed = 1)";
+static const char sql_agent_count[] =
+	"SELECT count(*) FROM agents WHERE envId = ?1 AND CASE ?2 "
+	"WHEN 0 THEN deployStage = 'SERVING_BUILD' "
+	"WHEN 1 THEN deployStage = 'SERVING_BUILD' AND state = 'NORMAL' "
+	"WHEN 2 THEN firstDeploy = 1 AND deployStage <> 'SERVING_BUILD' "
+	"ELSE firstDeploy = 1 AND deployStage <> 'SERVING_BUILD' AND status NOT IN ('SUCCEEDED', 'UNKNOWN') END";
+static const char sql_agent_total[] = "SELECT count(*) FROM agents WHERE envId = ?";
+static const char sql_agent_hosts[] = "SELECT count(DISTINCT hostId) FROM agents";
+
+int store_agent_list_env(struct store *s, const char *env_id, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_list(c, false, sql_agent_list_env, ret, "s", env_id);
+}
+
+int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out)
+{
+	CONN_OR_FAIL(c, s);
+	return db_list_text(c, sql_agent_list_env, out, "s", env_id);
+}
+
+int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	if (host_name)
+		return db_list(c, false, sql_agent_list_name, ret, "s", host_name);
+	return db_list(c, false, sql_agent_list_id, ret, "s", host_id);
+}
+
+int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_row(c, sql_agent_error, ret, "ss", env_id, host_name);
+}
+
+/* Events and history for rows about to change: HOST per host, SLOT per env where a slot is freed
+ * (when frees_slot), `Host Action` history per env. */
+int store_tx_agent_effects(struct db_conn *c, const json_t *affected, bool frees_slot, const char *action,
+			   const char *operator_name)
+{
+	json_t *envs = json_object(), *hosts = json_object(), *row, *v;
+	const char *k;
+	size_t i;
+	int r = 0;
+
+	if (!envs || !hosts) {
+		r = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(affected, i, row) {
+		const char *env_id = json_string_value(json_object_get(row, "envId"));
+		const char *host_id = json_string_value(json_object_get(row, "hostId"));
+		json_t *list = json_object_get(envs, env_id);
+		if (!list) {
+			list = json_array();
+			if (!list || json_object_set_new(envs, env_id, list) < 0) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+		(void)json_array_append_new(list, json_string(host_id));
+		if (!json_object_get(hosts, host_id)) {
+			(void)json_object_set_new(hosts, host_id, json_true());
+			r = store_tx_event(c, "HOST", env_id, host_id, NULL);
+			if (r < 0)
+				goto out;
+		}
+		if (frees_slot && json_is_true(json_object_get(row, "holdsSlot"))) {
+			r = store_tx_event(c, "SLOT", env_id, host_id, NULL);
+			if (r < 0)
+				goto out;
+		}
+	}
+	json_object_foreach(envs, k, v) {
+		json_t *chg = json_pack("{s:s,s:O}", "action", action, "hostIds", v);
+		char *txt = chg ? json_dumps(chg, JSON_COMPACT) : NULL;
+		json_decref(chg);
+		if (!txt) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = store_tx_history_simple(c, k, operator_name, "Host Action", txt);
+		free(txt);
+		if (r < 0)
+			goto out;
+	}
+out:
+	json_decref(envs);
+	json_decref(hosts);
+	return r;
+}
+
+int store_agent_action(struct store *s, const char *env_id, const json_t *host_ids, enum store_agent_action a,
+		       const char *operator_name, int64_t now)
+{
+	static const char *const action_names[] = { "PAUSED_BY_USER", "RESET", "NORMAL" };
+	static const struct dsql *const sqls[] = { &sql_agent_pause, &sql_agent_reset, &sql_agent_normal };
+	json_t *affected = NULL;
+	int r, n = 0;
+	CONN_OR_FAIL(c, s);
+
+	r = db_begin(c, DB_LOCK_GLOBAL);
+	if (r < 0)
+		return r;
+	r = db_list(c, false, SQL(c, sql_agent_affected), &affected, "js", host_ids, env_id);
+	if (r >= 0)
+		r = n = db_exec(c, SQL(c, *sqls[a]), "jsis", host_ids, env_id, now, operator_name);
+	if (r >= 0)
+		r = store_tx_agent_effects(c, affected, a == STORE_AGENT_PAUSE, action_names[a], operator_name);
+	json_decref(affected);
+	r = db_end(c, r < 0 ? r : 0);
+	return r < 0 ? r : n;
+}
+
+static const char sql_agent_failed_rows[] =
+	"SELECT hostId, envId, holdsSlot FROM agents WHERE envId = ?1 AND ((deployId = ?2 AND status NOT IN "
+	"('SUCCEEDED', 'UNKNOWN') AND state <> 'RESET') OR removed = 1)";
+
+int store_agent_reset_failed(struct store *s, const char *env_id, const char *deploy_id,
+			     const char *operator_name, int64_t now)
+{
+	json_t *affected = NULL;
+	int r;
+	CONN_OR_FAIL(c, s);
+
+	r = db_begin(c, DB_LOCK_GLOBAL);
+	if (r < 0)
+		return r;
+	r = db_list(c, false, sql_agent_failed_rows, &affected, "ss", env_id, deploy_id);
+	if (r >= 0)
+		r = db_exec(c, sql_agent_reset_failed, "ssis", env_id, deploy_id, now, operator_name);
+	if (r >= 0 && json_array_size(affected) > 0)
+		r = store_tx_agent_effects(c, affected, false, "RESET", operator_name);
+	json_decref(affected);
+	return db_end(c, r < 0 ? r : 0);
+}
+
+int store_agent_count(struct store *s, const char *env_id, enum store_agent_count what, int64_t *ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_int(c, sql_agent_count, ret, "si", env_id, (int64_t)what);
+}
+
+int store_agent_total(struct store *s, const char *env_id, int64_t *ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_int(c, sql_agent_total, ret, "s", env_id);
+}
+
+int store_agent_host_count(struct store *s, int64_t *ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_int(c, sql_agent_hosts, ret, NULL);
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/store_events.c: the wake events (§5.11) every change writes and the ping path polls: the one event API
+ * (store.h), and the in-transaction write every resource uses (store_sql.h).
+ * SQL is static text with placeholders only (store_sql.h); does not log. */
+#include <errno.h>
+
+#include "store_sql.h"
+#include "util.h"
+#include "banned.h"
+
+/* PostgreSQL: how long a gap in the sequence may be an insert still being committed (store_event_poll) */
+#define EVENT_GAP_WAIT_MS 1000
+
+static const char sql_event_add[] = "INSERT INTO events(kind, envId, hostId, name, createdAt) VALUES(?,?,?,?,?)";
+static const char sql_event_poll[] =
+	"SELECT seq, kind, envId, hostId, name, createdAt FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
+static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
+static const char sql_event_purge[] = "DELETE FROM events WHERE createdAt < ?";
+
+int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name)
+{
+	int r = db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, (int64_t)now_ms());
+	return r < 0 ? r : 0;
+}
+
+int store_event_add(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name)
+{
+	CONN_OR_FAIL(c, s);
+	return store_tx_event(c, kind, env_id, host_id, name);
+}
+
+struct poll_ctx {
+	int64_t prev, now;
+	bool pg;
+};
+
+static int event_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct store_event *ev = elem;
+	struct poll_ctx *p = ctx;
+	int64_t seq = db_col_int64(st, 0);
+
+	/* PostgreSQL: sequence numbers are taken at insert but become visible at commit, so a gap may be an event
+	 * still being committed by another replica; stop before a fresh gap (a rolled-back insert leaves a gap for
+	 * good: it is skipped once the next event is EVENT_GAP_WAIT_MS old) */
+	if (p->pg && seq != p->prev + 1 && db_col_int64(st, 5) > p->now - EVENT_GAP_WAIT_MS)
+		return DB_STOP;
+	ev->seq = p->prev = seq;
+	db_col_copy(st, 1, ev->kind, sizeof(ev->kind));
+	db_col_copy(st, 2, ev->env_id, sizeof(ev->env_id));
+	db_col_copy(st, 3, ev->host_id, sizeof(ev->host_id));
+	db_col_copy(st, 4, ev->name, sizeof(ev->name));
+	return 0;
+}
+
+int store_event_poll(struct store *s, int64_t after, struct store_event *ev, size_t max)
+{
+	struct db_vec out = { .v = ev, .cap = max, .size = sizeof(*ev), .fixed = true };
+	struct poll_ctx p = { .prev = after, .now = now_ms() };
+	int r;
+	CONN_OR_FAIL(c, s);
+
+	p.pg = db_dialect(c) == DB_PG;
+	r = db_collect(c, sql_event_poll, &out, event_read, &p, "ii", after, (int64_t)max);
+	return r < 0 ? r : (int)out.n;
+}
+
+int store_event_last_seq(struct store *s, int64_t *ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_int(c, sql_event_last, ret, NULL);
+}
+
+int store_event_purge(struct store *s, int64_t before)
+{
+	int r;
+	CONN_OR_FAIL(c, s);
+	r = db_exec(c, sql_event_purge, "i", before);
+	return r < 0 ? r : 0;
+}

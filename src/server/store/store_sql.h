@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/store_sql.h: what the store_<resource>.c files share (private to src/server/store).
+ *
+ * store.h is implemented once, on the SQL driver layer (db.h), for SQLite and PostgreSQL alike: the backend
+ * split is the db_driver (db_sqlite.c, db_pg.c), not the store. One file per resource, mirroring src/server/api/.
+ *
+ * SQL is static text with placeholders only; where the dialects differ a statement is a pair of texts (struct
+ * dsql, chosen by the connection's dialect with SQL()). Multi-row changes run in write transactions (db_begin):
+ * on SQLite BEGIN IMMEDIATE takes the database write lock, which is what "lock the stage row" means there (one
+ * server process per file, PROTOCOL §10); on PostgreSQL the same transactions take one transaction-scoped
+ * advisory lock (DB_LOCK_GLOBAL), so every replica sees the same serial order of multi-row changes (§5.7, §8).
+ * Nothing here logs. */
+#ifndef SLIPWAY_STORE_SQL_H
+#define SLIPWAY_STORE_SQL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "store.h"
+
+/* The store handle: the driver layer's database (one connection per thread) and its dialect. */
+struct store {
+	struct db *db;
+	enum db_dialect dialect;
+};
+
+/* a statement whose text differs between the dialects */
+struct dsql {
+	const char *sqlite, *pg;
+};
+#define SQL(c, d) (db_dialect(c) == DB_PG ? (d).pg : (d).sqlite)
+/* the elements of a JSON array parameter as a table with one text column `value` */
+#define JE_SQ(p) "json_each(" p ")"
+#define JE_PG(p) "json_array_elements_text(" p "::json)"
+/* a statement written once as a macro of JE: one text per dialect */
+#define DSQL_JE(M) { M(JE_SQ), M(JE_PG) }
+
+/* The calling thread's connection, or return -EIO from the calling function. */
+#define CONN_OR_FAIL(c, s)                                                                                             \
+	struct db_conn *c = db_conn((s)->db);                                                                          \
+	if (!c)                                                                                                        \
+		return -EIO
+
+/* ---- writes shared by several resources, inside the caller's transaction (0 or a negative errno) ---- */
+
+/* A wake event (§5.11) stamped now (store_events.c). */
+int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name);
+/* A config history entry (keys of the wire object); NULL h writes nothing (store.c). */
+int store_tx_history(struct db_conn *c, const json_t *h);
+/* A history entry of env_id with a fresh changeId, stamped now (store.c). */
+int store_tx_history_simple(struct db_conn *c, const char *env_id, const char *operator_name, const char *type,
+			    const char *change);
+/* Events and history for agent rows about to change (rows {hostId, envId, holdsSlot}): HOST per host, SLOT per
+ * row that holds a slot (when frees_slot), `Host Action` history per env (store_agents.c). */
+int store_tx_agent_effects(struct db_conn *c, const json_t *affected, bool frees_slot, const char *action,
+			   const char *operator_name);
+
+#endif
