@@ -129,7 +129,8 @@ def main():
             with open(conf, "w") as f:
                 f.write(f"server_url = {url}\ntoken = {token}\nhost_name = bench-agent\nhost_id = bench-agent\n"
                         f"state_dir = {adir}/state\nbuilds_dir = {adir}/builds\ntarget_dir = {adir}/current\n"
-                        f"log_dir = {adir}/log\nmax_retry = 1\n" + extra)
+                        f"log_dir = {adir}/log\nmax_retry = 1\n"
+                        f"download_allow_file_dirs = {tmp}/artifacts\n" + extra)
             os.chmod(conf, 0o600)
             agent = subprocess.Popen([AGENT_BIN, "--config", conf],
                                      stdout=open(os.path.join(tmp, "agent.log"), "a"), stderr=subprocess.STDOUT,

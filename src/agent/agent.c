@@ -575,13 +575,23 @@ static off_t log_header(int fd, const struct step_ctx *ctx, int attempt)
 
 /* ---- TARGET ------------------------------------------------------------------------------------- */
 
+static struct target_policy target_policy(const struct agent *a)
+{
+	return (struct target_policy){ .target_dir = a->cfg->target_dir,
+				       .allowed_target_roots = a->cfg->allowed_target_roots,
+				       .state_dir = a->cfg->state_dir,
+				       .builds_dir = a->cfg->builds_dir };
+}
+
 static int resolve_target(struct agent *a, const struct step_ctx *ctx, char *target, size_t size, char *err,
 			  size_t errsz)
 {
-	int r = stage_resolve_target(a->cfg->target_dir, ctx->env_name, ctx->custom_target, a->cfg->state_dir,
-				     a->cfg->builds_dir, target, size, err, errsz);
-	if (r < 0)
+	struct target_policy tp = target_policy(a);
+	int r = stage_resolve_target(&tp, ctx->env_name, ctx->custom_target, target, size, err, errsz);
+	if (r < 0) {
+		log_error("env '%s': %s", ctx->env_name, err);
 		return r;
+	}
 	if (!streq_ptr(entry_str(ctx->entry, "target"), target))
 		entry_set_str(ctx->entry, "target", target);
 	return 0;
@@ -881,7 +891,7 @@ static enum step_outcome run_download(struct agent *a, const struct step_ctx *ct
 					"cannot create a temp directory in '%s': %s", env_dir, strerror(errno));
 			goto out;
 		}
-		(void)chmod(tmp_dir, 0755);
+		/* mkdtemp's 0700 stays: the artifact and the tree are private until build_install() */
 		(void)str_copy(a->running_tmp, sizeof(a->running_tmp), strrchr(tmp_dir, '/') + 1);
 		a->running_tmp_env = ctx->env_name;
 		log_fd = open_env_log(a, ctx->env_name, log_path, sizeof(log_path));
@@ -1209,6 +1219,7 @@ static void run_retention(struct agent *a)
 	char (*targets)[PATH_MAX] = calloc(n ? n : 1, PATH_MAX);
 	struct retention_params p;
 	struct retention_stats stats;
+	struct target_policy tp = target_policy(a);
 	const char *k;
 	int r;
 
@@ -1222,8 +1233,7 @@ static void run_retention(struct agent *a)
 		const char *custom = json_string_value(json_object_get(json_object_get(e, "agentConfigs"), "target"));
 		re[i].env_name = k;
 		re[i].target = entry_str(e, "target");
-		if (!re[i].target && stage_resolve_target(a->cfg->target_dir, k, custom, a->cfg->state_dir,
-							  a->cfg->builds_dir, targets[i], PATH_MAX, NULL, 0) == 0)
+		if (!re[i].target && stage_resolve_target(&tp, k, custom, targets[i], PATH_MAX, NULL, 0) == 0)
 			re[i].target = targets[i];
 		re[i].target_build_id = entry_str(e, "targetBuildId");
 		re[i].previous_build_id = entry_str(e, "previousBuildId");
@@ -1285,6 +1295,7 @@ static void run_retention(struct agent *a)
 
 static void cleanup_crash_leftovers(struct agent *a)
 {
+	struct target_policy tp = target_policy(a);
 	DIR *d = opendir(a->cfg->builds_dir);
 	struct dirent *de;
 	json_t *e;
@@ -1320,7 +1331,7 @@ static void cleanup_crash_leftovers(struct agent *a)
 		const char *t = entry_str(e, "target");
 		if (!t && str_printf(target, sizeof(target), "%s/%s", a->cfg->target_dir, k) == 0)
 			t = target;
-		if (t)
+		if (t && stage_target_allowed(&tp, t)) /* a state from before the roots check may hold any path */
 			(void)stage_remove_stale_tmp(t);
 	}
 }

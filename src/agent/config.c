@@ -13,6 +13,7 @@
 #include "fs.h"
 #include "log.h"
 #include "parse.h"
+#include "paths.h"
 #include "util.h"
 #include "banned.h"
 
@@ -28,6 +29,7 @@ static const struct cfg_entry agent_table[] = {
 	{ "log_dir", CFG_STRING, 0, 0, "/var/log/slipway", OFF(log_dir), "<env>.log per env" },
 	{ "log_max_bytes", CFG_SIZE, 4096, 1024 * GIB, "10M", OFF(log_max_bytes), "rotate an env log above this size" },
 	{ "target_dir", CFG_STRING, 0, 0, "/var/lib/slipway/current", OFF(target_dir), "TARGET symlinks live here" },
+	{ "allowed_target_roots", CFG_STRING, 0, 0, NULL, OFF(allowed_target_roots), "more directories a server-sent TARGET may be under, comma-separated absolute paths" },
 	{ "keep_builds", CFG_INT, 1, 100, "3", OFF(keep_builds), "complete builds kept per env" },
 	{ "ping_interval", CFG_SECONDS, 1, 3600, "30", OFF(ping_interval_s), "seconds between idle pings when polling" },
 	{ "long_poll", CFG_BOOL, 0, 0, "true", OFF(long_poll), "ask the server to hold idle pings" },
@@ -47,7 +49,7 @@ static const struct cfg_entry agent_table[] = {
 	{ "allow_http", CFG_BOOL, 0, 0, "false", OFF(allow_http), "allow plain http:// artifact URLs" },
 	{ "download_allow_hosts", CFG_STRING, 0, 0, NULL, OFF(download_allow_hosts), "allowed artifact hosts (empty = any)" },
 	{ "download_allow_s3_buckets", CFG_STRING, 0, 0, NULL, OFF(download_allow_s3_buckets), "allowed S3 buckets (empty = any)" },
-	{ "download_allow_file_dirs", CFG_STRING, 0, 0, NULL, OFF(download_allow_file_dirs), "allowed file:// directories (empty = anywhere)" },
+	{ "download_allow_file_dirs", CFG_STRING, 0, 0, NULL, OFF(download_allow_file_dirs), "directories file:// artifacts may come from, comma-separated absolute paths (empty = refuse file://)" },
 	{ "max_artifact_bytes", CFG_SIZE, 1, 1024 * GIB, "4G", OFF(max_artifact_bytes), "largest artifact accepted" },
 	{ "max_extracted_bytes", CFG_SIZE, 1, 4096 * GIB, "16G", OFF(max_extracted_bytes), "largest total extracted size" },
 	{ "max_archive_entries", CFG_INT, 1, 100000000, "1000000", OFF(max_archive_entries), "most entries in one archive" },
@@ -244,6 +246,15 @@ int agent_config_finish(struct agent_config *c, bool require_server, char *errbu
 			snprintf(errbuf, errsize, "directory '%s' must be an absolute path", dirs[i] ? dirs[i] : "");
 			return -EINVAL;
 		}
+	const char *lists[] = { "allowed_target_roots", "download_allow_file_dirs" };
+	const char *values[] = { c->allowed_target_roots, c->download_allow_file_dirs };
+	for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+		char bad[256];
+		if (!clist_all_absolute(values[i], bad, sizeof(bad))) {
+			snprintf(errbuf, errsize, "%s: '%s' must be an absolute path", lists[i], bad);
+			return -EINVAL;
+		}
+	}
 	r = set_default_path(&c->host_info_file, c->state_dir, "host_info");
 	if (r < 0)
 		return r;

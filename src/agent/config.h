@@ -20,6 +20,7 @@ struct agent_config {
 	char *log_dir;
 	uint64_t log_max_bytes;
 	char *target_dir;
+	char *allowed_target_roots;
 	int64_t keep_builds;
 	int64_t ping_interval_s;
 	bool long_poll;

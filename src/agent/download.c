@@ -30,6 +30,7 @@
 #include "hash.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "paths.h"
 #include "s3.h"
 #include "util.h"
 #include "banned.h"
@@ -50,50 +51,6 @@ bool build_id_is_valid(const char *name)
 static bool empty(const char *s)
 {
 	return !s || !*s;
-}
-
-/* Call fn for each trimmed non-empty item of a comma list; stops and returns true when fn does. */
-typedef bool (*list_item_fn)(const char *item, size_t n, const void *ctx);
-
-static bool list_any(const char *list, list_item_fn fn, const void *ctx)
-{
-	const char *p = list;
-
-	if (!p)
-		return false;
-	while (*p) {
-		const char *s, *e;
-
-		while (*p == ',')
-			p++;
-		s = p;
-		while (*p && *p != ',')
-			p++;
-		e = p;
-		while (s < e && isspace((unsigned char)*s))
-			s++;
-		while (e > s && isspace((unsigned char)e[-1]))
-			e--;
-		if (e > s && fn(s, (size_t)(e - s), ctx))
-			return true;
-	}
-	return false;
-}
-
-static bool item_equals(const char *item, size_t n, const void *ctx)
-{
-	const char *s = ctx;
-	return strlen(s) == n && memcmp(item, s, n) == 0;
-}
-
-static bool item_any(const char *item, size_t n, const void *ctx)
-{
-	return true;
-}
-
-static bool list_is_empty(const char *list)
-{
-	return !list_any(list, item_any, NULL);
 }
 
 /* ---- the job ------------------------------------------------------------------------------- */
@@ -258,10 +215,10 @@ out:
 
 int download_select_key(const struct build_verify *v, const char **ret_key, bool *ret_any_trusted)
 {
-	bool have_list = !list_is_empty(v->trusted_signing_keys);
+	bool have_list = !clist_is_empty(v->trusted_signing_keys);
 
 	if (!empty(v->signing_key)) {
-		if (have_list && !list_any(v->trusted_signing_keys, item_equals, v->signing_key))
+		if (have_list && !clist_contains(v->trusted_signing_keys, v->signing_key))
 			return -EPERM;
 		*ret_key = v->signing_key;
 		*ret_any_trusted = false;
@@ -422,7 +379,7 @@ static int marker_satisfies(const struct build_marker *m, const struct build_ver
 		return 0;
 	if (key && !streq(key, m->signature_key))
 		return 0;
-	if (any && (!*m->signature_key || !list_any(v->trusted_signing_keys, item_equals, m->signature_key)))
+	if (any && (!*m->signature_key || !clist_contains(v->trusted_signing_keys, m->signature_key)))
 		return 0;
 	return 1;
 }
@@ -769,6 +726,12 @@ static int stream_finish(struct dl *d)
 	return r;
 }
 
+/* Extraction failures that no retry can fix (format, unsafe entry, limits). */
+static bool extract_error_is_fatal(int r)
+{
+	return r == -EPROTONOSUPPORT || r == -EPERM || r == -EFBIG || r == -EBADMSG;
+}
+
 static int fail(struct dl *d, bool fatal, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(struct dl *d, bool fatal, int r, const char *fmt, ...)
 {
@@ -898,8 +861,8 @@ static int check_http_url(struct dl *d, const char *url, bool redirect_from_http
 	hp.port = 0;
 	for (const char *q = port; *q; q++)
 		hp.port = hp.port * 10 + (*q - '0');
-	if (!list_is_empty(d->job->download_allow_hosts) &&
-	    !list_any(d->job->download_allow_hosts, host_item_matches, &hp)) {
+	if (!clist_is_empty(d->job->download_allow_hosts) &&
+	    !clist_any(d->job->download_allow_hosts, host_item_matches, &hp)) {
 		r = fail(d, true, -EPERM, "artifact host '%s' is not in download_allow_hosts", host);
 		goto out;
 	}
@@ -911,10 +874,26 @@ out:
 	return r;
 }
 
+/* write(2) all of p; 0 or a negative errno (errno set too). */
+static int write_fully(int fd, const void *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t k = write(fd, (const char *)p + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		off += (size_t)k;
+	}
+	return 0;
+}
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct dl *d = userdata;
-	size_t n = size * nmemb, off = 0;
+	size_t n = size * nmemb;
 
 	if (n > d->job->max_artifact_bytes || d->bytes > d->job->max_artifact_bytes - n) {
 		d->too_big = true;
@@ -924,16 +903,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		d->io_error = true;
 		return 0;
 	}
-	while (off < n) {
-		ssize_t k = write(d->fd, ptr + off, n - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			d->io_error = true;
-			errno = errno ? errno : EIO;
-			return 0;
-		}
-		off += (size_t)k;
+	if (write_fully(d->fd, ptr, n) < 0) {
+		d->io_error = true;
+		errno = errno ? errno : EIO;
+		return 0;
 	}
 	d->bytes += n;
 	if (d->stream_allowed && !d->stream_decided)
@@ -1041,9 +1014,7 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (cc != CURLE_OK) {
 		if (d->extract_failed) {
-			bool fatal = d->x->r == -EPROTONOSUPPORT || d->x->r == -EPERM || d->x->r == -EFBIG ||
-				     d->x->r == -EBADMSG;
-			r = fail(d, fatal, d->x->r, "%s", *d->x->err ? d->x->err : strerror(-d->x->r));
+			r = fail(d, extract_error_is_fatal(d->x->r), d->x->r, "%s", *d->x->err ? d->x->err : strerror(-d->x->r));
 		} else if (cc == CURLE_FILESIZE_EXCEEDED || d->too_big) {
 			r = fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
 				 (unsigned long long)job->max_artifact_bytes);
@@ -1122,29 +1093,12 @@ static int fetch_http(struct dl *d, const char *first_url, bool s3)
 	return r;
 }
 
-static bool dir_item_contains(const char *item, size_t n, const void *ctx)
-{
-	const char *path = ctx;
-	char raw[PATH_MAX], real[PATH_MAX];
-	size_t rl;
-
-	if (n >= sizeof(raw))
-		return false;
-	memcpy(raw, item, n);
-	raw[n] = '\0';
-	if (!realpath(raw, real))
-		return false;
-	rl = strlen(real);
-	if (rl == 1 && real[0] == '/')
-		return true;
-	return strncmp(path, real, rl) == 0 && path[rl] == '/';
-}
-
-/* file:// — resolve, check the allow-list, open in place. */
-static int open_file_url(struct dl *d, const char *url, int *ret_fd)
+/* file:// — parse, refuse unless download_allow_file_dirs holds the file (realpath: no ".." or
+ * symlink escape), open it. */
+static int open_file_url(struct dl *d, const char *url, char *real, size_t realsz, int *ret_fd)
 {
 	CURLU *u = curl_url();
-	char *host = NULL, *path = NULL, real[PATH_MAX], shown[512];
+	char *host = NULL, *path = NULL, shown[512];
 	struct stat st;
 	int fd = -1, r;
 
@@ -1160,8 +1114,13 @@ static int open_file_url(struct dl *d, const char *url, int *ret_fd)
 		r = fail(d, true, -EINVAL, "file URL with a remote host: '%s'", shown);
 		goto out;
 	}
-	if (path[0] != '/' || strlen(path) != strcspn(path, "\0")) {
+	if (path[0] != '/' || strlen(path) != strcspn(path, "\0") || realsz < PATH_MAX) {
 		r = fail(d, true, -EINVAL, "invalid file URL '%s'", shown);
+		goto out;
+	}
+	if (clist_is_empty(d->job->download_allow_file_dirs)) {
+		r = fail(d, true, -EPERM, "file:// artifacts are not allowed on this host (download_allow_file_dirs is empty): '%s'",
+			 shown);
 		goto out;
 	}
 	if (!realpath(path, real)) {
@@ -1169,12 +1128,11 @@ static int open_file_url(struct dl *d, const char *url, int *ret_fd)
 		r = fail(d, false, r, "cannot resolve '%s': %s", shown, strerror(-r));
 		goto out;
 	}
-	if (!list_is_empty(d->job->download_allow_file_dirs) &&
-	    !list_any(d->job->download_allow_file_dirs, dir_item_contains, real)) {
+	if (!path_real_is_inside_any(real, d->job->download_allow_file_dirs)) {
 		r = fail(d, true, -EPERM, "file artifact '%s' is not under download_allow_file_dirs", real);
 		goto out;
 	}
-	fd = open(real, O_RDONLY | O_CLOEXEC);
+	fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		r = fail(d, false, r, "cannot open '%s': %s", real, strerror(-r));
@@ -1189,33 +1147,6 @@ static int open_file_url(struct dl *d, const char *url, int *ret_fd)
 			 (unsigned long long)d->job->max_artifact_bytes);
 		goto out;
 	}
-	/* hash while reading once */
-	r = sha256_init(&d->sha);
-	if (r < 0)
-		goto out;
-	for (;;) {
-		char buf[128 * 1024];
-		ssize_t k = read(fd, buf, sizeof(buf));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			r = fail(d, false, r, "cannot read '%s': %s", real, strerror(-r));
-			goto out;
-		}
-		if (k == 0)
-			break;
-		d->bytes += (uint64_t)k;
-		if (d->bytes > d->job->max_artifact_bytes) {
-			r = fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
-				 (unsigned long long)d->job->max_artifact_bytes);
-			goto out;
-		}
-		(void)sha256_update(&d->sha, buf, (size_t)k);
-	}
-	r = sha256_final_hex(&d->sha, d->sha256);
-	if (r < 0)
-		goto out;
 	*ret_fd = fd;
 	fd = -1;
 	r = 0;
@@ -1226,6 +1157,37 @@ out:
 	curl_free(path);
 	curl_url_cleanup(u);
 	return r;
+}
+
+/* Read a file:// artifact once, hashing it; with copy_fd >= 0 also write it there (the private copy
+ * that is verified and then extracted, so a file changed in place after the check is never used). */
+static int read_file_artifact(struct dl *d, int fd, const char *real, int copy_fd)
+{
+	int r = sha256_init(&d->sha);
+
+	if (r < 0)
+		return fail(d, false, r, "sha256 failed");
+	for (;;) {
+		char buf[128 * 1024];
+		ssize_t k = read(fd, buf, sizeof(buf));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			return fail(d, false, r, "cannot read '%s': %s", real, strerror(-r));
+		}
+		if (k == 0)
+			break;
+		d->bytes += (uint64_t)k;
+		if (d->bytes > d->job->max_artifact_bytes)
+			return fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
+				    (unsigned long long)d->job->max_artifact_bytes);
+		(void)sha256_update(&d->sha, buf, (size_t)k);
+		if (copy_fd >= 0 && (r = write_fully(copy_fd, buf, (size_t)k)) < 0)
+			return fail(d, false, r, "cannot write artifact: %s", strerror(-r));
+	}
+	r = sha256_final_hex(&d->sha, d->sha256);
+	return r < 0 ? fail(d, false, r, "sha256 failed") : 0;
 }
 
 static int verify_one(const unsigned char *msg, size_t len, const unsigned char sig[64], const char *key_b64)
@@ -1317,7 +1279,7 @@ static int verify_signature(struct dl *d, int fd)
 			r = str_copy(d->key_used, sizeof(d->key_used), key);
 	} else {
 		struct verify_ctx c = { msg, (size_t)st.st_size, sig, d->key_used, sizeof(d->key_used) };
-		r = list_any(job->trusted_signing_keys, key_item_verifies, &c)
+		r = clist_any(job->trusted_signing_keys, key_item_verifies, &c)
 			    ? 0
 			    : fail(d, true, -EPERM, "artifact signature invalid (no trusted key verifies it)");
 	}
@@ -1326,113 +1288,171 @@ static int verify_signature(struct dl *d, int fd)
 	return r;
 }
 
-static int run_job(struct dl *d)
+/* Does this job check the artifact's content (sha256 or signature)? Then nothing is extracted before
+ * the whole artifact is in the private ./artifact file and has passed (§8.1 steps 5-7). An untrusted
+ * goal key counts: verify_signature() refuses it later. */
+static bool job_verifies(const struct download_job *job)
+{
+	struct build_verify v = { .signing_key = job->signing_key, .trusted_signing_keys = job->trusted_signing_keys };
+	const char *key = NULL;
+	bool any = false;
+
+	if (!empty(job->expected_sha256))
+		return true;
+	return download_select_key(&v, &key, &any) < 0 || key || any;
+}
+
+static int create_artifact_file(struct dl *d)
+{
+	int fd = open("artifact", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return fail(d, false, -errno, "cannot create artifact file: %s", strerror(errno));
+	d->fd = fd;
+	return fd;
+}
+
+/* file://: read in place when nothing is verified, else into the private ./artifact. *ret_fd is the
+ * file to extract from. */
+static int get_file_artifact(struct dl *d, bool verify, int *ret_fd)
+{
+	char real[PATH_MAX];
+	int src = -1, r;
+
+	r = open_file_url(d, d->job->url, real, sizeof(real), &src);
+	if (r < 0)
+		return r;
+	if (!verify) {
+		log_info("reading artifact '%s' in place", real);
+		r = read_file_artifact(d, src, real, -1);
+		if (r < 0)
+			close(src);
+		else
+			*ret_fd = src;
+		return r;
+	}
+	log_info("copying artifact '%s' to verify it", real);
+	r = create_artifact_file(d);
+	if (r >= 0)
+		r = read_file_artifact(d, src, real, d->fd);
+	close(src);
+	if (r >= 0)
+		*ret_fd = d->fd;
+	return r < 0 ? r : 0;
+}
+
+/* http(s) and s3: policy checks, then the download into the private ./artifact; without anything to
+ * verify a tar artifact is extracted while it downloads (d->x then holds the outcome). */
+static int get_remote_artifact(struct dl *d, bool verify, int *ret_fd, int *ret_stream)
 {
 	const struct download_job *job = d->job;
 	char shown[512], bucket[S3_BUCKET_MAX + 1];
-	const char *key;
+	bool s3 = startswith(job->url, "s3://");
+	const char *key, *url = job->url;
 	struct buf s3url;
-	struct extract_limits lim = { job->max_archive_entries, job->max_extracted_bytes };
-	uint64_t entries = 0, xbytes = 0;
-	char xerr[1024] = "";
-	bool in_place = false, streamed = false;
-	int fd = -1, r, xr = 1;
+	int r;
 
 	buf_init(&s3url, 16384);
-	d->lim = lim;
 	url_for_log(job->url, shown, sizeof(shown));
-	if (!job->tls_verify)
-		log_warn("tls_verify is off: artifact TLS certificates are not verified");
-	/* §8.1 step 3: scheme and allow-lists */
-	if (startswith(job->url, "file://")) {
-		in_place = true;
-		log_info("reading artifact '%s' in place", shown);
-		r = open_file_url(d, job->url, &fd);
-		if (r < 0)
-			goto out;
-	} else {
-		bool s3 = startswith(job->url, "s3://");
-		const char *url = job->url;
-
-		if (s3) {
-			if (s3_parse_url(job->url, bucket, &key) < 0) {
-				r = fail(d, true, -EINVAL, "invalid s3 URL '%s'", shown);
-				goto out;
-			}
-			if (!list_is_empty(job->download_allow_s3_buckets) &&
-			    !list_any(job->download_allow_s3_buckets, item_equals, bucket)) {
-				r = fail(d, true, -EPERM, "s3 bucket '%s' is not in download_allow_s3_buckets", bucket);
-				goto out;
-			}
-			r = s3_build_url(bucket, key, job->s3_region, job->s3_endpoint, job->s3_path_style, &s3url);
-			if (r < 0) {
-				r = fail(d, true, -EINVAL, "cannot build the s3 URL (check s3_region/s3_endpoint)");
-				goto out;
-			}
-			url = s3url.p;
-		} else {
-			r = check_http_url(d, job->url, false);
-			if (r < 0)
-				goto out;
-		}
-		fd = open("artifact", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			r = fail(d, false, -errno, "cannot create artifact file: %s", strerror(errno));
+	if (s3) {
+		if (s3_parse_url(job->url, bucket, &key) < 0) {
+			r = fail(d, true, -EINVAL, "invalid s3 URL '%s'", shown);
 			goto out;
 		}
-		d->fd = fd;
-		d->stream_allowed = true;
-		log_info("downloading artifact '%s'%s", shown, s3 ? " from s3" : "");
-		r = fetch_http(d, url, s3);
-		xr = stream_finish(d);
-		if (r < 0)
+		if (!clist_is_empty(job->download_allow_s3_buckets) &&
+		    !clist_contains(job->download_allow_s3_buckets, bucket)) {
+			r = fail(d, true, -EPERM, "s3 bucket '%s' is not in download_allow_s3_buckets", bucket);
 			goto out;
-		if (xr <= 0) {
-			streamed = true;
-			entries = d->x->entries;
-			xbytes = d->x->bytes;
-			if (xr < 0 && !*xerr)
-				(void)str_copy(xerr, sizeof(xerr), *d->x->err ? d->x->err : strerror(-xr));
 		}
-	}
-	log_info("artifact: %llu bytes, sha256 %s", (unsigned long long)d->bytes, d->sha256);
-	/* §8.1 step 6: verify */
-	if (!empty(job->expected_sha256) && strcasecmp(job->expected_sha256, d->sha256) != 0) {
-		r = fail(d, true, -EBADMSG, "sha256 mismatch: expected %.64s, got %s", job->expected_sha256, d->sha256);
+		r = s3_build_url(bucket, key, job->s3_region, job->s3_endpoint, job->s3_path_style, &s3url);
+		if (r < 0) {
+			r = fail(d, true, -EINVAL, "cannot build the s3 URL (check s3_region/s3_endpoint)");
+			goto out;
+		}
+		url = s3url.p;
+	} else if ((r = check_http_url(d, job->url, false)) < 0)
 		goto out;
-	}
+	if ((r = create_artifact_file(d)) < 0)
+		goto out;
+	*ret_fd = d->fd;
+	d->stream_allowed = !verify;
+	log_info("downloading artifact '%s'%s%s", shown, s3 ? " from s3" : "",
+		 verify ? " (verified before extraction)" : "");
+	r = fetch_http(d, url, s3);
+	*ret_stream = stream_finish(d);
+out:
+	buf_release(&s3url);
+	return r;
+}
+
+/* §8.1 step 6: sha256 and signature of the complete artifact. */
+static int verify_artifact(struct dl *d, int fd)
+{
+	const struct download_job *job = d->job;
+	int r;
+
+	log_info("artifact: %llu bytes, sha256 %s", (unsigned long long)d->bytes, d->sha256);
+	if (!empty(job->expected_sha256) && strcasecmp(job->expected_sha256, d->sha256) != 0)
+		return fail(d, true, -EBADMSG, "sha256 mismatch: expected %.64s, got %s", job->expected_sha256,
+			    d->sha256);
 	r = verify_signature(d, fd);
 	if (r < 0)
-		goto out;
+		return r;
 	if (*d->key_used)
 		log_info("artifact signature verified with key %s", d->key_used);
-	/* §8.1 step 7: extract into ./tree, with it as our working directory (done already when the
-	 * extraction streamed alongside the download) */
-	if (streamed) {
-		if (xr < 0) {
-			bool fatal = xr == -EPROTONOSUPPORT || xr == -EPERM || xr == -EFBIG || xr == -EBADMSG;
-			r = fail(d, fatal, xr, "%s", xerr);
-			goto out;
-		}
-		goto extracted;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0) {
-		r = fail(d, false, -errno, "cannot rewind artifact: %s", strerror(errno));
-		goto out;
-	}
-	if (mkdir("tree", 0755) < 0 || chdir("tree") < 0) {
-		r = fail(d, false, -errno, "cannot create tree directory: %s", strerror(errno));
-		goto out;
-	}
-	r = extract_archive_fd(fd, &lim, &entries, &xbytes, xerr, sizeof(xerr));
+	return 0;
+}
+
+/* §8.1 step 7: extract fd into ./tree, with it as our working directory. */
+static int extract_artifact(struct dl *d, int fd, uint64_t *ret_entries, uint64_t *ret_bytes)
+{
+	char xerr[1024] = "";
+	int r;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return fail(d, false, -errno, "cannot rewind artifact: %s", strerror(errno));
+	if (mkdir("tree", 0755) < 0 || chdir("tree") < 0)
+		return fail(d, false, -errno, "cannot create tree directory: %s", strerror(errno));
+	r = extract_archive_fd(fd, &d->lim, ret_entries, ret_bytes, xerr, sizeof(xerr));
 	if (chdir("..") < 0 && r == 0)
 		r = -errno;
-	if (r < 0) {
-		bool fatal = r == -EPROTONOSUPPORT || r == -EPERM || r == -EFBIG || r == -EBADMSG;
-		r = fail(d, fatal, r, "%s", *xerr ? xerr : strerror(-r));
+	if (r < 0)
+		return fail(d, extract_error_is_fatal(r), r, "%s", *xerr ? xerr : strerror(-r));
+	return 0;
+}
+
+static int run_job(struct dl *d)
+{
+	const struct download_job *job = d->job;
+	bool in_place = startswith(job->url, "file://"), verify = job_verifies(job), streamed = false;
+	uint64_t entries = 0, xbytes = 0;
+	int fd = -1, r, xr = 1;
+
+	d->lim = (struct extract_limits){ job->max_archive_entries, job->max_extracted_bytes };
+	if (!job->tls_verify)
+		log_warn("tls_verify is off: artifact TLS certificates are not verified");
+	/* §8.1 step 3: scheme and allow-lists; step 5: fetch */
+	if (in_place)
+		r = get_file_artifact(d, verify, &fd);
+	else
+		r = get_remote_artifact(d, verify, &fd, &xr);
+	if (r < 0)
 		goto out;
-	}
-extracted:
+	if (fd == d->fd)
+		in_place = false;
+	r = verify_artifact(d, fd);
+	if (r < 0)
+		goto out;
+	if (xr <= 0) { /* extracted while downloading: only when nothing was to be verified */
+		streamed = true;
+		entries = d->x->entries;
+		xbytes = d->x->bytes;
+		if (xr < 0) {
+			r = fail(d, extract_error_is_fatal(xr), xr, "%s", *d->x->err ? d->x->err : strerror(-xr));
+			goto out;
+		}
+	} else if ((r = extract_artifact(d, fd, &entries, &xbytes)) < 0)
+		goto out;
 	log_info("extracted %llu entries, %llu bytes%s", (unsigned long long)entries, (unsigned long long)xbytes,
 		 streamed ? " while downloading" : "");
 	if (!in_place)
@@ -1441,11 +1461,13 @@ extracted:
 out:
 	if (fd >= 0)
 		close(fd);
+	if (d->fd >= 0 && d->fd != fd)
+		close(d->fd);
+	d->fd = -1;
 	(void)stream_finish(d);
 	free(d->x);
 	d->x = NULL;
 	sha256_release(&d->sha);
-	buf_release(&s3url);
 	return r;
 }
 

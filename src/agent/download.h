@@ -43,7 +43,7 @@ struct download_job {
 	bool allow_http;
 	const char *download_allow_hosts;      /* comma list */
 	const char *download_allow_s3_buckets; /* comma list */
-	const char *download_allow_file_dirs;  /* comma list */
+	const char *download_allow_file_dirs;  /* comma list; empty = file:// refused */
 	uint64_t max_artifact_bytes;
 	uint64_t max_extracted_bytes;
 	uint64_t max_archive_entries;
@@ -71,10 +71,14 @@ char *download_job_to_json(const struct download_job *job);
 int download_job_from_json(const json_t *j, struct download_job *ret);
 
 /* Helper process entry point for `slipway-agent --internal-download`. Expects cwd = the fresh
- * tmp dir; reads the job JSON from stdin (at most 1 MiB); downloads to ./artifact (file://
- * is read in place), verifies size, sha256 and signature, extracts into ./tree (created here;
- * tar formats fetched over http(s)/s3 are extracted by a thread while they download, zip after
- * the download; nothing leaves the tmp dir before the agent's build_install()),
+ * tmp dir; reads the job JSON from stdin (at most 1 MiB); downloads to ./artifact (created
+ * O_EXCL, 0600), verifies size, sha256 and signature, extracts into ./tree (created here).
+ * When the job carries expected_sha256 or needs a signature, nothing is extracted before the
+ * whole artifact has passed (a file:// artifact is copied to ./artifact first); only without
+ * either are tar formats fetched over http(s)/s3 extracted by a thread while they download
+ * (zip always after) and file:// artifacts read in place. file:// needs download_allow_file_dirs
+ * to hold the file's real path (empty list: refused). Nothing leaves the tmp dir before the
+ * agent's build_install(),
  * writes ONE JSON object {"ok": bool, "fatal": bool, "sha256": hex|null, "bytes": n,
  * "signatureKey": base64|null, "message": str|null} to fd 3 (skipped if fd 3 is not open),
  * and logs one-line diagnostics on stderr. Returns the process exit code: DOWNLOAD_EXIT_OK,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "download.h"
+#include "paths.h"
 #include "stage.h"
 #include "template.h"
 #include "util.h"
@@ -55,21 +56,22 @@ static bool path_is_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static bool path_is_under_real(const char *path, const char *dir)
+bool stage_target_allowed(const struct target_policy *tp, const char *target)
 {
 	char real[PATH_MAX];
 
-	if (path_is_under(path, dir))
-		return true;
-	return dir && *dir && realpath(dir, real) && path_is_under(path, real);
+	if (path_resolve_parent(target, real, sizeof(real)) < 0)
+		return false;
+	if (path_real_is_inside(real, tp->state_dir, true) || path_real_is_inside(real, tp->builds_dir, true))
+		return false;
+	return path_real_is_inside(real, tp->target_dir, false) ||
+	       path_real_is_inside_any(real, tp->allowed_target_roots);
 }
 
-int stage_resolve_target(const char *target_dir, const char *env_name, const char *custom_target,
-			 const char *state_dir, const char *builds_dir, char *ret, size_t retsz, char *err,
-			 size_t errsz)
+int stage_resolve_target(const struct target_policy *tp, const char *env_name, const char *custom_target,
+			 char *ret, size_t retsz, char *err, size_t errsz)
 {
-	char parent[PATH_MAX], real_parent[PATH_MAX], full[PATH_MAX];
-	struct stat st;
+	char real[PATH_MAX];
 	char dummy[8];
 	int r;
 
@@ -83,7 +85,7 @@ int stage_resolve_target(const char *target_dir, const char *env_name, const cha
 		return -EINVAL;
 	}
 	if (!custom_target || !*custom_target) {
-		r = str_printf(ret, retsz, "%s/%s", target_dir, env_name);
+		r = str_printf(ret, retsz, "%s/%s", tp->target_dir, env_name);
 		if (r < 0)
 			str_printf(err, errsz, "TARGET path too long");
 		return r < 0 ? -EINVAL : 0;
@@ -92,26 +94,25 @@ int stage_resolve_target(const char *target_dir, const char *env_name, const cha
 		str_printf(err, errsz, "invalid target '%.200s': must be an absolute normalised path", custom_target);
 		return -EINVAL;
 	}
-	if (path_is_under(custom_target, state_dir) || path_is_under(custom_target, builds_dir)) {
+	if (path_is_under(custom_target, tp->state_dir) || path_is_under(custom_target, tp->builds_dir)) {
 		str_printf(err, errsz, "invalid target '%.200s': inside state_dir or builds_dir", custom_target);
 		return -EINVAL;
 	}
-	(void)str_copy(parent, sizeof(parent), custom_target);
-	if (stat(dirname(parent), &st) < 0 || !S_ISDIR(st.st_mode)) {
+	/* the checks below see the parent as it is on disk: symlinks resolved */
+	r = path_resolve_parent(custom_target, real, sizeof(real));
+	if (r < 0) {
 		str_printf(err, errsz, "invalid target '%.200s': parent directory does not exist", custom_target);
 		return -EINVAL;
 	}
-	/* the lexical test above is not fooled by a symlinked parent either */
-	if (realpath(parent, real_parent)) {
-		char base[PATH_MAX];
-		(void)str_copy(base, sizeof(base), custom_target);
-		if (str_printf(full, sizeof(full), "%s/%s", streq(real_parent, "/") ? "" : real_parent,
-			       basename(base)) == 0 &&
-		    (path_is_under_real(full, state_dir) || path_is_under_real(full, builds_dir))) {
-			str_printf(err, errsz, "invalid target '%.200s': inside state_dir or builds_dir",
-				   custom_target);
-			return -EINVAL;
-		}
+	if (path_real_is_inside(real, tp->state_dir, true) || path_real_is_inside(real, tp->builds_dir, true)) {
+		str_printf(err, errsz, "invalid target '%.200s': inside state_dir or builds_dir", custom_target);
+		return -EINVAL;
+	}
+	if (!stage_target_allowed(tp, custom_target)) {
+		str_printf(err, errsz,
+			   "invalid target '%.200s' (resolves to '%.200s'): not under target_dir or allowed_target_roots",
+			   custom_target, real);
+		return -EPERM;
 	}
 	r = str_copy(ret, retsz, custom_target);
 	if (r < 0) {
@@ -119,6 +120,28 @@ int stage_resolve_target(const char *target_dir, const char *env_name, const cha
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Give the entry name of dir_fd to uid:gid without following a symlink. A non-directory with more
+ * than one link is skipped: it may be a hard link to a file outside the tree (e.g. one that run_as
+ * planted after the last deploy), and chown would hand that file over. The check and the chown act
+ * on the same open inode, so swapping the entry in between changes nothing. */
+static int chown_entry(int dir_fd, const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+		r = 0;
+	else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 static int chown_tree(int dir_fd, uid_t uid, gid_t gid, int depth)
@@ -159,8 +182,7 @@ static int chown_tree(int dir_fd, uid_t uid, gid_t gid, int depth)
 			close(c);
 			if (r < 0)
 				break;
-		} else if (fchownat(dir_fd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = -errno;
+		} else if ((r = chown_entry(dir_fd, de->d_name, uid, gid)) < 0) {
 			break;
 		}
 	}

@@ -4,18 +4,32 @@
 #ifndef SLIPWAY_AGENT_STAGE_H
 #define SLIPWAY_AGENT_STAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "template.h"
 
+/* Where a TARGET may be: the agent's own directories and allow-list (borrowed config strings). */
+struct target_policy {
+	const char *target_dir;           /* config target_dir (absolute) */
+	const char *allowed_target_roots; /* config comma list of absolute directories; NULL = none */
+	const char *state_dir;
+	const char *builds_dir;
+};
+
 /* §7.3: TARGET = custom_target when non-NULL/non-empty, else <target_dir>/<env_name>. A custom
- * value must be absolute, normalised (no "."/".." components, no "//", no trailing '/'), not "/",
- * not inside (or equal to) state_dir or builds_dir, and its parent directory must exist.
- * Writes the TARGET path to ret[retsz]. Returns 0 or -EINVAL with err naming the value.
+ * value comes from the server (agentConfigs.target), so it must be absolute, normalised (no "."/".."
+ * components, no "//", no trailing '/'), not "/", its parent directory must exist, and with the
+ * parent's symlinks resolved it must lie strictly below target_dir or one of allowed_target_roots
+ * and not inside (or equal to) state_dir or builds_dir. Writes the TARGET path (as given) to
+ * ret[retsz]. Returns 0, -EINVAL (malformed, missing parent, inside state/builds) or -EPERM (outside
+ * the allowed roots), with err naming the value.
  * Every err/errsz pair of the artifact modules may be NULL/0 when the caller needs no message. */
-int stage_resolve_target(const char *target_dir, const char *env_name, const char *custom_target,
-			 const char *state_dir, const char *builds_dir, char *ret, size_t retsz, char *err,
-			 size_t errsz);
+int stage_resolve_target(const struct target_policy *tp, const char *env_name, const char *custom_target,
+			 char *ret, size_t retsz, char *err, size_t errsz);
+/* The containment part of stage_resolve_target() alone, for a TARGET read back from the state file:
+ * true when the (resolved) path is allowed. */
+bool stage_target_allowed(const struct target_policy *tp, const char *target);
 
 struct stage_params {
 	const char *builds_dir; /* config builds_dir (absolute) */
@@ -29,7 +43,7 @@ struct stage_params {
 
 /* §9 steps 1–5: tree <builds_dir>/<env>/<buildId> must be complete (marker valid); TARGET must
  * not exist as anything but a symlink; with run_as (≠ our uid) lchown the tree to the user and
- * its primary group; render templates; flip TARGET with <TARGET>.slipway-tmp + rename + fsync of
+ * its primary group (skipping non-directories with more than one hard link); render templates; flip TARGET with <TARGET>.slipway-tmp + rename + fsync of
  * the parent. Returns 1 when TARGET now points to the tree and did not before (the caller sets
  * previousBuildId ← targetBuildId, targetBuildId ← buildId), 0 when TARGET already pointed to it
  * (re-render only), or a negative errno with err holding the one-line AGENT_FAILED message

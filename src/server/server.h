@@ -23,7 +23,8 @@ struct server_config {
 	int64_t build_retention_count, build_retention_days;
 	char *log_level;
 	uint64_t max_body_bytes, max_ping_body_bytes;
-	int64_t max_connections, max_connections_per_ip, connection_timeout, http_threads;
+	int64_t max_connections, per_ip_connection_limit, connection_timeout, request_read_timeout, http_threads;
+	char *public_url; /* the origin browsers use (CSRF check of proxy users), empty: the request's Host */
 	char *tls_cert, *tls_key;
 	int64_t transition_period, promote_period, janitor_period, heartbeat_flush_period;
 	int64_t event_poll_period_ms;

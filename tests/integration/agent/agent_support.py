@@ -165,6 +165,8 @@ class Agent:
             "host_name": "host-1",
             "host_ip": "127.0.0.1",
             "groups": "web-prod",
+            # the tests build their file:// artifacts under tmp_path
+            "download_allow_file_dirs": str(tmp_path),
         }
         cfg.update({k: str(v) for k, v in overrides.items()})
         self.write_conf(cfg)

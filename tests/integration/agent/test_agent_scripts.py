@@ -305,7 +305,7 @@ def test_heartbeat_plan_change_aborts_step(server, make_agent, tmp_path):
 
 
 def test_custom_target_and_ignored_agent_configs(server, make_agent, tmp_path):
-    agent = make_agent(server.url)
+    agent = make_agent(server.url, allowed_target_roots=tmp_path / "srv")
     log = tmp_path / "seen.log"
     tree = agent.make_build("web", "b1", {"RESTARTING": recorder(log)})
     custom = tmp_path / "srv" / "web"

@@ -25,6 +25,7 @@ def job(url, **kw):
 
 
 def file_job(path, **kw):
+    kw.setdefault("allowFileDirs", str(path.parent))
     return job("file://" + str(path), **kw)
 
 
@@ -176,6 +177,16 @@ def test_file_allow_dirs(run_helper, tmp_path):
     assert res.code == 2 and "download_allow_file_dirs" in res.result["message"]
     res = run_helper(job("file://otherhost" + str(p)))
     assert res.code == 2
+    # no allow-list: file:// is refused outright, wherever the file is
+    res = run_helper(job("file://" + str(p)))
+    assert res.code == 2 and "download_allow_file_dirs is empty" in res.result["message"], res
+    assert not (res.tmp / "tree").exists()
+    # ".." cannot climb out of an allowed directory
+    (tmp_path / "ok" / "sub").mkdir()
+    outside = write(tmp_path, "b.tgz", app_tar())
+    res = run_helper(job("file://%s/ok/sub/../../b.tgz" % tmp_path, allowFileDirs=str(tmp_path / "ok")))
+    assert res.code == 2 and "not under download_allow_file_dirs" in res.result["message"], res
+    assert run_helper(file_job(outside)).code == 0
 
 
 # ---- signatures ----------------------------------------------------------------------------
@@ -242,6 +253,12 @@ def test_http_ok_and_query_string(run_helper, http_server):
     check_app_tree(res.tmp / "tree")
     assert not (res.tmp / "artifact").exists()
     assert "SECRETSIG-not-in-logs" not in res.log
+    # a hash to check: downloaded whole, verified, then extracted
+    assert "verified before extraction" in res.log and "while downloading" not in res.log
+    # nothing to check: extracted while it downloads
+    res = run_helper(job(http_server.base + "/builds/app"))
+    assert res.code == 0, res
+    check_app_tree(res.tmp / "tree")
     assert "while downloading" in res.log
 
 
@@ -373,18 +390,20 @@ def test_http_zip_keeps_modes(run_helper, http_server):
 def test_http_trailing_bytes_after_archive(run_helper, http_server):
     data = app_tar("w") + b"\0" * (3 * 1024 * 1024)
     http_server.add("/pad.tar", data)
-    res = run_helper(job(http_server.base + "/pad.tar", expectedSha256=sha256(data)))
-    assert res.code == 0, res
-    assert res.result["bytes"] == len(data)
-    check_app_tree(res.tmp / "tree")
+    for extra in ({}, {"expectedSha256": sha256(data)}):  # streamed, then verified first
+        res = run_helper(job(http_server.base + "/pad.tar", **extra))
+        assert res.code == 0, res
+        assert res.result["bytes"] == len(data) and res.result["sha256"] == sha256(data)
+        check_app_tree(res.tmp / "tree")
 
 
-def test_http_signature_with_streaming(run_helper, http_server, keys, tmp_path):
+def test_http_signature_verified_before_extraction(run_helper, http_server, keys, tmp_path):
     p = write(tmp_path, "s.tgz", app_tar())
     pem, pub = keys["good"]
     http_server.add("/s.tgz", p.read_bytes())
     res = run_helper(job(http_server.base + "/s.tgz", signature=sign(pem, p), signingKey=pub))
     assert res.code == 0, res
+    assert "while downloading" not in res.log
     res = run_helper(job(http_server.base + "/s.tgz", signature=sign(keys["other"][0], p), signingKey=pub))
     assert res.code == 2 and "signature invalid" in res.result["message"]
     assert not (res.tmp / "tree").exists()

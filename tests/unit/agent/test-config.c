@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "fs.h"
+#include "paths.h"
 
 static char path[] = "/tmp/slipway-agent-conf-XXXXXX";
 
@@ -60,6 +61,30 @@ static void test_defaults_and_values(void **state)
 	assert_true(c.long_poll);
 	assert_int_equal(c.max_tail_bytes, 10240);
 	assert_int_equal(c.max_artifact_bytes, 4ULL << 30);
+	agent_config_release(&c);
+}
+
+/* The directory allow-lists hold absolute paths only (a relative one would depend on the cwd). */
+static void test_path_lists(void **state)
+{
+	struct agent_config c;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(load("server_url = http://x\n", &c, err, sizeof(err)), 0);
+	assert_true(clist_is_empty(c.allowed_target_roots));
+	assert_true(clist_is_empty(c.download_allow_file_dirs)); /* empty: file:// refused */
+	agent_config_release(&c);
+	assert_int_equal(load("server_url = http://x\nallowed_target_roots = /srv/www, /opt/app\n"
+			      "download_allow_file_dirs = /srv/artifacts\n", &c, err, sizeof(err)),
+			 0);
+	assert_string_equal(c.allowed_target_roots, "/srv/www, /opt/app");
+	agent_config_release(&c);
+	assert_true(load("server_url = http://x\nallowed_target_roots = /srv/www, www\n", &c, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "allowed_target_roots: 'www'"));
+	agent_config_release(&c);
+	assert_true(load("server_url = http://x\ndownload_allow_file_dirs = artifacts\n", &c, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "download_allow_file_dirs"));
 	agent_config_release(&c);
 }
 
@@ -130,6 +155,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_path_lists),
 		cmocka_unit_test(test_overrides),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,31 +20,95 @@
 #include "util.h"
 #include "banned.h"
 
-static void test_resolve_target(void **state)
+static void test_resolve_target_lexical(void **state)
 {
+	struct target_policy tp = { .target_dir = "/srv/current", .state_dir = "/var/lib/s", .builds_dir = "/var/lib/b" };
 	char out[4096], err[256];
 
 	(void)state;
-	assert_int_equal(stage_resolve_target("/srv/current", "web", NULL, "/var/lib/s", "/var/lib/b", out, sizeof(out),
-					      err, sizeof(err)),
-			 0);
+	assert_int_equal(stage_resolve_target(&tp, "web", NULL, out, sizeof(out), err, sizeof(err)), 0);
 	assert_string_equal(out, "/srv/current/web");
-	assert_int_equal(stage_resolve_target("/srv/current", "web", "/tmp/app", "/var/lib/s", "/var/lib/b", out,
-					      sizeof(out), err, sizeof(err)),
-			 0);
-	assert_string_equal(out, "/tmp/app");
 	static const char *const bad[] = { "tmp/app", "/tmp/app/", "/tmp/./app", "/tmp/../app", "/", "//tmp/app",
 					   "/var/lib/s/x", "/var/lib/b", "/nonexistent-dir/app" };
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		int r = stage_resolve_target("/srv/current", "web", bad[i], "/var/lib/s", "/var/lib/b", out,
-					     sizeof(out), err, sizeof(err));
+		int r = stage_resolve_target(&tp, "web", bad[i], out, sizeof(out), err, sizeof(err));
 		if (r != -EINVAL)
 			fail_msg("target '%s' accepted", bad[i]);
 		assert_non_null(strstr(err, "target"));
 	}
-	assert_int_equal(stage_resolve_target("/srv", "web", "rel", "/s", "/b", out, sizeof(out), NULL, 0), -EINVAL);
-	assert_int_equal(stage_resolve_target("/srv", "../x", NULL, "/s", "/b", out, sizeof(out), err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(stage_resolve_target(&tp, "web", "rel", out, sizeof(out), NULL, 0), -EINVAL);
+	assert_int_equal(stage_resolve_target(&tp, "../x", NULL, out, sizeof(out), err, sizeof(err)), -EINVAL);
+}
+
+static void mkdirf(const char *base, const char *sub)
+{
+	char path[4096];
+	str_printf(path, sizeof(path), "%s/%s", base, sub);
+	assert_int_equal(fs_mkdir_p(path, 0755), 0);
+}
+
+/* A server-sent target stays below target_dir or allowed_target_roots, with symlinks resolved. */
+static void test_resolve_target_roots(void **state)
+{
+	char dir[64], cur[128], roots[300], st[128], bl[128], path[4096], out[4096], err[512];
+	struct target_policy tp;
+
+	(void)state;
+	str_copy(dir, sizeof(dir), "/tmp/test-target-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	mkdirf(dir, "current/app");
+	mkdirf(dir, "roots/a/srv");
+	mkdirf(dir, "roots/b");
+	mkdirf(dir, "outside");
+	mkdirf(dir, "state");
+	mkdirf(dir, "builds/web");
+	str_printf(cur, sizeof(cur), "%s/current", dir);
+	str_printf(roots, sizeof(roots), " %s/roots/a , %s/roots/b", dir, dir);
+	str_printf(st, sizeof(st), "%s/state", dir);
+	str_printf(bl, sizeof(bl), "%s/builds", dir);
+	tp = (struct target_policy){ .target_dir = cur, .allowed_target_roots = NULL, .state_dir = st, .builds_dir = bl };
+	/* symlinks: current/out → outside, current/sub → roots/a, roots/a/state → state */
+	str_printf(path, sizeof(path), "%s/outside", dir);
+	str_printf(out, sizeof(out), "%s/current/out", dir);
+	assert_int_equal(symlink(path, out), 0);
+	str_printf(path, sizeof(path), "%s/roots/a", dir);
+	str_printf(out, sizeof(out), "%s/current/sub", dir);
+	assert_int_equal(symlink(path, out), 0);
+	str_printf(out, sizeof(out), "%s/roots/a/state", dir);
+	assert_int_equal(symlink(st, out), 0);
+
+	/* below target_dir: fine (also one level deeper) */
+	str_printf(path, sizeof(path), "%s/current/app/web", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, path);
+	/* target_dir itself, a sibling, a symlinked escape: refused */
+	assert_int_equal(stage_resolve_target(&tp, "web", cur, out, sizeof(out), err, sizeof(err)), -EPERM);
+	str_printf(path, sizeof(path), "%s/outside/web", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "allowed_target_roots"));
+	assert_false(stage_target_allowed(&tp, path));
+	str_printf(path, sizeof(path), "%s/current/out/web", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), -EPERM);
+	str_printf(path, sizeof(path), "%s/roots/a/web", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), -EPERM);
+	/* the roots open up; a symlink into a root is fine, one from a root into state_dir is not */
+	tp.allowed_target_roots = roots;
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), 0);
+	assert_true(stage_target_allowed(&tp, path));
+	str_printf(path, sizeof(path), "%s/roots/b/web", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), 0);
+	str_printf(path, sizeof(path), "%s/current/sub/srv", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), 0);
+	str_printf(path, sizeof(path), "%s/roots/a/state/x", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "state_dir"));
+	str_printf(path, sizeof(path), "%s/outside/web", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), -EPERM);
+	/* a root that does not exist contains nothing */
+	tp.allowed_target_roots = "/nonexistent-root-xyz";
+	str_printf(path, sizeof(path), "%s/roots/a/web", dir);
+	assert_int_equal(stage_resolve_target(&tp, "web", path, out, sizeof(out), err, sizeof(err)), -EPERM);
+	assert_int_equal(download_remove_tree(dir), 0);
 }
 
 static char base[64];
@@ -133,7 +197,8 @@ static void test_stage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_resolve_target),
+		cmocka_unit_test(test_resolve_target_lexical),
+		cmocka_unit_test(test_resolve_target_roots),
 		cmocka_unit_test(test_stage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
