@@ -23,6 +23,7 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "names.h"
 #include "server.h"
 #include "util.h"
 #include "webhooks.h"
@@ -115,7 +116,7 @@ static int bootstrap_token(struct server *srv, const char *db_path)
 	if ((r = token_generate(token)) < 0 || (r = sha256_hex(token, strlen(token), hash)) < 0 ||
 	    (r = id_generate(id)) < 0)
 		return r;
-	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", "bootstrap-admin", "resource", "*", "type",
+	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", PRINCIPAL_BOOTSTRAP, "resource", "*", "type",
 			"SYSTEM", "role", "ADMIN", "expireDate", "tokenHash", hash, "createDate", (json_int_t)now_ms());
 	if (!row)
 		return -ENOMEM;
@@ -129,7 +130,7 @@ static int bootstrap_token(struct server *srv, const char *db_path)
 	r = fs_write_atomic_path(path, line, strlen(line), 0600);
 	if (r < 0)
 		return log_error_errno(r, "cannot write the admin token to '%s'", path);
-	log_notice("created SYSTEM ADMIN token 'bootstrap-admin' in '%s'", path);
+	log_notice("created SYSTEM ADMIN token '%s' in '%s'", PRINCIPAL_BOOTSTRAP, path);
 	return 0;
 }
 
