@@ -33,12 +33,9 @@ int store_capacity_change(struct store *s, const char *env_id, const char *type,
 {
 	json_t *old = NULL, *v;
 	size_t i;
-	int r;
-	CONN_OR_FAIL(c, s);
+	int r = 0;
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	switch (op) {
 	case STORE_CAPACITY_REPLACE:
 		r = db_list(c, true, sql_cap_get, &old, "ss", env_id, type);

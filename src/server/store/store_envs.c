@@ -81,11 +81,8 @@ int store_env_insert(struct store *s, const json_t *env, const json_t *history)
 {
 	int64_t n;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_int(c, SQL(c, sql_env_collide), &n, "jj", json_object_get(env, "envName"), json_object_get(env, "stageName"));
 	if (r >= 0 && n > 0)
 		r = -EEXIST;
@@ -158,11 +155,8 @@ int store_env_delete(struct store *s, const char *id)
 					       sql_env_delete_schedule };
 	int64_t n1 = 0, n2 = 0;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_int(c, sql_env_cap_count, &n1, "s", id);
 	if (r >= 0)
 		r = db_int(c, sql_env_agent_count, &n2, "s", id);
@@ -182,11 +176,8 @@ int store_env_set_state(struct store *s, const char *id, const char *env_state, 
 			const json_t *history)
 {
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_exec(c, sql_env_set_state, "ss", env_state, id);
 	if (r == 0)
 		r = -ENOENT;
