@@ -42,6 +42,8 @@ static const struct cfg_entry server_table[] = {
 	{ "trusted_user_header", CFG_STRING, 0, 0, NULL, O(trusted_user_header), NULL },
 	{ "trusted_groups_header", CFG_STRING, 0, 0, NULL, O(trusted_groups_header), NULL },
 	{ "trusted_proxies", CFG_STRING, 0, 0, NULL, O(trusted_proxies), NULL },
+	{ "env_self_service", CFG_BOOL, 0, 0, "false", O(env_self_service),
+	  "any signed-in user creates an env and becomes its ADMIN" },
 	{ "admin_token_file", CFG_STRING, 0, 0, NULL, O(admin_token_file), "default: admin.token beside the db" },
 	{ "public_metrics", CFG_BOOL, 0, 0, "false", O(public_metrics), NULL },
 	{ "build_retention_count", CFG_INT, 1, 100000000, "1000", O(build_retention_count), NULL },

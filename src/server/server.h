@@ -19,6 +19,7 @@ struct server_config {
 	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
 	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
 	bool public_metrics;
+	bool env_self_service; /* any signed-in user creates an env (and becomes its ADMIN) */
 	int64_t build_retention_count, build_retention_days;
 	char *log_level;
 	uint64_t max_body_bytes, max_ping_body_bytes;
