@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "dsn.h"
 #include "enums.h"
 #include "fs.h"
 #include "hash.h"
@@ -189,7 +190,7 @@ static int dump_routes(void)
 int main(int argc, char **argv)
 {
 	static struct server srv;
-	char err[1024] = "";
+	char err[1024] = "", dsn[DSN_REDACTED_MAX];
 	bool check = false, help = false;
 	const char *db_path = NULL;
 	int lock_fd = -1, r, rc = 2;
@@ -257,9 +258,10 @@ int main(int argc, char **argv)
 	}
 	r = store_open(srv.cfg.db, &srv.store);
 	if (r < 0) {
-		(void)log_error_errno(r, "cannot open database");
+		(void)log_error_errno(r, "cannot open database '%s'", dsn_redact(srv.cfg.db, dsn, sizeof(dsn)));
 		goto out;
 	}
+	log_info("database '%s'", dsn_redact(srv.cfg.db, dsn, sizeof(dsn)));
 	r = bootstrap_token(&srv, db_path);
 	if (r < 0)
 		goto out;

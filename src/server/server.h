@@ -85,7 +85,7 @@ struct server {
 	struct server_metrics metrics;
 	/* per-deploy serialisation of §7.3 (SQLite: one process per database, so process mutexes) */
 	pthread_mutex_t transition_locks[64];
-	/* Hooks set by the ping path (api/ping.c) when it lands; NULL until then.
+	/* Hooks set by the ping pipeline (ping/state.c) on the first ping; NULL until then.
 	 * flush_heartbeats: write pending in-memory lastSeen values now (janitor, shutdown).
 	 * ping_shutdown: answer every held ping NOOP before the daemon stops.
 	 * pending_last_seen: the newest in-memory lastSeen of a host, 0 when none pending. */
