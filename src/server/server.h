@@ -31,6 +31,7 @@ struct server_config {
 	char *retention_at;
 	int64_t retention_period;
 	int64_t webhook_queue_size; /* ours: webhook jobs waiting at most (§7.5 says 1000) */
+	char *webhook_allowed_networks; /* CIDRs hooks may reach although internal (default none) */
 };
 
 /* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.
