@@ -634,14 +634,7 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 	a.cfg = cfg;
 	a.once = once;
 	a.flag_src = flags;
-	a.cfg_src.v[ID_HOST_ID] = cfg->host_id;
-	a.cfg_src.v[ID_HOST_NAME] = cfg->host_name;
-	a.cfg_src.v[ID_HOST_IP] = cfg->host_ip;
-	a.cfg_src.v[ID_GROUPS] = cfg->groups;
-	a.cfg_src.v[ID_AZ] = cfg->availability_zone;
-	a.cfg_src.v[ID_ASG] = cfg->autoscaling_group;
-	a.cfg_src.v[ID_STAGE_TYPE] = cfg->stage_type;
-	a.cfg_src.v[ID_ACCOUNT_ID] = cfg->account_id;
+	agent_config_identity(cfg, &a.cfg_src);
 	metrics_init(&a.metrics);
 
 	if (cfg->run_as && *cfg->run_as) {
