@@ -150,7 +150,7 @@ def run_size(n, tmp):
     www.mkdir(parents=True)
     root.chmod(0o755)
     ngx, nport = start_nginx(root, www)
-    server = Server(root / "server")
+    server = Server(root / "server", settings=["per_ip_connection_limit=0"])  # every agent is on 127.0.0.1
     agents = []
     rows = []
     try:

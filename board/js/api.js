@@ -43,10 +43,10 @@ export async function request(method, path, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = 'token ' + token;
   let body;
-  if (opts.body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    body = JSON.stringify(opts.body);
-  }
+  // every write says JSON, even without a body: the server refuses other writes from a proxy-signed-in
+  // user (a cross-site form cannot send this type)
+  if (opts.body !== undefined || method !== 'GET') headers['Content-Type'] = 'application/json';
+  if (opts.body !== undefined) body = JSON.stringify(opts.body);
   let res;
   try {
     res = await fetch(path + qs(opts.query), { method, headers, body, signal: opts.signal });

@@ -2,7 +2,8 @@
 /* auth.c: users behind a trusted reverse proxy (PROTOCOL §9.1, §9.5): the proxy address check, the
  * user principal with its own and its groups' role bindings, and the role decision for users.
  * Tokens and anonymous requests are resolved in http.c; http_require() stays the one place that
- * answers 401/403. */
+ * answers 401/403. Also the CSRF guard of proxy users' writes (their browser sends their credentials
+ * to whichever page asks, unlike a token) and the origin parsing it uses. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
 #include <microhttpd.h>
 
 #include "auth.h"
@@ -219,4 +221,124 @@ bool auth_user_allows(const struct principal *p, int role, enum route_scope scop
 			return true;
 	}
 	return false;
+}
+
+/* ---- CSRF guard for proxy users ------------------------------------------------------------------ */
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+int http_origin_parse(const char *url, struct origin_parts *ret)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
+	int64_t p = 0;
+	int k = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	/* an origin has no userinfo, query or path beyond "/" */
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK || !streq(path, "/"))
+		goto out;
+	if ((strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) ||
+	    parse_i64(port, 1, 65535, &p) < 0 || str_copy(ret->scheme, sizeof(ret->scheme), scheme) < 0 ||
+	    str_copy(ret->host, sizeof(ret->host), host) < 0)
+		goto out;
+	ret->port = (int)p;
+	lower(ret->scheme);
+	lower(ret->host);
+	k = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(query);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return k;
+}
+
+/* The first item of a comma-separated proxy header (X-Forwarded-Host: a, b), trimmed, in buf. */
+static const char *first_item(const char *v, char *buf, size_t size)
+{
+	size_t n;
+
+	if (!v)
+		return NULL;
+	v += strspn(v, " \t");
+	n = strcspn(v, ", \t");
+	if (n == 0 || n >= size)
+		return NULL;
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	return buf;
+}
+
+/* The origin this server is reached at as the browser sees it: public_url when set, else the Host (or the
+ * trusted proxy's X-Forwarded-Host) with the scheme of X-Forwarded-Proto, of the server's own TLS, or, when
+ * nothing says, the browser's (theirs). */
+static int own_origin(struct req *r, const struct origin_parts *theirs, struct origin_parts *ret)
+{
+	const struct server_config *cfg = &r->srv->cfg;
+	char hbuf[256], sbuf[16], url[300];
+	const char *host, *scheme;
+
+	if (cfg->public_url && *cfg->public_url)
+		return http_origin_parse(cfg->public_url, ret);
+	host = first_item(req_header(r, "X-Forwarded-Host"), hbuf, sizeof(hbuf));
+	if (!host)
+		host = first_item(req_header(r, MHD_HTTP_HEADER_HOST), hbuf, sizeof(hbuf));
+	if (!host || host[strcspn(host, "/?#@\\")])
+		return -EINVAL;
+	scheme = first_item(req_header(r, "X-Forwarded-Proto"), sbuf, sizeof(sbuf));
+	if (!scheme)
+		scheme = cfg->tls_cert && *cfg->tls_cert ? "https" : theirs->scheme;
+	if (str_printf(url, sizeof(url), "%s://%s/", scheme, host) < 0)
+		return -EINVAL;
+	return http_origin_parse(url, ret);
+}
+
+static bool is_json_type(const char *ct)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	if (!ct || strncasecmp(ct, json, n) != 0)
+		return false;
+	return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
+}
+
+int auth_csrf_check(struct req *r)
+{
+	struct origin_parts theirs, ours;
+	const char *origin, *site;
+
+	if (r->principal.kind != PRINCIPAL_USER || streq(r->method, "GET") || streq(r->method, "HEAD") ||
+	    streq(r->method, "OPTIONS"))
+		return 0;
+	/* a form or a "simple" cross-site fetch cannot send this type without a CORS preflight */
+	if (!is_json_type(req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return http_fail(r, 415, "Content-Type", "%s by a signed-in user needs 'Content-Type: application/json'",
+				 r->method);
+	site = req_header(r, "Sec-Fetch-Site");
+	if (site && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0)
+		return http_fail(r, 403, "Sec-Fetch-Site", "cross-site request refused (Sec-Fetch-Site: %.40s)", site);
+	origin = req_header(r, "Origin");
+	if (!origin)
+		return 0;
+	if (http_origin_parse(origin, &theirs) < 0 || own_origin(r, &theirs, &ours) < 0 ||
+	    !streq(theirs.scheme, ours.scheme) || !streq(theirs.host, ours.host) || theirs.port != ours.port)
+		return http_fail(r, 403, "Origin", "cross-origin request refused (Origin: %.200s)", origin);
+	return 0;
 }

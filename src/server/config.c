@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "cfg.h"
 #include "enums.h"
 #include "log.h"
@@ -41,6 +42,8 @@ static const struct cfg_entry server_table[] = {
 	{ "trusted_user_header", CFG_STRING, 0, 0, NULL, O(trusted_user_header), NULL },
 	{ "trusted_groups_header", CFG_STRING, 0, 0, NULL, O(trusted_groups_header), NULL },
 	{ "trusted_proxies", CFG_STRING, 0, 0, NULL, O(trusted_proxies), NULL },
+	{ "env_self_service", CFG_BOOL, 0, 0, "false", O(env_self_service),
+	  "any signed-in user creates an env and becomes its ADMIN" },
 	{ "admin_token_file", CFG_STRING, 0, 0, NULL, O(admin_token_file), "default: admin.token beside the db" },
 	{ "public_metrics", CFG_BOOL, 0, 0, "false", O(public_metrics), NULL },
 	{ "build_retention_count", CFG_INT, 1, 100000000, "1000", O(build_retention_count), NULL },
@@ -49,8 +52,15 @@ static const struct cfg_entry server_table[] = {
 	{ "max_body_bytes", CFG_SIZE, 1024, 1LL << 30, "1M", O(max_body_bytes), NULL },
 	{ "max_ping_body_bytes", CFG_SIZE, 1024, 1LL << 30, "4M", O(max_ping_body_bytes), NULL },
 	{ "max_connections", CFG_INT, 1, 1000000, "16384", O(max_connections), NULL },
-	{ "max_connections_per_ip", CFG_INT, 0, 1000000, "0", O(max_connections_per_ip), NULL },
+	{ "per_ip_connection_limit", CFG_INT, 0, 1000000, "256", O(per_ip_connection_limit),
+	  "connections open at once from one address (0 = no limit)" },
+	{ "max_connections_per_ip", CFG_INT, 0, 1000000, "256", O(per_ip_connection_limit),
+	  "old name of per_ip_connection_limit" },
 	{ "connection_timeout", CFG_SECONDS, 1, 3600, "30", O(connection_timeout), NULL },
+	{ "request_read_timeout", CFG_SECONDS, 0, 3600, "10", O(request_read_timeout),
+	  "a request's headers and body must arrive within this (0 = off)" },
+	{ "public_url", CFG_STRING, 0, 0, NULL, O(public_url),
+	  "scheme://host[:port] browsers use; proxy users' writes must come from this origin" },
 	{ "http_threads", CFG_INT, 1, 256, "4", O(http_threads), "libmicrohttpd thread pool size (ours)" },
 	{ "tls_cert", CFG_STRING, 0, 0, NULL, O(tls_cert), NULL },
 	{ "tls_key", CFG_STRING, 0, 0, NULL, O(tls_key), NULL },
@@ -263,6 +273,13 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 		snprintf(errbuf, errsize, "max_connections (%lld) must exceed max_held_pings (%lld)",
 			 (long long)cfg->max_connections, (long long)cfg->max_held_pings);
 		return -EINVAL;
+	}
+	if (cfg->public_url && *cfg->public_url) {
+		struct origin_parts o;
+		if (http_origin_parse(cfg->public_url, &o) < 0) {
+			snprintf(errbuf, errsize, "invalid public_url '%s': expected http(s)://host[:port]", cfg->public_url);
+			return -EINVAL;
+		}
 	}
 	if (cfg->retention_at) {
 		int hh, mm;

@@ -25,6 +25,7 @@
 #include "fs.h"
 #include "hash.h"
 #include "http.h"
+#include "http_deadline.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "parse.h"
@@ -464,6 +465,10 @@ static int queue(struct req *r, int status, struct MHD_Response *resp)
 
 	if (!resp)
 		return -ENOMEM;
+	/* on every answer: no MIME sniffing of JSON into HTML, no framing, no Referer with tokens in URLs */
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	ok = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (ok != MHD_YES)
@@ -668,7 +673,8 @@ int http_authenticate(struct req *r)
 	if (!h) {
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn,
 									     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		k = auth_user_principal(r, ci ? ci->client_addr : NULL);
+		/* the pings of agents never come as a proxy user: one that did would be the proxy's doing */
+		k = r->match.route && r->match.route->ping_body ? 0 : auth_user_principal(r, ci ? ci->client_addr : NULL);
 		if (k < 0 || r->principal.kind == PRINCIPAL_USER)
 			return k;
 		if (srv->anonymous_role >= 0) {
@@ -762,6 +768,9 @@ static void board_etags_compute(void)
 	}
 }
 
+/* The board's own scripts only (no inline script, no eval), never framed, no plugins, no <base> rewrite. */
+#define BOARD_CSP "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
 /* Whether an If-None-Match header value (a list of entity tags, or "*") names etag. */
 static bool etag_matches(const char *if_none_match, const char *etag)
 {
@@ -794,6 +803,7 @@ static int serve_board(struct req *r)
 		return -ENOMEM;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type_of(f->path));
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "Content-Security-Policy", BOARD_CSP);
 	if (*etag)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	r->resp_bytes = same ? 0 : f->len;
@@ -843,6 +853,9 @@ static int first_call(struct req *r)
 		k = http_authenticate(r);
 		if (k < 0)
 			return k;
+		k = auth_csrf_check(r);
+		if (k < 0)
+			return k;
 		k = http_require(r, rt->role, rt->scope, rt->scope == SCOPE_ENV ? req_param(r, "env") : NULL);
 		if (k < 0)
 			return k;
@@ -884,6 +897,14 @@ static int append_body(struct req *r, const char *data, size_t n)
 	return 0;
 }
 
+/* Does a body follow the headers (the deadline then covers it too)? */
+static bool request_has_body(struct req *r)
+{
+	const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) || (cl && !streq(cl, "0"));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
@@ -911,6 +932,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		while (l > 1 && r->path[l - 1] == '/')
 			r->path[--l] = 0;
 		*con_cls = r;
+		if (!request_has_body(r))
+			http_deadline_reading(conn, false);
 		if (srv->stopping) {
 			(void)http_fail(r, 503, NULL, "server shutting down");
 			reply_failure(r, -EAGAIN);
@@ -938,6 +961,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return k < 0 ? MHD_NO : MHD_YES;
 	}
+	http_deadline_reading(conn, false); /* the whole request is in */
 	if (r->body_too_big) {
 		(void)http_fail(r, 413, NULL, "request body exceeds the limit of %zu bytes", r->body_max);
 		reply_failure(r, -EMSGSIZE);
@@ -971,9 +995,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	size_t idx, b;
 	struct route_stats *st;
 
-	(void)conn;
 	if (!r)
 		return;
+	http_deadline_reading(conn, true); /* the next request on this connection has the full deadline */
 	us = mono_us() - r->start_mono_us;
 	if (us < 0)
 		us = 0;
@@ -1052,6 +1076,11 @@ int http_metrics_append(struct server *srv, struct buf *out)
 		k |= buf_printf(out, "slipway_http_request_duration_seconds_count{%s} %llu\n", label,
 				(unsigned long long)count);
 	}
+	k |= buf_printf(out, "# HELP slipway_http_read_deadline_closed_total Connections closed because a request "
+			     "did not arrive within request_read_timeout.\n"
+			     "# TYPE slipway_http_read_deadline_closed_total counter\n"
+			     "slipway_http_read_deadline_closed_total %llu\n",
+			(unsigned long long)http_deadline_closed());
 	return k < 0 ? -ENOMEM : 0;
 }
 
@@ -1156,8 +1185,10 @@ int http_start(struct server *srv)
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL },
 		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
-		{ cfg->max_connections_per_ip > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_ARRAY,
-		  (intptr_t)cfg->max_connections_per_ip, NULL },
+		{ cfg->per_ip_connection_limit > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_ARRAY,
+		  (intptr_t)cfg->per_ip_connection_limit, NULL },
+		{ cfg->request_read_timeout > 0 ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_ARRAY,
+		  (intptr_t)http_deadline_notify, NULL },
 		{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_ARRAY, 0, cert },
 		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_ARRAY, 0, key },
 		{ MHD_OPTION_END, 0, NULL },
@@ -1168,12 +1199,25 @@ int http_start(struct server *srv)
 	for (size_t i = 0; i < ELEMENTSOF(opts); i++)
 		if (opts[i].option != MHD_OPTION_ARRAY)
 			final[nf++] = opts[i];
+	if (cfg->trusted_proxies && *cfg->trusted_proxies && cfg->per_ip_connection_limit > 0 &&
+	    cfg->per_ip_connection_limit <= cfg->max_held_pings)
+		log_warn("per_ip_connection_limit (%lld) counts every connection through a trusted proxy as one "
+			 "address: agents pinging through it are refused beyond that many",
+			 (long long)cfg->per_ip_connection_limit);
+	k = http_deadline_start(cfg->request_read_timeout);
+	if (k < 0) {
+		freeaddrinfo(ai);
+		free(cert);
+		free(key);
+		return k;
+	}
 	srv->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, final,
 				    MHD_OPTION_END);
 	freeaddrinfo(ai);
 	free(cert);
 	free(key);
 	if (!srv->mhd) {
+		http_deadline_stop();
 		log_error("cannot listen on '%s' (address in use, or bad TLS files?)", cfg->listen);
 		return -EADDRINUSE;
 	}
@@ -1209,4 +1253,5 @@ void http_stop(struct server *srv)
 		usleep(10 * 1000);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	http_deadline_stop();
 }

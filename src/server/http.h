@@ -40,7 +40,8 @@ struct route {
 	route_fn fn;
 	int role; /* ROLE_* */
 	enum route_scope scope;
-	bool ping_body; /* the body limit is max_ping_body_bytes */
+	bool ping_body; /* the agents' ping: the body limit is max_ping_body_bytes, and it is authenticated by
+			 * token only (the trusted proxy's user headers are ignored) */
 };
 
 #define ROUTE_MAX_PARAMS 8

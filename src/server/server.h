@@ -19,10 +19,12 @@ struct server_config {
 	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
 	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
 	bool public_metrics;
+	bool env_self_service; /* any signed-in user creates an env (and becomes its ADMIN) */
 	int64_t build_retention_count, build_retention_days;
 	char *log_level;
 	uint64_t max_body_bytes, max_ping_body_bytes;
-	int64_t max_connections, max_connections_per_ip, connection_timeout, http_threads;
+	int64_t max_connections, per_ip_connection_limit, connection_timeout, request_read_timeout, http_threads;
+	char *public_url; /* the origin browsers use (CSRF check of proxy users), empty: the request's Host */
 	char *tls_cert, *tls_key;
 	int64_t transition_period, promote_period, janitor_period, heartbeat_flush_period;
 	int64_t event_poll_period_ms;

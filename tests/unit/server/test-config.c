@@ -57,11 +57,35 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.max_body_bytes, 1024 * 1024);
 	assert_int_equal(cfg.max_ping_body_bytes, 4 * 1024 * 1024);
 	assert_int_equal(cfg.max_connections, 16384);
+	assert_int_equal(cfg.per_ip_connection_limit, 256);
+	assert_int_equal(cfg.request_read_timeout, 10);
 	assert_int_equal(cfg.transition_period, 30);
 	assert_int_equal(cfg.event_poll_period_ms, 500);
 	assert_int_equal(cfg.host_unreachable_after, 150);
 	assert_string_equal(cfg.anonymous_role, "NONE");
 	assert_false(cfg.public_metrics);
+	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), 0);
+	server_config_release(&cfg);
+}
+
+static void test_connection_settings(void **state)
+{
+	struct server_config cfg;
+	char err[256] = "";
+	const char *old_name[] = { "slipway-server", "--set", "max_connections_per_ip=7", "request_read_timeout=0", NULL };
+	const char *bad_url[] = { "slipway-server", "--public_url", "https://deploy.example.com/board", NULL };
+	const char *good_url[] = { "slipway-server", "--public_url", "https://Deploy.example.com:8443/", NULL };
+
+	(void)state;
+	assert_int_equal(load(&cfg, 4, old_name, err, sizeof(err)), 0);
+	assert_int_equal(cfg.per_ip_connection_limit, 7); /* the old name sets the new setting */
+	assert_int_equal(cfg.request_read_timeout, 0);
+	server_config_release(&cfg);
+	assert_int_equal(load(&cfg, 3, bad_url, err, sizeof(err)), 0);
+	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "public_url"));
+	server_config_release(&cfg);
+	assert_int_equal(load(&cfg, 3, good_url, err, sizeof(err)), 0);
 	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), 0);
 	server_config_release(&cfg);
 }
@@ -158,6 +182,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_connection_settings),
 		cmocka_unit_test(test_flags_win_over_file),
 		cmocka_unit_test(test_file_errors_name_the_line),
 		cmocka_unit_test(test_bad_flags_and_validation),

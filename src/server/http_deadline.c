@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http_deadline.c: the absolute deadline for receiving a request (see http_deadline.h). The sweeper
+ * closes a late connection by shutting its socket down: libmicrohttpd then reads the end of the stream
+ * and closes the connection itself (answering nothing). The socket cannot be closed and reused under the
+ * sweeper: libmicrohttpd reports a connection closed (removing it from the list, under the lock the sweeper
+ * holds) before it closes the socket. */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http_deadline.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+#define SWEEP_PERIOD_MS 250
+
+struct tracked_conn {
+	struct tracked_conn *prev, *next;
+	int fd;
+	bool reading;     /* atomic */
+	int64_t since_ms; /* atomic: monotonic time the current read began */
+	char peer[NI_MAXHOST];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct tracked_conn head; /* circular list, sentinel */
+	pthread_t thread;
+	bool running, stop;
+	int64_t deadline_ms;
+	uint64_t closed;
+} dl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void sweep(int64_t now)
+{
+	for (struct tracked_conn *t = dl.head.next; t != &dl.head; t = t->next) {
+		if (!__atomic_load_n(&t->reading, __ATOMIC_ACQUIRE) ||
+		    now - __atomic_load_n(&t->since_ms, __ATOMIC_RELAXED) <= dl.deadline_ms)
+			continue;
+		__atomic_store_n(&t->reading, false, __ATOMIC_RELAXED);
+		(void)shutdown(t->fd, SHUT_RDWR);
+		__atomic_add_fetch(&dl.closed, 1, __ATOMIC_RELAXED);
+		log_info("closing the connection from %s: its request did not arrive within request_read_timeout "
+			 "(%llds)", t->peer, (long long)(dl.deadline_ms / 1000));
+	}
+}
+
+static void *sweeper_main(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&dl.lock);
+	while (!dl.stop) {
+		struct timespec ts;
+		sweep(mono_ms());
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += SWEEP_PERIOD_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&dl.cond, &dl.lock, &ts);
+	}
+	pthread_mutex_unlock(&dl.lock);
+	return NULL;
+}
+
+int http_deadline_start(int64_t seconds)
+{
+	pthread_condattr_t ca;
+	int k;
+
+	if (seconds <= 0 || dl.running)
+		return 0;
+	dl.head.next = dl.head.prev = &dl.head;
+	dl.deadline_ms = seconds * 1000;
+	dl.stop = false;
+	(void)pthread_condattr_init(&ca);
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	k = pthread_cond_init(&dl.cond, &ca);
+	(void)pthread_condattr_destroy(&ca);
+	if (k != 0)
+		return -k;
+	k = pthread_create(&dl.thread, NULL, sweeper_main, NULL);
+	if (k != 0) {
+		(void)pthread_cond_destroy(&dl.cond);
+		return log_error_errno(-k, "cannot start the request deadline thread");
+	}
+	dl.running = true;
+	return 0;
+}
+
+void http_deadline_stop(void)
+{
+	if (!dl.running)
+		return;
+	pthread_mutex_lock(&dl.lock);
+	dl.stop = true;
+	pthread_cond_broadcast(&dl.cond);
+	pthread_mutex_unlock(&dl.lock);
+	pthread_join(dl.thread, NULL);
+	(void)pthread_cond_destroy(&dl.cond);
+	dl.running = false;
+}
+
+static void track(struct MHD_Connection *conn, void **socket_context)
+{
+	const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *addr = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct tracked_conn *t;
+
+	if (!fd)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return; /* untracked: only the idle timeout applies to it */
+	t->fd = fd->connect_fd;
+	t->reading = true;
+	t->since_ms = mono_ms();
+	if (!addr || getnameinfo(addr->client_addr, sizeof(struct sockaddr_storage), t->peer, sizeof(t->peer), NULL,
+				 0, NI_NUMERICHOST) != 0)
+		(void)str_copy(t->peer, sizeof(t->peer), "?");
+	pthread_mutex_lock(&dl.lock);
+	t->prev = dl.head.prev;
+	t->next = &dl.head;
+	dl.head.prev->next = t;
+	dl.head.prev = t;
+	pthread_mutex_unlock(&dl.lock);
+	*socket_context = t;
+}
+
+void http_deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct tracked_conn *t = *socket_context;
+
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		track(conn, socket_context);
+		return;
+	}
+	if (!t)
+		return;
+	pthread_mutex_lock(&dl.lock);
+	t->prev->next = t->next;
+	t->next->prev = t->prev;
+	pthread_mutex_unlock(&dl.lock);
+	free(t);
+	*socket_context = NULL;
+}
+
+void http_deadline_reading(struct MHD_Connection *conn, bool reading)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct tracked_conn *t;
+
+	if (!dl.running)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	t = ci ? ci->socket_context : NULL;
+	if (!t)
+		return;
+	if (reading)
+		__atomic_store_n(&t->since_ms, mono_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&t->reading, reading, __ATOMIC_RELEASE);
+}
+
+uint64_t http_deadline_closed(void)
+{
+	return __atomic_load_n(&dl.closed, __ATOMIC_RELAXED);
+}
