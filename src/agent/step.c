@@ -251,8 +251,8 @@ enum step_outcome step_after_failure(struct agent *a, const struct step_ctx *ctx
 	enum sup_outcome so;
 
 	if (retry_exhausted(&ctx->lim, fail_count)) {
-		step_result_set(res, AGENT_STATUS_TOO_MANY_RETRY, code, (int)ctx->lim.max_retry, message ? "%s" : NULL,
-				message);
+		step_result_set(res, AGENT_STATUS_TOO_MANY_RETRY, code, (int)ctx->lim.max_retry, NULL);
+		res->message = message ? strdup(message) : NULL;
 		return STEP_DONE;
 	}
 	so = retry_wait(a, ctx, &ov, retry_backoff_ms(&ctx->lim, fail_count), ret_next);
