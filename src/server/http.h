@@ -187,7 +187,7 @@ void http_stop(struct server *srv);
 
 /* Counts requests other than pings that may have written (any method but GET and HEAD), incremented after the
  * handler returned and before the answer leaves: a client that saw the answer of such a request and then pings
- * finds the counter moved (the ping path's idle repeats, api/ping.h). */
+ * finds the counter moved (the ping path's idle repeats, ping/ping_state.h). */
 uint64_t http_write_generation(void);
 /* Prometheus text of the HTTP metrics. */
 int http_metrics_append(struct server *srv, struct buf *out);

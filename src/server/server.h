@@ -31,6 +31,7 @@ struct server_config {
 	char *retention_at;
 	int64_t retention_period;
 	int64_t webhook_queue_size; /* ours: webhook jobs waiting at most (§7.5 says 1000) */
+	char *webhook_allowed_networks; /* CIDRs hooks may reach although internal (default none) */
 };
 
 /* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.
@@ -85,7 +86,7 @@ struct server {
 	struct server_metrics metrics;
 	/* per-deploy serialisation of §7.3 (SQLite: one process per database, so process mutexes) */
 	pthread_mutex_t transition_locks[64];
-	/* Hooks set by the ping path (api/ping.c) when it lands; NULL until then.
+	/* Hooks set by the ping pipeline (ping/state.c) on the first ping; NULL until then.
 	 * flush_heartbeats: write pending in-memory lastSeen values now (janitor, shutdown).
 	 * ping_shutdown: answer every held ping NOOP before the daemon stops.
 	 * pending_last_seen: the newest in-memory lastSeen of a host, 0 when none pending. */
