@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "cfg.h"
+#include "dsn.h"
 #include "enums.h"
 #include "ipnet.h"
 #include "log.h"
@@ -254,7 +255,10 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 	}
 	if (!startswith(cfg->db, "sqlite:") || !cfg->db[7]) {
 #ifndef WITH_POSTGRES
-		snprintf(errbuf, errsize, "db '%s': only sqlite:PATH is supported by this build", cfg->db);
+		char dsn[DSN_REDACTED_MAX];
+
+		snprintf(errbuf, errsize, "db '%s': only sqlite:PATH is supported by this build",
+			 dsn_redact(cfg->db, dsn, sizeof(dsn)));
 		return -EINVAL;
 #endif
 	}
