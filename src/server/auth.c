@@ -122,6 +122,8 @@ int auth_user_principal(struct req *r, const struct sockaddr *peer)
 	}
 	if (!principal_name_is_valid(user))
 		return http_fail(r, 401, NULL, "invalid user name from the trusted proxy");
+	if (principal_name_is_reserved(user)) /* the server's own principals: never a person */
+		return http_fail(r, 401, NULL, "user name '%s' from the trusted proxy is reserved", user);
 	r->principal = (struct principal){ .kind = PRINCIPAL_USER, .role = srv->default_user_role,
 					   .scope_type = SCOPE_TYPE_SYSTEM };
 	(void)str_copy(r->principal.name, sizeof(r->principal.name), user);

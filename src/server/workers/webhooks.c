@@ -17,6 +17,7 @@
 #include "httpclient.h"
 #include "ipnet.h"
 #include "log.h"
+#include "sleep.h"
 #include "util.h"
 #include "webhook_config.h"
 #include "webhooks.h"
@@ -37,7 +38,9 @@ struct job {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;      /* a job was queued, or stop */
-static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER; /* stop (wakes retry back-offs) */
+static pthread_cond_t stop_cond; /* stop (wakes retry back-offs); monotonic, made once by webhooks_start() */
+static pthread_once_t stop_cond_once = PTHREAD_ONCE_INIT;
+static int stop_cond_r;
 static struct job *head, *tail;
 static size_t queued;
 static bool stopping, started;
@@ -311,26 +314,6 @@ out:
 	return res;
 }
 
-static bool sleep_ms_or_stop(int64_t ms)
-{
-	struct timespec ts;
-	bool stop;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&lock);
-	while (!stopping && pthread_cond_timedwait(&stop_cond, &lock, &ts) == 0)
-		;
-	stop = stopping;
-	pthread_mutex_unlock(&lock);
-	return stop;
-}
-
 static void run_job(struct server *srv, struct job *job)
 {
 	struct webhook_policy pol = { 0 };
@@ -359,7 +342,7 @@ static void run_job(struct server *srv, struct job *job)
 			continue;
 		}
 		for (int attempt = 0; attempt < 3; attempt++) {
-			if (attempt > 0 && sleep_ms_or_stop(attempt == 1 ? 500 : 1000))
+			if (attempt > 0 && sleep_or_stop(&lock, &stop_cond, &stopping, attempt == 1 ? 500 : 1000))
 				break;
 			res = call_once(h, &call, &status);
 			if (res <= 0)
@@ -436,10 +419,18 @@ static void *webhook_main(void *p)
 	return NULL;
 }
 
+static void init_stop_cond(void)
+{
+	stop_cond_r = sleep_cond_init(&stop_cond);
+}
+
 int webhooks_start(struct server *srv)
 {
 	int r;
 
+	(void)pthread_once(&stop_cond_once, init_stop_cond);
+	if (stop_cond_r < 0)
+		return stop_cond_r;
 	stopping = false;
 	nthreads = 0;
 	for (size_t i = 0; i < THREADS; i++) {
