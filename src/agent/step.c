@@ -17,21 +17,11 @@
 #include "enums.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "sleep.h"
 #include "util.h"
 #include "banned.h"
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
-
-void agent_sleep_ms(int64_t ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	(void)nanosleep(&ts, NULL); /* EINTR: callers re-check agent_stop_requested */
-}
 
 bool agent_sleep_until(int64_t until_mono)
 {
@@ -39,7 +29,7 @@ bool agent_sleep_until(int64_t until_mono)
 		int64_t left = until_mono - mono_ms();
 		if (left <= 0)
 			return true;
-		agent_sleep_ms(left > 200 ? 200 : left);
+		(void)sleep_ms(left > 200 ? 200 : left); /* EINTR: re-check agent_stop_requested */
 	}
 	return false;
 }
@@ -201,7 +191,7 @@ enum sup_outcome supervise(struct agent *a, struct proc *p, const struct step_ct
 			return SUP_EXITED;
 		if (r < 0 && r != -EINTR) {
 			(void)log_error_errno(r, "cannot wait for the child of %s", stage_name(ctx->stage));
-			agent_sleep_ms(100);
+			(void)sleep_ms(100);
 		}
 	}
 }
@@ -225,7 +215,7 @@ static enum sup_outcome retry_wait(struct agent *a, const struct step_ctx *ctx, 
 			continue;
 		}
 		until = end < next_hb ? end : next_hb;
-		agent_sleep_ms(until - now > 200 ? 200 : until - now);
+		(void)sleep_ms(until - now > 200 ? 200 : until - now);
 	}
 }
 
