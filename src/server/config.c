@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth.h"
+#include "http/http.h"
 #include "cfg.h"
 #include "enums.h"
 #include "log.h"

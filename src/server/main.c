@@ -19,7 +19,7 @@
 #include "enums.h"
 #include "fs.h"
 #include "hash.h"
-#include "http.h"
+#include "http/http.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "banned.h"
 
 /* assert() may be compiled out (NDEBUG); a fuzz check must always run */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "engine.h"
-#include "http.h"
+#include "http/http.h"
 #include "store_ping.h"
 #include "wire.h"
 
