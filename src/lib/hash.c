@@ -146,13 +146,19 @@ int base64url_encode(const void *data, size_t n, char *out, size_t out_size)
 	return 0;
 }
 
-int64_t hash_lock_key(const char *name)
+uint64_t hash_fnv1a(uint64_t h, const void *data, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
+	const unsigned char *p = data;
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
 		h *= 1099511628211ULL;
 	}
-	return (int64_t)h;
+	return h;
+}
+
+int64_t hash_lock_key(const char *name)
+{
+	/* not the standard offset basis (a digit short): kept, every replica must compute the same keys */
+	return (int64_t)hash_fnv1a(1469598103934665603ULL, name, strlen(name));
 }

@@ -26,6 +26,10 @@ int base64_decode(const char *s, unsigned char *out, size_t out_size, size_t *re
 /* URL-safe alphabet, no padding. */
 int base64url_encode(const void *data, size_t n, char *out, size_t out_size);
 
+/* 64-bit FNV-1a: continues h over n bytes (start with HASH_FNV1A_BASIS). For in-memory tables, never stored. */
+#define HASH_FNV1A_BASIS 14695981039346656037ULL
+uint64_t hash_fnv1a(uint64_t h, const void *data, size_t n);
+
 /* 64-bit FNV-1a of a string: lock keys (PROTOCOL §8). */
 int64_t hash_lock_key(const char *name);
 

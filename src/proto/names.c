@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* proto/names.c: PROTOCOL.md §1.5 patterns on top of str_charset_ok(). */
 #include <string.h>
+#include <strings.h>
 
 #include "names.h"
 #include "util.h"
@@ -20,6 +21,11 @@ bool env_name_is_valid(const char *s)
 bool stage_name_is_reserved(const char *s)
 {
 	return s && (streq(s, "token_roles") || streq(s, "user_roles"));
+}
+
+bool principal_name_is_reserved(const char *s)
+{
+	return s && (strcasecmp(s, PRINCIPAL_NAME_ANONYMOUS) == 0 || strcasecmp(s, PRINCIPAL_NAME_BOOTSTRAP) == 0);
 }
 
 bool build_name_is_valid(const char *s)

@@ -18,4 +18,12 @@ bool group_name_is_valid(const char *s);     /* ^[A-Za-z0-9._:-]{1,128}$, never 
 bool id_is_valid(const char *s);	     /* ids in paths: ^[A-Za-z0-9_-]{1,30}$ */
 bool principal_name_is_valid(const char *s); /* token / user names: ^[A-Za-z0-9._@-]{1,64}$ */
 
+/* The names the server itself gives principals: the request without credentials and the token
+ * made at first start. No token, user or group may take them (in any letter case), so a log line
+ * or a history entry that names them is the server's own. (PRINCIPAL_NAME_*: PRINCIPAL_ANONYMOUS
+ * is a kind of principal in the server's http/http.h.) */
+#define PRINCIPAL_NAME_ANONYMOUS "anonymous"
+#define PRINCIPAL_NAME_BOOTSTRAP "bootstrap-admin"
+bool principal_name_is_reserved(const char *s);
+
 #endif

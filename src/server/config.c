@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/http.h"
 #include "cfg.h"
 #include "enums.h"
 #include "log.h"
@@ -42,6 +41,8 @@ static const struct cfg_entry server_table[] = {
 	{ "trusted_user_header", CFG_STRING, 0, 0, NULL, O(trusted_user_header), NULL },
 	{ "trusted_groups_header", CFG_STRING, 0, 0, NULL, O(trusted_groups_header), NULL },
 	{ "trusted_proxies", CFG_STRING, 0, 0, NULL, O(trusted_proxies), NULL },
+	{ "env_self_service", CFG_BOOL, 0, 0, "false", O(env_self_service),
+	  "any signed-in user creates an env and becomes its ADMIN" },
 	{ "admin_token_file", CFG_STRING, 0, 0, NULL, O(admin_token_file), "default: admin.token beside the db" },
 	{ "public_metrics", CFG_BOOL, 0, 0, "false", O(public_metrics), NULL },
 	{ "build_retention_count", CFG_INT, 1, 100000000, "1000", O(build_retention_count), NULL },
@@ -271,13 +272,6 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 		snprintf(errbuf, errsize, "max_connections (%lld) must exceed max_held_pings (%lld)",
 			 (long long)cfg->max_connections, (long long)cfg->max_held_pings);
 		return -EINVAL;
-	}
-	if (cfg->public_url && *cfg->public_url) {
-		struct origin_parts o;
-		if (http_origin_parse(cfg->public_url, &o) < 0) {
-			snprintf(errbuf, errsize, "invalid public_url '%s': expected http(s)://host[:port]", cfg->public_url);
-			return -EINVAL;
-		}
 	}
 	if (cfg->retention_at) {
 		int hh, mm;

@@ -16,12 +16,14 @@
 
 #include <curl/curl.h>
 
+#include "dsn.h"
 #include "enums.h"
 #include "fs.h"
 #include "hash.h"
 #include "http/http.h"
 #include "log.h"
 #include "migrate.h"
+#include "names.h"
 #include "server.h"
 #include "util.h"
 #include "webhooks.h"
@@ -114,7 +116,7 @@ static int bootstrap_token(struct server *srv, const char *db_path)
 	if ((r = token_generate(token)) < 0 || (r = sha256_hex(token, strlen(token), hash)) < 0 ||
 	    (r = id_generate(id)) < 0)
 		return r;
-	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", "bootstrap-admin", "resource", "*", "type",
+	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", PRINCIPAL_NAME_BOOTSTRAP, "resource", "*", "type",
 			"SYSTEM", "role", "ADMIN", "expireDate", "tokenHash", hash, "createDate", (json_int_t)now_ms());
 	if (!row)
 		return -ENOMEM;
@@ -128,7 +130,7 @@ static int bootstrap_token(struct server *srv, const char *db_path)
 	r = fs_write_atomic_path(path, line, strlen(line), 0600);
 	if (r < 0)
 		return log_error_errno(r, "cannot write the admin token to '%s'", path);
-	log_notice("created SYSTEM ADMIN token 'bootstrap-admin' in '%s'", path);
+	log_notice("created SYSTEM ADMIN token '%s' in '%s'", PRINCIPAL_NAME_BOOTSTRAP, path);
 	return 0;
 }
 
@@ -188,7 +190,7 @@ static int dump_routes(void)
 int main(int argc, char **argv)
 {
 	static struct server srv;
-	char err[1024] = "";
+	char err[1024] = "", dsn[DSN_REDACTED_MAX];
 	bool check = false, help = false;
 	const char *db_path = NULL;
 	int lock_fd = -1, r, rc = 2;
@@ -208,6 +210,8 @@ int main(int argc, char **argv)
 	}
 	if (r >= 0)
 		r = server_config_validate(&srv.cfg, err, sizeof(err));
+	if (r >= 0)
+		r = http_config_validate(&srv.cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "slipway-server: %s\n", err);
 		server_config_release(&srv.cfg);
@@ -256,9 +260,10 @@ int main(int argc, char **argv)
 	}
 	r = store_open(srv.cfg.db, &srv.store);
 	if (r < 0) {
-		(void)log_error_errno(r, "cannot open database");
+		(void)log_error_errno(r, "cannot open database '%s'", dsn_redact(srv.cfg.db, dsn, sizeof(dsn)));
 		goto out;
 	}
+	log_info("database '%s'", dsn_redact(srv.cfg.db, dsn, sizeof(dsn)));
 	r = bootstrap_token(&srv, db_path);
 	if (r < 0)
 		goto out;

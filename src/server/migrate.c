@@ -26,6 +26,7 @@
 #endif
 
 #include "buf.h"
+#include "dsn.h"
 #include "hash.h"
 #include "migrate.h"
 #include "store.h"
@@ -540,6 +541,7 @@ static int migrate_run(const char *from, const char *to, bool force)
 	int64_t src_version = 0, total = 0;
 	int dst_version = 0, r, bad = 0;
 	bool in_read = false;
+	char dsn[DSN_REDACTED_MAX];
 
 	if (sqlite3_open_v2(from + 7, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		fprintf(stderr, "migrate: cannot open %s: %s\n", from, db ? sqlite3_errmsg(db) : "out of memory");
@@ -556,7 +558,8 @@ static int migrate_run(const char *from, const char *to, bool force)
 	/* create or upgrade the target's schema the way a server would */
 	r = store_open(to, &store);
 	if (r < 0) {
-		fprintf(stderr, "migrate: cannot open the target database (%s)\n", strerror(-r));
+		fprintf(stderr, "migrate: cannot open the target database '%s' (%s)\n", dsn_redact(to, dsn, sizeof(dsn)),
+			strerror(-r));
 		goto out;
 	}
 	r = store_schema_version(store, &dst_version);
@@ -578,7 +581,8 @@ static int migrate_run(const char *from, const char *to, bool force)
 
 	pg = PQconnectdb(to);
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
-		fprintf(stderr, "migrate: cannot connect to the target: %s", pg ? PQerrorMessage(pg) : "out of memory\n");
+		fprintf(stderr, "migrate: cannot connect to the target '%s': %s", dsn_redact(to, dsn, sizeof(dsn)),
+			pg ? PQerrorMessage(pg) : "out of memory\n");
 		r = -EIO;
 		goto out;
 	}

@@ -19,6 +19,7 @@ struct server_config {
 	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
 	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
 	bool public_metrics;
+	bool env_self_service; /* any signed-in user creates an env (and becomes its ADMIN) */
 	int64_t build_retention_count, build_retention_days;
 	char *log_level;
 	uint64_t max_body_bytes, max_ping_body_bytes;
@@ -84,7 +85,7 @@ struct server {
 	struct server_metrics metrics;
 	/* per-deploy serialisation of §7.3 (SQLite: one process per database, so process mutexes) */
 	pthread_mutex_t transition_locks[64];
-	/* Hooks set by the ping path (api/ping.c) when it lands; NULL until then.
+	/* Hooks set by the ping pipeline (ping/state.c) on the first ping; NULL until then.
 	 * flush_heartbeats: write pending in-memory lastSeen values now (janitor, shutdown).
 	 * ping_shutdown: answer every held ping NOOP before the daemon stops.
 	 * pending_last_seen: the newest in-memory lastSeen of a host, 0 when none pending. */

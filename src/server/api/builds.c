@@ -22,6 +22,44 @@ static bool url_allowed(struct server *srv, const char *url)
 	return false;
 }
 
+/* Is name the buildName of a stage of env_name? */
+static int env_builds_name(struct req *r, const char *env_name, const char *name, bool *ret)
+{
+	json_t *stages = NULL, *st;
+	size_t i;
+	int k;
+
+	*ret = false;
+	k = store_env_list(r->srv->store, env_name, NULL, NULL, &stages);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list stages");
+	json_array_foreach(stages, i, st) if (streq_ptr(json_string_value(json_object_get(st, "buildName")), name))
+		*ret = true;
+	json_decref(stages);
+	return 0;
+}
+
+/* PUBLISHER at SYSTEM scope publishes any build; one that holds it only on envs (an ENV token, a user's
+ * env bindings) publishes only builds named like a stage of such an env (its buildName). */
+static int publish_allowed(struct req *r, const char *name)
+{
+	const struct principal *p = &r->principal;
+	bool ok = false;
+	int k = 0;
+
+	if (principal_allows(p, ROLE_PUBLISHER, SCOPE_SYSTEM, NULL))
+		return 0;
+	if (p->kind == PRINCIPAL_TOKEN && p->scope_type == SCOPE_TYPE_ENV)
+		k = env_builds_name(r, p->resource, name, &ok);
+	for (size_t i = 0; k >= 0 && !ok && p->kind == PRINCIPAL_USER && i < p->n_bindings; i++)
+		if (p->bindings[i].scope_type == SCOPE_TYPE_ENV && role_satisfies(p->bindings[i].role, ROLE_PUBLISHER))
+			k = env_builds_name(r, p->bindings[i].resource, name, &ok);
+	if (k < 0 || ok)
+		return k;
+	return http_fail(r, 403, "name", "'%s' publishes only builds named like a stage of its env (buildName): "
+					  "not '%s'", p->name, name);
+}
+
 static int build_post(struct req *r)
 {
 	struct server *srv = r->srv;
@@ -42,6 +80,9 @@ static int build_post(struct req *r)
 		k = req_bad(r, perr.field, "%s", perr.message);
 		goto out;
 	}
+	if (k < 0)
+		goto out;
+	k = publish_allowed(r, b.name);
 	if (k < 0)
 		goto out;
 	if (!url_allowed(srv, b.artifact_url)) {

@@ -80,10 +80,35 @@ static int body_name(struct req *r, char **ret)
 	return 0;
 }
 
+/* An env is a boundary around hosts (store_capacity_change): a SYSTEM ADMIN may give a stage any host or
+ * group, the env's ADMIN also those no env holds yet, an OPERATOR only those the env already holds. */
+static enum store_claim capacity_claim(struct req *r, const char *env_name)
+{
+	if (principal_allows(&r->principal, ROLE_ADMIN, SCOPE_SYSTEM, NULL))
+		return STORE_CLAIM_ANY;
+	if (principal_allows(&r->principal, ROLE_ADMIN, SCOPE_ENV, env_name))
+		return STORE_CLAIM_FREE;
+	return STORE_CLAIM_OWN;
+}
+
+static int capacity_refused(struct req *r, const char *type, const char *env_name,
+			    const struct store_claim_refusal *why)
+{
+	const char *what = streq(type, "HOST") ? "host" : "group";
+
+	if (*why->env)
+		return http_fail(r, 403, NULL,
+				 "%s '%s' is in the capacity of env '%s': adding it to another env needs role ADMIN "
+				 "at SYSTEM scope", what, why->name, why->env);
+	return http_fail(r, 403, NULL, "%s '%s' is in no env's capacity yet: claiming it needs role ADMIN on env %s",
+			 what, why->name, env_name);
+}
+
 static int capacity_change(struct req *r, enum store_capacity_op op)
 {
+	struct store_claim_refusal why = {};
 	json_t *env = NULL, *names = NULL, *hist = NULL, *change = NULL;
-	const char *type, *env_id;
+	const char *type, *env_id, *env_name;
 	char *one = NULL;
 	int k;
 
@@ -132,7 +157,12 @@ static int capacity_change(struct req *r, enum store_capacity_op op)
 		k = -ENOMEM;
 		goto out;
 	}
-	k = store_capacity_change(r->srv->store, env_id, type, op, names, hist);
+	env_name = json_string_value(json_object_get(env, "envName"));
+	k = store_capacity_change(r->srv->store, env_id, type, op, names, hist, capacity_claim(r, env_name), &why);
+	if (k == -EACCES) {
+		k = capacity_refused(r, type, env_name, &why);
+		goto out;
+	}
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot change capacity");
 		goto out;

@@ -268,6 +268,21 @@ static int env_grant_creator(struct req *r, const char *env_name)
 	return 0;
 }
 
+/* A stage of an existing env needs OPERATOR on it. A new env needs OPERATOR at SYSTEM scope: an env
+ * is a boundary around hosts and secrets, so making one is the system's decision; with
+ * env_self_service any signed-in user may make one (upstream's behaviour). */
+static int env_create_allowed(struct req *r, const char *env_name, bool new_env)
+{
+	if (!new_env)
+		return http_require(r, ROLE_OPERATOR, SCOPE_ENV, env_name);
+	if (r->srv->cfg.env_self_service && r->principal.kind == PRINCIPAL_USER)
+		return 0;
+	if (principal_allows(&r->principal, ROLE_OPERATOR, SCOPE_SYSTEM, NULL))
+		return 0;
+	return http_fail(r, 403, NULL, "creating env '%s' needs role OPERATOR at SYSTEM scope%s", env_name,
+			 r->principal.kind == PRINCIPAL_USER ? " (env_self_service is off)" : "");
+}
+
 static int env_create(struct req *r)
 {
 	json_t *in = NULL, *env = NULL, *hist = NULL, *existing = NULL, *out = NULL;
@@ -299,18 +314,16 @@ static int env_create(struct req *r)
 		k = req_bad(r, "stageName", "stageName '%s' is reserved", stage_name);
 		goto out;
 	}
-	/* a new env name needs SYSTEM scope; a stage of an existing env needs OPERATOR on it */
 	k = store_env_list(r->srv->store, env_name, NULL, NULL, &existing);
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot list stages");
 		goto out;
 	}
-	/* (§9.5) any user may create a stage of a new env name and becomes ADMIN of that env */
-	grant_admin = json_array_size(existing) == 0 && r->principal.kind == PRINCIPAL_USER;
-	if (!grant_admin)
-		k = http_require(r, ROLE_OPERATOR, json_array_size(existing) > 0 ? SCOPE_ENV : SCOPE_SYSTEM, env_name);
+	k = env_create_allowed(r, env_name, json_array_size(existing) == 0);
 	if (k < 0)
 		goto out;
+	/* a user who creates a new env becomes its ADMIN (§9.5) */
+	grant_admin = json_array_size(existing) == 0 && r->principal.kind == PRINCIPAL_USER;
 	k = id_generate(id);
 	if (k < 0)
 		goto out;

@@ -164,6 +164,7 @@ static int hosts_stop_one(struct req *r)
 
 static int hosts_register(struct req *r)
 {
+	struct store_claim_refusal why = {};
 	json_t *in = NULL;
 	const char *name, *id, *group, *ip, *account;
 	int k;
@@ -193,7 +194,17 @@ static int hosts_register(struct req *r)
 		k = req_bad(r, "groupName", "groupName is required and must match ^[A-Za-z0-9._:-]{1,128}$");
 		goto out;
 	}
-	k = store_host_register(r->srv->store, in);
+	/* the envs whose capacity has the group gain the host: crossing envs is the SYSTEM ADMIN's call */
+	k = store_host_register(r->srv->store, in,
+				principal_allows(&r->principal, ROLE_ADMIN, SCOPE_SYSTEM, NULL) ? STORE_CLAIM_ANY
+												 : STORE_CLAIM_FREE,
+				&why);
+	if (k == -EACCES) {
+		k = http_fail(r, 403, NULL,
+			      "host '%s' is in the capacity of env '%s': putting it into group '%s', which another env's "
+			      "capacity has, needs role ADMIN at SYSTEM scope", name, why.env, group);
+		goto out;
+	}
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot register host");
 		goto out;

@@ -116,6 +116,10 @@ static int binding_create(struct req *r, const char *kind)
 			    streq(kind, "GROUP") ? "^[A-Za-z0-9._:@-]{1,128}$" : "^[A-Za-z0-9._@-]{1,64}$");
 		goto out;
 	}
+	if (principal_name_is_reserved(name)) {
+		k = req_bad(r, "name", "name '%s' is reserved", name);
+		goto out;
+	}
 	row = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "resource", resource, "type", type, "role",
 			role_to_string(role));
 	if (!row) {

@@ -158,6 +158,10 @@ static int token_create(struct req *r)
 		k = req_bad(r, "name", "name is required and must match ^[A-Za-z0-9._@-]{1,64}$");
 		goto out;
 	}
+	if (principal_name_is_reserved(name)) {
+		k = req_bad(r, "name", "name '%s' is reserved", name);
+		goto out;
+	}
 	k = api_opt_enum(r, in, "role", role_from_string_alias, &role);
 	if (k < 0)
 		goto out;

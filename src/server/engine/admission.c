@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* engine/admission.c: which rows occupy a rollout slot, the rollout width, and the deploy schedule's session
- * arithmetic (PROTOCOL §5.7, §8.1). Pure: no I/O, no clock. The I/O layer runs admission in a transaction. */
+ * arithmetic (PROTOCOL §5.7, §8.1), and the admission decision over what the store read in its transaction. Pure:
+ * no I/O, no clock. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -158,4 +159,19 @@ bool engine_schedule_admits(const struct schedule_view *s, int rows_on_deploy, i
 	default:
 		return true;
 	}
+}
+
+enum admission_result engine_admission_decide(const struct admission_facts *f, const char *deploy_id,
+					      int max_parallel_threshold)
+{
+	const char *cur = f->deploy_id ? f->deploy_id : "";
+
+	if (!f->stage_exists || !deploy_id || !streq(cur, deploy_id))
+		return ADMISSION_REFUSE_STALE;
+	if (!engine_schedule_admits(&f->schedule, f->on_deploy, f->total))
+		return ADMISSION_REFUSE_SCHEDULE;
+	if (!engine_admission_allows(f->occupied, f->existing, f->max_parallel, f->max_parallel_pct,
+				     max_parallel_threshold))
+		return ADMISSION_REFUSE_FULL;
+	return ADMISSION_ADMIT;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* engine/engine.h: the goal engine (PROTOCOL §5.3-§5.9, §6), rollout admission pieces (§5.7), the deploy state
  * transition (§7.3) and the schedule advance (§8.1). PURE: no I/O, no clock, no logging. Everything, now_ms
- * included, comes in as arguments; decisions go out in structs. The I/O layer (api/ping.c, workers/) loads the
- * inputs, runs admission in a transaction using the pure helpers below, and persists the outputs.
+ * included, comes in as arguments; decisions go out in structs. The I/O layers (ping/, workers/, the store's admission
+ * transaction) load the inputs, ask the engine, and persist the outputs.
  *
  * Conventions: an empty string "" in an id field means null; an int enum field set to -1 means null; a time of 0
  * means null (epoch ms, §1.2). */
@@ -65,6 +65,39 @@ struct env_view {
 	int max_parallel;
 	int max_parallel_pct;
 };
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Stage membership (§5.2, engine/membership.c): which stage of each env a host belongs to.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* A stage whose capacity names the host (tier 1, host capacity) or one of its groups (tier 2, group capacity); a
+ * stage may appear in both tiers. */
+struct resolved_env {
+	struct env_view view;
+	int tier;
+};
+
+/* Two stages of one env both map the host: `used` is the one it belongs to, `other` the one it does not. */
+struct engine_stage_conflict {
+	const struct resolved_env *used;
+	const struct resolved_env *other;
+};
+
+/* The host's stages: at most one stage per env name, by §5.2's tie-breaks (tier 1 over tier 2, then the stage the
+ * host already has an agent row for, then the lexicographically smallest stageName). *ret (malloc'd, one env_view
+ * per env) is the caller's. ret_conflicts (may be NULL) gets the ties broken between different stages of one env
+ * in the same tier (a host capacity winning over a group capacity pins the host: no conflict), borrowed from cand
+ * (a malloc'd array, NULL when none), for the caller to log. Returns 0 or -ENOMEM. */
+int engine_resolve_envs(const struct resolved_env *cand, size_t n, const struct agent_row *rows, size_t n_rows,
+			struct env_view **ret, size_t *ret_n, struct engine_stage_conflict **ret_conflicts,
+			size_t *ret_n_conflicts);
+
+struct engine_report;
+/* The env ids named by reports or rows but not among envs (the stages the ping must load as `known`), each once,
+ * in that order. Empty ids and ids of ENGINE_ID_SIZE or more are skipped. ret has room for n_reports + n_rows
+ * entries; the strings are borrowed. Returns the count. */
+size_t engine_unresolved_env_ids(const struct engine_report *reports, size_t n_reports, const struct agent_row *rows,
+				 size_t n_rows, const struct env_view *envs, size_t n_envs, const char **ret);
 
 /* One report of a ping (PingReport, §3.6), already validated by proto. Strings are borrowed; env_id/deploy_id may
  * be NULL or "". error_message is not used by the engine (AgentError rows are the I/O layer's). */
@@ -149,11 +182,11 @@ struct engine_decision {
 int engine_decide_ping(const struct engine_ping_input *in, struct engine_decision *ret);
 void engine_decision_release(struct engine_decision *d);
 
-/* Selection (§5.6 "Select"): walk d->installs in order; a candidate with need_wait false wins at once; one with
- * need_wait true is offered to admit(ctx, c), which returns 1 (admitted: it has written c->bean with holds_slot =
- * true), 0 (refused) or a negative errno (treated as refused). Returns the index of the winner, or -ENOENT. */
-typedef int (*engine_admit_fn)(void *ctx, const struct engine_candidate *c);
-int engine_decision_select(const struct engine_decision *d, engine_admit_fn admit, void *ctx);
+/* Selection (§5.6 "Select"), one step at a time: the caller runs admission (a store transaction) between steps,
+ * nothing is called back from here. Returns the index of the next candidate of d->installs to try at `from` or
+ * after, or -ENOENT when none is left. *ret_admit false: it wins at once; true (need_wait): it wins only if
+ * admission admits it (writing engine_candidate_admitted_row()); refused, the walk goes on from index + 1. */
+int engine_decision_next(const struct engine_decision *d, size_t from, bool *ret_admit);
 
 /* Make the chosen install candidate's bean replace the env's upd in d->writes (§5.6 last sentence). admitted =
  * admission already wrote it (then the env's write is marked skip). Applies write suppression: a bean equal to the
@@ -202,6 +235,31 @@ bool engine_schedule_admits(const struct schedule_view *s, int rows_on_deploy, i
 /* Admission steps 2: true iff a host may take a slot. */
 bool engine_admission_allows(int occupied, int existing, int max_parallel, int max_parallel_pct,
 			     int max_parallel_threshold);
+
+/* What admission reads of a stage inside its transaction (§5.7, §8.1). */
+struct admission_facts {
+	bool stage_exists;
+	const char *deploy_id; /* the stage's current deploy now ("" or NULL = none) */
+	int max_parallel;
+	int max_parallel_pct;
+	struct schedule_view schedule;
+	int occupied;  /* rows occupying a slot (engine_row_occupies_slot) */
+	int existing;  /* rows counting toward the width (engine_row_counts_existing) */
+	int on_deploy; /* rows on the candidate's deploy */
+	int total;     /* T of §7.3 */
+};
+
+enum admission_result {
+	ADMISSION_ADMIT,
+	ADMISSION_REFUSE_STALE,    /* the stage is gone or has another current deploy: the next ping decides again */
+	ADMISSION_REFUSE_SCHEDULE, /* the deploy schedule holds the host back (cooling down, session full) */
+	ADMISSION_REFUSE_FULL,     /* every slot is taken */
+	_ADMISSION_RESULT_MAX,
+};
+
+/* The whole admission decision for a candidate bound for deploy_id (its bean's deployId). */
+enum admission_result engine_admission_decide(const struct admission_facts *f, const char *deploy_id,
+					      int max_parallel_threshold);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Answer building (§5.8)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* engine/ping.c: the per-ping decision (PROTOCOL §5.3 state proposal and write suppression, §5.4 decision table,
  * §5.5 first deploy, §5.9 rollback alias swap, §6 REMOVE_HOST, §5.6 ordering and selection walk). Pure: no I/O,
- * no clock, no logging. Admission itself (which needs the database) is a callback of engine_decision_select(). */
+ * no clock, no logging. Admission itself (which needs the database) runs between the steps of the walk
+ * (engine_decision_next()), in the caller. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -555,17 +556,12 @@ out:
 	return r;
 }
 
-int engine_decision_select(const struct engine_decision *d, engine_admit_fn admit, void *ctx)
+int engine_decision_next(const struct engine_decision *d, size_t from, bool *ret_admit)
 {
-	for (size_t i = 0; i < d->n_installs; i++) {
-		const struct engine_candidate *c = &d->installs[i];
-
-		if (!c->need_wait)
-			return (int)i;
-		if (admit && admit(ctx, c) > 0)
-			return (int)i;
-	}
-	return -ENOENT;
+	if (from >= d->n_installs)
+		return -ENOENT;
+	*ret_admit = d->installs[from].need_wait;
+	return (int)from;
 }
 
 int engine_decision_choose(struct engine_decision *d, size_t install_index, bool admitted)

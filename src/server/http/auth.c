@@ -105,7 +105,7 @@ int http_authenticate(struct req *r)
 			r->principal.kind = PRINCIPAL_ANONYMOUS;
 			r->principal.role = srv->anonymous_role;
 			r->principal.scope_type = SCOPE_TYPE_SYSTEM;
-			(void)str_copy(r->principal.name, sizeof(r->principal.name), "anonymous");
+			(void)str_copy(r->principal.name, sizeof(r->principal.name), PRINCIPAL_NAME_ANONYMOUS);
 			(void)str_copy(r->principal.resource, sizeof(r->principal.resource), "*");
 		}
 		return 0;
@@ -356,6 +356,18 @@ out:
 	curl_free(user);
 	curl_url_cleanup(u);
 	return k;
+}
+
+int http_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize)
+{
+	struct origin_parts o;
+
+	if (cfg->public_url && *cfg->public_url && http_origin_parse(cfg->public_url, &o) < 0) {
+		(void)str_printf(errbuf, errsize, "invalid public_url '%s': expected http(s)://host[:port]",
+				 cfg->public_url);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The first item of a comma-separated proxy header (X-Forwarded-Host: a, b), trimmed, in buf. */

@@ -188,6 +188,8 @@ struct origin_parts {
 };
 /* Parse "scheme://host[:port][/]" (no userinfo, path, query) as an origin; -EINVAL otherwise. */
 int http_origin_parse(const char *url, struct origin_parts *ret);
+/* The checks of the settings the HTTP layer reads (public_url); errbuf says why. */
+int http_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize);
 /* Names of enum route_scope ("PUBLIC", "ANY", "SYSTEM", "ENV", "NEW_ENV"). */
 const char *route_scope_to_string(enum route_scope scope);
 
@@ -197,7 +199,7 @@ void http_stop(struct server *srv);
 
 /* Counts requests other than pings that may have written (any method but GET and HEAD), incremented after the
  * handler returned and before the answer leaves: a client that saw the answer of such a request and then pings
- * finds the counter moved (the ping path's idle repeats, api/ping.h). */
+ * finds the counter moved (the ping path's idle repeats, ping/ping_state.h). */
 uint64_t http_write_generation(void);
 /* Prometheus text of the HTTP metrics. */
 int http_metrics_append(struct server *srv, struct buf *out);

@@ -50,6 +50,17 @@ enum store_capacity_op {
 	STORE_CAPACITY_REMOVE,
 };
 
+/* What a capacity change may take in (store_capacity_change). */
+enum store_claim {
+	STORE_CLAIM_OWN,  /* names the env already holds */
+	STORE_CLAIM_FREE, /* and names no env holds */
+	STORE_CLAIM_ANY,  /* and names other envs hold */
+};
+struct store_claim_refusal {
+	char name[136]; /* the host or group refused */
+	char env[72];   /* the env holding it, "" when none does */
+};
+
 /* Build query of GET /v1/builds (§4.2). NULL / -1 = unset. limit <= 0 means "no paging" (at most
  * 5000, the before/after range form). */
 struct build_query {
@@ -158,16 +169,24 @@ int store_env_names(struct store *s, const char *filter, int64_t offset, int64_t
  * CONTINUE, release the slots of PAUSED_BY_SYSTEM rows (and emit SLOT). Emits ENV. -ENOENT. */
 int store_env_update(struct store *s, const json_t *env, const json_t *history, bool release_parked);
 /* -EBUSY when the stage has capacity or agent rows; deletes its configs, history, promote, schedule. */
+/* Deleting an env's last stage also deletes the env's tokens and role bindings (type ENV). */
 int store_env_delete(struct store *s, const char *id);
 /* PAUSE / RESUME (envState); resume_now: the current deploy's lastUpdateDate := now. Emits ENV. */
 int store_env_set_state(struct store *s, const char *id, const char *env_state, bool resume_now,
 			const json_t *history);
 int store_history_list(struct store *s, const char *env_id, int64_t offset, int64_t limit, json_t **ret);
 
-/* Capacity (§4.4): type "GROUP" or "HOST"; names is an array of strings (op REPLACE) or a string. */
+/* Capacity (§4.4): type "GROUP" or "HOST"; names is an array of strings (op REPLACE) or a string.
+ * An env is a boundary around hosts: an env holds a name when the capacity of one of its stages has
+ * it, or has a group the host is in (HOST), or a host of the group (GROUP; group membership as the
+ * hosts reported it). Before writing, every name the change adds is checked against claim: a name
+ * the env already holds always passes; one no env holds needs STORE_CLAIM_FREE; one another env
+ * holds needs STORE_CLAIM_ANY. Otherwise nothing is written, -EACCES is returned and *refused (when
+ * not NULL) names the first refused name and the other env ("" when the name is unclaimed). */
 int store_capacity_get(struct store *s, const char *env_id, const char *type, json_t **ret);
 int store_capacity_change(struct store *s, const char *env_id, const char *type, enum store_capacity_op op,
-			  const json_t *names, const json_t *history);
+			  const json_t *names, const json_t *history, enum store_claim claim,
+			  struct store_claim_refusal *refused);
 
 /* Configuration documents (§4.8): -ENOENT when none stored. config_put replaces (emits ENV). */
 int store_config_get(struct store *s, const char *env_id, enum store_config_kind kind, json_t **ret);
@@ -222,7 +241,11 @@ int store_host_list(struct store *s, const char *host_name, const char *host_id,
 /* Stop flow (§5.9). env_id set: every host must have a row in it (else -ENOENT, nothing changed). */
 int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
 		    const char *operator_name, int64_t now);
-int store_host_register(struct store *s, const json_t *host);
+/* Put a host into a group (a Host: hostName, hostId, groupName, ...). Every env holding the group gains
+ * the host, so each must be free to take it (store_capacity_change) unless claim is STORE_CLAIM_ANY:
+ * else -EACCES with *refused naming the host and the env that holds it. */
+int store_host_register(struct store *s, const json_t *host, enum store_claim claim,
+			struct store_claim_refusal *refused);
 int store_host_update(struct store *s, const char *host_id, const json_t *patch, int64_t now);
 int store_host_active(struct store *s, const json_t *host_ids, json_t **ret);
 /* DeployProgress lists (§3.5): missingHosts, provisioningHosts, removedHosts. */

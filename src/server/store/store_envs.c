@@ -67,6 +67,12 @@ static const char sql_env_release_parked_envs[] =
 static const char sql_env_cap_count[] = "SELECT count(*) FROM capacity WHERE envId = ?";
 static const char sql_env_agent_count[] = "SELECT count(*) FROM agents WHERE envId = ?";
 static const char sql_env_delete[] = "DELETE FROM envs WHERE id = ?";
+static const char sql_env_name_of[] = "SELECT envName FROM envs WHERE id = ?";
+static const char sql_env_stage_count[] = "SELECT count(*) FROM envs WHERE envName = ?";
+/* the env's own principals go with its last stage: a later env of the same name starts with none */
+static const char sql_env_delete_tokens[] = "DELETE FROM tokens WHERE type = 'ENV' AND lower(resource) = lower(?)";
+static const char sql_env_delete_bindings[] =
+	"DELETE FROM user_roles WHERE type = 'ENV' AND lower(resource) = lower(?)";
 static const char sql_env_delete_configs[] = "DELETE FROM env_configs WHERE envId = ?";
 static const char sql_env_delete_history[] = "DELETE FROM config_history WHERE id = ?";
 static const char sql_env_delete_promote[] = "DELETE FROM promotes WHERE envId = ?";
@@ -156,26 +162,36 @@ int store_env_delete(struct store *s, const char *id)
 {
 	static const char *const cleanup[] = { sql_env_delete_configs, sql_env_delete_history, sql_env_delete_promote,
 					       sql_env_delete_schedule };
-	int64_t n1 = 0, n2 = 0;
+	json_t *row = NULL, *name;
+	int64_t n1 = 0, n2 = 0, left = 0;
 	int r;
 	CONN_OR_FAIL(c, s);
 
 	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = db_int(c, sql_env_cap_count, &n1, "s", id);
+	r = db_row(c, sql_env_name_of, &row, "s", id); /* -ENOENT: no such stage */
+	name = json_object_get(row, "envName");
+	if (r >= 0)
+		r = db_int(c, sql_env_cap_count, &n1, "s", id);
 	if (r >= 0)
 		r = db_int(c, sql_env_agent_count, &n2, "s", id);
 	if (r >= 0 && (n1 > 0 || n2 > 0))
 		r = -EBUSY;
-	if (r >= 0) {
+	if (r >= 0)
 		r = db_exec(c, sql_env_delete, "s", id);
-		if (r == 0)
-			r = -ENOENT;
-	}
 	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(cleanup); i++)
 		r = db_exec(c, cleanup[i], "s", id);
-	return db_end(c, r < 0 ? r : 0);
+	if (r >= 0)
+		r = db_int(c, sql_env_stage_count, &left, "j", name);
+	if (r >= 0 && left == 0)
+		r = db_exec(c, sql_env_delete_tokens, "j", name);
+	if (r >= 0 && left == 0)
+		r = db_exec(c, sql_env_delete_bindings, "j", name);
+	json_decref(row);
+	r = db_end(c, r < 0 ? r : 0);
+	store_token_cache_invalidate();
+	return r;
 }
 
 int store_env_set_state(struct store *s, const char *id, const char *env_state, bool resume_now,

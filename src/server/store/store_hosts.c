@@ -104,14 +104,21 @@ int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids,
 	return db_end(c, r < 0 ? r : 0);
 }
 
-int store_host_register(struct store *s, const json_t *h)
+int store_host_register(struct store *s, const json_t *h, enum store_claim claim, struct store_claim_refusal *refused)
 {
 	int r;
 	CONN_OR_FAIL(c, s);
-	r = db_exec(c, sql_host_register, "jjjjji", json_object_get(h, "hostName"), json_object_get(h, "groupName"),
-		   json_object_get(h, "ip"), json_object_get(h, "hostId"), json_object_get(h, "accountId"),
-		   (int64_t)now_ms());
-	return r < 0 ? r : 0;
+
+	r = db_begin(c, DB_LOCK_GLOBAL);
+	if (r < 0)
+		return r;
+	r = store_tx_host_joins_group(c, json_object_get(h, "hostName"), json_object_get(h, "groupName"), claim,
+				      refused);
+	if (r >= 0)
+		r = db_exec(c, sql_host_register, "jjjjji", json_object_get(h, "hostName"),
+			    json_object_get(h, "groupName"), json_object_get(h, "ip"), json_object_get(h, "hostId"),
+			    json_object_get(h, "accountId"), (int64_t)now_ms());
+	return db_end(c, r < 0 ? r : 0);
 }
 
 int store_host_update(struct store *s, const char *host_id, const json_t *p, int64_t now)

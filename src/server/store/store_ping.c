@@ -613,6 +613,8 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 		     int max_parallel_threshold, bool *ret_full)
 {
 	struct admission a = { .max_parallel = 1 };
+	struct admission_facts f;
+	enum admission_result verdict;
 	struct db_conn *c;
 	int r;
 
@@ -626,14 +628,14 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	if (r <= 0)
 		goto out;
 	r = 0;
-	if (!engine_schedule_admits(&a.sched, (int)a.on_deploy, (int)a.total))
+	f = (struct admission_facts){ .stage_exists = true, .deploy_id = a.deploy_id, .max_parallel = a.max_parallel,
+				      .max_parallel_pct = a.max_pct, .schedule = a.sched, .occupied = (int)a.occupied,
+				      .existing = (int)a.existing, .on_deploy = (int)a.on_deploy, .total = (int)a.total };
+	verdict = engine_admission_decide(&f, row->deploy_id, max_parallel_threshold);
+	if (verdict == ADMISSION_REFUSE_FULL && ret_full)
+		*ret_full = true;
+	if (verdict != ADMISSION_ADMIT)
 		goto out;
-	if (!engine_admission_allows((int)a.occupied, (int)a.existing, a.max_parallel, a.max_pct,
-				     max_parallel_threshold)) {
-		if (ret_full)
-			*ret_full = true;
-		goto out;
-	}
 	r = write_row(c, row, insert, expect_version);
 	if (r < 0)
 		goto out;

@@ -61,12 +61,8 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 			       const char *account_id, char *const *groups, size_t n_groups, int64_t now);
 
 /* ---- env resolution and rows (§5.2, §5.1 steps 4-5) ---- */
-struct resolved_env {
-	struct env_view view;
-	int tier; /* 1 host capacity, 2 group capacity */
-};
-/* Every stage whose host capacity has host_name (tier 1) or whose group capacity has one of groups (tier 2);
- * a stage may appear in both tiers. *ret is malloc'd (free()). */
+/* Every stage (struct resolved_env: engine.h) whose host capacity has host_name (tier 1) or whose group capacity
+ * has one of groups (tier 2); a stage may appear in both tiers. *ret is malloc'd (free()). */
 int store_ping_capacity_envs(struct store_ping *p, const char *host_name, char *const *groups, size_t n_groups,
 			     struct resolved_env **ret, size_t *ret_n);
 /* The existing stages among ids (unknown ids are skipped). */
@@ -94,9 +90,9 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 		       struct ping_delete *deletes, size_t n_deletes);
 
 /* ---- admission (§5.7) ---- */
-/* In one BEGIN IMMEDIATE transaction: re-read the stage (its current deploy must still be bean->deploy_id),
- * apply the schedule gate, count occupied and existing rows, compare with the threshold, and write row (the
- * admitted bean) conditionally (insert when insert, else version = expect_version). Returns 1 admitted, 0 refused
+/* In one BEGIN IMMEDIATE transaction: read the stage's admission facts (its current deploy, width, schedule and row
+ * counts), let engine_admission_decide() judge them, and when it admits write row (the admitted bean)
+ * conditionally (insert when insert, else version = expect_version). Returns 1 admitted, 0 refused
  * (including a lost condition), -EAGAIN when the critical section could not be entered in time, other errors.
  * *ret_full (may be NULL) is set true when the refusal was occupied >= threshold. */
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,

@@ -57,5 +57,11 @@ int store_tx_history_simple(struct db_conn *c, const char *env_id, const char *o
  * row that holds a slot (when frees_slot), `Host Action` history per env (store_agents.c). */
 int store_tx_agent_effects(struct db_conn *c, const json_t *affected, bool frees_slot, const char *action,
 			   const char *operator_name);
+/* May the envs holding group take host into their capacity (store_host_register)? -EACCES with *refused
+ * filled when not (store_capacity.c). */
+int store_tx_host_joins_group(struct db_conn *c, const json_t *host, const json_t *group, enum store_claim claim,
+			      struct store_claim_refusal *refused);
+/* Every cached token lookup is stale (store_tokens.c): after a write to the tokens table. */
+void store_token_cache_invalidate(void);
 
 #endif

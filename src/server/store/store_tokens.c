@@ -120,7 +120,7 @@ static size_t token_cache_slot(const char *hash_hex)
 	return (size_t)((uint64_t)hash_lock_key(hash_hex) % TOKEN_CACHE_SLOTS);
 }
 
-static void token_cache_invalidate(void)
+void store_token_cache_invalidate(void)
 {
 	pthread_mutex_lock(&token_cache_lock);
 	token_cache_generation++;
@@ -170,7 +170,7 @@ int store_token_insert(struct store *s, const json_t *token)
 {
 	int r = token_insert_db(s, token);
 
-	token_cache_invalidate();
+	store_token_cache_invalidate();
 	return r;
 }
 
@@ -178,7 +178,7 @@ int store_token_update(struct store *s, const json_t *token)
 {
 	int r = token_update_db(s, token);
 
-	token_cache_invalidate();
+	store_token_cache_invalidate();
 	return r;
 }
 
@@ -186,7 +186,7 @@ int store_token_delete(struct store *s, const char *type, const char *resource, 
 {
 	int r = token_delete_db(s, type, resource, name);
 
-	token_cache_invalidate();
+	store_token_cache_invalidate();
 	return r;
 }
 

@@ -2,7 +2,7 @@
 /* workers/workers.h: the background workers of PROTOCOL §8 that this component owns: the state
  * transitioner (§8.1), the auto-promoter (§8.2), the agent janitor (§8.3) and retention (§8.4). One thread each; they sleep
  * on a condition variable so that workers_stop() ends them at once. The heartbeat flusher and the
- * wake-event poller belong to the ping path (api/ping.c). */
+ * wake-event poller belong to the ping pipeline (src/server/ping/). */
 #ifndef SLIPWAY_SERVER_WORKERS_H
 #define SLIPWAY_SERVER_WORKERS_H
 

@@ -186,7 +186,7 @@ def processes_mentioning(path):
 
 
 class Agent:
-    def __init__(self, root, name, server, artifacts, server_url=None):
+    def __init__(self, root, name, server, artifacts, server_url=None, extra_conf=""):
         self.root = root
         self.name = name
         for sub in ("state", "builds", "current", "log", "run"):
@@ -211,7 +211,7 @@ termination_timeout = 5
 max_retry = 1
 backoff = 1
 backoff_max = 2
-""")
+""" + extra_conf)
         self.conf.chmod(0o600)
         self.log = open(root / "agent.log", "w")
         env = dict(os.environ, FLEET_ROOT=str(root), FLEET_HOST=name)

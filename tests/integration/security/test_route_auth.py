@@ -64,6 +64,9 @@ def fleet(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("routeauth"), ["--set", "log_level=error"]).start()
     try:
         make_env(s, "web", "prod")
+        # a second stage: deleting web/prod (a DELETE route below) must not be deleting web's last
+        # stage, which would take web's tokens with it
+        make_env(s, "web", "dev")
         make_env(s, "api", "prod")
         toks = {}
         for role in ROLES:

@@ -116,7 +116,8 @@ def proxy_server(server_factory, extra=()):
 
 
 def test_trusted_proxy_users(server_factory):
-    s = proxy_server(server_factory)
+    # env_self_service: users create envs themselves (without it that needs SYSTEM OPERATOR, test_env_scope.py)
+    s = proxy_server(server_factory, ["--set", "env_self_service=true"])
     make_env(s, "web", "prod")
     alice = {"X-Forwarded-User": "alice"}
     who = s.get("/v1/system/whoami", auth=False, headers=alice).json()

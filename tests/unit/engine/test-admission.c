@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "select_walk.h"
 #include "util.h"
 
 static void test_threshold_table(void **state)
@@ -185,7 +186,7 @@ static bool fleet_ping(struct fleet *f, int h, int64_t now)
 
 	(void)str_printf(host_id, sizeof(host_id), "h%d", h);
 	assert_int_equal(engine_decide_ping(&in, &d), 0);
-	i = engine_decision_select(&d, sim_admit_fn, &a);
+	i = select_walk(&d, sim_admit_fn, &a);
 	if (i >= 0) {
 		admitted = d.installs[i].need_wait;
 		(void)engine_decision_choose(&d, (size_t)i, admitted);
@@ -335,10 +336,66 @@ static void test_fleet_failure_policies(void **state)
 	}
 }
 
+/* The whole admission decision over what the store read in its transaction. */
+static void test_admission_decide_table(void **state)
+{
+	enum { ADMIT = ADMISSION_ADMIT, STALE = ADMISSION_REFUSE_STALE, SCHED = ADMISSION_REFUSE_SCHEDULE,
+	       FULL = ADMISSION_REFUSE_FULL };
+	static const struct {
+		const char *name;
+		bool exists;
+		const char *stage_deploy, *bean_deploy;
+		int mp, pct, sched_state, session;
+		const char *hosts;
+		int occupied, existing, on_deploy, total, cap;
+		int want;
+	} t[] = {
+		{ "free slot", true, "D1", "D1", 1, 0, -1, 0, NULL, 0, 10, 0, 10, 10000, ADMIT },
+		{ "slot taken", true, "D1", "D1", 1, 0, -1, 0, NULL, 1, 10, 1, 10, 10000, FULL },
+		{ "wider stage", true, "D1", "D1", 3, 0, -1, 0, NULL, 2, 10, 2, 10, 10000, ADMIT },
+		{ "pct width full", true, "D1", "D1", 0, 20, -1, 0, NULL, 2, 10, 2, 10, 10000, FULL },
+		{ "global cap", true, "D1", "D1", 50, 0, -1, 0, NULL, 3, 100, 3, 100, 3, FULL },
+		{ "stage gone", false, "", "D1", 1, 0, -1, 0, NULL, 0, 0, 0, 0, 10000, STALE },
+		{ "a new deploy meanwhile", true, "D2", "D1", 1, 0, -1, 0, NULL, 0, 10, 0, 10, 10000, STALE },
+		{ "no deploy any more", true, "", "D1", 1, 0, -1, 0, NULL, 0, 10, 0, 10, 10000, STALE },
+		{ "stale before full", true, "D2", "D1", 1, 0, -1, 0, NULL, 5, 10, 0, 10, 10000, STALE },
+		{ "cooling down", true, "D1", "D1", 5, 0, SCHEDULE_STATE_COOLING_DOWN, 1, "2,5", 0, 10, 2, 10, 10000,
+		  SCHED },
+		{ "session full", true, "D1", "D1", 5, 0, SCHEDULE_STATE_RUNNING, 1, "2,5", 0, 10, 2, 10, 10000, SCHED },
+		{ "session open", true, "D1", "D1", 5, 0, SCHEDULE_STATE_RUNNING, 2, "2,5", 0, 10, 2, 10, 10000, ADMIT },
+		{ "session open, slots full", true, "D1", "D1", 1, 0, SCHEDULE_STATE_RUNNING, 2, "2,5", 1, 10, 2, 10,
+		  10000, FULL },
+		{ "schedule before full", true, "D1", "D1", 1, 0, SCHEDULE_STATE_COOLING_DOWN, 1, "2", 1, 10, 2, 10,
+		  10000, SCHED },
+		{ "malformed schedule refuses", true, "D1", "D1", 5, 0, SCHEDULE_STATE_RUNNING, 1, "x", 0, 10, 0, 10,
+		  10000, SCHED },
+		{ "finished schedule", true, "D1", "D1", 5, 0, SCHEDULE_STATE_FINAL, 2, "2,5", 0, 10, 9, 10, 10000,
+		  ADMIT },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct admission_facts f = {
+			.stage_exists = t[i].exists, .deploy_id = t[i].stage_deploy, .max_parallel = t[i].mp,
+			.max_parallel_pct = t[i].pct, .occupied = t[i].occupied, .existing = t[i].existing,
+			.on_deploy = t[i].on_deploy, .total = t[i].total,
+		};
+		int got;
+
+		if (t[i].sched_state >= 0)
+			f.schedule = (struct schedule_view){ .present = true, .state = t[i].sched_state,
+							     .current_session = t[i].session, .host_numbers = t[i].hosts };
+		got = (int)engine_admission_decide(&f, t[i].bean_deploy, t[i].cap);
+		if (got != t[i].want)
+			fail_msg("%s: got %d want %d", t[i].name, got, t[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threshold_table),
+		cmocka_unit_test(test_admission_decide_table),
 		cmocka_unit_test(test_occupancy),
 		cmocka_unit_test(test_release_rules),
 		cmocka_unit_test(test_fleet_rollout),

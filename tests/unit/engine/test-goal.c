@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "select_walk.h"
 #include "util.h"
 
 static void env_init(struct env_view *e, int deploy_type)
@@ -235,7 +236,7 @@ static void test_swap_through_decision(void **state)
 	env_init(&env, DEPLOY_TYPE_ROLLBACK);
 	(void)str_copy(env.deploy_alias, sizeof(env.deploy_alias), "D1");
 	assert_int_equal(engine_decide_ping(&in, &d), 0);
-	i = engine_decision_select(&d, NULL, NULL);
+	i = select_walk(&d, NULL, NULL);
 	assert_int_equal(i, 0);
 	assert_true(d.installs[0].swapped);
 	wi = engine_decision_choose(&d, 0, false);

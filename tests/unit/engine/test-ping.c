@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "select_walk.h"
 #include "util.h"
 
 /* table rows start from defaults and override some fields */
@@ -802,11 +803,11 @@ static void test_select_and_choose(void **state)
 	assert_int_equal(d.n_installs, 3);
 
 	/* all refused */
-	assert_int_equal(engine_decision_select(&d, admit_cb, &a), -ENOENT);
+	assert_int_equal(select_walk(&d, admit_cb, &a), -ENOENT);
 	assert_int_equal(a.calls, 3);
 	/* the second is admitted */
 	a = (struct admit_ctx){ .admit_on = 2 };
-	i = engine_decision_select(&d, admit_cb, &a);
+	i = select_walk(&d, admit_cb, &a);
 	assert_int_equal(i, 1);
 	assert_string_equal(d.installs[1].bean.env_id, "b");
 	wi = engine_decision_choose(&d, (size_t)i, true);
@@ -820,7 +821,7 @@ static void test_select_and_choose(void **state)
 	rep.deploy_stage = DEPLOY_STAGE_STAGING;
 	assert_int_equal(engine_decide_ping(&in, &d), 0);
 	a = (struct admit_ctx){ 0 };
-	i = engine_decision_select(&d, admit_cb, &a);
+	i = select_walk(&d, admit_cb, &a);
 	assert_true(i >= 0);
 	assert_string_equal(d.installs[i].bean.env_id, "c");
 	assert_false(d.installs[i].need_wait);
@@ -852,7 +853,7 @@ static void test_choose_in_flight_no_write(void **state)
 	row.status = AGENT_STATUS_UNKNOWN;
 	row.holds_slot = true;
 	assert_int_equal(engine_decide_ping(&in, &d), 0);
-	i = engine_decision_select(&d, NULL, NULL);
+	i = select_walk(&d, NULL, NULL);
 	assert_int_equal(i, 0);
 	assert_int_equal(engine_decision_choose(&d, 0, false), -1);
 	assert_null(find_write(&d, ENV_ID));

@@ -96,6 +96,11 @@ static void test_hash(void **state)
 	assert_memory_equal(out, "hi", 2);
 	assert_int_equal(base64_decode("aGk", out, sizeof(out), &n), -EINVAL);
 	assert_int_equal(base64_decode("a=Gk", out, sizeof(out), &n), -EINVAL);
+	/* FNV-1a 64 test vectors; the lock keys every replica must agree on stay what they were */
+	assert_true(hash_fnv1a(HASH_FNV1A_BASIS, "", 0) == 0xcbf29ce484222325ULL);
+	assert_true(hash_fnv1a(HASH_FNV1A_BASIS, "a", 1) == 0xaf63dc4c8601ec8cULL);
+	assert_true(hash_fnv1a(hash_fnv1a(HASH_FNV1A_BASIS, "foo", 3), "bar", 3) == 0x85944171f73967e8ULL);
+	assert_true(hash_lock_key("DEPLOY-env1") == 6571046927533015081LL);
 }
 
 struct conf {

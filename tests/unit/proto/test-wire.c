@@ -70,6 +70,14 @@ static void test_names(void **state)
 	assert_false(env_name_is_valid("a.b"));
 	assert_false(env_name_is_valid(NULL));
 	assert_true(stage_name_is_reserved("token_roles"));
+	/* the server's own principal names, in any letter case */
+	assert_true(principal_name_is_reserved("anonymous"));
+	assert_true(principal_name_is_reserved("Anonymous"));
+	assert_true(principal_name_is_reserved("bootstrap-admin"));
+	assert_true(principal_name_is_reserved("BOOTSTRAP-ADMIN"));
+	assert_false(principal_name_is_reserved("anonymous2"));
+	assert_false(principal_name_is_reserved("bootstrap"));
+	assert_false(principal_name_is_reserved(NULL));
 	assert_true(build_name_is_valid("web/api.v2"));
 	assert_false(build_name_is_valid(".."));
 	assert_true(host_name_is_valid("web-07.example.com"));

@@ -132,7 +132,7 @@ static void test_envs_and_capacity(void **state)
 	assert_int_equal(json_integer_value(json_object_get(got, "maxParallel")), 7);
 	json_decref(got);
 	names = json_pack("[s,s]", "g1", "g2");
-	assert_int_equal(store_capacity_change(s, "e1", "GROUP", STORE_CAPACITY_REPLACE, names, NULL), 0);
+	assert_int_equal(store_capacity_change(s, "e1", "GROUP", STORE_CAPACITY_REPLACE, names, NULL, STORE_CLAIM_ANY, NULL), 0);
 	json_decref(names);
 	assert_int_equal(store_capacity_get(s, "e1", "GROUP", &list), 0);
 	assert_int_equal(json_array_size(list), 2);
@@ -142,13 +142,130 @@ static void test_envs_and_capacity(void **state)
 	json_decref(list);
 	assert_int_equal(store_env_delete(s, "e1"), -EBUSY);
 	names = json_array();
-	assert_int_equal(store_capacity_change(s, "e1", "GROUP", STORE_CAPACITY_REPLACE, names, NULL), 0);
+	assert_int_equal(store_capacity_change(s, "e1", "GROUP", STORE_CAPACITY_REPLACE, names, NULL, STORE_CLAIM_ANY, NULL), 0);
 	json_decref(names);
 	assert_int_equal(store_env_delete(s, "e1"), 0);
 	assert_int_equal(store_env_get(s, "web", "prod", &got), -ENOENT);
 	json_decref(e);
 	json_decref(e2);
 	json_decref(e3);
+}
+
+/* An env is a boundary around hosts: what a capacity change may take in (store.h). */
+static int change1(struct store *s, const char *env_id, const char *type, enum store_capacity_op op, const char *name,
+		   enum store_claim c, struct store_claim_refusal *why)
+{
+	json_t *n = json_string(name);
+	int r = store_capacity_change(s, env_id, type, op, n, NULL, c, why);
+
+	json_decref(n);
+	return r;
+}
+
+static int claim(struct store *s, const char *env_id, const char *type, const char *name, enum store_claim c,
+		 struct store_claim_refusal *why)
+{
+	return change1(s, env_id, type, STORE_CAPACITY_ADD, name, c, why);
+}
+
+static void test_capacity_claims(void **state)
+{
+	struct store *s = *state;
+	struct store_claim_refusal why;
+	json_t *a = env_obj("ea", "teama", "prod"), *a2 = env_obj("ea2", "teama", "dev"), *b = env_obj("eb", "teamb", "prod");
+	json_t *h = json_pack("{s:s,s:s,s:s}", "hostName", "a-host-1", "groupName", "a-group", "hostId", "i-a1");
+	json_t *names, *list = NULL, *h2;
+
+	assert_int_equal(store_env_insert(s, a, NULL), 0);
+	assert_int_equal(store_env_insert(s, a2, NULL), 0);
+	assert_int_equal(store_env_insert(s, b, NULL), 0);
+	assert_int_equal(store_host_register(s, h, STORE_CLAIM_ANY, NULL), 0);
+	/* unclaimed: the env's ADMIN (FREE) takes it in, an OPERATOR (OWN) cannot */
+	assert_int_equal(claim(s, "ea", "GROUP", "a-group", STORE_CLAIM_OWN, &why), -EACCES);
+	assert_string_equal(why.name, "a-group");
+	assert_string_equal(why.env, "");
+	assert_int_equal(claim(s, "ea", "GROUP", "a-group", STORE_CLAIM_FREE, &why), 0);
+	/* held by the same env (another stage): an OPERATOR may add it; a host of the group too */
+	assert_int_equal(claim(s, "ea2", "GROUP", "a-group", STORE_CLAIM_OWN, &why), 0);
+	assert_int_equal(claim(s, "ea2", "HOST", "a-host-1", STORE_CLAIM_OWN, &why), 0);
+	/* another env's group, its host (through the group) or the host directly: only ANY */
+	assert_int_equal(claim(s, "eb", "GROUP", "a-group", STORE_CLAIM_FREE, &why), -EACCES);
+	assert_string_equal(why.env, "teama");
+	memset(&why, 0, sizeof(why));
+	assert_int_equal(claim(s, "eb", "HOST", "a-host-1", STORE_CLAIM_FREE, &why), -EACCES);
+	assert_string_equal(why.name, "a-host-1");
+	assert_string_equal(why.env, "teama");
+	/* a group is held through its hosts as well */
+	assert_int_equal(claim(s, "ea", "HOST", "a-host-1", STORE_CLAIM_FREE, NULL), 0);
+	assert_int_equal(change1(s, "ea", "GROUP", STORE_CAPACITY_REMOVE, "a-group", STORE_CLAIM_OWN, NULL), 0);
+	assert_int_equal(change1(s, "ea2", "GROUP", STORE_CAPACITY_REMOVE, "a-group", STORE_CLAIM_OWN, NULL), 0);
+	assert_int_equal(claim(s, "eb", "GROUP", "a-group", STORE_CLAIM_FREE, &why), -EACCES);
+	assert_string_equal(why.env, "teama");
+	/* putting another env's host into a group the env holds gives it the host: refused too */
+	assert_int_equal(claim(s, "eb", "GROUP", "b-group", STORE_CLAIM_FREE, NULL), 0);
+	h2 = json_pack("{s:s,s:s,s:s}", "hostName", "a-host-1", "groupName", "b-group", "hostId", "i-a1");
+	assert_int_equal(store_host_register(s, h2, STORE_CLAIM_FREE, &why), -EACCES);
+	assert_string_equal(why.name, "a-host-1");
+	assert_string_equal(why.env, "teama");
+	assert_int_equal(store_host_register(s, h2, STORE_CLAIM_ANY, NULL), 0);
+	assert_int_equal(change1(s, "eb", "GROUP", STORE_CAPACITY_REMOVE, "b-group", STORE_CLAIM_OWN, NULL), 0);
+	json_decref(h2);
+	/* a replace with one forbidden name writes nothing */
+	names = json_pack("[s,s]", "b-group", "a-host-1");
+	assert_int_equal(store_capacity_change(s, "eb", "HOST", STORE_CAPACITY_REPLACE, names, NULL, STORE_CLAIM_FREE,
+					       &why), -EACCES);
+	assert_string_equal(why.name, "a-host-1");
+	assert_int_equal(store_capacity_get(s, "eb", "HOST", &list), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(store_capacity_change(s, "eb", "HOST", STORE_CAPACITY_REPLACE, names, NULL, STORE_CLAIM_ANY,
+					       NULL), 0);
+	json_decref(names);
+	json_decref(a);
+	json_decref(a2);
+	json_decref(b);
+	json_decref(h);
+}
+
+/* The last stage of an env takes the env's tokens and role bindings with it. */
+static void test_env_delete_principals(void **state)
+{
+	struct store *s = *state;
+	json_t *a = env_obj("ea", "teama", "prod"), *a2 = env_obj("ea2", "teama", "dev"), *o = env_obj("eo", "other", "prod");
+	json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", "t1", "name", "ci", "resource", "teama", "type",
+			      "ENV", "role", "PUBLISHER", "expireDate", "tokenHash", "h1", "createDate", (json_int_t)1);
+	json_t *t2 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", "t2", "name", "ci", "resource", "other", "type",
+			       "ENV", "role", "PUBLISHER", "expireDate", "tokenHash", "h2", "createDate", (json_int_t)1);
+	json_t *u = json_pack("{s:s,s:s,s:s,s:s}", "name", "alice", "resource", "teama", "type", "ENV", "role", "ADMIN");
+	json_t *list = NULL;
+
+	assert_int_equal(store_env_insert(s, a, NULL), 0);
+	assert_int_equal(store_env_insert(s, a2, NULL), 0);
+	assert_int_equal(store_env_insert(s, o, NULL), 0);
+	assert_int_equal(store_token_insert(s, t), 0);
+	assert_int_equal(store_token_insert(s, t2), 0);
+	assert_int_equal(store_binding_insert(s, "USER", u), 0);
+	assert_int_equal(store_binding_insert(s, "GROUP", u), 0);
+	assert_int_equal(store_env_delete(s, "ea"), 0);
+	assert_int_equal(store_token_get_by_hash(s, "h1", &list), 0); /* a stage is left */
+	json_decref(list);
+	assert_int_equal(store_env_delete(s, "ea2"), 0);
+	assert_int_equal(store_token_get_by_hash(s, "h1", &list), -ENOENT);
+	assert_int_equal(store_binding_of(s, "USER", "alice", &list), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(store_binding_of(s, "GROUP", "alice", &list), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(store_token_get_by_hash(s, "h2", &list), 0); /* other envs keep theirs */
+	json_decref(list);
+	assert_int_equal(store_env_delete(s, "ea2"), -ENOENT);
+	json_decref(a);
+	json_decref(a2);
+	json_decref(o);
+	json_decref(t);
+	json_decref(t2);
+	json_decref(u);
 }
 
 static void test_deploys_and_agents(void **state)
@@ -266,6 +383,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema_and_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_builds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envs_and_capacity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capacity_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_delete_principals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
@@ -274,6 +393,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema_and_tokens, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_builds, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_envs_and_capacity, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_capacity_claims, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_env_delete_principals, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup_pg, teardown),
 	};

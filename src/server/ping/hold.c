@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ping/hold.c: held pings (PROTOCOL §5.11): the long-poll waiters, and the wake events (read from the store by the
+ * ping thread) that resume them. No thread is held per waiter: held requests are suspended libmicrohttpd
+ * connections, resumed here and answered by their handler (ping_resume()). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ping_state.h"
+#include "server.h"
+#include "util.h"
+#include "banned.h"
+
+#define EVENT_BATCH 256
+
+static void held_gauge(struct ping_state *ps)
+{
+	__atomic_store_n(&ps->srv->metrics.pings_held, (uint64_t)ps->n_waiters, __ATOMIC_RELAXED);
+}
+
+/* Caller holds wlock. Mark w woken (or cancelled); returns true when the caller must resume it. */
+static bool wake_locked(struct waiter *w, bool cancel)
+{
+	if (cancel)
+		w->cancel = true;
+	else
+		w->woken = true;
+	if (!w->waiting)
+		return false; /* its handler is running: it sees the flag when it tries to hold again */
+	w->waiting = false;
+	return true;
+}
+
+void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id)
+{
+	struct req *resume = NULL;
+	struct hb_entry *e;
+
+	/* lock order: wlock, then a stripe (inside hb_lookup); evict_silent() holds wlock too */
+	pthread_mutex_lock(&ps->wlock);
+	e = ping_hb_lookup(ps, host_id);
+	if (e && e->waiter) {
+		struct waiter *w = e->waiter;
+
+		e->waiter = NULL;
+		if (wake_locked(w, true))
+			resume = w->req;
+	}
+	pthread_mutex_unlock(&ps->wlock);
+	if (resume)
+		http_resume(resume);
+}
+
+int ping_waiter_hold(struct ping_state *ps, struct waiter *w)
+{
+	struct hb_entry *e;
+
+	pthread_mutex_lock(&ps->wlock);
+	e = ping_hb_lookup(ps, w->host_id);
+	if (ps->stopping || (int64_t)ps->n_waiters >= ps->srv->cfg.max_held_pings) {
+		pthread_mutex_unlock(&ps->wlock);
+		return -EBUSY;
+	}
+	w->prev = ps->w_tail;
+	w->next = NULL;
+	if (ps->w_tail)
+		ps->w_tail->next = w;
+	else
+		ps->w_head = w;
+	ps->w_tail = w;
+	ps->n_waiters++;
+	if (e)
+		e->waiter = w;
+	w->waiting = false;
+	held_gauge(ps);
+	pthread_mutex_unlock(&ps->wlock);
+	ping_waiter_rehold(ps, w);
+	return 0;
+}
+
+void ping_waiter_rehold(struct ping_state *ps, struct waiter *w)
+{
+	bool resume_now;
+
+	/* suspend first, then become wakeable: nobody resumes a connection that is not suspended */
+	http_suspend(w->req);
+	pthread_mutex_lock(&ps->wlock);
+	resume_now = w->cancel || w->woken || ps->stopping;
+	if (!resume_now)
+		w->waiting = true;
+	pthread_mutex_unlock(&ps->wlock);
+	if (resume_now)
+		http_resume(w->req);
+}
+
+void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken)
+{
+	pthread_mutex_lock(&ps->wlock);
+	*ret_cancel = w->cancel || ps->stopping;
+	*ret_woken = w->woken;
+	w->woken = false;
+	pthread_mutex_unlock(&ps->wlock);
+}
+
+void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n)
+{
+	free(w->envs);
+	w->envs = envs;
+	w->n_envs = n;
+}
+
+void ping_waiter_done(struct ping_state *ps, struct waiter *w)
+{
+	struct hb_entry *e;
+
+	pthread_mutex_lock(&ps->wlock);
+	e = ping_hb_lookup(ps, w->host_id);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		ps->w_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		ps->w_tail = w->prev;
+	ps->n_waiters--;
+	if (e && e->waiter == w)
+		e->waiter = NULL;
+	held_gauge(ps);
+	pthread_mutex_unlock(&ps->wlock);
+	ping_request_free(w->request);
+	free(w->envs);
+	free(w);
+}
+
+static bool waiter_has_env(const struct waiter *w, const char *env_id)
+{
+	for (size_t i = 0; i < w->n_envs; i++)
+		if (streq(w->envs[i], env_id))
+			return true;
+	return false;
+}
+
+static bool waiter_has_name(const struct waiter *w, const char *name)
+{
+	const struct ping_request *pr = w->request;
+
+	if (streq(w->host_id, name) || (pr->host_name && streq(pr->host_name, name)))
+		return true;
+	for (size_t i = 0; i < pr->n_groups; i++)
+		if (streq(pr->groups[i], name))
+			return true;
+	return false;
+}
+
+struct resume_list {
+	struct req **v;
+	size_t n, cap;
+};
+
+static void resume_add(struct resume_list *l, struct req *r)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		struct req **nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv) {
+			/* cannot remember it: resume right away (we hold wlock, resume does not need it) */
+			http_resume(r);
+			return;
+		}
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = r;
+}
+
+static void resume_all(struct resume_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		http_resume(l->v[i]);
+	free(l->v);
+}
+
+/* Caller holds wlock. */
+static void wake_for_event(struct ping_state *ps, const struct store_event *ev, struct resume_list *l)
+{
+	int slot_budget = 2;
+
+	if (streq(ev->kind, "HOST")) {
+		for (struct waiter *w = ps->w_head; w; w = w->next)
+			if (streq(w->host_id, ev->host_id) && wake_locked(w, false))
+				resume_add(l, w->req);
+		return;
+	}
+	for (struct waiter *w = ps->w_head; w; w = w->next) {
+		bool match;
+
+		if (streq(ev->kind, "ENV"))
+			match = waiter_has_env(w, ev->env_id);
+		else if (streq(ev->kind, "SLOT")) {
+			/* at most 2 waiters per released slot, oldest first */
+			if (slot_budget == 0)
+				break;
+			match = waiter_has_env(w, ev->env_id) && !w->woken && !w->cancel;
+			if (match)
+				slot_budget--;
+		} else if (streq(ev->kind, "CAPACITY"))
+			match = waiter_has_env(w, ev->env_id) || (ev->name[0] && waiter_has_name(w, ev->name));
+		else
+			match = false;
+		if (match && wake_locked(w, false))
+			resume_add(l, w->req);
+	}
+}
+
+void ping_poll_events(struct ping_state *ps)
+{
+	struct store_event ev[EVENT_BATCH];
+	struct resume_list l = { 0 };
+	int n;
+
+	for (;;) {
+		n = store_event_poll(ps->srv->store, ps->event_seq, ev, EVENT_BATCH);
+		if (n < 0) {
+			(void)server_db_error(ps->srv, n, "polling wake events");
+			break;
+		}
+		if (n == 0)
+			break;
+		/* an API change to a host's rows: its next ping re-reads its membership; a released slot or a changed
+		 * stage (maxParallel, a new deploy): admission must look again before the woken waiters run. Idle
+		 * repeats of the hosts the event would wake end (before event_seq moves past it, see ping_state.h). */
+		for (int i = 0; i < n; i++) {
+			bool host = streq(ev[i].kind, "HOST");
+
+			if (host && ev[i].host_id[0])
+				ping_forget_host(ps, ev[i].host_id, ev[i].seq);
+			else if (host || !ev[i].env_id[0] ||
+				 !(streq(ev[i].kind, "ENV") || streq(ev[i].kind, "SLOT") ||
+				   (streq(ev[i].kind, "CAPACITY") && !ev[i].name[0])))
+				ping_idle_all_event(ps, ev[i].seq); /* a name, no env, or an unknown kind: everyone */
+			if (ev[i].env_id[0] && !host) {
+				ping_stage_forget_full(ps, ev[i].env_id);
+				ping_idle_env_event(ps, ev[i].env_id, ev[i].seq);
+			}
+		}
+		pthread_mutex_lock(&ps->wlock);
+		for (int i = 0; i < n; i++)
+			wake_for_event(ps, &ev[i], &l);
+		pthread_mutex_unlock(&ps->wlock);
+		__atomic_store_n(&ps->event_seq, ev[n - 1].seq, __ATOMIC_RELEASE);
+		if (n < EVENT_BATCH)
+			break;
+	}
+	resume_all(&l);
+}
+
+void ping_expire_waiters(struct ping_state *ps)
+{
+	struct resume_list l = { 0 };
+	int64_t now = mono_ms();
+
+	pthread_mutex_lock(&ps->wlock);
+	for (struct waiter *w = ps->w_head; w; w = w->next)
+		if (w->waiting && now >= w->deadline_mono_ms) {
+			w->waiting = false;
+			resume_add(&l, w->req);
+		}
+	pthread_mutex_unlock(&ps->wlock);
+	resume_all(&l);
+}
+
+void ping_waiters_stop(struct ping_state *ps)
+{
+	struct resume_list l = { 0 };
+
+	/* libmicrohttpd needs every suspended connection resumed before the daemon stops: answer all NOOP */
+	pthread_mutex_lock(&ps->wlock);
+	ps->stopping = true;
+	for (struct waiter *w = ps->w_head; w; w = w->next)
+		if (wake_locked(w, true))
+			resume_add(&l, w->req);
+	pthread_mutex_unlock(&ps->wlock);
+	resume_all(&l);
+}

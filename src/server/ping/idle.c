@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ping/idle.c: idle repeats (PROTOCOL §5.10, see ping_state.h): an idle ping repeated byte for byte by its host is
+ * answered NOOP from memory while nothing that could change its answer has happened. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "ping_state.h"
+#include "server.h"
+#include "util.h"
+#include "banned.h"
+
+/* The idle index maps a remembered body, by hash, to its host's entry, so that a repeat is recognised before the
+ * body is parsed. A slot holds the entry pointer and the host's hash: the pointer is only followed after the
+ * entry was found in that host's bucket under its stripe lock. Lock order: a heartbeat stripe, then an index
+ * stripe; the index lock is never held while taking a heartbeat stripe. */
+static struct idle_slot *idle_slot_of(struct ping_state *ps, uint64_t bh, pthread_mutex_t **ret_lock)
+{
+	size_t i = bh % PING_IDLE_SLOTS;
+
+	*ret_lock = &ps->idle_locks[i % PING_HB_STRIPES];
+	return &ps->idle_index[i];
+}
+
+/* Caller holds e's stripe lock. */
+static void idle_index_drop(struct ping_state *ps, struct hb_entry *e)
+{
+	pthread_mutex_t *l;
+	struct idle_slot *sl;
+
+	sl = idle_slot_of(ps, e->idle_hash, &l); /* the last slot e was put in (a forgotten body's too) */
+	pthread_mutex_lock(l);
+	if (sl->e == e)
+		*sl = (struct idle_slot){ 0 };
+	pthread_mutex_unlock(l);
+}
+
+/* Caller holds the stripe lock (or owns e). */
+static void idle_forget(struct hb_entry *e)
+{
+	free(e->idle_body);
+	free(e->idle_envs);
+	e->idle_body = NULL;
+	e->idle_envs = NULL;
+	e->idle_len = 0;
+	e->n_idle_envs = 0;
+}
+
+static int64_t *env_seq_slot(struct ping_state *ps, const char *env_id)
+{
+	return &ps->env_seq[ping_hash_str(HASH_FNV1A_BASIS, env_id) % PING_ENV_SEQ_SLOTS];
+}
+
+static void seq_raise(int64_t *p, int64_t seq)
+{
+	int64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (cur < seq && !__atomic_compare_exchange_n(p, &cur, seq, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+int64_t ping_idle_seq(struct ping_state *ps)
+{
+	return __atomic_load_n(&ps->event_seq, __ATOMIC_ACQUIRE);
+}
+
+static int64_t idle_max_ms(struct ping_state *ps)
+{
+	/* a host silent for half of host_unreachable_after runs in full (the janitor may have marked its rows) */
+	int64_t m = ps->srv->cfg.host_unreachable_after * 1000 / 2;
+
+	return m < PING_IDLE_MAX_MS ? m : PING_IDLE_MAX_MS;
+}
+
+void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t ping_seq, const char *body, size_t len,
+			int64_t seq, uint64_t write_gen, const char (*envs)[ENGINE_ID_SIZE], size_t n_envs)
+{
+	uint64_t h = ping_host_hash(host_id);
+	pthread_mutex_t *m = ping_stripe_of(ps, h);
+	char *b = malloc(len ? len : 1);
+	char (*ev)[ENGINE_ID_SIZE] = n_envs ? malloc(n_envs * sizeof(*ev)) : NULL;
+	struct hb_entry *e;
+
+	if (!b || (n_envs && !ev)) {
+		free(b);
+		free(ev);
+		return; /* not remembered: the next ping runs in full */
+	}
+	memcpy(b, body, len);
+	if (n_envs)
+		memcpy(ev, envs, n_envs * sizeof(*ev));
+	pthread_mutex_lock(m);
+	e = ping_hb_find(ps, host_id, h);
+	if (e && e->full_seq == ping_seq) { /* no other ping of the host ran in full meanwhile */
+		pthread_mutex_t *l;
+		struct idle_slot *sl;
+
+		idle_forget(e);
+		e->idle_ping_seq = ping_seq;
+		e->idle_hash = hash_fnv1a(HASH_FNV1A_BASIS, body, len);
+		sl = idle_slot_of(ps, e->idle_hash, &l);
+		pthread_mutex_lock(l);
+		*sl = (struct idle_slot){ .body_hash = e->idle_hash, .host_hash = h, .e = e };
+		pthread_mutex_unlock(l);
+		e->idle_body = b;
+		e->idle_len = len;
+		e->idle_seq = seq;
+		e->idle_gen = write_gen;
+		e->idle_mono_ms = mono_ms();
+		e->idle_envs = ev;
+		e->n_idle_envs = n_envs;
+		b = NULL;
+		ev = NULL;
+	}
+	pthread_mutex_unlock(m);
+	free(b);
+	free(ev);
+}
+
+/* Caller holds the stripe lock of e. */
+static bool idle_valid(struct ping_state *ps, const struct hb_entry *e, const char *body, size_t len, int64_t mono)
+{
+	if (!e->idle_body || e->idle_ping_seq != e->full_seq || e->idle_len != len ||
+	    memcmp(e->idle_body, body, len) != 0)
+		return false;
+	if (mono - e->idle_mono_ms >= idle_max_ms(ps) || mono - e->verified_mono_ms >= PING_HB_VERIFY_MS ||
+	    e->member_key == 0 || mono - e->member_mono_ms >= PING_HB_VERIFY_MS)
+		return false;
+	if (e->host_event_seq > e->idle_seq || __atomic_load_n(&ps->all_seq, __ATOMIC_ACQUIRE) > e->idle_seq ||
+	    http_write_generation() != e->idle_gen)
+		return false;
+	for (size_t i = 0; i < e->n_idle_envs; i++)
+		if (__atomic_load_n(env_seq_slot(ps, e->idle_envs[i]), __ATOMIC_ACQUIRE) > e->idle_seq)
+			return false;
+	return true;
+}
+
+bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, int64_t now,
+			   char ret_host_id[ENGINE_ID_SIZE])
+{
+	uint64_t bh = hash_fnv1a(HASH_FNV1A_BASIS, body, len);
+	pthread_mutex_t *l, *m;
+	struct idle_slot *sl, copy;
+	struct hb_entry *e;
+	bool ok = false;
+
+	if (!ps->idle_repeats)
+		return false;
+	sl = idle_slot_of(ps, bh, &l);
+	pthread_mutex_lock(l);
+	copy = *sl;
+	pthread_mutex_unlock(l);
+	if (!copy.e || copy.body_hash != bh)
+		return false;
+	m = ping_stripe_of(ps, copy.host_hash);
+	pthread_mutex_lock(m);
+	for (e = ps->buckets[copy.host_hash % ps->n_buckets]; e; e = e->next)
+		if (e == copy.e)
+			break; /* still alive: the pointer may be followed */
+	if (e && idle_valid(ps, e, body, len, mono_ms())) {
+		if (now > e->last_seen)
+			e->last_seen = now;
+		e->seq++;
+		memcpy(ret_host_id, e->host_id, ENGINE_ID_SIZE);
+		ok = true;
+	}
+	pthread_mutex_unlock(m);
+	return ok;
+}
+
+bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *body, size_t len, bool allow,
+		      int64_t now, uint64_t *ret_seq)
+{
+	pthread_mutex_t *m;
+	struct hb_entry *e;
+	bool ok;
+
+	e = ping_hb_lock(ps, host_id, &m);
+	ok = allow && ps->idle_repeats && e && idle_valid(ps, e, body, len, mono_ms());
+	if (ok) {
+		/* the heartbeat's idle path (same body: same attributes) */
+		if (now > e->last_seen)
+			e->last_seen = now;
+		*ret_seq = ++e->seq;
+	} else if (e && e->idle_body)
+		idle_forget(e);
+	pthread_mutex_unlock(m);
+	return ok;
+}
+
+void ping_idle_drop(struct ping_state *ps, struct hb_entry *e)
+{
+	idle_index_drop(ps, e);
+	idle_forget(e);
+}
+
+void ping_idle_env_event(struct ping_state *ps, const char *env_id, int64_t seq)
+{
+	seq_raise(env_seq_slot(ps, env_id), seq);
+}
+
+void ping_idle_all_event(struct ping_state *ps, int64_t seq)
+{
+	seq_raise(&ps->all_seq, seq);
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ping/ping_state.h: the ping pipeline's process state, shared by the files of ping/ only (api/ping.c sees
+ * ping/pipeline.h). Created lazily by the first ping (ping_state_get(), ping/state.c); it installs the server hooks
+ * flush_heartbeats, ping_shutdown and pending_last_seen.
+ *
+ * Who owns what: heartbeat.c the heartbeat cache (struct hb_entry) and its flush; idle.c the §5.10 idle repeats;
+ * hold.c the long-poll waiters and the wake events; run.c one run of §5.1 steps 3-8 with admission; answer.c the
+ * answer of §5.8; serve.c the whole ping as api/ping.c calls it; state.c creation, the event/flush thread, the write
+ * lock and the early refusal of full stages. */
+#ifndef SLIPWAY_SERVER_PING_PING_STATE_H
+#define SLIPWAY_SERVER_PING_PING_STATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engine.h"
+#include "http/http.h"
+#include "pipeline.h"
+#include "store_ping.h"
+#include "wire.h"
+
+struct waiter;
+
+/* §5.7 early refusal: a stage found full by admission is remembered for a moment so that waiting hosts do not
+ * all take the database write lock only to be refused. It only ever refuses (never admits) and is forgotten when
+ * a slot is released here, or on a SLOT or ENV event of the stage. */
+#define PING_FULL_SLOTS 256
+#define PING_FULL_MS 1000
+struct full_stage {
+	char env_id[ENGINE_ID_SIZE];
+	int64_t until_mono_ms;
+};
+
+#define PING_HB_STRIPES 64
+/* wake-event sequence per env, by hash slot (a collision only invalidates more than needed) */
+#define PING_ENV_SEQ_SLOTS 4096
+/* the longest an idle answer is repeated from memory: a long-poll hold's limit (§5.11) */
+#define PING_IDLE_MAX_MS (PING_WAIT_MAX_S * 1000)
+/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
+#define PING_IDLE_SLOTS (1u << 18)
+/* the database record is re-read after this long, so rows removed by the janitor are re-created */
+#define PING_HB_VERIFY_MS (120 * 1000)
+
+/* One host in the heartbeat cache. Fields are under the host's stripe lock, `waiter` under ps->wlock. */
+struct hb_entry {
+	struct hb_entry *next;
+	uint64_t hash;
+	char host_id[ENGINE_ID_SIZE];
+	uint64_t attr_key;
+	int64_t verified_mono_ms;
+	uint64_t member_key;
+	int64_t member_mono_ms;
+	int64_t last_seen;
+	int64_t flushed_seen;
+	uint64_t seq;
+	struct waiter *waiter;
+	/* the remembered idle ping (ping_idle_remember()) */
+	char *idle_body;
+	size_t idle_len;
+	int64_t idle_seq;
+	uint64_t idle_gen;
+	int64_t idle_mono_ms;
+	char (*idle_envs)[ENGINE_ID_SIZE];
+	size_t n_idle_envs;
+	int64_t host_event_seq; /* the last HOST event of this host */
+	uint64_t idle_hash;     /* the body's hash: its slot in the idle index */
+	uint64_t full_seq;      /* seq of the host's last ping that ran in full */
+	uint64_t idle_ping_seq; /* seq of the ping that left the idle memory */
+};
+
+struct idle_slot {
+	uint64_t body_hash;
+	uint64_t host_hash;
+	struct hb_entry *e;
+};
+
+struct ping_state {
+	struct server *srv;
+	struct store_ping *store;
+	/* heartbeat cache: chained hash table, one mutex per stripe of buckets */
+	struct hb_entry **buckets;
+	size_t n_buckets;
+	pthread_mutex_t stripes[PING_HB_STRIPES];
+	/* long-poll waiters, oldest first; hb_entry->waiter points at a host's waiter (under wlock) */
+	pthread_mutex_t wlock;
+	struct waiter *w_head, *w_tail;
+	size_t n_waiters;
+	bool stopping;
+	pthread_mutex_t full_lock;
+	struct full_stage full[PING_FULL_SLOTS];
+	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */
+	pthread_mutex_t write_lock;
+	bool single_writer; /* SQLite: the mutex is used */
+	/* the event / flush thread; tcond waits on CLOCK_MONOTONIC */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t tlock;
+	pthread_cond_t tcond;
+	bool thread_stop;
+	int64_t event_seq; /* the last wake event handled (atomic: read by request threads) */
+	/* §5.10 idle repeats (ping_idle_repeat()): the sequence of the last event that may change answers of hosts
+	 * relevant to an env (ENV, SLOT, CAPACITY), by slot; of the last event that may change any host's answer
+	 * (CAPACITY: it may map hosts newly) */
+	int64_t env_seq[PING_ENV_SEQ_SLOTS];
+	int64_t all_seq;
+	bool idle_repeats; /* enabled (SQLite: one server process per database) */
+	struct idle_slot *idle_index;
+	pthread_mutex_t idle_locks[PING_HB_STRIPES];
+	int64_t last_flush_mono_ms;
+	int64_t last_purge_mono_ms;
+};
+
+/* ---- the heartbeat cache (heartbeat.c) ---- */
+
+/* The hash of a string for the cache's tables (FNV-1a with a terminator, so ("ab","c") and ("a","bc") differ). */
+uint64_t ping_hash_str(uint64_t h, const char *s);
+uint64_t ping_host_hash(const char *host_id);
+static inline pthread_mutex_t *ping_stripe_of(struct ping_state *ps, uint64_t h)
+{
+	return &ps->stripes[(h % ps->n_buckets) % PING_HB_STRIPES];
+}
+/* Caller holds the stripe lock. */
+static inline struct hb_entry *ping_hb_find(struct ping_state *ps, const char *host_id, uint64_t h)
+{
+	for (struct hb_entry *e = ps->buckets[h % ps->n_buckets]; e; e = e->next)
+		if (e->hash == h && strcmp(e->host_id, host_id) == 0)
+			return e;
+	return NULL;
+}
+/* Lock host_id's stripe (*ret_lock, for the caller to unlock) and find its entry (NULL: none). */
+static inline struct hb_entry *ping_hb_lock(struct ping_state *ps, const char *host_id, pthread_mutex_t **ret_lock)
+{
+	uint64_t h = ping_host_hash(host_id);
+
+	*ret_lock = ping_stripe_of(ps, h);
+	pthread_mutex_lock(*ret_lock);
+	return ping_hb_find(ps, host_id, h);
+}
+/* Caller holds the stripe lock. NULL on OOM. */
+struct hb_entry *ping_hb_get_or_add(struct ping_state *ps, const char *host_id, uint64_t h);
+/* The entry of host_id, or NULL. Entries are freed only by ping_evict_silent(), which holds wlock: the pointer is
+ * valid while the caller holds wlock (the waiter code); nothing else keeps one. */
+struct hb_entry *ping_hb_lookup(struct ping_state *ps, const char *host_id);
+
+/* §5.1 step 2: record the heartbeat; synchronous insert/update only when the record is new or an attribute
+ * changed, else lastSeen in memory. *ret_seq = this ping's per-host sequence number. */
+int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, int64_t now, uint64_t *ret_seq);
+/* Only refresh lastSeen in memory (a held ping at answer time). */
+void ping_heartbeat_touch(struct ping_state *ps, const char *host_id, int64_t now);
+/* true iff host_id's newest ping is seq. */
+bool ping_heartbeat_is_newest(struct ping_state *ps, const char *host_id, uint64_t seq);
+/* true when the host's membership was synced with exactly this key recently (cache); record it. */
+bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t key);
+void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64_t key);
+/* A HOST event: the host's next ping re-reads its membership and runs in full. */
+void ping_forget_host(struct ping_state *ps, const char *host_id, int64_t seq);
+/* §8.5: write the pending lastSeen values; returns how many, or a negative errno. */
+int ping_flush_heartbeats(struct ping_state *ps);
+/* Drop entries of hosts silent far longer than any held ping whose lastSeen is already in the database. */
+void ping_evict_silent(struct ping_state *ps, int64_t now);
+/* The server hooks flush_heartbeats and pending_last_seen. */
+int ping_hook_flush(struct server *srv);
+int64_t ping_hook_pending_last_seen(struct server *srv, const char *host_id);
+
+/* ---- §5.10 idle repeats (idle.c) ----
+ * An idle ping whose full run answered NOOP without any candidate or write is remembered (request body, relevant
+ * envs, the wake-event sequence read before the run). The same host sending the same body again is answered NOOP
+ * from memory while no wake event that would wake a held ping of it (§5.11: ENV, SLOT or CAPACITY of a relevant
+ * env, CAPACITY naming anything, HOST of the host) has arrived since, for at most PING_IDLE_MAX_MS, and never after
+ * a silence the janitor could act on: exactly the answer a long-poll waiter registered after that run would still be
+ * holding. An API request of this process that may have written ends every idle memory at once
+ * (http_write_generation(), read with ping_idle_seq() before the run), so a client never sees an idle repeat older
+ * than its own change. ping_seq is the ping's own sequence (ping_heartbeat_record()): the memory is kept only while
+ * no other ping of the host ran in full. Only with a SQLite database: replicas sharing a database (PostgreSQL) may
+ * each see only some pings of a host, and another replica's ping may write the host's rows without a wake event. */
+int64_t ping_idle_seq(struct ping_state *ps);
+void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t ping_seq, const char *body, size_t len,
+			int64_t seq, uint64_t write_gen, const char (*envs)[ENGINE_ID_SIZE], size_t n_envs);
+/* true (and the heartbeat recorded, *ret_seq = the ping's sequence) when allow is set and body repeats host_id's
+ * remembered idle ping and nothing relevant happened since; false: run the ping in full (the memory is forgotten
+ * unless it is still valid, so a ping that may write never leaves a stale one behind). */
+bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *body, size_t len, bool allow,
+		      int64_t now, uint64_t *ret_seq);
+/* The same before parsing: finds the host by the body (a repeat is byte-identical to a body that was valid).
+ * true: heartbeat recorded, ret_host_id is the host (its held ping, if any, is the caller's to cancel). */
+bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, int64_t now,
+			   char ret_host_id[ENGINE_ID_SIZE]);
+/* Caller holds e's stripe lock: forget e's idle memory and its place in the idle index. */
+void ping_idle_drop(struct ping_state *ps, struct hb_entry *e);
+/* A wake event of env_id (ENV, SLOT, CAPACITY) / one that may change any host's answer ends the idle memories it
+ * concerns (before event_seq moves past it). */
+void ping_idle_env_event(struct ping_state *ps, const char *env_id, int64_t seq);
+void ping_idle_all_event(struct ping_state *ps, int64_t seq);
+
+/* ---- the write lock and the early refusal (state.c) ---- */
+
+/* SQLite admits one writer at a time; a connection that finds the write lock taken backs off in SQLite's busy
+ * handler, which sleeps 1, 2, 5 ... up to 100 ms per retry, so N pings writing at once wait for each other's
+ * sleeps, not for each other's transactions (hundreds of ms per ping during a rollout). The ping path therefore
+ * queues its write transactions (admission, persistence, heartbeat and membership writes, the heartbeat flush)
+ * on this mutex; SQLite's lock still arbitrates against other connections and processes. Only with SQLite
+ * (PostgreSQL admits concurrent writers; admission locks per stage there). */
+void ping_write_lock(struct ping_state *ps);
+void ping_write_unlock(struct ping_state *ps);
+
+/* The early-refusal memory (see struct full_stage). */
+bool ping_stage_known_full(struct ping_state *ps, const char *env_id);
+void ping_stage_mark_full(struct ping_state *ps, const char *env_id);
+void ping_stage_forget_full(struct ping_state *ps, const char *env_id);
+
+/* ---- held pings (hold.c, §5.11) ---- */
+
+struct waiter {
+	struct waiter *prev, *next;
+	struct req *req;
+	struct ping_request *request; /* owned */
+	char host_id[ENGINE_ID_SIZE];
+	char (*envs)[ENGINE_ID_SIZE]; /* relevant env ids */
+	size_t n_envs;
+	int64_t deadline_mono_ms;
+	uint64_t seq;
+	bool waiting; /* suspended and wakeable; false while its handler runs */
+	bool cancel;  /* answer NOOP without re-running */
+	bool woken;
+};
+
+/* Answer NOOP at once the waiter held for host_id, if any (§5.1 step 1). */
+void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id);
+/* Register w (suspends the request first). Returns -EBUSY when max_held_pings waiters exist (w untouched). */
+int ping_waiter_hold(struct ping_state *ps, struct waiter *w);
+/* Re-suspend a waiter whose re-run answered NOOP before its deadline. */
+void ping_waiter_rehold(struct ping_state *ps, struct waiter *w);
+/* Take the waiter's flags (clearing woken) when its handler runs again after a resume. */
+void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken);
+/* Unregister (on answer) and free w. */
+void ping_waiter_done(struct ping_state *ps, struct waiter *w);
+/* Replace the waiter's relevant env ids (takes envs). */
+void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n);
+/* The thread's rounds: read new wake events and wake the waiters they concern; resume expired waiters. */
+void ping_poll_events(struct ping_state *ps);
+void ping_expire_waiters(struct ping_state *ps);
+/* Shutdown: every waiter is answered NOOP and no new one is held. */
+void ping_waiters_stop(struct ping_state *ps);
+
+/* ---- one run of §5.1 steps 3-8 (run.c) and the answer (answer.c) ---- */
+
+/* *ret_relevant (may be NULL): the relevant env ids (owned by the caller). *ret_idle (may be NULL): the answer is
+ * NOOP with no candidate and nothing written or deleted (§5.10). */
+int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, struct ping_response *resp,
+	     char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle);
+/* §5.8: the answer for the chosen install candidate, or the DELETE for an uninstall candidate. */
+int ping_answer_install(struct ping_state *ps, const struct engine_candidate *c, struct ping_response *resp);
+int ping_answer_delete(struct ping_state *ps, const struct engine_candidate *c, struct ping_response *resp);
+
+#endif

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ping/run.c: one run of a ping (PROTOCOL §5.1 steps 3-9): group membership, the host's rows and stages (stage
+ * membership is the engine's), the engine's decision, selection with admission (a store transaction per candidate
+ * that needs a slot), conditional persistence, and the answer. Every decision is the engine's; this file loads its
+ * inputs and carries out its outputs, calling only down (engine, store). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "log.h"
+#include "ping_state.h"
+#include "server.h"
+#include "util.h"
+#include "banned.h"
+
+static const char *const null_group[] = { "NULL" };
+
+/* What one run loads and decides; released by run_release(). */
+struct run {
+	const struct ping_request *pr;
+	const char *host_name;
+	struct agent_row *rows;
+	size_t n_rows;
+	struct resolved_env *cand;
+	size_t n_cand;
+	struct env_view *envs; /* the resolved stages (§5.2) */
+	size_t n_envs;
+	struct env_view *known; /* other existing stages named by a report or a row */
+	size_t n_known;
+	struct engine_report *reps;
+	struct engine_decision d;
+	int chosen;       /* index in d.installs, -1 none */
+	bool admitted;    /* the chosen candidate was admitted (admission wrote its bean) */
+	int chosen_write; /* index in d.writes of the chosen bean's write, -1 none */
+};
+
+static void run_release(struct run *run)
+{
+	engine_decision_release(&run->d);
+	free(run->rows);
+	free(run->cand);
+	free(run->envs);
+	free(run->known);
+	free(run->reps);
+}
+
+static uint64_t membership_key(const struct ping_request *pr, char *const *groups, size_t n_groups)
+{
+	/* the cache holds the last key synced */
+	uint64_t h = ping_hash_str(HASH_FNV1A_BASIS, pr->host_name ? pr->host_name : pr->host_id);
+
+	h = ping_hash_str(h, pr->host_ip);
+	h = ping_hash_str(h, pr->account_id);
+	h = ping_hash_str(h, "|");
+	for (size_t i = 0; i < n_groups; i++)
+		h = ping_hash_str(h, groups[i]);
+	return h;
+}
+
+/* Step 3: group membership (cached: an unchanged membership is not even read again for a while). Returns true
+ * when it was synced now (the ping's first with this membership: conflicts are worth a log line). */
+static bool sync_membership(struct ping_state *ps, const struct ping_request *pr, const char *host_name, int64_t now)
+{
+	char *const *groups = pr->n_groups ? pr->groups : (char *const *)null_group;
+	size_t n_groups = pr->n_groups ? pr->n_groups : 1;
+	uint64_t mkey = membership_key(pr, groups, n_groups);
+	int r;
+
+	if (ping_membership_cached(ps, pr->host_id, mkey))
+		return false;
+	ping_write_lock(ps);
+	r = store_ping_membership_sync(ps->store, pr->host_id, host_name, pr->host_ip, pr->account_id, groups,
+				       n_groups, now);
+	ping_write_unlock(ps);
+	if (r < 0)
+		(void)server_db_error(ps->srv, r, "ping: group membership");
+	else {
+		if (r > 0)
+			METRIC_INC(ps->srv, ping_writes);
+		ping_membership_remember(ps, pr->host_id, mkey);
+	}
+	return true;
+}
+
+/* Steps 4-5: the host's rows, its stages, and the other stages its reports or rows name. */
+static int load_stages(struct ping_state *ps, struct run *run, bool verbose)
+{
+	const struct ping_request *pr = run->pr;
+	struct engine_stage_conflict *conflicts = NULL;
+	const char **unknown_ids;
+	size_t n_conflicts = 0, n_unknown;
+	int r;
+
+	r = store_ping_agent_rows(ps->store, pr->host_id, &run->rows, &run->n_rows);
+	if (r < 0)
+		return r;
+	r = store_ping_capacity_envs(ps->store, run->host_name, pr->groups, pr->n_groups, &run->cand, &run->n_cand);
+	if (r < 0)
+		return r;
+	r = engine_resolve_envs(run->cand, run->n_cand, run->rows, run->n_rows, &run->envs, &run->n_envs,
+				verbose ? &conflicts : NULL, &n_conflicts);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_conflicts; i++)
+		log_warn("host %s maps to stages %s and %s of env %s: using %s", run->host_name,
+			 conflicts[i].used->view.stage_name, conflicts[i].other->view.stage_name,
+			 conflicts[i].used->view.env_name, conflicts[i].used->view.stage_name);
+	free(conflicts);
+
+	run->reps = calloc(pr->n_reports ? pr->n_reports : 1, sizeof(*run->reps));
+	if (!run->reps)
+		return -ENOMEM;
+	for (size_t i = 0; i < pr->n_reports; i++) {
+		const struct ping_report *p = &pr->reports[i];
+
+		run->reps[i] = (struct engine_report){ .env_id = p->env_id, .deploy_id = p->deploy_id,
+						       .deploy_stage = p->deploy_stage, .agent_status = p->agent_status,
+						       .error_code = p->error_code, .fail_count = p->fail_count,
+						       .reset_by_system = p->reset_by_system,
+						       .container_health_status = p->container_health_status };
+	}
+	unknown_ids = calloc(pr->n_reports + run->n_rows + 1, sizeof(*unknown_ids));
+	if (!unknown_ids)
+		return -ENOMEM;
+	n_unknown = engine_unresolved_env_ids(run->reps, pr->n_reports, run->rows, run->n_rows, run->envs,
+					      run->n_envs, unknown_ids);
+	if (n_unknown > 0)
+		r = store_ping_envs_by_ids(ps->store, unknown_ids, n_unknown, &run->known, &run->n_known);
+	free(unknown_ids);
+	return r;
+}
+
+/* §5.7: admission of candidate c, in one store transaction (the store asks the engine to judge what it read).
+ * Returns 1 admitted, 0 refused, or a negative errno (refused too). */
+static int admit(struct ping_state *ps, const struct engine_candidate *c)
+{
+	struct agent_row row;
+	bool full = false;
+	int r;
+
+	if (ping_stage_known_full(ps, c->bean.env_id)) {
+		METRIC_INC(ps->srv, admissions_refused);
+		return 0;
+	}
+	engine_candidate_admitted_row(c, &row);
+	ping_write_lock(ps);
+	r = store_ping_admit(ps->store, &row, !c->has_row, c->expect_version, (int)ps->srv->cfg.max_parallel_threshold,
+			     &full);
+	ping_write_unlock(ps);
+	if (r < 0 && r != -EAGAIN)
+		(void)server_db_error(ps->srv, r, "admission");
+	if (full)
+		ping_stage_mark_full(ps, c->bean.env_id);
+	if (r > 0)
+		METRIC_INC(ps->srv, admissions_admitted);
+	else
+		METRIC_INC(ps->srv, admissions_refused);
+	return r;
+}
+
+/* Step 7: the engine's selection walk, admission run between its steps. */
+static int select_candidate(struct ping_state *ps, struct run *run)
+{
+	bool need_admission;
+	int i;
+
+	run->chosen = -1;
+	run->chosen_write = -1;
+	for (size_t from = 0; (i = engine_decision_next(&run->d, from, &need_admission)) >= 0; from = (size_t)i + 1)
+		if (!need_admission || admit(ps, &run->d.installs[i]) > 0) {
+			run->chosen = i;
+			run->admitted = need_admission;
+			break;
+		}
+	if (run->chosen < 0)
+		return 0;
+	run->chosen_write = engine_decision_choose(&run->d, (size_t)run->chosen, run->admitted);
+	return run->chosen_write < -1 ? run->chosen_write : 0;
+}
+
+static const struct agent_row *row_of(const struct agent_row *rows, size_t n, const char *env_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(rows[i].env_id, env_id))
+			return &rows[i];
+	return NULL;
+}
+
+/* Step 8: the decision's conditional writes and deletes (a failure is logged, the answer still goes out). Sets
+ * *ret_chosen_lost when the chosen bean's write lost its condition (a concurrent change): the answer is NOOP. */
+static int persist(struct ping_state *ps, struct run *run, bool *ret_chosen_lost)
+{
+	const struct ping_request *pr = run->pr;
+	const struct engine_decision *d = &run->d;
+	struct ping_write *pw = calloc(d->n_writes ? d->n_writes : 1, sizeof(*pw));
+	struct ping_delete *pd = calloc(d->n_deletes ? d->n_deletes : 1, sizeof(*pd));
+	size_t n_pw = 0, n_pd = 0;
+	int chosen_pw = -1, k;
+
+	*ret_chosen_lost = false;
+	if (!pw || !pd) {
+		free(pw);
+		free(pd);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n_writes; i++) {
+		const struct engine_write *w = &d->writes[i];
+		const struct agent_row *old;
+
+		if (w->skip)
+			continue;
+		old = row_of(run->rows, run->n_rows, w->row.env_id);
+		pw[n_pw] = (struct ping_write){ .w = w, .old_holds_slot = old && engine_row_occupies_slot(old) };
+		if (w->report_index >= 0 && (size_t)w->report_index < pr->n_reports &&
+		    pr->reports[w->report_index].error_code != 0)
+			pw[n_pw].error_message = pr->reports[w->report_index].error_message;
+		if (run->chosen_write >= 0 && i == (size_t)run->chosen_write)
+			chosen_pw = (int)n_pw;
+		n_pw++;
+	}
+	for (size_t i = 0; i < d->n_deletes; i++) {
+		const struct agent_row *old = row_of(run->rows, run->n_rows, d->deletes[i].env_id);
+
+		pd[n_pd++] = (struct ping_delete){ .d = &d->deletes[i], .old_holds_slot = old && old->holds_slot };
+	}
+	if (n_pw + n_pd > 0) {
+		ping_write_lock(ps);
+		k = store_ping_persist(ps->store, pr->host_id, pw, n_pw, pd, n_pd);
+		ping_write_unlock(ps);
+		if (k < 0)
+			(void)server_db_error(ps->srv, k, "ping: writing agent rows");
+		else
+			__atomic_add_fetch(&ps->srv->metrics.ping_writes, (uint64_t)k, __ATOMIC_RELAXED);
+		for (size_t i = 0; i < n_pw; i++)
+			if (pw[i].applied && pw[i].old_holds_slot && !engine_row_occupies_slot(&pw[i].w->row))
+				ping_stage_forget_full(ps, pw[i].w->row.env_id);
+		for (size_t i = 0; i < n_pd; i++)
+			if (pd[i].applied)
+				ping_stage_forget_full(ps, pd[i].d->env_id);
+	}
+	*ret_chosen_lost = chosen_pw >= 0 && !pw[chosen_pw].applied;
+	free(pw);
+	free(pd);
+	return 0;
+}
+
+int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, struct ping_response *resp,
+	     char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle)
+{
+	struct run run = { .pr = pr, .host_name = pr->host_name ? pr->host_name : pr->host_id, .chosen = -1 };
+	bool verbose, chosen_lost = false;
+	int r;
+
+	verbose = sync_membership(ps, pr, run.host_name, now);
+	r = load_stages(ps, &run, verbose);
+	if (r < 0)
+		goto out;
+	/* step 6: decide */
+	{
+		struct engine_ping_input in = { .host_id = pr->host_id, .host_name = run.host_name, .envs = run.envs,
+						.n_envs = run.n_envs, .known = run.known, .n_known = run.n_known,
+						.reports = run.reps, .n_reports = pr->n_reports, .rows = run.rows,
+						.n_rows = run.n_rows, .now_ms = now };
+
+		r = engine_decide_ping(&in, &run.d);
+		if (r < 0)
+			goto out;
+	}
+	r = select_candidate(ps, &run);
+	if (r >= 0)
+		r = persist(ps, &run, &chosen_lost);
+	if (r < 0)
+		goto out;
+
+	/* step 9: the answer */
+	ping_response_init(resp);
+	if (run.chosen >= 0)
+		r = chosen_lost ? 0 : ping_answer_install(ps, &run.d.installs[run.chosen], resp);
+	else if (run.d.n_uninstalls > 0)
+		r = ping_answer_delete(ps, &run.d.uninstalls[0], resp);
+	if (r < 0) {
+		ping_response_release(resp);
+		goto out;
+	}
+	if (ret_relevant) {
+		*ret_relevant = run.d.relevant;
+		*ret_n_relevant = run.d.n_relevant;
+		run.d.relevant = NULL;
+	}
+	if (ret_idle)
+		*ret_idle = resp->op_code == OP_CODE_NOOP && run.d.n_installs == 0 && run.d.n_uninstalls == 0 &&
+			    run.d.n_writes == 0 && run.d.n_deletes == 0;
+out:
+	run_release(&run);
+	return r;
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ping/state.c: the ping pipeline's process state (ping_state.h): its creation on the first ping, the one thread
+ * that polls wake events, answers expired waiters, flushes heartbeats and purges old events (it waits on
+ * CLOCK_MONOTONIC, so a stepped wall clock never stalls it), shutdown, the write lock, and the early refusal of
+ * full stages. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dsn.h"
+#include "hash.h"
+#include "log.h"
+#include "ping_state.h"
+#include "server.h"
+#include "util.h"
+#include "banned.h"
+
+#define HB_BUCKETS (1u << 18)
+#define EVENT_KEEP_MS (5 * 60 * 1000)
+#define PURGE_PERIOD_MS (60 * 1000)
+
+static struct ping_state *the_state;
+static pthread_mutex_t the_state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void ping_write_lock(struct ping_state *ps)
+{
+	if (ps->single_writer)
+		pthread_mutex_lock(&ps->write_lock);
+}
+
+void ping_write_unlock(struct ping_state *ps)
+{
+	if (ps->single_writer)
+		pthread_mutex_unlock(&ps->write_lock);
+}
+
+/* ---- early refusal of full stages (§5.7: refuse from a cache, never admit from one) ---- */
+
+static struct full_stage *full_slot(struct ping_state *ps, const char *env_id)
+{
+	return &ps->full[ping_hash_str(HASH_FNV1A_BASIS, env_id) % PING_FULL_SLOTS];
+}
+
+bool ping_stage_known_full(struct ping_state *ps, const char *env_id)
+{
+	struct full_stage *f = full_slot(ps, env_id);
+	bool full;
+
+	pthread_mutex_lock(&ps->full_lock);
+	full = streq(f->env_id, env_id) && mono_ms() < f->until_mono_ms;
+	pthread_mutex_unlock(&ps->full_lock);
+	return full;
+}
+
+void ping_stage_mark_full(struct ping_state *ps, const char *env_id)
+{
+	struct full_stage *f = full_slot(ps, env_id);
+
+	pthread_mutex_lock(&ps->full_lock);
+	if (str_copy(f->env_id, sizeof(f->env_id), env_id) == 0)
+		f->until_mono_ms = mono_ms() + PING_FULL_MS;
+	pthread_mutex_unlock(&ps->full_lock);
+}
+
+void ping_stage_forget_full(struct ping_state *ps, const char *env_id)
+{
+	struct full_stage *f = full_slot(ps, env_id);
+
+	pthread_mutex_lock(&ps->full_lock);
+	if (streq(f->env_id, env_id))
+		f->until_mono_ms = 0;
+	pthread_mutex_unlock(&ps->full_lock);
+}
+
+/* Wait on tcond (caller holds tlock) until woken or period_ms passed on the monotonic clock (tcond's clock). */
+static void thread_wait(struct ping_state *ps, int64_t period_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += period_ms / 1000;
+	ts.tv_nsec += (period_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	(void)pthread_cond_timedwait(&ps->tcond, &ps->tlock, &ts);
+}
+
+/* One round of the thread's periodic work, the event poll and expiry aside. */
+static void thread_housekeeping(struct ping_state *ps, int64_t flush_ms)
+{
+	int64_t now = mono_ms();
+	int r;
+
+	if (now - ps->last_flush_mono_ms >= flush_ms) {
+		r = ping_flush_heartbeats(ps);
+		if (r < 0)
+			(void)server_db_error(ps->srv, r, "flushing heartbeats");
+		ps->last_flush_mono_ms = now;
+	}
+	if (now - ps->last_purge_mono_ms >= PURGE_PERIOD_MS) {
+		ping_write_lock(ps);
+		r = store_event_purge(ps->srv->store, now_ms() - EVENT_KEEP_MS);
+		ping_write_unlock(ps);
+		if (r < 0)
+			(void)server_db_error(ps->srv, r, "purging wake events");
+		ping_evict_silent(ps, now_ms());
+		ps->last_purge_mono_ms = now;
+	}
+}
+
+static void *ping_thread(void *arg)
+{
+	struct ping_state *ps = arg;
+	int64_t period = ps->srv->cfg.event_poll_period_ms > 0 ? ps->srv->cfg.event_poll_period_ms : 500;
+	int64_t flush_ms = ps->srv->cfg.heartbeat_flush_period * 1000;
+	bool stop;
+
+	/* deadlines need a finer tick than a long poll period */
+	if (period > 250)
+		period = 250;
+	for (;;) {
+		pthread_mutex_lock(&ps->tlock);
+		if (!ps->thread_stop)
+			thread_wait(ps, period);
+		stop = ps->thread_stop;
+		pthread_mutex_unlock(&ps->tlock);
+		if (stop)
+			break;
+		ping_poll_events(ps);
+		ping_expire_waiters(ps);
+		thread_housekeeping(ps, flush_ms);
+	}
+	return NULL;
+}
+
+static void hook_shutdown(struct server *srv)
+{
+	struct ping_state *ps = srv->ping_state;
+
+	if (!ps)
+		return;
+	ping_waiters_stop(ps);
+	pthread_mutex_lock(&ps->tlock);
+	ps->thread_stop = true;
+	pthread_cond_signal(&ps->tcond);
+	pthread_mutex_unlock(&ps->tlock);
+	if (ps->thread_started) {
+		pthread_join(ps->thread, NULL);
+		ps->thread_started = false;
+	}
+	(void)ping_hook_flush(srv);
+}
+
+/* tcond measures its timeouts on CLOCK_MONOTONIC: a wall clock stepped backwards never stalls the thread. */
+static int thread_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int r;
+
+	r = pthread_condattr_init(&attr);
+	if (r != 0)
+		return -r;
+	r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (r == 0)
+		r = pthread_cond_init(cond, &attr);
+	(void)pthread_condattr_destroy(&attr);
+	return -r;
+}
+
+struct ping_state *ping_state_get(struct server *srv)
+{
+	struct ping_state *ps;
+	int r;
+
+	ps = __atomic_load_n(&the_state, __ATOMIC_ACQUIRE);
+	if (ps)
+		return ps;
+	pthread_mutex_lock(&the_state_lock);
+	ps = the_state;
+	if (ps)
+		goto out;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		goto out;
+	ps->srv = srv;
+	ps->n_buckets = HB_BUCKETS;
+	ps->buckets = calloc(ps->n_buckets, sizeof(*ps->buckets));
+	ps->idle_index = calloc(PING_IDLE_SLOTS, sizeof(*ps->idle_index));
+	if (!ps->buckets || !ps->idle_index)
+		goto fail;
+	r = store_ping_open(srv->cfg.db, &ps->store);
+	if (r < 0) {
+		char dsn[DSN_REDACTED_MAX];
+
+		(void)log_error_errno(r, "ping: cannot open the database '%s'", dsn_redact(srv->cfg.db, dsn, sizeof(dsn)));
+		goto fail;
+	}
+	r = store_event_last_seq(srv->store, &ps->event_seq);
+	if (r < 0) {
+		(void)server_db_error(srv, r, "reading the wake event sequence");
+		goto fail;
+	}
+	for (size_t i = 0; i < PING_HB_STRIPES; i++) {
+		pthread_mutex_init(&ps->stripes[i], NULL);
+		pthread_mutex_init(&ps->idle_locks[i], NULL);
+	}
+	pthread_mutex_init(&ps->wlock, NULL);
+	pthread_mutex_init(&ps->full_lock, NULL);
+	pthread_mutex_init(&ps->write_lock, NULL);
+	pthread_mutex_init(&ps->tlock, NULL);
+	r = thread_cond_init(&ps->tcond);
+	if (r < 0) {
+		(void)log_error_errno(r, "ping: cannot set up the wake-event thread's clock");
+		goto fail;
+	}
+	ps->last_flush_mono_ms = mono_ms();
+	ps->last_purge_mono_ms = mono_ms();
+	/* one server process per SQLite file: this process sees every ping of a host, and SQLite has one writer
+	 * (see ping_state.h); PostgreSQL takes concurrent writers and replicas */
+	ps->idle_repeats = startswith(srv->cfg.db, "sqlite:");
+	ps->single_writer = ps->idle_repeats;
+	if (pthread_create(&ps->thread, NULL, ping_thread, ps) != 0) {
+		log_error("ping: cannot start the wake-event thread");
+		goto fail;
+	}
+	ps->thread_started = true;
+	srv->ping_state = ps;
+	srv->flush_heartbeats = ping_hook_flush;
+	srv->pending_last_seen = ping_hook_pending_last_seen;
+	srv->ping_shutdown = hook_shutdown;
+	__atomic_store_n(&the_state, ps, __ATOMIC_RELEASE);
+	goto out;
+fail:
+	store_ping_free(ps->store);
+	free(ps->buckets);
+	free(ps->idle_index);
+	free(ps);
+	ps = NULL;
+out:
+	pthread_mutex_unlock(&the_state_lock);
+	return ps;
+}
