@@ -9,7 +9,9 @@
 #include <strings.h>
 
 #include "cfg.h"
+#include "dsn.h"
 #include "enums.h"
+#include "ipnet.h"
 #include "log.h"
 #include "parse.h"
 #include "server.h"
@@ -72,6 +74,8 @@ static const struct cfg_entry server_table[] = {
 	{ "retention_period", CFG_SECONDS, 0, 365 * DAY, "0", O(retention_period), NULL },
 	{ "webhook_queue_size", CFG_INT, 1, 1000000, "1000", O(webhook_queue_size),
 	  "webhook jobs waiting at most; overflow is dropped (ours)" },
+	{ "webhook_allowed_networks", CFG_STRING, 0, 0, NULL, O(webhook_allowed_networks),
+	  "CIDRs of internal webhook receivers (loopback, private, link-local are refused otherwise)" },
 };
 
 void server_config_usage(void)
@@ -235,7 +239,9 @@ int server_parse_listen(const char *listen, char *host, size_t host_size, int *r
 
 int server_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize)
 {
-	char host[128], *copy, *save = NULL;
+	char host[128], bad[80], *copy, *save = NULL;
+	struct ipnet *nets = NULL;
+	size_t n_nets = 0;
 	int port, r;
 
 	if (server_parse_listen(cfg->listen, host, sizeof(host), &port) < 0) {
@@ -248,7 +254,10 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 	}
 	if (!startswith(cfg->db, "sqlite:") || !cfg->db[7]) {
 #ifndef WITH_POSTGRES
-		snprintf(errbuf, errsize, "db '%s': only sqlite:PATH is supported by this build", cfg->db);
+		char dsn[DSN_REDACTED_MAX];
+
+		snprintf(errbuf, errsize, "db '%s': only sqlite:PATH is supported by this build",
+			 dsn_redact(cfg->db, dsn, sizeof(dsn)));
 		return -EINVAL;
 #endif
 	}
@@ -285,6 +294,15 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 			return -EINVAL;
 		}
 	}
+	r = ipnet_list_parse(cfg->webhook_allowed_networks, &nets, &n_nets, bad, sizeof(bad));
+	free(nets);
+	if (r == -EINVAL) {
+		snprintf(errbuf, errsize, "invalid webhook_allowed_networks entry '%s': expected an address or CIDR",
+			 bad);
+		return r;
+	}
+	if (r < 0)
+		return r;
 	if (cfg->artifact_url_allow && *cfg->artifact_url_allow) {
 		copy = strdup(cfg->artifact_url_allow);
 		if (!copy)

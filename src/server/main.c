@@ -18,6 +18,7 @@
 
 #include "dsn.h"
 #include "enums.h"
+#include "events.h"
 #include "fs.h"
 #include "hash.h"
 #include "http/http.h"
@@ -162,6 +163,12 @@ static int compile_url_allow(struct server *srv)
 
 /* --dump-routes: the route table as JSON lines {method, path, role, scope} (the security tests
  * walk it). Exits 0, or 1 when the table cannot be built. */
+/* Deploy events (deploy/events.h) → the stage's webhooks: pre-deploy on creation, post-deploy on SUCCEEDING. */
+static void fire_webhooks(struct server *srv, const struct deploy_event *ev)
+{
+	webhooks_fire(srv, ev->env, ev->deploy, ev->build, ev->kind == DEPLOY_EVENT_SUCCEEDING);
+}
+
 static int dump_routes(void)
 {
 	struct router *rt = NULL;
@@ -267,7 +274,9 @@ int main(int argc, char **argv)
 	r = bootstrap_token(&srv, db_path);
 	if (r < 0)
 		goto out;
-	r = router_new(&srv.router);
+	r = deploy_events_listen(&srv, fire_webhooks);
+	if (r >= 0)
+		r = router_new(&srv.router);
 	if (r >= 0)
 		r = api_register_routes(srv.router);
 	if (r < 0) {

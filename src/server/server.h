@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "enums.h"
 #include "store.h"
 
 struct server_config {
@@ -31,6 +32,7 @@ struct server_config {
 	char *retention_at;
 	int64_t retention_period;
 	int64_t webhook_queue_size; /* ours: webhook jobs waiting at most (§7.5 says 1000) */
+	char *webhook_allowed_networks; /* CIDRs hooks may reach although internal (default none) */
 };
 
 /* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.
@@ -45,18 +47,6 @@ void server_config_usage(void);
 /* Split "host:port" (port 0..65535). */
 int server_parse_listen(const char *listen, char *host, size_t host_size, int *ret_port);
 
-/* Counters for /metrics that are not per route (atomic increments). */
-struct server_metrics {
-	uint64_t pings_by_opcode[8];
-	uint64_t pings_held, ping_writes, ping_idle_repeats, admissions_admitted, admissions_refused;
-	uint64_t deploys_created[5];
-	uint64_t transitions_to[5];
-	uint64_t webhook_ok, webhook_failed, webhook_dropped;
-	uint64_t db_errors;
-	uint64_t worker_runs_ok[8], worker_runs_failed[8];
-	int64_t worker_last_success_ms[8];
-};
-
 enum server_worker {
 	WORKER_TRANSITION,
 	WORKER_PROMOTE,
@@ -66,10 +56,25 @@ enum server_worker {
 	WORKER_EVENTS,
 	_WORKER_MAX,
 };
+
+/* Counters for /metrics that are not per route (atomic increments). */
+struct server_metrics {
+	uint64_t pings_by_opcode[_OP_CODE_MAX];
+	uint64_t pings_held, ping_writes, ping_idle_repeats, admissions_admitted, admissions_refused;
+	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
+	uint64_t transitions_to[_DEPLOY_STATE_MAX];
+	uint64_t webhook_ok, webhook_failed, webhook_dropped;
+	uint64_t db_errors;
+	uint64_t worker_runs_ok[_WORKER_MAX], worker_runs_failed[_WORKER_MAX];
+	int64_t worker_last_success_ms[_WORKER_MAX];
+};
 const char *server_worker_name(enum server_worker w);
 
 struct MHD_Daemon;
 struct router;
+struct deploy_event;
+
+#define SERVER_DEPLOY_LISTENERS_MAX 4
 
 struct server {
 	struct server_config cfg;
@@ -93,6 +98,9 @@ struct server {
 	void (*ping_shutdown)(struct server *srv);
 	int64_t (*pending_last_seen)(struct server *srv, const char *host_id);
 	void *ping_state;
+	/* Listeners of deploy events (deploy/events.h), registered by main.c at startup. */
+	void (*deploy_listeners[SERVER_DEPLOY_LISTENERS_MAX])(struct server *srv, const struct deploy_event *ev);
+	size_t n_deploy_listeners;
 };
 
 #define METRIC_INC(srv, field) __atomic_add_fetch(&(srv)->metrics.field, 1, __ATOMIC_RELAXED)

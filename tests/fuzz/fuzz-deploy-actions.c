@@ -17,25 +17,10 @@
 #include "http/http.h"
 #include "jsonutil.h"
 #include "util.h"
+#include "fuzz.h"
 #include "banned.h"
 
-/* assert() may be compiled out (NDEBUG); a fuzz check must always run */
-#define CHECK(x)                                                                                                       \
-	do {                                                                                                           \
-		if (!(x))                                                                                              \
-			abort();                                                                                       \
-	} while (0)
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool utf8_ok(const char *s)
-{
-	json_t *j = json_string(s);
-	if (!j)
-		return false;
-	json_decref(j);
-	return true;
-}
 
 /* "k=v&k2&k3=" into q (a key without '=' gets the empty value) */
 static void query_fill(struct query *q, char *s)
@@ -53,7 +38,7 @@ static void query_fill(struct query *q, char *s)
 
 static void check_text(const char *s)
 {
-	CHECK(!s || (strlen(s) <= DEPLOY_INPUT_DESCRIPTION_MAX && utf8_ok(s)));
+	CHECK(!s || (strlen(s) <= DEPLOY_INPUT_DESCRIPTION_MAX && fuzz_utf8_ok(s)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -129,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (k < 0) {
 		CHECK(k == -EINVAL);
 		CHECK(memchr(err.field, 0, sizeof(err.field)) && memchr(err.message, 0, sizeof(err.message)));
-		CHECK(err.message[0] && utf8_ok(err.message) && utf8_ok(err.field));
+		CHECK(err.message[0] && fuzz_utf8_ok(err.message) && fuzz_utf8_ok(err.field));
 	}
 	json_decref(body);
 	query_release(&q);

@@ -9,14 +9,8 @@
 
 #include "buf.h"
 #include "template.h"
+#include "fuzz.h"
 #include "banned.h"
-
-/* assert() may be compiled out (NDEBUG); a fuzz check must always run */
-#define CHECK(x)                                                                                                       \
-	do {                                                                                                           \
-		if (!(x))                                                                                              \
-			abort();                                                                                       \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -79,32 +79,4 @@ int api_host_ids_body(struct req *r, json_t **ret);
 /* PAUSED_BY_USER / RESET / NORMAL (case-insensitive); -EINVAL otherwise. */
 int api_agent_action_from_string(const char *s, enum store_agent_action *ret);
 
-/* Effective tag of a build (§4.9); *ret NULL when none. */
-int api_build_effective_tag(struct server *srv, const json_t *build, json_t **ret);
-bool api_build_is_bad(struct server *srv, const json_t *build, json_t **ret_tag);
-
-/* Deploy creation shared by the API, auto-rollback (and later auto-promote), §7.1. action is the
- * history action name (DEPLOY, PROMOTE, ROLLBACK, RESTART, AUTO_ROLLBACK, AUTO_PROMOTE). */
-struct deploy_request {
-	const json_t *env;   /* full EnvStage */
-	const json_t *build; /* the Build */
-	int type;            /* DEPLOY_TYPE_* */
-	const char *alias, *from_deploy_id, *operator_name, *description, *action;
-	int delivery_type;   /* ENV_TYPE_* or -1 */
-	bool force;
-};
-int deploy_create(struct server *srv, const struct deploy_request *d, json_t **ret);
-/* §7.2 ROLLBACK target: the newest SUCCEEDED deploy of the stage (latest 5000) whose build exists,
- * is not BAD_BUILD, differs from exclude_build_id (may be NULL) and is signed when the stage has a
- * signingKey. *ret = {"deploy": ..., "build": ...}; -ENOENT when none. */
-int deploy_find_rollback_target(struct server *srv, const json_t *env, const char *exclude_build_id, json_t **ret);
-
-/* §4.3: state DISABLED, or the latest ENVIRONMENT tag of the stage or the latest TELETRAAN tag is
- * DISABLE_ENV. */
-int api_env_promote_blocked(struct server *srv, const json_t *env, bool *ret);
-
-/* §7.3 transition of the current deploy of env (a full EnvStage); used by PUT .../progress and
- * the state worker. Returns 0 (also when skipped), or a negative errno. */
-int deploy_transition_run(struct server *srv, const json_t *env);
-
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "deploy.h"
 #include "enums.h"
 #include "util.h"
 #include "wire.h"
@@ -213,7 +214,7 @@ static int build_list_tags(struct req *r)
 	out = json_array();
 	json_array_foreach(list, i, b) {
 		json_t *tag = NULL;
-		k = api_build_effective_tag(r->srv, b, &tag);
+		k = deploy_build_effective_tag(r->srv, b, &tag);
 		if (k < 0) {
 			json_decref(out);
 			json_decref(list);
@@ -281,7 +282,7 @@ static int build_tags_one(struct req *r)
 		return http_fail(r, 404, NULL, "build '%s' not found", id);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read build");
-	k = api_build_effective_tag(r->srv, b, &tag);
+	k = deploy_build_effective_tag(r->srv, b, &tag);
 	if (k < 0) {
 		json_decref(b);
 		return k;

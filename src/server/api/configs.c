@@ -123,8 +123,13 @@ static int config_put(struct req *r)
 	if (k < 0)
 		goto out;
 	if (ck->kind == STORE_CONFIG_WEBHOOKS) {
+		struct webhook_policy pol;
 		char field[128], msg[256];
-		k = webhooks_validate(in, &value, field, sizeof(field), msg, sizeof(msg));
+		k = webhooks_policy(r->srv, &pol);
+		if (k < 0)
+			goto out;
+		k = webhook_config_validate(in, &pol, &value, field, sizeof(field), msg, sizeof(msg));
+		webhooks_policy_release(&pol);
 		if (k == -EINVAL)
 			k = req_bad(r, field, "%s", msg);
 		if (k < 0)

@@ -70,7 +70,7 @@ static int metrics(struct req *r)
 	buf_init(&out, 16 << 20);
 	k |= http_metrics_append(srv, &out);
 	k |= buf_appends(&out, "# TYPE slipway_pings_total counter\n");
-	for (int i = 0; i < _OP_CODE_MAX && i < 8; i++)
+	for (int i = 0; i < _OP_CODE_MAX; i++)
 		k |= buf_printf(&out, "slipway_pings_total{opcode=\"%s\"} %llu\n", op_code_to_string(i),
 				LD(m->pings_by_opcode[i]));
 	k |= buf_printf(&out, "# TYPE slipway_pings_held gauge\nslipway_pings_held %llu\n", LD(m->pings_held));

@@ -99,6 +99,50 @@ struct engine_report;
 size_t engine_unresolved_env_ids(const struct engine_report *reports, size_t n_reports, const struct agent_row *rows,
 				 size_t n_rows, const struct env_view *envs, size_t n_envs, const char **ret);
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * Wake events (§5.10, §5.11, engine/wake.c): which held pings and remembered idle answers a change concerns.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+enum wake_kind {
+	WAKE_KIND_ENV,      /* a stage changed (a new deploy, its width, its state) */
+	WAKE_KIND_SLOT,     /* a rollout slot of a stage was released */
+	WAKE_KIND_HOST,     /* an API change to one host's rows */
+	WAKE_KIND_CAPACITY, /* a stage's capacity changed (a host or group name may map hosts newly) */
+	WAKE_KIND_OTHER,    /* a kind this server does not know */
+	_WAKE_KIND_MAX,
+};
+
+struct wake_event {
+	int kind;            /* enum wake_kind */
+	const char *env_id;  /* "" = none */
+	const char *host_id; /* "" = none */
+	const char *name;    /* the host or group name of a CAPACITY event, "" = none */
+};
+
+/* A held ping as the wake rules see it: its host, the names it reported, the stages relevant to it. */
+struct wake_target {
+	const char *host_id;
+	const char *host_name; /* NULL = none */
+	char *const *groups;
+	size_t n_groups;
+	const char (*envs)[ENGINE_ID_SIZE];
+	size_t n_envs;
+};
+
+/* A released slot wakes at most this many held pings of its stage, oldest first (not woken or cancelled yet). */
+#define ENGINE_SLOT_WAKES 2
+
+/* The kind of an event by its stored name ("ENV", "SLOT", "HOST", "CAPACITY"); WAKE_KIND_OTHER for any other. */
+int engine_wake_kind(const char *kind);
+/* true iff ev concerns the held ping t (for a SLOT event the caller applies ENGINE_SLOT_WAKES). */
+bool engine_wake_concerns(const struct wake_event *ev, const struct wake_target *t);
+
+/* Which remembered idle answers (§5.10) an event ends, as flags. */
+#define WAKE_ENDS_HOST 1u /* ev->host_id's (its membership is read again too) */
+#define WAKE_ENDS_ENV 2u  /* those of hosts relevant to ev->env_id (and the stage's early-refusal mark) */
+#define WAKE_ENDS_ALL 4u  /* every host's: the event may change any host's answer */
+unsigned engine_wake_ends(const struct wake_event *ev);
+
 /* One report of a ping (PingReport, §3.6), already validated by proto. Strings are borrowed; env_id/deploy_id may
  * be NULL or "". error_message is not used by the engine (AgentError rows are the I/O layer's). */
 struct engine_report {

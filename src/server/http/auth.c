@@ -5,10 +5,8 @@
  * - the decision: principal_allows() / http_require(), the one place that answers 401/403;
  * - the CSRF guard of proxy users' writes (their browser sends the proxy's cookie to whichever page asks,
  *   unlike a token), with the origin parsing it uses. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +17,7 @@
 #include "enums.h"
 #include "hash.h"
 #include "internal.h"
+#include "ipnet.h"
 #include "log.h"
 #include "names.h"
 #include "parse.h"
@@ -147,64 +146,21 @@ int http_authenticate(struct req *r)
 
 /* ---- users behind a trusted proxy --------------------------------------------------------------- */
 
-/* Does the address bytes a (family af) fall in the entry "addr" or "addr/prefix"? */
-static bool entry_matches(const char *entry, int af, const unsigned char *a)
-{
-	char host[INET6_ADDRSTRLEN + 8];
-	unsigned char net[16];
-	const char *slash = strchr(entry, '/');
-	size_t alen = af == AF_INET ? 4 : 16;
-	int prefix = (int)alen * 8;
-
-	if (slash) {
-		int64_t v;
-		if (parse_i64(slash + 1, 0, prefix, &v) < 0)
-			return false;
-		prefix = (int)v;
-		if ((size_t)(slash - entry) >= sizeof(host))
-			return false;
-		memcpy(host, entry, (size_t)(slash - entry));
-		host[slash - entry] = 0;
-	} else if (str_copy(host, sizeof(host), entry) < 0)
-		return false;
-	if (inet_pton(af, host, net) != 1)
-		return false;
-	for (int bit = 0; bit < prefix; bit++) {
-		unsigned char m = (unsigned char)(0x80u >> (bit % 8));
-		if ((a[bit / 8] & m) != (net[bit / 8] & m))
-			return false;
-	}
-	return true;
-}
-
 bool http_proxy_trusted(const char *trusted_proxies, const struct sockaddr *peer)
 {
-	unsigned char a[16];
-	int af;
+	struct ipnet_addr a;
+	struct ipnet net;
 	char *copy, *save = NULL;
 	bool ok = false;
 
-	if (!trusted_proxies || !*trusted_proxies || !peer)
-		return false;
-	if (peer->sa_family == AF_INET) {
-		af = AF_INET;
-		memcpy(a, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
-	} else if (peer->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)peer;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			af = AF_INET;
-			memcpy(a, &s6->sin6_addr.s6_addr[12], 4);
-		} else {
-			af = AF_INET6;
-			memcpy(a, &s6->sin6_addr, 16);
-		}
-	} else
+	if (!trusted_proxies || !*trusted_proxies || ipnet_addr_from_sockaddr(peer, &a) < 0)
 		return false;
 	copy = strdup(trusted_proxies);
 	if (!copy)
 		return false;
+	/* an entry that does not parse names no proxy (the setting is not checked at start) */
 	for (char *tok = strtok_r(copy, ", \t", &save); tok && !ok; tok = strtok_r(NULL, ", \t", &save))
-		ok = entry_matches(tok, af, a);
+		ok = ipnet_parse(tok, &net) == 0 && ipnet_contains(&net, &a);
 	free(copy);
 	return ok;
 }
@@ -270,6 +226,8 @@ int auth_user_principal(struct req *r, const struct sockaddr *peer)
 	}
 	if (!principal_name_is_valid(user))
 		return http_fail(r, 401, NULL, "invalid user name from the trusted proxy");
+	if (principal_name_is_reserved(user)) /* the server's own principals: never a person */
+		return http_fail(r, 401, NULL, "user name '%s' from the trusted proxy is reserved", user);
 	r->principal = (struct principal){ .kind = PRINCIPAL_USER, .role = srv->default_user_role,
 					   .scope_type = SCOPE_TYPE_SYSTEM };
 	(void)str_copy(r->principal.name, sizeof(r->principal.name), user);

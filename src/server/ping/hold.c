@@ -134,24 +134,17 @@ void ping_waiter_done(struct ping_state *ps, struct waiter *w)
 	free(w);
 }
 
-static bool waiter_has_env(const struct waiter *w, const char *env_id)
+static struct wake_target waiter_target(const struct waiter *w)
 {
-	for (size_t i = 0; i < w->n_envs; i++)
-		if (streq(w->envs[i], env_id))
-			return true;
-	return false;
+	return (struct wake_target){ .host_id = w->host_id, .host_name = w->request->host_name,
+				     .groups = w->request->groups, .n_groups = w->request->n_groups,
+				     .envs = (const char(*)[ENGINE_ID_SIZE])w->envs, .n_envs = w->n_envs };
 }
 
-static bool waiter_has_name(const struct waiter *w, const char *name)
+static struct wake_event wake_event_of(const struct store_event *ev)
 {
-	const struct ping_request *pr = w->request;
-
-	if (streq(w->host_id, name) || (pr->host_name && streq(pr->host_name, name)))
-		return true;
-	for (size_t i = 0; i < pr->n_groups; i++)
-		if (streq(pr->groups[i], name))
-			return true;
-	return false;
+	return (struct wake_event){ .kind = engine_wake_kind(ev->kind), .env_id = ev->env_id,
+				    .host_id = ev->host_id, .name = ev->name };
 }
 
 struct resume_list {
@@ -182,41 +175,45 @@ static void resume_all(struct resume_list *l)
 	free(l->v);
 }
 
-/* Caller holds wlock. */
-static void wake_for_event(struct ping_state *ps, const struct store_event *ev, struct resume_list *l)
+/* Caller holds wlock. The held pings ev concerns (engine_wake_concerns()) are woken; a released slot wakes at
+ * most ENGINE_SLOT_WAKES of them, oldest first, among those not woken or cancelled yet. */
+static void wake_for_event(struct ping_state *ps, const struct wake_event *ev, struct resume_list *l)
 {
-	int slot_budget = 2;
+	int slot_budget = ENGINE_SLOT_WAKES;
 
-	if (streq(ev->kind, "HOST")) {
-		for (struct waiter *w = ps->w_head; w; w = w->next)
-			if (streq(w->host_id, ev->host_id) && wake_locked(w, false))
-				resume_add(l, w->req);
-		return;
-	}
-	for (struct waiter *w = ps->w_head; w; w = w->next) {
-		bool match;
+	for (struct waiter *w = ps->w_head; w && slot_budget > 0; w = w->next) {
+		struct wake_target t = waiter_target(w);
 
-		if (streq(ev->kind, "ENV"))
-			match = waiter_has_env(w, ev->env_id);
-		else if (streq(ev->kind, "SLOT")) {
-			/* at most 2 waiters per released slot, oldest first */
-			if (slot_budget == 0)
-				break;
-			match = waiter_has_env(w, ev->env_id) && !w->woken && !w->cancel;
-			if (match)
-				slot_budget--;
-		} else if (streq(ev->kind, "CAPACITY"))
-			match = waiter_has_env(w, ev->env_id) || (ev->name[0] && waiter_has_name(w, ev->name));
-		else
-			match = false;
-		if (match && wake_locked(w, false))
+		if (ev->kind == WAKE_KIND_SLOT && (w->woken || w->cancel))
+			continue;
+		if (!engine_wake_concerns(ev, &t))
+			continue;
+		if (ev->kind == WAKE_KIND_SLOT)
+			slot_budget--;
+		if (wake_locked(w, false))
 			resume_add(l, w->req);
+	}
+}
+
+/* Before event_seq moves past ev: what it ends of the idle answers and the early-refusal memory. */
+static void event_ends(struct ping_state *ps, const struct store_event *sev, const struct wake_event *ev)
+{
+	unsigned ends = engine_wake_ends(ev);
+
+	if (ends & WAKE_ENDS_HOST)
+		ping_forget_host(ps, sev->host_id, sev->seq);
+	if (ends & WAKE_ENDS_ALL)
+		ping_idle_all_event(ps, sev->seq);
+	if (ends & WAKE_ENDS_ENV) {
+		ping_stage_forget_full(ps, sev->env_id);
+		ping_idle_env_event(ps, sev->env_id, sev->seq);
 	}
 }
 
 void ping_poll_events(struct ping_state *ps)
 {
 	struct store_event ev[EVENT_BATCH];
+	struct wake_event we[EVENT_BATCH];
 	struct resume_list l = { 0 };
 	int n;
 
@@ -232,22 +229,12 @@ void ping_poll_events(struct ping_state *ps)
 		 * stage (maxParallel, a new deploy): admission must look again before the woken waiters run. Idle
 		 * repeats of the hosts the event would wake end (before event_seq moves past it, see ping_state.h). */
 		for (int i = 0; i < n; i++) {
-			bool host = streq(ev[i].kind, "HOST");
-
-			if (host && ev[i].host_id[0])
-				ping_forget_host(ps, ev[i].host_id, ev[i].seq);
-			else if (host || !ev[i].env_id[0] ||
-				 !(streq(ev[i].kind, "ENV") || streq(ev[i].kind, "SLOT") ||
-				   (streq(ev[i].kind, "CAPACITY") && !ev[i].name[0])))
-				ping_idle_all_event(ps, ev[i].seq); /* a name, no env, or an unknown kind: everyone */
-			if (ev[i].env_id[0] && !host) {
-				ping_stage_forget_full(ps, ev[i].env_id);
-				ping_idle_env_event(ps, ev[i].env_id, ev[i].seq);
-			}
+			we[i] = wake_event_of(&ev[i]);
+			event_ends(ps, &ev[i], &we[i]);
 		}
 		pthread_mutex_lock(&ps->wlock);
 		for (int i = 0; i < n; i++)
-			wake_for_event(ps, &ev[i], &l);
+			wake_for_event(ps, &we[i], &l);
 		pthread_mutex_unlock(&ps->wlock);
 		__atomic_store_n(&ps->event_seq, ev[n - 1].seq, __ATOMIC_RELEASE);
 		if (n < EVENT_BATCH)

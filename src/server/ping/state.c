@@ -7,13 +7,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dsn.h"
 #include "hash.h"
 #include "log.h"
 #include "ping_state.h"
 #include "server.h"
+#include "sleep.h"
 #include "util.h"
 #include "banned.h"
 
@@ -74,21 +74,6 @@ void ping_stage_forget_full(struct ping_state *ps, const char *env_id)
 	pthread_mutex_unlock(&ps->full_lock);
 }
 
-/* Wait on tcond (caller holds tlock) until woken or period_ms passed on the monotonic clock (tcond's clock). */
-static void thread_wait(struct ping_state *ps, int64_t period_ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += period_ms / 1000;
-	ts.tv_nsec += (period_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	(void)pthread_cond_timedwait(&ps->tcond, &ps->tlock, &ts);
-}
-
 /* One round of the thread's periodic work, the event poll and expiry aside. */
 static void thread_housekeeping(struct ping_state *ps, int64_t flush_ms)
 {
@@ -117,19 +102,12 @@ static void *ping_thread(void *arg)
 	struct ping_state *ps = arg;
 	int64_t period = ps->srv->cfg.event_poll_period_ms > 0 ? ps->srv->cfg.event_poll_period_ms : 500;
 	int64_t flush_ms = ps->srv->cfg.heartbeat_flush_period * 1000;
-	bool stop;
 
 	/* deadlines need a finer tick than a long poll period */
 	if (period > 250)
 		period = 250;
-	for (;;) {
-		pthread_mutex_lock(&ps->tlock);
-		if (!ps->thread_stop)
-			thread_wait(ps, period);
-		stop = ps->thread_stop;
-		pthread_mutex_unlock(&ps->tlock);
-		if (stop)
-			break;
+	/* tcond measures CLOCK_MONOTONIC (sleep_cond_init): a wall clock stepped backwards never stalls the thread */
+	while (!sleep_or_stop(&ps->tlock, &ps->tcond, &ps->thread_stop, period)) {
 		ping_poll_events(ps);
 		ping_expire_waiters(ps);
 		thread_housekeeping(ps, flush_ms);
@@ -153,22 +131,6 @@ static void hook_shutdown(struct server *srv)
 		ps->thread_started = false;
 	}
 	(void)ping_hook_flush(srv);
-}
-
-/* tcond measures its timeouts on CLOCK_MONOTONIC: a wall clock stepped backwards never stalls the thread. */
-static int thread_cond_init(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-	int r;
-
-	r = pthread_condattr_init(&attr);
-	if (r != 0)
-		return -r;
-	r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (r == 0)
-		r = pthread_cond_init(cond, &attr);
-	(void)pthread_condattr_destroy(&attr);
-	return -r;
 }
 
 struct ping_state *ping_state_get(struct server *srv)
@@ -212,7 +174,7 @@ struct ping_state *ping_state_get(struct server *srv)
 	pthread_mutex_init(&ps->full_lock, NULL);
 	pthread_mutex_init(&ps->write_lock, NULL);
 	pthread_mutex_init(&ps->tlock, NULL);
-	r = thread_cond_init(&ps->tcond);
+	r = sleep_cond_init(&ps->tcond);
 	if (r < 0) {
 		(void)log_error_errno(r, "ping: cannot set up the wake-event thread's clock");
 		goto fail;

@@ -141,11 +141,8 @@ int store_agent_action(struct store *s, const char *env_id, const json_t *host_i
 	static const struct dsql *const sqls[] = { &sql_agent_pause, &sql_agent_reset, &sql_agent_normal };
 	json_t *affected = NULL;
 	int r, n = 0;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_list(c, false, SQL(c, sql_agent_affected), &affected, "js", host_ids, env_id);
 	if (r >= 0)
 		r = n = db_exec(c, SQL(c, *sqls[a]), "jsis", host_ids, env_id, now, operator_name);
@@ -165,11 +162,8 @@ int store_agent_reset_failed(struct store *s, const char *env_id, const char *de
 {
 	json_t *affected = NULL;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_list(c, false, sql_agent_failed_rows, &affected, "ss", env_id, deploy_id);
 	if (r >= 0)
 		r = db_exec(c, sql_agent_reset_failed, "ssis", env_id, deploy_id, now, operator_name);

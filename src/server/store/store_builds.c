@@ -80,11 +80,8 @@ int store_build_delete(struct store *s, const char *id)
 {
 	int64_t n;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_int(c, sql_build_refs, &n, "s", id);
 	if (r >= 0 && n > 0)
 		r = -EBUSY;

@@ -151,12 +151,9 @@ int store_capacity_change(struct store *s, const char *env_id, const char *type,
 {
 	json_t *old = NULL, *v;
 	size_t i;
-	int r;
-	CONN_OR_FAIL(c, s);
+	int r = 0;
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	if (op != STORE_CAPACITY_REMOVE) {
 		r = cap_claim_check_env(c, env_id, type, names, claim, refused);
 		if (r < 0)

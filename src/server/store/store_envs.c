@@ -87,11 +87,8 @@ int store_env_insert(struct store *s, const json_t *env, const json_t *history)
 {
 	int64_t n;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_int(c, SQL(c, sql_env_collide), &n, "jj", json_object_get(env, "envName"), json_object_get(env, "stageName"));
 	if (r >= 0 && n > 0)
 		r = -EEXIST;
@@ -165,11 +162,8 @@ int store_env_delete(struct store *s, const char *id)
 	json_t *row = NULL, *name;
 	int64_t n1 = 0, n2 = 0, left = 0;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_row(c, sql_env_name_of, &row, "s", id); /* -ENOENT: no such stage */
 	name = json_object_get(row, "envName");
 	if (r >= 0)
@@ -198,11 +192,8 @@ int store_env_set_state(struct store *s, const char *id, const char *env_state, 
 			const json_t *history)
 {
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_exec(c, sql_env_set_state, "ss", env_state, id);
 	if (r == 0)
 		r = -ENOENT;

@@ -79,12 +79,9 @@ int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids,
 		    const char *operator_name, int64_t now)
 {
 	json_t *missing = NULL, *affected = NULL;
-	int r;
-	CONN_OR_FAIL(c, s);
+	int r = 0;
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	if (env_id) {
 		r = db_list(c, true, SQL(c, sql_host_missing_in_env), &missing, "js", host_ids, env_id);
 		if (r >= 0 && json_array_size(missing) > 0)

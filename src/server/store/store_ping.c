@@ -64,12 +64,6 @@ static int col_enum(struct db_stmt *st, int i, int (*from)(const char *), int de
 	return v < 0 ? def : v;
 }
 
-#define IO_CONN(p, c)                                                                                                  \
-	do {                                                                                                           \
-		(c) = db_conn((p)->db);                                                                                \
-		if (!(c))                                                                                              \
-			return -EIO;                                                                                   \
-	} while (0)
 
 /* ---- heartbeat ---- */
 
@@ -94,10 +88,9 @@ static int hb_read(struct db_stmt *st, void *elem, void *ctx)
 int store_ping_heartbeat_get(struct store_ping *p, const char *host_id, struct heartbeat *ret)
 {
 	struct heartbeat hb = { 0 };
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_one(c, sql_hb_get, hb_read, &hb, NULL, "s", host_id);
 	if (r < 0)
 		return r;
@@ -121,10 +114,9 @@ static const char *nz(const char *s)
 
 int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
 {
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_exec(c, SQL(c, sql_hb_put), "ssssssii", hb->host_id, hb->host_name, nz(hb->ip), nz(hb->agent_version),
 		 nz(hb->autoscaling_group), nz(hb->availability_zone), hb->create_date, hb->last_seen);
 	return r < 0 ? r : 0;
@@ -137,13 +129,12 @@ static const struct dsql sql_hb_seen = {
 
 int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n)
 {
-	struct db_conn *c;
 	bool pg;
 	int r;
 
 	if (n == 0)
 		return 0;
-	IO_CONN(p, c);
+	CONN_OR_FAIL(c, p);
 	/* PostgreSQL: one statement each (autocommit), so that replicas flushing overlapping hosts in another
 	 * order never deadlock; lastSeen only moves forward either way */
 	pg = db_dialect(c) == DB_PG;
@@ -210,10 +201,9 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 	struct host_group *have;
 	size_t n_have;
 	bool *group_present = NULL, need = false;
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_collect(c, sql_hosts_of, &hv, host_group_read, NULL, "s", host_id);
 	have = hv.v;
 	n_have = hv.n;
@@ -325,10 +315,9 @@ int store_ping_capacity_envs(struct store_ping *p, const char *host_name, char *
 {
 	static const int tier1 = 1, tier2 = 2;
 	struct db_vec out = { .size = sizeof(struct resolved_env) };
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_collect(c, sql_capacity_host, &out, resolved_read, (void *)&tier1, "s", host_name);
 	for (size_t i = 0; i < n_groups && r >= 0; i++)
 		r = db_collect(c, sql_capacity_group, &out, resolved_read, (void *)&tier2, "s", groups[i]);
@@ -346,10 +335,9 @@ static const char sql_env_by_id[] = "SELECT " ENV_COLS ENV_FROM "WHERE e.id = ?"
 int store_ping_env_by_id(struct store_ping *p, const char *id, struct env_view *ret)
 {
 	struct env_view e = { 0 };
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_one(c, sql_env_by_id, env_read, &e, NULL, "s", id);
 	if (r < 0)
 		return r;
@@ -420,10 +408,9 @@ static const char sql_agent_rows[] = "SELECT " AGENT_COLS " FROM agents WHERE ho
 int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agent_row **ret, size_t *ret_n)
 {
 	struct db_vec out = { .size = sizeof(struct agent_row) };
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_collect(c, sql_agent_rows, &out, agent_row_read, NULL, "s", host_id);
 	if (r < 0) {
 		free(out.v);
@@ -474,12 +461,11 @@ static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, 
 int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
 		       struct ping_delete *deletes, size_t n_deletes)
 {
-	struct db_conn *c;
 	int r, applied = 0;
 
 	if (n_writes == 0 && n_deletes == 0)
 		return 0;
-	IO_CONN(p, c);
+	CONN_OR_FAIL(c, p);
 	r = db_begin(c, 0);
 	if (r < 0)
 		return r;
@@ -615,12 +601,11 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	struct admission a = { .max_parallel = 1 };
 	struct admission_facts f;
 	enum admission_result verdict;
-	struct db_conn *c;
 	int r;
 
 	if (ret_full)
 		*ret_full = false;
-	IO_CONN(p, c);
+	CONN_OR_FAIL(c, p);
 	r = db_begin(c, stage_lock_key(row->env_id));
 	if (r < 0)
 		return r;
@@ -685,10 +670,9 @@ static int build_read(struct db_stmt *st, void *elem, void *ctx)
 int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret)
 {
 	struct build b = { 0 };
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_one(c, sql_deploy_build, build_read, &b, NULL, "s", deploy_id);
 	if (r < 0) {
 		build_release(&b);
@@ -712,10 +696,9 @@ static int json_object_read(struct db_stmt *st, void *elem, void *ctx)
 int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret)
 {
 	json_t *j = NULL;
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_one(c, sql_env_config, json_object_read, &j, NULL, "ss", env_id, kind);
 	if (r < 0) {
 		json_decref(j);
@@ -737,10 +720,9 @@ static int text_dup_read(struct db_stmt *st, void *elem, void *ctx)
 int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret)
 {
 	char *k = NULL;
-	struct db_conn *c;
 	int r;
+	CONN_OR_FAIL(c, p);
 
-	IO_CONN(p, c);
 	r = db_one(c, sql_signing_key, text_dup_read, &k, NULL, "s", env_id);
 	if (r < 0) {
 		free(k);

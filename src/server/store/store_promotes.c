@@ -43,10 +43,8 @@ int store_promote_get(struct store *s, const char *env_id, json_t **ret)
 int store_promote_put(struct store *s, const json_t *p, const json_t *history)
 {
 	int r;
-	CONN_OR_FAIL(c, s);
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
+	TX_OR_FAIL(c, s);
+
 	r = db_exec_cols(c, sql_promote_put, promote_cols, ELEMENTSOF(promote_cols), p, NULL);
 	if (r >= 0)
 		r = store_tx_history(c, history);
@@ -62,10 +60,8 @@ int store_schedule_get(struct store *s, const char *env_id, json_t **ret)
 int store_schedule_put(struct store *s, const json_t *sch)
 {
 	int r;
-	CONN_OR_FAIL(c, s);
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
+	TX_OR_FAIL(c, s);
+
 	r = db_exec_cols(c, sql_schedule_put, schedule_cols, ELEMENTSOF(schedule_cols), sch, NULL);
 	if (r >= 0)
 		r = store_tx_event(c, "ENV", json_string_value(json_object_get(sch, "envId")), NULL, NULL);
@@ -87,10 +83,8 @@ static const char sql_schedule_delete[] = "DELETE FROM schedules WHERE envId = ?
 int store_schedule_delete(struct store *s, const char *env_id)
 {
 	int r;
-	CONN_OR_FAIL(c, s);
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
+	TX_OR_FAIL(c, s);
+
 	r = db_exec(c, sql_schedule_delete, "s", env_id);
 	if (r == 0)
 		r = -ENOENT;

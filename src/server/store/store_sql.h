@@ -43,6 +43,14 @@ struct dsql {
 	struct db_conn *c = db_conn((s)->db);                                                                          \
 	if (!c)                                                                                                        \
 		return -EIO
+/* The same, inside a write transaction (db_begin(c, DB_LOCK_GLOBAL)) that the function ends with db_end(). */
+#define TX_OR_FAIL(c, s)                                                                                               \
+	CONN_OR_FAIL(c, s);                                                                                            \
+	do {                                                                                                           \
+		int tx_r_ = db_begin(c, DB_LOCK_GLOBAL);                                                               \
+		if (tx_r_ < 0)                                                                                         \
+			return tx_r_;                                                                                  \
+	} while (0)
 
 /* ---- writes shared by several resources, inside the caller's transaction (0 or a negative errno) ---- */
 

@@ -70,12 +70,9 @@ int store_env_set_enabled(struct store *s, const char *id, const char *state, co
 {
 	json_t *ids = NULL, *v;
 	size_t i;
-	int r;
-	CONN_OR_FAIL(c, s);
+	int r = 0;
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	if (id)
 		ids = json_pack("[s]", id);
 	else

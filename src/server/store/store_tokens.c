@@ -21,11 +21,8 @@ int store_token_bootstrap(struct store *s, const json_t *t)
 {
 	int64_t n;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_int(c, sql_token_count, &n, NULL);
 	if (r >= 0 && n == 0) {
 		r = db_exec(c, sql_token_insert, "jjjjjjjj", json_object_get(t, "id"), json_object_get(t, "name"),

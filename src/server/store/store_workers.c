@@ -75,11 +75,8 @@ int store_worker_claim(struct store *s, const char *unit, int64_t now, int64_t m
 {
 	int64_t last = 0;
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_int(c, sql_worker_last, &last, "s", unit);
 	if (r == -ENOENT) {
 		last = INT64_MIN / 2;
@@ -125,11 +122,8 @@ int store_janitor_unreachable(struct store *s, int64_t silent_before, int64_t no
 	json_t *rows = NULL, *row;
 	size_t i;
 	int r, n = 0;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_list(c, false, sql_jan_unreachable_rows, &rows, "i", silent_before);
 	if (r >= 0)
 		r = n = db_exec(c, sql_jan_unreachable, "ii", silent_before, now);
@@ -173,11 +167,8 @@ int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_de
 	json_t *envs = NULL, *v;
 	size_t i;
 	int r, n = 0;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_list(c, true, sql_jan_expire_rows, &envs, "i", silent_before);
 	for (i = 0; r >= 0 && i < ELEMENTSOF(dels); i++) {
 		r = db_exec(c, dels[i], "i", silent_before);
@@ -196,11 +187,8 @@ int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_de
 int store_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_t build_days)
 {
 	int r;
-	CONN_OR_FAIL(c, s);
+	TX_OR_FAIL(c, s);
 
-	r = db_begin(c, DB_LOCK_GLOBAL);
-	if (r < 0)
-		return r;
 	r = db_exec(c, sql_ret_deploys, "i", now);
 	if (r >= 0)
 		r = db_exec(c, sql_ret_builds, "iii", now, build_keep, build_days);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
 #include "cron.h"
+#include "deploy.h"
 #include "enums.h"
 #include "log.h"
 #include "util.h"
@@ -77,9 +77,7 @@ static bool schedule_allows(const struct cron *c, int64_t t, int64_t delay_ms, i
 
 static bool build_ok(struct server *srv, const json_t *env, const json_t *build)
 {
-	if (js(env, "signingKey") && !js(build, "artifactSignature"))
-		return false;
-	return !api_build_is_bad(srv, build, NULL);
+	return deploy_build_allowed(srv, env, build, DEPLOY_TYPE_REGULAR);
 }
 
 /* The current deploy of env has not changed since we looked (step 7). */
@@ -192,7 +190,7 @@ static int promote_from_stage(struct server *srv, const json_t *env, const json_
 		json_t *b = NULL;
 		if (store_build_get(srv->store, js(d, "buildId"), &b) < 0)
 			continue;
-		if (streq_ptr(js(b, "name"), js(env, "buildName")) && build_ok(srv, env, b))
+		if (build_ok(srv, env, b))
 			(void)json_array_append_new(cands, json_pack("{s:O,s:o}", "deploy", d, "build", b));
 		else
 			json_decref(b);
@@ -242,7 +240,7 @@ static int promote_stage(struct server *srv, json_t *promote, int64_t now)
 		return r;
 	if (!streq_ptr(js(env, "envState"), "NORMAL"))
 		goto out;
-	r = api_env_promote_blocked(srv, env, &blocked);
+	r = deploy_promote_blocked(srv, env, &blocked);
 	if (r < 0 || blocked)
 		goto out;
 	if (js(env, "deployId")) {

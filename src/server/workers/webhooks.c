@@ -9,14 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
 #include "buf.h"
 #include "enums.h"
+#include "ipnet.h"
 #include "log.h"
+#include "sleep.h"
 #include "util.h"
+#include "webhook_config.h"
 #include "webhooks.h"
 #include "banned.h"
 
@@ -35,7 +39,9 @@ struct job {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;      /* a job was queued, or stop */
-static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER; /* stop (wakes retry back-offs) */
+static pthread_cond_t stop_cond; /* stop (wakes retry back-offs); monotonic, made once by webhooks_start() */
+static pthread_once_t stop_cond_once = PTHREAD_ONCE_INIT;
+static int stop_cond_r;
 static struct job *head, *tail;
 static size_t queued;
 static bool stopping, started;
@@ -47,91 +53,25 @@ static struct thread_arg {
 	size_t index;
 } thread_args[THREADS];
 
-int webhooks_validate(const json_t *in, json_t **ret, char *field, size_t field_size, char *msg, size_t msg_size)
+int webhooks_policy(const struct server *srv, struct webhook_policy *ret)
 {
-	static const char *const lists[] = { "preDeployHooks", "postDeployHooks" };
-	json_t *out = json_object();
+	struct webhook_policy pol = { 0 };
+	int r;
 
-	if (!out)
-		return -ENOMEM;
-	if (!json_is_object(in)) {
-		json_decref(out);
-		(void)str_copy(field, field_size, "");
-		(void)str_copy(msg, msg_size, "the body must be a JSON object");
-		return -EINVAL;
-	}
-	for (size_t l = 0; l < ELEMENTSOF(lists); l++) {
-		json_t *src = json_object_get(in, lists[l]), *dst = json_array(), *h;
-		size_t i;
-		(void)json_object_set_new(out, lists[l], dst);
-		if (!src || json_is_null(src))
-			continue;
-		if (!json_is_array(src) || json_array_size(src) > 20) {
-			(void)str_copy(field, field_size, lists[l]);
-			(void)str_copy(msg, msg_size, "must be an array of at most 20 hooks");
-			json_decref(out);
-			return -EINVAL;
-		}
-		json_array_foreach(src, i, h) {
-			static const struct {
-				const char *key;
-				size_t max;
-			} fields[] = { { "method", 16 }, { "url", 2048 }, { "version", 64 }, { "headers", 4096 },
-				       { "body", 65536 } };
-			json_t *hook = json_object();
-			if (!json_is_object(h)) {
-				(void)str_printf(field, field_size, "%s[%zu]", lists[l], i);
-				(void)str_copy(msg, msg_size, "a hook must be an object");
-				json_decref(hook);
-				json_decref(out);
-				return -EINVAL;
-			}
-			for (size_t f = 0; f < ELEMENTSOF(fields); f++) {
-				json_t *v = json_object_get(h, fields[f].key);
-				if (!v || json_is_null(v)) {
-					(void)json_object_set_new(hook, fields[f].key, json_null());
-					continue;
-				}
-				if (!json_is_string(v) || json_string_length(v) > fields[f].max) {
-					(void)str_printf(field, field_size, "%s[%zu].%s", lists[l], i, fields[f].key);
-					(void)str_printf(msg, msg_size, "%s must be a string of at most %zu characters",
-							 fields[f].key, fields[f].max);
-					json_decref(hook);
-					json_decref(out);
-					return -EINVAL;
-				}
-				(void)json_object_set(hook, fields[f].key, v);
-			}
-			const char *m = json_string_value(json_object_get(hook, "method"));
-			if (!m)
-				(void)json_object_set_new(hook, "method", json_string("POST"));
-			else if (strcasecmp(m, "GET") && strcasecmp(m, "POST") && strcasecmp(m, "PUT") &&
-				 strcasecmp(m, "DELETE")) {
-				(void)str_printf(field, field_size, "%s[%zu].method", lists[l], i);
-				(void)str_copy(msg, msg_size, "method must be GET, POST, PUT or DELETE");
-				json_decref(hook);
-				json_decref(out);
-				return -EINVAL;
-			} else {
-				char up[8];
-				size_t k;
-				for (k = 0; m[k] && k < sizeof(up) - 1; k++)
-					up[k] = (char)(m[k] >= 'a' && m[k] <= 'z' ? m[k] - 32 : m[k]);
-				up[k] = 0;
-				(void)json_object_set_new(hook, "method", json_string(up));
-			}
-			if (!json_string_value(json_object_get(hook, "url"))) {
-				(void)str_printf(field, field_size, "%s[%zu].url", lists[l], i);
-				(void)str_copy(msg, msg_size, "url is required");
-				json_decref(hook);
-				json_decref(out);
-				return -EINVAL;
-			}
-			(void)json_array_append_new(dst, hook);
-		}
-	}
-	*ret = out;
+	r = ipnet_list_parse(srv->cfg.webhook_allowed_networks, &pol.allowed, &pol.n_allowed, NULL, 0);
+	if (r < 0)
+		return r;
+	pol.user_header = srv->cfg.trusted_user_header;
+	pol.groups_header = srv->cfg.trusted_groups_header;
+	*ret = pol;
 	return 0;
+}
+
+void webhooks_policy_release(struct webhook_policy *pol)
+{
+	free(pol->allowed);
+	pol->allowed = NULL;
+	pol->n_allowed = 0;
 }
 
 static size_t queue_max(const struct server *srv)
@@ -271,132 +211,190 @@ static int abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	return __atomic_load_n(&stopping, __ATOMIC_RELAXED) ? 1 : 0;
 }
 
-/* One attempt. Returns 0 ok, 1 retryable failure, -1 final failure. */
-static int call_once(const json_t *hook, long *ret_status)
+/* Every curl_easy_setopt of a call is checked: a failed option must not leave a check unset. */
+#define SETOPT(c, opt, val)                                                                                            \
+	do {                                                                                                           \
+		if (curl_easy_setopt((c), (opt), (val)) != CURLE_OK)                                                   \
+			return -EINVAL;                                                                                \
+	} while (0)
+
+struct call {
+	const struct webhook_policy *pol;
+	char why[200]; /* why the call failed without an HTTP status ("" = see curl) */
+	bool refused;  /* a destination address was refused */
+};
+
+/* Each address curl is about to connect to (every candidate of a name, after every resolution)
+ * passes here, so neither a name like 'localhost' nor DNS rebinding reaches a refused address. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+	struct call *call = ud;
+	struct ipnet_addr a;
+	int fd;
+
+	if (purpose != CURLSOCKTYPE_IPCXN || ipnet_addr_from_sockaddr(&sa->addr, &a) < 0) {
+		call->refused = true;
+		(void)str_copy(call->why, sizeof(call->why), "refused: not an IP connection");
+		return CURL_SOCKET_BAD;
+	}
+	if (webhook_config_check_addr(&a, call->pol, call->why + 9, sizeof(call->why) - 9) < 0) {
+		call->refused = true;
+		memcpy(call->why, "refused: ", 9);
+		return CURL_SOCKET_BAD;
+	}
+	fd = socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+struct header_list {
+	const struct webhook_policy *pol;
+	struct curl_slist *list;
+	char *why;
+	size_t why_size;
+};
+
+/* Headers are checked again after the placeholders are substituted (a stage may be named
+ * "X-Forwarded-User") and against today's trusted header settings. */
+static int add_header(const char *name, const char *value, void *ud)
+{
+	struct header_list *hl = ud;
+	struct curl_slist *n;
+	char line[4200];
+	int r;
+
+	r = webhook_config_check_header(name, value, hl->pol, hl->why + 9, hl->why_size - 9);
+	if (r < 0) {
+		memcpy(hl->why, "refused: ", 9);
+		return r;
+	}
+	if (str_printf(line, sizeof(line), "%s: %s", name, value) < 0)
+		return 0; /* cannot happen: both are bounded at PUT */
+	n = curl_slist_append(hl->list, line);
+	if (!n)
+		return -ENOMEM;
+	hl->list = n;
+	return 0;
+}
+
+static int setup(CURL *c, const json_t *hook, struct call *call, struct curl_slist *headers, char *errbuf)
 {
 	const char *method = json_string_value(json_object_get(hook, "method"));
-	const char *url = json_string_value(json_object_get(hook, "url"));
-	const char *hdrs = json_string_value(json_object_get(hook, "headers"));
 	const char *body = json_string_value(json_object_get(hook, "body"));
-	struct curl_slist *list = NULL;
+
+	SETOPT(c, CURLOPT_URL, json_string_value(json_object_get(hook, "url")));
+	SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L); /* a 3xx is the answer; its Location is never visited */
+	SETOPT(c, CURLOPT_PROXY, "");          /* no proxy from the environment: the check below is the egress */
+	SETOPT(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	SETOPT(c, CURLOPT_OPENSOCKETDATA, call);
+	SETOPT(c, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(c, CURLOPT_TIMEOUT_MS, 20000L);
+	SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	SETOPT(c, CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(c, CURLOPT_WRITEFUNCTION, discard);
+	SETOPT(c, CURLOPT_HTTPHEADER, headers);
+	SETOPT(c, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(c, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+	if (streq_ptr(method, "GET"))
+		SETOPT(c, CURLOPT_HTTPGET, 1L);
+	else {
+		SETOPT(c, CURLOPT_CUSTOMREQUEST, method);
+		SETOPT(c, CURLOPT_POSTFIELDS, body ? body : "");
+	}
+	return 0;
+}
+
+/* One attempt. Returns 0 ok, 1 retryable failure, -1 final failure; *ret_status is the HTTP status
+ * (0 without one), and call->why says why when there is none. */
+static int call_once(const json_t *hook, struct call *call, long *ret_status)
+{
+	struct header_list hl = { call->pol, NULL, call->why, sizeof(call->why) };
 	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *c;
+	CURL *c = NULL;
 	CURLcode cc;
 	long status = 0;
-	int res;
+	int res = -1, r;
 
-	c = curl_easy_init();
-	if (!c)
-		return -1;
-	if (hdrs) {
-		char *copy = strdup(hdrs), *save = NULL;
-		for (char *part = copy ? strtok_r(copy, ";", &save) : NULL; part; part = strtok_r(NULL, ";", &save)) {
-			char *colon = strchr(part, ':'), line[4200];
-			if (!colon)
-				continue;
-			*colon = 0;
-			char *name = part, *value = colon + 1;
-			while (*name == ' ' || *name == '\t')
-				name++;
-			for (char *e = name + strlen(name); e > name && (e[-1] == ' ' || e[-1] == '\t'); e--)
-				e[-1] = 0;
-			while (*value == ' ' || *value == '\t')
-				value++;
-			for (char *e = value + strlen(value); e > value && (e[-1] == ' ' || e[-1] == '\t'); e--)
-				e[-1] = 0;
-			if (!*name)
-				continue;
-			if (str_printf(line, sizeof(line), "%s: %s", name, value) == 0)
-				list = curl_slist_append(list, line);
-		}
-		free(copy);
+	call->why[0] = 0;
+	call->refused = false;
+	r = webhook_config_foreach_header(json_string_value(json_object_get(hook, "headers")), add_header, &hl);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			(void)str_copy(call->why, sizeof(call->why), "out of memory");
+		goto out;
 	}
-	(void)curl_easy_setopt(c, CURLOPT_URL, url);
-	(void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	(void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-	(void)curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	(void)curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
-	if (streq_ptr(method, "GET"))
-		(void)curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	else {
-		(void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+	c = curl_easy_init();
+	if (!c || setup(c, hook, call, hl.list, errbuf) < 0) {
+		(void)str_copy(call->why, sizeof(call->why), "cannot set up the HTTP client");
+		goto out;
 	}
 	cc = curl_easy_perform(c);
 	if (cc == CURLE_OK) {
 		(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		res = status == 429 || status >= 500 ? 1 : status >= 400 ? -1 : 0;
+	} else if (call->refused) {
+		res = -1; /* refused again on a retry */
 	} else {
 		res = cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
 				      cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING
 			      ? 1
 			      : -1;
-		log_debug("webhook %s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		(void)str_copy(call->why, sizeof(call->why), errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	}
-	curl_slist_free_all(list);
+out:
+	curl_slist_free_all(hl.list);
 	curl_easy_cleanup(c);
 	*ret_status = status;
 	return res;
 }
 
-static bool sleep_ms_or_stop(int64_t ms)
-{
-	struct timespec ts;
-	bool stop;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&lock);
-	while (!stopping && pthread_cond_timedwait(&stop_cond, &lock, &ts) == 0)
-		;
-	stop = stopping;
-	pthread_mutex_unlock(&lock);
-	return stop;
-}
-
 static void run_job(struct server *srv, struct job *job)
 {
+	struct webhook_policy pol = { 0 };
 	json_t *h;
 	size_t i;
+	int r;
 
+	r = webhooks_policy(srv, &pol);
+	if (r < 0) {
+		__atomic_add_fetch(&srv->metrics.webhook_failed, json_array_size(job->hooks), __ATOMIC_RELAXED);
+		(void)log_warn_errno(r, "cannot read webhook_allowed_networks, the %s failed", job->label);
+		return;
+	}
 	json_array_foreach(job->hooks, i, h) {
 		const char *url = json_string_value(json_object_get(h, "url"));
+		const char *method = json_string_value(json_object_get(h, "method"));
+		struct call call = { .pol = &pol };
+		char origin[300];
 		long status = 0;
 		int res = -1;
 
+		(void)webhook_config_url_origin(url, origin, sizeof(origin));
 		if (!url || (!startswith(url, "http://") && !startswith(url, "https://"))) {
 			METRIC_INC(srv, webhook_failed);
-			log_warn("webhook '%.200s' of %s is not an http(s) URL, counted as failed", url ? url : "",
-				 job->label);
+			log_warn("webhook '%s' of %s is not an http(s) URL, counted as failed", origin, job->label);
 			continue;
 		}
 		for (int attempt = 0; attempt < 3; attempt++) {
-			if (attempt > 0 && sleep_ms_or_stop(attempt == 1 ? 500 : 1000))
+			if (attempt > 0 && sleep_or_stop(&lock, &stop_cond, &stopping, attempt == 1 ? 500 : 1000))
 				break;
-			res = call_once(h, &status);
+			res = call_once(h, &call, &status);
 			if (res <= 0)
 				break;
 		}
 		if (res == 0) {
 			METRIC_INC(srv, webhook_ok);
-			log_info("webhook %s '%.200s' of %s: HTTP %ld", json_string_value(json_object_get(h, "method")),
-				 url, job->label, status);
+			log_info("webhook %s '%s' of %s: HTTP %ld", method, origin, job->label, status);
 		} else {
 			METRIC_INC(srv, webhook_failed);
-			log_warn("webhook %s '%.200s' of %s failed (HTTP %ld)",
-				 json_string_value(json_object_get(h, "method")), url, job->label, status);
+			if (status > 0)
+				log_warn("webhook %s '%s' of %s failed (HTTP %ld)", method, origin, job->label, status);
+			else
+				log_warn("webhook %s '%s' of %s failed (%s)", method, origin, job->label,
+					 call.why[0] ? call.why : "no answer");
 		}
 	}
+	webhooks_policy_release(&pol);
 }
 
 /* The first queued job whose stage no thread is serving; unlinked. Called with lock held. */
@@ -455,10 +453,18 @@ static void *webhook_main(void *p)
 	return NULL;
 }
 
+static void init_stop_cond(void)
+{
+	stop_cond_r = sleep_cond_init(&stop_cond);
+}
+
 int webhooks_start(struct server *srv)
 {
 	int r;
 
+	(void)pthread_once(&stop_cond_once, init_stop_cond);
+	if (stop_cond_r < 0)
+		return stop_cond_r;
 	stopping = false;
 	nthreads = 0;
 	for (size_t i = 0; i < THREADS; i++) {

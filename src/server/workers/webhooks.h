@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "server.h"
+#include "webhook_config.h"
 
 int webhooks_start(struct server *srv);
 /* Stops the thread; queued jobs are dropped. */
@@ -16,8 +17,10 @@ void webhooks_stop(struct server *srv);
 /* Queue the stage's pre-deploy (post = false) or post-deploy hooks of deploy (Build build). Reads
  * the configuration, substitutes the placeholders now, logs and counts overflow. */
 void webhooks_fire(struct server *srv, const json_t *env, const json_t *deploy, const json_t *build, bool post);
-/* Validate an EnvWebHook body (§3.5) into its stored form (method upper-case, default POST).
- * -EINVAL with field/msg set. */
-int webhooks_validate(const json_t *in, json_t **ret, char *field, size_t field_size, char *msg, size_t msg_size);
+/* The webhook rules of srv's settings (webhook_allowed_networks, the trusted header names) for
+ * webhook_config_validate() and the calls; release with webhooks_policy_release(). 0, -ENOMEM, or
+ * -EINVAL for a bad webhook_allowed_networks (refused at startup). Does not log. */
+int webhooks_policy(const struct server *srv, struct webhook_policy *ret);
+void webhooks_policy_release(struct webhook_policy *pol);
 
 #endif

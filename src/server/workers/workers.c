@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
-#include "api.h"
+#include "deploy.h"
 #include "log.h"
+#include "sleep.h"
 #include "util.h"
 #include "workers.h"
 #include "banned.h"
@@ -20,10 +20,23 @@ struct worker {
 	bool started;
 };
 
+/* The periodic workers of this file (the ping path runs WORKER_HEARTBEAT and WORKER_EVENTS). */
+static const struct {
+	enum server_worker kind;
+	int (*run)(struct server *srv);
+} periodic[] = {
+	{ WORKER_TRANSITION, transition_worker_run },
+	{ WORKER_JANITOR, janitor_worker_run },
+	{ WORKER_RETENTION, retention_worker_run },
+	{ WORKER_PROMOTE, promote_worker_run },
+};
+
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t stop_cond; /* on the monotonic clock: made once by init_stop_cond() */
+static pthread_once_t stop_cond_once = PTHREAD_ONCE_INIT;
+static int stop_cond_r;
 static bool stop_flag;
-static struct worker workers[4];
+static struct worker workers[ELEMENTSOF(periodic)];
 
 static int64_t period_ms(struct server *srv, enum server_worker kind)
 {
@@ -51,36 +64,13 @@ static int64_t period_ms(struct server *srv, enum server_worker kind)
 	}
 }
 
-/* Sleep up to ms; returns true when asked to stop. */
-static bool sleep_or_stop(int64_t ms)
-{
-	struct timespec ts;
-	bool stop;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&stop_lock);
-	while (!stop_flag && pthread_cond_timedwait(&stop_cond, &stop_lock, &ts) == 0)
-		;
-	stop = stop_flag;
-	pthread_mutex_unlock(&stop_lock);
-	return stop;
-}
-
 static void *worker_main(void *p)
 {
 	struct worker *w = p;
 	struct server *srv = w->srv;
 	int64_t delay = w->first_delay_ms;
 
-	if (w->kind == WORKER_RETENTION)
-		delay = period_ms(srv, w->kind);
-	while (!sleep_or_stop(delay)) {
+	while (!sleep_or_stop(&stop_lock, &stop_cond, &stop_flag, delay)) {
 		int r = w->run(srv);
 		if (r < 0) {
 			METRIC_INC(srv, worker_runs_failed[w->kind]);
@@ -93,22 +83,40 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
+/* The first run: soon after startup, but not before the service has settled. */
+static int64_t first_delay_ms(struct server *srv, enum server_worker kind)
+{
+	int64_t ms;
+
+	switch (kind) {
+	case WORKER_TRANSITION:
+		ms = srv->cfg.transition_period * 1000;
+		return ms < 10000 ? ms : 10000;
+	case WORKER_PROMOTE:
+		ms = srv->cfg.promote_period * 1000;
+		return ms < 20000 ? ms : 20000;
+	default:
+		return period_ms(srv, kind);
+	}
+}
+
+static void init_stop_cond(void)
+{
+	stop_cond_r = sleep_cond_init(&stop_cond);
+}
+
 int workers_start(struct server *srv)
 {
-	int64_t first_transition = srv->cfg.transition_period * 1000;
+	int r;
 
-	if (first_transition > 10000)
-		first_transition = 10000;
-	workers[0] = (struct worker){ srv, WORKER_TRANSITION, transition_worker_run, first_transition, 0, false };
-	workers[1] = (struct worker){ srv, WORKER_JANITOR, janitor_worker_run, srv->cfg.janitor_period * 1000, 0,
-				      false };
-	workers[2] = (struct worker){ srv, WORKER_RETENTION, retention_worker_run, 0, 0, false };
-	workers[3] = (struct worker){ srv, WORKER_PROMOTE, promote_worker_run,
-				      srv->cfg.promote_period * 1000 < 20000 ? srv->cfg.promote_period * 1000 : 20000, 0,
-				      false };
+	(void)pthread_once(&stop_cond_once, init_stop_cond);
+	if (stop_cond_r < 0)
+		return stop_cond_r;
 	stop_flag = false;
 	for (size_t i = 0; i < ELEMENTSOF(workers); i++) {
-		int r = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		workers[i] = (struct worker){ .srv = srv, .kind = periodic[i].kind, .run = periodic[i].run,
+					      .first_delay_ms = first_delay_ms(srv, periodic[i].kind) };
+		r = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
 		if (r != 0) {
 			workers_stop(srv);
 			return -r;

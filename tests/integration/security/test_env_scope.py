@@ -155,9 +155,13 @@ def test_last_stage_takes_the_envs_principals(server):
     assert [b["name"] for b in s.get("/v1/envs/api/user_roles").json()] == ["ops"]
 
 
-def test_reserved_names(server):
-    s = server
+def test_reserved_names(server_factory):
+    s = server_factory(PROXY).start()
     make_env(s, "web", "prod")
+    # nor may the proxy name a user so (an audit entry naming them would be forged)
+    for name in ("anonymous", "bootstrap-admin"):
+        body = assert_error(s.get("/v1/envs", auth=False, headers={"X-Forwarded-User": name}), 401)
+        assert "reserved" in body["message"]
     for base in ("/v1/system", "/v1/envs/web"):
         for kind in ("token_roles", "user_roles", "group_roles"):
             for name in ("anonymous", "bootstrap-admin", "Anonymous", "BOOTSTRAP-ADMIN"):

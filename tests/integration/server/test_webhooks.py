@@ -47,6 +47,12 @@ def hook_server():
     srv.server_close()
 
 
+@pytest.fixture
+def server(server_factory):
+    # the receivers below listen on loopback, which hooks reach only when allowed
+    return server_factory(["--set", "anonymous_role=PUBLISHER", "webhook_allowed_networks=127.0.0.0/8"]).start()
+
+
 def wait_calls(n, timeout=10):
     deadline = time.time() + timeout
     while time.time() < deadline:

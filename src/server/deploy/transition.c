@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* deploy/transition.c: the state transition of the current deploy of a stage (PROTOCOL §7.3, decided by the
+ * engine from counts the store gathers) and the automatic rollback of failurePolicy ROLLBACK (§6). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "deploy.h"
+#include "engine.h"
+#include "enums.h"
+#include "events.h"
+#include "hash.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+static const char *js(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static int64_t ji(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* ---- state transition (§7.3) ----------------------------------------------------------------- */
+
+static void auto_rollback(struct server *srv, const json_t *env, const json_t *failed)
+{
+	json_t *target = NULL, *dep = NULL, *build = NULL, *tag = NULL;
+	char desc[256], id[ID_LEN + 1], comments[128];
+	char *meta = NULL;
+	int type = deploy_type_from_string(js(failed, "type")), k;
+
+	if (!engine_auto_rollback_allowed(type)) {
+		char note[96];
+		(void)str_printf(note, sizeof(note), " [auto-rollback skipped: %s deploy]", js(failed, "type"));
+		(void)store_deploy_append_description(srv->store, js(failed, "id"), note);
+		return;
+	}
+	k = deploy_find_rollback_target(srv, env, js(failed, "buildId"), &target);
+	if (k == -ENOENT) {
+		(void)store_deploy_append_description(srv->store, js(failed, "id"),
+						      " [auto-rollback: no earlier SUCCEEDED deploy; halted]");
+		return;
+	}
+	if (k < 0) {
+		(void)server_db_error(srv, k, "auto-rollback: cannot find a target");
+		return;
+	}
+	(void)str_printf(desc, sizeof(desc), "Automatic rollback of failed deploy %s (failurePolicy ROLLBACK)",
+			 js(failed, "id"));
+	k = deploy_create(srv,
+			  &(struct deploy_request){ .env = env, .build = json_object_get(target, "build"),
+						    .type = DEPLOY_TYPE_ROLLBACK,
+						    .alias = js(json_object_get(target, "deploy"), "id"),
+						    .operator_name = "system", .description = desc,
+						    .action = "AUTO_ROLLBACK", .delivery_type = -1 },
+			  &dep);
+	if (k < 0) {
+		(void)server_db_error(srv, k, "auto-rollback: cannot create the rollback deploy");
+		goto out;
+	}
+	/* tag the failed build BAD_BUILD */
+	k = store_build_get(srv->store, js(failed, "buildId"), &build);
+	if (k >= 0 && id_generate(id) >= 0) {
+		meta = json_dumps(build, JSON_COMPACT);
+		(void)str_printf(comments, sizeof(comments), "auto-rollback of deploy %s", js(failed, "id"));
+		tag = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I,s:s,s:s?}", "id", id, "value", "BAD_BUILD", "targetType",
+				"BUILD", "targetId", js(build, "name"), "operator", "system", "createdDate",
+				(json_int_t)now_ms(), "comments", comments, "metaInfo", meta);
+		if (tag && store_tag_insert(srv->store, tag) < 0)
+			(void)server_db_error(srv, -EIO, "auto-rollback: cannot tag the failed build");
+	}
+	log_notice("auto-rollback of deploy '%s' on %s/%s: new deploy '%s'", js(failed, "id"), js(env, "envName"),
+		   js(env, "stageName"), js(dep, "id"));
+out:
+	free(meta);
+	json_decref(tag);
+	json_decref(build);
+	json_decref(dep);
+	json_decref(target);
+}
+
+static int schedule_view_from(const json_t *sch, struct schedule_view *v)
+{
+	*v = (struct schedule_view){ 0 };
+	if (!sch)
+		return 0;
+	v->present = true;
+	v->state = schedule_state_from_string(js(sch, "state"));
+	v->current_session = (int)ji(sch, "currentSession");
+	v->total_sessions = (int)ji(sch, "totalSessions");
+	v->cooldown_times = js(sch, "cooldownTimes");
+	v->host_numbers = js(sch, "hostNumbers");
+	v->state_start_time = ji(sch, "stateStartTime");
+	return v->state < 0 ? -EINVAL : 0;
+}
+
+/* The engine's inputs, read from the deploy, its stage and the store's counts. */
+struct transition_input {
+	struct deploy_view dv;
+	struct transition_settings set;
+	struct transition_counts tc;
+	struct schedule_view sv;
+};
+
+static void transition_input_from(const json_t *env, const json_t *dep, const struct deploy_counts *dc,
+				  struct transition_input *in)
+{
+	in->dv = (struct deploy_view){
+		.type = deploy_type_from_string(js(dep, "type")),
+		.state = deploy_state_from_string(js(dep, "state")),
+		.last_update_date = ji(dep, "lastUpdateDate"),
+		.success_date = ji(dep, "successDate"),
+		.success_total = (int)ji(dep, "successTotal"),
+		.fail_total = (int)ji(dep, "failTotal"),
+		.total = (int)ji(dep, "total"),
+		.acceptance_status = acceptance_status_from_string(js(dep, "acceptanceStatus")),
+	};
+	in->set = (struct transition_settings){
+		.is_current = true,
+		.env_state = env_state_from_string(js(env, "envState")),
+		.success_threshold = (int)ji(env, "successThreshold"),
+		.stuck_threshold_s = (int)ji(env, "stuckThreshold"),
+		.acceptance_type = acceptance_type_from_string(js(env, "acceptanceType")),
+		.failure_policy = failure_policy_from_string(js(env, "failurePolicy")),
+	};
+	in->tc = (struct transition_counts){
+		.total = (int)dc->total,
+		.succeeded = (int)dc->succeeded,
+		.failed = (int)dc->failed,
+		.schedule_done = (int)dc->schedule_progress,
+		.on_deploy = (int)dc->rows_on_deploy,
+	};
+}
+
+int deploy_transition_run(struct server *srv, const json_t *env)
+{
+	const char *deploy_id = js(env, "deployId");
+	json_t *dep = NULL, *sch = NULL, *upd = NULL;
+	struct deploy_counts dc;
+	struct transition_input in;
+	struct transition_result res;
+	pthread_mutex_t *lock;
+	int k;
+
+	if (!deploy_id || !streq_ptr(js(env, "envState"), "NORMAL"))
+		return 0;
+	lock = &srv->transition_locks[(uint64_t)hash_lock_key(deploy_id) % ELEMENTSOF(srv->transition_locks)];
+	if (pthread_mutex_trylock(lock) != 0)
+		return 0; /* another thread is transitioning this deploy: skip (§7.3) */
+	k = store_deploy_get(srv->store, deploy_id, &dep);
+	if (k < 0)
+		goto out;
+	if (!deploy_state_is_active(deploy_state_from_string(js(dep, "state"))))
+		goto out;
+	k = store_deploy_counts(srv->store, js(env, "id"), deploy_id, &dc);
+	if (k < 0)
+		goto out;
+	k = store_schedule_get(srv->store, js(env, "id"), &sch);
+	if (k == -ENOENT)
+		k = 0;
+	if (k < 0)
+		goto out;
+	k = schedule_view_from(sch, &in.sv);
+	if (k < 0)
+		goto out;
+	transition_input_from(env, dep, &dc, &in);
+	k = engine_transition(&in.dv, &in.set, sch ? &in.sv : NULL, &in.tc, now_ms(), &res);
+	if (k < 0)
+		goto out;
+	if (res.finalise) {
+		k = store_deploy_finalize(srv->store, deploy_id);
+		goto out;
+	}
+	if (res.schedule_changed && sch) {
+		(void)json_object_set_new(sch, "envId", json_string(js(env, "id")));
+		(void)json_object_set_new(sch, "state", json_string(schedule_state_to_string(res.schedule_state)));
+		(void)json_object_set_new(sch, "currentSession", json_integer(res.schedule_current));
+		(void)json_object_set_new(sch, "stateStartTime", json_integer(res.schedule_start));
+		k = store_schedule_put(srv->store, sch);
+		if (k < 0)
+			goto out;
+	}
+	if (!res.write)
+		goto out;
+	upd = json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:s}", "id", deploy_id, "state", deploy_state_to_string(res.state),
+			"successTotal", res.success_total, "failTotal", res.fail_total, "total", res.total,
+			"lastUpdateDate", (json_int_t)res.last_update_date, "acceptanceStatus",
+			acceptance_status_to_string(res.first_succeeding ? res.acceptance_status : in.dv.acceptance_status));
+	if (!upd) {
+		k = -ENOMEM;
+		goto out;
+	}
+	(void)json_object_set_new(upd, "successDate",
+				  res.first_succeeding ? json_integer(res.success_date)
+				  : in.dv.success_date    ? json_integer(in.dv.success_date)
+						       : json_null());
+	k = store_deploy_cas(srv->store, upd, deploy_state_to_string(res.old_state));
+	if (k <= 0)
+		goto out; /* error, or another replica did it */
+	k = 0;
+	if (res.state != res.old_state) {
+		if (res.state >= 0 && res.state < _DEPLOY_STATE_MAX)
+			METRIC_INC(srv, transitions_to[res.state]);
+		log_info("deploy '%s' on %s/%s: %s -> %s (%d/%d succeeded, %d failed)", deploy_id, js(env, "envName"),
+			 js(env, "stageName"), deploy_state_to_string(res.old_state), deploy_state_to_string(res.state),
+			 res.success_total, res.total, res.fail_total);
+	}
+	if (res.first_succeeding) {
+		json_t *build = NULL;
+		(void)json_object_update(dep, upd);
+		if (store_build_get(srv->store, js(dep, "buildId"), &build) >= 0)
+			deploy_event_emit(srv, &(struct deploy_event){ .kind = DEPLOY_EVENT_SUCCEEDING, .env = env,
+							       .deploy = dep, .build = build });
+		json_decref(build);
+	}
+	if (res.auto_rollback)
+		auto_rollback(srv, env, dep);
+out:
+	pthread_mutex_unlock(lock);
+	if (k < 0)
+		(void)server_db_error(srv, k, "state transition failed");
+	json_decref(dep);
+	json_decref(sch);
+	json_decref(upd);
+	return k;
+}
