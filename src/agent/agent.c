@@ -29,6 +29,7 @@
 #include "proc.h"
 #include "retention.h"
 #include "script.h"
+#include "sleep.h"
 #include "stage.h"
 #include "state.h"
 #include "tail.h"
@@ -196,17 +197,6 @@ int agent_lock_probe(const char *state_dir, long *ret_pid)
 }
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	(void)nanosleep(&ts, NULL); /* EINTR: callers re-check agent_stop_requested */
-}
 
 /* Sleep until mono deadline or a stop request. Returns false when stopped. */
 static bool sleep_until(int64_t until_mono)
