@@ -43,10 +43,11 @@ static void sweep(int64_t now)
 		    now - __atomic_load_n(&t->since_ms, __ATOMIC_RELAXED) <= dl.deadline_ms)
 			continue;
 		__atomic_store_n(&t->reading, false, __ATOMIC_RELAXED);
-		(void)shutdown(t->fd, SHUT_RDWR);
-		__atomic_add_fetch(&dl.closed, 1, __ATOMIC_RELAXED);
+		/* logged first: once the socket is shut, the peer may read the log at once */
 		log_info("closing the connection from %s: its request did not arrive within request_read_timeout "
 			 "(%llds)", t->peer, (long long)(dl.deadline_ms / 1000));
+		(void)shutdown(t->fd, SHUT_RDWR);
+		__atomic_add_fetch(&dl.closed, 1, __ATOMIC_RELAXED);
 	}
 }
 
