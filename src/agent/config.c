@@ -277,6 +277,19 @@ int agent_config_finish(struct agent_config *c, bool require_server, char *errbu
 	return 0;
 }
 
+void agent_config_identity(const struct agent_config *c, struct identity_source *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->v[ID_HOST_ID] = c->host_id;
+	ret->v[ID_HOST_NAME] = c->host_name;
+	ret->v[ID_HOST_IP] = c->host_ip;
+	ret->v[ID_GROUPS] = c->groups;
+	ret->v[ID_AZ] = c->availability_zone;
+	ret->v[ID_ASG] = c->autoscaling_group;
+	ret->v[ID_STAGE_TYPE] = c->stage_type;
+	ret->v[ID_ACCOUNT_ID] = c->account_id;
+}
+
 void agent_config_release(struct agent_config *c)
 {
 	for (size_t i = 0; i < c->n_server_urls; i++)

@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "identity.h"
+
 struct agent_config {
 	char *server_url;
 	char *token;
@@ -93,6 +95,9 @@ int agent_config_set(struct agent_config *c, const char *key, const char *value,
  * for S3). require_server: server_url must be set. 0 or -EINVAL with errbuf. */
 int agent_config_finish(struct agent_config *c, bool require_server, char *errbuf, size_t errsize);
 void agent_config_release(struct agent_config *c);
+
+/* The identity values set in the config file (borrowed strings). */
+void agent_config_identity(const struct agent_config *c, struct identity_source *ret);
 
 /* --help: every key with its default and range. */
 void agent_config_print_help(FILE *f);

@@ -2,6 +2,8 @@
 /* agent/download.h: DOWNLOADING (AGENT.md §8): the job handed to the download helper process,
  * the helper itself (§8.1 steps 3, 5, 6, 7), the reuse check (step 2, §8.5) and the move into
  * place (step 8). Independent of the agent's config struct: everything comes in explicitly.
+ * Implemented by download.c (the job and the helper), fetch.c (transfers), verify.c (hash and
+ * signature) and install.c (markers, reuse, the move into place).
  *
  * Calling sequence (agent side):
  *   1. r = build_check_reuse(env_dir, build_id, &goal_verify);   1 → SUCCEEDED, no download

@@ -156,170 +156,210 @@ static int copy_data(struct archive *in, struct archive *out, const char *name, 
 	}
 }
 
+/* One extraction in progress. */
+struct xstate {
+	struct archive *in, *out;
+	json_t *files; /* regular files extracted so far (hard link targets) */
+	const struct extract_limits *lim;
+	uint64_t entries, bytes;
+	char *err;
+	size_t errsz;
+};
+
+/* archive_read_next_header() failed: an unknown format before the first entry, else corruption. */
+static int header_error(struct xstate *x)
+{
+	if (x->entries == 0 && archive_format(x->in) == 0) {
+		str_printf(x->err, x->errsz, "unsupported artifact format");
+		return -EPROTONOSUPPORT;
+	}
+	if (x->entries == 0 && archive_errno(x->in) == EILSEQ) {
+		str_printf(x->err, x->errsz, "unsupported artifact format (%s)", archive_error_string(x->in));
+		return -EPROTONOSUPPORT;
+	}
+	str_printf(x->err, x->errsz, "corrupt archive: %s", archive_error_string(x->in));
+	return -EBADMSG;
+}
+
+/* An error of the writing side: local I/O keeps its errno (transient), anything else is refused. */
+static int write_error(struct xstate *x, const char *what, const char *norm, int other)
+{
+	int en = archive_errno(x->out);
+
+	if (norm)
+		str_printf(x->err, x->errsz, "cannot %s '%.200s': %s", what, norm, archive_error_string(x->out));
+	else
+		str_printf(x->err, x->errsz, "cannot %s: %s", what, archive_error_string(x->out));
+	return errno_is_local_io(en) ? -en : other;
+}
+
+/* A hard link may only point to a regular file extracted before; a symlink may not leave the tree;
+ * devices, fifos and sockets are refused. *type becomes AE_IFREG for a hard link. */
+static int check_links(struct xstate *x, struct archive_entry *e, const char *norm, unsigned *type,
+		       const char **ret_link)
+{
+	char lnorm[EXTRACT_PATH_MAX + 1];
+	const char *link = archive_entry_hardlink(e), *why = NULL;
+
+	*ret_link = link;
+	if (link) {
+		if (extract_normalize_path(link, lnorm, sizeof(lnorm), &why) < 0 || !json_object_get(x->files, lnorm)) {
+			str_printf(x->err, x->errsz,
+				   "unsafe archive entry '%.200s': hard link target '%.200s' is not an extracted regular file",
+				   norm, link);
+			return -EPERM;
+		}
+		archive_entry_set_hardlink(e, lnorm);
+		*type = AE_IFREG;
+	} else if (*type == AE_IFLNK) {
+		const char *target = archive_entry_symlink(e);
+		if (extract_check_symlink_target(norm, target) < 0) {
+			str_printf(x->err, x->errsz, "unsafe archive entry '%.200s': symlink target '%.200s' leaves the build",
+				   norm, target ? target : "");
+			return -EPERM;
+		}
+	} else if (*type != AE_IFREG && *type != AE_IFDIR) {
+		str_printf(x->err, x->errsz, "unsafe archive entry '%.200s': device, fifo or socket", norm);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Every check of §8.6 on one entry: count, name, links, type, size. Returns 0, 1 for the root itself
+ * ("./", skipped) or a negative errno with x->err set. norm receives the normalised name. */
+static int check_entry(struct xstate *x, struct archive_entry *e, char *norm, size_t normsz, unsigned *ret_type,
+		       const char **ret_link)
+{
+	const char *name = archive_entry_pathname(e), *why = NULL;
+	int r;
+
+	if (++x->entries > x->lim->max_entries) {
+		str_printf(x->err, x->errsz, "archive has more than max_archive_entries (%llu) entries",
+			   (unsigned long long)x->lim->max_entries);
+		return -EFBIG;
+	}
+	r = extract_normalize_path(name, norm, normsz, &why);
+	if (r == -ENOENT && archive_entry_filetype(e) == AE_IFDIR)
+		return 1;
+	if (r < 0) {
+		str_printf(x->err, x->errsz, "unsafe archive entry '%.200s': %s", name ? name : "",
+			   why ? why : "invalid name");
+		return -EPERM;
+	}
+	archive_entry_set_pathname(e, norm);
+	*ret_type = archive_entry_filetype(e);
+	r = check_links(x, e, norm, ret_type, ret_link);
+	if (r < 0)
+		return r;
+	if (*ret_type == AE_IFREG && !*ret_link) {
+		la_int64_t sz = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+		if (sz < 0 || (uint64_t)sz > x->lim->max_extracted_bytes ||
+		    x->bytes > x->lim->max_extracted_bytes - (uint64_t)sz) {
+			str_printf(x->err, x->errsz, "archive exceeds max_extracted_bytes (%llu) at '%.200s'",
+				   (unsigned long long)x->lim->max_extracted_bytes, norm);
+			return -EFBIG;
+		}
+	}
+	return 0;
+}
+
+/* Write one checked entry (sanitised mode) and, for a regular file, its data. */
+static int write_entry(struct xstate *x, struct archive_entry *e, const char *norm, unsigned type)
+{
+	int r;
+
+	if (type != AE_IFLNK)
+		archive_entry_set_perm(e, extract_sanitize_mode(archive_entry_perm(e), type == AE_IFDIR));
+	if (archive_write_header(x->out, e) < ARCHIVE_WARN)
+		return write_error(x, "extract", norm, -EPERM);
+	if (type == AE_IFREG) {
+		r = copy_data(x->in, x->out, norm, &x->bytes, x->lim->max_extracted_bytes, x->err, x->errsz);
+		if (r < 0)
+			return r;
+		if (json_object_set_new(x->files, norm, json_true()) < 0)
+			return -ENOMEM;
+	} else {
+		(void)json_object_del(x->files, norm);
+	}
+	if (archive_write_finish_entry(x->out) < ARCHIVE_WARN)
+		return write_error(x, "finish", norm, -EPERM);
+	return 0;
+}
+
+static int extract_entries(struct xstate *x)
+{
+	char norm[EXTRACT_PATH_MAX + 1];
+	struct archive_entry *e;
+	const char *link;
+	unsigned type;
+	int k, r;
+
+	for (;;) {
+		k = archive_read_next_header(x->in, &e);
+		if (k == ARCHIVE_EOF)
+			break;
+		if (k < ARCHIVE_WARN)
+			return header_error(x);
+		r = check_entry(x, e, norm, sizeof(norm), &type, &link);
+		if (r == 1)
+			continue;
+		if (r < 0 || (r = write_entry(x, e, norm, type)) < 0)
+			return r;
+	}
+	if (x->entries == 0 && archive_format(x->in) == 0) {
+		str_printf(x->err, x->errsz, "unsupported artifact format");
+		return -EPROTONOSUPPORT;
+	}
+	if (archive_write_close(x->out) < ARCHIVE_WARN)
+		return write_error(x, "finish extraction", NULL, -EIO);
+	return 0;
+}
+
 int extract_archive_fd(int fd, const struct extract_limits *lim, uint64_t *ret_entries, uint64_t *ret_bytes,
 		       char *err, size_t errsz)
 {
-	struct archive *in = NULL, *out = NULL;
-	struct archive_entry *e;
-	json_t *files = NULL; /* regular files extracted so far (hard link targets) */
-	uint64_t entries = 0, bytes = 0;
-	char norm[EXTRACT_PATH_MAX + 1], lnorm[EXTRACT_PATH_MAX + 1];
+	struct xstate x = { .lim = lim, .err = err, .errsz = errsz };
 	char dummy[8];
-	int r, k;
+	int r;
 
-	if (!err || errsz == 0) {
-		err = dummy;
-		errsz = sizeof(dummy);
+	if (!x.err || x.errsz == 0) {
+		x.err = dummy;
+		x.errsz = sizeof(dummy);
 	}
-	err[0] = '\0';
+	x.err[0] = '\0';
 	umask(022);
-	files = json_object();
-	in = archive_read_new();
-	out = archive_write_disk_new();
-	if (!files || !in || !out) {
+	x.files = json_object();
+	x.in = archive_read_new();
+	x.out = archive_write_disk_new();
+	if (!x.files || !x.in || !x.out) {
 		r = -ENOMEM;
 		goto out;
 	}
-	archive_read_support_format_tar(in);
-	archive_read_support_format_zip(in);
-	archive_read_support_filter_gzip(in);
-	archive_read_support_filter_bzip2(in);
-	archive_read_support_filter_xz(in);
-	archive_read_support_filter_zstd(in);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_TIME);
-	if (archive_read_open_fd(in, fd, 128 * 1024) != ARCHIVE_OK) {
-		str_printf(err, errsz, "unsupported artifact format (%s)", archive_error_string(in));
+	archive_read_support_format_tar(x.in);
+	archive_read_support_format_zip(x.in);
+	archive_read_support_filter_gzip(x.in);
+	archive_read_support_filter_bzip2(x.in);
+	archive_read_support_filter_xz(x.in);
+	archive_read_support_filter_zstd(x.in);
+	archive_write_disk_set_options(x.out, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+						      ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_TIME);
+	if (archive_read_open_fd(x.in, fd, 128 * 1024) != ARCHIVE_OK) {
+		str_printf(x.err, x.errsz, "unsupported artifact format (%s)", archive_error_string(x.in));
 		r = -EPROTONOSUPPORT;
 		goto out;
 	}
-	for (;;) {
-		const char *name, *why = NULL, *link;
-		unsigned type;
-
-		k = archive_read_next_header(in, &e);
-		if (k == ARCHIVE_EOF)
-			break;
-		if (k < ARCHIVE_WARN) {
-			if (entries == 0 && archive_format(in) == 0) {
-				str_printf(err, errsz, "unsupported artifact format");
-				r = -EPROTONOSUPPORT;
-			} else if (entries == 0 && archive_errno(in) == EILSEQ) {
-				str_printf(err, errsz, "unsupported artifact format (%s)", archive_error_string(in));
-				r = -EPROTONOSUPPORT;
-			} else {
-				str_printf(err, errsz, "corrupt archive: %s", archive_error_string(in));
-				r = -EBADMSG;
-			}
-			goto out;
-		}
-		if (++entries > lim->max_entries) {
-			str_printf(err, errsz, "archive has more than max_archive_entries (%llu) entries",
-				   (unsigned long long)lim->max_entries);
-			r = -EFBIG;
-			goto out;
-		}
-		name = archive_entry_pathname(e);
-		r = extract_normalize_path(name, norm, sizeof(norm), &why);
-		if (r == -ENOENT && archive_entry_filetype(e) == AE_IFDIR)
-			continue; /* "./": the root itself */
-		if (r < 0) {
-			str_printf(err, errsz, "unsafe archive entry '%.200s': %s", name ? name : "",
-				   why ? why : "invalid name");
-			r = -EPERM;
-			goto out;
-		}
-		archive_entry_set_pathname(e, norm);
-		type = archive_entry_filetype(e);
-		link = archive_entry_hardlink(e);
-		if (link) {
-			r = extract_normalize_path(link, lnorm, sizeof(lnorm), &why);
-			if (r < 0 || !json_object_get(files, lnorm)) {
-				str_printf(err, errsz,
-					   "unsafe archive entry '%.200s': hard link target '%.200s' is not an "
-					   "extracted regular file",
-					   norm, link);
-				r = -EPERM;
-				goto out;
-			}
-			archive_entry_set_hardlink(e, lnorm);
-			type = AE_IFREG;
-		} else if (type == AE_IFLNK) {
-			link = archive_entry_symlink(e);
-			if (extract_check_symlink_target(norm, link) < 0) {
-				str_printf(err, errsz, "unsafe archive entry '%.200s': symlink target '%.200s' leaves "
-						       "the build",
-					   norm, link ? link : "");
-				r = -EPERM;
-				goto out;
-			}
-		} else if (type != AE_IFREG && type != AE_IFDIR) {
-			str_printf(err, errsz, "unsafe archive entry '%.200s': device, fifo or socket", norm);
-			r = -EPERM;
-			goto out;
-		}
-		if (type == AE_IFREG && !link) {
-			la_int64_t sz = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-			if (sz < 0 || (uint64_t)sz > lim->max_extracted_bytes ||
-			    bytes > lim->max_extracted_bytes - (uint64_t)sz) {
-				str_printf(err, errsz, "archive exceeds max_extracted_bytes (%llu) at '%.200s'",
-					   (unsigned long long)lim->max_extracted_bytes, norm);
-				r = -EFBIG;
-				goto out;
-			}
-		}
-		if (type != AE_IFLNK)
-			archive_entry_set_perm(e, extract_sanitize_mode(archive_entry_perm(e), type == AE_IFDIR));
-		k = archive_write_header(out, e);
-		if (k < ARCHIVE_WARN) {
-			int en = archive_errno(out);
-			str_printf(err, errsz, "cannot extract '%.200s': %s", norm, archive_error_string(out));
-			r = errno_is_local_io(en) ? -en : -EPERM;
-			goto out;
-		}
-		if (type == AE_IFREG) {
-			uint64_t before = bytes;
-			r = copy_data(in, out, norm, &bytes, lim->max_extracted_bytes, err, errsz);
-			if (r < 0)
-				goto out;
-			(void)before;
-			if (json_object_set_new(files, norm, json_true()) < 0) {
-				r = -ENOMEM;
-				goto out;
-			}
-		} else {
-			(void)json_object_del(files, norm);
-		}
-		k = archive_write_finish_entry(out);
-		if (k < ARCHIVE_WARN) {
-			int en = archive_errno(out);
-			str_printf(err, errsz, "cannot finish '%.200s': %s", norm, archive_error_string(out));
-			r = errno_is_local_io(en) ? -en : -EPERM;
-			goto out;
-		}
+	r = extract_entries(&x);
+	if (r == 0) {
+		if (ret_entries)
+			*ret_entries = x.entries;
+		if (ret_bytes)
+			*ret_bytes = x.bytes;
 	}
-	if (entries == 0 && archive_format(in) == 0) {
-		str_printf(err, errsz, "unsupported artifact format");
-		r = -EPROTONOSUPPORT;
-		goto out;
-	}
-	k = archive_write_close(out);
-	if (k < ARCHIVE_WARN) {
-		int en = archive_errno(out);
-		str_printf(err, errsz, "cannot finish extraction: %s", archive_error_string(out));
-		r = errno_is_local_io(en) ? -en : -EIO;
-		goto out;
-	}
-	if (ret_entries)
-		*ret_entries = entries;
-	if (ret_bytes)
-		*ret_bytes = bytes;
-	r = 0;
 out:
-	if (in)
-		archive_read_free(in);
-	if (out)
-		archive_write_free(out);
-	json_decref(files);
+	if (x.in)
+		archive_read_free(x.in);
+	if (x.out)
+		archive_write_free(x.out);
+	json_decref(x.files);
 	return r;
 }

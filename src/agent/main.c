@@ -55,7 +55,15 @@ enum {
 	OPT_VERSION,
 };
 
-int main(int argc, char **argv)
+/* What the command line asked for. */
+struct cmdline {
+	const char *config_path, *server, *log_level;
+	struct identity_source flags; /* borrowed from argv */
+	bool config_explicit, once, no_jitter, status, json, check;
+};
+
+/* Parse argv. Returns -1 to go on, or the exit code (0 after --help/--version, 2 for a usage error). */
+static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -73,55 +81,43 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = DEFAULT_CONFIG, *server = NULL, *log_level = NULL;
-	struct identity_source flags = { { 0 } };
-	bool config_explicit = false, once = false, no_jitter = false, status = false, json = false, check = false;
-	struct agent_config cfg;
-	char err[1024] = "";
-	int c, r, lock_fd, exit_code;
-
-	/* the download helper mode comes first: no lock, no config (AGENT.md §8.1) */
-	if (argc >= 2 && streq(argv[1], "--internal-download")) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return DOWNLOAD_EXIT_TRANSIENT;
-		return download_helper_main();
-	}
+	int c;
 
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config_path = optarg;
-			config_explicit = true;
+			cl->config_path = optarg;
+			cl->config_explicit = true;
 			break;
 		case OPT_SERVER:
-			server = optarg;
+			cl->server = optarg;
 			break;
 		case OPT_HOST_NAME:
-			flags.v[ID_HOST_NAME] = optarg;
+			cl->flags.v[ID_HOST_NAME] = optarg;
 			break;
 		case OPT_HOST_ID:
-			flags.v[ID_HOST_ID] = optarg;
+			cl->flags.v[ID_HOST_ID] = optarg;
 			break;
 		case OPT_GROUPS:
-			flags.v[ID_GROUPS] = optarg;
+			cl->flags.v[ID_GROUPS] = optarg;
 			break;
 		case OPT_ONCE:
-			once = true;
+			cl->once = true;
 			break;
 		case OPT_NO_JITTER:
-			no_jitter = true;
+			cl->no_jitter = true;
 			break;
 		case OPT_STATUS:
-			status = true;
+			cl->status = true;
 			break;
 		case OPT_JSON:
-			json = true;
+			cl->json = true;
 			break;
 		case OPT_CHECK:
-			check = true;
+			cl->check = true;
 			break;
 		case OPT_LOG_LEVEL:
-			log_level = optarg;
+			cl->log_level = optarg;
 			break;
 		case OPT_VERSION:
 			printf("slipway-agent %s (%s)\n", SLIPWAY_VERSION, SLIPWAY_COMMIT);
@@ -138,121 +134,140 @@ int main(int argc, char **argv)
 		fprintf(stderr, "slipway-agent: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (no_jitter && !once) {
+	if (cl->no_jitter && !cl->once) {
 		fprintf(stderr, "slipway-agent: --no-jitter only goes with --once\n");
 		return 2;
 	}
-	if (json && !status) {
+	if (cl->json && !cl->status) {
 		fprintf(stderr, "slipway-agent: --json only goes with --status\n");
 		return 2;
 	}
-	if (log_level) {
-		r = log_level_from_string(log_level);
+	return -1;
+}
+
+/* The log level, the config file, --server, the derived values. 0, or 2 (message printed; cfg released). */
+static int load_config(const struct cmdline *cl, struct agent_config *cfg)
+{
+	char err[1024] = "";
+	int r;
+
+	if (cl->log_level) {
+		r = log_level_from_string(cl->log_level);
 		if (r < 0) {
-			fprintf(stderr, "slipway-agent: invalid log level '%s'\n", log_level);
+			fprintf(stderr, "slipway-agent: invalid log level '%s'\n", cl->log_level);
 			return 2;
 		}
 		log_set_level((enum log_level)r);
 	}
-
-	r = agent_config_init(&cfg);
-	if (r < 0) {
+	if (agent_config_init(cfg) < 0) {
 		fprintf(stderr, "slipway-agent: cannot initialise the configuration\n");
 		return 2;
 	}
-	r = agent_config_load(&cfg, config_path, config_explicit, err, sizeof(err));
+	r = agent_config_load(cfg, cl->config_path, cl->config_explicit, err, sizeof(err));
+	if (r == 0 && cl->server)
+		r = agent_config_set(cfg, "server_url", cl->server, err, sizeof(err));
+	if (r == 0)
+		r = agent_config_finish(cfg, !cl->status, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "slipway-agent: %s\n", err[0] ? err : strerror(-r));
-		agent_config_release(&cfg);
+		agent_config_release(cfg);
 		return 2;
 	}
-	if (server && agent_config_set(&cfg, "server_url", server, err, sizeof(err)) < 0) {
-		fprintf(stderr, "slipway-agent: %s\n", err);
-		agent_config_release(&cfg);
-		return 2;
+	if (!cl->log_level)
+		log_set_level((enum log_level)log_level_from_string(cfg->log_level ? cfg->log_level : "info"));
+	return 0;
+}
+
+/* --check-config: the effective values and the identity they resolve to. The exit code. */
+static int check_config(const struct cmdline *cl, const struct agent_config *cfg)
+{
+	struct identity_source cfg_src, info = { { 0 } };
+	struct host_identity id;
+	char err[1024] = "", *data = NULL;
+	size_t len;
+	int r;
+
+	memset(&id, 0, sizeof(id));
+	agent_config_identity(cfg, &cfg_src);
+	if (fs_read_file(cfg->host_info_file, 1024 * 1024, &data, &len) == 0) {
+		(void)identity_parse_host_info(data, &info);
+		free(data);
 	}
-	r = agent_config_finish(&cfg, !status, err, sizeof(err));
+	r = identity_resolve(&cl->flags, &cfg_src, &info, &id, err, sizeof(err));
+	identity_source_free_strings(&info);
 	if (r < 0) {
-		fprintf(stderr, "slipway-agent: %s\n", err[0] ? err : strerror(-r));
-		agent_config_release(&cfg);
+		fprintf(stderr, "slipway-agent: invalid host identity: %s\n", err);
 		return 2;
 	}
-	if (!log_level)
-		log_set_level((enum log_level)log_level_from_string(cfg.log_level ? cfg.log_level : "info"));
+	agent_config_print(cfg, stdout);
+	printf("# identity: hostId=%s hostName=%s hostIp=%s groups=", id.v[ID_HOST_ID], id.v[ID_HOST_NAME],
+	       id.v[ID_HOST_IP] ? id.v[ID_HOST_IP] : "-");
+	for (size_t i = 0; i < id.n_groups; i++)
+		printf("%s%s", i ? "," : "", id.groups[i]);
+	printf("\nconfiguration OK\n");
+	host_identity_release(&id);
+	return 0;
+}
 
-	if (status) {
-		exit_code = agent_print_status(&cfg, json);
-		agent_config_release(&cfg);
-		return exit_code;
-	}
-	if (check) {
-		struct identity_source cfg_src = { { 0 } }, info = { { 0 } };
-		struct host_identity id;
-		char *data = NULL;
-		size_t len;
+/* The daemon (or --once): state dir, lock, signals, libcurl, then the loop. The exit code. */
+static int run_daemon(const struct cmdline *cl, struct agent_config *cfg)
+{
+	int r, lock_fd, exit_code;
 
-		memset(&id, 0, sizeof(id));
-		cfg_src.v[ID_HOST_ID] = cfg.host_id;
-		cfg_src.v[ID_HOST_NAME] = cfg.host_name;
-		cfg_src.v[ID_HOST_IP] = cfg.host_ip;
-		cfg_src.v[ID_GROUPS] = cfg.groups;
-		cfg_src.v[ID_AZ] = cfg.availability_zone;
-		cfg_src.v[ID_ASG] = cfg.autoscaling_group;
-		cfg_src.v[ID_STAGE_TYPE] = cfg.stage_type;
-		cfg_src.v[ID_ACCOUNT_ID] = cfg.account_id;
-		if (fs_read_file(cfg.host_info_file, 1024 * 1024, &data, &len) == 0) {
-			(void)identity_parse_host_info(data, &info);
-			free(data);
-		}
-		r = identity_resolve(&flags, &cfg_src, &info, &id, err, sizeof(err));
-		identity_source_free_strings(&info);
-		if (r < 0) {
-			fprintf(stderr, "slipway-agent: invalid host identity: %s\n", err);
-			agent_config_release(&cfg);
-			return 2;
-		}
-		agent_config_print(&cfg, stdout);
-		printf("# identity: hostId=%s hostName=%s hostIp=%s groups=", id.v[ID_HOST_ID], id.v[ID_HOST_NAME],
-		       id.v[ID_HOST_IP] ? id.v[ID_HOST_IP] : "-");
-		for (size_t i = 0; i < id.n_groups; i++)
-			printf("%s%s", i ? "," : "", id.groups[i]);
-		printf("\nconfiguration OK\n");
-		host_identity_release(&id);
-		agent_config_release(&cfg);
-		return 0;
-	}
-
-	r = agent_mkdir_state_dir(cfg.state_dir);
+	r = agent_mkdir_state_dir(cfg->state_dir);
 	if (r < 0) {
-		(void)log_error_errno(r, "cannot create state_dir '%s'", cfg.state_dir);
-		agent_config_release(&cfg);
+		(void)log_error_errno(r, "cannot create state_dir '%s'", cfg->state_dir);
 		return 1;
 	}
-	lock_fd = agent_lock_take(cfg.state_dir);
+	lock_fd = agent_lock_take(cfg->state_dir);
 	if (lock_fd == -EAGAIN) {
-		fprintf(stderr, "another slipway-agent holds %s/agent.lock\n", cfg.state_dir);
-		agent_config_release(&cfg);
+		fprintf(stderr, "another slipway-agent holds %s/agent.lock\n", cfg->state_dir);
 		return 3;
 	}
 	if (lock_fd < 0) {
-		(void)log_error_errno(lock_fd, "cannot take the lock in '%s'", cfg.state_dir);
-		agent_config_release(&cfg);
+		(void)log_error_errno(lock_fd, "cannot take the lock in '%s'", cfg->state_dir);
 		return 1;
 	}
 	r = agent_signals_setup();
 	if (r < 0) {
 		(void)log_error_errno(r, "cannot install signal handlers");
-		agent_config_release(&cfg);
+		close(lock_fd);
 		return 1;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
-		agent_config_release(&cfg);
+		close(lock_fd);
 		return 1;
 	}
-	exit_code = agent_run(&cfg, &flags, once, no_jitter);
+	exit_code = agent_run(cfg, &cl->flags, cl->once, cl->no_jitter);
 	curl_global_cleanup();
-	agent_config_release(&cfg);
 	close(lock_fd);
 	return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl = { .config_path = DEFAULT_CONFIG };
+	struct agent_config cfg;
+	int r;
+
+	/* the download helper mode comes first: no lock, no config (AGENT.md §8.1) */
+	if (argc >= 2 && streq(argv[1], "--internal-download")) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return DOWNLOAD_EXIT_TRANSIENT;
+		return download_helper_main();
+	}
+	r = parse_cmdline(argc, argv, &cl);
+	if (r >= 0)
+		return r;
+	if (load_config(&cl, &cfg) != 0)
+		return 2;
+	if (cl.status)
+		r = agent_print_status(&cfg, cl.json);
+	else if (cl.check)
+		r = check_config(&cl, &cfg);
+	else
+		r = run_daemon(&cl, &cfg);
+	agent_config_release(&cfg);
+	return r;
 }

@@ -192,128 +192,125 @@ static bool dir_is_empty(int dfd)
 	return empty_;
 }
 
-static int retain_env(struct retention_params *p, int builds_fd, const char *env, struct retention_stats *st)
-{
-	struct retention_env *recs[4];
-	size_t n_recs = 0;
-	struct protect prot = { 0 };
-	struct retention_build *builds = NULL;
-	size_t n_builds = 0;
-	bool live = false;
-	char id[BUILD_ID_MAX + 1];
-	DIR *d = NULL;
-	struct dirent *de;
-	int efd = -1, r = 0;
+/* One env directory being pruned. */
+struct env_pass {
+	struct retention_params *p;
+	const char *env;
+	struct retention_env *recs[4]; /* the env's records: at most one live and some forgotten */
+	size_t n_recs;
+	bool live;
+	struct protect prot;
+	int efd;
+	DIR *d;
+	struct retention_build *builds;
+	size_t n_builds;
+	struct retention_stats *st;
+};
 
-	for (size_t i = 0; i < p->n_envs && n_recs < ELEMENTSOF(recs); i++)
-		if (p->envs[i].env_name && streq(p->envs[i].env_name, env))
-			recs[n_recs++] = &p->envs[i];
-	if (n_recs == 0) {
-		st->unknown_dirs++;
-		return 0;
-	}
-	for (size_t i = 0; i < n_recs; i++) {
-		struct retention_env *e = recs[i];
+/* Builds that must stay whatever keep_builds says: TARGET's, the previous and the in-flight one. */
+static int collect_protected(struct env_pass *ep)
+{
+	char id[BUILD_ID_MAX + 1];
+
+	for (size_t i = 0; i < ep->n_recs; i++) {
+		struct retention_env *e = ep->recs[i];
 		if (!e->forgotten)
-			live = true;
-		if (read_target(e->target, p->builds_dir, env, id, sizeof(id)))
-			protect_add(&prot, id);
+			ep->live = true;
+		if (read_target(e->target, ep->p->builds_dir, ep->env, id, sizeof(id)))
+			protect_add(&ep->prot, id);
 		/* a forgotten env's stored targetBuildId counts only while its TARGET link exists */
 		if (!e->forgotten || target_exists(e->target))
-			protect_add(&prot, e->target_build_id);
+			protect_add(&ep->prot, e->target_build_id);
 		if (!e->forgotten) {
-			protect_add(&prot, e->previous_build_id);
-			protect_add(&prot, e->inflight_build_id);
+			protect_add(&ep->prot, e->previous_build_id);
+			protect_add(&ep->prot, e->inflight_build_id);
 		}
 	}
-	protect_from_target_dir(&prot, p->target_dir, p->builds_dir, env);
-	if (prot.oom) {
-		r = -ENOMEM;
-		goto out;
-	}
+	protect_from_target_dir(&ep->prot, ep->p->target_dir, ep->p->builds_dir, ep->env);
+	return ep->prot.oom ? -ENOMEM : 0;
+}
 
-	efd = openat(builds_fd, env, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (efd < 0) {
-		r = -errno;
-		goto out;
-	}
-	builds = calloc(MAX_BUILDS_PER_ENV, sizeof(*builds));
-	if (!builds) {
-		r = -ENOMEM;
-		goto out;
-	}
-	{
-		int fd = dup(efd);
-		if (fd < 0 || !(d = fdopendir(fd))) {
-			r = -errno;
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-	}
-	/* first pass: tmp/trash dirs and the build candidates */
-	while ((de = readdir(d))) {
-		struct stat sb;
+/* A leftover .tmp-* / .trash-* directory goes unless a running download uses it. */
+static void remove_leftover(struct env_pass *ep, const char *name)
+{
+	int k;
+
+	for (size_t i = 0; i < ep->n_recs; i++)
+		if (ep->recs[i]->running_tmp && streq(ep->recs[i]->running_tmp, name))
+			return;
+	k = download_remove_treeat(ep->efd, name);
+	note_err(ep->st, k);
+	if (k == 0)
+		ep->st->deleted++;
+}
+
+/* First pass over the env directory: leftovers away, build directories become candidates. */
+static int scan_builds(struct env_pass *ep)
+{
+	struct dirent *de;
+
+	while ((de = readdir(ep->d))) {
 		const char *name = de->d_name;
+		struct build_marker m = { 0 };
+		struct retention_build *b;
+		struct stat sb;
 
-		if (streq(name, ".") || streq(name, ".."))
-			continue;
-		if (fstatat(efd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		if (streq(name, ".") || streq(name, "..") || fstatat(ep->efd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (startswith(name, ".tmp-") || startswith(name, ".trash-")) {
-			bool in_use = false;
-			for (size_t i = 0; i < n_recs; i++)
-				if (recs[i]->running_tmp && streq(recs[i]->running_tmp, name))
-					in_use = true;
-			if (!in_use) {
-				int k = download_remove_treeat(efd, name);
-				note_err(st, k);
-				if (k == 0)
-					st->deleted++;
-			}
+			remove_leftover(ep, name);
 			continue;
 		}
-		if (S_ISDIR(sb.st_mode) && build_id_is_valid(name) && n_builds < MAX_BUILDS_PER_ENV) {
-			struct build_marker m = { 0 };
-			struct retention_build *b = &builds[n_builds++];
-			b->id = strdup(name);
-			if (!b->id) {
-				n_builds--;
-				r = -ENOMEM;
-				goto out;
-			}
-			if (build_marker_readat(efd, name, &m) == 0) {
-				b->complete = true;
-				b->completed_at_ms = m.completed_at_ms;
-			}
-			build_marker_release(&m);
-			b->is_protected = protect_has(&prot, name);
+		if (!S_ISDIR(sb.st_mode) || !build_id_is_valid(name) || ep->n_builds >= MAX_BUILDS_PER_ENV)
+			continue;
+		b = &ep->builds[ep->n_builds];
+		b->id = strdup(name);
+		if (!b->id)
+			return -ENOMEM;
+		ep->n_builds++;
+		if (build_marker_readat(ep->efd, name, &m) == 0) {
+			b->complete = true;
+			b->completed_at_ms = m.completed_at_ms;
 		}
+		build_marker_release(&m);
+		b->is_protected = protect_has(&ep->prot, name);
 	}
-	retention_choose(builds, n_builds, !live, p->keep_builds);
-	for (size_t i = 0; i < n_builds; i++) {
-		struct retention_build *b = &builds[i];
+	return 0;
+}
+
+/* Delete what retention_choose() did not keep: the marker first, so a half-deleted tree is never
+ * taken for a complete build. */
+static void delete_unkept(struct env_pass *ep)
+{
+	for (size_t i = 0; i < ep->n_builds; i++) {
+		struct retention_build *b = &ep->builds[i];
 		char marker[BUILD_ID_MAX + 16];
 		int k;
 
 		if (b->keep) {
 			if (b->complete)
-				st->kept++;
+				ep->st->kept++;
 			continue;
 		}
 		(void)str_printf(marker, sizeof(marker), "%s.extracted", b->id);
-		if (b->complete && unlinkat(efd, marker, 0) < 0 && errno != ENOENT) {
-			note_err(st, -errno);
+		if (b->complete && unlinkat(ep->efd, marker, 0) < 0 && errno != ENOENT) {
+			note_err(ep->st, -errno);
 			continue; /* never delete a tree whose marker is still there */
 		}
-		k = download_remove_treeat(efd, b->id);
-		note_err(st, k);
+		k = download_remove_treeat(ep->efd, b->id);
+		note_err(ep->st, k);
 		if (k == 0)
-			st->deleted++;
+			ep->st->deleted++;
 	}
-	/* orphan markers (no tree): remove unless protected */
-	rewinddir(d);
-	while ((de = readdir(d))) {
+}
+
+/* Markers without a tree go, unless protected. */
+static void remove_orphan_markers(struct env_pass *ep)
+{
+	struct dirent *de;
+
+	rewinddir(ep->d);
+	while ((de = readdir(ep->d))) {
 		char bid[BUILD_ID_MAX + 16];
 		struct stat sb;
 		size_t n;
@@ -325,34 +322,80 @@ static int retain_env(struct retention_params *p, int builds_fd, const char *env
 			continue;
 		memcpy(bid, de->d_name, n);
 		bid[n] = '\0';
-		if (!build_id_is_valid(bid) || protect_has(&prot, bid))
+		if (!build_id_is_valid(bid) || protect_has(&ep->prot, bid))
 			continue;
-		if (fstatat(efd, bid, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		if (fstatat(ep->efd, bid, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
-		if (unlinkat(efd, de->d_name, 0) < 0 && errno != ENOENT)
-			note_err(st, -errno);
+		if (unlinkat(ep->efd, de->d_name, 0) < 0 && errno != ENOENT)
+			note_err(ep->st, -errno);
 	}
-	/* a forgotten env's record goes once its TARGET is gone and its directory is empty */
-	if (!live) {
-		bool gone = true;
-		for (size_t i = 0; i < n_recs; i++)
-			if (target_exists(recs[i]->target))
-				gone = false;
-		if (gone && dir_is_empty(efd)) {
-			(void)unlinkat(builds_fd, env, AT_REMOVEDIR);
-			for (size_t i = 0; i < n_recs; i++)
-				recs[i]->drop_forgotten = true;
-		}
+}
+
+/* A forgotten env's record goes once its TARGET is gone and its directory is empty. */
+static void drop_if_forgotten_and_empty(struct env_pass *ep, int builds_fd)
+{
+	if (ep->live)
+		return;
+	for (size_t i = 0; i < ep->n_recs; i++)
+		if (target_exists(ep->recs[i]->target))
+			return;
+	if (!dir_is_empty(ep->efd))
+		return;
+	(void)unlinkat(builds_fd, ep->env, AT_REMOVEDIR);
+	for (size_t i = 0; i < ep->n_recs; i++)
+		ep->recs[i]->drop_forgotten = true;
+}
+
+static int open_env_dir(struct env_pass *ep, int builds_fd)
+{
+	int fd;
+
+	ep->efd = openat(builds_fd, ep->env, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ep->efd < 0)
+		return -errno;
+	fd = dup(ep->efd);
+	if (fd < 0 || !(ep->d = fdopendir(fd))) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
 	}
-out:
-	if (d)
-		closedir(d);
-	if (efd >= 0)
-		close(efd);
-	for (size_t i = 0; i < n_builds; i++)
-		free((char *)builds[i].id);
-	free(builds);
-	free(prot.ids);
+	return 0;
+}
+
+static int retain_env(struct retention_params *p, int builds_fd, const char *env, struct retention_stats *st)
+{
+	struct env_pass ep = { .p = p, .env = env, .efd = -1, .st = st };
+	int r;
+
+	for (size_t i = 0; i < p->n_envs && ep.n_recs < ELEMENTSOF(ep.recs); i++)
+		if (p->envs[i].env_name && streq(p->envs[i].env_name, env))
+			ep.recs[ep.n_recs++] = &p->envs[i];
+	if (ep.n_recs == 0) {
+		st->unknown_dirs++;
+		return 0;
+	}
+	r = collect_protected(&ep);
+	if (r == 0)
+		r = open_env_dir(&ep, builds_fd);
+	if (r == 0 && !(ep.builds = calloc(MAX_BUILDS_PER_ENV, sizeof(*ep.builds))))
+		r = -ENOMEM;
+	if (r == 0)
+		r = scan_builds(&ep);
+	if (r == 0) {
+		retention_choose(ep.builds, ep.n_builds, !ep.live, p->keep_builds);
+		delete_unkept(&ep);
+		remove_orphan_markers(&ep);
+		drop_if_forgotten_and_empty(&ep, builds_fd);
+	}
+	if (ep.d)
+		closedir(ep.d);
+	if (ep.efd >= 0)
+		close(ep.efd);
+	for (size_t i = 0; i < ep.n_builds; i++)
+		free((char *)ep.builds[i].id);
+	free(ep.builds);
+	free(ep.prot.ids);
 	return r;
 }
 

@@ -531,15 +531,135 @@ static int verify_table(PGconn *pg, struct table *t)
 	return r;
 }
 
+/* The source's schema version must be the one this server creates (or upgrades) on the target: 0, or an error
+ * after saying why. *ret_version is the schema version of both. */
+static int same_schema(sqlite3 *db, const char *from, const char *to, int *ret_version)
+{
+	struct store *store = NULL;
+	int64_t src_version = 0;
+	int dst_version = 0, r;
+	char dsn[DSN_REDACTED_MAX];
+
+	r = sqlite_version(db, &src_version);
+	if (r < 0) {
+		fprintf(stderr, "migrate: %s is not a slipway database (no schema_meta)\n", from);
+		return r;
+	}
+	/* create or upgrade the target's schema the way a server would */
+	r = store_open(to, &store);
+	if (r < 0) {
+		fprintf(stderr, "migrate: cannot open the target database '%s' (%s)\n", dsn_redact(to, dsn, sizeof(dsn)),
+			strerror(-r));
+		return r;
+	}
+	r = store_schema_version(store, &dst_version);
+	store_free(store);
+	if (r < 0) {
+		fprintf(stderr, "migrate: cannot read the target's schema version\n");
+		return r;
+	}
+	if (src_version != dst_version) {
+		fprintf(stderr,
+			"migrate: the source has schema version %lld, this slipway-server's is %d: %s\n",
+			(long long)src_version, dst_version,
+			src_version < dst_version ? "start this slipway-server once on the source to upgrade it"
+						  : "use the slipway-server release that wrote the source");
+		return -EPROTO;
+	}
+	*ret_version = dst_version;
+	return 0;
+}
+
+/* Without --force every target table must be empty: 0, or an error after saying why. */
+static int target_empty(PGconn *pg, struct table *tables, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool any = false;
+		int r = target_rows(pg, &tables[i], &any);
+
+		if (r < 0)
+			return r;
+		if (any) {
+			fprintf(stderr, "migrate: the target is not empty (table %s has rows); --force replaces "
+					"its contents\n",
+				tables[i].name);
+			return -ENOTEMPTY;
+		}
+	}
+	return 0;
+}
+
+/* One target transaction: empty the tables (force), copy every table, reset the sequences. On failure nothing
+ * was written to the target. */
+static int copy_all(sqlite3 *db, PGconn *pg, struct table *tables, size_t n, bool force)
+{
+	int r = pg_cmd(pg, "BEGIN", "BEGIN");
+
+	if (r >= 0 && force) {
+		struct buf q;
+		buf_init(&q, 64 * 1024);
+		r = buf_appends(&q, "TRUNCATE ");
+		for (size_t i = 0; r >= 0 && i < n; i++) {
+			if (i)
+				r = buf_appends(&q, ", ");
+			if (r >= 0)
+				r = pg_ident(pg, &q, tables[i].pgname);
+		}
+		if (r >= 0)
+			r = pg_cmd(pg, q.p, "TRUNCATE");
+		buf_release(&q);
+	}
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		r = copy_table(db, pg, &tables[i]);
+		if (r >= 0)
+			r = reset_sequences(pg, &tables[i]);
+	}
+	if (r < 0) {
+		(void)pg_cmd(pg, "ROLLBACK", "ROLLBACK");
+		fprintf(stderr, "migrate: copy failed, nothing was written to the target\n");
+		return r;
+	}
+	return pg_cmd(pg, "COMMIT", "COMMIT");
+}
+
+/* Compare what the target now holds with the source, table by table (printed): 0 when all match. */
+static int verify_all(PGconn *pg, struct table *tables, size_t n, int version)
+{
+	int64_t total = 0;
+	int r, bad = 0;
+
+	printf("%-16s %10s %10s  %-64s  %s\n", "table", "source", "target", "sha256 (source)", "check");
+	for (size_t i = 0; i < n; i++) {
+		struct table *t = &tables[i];
+		bool same;
+		r = verify_table(pg, t);
+		if (r < 0)
+			return r;
+		same = t->rows_src == t->rows_dst && streq(t->sum_src, t->sum_dst);
+		printf("%-16s %10lld %10lld  %s  %s\n", t->name, (long long)t->rows_src, (long long)t->rows_dst,
+		       t->sum_src, same ? "ok" : "MISMATCH");
+		if (!same) {
+			printf("%-16s %10s %10s  %s  (target)\n", "", "", "", t->sum_dst);
+			bad++;
+		}
+		total += t->rows_src;
+	}
+	if (bad) {
+		fprintf(stderr, "migrate: %d of %zu tables differ between source and target\n", bad, n);
+		return -EBADMSG;
+	}
+	printf("migrate: copied and verified %zu tables, %lld rows (schema version %d)\n", n, (long long)total,
+	       version);
+	return 0;
+}
+
 static int migrate_run(const char *from, const char *to, bool force)
 {
 	static struct table tables[MIGRATE_MAX_TABLES];
-	struct store *store = NULL;
 	sqlite3 *db = NULL;
 	PGconn *pg = NULL;
 	size_t n = 0;
-	int64_t src_version = 0, total = 0;
-	int dst_version = 0, r, bad = 0;
+	int version = 0, r;
 	bool in_read = false;
 	char dsn[DSN_REDACTED_MAX];
 
@@ -549,35 +669,9 @@ static int migrate_run(const char *from, const char *to, bool force)
 		goto out;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	r = sqlite_version(db, &src_version);
-	if (r < 0) {
-		fprintf(stderr, "migrate: %s is not a slipway database (no schema_meta)\n", from);
+	r = same_schema(db, from, to, &version);
+	if (r < 0)
 		goto out;
-	}
-
-	/* create or upgrade the target's schema the way a server would */
-	r = store_open(to, &store);
-	if (r < 0) {
-		fprintf(stderr, "migrate: cannot open the target database '%s' (%s)\n", dsn_redact(to, dsn, sizeof(dsn)),
-			strerror(-r));
-		goto out;
-	}
-	r = store_schema_version(store, &dst_version);
-	store_free(store);
-	store = NULL;
-	if (r < 0) {
-		fprintf(stderr, "migrate: cannot read the target's schema version\n");
-		goto out;
-	}
-	if (src_version != dst_version) {
-		fprintf(stderr,
-			"migrate: the source has schema version %lld, this slipway-server's is %d: %s\n",
-			(long long)src_version, dst_version,
-			src_version < dst_version ? "start this slipway-server once on the source to upgrade it"
-						  : "use the slipway-server release that wrote the source");
-		r = -EPROTO;
-		goto out;
-	}
 
 	pg = PQconnectdb(to);
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
@@ -601,79 +695,15 @@ static int migrate_run(const char *from, const char *to, bool force)
 	}
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = target_columns(pg, &tables[i]);
-	if (r < 0)
-		goto out;
-	if (!force)
-		for (size_t i = 0; i < n; i++) {
-			bool any = false;
-			r = target_rows(pg, &tables[i], &any);
-			if (r < 0)
-				goto out;
-			if (any) {
-				fprintf(stderr, "migrate: the target is not empty (table %s has rows); --force replaces "
-						"its contents\n",
-					tables[i].name);
-				r = -ENOTEMPTY;
-				goto out;
-			}
-		}
-
-	r = pg_cmd(pg, "BEGIN", "BEGIN");
-	if (r >= 0 && force) {
-		struct buf q;
-		buf_init(&q, 64 * 1024);
-		r = buf_appends(&q, "TRUNCATE ");
-		for (size_t i = 0; r >= 0 && i < n; i++) {
-			if (i)
-				r = buf_appends(&q, ", ");
-			if (r >= 0)
-				r = pg_ident(pg, &q, tables[i].pgname);
-		}
-		if (r >= 0)
-			r = pg_cmd(pg, q.p, "TRUNCATE");
-		buf_release(&q);
-	}
-	for (size_t i = 0; r >= 0 && i < n; i++) {
-		r = copy_table(db, pg, &tables[i]);
-		if (r >= 0)
-			r = reset_sequences(pg, &tables[i]);
-	}
-	if (r < 0) {
-		(void)pg_cmd(pg, "ROLLBACK", "ROLLBACK");
-		fprintf(stderr, "migrate: copy failed, nothing was written to the target\n");
-		goto out;
-	}
-	r = pg_cmd(pg, "COMMIT", "COMMIT");
+	if (r >= 0 && !force)
+		r = target_empty(pg, tables, n);
+	if (r >= 0)
+		r = copy_all(db, pg, tables, n, force);
 	if (r < 0)
 		goto out;
 	(void)sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	in_read = false;
-
-	/* verify what the target now holds */
-	printf("%-16s %10s %10s  %-64s  %s\n", "table", "source", "target", "sha256 (source)", "check");
-	for (size_t i = 0; i < n; i++) {
-		struct table *t = &tables[i];
-		bool same;
-		r = verify_table(pg, t);
-		if (r < 0)
-			goto out;
-		same = t->rows_src == t->rows_dst && streq(t->sum_src, t->sum_dst);
-		printf("%-16s %10lld %10lld  %s  %s\n", t->name, (long long)t->rows_src, (long long)t->rows_dst,
-		       t->sum_src, same ? "ok" : "MISMATCH");
-		if (!same) {
-			printf("%-16s %10s %10s  %s  (target)\n", "", "", "", t->sum_dst);
-			bad++;
-		}
-		total += t->rows_src;
-	}
-	if (bad) {
-		fprintf(stderr, "migrate: %d of %zu tables differ between source and target\n", bad, n);
-		r = -EBADMSG;
-		goto out;
-	}
-	printf("migrate: copied and verified %zu tables, %lld rows (schema version %d)\n", n, (long long)total,
-	       dst_version);
-	r = 0;
+	r = verify_all(pg, tables, n, version);
 out:
 	if (in_read)
 		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

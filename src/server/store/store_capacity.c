@@ -24,15 +24,15 @@ static const char sql_env_name_of[] = "SELECT envName FROM envs WHERE id = ?";
 /* (name, envName) for every env whose capacity reaches one of the names ?1 (a JSON array): directly, or
  * a host through one of its groups, a group through one of its hosts */
 #define CAP_HOLDERS_HOST(JE)                                                                                           \
-	"SELECT n.value AS name, e.envName FROM " JE("?1") " n JOIN capacity c ON c.type = 'HOST' AND "                \
-	"c.name = n.value JOIN envs e ON e.id = c.envId UNION SELECT n.value AS name, e.envName FROM " JE("?1")        \
-	" n JOIN hosts h ON h.hostName = n.value JOIN capacity c ON c.type = 'GROUP' AND c.name = h.groupName "        \
-	"JOIN envs e ON e.id = c.envId"
+	"SELECT c.name AS name, e.envName FROM capacity c JOIN envs e ON e.id = c.envId WHERE c.type = 'HOST' AND "     \
+	"c.name IN (SELECT value FROM " JE("?1") ") UNION SELECT h.hostName AS name, e.envName FROM hosts h JOIN "      \
+	"capacity c ON c.type = 'GROUP' AND c.name = h.groupName JOIN envs e ON e.id = c.envId WHERE h.hostName IN "    \
+	"(SELECT value FROM " JE("?1") ")"
 #define CAP_HOLDERS_GROUP(JE)                                                                                          \
-	"SELECT n.value AS name, e.envName FROM " JE("?1") " n JOIN capacity c ON c.type = 'GROUP' AND "               \
-	"c.name = n.value JOIN envs e ON e.id = c.envId UNION SELECT n.value AS name, e.envName FROM " JE("?1")        \
-	" n JOIN hosts h ON h.groupName = n.value JOIN capacity c ON c.type = 'HOST' AND c.name = h.hostName "         \
-	"JOIN envs e ON e.id = c.envId"
+	"SELECT c.name AS name, e.envName FROM capacity c JOIN envs e ON e.id = c.envId WHERE c.type = 'GROUP' AND "    \
+	"c.name IN (SELECT value FROM " JE("?1") ") UNION SELECT h.groupName AS name, e.envName FROM hosts h JOIN "     \
+	"capacity c ON c.type = 'HOST' AND c.name = h.hostName JOIN envs e ON e.id = c.envId WHERE h.groupName IN "     \
+	"(SELECT value FROM " JE("?1") ")"
 static const struct dsql sql_cap_holders_host = DSQL_JE(CAP_HOLDERS_HOST);
 static const struct dsql sql_cap_holders_group = DSQL_JE(CAP_HOLDERS_GROUP);
 

@@ -194,6 +194,14 @@ static int host_group_read(struct db_stmt *st, void *elem, void *ctx)
 	return 0;
 }
 
+/* a reported Host row whose attributes differ from the ping's (or still PROVISIONED): it is updated */
+static bool host_group_stale(const struct host_group *h, const char *host_name, const char *ip,
+			     const char *account_id)
+{
+	return h->state == HOST_STATE_PROVISIONED || !str_same(h->ip, ip) || !str_same(h->account_id, account_id) ||
+	       !streq(h->host_name, host_name);
+}
+
 int store_ping_membership_sync(struct store_ping *p, const char *host_id, const char *host_name, const char *ip,
 			       const char *account_id, char *const *groups, size_t n_groups, int64_t now)
 {
@@ -225,8 +233,7 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 			continue;
 		if (!have[i].reported)
 			need = true;
-		else if (have[i].state == HOST_STATE_PROVISIONED || !str_same(have[i].ip, ip) ||
-			 !str_same(have[i].account_id, account_id) || !streq(have[i].host_name, host_name))
+		else if (host_group_stale(&have[i], host_name, ip, account_id))
 			need = true;
 	}
 	for (size_t g = 0; g < n_groups; g++)
@@ -245,8 +252,7 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 			continue;
 		if (!have[i].reported) {
 			r = db_exec(c, sql_host_delete, "ss", host_id, have[i].group);
-		} else if (have[i].state == HOST_STATE_PROVISIONED || !str_same(have[i].ip, ip) ||
-			   !str_same(have[i].account_id, account_id) || !streq(have[i].host_name, host_name)) {
+		} else if (host_group_stale(&have[i], host_name, ip, account_id)) {
 			r = db_exec(c, sql_host_update, "sssssi", host_id, have[i].group, host_name, nz(ip),
 				 nz(account_id), now);
 		}

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # A server whose PostgreSQL DSN carries a password never writes that password to its log: not while it starts,
 # serves pings (the ping pipeline opens its own database handle) and stops, and not when the database cannot be
-# opened. The DSN is logged, without its secret (store/dsn.c). Needs the PostgreSQL test cluster (trust
-# authentication, so any password connects); skipped without SLIPWAY_TEST_PG_DSN outside CI.
+# opened; `slipway-server migrate` never prints its target's either. The DSN is shown without its secret
+# (store/dsn.c). Needs the PostgreSQL test cluster (trust authentication, so any password connects); skipped
+# without SLIPWAY_TEST_PG_DSN outside CI.
 import os
 import signal
 import subprocess
@@ -73,5 +74,20 @@ def test_unopenable_database_never_logs_the_password(tmp_path, pg_cluster, form)
     out = p.stdout + p.stderr
     assert p.returncode != 0, out
     assert "cannot open database" in out, out
+    assert "password=***" in out, out
+    assert SECRET not in out
+
+
+@pytest.mark.parametrize("form", [url_with_password, keyvalue_with_password])
+def test_migrate_never_prints_the_password(tmp_path, pg_cluster, form):
+    src = Server(tmp_path, name="sqlite", db=dbtarget.for_dir(tmp_path / "sqlite", backend="sqlite"))
+    src.start()  # a slipway database to copy from
+    assert src.stop(signal.SIGTERM) == 0
+    missing = urllib.parse.urlunsplit(pg_cluster._replace(path="/slipway_t_missing_%s" % os.urandom(4).hex()))
+    p = subprocess.run([SERVER_BIN, "migrate", "--from", src.db.dsn, "--to", form(missing)], capture_output=True,
+                       text=True, timeout=60)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0, out
+    assert "cannot open the target database" in out, out
     assert "password=***" in out, out
     assert SECRET not in out

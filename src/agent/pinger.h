@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* agent/ping.h: POST <server>/v1/system/ping with libcurl (AGENT.md §5.4): failover across the configured
+/* agent/pinger.h: POST <server>/v1/system/ping with libcurl (AGENT.md §5.4): failover across the configured
  * URLs starting with the last one that succeeded; 4xx are not failover reasons; an empty 2xx body is NOOP;
  * redirects are not followed. Logs failures at warn. */
-#ifndef SLIPWAY_AGENT_PING_H
-#define SLIPWAY_AGENT_PING_H
+#ifndef SLIPWAY_AGENT_PINGER_H
+#define SLIPWAY_AGENT_PINGER_H
 
 #include <signal.h>
 #include <stdbool.h>

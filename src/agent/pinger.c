@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* agent/ping.c: the agent's only HTTP client for the deploy service. */
+/* agent/pinger.c: the agent's only HTTP client for the deploy service. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include "buf.h"
 #include "jsonutil.h"
 #include "log.h"
-#include "ping.h"
+#include "pinger.h"
 #include "util.h"
 #include "banned.h"
 
