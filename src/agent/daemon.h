@@ -76,8 +76,6 @@ enum sup_outcome {
 
 /* ---- step.c ---- */
 
-/* Sleep, waking early for nothing (nanosleep; EINTR ends it: callers re-check agent_stop_requested). */
-void agent_sleep_ms(int64_t ms);
 /* Sleep until the monotonic deadline or a stop request. Returns false when stopped. */
 bool agent_sleep_until(int64_t until_mono);
 /* The stage's name, "UNKNOWN" for an unknown value. */

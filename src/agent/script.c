@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "script.h"
+#include "scriptvar.h"
 #include "util.h"
 #include "banned.h"
 
@@ -85,6 +86,43 @@ static bool var_name_ok(const char *s)
 	return true;
 }
 
+/* The stage's script variables: names that are not shell names are skipped, refused names (proto/scriptvar.h)
+ * are skipped and reported through p->refused. */
+static int add_script_variables(struct envv *e, const struct script_env_params *p)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(p->script_variables))
+		return 0;
+	json_object_foreach((json_t *)p->script_variables, k, v) {
+		const char *s;
+		char num[32];
+		int r;
+
+		if (!var_name_ok(k))
+			continue;
+		if (scriptvar_is_refused(k)) {
+			if (p->refused)
+				p->refused(k, p->refused_userdata);
+			continue;
+		}
+		if (json_is_string(v)) {
+			s = json_string_value(v);
+			if (strlen(s) != json_string_length(v))
+				continue; /* embedded NUL */
+		} else if (json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+			s = num;
+		} else
+			continue;
+		r = envv_set(e, k, s);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int script_env_build(const char *const *base, const struct script_env_params *p, char ***ret)
 {
 	struct envv e = { 0 };
@@ -153,28 +191,9 @@ int script_env_build(const char *const *base, const struct script_env_params *p,
 		goto out;
 	if ((r = envv_set(&e, "TARGET", p->target ? p->target : "")) < 0)
 		goto out;
-	if (p->script_variables && json_is_object(p->script_variables)) {
-		const char *k;
-		json_t *v;
-		json_object_foreach((json_t *)p->script_variables, k, v) {
-			const char *s;
-			char num[32];
-			if (!var_name_ok(k))
-				continue;
-			if (json_is_string(v)) {
-				s = json_string_value(v);
-				if (strlen(s) != json_string_length(v))
-					continue; /* embedded NUL */
-			} else if (json_is_integer(v)) {
-				snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-				s = num;
-			} else
-				continue;
-			r = envv_set(&e, k, s);
-			if (r < 0)
-				goto out;
-		}
-	}
+	r = add_script_variables(&e, p);
+	if (r < 0)
+		goto out;
 	if (p->build) {
 		if ((r = set_opt(&e, "BUILD_COMMIT", p->build->commit)) < 0 ||
 		    (r = set_opt(&e, "BUILD_NAME", p->build->name)) < 0 ||

@@ -11,6 +11,9 @@
 
 #include "wire.h"
 
+/* Told the name of a script variable that was dropped because proto/scriptvar.h refuses it. */
+typedef void script_refused_fn(const char *name, void *userdata);
+
 struct script_env_params {
 	const char *deploy_id;
 	const char *stage;     /* DEPLOY_STEP */
@@ -22,6 +25,8 @@ struct script_env_params {
 	bool is_docker;
 	const char *target;
 	const json_t *script_variables; /* object or NULL */
+	script_refused_fn *refused;	/* may be NULL */
+	void *refused_userdata;
 	const struct build *build;      /* stored build or NULL */
 	const char *builds_dir_env;     /* <builds_dir>/<envName> */
 	/* run_as user: NULL = none */

@@ -23,18 +23,13 @@
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
 
-void agent_sleep_ms(int64_t ms)
-{
-	(void)sleep_ms(ms); /* monotonic; EINTR ends it: callers re-check agent_stop_requested */
-}
-
 bool agent_sleep_until(int64_t until_mono)
 {
 	while (!agent_stop_requested) {
 		int64_t left = until_mono - mono_ms();
 		if (left <= 0)
 			return true;
-		agent_sleep_ms(left > 200 ? 200 : left);
+		(void)sleep_ms(left > 200 ? 200 : left); /* EINTR: re-check agent_stop_requested */
 	}
 	return false;
 }
@@ -196,7 +191,7 @@ enum sup_outcome supervise(struct agent *a, struct proc *p, const struct step_ct
 			return SUP_EXITED;
 		if (r < 0 && r != -EINTR) {
 			(void)log_error_errno(r, "cannot wait for the child of %s", stage_name(ctx->stage));
-			agent_sleep_ms(100);
+			(void)sleep_ms(100);
 		}
 	}
 }
@@ -220,7 +215,7 @@ static enum sup_outcome retry_wait(struct agent *a, const struct step_ctx *ctx, 
 			continue;
 		}
 		until = end < next_hb ? end : next_hb;
-		agent_sleep_ms(until - now > 200 ? 200 : until - now);
+		(void)sleep_ms(until - now > 200 ? 200 : until - now);
 	}
 }
 

@@ -38,6 +38,13 @@ struct script_run {
 	char **envp;
 };
 
+/* A server that refuses these names at PUT never sends them; an older or compromised one might. */
+static void warn_refused_variable(const char *name, void *userdata)
+{
+	log_warn("script variable '%s' of env '%s' is not passed to the scripts: it changes how shells, loaders or "
+		 "interpreters behave", name, (const char *)userdata);
+}
+
 static int script_build_env(struct agent *a, const struct step_ctx *ctx, struct script_run *sr)
 {
 	char builds_env[PATH_MAX];
@@ -61,6 +68,8 @@ static int script_build_env(struct agent *a, const struct step_ctx *ctx, struct 
 		.is_docker = entry_bool(ctx->entry, "isDocker"),
 		.target = sr->target,
 		.script_variables = json_object_get(ctx->entry, "scriptVariables"),
+		.refused = warn_refused_variable,
+		.refused_userdata = (void *)ctx->env_name,
 		.build = have_build ? &build : NULL,
 		.builds_dir_env = builds_env,
 		.user_name = a->have_user ? a->user.name : NULL,

@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "buf.h"
 #include "http.h"
+#include "httpclient.h"
 #include "jsonutil.h"
 #include "util.h"
 #include "banned.h"
@@ -119,38 +118,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-#define SETOPT(h, opt, val)                                                                                            \
-	do {                                                                                                           \
-		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) {                                                 \
-			r = -EINVAL;                                                                                   \
-			goto out;                                                                                      \
-		}                                                                                                      \
-	} while (0)
-
-static int curl_errno(CURLcode cc)
-{
-	switch (cc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-		return -ECONNREFUSED;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CURLE_WRITE_ERROR:
-	case CURLE_FILESIZE_EXCEEDED:
-		return -EBADMSG;
-	default:
-		return -EINVAL;
-	}
-}
-
 /* The server's error body: {"code", "message", "field"}; anything else is shown raw (capped). */
 static void record_http_error(struct cli *c, long status, const struct buf *body)
 {
@@ -173,14 +140,43 @@ static void record_http_error(struct cli *c, long status, const struct buf *body
 	json_decref(j);
 }
 
+/* The request headers: JSON in, JSON out, and the token. *ret and *ret_auth (the token line, wiped
+ * before it is freed) are the caller's. */
+static int request_headers(const struct cli *c, bool with_body, struct curl_slist **ret, char **ret_auth)
+{
+	/* appending to a non-empty list returns its head, or NULL (the list untouched) on OOM */
+	struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+	char *auth = NULL;
+	bool ok = headers != NULL;
+
+	if (ok && with_body)
+		ok = curl_slist_append(headers, "Content-Type: application/json") != NULL;
+	if (ok && c->token) {
+		if (asprintf(&auth, "Authorization: token %s", c->token) < 0)
+			auth = NULL;
+		ok = auth && curl_slist_append(headers, auth) != NULL;
+	}
+	if (!ok) {
+		curl_slist_free_all(headers);
+		if (auth) {
+			explicit_bzero(auth, strlen(auth));
+			free(auth);
+		}
+		return -ENOMEM;
+	}
+	*ret = headers;
+	*ret_auth = auth;
+	return 0;
+}
+
 int http_request(struct cli *c, const char *method, const char *url, const json_t *body, json_t **ret_json)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", ua[64], *auth = NULL, *payload = NULL;
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
+	struct httpclient_request req;
 	json_t *j = NULL;
 	struct buf resp;
 	CURL *curl = NULL;
-	CURLcode cc;
 	long status = 0;
 	int r;
 
@@ -188,72 +184,36 @@ int http_request(struct cli *c, const char *method, const char *url, const json_
 	r = cli_resolve(c);
 	if (r < 0)
 		goto out;
-	curl = curl_easy_init();
-	if (!curl) {
-		r = -ENOMEM;
-		goto out;
-	}
 	snprintf(ua, sizeof(ua), "slipway-cli/%s", SLIPWAY_VERSION);
-	if (!(h = curl_slist_append(headers, "Accept: application/json"))) {
+	if (body && !(payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY))) {
 		r = -ENOMEM;
 		goto out;
 	}
-	headers = h;
-	if (body) {
-		payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!payload || !(h = curl_slist_append(headers, "Content-Type: application/json"))) {
-			r = -ENOMEM;
-			goto out;
-		}
-		headers = h;
-	}
-	if (c->token) {
-		if (asprintf(&auth, "Authorization: token %s", c->token) < 0) {
-			auth = NULL;
-			r = -ENOMEM;
-			goto out;
-		}
-		if (!(h = curl_slist_append(headers, auth))) {
-			r = -ENOMEM;
-			goto out;
-		}
-		headers = h;
-	}
-
-	SETOPT(curl, CURLOPT_URL, url);
-	SETOPT(curl, CURLOPT_ERRORBUFFER, errbuf);
-	SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(curl, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
-	SETOPT(curl, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
-	if (c->ca_file)
-		SETOPT(curl, CURLOPT_CAINFO, c->ca_file);
-	SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	SETOPT(curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-	SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_RESPONSE_BYTES);
-	SETOPT(curl, CURLOPT_USERAGENT, ua);
-	SETOPT(curl, CURLOPT_HTTPHEADER, headers);
-	SETOPT(curl, CURLOPT_CUSTOMREQUEST, method);
-	SETOPT(curl, CURLOPT_WRITEFUNCTION, on_body);
-	SETOPT(curl, CURLOPT_WRITEDATA, &resp);
-	if (payload) {
-		SETOPT(curl, CURLOPT_POSTFIELDS, payload);
-		SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
-	} else if (streq(method, "PUT") || streq(method, "POST")) {
-		SETOPT(curl, CURLOPT_POSTFIELDS, "");
-		SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-	}
-	if (streq(method, "GET"))
-		SETOPT(curl, CURLOPT_HTTPGET, 1L);
-
-	cc = curl_easy_perform(curl);
-	if (cc != CURLE_OK) {
-		r = curl_errno(cc);
-		cli_fail(c, r, "%s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	r = request_headers(c, payload != NULL, &headers, &auth);
+	if (r < 0)
+		goto out;
+	req = (struct httpclient_request){
+		.url = url,
+		.method = method,
+		.body = payload,
+		.headers = headers,
+		.user_agent = ua,
+		.timeout_ms = (long)c->timeout_ms,
+		.max_answer_bytes = (curl_off_t)HTTP_MAX_RESPONSE_BYTES,
+		.insecure = c->insecure,
+		.ca_file = c->ca_file,
+		.write_fn = on_body,
+		.write_data = &resp,
+	};
+	r = httpclient_new(&req, errbuf, &curl);
+	if (r >= 0)
+		r = httpclient_perform(curl, errbuf, &status);
+	if (r < 0) {
+		if (r == -EMSGSIZE)
+			r = -EBADMSG; /* an answer over HTTP_MAX_RESPONSE_BYTES is none the server gives */
+		cli_fail(c, r, "%s %s: %s", method, url, errbuf[0] ? errbuf : strerror(-r));
 		goto out;
 	}
-	(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300) {
 		record_http_error(c, status, &resp);
 		r = -EREMOTEIO;

@@ -4,7 +4,7 @@
 // trusts 127.0.0.1 as its proxy.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, screenshot, waitFor } from './harness.mjs';
+import { startServer, launchBrowser, screenshot, waitFor, signInByLink } from './harness.mjs';
 
 const SETTINGS = ['trusted_user_header=X-Forwarded-User', 'trusted_groups_header=X-Forwarded-Groups', 'trusted_proxies=127.0.0.1'];
 let srv, proxied, plain;
@@ -70,8 +70,7 @@ test('without the proxy header the board shows the sign-in screen', async () => 
 
 test('an admin adds, changes and removes user and group roles; the API shows each outcome', async () => {
   const page = await newPage(plain);
-  await page.goto(`${srv.base}/login#token=${srv.token}`);
-  await page.waitForURL(srv.base + '/');
+  await signInByLink(page, srv.base, srv.token);
   await page.locator('#mainnav [data-nav=tokens]').click();
   await page.waitForURL(srv.base + '/tokens');
   await page.locator('.section-tabs [data-tab=users]').click();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, startAgent, makeArtifact, launchBrowser, screenshot, waitFor } from './harness.mjs';
+import { startServer, startAgent, makeArtifact, launchBrowser, screenshot, waitFor, signInByLink } from './harness.mjs';
 
 const ENV = 'agentapp', STAGE = 'prod';
 const HOSTS = ['board-agent-1', 'board-agent-2'];
@@ -86,8 +86,7 @@ test('deploy through the board to two real agents, then roll back through the bo
     return true;
   }, { timeout: 30000, what: 'both agents pinging' });
 
-  await page.goto(`${srv.base}/login?next=${encodeURIComponent(`/env/${ENV}/${STAGE}`)}#token=${srv.token}`);
-  await page.waitForURL(`${srv.base}/env/${ENV}/${STAGE}`);
+  await signInByLink(page, srv.base, srv.token, `/env/${ENV}/${STAGE}`);
   await page.locator('.deploy-card >> text=No deploy yet').waitFor();
 
   // 1. Deploy 1.0.0 through the deploy dialog.

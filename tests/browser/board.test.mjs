@@ -6,15 +6,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, launchBrowser, screenshot, waitFor, simulateAgents, repoRoot } from './harness.mjs';
+import { startServer, launchBrowser, screenshot, waitFor, simulateAgents, repoRoot, signInByLink } from './harness.mjs';
 
 let srv, browser, page, seed;
 
 // Signs the shared page in with the admin token unless it already is.
 async function ensureSignedIn() {
   if (page.url().startsWith(srv.base) && await page.evaluate(() => sessionStorage.getItem('slipway.token'))) return;
-  await page.goto(`${srv.base}/login#token=${srv.token}`);
-  await page.waitForURL(srv.base + '/');
+  await signInByLink(page, srv.base, srv.token);
 }
 const pageErrors = [];
 const apiCalls = new Map(); // "METHOD /v1/path" → first page URL that made it
@@ -74,13 +73,20 @@ test('without a token the board shows the sign-in screen, and a bad token is ref
   await screenshot(page, '01-sign-in');
 });
 
-test('/login#token= signs in directly, goes home and lists the environments', async () => {
+test('/login#token= shows whom it signs in as, stores nothing until confirmed, then lists the environments', async () => {
+  const me = (await srv.api.call('GET', '/v1/system/whoami', { raw: true })).body;
   await page.goto(`${srv.base}/login#token=${srv.token}`);
-  await page.waitForURL(srv.base + '/');
+  await page.locator('[data-role=signin-name]').waitFor();
+  assert.equal(await page.locator('[data-role=signin-name]').textContent(), me.name);
+  await page.locator('.login-roles >> text=ADMIN @ system').waitFor();
   assert.ok(!page.url().includes(srv.token), 'the token must leave the address bar');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), null, 'nothing stored before the click');
+  assert.equal(new URL(page.url()).pathname, '/login', 'still on the sign-in screen');
+  await screenshot(page, '01b-confirm-sign-in');
+  await page.locator('[data-role=confirm-signin]').click();
+  await page.waitForURL(srv.base + '/');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), srv.token);
-  const me = await srv.api.call('GET', '/v1/system/whoami', { raw: true });
-  if (me.status === 200) await page.locator(`.whoami >> text=${me.body.name}`).waitFor();
+  await page.locator(`.whoami >> text=${me.name}`).waitFor();
   const rows = page.locator('.env-row .env-name');
   await waitFor(async () => (await rows.count()) === 3, { what: 'three environments' });
   assert.deepEqual(await rows.allTextContents(), ['helloworld', 'payments', 'search-indexer']);
@@ -729,13 +735,28 @@ test('sign out returns to the sign-in screen; no uncaught page errors', async ()
   assert.deepEqual(pageErrors, []);
 });
 
-test('a READER token sees the stage read-only', async t => {
-  const created = await srv.api.call('POST', '/v1/envs/helloworld/token_roles', { raw: true, body: { name: 'board-reader', role: 'READER' } });
-  if (created.status !== 201) { t.skip(`no token_roles endpoint (${created.status})`); return; }
-  const me = await srv.api.call('GET', '/v1/system/whoami', { raw: true });
-  if (me.status !== 200) { t.skip('no whoami endpoint'); return; }
-  await page.goto(`${srv.base}/login?next=${encodeURIComponent('/env/helloworld/canary')}#token=${created.body.token}`);
-  await page.waitForURL(srv.base + '/env/helloworld/canary');
+test('a sign-in link can be refused: nothing is stored and the sign-in form comes back', async () => {
+  const created = await srv.api.post('/v1/envs/payments/token_roles', { name: 'link-from-a-stranger', role: 'OPERATOR' });
+  await page.goto(`${srv.base}/login?next=%2Fbuilds#token=${created.token}`);
+  await page.locator('[data-role=signin-name] >> text=link-from-a-stranger').waitFor();
+  await page.locator('.login-roles >> text=OPERATOR @ payments').waitFor();
+  await page.locator('[data-role=cancel-signin]').click();
+  await page.locator('.login-form #token').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), null);
+  assert.equal(new URL(page.url()).pathname, '/login');
+  assert.equal(await page.locator('.whoami').count(), 0, 'not signed in');
+  // A link with a bad token says so on the form and stores nothing either.
+  await page.goto(`${srv.base}/login#token=not-a-token`);
+  const err = await page.waitForSelector('.login-form .field-error:not([hidden])');
+  assert.match(await err.textContent(), /sign-in link did not work/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('slipway.token')), null);
+});
+
+test('a READER token sees the stage read-only and no secret config tabs', async () => {
+  const created = (await srv.api.call('POST', '/v1/envs/helloworld/token_roles', { raw: true, body: { name: 'board-reader', role: 'READER' } }));
+  assert.equal(created.status, 201);
+  await srv.api.put(stagePath('helloworld', 'canary') + '/script_configs', { DB_PASSWORD: 'hunter2-board' });
+  await signInByLink(page, srv.base, created.body.token, '/env/helloworld/canary');
   await page.locator('.whoami >> text=board-reader').waitFor();
   await page.locator('.action-bar >> text=read-only access').waitFor();
   assert.equal(await page.locator('[data-action=deploy]').count(), 0);
@@ -751,6 +772,15 @@ test('a READER token sees the stage read-only', async t => {
   await page.locator('[data-role=promote-form]').waitFor();
   assert.ok(await page.locator('[data-role=promote-form] [data-role=save]').isDisabled());
   assert.equal(await page.locator('.side-nav [data-tab=tokens]').count(), 0);
+  // Script variables, agent configs and webhooks are OPERATOR-only: no tabs, and their values are hidden in the history.
+  const tabs = await page.locator('.side-nav a[data-tab]').evaluateAll(as => as.map(a => a.dataset.tab));
+  assert.deepEqual(tabs.filter(t => ['scripts', 'agent', 'webhooks'].includes(t)), []);
+  assert.ok(tabs.includes('general') && tabs.includes('history'), tabs.join());
+  await page.goto(srv.base + '/env/helloworld/canary/config?tab=scripts');
+  await page.locator('[data-role=general-form]').waitFor();
+  await page.goto(srv.base + '/env/helloworld/canary/config?tab=history');
+  await page.locator('tr[data-type="Env Script Config"] [data-hidden=true]').waitFor();
+  assert.ok(!(await page.content()).includes('hunter2-board'), 'the secret is not on the page');
   await page.goto(srv.base + '/tokens');
   await page.locator('text=Admins only').waitFor();
   assert.deepEqual(pageErrors, []);
@@ -803,4 +833,35 @@ test('every API request the board made is a route of the server, documented in P
   }
   console.log(`# the board used ${used.size} endpoints: ${[...used].sort().join(', ')}`);
   assert.deepEqual(bad, []);
+});
+
+test('the board works under a Content-Security-Policy that allows only its own scripts', async () => {
+  // The server's own headers may say more; this pins what the board needs: no inline script or handler.
+  const csp = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+  const own = await launchBrowser(); // routing changes the HTTP cache: keep it away from the shared browser
+  const p = await own.context.newPage();
+  const violations = [], errors = [];
+  p.on('pageerror', e => errors.push(e.message));
+  p.on('console', m => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+  await p.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    e => console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`)));
+  await p.route(url => new URL(url).origin === srv.base && !new URL(url).pathname.startsWith('/v1/'), async route => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
+  });
+  try {
+    await signInByLink(p, srv.base, srv.token);
+    await p.locator('.env-row[data-env=helloworld]').waitFor();
+    assert.ok((await p.evaluate(() => document.querySelector('meta[http-equiv]'))) === null);
+    for (const path of ['/env/helloworld/canary', '/env/helloworld/canary/config?tab=scripts', '/env/helloworld/canary/history', '/builds', '/hosts', '/tokens']) {
+      await p.goto(srv.base + path);
+      await p.locator('.page').first().waitFor();
+    }
+    await p.locator('.kbd-hint').click(); // a handler attached by the board's own script
+    await p.locator('dialog[open]').waitFor();
+    assert.deepEqual(violations, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await own.close();
+  }
 });

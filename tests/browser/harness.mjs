@@ -166,6 +166,14 @@ export async function launchBrowser({ extraHTTPHeaders } = {}) {
   };
 }
 
+// Signs page in through a /login#token= link: the board shows whom the token signs in as and waits for the
+// confirmation click; then it goes to next (default: home).
+export async function signInByLink(page, base, token, next = null) {
+  await page.goto(`${base}/login${next ? '?next=' + encodeURIComponent(next) : ''}#token=${token}`);
+  await page.locator('[data-role=confirm-signin]').click();
+  await page.waitForURL(base + (next || '/'));
+}
+
 export async function screenshot(page, name) {
   fs.mkdirSync(outDir, { recursive: true });
   await page.screenshot({ path: path.join(outDir, name + '.png') });

@@ -31,6 +31,8 @@ const GENERAL = [
   ['signingKey', 'Signing key (Ed25519, base64)', 'text', 'When set, agents refuse unsigned builds. Needs ADMIN. Empty clears it.'],
 ];
 
+const SECRET = true;
+
 export async function render(ctx) {
   const { env, stage } = ctx.params;
   const [stages] = await Promise.all([api.get('/v1/envs', { envName: env }, { signal: ctx.signal }), whenSessionKnown()]);
@@ -42,8 +44,10 @@ export async function render(ctx) {
   document.title = `Config · ${env} / ${stage} · Slipway`;
   const base = api.stagePath(env, stage);
   const operate = canOperate(env);
-  const sections = [['general', 'General'], ['capacity', 'Capacity'], ['scripts', 'Script variables'], ['agent', 'Agent configs'],
-    ['promote', 'Promote'], ['webhooks', 'Webhooks'], ['schedule', 'Deploy schedule'], ['history', 'Config history'], ['danger', 'Delete']];
+  // Script variables, agent configs and webhooks hold secrets the server shows to OPERATORs of the env only.
+  const sections = [['general', 'General'], ['capacity', 'Capacity'], ['scripts', 'Script variables', SECRET], ['agent', 'Agent configs', SECRET],
+    ['promote', 'Promote'], ['webhooks', 'Webhooks', SECRET], ['schedule', 'Deploy schedule'], ['history', 'Config history'], ['danger', 'Delete']]
+    .filter(([, , secret]) => operate || !secret);
   const active = sections.some(([k]) => k === ctx.query.tab) ? ctx.query.tab : 'general';
   const content = h('div.config-body');
   clear(ctx.root, h('div.page.page-wide',

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// board/js/pages/login.js: the sign-in screen; also signs in directly from /login#token=T.
+// board/js/pages/login.js: the sign-in screen. A link /login#token=T shows whom T signs in as and waits for
+// a click: a link from someone else must not silently switch this tab to their principal.
 import * as api from '../api.js';
 import { h, clear } from '../ui.js';
 import { navigate, signedIn, session } from '../app.js';
@@ -8,6 +9,8 @@ function safeNext(query) {
   const n = query.next;
   return n && n.startsWith('/') && !n.startsWith('//') && !n.startsWith('/login') ? n : '/';
 }
+
+const roleText = r => `${r.role} @ ${r.type === 'SYSTEM' ? 'system' : r.resource}${r.group ? ' (group ' + r.group + ')' : ''}`;
 
 export async function render(ctx) {
   document.title = 'Sign in · Slipway';
@@ -30,12 +33,25 @@ export async function render(ctx) {
     input, error, button,
     h('p.hint', 'An admin creates tokens through the ', h('code', '/v1/system/token_roles'), ' API. A new server writes an admin token to ',
       h('code', 'admin.token'), ' beside its database. The token is kept in this browser tab only.'));
+  const body = h('div.login-body', form);
 
   const card = h('div.login-card',
     h('div.login-brand', h('img', { src: '/favicon.svg', alt: '', width: 40, height: 40 }),
       h('div', h('h1', 'Slipway'), h('p.muted', 'Deploy board'))),
-    form);
+    body);
   clear(ctx.root, h('div.login-page', card));
+
+  function finish(token, info) {
+    api.setToken(token);
+    signedIn(info);
+    navigate(next, { replace: true });
+  }
+
+  function failText(e) {
+    return e.status === 401 ? 'This token is not valid (' + e.message + ').'
+      : e.status === 403 ? 'This token may not read environments (' + e.message + ').'
+        : e.message;
+  }
 
   async function attempt(token) {
     if (!token) { showError('Paste a token first.'); return; }
@@ -43,14 +59,9 @@ export async function render(ctx) {
     button.textContent = 'Signing in…';
     error.hidden = true;
     try {
-      const info = await api.validateToken(token);
-      api.setToken(token);
-      signedIn(info);
-      navigate(next, { replace: true });
+      finish(token, await api.validateToken(token));
     } catch (e) {
-      showError(e.status === 401 ? 'This token is not valid (' + e.message + ').'
-        : e.status === 403 ? 'This token may not read environments (' + e.message + ').'
-          : e.message);
+      showError(failText(e));
       button.disabled = false;
       button.textContent = 'Sign in';
     }
@@ -63,9 +74,41 @@ export async function render(ctx) {
     input.focus();
   }
 
+  function showForm() {
+    clear(body, form);
+    input.focus();
+  }
+
+  // The token of a link is checked (whoami) but kept nowhere until the user confirms whom it signs in as.
+  async function confirmLink(token) {
+    clear(body, h('p.muted', { 'data-role': 'checking' }, 'Checking the sign-in link…'));
+    let info;
+    try {
+      info = await api.validateToken(token);
+    } catch (e) {
+      showForm();
+      showError('The sign-in link did not work: ' + failText(e));
+      return;
+    }
+    const who = info.name || 'an unnamed token';
+    const current = session.name || (api.getToken() ? 'another token' : null);
+    const yes = h('button.btn.btn-primary.btn-block', { type: 'button', 'data-role': 'confirm-signin', onclick: () => finish(token, info) },
+      'Sign in as ' + who);
+    const no = h('button.btn.btn-block', { type: 'button', 'data-role': 'cancel-signin', onclick: showForm }, 'Cancel');
+    clear(body, h('div.login-confirm', { role: 'group', 'aria-label': 'Confirm sign-in' },
+      h('p', 'This link signs you in as'),
+      h('p.login-who', h('strong', { 'data-role': 'signin-name' }, who), ' ',
+        h('span.muted', info.kind === 'USER' ? '(user)' : info.kind === 'ANONYMOUS' ? '(anonymous)' : '(token)')),
+      info.roles && info.roles.length ? h('ul.login-roles', { 'aria-label': 'Roles' }, info.roles.map(r => h('li', roleText(r))))
+        : info.roles ? h('p.muted.small', 'No roles.') : null,
+      current ? h('p.hint', `You are signed in as ${current} now; signing in replaces that in this tab.`) : null,
+      h('p.hint', 'Only continue if you expected this link: whoever made it chose the account.'),
+      yes, no));
+    yes.focus();
+  }
+
   if (fromHash) {
-    input.value = fromHash;
-    await attempt(fromHash);
+    await confirmLink(fromHash);
   } else if (session.proxy || (api.getToken() && !ctx.query.next)) {
     navigate(session.proxy ? next : '/', { replace: true });
   } else {

@@ -342,6 +342,7 @@ export function diffValues(before, after) {
 export function annotate(entries) {
   const lastWhole = new Map(), state = new Map();
   for (const e of entries.slice().reverse()) {
+    if (e.configHidden) { e.diff = null; e.value = null; continue; }
     const v = parseChange(e.configChange);
     if (PATCH_TYPES.has(e.type) && v && typeof v === 'object' && !Array.isArray(v)) {
       const st = state.get(e.type) || {};
@@ -360,6 +361,7 @@ export function annotate(entries) {
 }
 
 function diffView(e) {
+  if (e.configHidden) return h('span.muted.small', { dataset: { hidden: 'true' } }, 'value hidden: reading it needs OPERATOR on this env');
   if (!e.diff) {
     const v = e.value;
     if (v && typeof v === 'object' && !Array.isArray(v)) {

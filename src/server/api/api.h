@@ -40,6 +40,10 @@ int api_env_from_path(struct req *r, json_t **ret);
 /* A ConfigHistory object for env_id (changeId generated, operator = principal). change may be a
  * JSON value (dumped, truncated to 8192) or NULL. Returns NULL on OOM. */
 json_t *api_history(struct req *r, const char *env_id, const char *type, const json_t *change);
+/* Config history entries (an array, changed in place) of script_configs, agent_configs and web_hooks lose
+ * their value ("configChange": null, "configHidden": true) unless the principal is OPERATOR on the path's
+ * env: the values carry secrets (api/configs.c). */
+void api_configs_hide_history(struct req *r, json_t *list);
 /* Store failure that is not the caller's fault: -EAGAIN → 503, else 500 (logged once with the
  * store's message). -ENOENT/-EEXIST/-EBUSY pass through for the caller's own message. */
 int api_store_error(struct req *r, int k, const char *what);

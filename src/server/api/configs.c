@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "enums.h"
+#include "scriptvar.h"
 #include "util.h"
 #include "webhooks.h"
 #include "banned.h"
@@ -18,12 +19,13 @@ static const struct config_kind {
 	enum store_config_kind kind;
 	const char *history_type;
 	bool is_map;
+	bool secret; /* readable with OPERATOR on the env only (the route table says so too) */
 } kinds[] = {
-	{ "script_configs", STORE_CONFIG_SCRIPT, "Env Script Config", true },
-	{ "agent_configs", STORE_CONFIG_AGENT, "Env Advanced Config", true },
-	{ "metrics", STORE_CONFIG_METRICS, "Env Metrics Config", false },
-	{ "alarms", STORE_CONFIG_ALARMS, "Env Alarm Config", false },
-	{ "web_hooks", STORE_CONFIG_WEBHOOKS, "Env Webhook Config", false },
+	{ "script_configs", STORE_CONFIG_SCRIPT, "Env Script Config", true, true },
+	{ "agent_configs", STORE_CONFIG_AGENT, "Env Advanced Config", true, true },
+	{ "metrics", STORE_CONFIG_METRICS, "Env Metrics Config", false, false },
+	{ "alarms", STORE_CONFIG_ALARMS, "Env Alarm Config", false, false },
+	{ "web_hooks", STORE_CONFIG_WEBHOOKS, "Env Webhook Config", false, true },
 };
 
 static const struct config_kind *kind_of(struct req *r)
@@ -57,6 +59,23 @@ static int config_get(struct req *r)
 	return http_reply_json(r, 200, v);
 }
 
+void api_configs_hide_history(struct req *r, json_t *list)
+{
+	json_t *h;
+	size_t i;
+
+	if (principal_allows(&r->principal, ROLE_OPERATOR, SCOPE_ENV, req_param(r, "env")))
+		return;
+	json_array_foreach(list, i, h) {
+		const char *type = json_string_value(json_object_get(h, "type"));
+		for (size_t k = 0; type && k < ELEMENTSOF(kinds); k++)
+			if (kinds[k].secret && streq(type, kinds[k].history_type)) {
+				(void)json_object_set_new(h, "configChange", json_null());
+				(void)json_object_set_new(h, "configHidden", json_true());
+			}
+	}
+}
+
 static bool key_ok(const char *key)
 {
 	size_t l = strlen(key);
@@ -68,9 +87,11 @@ static bool key_ok(const char *key)
 	return true;
 }
 
-/* Validate a string map; agent configs get their values trimmed (returns a new object). */
-static int validate_map(struct req *r, json_t *in, bool trim, json_t **ret)
+/* Validate a string map; agent configs get their values trimmed, script configs may not use the names of
+ * proto/scriptvar.h (returns a new object). */
+static int validate_map(struct req *r, json_t *in, enum store_config_kind kind, json_t **ret)
 {
+	bool trim = kind == STORE_CONFIG_AGENT;
 	json_t *out, *v;
 	const char *key;
 
@@ -86,6 +107,11 @@ static int validate_map(struct req *r, json_t *in, bool trim, json_t **ret)
 		if (!key_ok(key)) {
 			json_decref(out);
 			return req_bad(r, key, "keys must have 1..128 characters without control characters or '='");
+		}
+		if (kind == STORE_CONFIG_SCRIPT && scriptvar_is_refused(key)) {
+			json_decref(out);
+			return req_bad(r, key, "'%s' changes how shells, loaders or interpreters behave and cannot be a "
+					       "script variable (see docs/deploy-scripts.md)", key);
 		}
 		if (!json_is_string(v) || json_string_length(v) > 8192) {
 			json_decref(out);
@@ -135,7 +161,7 @@ static int config_put(struct req *r)
 		if (k < 0)
 			goto out;
 	} else if (ck->is_map) {
-		k = validate_map(r, in, ck->kind == STORE_CONFIG_AGENT, &value);
+		k = validate_map(r, in, ck->kind, &value);
 		if (k < 0)
 			goto out;
 	} else {
@@ -164,16 +190,18 @@ out:
 	return k;
 }
 
+/* script_configs, agent_configs and web_hooks carry secrets (passwords, hook headers): reading them needs
+ * OPERATOR on the env, as writing does; env_history() hides their values in config history the same way. */
 const struct route api_configs_routes[] = {
-	{ "GET", "/v1/envs/{env}/{stage}/script_configs", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/script_configs", config_get, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/script_configs", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
-	{ "GET", "/v1/envs/{env}/{stage}/agent_configs", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/agent_configs", config_get, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/agent_configs", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "GET", "/v1/envs/{env}/{stage}/metrics", config_get, ROLE_READER, SCOPE_ANY, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/metrics", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "GET", "/v1/envs/{env}/{stage}/alarms", config_get, ROLE_READER, SCOPE_ANY, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/alarms", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
-	{ "GET", "/v1/envs/{env}/{stage}/web_hooks", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/web_hooks", config_get, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/web_hooks", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
 };
 const size_t api_configs_routes_count = ELEMENTSOF(api_configs_routes);

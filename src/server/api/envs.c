@@ -538,6 +538,8 @@ static int env_history(struct req *r)
 		k = store_history_list(r->srv->store, json_string_value(json_object_get(env, "id")), off, lim, &list);
 		if (k < 0)
 			k = api_store_error(r, k, "cannot read config history");
+		else
+			api_configs_hide_history(r, list);
 	}
 	json_decref(env);
 	if (k < 0)

@@ -12,10 +12,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "buf.h"
 #include "enums.h"
+#include "httpclient.h"
 #include "ipnet.h"
 #include "log.h"
 #include "sleep.h"
@@ -193,13 +192,6 @@ void webhooks_fire(struct server *srv, const json_t *env, const json_t *deploy, 
 	pthread_mutex_unlock(&lock);
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-	(void)p;
-	(void)ud;
-	return size * n;
-}
-
 /* Abort a call in flight when the server stops, so a hanging receiver cannot hold up shutdown. */
 static int abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
@@ -210,13 +202,6 @@ static int abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	(void)ulnow;
 	return __atomic_load_n(&stopping, __ATOMIC_RELAXED) ? 1 : 0;
 }
-
-/* Every curl_easy_setopt of a call is checked: a failed option must not leave a check unset. */
-#define SETOPT(c, opt, val)                                                                                            \
-	do {                                                                                                           \
-		if (curl_easy_setopt((c), (opt), (val)) != CURLE_OK)                                                   \
-			return -EINVAL;                                                                                \
-	} while (0)
 
 struct call {
 	const struct webhook_policy *pol;
@@ -276,42 +261,24 @@ static int add_header(const char *name, const char *value, void *ud)
 	return 0;
 }
 
-static int setup(CURL *c, const json_t *hook, struct call *call, struct curl_slist *headers, char *errbuf)
-{
-	const char *method = json_string_value(json_object_get(hook, "method"));
-	const char *body = json_string_value(json_object_get(hook, "body"));
-
-	SETOPT(c, CURLOPT_URL, json_string_value(json_object_get(hook, "url")));
-	SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L); /* a 3xx is the answer; its Location is never visited */
-	SETOPT(c, CURLOPT_PROXY, "");          /* no proxy from the environment: the check below is the egress */
-	SETOPT(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	SETOPT(c, CURLOPT_OPENSOCKETDATA, call);
-	SETOPT(c, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(c, CURLOPT_TIMEOUT_MS, 20000L);
-	SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	SETOPT(c, CURLOPT_ERRORBUFFER, errbuf);
-	SETOPT(c, CURLOPT_WRITEFUNCTION, discard);
-	SETOPT(c, CURLOPT_HTTPHEADER, headers);
-	SETOPT(c, CURLOPT_NOPROGRESS, 0L);
-	SETOPT(c, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
-	if (streq_ptr(method, "GET"))
-		SETOPT(c, CURLOPT_HTTPGET, 1L);
-	else {
-		SETOPT(c, CURLOPT_CUSTOMREQUEST, method);
-		SETOPT(c, CURLOPT_POSTFIELDS, body ? body : "");
-	}
-	return 0;
-}
-
 /* One attempt. Returns 0 ok, 1 retryable failure, -1 final failure; *ret_status is the HTTP status
  * (0 without one), and call->why says why when there is none. */
 static int call_once(const json_t *hook, struct call *call, long *ret_status)
 {
 	struct header_list hl = { call->pol, NULL, call->why, sizeof(call->why) };
+	struct httpclient_request req = {
+		.url = json_string_value(json_object_get(hook, "url")),
+		.method = json_string_value(json_object_get(hook, "method")),
+		.body = json_string_value(json_object_get(hook, "body")),
+		.connect_timeout_ms = 10000,
+		.timeout_ms = 20000,
+		.progress_fn = abort_on_stop,
+		/* every address is checked before it is connected to (redirects are never followed) */
+		.opensocket_fn = open_socket,
+		.opensocket_data = call,
+	};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *c = NULL;
-	CURLcode cc;
 	long status = 0;
 	int res = -1, r;
 
@@ -323,23 +290,22 @@ static int call_once(const json_t *hook, struct call *call, long *ret_status)
 			(void)str_copy(call->why, sizeof(call->why), "out of memory");
 		goto out;
 	}
-	c = curl_easy_init();
-	if (!c || setup(c, hook, call, hl.list, errbuf) < 0) {
+	req.headers = hl.list;
+	r = httpclient_new(&req, errbuf, &c);
+	if (r >= 0) /* no proxy from the environment: the address check above is the egress check */
+		r = httpclient_setopt(c, CURLOPT_PROXY, "");
+	if (r < 0) {
 		(void)str_copy(call->why, sizeof(call->why), "cannot set up the HTTP client");
 		goto out;
 	}
-	cc = curl_easy_perform(c);
-	if (cc == CURLE_OK) {
-		(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	r = httpclient_perform(c, errbuf, &status);
+	if (r == 0)
 		res = status == 429 || status >= 500 ? 1 : status >= 400 ? -1 : 0;
-	} else if (call->refused) {
+	else if (call->refused)
 		res = -1; /* refused again on a retry */
-	} else {
-		res = cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-				      cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING
-			      ? 1
-			      : -1;
-		(void)str_copy(call->why, sizeof(call->why), errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	else {
+		res = r == -ETIMEDOUT || r == -ECONNREFUSED ? 1 : -1;
+		(void)str_copy(call->why, sizeof(call->why), errbuf);
 	}
 out:
 	curl_slist_free_all(hl.list);

@@ -59,6 +59,42 @@ static void test_env_basic(void **state)
 	json_decref(vars);
 }
 
+static void count_refused(const char *name, void *userdata)
+{
+	char *seen = userdata; /* 256 bytes */
+	size_t l = strlen(seen);
+
+	(void)snprintf(seen + l, 256 - l, "%s,", name);
+}
+
+/* A refused name delivered anyway (an older server stored it) never reaches the environment; the
+ * callback hears of each one, and the agent's own value of the name is kept. */
+static void test_env_refused(void **state)
+{
+	const char *base[] = { "PATH=/agent/bin", NULL };
+	json_t *vars = json_pack("{s:s, s:s, s:s, s:s, s:s}", "BASH_ENV", "/tmp/evil", "PATH", "/tmp", "LD_PRELOAD",
+				 "/tmp/x.so", "PORT", "8080", "PYTHONPATH", "/tmp");
+	char seen[256] = "";
+	struct script_env_params p = { .deploy_id = "d", .stage = "RESTARTING", .env_name = "web", .target = "/t",
+				       .script_variables = vars, .refused = count_refused, .refused_userdata = seen };
+	char **env = NULL;
+	(void)state;
+
+	assert_int_equal(script_env_build(base, &p, &env), 0);
+	assert_null(script_env_get(env, "BASH_ENV"));
+	assert_null(script_env_get(env, "LD_PRELOAD"));
+	assert_null(script_env_get(env, "PYTHONPATH"));
+	assert_string_equal(script_env_get(env, "PATH"), "/agent/bin");
+	assert_string_equal(script_env_get(env, "PORT"), "8080");
+	assert_non_null(strstr(seen, "BASH_ENV,"));
+	assert_non_null(strstr(seen, "PATH,"));
+	assert_non_null(strstr(seen, "LD_PRELOAD,"));
+	assert_non_null(strstr(seen, "PYTHONPATH,"));
+	assert_null(strstr(seen, "PORT"));
+	script_env_free(env);
+	json_decref(vars);
+}
+
 static void test_env_defaults(void **state)
 {
 	const char *base[] = { "HOME=/root", NULL };
@@ -141,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_basic),
+		cmocka_unit_test(test_env_refused),
 		cmocka_unit_test(test_env_defaults),
 		cmocka_unit_test(test_find),
 	};
