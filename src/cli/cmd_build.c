@@ -121,7 +121,8 @@ static int set_field(char **dst, const char *value)
 	return 0;
 }
 
-static int build_publish(struct cli *c, int argc, char **argv)
+/* The options of `build publish` into b and *artifact: 0, 1 when the help was printed, or an error. */
+static int publish_parse(struct cli *c, int argc, char **argv, struct build *b, const char **artifact)
 {
 	enum {
 		O_NAME = 0x100,
@@ -156,61 +157,56 @@ static int build_publish(struct cli *c, int argc, char **argv)
 	    {"signature", required_argument, NULL, O_SIG},
 	    CLI_COMMON_LONGOPTS,
 	};
-	struct build b = {}, checked = {};
-	struct proto_error perr = {};
-	const char *artifact = NULL, *id = NULL;
-	char hex[SHA256_HEX_LEN + 1];
-	json_t *body = NULL, *created = NULL;
 	int opt, r;
 
 	cli_getopt_reset();
 	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		r = cli_common_option(c, opt, optarg);
 		if (r < 0)
-			goto out;
+			return r;
 		if (r > 0)
 			continue;
 		switch (opt) {
 		case O_NAME:
-			r = set_field(&b.name, optarg);
+			r = set_field(&b->name, optarg);
 			break;
 		case O_URL:
-			r = set_field(&b.artifact_url, optarg);
+			r = set_field(&b->artifact_url, optarg);
 			break;
 		case O_REPO:
-			r = set_field(&b.repo, optarg);
+			r = set_field(&b->repo, optarg);
 			break;
 		case O_BRANCH:
-			r = set_field(&b.branch, optarg);
+			r = set_field(&b->branch, optarg);
 			break;
 		case O_COMMIT:
-			r = set_field(&b.commit, optarg);
+			r = set_field(&b->commit, optarg);
 			break;
 		case O_SHORT:
-			r = set_field(&b.commit_short, optarg);
+			r = set_field(&b->commit_short, optarg);
 			break;
 		case O_INFO:
-			r = set_field(&b.commit_info, optarg);
+			r = set_field(&b->commit_info, optarg);
 			break;
 		case O_TYPE:
-			r = set_field(&b.type, optarg);
+			r = set_field(&b->type, optarg);
 			break;
 		case O_PINFO:
-			r = set_field(&b.publish_info, optarg);
+			r = set_field(&b->publish_info, optarg);
 			break;
 		case O_SHA:
-			r = set_field(&b.artifact_sha256, optarg);
+			r = set_field(&b->artifact_sha256, optarg);
 			break;
 		case O_SIG:
-			r = set_field(&b.artifact_signature, optarg);
+			r = set_field(&b->artifact_signature, optarg);
 			break;
 		case O_ARTIFACT:
-			artifact = optarg;
+			*artifact = optarg;
 			r = 0;
 			break;
 		case O_CDATE:
 		case O_PDATE:
-			r = parse_i64(optarg, 1, INT64_MAX, opt == O_CDATE ? &b.commit_date : &b.publish_date);
+			r = parse_i64(optarg, 1, INT64_MAX, opt == O_CDATE ? &b->commit_date : &b->publish_date);
 			if (r < 0)
 				r = cli_usage_error(c, "build publish: %s wants epoch milliseconds, not '%s'",
 						    argv[optind - 1], optarg);
@@ -220,15 +216,48 @@ static int build_publish(struct cli *c, int argc, char **argv)
 			break;
 		}
 		if (r < 0)
-			goto out;
+			return r;
 	}
 	if (c->help) {
 		fprintf(c->out, "%s", publish_usage);
-		r = 0;
-		goto out;
+		return 1;
 	}
-	if (optind < argc) {
-		r = cli_usage_error(c, "build publish: unexpected argument '%s'", argv[optind]);
+	if (optind < argc)
+		return cli_usage_error(c, "build publish: unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* The server's own validator on the body: catch mistakes before the round trip, naming the flag. */
+static int publish_validate(struct cli *c, const json_t *body)
+{
+	struct build checked = {};
+	struct proto_error perr = {};
+	int r;
+
+	r = build_input_from_json(body, &checked, &perr);
+	build_release(&checked);
+	if (r == -EINVAL) {
+		const char *flag = perr.field;
+
+		for (size_t i = 0; i < ELEMENTSOF(field_flags); i++)
+			if (streq(field_flags[i].field, perr.field))
+				flag = field_flags[i].flag;
+		return cli_usage_error(c, "build publish: %s: %s", flag, perr.message);
+	}
+	return r;
+}
+
+static int build_publish(struct cli *c, int argc, char **argv)
+{
+	struct build b = {};
+	const char *artifact = NULL, *id = NULL;
+	char hex[SHA256_HEX_LEN + 1];
+	json_t *body = NULL, *created = NULL;
+	int r;
+
+	r = publish_parse(c, argc, argv, &b, &artifact);
+	if (r != 0) {
+		r = r > 0 ? 0 : r;
 		goto out;
 	}
 	if (artifact) {
@@ -249,17 +278,7 @@ static int build_publish(struct cli *c, int argc, char **argv)
 		r = r == -EINVAL ? cli_usage_error(c, "build publish: arguments must be valid UTF-8") : r;
 		goto out;
 	}
-	/* the server's own validator: catch mistakes before the round trip, naming the flag */
-	r = build_input_from_json(body, &checked, &perr);
-	if (r == -EINVAL) {
-		const char *flag = perr.field;
-
-		for (size_t i = 0; i < ELEMENTSOF(field_flags); i++)
-			if (streq(field_flags[i].field, perr.field))
-				flag = field_flags[i].flag;
-		r = cli_usage_error(c, "build publish: %s: %s", flag, perr.message);
-		goto out;
-	}
+	r = publish_validate(c, body);
 	if (r < 0)
 		goto out;
 	r = http_requestf(c, "POST", NULL, body, &created, "/v1/builds");
@@ -275,7 +294,6 @@ out:
 	json_decref(body);
 	json_decref(created);
 	build_release(&b);
-	build_release(&checked);
 	return r;
 }
 

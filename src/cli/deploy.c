@@ -18,6 +18,99 @@
 #include "util.h"
 #include "banned.h"
 
+/* The DEPLOY_OPT_ class an option belongs to; 0 for an option no deploy command knows. */
+static unsigned option_class(int opt)
+{
+	switch (opt) {
+	case 'b':
+	case 'L':
+	case 'B':
+		return DEPLOY_OPT_BUILD;
+	case 'd':
+		return DEPLOY_OPT_DESCRIPTION;
+	case 'f':
+		return DEPLOY_OPT_FORCE;
+	case 'w':
+		return DEPLOY_OPT_WAIT;
+	case 'W':
+		return DEPLOY_OPT_WATCH;
+	case 't':
+	case 'i':
+		return DEPLOY_OPT_WAIT | DEPLOY_OPT_WATCH;
+	case 'F':
+		return DEPLOY_OPT_FROM;
+	case 'T':
+		return DEPLOY_OPT_TO;
+	default:
+		return 0;
+	}
+}
+
+static int option_apply(struct cli *c, const char *cmd, int opt, struct deploy_args *a)
+{
+	switch (opt) {
+	case 'b':
+		a->build_id = optarg;
+		break;
+	case 'L':
+		a->latest = true;
+		break;
+	case 'B':
+		a->branch = optarg;
+		break;
+	case 'd':
+		a->description = optarg;
+		break;
+	case 'f':
+		a->force = true;
+		break;
+	case 'w':
+	case 'W':
+		a->wait = true;
+		break;
+	case 't':
+		if (parse_i64(optarg, 1, 7 * 86400, &a->timeout_s) < 0)
+			return cli_usage_error(c, "%s: --timeout wants whole seconds (1..604800), not '%s'", cmd,
+					       optarg);
+		break;
+	case 'i':
+		if (parse_seconds_ms(optarg, 100, 3600 * 1000, &a->interval_ms) < 0)
+			return cli_usage_error(c, "%s: --interval wants seconds (0.1..3600), not '%s'", cmd, optarg);
+		break;
+	case 'F':
+		a->from_stage = optarg;
+		break;
+	case 'T':
+		a->to_deploy_id = optarg;
+		break;
+	}
+	return 0;
+}
+
+/* The rules between options, once all are read. */
+static int deploy_args_check(struct cli *c, const char *cmd, unsigned allowed, struct deploy_args *a)
+{
+	if (allowed & DEPLOY_OPT_BUILD) {
+		if (!!a->build_id == a->latest)
+			return cli_usage_error(c, "%s: give exactly one of --build ID and --latest", cmd);
+		if (a->branch && !a->latest)
+			return cli_usage_error(c, "%s: --branch goes with --latest", cmd);
+	}
+	if ((allowed & DEPLOY_OPT_FROM) && !a->from_stage)
+		return cli_usage_error(c, "%s: --from STAGE is required", cmd);
+	if (a->from_stage && strchr(a->from_stage, '/')) {
+		/* --from ENV/STAGE is accepted when ENV is the target's env */
+		char from_env[65], from_stage[65];
+
+		if (cli_parse_env_stage(a->from_stage, from_env, from_stage) < 0 || !streq(from_env, a->env))
+			return cli_usage_error(c, "%s: --from must name a stage of env '%s'", cmd, a->env);
+		a->from_stage = strchr(a->from_stage, '/') + 1;
+	}
+	if (a->from_stage && !env_name_is_valid(a->from_stage))
+		return cli_usage_error(c, "%s: '%s' is not a stage name", cmd, a->from_stage);
+	return 0;
+}
+
 int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const char *usage, int argc, char **argv,
 		      struct deploy_args *ret)
 {
@@ -41,76 +134,14 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 			return r;
 		if (r > 0)
 			continue;
-		switch (opt) {
-		case 'b':
-		case 'L':
-		case 'B':
-			need = DEPLOY_OPT_BUILD;
-			break;
-		case 'd':
-			need = DEPLOY_OPT_DESCRIPTION;
-			break;
-		case 'f':
-			need = DEPLOY_OPT_FORCE;
-			break;
-		case 'w':
-			need = DEPLOY_OPT_WAIT;
-			break;
-		case 'W':
-			need = DEPLOY_OPT_WATCH;
-			break;
-		case 't':
-		case 'i':
-			need = DEPLOY_OPT_WAIT | DEPLOY_OPT_WATCH;
-			break;
-		case 'F':
-			need = DEPLOY_OPT_FROM;
-			break;
-		case 'T':
-			need = DEPLOY_OPT_TO;
-			break;
-		default:
+		need = option_class(opt);
+		if (!need)
 			return cli_bad_option(c, cmd, argc, argv);
-		}
 		if (!(allowed & need))
 			return cli_usage_error(c, "%s: option '%s' does not apply here", cmd, argv[optind - 1]);
-		switch (opt) {
-		case 'b':
-			a.build_id = optarg;
-			break;
-		case 'L':
-			a.latest = true;
-			break;
-		case 'B':
-			a.branch = optarg;
-			break;
-		case 'd':
-			a.description = optarg;
-			break;
-		case 'f':
-			a.force = true;
-			break;
-		case 'w':
-		case 'W':
-			a.wait = true;
-			break;
-		case 't':
-			if (parse_i64(optarg, 1, 7 * 86400, &a.timeout_s) < 0)
-				return cli_usage_error(c, "%s: --timeout wants whole seconds (1..604800), not '%s'",
-						       cmd, optarg);
-			break;
-		case 'i':
-			if (parse_seconds_ms(optarg, 100, 3600 * 1000, &a.interval_ms) < 0)
-				return cli_usage_error(c, "%s: --interval wants seconds (0.1..3600), not '%s'", cmd,
-						       optarg);
-			break;
-		case 'F':
-			a.from_stage = optarg;
-			break;
-		case 'T':
-			a.to_deploy_id = optarg;
-			break;
-		}
+		r = option_apply(c, cmd, opt, &a);
+		if (r < 0)
+			return r;
 	}
 	if (c->help) {
 		fprintf(c->out, "%s", usage);
@@ -126,24 +157,9 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 	if (cli_parse_env_stage(target, a.env, a.stage) < 0)
 		return cli_usage_error(c, "%s: '%s' is not ENV/STAGE (names: letters, digits, '_', '-'; ≤ 64)", cmd,
 				       target);
-	if (allowed & DEPLOY_OPT_BUILD) {
-		if (!!a.build_id == a.latest)
-			return cli_usage_error(c, "%s: give exactly one of --build ID and --latest", cmd);
-		if (a.branch && !a.latest)
-			return cli_usage_error(c, "%s: --branch goes with --latest", cmd);
-	}
-	if ((allowed & DEPLOY_OPT_FROM) && !a.from_stage)
-		return cli_usage_error(c, "%s: --from STAGE is required", cmd);
-	if (a.from_stage && strchr(a.from_stage, '/')) {
-		/* --from ENV/STAGE is accepted when ENV is the target's env */
-		char from_env[65], from_stage[65];
-
-		if (cli_parse_env_stage(a.from_stage, from_env, from_stage) < 0 || !streq(from_env, a.env))
-			return cli_usage_error(c, "%s: --from must name a stage of env '%s'", cmd, a.env);
-		a.from_stage = strchr(a.from_stage, '/') + 1;
-	}
-	if (a.from_stage && !env_name_is_valid(a.from_stage))
-		return cli_usage_error(c, "%s: '%s' is not a stage name", cmd, a.from_stage);
+	r = deploy_args_check(c, cmd, allowed, &a);
+	if (r < 0)
+		return r;
 	*ret = a;
 	return 0;
 }

@@ -806,6 +806,21 @@ test('board files carry an ETag and revalidate with a 304; the browser reuses th
   assert.ok(sizes.length > 0 && sizes.every(n => n === 0), `modules came from the cache: ${sizes}`);
 });
 
+test('board modules: the route table is the one module that imports pages; no page imports app.js', () => {
+  const dir = path.join(repoRoot, 'board/js');
+  const files = fs.readdirSync(dir, { recursive: true }).filter(f => f.endsWith('.js')).map(f => f.split(path.sep).join('/'));
+  const imports = f => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/^import\b[^;]*?from\s+'([^']+)'/gms)]
+    .map(m => path.posix.normalize(path.posix.join(path.posix.dirname(f), m[1])));
+  for (const f of files) {
+    const deps = imports(f);
+    assert.ok(!deps.includes('app.js'), `${f} imports app.js`);
+    if (f !== 'routes.js' && !f.startsWith('pages/')) {
+      assert.deepEqual(deps.filter(d => d.startsWith('pages/')), [], `${f} imports pages`);
+    }
+  }
+  assert.ok(imports('routes.js').includes('pages/stage.js'));
+});
+
 test('every API request the board made is a route of the server, documented in PROTOCOL.md', async () => {
   const bin = path.join(process.env.SLIPWAY_BUILD_DIR || path.join(repoRoot, 'build'), 'src/server/slipway-server');
   const routes = execFileSync(bin, ['--dump-routes'], { encoding: 'utf8' }).trim().split('\n').map(l => JSON.parse(l))

@@ -2,7 +2,7 @@
 // board/js/pages/builds.js: builds: search build names, list the builds of one name with their tags.
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtNum, spinner, errorBox, emptyState, link, debounce, copyButton, openDialog, toast } from '../ui.js';
-import { navigate } from '../app.js';
+import { navigate } from '../router.js';
 
 export async function render(ctx) {
   const name = ctx.params.name || null;

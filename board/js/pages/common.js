@@ -2,7 +2,7 @@
 // board/js/pages/common.js: pieces shared by the stage pages: header with stage tabs, progress bar, recent list.
 import * as api from '../api.js';
 import { h, badge, link, icon } from '../ui.js';
-import { navigate } from '../app.js';
+import { navigate } from '../router.js';
 
 const RECENT_KEY = 'slipway.recent';
 

@@ -4,7 +4,8 @@
 // (promote, webhooks, deploy schedule, config history) and stage deletion.
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, link, toast, openDialog, showFieldError, clearFieldErrors, timeEl } from '../ui.js';
-import { navigate, canOperate, canAdmin, whenSessionKnown } from '../app.js';
+import { navigate } from '../router.js';
+import { canOperate, canAdmin, whenSessionKnown } from '../session.js';
 import { stageHeader } from './common.js';
 import * as pipeline from './pipeline.js';
 

@@ -3,7 +3,7 @@
 // pick two deploys to compare them (?compare=A,B): builds, commits, branches, dates, repository compare link.
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId, copyButton } from '../ui.js';
-import { navigate } from '../app.js';
+import { navigate } from '../router.js';
 import { stageHeader, progressBar } from './common.js';
 
 const STATES = ['RUNNING', 'FAILING', 'SUCCEEDING', 'SUCCEEDED', 'ABORTED'];

@@ -2,7 +2,7 @@
 // board/js/pages/home.js: home: environment search, deploys in progress, deploys today, recently visited.
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtNum, fmtAgo, spinner, errorBox, emptyState, debounce, link, openDialog, toast } from '../ui.js';
-import { navigate } from '../app.js';
+import { navigate } from '../router.js';
 import { recentList, progressBar } from './common.js';
 
 const stagesCache = new Map(); // envName → [EnvStage]

@@ -2,7 +2,8 @@
 // board/js/pages/hosts.js: host lookup and the host page: its records, and its agent in every stage.
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtAgo, spinner, errorBox, emptyState, link, openDialog, toast, shortId } from '../ui.js';
-import { navigate, canOperate, whenSessionKnown } from '../app.js';
+import { navigate } from '../router.js';
+import { canOperate, whenSessionKnown } from '../session.js';
 import { classify, CLASSES } from '../grid.js';
 
 const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));

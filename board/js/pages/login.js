@@ -3,7 +3,8 @@
 // a click: a link from someone else must not silently switch this tab to their principal.
 import * as api from '../api.js';
 import { h, clear } from '../ui.js';
-import { navigate, signedIn, session } from '../app.js';
+import { navigate } from '../router.js';
+import { signedIn, session } from '../session.js';
 
 function safeNext(query) {
   const n = query.next;

@@ -3,7 +3,8 @@
 // at SYSTEM scope or of one env (?env=E), for admins: list, add, change the role, remove (PROTOCOL §4.10, §9.5).
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, toast, openDialog, badge } from '../ui.js';
-import { navigate, isAdminSomewhere, session, whenSessionKnown } from '../app.js';
+import { navigate } from '../router.js';
+import { isAdminSomewhere, session, whenSessionKnown } from '../session.js';
 import { roleSelect, accessTabs, scopeSelect } from './tokens.js';
 
 const KINDS = {

@@ -3,7 +3,8 @@
 // list, create (the secret is shown once, with a copy button), change role or expiry, revoke.
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, toast, openDialog, timeEl, badge, copyButton } from '../ui.js';
-import { navigate, canAdmin, isAdminSomewhere, session, whenSessionKnown } from '../app.js';
+import { navigate } from '../router.js';
+import { canAdmin, isAdminSomewhere, session, whenSessionKnown } from '../session.js';
 
 const ROLES = ['READER', 'PINGER', 'PUBLISHER', 'OPERATOR', 'ADMIN'];
 const ROLE_TEXT = {
