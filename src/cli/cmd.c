@@ -20,6 +20,8 @@ const struct cmd cli_commands[] = {
     {"status", cmd_status, "show (or --watch) the current deploy of ENV/STAGE"},
     {"hosts", cmd_hosts, "list the hosts of ENV/STAGE and their agents"},
     {"agents", cmd_agents, "show every env stage of one host"},
+    {"token", cmd_token, "create, list, change and revoke API tokens"},
+    {"role", cmd_role, "give users and groups roles (set, list, delete)"},
 };
 const size_t cli_n_commands = ELEMENTSOF(cli_commands);
 
