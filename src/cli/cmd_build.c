@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cli/cmd_build.c: `slipway build publish|list|show`. publish builds the body with the shared wire
+/* cli/cmd_build.c: `slipway build publish|list|show|tag|tags`. publish builds the body with the shared wire
  * model and checks it with the server's own input validator before sending it. */
 #include <errno.h>
 #include <fcntl.h>
@@ -418,13 +418,149 @@ static int build_show(struct cli *c, int argc, char **argv)
 	return r;
 }
 
+/* ---- tags ---- */
+
+static const char tag_usage[] =
+    "usage: slipway build tag BUILD_ID (BAD_BUILD | GOOD_BUILD | CERTIFIED_BUILD) [--comment TEXT] [--json]\n"
+    "\n"
+    "Tag a build. BAD_BUILD also applies to every later build of the same repo and branch until a\n"
+    "newer tag overrides it: deploys of such builds are refused without --force.\n"
+    "  --comment TEXT   why (stored with the tag)\n";
+
+static const char tags_usage[] = "usage: slipway build tags BUILD_ID [--json]\n"
+				 "\n"
+				 "Show the build's effective tag (its own, or inherited from an earlier build of its\n"
+				 "repo and branch) and the tags set on this build, newest first.\n"
+				 "--json prints {\"effective\": Tag or null, \"tags\": [Tag]}.\n";
+
+static int build_tag(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"comment", required_argument, NULL, 0x100}, CLI_COMMON_LONGOPTS};
+	static const char *const values[] = {"BAD_BUILD", "GOOD_BUILD", "CERTIFIED_BUILD"};
+	const char *comment = NULL, *value = NULL, *id = NULL;
+	json_t *body = NULL, *tag = NULL;
+	int opt, r;
+
+	cli_getopt_reset();
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		r = cli_common_option(c, opt, optarg);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		if (opt != 0x100)
+			return cli_bad_option(c, "build tag", argc, argv);
+		comment = optarg;
+	}
+	if (c->help) {
+		fprintf(c->out, "%s", tag_usage);
+		return 0;
+	}
+	if (argc - optind != 2)
+		return cli_usage_error(c, "build tag: give BUILD_ID and a tag (see 'slipway build tag --help')");
+	for (size_t i = 0; i < ELEMENTSOF(values); i++)
+		if (strcasecmp(argv[optind + 1], values[i]) == 0)
+			value = values[i];
+	if (!value)
+		return cli_usage_error(c, "build tag: '%s' is not BAD_BUILD, GOOD_BUILD or CERTIFIED_BUILD",
+				       argv[optind + 1]);
+	body = json_pack("{s:s, s:s, s:s, s:s?}", "value", value, "targetType", "BUILD", "targetId", argv[optind],
+			 "comments", comment);
+	if (!body)
+		return cli_usage_error(c, "build tag: arguments must be valid UTF-8");
+	r = http_requestf(c, "POST", NULL, body, &tag, "/v1/tags");
+	if (r == 0 && c->json)
+		r = cli_print_json(c, tag);
+	else if (r == 0) {
+		(void)json_get_string(tag, "id", 64, &id);
+		fprintf(c->out, "build %s tagged %s (tag %s)\n", argv[optind], value, id ? id : "?");
+	}
+	json_decref(body);
+	json_decref(tag);
+	return r;
+}
+
+/* Whether a BUILD tag was set on build_id (its metaInfo is the tagged build's JSON). */
+static bool tag_is_on_build(const json_t *tag, const char *build_id)
+{
+	const char *meta = json_string_value(json_object_get(tag, "metaInfo")), *id = NULL;
+	json_t *b = NULL;
+	bool yes;
+
+	if (!meta || json_parse_bounded(meta, strlen(meta), &b, NULL, 0) < 0)
+		return false;
+	yes = json_get_string(b, "id", 64, &id) == 0 && streq(id, build_id);
+	json_decref(b);
+	return yes;
+}
+
+static void print_tag(struct cli *c, const char *label, const json_t *t)
+{
+	char b[4][256];
+
+	fprintf(c->out, "%-10s %-16s %-20s %-16s %s\n", label, cli_json_text(json_object_get(t, "value"), b[0], 256),
+		cli_json_time(json_object_get(t, "createdDate"), b[1], 256),
+		cli_json_text(json_object_get(t, "operator"), b[2], 256),
+		cli_json_text(json_object_get(t, "comments"), b[3], 256));
+}
+
+static int build_tags(struct cli *c, int argc, char **argv)
+{
+	json_t *eff = NULL, *all = NULL, *mine = NULL, *out = NULL, *t;
+	const char *name = NULL;
+	char **args;
+	int nargs, r;
+	size_t i;
+
+	r = cli_parse_simple(c, "build tags", tags_usage, argc, argv, 1, 1, &args, &nargs);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	r = http_requestf(c, "GET", NULL, NULL, &eff, "/v1/builds/%s/tags", args[0]);
+	if (r < 0)
+		return r;
+	if (json_get_string(json_object_get(eff, "build"), "name", 256, &name) < 0) {
+		r = cli_fail(c, -EBADMSG, "the server's answer names no build");
+		goto out;
+	}
+	r = http_requestf(c, "GET", NULL, NULL, &all, "/v1/tags/targets/%s", name);
+	mine = json_array();
+	if (r == 0 && !mine)
+		r = -ENOMEM;
+	if (r < 0)
+		goto out;
+	json_array_foreach(all, i, t) if (tag_is_on_build(t, args[0]) && json_array_append(mine, t) < 0) r = -ENOMEM;
+	if (r < 0)
+		goto out;
+	if (c->json) {
+		out = json_pack("{s:O, s:O}", "effective", json_object_get(eff, "tag"), "tags", mine);
+		r = out ? cli_print_json(c, out) : -ENOMEM;
+		goto out;
+	}
+	fprintf(c->out, "%-10s %-16s %-20s %-16s %s\n", "", "TAG", "CREATED", "OPERATOR", "COMMENT");
+	if (json_is_object(json_object_get(eff, "tag")))
+		print_tag(c, "effective", json_object_get(eff, "tag"));
+	else
+		fprintf(c->out, "%-10s %s\n", "effective", "-");
+	json_array_foreach(mine, i, t) print_tag(c, "set", t);
+out:
+	json_decref(eff);
+	json_decref(all);
+	json_decref(mine);
+	json_decref(out);
+	return r;
+}
+
 static const struct cmd build_commands[] = {
     {"publish", build_publish, "register a build"},
     {"list", build_list, "list builds by name or commit"},
     {"show", build_show, "show one build"},
+    {"tag", build_tag, "tag a build BAD_BUILD, GOOD_BUILD or CERTIFIED_BUILD"},
+    {"tags", build_tags, "show a build's effective tag and its own tags"},
 };
+const struct cmd *const build_command_table = build_commands;
+const size_t build_n_commands = ELEMENTSOF(build_commands);
 
 int cmd_build(struct cli *c, int argc, char **argv)
 {
-	return cmd_dispatch(c, "build", build_commands, ELEMENTSOF(build_commands), argc, argv);
+	return cmd_dispatch(c, "build", build_commands, build_n_commands, argc, argv);
 }
