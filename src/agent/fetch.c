@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "download_int.h"
+#include "httpclient.h"
 #include "log.h"
 #include "paths.h"
 #include "util.h"
@@ -326,14 +327,6 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-#define SETOPT(h, opt, val)                                                                                      \
-	do {                                                                                                     \
-		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) {                                           \
-			r = dl_fail(d, false, -EINVAL, "cannot set curl option %s", #opt);                         \
-			goto out;                                                                                \
-		}                                                                                                \
-	} while (0)
-
 static int reset_output(struct dl *d)
 {
 	sha256_release(&d->sha);
@@ -369,65 +362,66 @@ static int s3_headers(struct dl *d, struct curl_slist **ret)
 	return 0;
 }
 
-/* Every option of one GET: our policy (no redirects followed, http(s) only, limits, TLS), the write
- * callback, and SigV4 for s3 with credentials. hdrs (S3 headers) must outlive the transfer. */
-static int fetch_setup(struct dl *d, CURL *h, const char *url, bool s3, char *errbuf, struct curl_slist *hdrs)
+/* One GET set up by lib/httpclient with our policy (no redirects followed, http(s) only, limits,
+ * TLS, the write callback), plus SigV4 for s3 with credentials. hdrs (S3 headers) must outlive the
+ * transfer. 0 with *ret (caller cleans up), or dl_fail(). */
+static int fetch_setup(struct dl *d, const char *url, bool s3, char *errbuf, struct curl_slist *hdrs, CURL **ret)
 {
 	const struct download_job *job = d->job;
+	struct httpclient_request req = {
+		.url = url,
+		.headers = hdrs,
+		.user_agent = "slipway-agent/" SLIPWAY_VERSION,
+		.connect_timeout_ms = (long)(job->http_timeout_s * 1000),
+		.low_speed_limit = 1024L,
+		.low_speed_time_s = (long)job->http_timeout_s,
+		.max_answer_bytes = (curl_off_t)job->max_artifact_bytes,
+		.fail_on_error = true,
+		.insecure = !job->tls_verify,
+		.ca_file = str_empty(job->ca_file) ? NULL : job->ca_file,
+		.write_fn = on_write,
+		.write_data = d,
+	};
 	char sigv4[128];
-	int r = 0;
+	CURL *h = NULL;
+	int r;
 
-	SETOPT(h, CURLOPT_URL, url);
-	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
-	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(h, CURLOPT_FAILONERROR, 1L);
-	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(job->http_timeout_s * 1000));
-	SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	SETOPT(h, CURLOPT_LOW_SPEED_TIME, (long)job->http_timeout_s);
-	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max_artifact_bytes);
-	SETOPT(h, CURLOPT_WRITEFUNCTION, on_write);
-	SETOPT(h, CURLOPT_WRITEDATA, d);
-	SETOPT(h, CURLOPT_USERAGENT, "slipway-agent/" SLIPWAY_VERSION);
-	SETOPT(h, CURLOPT_ACCEPT_ENCODING, NULL);
-	if (!job->tls_verify) {
-		SETOPT(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		SETOPT(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (!str_empty(job->ca_file))
-		SETOPT(h, CURLOPT_CAINFO, job->ca_file);
+	r = httpclient_new(&req, errbuf, &h);
+	if (r < 0)
+		return dl_fail(d, false, r, "cannot set up the download: %s", strerror(-r));
 	if (s3 && !str_empty(job->s3_access_key_id) && !str_empty(job->s3_secret_access_key)) {
 		const char *region = str_empty(job->s3_region) ? "us-east-1" : job->s3_region;
 		if (str_printf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", region) < 0)
-			return dl_fail(d, true, -EINVAL, "invalid s3_region");
-		SETOPT(h, CURLOPT_AWS_SIGV4, sigv4);
-		SETOPT(h, CURLOPT_USERNAME, job->s3_access_key_id);
-		SETOPT(h, CURLOPT_PASSWORD, job->s3_secret_access_key);
+			r = dl_fail(d, true, -EINVAL, "invalid s3_region");
+		else if (httpclient_setopt(h, CURLOPT_AWS_SIGV4, sigv4) < 0 ||
+			 httpclient_setopt(h, CURLOPT_USERNAME, job->s3_access_key_id) < 0 ||
+			 httpclient_setopt(h, CURLOPT_PASSWORD, job->s3_secret_access_key) < 0)
+			r = dl_fail(d, false, -EINVAL, "cannot set up s3 signing");
 	}
-	if (hdrs)
-		SETOPT(h, CURLOPT_HTTPHEADER, hdrs);
-out:
-	return r;
+	if (r < 0) {
+		curl_easy_cleanup(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
 }
 
-/* The verdict on a transfer that curl ended with cc (code: the HTTP status). */
-static int fetch_failed(struct dl *d, CURLcode cc, long code, const char *errbuf, const char *shown)
+/* The verdict on a transfer that lib/httpclient ended with r (code: the HTTP status). */
+static int fetch_failed(struct dl *d, int r, long code, const char *errbuf, const char *shown)
 {
 	if (d->extract_failed)
 		return dl_fail(d, dl_extract_error_is_fatal(d->x->r), d->x->r, "%s",
 			       *d->x->err ? d->x->err : strerror(-d->x->r));
-	if (cc == CURLE_FILESIZE_EXCEEDED || d->too_big)
-		return dl_fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
-			       (unsigned long long)d->job->max_artifact_bytes);
 	if (d->io_error)
 		return dl_fail(d, false, -EIO, "cannot write artifact: %s", strerror(errno ? errno : EIO));
-	if (cc == CURLE_HTTP_RETURNED_ERROR)
+	if (r == -EMSGSIZE || d->too_big)
+		return dl_fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
+			       (unsigned long long)d->job->max_artifact_bytes);
+	if (r == -EREMOTEIO)
 		return dl_fail(d, false, -EREMOTEIO, "download of '%s' failed: HTTP %ld", shown, code);
-	if (cc == CURLE_OPERATION_TIMEDOUT)
-		return dl_fail(d, false, -ETIMEDOUT, "download of '%s' stalled or timed out: %s", shown,
-			       *errbuf ? errbuf : curl_easy_strerror(cc));
-	return dl_fail(d, false, -EIO, "download of '%s' failed: %s", shown, *errbuf ? errbuf : curl_easy_strerror(cc));
+	if (r == -ETIMEDOUT)
+		return dl_fail(d, false, -ETIMEDOUT, "download of '%s' stalled or timed out: %s", shown, errbuf);
+	return dl_fail(d, false, r, "download of '%s' failed: %s", shown, errbuf);
 }
 
 /* A 3xx answer: its Location for the caller to check (never followed for s3). */
@@ -452,7 +446,6 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	struct curl_slist *hdrs = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "", shown[512];
 	long code = 0;
-	CURLcode cc;
 	int r;
 
 	*ret_redirect = NULL;
@@ -460,20 +453,17 @@ static int fetch_once(struct dl *d, const char *url, bool s3, char **ret_redirec
 	r = reset_output(d);
 	if (r < 0)
 		return dl_fail(d, false, r, "cannot reset artifact file: %s", strerror(-r));
-	h = curl_easy_init();
-	if (!h)
-		return dl_fail(d, false, -ENOMEM, "cannot initialise curl");
-	d->curl = h;
 	r = s3 ? s3_headers(d, &hdrs) : 0;
 	if (r == 0)
-		r = fetch_setup(d, h, url, s3, errbuf, hdrs);
+		r = fetch_setup(d, url, s3, errbuf, hdrs, &h);
 	if (r < 0)
 		goto out;
-	cc = curl_easy_perform(h);
-	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	if (cc != CURLE_OK)
-		r = fetch_failed(d, cc, code, errbuf, shown);
-	else if (code >= 300 && code < 400)
+	d->curl = h;
+	r = httpclient_perform(h, errbuf, &code);
+	if (r < 0) {
+		(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		r = fetch_failed(d, r, code, errbuf, shown);
+	} else if (code >= 300 && code < 400)
 		r = fetch_redirect(d, h, s3, code, shown, ret_redirect);
 	else if (code < 200 || code >= 300)
 		r = dl_fail(d, false, -EREMOTEIO, "download of '%s' failed: HTTP %ld", shown, code);

@@ -113,22 +113,7 @@ export async function render(ctx) {
   }
   const total = res.total ?? deploys.length;
   const pages = Math.max(1, Math.ceil(total / PAGE));
-  const rows = deploys.map((d, i) => {
-    const e = envs[i], b = builds[i];
-    const end = ['RUNNING', 'FAILING', 'SUCCEEDING'].includes(d.state) ? Date.now() : (d.successDate || d.lastUpdateDate);
-    return h('tr', { dataset: { deploy: d.id } },
-      h('td.col-pick', h('input', { type: 'checkbox', name: 'pick', value: d.id, checked: picked.includes(d.id), 'aria-label': 'Select for comparison', onchange: e => pick(d.id, e.target.checked) })),
-      h('td', timeEl(d.startDate)),
-      env ? null : h('td', e ? link(`/env/${encodeURIComponent(e.envName)}/${encodeURIComponent(e.stageName)}`, e.envName, h('span.muted', ' / '), e.stageName) : h('span.muted', 'deleted stage')),
-      h('td', b ? [h('code', { title: b.commit }, b.commitShort), ' ', h('span.muted', b.branch)] : h('code.muted', shortId(d.buildId))),
-      h('td', badge(d.type)),
-      h('td', badge(d.state)),
-      h('td', badge(d.acceptanceStatus)),
-      h('td.col-progress', progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED' })),
-      h('td', d.operator || '—'),
-      h('td.num', fmtDuration(end - d.startDate)),
-      h('td.desc', { title: d.description || '' }, d.description || ''));
-  });
+  const rows = deploys.map((d, i) => deployRow(d, envs[i], builds[i], !env, picked.includes(d.id), pick));
   clear(results,
     h('div.compare-bar', compareBtn, h('span.muted.small', { 'data-role': 'picked' })),
     h('div.table-wrap', h('table.table', { 'aria-label': 'Deploys' },
@@ -140,6 +125,23 @@ export async function render(ctx) {
       h('button.btn.btn-sm', { type: 'button', disabled: filters.pageIndex <= 1, onclick: () => apply(filters.pageIndex - 1) }, '← Newer'),
       h('button.btn.btn-sm', { type: 'button', disabled: !res.truncated, onclick: () => apply(filters.pageIndex + 1) }, 'Older →')));
   pick(null, false);
+}
+
+// One deploy of the list: d with its stage e and build b; checked: picked for comparison, pick(id, on) on a change.
+function deployRow(d, e, b, showStage, checked, pick) {
+  const end = ['RUNNING', 'FAILING', 'SUCCEEDING'].includes(d.state) ? Date.now() : (d.successDate || d.lastUpdateDate);
+  return h('tr', { dataset: { deploy: d.id } },
+    h('td.col-pick', h('input', { type: 'checkbox', name: 'pick', value: d.id, checked, 'aria-label': 'Select for comparison', onchange: e => pick(d.id, e.target.checked) })),
+    h('td', timeEl(d.startDate)),
+    showStage ? h('td', e ? link(`/env/${encodeURIComponent(e.envName)}/${encodeURIComponent(e.stageName)}`, e.envName, h('span.muted', ' / '), e.stageName) : h('span.muted', 'deleted stage')) : null,
+    h('td', b ? [h('code', { title: b.commit }, b.commitShort), ' ', h('span.muted', b.branch)] : h('code.muted', shortId(d.buildId))),
+    h('td', badge(d.type)),
+    h('td', badge(d.state)),
+    h('td', badge(d.acceptanceStatus)),
+    h('td.col-progress', progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED' })),
+    h('td', d.operator || '—'),
+    h('td.num', fmtDuration(end - d.startDate)),
+    h('td.desc', { title: d.description || '' }, d.description || ''));
 }
 
 // The repository's web URL of a build, when known: its repo field when that is a URL, else derived from

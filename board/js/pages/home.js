@@ -101,37 +101,14 @@ export async function render(ctx) {
         const list = await stagesOf(row.dataset.env, ctx.signal);
         if (seq !== listSeq) return;
         if (list.length) row.href = `/env/${encodeURIComponent(row.dataset.env)}/${encodeURIComponent(list[0].stageName)}`;
-        clear(row._stages, list.map(s => stageChip(s)));
+        clear(row._stages, list.map(s => stageChip(s, activeByEnvId)));
       } catch (e) {
         if (e.name !== 'AbortError') clear(row._stages, h('span.muted.small', 'cannot load stages'));
       }
     });
   }
 
-  function stageChip(s) {
-    const active = s.deployId && activeByEnvId.get(s.id);
-    let tone = 'idle', title = 'no active deploy';
-    if (s.envState !== 'NORMAL') { tone = 'paused'; title = 'deploys paused'; }
-    else if (active) { tone = active.state === 'FAILING' ? 'failing' : 'running'; title = 'deploy ' + active.state.toLowerCase(); }
-    else if (s.deployId) { tone = 'ok'; title = 'deployed'; }
-    return h(`span.stage-chip.chip-${tone}`, { title: `${s.stageName}: ${title}`, dataset: { stageId: s.id } },
-      h('span.dot'), s.stageName);
-  }
-
-  envList.addEventListener('keydown', e => {
-    const rows = [...envList.querySelectorAll('.env-row')];
-    const i = rows.indexOf(document.activeElement);
-    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
-      e.preventDefault();
-      const j = Math.max(0, Math.min(rows.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)));
-      rows.forEach(r => { r.tabIndex = -1; });
-      if (rows[j]) { rows[j].tabIndex = 0; rows[j].focus(); }
-    }
-  });
-  search.addEventListener('keydown', e => {
-    if (e.key === 'ArrowDown') { const r = envList.querySelector('.env-row'); if (r) { e.preventDefault(); r.focus(); } }
-    if (e.key === 'Enter') { const r = envList.querySelector('.env-row'); if (r) { e.preventDefault(); r.click(); } }
-  });
+  listKeys(envList, search);
   search.addEventListener('input', debounce(loadEnvs, 200));
 
   // ---- deploys in progress + daily count (polled) ----
@@ -148,7 +125,7 @@ export async function render(ctx) {
       // Refresh chip colours.
       for (const list of stagesCache.values()) {
         for (const s of list) {
-          envList.querySelectorAll(`[data-stage-id="${CSS.escape(s.id)}"]`).forEach(chip => chip.replaceWith(stageChip(s)));
+          envList.querySelectorAll(`[data-stage-id="${CSS.escape(s.id)}"]`).forEach(chip => chip.replaceWith(stageChip(s, activeByEnvId)));
         }
       }
       if (!deploys.length) { clear(inProgress, emptyState('Nothing deploying', 'All stages are at rest.')); return; }
@@ -156,14 +133,7 @@ export async function render(ctx) {
         const [env, build] = await Promise.all([api.getEnvById(d.envId), api.getBuild(d.buildId).catch(() => null)]);
         return { d, env, build };
       }));
-      clear(inProgress, h('ul.deploy-feed', items.map(({ d, env, build }) => h('li',
-        h('div.feed-top',
-          env ? link(`/env/${encodeURIComponent(env.envName)}/${encodeURIComponent(env.stageName)}`, h('strong', env.envName), ' / ', env.stageName)
-            : h('span.muted', d.envId),
-          badge(d.state)),
-        progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' }),
-        h('div.feed-meta', build ? h('code', build.commitShort || '') : null, build ? ` ${build.branch} · ` : '',
-          `${d.operator || ''} · started `, h('span', { title: new Date(d.startDate).toISOString() }, fmtAgo(d.startDate)))))));
+      clear(inProgress, deployFeed(items));
     } catch (e) {
       if (e.name === 'AbortError') return;
       clear(inProgress, errorBox(e));
@@ -173,6 +143,47 @@ export async function render(ctx) {
   await Promise.all([loadEnvs(), loadActive()]);
   const timer = setInterval(loadActive, 5000);
   return () => clearInterval(timer);
+}
+
+// A stage as a chip coloured by its state: paused, deploying (activeByEnvId: env id → active deploy), deployed, idle.
+function stageChip(s, activeByEnvId) {
+  const active = s.deployId && activeByEnvId.get(s.id);
+  let tone = 'idle', title = 'no active deploy';
+  if (s.envState !== 'NORMAL') { tone = 'paused'; title = 'deploys paused'; }
+  else if (active) { tone = active.state === 'FAILING' ? 'failing' : 'running'; title = 'deploy ' + active.state.toLowerCase(); }
+  else if (s.deployId) { tone = 'ok'; title = 'deployed'; }
+  return h(`span.stage-chip.chip-${tone}`, { title: `${s.stageName}: ${title}`, dataset: { stageId: s.id } },
+    h('span.dot'), s.stageName);
+}
+
+// Arrow keys move through the list; from the search box, ↓ enters it and Enter opens the first row.
+function listKeys(envList, search) {
+  envList.addEventListener('keydown', e => {
+    const rows = [...envList.querySelectorAll('.env-row')];
+    const i = rows.indexOf(document.activeElement);
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const j = Math.max(0, Math.min(rows.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)));
+      rows.forEach(r => { r.tabIndex = -1; });
+      if (rows[j]) { rows[j].tabIndex = 0; rows[j].focus(); }
+    }
+  });
+  search.addEventListener('keydown', e => {
+    if (e.key === 'ArrowDown') { const r = envList.querySelector('.env-row'); if (r) { e.preventDefault(); r.focus(); } }
+    if (e.key === 'Enter') { const r = envList.querySelector('.env-row'); if (r) { e.preventDefault(); r.click(); } }
+  });
+}
+
+// The deploys in progress: stage, state, progress, build and who started it when.
+function deployFeed(items) {
+  return h('ul.deploy-feed', items.map(({ d, env, build }) => h('li',
+    h('div.feed-top',
+      env ? link(`/env/${encodeURIComponent(env.envName)}/${encodeURIComponent(env.stageName)}`, h('strong', env.envName), ' / ', env.stageName)
+        : h('span.muted', d.envId),
+      badge(d.state)),
+    progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' }),
+    h('div.feed-meta', build ? h('code', build.commitShort || '') : null, build ? ` ${build.branch} · ` : '',
+      `${d.operator || ''} · started `, h('span', { title: new Date(d.startDate).toISOString() }, fmtAgo(d.startDate))))));
 }
 
 function renderRecent(box) {

@@ -322,6 +322,131 @@ void engine_decision_release(struct engine_decision *d)
 }
 
 /* Decide one env id; appends to d. */
+/* §5.5 0.4: a host being stopped (row in STOP): the next STOPPING step, STOPPED when done, or nothing. upd is the
+ * report's update row (when rep). */
+static enum outcome decide_stop(const struct engine_ping_input *in, const struct env_view *env,
+				const struct agent_row *row, const struct engine_report *rep, struct agent_row *upd,
+				struct engine_candidate *c)
+{
+	c->decided_by = "0.4";
+	if (row->deploy_stage == DEPLOY_STAGE_STOPPED)
+		;
+	else if (row->deploy_stage != DEPLOY_STAGE_STOPPING) {
+		stop_bean(in, env, rep ? upd : row, row, &c->bean);
+		return OUTCOME_INSTALL;
+	} else if (!rep)
+		;
+	else if (rep->deploy_stage != DEPLOY_STAGE_STOPPING) {
+		/* the STOP answer was lost (ours) */
+		stop_bean(in, env, upd, row, &c->bean);
+		return OUTCOME_INSTALL;
+	} else if (agent_status_is_fatal(rep->agent_status))
+		;
+	else if (rep->agent_status == AGENT_STATUS_SUCCEEDED) {
+		stop_bean(in, env, upd, row, &c->bean);
+		c->bean.deploy_stage = DEPLOY_STAGE_STOPPED;
+		touch_stage(&c->bean, row, in->now_ms);
+		return OUTCOME_INSTALL;
+	} else {
+		c->bean = *upd;
+		c->bean.state = AGENT_STATE_STOP;
+		return OUTCOME_INSTALL;
+	}
+	return OUTCOME_NONE;
+}
+
+/* §5.5 1.x: a stage with a deploy, and the host's report on it: the next step of the deploy, or nothing. upd is
+ * the report's update row; a rollback's alias is swapped in it (§5.9). */
+static enum outcome decide_reported(const struct engine_ping_input *in, const struct env_view *env,
+				    const struct agent_row *row, const struct engine_report *rep, struct agent_row *upd,
+				    int policy, struct engine_candidate *c)
+{
+	const char *rep_deploy = upd->deploy_id;
+	bool same;
+
+	/* §5.9 rollback alias swap; an agent-sent deployAlias is never used (ours) */
+	if (env->deploy_type == DEPLOY_TYPE_ROLLBACK && !streq(rep_deploy, env->deploy_id) &&
+	    env->deploy_alias[0] && streq(rep_deploy, env->deploy_alias)) {
+		copy_id(upd->deploy_id, sizeof(upd->deploy_id), env->deploy_id);
+		upd->stage_start_date = row ? row->stage_start_date : in->now_ms;
+		touch_stage(upd, row, in->now_ms);
+		c->swapped = true;
+	}
+	same = streq(upd->deploy_id, env->deploy_id);
+	if (same && (upd->state == AGENT_STATE_RESET || upd->state == AGENT_STATE_RESET_BY_SYSTEM)) {
+		c->decided_by = "1.0";
+		scratch_bean(in, env, upd, row, &c->bean);
+		return OUTCOME_INSTALL;
+	} else if (same && rep->deploy_stage == DEPLOY_STAGE_SERVING_BUILD)
+		c->decided_by = "1.1";
+	else if (same && rep->agent_status == AGENT_STATUS_SUCCEEDED) {
+		int next = deploy_stage_next(rep->deploy_stage);
+
+		c->decided_by = "1.2";
+		if (next < 0)
+			scratch_bean(in, env, upd, row, &c->bean); /* no successor on the deploy path (ours) */
+		else {
+			c->bean = *upd;
+			c->bean.deploy_stage = next;
+			c->bean.status = AGENT_STATUS_UNKNOWN;
+			c->bean.state = AGENT_STATE_NORMAL;
+			c->bean.last_errno = 0;
+			c->bean.fail_count = 0;
+			touch_stage(&c->bean, row, in->now_ms);
+		}
+		return OUTCOME_INSTALL;
+	} else if (same && upd->state == AGENT_STATE_PAUSED_BY_SYSTEM) {
+		c->decided_by = "1.3";
+		if (policy == FAILURE_POLICY_REMOVE_HOST) {
+			upd->state = AGENT_STATE_STOP;
+			upd->removed = true;
+			stop_bean(in, env, upd, row, &c->bean);
+			return OUTCOME_INSTALL;
+		}
+	} else if (same) {
+		c->decided_by = "1.4";
+		c->bean = *upd;
+		c->in_flight = rep->agent_status == AGENT_STATUS_UNKNOWN;
+		return OUTCOME_INSTALL;
+	} else {
+		c->decided_by = "1.5";
+		scratch_bean(in, env, upd, row, &c->bean);
+		return OUTCOME_INSTALL;
+	}
+	return OUTCOME_NONE;
+}
+
+/* The candidate of an outcome into the decision: an install, an uninstall or a row to delete. */
+static void record_outcome(struct engine_decision *d, enum outcome out, struct engine_candidate *c,
+			   const struct env_view *env, const struct env_view *exists, const struct agent_row *row,
+			   const char *env_id, int policy)
+{
+	switch (out) {
+	case OUTCOME_INSTALL:
+		c->env = env;
+		c->stop = c->bean.state == AGENT_STATE_STOP;
+		engine_row_release_slot(&c->bean, policy);
+		c->need_wait = !c->bean.first_deploy && !c->stop && !(row && row->holds_slot);
+		c->priority = engine_effective_priority(env, c->bean.first_deploy);
+		d->installs[d->n_installs++] = *c;
+		break;
+	case OUTCOME_UNINSTALL:
+		c->env = exists;
+		c->priority = uninstall_priority(exists);
+		d->uninstalls[d->n_uninstalls++] = *c;
+		break;
+	case OUTCOME_DELETE_ROW: {
+		struct engine_delete *del = &d->deletes[d->n_deletes++];
+
+		copy_id(del->env_id, sizeof(del->env_id), env_id);
+		del->expect_version = row->version;
+		break;
+	}
+	case OUTCOME_NONE:
+		break;
+	}
+}
+
 static void decide_env(const struct engine_ping_input *in, const char *env_id, struct engine_decision *d)
 {
 	const struct env_view *env = find_env(in->envs, in->n_envs, env_id);
@@ -356,85 +481,11 @@ static void decide_env(const struct engine_ping_input *in, const char *env_id, s
 		c.decided_by = "0.2";
 	else if (row && row->state == AGENT_STATE_PAUSED_BY_USER)
 		c.decided_by = "0.3";
-	else if (row && row->state == AGENT_STATE_STOP && env) {
-		c.decided_by = "0.4";
-		if (row->deploy_stage == DEPLOY_STAGE_STOPPED)
-			;
-		else if (row->deploy_stage != DEPLOY_STAGE_STOPPING) {
-			stop_bean(in, env, rep ? &upd : row, row, &c.bean);
-			out = OUTCOME_INSTALL;
-		} else if (!rep)
-			;
-		else if (rep->deploy_stage != DEPLOY_STAGE_STOPPING) {
-			/* the STOP answer was lost (ours) */
-			stop_bean(in, env, &upd, row, &c.bean);
-			out = OUTCOME_INSTALL;
-		} else if (agent_status_is_fatal(rep->agent_status))
-			;
-		else if (rep->agent_status == AGENT_STATUS_SUCCEEDED) {
-			stop_bean(in, env, &upd, row, &c.bean);
-			c.bean.deploy_stage = DEPLOY_STAGE_STOPPED;
-			touch_stage(&c.bean, row, in->now_ms);
-			out = OUTCOME_INSTALL;
-		} else {
-			c.bean = upd;
-			c.bean.state = AGENT_STATE_STOP;
-			out = OUTCOME_INSTALL;
-		}
-	} else if (env && rep) {
-		const char *rep_deploy = upd.deploy_id;
-		bool same;
-
-		/* §5.9 rollback alias swap; an agent-sent deployAlias is never used (ours) */
-		if (env->deploy_type == DEPLOY_TYPE_ROLLBACK && !streq(rep_deploy, env->deploy_id) &&
-		    env->deploy_alias[0] && streq(rep_deploy, env->deploy_alias)) {
-			copy_id(upd.deploy_id, sizeof(upd.deploy_id), env->deploy_id);
-			upd.stage_start_date = row ? row->stage_start_date : in->now_ms;
-			touch_stage(&upd, row, in->now_ms);
-			c.swapped = true;
-		}
-		same = streq(upd.deploy_id, env->deploy_id);
-		if (same && (upd.state == AGENT_STATE_RESET || upd.state == AGENT_STATE_RESET_BY_SYSTEM)) {
-			c.decided_by = "1.0";
-			scratch_bean(in, env, &upd, row, &c.bean);
-			out = OUTCOME_INSTALL;
-		} else if (same && rep->deploy_stage == DEPLOY_STAGE_SERVING_BUILD)
-			c.decided_by = "1.1";
-		else if (same && rep->agent_status == AGENT_STATUS_SUCCEEDED) {
-			int next = deploy_stage_next(rep->deploy_stage);
-
-			c.decided_by = "1.2";
-			if (next < 0)
-				scratch_bean(in, env, &upd, row, &c.bean); /* no successor on the deploy path (ours) */
-			else {
-				c.bean = upd;
-				c.bean.deploy_stage = next;
-				c.bean.status = AGENT_STATUS_UNKNOWN;
-				c.bean.state = AGENT_STATE_NORMAL;
-				c.bean.last_errno = 0;
-				c.bean.fail_count = 0;
-				touch_stage(&c.bean, row, in->now_ms);
-			}
-			out = OUTCOME_INSTALL;
-		} else if (same && upd.state == AGENT_STATE_PAUSED_BY_SYSTEM) {
-			c.decided_by = "1.3";
-			if (policy == FAILURE_POLICY_REMOVE_HOST) {
-				upd.state = AGENT_STATE_STOP;
-				upd.removed = true;
-				stop_bean(in, env, &upd, row, &c.bean);
-				out = OUTCOME_INSTALL;
-			}
-		} else if (same) {
-			c.decided_by = "1.4";
-			c.bean = upd;
-			c.in_flight = rep->agent_status == AGENT_STATUS_UNKNOWN;
-			out = OUTCOME_INSTALL;
-		} else {
-			c.decided_by = "1.5";
-			scratch_bean(in, env, &upd, row, &c.bean);
-			out = OUTCOME_INSTALL;
-		}
-	} else if (env) {
+	else if (row && row->state == AGENT_STATE_STOP && env)
+		out = decide_stop(in, env, row, rep, &upd, &c);
+	else if (env && rep)
+		out = decide_reported(in, env, row, rep, &upd, policy, &c);
+	else if (env) {
 		c.decided_by = "2";
 		scratch_bean(in, env, row, row, &c.bean);
 		out = OUTCOME_INSTALL;
@@ -469,30 +520,7 @@ static void decide_env(const struct engine_ping_input *in, const char *env_id, s
 		(void)str_copy(w->row.last_operator, sizeof(w->row.last_operator), ENGINE_SYSTEM_OPERATOR);
 	}
 
-	switch (out) {
-	case OUTCOME_INSTALL:
-		c.env = env;
-		c.stop = c.bean.state == AGENT_STATE_STOP;
-		engine_row_release_slot(&c.bean, policy);
-		c.need_wait = !c.bean.first_deploy && !c.stop && !(row && row->holds_slot);
-		c.priority = engine_effective_priority(env, c.bean.first_deploy);
-		d->installs[d->n_installs++] = c;
-		break;
-	case OUTCOME_UNINSTALL:
-		c.env = exists;
-		c.priority = uninstall_priority(exists);
-		d->uninstalls[d->n_uninstalls++] = c;
-		break;
-	case OUTCOME_DELETE_ROW: {
-		struct engine_delete *del = &d->deletes[d->n_deletes++];
-
-		copy_id(del->env_id, sizeof(del->env_id), env_id);
-		del->expect_version = row->version;
-		break;
-	}
-	case OUTCOME_NONE:
-		break;
-	}
+	record_outcome(d, out, &c, env, exists, row, env_id, policy);
 }
 
 int engine_decide_ping(const struct engine_ping_input *in, struct engine_decision *ret)

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "download.h"
+#include "download_int.h"
 #include "fs.h"
 #include "s3.h"
 #include "util.h"
@@ -120,6 +121,30 @@ static void test_select_key(void **state)
 	v.trusted_signing_keys = " , ";
 	assert_int_equal(download_select_key(&v, &key, &any), 0);
 	assert_false(any);
+}
+
+/* Nothing is extracted before the whole artifact passed when there is anything to check. */
+static void test_job_verifies(void **state)
+{
+	static const char key[] = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+	struct download_job job;
+
+	(void)state;
+	download_job_init(&job);
+	job.url = "https://a.example/x.tgz";
+	assert_false(download_job_verifies(&job)); /* only then: extraction while downloading */
+	job.expected_sha256 = "";
+	assert_false(download_job_verifies(&job));
+	job.expected_sha256 = "00";
+	assert_true(download_job_verifies(&job));
+	job.expected_sha256 = NULL;
+	job.trusted_signing_keys = key; /* every build must be signed */
+	assert_true(download_job_verifies(&job));
+	job.trusted_signing_keys = NULL;
+	job.signing_key = key; /* the goal names a key */
+	assert_true(download_job_verifies(&job));
+	job.trusted_signing_keys = "AAAA"; /* ... that this host does not trust: refused later, never streamed */
+	assert_true(download_job_verifies(&job));
 }
 
 static void test_names(void **state)
@@ -294,7 +319,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_s3_urls),	 cmocka_unit_test(test_job_roundtrip), cmocka_unit_test(test_select_key),
 		cmocka_unit_test(test_names),	 cmocka_unit_test(test_reuse),	      cmocka_unit_test(test_install),
-		cmocka_unit_test(test_result_parse),
+		cmocka_unit_test(test_result_parse), cmocka_unit_test(test_job_verifies),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--internal-download") == 0)
