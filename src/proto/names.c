@@ -25,7 +25,7 @@ bool stage_name_is_reserved(const char *s)
 
 bool principal_name_is_reserved(const char *s)
 {
-	return s && (strcasecmp(s, PRINCIPAL_ANONYMOUS) == 0 || strcasecmp(s, PRINCIPAL_BOOTSTRAP) == 0);
+	return s && (strcasecmp(s, PRINCIPAL_NAME_ANONYMOUS) == 0 || strcasecmp(s, PRINCIPAL_NAME_BOOTSTRAP) == 0);
 }
 
 bool build_name_is_valid(const char *s)

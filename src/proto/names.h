@@ -20,9 +20,10 @@ bool principal_name_is_valid(const char *s); /* token / user names: ^[A-Za-z0-9.
 
 /* The names the server itself gives principals: the request without credentials and the token
  * made at first start. No token, user or group may take them (in any letter case), so a log line
- * or a history entry that names them is the server's own. */
-#define PRINCIPAL_ANONYMOUS "anonymous"
-#define PRINCIPAL_BOOTSTRAP "bootstrap-admin"
+ * or a history entry that names them is the server's own. (PRINCIPAL_NAME_*: PRINCIPAL_ANONYMOUS
+ * is a kind of principal in the server's http/http.h.) */
+#define PRINCIPAL_NAME_ANONYMOUS "anonymous"
+#define PRINCIPAL_NAME_BOOTSTRAP "bootstrap-admin"
 bool principal_name_is_reserved(const char *s);
 
 #endif

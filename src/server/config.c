@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth.h"
 #include "cfg.h"
 #include "dsn.h"
 #include "enums.h"
@@ -282,13 +281,6 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 		snprintf(errbuf, errsize, "max_connections (%lld) must exceed max_held_pings (%lld)",
 			 (long long)cfg->max_connections, (long long)cfg->max_held_pings);
 		return -EINVAL;
-	}
-	if (cfg->public_url && *cfg->public_url) {
-		struct origin_parts o;
-		if (http_origin_parse(cfg->public_url, &o) < 0) {
-			snprintf(errbuf, errsize, "invalid public_url '%s': expected http(s)://host[:port]", cfg->public_url);
-			return -EINVAL;
-		}
 	}
 	if (cfg->retention_at) {
 		int hh, mm;

@@ -21,7 +21,7 @@
 #include "events.h"
 #include "fs.h"
 #include "hash.h"
-#include "http.h"
+#include "http/http.h"
 #include "log.h"
 #include "migrate.h"
 #include "names.h"
@@ -117,7 +117,7 @@ static int bootstrap_token(struct server *srv, const char *db_path)
 	if ((r = token_generate(token)) < 0 || (r = sha256_hex(token, strlen(token), hash)) < 0 ||
 	    (r = id_generate(id)) < 0)
 		return r;
-	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", PRINCIPAL_BOOTSTRAP, "resource", "*", "type",
+	row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", PRINCIPAL_NAME_BOOTSTRAP, "resource", "*", "type",
 			"SYSTEM", "role", "ADMIN", "expireDate", "tokenHash", hash, "createDate", (json_int_t)now_ms());
 	if (!row)
 		return -ENOMEM;
@@ -131,7 +131,7 @@ static int bootstrap_token(struct server *srv, const char *db_path)
 	r = fs_write_atomic_path(path, line, strlen(line), 0600);
 	if (r < 0)
 		return log_error_errno(r, "cannot write the admin token to '%s'", path);
-	log_notice("created SYSTEM ADMIN token '%s' in '%s'", PRINCIPAL_BOOTSTRAP, path);
+	log_notice("created SYSTEM ADMIN token '%s' in '%s'", PRINCIPAL_NAME_BOOTSTRAP, path);
 	return 0;
 }
 
@@ -217,6 +217,8 @@ int main(int argc, char **argv)
 	}
 	if (r >= 0)
 		r = server_config_validate(&srv.cfg, err, sizeof(err));
+	if (r >= 0)
+		r = http_config_validate(&srv.cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "slipway-server: %s\n", err);
 		server_config_release(&srv.cfg);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* server.h: the server-wide context (settings of PROTOCOL §10, the store, the HTTP daemon,
- * metrics) shared by http.c, api/ and workers/. One instance per process, created by main.c. */
+ * metrics) shared by http/, api/ and workers/. One instance per process, created by main.c. */
 #ifndef SLIPWAY_SERVER_H
 #define SLIPWAY_SERVER_H
 

@@ -14,7 +14,7 @@
 
 #include "deploy_input.h"
 #include "enums.h"
-#include "http.h"
+#include "http/http.h"
 #include "jsonutil.h"
 #include "util.h"
 #include "fuzz.h"

@@ -10,7 +10,7 @@
 
 #include "api.h"
 #include "enums.h"
-#include "http.h"
+#include "http/http.h"
 #include "jsonutil.h"
 #include "util.h"
 #include "fuzz.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cron.h"
-#include "http.h"
+#include "http/http.h"
 #include "banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "http.h"
+#include "http/http.h"
 
 #define API_ROUTES(name) extern const struct route name[]; extern const size_t name##_count
 API_ROUTES(api_system_routes);

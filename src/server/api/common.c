@@ -70,7 +70,7 @@ const char *api_operator(struct req *r)
 {
 	size_t l = strlen(r->principal.name);
 	if (r->principal.kind == PRINCIPAL_NONE)
-		return PRINCIPAL_ANONYMOUS;
+		return PRINCIPAL_NAME_ANONYMOUS;
 	return l > 64 ? r->principal.name + l - 64 : r->principal.name;
 }
 

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <jansson.h>
 
-#include "http.h"
+#include "http/http.h"
 
 #define DEPLOY_INPUT_DESCRIPTION_MAX 2048
 #define DEPLOY_INPUT_HOST_IDS_MAX 10000

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* api/roles.c: user_roles and group_roles bindings of an env and of the system (PROTOCOL §4.10)
  * and GET /v1/system/whoami (§4.1). The bindings give users behind a trusted proxy their roles
- * (§9.5, auth.c). */
+ * (§9.5, http/auth.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

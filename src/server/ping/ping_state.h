@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "engine.h"
-#include "http.h"
+#include "http/http.h"
 #include "pipeline.h"
 #include "store_ping.h"
 #include "wire.h"

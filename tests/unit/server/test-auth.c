@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "banned.h"
 
 static bool trusted4(const char *list, const char *ip)

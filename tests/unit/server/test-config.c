@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "http/http.h"
 #include "server.h"
 
 /* argv is const in the tests; the parser takes char ** like main() */
@@ -81,12 +82,13 @@ static void test_connection_settings(void **state)
 	assert_int_equal(cfg.per_ip_connection_limit, 7); /* the old name sets the new setting */
 	assert_int_equal(cfg.request_read_timeout, 0);
 	server_config_release(&cfg);
+	/* public_url is the HTTP layer's to check */
 	assert_int_equal(load(&cfg, 3, bad_url, err, sizeof(err)), 0);
-	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(http_config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "public_url"));
 	server_config_release(&cfg);
 	assert_int_equal(load(&cfg, 3, good_url, err, sizeof(err)), 0);
-	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(http_config_validate(&cfg, err, sizeof(err)), 0);
 	server_config_release(&cfg);
 }
 

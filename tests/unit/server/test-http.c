@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "enums.h"
-#include "http.h"
+#include "http/http.h"
 
 static int h_a(struct req *r)
 {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http.h: the HTTP layer on libmicrohttpd: route table and matching, authentication hook,
- * per-request arena, query helpers, JSON replies and the JSON error body (PROTOCOL §1.6).
+/* http/http.h: the HTTP layer on libmicrohttpd, what the rest of the server uses: route tables and
+ * matching, authentication and authorisation, the per-request arena, query helpers, JSON replies and
+ * the JSON error body (PROTOCOL §1.6), the daemon and its metrics. Include it as "http/http.h" (the
+ * CLI has an http.h of its own). The layer's files and their shared internals: http/internal.h.
  *
  * Handler contract: a route_fn is called once the whole body has been read. It either queues a
  * reply with one of the http_reply_* calls and returns 0, or returns a negative errno; then the
@@ -9,8 +11,8 @@
  * another thread calls http_resume(), the handler is called again with req->resumed = true and must
  * then reply. Everything allocated with req_alloc()/req_strdup() lives until the request is
  * completed (NOTIFY_COMPLETED). */
-#ifndef SLIPWAY_SERVER_HTTP_H
-#define SLIPWAY_SERVER_HTTP_H
+#ifndef SLIPWAY_SERVER_HTTP_HTTP_H
+#define SLIPWAY_SERVER_HTTP_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -178,6 +180,16 @@ bool principal_allows(const struct principal *p, int role, enum route_scope scop
 /* Is the textual peer address (IPv4/IPv6) in the trusted_proxies list (addresses or CIDRs,
  * comma- or space-separated)? */
 bool http_proxy_trusted(const char *trusted_proxies, const struct sockaddr *peer);
+/* An origin: lower-case scheme (http or https) and host, port defaulted by the scheme. */
+struct origin_parts {
+	char scheme[8];
+	char host[256];
+	int port;
+};
+/* Parse "scheme://host[:port][/]" (no userinfo, path, query) as an origin; -EINVAL otherwise. */
+int http_origin_parse(const char *url, struct origin_parts *ret);
+/* The checks of the settings the HTTP layer reads (public_url); errbuf says why. */
+int http_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize);
 /* Names of enum route_scope ("PUBLIC", "ANY", "SYSTEM", "ENV", "NEW_ENV"). */
 const char *route_scope_to_string(enum route_scope scope);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* embedded.h: the board's files, compiled into the binary by cmake/embed.cmake (the SQL schema is store's:
+/* http/embedded.h: the board's files, compiled into the binary by cmake/embed.cmake (the SQL schema is store's:
  * store/store_schema.h).
  * Each table ends with an entry whose path is NULL. Paths start with '/'. */
 #ifndef SLIPWAY_SERVER_EMBEDDED_H

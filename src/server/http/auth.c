@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* auth.c: users behind a trusted reverse proxy (PROTOCOL §9.1, §9.5): the proxy address check, the
- * user principal with its own and its groups' role bindings, and the role decision for users.
- * Tokens and anonymous requests are resolved in http.c; http_require() stays the one place that
- * answers 401/403. Also the CSRF guard of proxy users' writes (their browser sends their credentials
- * to whichever page asks, unlike a token) and the origin parsing it uses. */
+/* http/auth.c: who makes a request and what it may do (PROTOCOL §9), the one module that decides:
+ * - the principal: a token (Authorization), a user named by a trusted reverse proxy (with its own and its
+ *   groups' role bindings), or anonymous;
+ * - the decision: principal_allows() / http_require(), the one place that answers 401/403;
+ * - the CSRF guard of proxy users' writes (their browser sends the proxy's cookie to whichever page asks,
+ *   unlike a token), with the origin parsing it uses. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -13,8 +14,9 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 
-#include "auth.h"
 #include "enums.h"
+#include "hash.h"
+#include "internal.h"
 #include "ipnet.h"
 #include "log.h"
 #include "names.h"
@@ -41,6 +43,108 @@ const char *route_scope_to_string(enum route_scope scope)
 	}
 	return "UNKNOWN";
 }
+
+/* Does a role held at scope_type/resource apply to a route of `scope` (on env_name)? */
+static bool binding_applies(int scope_type, const char *resource, enum route_scope scope, const char *env_name)
+{
+	if (scope_type == SCOPE_TYPE_SYSTEM)
+		return true;
+	switch (scope) {
+	case SCOPE_ANY:
+	case SCOPE_NEW_ENV:
+		return true;
+	case SCOPE_ENV:
+		return env_name && strcasecmp(resource, env_name) == 0;
+	default:
+		return false;
+	}
+}
+
+bool principal_allows(const struct principal *p, int role, enum route_scope scope, const char *env_name)
+{
+	if (scope == SCOPE_PUBLIC)
+		return true;
+	if (p->kind == PRINCIPAL_USER)
+		return auth_user_allows(p, role, scope, env_name);
+	return p->role >= 0 && role_satisfies(p->role, role) &&
+	       binding_applies(p->scope_type, p->resource, scope, env_name);
+}
+
+int http_require(struct req *r, int role, enum route_scope scope, const char *env_name)
+{
+	if (principal_allows(&r->principal, role, scope, env_name))
+		return 0;
+	if (r->principal.kind == PRINCIPAL_NONE)
+		return http_fail(r, 401, NULL, "authentication required: send 'Authorization: token <t>'");
+	return http_fail(r, 403, NULL, "'%s' needs role %s%s%s", r->principal.name, role_to_string(role),
+			 scope == SCOPE_SYSTEM ? " at SYSTEM scope" : scope == SCOPE_ENV ? " on env " : "",
+			 scope == SCOPE_ENV && env_name ? env_name : "");
+}
+
+/* Resolve the principal from the Authorization header (§9.1). Records 401 and returns < 0 for a
+ * bad or expired token. */
+int http_authenticate(struct req *r)
+{
+	struct server *srv = r->srv;
+	const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *tok = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	json_t *row = NULL;
+	int k;
+
+	r->principal = (struct principal){ .kind = PRINCIPAL_NONE, .role = -1 };
+	if (!h) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn,
+									     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		/* the pings of agents never come as a proxy user: one that did would be the proxy's doing */
+		k = r->match.route && r->match.route->ping_body ? 0 : auth_user_principal(r, ci ? ci->client_addr : NULL);
+		if (k < 0 || r->principal.kind == PRINCIPAL_USER)
+			return k;
+		if (srv->anonymous_role >= 0) {
+			r->principal.kind = PRINCIPAL_ANONYMOUS;
+			r->principal.role = srv->anonymous_role;
+			r->principal.scope_type = SCOPE_TYPE_SYSTEM;
+			(void)str_copy(r->principal.name, sizeof(r->principal.name), PRINCIPAL_NAME_ANONYMOUS);
+			(void)str_copy(r->principal.resource, sizeof(r->principal.resource), "*");
+		}
+		return 0;
+	}
+	if (strncasecmp(h, "token ", 6) == 0)
+		tok = h + 6;
+	else if (strncasecmp(h, "Bearer ", 7) == 0)
+		tok = h + 7;
+	if (!tok)
+		return http_fail(r, 401, NULL, "unsupported Authorization scheme: use 'token <t>' or 'Bearer <t>'");
+	while (*tok == ' ')
+		tok++;
+	if (strlen(tok) < 1 || strlen(tok) > 256)
+		return http_fail(r, 401, NULL, "invalid token");
+	k = sha256_hex(tok, strlen(tok), hash);
+	if (k < 0)
+		return http_fail(r, 500, NULL, "internal error");
+	k = store_token_get_by_hash(srv->store, hash, &row);
+	if (k == -ENOENT)
+		return http_fail(r, 401, NULL, "invalid token");
+	if (k < 0) {
+		(void)server_db_error(srv, k, "cannot look up token");
+		return http_fail(r, 503, NULL, "database unavailable");
+	}
+	json_t *exp = json_object_get(row, "expireDate");
+	if (json_is_integer(exp) && json_integer_value(exp) > 0 && json_integer_value(exp) < now_ms()) {
+		json_decref(row);
+		return http_fail(r, 401, NULL, "token expired");
+	}
+	r->principal.kind = PRINCIPAL_TOKEN;
+	(void)str_copy(r->principal.name, sizeof(r->principal.name), json_string_value(json_object_get(row, "name")));
+	r->principal.role = role_from_string_alias(json_string_value(json_object_get(row, "role")));
+	r->principal.scope_type = scope_type_from_string(json_string_value(json_object_get(row, "type")));
+	(void)str_copy(r->principal.resource, sizeof(r->principal.resource),
+		       json_string_value(json_object_get(row, "resource")));
+	json_decref(row);
+	return 0;
+}
+
+/* ---- users behind a trusted proxy --------------------------------------------------------------- */
 
 bool http_proxy_trusted(const char *trusted_proxies, const struct sockaddr *peer)
 {
@@ -152,21 +256,6 @@ int auth_user_principal(struct req *r, const struct sockaddr *peer)
 	return 0;
 }
 
-static bool binding_applies(int scope_type, const char *resource, enum route_scope scope, const char *env_name)
-{
-	if (scope_type == SCOPE_TYPE_SYSTEM)
-		return true;
-	switch (scope) {
-	case SCOPE_ANY:
-	case SCOPE_NEW_ENV:
-		return true;
-	case SCOPE_ENV:
-		return env_name && strcasecmp(resource, env_name) == 0;
-	default:
-		return false;
-	}
-}
-
 bool auth_user_allows(const struct principal *p, int role, enum route_scope scope, const char *env_name)
 {
 	if (scope == SCOPE_NEW_ENV)
@@ -225,6 +314,18 @@ out:
 	curl_free(user);
 	curl_url_cleanup(u);
 	return k;
+}
+
+int http_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize)
+{
+	struct origin_parts o;
+
+	if (cfg->public_url && *cfg->public_url && http_origin_parse(cfg->public_url, &o) < 0) {
+		(void)str_printf(errbuf, errsize, "invalid public_url '%s': expected http(s)://host[:port]",
+				 cfg->public_url);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The first item of a comma-separated proxy header (X-Forwarded-Host: a, b), trimmed, in buf. */

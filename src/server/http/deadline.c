@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http_deadline.c: the absolute deadline for receiving a request (see http_deadline.h). The sweeper
+/* http/deadline.c: the absolute deadline for receiving a request (see internal.h). The sweeper
  * closes a late connection by shutting its socket down: libmicrohttpd then reads the end of the stream
  * and closes the connection itself (answering nothing). The socket cannot be closed and reused under the
  * sweeper: libmicrohttpd reports a connection closed (removing it from the list, under the lock the sweeper
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include "http_deadline.h"
+#include "internal.h"
 #include "log.h"
 #include "sleep.h"
 #include "util.h"
@@ -43,11 +43,10 @@ static void sweep(int64_t now)
 		    now - __atomic_load_n(&t->since_ms, __ATOMIC_RELAXED) <= dl.deadline_ms)
 			continue;
 		__atomic_store_n(&t->reading, false, __ATOMIC_RELAXED);
-		/* logged first: once the socket is shut, the peer may read the log at once */
+		__atomic_add_fetch(&dl.closed, 1, __ATOMIC_RELAXED);
 		log_info("closing the connection from %s: its request did not arrive within request_read_timeout "
 			 "(%llds)", t->peer, (long long)(dl.deadline_ms / 1000));
 		(void)shutdown(t->fd, SHUT_RDWR);
-		__atomic_add_fetch(&dl.closed, 1, __ATOMIC_RELAXED);
 	}
 }
 
