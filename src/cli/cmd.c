@@ -19,6 +19,7 @@ const struct cmd cli_commands[] = {
     {"resume", cmd_resume, "let a paused ENV/STAGE continue"},
     {"status", cmd_status, "show (or --watch) the current deploy of ENV/STAGE"},
     {"hosts", cmd_hosts, "list the hosts of ENV/STAGE and their agents"},
+    {"host", cmd_host, "pause, resume, reset or stop some hosts of ENV/STAGE"},
     {"agents", cmd_agents, "show every env stage of one host"},
     {"token", cmd_token, "create, list, change and revoke API tokens"},
     {"role", cmd_role, "give users and groups roles (set, list, delete)"},

@@ -39,10 +39,11 @@ int cmd_hosts(struct cli *c, int argc, char **argv);
 int cmd_agents(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_role(struct cli *c, int argc, char **argv);
+int cmd_host(struct cli *c, int argc, char **argv);
 
 /* Sub-command tables of the groups (also read by `slipway completion`). */
-extern const struct cmd token_commands[], role_commands[];
-extern const size_t token_n_commands, role_n_commands;
+extern const struct cmd token_commands[], role_commands[], host_commands[];
+extern const size_t token_n_commands, role_n_commands, host_n_commands;
 
 /* `slipway --help` text (commands, global options, environment, exit codes) to f. */
 void cmd_print_main_help(FILE *f);

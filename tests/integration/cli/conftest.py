@@ -8,6 +8,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # fakehost.py
 from serverproc import BUILD_DIR as BUILD, REPO, SERVER_BIN, ServerProcess, api_call  # noqa: E402,F401
 
 CLI_BIN = os.path.join(BUILD, "src", "cli", "slipway")

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: Apache-2.0
+# `slipway host pause|resume|reset|stop` against a real server, with hosts played through the ping API.
+from fakehost import publish, stage_with_host
+
+
+def agent_of(server, env, host, stage="prod"):
+    code, agents = server.api("GET", f"/v1/envs/{env}/{stage}/agents")
+    assert code == 200, agents
+    rows = [a for a in agents if a["hostName"] == host]
+    return rows[0] if rows else None
+
+
+def test_pause_resume_reset(cli, server, names):
+    env = names("ha")
+    host = stage_with_host(cli, server, env)
+    assert agent_of(server, env, host.host)["state"] == "NORMAL"
+
+    r = cli("host", "pause", f"{env}/prod", host.host)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{env}/prod: host {host.host} paused"
+    assert agent_of(server, env, host.host)["state"] == "PAUSED_BY_USER"
+
+    r = cli("host", "resume", f"{env}/prod", host.host)  # by name; the id is the same here
+    assert r.returncode == 0, r.stderr
+    assert agent_of(server, env, host.host)["state"] == "NORMAL"
+
+    r = cli("host", "reset", f"{env}/prod", host.host)
+    assert r.returncode == 0, r.stderr
+    assert agent_of(server, env, host.host)["state"] == "RESET"
+
+
+def test_reset_all_failed(cli, server, names):
+    env = names("hf")
+    host = stage_with_host(cli, server, env)
+    assert cli("deploy", f"{env}/prod", "--build", publish(cli, env, "0f0f0f0f")).returncode == 0
+    host.ping(status_for_goal="TOO_MANY_RETRY")
+    host.ping()
+    before = agent_of(server, env, host.host)
+    assert before["status"] == "TOO_MANY_RETRY" and before["state"] != "RESET"
+    r = cli("host", "reset", f"{env}/prod", "--all-failed")
+    assert r.returncode == 0, r.stderr
+    assert agent_of(server, env, host.host)["state"] == "RESET"
+
+
+def test_stop(cli, server, names):
+    env = names("hs")
+    host = stage_with_host(cli, server, env)
+    r = cli("host", "stop", f"{env}/prod", host.host, "--no-replace")
+    assert r.returncode == 0, r.stderr
+    assert agent_of(server, env, host.host)["state"] == "STOP"
+    code, h = server.api("GET", f"/v1/hosts/{host.host}")
+    assert code == 200
+    states = {x["state"] for x in (h if isinstance(h, list) else [h])}
+    assert states == {"PENDING_TERMINATE_NO_REPLACE"}
+
+
+def test_host_bad_input(cli, server, names):
+    env = names("hb")
+    host = stage_with_host(cli, server, env)
+    r = cli("host", "pause", f"{env}/prod", "no-such-host")
+    assert r.returncode == 68 and "no-such-host" in r.stderr
+    assert agent_of(server, env, host.host)["state"] == "NORMAL"
+    # one unknown host among known ones: nothing is changed
+    r = cli("host", "pause", f"{env}/prod", host.host, "typo-host")
+    assert r.returncode == 68
+    assert agent_of(server, env, host.host)["state"] == "NORMAL"
+    for args in (("host", "pause", f"{env}/prod"), ("host", "pause", "noslash", host.host),
+                 ("host", "reset", f"{env}/prod", host.host, "--all-failed"),
+                 ("host", "pause", f"{env}/prod", host.host, "--all-failed"),
+                 ("host", "pause", f"{env}/prod", host.host, "--no-replace"), ("host", "explode")):
+        r = cli(*args)
+        assert r.returncode == 64, (args, r.stderr)
+    r = cli("host", "pause", "no-such-env/prod", "h")
+    assert r.returncode == 68
+    r = cli("host", "reset", f"{names('empty')}/prod", "--all-failed")
+    assert r.returncode == 68
+    for sub in ("pause", "resume", "reset", "stop"):
+        assert cli("host", sub, "--help").stdout.startswith(f"usage: slipway host {sub} ")
