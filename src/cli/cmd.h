@@ -41,6 +41,11 @@ int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_role(struct cli *c, int argc, char **argv);
 int cmd_host(struct cli *c, int argc, char **argv);
 
+/* `env enable|disable|history` (cmd_env_ops.c), in the `env` table of cmd_env.c. */
+int env_enable(struct cli *c, int argc, char **argv);
+int env_disable(struct cli *c, int argc, char **argv);
+int env_history(struct cli *c, int argc, char **argv);
+
 /* Sub-command tables of the groups (also read by `slipway completion`). */
 extern const struct cmd token_commands[], role_commands[], host_commands[];
 extern const size_t token_n_commands, role_n_commands, host_n_commands;

@@ -790,6 +790,9 @@ static const struct cmd env_commands[] = {
     {"capacity", env_capacity, "add, remove or list the stage's hosts and groups"},
     {"scripts", env_scripts, "get or set the script variables (script_configs)"},
     {"agent-config", env_agent_config, "get or set the agent configs (agent_configs)"},
+    {"enable", env_enable, "enable a stage (it may be promoted to)"},
+    {"disable", env_disable, "disable a stage (no promotes to it)"},
+    {"history", env_history, "the stage's config history (--diff)"},
 };
 
 int cmd_env(struct cli *c, int argc, char **argv)
