@@ -13,7 +13,7 @@ PG_SUITES ?= tests/integration/server tests/integration/ping tests/integration/p
 	tests/integration/cli tests/integration/fleet tests/integration/ha tests/integration/agent/test_agent_e2e.py \
 	tests/integration/examples/test_hello_agent.py
 
-.PHONY: all deps build test unit integration integration-sqlite integration-pg browser run bench asan fuzz format clean
+.PHONY: all deps build package package-test test unit integration integration-sqlite integration-pg browser run bench asan fuzz format clean
 
 all: build
 
@@ -51,6 +51,16 @@ test: deps
 run: deps
 	$(MAKE) build
 	scripts/run-demo.sh
+
+# Debian packages slipway-server, slipway-agent and slipway in $(BUILD)/package/src (packaging/README.md)
+package:
+	@scripts/deps.sh package
+	JOBS=$(JOBS) packaging/build-debs.sh $(BUILD)/package
+
+# builds the packages, lintian, unpacked-package checks, then a deploy with the packaged binaries (a few minutes;
+# not part of `make test`)
+package-test: package
+	PYTEST="$(PYTEST)" tests/integration/packaging/run.sh $(BUILD)/package
 
 bench: deps
 	$(MAKE) build

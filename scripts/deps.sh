@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Install the Debian packages Slipway needs to build, test and run, but only those missing.
-# Usage: scripts/deps.sh [build|test|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|package|all]   (default: all)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
 	libcurl4-openssl-dev libarchive-dev libssl-dev libcmocka-dev libpq-dev)
+package_pkgs=(debhelper dpkg-dev fakeroot lintian git)
 test_pkgs=(python3-pytest python3-requests curl zstd nginx-light wrk procps chromium nodejs postgresql python3-psycopg2)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in
 build) ;;
-test | all) want+=("${test_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+test) want+=("${test_pkgs[@]}") ;;
+package) want+=("${package_pkgs[@]}") ;;
+all) want+=("${test_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|package|all]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -143,4 +143,5 @@ def test_deploy_bad_build_and_rollback(fleet):
     assert code == 201, doc
     wait_for(lambda: serving(good), 60, "the rollback to serve the good build again")
     assert app(port)["pid"] != good_pid
-    assert len(hello_pids(str(agent_dir / "current" / "hello.run"))) == 1
+    # the rolled-back build's process may still be on its way out when the good one answers
+    wait_for(lambda: len(hello_pids(str(agent_dir / "current" / "hello.run"))) == 1, 10, "one hello process")
