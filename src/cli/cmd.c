@@ -21,6 +21,7 @@ const struct cmd cli_commands[] = {
     {"hosts", cmd_hosts, "list the hosts of ENV/STAGE and their agents"},
     {"host", cmd_host, "pause, resume, reset or stop some hosts of ENV/STAGE"},
     {"agents", cmd_agents, "show every env stage of one host"},
+    {"config", cmd_config, "read or write a stage's promote, webhook, schedule, capacity, script, agent config"},
     {"token", cmd_token, "create, list, change and revoke API tokens"},
     {"role", cmd_role, "give users and groups roles (set, list, delete)"},
 };

@@ -40,6 +40,13 @@ int cmd_agents(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_role(struct cli *c, int argc, char **argv);
 int cmd_host(struct cli *c, int argc, char **argv);
+int cmd_config(struct cli *c, int argc, char **argv);
+
+/* "KEY=VALUE" → a malloc'd key and a JSON value: VALUE as JSON when it parses and json_values is set,
+ * else a string. -EINVAL (no '=', empty key, not UTF-8) or -ENOMEM. (cmd_env.c) */
+int cli_parse_assignment(const char *s, bool json_values, char **ret_key, json_t **ret_value);
+/* Merge a file holding a JSON object, or KEY = VALUE lines (# comments), into `into`. (cmd_env.c) */
+int cli_load_object_file(struct cli *c, const char *cmd, const char *path, json_t *into);
 
 /* `env enable|disable|history` (cmd_env_ops.c), in the `env` table of cmd_env.c. */
 int env_enable(struct cli *c, int argc, char **argv);
@@ -47,8 +54,8 @@ int env_disable(struct cli *c, int argc, char **argv);
 int env_history(struct cli *c, int argc, char **argv);
 
 /* Sub-command tables of the groups (also read by `slipway completion`). */
-extern const struct cmd token_commands[], role_commands[], host_commands[];
-extern const size_t token_n_commands, role_n_commands, host_n_commands;
+extern const struct cmd token_commands[], role_commands[], host_commands[], config_commands[];
+extern const size_t token_n_commands, role_n_commands, host_n_commands, config_n_commands;
 
 /* `slipway --help` text (commands, global options, environment, exit codes) to f. */
 void cmd_print_main_help(FILE *f);

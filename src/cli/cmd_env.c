@@ -42,7 +42,7 @@ static void env_opts_release(struct env_opts *o)
 
 /* "KEY=VALUE" → key and a JSON value: VALUE as JSON when it parses as JSON (42, true, null,
  * "quoted", [..], {..}), else as a plain string (json_values false: always a string). */
-static int parse_assignment(const char *s, bool json_values, char **ret_key, json_t **ret_value)
+int cli_parse_assignment(const char *s, bool json_values, char **ret_key, json_t **ret_value)
 {
 	const char *eq = strchr(s, '=');
 	json_t *v = NULL;
@@ -145,7 +145,7 @@ static int env_parse(struct cli *c, const char *cmd, const char *usage, unsigned
 			char *key = NULL;
 			json_t *v = NULL;
 
-			if (parse_assignment(optarg, true, &key, &v) < 0)
+			if (cli_parse_assignment(optarg, true, &key, &v) < 0)
 				return cli_usage_error(c, "%s: --set wants KEY=VALUE, not '%s'", cmd, optarg);
 			r = json_object_set_new(o->set, key, v);
 			free(key);
@@ -439,7 +439,7 @@ static int config_set(struct cli *c, int argc, char **argv)
 		char *key = NULL;
 		json_t *v = NULL;
 
-		if (parse_assignment(args[i], true, &key, &v) < 0) {
+		if (cli_parse_assignment(args[i], true, &key, &v) < 0) {
 			json_decref(body);
 			return cli_usage_error(c, "env config set: '%s' is not KEY=VALUE", args[i]);
 		}
@@ -457,14 +457,14 @@ static int config_set(struct cli *c, int argc, char **argv)
 	return r;
 }
 
-static const struct cmd config_commands[] = {
+static const struct cmd env_config_commands[] = {
     {"get", config_get, "print the stage's settings"},
     {"set", config_set, "change stage settings"},
 };
 
 static int env_config(struct cli *c, int argc, char **argv)
 {
-	return cmd_dispatch(c, "env config", config_commands, ELEMENTSOF(config_commands), argc, argv);
+	return cmd_dispatch(c, "env config", env_config_commands, ELEMENTSOF(env_config_commands), argc, argv);
 }
 
 /* ---- string maps: script_configs and agent_configs ---- */
@@ -498,7 +498,7 @@ static int map_get(struct cli *c, const char *cmd, const char *resource, int arg
 }
 
 /* --file: a JSON object, or KEY = VALUE lines (# comments). */
-static int map_load_file(struct cli *c, const char *cmd, const char *path, json_t *into)
+int cli_load_object_file(struct cli *c, const char *cmd, const char *path, json_t *into)
 {
 	char *data = NULL, *line, *save = NULL;
 	json_t *j = NULL;
@@ -575,7 +575,7 @@ static int map_set(struct cli *c, const char *cmd, const char *resource, int arg
 		}
 	}
 	if (o.file) {
-		r = map_load_file(c, cmd, o.file, m);
+		r = cli_load_object_file(c, cmd, o.file, m);
 		if (r < 0)
 			goto out;
 	}
@@ -583,7 +583,7 @@ static int map_set(struct cli *c, const char *cmd, const char *resource, int arg
 		char *name = NULL;
 		json_t *v = NULL;
 
-		if (parse_assignment(args[k], false, &name, &v) < 0) {
+		if (cli_parse_assignment(args[k], false, &name, &v) < 0) {
 			r = cli_usage_error(c, "%s: '%s' is not KEY=VALUE", cmd, args[k]);
 			goto out;
 		}
