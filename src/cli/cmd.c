@@ -24,6 +24,7 @@ const struct cmd cli_commands[] = {
     {"config", cmd_config, "read or write a stage's promote, webhook, schedule, capacity, script, agent config"},
     {"token", cmd_token, "create, list, change and revoke API tokens"},
     {"role", cmd_role, "give users and groups roles (set, list, delete)"},
+    {"completion", cmd_completion, "print a shell completion script (bash, zsh, fish)"},
 };
 const size_t cli_n_commands = ELEMENTSOF(cli_commands);
 

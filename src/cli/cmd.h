@@ -41,6 +41,7 @@ int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_role(struct cli *c, int argc, char **argv);
 int cmd_host(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_completion(struct cli *c, int argc, char **argv);
 
 /* "KEY=VALUE" → a malloc'd key and a JSON value: VALUE as JSON when it parses and json_values is set,
  * else a string. -EINVAL (no '=', empty key, not UTF-8) or -ENOMEM. (cmd_env.c) */
@@ -54,8 +55,10 @@ int env_disable(struct cli *c, int argc, char **argv);
 int env_history(struct cli *c, int argc, char **argv);
 
 /* Sub-command tables of the groups (also read by `slipway completion`). */
-extern const struct cmd token_commands[], role_commands[], host_commands[], config_commands[];
-extern const size_t token_n_commands, role_n_commands, host_n_commands, config_n_commands;
+extern const struct cmd build_commands[], env_commands[], token_commands[], role_commands[], host_commands[],
+    config_commands[];
+extern const size_t build_n_commands, env_n_commands, token_n_commands, role_n_commands, host_n_commands,
+    config_n_commands;
 
 /* `slipway --help` text (commands, global options, environment, exit codes) to f. */
 void cmd_print_main_help(FILE *f);

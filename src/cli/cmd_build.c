@@ -550,14 +550,13 @@ out:
 	return r;
 }
 
-static const struct cmd build_commands[] = {
+const struct cmd build_commands[] = {
     {"publish", build_publish, "register a build"},
     {"list", build_list, "list builds by name or commit"},
     {"show", build_show, "show one build"},
     {"tag", build_tag, "tag a build BAD_BUILD, GOOD_BUILD or CERTIFIED_BUILD"},
     {"tags", build_tags, "show a build's effective tag and its own tags"},
 };
-const struct cmd *const build_command_table = build_commands;
 const size_t build_n_commands = ELEMENTSOF(build_commands);
 
 int cmd_build(struct cli *c, int argc, char **argv)

@@ -781,7 +781,7 @@ static int env_capacity(struct cli *c, int argc, char **argv)
 	return cmd_dispatch(c, "env capacity", capacity_commands, ELEMENTSOF(capacity_commands), argc, argv);
 }
 
-static const struct cmd env_commands[] = {
+const struct cmd env_commands[] = {
     {"create", env_create, "create an env stage"},
     {"list", env_list, "list env stages"},
     {"show", env_show, "show an env stage"},
@@ -795,7 +795,9 @@ static const struct cmd env_commands[] = {
     {"history", env_history, "the stage's config history (--diff)"},
 };
 
+const size_t env_n_commands = ELEMENTSOF(env_commands);
+
 int cmd_env(struct cli *c, int argc, char **argv)
 {
-	return cmd_dispatch(c, "env", env_commands, ELEMENTSOF(env_commands), argc, argv);
+	return cmd_dispatch(c, "env", env_commands, env_n_commands, argc, argv);
 }
