@@ -10,7 +10,8 @@ JOBS ?= $(shell nproc)
 # (no server), demo (`make run` is SQLite by design), examples/test_hello_scripts (no server). The HA suite
 # (several servers on one database) runs only there.
 PG_SUITES ?= tests/integration/server tests/integration/ping tests/integration/pipelines tests/integration/security \
-	tests/integration/cli tests/integration/fleet tests/integration/ha tests/integration/agent/test_agent_e2e.py \
+	tests/integration/cli tests/integration/fleet tests/integration/fleetsim tests/integration/ha \
+	tests/integration/agent/test_agent_e2e.py \
 	tests/integration/examples/test_hello_agent.py
 
 .PHONY: all deps build package package-test test unit integration integration-sqlite integration-pg browser run bench asan fuzz format clean

@@ -1,0 +1,233 @@
+# SPDX-License-Identifier: Apache-2.0
+# slipway-fleetsim against a real slipway-server (SQLite or PostgreSQL, dbtarget.py): a CI-sized fleet in one group
+# goes through a first deploy, a later deploy at maxParallelPct 100 and a rollback, each checked through the API
+# (the deploy's successTotal/total, the stage's serving agents); failure injection; and the command line's errors.
+# The tests share one server and one simulator run (module fixture) and run in file order.
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serverproc import BUILD_DIR, SERVER_BIN, ServerProcess, api_call  # noqa: E402
+
+FLEETSIM_BIN = os.path.join(BUILD_DIR, "src", "fleetsim", "slipway-fleetsim")
+HOSTS = int(os.environ.get("SLIPWAY_FLEETSIM_TEST_HOSTS", "2000"))
+SIM_SECONDS = 240  # longer than the tests; the fixture stops it
+DEPLOY_TIMEOUT = 60
+
+
+def wait_for(cond, timeout, what, interval=0.25):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = cond()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Server(ServerProcess):
+    def args(self, extra=()):
+        settings = ["port_file=%s" % self.port_file, "log_level=warn", "heartbeat_flush_period=1",
+                    "transition_period=1", "event_poll_period=0.2"]
+        return self.base_args() + ["--set", *settings, *extra]
+
+    def api(self, method, path, body=None, **params):
+        url = self.url + path
+        if params:
+            url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        status, doc, raw = api_call(url, method, self.token, body)
+        assert 200 <= status < 300, f"{method} {path} -> {status} {raw[:300]!r}"
+        return doc
+
+
+class Fleet:
+    def __init__(self, root):
+        self.server = Server(root / "server").start()
+        s = self.server
+        s.api("POST", "/v1/envs", {"envName": "sim", "stageName": "prod", "buildName": "simapp"})
+        s.api("PUT", "/v1/envs/sim/prod/capacity", ["simgroup"], capacityType="GROUP")
+        self.sim_log = open(root / "fleetsim.err", "wb")
+        self.sim_out = root / "fleetsim.json"
+        self.sim = subprocess.Popen(
+            [FLEETSIM_BIN, "--server", s.url, "--token", s.token, "--group", "simgroup", "--hosts", str(HOSTS),
+             "--duration", str(SIM_SECONDS), "--interval", "5", "--connections", "16", "--prefix", "ci"],
+            stdout=open(self.sim_out, "wb"), stderr=self.sim_log)
+        self.builds = {}
+
+    def publish(self, commit):
+        b = self.server.api("POST", "/v1/builds", {"name": "simapp", "repo": "acme/sim", "branch": "main",
+                                                   "commit": commit, "artifactUrl": f"https://a.example/{commit}.tgz"})
+        self.builds[commit] = b["id"]
+        return b["id"]
+
+    def serving(self):
+        return self.server.api("GET", "/v1/envs/sim/prod/agents/count", actionType="SERVING")
+
+    def wait_done(self, deploy_id):
+        def done():
+            d = self.server.api("GET", f"/v1/deploys/{deploy_id}")
+            return d if d["successTotal"] == HOSTS and d["total"] == HOSTS else None
+        try:
+            return wait_for(done, DEPLOY_TIMEOUT, f"deploy {deploy_id} on {HOSTS} hosts")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nfleetsim: {self.progress_tail()}")
+
+    def progress_tail(self):
+        self.sim_log.flush()
+        with open(self.sim_log.name, "rb") as f:
+            return f.read()[-1500:].decode(errors="replace")
+
+    def stop(self):
+        if self.sim.poll() is None:
+            self.sim.terminate()
+            self.sim.wait(timeout=30)
+        self.sim_log.close()
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    for b in (SERVER_BIN, FLEETSIM_BIN):
+        if not os.access(b, os.X_OK):
+            pytest.skip(f"{b} is not built")
+    f = Fleet(tmp_path_factory.mktemp("fleetsim"))
+    try:
+        yield f
+    finally:
+        f.stop()
+
+
+def test_first_deploy(fleet):
+    """Every simulated host registers through its ping and walks the first deploy to SERVING_BUILD."""
+    d = fleet.server.api("POST", "/v1/envs/sim/prod/deploys", buildId=fleet.publish("1111111aaaa"))
+    fleet.deploys = {"first": d["id"]}
+    fleet.wait_done(d["id"])
+    assert fleet.serving() == HOSTS
+    hosts = fleet.server.api("GET", "/v1/agents/ci-0000001")
+    assert [a["deployStage"] for a in hosts] == ["SERVING_BUILD"], hosts
+    assert [a["deployId"] for a in hosts] == [d["id"]]
+
+
+def test_later_deploy_at_100_percent(fleet):
+    fleet.server.api("PUT", "/v1/envs/sim/prod", {"maxParallelPct": 100})
+    start = time.monotonic()
+    d = fleet.server.api("POST", "/v1/envs/sim/prod/deploys", buildId=fleet.publish("2222222bbbb"))
+    fleet.deploys["second"] = d["id"]
+    done = fleet.wait_done(d["id"])
+    assert done["state"] in ("SUCCEEDING", "SUCCEEDED"), done
+    assert fleet.serving() == HOSTS
+    last = fleet.server.api("GET", f"/v1/agents/ci-{HOSTS:07d}")
+    assert [a["deployId"] for a in last] == [d["id"]], last
+    print(f"later deploy to {HOSTS} hosts: {time.monotonic() - start:.1f}s")
+
+
+def test_rollback(fleet):
+    r = fleet.server.api("POST", "/v1/envs/sim/prod/deploys/current/actions", actionType="ROLLBACK",
+                         toDeployId=fleet.deploys["first"])
+    assert r["type"] == "ROLLBACK" and r["buildId"] == fleet.builds["1111111aaaa"], r
+    fleet.wait_done(r["id"])
+    cur = fleet.server.api("GET", "/v1/envs/sim/prod/deploys/current")
+    assert cur["id"] == r["id"]
+    assert fleet.serving() == HOSTS
+
+
+def test_simulator_summary(fleet):
+    """The run ends on SIGTERM with exit 0 and one JSON summary whose counts match what the server saw."""
+    fleet.sim.terminate()
+    assert fleet.sim.wait(timeout=30) == 0
+    out = json.loads(fleet.sim_out.read_text())
+    assert out["hosts"] == HOSTS
+    assert out["stages"] == {"SERVING_BUILD": HOSTS}, out["stages"]
+    # three deploys, eight stages each, on every host
+    assert out["stepsSucceeded"] >= 3 * 8 * HOSTS, out
+    assert out["stepsFailed"] == 0 and out["answers"]["DEPLOY"] >= 2 * 8 * HOSTS, out
+    assert out["answers"].get("ROLLBACK", 0) >= HOSTS
+    assert "ci-0000001" not in fleet.progress_tail()  # progress lines are counts, not host names
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["--hosts", "10", "--duration", "5", "--token", "t", "--group", "g"],            # no --server
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "0", "--duration", "5"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "10000000", "--duration", "5"],
+    ["--server", "127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "x"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5",
+     "--fail-rate", "1.5"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5",
+     "--fail-stage", "NOPE"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5",
+     "--wait", "61"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5",
+     "--bogus"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5", "extra"],
+])
+def test_bad_flags_exit_64(args):
+    if not os.access(FLEETSIM_BIN, os.X_OK):
+        pytest.skip("slipway-fleetsim is not built")
+    p = subprocess.run([FLEETSIM_BIN, *args], capture_output=True, timeout=10)
+    assert p.returncode == 64, (p.returncode, p.stderr)
+    assert b"usage: slipway-fleetsim" in p.stderr and p.stdout == b""
+
+
+def test_help():
+    if not os.access(FLEETSIM_BIN, os.X_OK):
+        pytest.skip("slipway-fleetsim is not built")
+    p = subprocess.run([FLEETSIM_BIN, "--help"], capture_output=True, timeout=10)
+    assert p.returncode == 0 and b"--fail-stage" in p.stdout
+
+
+def test_failure_injection_and_server_away(tmp_path):
+    """--fail-rate 1 at POST_RESTART: every host reports SCRIPT_FAILED there, which the server records. Then the
+    server goes away: the simulator counts errors, backs off, and is answered again after a restart."""
+    if not os.access(SERVER_BIN, os.X_OK) or not os.access(FLEETSIM_BIN, os.X_OK):
+        pytest.skip("not built")
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        port = so.getsockname()[1]
+    s = Server(tmp_path / "server", listen=f"127.0.0.1:{port}").start()
+    n = 50
+    try:
+        s.api("POST", "/v1/envs", {"envName": "bad", "stageName": "prod", "buildName": "simapp"})
+        s.api("PUT", "/v1/envs/bad/prod/capacity", ["badgroup"], capacityType="GROUP")
+        b = s.api("POST", "/v1/builds", {"name": "simapp", "repo": "acme/sim", "branch": "main",
+                                         "commit": "3333333cccc", "artifactUrl": "https://a.example/3.tgz"})
+        s.api("POST", "/v1/envs/bad/prod/deploys", buildId=b["id"])
+        err = open(tmp_path / "sim.err", "wb")
+        sim = subprocess.Popen([FLEETSIM_BIN, "--server", s.url, "--token", s.token, "--group", "badgroup",
+                                "--hosts", str(n), "--duration", "40", "--interval", "1", "--connections", "4",
+                                "--fail-stage", "post_restart", "--fail-rate", "1", "--json"],
+                               stdout=subprocess.PIPE, stderr=err)
+        try:
+            def failed():
+                rows = s.api("GET", "/v1/envs/bad/prod/agents")
+                bad = [r for r in rows if r["deployStage"] == "POST_RESTART" and r["status"] == "SCRIPT_FAILED"]
+                return len(bad) == n and rows
+            rows = wait_for(failed, 40, "every host failed at POST_RESTART")
+            assert all(r["hostName"].startswith("sim-") and len(r["hostName"]) == 11 for r in rows)
+            s.stop()
+            time.sleep(3)
+            s.start()
+            out, _ = sim.communicate(timeout=60)
+        finally:
+            if sim.poll() is None:
+                sim.kill()
+                sim.wait()
+            err.close()
+        assert sim.returncode == 0
+        summary = json.loads(out)
+        assert summary["errors"] > 0 and summary["stepsFailed"] >= n and summary["stepsSucceeded"] >= 6 * n, summary
+        lines = [json.loads(x) for x in (tmp_path / "sim.err").read_text().splitlines()]
+        # progress is one JSON object a second; pings were answered again after the restart
+        assert len(lines) >= 30
+        down = [i for i, x in enumerate(lines) if x["errors"] > 0]
+        assert down and any(x["pings"] > x["errors"] for x in lines[down[-1] + 1:]), lines[-5:]
+    finally:
+        s.stop()
