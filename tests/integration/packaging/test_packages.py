@@ -71,6 +71,9 @@ def test_files_conffiles_and_modes(root):
     assert os.access(root / "usr/bin/slipway-server", os.X_OK)
     assert os.access(root / "usr/sbin/slipway-agent", os.X_OK)
     assert os.access(root / "usr/bin/slipway", os.X_OK)
+    assert "complete" in (root / "usr/share/bash-completion/completions/slipway").read_text()
+    assert (root / "usr/share/zsh/vendor-completions/_slipway").read_text().startswith("#compdef slipway")
+    assert "complete -c slipway" in (root / "usr/share/fish/vendor_completions.d/slipway.fish").read_text()
     assert member("slipway-server", "conffiles").split() == ["/etc/slipway/server.conf"]
     assert member("slipway-agent", "conffiles").split() == ["/etc/slipway/agent.conf"]
     assert oct(os.stat(root / "etc/slipway/agent.conf").st_mode & 0o777) == "0o600"
