@@ -50,70 +50,57 @@ const COLUMNS = [
 ];
 const ROW_H = 34;
 
-// createHostGrid({onOpenHost, onHostAction, canAct}) → {el, update(agents, missing, currentDeployId), selection()}
-export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
-  let rows = [];        // all hosts with derived fields
-  let view = [];        // filtered + sorted
-  let currentDeploy = null;
-  let sortKey = 'cls', sortDir = 1;
-  let onlyFailing = false;
-  let classFilter = null;
-  let text = '';
-  const selected = new Set();
+// The grid's state (g): the hosts, the view (filtered + sorted), sort, filters, selection and its elements.
+function gridState({ onOpenHost, onHostAction, canAct }) {
+  const g = {
+    onOpenHost, onHostAction, canAct,
+    rows: [], view: [], currentDeploy: null, sortKey: 'cls', sortDir: 1, onlyFailing: false, classFilter: null, text: '',
+    selected: new Set(), lastRange: '', scrollerH: 260, scrollTop: 0, cell: 10, cols: 1, mapWidth: 0,
+    summary: h('div.host-summary', { role: 'group', 'aria-label': 'Host status summary' }),
+    failingToggle: h('input', { type: 'checkbox', name: 'failingOnly', 'data-role': 'failing-only' }),
+    filterInput: h('input.search.search-sm', { type: 'search', placeholder: 'Filter hosts', 'aria-label': 'Filter hosts', 'data-role': 'host-filter' }),
+    shown: h('span.muted.small', { 'data-role': 'hosts-shown' }),
+    bulk: h('div.bulk', { hidden: true }),
+    canvas: h('canvas.fleet-map', { 'aria-label': 'Fleet map: one cell per host', role: 'img' }),
+    tip: h('div.map-tip', { hidden: true }),
+    headRow: h('div.ht-row.ht-head', { role: 'row' }),
+    spacer: h('div.ht-spacer'),
+    empty: h('div.ht-empty', { hidden: true }),
+  };
+  g.mapWrap = h('div.map-wrap', g.canvas, g.tip);
+  g.scroller = h('div.ht-scroll', { tabindex: '0', 'aria-label': 'Hosts' }, h('div.ht-body', { role: 'rowgroup' }, g.spacer));
+  g.table = h('div.host-table', { role: 'table', 'aria-label': 'Hosts', 'aria-rowcount': '0' }, g.headRow, g.scroller);
+  g.el = h('div.host-grid',
+    h('div.grid-toolbar', g.summary, h('div.grid-controls', g.filterInput, h('label.check', g.failingToggle, ' Failing only'), g.shown)),
+    g.mapWrap, g.bulk, g.table, g.empty);
+  return g;
+}
 
-  const summary = h('div.host-summary', { role: 'group', 'aria-label': 'Host status summary' });
-  const failingToggle = h('input', { type: 'checkbox', name: 'failingOnly', 'data-role': 'failing-only' });
-  const filterInput = h('input.search.search-sm', { type: 'search', placeholder: 'Filter hosts', 'aria-label': 'Filter hosts', 'data-role': 'host-filter' });
-  const shown = h('span.muted.small', { 'data-role': 'hosts-shown' });
-  const bulk = h('div.bulk', { hidden: true });
-  const canvas = h('canvas.fleet-map', { 'aria-label': 'Fleet map: one cell per host', role: 'img' });
-  const tip = h('div.map-tip', { hidden: true });
-  const mapWrap = h('div.map-wrap', canvas, tip);
-  const headRow = h('div.ht-row.ht-head', { role: 'row' });
-  const spacer = h('div.ht-spacer');
-  const body = h('div.ht-body', { role: 'rowgroup' }, spacer);
-  const scroller = h('div.ht-scroll', { tabindex: '0', 'aria-label': 'Hosts' }, body);
-  const table = h('div.host-table', { role: 'table', 'aria-label': 'Hosts', 'aria-rowcount': '0' }, headRow, scroller);
-  const empty = h('div.ht-empty', { hidden: true });
+// ---- header with sorting ----
+function renderHead(g) {
+  clear(g.headRow,
+    h('div.ht-cell.ht-check', { role: 'columnheader' },
+      g.canAct ? h('input', { type: 'checkbox', 'aria-label': 'Select all shown hosts', onchange: e => selectAll(g, e.target.checked) }) : null),
+    COLUMNS.map(c => h('div.ht-cell', { role: 'columnheader', style: { flex: c.width }, 'aria-sort': g.sortKey === c.key ? (g.sortDir > 0 ? 'ascending' : 'descending') : 'none' },
+      h('button.sort-btn', { type: 'button', onclick: () => setSort(g, c.key), 'data-sort': c.key },
+        c.label, g.sortKey === c.key ? h('span.sort-ind', g.sortDir > 0 ? '▲' : '▼') : null))),
+    h('div.ht-cell.ht-actions', { role: 'columnheader' }, g.canAct ? 'Actions' : ''));
+}
 
-  const el = h('div.host-grid',
-    h('div.grid-toolbar',
-      summary,
-      h('div.grid-controls',
-        filterInput,
-        h('label.check', failingToggle, ' Failing only'),
-        shown)),
-    mapWrap,
-    bulk,
-    table,
-    empty);
+function setSort(g, k) {
+  if (g.sortKey === k) g.sortDir = -g.sortDir; else { g.sortKey = k; g.sortDir = 1; }
+  renderHead(g);
+  refilter(g);
+}
 
-  // ---- header with sorting ----
-  function renderHead() {
-    clear(headRow,
-      h('div.ht-cell.ht-check', { role: 'columnheader' },
-        canAct ? h('input', { type: 'checkbox', 'aria-label': 'Select all shown hosts', onchange: e => selectAll(e.target.checked) }) : null),
-      COLUMNS.map(c => h('div.ht-cell', { role: 'columnheader', style: { flex: c.width }, 'aria-sort': sortKey === c.key ? (sortDir > 0 ? 'ascending' : 'descending') : 'none' },
-        h('button.sort-btn', { type: 'button', onclick: () => setSort(c.key), 'data-sort': c.key },
-          c.label, sortKey === c.key ? h('span.sort-ind', sortDir > 0 ? '▲' : '▼') : null))),
-      h('div.ht-cell.ht-actions', { role: 'columnheader' }, canAct ? 'Actions' : ''));
-  }
-  function setSort(k) {
-    if (sortKey === k) sortDir = -sortDir; else { sortKey = k; sortDir = 1; }
-    renderHead();
-    refilter();
-  }
+// Failures first when sorting by status: the order people triage in.
+const TRIAGE = { failed: 0, retrying: 1, unreachable: 2, missing: 3, paused: 4, deploying: 5, waiting: 6, old: 7, serving: 8, removed: 9 };
 
-  failingToggle.addEventListener('change', () => { onlyFailing = failingToggle.checked; refilter(); });
-  filterInput.addEventListener('input', debounce(() => { text = filterInput.value.trim().toLowerCase(); refilter(); }, 120));
-
-  const clsOrder = Object.fromEntries(CLASSES.map((c, i) => [c.key, i]));
-  // Failures first when sorting by status: the order people triage in.
-  const triage = { failed: 0, retrying: 1, unreachable: 2, missing: 3, paused: 4, deploying: 5, waiting: 6, old: 7, serving: 8, removed: 9 };
-  function cmp(a, b) {
+function comparator(sortKey, sortDir) {
+  return (a, b) => {
     let x, y;
     switch (sortKey) {
-    case 'cls': x = triage[a.cls]; y = triage[b.cls]; break;
+    case 'cls': x = TRIAGE[a.cls]; y = TRIAGE[b.cls]; break;
     case 'deployStage': x = STAGE_INDEX[a.deployStage] ?? -1; y = STAGE_INDEX[b.deployStage] ?? -1; break;
     case 'lastUpdateDate': x = a.lastUpdateDate || 0; y = b.lastUpdateDate || 0; break;
     default: x = a[sortKey] || ''; y = b[sortKey] || '';
@@ -121,143 +108,152 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
     if (x < y) return -sortDir;
     if (x > y) return sortDir;
     return a.hostName < b.hostName ? -1 : a.hostName > b.hostName ? 1 : 0;
-  }
+  };
+}
 
-  function refilter() {
-    view = rows.filter(r => (!onlyFailing || CLASS_BY_KEY[r.cls].failing)
-      && (!classFilter || r.cls === classFilter)
-      && (!text || r.hostName.toLowerCase().includes(text) || (r.hostId || '').toLowerCase().includes(text)));
-    view.sort(cmp);
-    table.setAttribute('aria-rowcount', String(view.length));
-    shown.textContent = view.length === rows.length ? `${fmtNum(rows.length)} hosts` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} hosts`;
-    spacer.style.height = view.length * ROW_H + 'px';
-    scrollerH = Math.min(view.length * ROW_H, Math.max(260, Math.min(520, window.innerHeight * 0.6)));
-    scroller.style.height = scrollerH + 'px';
-    empty.hidden = view.length > 0;
-    table.hidden = view.length === 0;
-    if (!view.length) {
-      empty.textContent = rows.length ? 'No host matches the filters.'
-        : 'No hosts in this stage yet. Hosts appear when their agents ping the server with this stage in their capacity.';
-    }
-    renderRows(true);
-    drawMap();
+function refilter(g) {
+  const { rows, onlyFailing, classFilter, text } = g;
+  const view = rows.filter(r => (!onlyFailing || CLASS_BY_KEY[r.cls].failing)
+    && (!classFilter || r.cls === classFilter)
+    && (!text || r.hostName.toLowerCase().includes(text) || (r.hostId || '').toLowerCase().includes(text)));
+  view.sort(comparator(g.sortKey, g.sortDir));
+  g.view = view;
+  g.table.setAttribute('aria-rowcount', String(view.length));
+  g.shown.textContent = view.length === rows.length ? `${fmtNum(rows.length)} hosts` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} hosts`;
+  g.spacer.style.height = view.length * ROW_H + 'px';
+  g.scrollerH = Math.min(view.length * ROW_H, Math.max(260, Math.min(520, window.innerHeight * 0.6)));
+  g.scroller.style.height = g.scrollerH + 'px';
+  g.empty.hidden = view.length > 0;
+  g.table.hidden = view.length === 0;
+  if (!view.length) {
+    g.empty.textContent = rows.length ? 'No host matches the filters.'
+      : 'No hosts in this stage yet. Hosts appear when their agents ping the server with this stage in their capacity.';
   }
+  renderRows(g, true);
+  drawMap(g);
+}
 
-  // ---- virtualised rows ----
-  let lastRange = '';
-  let scrollerH = 260, scrollTop = 0;
-  function renderRows(force) {
-    const top = Math.min(scrollTop, Math.max(0, view.length * ROW_H - scrollerH));
-    const height = scrollerH; /* known: no forced layout */
-    const first = Math.max(0, Math.floor(top / ROW_H) - 5);
-    const last = Math.min(view.length, Math.ceil((top + height) / ROW_H) + 5);
-    const key = first + ':' + last;
-    if (!force && key === lastRange) return;
-    lastRange = key;
-    const frag = document.createDocumentFragment();
-    for (let i = first; i < last; i++) frag.append(rowEl(view[i], i));
-    spacer.replaceChildren(frag);
-  }
-  scroller.addEventListener('scroll', () => { scrollTop = scroller.scrollTop; renderRows(false); }, { passive: true });
+// ---- virtualised rows ----
+function renderRows(g, force) {
+  const { view } = g;
+  const top = Math.min(g.scrollTop, Math.max(0, view.length * ROW_H - g.scrollerH));
+  const height = g.scrollerH; /* known: no forced layout */
+  const first = Math.max(0, Math.floor(top / ROW_H) - 5);
+  const last = Math.min(view.length, Math.ceil((top + height) / ROW_H) + 5);
+  const key = first + ':' + last;
+  if (!force && key === g.lastRange) return;
+  g.lastRange = key;
+  const frag = document.createDocumentFragment();
+  for (let i = first; i < last; i++) frag.append(rowEl(g, view[i], i));
+  g.spacer.replaceChildren(frag);
+}
 
-  function rowEl(r, i) {
-    const c = CLASS_BY_KEY[r.cls];
-    const acts = [];
-    if (canAct && r.hostId) {
-      if (r.state === 'PAUSED_BY_USER') acts.push(actBtn('Resume', 'NORMAL', r));
-      else acts.push(actBtn('Pause', 'PAUSED_BY_USER', r));
-      acts.push(actBtn('Reset', 'RESET', r));
-    }
-    return h(`div.ht-row.cls-${r.cls}${selected.has(r.hostId) ? '.selected' : ''}`, {
-      role: 'row', style: { top: i * ROW_H + 'px' }, 'aria-rowindex': String(i + 2), dataset: { host: r.hostName },
-    },
-    h('div.ht-cell.ht-check', { role: 'cell' }, canAct && r.hostId ? h('input', {
-      type: 'checkbox', checked: selected.has(r.hostId), 'aria-label': 'Select ' + r.hostName,
-      onchange: e => { if (e.target.checked) selected.add(r.hostId); else selected.delete(r.hostId); renderBulk(); e.target.closest('.ht-row').classList.toggle('selected', e.target.checked); },
-    }) : null),
-    h('div.ht-cell.mono', { role: 'cell', style: { flex: COLUMNS[0].width } },
-      h('a', { href: '/hosts/' + encodeURIComponent(r.hostName), 'data-link': true, title: r.hostId ? 'host id ' + r.hostId : '' }, r.hostName)),
-    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[1].width } }, h('span.dot', { style: { background: c.color } }), c.label),
-    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[2].width } }, r.deployStage ? r.deployStage.replaceAll('_', ' ') : '—'),
-    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[3].width } }, r.state ? r.state.replaceAll('_', ' ') : '—'),
-    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[4].width }, title: r.lastErrno ? 'errno ' + r.lastErrno : '' },
-      r.status ? r.status.replaceAll('_', ' ') : '—', r.failCount ? h('span.muted.small', ` ×${r.failCount}`) : null),
-    h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[5].width }, title: r.lastUpdateDate ? fmtUtc(r.lastUpdateDate) : '' }, r.lastUpdateDate ? fmtLocal(r.lastUpdateDate) : '—'),
-    h('div.ht-cell.ht-actions', { role: 'cell' }, acts));
+function rowEl(g, r, i) {
+  const c = CLASS_BY_KEY[r.cls];
+  const acts = [];
+  if (g.canAct && r.hostId) {
+    if (r.state === 'PAUSED_BY_USER') acts.push(actBtn(g, 'Resume', 'NORMAL', r));
+    else acts.push(actBtn(g, 'Pause', 'PAUSED_BY_USER', r));
+    acts.push(actBtn(g, 'Reset', 'RESET', r));
   }
-  function actBtn(label, action, r) {
-    return h('button.btn.btn-xs', { type: 'button', 'data-action': action, onclick: () => onHostAction(action, [r]) }, label);
-  }
+  const sel = g.selected.has(r.hostId);
+  return h(`div.ht-row.cls-${r.cls}${sel ? '.selected' : ''}`, {
+    role: 'row', style: { top: i * ROW_H + 'px' }, 'aria-rowindex': String(i + 2), dataset: { host: r.hostName },
+  },
+  h('div.ht-cell.ht-check', { role: 'cell' }, g.canAct && r.hostId ? h('input', {
+    type: 'checkbox', checked: sel, 'aria-label': 'Select ' + r.hostName,
+    onchange: e => { if (e.target.checked) g.selected.add(r.hostId); else g.selected.delete(r.hostId); renderBulk(g); e.target.closest('.ht-row').classList.toggle('selected', e.target.checked); },
+  }) : null),
+  h('div.ht-cell.mono', { role: 'cell', style: { flex: COLUMNS[0].width } },
+    h('a', { href: '/hosts/' + encodeURIComponent(r.hostName), 'data-link': true, title: r.hostId ? 'host id ' + r.hostId : '' }, r.hostName)),
+  h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[1].width } }, h('span.dot', { style: { background: c.color } }), c.label),
+  h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[2].width } }, r.deployStage ? r.deployStage.replaceAll('_', ' ') : '—'),
+  h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[3].width } }, r.state ? r.state.replaceAll('_', ' ') : '—'),
+  h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[4].width }, title: r.lastErrno ? 'errno ' + r.lastErrno : '' },
+    r.status ? r.status.replaceAll('_', ' ') : '—', r.failCount ? h('span.muted.small', ` ×${r.failCount}`) : null),
+  h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[5].width }, title: r.lastUpdateDate ? fmtUtc(r.lastUpdateDate) : '' }, r.lastUpdateDate ? fmtLocal(r.lastUpdateDate) : '—'),
+  h('div.ht-cell.ht-actions', { role: 'cell' }, acts));
+}
 
-  function selectAll(on) {
-    if (on) view.forEach(r => r.hostId && selected.add(r.hostId)); else selected.clear();
-    renderBulk();
-    renderRows(true);
-  }
-  function selectedRows() { return rows.filter(r => r.hostId && selected.has(r.hostId)); }
-  function renderBulk() {
-    const n = selected.size;
-    bulk.hidden = n === 0;
-    if (!n) return;
-    const sel = () => selectedRows();
-    clear(bulk, h('span', h('strong', fmtNum(n)), ` host${n === 1 ? '' : 's'} selected`),
-      h('button.btn.btn-sm', { type: 'button', onclick: () => onHostAction('PAUSED_BY_USER', sel()) }, 'Pause'),
-      h('button.btn.btn-sm', { type: 'button', onclick: () => onHostAction('NORMAL', sel()) }, 'Resume'),
-      h('button.btn.btn-sm', { type: 'button', onclick: () => onHostAction('RESET', sel()) }, 'Reset'),
-      h('button.btn.btn-sm.btn-ghost', { type: 'button', onclick: () => selectAll(false) }, 'Clear selection'));
-  }
+function actBtn(g, label, action, r) {
+  return h('button.btn.btn-xs', { type: 'button', 'data-action': action, onclick: () => g.onHostAction(action, [r]) }, label);
+}
 
-  // ---- summary ----
-  function renderSummary(counts) {
-    clear(summary, CLASSES.filter(c => counts[c.key]).map(c => h(`button.sum-chip${classFilter === c.key ? '.active' : ''}`, {
-      type: 'button', title: classFilter === c.key ? 'Show all hosts' : `Show only ${c.label.toLowerCase()} hosts`,
-      'aria-pressed': String(classFilter === c.key), dataset: { cls: c.key },
-      onclick: () => { classFilter = classFilter === c.key ? null : c.key; renderSummary(counts); refilter(); },
-    }, h('span.dot', { style: { background: c.color } }), c.label, h('strong', fmtNum(counts[c.key])))));
-    if (!rows.length) summary.append(h('span.muted.small', 'No hosts'));
-  }
+// ---- selection ----
+function selectAll(g, on) {
+  if (on) g.view.forEach(r => r.hostId && g.selected.add(r.hostId)); else g.selected.clear();
+  renderBulk(g);
+  renderRows(g, true);
+}
 
-  // ---- fleet map ----
-  let cell = 10, cols = 1, mapWidth = 0;
-  function drawMap() {
-    const n = view.length;
-    mapWrap.hidden = n === 0;
-    if (!n) return;
-    if (!mapWidth) mapWidth = mapWrap.clientWidth;
-    const width = Math.max(200, mapWidth || 900);
-    cell = n <= 300 ? 16 : n <= 1500 ? 10 : n <= 5000 ? 7 : 5;
-    const gap = cell >= 10 ? 2 : 1;
-    cols = Math.max(1, Math.floor(width / (cell + gap)));
-    const rowsN = Math.ceil(n / cols);
-    const dpr = window.devicePixelRatio || 1;
-    const cssH = rowsN * (cell + gap);
-    canvas.style.width = width + 'px';
-    canvas.style.height = cssH + 'px';
-    canvas.width = Math.round(width * dpr);
-    canvas.height = Math.round(cssH * dpr);
-    const g = canvas.getContext('2d');
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, width, cssH);
-    let lastColor = '';
-    for (let i = 0; i < n; i++) {
-      const r = view[i];
-      const color = r.cls === 'deploying' ? stageShade(r.deployStage) : CLASS_BY_KEY[r.cls].color;
-      if (color !== lastColor) { g.fillStyle = color; lastColor = color; }
-      g.fillRect((i % cols) * (cell + gap), Math.floor(i / cols) * (cell + gap), cell, cell);
-    }
-    canvas.setAttribute('aria-label', `Fleet map of ${n} hosts`);
-    canvas._gap = gap;
+function renderBulk(g) {
+  const n = g.selected.size;
+  g.bulk.hidden = n === 0;
+  if (!n) return;
+  const sel = () => g.rows.filter(r => r.hostId && g.selected.has(r.hostId));
+  clear(g.bulk, h('span', h('strong', fmtNum(n)), ` host${n === 1 ? '' : 's'} selected`),
+    h('button.btn.btn-sm', { type: 'button', onclick: () => g.onHostAction('PAUSED_BY_USER', sel()) }, 'Pause'),
+    h('button.btn.btn-sm', { type: 'button', onclick: () => g.onHostAction('NORMAL', sel()) }, 'Resume'),
+    h('button.btn.btn-sm', { type: 'button', onclick: () => g.onHostAction('RESET', sel()) }, 'Reset'),
+    h('button.btn.btn-sm.btn-ghost', { type: 'button', onclick: () => selectAll(g, false) }, 'Clear selection'));
+}
+
+// ---- summary ----
+function renderSummary(g, counts) {
+  clear(g.summary, CLASSES.filter(c => counts[c.key]).map(c => h(`button.sum-chip${g.classFilter === c.key ? '.active' : ''}`, {
+    type: 'button', title: g.classFilter === c.key ? 'Show all hosts' : `Show only ${c.label.toLowerCase()} hosts`,
+    'aria-pressed': String(g.classFilter === c.key), dataset: { cls: c.key },
+    onclick: () => { g.classFilter = g.classFilter === c.key ? null : c.key; renderSummary(g, counts); refilter(g); },
+  }, h('span.dot', { style: { background: c.color } }), c.label, h('strong', fmtNum(counts[c.key])))));
+  if (!g.rows.length) g.summary.append(h('span.muted.small', 'No hosts'));
+}
+
+// ---- fleet map ----
+function drawMap(g) {
+  const { view, canvas, mapWrap } = g;
+  const n = view.length;
+  mapWrap.hidden = n === 0;
+  if (!n) return;
+  if (!g.mapWidth) g.mapWidth = mapWrap.clientWidth;
+  const width = Math.max(200, g.mapWidth || 900);
+  const cell = g.cell = n <= 300 ? 16 : n <= 1500 ? 10 : n <= 5000 ? 7 : 5;
+  const gap = cell >= 10 ? 2 : 1;
+  const cols = g.cols = Math.max(1, Math.floor(width / (cell + gap)));
+  const rowsN = Math.ceil(n / cols);
+  const dpr = window.devicePixelRatio || 1;
+  const cssH = rowsN * (cell + gap);
+  canvas.style.width = width + 'px';
+  canvas.style.height = cssH + 'px';
+  canvas.width = Math.round(width * dpr);
+  canvas.height = Math.round(cssH * dpr);
+  const c2d = canvas.getContext('2d');
+  c2d.setTransform(dpr, 0, 0, dpr, 0, 0);
+  c2d.clearRect(0, 0, width, cssH);
+  let lastColor = '';
+  for (let i = 0; i < n; i++) {
+    const r = view[i];
+    const color = r.cls === 'deploying' ? stageShade(r.deployStage) : CLASS_BY_KEY[r.cls].color;
+    if (color !== lastColor) { c2d.fillStyle = color; lastColor = color; }
+    c2d.fillRect((i % cols) * (cell + gap), Math.floor(i / cols) * (cell + gap), cell, cell);
   }
-  function hostAt(ev) {
-    const rect = canvas.getBoundingClientRect();
-    const gap = canvas._gap || 1;
-    const x = Math.floor((ev.clientX - rect.left) / (cell + gap));
-    const y = Math.floor((ev.clientY - rect.top) / (cell + gap));
-    const i = y * cols + x;
-    return x < cols && i >= 0 && i < view.length ? view[i] : null;
-  }
+  canvas.setAttribute('aria-label', `Fleet map of ${n} hosts`);
+  canvas._gap = gap;
+}
+
+function hostAt(g, ev) {
+  const rect = g.canvas.getBoundingClientRect();
+  const gap = g.canvas._gap || 1;
+  const x = Math.floor((ev.clientX - rect.left) / (g.cell + gap));
+  const y = Math.floor((ev.clientY - rect.top) / (g.cell + gap));
+  const i = y * g.cols + x;
+  return x < g.cols && i >= 0 && i < g.view.length ? g.view[i] : null;
+}
+
+// The map's tooltip, click-to-open and redraw on resize; returns the ResizeObserver (to disconnect).
+function wireMap(g) {
+  const { canvas, tip, mapWrap } = g;
   canvas.addEventListener('mousemove', ev => {
-    const r = hostAt(ev);
+    const r = hostAt(g, ev);
     if (!r) { tip.hidden = true; canvas.style.cursor = ''; return; }
     canvas.style.cursor = 'pointer';
     clear(tip, h('strong', r.hostName), h('div', CLASS_BY_KEY[r.cls].label, r.deployStage ? ' · ' + r.deployStage.replaceAll('_', ' ') : ''),
@@ -268,52 +264,67 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
     tip.style.top = ev.clientY - wrapRect.top + 14 + 'px';
   });
   canvas.addEventListener('mouseleave', () => { tip.hidden = true; });
-  canvas.addEventListener('click', ev => { const r = hostAt(ev); if (r) onOpenHost(r); });
-  const redraw = debounce(() => drawMap(), 100);
+  canvas.addEventListener('click', ev => { const r = hostAt(g, ev); if (r) g.onOpenHost(r); });
+  const redraw = debounce(() => drawMap(g), 100);
   const ro = new ResizeObserver(entries => {
     const w = Math.round(entries[entries.length - 1].contentRect.width);
-    if (w && w !== mapWidth) { mapWidth = w; redraw(); }
+    if (w && w !== g.mapWidth) { g.mapWidth = w; redraw(); }
   });
   ro.observe(mapWrap);
+  return ro;
+}
 
-  renderHead();
+// The grid's rows from the agents and the never-pinged host names, with the count of each class.
+function hostRows(agents, missing, currentDeploy, removedHosts) {
+  const removed = new Set(removedHosts || []);
+  const counts = {};
+  const rows = new Array(agents.length + (missing ? missing.length : 0));
+  let k = 0;
+  for (const a of agents) {
+    const r = {
+      hostId: a.hostId, hostName: a.hostName || a.hostId, deployId: a.deployId, deployStage: a.deployStage,
+      state: a.state, status: a.status, lastUpdateDate: a.lastUpdateDate, lastErrno: a.lastErrno,
+      failCount: a.failCount, removed: a.removed || removed.has(a.hostName),
+    };
+    r.cls = classify(r, currentDeploy);
+    counts[r.cls] = (counts[r.cls] || 0) + 1;
+    rows[k++] = r;
+  }
+  for (const name of missing || []) {
+    rows[k++] = { hostName: name, missing: true, cls: 'missing' };
+    counts.missing = (counts.missing || 0) + 1;
+  }
+  return { rows, counts };
+}
 
+// createHostGrid({onOpenHost, onHostAction, canAct}) → {el, update(agents, missing, currentDeployId), clearSelection(), destroy()}
+export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
+  const g = gridState({ onOpenHost, onHostAction, canAct });
+  g.failingToggle.addEventListener('change', () => { g.onlyFailing = g.failingToggle.checked; refilter(g); });
+  g.filterInput.addEventListener('input', debounce(() => { g.text = g.filterInput.value.trim().toLowerCase(); refilter(g); }, 120));
+  g.scroller.addEventListener('scroll', () => { g.scrollTop = g.scroller.scrollTop; renderRows(g, false); }, { passive: true });
+  const ro = wireMap(g);
+  renderHead(g);
   return {
-    el,
+    el: g.el,
     // agents: [Agent]; missing: [hostName] never pinged; currentDeployId: the stage's deploy.
     update(agents, missing, currentDeployId, removedHosts) {
       const t0 = performance.now();
-      currentDeploy = currentDeployId;
-      const removed = new Set(removedHosts || []);
-      const counts = {};
-      rows = new Array(agents.length + (missing ? missing.length : 0));
-      let k = 0;
-      for (const a of agents) {
-        const r = {
-          hostId: a.hostId, hostName: a.hostName || a.hostId, deployId: a.deployId, deployStage: a.deployStage,
-          state: a.state, status: a.status, lastUpdateDate: a.lastUpdateDate, lastErrno: a.lastErrno,
-          failCount: a.failCount, removed: a.removed || removed.has(a.hostName),
-        };
-        r.cls = classify(r, currentDeploy);
-        counts[r.cls] = (counts[r.cls] || 0) + 1;
-        rows[k++] = r;
-      }
-      for (const name of missing || []) {
-        rows[k++] = { hostName: name, missing: true, cls: 'missing' };
-        counts.missing = (counts.missing || 0) + 1;
-      }
-      if (selected.size) {
+      g.currentDeploy = currentDeployId;
+      const { rows, counts } = hostRows(agents, missing, currentDeployId, removedHosts);
+      g.rows = rows;
+      if (g.selected.size) {
         const ids = new Set(rows.map(r => r.hostId));
-        for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+        for (const id of [...g.selected]) if (!ids.has(id)) g.selected.delete(id);
       }
-      renderSummary(counts);
-      renderBulk();
-      refilter();
+      renderSummary(g, counts);
+      renderBulk(g);
+      refilter(g);
       // Render time of the whole grid, visible to the browser tests and the performance panel.
       performance.measure('slipway:host-grid', { start: t0, end: performance.now() });
       return counts;
     },
-    clearSelection() { selected.clear(); renderBulk(); renderRows(true); },
+    clearSelection() { g.selected.clear(); renderBulk(g); renderRows(g, true); },
     destroy() { ro.disconnect(); },
   };
 }

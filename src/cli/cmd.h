@@ -54,6 +54,15 @@ int env_enable(struct cli *c, int argc, char **argv);
 int env_disable(struct cli *c, int argc, char **argv);
 int env_history(struct cli *c, int argc, char **argv);
 
+/* A named sub-command table below a group ("env config", "role user"), for `slipway completion`. */
+struct cmd_group {
+	const char *name;
+	const struct cmd *table;
+	size_t n;
+};
+extern const struct cmd_group env_subgroups[], role_subgroups[];
+extern const size_t env_n_subgroups, role_n_subgroups;
+
 /* Sub-command tables of the groups (also read by `slipway completion`). */
 extern const struct cmd build_commands[], env_commands[], token_commands[], role_commands[], host_commands[],
     config_commands[];

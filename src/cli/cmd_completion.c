@@ -48,6 +48,40 @@ static void put_names(FILE *f, const struct cmd *t, size_t n)
 		fprintf(f, "%s%s", i ? " " : "", t[i].name);
 }
 
+/* One case arm: the sub-commands t[0..n) after the words of key ("build", "role user"). */
+typedef void (*arm_fn)(FILE *f, const char *key, const struct cmd *t, size_t n);
+
+static const struct {
+	const char *name;
+	const struct cmd_group *subs;
+	const size_t *n;
+} nested[] = {{"env", env_subgroups, &env_n_subgroups}, {"role", role_subgroups, &role_n_subgroups}};
+
+/* Every arm of a level: 2 (the groups' sub-commands) or 3 (the sub-commands' own sub-commands). */
+static void each_arm(FILE *f, int level, arm_fn arm)
+{
+	char key[128];
+
+	if (level == 3) {
+		for (size_t g = 0; g < ELEMENTSOF(nested); g++)
+			for (size_t i = 0; i < *nested[g].n; i++) {
+				(void)str_printf(key, sizeof(key), "%s %s", nested[g].name, nested[g].subs[i].name);
+				arm(f, key, nested[g].subs[i].table, nested[g].subs[i].n);
+			}
+		return;
+	}
+	for (size_t g = 0; g < ELEMENTSOF(groups); g++)
+		arm(f, groups[g].name, groups[g].table, *groups[g].n);
+	arm(f, "completion", shells, ELEMENTSOF(shells));
+}
+
+static void bash_arm(FILE *f, const char *key, const struct cmd *t, size_t n)
+{
+	fprintf(f, "        \"%s\") words=\"", key);
+	put_names(f, t, n);
+	fprintf(f, "\" ;;\n");
+}
+
 static void print_bash(FILE *f)
 {
 	fprintf(f, "# bash completion for slipway (slipway completion bash)\n"
@@ -60,14 +94,11 @@ static void print_bash(FILE *f)
 		global_options);
 	put_names(f, cli_commands, cli_n_commands);
 	fprintf(f, "\"\n    elif (( COMP_CWORD == 2 )); then\n        case ${COMP_WORDS[1]} in\n");
-	for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
-		fprintf(f, "        %s) words=\"", groups[g].name);
-		put_names(f, groups[g].table, *groups[g].n);
-		fprintf(f, "\" ;;\n");
-	}
-	fprintf(f, "        completion) words=\"");
-	put_names(f, shells, ELEMENTSOF(shells));
-	fprintf(f, "\" ;;\n        esac\n    fi\n"
+	each_arm(f, 2, bash_arm);
+	fprintf(f, "        esac\n    elif (( COMP_CWORD == 3 )); then\n"
+		   "        case \"${COMP_WORDS[1]} ${COMP_WORDS[2]}\" in\n");
+	each_arm(f, 3, bash_arm);
+	fprintf(f, "        esac\n    fi\n"
 		   "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
 		   "}\n"
 		   "complete -o default -F _slipway slipway\n");
@@ -86,6 +117,13 @@ static void put_zsh_list(FILE *f, const struct cmd *t, size_t n)
 	fprintf(f, ")");
 }
 
+static void zsh_arm(FILE *f, const char *key, const struct cmd *t, size_t n)
+{
+	fprintf(f, "        \"%s\") ", key);
+	put_zsh_list(f, t, n);
+	fprintf(f, " ;;\n");
+}
+
 static void print_zsh(FILE *f)
 {
 	fprintf(f, "#compdef slipway\n"
@@ -95,21 +133,16 @@ static void print_zsh(FILE *f)
 		   "    if [[ $words[CURRENT] == -* ]]; then\n"
 		   "        cmds=(%s); compadd -a cmds; return\n"
 		   "    fi\n"
-		   "    if (( CURRENT == 2 )); then\n"
-		   "        ",
+		   "    case $CURRENT in\n"
+		   "    2) ",
 		global_options);
 	put_zsh_list(f, cli_commands, cli_n_commands);
-	fprintf(f, "\n        _describe command cmds; return\n    fi\n"
-		   "    if (( CURRENT == 3 )); then\n        case $words[2] in\n");
-	for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
-		fprintf(f, "        %s) ", groups[g].name);
-		put_zsh_list(f, groups[g].table, *groups[g].n);
-		fprintf(f, " ;;\n");
-	}
-	fprintf(f, "        completion) ");
-	put_zsh_list(f, shells, ELEMENTSOF(shells));
-	fprintf(f, " ;;\n        *) _files; return ;;\n        esac\n        _describe command cmds; return\n    fi\n"
-		   "    _files\n"
+	fprintf(f, " ;;\n    3) case $words[2] in\n");
+	each_arm(f, 2, zsh_arm);
+	fprintf(f, "        *) _files; return ;;\n        esac ;;\n    4) case \"$words[2] $words[3]\" in\n");
+	each_arm(f, 3, zsh_arm);
+	fprintf(f, "        *) _files; return ;;\n        esac ;;\n    *) _files; return ;;\n    esac\n"
+		   "    _describe command cmds\n"
 		   "}\n"
 		   "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _slipway \"$@\"; else compdef _slipway slipway; fi\n");
 }
@@ -123,18 +156,29 @@ static void put_fish(FILE *f, const char *cond, const struct cmd *t, size_t n)
 	}
 }
 
+/* key's words must all be on the line, which has as many words as key plus the program. */
+static void fish_arm(FILE *f, const char *key, const struct cmd *t, size_t n)
+{
+	char cond[256];
+	const char *space = strchr(key, ' ');
+
+	if (space)
+		(void)str_printf(cond, sizeof(cond),
+				 "'__fish_seen_subcommand_from %.*s; and __fish_seen_subcommand_from %s; and test (count "
+				 "(commandline -opc)) -eq 3'",
+				 (int)(space - key), key, space + 1);
+	else
+		(void)str_printf(cond, sizeof(cond),
+				 "'__fish_seen_subcommand_from %s; and test (count (commandline -opc)) -eq 2'", key);
+	put_fish(f, cond, t, n);
+}
+
 static void print_fish(FILE *f)
 {
-	char cond[128];
-
 	fprintf(f, "# fish completion for slipway (slipway completion fish)\n");
 	put_fish(f, "__fish_use_subcommand", cli_commands, cli_n_commands);
-	for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
-		(void)str_printf(cond, sizeof(cond), "'__fish_seen_subcommand_from %s; and test (count (commandline -opc)) -eq 2'",
-				 groups[g].name);
-		put_fish(f, cond, groups[g].table, *groups[g].n);
-	}
-	put_fish(f, "'__fish_seen_subcommand_from completion'", shells, ELEMENTSOF(shells));
+	each_arm(f, 2, fish_arm);
+	each_arm(f, 3, fish_arm);
 	fprintf(f, "complete -c slipway -l help -d 'show the usage'\n"
 		   "complete -c slipway -l json -d 'print JSON'\n"
 		   "complete -c slipway -l server -r -d 'server base URL'\n"

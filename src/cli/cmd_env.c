@@ -797,6 +797,14 @@ const struct cmd env_commands[] = {
 
 const size_t env_n_commands = ELEMENTSOF(env_commands);
 
+const struct cmd_group env_subgroups[] = {
+    {"config", env_config_commands, ELEMENTSOF(env_config_commands)},
+    {"capacity", capacity_commands, ELEMENTSOF(capacity_commands)},
+    {"scripts", scripts_commands, ELEMENTSOF(scripts_commands)},
+    {"agent-config", agent_config_commands, ELEMENTSOF(agent_config_commands)},
+};
+const size_t env_n_subgroups = ELEMENTSOF(env_subgroups);
+
 int cmd_env(struct cli *c, int argc, char **argv)
 {
 	return cmd_dispatch(c, "env", env_commands, env_n_commands, argc, argv);

@@ -393,6 +393,12 @@ const struct cmd role_commands[] = {
 };
 const size_t role_n_commands = ELEMENTSOF(role_commands);
 
+const struct cmd_group role_subgroups[] = {
+    {"user", user_commands, ELEMENTSOF(user_commands)},
+    {"group", group_commands, ELEMENTSOF(group_commands)},
+};
+const size_t role_n_subgroups = ELEMENTSOF(role_subgroups);
+
 int cmd_role(struct cli *c, int argc, char **argv)
 {
 	return cmd_dispatch(c, "role", role_commands, role_n_commands, argc, argv);

@@ -14,6 +14,7 @@
 #include "jsonutil.h"
 #include "names.h"
 #include "parse.h"
+#include "sleep.h"
 #include "util.h"
 #include "banned.h"
 
@@ -317,14 +318,6 @@ int deploy_state_result(const char *state)
 	default:
 		return -EAGAIN;
 	}
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 static bool transient(const struct cli *c, int r)

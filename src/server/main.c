@@ -161,14 +161,14 @@ static int compile_url_allow(struct server *srv)
 	return 0;
 }
 
-/* --dump-routes: the route table as JSON lines {method, path, role, scope} (the security tests
- * walk it). Exits 0, or 1 when the table cannot be built. */
 /* Deploy events (deploy/events.h) → the stage's webhooks: pre-deploy on creation, post-deploy on SUCCEEDING. */
 static void fire_webhooks(struct server *srv, const struct deploy_event *ev)
 {
 	webhooks_fire(srv, ev->env, ev->deploy, ev->build, ev->kind == DEPLOY_EVENT_SUCCEEDING);
 }
 
+/* --dump-routes: the route table as JSON lines {method, path, role, scope} (the security tests
+ * walk it). Exits 0, or 1 when the table cannot be built. */
 static int dump_routes(void)
 {
 	struct router *rt = NULL;
@@ -194,11 +194,115 @@ static int dump_routes(void)
 	return r < 0 ? 1 : 0;
 }
 
+/* The settings from the command line and the file, checked: 0 to run, 1 when done (--help, --check), or < 0 after
+ * saying why on stderr. Then the log level, the descriptor limit and the default roles. */
+static int load_config(struct server *srv, int argc, char **argv)
+{
+	char err[1024] = "";
+	bool check = false, help = false;
+	int r;
+
+	r = server_config_load(&srv->cfg, argc, argv, &check, &help, err, sizeof(err));
+	if (help) {
+		server_config_usage();
+		return 1;
+	}
+	if (r >= 0)
+		r = server_config_validate(&srv->cfg, err, sizeof(err));
+	if (r >= 0)
+		r = http_config_validate(&srv->cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "slipway-server: %s\n", err);
+		return r;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		return 1;
+	}
+	log_set_level(log_level_from_string(srv->cfg.log_level));
+	raise_nofile(&srv->cfg);
+	srv->anonymous_role = strcasecmp(srv->cfg.anonymous_role, "NONE") == 0 || !*srv->cfg.anonymous_role
+				      ? -1
+				      : role_from_string_alias(srv->cfg.anonymous_role);
+	srv->default_user_role = role_from_string_alias(srv->cfg.default_user_role);
+	if (srv->anonymous_role >= 0)
+		log_warn("anonymous_role is %s: requests without credentials are accepted",
+			 role_to_string(srv->anonymous_role));
+	return 0;
+}
+
+/* The store on srv->cfg.db; a SQLite file (db_path) gets its directory and is locked against a second server
+ * (*lock_fd, the caller's to close). Logs why on failure. */
+static int open_database(struct server *srv, const char *db_path, int *lock_fd)
+{
+	char dsn[DSN_REDACTED_MAX];
+	int r;
+
+	if (db_path) {
+		char *copy = strdup(db_path);
+
+		if (copy) {
+			const char *dir = dirname(copy);
+			if (!streq(dir, "."))
+				(void)fs_mkdir_p(dir, 0755);
+			free(copy);
+		}
+		r = lock_database(db_path, lock_fd);
+		if (r == -EBUSY) {
+			log_error("database '%s' is in use by another slipway-server", db_path);
+			return r;
+		}
+		if (r < 0)
+			return log_error_errno(r, "cannot lock database '%s'", db_path);
+	}
+	r = store_open(srv->cfg.db, &srv->store);
+	if (r < 0)
+		return log_error_errno(r, "cannot open database '%s'", dsn_redact(srv->cfg.db, dsn, sizeof(dsn)));
+	log_info("database '%s'", dsn_redact(srv->cfg.db, dsn, sizeof(dsn)));
+	return 0;
+}
+
+/* The route table, the HTTP daemon (and its port_file), the webhooks and the workers. Logs why on failure, with
+ * the daemon stopped again. */
+static int start_serving(struct server *srv)
+{
+	int r;
+
+	r = deploy_events_listen(srv, fire_webhooks);
+	if (r >= 0)
+		r = router_new(&srv->router);
+	if (r >= 0)
+		r = api_register_routes(srv->router);
+	if (r < 0)
+		return log_error_errno(r, "cannot build the route table");
+	r = http_start(srv);
+	if (r < 0)
+		return r;
+	if (srv->cfg.port_file && *srv->cfg.port_file) {
+		char line[160];
+		(void)str_printf(line, sizeof(line), "%s\n", srv->bound);
+		r = fs_write_atomic_path(srv->cfg.port_file, line, strlen(line), 0644);
+		if (r < 0) {
+			(void)log_error_errno(r, "cannot write port_file '%s'", srv->cfg.port_file);
+			http_stop(srv);
+			return r;
+		}
+	}
+	log_notice("slipway-server %s listening on %s%s", SLIPWAY_VERSION, srv->bound,
+		   srv->cfg.tls_cert && *srv->cfg.tls_cert ? " (https)" : "");
+	r = webhooks_start(srv);
+	if (r >= 0)
+		r = workers_start(srv);
+	if (r < 0) {
+		(void)log_error_errno(r, "cannot start workers");
+		http_stop(srv);
+	}
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static struct server srv;
-	char err[1024] = "", dsn[DSN_REDACTED_MAX];
-	bool check = false, help = false;
 	const char *db_path = NULL;
 	int lock_fd = -1, r, rc = 2;
 
@@ -209,35 +313,11 @@ int main(int argc, char **argv)
 	setup_signals();
 	/* before any thread starts: libcurl's global state is not thread-safe to set up */
 	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
-	r = server_config_load(&srv.cfg, argc, argv, &check, &help, err, sizeof(err));
-	if (help) {
-		server_config_usage();
+	r = load_config(&srv, argc, argv);
+	if (r != 0) {
 		server_config_release(&srv.cfg);
-		return 0;
+		return r > 0 ? 0 : 2;
 	}
-	if (r >= 0)
-		r = server_config_validate(&srv.cfg, err, sizeof(err));
-	if (r >= 0)
-		r = http_config_validate(&srv.cfg, err, sizeof(err));
-	if (r < 0) {
-		fprintf(stderr, "slipway-server: %s\n", err);
-		server_config_release(&srv.cfg);
-		return 2;
-	}
-	if (check) {
-		printf("configuration OK\n");
-		server_config_release(&srv.cfg);
-		return 0;
-	}
-	log_set_level(log_level_from_string(srv.cfg.log_level));
-	raise_nofile(&srv.cfg);
-	srv.anonymous_role = strcasecmp(srv.cfg.anonymous_role, "NONE") == 0 || !*srv.cfg.anonymous_role
-				     ? -1
-				     : role_from_string_alias(srv.cfg.anonymous_role);
-	srv.default_user_role = role_from_string_alias(srv.cfg.default_user_role);
-	if (srv.anonymous_role >= 0)
-		log_warn("anonymous_role is %s: requests without credentials are accepted",
-			 role_to_string(srv.anonymous_role));
 	for (size_t i = 0; i < ELEMENTSOF(srv.transition_locks); i++)
 		pthread_mutex_init(&srv.transition_locks[i], NULL);
 	if (compile_url_allow(&srv) < 0) {
@@ -245,67 +325,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if (startswith(srv.cfg.db, "sqlite:")) {
-		char *copy;
+	if (startswith(srv.cfg.db, "sqlite:"))
 		db_path = srv.cfg.db + 7;
-		copy = strdup(db_path);
-		if (copy) {
-			const char *dir = dirname(copy);
-			if (!streq(dir, "."))
-				(void)fs_mkdir_p(dir, 0755);
-			free(copy);
-		}
-		r = lock_database(db_path, &lock_fd);
-		if (r == -EBUSY) {
-			log_error("database '%s' is in use by another slipway-server", db_path);
-			goto out;
-		}
-		if (r < 0) {
-			(void)log_error_errno(r, "cannot lock database '%s'", db_path);
-			goto out;
-		}
-	}
-	r = store_open(srv.cfg.db, &srv.store);
-	if (r < 0) {
-		(void)log_error_errno(r, "cannot open database '%s'", dsn_redact(srv.cfg.db, dsn, sizeof(dsn)));
+	r = open_database(&srv, db_path, &lock_fd);
+	if (r < 0)
 		goto out;
-	}
-	log_info("database '%s'", dsn_redact(srv.cfg.db, dsn, sizeof(dsn)));
 	r = bootstrap_token(&srv, db_path);
 	if (r < 0)
 		goto out;
-	r = deploy_events_listen(&srv, fire_webhooks);
-	if (r >= 0)
-		r = router_new(&srv.router);
-	if (r >= 0)
-		r = api_register_routes(srv.router);
-	if (r < 0) {
-		(void)log_error_errno(r, "cannot build the route table");
-		goto out;
-	}
-	r = http_start(&srv);
+	r = start_serving(&srv);
 	if (r < 0)
 		goto out;
-	if (srv.cfg.port_file && *srv.cfg.port_file) {
-		char line[160];
-		(void)str_printf(line, sizeof(line), "%s\n", srv.bound);
-		r = fs_write_atomic_path(srv.cfg.port_file, line, strlen(line), 0644);
-		if (r < 0) {
-			(void)log_error_errno(r, "cannot write port_file '%s'", srv.cfg.port_file);
-			http_stop(&srv);
-			goto out;
-		}
-	}
-	log_notice("slipway-server %s listening on %s%s", SLIPWAY_VERSION, srv.bound,
-		   srv.cfg.tls_cert && *srv.cfg.tls_cert ? " (https)" : "");
-	r = webhooks_start(&srv);
-	if (r >= 0)
-		r = workers_start(&srv);
-	if (r < 0) {
-		(void)log_error_errno(r, "cannot start workers");
-		http_stop(&srv);
-		goto out;
-	}
 	while (!stop_requested) {
 		if (hup_received) {
 			hup_received = 0;

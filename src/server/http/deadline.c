@@ -9,10 +9,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "internal.h"
 #include "log.h"
+#include "sleep.h"
 #include "util.h"
 #include "banned.h"
 
@@ -53,25 +53,16 @@ static void sweep(int64_t now)
 static void *sweeper_main(void *unused)
 {
 	(void)unused;
-	pthread_mutex_lock(&dl.lock);
-	while (!dl.stop) {
-		struct timespec ts;
+	do {
+		pthread_mutex_lock(&dl.lock);
 		sweep(mono_ms());
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += SWEEP_PERIOD_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		(void)pthread_cond_timedwait(&dl.cond, &dl.lock, &ts);
-	}
-	pthread_mutex_unlock(&dl.lock);
+		pthread_mutex_unlock(&dl.lock);
+	} while (!sleep_or_stop(&dl.lock, &dl.cond, &dl.stop, SWEEP_PERIOD_MS));
 	return NULL;
 }
 
 int http_deadline_start(int64_t seconds)
 {
-	pthread_condattr_t ca;
 	int k;
 
 	if (seconds <= 0 || dl.running)
@@ -79,12 +70,9 @@ int http_deadline_start(int64_t seconds)
 	dl.head.next = dl.head.prev = &dl.head;
 	dl.deadline_ms = seconds * 1000;
 	dl.stop = false;
-	(void)pthread_condattr_init(&ca);
-	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	k = pthread_cond_init(&dl.cond, &ca);
-	(void)pthread_condattr_destroy(&ca);
-	if (k != 0)
-		return -k;
+	k = sleep_cond_init(&dl.cond);
+	if (k < 0)
+		return k;
 	k = pthread_create(&dl.thread, NULL, sweeper_main, NULL);
 	if (k != 0) {
 		(void)pthread_cond_destroy(&dl.cond);

@@ -33,6 +33,10 @@ def test_bash_completes_commands_and_subcommands(cli):
     assert complete_bash(script, ["slipway", "host", "re"]) == ["reset", "resume"]
     assert complete_bash(script, ["slipway", "role", ""]) == ["group", "user"]
     assert "--json" in complete_bash(script, ["slipway", "env", "list", "--j"])
+    # a third level where a sub-command has its own
+    assert complete_bash(script, ["slipway", "role", "user", ""]) == ["delete", "list", "set"]
+    assert complete_bash(script, ["slipway", "env", "capacity", "a"]) == ["add"]
+    assert complete_bash(script, ["slipway", "env", "show", ""]) == []
 
 
 def test_zsh_and_fish_scripts(cli):
@@ -48,6 +52,9 @@ def test_zsh_and_fish_scripts(cli):
     assert "-a revoke -d 'revoke a token'" in fish
     assert "-a tags -d 'show a build\\'s effective tag and its own tags'" in fish
     assert "'tags:show a build'\\''s effective tag and its own tags'" in zsh
+    assert "'delete:remove a user'\\''s role binding'" in zsh and '"role user")' in zsh
+    assert ("-n '__fish_seen_subcommand_from role; and __fish_seen_subcommand_from group; and test (count "
+            "(commandline -opc)) -eq 3' -a delete -d 'remove a group\\'s role binding'") in fish
 
 
 def test_completion_bad_input(cli):

@@ -4,6 +4,7 @@
 # turns FAILING with the script's message as the host error, and a rollback brings the good build back.
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def fleet(tmp_path):
                                   stderr=subprocess.STDOUT, start_new_session=True,
                                   env=dict(os.environ, HELLO_HOST_NAME="e2e-host")))
     run_dir = str(agent_dir / "current" / "hello.run")
-    yield api, tmp_path, agent_dir
+    yield api, tmp_path, agent_dir, procs
     for p in reversed(procs):
         os.killpg(p.pid, signal.SIGTERM)
         try:
@@ -103,7 +104,7 @@ def app(port, path="/info"):
 
 
 def test_deploy_bad_build_and_rollback(fleet):
-    api, tmp_path, agent_dir = fleet
+    api, tmp_path, agent_dir, _ = fleet
     port = free_port()
     api.ok("POST", "/v1/envs", {"envName": "hello", "stageName": "staging"})
     api.ok("PUT", "/v1/envs/hello/staging/capacity?capacityType=HOST", ["e2e-host"])
@@ -145,3 +146,52 @@ def test_deploy_bad_build_and_rollback(fleet):
     assert app(port)["pid"] != good_pid
     # the rolled-back build's process may still be on its way out when the good one answers
     wait_for(lambda: len(hello_pids(str(agent_dir / "current" / "hello.run"))) == 1, 10, "one hello process")
+
+
+def restart(procs, i, log):
+    """Stop procs[i] with SIGTERM the way systemd stops the unit for a package upgrade, start the same command."""
+    old = procs[i]
+    os.kill(old.pid, signal.SIGTERM)
+    assert old.wait(timeout=60) == 0
+    procs[i] = subprocess.Popen(old.args, stdout=open(log, "a"), stderr=subprocess.STDOUT, start_new_session=True,
+                                env=dict(os.environ, HELLO_HOST_NAME="e2e-host"))
+
+
+def test_restarts_keep_app_and_data(fleet):
+    """What a package upgrade does to a host and the server: the app keeps serving, nothing is lost."""
+    api, tmp_path, agent_dir, procs = fleet
+    port = free_port()
+    api.ok("POST", "/v1/envs", {"envName": "hello", "stageName": "staging"})
+    api.ok("PUT", "/v1/envs/hello/staging/capacity?capacityType=HOST", ["e2e-host"])
+    api.ok("PUT", "/v1/envs/hello/staging/script_configs", {"PORT": str(port), "GREETING": "Hi"})
+    good = publish(api, tmp_path, "600d0002")
+    deploy = api.ok("POST", f"/v1/envs/hello/staging/deploys?buildId={good}")["id"]
+    wait_for(lambda: api.ok("GET", f"/v1/deploys/{deploy}")["state"] in ("SUCCEEDING", "SUCCEEDED"), 90,
+             "the deploy to succeed")
+    pid = app(port)["pid"]
+
+    # the agent restarts: the app is not touched, and the new agent process takes the host over as it is
+    metrics = agent_dir / "state" / "slipway_agent.prom"
+
+    def metric(name):
+        m = re.search(rf"^{name} ([0-9.]+)$", metrics.read_text() if metrics.exists() else "", re.M)
+        return float(m.group(1)) if m else 0.0
+    restarted = time.time()
+    restart(procs, 1, tmp_path / "agent.log")
+    assert app(port)["pid"] == pid
+    wait_for(lambda: metric("slipway_agent_last_successful_ping_timestamp_seconds") > restarted, 40,
+             "the restarted agent to ping")
+    assert metric("slipway_agent_download_bytes_total") == 0  # the new process downloaded nothing again
+    agents = api.ok("GET", "/v1/envs/hello/staging/agents")
+    assert [(a["deployStage"], a["state"]) for a in agents] == [("SERVING_BUILD", "NORMAL")], agents
+    assert app(port)["pid"] == pid and app(port)["buildId"] == good
+
+    # the server restarts on the same database: the admin token, the build and the deploy are still there
+    port_file = tmp_path / "port"
+    port_file.unlink()
+    restart(procs, 0, tmp_path / "server.log")
+    wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 20, "server port file")
+    api2 = Api("http://" + port_file.read_text().strip(), api.token)
+    assert api2.ok("GET", "/v1/envs/hello/staging")["deployId"] == deploy
+    assert api2.ok("GET", f"/v1/builds/{good}")["commit"].startswith("600d0002")
+    assert app(port)["pid"] == pid

@@ -4,7 +4,7 @@
 # files, conffiles, modes, units and maintainer scripts; `systemd-analyze verify` is clean for both units and the
 # server's unit rates 2.0 or better; the server and the agent start from their units' ExecStart lines (paths moved
 # into the throwaway root). `make package-test` then deploys a build with these binaries
-# (tests/integration/examples/test_hello_agent.py).
+# (tests/integration/examples/test_hello_agent.py: deploy, rollback, and the restarts an upgrade does).
 import glob
 import json
 import os

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 #ifdef WITH_POSTGRES
 #include <libpq-fe.h>
@@ -183,6 +184,25 @@ static inline int64_t testdb_int(const struct testdb *t, const char *q)
 		sqlite3_close(db);
 	}
 	return v;
+}
+
+/* A complete EnvStage to insert (state NORMAL, one host at a time, HALT on failure); build_name NULL leaves
+ * buildName out. NULL on OOM. */
+static inline json_t *testdb_stage_obj(const char *id, const char *env, const char *stage, const char *build_name)
+{
+	json_t *e = json_pack(
+		"{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:s,s:i,s:i,s:s,s:i,s:i,s:b,s:s,s:s,s:b,s:b,s:b,s:b}", "id", id,
+		"envName", env, "stageName", stage, "envState", "NORMAL", "state", "NORMAL", "description", "d",
+		"notifyAuthors", 0, "maxParallel", 1, "maxParallelPct", 0, "priority", "NORMAL", "stuckThreshold", 600,
+		"successThreshold", 10000, "acceptanceType", "AUTO", "maxDeployNum", 5000, "maxDeployDay", 365, "isDocker",
+		0, "stageType", "DEFAULT", "failurePolicy", "HALT", "allowPrivateBuild", 0, "ensureTrustedBuild", 0, "isSOX",
+		0, "useEntitlements", 0);
+
+	if (e && build_name && json_object_set_new(e, "buildName", json_string(build_name)) < 0) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
 }
 
 #endif

@@ -65,13 +65,7 @@ static void replica_init(struct replica *rep, int index)
 
 static json_t *env_obj(const char *id, const char *stage)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:s,s:i,s:i,s:s,s:i,s:i,s:b,s:s,s:s,s:b,s:b,s:b,s:b,s:s}",
-			 "id", id, "envName", "locks", "stageName", stage, "envState", "NORMAL", "state", "NORMAL",
-			 "description", "d", "notifyAuthors", 0, "maxParallel", 1, "maxParallelPct", 0, "priority",
-			 "NORMAL", "stuckThreshold", 600, "successThreshold", 10000, "acceptanceType", "AUTO",
-			 "maxDeployNum", 5000, "maxDeployDay", 365, "isDocker", 0, "stageType", "DEFAULT",
-			 "failurePolicy", "HALT", "allowPrivateBuild", 0, "ensureTrustedBuild", 0, "isSOX", 0,
-			 "useEntitlements", 0, "buildName", "lockapp");
+	return testdb_stage_obj(id, "locks", stage, "lockapp");
 }
 
 static int setup_on(bool pg)
