@@ -9,8 +9,8 @@
 #include "banned.h"
 
 const struct cmd cli_commands[] = {
-    {"build", cmd_build, "publish, list and show builds"},
-    {"env", cmd_env, "create, list, show, delete and configure env stages"},
+    {"build", cmd_build, "publish, list, show and tag builds"},
+    {"env", cmd_env, "create, list, show, delete, configure, enable or disable env stages"},
     {"deploy", cmd_deploy, "deploy a build to ENV/STAGE"},
     {"promote", cmd_promote, "deploy what another stage of the env runs"},
     {"rollback", cmd_rollback, "return ENV/STAGE to an earlier deploy"},

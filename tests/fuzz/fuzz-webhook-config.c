@@ -1,6 +1,6 @@
 /* fuzz-needs: server */
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-webhook-config: the EnvWebHook validator (workers/webhook_config.h) on arbitrary bodies, with
+/* fuzz-webhook-config: the EnvWebHook validator (engine/webhook_config.h) on arbitrary bodies, with
  * the trusted proxy's header names set and one allowed network. A refusal must be -EINVAL with a
  * field and a UTF-8 message (both go into a JSON error body); an acceptance must be in stored form
  * and a fixed point (validating it again gives it back). The raw input also goes through the

@@ -11,7 +11,7 @@
 #include "enums.h"
 #include "scriptvar.h"
 #include "util.h"
-#include "webhooks.h"
+#include "webhook_config.h"
 #include "banned.h"
 
 static const struct config_kind {
@@ -151,11 +151,12 @@ static int config_put(struct req *r)
 	if (ck->kind == STORE_CONFIG_WEBHOOKS) {
 		struct webhook_policy pol;
 		char field[128], msg[256];
-		k = webhooks_policy(r->srv, &pol);
+		k = webhook_policy_init(r->srv->cfg.webhook_allowed_networks, r->srv->cfg.trusted_user_header,
+					r->srv->cfg.trusted_groups_header, &pol);
 		if (k < 0)
 			goto out;
 		k = webhook_config_validate(in, &pol, &value, field, sizeof(field), msg, sizeof(msg));
-		webhooks_policy_release(&pol);
+		webhook_policy_release(&pol);
 		if (k == -EINVAL)
 			k = req_bad(r, field, "%s", msg);
 		if (k < 0)

@@ -54,23 +54,8 @@ static struct thread_arg {
 
 int webhooks_policy(const struct server *srv, struct webhook_policy *ret)
 {
-	struct webhook_policy pol = { 0 };
-	int r;
-
-	r = ipnet_list_parse(srv->cfg.webhook_allowed_networks, &pol.allowed, &pol.n_allowed, NULL, 0);
-	if (r < 0)
-		return r;
-	pol.user_header = srv->cfg.trusted_user_header;
-	pol.groups_header = srv->cfg.trusted_groups_header;
-	*ret = pol;
-	return 0;
-}
-
-void webhooks_policy_release(struct webhook_policy *pol)
-{
-	free(pol->allowed);
-	pol->allowed = NULL;
-	pol->n_allowed = 0;
+	return webhook_policy_init(srv->cfg.webhook_allowed_networks, srv->cfg.trusted_user_header,
+				   srv->cfg.trusted_groups_header, ret);
 }
 
 static size_t queue_max(const struct server *srv)
@@ -360,7 +345,7 @@ static void run_job(struct server *srv, struct job *job)
 					 call.why[0] ? call.why : "no answer");
 		}
 	}
-	webhooks_policy_release(&pol);
+	webhook_policy_release(&pol);
 }
 
 /* The first queued job whose stage no thread is serving; unlinked. Called with lock held. */

@@ -18,9 +18,8 @@ void webhooks_stop(struct server *srv);
  * the configuration, substitutes the placeholders now, logs and counts overflow. */
 void webhooks_fire(struct server *srv, const json_t *env, const json_t *deploy, const json_t *build, bool post);
 /* The webhook rules of srv's settings (webhook_allowed_networks, the trusted header names) for
- * webhook_config_validate() and the calls; release with webhooks_policy_release(). 0, -ENOMEM, or
+ * the calls; release with webhook_policy_release(). 0, -ENOMEM, or
  * -EINVAL for a bad webhook_allowed_networks (refused at startup). Does not log. */
 int webhooks_policy(const struct server *srv, struct webhook_policy *ret);
-void webhooks_policy_release(struct webhook_policy *pol);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* workers/webhook_config.h: what a webhook may be (PROTOCOL §3.5, §7.5): the EnvWebHook document
+/* engine/webhook_config.h: what a webhook may be (PROTOCOL §3.5, §7.5): the EnvWebHook document
  * validator used at PUT time, and the destination and header rules checked again when a hook is
  * called. Pure: no store, no network, no clock, no logging (URLs are parsed by libcurl's URL API). */
 #ifndef SLIPWAY_SERVER_WEBHOOK_CONFIG_H
@@ -23,6 +23,12 @@ struct webhook_policy {
  * reach (webhook_config_check_addr) and headers that webhook_config_check_header refuses. On
  * success *ret is the caller's. -EINVAL with field ("preDeployHooks[0].url", ...) and msg set;
  * -ENOMEM. */
+/* The policy of the settings' values (webhook_allowed_networks as text, the trusted header names, kept
+ * by reference); release with webhook_policy_release(). 0, -ENOMEM, or -EINVAL for a bad network list. */
+int webhook_policy_init(const char *allowed_networks, const char *user_header, const char *groups_header,
+			struct webhook_policy *ret);
+void webhook_policy_release(struct webhook_policy *pol);
+
 int webhook_config_validate(const json_t *in, const struct webhook_policy *pol, json_t **ret, char *field,
 			    size_t field_size, char *msg, size_t msg_size);
 

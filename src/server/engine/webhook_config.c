@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* workers/webhook_config.c: the EnvWebHook validator and the destination and header rules of
+/* engine/webhook_config.c: the EnvWebHook validator and the destination and header rules of
  * webhooks. Pure (see the header): the API's PUT, the delivery threads and the fuzz target all
  * call it, so a rule lives in one place. */
 #include <errno.h>
@@ -313,4 +313,26 @@ int webhook_config_validate(const json_t *in, const struct webhook_policy *pol, 
 out:
 	json_decref(out);
 	return r;
+}
+
+int webhook_policy_init(const char *allowed_networks, const char *user_header, const char *groups_header,
+			struct webhook_policy *ret)
+{
+	struct webhook_policy pol = { 0 };
+	int r;
+
+	r = ipnet_list_parse(allowed_networks, &pol.allowed, &pol.n_allowed, NULL, 0);
+	if (r < 0)
+		return r;
+	pol.user_header = user_header;
+	pol.groups_header = groups_header;
+	*ret = pol;
+	return 0;
+}
+
+void webhook_policy_release(struct webhook_policy *pol)
+{
+	free(pol->allowed);
+	pol->allowed = NULL;
+	pol->n_allowed = 0;
 }
