@@ -373,6 +373,20 @@ int cli_parse_simple(struct cli *c, const char *cmd, const char *usage, int argc
 	return 0;
 }
 
+int cli_next_option(struct cli *c, int argc, char **argv, const struct option *opts)
+{
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		r = cli_common_option(c, opt, optarg);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return opt;
+	}
+	return 0;
+}
+
 void cli_getopt_reset(void)
 {
 	optind = 0; /* glibc: 0 re-initialises getopt's internal state */

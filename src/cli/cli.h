@@ -118,6 +118,10 @@ int cli_bad_option(struct cli *c, const char *cmd, int argc, char **argv);
 int cli_parse_simple(struct cli *c, const char *cmd, const char *usage, int argc, char **argv, int min_args,
 		     int max_args, char ***ret_args, int *ret_nargs);
 /* Reset getopt for a fresh parse of a new argv. */
+/* The next option of argv that is not a common one (those are applied to c): the option (> 0), 0 after the
+ * last, or the common option's error (< 0). Call cli_getopt_reset() first. */
+struct option;
+int cli_next_option(struct cli *c, int argc, char **argv, const struct option *opts);
 void cli_getopt_reset(void);
 
 #endif

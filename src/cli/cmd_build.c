@@ -160,12 +160,7 @@ static int publish_parse(struct cli *c, int argc, char **argv, struct build *b, 
 	int opt, r;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		switch (opt) {
 		case O_NAME:
 			r = set_field(&b->name, optarg);
@@ -218,6 +213,8 @@ static int publish_parse(struct cli *c, int argc, char **argv, struct build *b, 
 		if (r < 0)
 			return r;
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", publish_usage);
 		return 1;
@@ -329,12 +326,7 @@ static int build_list(struct cli *c, int argc, char **argv)
 	int opt, r;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		switch (opt) {
 		case O_NAME:
 			name = optarg;
@@ -358,6 +350,8 @@ static int build_list(struct cli *c, int argc, char **argv)
 			return cli_bad_option(c, "build list", argc, argv);
 		}
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", list_usage);
 		return 0;
@@ -442,16 +436,13 @@ static int build_tag(struct cli *c, int argc, char **argv)
 	int opt, r;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		if (opt != 0x100)
 			return cli_bad_option(c, "build tag", argc, argv);
 		comment = optarg;
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", tag_usage);
 		return 0;

@@ -197,15 +197,10 @@ static int config_parse(struct cli *c, const struct config_kind *k, const char *
 	int opt, r;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		char *key = NULL;
 		json_t *v = NULL;
 
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
 		if (opt == O_FILE) {
 			a->file = optarg;
 			continue;
@@ -219,6 +214,8 @@ static int config_parse(struct cli *c, const struct config_kind *k, const char *
 		if (r < 0)
 			return -ENOMEM;
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out,
 			"usage: slipway config %s ENV/STAGE [--set KEY=VALUE]... [--file FILE] [--json]\n\n"

@@ -93,12 +93,7 @@ static int env_parse(struct cli *c, const char *cmd, const char *usage, unsigned
 	if (!o->set || !o->unset)
 		return -ENOMEM;
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		switch (opt) {
 		case O_DESC:
 		case O_BNAME:
@@ -177,6 +172,8 @@ static int env_parse(struct cli *c, const char *cmd, const char *usage, unsigned
 			break;
 		}
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", usage);
 		return 1;

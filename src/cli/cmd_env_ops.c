@@ -31,16 +31,13 @@ static int env_enable_disable(struct cli *c, int argc, char **argv, bool enable)
 	int opt, r;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		if (opt != 0x100)
 			return cli_bad_option(c, cmd, argc, argv);
 		description = optarg;
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", enable_usage);
 		return 0;
@@ -194,12 +191,7 @@ int env_history(struct cli *c, int argc, char **argv)
 	int opt, r;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		if (opt == O_DIFF)
 			diff = true;
 		else if (opt != O_PAGE && opt != O_SIZE)
@@ -209,6 +201,8 @@ int env_history(struct cli *c, int argc, char **argv)
 		else
 			(void)url_query_add(&q, opt == O_PAGE ? "pageIndex" : "pageSize", optarg);
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", history_usage);
 		return 0;

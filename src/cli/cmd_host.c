@@ -106,15 +106,10 @@ static int host_parse(struct cli *c, const struct host_action *act, const char *
 	    {"no-replace", no_argument, NULL, O_NO_REPLACE},
 	    CLI_COMMON_LONGOPTS,
 	};
-	int opt, r;
+	int opt;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		if (opt == O_ALL_FAILED && streq(act->name, "reset"))
 			*all_failed = true;
 		else if (opt == O_NO_REPLACE && !act->action_type)
@@ -124,6 +119,8 @@ static int host_parse(struct cli *c, const struct host_action *act, const char *
 		else
 			return cli_bad_option(c, cmd, argc, argv);
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", act->usage);
 		return 1;

@@ -50,18 +50,13 @@ static int sec_parse(struct cli *c, const char *cmd, const char *usage, unsigned
 	    {O_ENV, 0, offsetof(struct sec_opts, env)},
 	    {O_EXPIRES, SO_EXPIRES, offsetof(struct sec_opts, expires)},
 	};
-	int opt, r;
+	int opt;
 
 	memset(o, 0, sizeof(*o));
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		size_t k;
 
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
 		for (k = 0; k < ELEMENTSOF(slots) && slots[k].opt != opt; k++)
 			;
 		if (k == ELEMENTSOF(slots))
@@ -70,6 +65,8 @@ static int sec_parse(struct cli *c, const char *cmd, const char *usage, unsigned
 			return cli_usage_error(c, "%s: option '%s' does not apply here", cmd, argv[optind - 1]);
 		*(const char **)((char *)o + slots[k].offset) = optarg;
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", usage);
 		return 1;

@@ -128,12 +128,7 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 	int opt, r;
 
 	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		r = cli_common_option(c, opt, optarg);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			continue;
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
 		need = option_class(opt);
 		if (!need)
 			return cli_bad_option(c, cmd, argc, argv);
@@ -143,6 +138,8 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 		if (r < 0)
 			return r;
 	}
+	if (opt < 0)
+		return opt;
 	if (c->help) {
 		fprintf(c->out, "%s", usage);
 		return 1;
