@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* workers/notify.c: the queue and delivery of deploy notifications (workers/notify.h). A job is one chat message
- * or one mail; at most NOTIFY_QUEUE_MAX wait (overflow is dropped, logged and counted); two threads deliver them
- * with libcurl, 10 s per chat call and 30 s per mail, up to 3 attempts (waits 1 s and 2 s). The URLs are the
+ * or one mail; at most NOTIFY_QUEUE_MAX of each wait (overflow is dropped, logged and counted); one thread per
+ * channel delivers them in order (so a silent chat receiver does not hold up mail) with libcurl, 10 s per chat call and 30 s per mail, up to 3 attempts (waits 1 s and 2 s). The URLs are the
  * admin's settings, trusted as configured: the per-env webhook address rules do not apply. */
 #include <errno.h>
 #include <pthread.h>
@@ -16,9 +16,7 @@
 #include "util.h"
 #include "banned.h"
 
-#define THREADS 2
-
-enum channel { CHAT, MAIL };
+enum channel { CHAT, MAIL, CHANNELS };
 static const char *const channel_name[] = { "chat", "mail" };
 
 struct job {
@@ -34,11 +32,15 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t stop_cond; /* monotonic, for the retry back-off */
 static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
 static int stop_cond_r;
-static struct job *head, *tail;
-static size_t queued;
+static struct job *head[CHANNELS], *tail[CHANNELS];
+static size_t queued[CHANNELS];
 static bool stopping, started;
-static pthread_t threads[THREADS];
+static pthread_t threads[CHANNELS];
 static size_t nthreads;
+static struct thread_arg {
+	struct server *srv;
+	enum channel channel;
+} thread_args[CHANNELS];
 static char *smtp_password;
 
 static void job_free(struct job *j)
@@ -53,20 +55,20 @@ static void job_free(struct job *j)
 static void enqueue(struct server *srv, struct job *j)
 {
 	pthread_mutex_lock(&lock);
-	if (!started || stopping || queued >= NOTIFY_QUEUE_MAX) {
+	if (!started || stopping || queued[j->channel] >= NOTIFY_QUEUE_MAX) {
 		pthread_mutex_unlock(&lock);
 		METRIC_INC(srv, notify_dropped[j->channel]);
 		log_warn("notification queue full or stopped: %s %s dropped", channel_name[j->channel], j->label);
 		job_free(j);
 		return;
 	}
-	if (tail)
-		tail->next = j;
+	if (tail[j->channel])
+		tail[j->channel]->next = j;
 	else
-		head = j;
-	tail = j;
-	queued++;
-	pthread_cond_signal(&cond);
+		head[j->channel] = j;
+	tail[j->channel] = j;
+	queued[j->channel]++;
+	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -235,26 +237,27 @@ static void deliver(struct server *srv, const struct job *j)
 	}
 }
 
-static void *notify_main(void *arg)
+static void *notify_main(void *p)
 {
-	struct server *srv = arg;
+	const struct thread_arg *arg = p;
+	enum channel ch = arg->channel;
 
 	for (;;) {
 		struct job *j;
 		pthread_mutex_lock(&lock);
-		while (!stopping && !head)
+		while (!stopping && !head[ch])
 			pthread_cond_wait(&cond, &lock);
 		if (stopping) {
 			pthread_mutex_unlock(&lock);
 			break;
 		}
-		j = head;
-		head = j->next;
-		if (!head)
-			tail = NULL;
-		queued--;
+		j = head[ch];
+		head[ch] = j->next;
+		if (!head[ch])
+			tail[ch] = NULL;
+		queued[ch]--;
 		pthread_mutex_unlock(&lock);
-		deliver(srv, j);
+		deliver(arg->srv, j);
 		job_free(j);
 	}
 	return NULL;
@@ -282,6 +285,18 @@ static int read_password(const char *path)
 	return 0;
 }
 
+static void notify_stop_threads(void)
+{
+	pthread_mutex_lock(&lock);
+	__atomic_store_n(&stopping, true, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&cond);
+	pthread_cond_broadcast(&stop_cond);
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	nthreads = 0;
+}
+
 int notify_start(struct server *srv)
 {
 	int r;
@@ -294,11 +309,11 @@ int notify_start(struct server *srv)
 		return r;
 	stopping = false;
 	nthreads = 0;
-	for (size_t i = 0; i < THREADS; i++) {
-		r = pthread_create(&threads[i], NULL, notify_main, srv);
+	for (size_t i = 0; i < CHANNELS; i++) {
+		thread_args[i] = (struct thread_arg){ srv, (enum channel)i };
+		r = pthread_create(&threads[i], NULL, notify_main, &thread_args[i]);
 		if (r != 0) {
-			if (nthreads > 0)
-				break;
+			notify_stop_threads();
 			return -r;
 		}
 		nthreads++;
@@ -317,22 +332,19 @@ void notify_stop(struct server *srv)
 		pthread_mutex_unlock(&lock);
 		return;
 	}
-	__atomic_store_n(&stopping, true, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&cond);
-	pthread_cond_broadcast(&stop_cond);
 	pthread_mutex_unlock(&lock);
-	for (size_t i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	nthreads = 0;
+	notify_stop_threads();
 	pthread_mutex_lock(&lock);
 	started = false;
-	while (head) {
-		struct job *n = head->next;
-		job_free(head);
-		head = n;
+	for (int ch = 0; ch < CHANNELS; ch++) {
+		while (head[ch]) {
+			struct job *n = head[ch]->next;
+			job_free(head[ch]);
+			head[ch] = n;
+		}
+		tail[ch] = NULL;
+		queued[ch] = 0;
 	}
-	tail = NULL;
-	queued = 0;
 	pthread_mutex_unlock(&lock);
 	free(smtp_password);
 	smtp_password = NULL;

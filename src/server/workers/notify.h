@@ -2,7 +2,7 @@
 /* workers/notify.h: deploy notifications. On a deploy's start (and every rollback), its first SUCCEEDING, its
  * turn to FAILING and a failed analysis, one chat message to the stage's chatroom (chat_webhook_url, a
  * Slack-compatible incoming webhook) and one mail to its emailRecipients (smtp_url through libcurl). The
- * listener only queues (a bounded queue, served by two threads with retries): it never blocks a deploy;
+ * listener only queues (a bounded queue per channel, each served in order by its own thread with retries): it never blocks a deploy;
  * failures are logged and counted in /metrics. */
 #ifndef SLIPWAY_SERVER_NOTIFY_H
 #define SLIPWAY_SERVER_NOTIFY_H
