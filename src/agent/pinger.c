@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* agent/pinger.c: the agent's only HTTP client for the deploy service. */
+/* agent/pinger.c: the agent's only HTTP client for the deploy service; one libcurl handle kept across pings
+ * (its connections reused), set up by lib/httpclient. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "httpclient.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "pinger.h"
@@ -15,14 +17,6 @@
 #include "banned.h"
 
 #define PING_MAX_ANSWER_BYTES (4 * 1024 * 1024)
-
-#define easy_setopt(curl, opt, value)                                                                                \
-	do {                                                                                                         \
-		if (curl_easy_setopt((curl), (opt), (value)) != CURLE_OK) {                                          \
-			r = -EINVAL;                                                                                 \
-			goto out;                                                                                    \
-		}                                                                                                    \
-	} while (0)
 
 int pinger_init(struct pinger *p, const struct agent_config *cfg)
 {
@@ -73,21 +67,20 @@ static enum attempt_result attempt(struct pinger *p, const char *base, const cha
 				   volatile sig_atomic_t *cancel, struct ping_response *ret)
 {
 	CURL *curl = p->curl;
+	struct httpclient_request req;
 	struct curl_slist *headers = NULL;
 	struct buf answer;
 	char url[2048], errbuf[CURL_ERROR_SIZE] = "", auth[4200];
 	long status = 0;
-	CURLcode cc;
 	json_t *j = NULL;
 	enum attempt_result res = ATTEMPT_FAILOVER;
-	int r = 0;
+	int r;
 
 	buf_init(&answer, PING_MAX_ANSWER_BYTES);
 	if (wait_s > 0)
 		snprintf(url, sizeof(url), "%s/v1/system/ping?wait=%d", base, wait_s);
 	else
 		snprintf(url, sizeof(url), "%s/v1/system/ping", base);
-	curl_easy_reset(curl);
 	headers = curl_slist_append(headers, "Content-Type: application/json");
 	headers = curl_slist_append(headers, "Accept: application/json");
 	if (p->cfg->token && *p->cfg->token) {
@@ -96,39 +89,35 @@ static enum attempt_result attempt(struct pinger *p, const char *base, const cha
 	}
 	if (!headers)
 		goto out;
-	easy_setopt(curl, CURLOPT_URL, url);
-	easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(p->cfg->http_timeout_s * 1000));
-	easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)((p->cfg->http_timeout_s + (wait_s > 0 ? wait_s : 0)) * 1000));
-	easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	easy_setopt(curl, CURLOPT_USERAGENT, p->user_agent);
-	easy_setopt(curl, CURLOPT_POST, 1L);
-	easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-	easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PING_MAX_ANSWER_BYTES);
-	easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, p->cfg->tls_verify ? 1L : 0L);
-	easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, p->cfg->tls_verify ? 2L : 0L);
-	if (p->cfg->ca_file && *p->cfg->ca_file)
-		easy_setopt(curl, CURLOPT_CAINFO, p->cfg->ca_file);
-	easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cancel);
-
-	cc = curl_easy_perform(curl);
-	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+	req = (struct httpclient_request){
+		.url = url,
+		.method = "POST",
+		.body = body,
+		.headers = headers,
+		.user_agent = p->user_agent,
+		.connect_timeout_ms = (long)(p->cfg->http_timeout_s * 1000),
+		.timeout_ms = (long)((p->cfg->http_timeout_s + (wait_s > 0 ? wait_s : 0)) * 1000),
+		.max_answer_bytes = PING_MAX_ANSWER_BYTES,
+		.insecure = !p->cfg->tls_verify,
+		.ca_file = p->cfg->ca_file && *p->cfg->ca_file ? p->cfg->ca_file : NULL,
+		.write_fn = on_body,
+		.write_data = &answer,
+		.progress_fn = on_progress,
+		.progress_data = (void *)cancel,
+	};
+	if (httpclient_setup(curl, &req, errbuf) < 0) {
+		log_warn("cannot set up the ping request to '%s'", base);
+		goto out;
+	}
+	r = httpclient_perform(curl, errbuf, &status);
+	if (r == -ECANCELED) {
 		res = ATTEMPT_CANCELED;
 		goto out;
 	}
-	if (cc != CURLE_OK) {
-		log_warn("ping to '%s' failed: %s", base, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	if (r < 0) {
+		log_warn("ping to '%s' failed: %s", base, errbuf);
 		goto out;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 500 || status < 200 || (status >= 300 && status < 400)) {
 		log_warn("ping to '%s' failed: HTTP %ld", base, status);
 		goto out;
@@ -152,8 +141,6 @@ static enum attempt_result attempt(struct pinger *p, const char *base, const cha
 	}
 	res = ATTEMPT_OK;
 out:
-	if (r < 0)
-		log_warn("cannot set up the ping request to '%s'", base);
 	json_decref(j);
 	curl_slist_free_all(headers);
 	buf_release(&answer);

@@ -123,6 +123,20 @@ static int set_tls_and_callbacks(CURL *h, const struct httpclient_request *req)
 	return 0;
 }
 
+int httpclient_setup(CURL *h, const struct httpclient_request *req, char *errbuf)
+{
+	int r;
+
+	errbuf[0] = 0;
+	curl_easy_reset(h);
+	r = set_transfer(h, req, errbuf);
+	if (r >= 0)
+		r = set_tls_and_callbacks(h, req);
+	if (r >= 0)
+		r = set_method(h, req);
+	return r;
+}
+
 int httpclient_new(const struct httpclient_request *req, char *errbuf, CURL **ret)
 {
 	CURL *h;
@@ -132,11 +146,7 @@ int httpclient_new(const struct httpclient_request *req, char *errbuf, CURL **re
 	h = curl_easy_init();
 	if (!h)
 		return -ENOMEM;
-	r = set_transfer(h, req, errbuf);
-	if (r >= 0)
-		r = set_tls_and_callbacks(h, req);
-	if (r >= 0)
-		r = set_method(h, req);
+	r = httpclient_setup(h, req, errbuf);
 	if (r < 0) {
 		curl_easy_cleanup(h);
 		return r;

@@ -56,6 +56,11 @@ struct httpclient_request {
  * *ret is the caller's (curl_easy_cleanup()). -ENOMEM, or -EINVAL when an option is refused. */
 int httpclient_new(const struct httpclient_request *req, char *errbuf, CURL **ret);
 
+/* The same set-up on a handle the caller keeps across requests (the agent's pinger), so its open
+ * connections are reused: the handle is reset (curl_easy_reset() keeps the connection cache) and
+ * set up for req. 0, or -EINVAL when an option is refused (the handle is then left reset). */
+int httpclient_setup(CURL *h, const struct httpclient_request *req, char *errbuf);
+
 /* Run the transfer. On an HTTP answer returns 0 with *ret_status set (any status unless
  * fail_on_error). Otherwise the negative errno of httpclient_errno(); errbuf holds curl's text
  * (filled with curl_easy_strerror() when curl left it empty). */

@@ -11,6 +11,7 @@
 #define PROTO_ENUM_LIST(X)                                                                                             \
 	X(deploy_type, DEPLOY_TYPE, REGULAR, HOTFIX, ROLLBACK, RESTART, STOP)                                          \
 	X(deploy_state, DEPLOY_STATE, RUNNING, FAILING, SUCCEEDING, SUCCEEDED, ABORTED)                                \
+	X(deploy_outcome, DEPLOY_OUTCOME, RUNNING, SUCCEEDED, FAILED, ROLLED_BACK, REPLACED, NO_HOSTS)                 \
 	X(acceptance_status, ACCEPTANCE_STATUS, PENDING_DEPLOY, OUTSTANDING, PENDING_ACCEPT, ACCEPTED, REJECTED,       \
 	  TERMINATED)                                                                                                  \
 	X(acceptance_type, ACCEPTANCE_TYPE, AUTO, MANUAL)                                                              \

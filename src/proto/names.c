@@ -67,3 +67,8 @@ bool principal_name_is_valid(const char *s)
 {
 	return s && str_charset_ok(s, "._@-", 1, 64) && not_dots(s);
 }
+
+bool tag_key_is_valid(const char *s)
+{
+	return s && str_charset_ok(s, ":_.-", 1, 64);
+}

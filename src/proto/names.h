@@ -17,6 +17,7 @@ bool host_name_is_valid(const char *s);	     /* hostId, hostName: ^[A-Za-z0-9._-
 bool group_name_is_valid(const char *s);     /* ^[A-Za-z0-9._:-]{1,128}$, never "." or ".." */
 bool id_is_valid(const char *s);	     /* ids in paths: ^[A-Za-z0-9_-]{1,30}$ */
 bool principal_name_is_valid(const char *s); /* token / user names: ^[A-Za-z0-9._@-]{1,64}$ */
+bool tag_key_is_valid(const char *s);	     /* host tag keys (ec2Tags): ^[A-Za-z0-9:_.-]{1,64}$ */
 
 /* The names the server itself gives principals: the request without credentials and the token
  * made at first start. No token, user or group may take them (in any letter case), so a log line

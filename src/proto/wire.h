@@ -29,6 +29,8 @@
 /* Limits of PROTOCOL §1.3/§1.5/§3.2 (characters; for ASCII-only patterns characters = bytes). */
 #define PING_MAX_REPORTS		256
 #define PING_MAX_GROUPS			64
+#define PING_MAX_TAGS			32  /* ec2Tags entries */
+#define PING_TAG_VALUE_MAX_BYTES	256 /* a tag value, UTF-8 */
 #define PING_ERROR_MESSAGE_MAX_BYTES	65536 /* the last bytes are kept, cut at a UTF-8 boundary */
 #define PING_CONTAINER_HEALTH_MAX_CHARS 32    /* the first characters are kept */
 #define PING_CONTAINER_HEALTH_MAX_BYTES 128   /* 32 UTF-8 characters take up to 128 bytes */
@@ -98,6 +100,12 @@ struct ping_report {
 	char *container_health_status; /* ≤ 32 chars (≤ 128 bytes); NULL when null/absent (stored as "") */
 };
 
+/* One host tag (ec2Tags entry): key ^[A-Za-z0-9:_.-]{1,64}$, value UTF-8 of at most PING_TAG_VALUE_MAX_BYTES. */
+struct ping_tag {
+	char *key;
+	char *value;
+};
+
 struct ping_request {
 	char *host_id;	 /* required */
 	char *host_name; /* default host_id */
@@ -110,6 +118,8 @@ struct ping_request {
 	size_t n_groups;
 	struct ping_report *reports;
 	size_t n_reports;
+	struct ping_tag *tags; /* ec2Tags, sorted by key (keys are unique); n_tags ≤ PING_MAX_TAGS */
+	size_t n_tags;
 };
 
 void ping_report_release(struct ping_report *rep);
@@ -119,7 +129,9 @@ void ping_request_free(struct ping_request *req);
 /* Strict server-side decoder: hostId required (hostId/hostName pattern §1.5); groups null/absent or
  * an array of ≤ 64 group names (§1.5), de-duplicated keeping first occurrence order; reports
  * null/absent or an array of ≤ 256 objects; unknown deployStage/agentStatus → -EINVAL naming
- * "reports[i].deployStage"; the hint/ignored fields (stageType, ec2Tags, normandieStatus,
+ * "reports[i].deployStage"; ec2Tags null/absent or an object of ≤ 32 tags (tag_key_is_valid keys,
+ * string values of ≤ 256 bytes without NULs; a bad one → -EINVAL naming "ec2Tags" or
+ * "ec2Tags.<key>"), sorted by key; the hint/ignored fields (stageType, normandieStatus,
  * knoxStatus, agentState, extraInfo) never cause an error; an over-long errorMessage keeps its last
  * 65536 bytes (UTF-8 boundary, embedded NULs dropped) and containerHealthStatus its first 32 chars
  * (a non-string containerHealthStatus counts as null); reports with a null/empty envId are dropped;
@@ -128,7 +140,8 @@ void ping_request_free(struct ping_request *req);
 int ping_request_from_json(const json_t *j, struct ping_request *ret, struct proto_error *err);
 /* Agent-side encoder (AGENT.md §5.5): NULL identity fields and empty groups are omitted; "reports"
  * is always present; each report carries envId, deployId, deployAlias, deployStage, agentStatus,
- * errorCode, errorMessage, failCount (null when absent), and containerHealthStatus only when set.
+ * errorCode, errorMessage, failCount (null when absent), and containerHealthStatus only when set;
+ * "ec2Tags" (an object) only when there are tags.
  * 0 or -ENOMEM. */
 int ping_request_to_json(const struct ping_request *req, json_t **ret);
 

@@ -44,6 +44,11 @@ void ping_request_release(struct ping_request *req)
 	for (size_t i = 0; i < req->n_reports; i++)
 		ping_report_release(&req->reports[i]);
 	free(req->reports);
+	for (size_t i = 0; i < req->n_tags; i++) {
+		free(req->tags[i].key);
+		free(req->tags[i].value);
+	}
+	free(req->tags);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -319,6 +324,69 @@ static int reports_from_json(const json_t *j, struct ping_request *req, struct p
 	return 0;
 }
 
+static int tag_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ping_tag *)a)->key, ((const struct ping_tag *)b)->key);
+}
+
+/* The tags of an ec2Tags object into req, sorted by key (released by the caller on error). */
+static int tags_from_object(const json_t *tags, struct ping_request *req, struct proto_error *err)
+{
+	const char *k;
+	json_t *v;
+	int r;
+
+	if (!json_is_object(tags))
+		return wire_err(err, "ec2Tags", "ec2Tags must be an object of strings");
+	if (json_object_size(tags) > PING_MAX_TAGS)
+		return wire_err(err, "ec2Tags", "at most %d tags are allowed", PING_MAX_TAGS);
+	req->tags = calloc(json_object_size(tags) + 1, sizeof(*req->tags));
+	if (!req->tags)
+		return -ENOMEM;
+	json_object_foreach((json_t *)tags, k, v)
+	{
+		if (!tag_key_is_valid(k))
+			return wire_err(err, "ec2Tags", "ec2Tags keys must match ^[A-Za-z0-9:_.-]{1,64}$");
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+		    json_string_length(v) > PING_TAG_VALUE_MAX_BYTES) {
+			char field[80];
+
+			snprintf(field, sizeof(field), "ec2Tags.%s", k);
+			return wire_err(err, field, "%s must be a string of at most %d bytes", field,
+					PING_TAG_VALUE_MAX_BYTES);
+		}
+		r = wire_dup_str(k, &req->tags[req->n_tags].key);
+		if (r >= 0)
+			r = wire_dup_str(json_string_value(v), &req->tags[req->n_tags].value);
+		req->n_tags++;
+		if (r < 0)
+			return r;
+	}
+	qsort(req->tags, req->n_tags, sizeof(*req->tags), tag_cmp);
+	return 0;
+}
+
+/* "ec2Tags" (optional): an object of tag key → string value, or (as the upstream Python agent sends it) a string
+ * holding that object's JSON; "" counts as no tags. */
+static int tags_from_json(const json_t *j, struct ping_request *req, struct proto_error *err)
+{
+	json_t *tags = json_object_get(j, "ec2Tags"), *parsed;
+	int r;
+
+	if (!tags || json_is_null(tags))
+		return 0;
+	if (!json_is_string(tags))
+		return tags_from_object(tags, req, err);
+	if (json_string_length(tags) == 0)
+		return 0;
+	parsed = json_loadb(json_string_value(tags), json_string_length(tags), JSON_REJECT_DUPLICATES, NULL);
+	if (!parsed)
+		return wire_err(err, "ec2Tags", "ec2Tags must be an object of strings");
+	r = tags_from_object(parsed, req, err);
+	json_decref(parsed);
+	return r;
+}
+
 int ping_request_from_json(const json_t *j, struct ping_request *ret, struct proto_error *err)
 {
 	struct ping_request req = {};
@@ -366,6 +434,8 @@ int ping_request_from_json(const json_t *j, struct ping_request *ret, struct pro
 	r = groups_from_json(j, &req, err);
 	if (r >= 0)
 		r = reports_from_json(j, &req, err);
+	if (r >= 0)
+		r = tags_from_json(j, &req, err);
 	if (r < 0)
 		goto out;
 	*ret = req;
@@ -436,6 +506,18 @@ int ping_request_to_json(const struct ping_request *req, json_t **ret)
 			}
 		}
 		r = wire_set_new(o, "groups", a);
+		a = NULL;
+		if (r < 0)
+			goto fail;
+	}
+	if (req->n_tags > 0) {
+		a = json_object();
+		for (size_t i = 0; a && i < req->n_tags; i++)
+			if (wire_set_str(a, req->tags[i].key, req->tags[i].value) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		r = a ? wire_set_new(o, "ec2Tags", a) : -ENOMEM;
 		a = NULL;
 		if (r < 0)
 			goto fail;

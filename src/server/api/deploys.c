@@ -16,6 +16,7 @@
 #include "enums.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "outcome.h"
 #include "util.h"
 #include "banned.h"
 
@@ -29,6 +30,25 @@ static int64_t ji(const json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
+/* A deploy as the API shows it: the store's row with its outcome (engine/outcome.h) in place of the facts it is
+ * derived from. */
+static json_t *deploy_view(json_t *dep)
+{
+	const char *replaced = js(dep, "replacedState"), *by = js(dep, "replacedByType");
+	struct deploy_outcome_facts f = {
+		.state = deploy_state_from_string(js(dep, "state")),
+		.total = ji(dep, "total"),
+		.fail_total = ji(dep, "failTotal"),
+		.replaced_state = replaced ? deploy_state_from_string(replaced) : -1,
+		.replaced_by = by ? deploy_type_from_string(by) : -1,
+	};
+
+	(void)json_object_set_new(dep, "outcome", json_string(deploy_outcome_to_string(engine_deploy_outcome(&f))));
+	(void)json_object_del(dep, "replacedState");
+	(void)json_object_del(dep, "replacedByType");
+	return dep;
+}
+
 static int get_deploy(struct req *r, const char *id, const char *field, json_t **ret)
 {
 	int k;
@@ -40,6 +60,7 @@ static int get_deploy(struct req *r, const char *id, const char *field, json_t *
 		return http_fail(r, 404, field, "deploy '%s' not found", id);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read deploy");
+	deploy_view(*ret);
 	return 0;
 }
 
@@ -47,7 +68,7 @@ static int reply_created_deploy(struct req *r, json_t *dep)
 {
 	char location[128];
 	(void)str_printf(location, sizeof(location), "/v1/deploys/%s", js(dep, "id"));
-	return http_reply_created(r, location, dep);
+	return http_reply_created(r, location, deploy_view(dep));
 }
 
 /* Answer a refusal of the input validators (api/deploy_input.h). */
@@ -384,6 +405,8 @@ static int deploy_list(struct req *r)
 		k = api_store_error(r, k, "cannot list deploys");
 		goto out;
 	}
+	for (size_t i = 0; i < json_array_size(json_object_get(res, "deploys")); i++)
+		deploy_view(json_array_get(json_object_get(res, "deploys"), i));
 	n = ji(res, "total");
 	(void)json_object_set_new(res, "truncated", json_boolean(n > off + lim));
 	(void)json_object_set_new(res, "deployTags", json_null());

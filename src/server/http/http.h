@@ -151,6 +151,9 @@ const char *req_header(struct req *r, const char *name);
 /* Parse the body as JSON (json_parse_bounded); 400 with a reason when malformed. *ret is borrowed
  * from nobody: the caller owns it. An empty body gives -ENODATA (with no error recorded). */
 int req_json(struct req *r, json_t **ret);
+/* Parse the body as application/x-www-form-urlencoded into *ret (release with query_release): 400 when a value
+ * decodes to a NUL byte; an empty body gives -ENODATA. */
+int req_form(struct req *r, struct query *ret);
 
 /* Record an error reply; returns the matching negative errno (400 → -EINVAL, 404 → -ENOENT,
  * 409 → -EEXIST, 403 → -EACCES, 401 → -EPERM, 413 → -EMSGSIZE, 503 → -EAGAIN, else -EIO). */

@@ -14,22 +14,28 @@
 
 #define DEPLOY_COLS                                                                                                    \
 	"d.id, d.alias, d.envId, d.buildId, d.type, d.state, d.startDate, d.operator, d.lastUpdateDate, "             \
-	"d.description, d.successTotal, d.failTotal, d.total, d.successDate, d.acceptanceStatus, d.fromDeployId"
+	"d.description, d.successTotal, d.failTotal, d.total, d.successDate, d.acceptanceStatus, d.fromDeployId, "    \
+	"d.replacedByDeployId, d.rollbackFromDeployId, d.replacedState, "                                              \
+	"(SELECT r.type FROM deploys r WHERE r.id = d.replacedByDeployId) AS replacedByType"
 static const char sql_deploy_get[] = "SELECT " DEPLOY_COLS " FROM deploys d WHERE d.id = ?";
 static const char sql_deploy_env_lock[] = "SELECT deployId FROM envs WHERE id = ?";
 static const char sql_deploy_total[] = "SELECT count(*) FROM agents WHERE envId = ? AND state NOT IN "
 				       "('UNREACHABLE', 'DELETE') AND removed = 0";
 static const char sql_deploy_insert[] =
 	"INSERT INTO deploys(id, alias, envId, buildId, type, state, startDate, operator, lastUpdateDate, "
-	"description, successTotal, failTotal, total, successDate, acceptanceStatus, fromDeployId) "
-	"VALUES(?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, 0, 0, ?, NULL, 'PENDING_DEPLOY', ?)";
+	"description, successTotal, failTotal, total, successDate, acceptanceStatus, fromDeployId, rollbackFromDeployId) "
+	"VALUES(?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, 0, 0, ?, NULL, 'PENDING_DEPLOY', ?, ?)";
 static const char sql_deploy_point_env[] =
 	"UPDATE envs SET deployId = ?1, deployType = ?2, stageType = COALESCE(?3, stageType), "
 	"version = version + 1 WHERE id = ?4";
-static const char sql_deploy_finalize[] =
-	"UPDATE deploys SET state = CASE state WHEN 'SUCCEEDING' THEN 'SUCCEEDED' WHEN 'RUNNING' THEN 'ABORTED' "
-	"WHEN 'FAILING' THEN 'ABORTED' ELSE state END, acceptanceStatus = CASE WHEN acceptanceStatus IN "
-	"('ACCEPTED', 'REJECTED', 'TERMINATED') THEN acceptanceStatus ELSE 'TERMINATED' END WHERE id = ?";
+#define DEPLOY_FINALIZE                                                                                                \
+	"state = CASE state WHEN 'SUCCEEDING' THEN 'SUCCEEDED' WHEN 'RUNNING' THEN 'ABORTED' "                         \
+	"WHEN 'FAILING' THEN 'ABORTED' ELSE state END, acceptanceStatus = CASE WHEN acceptanceStatus IN "             \
+	"('ACCEPTED', 'REJECTED', 'TERMINATED') THEN acceptanceStatus ELSE 'TERMINATED' END"
+static const char sql_deploy_finalize[] = "UPDATE deploys SET " DEPLOY_FINALIZE " WHERE id = ?";
+/* the replaced deploy keeps its replacement and the state it had (the SET expressions read the old row) */
+static const char sql_deploy_replace[] =
+	"UPDATE deploys SET replacedByDeployId = ?2, replacedState = state, " DEPLOY_FINALIZE " WHERE id = ?1";
 static const char sql_deploy_promote_off[] = "UPDATE promotes SET type = 'MANUAL', lastUpdate = ?2 WHERE envId = ?1 "
 					     "AND type = 'AUTO' AND disablePolicy = 'AUTO'";
 static const char sql_deploy_schedule_reset[] =
@@ -100,9 +106,9 @@ int store_deploy_create(struct store *s, const struct deploy_create *d, json_t *
 	r = db_int(c, sql_deploy_total, &total, "s", d->env_id);
 	if (r < 0)
 		goto out;
-	r = db_exec(c, sql_deploy_insert, "sssssisisis", id, d->alias, d->env_id, d->build_id,
+	r = db_exec(c, sql_deploy_insert, "sssssisisiss", id, d->alias, d->env_id, d->build_id,
 		   deploy_type_to_string(d->type), d->now, d->operator_name, d->now, d->description, total,
-		   d->from_deploy_id);
+		   d->from_deploy_id, d->type == DEPLOY_TYPE_ROLLBACK ? prev : NULL);
 	if (r < 0)
 		goto out;
 	r = db_exec(c, sql_deploy_point_env, "ssss", id, deploy_type_to_string(d->type),
@@ -110,7 +116,7 @@ int store_deploy_create(struct store *s, const struct deploy_create *d, json_t *
 	if (r < 0)
 		goto out;
 	if (prev) {
-		r = db_exec(c, sql_deploy_finalize, "s", prev);
+		r = db_exec(c, sql_deploy_replace, "ss", prev, id);
 		if (r < 0)
 			goto out;
 	}

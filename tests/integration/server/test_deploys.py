@@ -2,11 +2,15 @@
 # slipway-server: deploys (PROTOCOL §4.5, §7): create, current, actions, progress + transition,
 # list, acceptance, auto-rollback; agents and hosts (§4.6, §4.7).
 import os
+import sqlite3
 import sys
 import time
 
+import pytest
+
 sys.path.insert(0, os.path.dirname(__file__))
 from srv_support import add_agent, assert_error, db_query, make_env, publish  # noqa: E402
+import dbtarget  # noqa: E402  (on sys.path through srv_support)
 
 
 def deploy(server, build_id, stage="prod", **params):
@@ -181,8 +185,56 @@ def test_auto_rollback_on_failing(server):
     assert cur["operator"] == "system" and d2["id"] in cur["description"]
     failed = server.get("/v1/deploys/" + d2["id"]).json()
     assert failed["state"] == "ABORTED"
+    # the outcome says what happened: failed and rolled back, by which deploy
+    assert failed["outcome"] == "ROLLED_BACK" and failed["replacedByDeployId"] == cur["id"]
+    assert cur["rollbackFromDeployId"] == d2["id"] and cur["outcome"] == "RUNNING"
+    listed = {d["id"]: d for d in server.get("/v1/deploys?envId=" + env["id"]).json()["deploys"]}
+    assert listed[d2["id"]]["outcome"] == "ROLLED_BACK" and listed[d1["id"]]["outcome"] == "NO_HOSTS"  # d1 counted no host
+    assert "replacedState" not in failed and "replacedByType" not in failed
     assert server.get("/v1/builds/%s/tags" % bad["id"]).json()["tag"]["value"] == "BAD_BUILD"
     assert_error(server.post("/v1/envs/web/prod/deploys?buildId=" + bad["id"]), 409)
+
+
+def test_deploy_outcomes(server):
+    env = make_env(server)
+    b1 = publish(server, commit="aaaaaaa1")
+    b2 = publish(server, commit="bbbbbbb2", commitDate=b1["commitDate"] + 1)
+
+    def get(d):
+        return server.get("/v1/deploys/" + d["id"]).json()
+
+    # no host yet: the stage's deploy succeeds at once with 0 hosts
+    d1 = deploy(server, b1["id"])
+    assert d1["outcome"] == "RUNNING" and d1["replacedByDeployId"] is None and d1["rollbackFromDeployId"] is None
+    server.put("/v1/envs/web/prod/deploys/current/progress")
+    assert get(d1)["state"] == "SUCCEEDING" and get(d1)["outcome"] == "NO_HOSTS"
+    # replaced while running, not failing
+    d2 = deploy(server, b2["id"])
+    add_agent(server, env["id"], "h1", deploy_id=d2["id"], stage="DOWNLOADING", status="UNKNOWN")
+    d3 = deploy(server, b1["id"])
+    assert get(d1)["outcome"] == "NO_HOSTS" and get(d1)["replacedByDeployId"] == d2["id"]
+    assert get(d2)["outcome"] == "REPLACED" and get(d2)["replacedByDeployId"] == d3["id"]
+    # succeeds with a host
+    add_agent(server, env["id"], "h1", deploy_id=d3["id"], stage="SERVING_BUILD")
+    server.put("/v1/envs/web/prod/deploys/current/progress")
+    assert get(d3)["state"] == "SUCCEEDING" and get(d3)["outcome"] == "SUCCEEDED"
+    # failing, replaced by a regular deploy: failed (not rolled back)
+    d4 = deploy(server, b2["id"])
+    add_agent(server, env["id"], "h1", deploy_id=d4["id"], stage="STAGING", state="PAUSED_BY_SYSTEM",
+              status="SCRIPT_FAILED")
+    server.put("/v1/envs/web/prod/deploys/current/progress")
+    assert get(d4)["state"] == "FAILING" and get(d4)["outcome"] == "FAILED"
+    d5 = deploy(server, b1["id"])
+    assert get(d4)["state"] == "ABORTED" and get(d4)["outcome"] == "FAILED"
+    # a succeeded deploy rolled back by hand stays succeeded; the rollback names where it came from
+    add_agent(server, env["id"], "h1", deploy_id=d5["id"], stage="SERVING_BUILD")
+    server.put("/v1/envs/web/prod/deploys/current/progress")
+    r = server.post("/v1/envs/web/prod/deploys/current/actions?actionType=ROLLBACK&toDeployId=" + d3["id"])
+    assert r.status_code == 201, r.text
+    d6 = r.json()
+    assert d6["type"] == "ROLLBACK" and d6["rollbackFromDeployId"] == d5["id"] and d6["outcome"] == "RUNNING"
+    assert get(d5)["outcome"] == "SUCCEEDED" and get(d5)["replacedByDeployId"] == d6["id"]
+    assert server.get("/v1/envs/web/prod/deploys/current").json()["outcome"] == "RUNNING"
 
 
 def test_deploy_list_filters(server):
@@ -282,3 +334,30 @@ def test_hosts_and_stop_flow(server):
     assert_error(server.put("/v1/hosts/i-3", json={"state": "GONE"}), 400, "state")
     assert_error(server.put("/v1/hosts/i-404", json={"ip": "1.2.3.4"}), 404)
     assert server.post("/v1/hosts/active", json=["i-3", "i-1"]).json() == ["i-3"]
+
+
+@pytest.mark.skipif(dbtarget.is_pg(), reason="builds a version-1 SQLite file by hand; the PostgreSQL variant of the "
+                    "migration runs in every PostgreSQL suite")
+def test_outcome_links_of_existing_deploys(server_factory):
+    """A database of schema version 1 gets the replacement and rollback links from creation order."""
+    s = server_factory(name="old")
+    schema = os.path.join(os.path.dirname(__file__), "..", "..", "..", "src", "server", "store", "schema")
+    con = sqlite3.connect(str(s.db.path))
+    with con:
+        con.executescript(open(os.path.join(schema, "001_init.sql")).read())
+        con.execute("CREATE TABLE IF NOT EXISTS schema_meta(version INTEGER NOT NULL)")
+        con.execute("INSERT INTO schema_meta(version) VALUES(1)")
+        con.execute("INSERT INTO envs(id, envName, stageName, deployId) VALUES('e1', 'web', 'prod', 'd3')")
+        con.execute("INSERT INTO builds(id, name, artifactUrl, \"commit\", commitDate, publishDate) "
+                    "VALUES('b1', 'web', 'https://a.example/x.tgz', 'c1', 1, 1)")
+        rows = [("d1", "REGULAR", "SUCCEEDED", 0), ("d2", "REGULAR", "ABORTED", 1), ("d3", "ROLLBACK", "RUNNING", 0)]
+        for i, (d, t, st, failed) in enumerate(rows):
+            con.execute("INSERT INTO deploys(id, envId, buildId, type, state, startDate, lastUpdateDate, total, "
+                        "failTotal, acceptanceStatus) VALUES(?, 'e1', 'b1', ?, ?, ?, ?, 1, ?, 'TERMINATED')",
+                        (d, t, st, 1000 + i, 1000 + i, failed))
+    con.close()
+    s.start()
+    got = {d["id"]: d for d in s.get("/v1/deploys").json()["deploys"]}
+    assert [got[d]["replacedByDeployId"] for d in ("d1", "d2", "d3")] == ["d2", "d3", None]
+    assert [got[d]["rollbackFromDeployId"] for d in ("d1", "d2", "d3")] == [None, None, "d2"]
+    assert [got[d]["outcome"] for d in ("d1", "d2", "d3")] == ["SUCCEEDED", "ROLLED_BACK", "RUNNING"]

@@ -142,12 +142,43 @@ static void test_refused_option(void **state)
 	assert_ptr_equal(h, (CURL *)0x1); /* untouched on failure */
 }
 
+/* One handle kept across requests: each set-up starts from a reset handle, so an option of the previous
+ * request (here the aborting progress callback, and the small buffer) does not carry over. */
+static void test_reused_handle(void **state)
+{
+	struct buf small, b;
+	char errbuf[CURL_ERROR_SIZE];
+	CURL *h = curl_easy_init();
+	long status = -1;
+
+	(void)state;
+	assert_non_null(h);
+	buf_init(&small, 4);
+	buf_init(&b, 1024);
+	struct httpclient_request req = {
+		.url = url, .protocols = "file", .write_fn = collect, .write_data = &small, .progress_fn = abort_now
+	};
+	assert_int_equal(httpclient_setup(h, &req, errbuf), 0);
+	assert_int_equal(httpclient_perform(h, errbuf, &status), -ECANCELED);
+	req = (struct httpclient_request){ .url = url, .protocols = "file", .write_fn = collect, .write_data = &b };
+	assert_int_equal(httpclient_setup(h, &req, errbuf), 0);
+	assert_int_equal(httpclient_perform(h, errbuf, &status), 0);
+	assert_string_equal(b.p, "0123456789");
+	assert_string_equal(small.p, "");
+	req.protocols = "no-such-protocol";
+	assert_int_equal(httpclient_setup(h, &req, errbuf), -EINVAL);
+	buf_release(&small);
+	buf_release(&b);
+	curl_easy_cleanup(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errno),
 		cmocka_unit_test(test_file_transfers),
 		cmocka_unit_test(test_refused_option),
+		cmocka_unit_test(test_reused_handle),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

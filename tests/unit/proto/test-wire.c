@@ -377,6 +377,64 @@ static void test_ping_python_agent(void **state)
 	assert_null(req.reports[0].error_message);
 	assert_null(req.reports[0].container_health_status);
 	assert_false(req.reports[0].reset_by_system);
+	/* its ec2Tags is a string holding the JSON object */
+	assert_int_equal(req.n_tags, 1);
+	assert_string_equal(req.tags[0].key, "Name");
+	assert_string_equal(req.tags[0].value, "web");
+	ping_request_release(&req);
+}
+
+/* A ping with n tags k0..k(n-1). */
+static void many_tags(char *js, size_t size, int n)
+{
+	size_t len = (size_t)snprintf(js, size, "{\"hostId\":\"h\",\"ec2Tags\":{");
+
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(js + len, size - len, "%s\"k%d\":\"v\"", i ? "," : "", i);
+	assert_true(len + 3 < size);
+	snprintf(js + len, size - len, "}}");
+}
+
+static void test_ping_tags(void **state)
+{
+	struct ping_request req = {0};
+	struct proto_error err;
+	char js[2048];
+	size_t n;
+
+	assert_int_equal(ping("{\"hostId\":\"h1\",\"ec2Tags\":{\"zone\":\"b\",\"aws:role\":\"web\",\"e\":\"\"}}",
+			      &req, &err),
+			 0);
+	assert_int_equal(req.n_tags, 3); /* sorted by key */
+	assert_string_equal(req.tags[0].key, "aws:role");
+	assert_string_equal(req.tags[1].key, "e");
+	assert_string_equal(req.tags[1].value, "");
+	assert_string_equal(req.tags[2].key, "zone");
+	assert_string_equal(req.tags[2].value, "b");
+	ping_request_release(&req);
+	assert_int_equal(ping("{\"hostId\":\"h1\",\"ec2Tags\":\"\"}", &req, &err), 0);
+	assert_int_equal(req.n_tags, 0);
+	ping_request_release(&req);
+
+	expect_ping_error("{\"hostId\":\"h\",\"ec2Tags\":{\"a\":[1]}}", "ec2Tags.a");
+	expect_ping_error("{\"hostId\":\"h\",\"ec2Tags\":{\"a\":5}}", "ec2Tags.a");
+	expect_ping_error("{\"hostId\":\"h\",\"ec2Tags\":{\"a b\":\"x\"}}", "ec2Tags");
+	expect_ping_error("{\"hostId\":\"h\",\"ec2Tags\":{\"\":\"x\"}}", "ec2Tags");
+	expect_ping_error("{\"hostId\":\"h\",\"ec2Tags\":[\"a\"]}", "ec2Tags");
+	expect_ping_error("{\"hostId\":\"h\",\"ec2Tags\":\"not json\"}", "ec2Tags");
+	expect_ping_error("{\"hostId\":\"h\",\"ec2Tags\":{\"a\":\"x\\u0000y\"}}", "ec2Tags.a");
+	/* a value of 256 bytes passes, 257 fail; 32 tags pass, 33 fail */
+	n = (size_t)snprintf(js, sizeof(js), "{\"hostId\":\"h\",\"ec2Tags\":{\"v\":\"%0256d\"}}", 0);
+	assert_true(n < sizeof(js));
+	assert_int_equal(ping(js, &req, &err), 0);
+	ping_request_release(&req);
+	snprintf(js, sizeof(js), "{\"hostId\":\"h\",\"ec2Tags\":{\"v\":\"%0257d\"}}", 0);
+	expect_ping_error(js, "ec2Tags.v");
+	many_tags(js, sizeof(js), 33);
+	expect_ping_error(js, "ec2Tags");
+	many_tags(js, sizeof(js), 32);
+	assert_int_equal(ping(js, &req, &err), 0);
+	assert_int_equal(req.n_tags, 32);
 	ping_request_release(&req);
 }
 
@@ -386,7 +444,7 @@ static void test_ping_defaults_and_hints(void **state)
 	struct proto_error err;
 
 	/* hint/ignored fields of any type never fail; enum values are case-insensitive */
-	assert_int_equal(ping("{\"hostId\":\"h1\",\"stageType\":42,\"ec2Tags\":{\"a\":[1]},\"normandieStatus\":7,"
+	assert_int_equal(ping("{\"hostId\":\"h1\",\"stageType\":42,\"normandieStatus\":7,"
 			      "\"knoxStatus\":\"WHATEVER\",\"reports\":[{\"envId\":\"E1\",\"deployStage\":"
 			      "\"pre_download\",\"agentStatus\":\"script_failed\",\"agentState\":\"reset_by_system\","
 			      "\"extraInfo\":\"not an object\",\"containerHealthStatus\":5},"
@@ -635,11 +693,21 @@ static void test_ping_encode(void **state)
 	assert_string_equal(json_string_value(json_object_get(rep, "agentStatus")), "SCRIPT_FAILED");
 	assert_true(json_is_null(json_object_get(rep, "deployAlias")));
 	assert_int_equal(json_array_size(json_object_get(j, "groups")), 2);
+	assert_null(json_object_get(j, "ec2Tags")); /* no tags: omitted */
+	json_decref(j);
+	req.tags = calloc(2, sizeof(*req.tags));
+	req.tags[0] = (struct ping_tag){ strdup("availabilityZone"), strdup("us-east-1a") };
+	req.tags[1] = (struct ping_tag){ strdup("team"), strdup("web") };
+	req.n_tags = 2;
+	assert_int_equal(ping_request_to_json(&req, &j), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "ec2Tags"), "team")), "web");
 
 	/* the server decodes what the agent encodes */
 	assert_int_equal(ping_request_from_json(j, &back, &err), 0);
 	assert_string_equal(back.host_name, "web-07");
 	assert_int_equal(back.n_groups, 2);
+	assert_int_equal(back.n_tags, 2);
+	assert_string_equal(back.tags[0].value, "us-east-1a");
 	assert_int_equal(back.reports[0].agent_status, AGENT_STATUS_SCRIPT_FAILED);
 	assert_int_equal(back.reports[0].error_code, 3);
 	assert_string_equal(back.reports[0].error_message, "boom \xe2\x82\xac");
@@ -837,6 +905,7 @@ int main(void)
 	    cmocka_unit_test(test_ping_error_message_truncation),
 	    cmocka_unit_test(test_ping_container_health),
 	    cmocka_unit_test(test_ping_encode),
+	    cmocka_unit_test(test_ping_tags),
 	    cmocka_unit_test(test_encode_invalid_utf8),
 	    cmocka_unit_test(test_response_encode),
 	    cmocka_unit_test(test_response_decode_example),
