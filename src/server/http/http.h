@@ -136,6 +136,9 @@ struct req {
 	int status;
 	size_t resp_bytes;
 	int err_status;
+	bool retry_after;  /* the answer carries Retry-After: retry_after_s (http_unavailable()) */
+	int retry_after_s;
+	bool close_after;  /* the answer carries Connection: close */
 	char err_message[512];
 	char err_field[128];
 	struct arena_block *arena;
@@ -159,6 +162,9 @@ int req_form(struct req *r, struct query *ret);
  * 409 → -EEXIST, 403 → -EACCES, 401 → -EPERM, 413 → -EMSGSIZE, 503 → -EAGAIN, else -EIO). */
 int http_fail(struct req *r, int status, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define req_bad(r, field, ...) http_fail((r), 400, (field), __VA_ARGS__)
+/* Record a 503 whose answer carries `Retry-After: retry_after_s` and `Connection: close`, so the client
+ * reconnects (to another replica, or here once the wait is over). Returns -EAGAIN. */
+int http_unavailable(struct req *r, int retry_after_s, const char *message);
 int http_status_from_errno(int r);
 
 /* Replies. http_reply_json steals body. */

@@ -296,6 +296,16 @@ static int errno_from_status(int status)
 	}
 }
 
+int http_unavailable(struct req *r, int retry_after_s, const char *message)
+{
+	if (!r->err_status) {
+		r->retry_after = true;
+		r->retry_after_s = retry_after_s < 0 ? 0 : retry_after_s;
+		r->close_after = true;
+	}
+	return http_fail(r, 503, NULL, "%s", message);
+}
+
 int http_fail(struct req *r, int status, const char *field, const char *fmt, ...)
 {
 	va_list ap;
