@@ -114,15 +114,9 @@ static int body_state(struct req *r, enum store_agent_action *ret)
 	const char *state;
 	int k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body with 'state' is required");
+	k = api_body_object(r, "a JSON body with 'state' is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		json_decref(in);
-		return req_bad(r, NULL, "the body must be a JSON object");
-	}
 	k = api_opt_string(r, in, "state", 64, &state);
 	if (k >= 0 && (!state || api_agent_action_from_string(state, ret) < 0))
 		k = req_bad(r, "state", "state must be NORMAL, PAUSED_BY_USER or RESET");

@@ -36,6 +36,10 @@ int api_security_scope(struct req *r, const char **ret_type, const char **ret_re
  * Records the 400/403 on r like the handlers. */
 int api_env_input_check(struct req *r, const json_t *in, bool create);
 
+/* The request's body as JSON (the caller's): 400 with the message `required` when there is none, 400 when it is
+ * malformed; api_body_object() also when it is not an object. */
+int api_body(struct req *r, const char *required, json_t **ret);
+int api_body_object(struct req *r, const char *required, json_t **ret);
 /* The env stage named by the {env}/{stage} path parameters; 404 when unknown. */
 int api_env_from_path(struct req *r, json_t **ret);
 /* A ConfigHistory object for env_id (changeId generated, operator = principal). change may be a

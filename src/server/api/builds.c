@@ -70,9 +70,7 @@ static int build_post(struct req *r)
 	json_t *body = NULL, *out = NULL;
 	int k;
 
-	k = req_json(r, &body);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a Build JSON body is required");
+	k = api_body(r, "a Build JSON body is required", &body);
 	if (k < 0)
 		return k;
 	k = build_input_from_json(body, &b, &perr);

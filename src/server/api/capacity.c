@@ -122,9 +122,7 @@ static int capacity_change(struct req *r, enum store_capacity_op op)
 	if (op == STORE_CAPACITY_REPLACE) {
 		json_t *v;
 		size_t i;
-		k = req_json(r, &names);
-		if (k == -ENODATA)
-			k = req_bad(r, NULL, "a JSON array of names is required");
+		k = api_body(r, "a JSON array of names is required", &names);
 		if (k < 0)
 			goto out;
 		if (!json_is_array(names) || json_array_size(names) > 10000) {

@@ -52,6 +52,29 @@ int api_store_error(struct req *r, int k, const char *what)
 	return http_fail(r, 500, NULL, "internal error");
 }
 
+int api_body(struct req *r, const char *required, json_t **ret)
+{
+	int k = req_json(r, ret);
+
+	return k == -ENODATA ? req_bad(r, NULL, "%s", required) : k;
+}
+
+int api_body_object(struct req *r, const char *required, json_t **ret)
+{
+	json_t *in = NULL;
+	int k;
+
+	k = api_body(r, required, &in);
+	if (k < 0)
+		return k;
+	if (!json_is_object(in)) {
+		json_decref(in);
+		return req_bad(r, NULL, "the body must be a JSON object");
+	}
+	*ret = in;
+	return 0;
+}
+
 int api_env_from_path(struct req *r, json_t **ret)
 {
 	const char *env = req_param(r, "env"), *stage = req_param(r, "stage");

@@ -143,9 +143,7 @@ static int config_put(struct req *r)
 	if (k < 0)
 		return k;
 	env_id = json_string_value(json_object_get(env, "id"));
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body is required");
+	k = api_body(r, "a JSON body is required", &in);
 	if (k < 0)
 		goto out;
 	if (ck->kind == STORE_CONFIG_WEBHOOKS) {

@@ -291,15 +291,9 @@ static int env_create(struct req *r)
 	bool grant_admin = false;
 	int k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "an EnvStage JSON body is required");
+	k = api_body_object(r, "an EnvStage JSON body is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	env_name = json_string_value(json_object_get(in, "envName"));
 	stage_name = json_string_value(json_object_get(in, "stageName"));
 	if (!env_name || !env_name_is_valid(env_name)) {
@@ -473,9 +467,7 @@ static int env_update(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body is required");
+	k = api_body_object(r, "a JSON body is required", &in);
 	if (k < 0)
 		goto out;
 	const char *old_policy = json_string_value(json_object_get(env, "failurePolicy"));

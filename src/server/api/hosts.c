@@ -169,15 +169,9 @@ static int hosts_register(struct req *r)
 	const char *name, *id, *group, *ip, *account;
 	int k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a Host JSON body is required");
+	k = api_body_object(r, "a Host JSON body is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_string(r, in, "hostName", 64, &name)) < 0 || (k = api_opt_string(r, in, "hostId", 64, &id)) < 0 ||
 	    (k = api_opt_string(r, in, "groupName", 128, &group)) < 0 || (k = api_opt_string(r, in, "ip", 64, &ip)) < 0 ||
 	    (k = api_opt_string(r, in, "accountId", 64, &account)) < 0)
@@ -223,15 +217,9 @@ static int hosts_update(struct req *r)
 
 	if (!patch)
 		return -ENOMEM;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body is required");
+	k = api_body_object(r, "a JSON body is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_string(r, in, "ip", 64, &s)) < 0)
 		goto out;
 	if (s)

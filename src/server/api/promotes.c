@@ -55,15 +55,9 @@ static int promote_put(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a PromoteConfig JSON body is required");
+	k = api_body_object(r, "a PromoteConfig JSON body is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	k = store_promote_get(r->srv->store, js(env, "id"), &p);
 	if (k == -ENOENT) {
 		p = promote_defaults(js(env, "id"));
@@ -204,15 +198,9 @@ static int schedule_put(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a DeploySchedule JSON body is required");
+	k = api_body_object(r, "a DeploySchedule JSON body is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_int(r, in, "totalSessions", 0, 1000, &total, &present)) < 0)
 		goto out;
 	if (!present) {

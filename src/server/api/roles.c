@@ -77,15 +77,9 @@ static int read_body(struct req *r, bool create, json_t **ret_in, const char **r
 	json_t *in = NULL;
 	int role, k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		return req_bad(r, NULL, create ? "a JSON body {name, role} is required" : "a JSON body {role} is required");
+	k = api_body_object(r, create ? "a JSON body {name, role} is required" : "a JSON body {role} is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		json_decref(in);
-		return req_bad(r, NULL, "the body must be a JSON object");
-	}
 	k = api_opt_enum(r, in, "role", role_from_string_alias, &role);
 	if (k >= 0 && role < 0)
 		k = req_bad(r, "role", "role is required");

@@ -42,15 +42,9 @@ static int tag_create(struct req *r)
 	char id[ID_LEN + 1], location[64], *meta = NULL;
 	int value, type, k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a Tag JSON body is required");
+	k = api_body_object(r, "a Tag JSON body is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_enum(r, in, "value", tag_value_from_string, &value)) < 0 ||
 	    (k = api_opt_enum(r, in, "targetType", tag_target_type_from_string, &type)) < 0 ||
 	    (k = api_opt_string(r, in, "targetId", 128, &target_id)) < 0 ||

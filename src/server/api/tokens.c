@@ -144,15 +144,9 @@ static int token_create(struct req *r)
 	k = api_security_scope(r, &type, &resource);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		return req_bad(r, NULL, "a JSON body {name, role, expireDate?} is required");
+	k = api_body_object(r, "a JSON body {name, role, expireDate?} is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	name = json_string_value(json_object_get(in, "name"));
 	if (!name || !principal_name_is_valid(name)) {
 		k = req_bad(r, "name", "name is required and must match ^[A-Za-z0-9._@-]{1,64}$");
@@ -231,15 +225,9 @@ static int token_update(struct req *r)
 		k = token_find(r, type, resource, &row);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body {role?, expireDate?} is required");
+	k = api_body_object(r, "a JSON body {role?, expireDate?} is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	k = api_opt_enum(r, in, "role", role_from_string_alias, &role);
 	if (k >= 0)
 		k = read_expire(r, in, &exp, &present);
