@@ -52,6 +52,8 @@ void api_configs_hide_history(struct req *r, json_t *list);
 /* Store failure that is not the caller's fault: -EAGAIN → 503, else 500 (logged once with the
  * store's message). -ENOENT/-EEXIST/-EBUSY pass through for the caller's own message. */
 int api_store_error(struct req *r, int k, const char *what);
+/* The end of a change: 204 when the store call succeeded (k >= 0), else api_store_error(). */
+int api_store_done(struct req *r, int k, const char *what);
 /* The principal's name (publisher / operator), with upstream's "keep the last 64 chars" rule. */
 const char *api_operator(struct req *r);
 

@@ -262,9 +262,7 @@ static int build_delete(struct req *r)
 		return http_fail(r, 404, NULL, "build '%s' not found", id);
 	if (k == -EBUSY)
 		return http_fail(r, 409, NULL, "build '%s' is referenced by a deploy", id);
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete build");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete build");
 }
 
 static int build_tags_one(struct req *r)

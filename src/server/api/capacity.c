@@ -161,11 +161,7 @@ static int capacity_change(struct req *r, enum store_capacity_op op)
 		k = capacity_refused(r, type, env_name, &why);
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot change capacity");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot change capacity");
 out:
 	free(one);
 	json_decref(env);

@@ -52,6 +52,11 @@ int api_store_error(struct req *r, int k, const char *what)
 	return http_fail(r, 500, NULL, "internal error");
 }
 
+int api_store_done(struct req *r, int k, const char *what)
+{
+	return k < 0 ? api_store_error(r, k, what) : http_reply_empty(r, 204);
+}
+
 int api_body(struct req *r, const char *required, json_t **ret)
 {
 	int k = req_json(r, ret);

@@ -176,11 +176,7 @@ static int config_put(struct req *r)
 		goto out;
 	}
 	k = store_config_put(r->srv->store, env_id, ck->kind, value, hist);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot store configuration");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot store configuration");
 out:
 	json_decref(env);
 	json_decref(in);

@@ -321,11 +321,7 @@ static int deploy_host_actions(struct req *r)
 	if (k < 0)
 		goto out;
 	k = store_agent_action(r->srv->store, js(env, "id"), ids, a, api_operator(r), now_ms());
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot apply the host action");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot apply the host action");
 out:
 	json_decref(env);
 	json_decref(ids);
@@ -444,11 +440,7 @@ static int deploy_accept(struct req *r)
 	}
 	k = store_deploy_set_acceptance(r->srv->store, js(dep, "id"), acceptance_status_to_string(acc.acceptance_status),
 					acc.description, now_ms());
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot update deploy");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot update deploy");
 out:
 	json_decref(dep);
 	json_decref(env);

@@ -511,9 +511,7 @@ static int env_delete(struct req *r)
 					       "the hosts ping first");
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "env stage not found");
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete env stage");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete env stage");
 }
 
 static int env_history(struct req *r)
@@ -575,9 +573,7 @@ static int env_enable(struct req *r, const json_t *env)
 				  enable ? "NORMAL" : "DISABLED", tag, api_operator(r), change);
 	json_decref(tag);
 	free(change);
-	if (k < 0)
-		return api_store_error(r, k, "cannot change the stage state");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot change the stage state");
 }
 
 static int env_action(struct req *r)

@@ -131,11 +131,7 @@ static int hosts_stop_env(struct req *r)
 		k = http_fail(r, 404, NULL, "every host must have an agent in this stage");
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot stop hosts");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot stop hosts");
 out:
 	json_decref(env);
 	json_decref(ids);
@@ -157,9 +153,7 @@ static int hosts_stop_one(struct req *r)
 	ids = json_pack("[s]", id);
 	k = store_host_stop(r->srv->store, NULL, ids, replace, api_operator(r), now_ms());
 	json_decref(ids);
-	if (k < 0)
-		return api_store_error(r, k, "cannot stop host");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot stop host");
 }
 
 static int hosts_register(struct req *r)
@@ -199,11 +193,7 @@ static int hosts_register(struct req *r)
 			      "capacity has, needs role ADMIN at SYSTEM scope", name, why.env, group);
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot register host");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot register host");
 out:
 	json_decref(in);
 	return k;
@@ -241,11 +231,7 @@ static int hosts_update(struct req *r)
 		k = http_fail(r, 404, NULL, "host '%s' not found", id);
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot update host");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot update host");
 out:
 	json_decref(in);
 	json_decref(patch);

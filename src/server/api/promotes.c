@@ -131,11 +131,7 @@ static int promote_put(struct req *r)
 		goto out;
 	}
 	k = store_promote_put(r->srv->store, p, hist);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot store promote config");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot store promote config");
 out:
 	json_decref(env);
 	json_decref(in);
@@ -329,11 +325,7 @@ static int schedule_override(struct req *r)
 	k = store_schedule_put(r->srv->store, sch);
 	if (k >= 0 && hist)
 		k = store_history_add(r->srv->store, hist);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot store schedule");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot store schedule");
 out:
 	json_decref(env);
 	json_decref(sch);

@@ -181,9 +181,7 @@ static int binding_delete(struct req *r, const char *kind)
 	k = store_binding_delete(r->srv->store, kind, type, resource, name);
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "%s role '%s' not found", kind_word(kind), name);
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete role binding");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete role binding");
 }
 
 #define KIND_HANDLERS(prefix, kind)                                                                                    \

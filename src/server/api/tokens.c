@@ -244,11 +244,7 @@ static int token_update(struct req *r)
 		k = http_fail(r, 404, NULL, "token not found");
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot update token");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot update token");
 out:
 	json_decref(in);
 	json_decref(row);
@@ -269,9 +265,7 @@ static int token_delete(struct req *r)
 	k = store_token_delete(r->srv->store, type, resource, name);
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "token '%s' not found", name);
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete token");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete token");
 }
 
 const struct route api_tokens_routes[] = {
