@@ -52,6 +52,10 @@ void api_configs_hide_history(struct req *r, json_t *list);
 /* Store failure that is not the caller's fault: -EAGAIN → 503, else 500 (logged once with the
  * store's message). -ENOENT/-EEXIST/-EBUSY pass through for the caller's own message. */
 int api_store_error(struct req *r, int k, const char *what);
+/* The object of id read from the store with get (store_build_get, store_deploy_get, ...), the caller's: 404
+ * "<what> '<id>' not found" (naming field, which may be NULL) when id is missing, malformed or unknown. */
+int api_get_by_id(struct req *r, const char *what, const char *field, const char *id,
+		  int (*get)(struct store *, const char *, json_t **), json_t **ret);
 /* The end of a change: 204 when the store call succeeded (k >= 0), else api_store_error(). */
 int api_store_done(struct req *r, int k, const char *what);
 /* The principal's name (publisher / operator), with upstream's "keep the last 64 chars" rule. */

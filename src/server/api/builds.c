@@ -139,18 +139,10 @@ out:
 
 static int build_get(struct req *r)
 {
-	const char *id = req_param(r, "id");
 	json_t *b = NULL;
-	int k;
+	int k = api_get_by_id(r, "build", NULL, req_param(r, "id"), store_build_get, &b);
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "build '%.64s' not found", id);
-	k = store_build_get(r->srv->store, id, &b);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "build '%s' not found", id);
-	if (k < 0)
-		return api_store_error(r, k, "cannot read build");
-	return http_reply_json(r, 200, b);
+	return k < 0 ? k : http_reply_json(r, 200, b);
 }
 
 static int build_query_list(struct req *r, json_t **ret)
@@ -267,17 +259,12 @@ static int build_delete(struct req *r)
 
 static int build_tags_one(struct req *r)
 {
-	const char *id = req_param(r, "id");
 	json_t *b = NULL, *tag = NULL;
 	int k;
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "build '%.64s' not found", id);
-	k = store_build_get(r->srv->store, id, &b);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "build '%s' not found", id);
+	k = api_get_by_id(r, "build", NULL, req_param(r, "id"), store_build_get, &b);
 	if (k < 0)
-		return api_store_error(r, k, "cannot read build");
+		return k;
 	k = deploy_build_effective_tag(r->srv, b, &tag);
 	if (k < 0) {
 		json_decref(b);

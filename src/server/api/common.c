@@ -52,6 +52,21 @@ int api_store_error(struct req *r, int k, const char *what)
 	return http_fail(r, 500, NULL, "internal error");
 }
 
+int api_get_by_id(struct req *r, const char *what, const char *field, const char *id,
+		  int (*get)(struct store *, const char *, json_t **), json_t **ret)
+{
+	char msg[64];
+	int k;
+
+	if (!id || !api_id_ok(id))
+		return http_fail(r, 404, field, "%s '%.64s' not found", what, id ? id : "");
+	k = get(r->srv->store, id, ret);
+	if (k == -ENOENT)
+		return http_fail(r, 404, field, "%s '%s' not found", what, id);
+	(void)str_printf(msg, sizeof(msg), "cannot read %s", what);
+	return k < 0 ? api_store_error(r, k, msg) : 0;
+}
+
 int api_store_done(struct req *r, int k, const char *what)
 {
 	return k < 0 ? api_store_error(r, k, what) : http_reply_empty(r, 204);

@@ -51,15 +51,10 @@ static json_t *deploy_view(json_t *dep)
 
 static int get_deploy(struct req *r, const char *id, const char *field, json_t **ret)
 {
-	int k;
+	int k = api_get_by_id(r, "deploy", field, id, store_deploy_get, ret);
 
-	if (!id || !api_id_ok(id))
-		return http_fail(r, 404, field, "deploy '%.64s' not found", id ? id : "");
-	k = store_deploy_get(r->srv->store, id, ret);
-	if (k == -ENOENT)
-		return http_fail(r, 404, field, "deploy '%s' not found", id);
 	if (k < 0)
-		return api_store_error(r, k, "cannot read deploy");
+		return k;
 	deploy_view(*ret);
 	return 0;
 }

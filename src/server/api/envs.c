@@ -375,18 +375,10 @@ static int env_get(struct req *r)
 
 static int env_get_by_id(struct req *r)
 {
-	const char *id = req_param(r, "id");
 	json_t *env = NULL;
-	int k;
+	int k = api_get_by_id(r, "env", NULL, req_param(r, "id"), store_env_get_by_id, &env);
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "env '%.64s' not found", id);
-	k = store_env_get_by_id(r->srv->store, id, &env);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "env '%s' not found", id);
-	if (k < 0)
-		return api_store_error(r, k, "cannot read env stage");
-	return http_reply_json(r, 200, env);
+	return k < 0 ? k : http_reply_json(r, 200, env);
 }
 
 static int env_list(struct req *r)
