@@ -9,6 +9,7 @@ import * as hosts from './pages/hosts.js';
 import * as config from './pages/config.js';
 import * as tokens from './pages/tokens.js';
 import * as roles from './pages/roles.js';
+import * as hostLog from './pages/host-log.js';
 
 const route = (path, page, nav, params = [], extra = {}) => ({ path, page, nav, params, ...extra });
 
@@ -26,4 +27,5 @@ export const routes = [
   route(/^\/env\/([^/]+)\/([^/]+)\/?$/, stage, 'home', ['env', 'stage']),
   route(/^\/env\/([^/]+)\/([^/]+)\/history\/?$/, history, 'home', ['env', 'stage']),
   route(/^\/env\/([^/]+)\/([^/]+)\/config\/?$/, config, 'home', ['env', 'stage']),
+  route(/^\/env\/([^/]+)\/([^/]+)\/log\/([^/]+)\/?$/, hostLog, 'home', ['env', 'stage', 'host']),
 ];

@@ -691,9 +691,13 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 		if (r == -ECANCELED || agent_stop_requested)
 			break;
 		if (r < 0) {
-			/* a random part of the backoff, so a fleet does not come back in the same second */
-			struct ping_backoff pb = ping_backoff_after_failure(backoff_ms, cfg->backoff_factor,
-									    cfg->backoff_max_s * 1000);
+			/* a random part of the backoff, so a fleet does not come back in the same second; a server that
+			 * named its wait (503 Retry-After) gets that, jittered, and the long-poll mode is kept */
+			struct ping_backoff pb =
+				r == -EAGAIN ? ping_backoff_retry_after(a.pinger.retry_after_ms, backoff_ms,
+									cfg->backoff_max_s * 1000)
+					     : ping_backoff_after_failure(backoff_ms, cfg->backoff_factor,
+									  cfg->backoff_max_s * 1000);
 			wait_ms = rand_range_ms(pb.wait_min_ms, pb.wait_max_ms);
 			log_info("ping failed, next attempt in %lld ms", (long long)wait_ms);
 			backoff_ms = pb.next_base_ms;

@@ -58,6 +58,21 @@ int retry_attempt_code(const struct proc_result *pres, int zero_code)
 	return pres->code ? pres->code : zero_code;
 }
 
+struct ping_backoff ping_backoff_retry_after(int64_t retry_after_ms, int64_t base_ms, int64_t max_ms)
+{
+	int64_t lo = retry_after_ms > 0 ? retry_after_ms : 0, spread = lo / 2 > 1000 ? lo / 2 : 1000;
+	struct ping_backoff r;
+
+	if (max_ms < 1000)
+		max_ms = 1000;
+	if (lo > max_ms)
+		lo = max_ms;
+	r.wait_min_ms = lo;
+	r.wait_max_ms = lo + spread > max_ms ? max_ms : lo + spread;
+	r.next_base_ms = base_ms;
+	return r;
+}
+
 struct ping_backoff ping_backoff_after_failure(int64_t base_ms, int64_t factor, int64_t max_ms)
 {
 	int64_t b = base_ms > 0 ? base_ms : 1000;

@@ -45,5 +45,10 @@ struct ping_backoff {
 	int64_t next_base_ms;
 };
 struct ping_backoff ping_backoff_after_failure(int64_t base_ms, int64_t factor, int64_t max_ms);
+/* Every server failed and one answered 503 with Retry-After (retry_after_ms, the shortest): wait uniformly between
+ * that and half as much again, at least one second more (so a fleet told the same value comes back spread out;
+ * 0, a server that is stopping, is 0-1 s), never above max_ms. next_base_ms is base_ms: the failure backoff does
+ * not grow. */
+struct ping_backoff ping_backoff_retry_after(int64_t retry_after_ms, int64_t base_ms, int64_t max_ms);
 
 #endif

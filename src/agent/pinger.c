@@ -12,6 +12,7 @@
 #include "httpclient.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "parse.h"
 #include "pinger.h"
 #include "util.h"
 #include "banned.h"
@@ -63,8 +64,36 @@ enum attempt_result {
 	ATTEMPT_CANCELED,
 };
 
+/* The Retry-After of a 503 in seconds (delta-seconds only: an HTTP-date is not honoured), or -1. */
+static int64_t retry_after_s(CURL *curl)
+{
+	struct curl_header *h = NULL;
+	int64_t v;
+
+	if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h || !h->value)
+		return -1;
+	if (parse_i64(h->value, 0, INT32_MAX, &v) < 0)
+		return -1;
+	return v;
+}
+
+/* A 5xx answer: fail over. A 503 with Retry-After is the server asking for a pause (overload) or, with 0, telling
+ * the agent to ask another server now (it is stopping): *ret_retry_after_s records it. */
+static void server_unavailable(CURL *curl, const char *base, long status, int64_t *ret_retry_after_s)
+{
+	int64_t ra = status == 503 ? retry_after_s(curl) : -1;
+
+	*ret_retry_after_s = ra;
+	if (ra == 0)
+		log_info("server '%s' is shutting down, asking the next one", base);
+	else if (ra > 0)
+		log_warn("server '%s' is overloaded (HTTP %ld), it asks to retry in %lld s", base, status, (long long)ra);
+	else
+		log_warn("ping to '%s' failed: HTTP %ld", base, status);
+}
+
 static enum attempt_result attempt(struct pinger *p, const char *base, const char *body, int wait_s,
-				   volatile sig_atomic_t *cancel, struct ping_response *ret)
+				   volatile sig_atomic_t *cancel, struct ping_response *ret, int64_t *ret_retry_after_s)
 {
 	CURL *curl = p->curl;
 	struct httpclient_request req;
@@ -118,7 +147,11 @@ static enum attempt_result attempt(struct pinger *p, const char *base, const cha
 		log_warn("ping to '%s' failed: %s", base, errbuf);
 		goto out;
 	}
-	if (status >= 500 || status < 200 || (status >= 300 && status < 400)) {
+	if (status >= 500) {
+		server_unavailable(curl, base, status, ret_retry_after_s);
+		goto out;
+	}
+	if (status < 200 || (status >= 300 && status < 400)) {
 		log_warn("ping to '%s' failed: HTTP %ld", base, status);
 		goto out;
 	}
@@ -151,13 +184,18 @@ int pinger_ping(struct pinger *p, const char *body, int wait_s, volatile sig_ato
 		struct ping_response *ret)
 {
 	size_t n = p->cfg->n_server_urls;
+	int64_t asked_s = -1; /* the shortest Retry-After among the servers that failed */
 
+	p->retry_after_ms = -1;
 	if (n == 0)
 		return -EINVAL;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (p->last_good + k) % n;
-		enum attempt_result res = attempt(p, p->cfg->server_urls[i], body, wait_s, cancel, ret);
+		int64_t ra = -1;
+		enum attempt_result res = attempt(p, p->cfg->server_urls[i], body, wait_s, cancel, ret, &ra);
 
+		if (ra >= 0 && (asked_s < 0 || ra < asked_s))
+			asked_s = ra;
 		switch (res) {
 		case ATTEMPT_OK:
 			p->last_good = i;
@@ -171,6 +209,10 @@ int pinger_ping(struct pinger *p, const char *body, int wait_s, volatile sig_ato
 		}
 		if (cancel && *cancel)
 			return -ECANCELED;
+	}
+	if (asked_s >= 0) {
+		p->retry_after_ms = asked_s * 1000;
+		return -EAGAIN;
 	}
 	return -EHOSTUNREACH;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "parse.h"
 #define SLIPWAY_ALLOW_STRTOLL
@@ -146,5 +147,43 @@ int parse_seconds_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *ret
 	if (w < min_ms || w > max_ms)
 		return -ERANGE;
 	*ret_ms = w;
+	return 0;
+}
+
+int parse_rfc3339_ms(const char *s, int64_t *ret_ms)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	int64_t frac = 0, scale = 100, off_min = 0;
+	time_t t;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -EINVAL;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++, scale /= 10)
+			frac += (*p - '0') * scale;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+		   p[3] == ':' && isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
+		off_min = ((p[1] - '0') * 10 + (p[2] - '0')) * 60 + (p[4] - '0') * 10 + (p[5] - '0');
+		if (*p == '-')
+			off_min = -off_min;
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -ERANGE;
+	*ret_ms = (int64_t)t * 1000 + frac - off_min * 60000;
 	return 0;
 }

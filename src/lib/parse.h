@@ -17,4 +17,7 @@ int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* A non-negative decimal like "0.5" or "30" into milliseconds. */
 int parse_seconds_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *ret_ms);
 
+/* An RFC 3339 timestamp ("2026-12-06T08:15:46.123456789Z", or with a +hh:mm / -hh:mm offset) as epoch ms. */
+int parse_rfc3339_ms(const char *s, int64_t *ret_ms);
+
 #endif

@@ -180,9 +180,11 @@ export async function screenshot(page, name) {
 }
 
 // Plays the agent side of the ping protocol for a few rounds: each host reports the stage its last
-// goal asked for as SUCCEEDED (the host in `failing` reports SCRIPT_FAILED from POST_DOWNLOAD on).
+// goal asked for as SUCCEEDED (the hosts in `failing`, a name or a list, report failStatus from POST_DOWNLOAD
+// on, with failMessage(name) or the default message, and errorCode failCode(name) or 1).
 // Returns the number of hosts the server answered for, or 0 when the server has no ping path.
-export async function simulateAgents(api, hosts, { rounds = 12, failing = null } = {}) {
+export async function simulateAgents(api, hosts, { rounds = 12, failing = null, failStatus = 'SCRIPT_FAILED', failMessage = null, failCode = null } = {}) {
+  const failSet = new Set(Array.isArray(failing) ? failing : failing ? [failing] : []);
   const state = new Map(hosts.map((h, i) => [h, { id: `i-${1000 + i}`, ip: `10.0.0.${i + 1}`, report: null }]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, s] of state) {
@@ -194,11 +196,12 @@ export async function simulateAgents(api, hosts, { rounds = 12, failing = null }
       if (r.status !== 200) throw new Error(`ping of ${name}: ${r.status} ${JSON.stringify(r.body)}`);
       const g = r.body.deployGoal;
       if (!g) continue;
-      const fail = name === failing && ['POST_DOWNLOAD', 'STAGING'].includes(g.deployStage);
+      const fail = failSet.has(name) && ['POST_DOWNLOAD', 'STAGING'].includes(g.deployStage);
       s.report = {
         envId: g.envId, deployId: g.deployId, deployStage: g.deployStage,
-        agentStatus: fail ? 'SCRIPT_FAILED' : 'SUCCEEDED', errorCode: fail ? 1 : 0,
-        errorMessage: fail ? 'teletraan/POST_DOWNLOAD exited with status 1: cannot write /srv/app' : '', failCount: fail ? 1 : 0,
+        agentStatus: fail ? failStatus : 'SUCCEEDED', errorCode: fail ? (failCode ? failCode(name) : 1) : 0,
+        errorMessage: fail ? (failMessage ? failMessage(name) : 'teletraan/POST_DOWNLOAD exited with status 1: cannot write /srv/app') : '',
+        failCount: fail ? 1 : 0,
       };
     }
   }

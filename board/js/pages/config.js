@@ -6,7 +6,7 @@ import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, link, toast, openDialog, showFieldError, clearFieldErrors, timeEl } from '../ui.js';
 import { navigate } from '../router.js';
 import { canOperate, canAdmin, whenSessionKnown } from '../session.js';
-import { stageHeader } from './common.js';
+import { stageHeader, loadStages } from './common.js';
 import * as pipeline from './pipeline.js';
 
 // [field, label, kind, options/hint]
@@ -36,7 +36,7 @@ const SECRET = true;
 
 export async function render(ctx) {
   const { env, stage } = ctx.params;
-  const [stages] = await Promise.all([api.get('/v1/envs', { envName: env }, { signal: ctx.signal }), whenSessionKnown()]);
+  const [stages] = await Promise.all([loadStages(env, ctx.signal), whenSessionKnown()]);
   const info = stages.find(s => s.stageName === stage);
   if (!info) {
     clear(ctx.root, h('div.page', emptyState('No such stage', `${env} / ${stage} does not exist.`, link('/', 'Back to environments'))));

@@ -4,7 +4,7 @@
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId, copyButton } from '../ui.js';
 import { navigate } from '../router.js';
-import { stageHeader, progressBar } from './common.js';
+import { stageHeader, progressBar, loadStages, deployDone, deployDuration } from './common.js';
 
 const STATES = ['RUNNING', 'FAILING', 'SUCCEEDING', 'SUCCEEDED', 'ABORTED'];
 const TYPES = ['REGULAR', 'ROLLBACK', 'RESTART', 'HOTFIX', 'STOP'];
@@ -15,7 +15,7 @@ export async function render(ctx) {
   const q = ctx.query;
   let stages = null, info = null;
   if (env) {
-    stages = await api.get('/v1/envs', { envName: env }, { signal: ctx.signal });
+    stages = await loadStages(env, ctx.signal);
     info = stages.find(s => s.stageName === stage);
     if (!info) {
       clear(ctx.root, h('div.page', emptyState('No such stage', `${env} / ${stage} does not exist.`, link('/', 'Back to environments'))));
@@ -129,7 +129,6 @@ export async function render(ctx) {
 
 // One deploy of the list: d with its stage e and build b; checked: picked for comparison, pick(id, on) on a change.
 function deployRow(d, e, b, showStage, checked, pick) {
-  const end = ['RUNNING', 'FAILING', 'SUCCEEDING'].includes(d.state) ? Date.now() : (d.successDate || d.lastUpdateDate);
   return h('tr', { dataset: { deploy: d.id } },
     h('td.col-pick', h('input', { type: 'checkbox', name: 'pick', value: d.id, checked, 'aria-label': 'Select for comparison', onchange: e => pick(d.id, e.target.checked) })),
     h('td', timeEl(d.startDate)),
@@ -138,9 +137,9 @@ function deployRow(d, e, b, showStage, checked, pick) {
     h('td', badge(d.type)),
     h('td', badge(d.state)),
     h('td', badge(d.acceptanceStatus)),
-    h('td.col-progress', progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED' })),
+    h('td.col-progress', progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: deployDone(d), done: deployDone(d) })),
     h('td', d.operator || '—'),
-    h('td.num', fmtDuration(end - d.startDate)),
+    h('td.num', fmtDuration(deployDuration(d))),
     h('td.desc', { title: d.description || '' }, d.description || ''));
 }
 

@@ -3,13 +3,14 @@
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtNum, fmtAgo, spinner, errorBox, emptyState, debounce, link, openDialog, toast } from '../ui.js';
 import { navigate } from '../router.js';
-import { recentList, progressBar } from './common.js';
+import { recentList, progressBar, loadStages, deployMoving } from './common.js';
+import { stageChip, currentsOf, renderIncidents } from './home-oncall.js';
 
 const stagesCache = new Map(); // envName → [EnvStage]
 
 async function stagesOf(envName, signal) {
   if (stagesCache.has(envName)) return stagesCache.get(envName);
-  const list = await api.get('/v1/envs', { envName }, { signal });
+  const list = await loadStages(envName, signal);
   stagesCache.set(envName, list);
   return list;
 }
@@ -36,12 +37,14 @@ export async function render(ctx) {
   const statEnvs = h('div.stat-value', '…');
   const inProgress = h('div.panel-body', spinner());
   const recent = h('div.panel-body');
-  let activeByEnvId = new Map();
+  const incidents = h('div.incidents', { 'data-role': 'incidents' });
+  const currents = new Map(); // stage id → {d, build}: the current deploy shown on the stage's chip
 
   clear(ctx.root, h('div.page',
     h('div.page-head',
       h('div', h('h1', 'Environments'), h('p.subtitle', 'Every environment and stage this server deploys.')),
       h('div.head-actions', h('button.btn.btn-primary', { type: 'button', onclick: createEnvDialog, 'data-role': 'new-env' }, '+ New environment'))),
+    incidents,
     h('div.stats',
       h('div.stat', h('div.stat-label', 'Deploys today (UTC)'), statToday),
       h('div.stat', h('div.stat-label', 'Deploys in progress'), statRunning),
@@ -94,14 +97,19 @@ export async function render(ctx) {
     });
     clear(envList, rows);
     if (rows[0]) rows[0].tabIndex = 0;
-    // Stage chips: the first 200 rows (more is a search away).
-    await pool(rows.slice(0, 200), 6, async row => {
+    // Stage chips: the first 200 rows (more is a search away); build, commit, age and state for the first 60.
+    await pool(rows.slice(0, 200), 6, async (row, k) => {
       if (seq !== listSeq || ctx.signal.aborted) return;
       try {
         const list = await stagesOf(row.dataset.env, ctx.signal);
         if (seq !== listSeq) return;
         if (list.length) row.href = `/env/${encodeURIComponent(row.dataset.env)}/${encodeURIComponent(list[0].stageName)}`;
-        clear(row._stages, list.map(s => stageChip(s, activeByEnvId)));
+        clear(row._stages, list.map(s => stageChip(s, currents.get(s.id))));
+        if (k >= 60) return;
+        const found = await currentsOf(list, ctx.signal);
+        if (seq !== listSeq) return;
+        found.forEach((v, id) => currents.set(id, v));
+        clear(row._stages, list.map(s => stageChip(s, currents.get(s.id))));
       } catch (e) {
         if (e.name !== 'AbortError') clear(row._stages, h('span.muted.small', 'cannot load stages'));
       }
@@ -115,19 +123,29 @@ export async function render(ctx) {
   async function loadActive() {
     try {
       const [res, count] = await Promise.all([
-        api.get('/v1/deploys', { deployState: ['RUNNING', 'FAILING', 'SUCCEEDING'], pageSize: 100 }, { signal: ctx.signal }),
+        api.get('/v1/deploys', { deployState: ['RUNNING', 'FAILING'], pageSize: 100 }, { signal: ctx.signal }),
         api.get('/v1/deploys/dailycount', null, { signal: ctx.signal }).catch(() => null),
       ]);
       statToday.textContent = count === null ? '—' : fmtNum(count);
       const deploys = res.deploys || [];
       statRunning.textContent = fmtNum(res.total ?? deploys.length);
-      activeByEnvId = new Map(deploys.map(d => [d.envId, d]));
-      // Refresh chip colours.
-      for (const list of stagesCache.values()) {
-        for (const s of list) {
-          envList.querySelectorAll(`[data-stage-id="${CSS.escape(s.id)}"]`).forEach(chip => chip.replaceWith(stageChip(s, activeByEnvId)));
+      // Refresh the chips of the stages whose deploy moves (state and progress change), and the incident banners.
+      for (const [id, cur] of currents) {
+        if (deployMoving(cur.d) && !deploys.some(d => d.id === cur.d.id)) {
+          const now = await api.get('/v1/deploys/' + api.enc(cur.d.id), null, { signal: ctx.signal }).catch(() => null);
+          if (now) currents.set(id, { d: now, build: cur.build });
         }
       }
+      for (const d of deploys) {
+        const cur = currents.get(d.envId);
+        currents.set(d.envId, { d, build: cur && cur.d.id === d.id ? cur.build : await api.getBuild(d.buildId).catch(() => null) });
+      }
+      for (const list of stagesCache.values()) {
+        for (const s of list) {
+          envList.querySelectorAll(`[data-stage-id="${CSS.escape(s.id)}"]`).forEach(chip => chip.replaceWith(stageChip(s, currents.get(s.id))));
+        }
+      }
+      await renderIncidents(incidents, deploys, loadActive);
       if (!deploys.length) { clear(inProgress, emptyState('Nothing deploying', 'All stages are at rest.')); return; }
       const items = await Promise.all(deploys.map(async d => {
         const [env, build] = await Promise.all([api.getEnvById(d.envId), api.getBuild(d.buildId).catch(() => null)]);
@@ -143,17 +161,6 @@ export async function render(ctx) {
   await Promise.all([loadEnvs(), loadActive()]);
   const timer = setInterval(loadActive, 5000);
   return () => clearInterval(timer);
-}
-
-// A stage as a chip coloured by its state: paused, deploying (activeByEnvId: env id → active deploy), deployed, idle.
-function stageChip(s, activeByEnvId) {
-  const active = s.deployId && activeByEnvId.get(s.id);
-  let tone = 'idle', title = 'no active deploy';
-  if (s.envState !== 'NORMAL') { tone = 'paused'; title = 'deploys paused'; }
-  else if (active) { tone = active.state === 'FAILING' ? 'failing' : 'running'; title = 'deploy ' + active.state.toLowerCase(); }
-  else if (s.deployId) { tone = 'ok'; title = 'deployed'; }
-  return h(`span.stage-chip.chip-${tone}`, { title: `${s.stageName}: ${title}`, dataset: { stageId: s.id } },
-    h('span.dot'), s.stageName);
 }
 
 // Arrow keys move through the list; from the search box, ↓ enters it and Enter opens the first row.
@@ -181,7 +188,7 @@ function deployFeed(items) {
       env ? link(`/env/${encodeURIComponent(env.envName)}/${encodeURIComponent(env.stageName)}`, h('strong', env.envName), ' / ', env.stageName)
         : h('span.muted', d.envId),
       badge(d.state)),
-    progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: d.state === 'SUCCEEDING' }),
+    progressBar(d.successTotal, d.total, d.failTotal),
     h('div.feed-meta', build ? h('code', build.commitShort || '') : null, build ? ` ${build.branch} · ` : '',
       `${d.operator || ''} · started `, h('span', { title: new Date(d.startDate).toISOString() }, fmtAgo(d.startDate))))));
 }

@@ -4,10 +4,11 @@
 // says what will happen before it is done. st is the stage page's state (stage.js).
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtNum, spinner, errorBox, toast, openDialog, shortId } from '../ui.js';
+import { stageBefore, deployDone } from './common.js';
 
-export function descField(label, required = false) {
+export function descField(label, required = false, value = '') {
   return h('div.field', h('label', { for: 'dlg-desc' }, label),
-    h('input#dlg-desc', { name: 'description', autocomplete: 'off', maxlength: 2048, required }));
+    h('input#dlg-desc', { name: 'description', autocomplete: 'off', maxlength: 2048, required, value }));
 }
 
 async function runAction(st, params, okText) {
@@ -49,9 +50,14 @@ export async function promoteDialog(st) {
   const others = stages.filter(s => s.stageName !== stageName);
   const sel = h('select', { name: 'fromStage', required: true }, others.map(s => h('option', { value: s.stageName }, s.stageName)));
   const preview = h('div.build-preview');
+  // Guard: a source deploy that is FAILING or not yet SUCCEEDING needs an explicit "promote anyway".
+  const anyway = h('input', { type: 'checkbox', name: 'promoteAnyway' });
+  const guard = h('div.field', { hidden: true, 'data-role': 'promote-guard' });
   let from = null;
   async function load() {
     from = null;
+    guard.hidden = true;
+    anyway.checked = false;
     clear(preview, spinner());
     try {
       const d = await api.get(api.stagePath(env, sel.value) + '/deploys/current');
@@ -59,21 +65,28 @@ export async function promoteDialog(st) {
       from = d;
       clear(preview, h('div.build-summary', h('div', 'Current deploy of ', h('strong', sel.value), ': ', badge(d.state), ' ',
         b ? [h('code', b.commitShort), ` ${b.branch} · published `, timeEl(b.publishDate)] : h('code', d.buildId))));
+      if (!deployDone(d)) {
+        guard.hidden = false;
+        clear(guard, h('div.warnbox.bad', h('strong', d.state === 'FAILING' ? `${sel.value} is FAILING` : `${sel.value} has not succeeded yet (${d.state.toLowerCase()})`),
+          `: ${d.successTotal} of ${d.total} hosts succeeded${d.failTotal ? `, ${d.failTotal} failed` : ''}. Promoting it carries a build that has not proven itself.`),
+        h('label.check', anyway, ' Promote anyway'));
+      }
     } catch (e) {
       clear(preview, e.status === 404 ? h('div.warnbox', `${sel.value} has no deploy to promote.`) : errorBox(e));
     }
   }
   sel.addEventListener('change', load);
-  const predDefault = others.find(s => stages.indexOf(s) < stages.indexOf(info)) || others[0];
+  const predDefault = stageBefore(stages, info) || others[0];
   if (predDefault) sel.value = predDefault.stageName;
   load();
   openDialog({
     title: `Promote to ${env} / ${stageName}`,
     body: h('div.form-grid', h('p', 'Deploys to this stage the build that another stage of ', h('strong', env), ' runs now.'),
-      h('div.field', h('label', 'From stage'), sel), preview, descField('Description (optional)')),
+      h('div.field', h('label', { for: 'dlg-from' }, 'From stage'), Object.assign(sel, { id: 'dlg-from' })), preview, guard, descField('Description (optional)')),
     confirmText: 'Promote',
     onConfirm: async f => {
       if (!from) throw Object.assign(new Error('The source stage has no deploy to promote.'), { field: 'fromStage' });
+      if (!deployDone(from) && !anyway.checked) throw Object.assign(new Error(`The deploy of ${sel.value} is ${from.state}: tick “Promote anyway” to promote it.`), { field: 'promoteAnyway' });
       await runAction(st, { actionType: 'PROMOTE', fromDeployId: from.id, description: f.elements.description.value.trim() }, `Promoted from ${sel.value}`);
     },
   });
@@ -105,14 +118,15 @@ async function loadRollbackTargets(st, list, pick) {
   } catch (e) { clear(list, errorBox(e)); }
 }
 
-export async function rollbackDialog(st) {
+// opts.reason prefills the reason (the home page's incident banner does).
+export async function rollbackDialog(st, opts = {}) {
   const { env, stageName, current, build } = st;
   const list = h('div.pick-list', spinner('Loading deploys…'));
   let chosen = null;
   const body = h('div.form-grid',
     h('p', 'Rolls ', h('strong', `${env} / ${stageName}`), ' back to the build of an earlier deploy. Hosts keep the previous build on disk, so a rollback is fast.'),
     h('div.field', h('label', 'Roll back to'), list),
-    descField('Reason (required)', true),
+    descField('Reason (required)', true, opts.reason),
     current ? h('label.check', h('input', { type: 'checkbox', name: 'markBad', checked: true }),
       ' Mark the current build ', h('code', build ? build.commitShort : shortId(current.buildId)), ' BAD_BUILD (the reason becomes the tag comment)') : null);
   function pick(d, tr) {

@@ -2,7 +2,7 @@
 // board/js/pages/stage-card.js: the stage page's current-deploy card: build, commit, state, acceptance,
 // progress and the hosts per deploy stage. st is the stage page's state (stage.js).
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, emptyState, link, shortId, copyButton } from '../ui.js';
-import { progressBar } from './common.js';
+import { progressBar, deployMoving, deployDone, deployDuration } from './common.js';
 import { STAGES } from '../grid.js';
 import { deployDialog } from './stage-deploy.js';
 import { acceptDialog } from './stage-actions.js';
@@ -57,9 +57,8 @@ export function renderDeployCard(st, deployCard, counts) {
     clear(counts);
     return;
   }
-  const active = ['RUNNING', 'FAILING', 'SUCCEEDING'].includes(d.state);
-  const end = active ? Date.now() : (d.successDate || d.lastUpdateDate);
-  const elapsed = h('span', { 'data-role': 'elapsed' }, fmtDuration(end - d.startDate));
+  const active = deployMoving(d);
+  const elapsed = h('span', { 'data-role': 'elapsed' }, fmtDuration(deployDuration(d)));
   renderCounts(st, d, counts);
   clear(deployCard,
     h('div.panel-head',
@@ -68,7 +67,7 @@ export function renderDeployCard(st, deployCard, counts) {
     h('div.deploy-grid',
       h('div.deploy-main',
         h('div.deploy-progress',
-          progressBar(d.successTotal, d.total, d.failTotal, { large: true, emptyFull: d.state === 'SUCCEEDED' || d.state === 'SUCCEEDING' }),
+          progressBar(d.successTotal, d.total, d.failTotal, { large: true, emptyFull: deployDone(d), done: deployDone(d) }),
           h('div.progress-legend',
             h('span', h('strong', fmtNum(d.successTotal)), ' succeeded'),
             h('span', h('strong', fmtNum(d.failTotal)), ' failed'),

@@ -5,6 +5,7 @@
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, spinner, errorBox, toast, openDialog, shortId, debounce } from '../ui.js';
 import { descField } from './stage-actions.js';
+import { stageBefore } from './common.js';
 
 // The list of recent builds; clicking one (or Enter) puts its id in buildIn and calls onPick.
 function buildList(st, buildIn, onPick) {
@@ -54,21 +55,10 @@ function buildList(st, buildIn, onPick) {
   return { list, filters: h('div.inline.pick-filters', branchSel, commitIn) };
 }
 
-// The predecessor stage: the promote config's predStage when it names a stage, else the stage listed before
-// this one (none for the first stage, or when builds come straight from BUILD).
+// The predecessor stage: the promote config's predStage when it names a stage, else the stage before this one
+// in pipeline order (none for the first stage, or when builds come straight from BUILD).
 function predecessorOf(st) {
-  let predP = null;
-  return () => {
-    if (!predP) {
-      predP = api.get(st.base + '/promotes').catch(() => null).then(p => {
-        if (p && p.predStage === 'BUILD') return null;
-        if (p && p.predStage) return st.stages.find(s => s.stageName === p.predStage) || null;
-        const i = st.stages.findIndex(s => s.stageName === st.stageName);
-        return i > 0 ? st.stages[i - 1] : null;
-      });
-    }
-    return predP;
-  };
+  return async () => stageBefore(st.stages, st.info);
 }
 
 // What the dialog knows about the chosen build: the build, its tag, and whether the predecessor ran it.

@@ -5,9 +5,10 @@ import * as api from '../api.js';
 import { h, clear, fmtLocal, fmtUtc, spinner, errorBox, emptyState, link, icon } from '../ui.js';
 import { navigate } from '../router.js';
 import { canOperate, whenSessionKnown } from '../session.js';
-import { stageHeader, recordVisit } from './common.js';
+import { stageHeader, recordVisit, loadStages } from './common.js';
 import { createHostGrid } from '../grid.js';
 import { renderDeployCard } from './stage-card.js';
+import { renderErrors } from './stage-errors.js';
 import { deployDialog } from './stage-deploy.js';
 import { pauseDialog, restartDialog, promoteDialog, rollbackDialog, resetFailedDialog, hostAction } from './stage-actions.js';
 
@@ -16,7 +17,7 @@ const POLL_MS = 4000;
 // The env's stages and the stage's entry, or null when the page showed why there is nothing to render.
 async function findStage(ctx, prefetchedStage) {
   const env = ctx.params.env, stageName = ctx.params.stage;
-  const [stages] = await Promise.all([api.get('/v1/envs', { envName: env }, { signal: ctx.signal }), whenSessionKnown()]);
+  const [stages] = await Promise.all([loadStages(env, ctx.signal), whenSessionKnown()]);
   if (!stages.length) {
     document.title = `${env} · Slipway`;
     clear(ctx.root, h('div.page', emptyState('No such environment', `There is no environment called “${env}”.`, link('/', 'Back to environments'))));
@@ -84,6 +85,7 @@ async function refreshOnce(st, ctx, ui) {
   const hostCounts = st.grid.update(progress.agents || [], progress.missingHosts || [], st.current && st.current.id, progress.removedHosts);
   st.failedCount = (hostCounts.failed || 0) + (hostCounts.retrying || 0);
   ui.resetFailedBtn.hidden = !st.current || st.failedCount === 0;
+  await renderErrors(st, ui.errors, ctx.signal);
   ui.updated.textContent = 'updated ' + fmtLocal(Date.now(), true);
   ui.updated.title = 'refreshes every few seconds · ' + fmtUtc(Date.now());
   ui.updated.classList.remove('stale');
@@ -112,11 +114,12 @@ export async function render(ctx) {
   });
   const ui = {
     updated: h('span.muted.small.live', { 'data-role': 'last-refresh' }),
+    errors: h('section.panel.errors-panel', { 'aria-label': 'Failing hosts by error', 'data-role': 'errors', hidden: true }),
     resetFailedBtn: h('button.btn.btn-sm', { type: 'button', hidden: true, 'data-action': 'reset-failed', onclick: () => resetFailedDialog(st) }, 'Reset failed hosts'),
     renderShell() {
       clear(ctx.root, h('div.page.page-wide',
         stageHeader({ env, stage: stageName, stages: st.stages, section: '', stageInfo: st.info, actions: actionBar }),
-        deployCard, hostPanel));
+        deployCard, ui.errors, hostPanel));
     },
     renderParts() { renderActions(st, actionBar); renderDeployCard(st, deployCard, counts); },
   };

@@ -53,6 +53,60 @@ static int agent_error(struct req *r)
 	return http_reply_json(r, 200, e);
 }
 
+/* The errors list: at most this many hosts, each with the last ERROR_TAIL_BYTES of its message. */
+#define ERROR_LIST_MAX 1000
+#define ERROR_TAIL_BYTES 2048
+
+/* Where the tail of the last `max` bytes of msg (length len) starts: at a line start when the tail holds one,
+ * else at the first byte that starts a UTF-8 sequence. */
+static size_t tail_start(const char *msg, size_t len, size_t max)
+{
+	size_t at, i;
+
+	if (len <= max)
+		return 0;
+	at = len - max;
+	for (i = at; i < len - 1; i++)
+		if (msg[i] == '\n')
+			return i + 1;
+	while (at < len && ((unsigned char)msg[at] & 0xC0) == 0x80)
+		at++;
+	return at;
+}
+
+/* GET …/agents/errors: the failing hosts of the stage with their recorded error (the tail of the script
+ * output the agent reported), bounded: ERROR_LIST_MAX hosts, ERROR_TAIL_BYTES per message. */
+static int agents_errors(struct req *r)
+{
+	json_t *env = NULL, *list = NULL, *e;
+	bool truncated;
+	size_t i;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = store_agent_error_list(r->srv->store, json_string_value(json_object_get(env, "id")), ERROR_LIST_MAX + 1,
+				   &list);
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list agent errors");
+	json_array_foreach(list, i, e) {
+		const char *msg = json_string_value(json_object_get(e, "errorMessage"));
+		size_t len = msg ? strlen(msg) : 0, at = msg ? tail_start(msg, len, ERROR_TAIL_BYTES) : 0;
+
+		(void)json_object_set_new(e, "errorBytes", json_integer((json_int_t)len));
+		(void)json_object_set_new(e, "errorTruncated", json_boolean(at > 0));
+		if (at > 0)
+			(void)json_object_set_new(e, "errorMessage", json_stringn(msg + at, len - at));
+	}
+	truncated = json_array_size(list) > ERROR_LIST_MAX;
+	if (truncated)
+		(void)json_array_remove(list, ERROR_LIST_MAX);
+	return http_reply_json(r, 200, json_pack("{s:o,s:b,s:i}", "errors", list, "truncated", truncated, "tailBytes",
+						 ERROR_TAIL_BYTES));
+}
+
 /* The state of a partial Agent body: NORMAL, PAUSED_BY_USER or RESET. */
 static int body_state(struct req *r, enum store_agent_action *ret)
 {
@@ -229,6 +283,7 @@ static int agents_hostcount(struct req *r)
 
 const struct route api_agents_routes[] = {
 	{ "GET", "/v1/envs/{env}/{stage}/agents", agents_env, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/agents/errors", agents_errors, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/{env}/{stage}/agents/errors/{hostName}", agent_error, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/{env}/{stage}/agents/count", agents_count, ROLE_READER, SCOPE_ANY, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/agents/{hostId}", agent_put, ROLE_OPERATOR, SCOPE_ENV, false },

@@ -24,7 +24,8 @@ API_ROUTES(api_tags_routes);
 API_ROUTES(api_promotes_routes);
 API_ROUTES(api_ping_routes); /* api/ping.c */
 API_ROUTES(api_tokens_routes); /* api/tokens.c: token_roles (§4.10) */
-API_ROUTES(api_roles_routes);  /* api/roles.c: user_roles, group_roles, whoami (§4.10, §4.1) */
+API_ROUTES(api_roles_routes);
+API_ROUTES(api_alerts_routes); /* api/alerts.c: external alerts (upstream's alerts resource) */  /* api/roles.c: user_roles, group_roles, whoami (§4.10, §4.1) */
 
 /* Security resources (§4.10): the scope named by the path, type "ENV" with resource = the stored
  * env name (404 when the env has no stage), or "SYSTEM" with resource "*" when the route has no

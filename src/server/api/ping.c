@@ -40,6 +40,12 @@ static int reply(struct req *r, struct ping_response *resp)
 	return http_reply_json(r, 200, j);
 }
 
+/* The server is stopping: the agent is to ask another replica at once, and keep long-polling there. */
+static int shutting_down(struct req *r)
+{
+	return http_unavailable(r, 0, "server shutting down: ask another server");
+}
+
 static int parse_request(struct req *r, struct ping_request **ret)
 {
 	struct proto_error err = { 0 };
@@ -82,6 +88,8 @@ static int ping_handle(struct req *r)
 		return http_fail(r, 503, NULL, "the ping path is unavailable");
 	if (r->resumed) {
 		k = ping_resume(ps, r, &resp);
+		if (k == -ESHUTDOWN)
+			return shutting_down(r);
 		return k > 0 ? reply(r, &resp) : k;
 	}
 	wait_raw = query_get(req_query(r), "wait");
@@ -103,6 +111,8 @@ static int ping_handle(struct req *r)
 		return reply(r, &resp);
 	if (k == 0 || k == -ENOMEM)
 		return k; /* held, or out of memory */
+	if (k == -ESHUTDOWN)
+		return shutting_down(r);
 	return http_fail(r, 503, NULL, "database unavailable");
 }
 

@@ -61,6 +61,8 @@ int deploy_create(struct server *srv, const struct deploy_request *d, json_t **r
 		return -ENOMEM;
 	if (d->force)
 		(void)json_object_set_new(change, "force", json_true());
+	if (d->alert_name)
+		(void)json_object_set_new(change, "alertName", json_string(d->alert_name));
 	txt = json_dumps(change, JSON_COMPACT);
 	json_decref(change);
 	if (!txt)

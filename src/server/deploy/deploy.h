@@ -61,6 +61,7 @@ struct deploy_request {
 	const char *alias, *from_deploy_id, *operator_name, *description, *action;
 	int delivery_type;   /* ENV_TYPE_* or -1 */
 	bool force;
+	const char *alert_name; /* the alert behind it, recorded in the history entry as alertName (NULL: none) */
 };
 int deploy_create(struct server *srv, const struct deploy_request *d, json_t **ret);
 
@@ -75,6 +76,42 @@ int deploy_find_rollback_target(struct server *srv, const json_t *env, const cha
 
 /* §4.3: state DISABLED, or the latest ENVIRONMENT tag of the stage or the latest TELETRAAN tag is DISABLE_ENV. */
 int deploy_promote_blocked(struct server *srv, const json_t *env, bool *ret);
+
+/* ---- stopping a bad build (deploy/safety.c) ---------------------------------------------------- */
+
+/* Who stops a deploy, and why. The strings are borrowed. */
+struct deploy_cause {
+	const char *operator_name;
+	const char *description; /* of the ROLLBACK deploy */
+	const char *action;      /* history action: AUTO_ROLLBACK, ALERT_ROLLBACK, ANALYSIS_ROLLBACK */
+	const char *alert_name;  /* NULL: none */
+};
+/* Roll the stage env back from its deploy bad to the last good deploy, as failurePolicy ROLLBACK does (the target
+ * excludes bad's build). 0 (the new deploy in *ret when ret is given), -EPERM when bad's type is never rolled back
+ * automatically, -ENOENT when there is no earlier SUCCEEDED deploy, or an error of the store. */
+int deploy_rollback_from(struct server *srv, const json_t *env, const json_t *bad, const struct deploy_cause *c,
+			 json_t **ret);
+/* Tag build build_id BAD_BUILD (the tag in *ret when ret is given). */
+int deploy_mark_bad_build(struct server *srv, const char *build_id, const char *operator_name, const char *comments,
+			  json_t **ret);
+/* An "Env Action" history entry of env whose configChange is change. */
+int deploy_record_action(struct server *srv, const json_t *env, const char *operator_name, const json_t *change);
+
+/* The actions of an external alert (POST {env}/{stage}/alerts). */
+enum deploy_alert_action {
+	DEPLOY_ALERT_ROLLBACK,     /* deploy_rollback_from(), history action ALERT_ROLLBACK */
+	DEPLOY_ALERT_MARK_BAD,     /* tag the build BAD_BUILD, history action ALERT_MARK_BAD_BUILD */
+};
+struct deploy_alert {
+	const char *alert_name, *operator_name;
+	enum deploy_alert_action actions[2];
+	size_t n_actions;
+};
+/* Run the actions of alert a on the current deploy dep of env, each recorded in the history with the alert's
+ * name. *ret = {"rollback": {"done", "message", "deployId", "toDeployId"}, "markbadbuild": {"done", "message",
+ * "tagId"}} for the actions asked. A store error stops at that action. */
+int deploy_alert_act(struct server *srv, const json_t *env, const json_t *dep, const struct deploy_alert *a,
+		     json_t **ret);
 
 /* ---- builds ---------------------------------------------------------------------------------- */
 

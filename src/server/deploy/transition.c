@@ -29,59 +29,34 @@ static int64_t ji(const json_t *o, const char *key)
 
 static void auto_rollback(struct server *srv, const json_t *env, const json_t *failed)
 {
-	json_t *target = NULL, *dep = NULL, *build = NULL, *tag = NULL;
-	char desc[256], id[ID_LEN + 1], comments[128];
-	char *meta = NULL;
-	int type = deploy_type_from_string(js(failed, "type")), k;
+	char desc[256], comments[128];
+	int k;
 
-	if (!engine_auto_rollback_allowed(type)) {
+	(void)str_printf(desc, sizeof(desc), "Automatic rollback of failed deploy %s (failurePolicy ROLLBACK)",
+			 js(failed, "id"));
+	k = deploy_rollback_from(srv, env, failed,
+				 &(struct deploy_cause){ .operator_name = "system", .description = desc,
+							 .action = "AUTO_ROLLBACK" },
+				 NULL);
+	if (k == -EPERM) {
 		char note[96];
 		(void)str_printf(note, sizeof(note), " [auto-rollback skipped: %s deploy]", js(failed, "type"));
 		(void)store_deploy_append_description(srv->store, js(failed, "id"), note);
 		return;
 	}
-	k = deploy_find_rollback_target(srv, env, js(failed, "buildId"), &target);
 	if (k == -ENOENT) {
 		(void)store_deploy_append_description(srv->store, js(failed, "id"),
 						      " [auto-rollback: no earlier SUCCEEDED deploy; halted]");
 		return;
 	}
 	if (k < 0) {
-		(void)server_db_error(srv, k, "auto-rollback: cannot find a target");
+		(void)server_db_error(srv, k, "auto-rollback: cannot create the rollback deploy");
 		return;
 	}
-	(void)str_printf(desc, sizeof(desc), "Automatic rollback of failed deploy %s (failurePolicy ROLLBACK)",
-			 js(failed, "id"));
-	k = deploy_create(srv,
-			  &(struct deploy_request){ .env = env, .build = json_object_get(target, "build"),
-						    .type = DEPLOY_TYPE_ROLLBACK,
-						    .alias = js(json_object_get(target, "deploy"), "id"),
-						    .operator_name = "system", .description = desc,
-						    .action = "AUTO_ROLLBACK", .delivery_type = -1 },
-			  &dep);
-	if (k < 0) {
-		(void)server_db_error(srv, k, "auto-rollback: cannot create the rollback deploy");
-		goto out;
-	}
-	/* tag the failed build BAD_BUILD */
-	k = store_build_get(srv->store, js(failed, "buildId"), &build);
-	if (k >= 0 && id_generate(id) >= 0) {
-		meta = json_dumps(build, JSON_COMPACT);
-		(void)str_printf(comments, sizeof(comments), "auto-rollback of deploy %s", js(failed, "id"));
-		tag = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I,s:s,s:s?}", "id", id, "value", "BAD_BUILD", "targetType",
-				"BUILD", "targetId", js(build, "name"), "operator", "system", "createdDate",
-				(json_int_t)now_ms(), "comments", comments, "metaInfo", meta);
-		if (tag && store_tag_insert(srv->store, tag) < 0)
-			(void)server_db_error(srv, -EIO, "auto-rollback: cannot tag the failed build");
-	}
-	log_notice("auto-rollback of deploy '%s' on %s/%s: new deploy '%s'", js(failed, "id"), js(env, "envName"),
-		   js(env, "stageName"), js(dep, "id"));
-out:
-	free(meta);
-	json_decref(tag);
-	json_decref(build);
-	json_decref(dep);
-	json_decref(target);
+	(void)str_printf(comments, sizeof(comments), "auto-rollback of deploy %s", js(failed, "id"));
+	k = deploy_mark_bad_build(srv, js(failed, "buildId"), "system", comments, NULL);
+	if (k < 0 && k != -ENOENT)
+		(void)server_db_error(srv, k, "auto-rollback: cannot tag the failed build");
 }
 
 static int schedule_view_from(const json_t *sch, struct schedule_view *v)

@@ -147,7 +147,8 @@ static void on_headers(struct req *r)
 	if (!request_has_body(r))
 		http_deadline_reading(r->conn, false);
 	if (r->srv->stopping) {
-		(void)http_fail(r, 503, NULL, "server shutting down");
+		/* Retry-After: 0 — try another replica now (a request on a connection kept alive from before the stop) */
+		(void)http_unavailable(r, 0, "server shutting down");
 		http_reply_failure(r, -EAGAIN);
 		return;
 	}
@@ -414,11 +415,18 @@ int http_start(struct server *srv)
 
 void http_stop(struct server *srv)
 {
+	MHD_socket listen_fd;
 	int64_t deadline;
 
 	if (!srv->mhd)
 		return;
-	(void)MHD_quiesce_daemon(srv->mhd);
+	/* stop accepting: the listening socket is shut down (not closed: libmicrohttpd's threads may still hold
+	 * it until the daemon stops), so a new connection is refused at once and its client tries another
+	 * replica, instead of waiting in the backlog until this process exits */
+	listen_fd = MHD_quiesce_daemon(srv->mhd);
+	if (listen_fd != MHD_INVALID_SOCKET)
+		(void)shutdown(listen_fd, SHUT_RDWR);
+	/* held pings are answered 503 with Retry-After: 0 (ping/hold.c): their agents fail over at once */
 	if (srv->ping_shutdown)
 		srv->ping_shutdown(srv);
 	/* let requests in flight finish (bounded) */
@@ -427,5 +435,7 @@ void http_stop(struct server *srv)
 		usleep(10 * 1000);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	if (listen_fd != MHD_INVALID_SOCKET)
+		(void)close(listen_fd);
 	http_deadline_stop();
 }

@@ -136,6 +136,9 @@ struct req {
 	int status;
 	size_t resp_bytes;
 	int err_status;
+	bool retry_after;  /* the answer carries Retry-After: retry_after_s (http_unavailable()) */
+	int retry_after_s;
+	bool close_after;  /* the answer carries Connection: close */
 	char err_message[512];
 	char err_field[128];
 	struct arena_block *arena;
@@ -151,11 +154,17 @@ const char *req_header(struct req *r, const char *name);
 /* Parse the body as JSON (json_parse_bounded); 400 with a reason when malformed. *ret is borrowed
  * from nobody: the caller owns it. An empty body gives -ENODATA (with no error recorded). */
 int req_json(struct req *r, json_t **ret);
+/* Parse the body as application/x-www-form-urlencoded into *ret (release with query_release): 400 when a value
+ * decodes to a NUL byte; an empty body gives -ENODATA. */
+int req_form(struct req *r, struct query *ret);
 
 /* Record an error reply; returns the matching negative errno (400 → -EINVAL, 404 → -ENOENT,
  * 409 → -EEXIST, 403 → -EACCES, 401 → -EPERM, 413 → -EMSGSIZE, 503 → -EAGAIN, else -EIO). */
 int http_fail(struct req *r, int status, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define req_bad(r, field, ...) http_fail((r), 400, (field), __VA_ARGS__)
+/* Record a 503 whose answer carries `Retry-After: retry_after_s` and `Connection: close`, so the client
+ * reconnects (to another replica, or here once the wait is over). Returns -EAGAIN. */
+int http_unavailable(struct req *r, int retry_after_s, const char *message);
 int http_status_from_errno(int r);
 
 /* Replies. http_reply_json steals body. */

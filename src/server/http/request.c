@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "internal.h"
 #include "jsonutil.h"
 #include "parse.h"
@@ -184,6 +186,63 @@ int req_json(struct req *r, json_t **ret)
 	return 0;
 }
 
+/* One form-encoded value: '+' is a space, then libcurl decodes the %XX escapes. */
+static int form_decode(const char *s, size_t len, char **ret)
+{
+	char *plus = strndup(s, len), *dec;
+	int n = 0;
+
+	if (!plus)
+		return -ENOMEM;
+	for (char *p = plus; *p; p++)
+		if (*p == '+')
+			*p = ' ';
+	dec = curl_easy_unescape(NULL, plus, 0, &n);
+	free(plus);
+	if (!dec)
+		return -ENOMEM;
+	if (memchr(dec, '\0', (size_t)n)) {
+		curl_free(dec);
+		return -EINVAL;
+	}
+	*ret = strdup(dec);
+	curl_free(dec);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int req_form(struct req *r, struct query *ret)
+{
+	const char *p = r->body, *end = r->body + r->body_len;
+	int k = 0;
+
+	*ret = (struct query){ 0 };
+	if (!r->body || r->body_len == 0)
+		return -ENODATA;
+	while (p < end && k >= 0) {
+		const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
+		char *key = NULL, *value = NULL;
+
+		if (!amp)
+			amp = end;
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (amp > p) {
+			k = form_decode(p, (size_t)((eq ? eq : amp) - p), &key);
+			if (k >= 0)
+				k = form_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, &value);
+			if (k >= 0)
+				k = query_add(ret, key, value);
+		}
+		free(key);
+		free(value);
+		p = amp + 1;
+	}
+	if (k < 0) {
+		query_release(ret);
+		return k == -ENOMEM ? k : http_fail(r, 400, NULL, "malformed form body");
+	}
+	return 0;
+}
+
 int http_status_from_errno(int r)
 {
 	switch (-r) {
@@ -235,6 +294,16 @@ static int errno_from_status(int status)
 	default:
 		return -EIO;
 	}
+}
+
+int http_unavailable(struct req *r, int retry_after_s, const char *message)
+{
+	if (!r->err_status) {
+		r->retry_after = true;
+		r->retry_after_s = retry_after_s < 0 ? 0 : retry_after_s;
+		r->close_after = true;
+	}
+	return http_fail(r, 503, NULL, "%s", message);
 }
 
 int http_fail(struct req *r, int status, const char *field, const char *fmt, ...)

@@ -59,8 +59,10 @@ int ping_waiter_hold(struct ping_state *ps, struct waiter *w)
 	pthread_mutex_lock(&ps->wlock);
 	e = ping_hb_lookup(ps, w->host_id);
 	if (ps->stopping || (int64_t)ps->n_waiters >= ps->srv->cfg.max_held_pings) {
+		bool stopping = ps->stopping;
+
 		pthread_mutex_unlock(&ps->wlock);
-		return -EBUSY;
+		return stopping ? -ESHUTDOWN : -EBUSY;
 	}
 	w->prev = ps->w_tail;
 	w->next = NULL;
@@ -94,10 +96,11 @@ void ping_waiter_rehold(struct ping_state *ps, struct waiter *w)
 		http_resume(w->req);
 }
 
-void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken)
+void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken, bool *ret_stopping)
 {
 	pthread_mutex_lock(&ps->wlock);
 	*ret_cancel = w->cancel || ps->stopping;
+	*ret_stopping = ps->stopping;
 	*ret_woken = w->woken;
 	w->woken = false;
 	pthread_mutex_unlock(&ps->wlock);
@@ -262,7 +265,9 @@ void ping_waiters_stop(struct ping_state *ps)
 {
 	struct resume_list l = { 0 };
 
-	/* libmicrohttpd needs every suspended connection resumed before the daemon stops: answer all NOOP */
+	/* libmicrohttpd needs every suspended connection resumed before the daemon stops; each is answered 503 with
+	 * Retry-After: 0 (ping_resume() returns -ESHUTDOWN), so its agent asks another replica at once and keeps
+	 * long-polling there (a NOOP would be an early answer: the agent would fall back to polling) */
 	pthread_mutex_lock(&ps->wlock);
 	ps->stopping = true;
 	for (struct waiter *w = ps->w_head; w; w = w->next)

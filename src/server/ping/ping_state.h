@@ -228,12 +228,14 @@ struct waiter {
 
 /* Answer NOOP at once the waiter held for host_id, if any (§5.1 step 1). */
 void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id);
-/* Register w (suspends the request first). Returns -EBUSY when max_held_pings waiters exist (w untouched). */
+/* Register w (suspends the request first). Returns -EBUSY when max_held_pings waiters exist, -ESHUTDOWN when the
+ * server is stopping (w untouched). */
 int ping_waiter_hold(struct ping_state *ps, struct waiter *w);
 /* Re-suspend a waiter whose re-run answered NOOP before its deadline. */
 void ping_waiter_rehold(struct ping_state *ps, struct waiter *w);
-/* Take the waiter's flags (clearing woken) when its handler runs again after a resume. */
-void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken);
+/* Take the waiter's flags (clearing woken) when its handler runs again after a resume; *ret_stopping: the cancel is
+ * the server's shutdown. */
+void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken, bool *ret_stopping);
 /* Unregister (on answer) and free w. */
 void ping_waiter_done(struct ping_state *ps, struct waiter *w);
 /* Replace the waiter's relevant env ids (takes envs). */
@@ -241,7 +243,7 @@ void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t
 /* The thread's rounds: read new wake events and wake the waiters they concern; resume expired waiters. */
 void ping_poll_events(struct ping_state *ps);
 void ping_expire_waiters(struct ping_state *ps);
-/* Shutdown: every waiter is answered NOOP and no new one is held. */
+/* Shutdown: every waiter is resumed (its ping_resume() returns -ESHUTDOWN) and no new one is held. */
 void ping_waiters_stop(struct ping_state *ps);
 
 /* ---- one run of §5.1 steps 3-8 (run.c) and the answer (answer.c) ---- */

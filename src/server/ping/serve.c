@@ -23,11 +23,13 @@ bool ping_repeat_unparsed(struct ping_state *ps, const char *body, size_t len)
 	return true;
 }
 
-/* §5.11: hold the NOOP answer of pr (taken, with rel). Returns 0 when held, 1 when it must be answered now. */
+/* §5.11: hold the NOOP answer of pr (taken, with rel). Returns 0 when held, 1 when it must be answered now,
+ * -ESHUTDOWN when the server is stopping. */
 static int hold(struct ping_state *ps, struct req *r, struct ping_request *pr, int64_t wait_s, uint64_t seq,
 		char (*rel)[ENGINE_ID_SIZE], size_t n_rel)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
+	int k;
 
 	if (!w || str_copy(w->host_id, sizeof(w->host_id), pr->host_id) < 0) {
 		free(w);
@@ -42,13 +44,14 @@ static int hold(struct ping_state *ps, struct req *r, struct ping_request *pr, i
 	w->seq = seq;
 	w->deadline_mono_ms = mono_ms() + wait_s * 1000;
 	r->handler_data = w;
-	if (ping_waiter_hold(ps, w) < 0) {
-		/* max_held_pings reached or shutting down: answer now */
+	k = ping_waiter_hold(ps, w);
+	if (k < 0) {
+		/* max_held_pings reached (answer NOOP now) or shutting down */
 		r->handler_data = NULL;
 		free(w->envs);
 		free(w);
 		ping_request_free(pr);
-		return 1;
+		return k == -ESHUTDOWN ? k : 1;
 	}
 	return 0; /* suspended: the request comes back through ping_resume() */
 }
@@ -115,7 +118,7 @@ int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_
 	struct waiter *w = r->handler_data;
 	char (*rel)[ENGINE_ID_SIZE] = NULL;
 	size_t n_rel = 0;
-	bool cancel, woken;
+	bool cancel, woken, stopping;
 	int64_t now = now_ms();
 	int k;
 
@@ -123,7 +126,11 @@ int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_
 		ping_response_init(ret_resp); /* not held by us: nothing to re-run */
 		return 1;
 	}
-	ping_waiter_flags(ps, w, &cancel, &woken);
+	ping_waiter_flags(ps, w, &cancel, &woken, &stopping);
+	if (stopping) {
+		(void)release_noop(ps, r, w, true, ret_resp);
+		return -ESHUTDOWN;
+	}
 	if (cancel || mono_ms() >= w->deadline_mono_ms)
 		return release_noop(ps, r, w, true, ret_resp);
 	if (woken) {

@@ -224,6 +224,9 @@ int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *o
 /* By host name, or by host id when host_name is NULL. */
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret);
+/* The recorded errors of the hosts of env_id whose last result failed, with the agent row's deployId,
+ * deployStage, state, status, lastErrno, failCount and lastUpdateDate; by host name, at most limit rows. */
+int store_agent_error_list(struct store *s, const char *env_id, int64_t limit, json_t **ret);
 /* Apply a host action to the rows of the given host ids (array) in env_id (NULL = every env).
  * Writes `Host Action` history per env and HOST events (+SLOT when a slot is released).
  * Returns the number of rows changed. */

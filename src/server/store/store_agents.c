@@ -21,6 +21,10 @@ static const char sql_agent_list_name[] = "SELECT " AGENT_COLS " FROM agents a W
 static const char sql_agent_list_id[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostId = ? ORDER BY a.envId";
 static const char sql_agent_error[] =
 	"SELECT hostId, hostName, envId, errorMessage FROM agent_errors WHERE envId = ? AND hostName = ?";
+static const char sql_agent_error_list[] =
+	"SELECT e.hostId, e.hostName, a.deployId, a.deployStage, a.state, a.status, a.lastErrno, a.failCount, "
+	"a.lastUpdateDate, e.errorMessage FROM agent_errors e JOIN agents a ON a.hostId = e.hostId AND a.envId = e.envId "
+	"WHERE e.envId = ?1 AND a.status NOT IN ('SUCCEEDED', 'UNKNOWN') ORDER BY e.hostName LIMIT ?2";
 #define SQL_AGENT_AFFECTED(JE)                                                                                         \
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM " JE("?1") ") "                \
 	"AND (envId = ?2 OR ?2 IS NULL)"
@@ -75,6 +79,12 @@ int store_agent_error_get(struct store *s, const char *env_id, const char *host_
 {
 	CONN_OR_FAIL(c, s);
 	return db_row(c, sql_agent_error, ret, "ss", env_id, host_name);
+}
+
+int store_agent_error_list(struct store *s, const char *env_id, int64_t limit, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_list(c, false, sql_agent_error_list, ret, "si", env_id, limit);
 }
 
 /* Events and history for rows about to change: HOST per host, SLOT per env where a slot is freed

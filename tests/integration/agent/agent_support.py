@@ -83,6 +83,8 @@ class FakeServer:
         self.requests = []  # (path, headers, json)
         self.decide = lambda req: None
         self.fail_status = None  # e.g. 503 while "down"
+        self.retry_after = None  # sent as Retry-After with fail_status
+        self.times = []  # time.monotonic() of each request, in the order of requests
         self.hold = False  # honour ?wait=N by holding a NOOP answer for N seconds
         self.lock = threading.Lock()
         server = self
@@ -100,8 +102,11 @@ class FakeServer:
                     req = None
                 with server.lock:
                     server.requests.append((self.path, dict(self.headers), req))
+                    server.times.append(time.monotonic())
+                    retry_after = None
                     if server.fail_status:
                         status, answer = server.fail_status, {"code": server.fail_status, "message": "down"}
+                        retry_after = server.retry_after
                     else:
                         status, answer = 200, server.decide(req) or {"opCode": "NOOP", "deployGoal": None}
                 if server.hold and "wait=" in self.path and answer.get("opCode") == "NOOP":
@@ -110,6 +115,8 @@ class FakeServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -70,7 +70,9 @@ class Pair:
 
 
 class Fleet:
-    def __init__(self, pair, root):
+    """N_AGENTS agents that know both replicas; extra_conf: agent settings appended to each agent.conf."""
+
+    def __init__(self, pair, root, extra_conf=""):
         self.pair = pair
         self.root = root
         self.artifacts = root / "artifacts"
@@ -83,7 +85,8 @@ class Fleet:
             rnd.shuffle(urls)
             if urls[0] == pair.a.url:
                 self.a_first.append(h)
-            self.agents[h] = Agent(root / h, h, pair.a, self.artifacts, server_url=",".join(urls))
+            self.agents[h] = Agent(root / h, h, pair.a, self.artifacts, server_url=",".join(urls),
+                                   extra_conf=extra_conf)
 
     def stop(self):
         for a in self.agents.values():

@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # Long-poll pings (§5.11): woken by a new deploy within 1 s, answered NOOP at the deadline, replaced by
-# the host's next ping, woken by a released slot, bounded by max_held_pings, answered at shutdown;
-# and a server restart keeps the fleet's state.
+# the host's next ping, woken by a released slot, bounded by max_held_pings, answered 503 with Retry-After: 0 at
+# shutdown (the agent asks another replica at once); and a server restart keeps the fleet's state.
 import signal
 import threading
 import time
+
+import pytest
+import requests
 
 from ping_support import Host, converge, ping_round
 
@@ -136,17 +139,41 @@ def test_max_held_pings(server_factory):
     held.join(5)
 
 
-def test_shutdown_answers_held_pings(server):
+class RawHeld(Held):
+    """A held ping whose HTTP answer (status, headers, body) is kept as it came."""
+
+    def run(self):
+        try:
+            self.resp = self.host.session.post(self.host.server.url + "/v1/system/ping", params={"wait": self.wait},
+                                               json=self.host.body(), timeout=self.wait + 15,
+                                               headers={"Authorization": "token " + self.host.server.token})
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        self.done_at = time.monotonic()
+
+
+def test_shutdown_answers_held_pings_503_retry_after_0(server):
+    # a stopping server sends its held pings elsewhere at once: 503, Retry-After: 0, the connection closed (a NOOP
+    # would be an early answer, and an agent answered early leaves long-poll for ping_interval)
     e = server.make_env("web", "prod")
     server.set_groups("web", "prod", ["g"])
     hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(5)]
-    helds = [Held(h, 30) for h in hosts]
+    helds = [RawHeld(h, 30) for h in hosts]
     assert wait_held(server, 5)
+    url = server.url
     t0 = time.monotonic()
     assert server.stop(signal.SIGTERM) == 0
     for x in helds:
-        assert x.join(10) == {"opCode": "NOOP", "deployGoal": None}
+        r = x.join(10)
+        assert r.status_code == 503, r.text
+        assert r.headers.get("Retry-After") == "0", r.headers
+        assert r.headers.get("Connection") == "close", r.headers
+        assert r.json()["code"] == 503
+        assert x.done_at - t0 < 2
     assert time.monotonic() - t0 < 10
+    # and nothing listens any more
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/healthz", timeout=2)
 
 
 def test_restart_keeps_state(server):

@@ -306,6 +306,32 @@ def test_agents_and_host_actions(server):
     assert hist.count("Host Action") >= 3
 
 
+def test_agent_errors_list_is_bounded(server):
+    env = make_env(server)
+    d = deploy(server, publish(server)["id"])
+    add_agent(server, env["id"], "i-1", "web-1", deploy_id=d["id"], status="TOO_MANY_RETRY", stage="RESTARTING")
+    add_agent(server, env["id"], "i-2", "web-2", deploy_id=d["id"], status="SUCCEEDED")
+    add_agent(server, env["id"], "i-3", "web-3", deploy_id=d["id"], status="SCRIPT_FAILED", stage="STAGING")
+    # a long output tail on web-1 (lines of 100 bytes), an old error on web-2 (which succeeded since), none on web-3
+    long_tail = "".join("line %04d %s\n" % (i, "x" * 89) for i in range(60)) + "ERROR: cannot bind :8080"
+    for host_id, name, msg in (("i-1", "web-1", long_tail), ("i-2", "web-2", "old failure")):
+        db_query(server, "INSERT INTO agent_errors(hostId, hostName, envId, errorMessage) VALUES(?,?,?,?)",
+                 (host_id, name, env["id"], msg))
+    r = server.get("/v1/envs/web/prod/agents/errors")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["truncated"] is False and body["tailBytes"] == 2048
+    assert [e["hostName"] for e in body["errors"]] == ["web-1"]
+    e = body["errors"][0]
+    assert e["deployId"] == d["id"] and e["deployStage"] == "RESTARTING" and e["status"] == "TOO_MANY_RETRY"
+    assert e["errorBytes"] == len(long_tail) and e["errorTruncated"] is True
+    assert len(e["errorMessage"]) <= 2048 and e["errorMessage"].startswith("line ")
+    assert e["errorMessage"].endswith("ERROR: cannot bind :8080") and long_tail.endswith(e["errorMessage"])
+    # the single-host endpoint keeps the whole message
+    assert server.get("/v1/envs/web/prod/agents/errors/web-1").json()["errorMessage"] == long_tail
+    assert_error(server.get("/v1/envs/web/nostage/agents/errors"), 404)
+
+
 def test_hosts_and_stop_flow(server):
     env = make_env(server)
     assert server.put("/v1/envs/web/prod/capacity", json=["g1"]).status_code == 204

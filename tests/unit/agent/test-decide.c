@@ -134,6 +134,34 @@ static void test_ping_backoff(void **state)
 	assert_int_equal(b.next_base_ms, 2000);
 }
 
+static void test_ping_retry_after(void **state)
+{
+	struct ping_backoff b;
+
+	(void)state;
+	/* Retry-After: 0, a server that is stopping: again within a second; the failure backoff does not grow */
+	b = ping_backoff_retry_after(0, 8000, 60000);
+	assert_int_equal(b.wait_min_ms, 0);
+	assert_int_equal(b.wait_max_ms, 1000);
+	assert_int_equal(b.next_base_ms, 8000);
+	/* an overloaded server's 10 s: at least that, spread over half as much again */
+	b = ping_backoff_retry_after(10000, 2000, 60000);
+	assert_int_equal(b.wait_min_ms, 10000);
+	assert_int_equal(b.wait_max_ms, 15000);
+	assert_int_equal(b.next_base_ms, 2000);
+	/* a short one is spread over at least a second */
+	b = ping_backoff_retry_after(1000, 2000, 60000);
+	assert_int_equal(b.wait_min_ms, 1000);
+	assert_int_equal(b.wait_max_ms, 2000);
+	/* never more than backoff_max */
+	b = ping_backoff_retry_after(3600000, 2000, 60000);
+	assert_int_equal(b.wait_min_ms, 60000);
+	assert_int_equal(b.wait_max_ms, 60000);
+	b = ping_backoff_retry_after(50000, 2000, 60000);
+	assert_int_equal(b.wait_min_ms, 50000);
+	assert_int_equal(b.wait_max_ms, 60000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_plan_changed),
 		cmocka_unit_test(test_step_retry_policy),
 		cmocka_unit_test(test_ping_backoff),
+		cmocka_unit_test(test_ping_retry_after),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

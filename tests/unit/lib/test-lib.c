@@ -65,6 +65,19 @@ static void test_parse(void **state)
 	assert_true(bv);
 	assert_int_equal(parse_seconds_ms("0.5", 0, 100000, &v), 0);
 	assert_int_equal(v, 500);
+	/* RFC 3339 (Alertmanager's startsAt): 2026-12-06T08:00:00Z is 1796544000 s */
+	assert_int_equal(parse_rfc3339_ms("2026-12-06T08:00:00Z", &v), 0);
+	assert_int_equal(v, 1796544000000LL);
+	assert_int_equal(parse_rfc3339_ms("2026-12-06T08:00:00.123456789Z", &v), 0);
+	assert_int_equal(v, 1796544000123LL);
+	assert_int_equal(parse_rfc3339_ms("2026-12-06T10:00:00.5+02:00", &v), 0);
+	assert_int_equal(v, 1796544000500LL);
+	assert_int_equal(parse_rfc3339_ms("2026-12-06T07:30:00-00:30", &v), 0);
+	assert_int_equal(v, 1796544000000LL);
+	assert_int_equal(parse_rfc3339_ms("2026-12-06T08:00:00", &v), -EINVAL);
+	assert_int_equal(parse_rfc3339_ms("2026-12-06T08:00:00.Z", &v), -EINVAL);
+	assert_int_equal(parse_rfc3339_ms("2026-12-06T08:00:00Zx", &v), -EINVAL);
+	assert_int_equal(parse_rfc3339_ms("yesterday", &v), -EINVAL);
 }
 
 static void test_ids(void **state)
