@@ -81,8 +81,12 @@ static const struct cfg_entry server_table[] = {
 void server_config_usage(void)
 {
 	printf("usage: slipway-server [--config PATH] [--check] [--NAME VALUE]... [--set NAME=VALUE...]...\n"
-	       "       slipway-server --dump-routes   (the route table as JSON lines: method, path, role, scope)\n\n"
-	       "settings (PROTOCOL.md §10; '-' and '_' are interchangeable in flag names):\n");
+	       "       slipway-server migrate --from sqlite:PATH --to POSTGRESQL-DSN [--force]   (see migrate --help)\n"
+	       "       slipway-server --dump-routes   (the route table as JSON lines: method, path, role, scope)\n"
+	       "       slipway-server --version\n\n"
+	       "Deploy service of Slipway: REST API v1, agent ping endpoint, workers and the web board, on one port.\n"
+	       "Settings come from the --config file (NAME = VALUE lines) and the command line, which wins.\n\n"
+	       "settings ('-' and '_' are interchangeable in flag names; docs/server.md describes each):\n");
 	for (size_t i = 0; i < ELEMENTSOF(server_table); i++)
 		printf("  --%-26s default '%s'%s%s\n", server_table[i].key,
 		       server_table[i].def ? server_table[i].def : "", server_table[i].help ? "; " : "",

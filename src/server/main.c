@@ -308,6 +308,10 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && streq(argv[1], "--dump-routes"))
 		return dump_routes();
+	if (argc == 2 && streq(argv[1], "--version")) {
+		printf("slipway-server %s (%s)\n", SLIPWAY_VERSION, SLIPWAY_COMMIT);
+		return 0;
+	}
 	if (argc >= 2 && streq(argv[1], "migrate"))
 		return migrate_main(argc - 1, argv + 1);
 	setup_signals();
