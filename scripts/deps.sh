@@ -7,7 +7,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
 	libcurl4-openssl-dev libarchive-dev libssl-dev libcmocka-dev libpq-dev help2man)
 package_pkgs=(debhelper dpkg-dev fakeroot lintian git debootstrap)
-test_pkgs=(python3-pytest python3-requests curl zstd nginx-light wrk procps chromium nodejs postgresql python3-psycopg2)
+test_pkgs=(python3-pytest python3-requests curl zstd nginx-light wrk procps chromium nodejs postgresql python3-psycopg2
+	python3-aiosmtpd prometheus)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in

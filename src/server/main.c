@@ -25,6 +25,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "names.h"
+#include "notify.h"
 #include "server.h"
 #include "util.h"
 #include "webhooks.h"
@@ -164,7 +165,8 @@ static int compile_url_allow(struct server *srv)
 /* Deploy events (deploy/events.h) → the stage's webhooks: pre-deploy on creation, post-deploy on SUCCEEDING. */
 static void fire_webhooks(struct server *srv, const struct deploy_event *ev)
 {
-	webhooks_fire(srv, ev->env, ev->deploy, ev->build, ev->kind == DEPLOY_EVENT_SUCCEEDING);
+	if (ev->kind == DEPLOY_EVENT_CREATED || ev->kind == DEPLOY_EVENT_SUCCEEDING)
+		webhooks_fire(srv, ev->env, ev->deploy, ev->build, ev->kind == DEPLOY_EVENT_SUCCEEDING);
 }
 
 /* --dump-routes: the route table as JSON lines {method, path, role, scope} (the security tests
@@ -270,6 +272,8 @@ static int start_serving(struct server *srv)
 
 	r = deploy_events_listen(srv, fire_webhooks);
 	if (r >= 0)
+		r = deploy_events_listen(srv, notify_deploy_event);
+	if (r >= 0)
 		r = router_new(&srv->router);
 	if (r >= 0)
 		r = api_register_routes(srv->router);
@@ -291,6 +295,8 @@ static int start_serving(struct server *srv)
 	log_notice("slipway-server %s listening on %s%s", SLIPWAY_VERSION, srv->bound,
 		   srv->cfg.tls_cert && *srv->cfg.tls_cert ? " (https)" : "");
 	r = webhooks_start(srv);
+	if (r >= 0)
+		r = notify_start(srv);
 	if (r >= 0)
 		r = workers_start(srv);
 	if (r < 0) {
@@ -352,6 +358,7 @@ int main(int argc, char **argv)
 	http_stop(&srv);
 	workers_stop(&srv);
 	webhooks_stop(&srv);
+	notify_stop(&srv);
 	if (srv.flush_heartbeats)
 		(void)srv.flush_heartbeats(&srv);
 	rc = 0;
