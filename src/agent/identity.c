@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "names.h"
+#include "wire.h"
 #include "util.h"
 #include "banned.h"
 
@@ -101,11 +103,6 @@ void identity_source_free_strings(struct identity_source *s)
 	s->tags = NULL;
 }
 
-static bool tag_key_ok(const char *k)
-{
-	return str_charset_ok(k, ":_.-", 1, HOST_TAG_KEY_MAX);
-}
-
 int identity_tags_add(json_t *tags, const char *list, char sep, char *err, size_t errsz)
 {
 	const char seps[2] = { sep, '\0' };
@@ -133,12 +130,12 @@ int identity_tags_add(json_t *tags, const char *list, char sep, char *err, size_
 		*eq = '\0';
 		key = strip(key);
 		value = strip(eq + 1);
-		if (!tag_key_ok(key)) {
+		if (!tag_key_is_valid(key)) {
 			snprintf(err, errsz, "tag key '%.64s' must be 1-64 characters of A-Z a-z 0-9 : _ . -", key);
 			r = -EINVAL;
-		} else if (strlen(value) > HOST_TAG_VALUE_MAX_BYTES) {
+		} else if (strlen(value) > PING_TAG_VALUE_MAX_BYTES) {
 			snprintf(err, errsz, "the value of tag '%s' is longer than %d bytes", key,
-				 HOST_TAG_VALUE_MAX_BYTES);
+				 PING_TAG_VALUE_MAX_BYTES);
 			r = -EINVAL;
 		} else if (!(v = json_string(value))) { /* jansson refuses invalid UTF-8 */
 			snprintf(err, errsz, "the value of tag '%s' is not valid UTF-8", key);
@@ -147,8 +144,8 @@ int identity_tags_add(json_t *tags, const char *list, char sep, char *err, size_
 			r = -ENOMEM;
 	}
 	free(copy);
-	if (r == 0 && json_object_size(tags) > HOST_TAGS_MAX) {
-		snprintf(err, errsz, "%zu tags, at most %d are allowed", json_object_size(tags), HOST_TAGS_MAX);
+	if (r == 0 && json_object_size(tags) > PING_MAX_TAGS) {
+		snprintf(err, errsz, "%zu tags, at most %d are allowed", json_object_size(tags), PING_MAX_TAGS);
 		r = -EINVAL;
 	}
 	return r;

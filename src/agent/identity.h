@@ -30,11 +30,6 @@ struct identity_source {
 	char tags_sep;
 };
 
-/* The limits of a host's tags (the ping's ec2Tags). */
-#define HOST_TAGS_MAX 32
-#define HOST_TAG_KEY_MAX 64
-#define HOST_TAG_VALUE_MAX_BYTES 256
-
 struct host_identity {
 	char *v[_ID_MAX]; /* NULL = omitted; v[ID_GROUPS] unused (see groups) */
 	char **groups;
@@ -51,8 +46,8 @@ void identity_source_free_strings(struct identity_source *s);
 /* Resolve every field from the sources in order (flags, config, host_info), then fallbacks (hostName:
  * gethostname(), hostId: hostName, hostIp: the first non-loopback address). Validates hostId/hostName
  * (^[A-Za-z0-9._-]{1,64}$) and groups (^[A-Za-z0-9._:-]{1,128}$). Tags are host_info's, then the config's
- * (a key in both: the config's value), at most HOST_TAGS_MAX, keys ^[A-Za-z0-9:_.-]{1,64}$, values UTF-8 of
- * at most 256 bytes. 0, -EINVAL with err, or -ENOMEM. */
+ * (a key in both: the config's value), within the ping's limits (proto/wire.h: at most PING_MAX_TAGS, keys
+ * tag_key_is_valid(), values UTF-8 of at most PING_TAG_VALUE_MAX_BYTES). 0, -EINVAL with err, or -ENOMEM. */
 int identity_resolve(const struct identity_source *flags, const struct identity_source *config,
 		     const struct identity_source *host_info, struct host_identity *ret, char *err, size_t errsz);
 void host_identity_release(struct host_identity *id);

@@ -67,6 +67,9 @@ static char *build_request(struct agent *a, const struct report_override *ov)
 	size_t n = 0;
 	json_t *j = NULL;
 	char *body = NULL, agent_version[64];
+	struct ping_tag tags[PING_MAX_TAGS];
+	const char *key;
+	json_t *value;
 
 	if (state_reports(&a->st, ov, &reps, &n) < 0)
 		return NULL;
@@ -84,13 +87,18 @@ static char *build_request(struct agent *a, const struct report_override *ov)
 	req.n_groups = a->id.n_groups;
 	req.reports = reps;
 	req.n_reports = n;
+	/* the host's tags (ec2Tags), validated when the identity was resolved; borrowed as well */
+	json_object_foreach(a->id.tags, key, value) {
+		if (req.n_tags == PING_MAX_TAGS)
+			break;
+		tags[req.n_tags].key = (char *)key;
+		tags[req.n_tags++].value = (char *)json_string_value(value);
+	}
+	req.tags = req.n_tags ? tags : NULL;
 	if (ping_request_to_json(&req, &j) == 0) {
 		/* stageType is a hint the upstream agent sent; PingRequest has no member for it */
 		if (a->id.v[ID_STAGE_TYPE])
 			json_object_set_new(j, "stageType", json_string(a->id.v[ID_STAGE_TYPE]));
-		/* the host's tags, upstream's field name; validated when the identity was resolved */
-		if (a->id.tags)
-			json_object_set(j, "ec2Tags", a->id.tags);
 		body = json_dump_compact(j);
 	}
 	json_decref(j);

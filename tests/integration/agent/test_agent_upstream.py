@@ -128,6 +128,10 @@ def test_upstream_config_and_command_line_deploy_rollback_restart(real_server, h
     row = host_row(api)
     assert (row["hostId"], row["hostName"]) == ("i-0abc7", "web-7")
     assert os.readlink(host.target_dir / "web") == str(host.builds_dir / "web" / b1["id"])
+    # its tags (host_info's tag lines, the config's tags, host_info's availability-zone) reached the server
+    tags = {(t["hostId"], t["tagName"], t["tagValue"]) for t in api("GET", "/v1/envs/web/prod/host_tags")}
+    assert tags == {("i-0abc7", "team", "payments, web"), ("i-0abc7", "rack", "r12"), ("i-0abc7", "tier", "front"),
+                    ("i-0abc7", "availabilityZone", "us-east-1a")}
 
     d2 = api("POST", "/v1/envs/web/prod/deploys?buildId=" + b2["id"])
     wait_for(lambda: serving(api, d2["id"]), timeout=60, what="the second deploy")
