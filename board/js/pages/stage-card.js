@@ -29,20 +29,29 @@ function deployFields(st, d, active, elapsed) {
 function renderCounts(st, d, counts) {
   const { progress } = st;
   if (!progress) { clear(counts, h('h3', 'Hosts per deploy stage'), spinner('Loading hosts…')); return; }
-  const stageCounts = {};
-  let onOther = 0;
+  // Hosts per step of deploy d; those whose last result there failed are counted apart (red), and unreachable
+  // hosts in a bar of their own (the server leaves them out of the deploy's counts).
+  const stageCounts = {}, failedAt = {};
+  let onOther = 0, unreachable = 0;
   for (const a of progress.agents) {
+    if (a.state === 'UNREACHABLE') { unreachable++; continue; }
     if (a.deployId !== d.id) { onOther++; continue; }
     stageCounts[a.deployStage] = (stageCounts[a.deployStage] || 0) + 1;
+    if (a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') failedAt[a.deployStage] = (failedAt[a.deployStage] || 0) + 1;
   }
+  st.unreachable = unreachable;
   const shownStages = STAGES.filter(s => s !== 'STOPPING' && s !== 'STOPPED' || stageCounts[s]);
-  const maxCount = Math.max(1, ...Object.values(stageCounts), onOther);
+  const maxCount = Math.max(1, ...Object.values(stageCounts), onOther, unreachable);
+  const pct = n => (100 * n) / maxCount + '%';
   clear(counts,
     h('h3', 'Hosts per deploy stage'),
     h('div.stage-bars', shownStages.map(s => h('div.stage-bar', { dataset: { stage: s } },
       h('span.sb-label', s.replaceAll('_', ' ').toLowerCase()),
-      h('span.sb-track', h('span.sb-fill', { class: s === 'SERVING_BUILD' ? 'sb-ok' : '', style: { width: (100 * (stageCounts[s] || 0)) / maxCount + '%' } })),
-      h('span.sb-count', fmtNum(stageCounts[s] || 0)))),
+      h('span.sb-track',
+        h('span.sb-fill', { class: s === 'SERVING_BUILD' ? 'sb-ok' : '', style: { width: pct((stageCounts[s] || 0) - (failedAt[s] || 0)) } }),
+        failedAt[s] ? h('span.sb-fill.sb-bad', { title: `${failedAt[s]} failed at this step`, style: { width: pct(failedAt[s]) } }) : null),
+      h('span.sb-count', fmtNum(stageCounts[s] || 0), failedAt[s] ? h('span.sb-failed', ` (${fmtNum(failedAt[s])} failed)`) : null))),
+    unreachable ? h('div.stage-bar', { dataset: { stage: 'UNREACHABLE' } }, h('span.sb-label', 'unreachable'), h('span.sb-track', h('span.sb-fill.sb-unreach', { style: { width: pct(unreachable) } })), h('span.sb-count', fmtNum(unreachable))) : null,
     onOther ? h('div.stage-bar', h('span.sb-label', 'other deploy'), h('span.sb-track', h('span.sb-fill.sb-old', { style: { width: (100 * onOther) / maxCount + '%' } })), h('span.sb-count', fmtNum(onOther))) : null));
 }
 
@@ -72,6 +81,7 @@ export function renderDeployCard(st, deployCard, counts) {
             h('span', h('strong', fmtNum(d.successTotal)), ' succeeded'),
             h('span', h('strong', fmtNum(d.failTotal)), ' failed'),
             h('span', h('strong', fmtNum(d.total)), ' total'),
+            st.unreachable ? h('span', { 'data-role': 'unreachable' }, h('strong', fmtNum(st.unreachable)), ' unreachable (not counted)') : null,
             h('span.muted', `success threshold ${(info.successThreshold / 100).toFixed(info.successThreshold % 100 ? 2 : 0)} %`))),
         h('dl.kv-grid', deployFields(st, d, active, elapsed).map(([k, v]) => h('div', h('dt', k), h('dd', v)))),
         d.description ? h('p.deploy-desc', '“', d.description, '”') : null),
