@@ -48,6 +48,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) browser
+	$(MAKE) package-test
 
 run: deps
 	$(MAKE) build
@@ -58,8 +59,8 @@ package:
 	@scripts/deps.sh package
 	JOBS=$(JOBS) packaging/build-debs.sh $(BUILD)/package
 
-# builds the packages, lintian, unpacked-package checks, then a deploy with the packaged binaries (a few minutes;
-# not part of `make test`)
+# builds the packages, lintian, unpacked-package checks, apt install/upgrade/remove/purge in a throwaway Debian
+# system (cached in $(BUILD)/chroot), then a deploy with the packaged binaries (packaging/README.md: measured time)
 package-test: package
 	PYTEST="$(PYTEST)" tests/integration/packaging/run.sh $(BUILD)/package
 

@@ -5,16 +5,17 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
-	libcurl4-openssl-dev libarchive-dev libssl-dev libcmocka-dev libpq-dev)
-package_pkgs=(debhelper dpkg-dev fakeroot lintian git)
-test_pkgs=(python3-pytest python3-requests curl zstd nginx-light wrk procps chromium nodejs postgresql python3-psycopg2)
+	libcurl4-openssl-dev libarchive-dev libssl-dev libcmocka-dev libpq-dev help2man)
+package_pkgs=(debhelper dpkg-dev fakeroot lintian git debootstrap)
+test_pkgs=(python3-pytest python3-requests curl zstd nginx-light wrk procps chromium nodejs postgresql python3-psycopg2
+	python3-aiosmtpd prometheus)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in
 build) ;;
 test) want+=("${test_pkgs[@]}") ;;
 package) want+=("${package_pkgs[@]}") ;;
-all) want+=("${test_pkgs[@]}") ;;
+all) want+=("${test_pkgs[@]}" "${package_pkgs[@]}") ;;
 *) echo "usage: $0 [build|test|package|all]" >&2; exit 2 ;;
 esac
 

@@ -73,7 +73,9 @@ static void stream_maybe_start(struct dl *d, const char *ptr, size_t n)
 	if (pthread_create(&d->thread, NULL, stream_extract_thread, d->x) != 0) {
 		close(p[0]);
 		close(p[1]);
-		(void)chdir("..");
+		if (chdir("..") < 0) {
+			/* nothing more to undo: the caller fails the download */
+		}
 		(void)rmdir("tree");
 		goto fail;
 	}

@@ -320,7 +320,9 @@ static int copy_dir(struct walk *w, int src_fd, int dst_fd, int depth)
 				break;
 			}
 			(void)fchmod(cd, st.st_mode & 07777);
-			(void)fchown(cd, st.st_uid, st.st_gid);
+			if (fchown(cd, st.st_uid, st.st_gid) < 0) {
+				/* best effort: ownership is kept where the agent may set it */
+			}
 			r = push_path(w, de->d_name, &old);
 			if (r >= 0)
 				r = copy_dir(w, cs, cd, depth + 1);
@@ -346,7 +348,9 @@ static int copy_dir(struct walk *w, int src_fd, int dst_fd, int depth)
 				set_err(w, r, "cannot copy", de->d_name);
 				break;
 			}
-			(void)fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+			if (fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+				/* best effort: ownership is kept where the agent may set it */
+			}
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[4096];
 			ssize_t k = readlinkat(src_fd, de->d_name, target, sizeof(target) - 1);
@@ -359,7 +363,9 @@ static int copy_dir(struct walk *w, int src_fd, int dst_fd, int depth)
 				r = set_err(w, -errno, "cannot copy", de->d_name);
 				break;
 			}
-			(void)fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+			if (fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+				/* best effort: ownership is kept where the agent may set it */
+			}
 		}
 		/* anything else (fifo etc.) cannot come from extraction; skip it */
 	}
@@ -463,7 +469,9 @@ static int render_dir(struct walk *w, int src_fd, int dst_fd, int depth)
 			if (r >= 0) {
 				r = fs_write_atomic(dst_fd, outname, out.p, out.len, st.st_mode & 0777);
 				if (r >= 0)
-					(void)fchownat(dst_fd, outname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+					if (fchownat(dst_fd, outname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+						/* best effort: ownership is kept where the agent may set it */
+					}
 			}
 			buf_release(&out);
 			if (r < 0) {
@@ -532,7 +540,9 @@ int template_render_tree(const char *tree_dir, const struct template_var *vars, 
 			str_printf(err, errsz, "cannot copy teletraan/ to teletraan_template/: %s", strerror(-r));
 			goto out;
 		}
-		(void)fchown(dst, st.st_uid, st.st_gid);
+		if (fchown(dst, st.st_uid, st.st_gid) < 0) {
+			/* best effort: ownership is kept where the agent may set it */
+		}
 		(void)str_copy(w.path, sizeof(w.path), "teletraan");
 		r = copy_dir(&w, src, dst, 0);
 		if (r < 0 || renameat(root, tmpname, root, "teletraan_template") < 0) {

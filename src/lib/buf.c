@@ -110,32 +110,6 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
-int buf_append_json_escaped(struct buf *b, const char *s)
-{
-	size_t start_len = b->len;
-	int r = 0;
-
-	for (const unsigned char *c = (const unsigned char *)s; *c && r == 0; c++) {
-		switch (*c) {
-		case '"': r = buf_append(b, "\\\"", 2); break;
-		case '\\': r = buf_append(b, "\\\\", 2); break;
-		case '\n': r = buf_append(b, "\\n", 2); break;
-		case '\r': r = buf_append(b, "\\r", 2); break;
-		case '\t': r = buf_append(b, "\\t", 2); break;
-		default:
-			if (*c < 0x20)
-				r = buf_printf(b, "\\u%04x", *c);
-			else
-				r = buf_appendc(b, (char)*c);
-		}
-	}
-	if (r < 0) {
-		b->len = start_len;
-		b->p[b->len] = '\0';
-	}
-	return r;
-}
-
 void buf_tail(struct buf *b, size_t n)
 {
 	if (b->len <= n)

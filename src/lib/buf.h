@@ -29,8 +29,6 @@ int buf_appends(struct buf *b, const char *s);
 int buf_appendc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Appends s JSON-string-escaped (without quotes). */
-int buf_append_json_escaped(struct buf *b, const char *s);
 /* Keeps only the last n bytes of the content. */
 void buf_tail(struct buf *b, size_t n);
 /* Takes the string out (caller frees; never NULL unless -ENOMEM, then NULL); b is left empty. */

@@ -171,3 +171,12 @@ int httpclient_perform(CURL *h, char *errbuf, long *ret_status)
 	*ret_status = status;
 	return 0;
 }
+
+int httpclient_abort_when(void *flag, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return __atomic_load_n((const bool *)flag, __ATOMIC_RELAXED) ? 1 : 0;
+}

@@ -28,6 +28,10 @@ typedef size_t (*httpclient_write_fn)(char *data, size_t size, size_t nmemb, voi
 typedef int (*httpclient_progress_fn)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 				      curl_off_t ulnow);
 
+/* A progress_fn that aborts the transfer once the bool progress_data points to becomes true (read atomically):
+ * a worker's call in flight ends when the server stops. */
+int httpclient_abort_when(void *flag, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+
 struct httpclient_request {
 	const char *url;
 	const char *method;	      /* NULL: GET */

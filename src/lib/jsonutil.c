@@ -106,11 +106,6 @@ int json_get_bool(const json_t *obj, const char *key, bool *ret)
 	return 0;
 }
 
-int json_set_string_or_null(json_t *obj, const char *key, const char *value)
-{
-	return json_object_set_new(obj, key, value ? json_string(value) : json_null()) == 0 ? 0 : -ENOMEM;
-}
-
 int json_append_value(struct buf *b, const json_t *v)
 {
 	char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

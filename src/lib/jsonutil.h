@@ -34,7 +34,17 @@ int json_append_int(struct buf *b, json_int_t v);
 int json_get_string(const json_t *obj, const char *key, size_t max, const char **ret);
 int json_get_int(const json_t *obj, const char *key, int64_t min, int64_t max, int64_t *ret);
 int json_get_bool(const json_t *obj, const char *key, bool *ret);
-/* set obj[key] = string or null */
-int json_set_string_or_null(json_t *obj, const char *key, const char *value);
+
+/* Field readers for objects the program built or the store returned, whose shape is known: the string at key
+ * (NULL when absent or not a string), the integer at key (0 when absent or not an integer). */
+static inline const char *json_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+static inline int64_t json_int(const json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
 
 #endif

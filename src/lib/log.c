@@ -22,11 +22,6 @@ void log_set_level(enum log_level level)
 	log_level = level;
 }
 
-enum log_level log_get_level(void)
-{
-	return (enum log_level)log_level;
-}
-
 int log_level_from_string(const char *s)
 {
 	for (int i = 0; i < _LOG_LEVEL_MAX; i++)
@@ -37,13 +32,6 @@ int log_level_from_string(const char *s)
 	if (strcasecmp(s, "err") == 0)
 		return LOG_LEVEL_ERROR;
 	return -EINVAL;
-}
-
-const char *log_level_to_string(enum log_level level)
-{
-	if ((int)level < 0 || level >= _LOG_LEVEL_MAX)
-		return "unknown";
-	return level_names[level];
 }
 
 void log_emit(enum log_level level, int err, const char *fmt, ...)

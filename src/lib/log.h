@@ -14,10 +14,8 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* "debug", "info", "notice", "warn"/"warning", "error"/"err" → level; -EINVAL otherwise. */
 int log_level_from_string(const char *s);
-const char *log_level_to_string(enum log_level level);
 
 void log_emit(enum log_level level, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -76,13 +76,25 @@ static const struct cfg_entry server_table[] = {
 	  "webhook jobs waiting at most; overflow is dropped (ours)" },
 	{ "webhook_allowed_networks", CFG_STRING, 0, 0, NULL, O(webhook_allowed_networks),
 	  "CIDRs of internal webhook receivers (loopback, private, link-local are refused otherwise)" },
+	{ "chat_webhook_url", CFG_STRING, 0, 0, NULL, O(chat_webhook_url),
+	  "Slack-compatible incoming webhook for deploy notifications to each stage's chatroom" },
+	{ "smtp_url", CFG_STRING, 0, 0, NULL, O(smtp_url), "smtp://host:port or smtps://host:port for deploy mail" },
+	{ "smtp_from", CFG_STRING, 0, 0, NULL, O(smtp_from), "sender address of deploy mail" },
+	{ "smtp_user", CFG_STRING, 0, 0, NULL, O(smtp_user), NULL },
+	{ "smtp_password_file", CFG_STRING, 0, 0, NULL, O(smtp_password_file), "file holding smtp_user's password" },
+	{ "board_url", CFG_STRING, 0, 0, NULL, O(board_url), "the board's address, for links in notifications" },
+	{ "prometheus_url", CFG_STRING, 0, 0, NULL, O(prometheus_url), "Prometheus server the deploy analysis queries" },
 };
 
 void server_config_usage(void)
 {
 	printf("usage: slipway-server [--config PATH] [--check] [--NAME VALUE]... [--set NAME=VALUE...]...\n"
-	       "       slipway-server --dump-routes   (the route table as JSON lines: method, path, role, scope)\n\n"
-	       "settings (PROTOCOL.md §10; '-' and '_' are interchangeable in flag names):\n");
+	       "       slipway-server migrate --from sqlite:PATH --to POSTGRESQL-DSN [--force]   (see migrate --help)\n"
+	       "       slipway-server --dump-routes   (the route table as JSON lines: method, path, role, scope)\n"
+	       "       slipway-server --version\n\n"
+	       "Deploy service of Slipway: REST API v1, agent ping endpoint, workers and the web board, on one port.\n"
+	       "Settings come from the --config file (NAME = VALUE lines) and the command line, which wins.\n\n"
+	       "settings ('-' and '_' are interchangeable in flag names; docs/server.md describes each):\n");
 	for (size_t i = 0; i < ELEMENTSOF(server_table); i++)
 		printf("  --%-26s default '%s'%s%s\n", server_table[i].key,
 		       server_table[i].def ? server_table[i].def : "", server_table[i].help ? "; " : "",
@@ -237,6 +249,46 @@ int server_parse_listen(const char *listen, char *host, size_t host_size, int *r
 	return 0;
 }
 
+static bool set(const char *s)
+{
+	return s && *s;
+}
+
+static bool http_url(const char *s)
+{
+	return startswith(s, "http://") || startswith(s, "https://");
+}
+
+/* The notification and analysis settings (trusted as the admin sets them: no address rule applies). */
+static int validate_safe_rollouts(const struct server_config *cfg, char *errbuf, size_t errsize)
+{
+	const struct {
+		const char *name, *value;
+	} urls[] = { { "chat_webhook_url", cfg->chat_webhook_url },
+		     { "board_url", cfg->board_url },
+		     { "prometheus_url", cfg->prometheus_url } };
+
+	for (size_t i = 0; i < ELEMENTSOF(urls); i++)
+		if (set(urls[i].value) && !http_url(urls[i].value)) {
+			snprintf(errbuf, errsize, "invalid %s '%s': expected http:// or https://", urls[i].name,
+				 urls[i].value);
+			return -EINVAL;
+		}
+	if (set(cfg->smtp_url) && !startswith(cfg->smtp_url, "smtp://") && !startswith(cfg->smtp_url, "smtps://")) {
+		snprintf(errbuf, errsize, "invalid smtp_url '%s': expected smtp:// or smtps://", cfg->smtp_url);
+		return -EINVAL;
+	}
+	if (set(cfg->smtp_url) && !set(cfg->smtp_from)) {
+		snprintf(errbuf, errsize, "smtp_url needs smtp_from");
+		return -EINVAL;
+	}
+	if (set(cfg->smtp_password_file) && !set(cfg->smtp_user)) {
+		snprintf(errbuf, errsize, "smtp_password_file needs smtp_user");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int server_config_validate(const struct server_config *cfg, char *errbuf, size_t errsize)
 {
 	char host[128], bad[80], *copy, *save = NULL;
@@ -301,6 +353,9 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 			 bad);
 		return r;
 	}
+	if (r < 0)
+		return r;
+	r = validate_safe_rollouts(cfg, errbuf, errsize);
 	if (r < 0)
 		return r;
 	if (cfg->artifact_url_allow && *cfg->artifact_url_allow) {

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "names.h"
+#include "notify.h"
 #include "server.h"
 #include "util.h"
 #include "webhooks.h"
@@ -164,7 +165,8 @@ static int compile_url_allow(struct server *srv)
 /* Deploy events (deploy/events.h) → the stage's webhooks: pre-deploy on creation, post-deploy on SUCCEEDING. */
 static void fire_webhooks(struct server *srv, const struct deploy_event *ev)
 {
-	webhooks_fire(srv, ev->env, ev->deploy, ev->build, ev->kind == DEPLOY_EVENT_SUCCEEDING);
+	if (ev->kind == DEPLOY_EVENT_CREATED || ev->kind == DEPLOY_EVENT_SUCCEEDING)
+		webhooks_fire(srv, ev->env, ev->deploy, ev->build, ev->kind == DEPLOY_EVENT_SUCCEEDING);
 }
 
 /* --dump-routes: the route table as JSON lines {method, path, role, scope} (the security tests
@@ -270,6 +272,8 @@ static int start_serving(struct server *srv)
 
 	r = deploy_events_listen(srv, fire_webhooks);
 	if (r >= 0)
+		r = deploy_events_listen(srv, notify_deploy_event);
+	if (r >= 0)
 		r = router_new(&srv->router);
 	if (r >= 0)
 		r = api_register_routes(srv->router);
@@ -292,6 +296,8 @@ static int start_serving(struct server *srv)
 		   srv->cfg.tls_cert && *srv->cfg.tls_cert ? " (https)" : "");
 	r = webhooks_start(srv);
 	if (r >= 0)
+		r = notify_start(srv);
+	if (r >= 0)
 		r = workers_start(srv);
 	if (r < 0) {
 		(void)log_error_errno(r, "cannot start workers");
@@ -308,6 +314,10 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && streq(argv[1], "--dump-routes"))
 		return dump_routes();
+	if (argc == 2 && streq(argv[1], "--version")) {
+		printf("slipway-server %s (%s)\n", SLIPWAY_VERSION, SLIPWAY_COMMIT);
+		return 0;
+	}
 	if (argc >= 2 && streq(argv[1], "migrate"))
 		return migrate_main(argc - 1, argv + 1);
 	setup_signals();
@@ -348,6 +358,7 @@ int main(int argc, char **argv)
 	http_stop(&srv);
 	workers_stop(&srv);
 	webhooks_stop(&srv);
+	notify_stop(&srv);
 	if (srv.flush_heartbeats)
 		(void)srv.flush_heartbeats(&srv);
 	rc = 0;

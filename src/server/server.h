@@ -33,6 +33,9 @@ struct server_config {
 	int64_t retention_period;
 	int64_t webhook_queue_size; /* ours: webhook jobs waiting at most (§7.5 says 1000) */
 	char *webhook_allowed_networks; /* CIDRs hooks may reach although internal (default none) */
+	/* notifications (workers/notify.c) and the deploy analysis (workers/analysis.c); admin-set, trusted */
+	char *chat_webhook_url, *smtp_url, *smtp_from, *smtp_user, *smtp_password_file, *board_url;
+	char *prometheus_url;
 };
 
 /* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.
@@ -64,6 +67,7 @@ struct server_metrics {
 	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
 	uint64_t transitions_to[_DEPLOY_STATE_MAX];
 	uint64_t webhook_ok, webhook_failed, webhook_dropped;
+	uint64_t notify_ok[2], notify_failed[2], notify_dropped[2]; /* [0] chat, [1] mail */
 	uint64_t db_errors;
 	uint64_t worker_runs_ok[_WORKER_MAX], worker_runs_failed[_WORKER_MAX];
 	int64_t worker_last_success_ms[_WORKER_MAX];

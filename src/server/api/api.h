@@ -53,9 +53,6 @@ const char *api_operator(struct req *r);
 
 /* Names of §1.5. */
 bool api_name_ok(const char *s);          /* envName, stageName */
-bool api_build_name_ok(const char *s);
-bool api_branch_ok(const char *s);
-bool api_commit_ok(const char *s);
 bool api_host_ok(const char *s);          /* hostId, hostName */
 bool api_group_ok(const char *s);
 bool api_id_ok(const char *s);            /* ids in paths */

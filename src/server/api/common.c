@@ -100,18 +100,6 @@ bool api_name_ok(const char *s)
 {
 	return s && env_name_is_valid(s);
 }
-bool api_build_name_ok(const char *s)
-{
-	return s && build_name_is_valid(s);
-}
-bool api_branch_ok(const char *s)
-{
-	return s && branch_is_valid(s);
-}
-bool api_commit_ok(const char *s)
-{
-	return s && commit_is_valid(s);
-}
 bool api_host_ok(const char *s)
 {
 	return s && host_name_is_valid(s);

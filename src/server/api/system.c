@@ -121,6 +121,14 @@ static int metrics(struct req *r)
 			"slipway_webhook_calls_total{result=\"failed\"} %llu\n"
 			"slipway_webhook_calls_total{result=\"dropped\"} %llu\n",
 			LD(m->webhook_ok), LD(m->webhook_failed), LD(m->webhook_dropped));
+	k |= buf_appends(&out, "# TYPE slipway_notifications_total counter\n");
+	for (int c = 0; c < 2; c++)
+		k |= buf_printf(&out,
+				"slipway_notifications_total{channel=\"%s\",result=\"ok\"} %llu\n"
+				"slipway_notifications_total{channel=\"%s\",result=\"failed\"} %llu\n"
+				"slipway_notifications_total{channel=\"%s\",result=\"dropped\"} %llu\n",
+				c ? "mail" : "chat", LD(m->notify_ok[c]), c ? "mail" : "chat", LD(m->notify_failed[c]),
+				c ? "mail" : "chat", LD(m->notify_dropped[c]));
 	k |= buf_printf(&out, "# TYPE slipway_db_errors_total counter\nslipway_db_errors_total %llu\n",
 			LD(m->db_errors));
 	k |= buf_printf(&out, "# TYPE slipway_build_info gauge\nslipway_build_info{version=\"%s\",commit=\"%s\"} 1\n",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* deploy/events.h: the side effects of the deploy service go out as events. deploy/ emits; whoever needs to act
- * (the webhooks of workers/webhooks.c today, notifications later) is registered as a listener at startup, by
+ * (the webhooks of workers/webhooks.c, the chat and mail notifications of workers/notify.c) is registered as a listener at startup, by
  * main.c, before any thread that creates deploys runs. So deploy/ never includes workers/. */
 #ifndef SLIPWAY_SERVER_DEPLOY_EVENTS_H
 #define SLIPWAY_SERVER_DEPLOY_EVENTS_H
@@ -12,6 +12,8 @@
 enum deploy_event_kind {
 	DEPLOY_EVENT_CREATED,    /* a deploy was created and is current (pre-deploy webhooks) */
 	DEPLOY_EVENT_SUCCEEDING, /* the current deploy reached SUCCEEDING for the first time (post-deploy webhooks) */
+	DEPLOY_EVENT_FAILING,    /* the current deploy turned FAILING */
+	DEPLOY_EVENT_ANALYSIS_FAILED, /* the deploy's Prometheus analysis failed (workers/analysis.c) */
 	_DEPLOY_EVENT_MAX,
 };
 

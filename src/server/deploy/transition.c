@@ -112,6 +112,17 @@ static void transition_input_from(const json_t *env, const json_t *dep, const st
 	};
 }
 
+/* Emit kind for deploy dep as the transition just wrote it (upd). */
+static void emit(struct server *srv, const json_t *env, json_t *dep, const json_t *upd, enum deploy_event_kind kind)
+{
+	json_t *build = NULL;
+
+	(void)json_object_update(dep, (json_t *)upd);
+	if (store_build_get(srv->store, js(dep, "buildId"), &build) >= 0)
+		deploy_event_emit(srv, &(struct deploy_event){ .kind = kind, .env = env, .deploy = dep, .build = build });
+	json_decref(build);
+}
+
 int deploy_transition_run(struct server *srv, const json_t *env)
 {
 	const char *deploy_id = js(env, "deployId");
@@ -185,14 +196,10 @@ int deploy_transition_run(struct server *srv, const json_t *env)
 			 js(env, "stageName"), deploy_state_to_string(res.old_state), deploy_state_to_string(res.state),
 			 res.success_total, res.total, res.fail_total);
 	}
-	if (res.first_succeeding) {
-		json_t *build = NULL;
-		(void)json_object_update(dep, upd);
-		if (store_build_get(srv->store, js(dep, "buildId"), &build) >= 0)
-			deploy_event_emit(srv, &(struct deploy_event){ .kind = DEPLOY_EVENT_SUCCEEDING, .env = env,
-							       .deploy = dep, .build = build });
-		json_decref(build);
-	}
+	if (res.first_succeeding)
+		emit(srv, env, dep, upd, DEPLOY_EVENT_SUCCEEDING);
+	else if (res.state == DEPLOY_STATE_FAILING && res.old_state != DEPLOY_STATE_FAILING)
+		emit(srv, env, dep, upd, DEPLOY_EVENT_FAILING);
 	if (res.auto_rollback)
 		auto_rollback(srv, env, dep);
 out:

@@ -143,6 +143,18 @@ bool engine_wake_concerns(const struct wake_event *ev, const struct wake_target 
 #define WAKE_ENDS_ALL 4u  /* every host's: the event may change any host's answer */
 unsigned engine_wake_ends(const struct wake_event *ev);
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * The heartbeat flush (§8.5, engine/heartbeat.c): which hosts' lastSeen the periodic flush writes.
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* The flush skips a host whose stored lastSeen is younger than this: host_unreachable_after / 2 minus the flush
+ * period (0: never skip). So the stored value of a host that pings is never older than about half of
+ * host_unreachable_after, and the last lastSeen of a host that stopped is stored before it could count: the
+ * janitor marks a host UNREACHABLE at exactly the same moment as with a flush of every value. */
+int64_t engine_heartbeat_skip_ms(int64_t unreachable_after_ms, int64_t flush_period_ms);
+/* Does the flush at now write a host last seen at last_seen whose stored value is stored (0: none)? */
+bool engine_heartbeat_flush_due(int64_t now_ms, int64_t last_seen_ms, int64_t stored_ms, int64_t skip_ms);
+
 /* One report of a ping (PingReport, §3.6), already validated by proto. Strings are borrowed; env_id/deploy_id may
  * be NULL or "". error_message is not used by the engine (AgentError rows are the I/O layer's). */
 struct engine_report {

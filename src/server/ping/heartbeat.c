@@ -224,17 +224,21 @@ static int seen_cmp(const void *a, const void *b)
 	return strcmp(((const struct heartbeat_seen *)a)->host_id, ((const struct heartbeat_seen *)b)->host_id);
 }
 
-int ping_flush_heartbeats(struct ping_state *ps)
+int ping_flush_heartbeats(struct ping_state *ps, bool all)
 {
 	struct heartbeat_seen *v = NULL;
 	size_t n = 0, cap = 0;
+	/* §8.5: a host whose stored lastSeen is recent enough waits (engine_heartbeat_skip_ms()); at shutdown all go */
+	int64_t now = now_ms(), skip_ms = all ? 0
+					     : engine_heartbeat_skip_ms(ps->srv->cfg.host_unreachable_after * 1000,
+									ps->srv->cfg.heartbeat_flush_period * 1000);
 	int r = 0;
 
 	for (size_t s = 0; s < PING_HB_STRIPES; s++) {
 		pthread_mutex_lock(&ps->stripes[s]);
 		for (size_t b = s; b < ps->n_buckets; b += PING_HB_STRIPES)
 			for (struct hb_entry *e = ps->buckets[b]; e; e = e->next) {
-				if (e->last_seen <= e->flushed_seen)
+				if (!engine_heartbeat_flush_due(now, e->last_seen, e->flushed_seen, skip_ms))
 					continue;
 				if (n == cap) {
 					size_t nc = cap ? cap * 2 : 1024;
@@ -307,7 +311,8 @@ int ping_hook_flush(struct server *srv)
 
 	if (!ps)
 		return 0;
-	r = ping_flush_heartbeats(ps);
+	/* the janitor's flush skips like the thread's (the skip keeps its marks exact); a stopping server writes all */
+	r = ping_flush_heartbeats(ps, __atomic_load_n(&ps->stopping, __ATOMIC_ACQUIRE));
 	if (r < 0)
 		return server_db_error(srv, r, "flushing heartbeats");
 	return 0;

@@ -156,8 +156,9 @@ bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t
 void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64_t key);
 /* A HOST event: the host's next ping re-reads its membership and runs in full. */
 void ping_forget_host(struct ping_state *ps, const char *host_id, int64_t seq);
-/* §8.5: write the pending lastSeen values; returns how many, or a negative errno. */
-int ping_flush_heartbeats(struct ping_state *ps);
+/* §8.5: write the pending lastSeen values (all: also those the skip rule lets wait, engine_heartbeat_skip_ms());
+ * returns how many, or a negative errno. */
+int ping_flush_heartbeats(struct ping_state *ps, bool all);
 /* Drop entries of hosts silent far longer than any held ping whose lastSeen is already in the database. */
 void ping_evict_silent(struct ping_state *ps, int64_t now);
 /* The server hooks flush_heartbeats and pending_last_seen. */

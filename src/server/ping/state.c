@@ -81,7 +81,7 @@ static void thread_housekeeping(struct ping_state *ps, int64_t flush_ms)
 	int r;
 
 	if (now - ps->last_flush_mono_ms >= flush_ms) {
-		r = ping_flush_heartbeats(ps);
+		r = ping_flush_heartbeats(ps, false);
 		if (r < 0)
 			(void)server_db_error(ps->srv, r, "flushing heartbeats");
 		ps->last_flush_mono_ms = now;

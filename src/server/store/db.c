@@ -234,16 +234,18 @@ static int queryv(struct db_conn *c, const char *sql, struct db_stmt **ret, cons
 	return r;
 }
 
-int db_query(struct db_conn *c, const char *sql, struct db_stmt **ret, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = queryv(c, sql, ret, fmt, ap);
-	va_end(ap);
-	return r;
-}
+/* Inside a variadic function whose last named parameter is fmt: runs sql with fmt's parameters into the
+ * cursor st, or returns the error. */
+#define QUERY_OR_RETURN(c, sql, st, fmt)                                                                               \
+	do {                                                                                                           \
+		va_list ap_;                                                                                           \
+		int r_;                                                                                                \
+		va_start(ap_, fmt);                                                                                    \
+		r_ = queryv((c), (sql), &(st), (fmt), ap_);                                                            \
+		va_end(ap_);                                                                                           \
+		if (r_ < 0)                                                                                            \
+			return r_;                                                                                     \
+	} while (0)
 
 int db_next(struct db_stmt *st)
 {
@@ -294,24 +296,25 @@ void db_col_copy(struct db_stmt *st, int i, char *dst, size_t size)
 
 /* ---- typed rows: one row, or every row into a growing array ---- */
 
-int db_one(struct db_conn *c, const char *sql, db_read_fn read, void *elem, void *ctx, const char *fmt, ...)
+/* The first row of st through read (-ENOENT without one); st is done. */
+static int first_row(struct db_stmt *st, db_read_fn read, void *elem, void *ctx)
 {
-	struct db_stmt *st;
-	va_list ap;
-	int r;
+	int r = db_next(st);
 
-	va_start(ap, fmt);
-	r = queryv(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	r = db_next(st);
 	if (r > 0)
 		r = read(st, elem, ctx);
 	else if (r == 0)
 		r = -ENOENT;
 	db_done(st);
 	return r < 0 ? r : 0;
+}
+
+int db_one(struct db_conn *c, const char *sql, db_read_fn read, void *elem, void *ctx, const char *fmt, ...)
+{
+	struct db_stmt *st;
+
+	QUERY_OR_RETURN(c, sql, st, fmt);
+	return first_row(st, read, elem, ctx);
 }
 
 /* room for one more element of out (grown by doubling unless fixed); NULL when full or out of memory */
@@ -338,15 +341,10 @@ int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_f
 	       ...)
 {
 	struct db_stmt *st;
-	va_list ap;
 	void *elem;
 	int r;
 
-	va_start(ap, fmt);
-	r = queryv(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
+	QUERY_OR_RETURN(c, sql, st, fmt);
 	while ((r = db_next(st)) > 0) {
 		elem = vec_slot(out, &r);
 		if (!elem)
@@ -499,54 +497,37 @@ static int run(struct db_stmt *st)
 int db_exec(struct db_conn *c, const char *sql, const char *fmt, ...)
 {
 	struct db_stmt *st;
-	va_list ap;
-	int r;
 
-	va_start(ap, fmt);
-	r = queryv(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
+	QUERY_OR_RETURN(c, sql, st, fmt);
 	return run(st);
+}
+
+static int read_row_json(struct db_stmt *st, void *elem, void *ctx)
+{
+	json_t *o = row_json(st);
+
+	(void)ctx;
+	if (!o)
+		return -ENOMEM;
+	*(json_t **)elem = o;
+	return 0;
 }
 
 int db_row(struct db_conn *c, const char *sql, json_t **ret, const char *fmt, ...)
 {
 	struct db_stmt *st;
-	json_t *o = NULL;
-	va_list ap;
-	int r;
 
-	va_start(ap, fmt);
-	r = queryv(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	r = db_next(st);
-	if (r > 0) {
-		o = row_json(st);
-		r = o ? 0 : -ENOMEM;
-	} else if (r == 0)
-		r = -ENOENT;
-	db_done(st);
-	if (r < 0)
-		return r;
-	*ret = o;
-	return 0;
+	QUERY_OR_RETURN(c, sql, st, fmt);
+	return first_row(st, read_row_json, ret, NULL);
 }
 
 int db_list(struct db_conn *c, bool first_col, const char *sql, json_t **ret, const char *fmt, ...)
 {
 	struct db_stmt *st;
 	json_t *a;
-	va_list ap;
 	int r;
 
-	va_start(ap, fmt);
-	r = queryv(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
+	QUERY_OR_RETURN(c, sql, st, fmt);
 	a = json_array();
 	if (!a) {
 		db_done(st);
@@ -573,14 +554,9 @@ int db_list_text(struct db_conn *c, const char *sql, struct buf *out, const char
 	struct db_stmt *st;
 	size_t start = out->len;
 	bool first = true;
-	va_list ap;
 	int r;
 
-	va_start(ap, fmt);
-	r = queryv(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
+	QUERY_OR_RETURN(c, sql, st, fmt);
 	r = buf_appendc(out, '[');
 	while (r >= 0 && (r = db_next(st)) > 0) {
 		if (!first)
@@ -602,29 +578,19 @@ int db_list_text(struct db_conn *c, const char *sql, struct buf *out, const char
 	return 0;
 }
 
+static int read_int64(struct db_stmt *st, void *elem, void *ctx)
+{
+	(void)ctx;
+	*(int64_t *)elem = db_col_int64(st, 0);
+	return 0;
+}
+
 int db_int(struct db_conn *c, const char *sql, int64_t *ret, const char *fmt, ...)
 {
 	struct db_stmt *st;
-	int64_t v = 0;
-	va_list ap;
-	int r;
 
-	va_start(ap, fmt);
-	r = queryv(c, sql, &st, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return r;
-	r = db_next(st);
-	if (r > 0) {
-		v = db_col_int64(st, 0);
-		r = 0;
-	} else if (r == 0)
-		r = -ENOENT;
-	db_done(st);
-	if (r < 0)
-		return r;
-	*ret = v;
-	return 0;
+	QUERY_OR_RETURN(c, sql, st, fmt);
+	return first_row(st, read_int64, ret, NULL);
 }
 
 int db_exec_cols(struct db_conn *c, const char *sql, const char *const cols[], size_t n, const json_t *obj,

@@ -81,9 +81,8 @@ int64_t db_lock_key(const char *name);
 /* One global key serialising the multi-row write transactions (the SQLite behaviour). */
 #define DB_LOCK_GLOBAL 0x534c495057415931LL
 
-/* Typed cursor: db_query executes (PostgreSQL) or prepares and binds (SQLite); then db_next() → 1 row,
- * 0 done, < 0 error; columns of the current row by index; db_done() releases the cursor (always call it). */
-int db_query(struct db_conn *c, const char *sql, struct db_stmt **ret, const char *fmt, ...);
+/* The cursor a db_read_fn reads (the calls below run the query): db_next() → 1 row, 0 done, < 0 error;
+ * columns of the current row by index; db_done() releases the cursor. */
 int db_next(struct db_stmt *st);
 void db_done(struct db_stmt *st);
 bool db_col_null(struct db_stmt *st, int i);

@@ -306,10 +306,8 @@ int store_event_purge(struct store *s, int64_t before);
  * min_interval_ms; the run time is recorded), 0 otherwise. */
 int store_env_list_transition(struct store *s, json_t **ret);
 int store_worker_claim(struct store *s, const char *unit, int64_t now, int64_t min_interval_ms);
-/* lastSeen of a host as persisted by the ping path's heartbeat flusher (-ENOENT never pinged).
- * The janitor calls the queries below with thresholds; in-memory pending heartbeats are flushed
+/* The janitor calls the queries below with thresholds; in-memory pending heartbeats are flushed
  * by the ping path before (see workers/janitor.c). */
-int store_heartbeat_last_seen(struct store *s, const char *host_id, int64_t *ret);
 int store_janitor_unreachable(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
 int store_janitor_release_slots(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
 int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_deleted);

@@ -48,11 +48,6 @@ void store_ping_free(struct store_ping *p)
 	free(p);
 }
 
-const char *store_ping_errmsg(struct store_ping *p)
-{
-	return db_errmsg(p->db);
-}
-
 static int col_enum(struct db_stmt *st, int i, int (*from)(const char *), int def)
 {
 	const char *t = db_col_text(st, i);

@@ -9,8 +9,7 @@
  * "DEPLOY-<envId>" on PostgreSQL (5 s lock_timeout → -EAGAIN).
  *
  * Conventions: 0 / negative errno (-ENOENT no row, -EAGAIN busy, -EIO other database errors, -ENOMEM). Outputs are
- * the caller's and untouched on failure. Nothing here logs; store_ping_errmsg() has the last database error of
- * the calling thread. */
+ * the caller's and untouched on failure. Nothing here logs. */
 #ifndef SLIPWAY_STORE_PING_H
 #define SLIPWAY_STORE_PING_H
 
@@ -28,7 +27,6 @@ struct store_ping;
 /* dsn: as store_open(). -EPROTONOSUPPORT for a DSN no compiled-in backend takes. */
 int store_ping_open(const char *dsn, struct store_ping **ret);
 void store_ping_free(struct store_ping *p);
-const char *store_ping_errmsg(struct store_ping *p);
 
 /* ---- heartbeat record (§3.5) ---- */
 #define HB_FIELD_SIZE 257

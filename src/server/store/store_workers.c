@@ -18,7 +18,6 @@ static const char sql_env_transition[] = "SELECT id FROM envs WHERE deployId IS 
 static const char sql_worker_last[] = "SELECT lastRun FROM worker_runs WHERE name = ?";
 static const char sql_worker_set[] =
 	"INSERT INTO worker_runs(name, lastRun) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET lastRun = excluded.lastRun";
-static const char sql_hb_last_seen[] = "SELECT lastSeen FROM heartbeats WHERE hostId = ?";
 static const char sql_jan_unreachable_rows[] =
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE state = 'NORMAL' AND hostId IN "
 	"(SELECT hostId FROM heartbeats WHERE lastSeen < ?1)";
@@ -92,12 +91,6 @@ int store_worker_claim(struct store *s, const char *unit, int64_t now, int64_t m
 		}
 	}
 	return db_end(c, r);
-}
-
-int store_heartbeat_last_seen(struct store *s, const char *host_id, int64_t *ret)
-{
-	CONN_OR_FAIL(c, s);
-	return db_int(c, sql_hb_last_seen, ret, "s", host_id);
 }
 
 static int slot_events(struct db_conn *c, const json_t *rows, bool only_holders)

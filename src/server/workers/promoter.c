@@ -2,7 +2,9 @@
 /* workers/promoter.c: the auto-promoter (PROTOCOL §8.2): for every stage whose promote config is
  * AUTO, promote the right build (predStage BUILD) or the right accepted deploy of the predecessor
  * stage, honouring queueSize, delay, the cron schedule window and the failPolicy. Each stage is
- * one unit of work claimed as PROMOTE-<envId> once per half period. Logs its decisions. */
+ * one unit of work claimed as PROMOTE-<envId> once per half period. The decisions are the engine's
+ * (engine/promote.c): this file reads what they need and creates the deploys through deploy/. Logs
+ * its decisions. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,23 +13,15 @@
 #include "cron.h"
 #include "deploy.h"
 #include "enums.h"
+#include "jsonutil.h"
 #include "log.h"
+#include "promote.h"
 #include "util.h"
 #include "workers.h"
 #include "banned.h"
 
 #define OPERATOR "AutoPromoter"
-#define WINDOW_MS (2 * 60 * 1000)
-
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t ji(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
+#define MAX_CANDIDATES 100
 
 static int set_manual(struct server *srv, json_t *listed, const char *reason)
 {
@@ -36,12 +30,12 @@ static int set_manual(struct server *srv, json_t *listed, const char *reason)
 	int r;
 
 	/* re-read so that a configuration change made since the candidate list was read is kept */
-	r = store_promote_get(srv->store, js(listed, "envId"), &promote);
+	r = store_promote_get(srv->store, json_str(listed, "envId"), &promote);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return r;
-	if (!streq_ptr(js(promote, "type"), "AUTO")) {
+	if (!streq_ptr(json_str(promote, "type"), "AUTO")) {
 		json_decref(promote);
 		return 0;
 	}
@@ -52,7 +46,7 @@ static int set_manual(struct server *srv, json_t *listed, const char *reason)
 		json_decref(promote);
 		return -EIO;
 	}
-	hist = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "id", js(promote, "envId"), "changeId", id, "createTime",
+	hist = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "id", json_str(promote, "envId"), "changeId", id, "createTime",
 			 (json_int_t)now_ms(), "operator", OPERATOR, "type", "Env Promote Config", "configChange",
 			 reason);
 	r = store_promote_put(srv->store, promote, hist);
@@ -61,233 +55,221 @@ static int set_manual(struct server *srv, json_t *listed, const char *reason)
 	return r;
 }
 
-/* Is now inside a window [fire, fire + 2 min) of the schedule? */
-static bool in_window(const struct cron *c, int64_t now)
-{
-	int64_t fire;
-	return cron_next(c, now - WINDOW_MS + 1, &fire) == 0 && fire <= now;
-}
-
-/* With a schedule: the first fire at or after (t + delay) must be <= now. */
-static bool schedule_allows(const struct cron *c, int64_t t, int64_t delay_ms, int64_t now)
-{
-	int64_t fire;
-	return cron_next(c, t + delay_ms, &fire) == 0 && fire <= now;
-}
-
-static bool build_ok(struct server *srv, const json_t *env, const json_t *build)
-{
-	return deploy_build_allowed(srv, env, build, DEPLOY_TYPE_REGULAR);
-}
-
 /* The current deploy of env has not changed since we looked (step 7). */
 static bool still_current(struct server *srv, const json_t *env)
 {
 	json_t *fresh = NULL;
 	bool same;
 
-	if (store_env_get_by_id(srv->store, js(env, "id"), &fresh) < 0)
+	if (store_env_get_by_id(srv->store, json_str(env, "id"), &fresh) < 0)
 		return false;
-	same = streq_ptr(js(fresh, "deployId"), js(env, "deployId")) &&
-	       streq_ptr(js(fresh, "envState"), "NORMAL");
+	same = streq_ptr(json_str(fresh, "deployId"), json_str(env, "deployId")) &&
+	       streq_ptr(json_str(fresh, "envState"), "NORMAL");
 	json_decref(fresh);
 	return same;
 }
 
-static int promote_from_build(struct server *srv, const json_t *env, const json_t *promote, const json_t *cur,
-			      const struct cron *sched, int64_t now)
+/* A candidate: the build to deploy, the predecessor's deploy it comes from (NULL for a build), and its stamp. */
+static int add_candidate(json_t *cands, const json_t *build, const json_t *deploy)
 {
-	int64_t size = ji(promote, "queueSize"), delay_ms = ji(promote, "delay") * 60000, end = now - delay_ms;
-	int64_t start = 0;
-	struct build_query q = { 0 };
-	json_t *builds = NULL, *cands = json_array(), *b, *pick = NULL, *dep = NULL;
-	size_t i;
-	int r = 0;
+	json_t *c = json_pack("{s:O,s:O*,s:I}", "build", build, "deploy", deploy, "stamp",
+			      json_int(deploy ? deploy : build, deploy ? "startDate" : "publishDate"));
 
-	if (!cands)
-		return -ENOMEM;
-	if (cur) {
-		json_t *cb = NULL;
-		if (store_build_get(srv->store, js(cur, "buildId"), &cb) >= 0)
-			start = ji(cb, "publishDate");
-		json_decref(cb);
-	}
-	if (end < start || (sched && !in_window(sched, now)))
-		goto out;
-	q = (struct build_query){ .name = js(env, "buildName"), .branch = js(env, "branch"), .before = end - 1,
-				  .after = start, .offset = 0, .limit = 100 };
+	return c && json_array_append_new(cands, c) == 0 ? 0 : -ENOMEM;
+}
+
+/* The stage's builds published in [after, before] that the build rules accept, newest first. */
+static int build_candidates(struct server *srv, const json_t *env, int64_t after, int64_t before, json_t *cands)
+{
+	struct build_query q = { .name = json_str(env, "buildName"), .branch = json_str(env, "branch"),
+				 .before = before, .after = after, .offset = 0, .limit = MAX_CANDIDATES };
+	json_t *builds = NULL, *b;
+	size_t i;
+	int r;
+
 	if (q.branch && !*q.branch)
 		q.branch = NULL;
 	r = store_build_list(srv->store, &q, &builds);
-	if (r < 0)
-		goto out;
-	json_array_foreach(builds, i, b) if (build_ok(srv, env, b))(void) json_array_append(cands, b);
-	if ((int64_t)json_array_size(cands) < size)
-		goto out;
-	if (!sched)
-		pick = json_array_get(cands, (size_t)size - 1);
-	else
-		json_array_foreach(cands, i, b) if (schedule_allows(sched, ji(b, "publishDate"), delay_ms, now)) {
-			pick = b;
-			break;
-		}
-	if (!pick || !still_current(srv, env))
-		goto out;
+	json_array_foreach(builds, i, b) {
+		if (r >= 0 && deploy_build_allowed(srv, env, b, DEPLOY_TYPE_REGULAR))
+			r = add_candidate(cands, b, NULL);
+	}
+	json_decref(builds);
+	return r;
+}
+
+/* The accepted REGULAR and HOTFIX deploys of pred started in [after, before] whose build the rules accept on
+ * env, newest first. */
+static int deploy_candidates(struct server *srv, const json_t *env, const json_t *pred, int64_t after, int64_t before,
+			     json_t *cands)
+{
+	json_t *q, *res = NULL, *d;
+	size_t i;
+	int r;
+
+	q = json_pack("{s:[s],s:[s,s],s:[s],s:I,s:I,s:b,s:i,s:i}", "envId", json_str(pred, "id"), "deployType",
+		      "REGULAR", "HOTFIX", "acceptanceStatus", "ACCEPTED", "after", (json_int_t)after, "before",
+		      (json_int_t)before, "oldestFirst", 0, "limit", MAX_CANDIDATES, "offset", 0);
+	if (!q)
+		return -ENOMEM;
+	r = store_deploy_list(srv->store, q, &res);
+	json_array_foreach(json_object_get(res, "deploys"), i, d) {
+		json_t *b = NULL;
+		if (r < 0 || store_build_get(srv->store, json_str(d, "buildId"), &b) < 0)
+			continue;
+		if (deploy_build_allowed(srv, env, b, DEPLOY_TYPE_REGULAR))
+			r = add_candidate(cands, b, d);
+		json_decref(b);
+	}
+	json_decref(q);
+	json_decref(res);
+	return r;
+}
+
+/* When the current deploy's source came: the publishDate of its build, or the startDate of the predecessor's
+ * deploy it was promoted from (else its own startDate). 0 without a current deploy. */
+static int64_t source_start(struct server *srv, const json_t *cur, const json_t *pred)
+{
+	json_t *o = NULL;
+	int64_t start = 0;
+
+	if (!cur)
+		return 0;
+	if (!pred) {
+		if (store_build_get(srv->store, json_str(cur, "buildId"), &o) >= 0)
+			start = json_int(o, "publishDate");
+	} else {
+		start = json_int(cur, "startDate");
+		if (json_str(cur, "fromDeployId") && store_deploy_get(srv->store, json_str(cur, "fromDeployId"), &o) >= 0 &&
+		    streq_ptr(json_str(o, "envId"), json_str(pred, "id")))
+			start = json_int(o, "startDate");
+	}
+	json_decref(o);
+	return start;
+}
+
+/* Look for a candidate (the engine picks it) and promote it. pred: the predecessor stage, NULL for BUILD. */
+static int promote_candidate(struct server *srv, const json_t *env, const struct engine_promote_config *cfg,
+			     const json_t *cur, const json_t *pred, int64_t now)
+{
+	json_t *cands = NULL, *pick, *from, *dep = NULL;
+	int64_t after, before, stamps[MAX_CANDIDATES], k;
+	size_t n = 0;
 	char desc[128];
-	(void)str_printf(desc, sizeof(desc), "Auto promote build %s", js(pick, "id"));
+	int r;
+
+	if (!engine_promote_window(cfg, source_start(srv, cur, pred), now, &after, &before))
+		return 0;
+	cands = json_array();
+	if (!cands)
+		return -ENOMEM;
+	r = pred ? deploy_candidates(srv, env, pred, after, before, cands)
+		 : build_candidates(srv, env, after, before, cands);
+	for (n = 0; r >= 0 && n < json_array_size(cands) && n < MAX_CANDIDATES; n++)
+		stamps[n] = json_int(json_array_get(cands, n), "stamp");
+	k = r < 0 ? -1 : engine_promote_pick(cfg, stamps, n, now);
+	if (k < 0 || !still_current(srv, env))
+		goto out;
+	pick = json_array_get(cands, (size_t)k);
+	from = json_object_get(pick, "deploy");
+	(void)str_printf(desc, sizeof(desc), "Auto promote %s %s", from ? "deploy" : "build",
+			 json_str(from ? from : json_object_get(pick, "build"), "id"));
 	r = deploy_create(srv,
-			  &(struct deploy_request){ .env = env, .build = pick, .type = DEPLOY_TYPE_REGULAR,
+			  &(struct deploy_request){ .env = env, .build = json_object_get(pick, "build"),
+						    .type = DEPLOY_TYPE_REGULAR, .from_deploy_id = json_str(from, "id"),
 						    .operator_name = OPERATOR, .description = desc,
 						    .action = "AUTO_PROMOTE", .delivery_type = -1 },
 			  &dep);
 out:
-	json_decref(builds);
 	json_decref(cands);
 	json_decref(dep);
 	return r;
 }
 
-static int promote_from_stage(struct server *srv, const json_t *env, const json_t *promote, const json_t *cur,
-			      const struct cron *sched, int64_t now)
+/* failPolicy on a FAILING or REJECTED current deploy: ROLLBACK rolls back (when there is a target); both turn
+ * auto-promote off. */
+static int fail_policy(struct server *srv, json_t *promote, const json_t *env, const json_t *cur,
+		       enum engine_promote_gate gate)
 {
-	int64_t size = ji(promote, "queueSize"), delay_ms = ji(promote, "delay") * 60000, end = now - delay_ms;
-	int64_t start = 0;
-	json_t *pred = NULL, *q = NULL, *res = NULL, *cands = json_array(), *d, *pick = NULL, *pick_build = NULL,
-	       *dep = NULL;
-	size_t i;
-	int r;
+	json_t *target = NULL, *dep = NULL;
+	int r = 0;
 
-	if (!cands)
-		return -ENOMEM;
-	r = store_env_get(srv->store, js(env, "envName"), js(promote, "predStage"), &pred);
-	if (r == -ENOENT || (r >= 0 && !js(pred, "deployId"))) {
-		r = 0;
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	if (cur) {
-		json_t *from = NULL;
-		start = ji(cur, "startDate");
-		if (js(cur, "fromDeployId") && store_deploy_get(srv->store, js(cur, "fromDeployId"), &from) >= 0 &&
-		    streq_ptr(js(from, "envId"), js(pred, "id")))
-			start = ji(from, "startDate");
-		json_decref(from);
-	}
-	if (end <= start + 1 || (sched && !in_window(sched, now)))
-		goto out;
-	q = json_pack("{s:[s],s:[s,s],s:[s],s:I,s:I,s:b,s:i,s:i}", "envId", js(pred, "id"), "deployType", "REGULAR",
-		      "HOTFIX", "acceptanceStatus", "ACCEPTED", "after", (json_int_t)start + 1, "before",
-		      (json_int_t)end - 1, "oldestFirst", 0, "limit", 100, "offset", 0);
-	if (!q) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = store_deploy_list(srv->store, q, &res);
-	if (r < 0)
-		goto out;
-	json_array_foreach(json_object_get(res, "deploys"), i, d) {
-		json_t *b = NULL;
-		if (store_build_get(srv->store, js(d, "buildId"), &b) < 0)
-			continue;
-		if (build_ok(srv, env, b))
-			(void)json_array_append_new(cands, json_pack("{s:O,s:o}", "deploy", d, "build", b));
-		else
-			json_decref(b);
-	}
-	if ((int64_t)json_array_size(cands) < size)
-		goto out;
-	if (!sched)
-		pick = json_array_get(cands, (size_t)size - 1);
-	else
-		json_array_foreach(cands, i, d) if (schedule_allows(sched, ji(json_object_get(d, "deploy"), "startDate"),
-								    delay_ms, now)) {
-			pick = d;
-			break;
-		}
-	if (!pick || !still_current(srv, env))
-		goto out;
-	pick_build = json_object_get(pick, "build");
-	char desc[128];
-	(void)str_printf(desc, sizeof(desc), "Auto promote deploy %s", js(json_object_get(pick, "deploy"), "id"));
-	r = deploy_create(srv,
-			  &(struct deploy_request){ .env = env, .build = pick_build, .type = DEPLOY_TYPE_REGULAR,
-						    .from_deploy_id = js(json_object_get(pick, "deploy"), "id"),
-						    .operator_name = OPERATOR, .description = desc,
-						    .action = "AUTO_PROMOTE", .delivery_type = -1 },
-			  &dep);
-out:
-	json_decref(pred);
-	json_decref(q);
-	json_decref(res);
-	json_decref(cands);
+	if (gate == ENGINE_PROMOTE_ROLLBACK && deploy_find_rollback_target(srv, env, NULL, &target) == 0)
+		r = deploy_create(srv,
+				  &(struct deploy_request){ .env = env, .build = json_object_get(target, "build"),
+							    .type = DEPLOY_TYPE_ROLLBACK,
+							    .alias = json_str(json_object_get(target, "deploy"), "id"),
+							    .operator_name = OPERATOR, .description = "Auto promote rollback",
+							    .action = "ROLLBACK", .delivery_type = -1 },
+				  &dep);
+	json_decref(target);
 	json_decref(dep);
+	if (r < 0)
+		return r;
+	r = set_manual(srv, promote, "{\"type\":\"MANUAL\",\"reason\":\"failPolicy\"}");
+	log_notice("auto-promote of %s/%s disabled: deploy '%s' %s", json_str(env, "envName"), json_str(env, "stageName"),
+		   json_str(cur, "id"), streq_ptr(json_str(cur, "state"), "FAILING") ? "is FAILING" : "was REJECTED");
 	return r;
 }
 
 static int promote_stage(struct server *srv, json_t *promote, int64_t now)
 {
-	json_t *env = NULL, *cur = NULL, *target = NULL, *dep = NULL;
+	json_t *env = NULL, *cur = NULL, *pred = NULL;
+	struct engine_promote_config cfg = { .from_build = streq_ptr(json_str(promote, "predStage"), "BUILD"),
+					     .queue_size = json_int(promote, "queueSize"),
+					     .delay_ms = json_int(promote, "delay") * 60000 };
+	enum engine_promote_gate gate;
 	struct cron sched;
-	bool blocked, has_sched = false;
+	bool blocked;
 	char err[128];
 	int r;
 
-	r = store_env_get_by_id(srv->store, js(promote, "envId"), &env);
+	r = store_env_get_by_id(srv->store, json_str(promote, "envId"), &env);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return r;
-	if (!streq_ptr(js(env, "envState"), "NORMAL"))
+	if (!streq_ptr(json_str(env, "envState"), "NORMAL"))
 		goto out;
 	r = deploy_promote_blocked(srv, env, &blocked);
 	if (r < 0 || blocked)
 		goto out;
-	if (js(env, "deployId")) {
-		r = store_deploy_get(srv->store, js(env, "deployId"), &cur);
+	if (json_str(env, "deployId")) {
+		r = store_deploy_get(srv->store, json_str(env, "deployId"), &cur);
 		if (r < 0)
 			goto out;
-		bool failing = streq_ptr(js(cur, "state"), "FAILING");
-		bool rejected = streq_ptr(js(cur, "acceptanceStatus"), "REJECTED");
-		if (!failing && !acceptance_status_is_final(acceptance_status_from_string(js(cur, "acceptanceStatus"))))
-			goto out; /* not replaceable yet */
-		if ((failing || rejected) && !streq_ptr(js(promote, "failPolicy"), "CONTINUE")) {
-			if (streq_ptr(js(promote, "failPolicy"), "ROLLBACK") &&
-			    deploy_find_rollback_target(srv, env, NULL, &target) == 0) {
-				r = deploy_create(srv,
-						  &(struct deploy_request){
-							  .env = env, .build = json_object_get(target, "build"),
-							  .type = DEPLOY_TYPE_ROLLBACK,
-							  .alias = js(json_object_get(target, "deploy"), "id"),
-							  .operator_name = OPERATOR, .description = "Auto promote rollback",
-							  .action = "ROLLBACK", .delivery_type = -1 },
-						  &dep);
-				if (r < 0)
-					goto out;
-			}
-			r = set_manual(srv, promote, "{\"type\":\"MANUAL\",\"reason\":\"failPolicy\"}");
-			log_notice("auto-promote of %s/%s disabled: deploy '%s' %s", js(env, "envName"),
-				   js(env, "stageName"), js(cur, "id"), failing ? "is FAILING" : "was REJECTED");
+	}
+	gate = engine_promote_gate(cur != NULL, deploy_state_from_string(json_str(cur, "state")),
+				   acceptance_status_from_string(json_str(cur, "acceptanceStatus")),
+				   promote_fail_policy_from_string(json_str(promote, "failPolicy")));
+	if (gate == ENGINE_PROMOTE_WAIT)
+		goto out;
+	if (gate != ENGINE_PROMOTE_LOOK) {
+		r = fail_policy(srv, promote, env, cur, gate);
+		goto out;
+	}
+	if (json_str(promote, "schedule")) {
+		if (cron_parse(json_str(promote, "schedule"), &sched, err, sizeof(err)) < 0) {
+			log_warn("auto-promote of %s/%s: bad schedule '%s' (%s), skipping", json_str(env, "envName"),
+				 json_str(env, "stageName"), json_str(promote, "schedule"), err);
 			goto out;
 		}
+		cfg.schedule = &sched;
 	}
-	if (js(promote, "schedule")) {
-		if (cron_parse(js(promote, "schedule"), &sched, err, sizeof(err)) < 0) {
-			log_warn("auto-promote of %s/%s: bad schedule '%s' (%s), skipping", js(env, "envName"),
-				 js(env, "stageName"), js(promote, "schedule"), err);
+	if (!cfg.from_build) {
+		r = store_env_get(srv->store, json_str(env, "envName"), json_str(promote, "predStage"), &pred);
+		if (r == -ENOENT || (r >= 0 && !json_str(pred, "deployId"))) {
+			r = 0;
 			goto out;
 		}
-		has_sched = true;
+		if (r < 0)
+			goto out;
 	}
-	if (streq_ptr(js(promote, "predStage"), "BUILD"))
-		r = promote_from_build(srv, env, promote, cur, has_sched ? &sched : NULL, now);
-	else
-		r = promote_from_stage(srv, env, promote, cur, has_sched ? &sched : NULL, now);
+	r = promote_candidate(srv, env, &cfg, cur, pred, now);
 out:
 	json_decref(env);
 	json_decref(cur);
-	json_decref(target);
-	json_decref(dep);
+	json_decref(pred);
 	return r;
 }
 
@@ -310,7 +292,7 @@ int promote_worker_pass(struct server *srv, int64_t now, json_t *ret_units)
 		char unit[64];
 		if (srv->stopping)
 			break;
-		(void)str_printf(unit, sizeof(unit), "PROMOTE-%s", js(p, "envId"));
+		(void)str_printf(unit, sizeof(unit), "PROMOTE-%s", json_str(p, "envId"));
 		r = worker_claim_unit(srv, unit, now, srv->cfg.promote_period * 1000);
 		if (r <= 0) {
 			if (r < 0)
@@ -323,8 +305,8 @@ int promote_worker_pass(struct server *srv, int64_t now, json_t *ret_units)
 		{
 			/* the list may be a few seconds old: act on the configuration as it is now */
 			json_t *fresh = NULL;
-			r = store_promote_get(srv->store, js(p, "envId"), &fresh);
-			if (r >= 0 && streq_ptr(js(fresh, "type"), "AUTO") && js(fresh, "predStage"))
+			r = store_promote_get(srv->store, json_str(p, "envId"), &fresh);
+			if (r >= 0 && streq_ptr(json_str(fresh, "type"), "AUTO") && json_str(fresh, "predStage"))
 				r = promote_stage(srv, fresh, now);
 			else if (r == -ENOENT)
 				r = 0;

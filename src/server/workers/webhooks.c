@@ -177,17 +177,6 @@ void webhooks_fire(struct server *srv, const json_t *env, const json_t *deploy, 
 	pthread_mutex_unlock(&lock);
 }
 
-/* Abort a call in flight when the server stops, so a hanging receiver cannot hold up shutdown. */
-static int abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-	(void)ud;
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return __atomic_load_n(&stopping, __ATOMIC_RELAXED) ? 1 : 0;
-}
-
 struct call {
 	const struct webhook_policy *pol;
 	char why[200]; /* why the call failed without an HTTP status ("" = see curl) */
@@ -257,7 +246,8 @@ static int call_once(const json_t *hook, struct call *call, long *ret_status)
 		.body = json_string_value(json_object_get(hook, "body")),
 		.connect_timeout_ms = 10000,
 		.timeout_ms = 20000,
-		.progress_fn = abort_on_stop,
+		.progress_fn = httpclient_abort_when, /* a stop aborts a call in flight */
+		.progress_data = &stopping,
 		/* every address is checked before it is connected to (redirects are never followed) */
 		.opensocket_fn = open_socket,
 		.opensocket_data = call,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# `make package-test`: checks the packages of `make package` (test_packages.py), then deploys examples/hello
-# with the binaries unpacked from them (tests/integration/examples/test_hello_agent.py, pointed at a build
-# directory whose programs are the packaged ones). Usage: run.sh [DEB_DIR]   (default: build/package)
+# `make package-test`: checks the packages of `make package` (test_packages.py), installs, upgrades, removes and
+# purges them with apt in a throwaway Debian system (test_install.py; needs root, debootstrap and Debian's archive;
+# the system is cached in build/chroot), then deploys examples/hello with the binaries unpacked from them
+# (tests/integration/examples/test_hello_agent.py, pointed at a build directory whose programs are the packaged
+# ones). Usage: run.sh [DEB_DIR]   (default: build/package)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 deb_dir=$(realpath "${1:-build/package}")

@@ -4,6 +4,7 @@
 # bound address comes from port_file and the admin token from the token file.
 import os
 import sys
+import time
 
 import pytest
 import requests
@@ -96,6 +97,17 @@ def add_agent(server, env_id, host_id, host_name=None, deploy_id=None, stage="SE
     for g in groups:
         server.db.query("INSERT INTO hosts(hostName, groupName, hostId, createDate, lastUpdateDate, state) "
                         "VALUES(?,?,?,?,?,'ACTIVE') ON CONFLICT DO NOTHING", (host_name, g, host_id, now, now))
+
+
+def wait_for(cond, timeout=15, step=0.1):
+    """Poll cond until it returns something true (returned), for at most timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("condition not met in %ss" % timeout)
 
 
 def db_query(server, sql, args=()):

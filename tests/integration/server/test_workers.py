@@ -5,17 +5,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from srv_support import add_agent, db_query, make_env, publish  # noqa: E402
-
-
-def wait_for(cond, timeout=15, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("condition not met in %ss" % timeout)
+from srv_support import add_agent, db_query, make_env, publish, wait_for  # noqa: E402
 
 
 def test_transition_worker_runs_without_progress_calls(server_factory):

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cron.h: Quartz-style cron expressions of PROTOCOL §8.2, evaluated in UTC: 6 or 7 fields
+/* engine/cron.h: Quartz-style cron expressions of PROTOCOL §8.2, evaluated in UTC: 6 or 7 fields
  * (seconds minutes hours day-of-month month day-of-week [year]); `*`, `?`, numbers, lists, ranges,
  * steps `*\/n` and `a/n` (also `a-b/n`), JAN-DEC, SUN-SAT with 1-7 = SUN-SAT. `L`, `W`, `#` and
  * restricting both day fields are rejected. Pure: no clock, no logging. */
-#ifndef SLIPWAY_SERVER_CRON_H
-#define SLIPWAY_SERVER_CRON_H
+#ifndef SLIPWAY_ENGINE_CRON_H
+#define SLIPWAY_ENGINE_CRON_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tests/unit/server/test-cron.c: cron parsing and next-fire computation (PROTOCOL §8.2). */
+/* tests/unit/engine/test-cron.c: cron parsing and next-fire computation (PROTOCOL §8.2). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

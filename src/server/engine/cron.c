@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cron.c: parse Quartz-style cron expressions and find the next fire time (UTC). */
+/* engine/cron.c: parse Quartz-style cron expressions and find the next fire time (UTC). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
