@@ -37,7 +37,8 @@
 	X(role, ROLE, READER, PINGER, PUBLISHER, OPERATOR, ADMIN)                                                      \
 	X(scope_type, SCOPE_TYPE, ENV, SYSTEM)                                                                         \
 	X(failure_policy, FAILURE_POLICY, HALT, CONTINUE, ROLLBACK, REMOVE_HOST)                                       \
-	X(deploy_priority, DEPLOY_PRIORITY, NORMAL, HIGH, LOW, HIGHER, LOWER)
+	X(deploy_priority, DEPLOY_PRIORITY, NORMAL, HIGH, LOW, HIGHER, LOWER)                                          \
+	X(constraint_type, CONSTRAINT_TYPE, GROUP_BY_GROUP, ALL_GROUPS_IN_PARALLEL)
 
 /* Expand each enum: enum deploy_stage { DEPLOY_STAGE_UNKNOWN, ..., _DEPLOY_STAGE_MAX }; */
 #define PROTO_ENUM_V1(P, v) P##_##v,

@@ -31,6 +31,7 @@
 #define PING_MAX_GROUPS			64
 #define PING_MAX_TAGS			32  /* ec2Tags entries */
 #define PING_TAG_VALUE_MAX_BYTES	256 /* a tag value, UTF-8 */
+#define PING_TAG_AVAILABILITY_ZONE	"availabilityZone" /* the host tag the ping's availabilityZone becomes */
 #define PING_ERROR_MESSAGE_MAX_BYTES	65536 /* the last bytes are kept, cut at a UTF-8 boundary */
 #define PING_CONTAINER_HEALTH_MAX_CHARS 32    /* the first characters are kept */
 #define PING_CONTAINER_HEALTH_MAX_BYTES 128   /* 32 UTF-8 characters take up to 128 bytes */

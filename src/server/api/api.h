@@ -22,6 +22,7 @@ API_ROUTES(api_agents_routes);
 API_ROUTES(api_hosts_routes);
 API_ROUTES(api_tags_routes);
 API_ROUTES(api_promotes_routes);
+API_ROUTES(api_constraints_routes); /* api/constraints.c: deploy_constraint, host_tags (issue 17) */
 API_ROUTES(api_ping_routes); /* api/ping.c */
 API_ROUTES(api_tokens_routes); /* api/tokens.c: token_roles (§4.10) */
 API_ROUTES(api_roles_routes);

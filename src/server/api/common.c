@@ -26,6 +26,7 @@ int api_register_routes(struct router *rt)
 		{ api_agents_routes, &api_agents_routes_count },     { api_hosts_routes, &api_hosts_routes_count },
 		{ api_tags_routes, &api_tags_routes_count },
 		{ api_promotes_routes, &api_promotes_routes_count },
+		{ api_constraints_routes, &api_constraints_routes_count },
 		{ api_ping_routes, &api_ping_routes_count },
 		{ api_tokens_routes, &api_tokens_routes_count },     { api_roles_routes, &api_roles_routes_count },
 		{ api_alerts_routes, &api_alerts_routes_count },

@@ -173,5 +173,7 @@ enum admission_result engine_admission_decide(const struct admission_facts *f, c
 	if (!engine_admission_allows(f->occupied, f->existing, f->max_parallel, f->max_parallel_pct,
 				     max_parallel_threshold))
 		return ADMISSION_REFUSE_FULL;
+	if (!engine_constraint_admits(&f->constraint, f->host_value, f->groups, f->n_groups))
+		return ADMISSION_REFUSE_CONSTRAINT;
 	return ADMISSION_ADMIT;
 }

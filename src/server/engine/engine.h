@@ -292,6 +292,33 @@ bool engine_schedule_admits(const struct schedule_view *s, int rows_on_deploy, i
 bool engine_admission_allows(int occupied, int existing, int max_parallel, int max_parallel_pct,
 			     int max_parallel_threshold);
 
+/* A stage's deploy constraint (issue 17): its hosts grouped by the value of one host tag. */
+struct constraint_view {
+	bool present;
+	int type;                 /* enum constraint_type */
+	int max_parallel;         /* ≥ 1: hosts of one tag value deploying at once */
+	const char *const *order; /* constraintOrder: tag values deployed first, in this order (GROUP_BY_GROUP) */
+	size_t n_order;
+};
+
+/* One tag value of a constrained stage, as admission counts it over the stage's agent rows. */
+struct constraint_group {
+	const char *value; /* NULL = the hosts without the tag (a group of their own, deployed last) */
+	int occupied;      /* rows occupying a slot (engine_row_occupies_slot) */
+	int pending;       /* rows still to deploy: counted (engine_row_counts_existing), not UNREACHABLE or DELETE,
+			    * not parked (PAUSED_BY_USER, PAUSED_BY_SYSTEM) and not SERVING_BUILD on the deploy */
+};
+
+/* The rollout order of two tag values (NULL = untagged): the constraintOrder entries first, in their order, then
+ * the other values in ascending byte order, the untagged last. <0, 0 or >0 as strcmp. */
+int engine_constraint_order_cmp(const struct constraint_view *c, const char *a, const char *b);
+/* true iff a row whose host has tag value host_value (NULL = untagged) may take a slot under the constraint c,
+ * given the stage's groups (each value at most once; a value absent has no rows). ALL_GROUPS_IN_PARALLEL: fewer
+ * than max_parallel occupied in the host's group. GROUP_BY_GROUP: the host's group is the first in rollout order
+ * with pending rows, and fewer than max_parallel of it are occupied. No constraint admits. */
+bool engine_constraint_admits(const struct constraint_view *c, const char *host_value,
+			      const struct constraint_group *groups, size_t n_groups);
+
 /* What admission reads of a stage inside its transaction (§5.7, §8.1). */
 struct admission_facts {
 	bool stage_exists;
@@ -303,6 +330,10 @@ struct admission_facts {
 	int existing;  /* rows counting toward the width (engine_row_counts_existing) */
 	int on_deploy; /* rows on the candidate's deploy */
 	int total;     /* T of §7.3 */
+	struct constraint_view constraint;       /* the stage's deploy constraint (present false: none) */
+	const char *host_value;                  /* the candidate host's value of the constraint's tag, NULL = none */
+	const struct constraint_group *groups;   /* the stage's rows by that tag's value */
+	size_t n_groups;
 };
 
 enum admission_result {
@@ -310,6 +341,7 @@ enum admission_result {
 	ADMISSION_REFUSE_STALE,    /* the stage is gone or has another current deploy: the next ping decides again */
 	ADMISSION_REFUSE_SCHEDULE, /* the deploy schedule holds the host back (cooling down, session full) */
 	ADMISSION_REFUSE_FULL,     /* every slot is taken */
+	ADMISSION_REFUSE_CONSTRAINT, /* the deploy constraint holds the host's tag value back */
 	_ADMISSION_RESULT_MAX,
 };
 

@@ -82,6 +82,59 @@ static void fill_copy(char *dst, size_t size, const char *src)
 	dst[n] = 0;
 }
 
+/* The host's tags as a ping reports them: its ec2Tags (sorted by name) with its availabilityZone under the name
+ * "availabilityZone" (the field wins over an ec2Tags entry of that name). ret has room for PING_MAX_TAGS + 1. */
+static size_t host_tags(const struct ping_request *pr, struct host_tag *ret)
+{
+	const char *az = pr->availability_zone && pr->availability_zone[0] ? pr->availability_zone : NULL;
+	size_t n = 0;
+	bool az_done = !az;
+
+	for (size_t i = 0; i < pr->n_tags; i++) {
+		int c = az_done ? -1 : strcmp(pr->tags[i].key, PING_TAG_AVAILABILITY_ZONE);
+
+		if (c > 0 || c == 0) {
+			ret[n++] = (struct host_tag){ PING_TAG_AVAILABILITY_ZONE, az };
+			az_done = true;
+			if (c == 0)
+				continue;
+		}
+		ret[n++] = (struct host_tag){ pr->tags[i].key, pr->tags[i].value };
+	}
+	if (!az_done)
+		ret[n++] = (struct host_tag){ PING_TAG_AVAILABILITY_ZONE, az };
+	return n;
+}
+
+/* What the heartbeat record and the host's tags are made of: a change makes the ping take the verifying path. */
+static uint64_t attr_key(const struct ping_request *pr, const char *host_name)
+{
+	uint64_t key = ping_hash_str(HASH_FNV1A_BASIS, host_name);
+
+	key = ping_hash_str(key, pr->host_ip);
+	key = ping_hash_str(key, pr->agent_version);
+	key = ping_hash_str(key, pr->autoscaling_group);
+	key = ping_hash_str(key, pr->availability_zone);
+	for (size_t i = 0; i < pr->n_tags; i++) {
+		key = ping_hash_str(key, pr->tags[i].key);
+		key = ping_hash_str(key, pr->tags[i].value);
+	}
+	return key;
+}
+
+/* The verifying path's tag check: one indexed read, a write only when the tags changed. */
+static int tags_sync(struct ping_state *ps, const struct ping_request *pr, const char *host_name, int64_t now)
+{
+	struct host_tag tags[PING_MAX_TAGS + 1];
+	size_t n = host_tags(pr, tags);
+	int r;
+
+	ping_write_lock(ps);
+	r = store_ping_tags_sync(ps->store, pr->host_id, host_name, tags, n, now);
+	ping_write_unlock(ps);
+	return r;
+}
+
 int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, int64_t now, uint64_t *ret_seq)
 {
 	const char *host_name = pr->host_name ? pr->host_name : pr->host_id;
@@ -93,11 +146,7 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 	bool wrote = false;
 	int r;
 
-	key = ping_hash_str(HASH_FNV1A_BASIS, host_name);
-	key = ping_hash_str(key, pr->host_ip);
-	key = ping_hash_str(key, pr->agent_version);
-	key = ping_hash_str(key, pr->autoscaling_group);
-	key = ping_hash_str(key, pr->availability_zone);
+	key = attr_key(pr, host_name);
 
 	pthread_mutex_lock(m);
 	e = ping_hb_find(ps, pr->host_id, h);
@@ -111,7 +160,9 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 	}
 	pthread_mutex_unlock(m);
 
-	r = store_ping_heartbeat_get(ps->store, pr->host_id, &hb);
+	r = tags_sync(ps, pr, host_name, now);
+	if (r >= 0)
+		r = store_ping_heartbeat_get(ps->store, pr->host_id, &hb);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == -ENOENT || !streq(hb.host_name, host_name) || !same(hb.ip, pr->host_ip) ||

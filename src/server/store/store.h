@@ -278,6 +278,22 @@ int store_schedule_put(struct store *s, const json_t *schedule);
 int store_schedule_delete(struct store *s, const char *env_id);
 /* Promote configs of type AUTO with a predStage, in random order. */
 int store_promote_list_auto(struct store *s, json_t **ret);
+/* ---- zone-aware rollouts (store_constraints.c) ----
+ * A stage's deploy constraint: {id, envId, constraintKey, maxParallel, constraintType, constraintOrder (JSON text
+ * of an array, or null), state, startDate, lastUpdate}; -ENOENT when the stage has none. */
+int store_constraint_get(struct store *s, const char *env_id, json_t **ret);
+/* Create or replace the stage's constraint (keeping id and startDate of one it replaces), write history and an
+ * ENV event, in one transaction. */
+int store_constraint_put(struct store *s, const json_t *constraint, const json_t *history);
+/* Delete it (-ENOENT when none), with history and an ENV event. */
+int store_constraint_delete(struct store *s, const char *env_id, const json_t *history);
+/* The tags of the hosts that have an agent row on the stage, as [{hostId, hostName, tagName, tagValue}] ordered
+ * by tagName, tagValue, hostName; tag_name NULL = every tag. */
+int store_host_tags_list(struct store *s, const char *env_id, const char *tag_name, json_t **ret);
+/* Forget tag_name on the stage's hosts (their pings bring it back when the ping path re-checks their tags); the
+ * count deleted. */
+int store_host_tags_delete(struct store *s, const char *env_id, const char *tag_name);
+
 /* A config history entry on its own. */
 int store_history_add(struct store *s, const json_t *history);
 

@@ -77,6 +77,7 @@ static const char sql_env_delete_configs[] = "DELETE FROM env_configs WHERE envI
 static const char sql_env_delete_history[] = "DELETE FROM config_history WHERE id = ?";
 static const char sql_env_delete_promote[] = "DELETE FROM promotes WHERE envId = ?";
 static const char sql_env_delete_schedule[] = "DELETE FROM schedules WHERE envId = ?";
+static const char sql_env_delete_constraint[] = "DELETE FROM deploy_constraints WHERE envId = ?";
 static const char sql_env_set_state[] = "UPDATE envs SET envState = ?, version = version + 1 WHERE id = ?";
 static const char sql_env_resume_deploy[] =
 	"UPDATE deploys SET lastUpdateDate = ?1 WHERE id = (SELECT deployId FROM envs WHERE id = ?2)";
@@ -158,7 +159,7 @@ int store_env_update(struct store *s, const json_t *env, const json_t *history, 
 int store_env_delete(struct store *s, const char *id)
 {
 	static const char *const cleanup[] = { sql_env_delete_configs, sql_env_delete_history, sql_env_delete_promote,
-					       sql_env_delete_schedule };
+					       sql_env_delete_schedule, sql_env_delete_constraint };
 	json_t *row = NULL, *name;
 	int64_t n1 = 0, n2 = 0, left = 0;
 	int r;

@@ -511,6 +511,15 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	return r;
 }
 
+/* ---- host tags ---- */
+
+int store_ping_tags_sync(struct store_ping *p, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, int64_t now)
+{
+	CONN_OR_FAIL(c, p);
+	return store_tx_tags_sync(c, host_id, host_name, tags, n_tags, now);
+}
+
 /* ---- admission ---- */
 
 /* §5.7: admission is one critical section per stage across replicas ("DEPLOY-" || envId) */
@@ -541,6 +550,7 @@ struct admission {
 	struct schedule_view sched;
 	char cooldown[HB_FIELD_SIZE], hosts[HB_FIELD_SIZE];
 	int64_t occupied, existing, on_deploy, total;
+	struct constraint_read cons; /* cons.view.present: the stage has a deploy constraint */
 };
 
 static int adm_env_read(struct db_stmt *st, void *elem, void *ctx)
@@ -592,6 +602,16 @@ static int admission_read(struct db_conn *c, const struct agent_row *row, struct
 	if (r >= 0)
 		r = db_one(c, sql_adm_sched, adm_sched_read, a, NULL, "s", row->env_id);
 	if (r >= 0 || r == -ENOENT)
+		r = store_tx_constraint_read(c, row->env_id, row->host_id, row->deploy_id, &a->cons);
+	if (r > 0) {
+		/* a constrained stage: the counts are the sums over its groups (one pass either way) */
+		a->occupied = a->cons.occupied;
+		a->existing = a->cons.existing;
+		a->on_deploy = a->cons.on_deploy;
+		a->total = a->cons.total;
+		return 1;
+	}
+	if (r >= 0)
 		r = db_one(c, sql_adm_counts, adm_counts_read, a, NULL, "ss", row->env_id, row->deploy_id);
 	return r < 0 && r != -ENOENT ? r : 1;
 }
@@ -616,7 +636,9 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	r = 0;
 	f = (struct admission_facts){ .stage_exists = true, .deploy_id = a.deploy_id, .max_parallel = a.max_parallel,
 				      .max_parallel_pct = a.max_pct, .schedule = a.sched, .occupied = (int)a.occupied,
-				      .existing = (int)a.existing, .on_deploy = (int)a.on_deploy, .total = (int)a.total };
+				      .existing = (int)a.existing, .on_deploy = (int)a.on_deploy, .total = (int)a.total,
+				      .constraint = a.cons.view, .host_value = a.cons.host_value, .groups = a.cons.groups,
+				      .n_groups = a.cons.n_groups };
 	verdict = engine_admission_decide(&f, row->deploy_id, max_parallel_threshold);
 	if (verdict == ADMISSION_REFUSE_FULL && ret_full)
 		*ret_full = true;
@@ -627,6 +649,7 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 		goto out;
 	r = r > 0 ? 1 : 0; /* a lost condition refuses */
 out:
+	store_constraint_read_release(&a.cons);
 	if (r <= 0) {
 		/* refusals write nothing: roll back */
 		db_rollback(c);

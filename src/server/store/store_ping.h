@@ -51,6 +51,16 @@ struct heartbeat_seen {
  * (replicas flushing overlapping hosts never deadlock). lastSeen never moves backwards. */
 int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n);
 
+/* ---- host tags (issue 17) ---- */
+struct host_tag {
+	const char *name;
+	const char *value;
+};
+/* Make the host's stored tags equal tags (sorted by name, names unique), writing only when something differs
+ * (in one transaction). Returns 1 when it wrote, 0 when nothing differed. */
+int store_ping_tags_sync(struct store_ping *p, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, int64_t now);
+
 /* ---- group membership (§5.1 step 3) ---- */
 /* Make the host's Host rows equal groups (NULL placeholder when n_groups = 0 is the caller's business). Writes
  * only when something differs; never touches rows in PENDING_TERMINATE*, TERMINATING. Returns 1 when it wrote,

@@ -14,11 +14,13 @@
 #define SLIPWAY_STORE_SQL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "db.h"
+#include "engine.h"
 #include "store.h"
 
 /* The store handle: the driver layer's database (one connection per thread) and its dialect. */
@@ -69,6 +71,26 @@ int store_tx_agent_effects(struct db_conn *c, const json_t *affected, bool frees
  * filled when not (store_capacity.c). */
 int store_tx_host_joins_group(struct db_conn *c, const json_t *host, const json_t *group, enum store_claim claim,
 			      struct store_claim_refusal *refused);
+/* What admission reads of a constrained stage (store_constraints.c): the constraint, the candidate host's value of
+ * its tag, the stage's rows counted by that value (struct constraint_group, engine.h) and the stage's totals
+ * (the sums over the groups, so a constrained stage is counted in one pass too). */
+struct constraint_read {
+	struct constraint_view view;
+	char *key;
+	char **order;       /* view.order */
+	char *host_value;   /* NULL: the host does not have the tag */
+	struct constraint_group *groups;
+	size_t n_groups;
+	int64_t occupied, existing, on_deploy, total;
+};
+void store_constraint_read_release(struct constraint_read *cr);
+/* Inside the admission transaction: 0 the stage has no constraint (*ret untouched), 1 read, or an error. */
+int store_tx_constraint_read(struct db_conn *c, const char *env_id, const char *host_id, const char *deploy_id,
+			     struct constraint_read *ret);
+struct host_tag;
+/* store_ping_tags_sync() on a connection (store_constraints.c). */
+int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+		       size_t n_tags, int64_t now);
 /* Every cached token lookup is stale (store_tokens.c): after a write to the tokens table. */
 void store_token_cache_invalidate(void);
 

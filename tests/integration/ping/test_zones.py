@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: Apache-2.0
+# Zone-aware rollouts (issue 17): host tags from the ping's ec2Tags and availabilityZone, the host_tags and
+# deploy_constraint resources, and admission under a constraint: 30 hosts in 3 zones pinging concurrently.
+import pytest
+
+from ping_support import IN_FLIGHT, Host, converge, ping_round
+
+ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+
+class TaggedHost(Host):
+    def __init__(self, server, host_id, zone=None, tags=None, **kw):
+        super().__init__(server, host_id, **kw)
+        self.zone = zone
+        self.tags = tags if tags is not None else {}
+
+    def body(self):
+        b = super().body()
+        if self.zone:
+            b["availabilityZone"] = self.zone
+        if self.tags:
+            b["ec2Tags"] = self.tags
+        return b
+
+
+def zoned_stage(server, per_zone=10, untagged=0, **fields):
+    e = server.make_env("web", "prod", **fields)
+    server.set_groups("web", "prod", ["g"])
+    hosts = [TaggedHost(server, "h%s%02d" % (z[-1], i), zone=z, groups=["g"], tags={"team": "web"})
+             for i in range(per_zone) for z in ZONES]
+    hosts += [TaggedHost(server, "u%02d" % i, groups=["g"]) for i in range(untagged)]
+    return e, hosts
+
+
+def first_deploy(server, e, hosts):
+    d1 = server.deploy("web", "prod", server.publish(commit="1111111aaaa")["id"])
+    assert converge(hosts, e["id"], d1["id"])
+    return d1
+
+
+def in_flight(hosts, env_id, deploy_id):
+    """zone -> hosts part-way through deploy_id"""
+    out = {}
+    for h in hosts:
+        s = h.stage_of(env_id)
+        if s and s[0] == deploy_id and (s[1] in IN_FLIGHT or (s[1] == "SERVING_BUILD" and s[2] != "SUCCEEDED")):
+            out[h.zone] = out.get(h.zone, 0) + 1
+    return out
+
+
+def done(hosts, env_id, deploy_id):
+    return {h.host_id for h in hosts if h.stage_of(env_id) == (deploy_id, "SERVING_BUILD", "SUCCEEDED")}
+
+
+def test_host_tags_from_pings(server):
+    e, hosts = zoned_stage(server, per_zone=1, untagged=1)
+    hosts[0].tags["role"] = "api"
+    ping_round(hosts)
+    first_deploy(server, e, hosts)
+    tags = server.ok("GET", "/v1/envs/web/prod/host_tags")
+    assert {(t["hostId"], t["tagName"], t["tagValue"]) for t in tags} == {
+        ("ha00", "availabilityZone", "us-east-1a"), ("hb00", "availabilityZone", "us-east-1b"),
+        ("hc00", "availabilityZone", "us-east-1c"), ("ha00", "team", "web"), ("hb00", "team", "web"),
+        ("hc00", "team", "web"), ("ha00", "role", "api")}
+    assert all(t["hostName"] == t["hostId"] for t in tags)
+    by = server.ok("GET", "/v1/envs/web/prod/host_tags/availabilityZone")
+    assert sorted(by) == ZONES and [t["hostId"] for t in by["us-east-1b"]] == ["hb00"]
+    assert server.ok("GET", "/v1/envs/web/prod/host_tags/nothing") == {}
+    # tags change with the next ping that carries them
+    hosts[0].tags = {"team": "search"}
+    hosts[0].zone = "us-east-1b"
+    hosts[0].ping()
+    by = server.ok("GET", "/v1/envs/web/prod/host_tags/team")
+    assert sorted(t["hostId"] for t in by["search"]) == ["ha00"]
+    assert "role" not in {t["tagName"] for t in server.ok("GET", "/v1/envs/web/prod/host_tags")}
+    by = server.ok("GET", "/v1/envs/web/prod/host_tags/availabilityZone")
+    assert sorted(t["hostId"] for t in by["us-east-1b"]) == ["ha00", "hb00"]
+    # delete forgets a tag on the stage's hosts
+    server.ok("DELETE", "/v1/envs/web/prod/host_tags/team", code=204)
+    assert server.ok("GET", "/v1/envs/web/prod/host_tags/team") == {}
+    assert server.ok("GET", "/v1/envs/web/prod/host_tags/availabilityZone") != {}
+    assert server.req("GET", "/v1/envs/web/prod/host_tags/bad%20name").status_code == 400
+
+
+@pytest.mark.parametrize("tags,field", [
+    ({"a b": "x"}, "ec2Tags"), ({"k": 5}, "ec2Tags.k"), ({"k": "v" * 257}, "ec2Tags.k"),
+    ({"k%d" % i: "v" for i in range(33)}, "ec2Tags"), (["x"], "ec2Tags")])
+def test_bad_tags_refused(server, tags, field):
+    h = TaggedHost(server, "h1", tags=tags)
+    r = server.session.post(server.url + "/v1/system/ping", json=h.body(),
+                            headers={"Authorization": "token " + server.token}, timeout=10)
+    assert r.status_code == 400 and r.json()["field"] == field, r.text
+
+
+def test_constraint_resource(server):
+    server.make_env("web", "prod")
+    path = "/v1/envs/web/prod/deploy_constraint"
+    assert server.req("GET", path).status_code == 404
+    for body, field in [({}, "constraintKey"), ({"constraintKey": "a b"}, "constraintKey"),
+                        ({"constraintKey": "az", "maxParallel": 0}, "maxParallel"),
+                        ({"constraintKey": "az", "maxParallel": "2"}, "maxParallel"),
+                        ({"constraintKey": "az", "constraintType": "ZONES"}, "constraintType"),
+                        ({"constraintKey": "az", "constraintOrder": "a,b"}, "constraintOrder"),
+                        ({"constraintKey": "az", "constraintOrder": ["a", "a"]}, "constraintOrder")]:
+        r = server.req("POST", path, json=body)
+        assert r.status_code == 400 and r.json()["field"] == field, (body, r.text)
+    assert server.req("GET", path).status_code == 404  # nothing half-applied
+    c = server.ok("POST", path, json={"constraintKey": "availabilityZone", "maxParallel": 2,
+                                      "constraintType": "GROUP_BY_GROUP", "constraintOrder": ["us-east-1c"],
+                                      "id": "mine", "state": "X", "startDate": 5})
+    assert c["constraintKey"] == "availabilityZone" and c["maxParallel"] == 2
+    assert c["constraintType"] == "GROUP_BY_GROUP" and c["constraintOrder"] == ["us-east-1c"]
+    assert c["id"] != "mine" and c["state"] == "FINISHED" and c["startDate"] > 5 and c["lastUpdate"] >= c["startDate"]
+    assert server.ok("GET", path) == c
+    c2 = server.ok("POST", path, json={"constraintKey": "rack", "constraintType": "all_groups_in_parallel"})
+    assert c2["id"] == c["id"] and c2["startDate"] == c["startDate"] and c2["maxParallel"] == 1
+    assert c2["constraintType"] == "ALL_GROUPS_IN_PARALLEL" and c2["constraintOrder"] is None
+    hist = server.ok("GET", "/v1/envs/web/prod/history")
+    assert sum(1 for h in hist if h["type"] == "Env Deploy Constraint") == 2
+    server.ok("DELETE", path, code=204)
+    assert server.req("GET", path).status_code == 404
+    assert server.req("DELETE", path).status_code == 404
+    hist = server.ok("GET", "/v1/envs/web/prod/history")
+    assert sum(1 for h in hist if h["type"] == "Env Deploy Constraint") == 3
+
+
+def test_all_groups_in_parallel(server):
+    e, hosts = zoned_stage(server, maxParallel=10)
+    first_deploy(server, e, hosts)
+    server.ok("POST", "/v1/envs/web/prod/deploy_constraint",
+              json={"constraintKey": "availabilityZone", "maxParallel": 2, "constraintType": "ALL_GROUPS_IN_PARALLEL"})
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    peak = {}
+    for _ in range(60):
+        ping_round(hosts, parallel=True)
+        holders = {}
+        for a in server.agents("web", "prod"):
+            if a["holdsSlot"]:
+                z = [h.zone for h in hosts if h.host_id == a["hostId"]][0]
+                holders[z] = holders.get(z, 0) + 1
+        for z, n in list(holders.items()) + list(in_flight(hosts, e["id"], d2["id"]).items()):
+            assert n <= 2, (z, n)
+            peak[z] = max(peak.get(z, 0), n)
+        if len(done(hosts, e["id"], d2["id"])) == len(hosts):
+            break
+    assert len(done(hosts, e["id"], d2["id"])) == 30
+    assert peak == {z: 2 for z in ZONES}
+
+
+def group_by_group(server, order, expect, **fields):
+    e, hosts = zoned_stage(server, untagged=3, maxParallel=10, **fields)
+    first_deploy(server, e, hosts)
+    body = {"constraintKey": "availabilityZone", "maxParallel": 5, "constraintType": "GROUP_BY_GROUP"}
+    if order:
+        body["constraintOrder"] = order
+    server.ok("POST", "/v1/envs/web/prod/deploy_constraint", json=body)
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    started = []  # zones in the order they started
+    for _ in range(150):
+        ping_round(hosts, parallel=True)
+        fl = in_flight(hosts, e["id"], d2["id"])
+        assert len(fl) <= 1, fl  # one zone at a time
+        assert all(n <= 5 for n in fl.values()), fl
+        for z in fl:
+            if z not in started:
+                # every host of the zones before it has finished
+                fin = done(hosts, e["id"], d2["id"])
+                assert all(h.host_id in fin for h in hosts if h.zone in started), (z, started)
+                started.append(z)
+        if len(done(hosts, e["id"], d2["id"])) == len(hosts):
+            break
+    assert len(done(hosts, e["id"], d2["id"])) == 33
+    assert started == expect
+
+
+def test_group_by_group(server):
+    group_by_group(server, None, ZONES + [None])
+
+
+def test_group_by_group_constraint_order(server):
+    group_by_group(server, ["us-east-1c", "us-east-1a"], ["us-east-1c", "us-east-1a", "us-east-1b", None])
