@@ -147,7 +147,7 @@ static int64_t rand_range_ms(int64_t lo, int64_t hi)
 static int refresh_identity(struct agent *a, bool startup)
 {
 	struct stat st;
-	struct identity_source info = { { 0 } };
+	struct identity_source info = { 0 };
 	struct host_identity id;
 	char err[256] = "";
 	bool present = false, changed;
@@ -266,6 +266,7 @@ static void persist(struct agent *a, json_t *current)
 {
 	int r = state_save(&a->st);
 
+	a->state_dirty = r < 0;
 	if (r < 0) {
 		char msg[256];
 		(void)log_error_errno(r, "cannot persist state");
@@ -527,7 +528,7 @@ static int load_state(struct agent *a)
 /* One pass (§5.2). Returns 0 when every ping succeeded, -ECANCELED on stop, or a negative errno of the
  * failed ping. *ret_long_poll is updated when the idle ping ended in NOOP: true when the server held it (§5.3
  * long-poll mode), false when it answered early (polling mode); other outcomes keep the mode. */
-static int run_pass(struct agent *a, bool *ret_long_poll)
+static int run_pass_steps(struct agent *a, bool *ret_long_poll)
 {
 	struct ping_response resp;
 	bool held = false;
@@ -578,6 +579,7 @@ static int run_pass(struct agent *a, bool *ret_long_poll)
 		{
 			/* the stage is UNKNOWN on disk before it runs (§12.3) */
 			int pr = state_save(&a->st);
+			a->state_dirty = pr < 0;
 			if (pr < 0) {
 				step_result_set(&res, AGENT_STATUS_AGENT_FAILED, 1, 1, "cannot persist state: %s",
 						strerror(-pr));
@@ -603,8 +605,15 @@ static int run_pass(struct agent *a, bool *ret_long_poll)
 		log_info("env '%s': %s finished with %s", entry_str(e, "envName"), entry_str(e, "deployStage"),
 			 entry_str(e, "status"));
 		free(res.message);
-		persist(a, e);
-		metrics_maybe_write(&a->metrics, a->cfg, &a->st, a->id.v[ID_HOST_ID], true);
+		/* A step that succeeded before SERVING_BUILD is followed at once by the next stage's goal, saved before
+		 * that stage runs: its result is not saved on its own (half the saves of a deploy). A crash in between
+		 * re-reports this stage as UNKNOWN and it runs again (§12.3), as after a crash during the step. Any
+		 * other result (a failure, SERVING_BUILD, STOPPED) is saved before it is reported. */
+		if (res.status == AGENT_STATUS_SUCCEEDED && stage_before_serving(entry_str(e, "deployStage")))
+			a->state_dirty = true;
+		else
+			persist(a, e);
+		metrics_maybe_write(&a->metrics, a->cfg, &a->st, a->id.v[ID_HOST_ID], false);
 		if (agent_stop_requested) {
 			ping_response_release(&resp);
 			return -ECANCELED;
@@ -623,6 +632,19 @@ static int run_pass(struct agent *a, bool *ret_long_poll)
 	return a->pass_ping_failed ? -EHOSTUNREACH : 0;
 }
 
+/* One pass, then what its steps left unsaved: the state (before the next idle ping or the wait for a retry)
+ * and the metrics file. */
+static int run_pass(struct agent *a, bool *ret_long_poll)
+{
+	int r = run_pass_steps(a, ret_long_poll);
+
+	if (a->state_dirty)
+		persist(a, NULL);
+	if (a->metrics.dirty)
+		metrics_maybe_write(&a->metrics, a->cfg, &a->st, a->id.v[ID_HOST_ID], true);
+	return r;
+}
+
 int agent_run(struct agent_config *cfg, const struct identity_source *flags, bool once, bool no_jitter)
 {
 	struct agent a;
@@ -634,6 +656,7 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 	a.cfg = cfg;
 	a.once = once;
 	a.flag_src = flags;
+	dl_helper_init(&a.dl);
 	agent_config_identity(cfg, &a.cfg_src);
 	metrics_init(&a.metrics);
 
@@ -717,6 +740,7 @@ out:
 			log_warn("cannot persist state at exit");
 		metrics_maybe_write(&a.metrics, cfg, &a.st, a.id.v[ID_HOST_ID], true);
 	}
+	dl_helper_stop(&a.dl);
 	pinger_release(&a.pinger);
 	state_release(&a.st);
 	identity_source_free_strings(&a.info_src);

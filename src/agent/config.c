@@ -2,10 +2,12 @@
 /* agent/config.c: the agent's key table (AGENT.md §2). The bounds are part of each row; the same rows
  * validate the server's per-goal agentConfigs overrides. */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cfg.h"
@@ -69,6 +71,7 @@ static const struct cfg_entry agent_table[] = {
 	{ "autoscaling_group", CFG_STRING, 0, 0, NULL, OFF(autoscaling_group), "autoscaling group" },
 	{ "stage_type", CFG_STRING, 0, 0, NULL, OFF(stage_type), "stage type hint" },
 	{ "account_id", CFG_STRING, 0, 0, NULL, OFF(account_id), "account id" },
+	{ "tags", CFG_STRING, 0, 0, NULL, OFF(tags), "host tags sent as ec2Tags: key=value,key=value (host_info tag.<key>=<value> lines add more)" },
 	{ "metrics_file", CFG_STRING, 0, 0, NULL, OFF(metrics_file), "node_exporter textfile (default <state_dir>/slipway_agent.prom; empty disables)" },
 	{ "log_level", CFG_STRING, 0, 0, "info", OFF(log_level), "debug, info, warn, error" },
 	{ "import_env_status", CFG_STRING, 0, 0, NULL, OFF(import_env_status), "upstream env_status file to import once" },
@@ -102,12 +105,183 @@ static void warn_cb(const char *file, unsigned line, const char *msg, void *user
 	log_warn("%s:%u: %s", file, line, msg);
 }
 
+static void warn_world_readable(const struct agent_config *c, const char *path)
+{
+	struct stat st;
+
+	if (c->token && *c->token && stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warn("config file '%s' holds a token and is world-readable", path);
+}
+
+/* ---- upstream's INI file ------------------------------------------------------------------------- */
+
+/* upstream's [default_config] keys and the key of ours each one sets */
+static const struct {
+	const char *upstream, *ours;
+} upstream_keys[] = {
+	{ "deploy_agent_dir", "state_dir" },
+	{ "builds_dir", "builds_dir" },
+	{ "log_directory", "log_dir" },
+	{ "target_default_dir", "target_dir" },
+	{ "teletraan_service_url", "server_url" },
+	{ "teletraan_service_version", NULL }, /* checked: only v1 */
+	{ "teletraan_service_token", "token" },
+	{ "daemon_sleep_time", "ping_interval" },
+	{ "max_retry", "max_retry" },
+	{ "num_builds_to_retain", "keep_builds" },
+	{ "process_timeout", "process_timeout" },
+	{ "log_level", "log_level" },
+	{ "aws_access_key_id", "s3_access_key_id" },
+	{ "aws_secret_access_key", "s3_secret_access_key" },
+};
+
+/* The first line that is neither blank nor a comment is a [section] header. */
+static bool text_is_ini(const char *data)
+{
+	for (const char *p = data; *p;) {
+		const char *eol = strchr(p, '\n');
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		if (*p == '[')
+			return true;
+		if (*p && *p != '\n' && *p != '#' && *p != ';')
+			return false;
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+	return false;
+}
+
+/* One [default_config] line: the key of ours it sets and its value (upstream's spelling converted). NULL key
+ * = nothing to set; -ENOENT = not a key we read; -EINVAL with errbuf. */
+static int upstream_entry(const char *key, const char *value, const char **ret_key, const char **ret_value,
+			  char *errbuf, size_t errsize)
+{
+	static const char *const levels[][2] = { { "DEBUG", "debug" }, { "INFO", "info" },  { "WARNING", "warn" },
+						  { "WARN", "warn" },   { "ERROR", "error" }, { "CRITICAL", "error" } };
+
+	*ret_value = value;
+	for (size_t i = 0; i < ELEMENTSOF(upstream_keys); i++) {
+		if (!streq(key, upstream_keys[i].upstream))
+			continue;
+		*ret_key = upstream_keys[i].ours;
+		if (streq(key, "teletraan_service_version") && *value && strcasecmp(value, "v1") != 0) {
+			snprintf(errbuf, errsize, "teletraan_service_version '%.32s' is not supported (only v1)", value);
+			return -EINVAL;
+		}
+		if (streq(key, "log_level"))
+			for (size_t l = 0; l < ELEMENTSOF(levels); l++)
+				if (strcasecmp(value, levels[l][0]) == 0)
+					*ret_value = levels[l][1];
+		return 0;
+	}
+	if (cfg_find(agent_table, ELEMENTSOF(agent_table), key)) {
+		*ret_key = key;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Warn about key (or a whole section) once per load. */
+static void warn_ignored_once(json_t *warned, const char *path, unsigned lineno, const char *section,
+			      const char *key)
+{
+	char id[192];
+
+	snprintf(id, sizeof(id), "%s\t%s", section, key);
+	if (json_object_get(warned, id))
+		return;
+	json_object_set_new(warned, id, json_true());
+	if (streq(section, "default_config"))
+		log_warn("%s:%u: '%s' is not used by slipway-agent, ignoring it", path, lineno, key);
+	else
+		log_warn("%s:%u: section [%s] is not used by slipway-agent, ignoring '%s'", path, lineno, section, key);
+}
+
+/* One line of the INI file. 0 or -EINVAL with errbuf. */
+static int upstream_line(struct agent_config *c, char *line, const char *path, unsigned lineno, char *section,
+			 size_t section_size, json_t *warned, char *errbuf, size_t errsize)
+{
+	const char *ours, *value;
+	char *k, *v, *t = line, err[512] = "";
+	int r;
+
+	while (*t == ' ' || *t == '\t')
+		t++;
+	if (*t == '[') {
+		char *end = strchr(t, ']');
+		if (!end) {
+			snprintf(errbuf, errsize, "%s:%u: unterminated section header", path, lineno);
+			return -EINVAL;
+		}
+		*end = '\0';
+		snprintf(section, section_size, "%s", t + 1);
+		return 0;
+	}
+	if (!strchr(t, '=') && strchr(t, ':')) /* upstream's parser also takes key: value */
+		*strchr(t, ':') = '=';
+	r = cfg_split_line(t, CFG_SEMICOLON_COMMENTS, &k, &v);
+	if (r <= 0) {
+		if (r < 0)
+			snprintf(errbuf, errsize, "%s:%u: not a key = value line", path, lineno);
+		return r;
+	}
+	if (!streq(section, "default_config")) {
+		warn_ignored_once(warned, path, lineno, section[0] ? section : "(none)", k);
+		return 0;
+	}
+	r = upstream_entry(k, v, &ours, &value, err, sizeof(err));
+	if (r == -ENOENT) {
+		warn_ignored_once(warned, path, lineno, section, k);
+		return 0;
+	}
+	if (r == 0 && ours)
+		r = agent_config_set(c, ours, value, err, sizeof(err));
+	if (r < 0) {
+		snprintf(errbuf, errsize, "%s:%u: %s", path, lineno, err[0] ? err : strerror(-r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* upstream's config file: [default_config] with its keys (and ours); anything else warned about once. */
+static int load_upstream_ini(struct agent_config *c, const char *path, char *data, char *errbuf, size_t errsize)
+{
+	char section[64] = "";
+	json_t *warned = json_object();
+	unsigned lineno = 0;
+	int r = 0;
+
+	if (!warned)
+		return -ENOMEM;
+	for (char *line = data, *next; line && r == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		r = upstream_line(c, line, path, lineno, section, sizeof(section), warned, errbuf, errsize);
+	}
+	json_decref(warned);
+	c->upstream_ini = true;
+	return r;
+}
+
 int agent_config_load(struct agent_config *c, const char *path, bool explicit_path, char *errbuf, size_t errsize)
 {
 	char *data = NULL;
 	size_t len;
 	int r;
 
+	if (fs_read_file(path, 16 * 1024 * 1024, &data, &len) == 0 && text_is_ini(data)) {
+		r = load_upstream_ini(c, path, data, errbuf, errsize);
+		free(data);
+		if (r == 0)
+			warn_world_readable(c, path);
+		return r;
+	}
+	free(data);
+	data = NULL;
 	r = cfg_load_file(agent_table, ELEMENTSOF(agent_table), c, path, CFG_SEMICOLON_COMMENTS, warn_cb, NULL,
 			  errbuf, errsize);
 	if (r == -ENOENT && !explicit_path) {
@@ -127,11 +301,7 @@ int agent_config_load(struct agent_config *c, const char *path, bool explicit_pa
 		}
 		free(data);
 	}
-	if (c->token && *c->token) {
-		struct stat st;
-		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
-			log_warn("config file '%s' holds a token and is world-readable", path);
-	}
+	warn_world_readable(c, path);
 	return 0;
 }
 
@@ -258,6 +428,16 @@ int agent_config_finish(struct agent_config *c, bool require_server, char *errbu
 	r = set_default_path(&c->host_info_file, c->state_dir, "host_info");
 	if (r < 0)
 		return r;
+	if (c->upstream_ini && (!c->import_env_status || !*c->import_env_status)) {
+		/* upstream keeps its env_status next to host_info: a host switched over imports it once */
+		char path[PATH_MAX];
+		struct stat st;
+		if (str_printf(path, sizeof(path), "%s/env_status", c->state_dir) == 0 && stat(path, &st) == 0) {
+			r = set_default_path(&c->import_env_status, c->state_dir, "env_status");
+			if (r < 0)
+				return r;
+		}
+	}
 	if (!c->metrics_file_set) {
 		r = set_default_path(&c->metrics_file, c->state_dir, "slipway_agent.prom");
 		if (r < 0)
@@ -288,6 +468,8 @@ void agent_config_identity(const struct agent_config *c, struct identity_source 
 	ret->v[ID_ASG] = c->autoscaling_group;
 	ret->v[ID_STAGE_TYPE] = c->stage_type;
 	ret->v[ID_ACCOUNT_ID] = c->account_id;
+	ret->tags = c->tags;
+	ret->tags_sep = ',';
 }
 
 void agent_config_release(struct agent_config *c)

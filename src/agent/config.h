@@ -62,6 +62,7 @@ struct agent_config {
 	char *autoscaling_group;
 	char *stage_type;
 	char *account_id;
+	char *tags;
 	char *metrics_file;
 	char *log_level;
 	char *import_env_status;
@@ -70,6 +71,7 @@ struct agent_config {
 	char **server_urls; /* split server_url */
 	size_t n_server_urls;
 	bool metrics_file_set; /* metrics_file given explicitly (empty then disables) */
+	bool upstream_ini;     /* the file was upstream's INI ([default_config]) */
 };
 
 /* The limits a step runs with: the configured values, overridden per goal by agentConfigs. */
@@ -87,7 +89,12 @@ struct step_limits {
 /* Apply defaults. 0 or negative errno. */
 int agent_config_init(struct agent_config *c);
 /* Load path (warning mode). explicit_path: a missing file is an error (-ENOENT); otherwise a missing file
- * leaves the defaults. On error errbuf names file:line. 0 or negative errno. */
+ * leaves the defaults. A file whose first line (comments and blank lines aside) is a [section] header is
+ * upstream's INI: its [default_config] keys are mapped to ours (deploy_agent_dir → state_dir, log_directory →
+ * log_dir, target_default_dir → target_dir, teletraan_service_url/_token → server_url/token,
+ * daemon_sleep_time → ping_interval, num_builds_to_retain → keep_builds, aws_* → s3_*, ...), our own keys
+ * are accepted there too, anything else is warned about once and ignored. On error errbuf names file:line.
+ * 0 or negative errno. */
 int agent_config_load(struct agent_config *c, const char *path, bool explicit_path, char *errbuf, size_t errsize);
 /* Set one key from the command line (e.g. --server). 0 or negative errno with errbuf. */
 int agent_config_set(struct agent_config *c, const char *key, const char *value, char *errbuf, size_t errsize);

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "decide.h"
+#include "dlhelper.h"
 #include "identity.h"
 #include "metrics.h"
 #include "pinger.h"
@@ -36,10 +37,12 @@ struct agent {
 	struct proc_user user;
 	bool have_user;
 	struct agent_metrics metrics;
+	struct dl_helper dl; /* the kept download helper */
 	int64_t last_ping_mono;
 	int64_t last_retention_mono;
 	bool staged_this_pass;
 	bool pass_ping_failed;
+	bool state_dirty; /* a step result not yet saved (run_pass saves it before the pass ends) */
 	bool once; /* --once never long-polls */
 };
 
@@ -95,6 +98,12 @@ int agent_ping(struct agent *a, const struct report_override *ov, bool idle, str
  * (SUP_STOPPED after termination_timeout). *res gets its status. */
 enum sup_outcome supervise(struct agent *a, struct proc *p, const struct step_ctx *ctx,
 			   const struct report_override *ov, struct proc_result *res, struct ping_response *ret_next);
+/* The same for a child that answers on done_fd instead of ending (the kept download helper): SUP_EXITED once
+ * done_fd is readable (a reply, or EOF when the child ended), *res untouched then; the other outcomes stop
+ * the child's process group as supervise() does. */
+enum sup_outcome supervise_reply(struct agent *a, struct proc *p, int done_fd, const struct step_ctx *ctx,
+				 const struct report_override *ov, struct proc_result *res,
+				 struct ping_response *ret_next);
 
 /* The retry tail shared by every step that retries: fail_count is the number of failed attempts so far
  * (this one included), code and message describe the last one. When the retry policy gives up, res gets

@@ -423,23 +423,15 @@ static void write_result(const struct dl *d, bool ok)
 	free(s);
 }
 
-int download_helper_main(void)
+/* One job given as JSON: the helper's work in its cwd, the verdict on fd 3, the exit code. */
+int download_helper_job(const char *input, size_t len)
 {
 	struct download_job job;
 	struct dl d = { .fd = -1, .pipe_w = -1 };
-	char *input = NULL;
 	json_t *j = NULL;
-	size_t len = 0;
 	int r;
 
 	d.job = &job;
-	signal(SIGPIPE, SIG_IGN);
-	r = read_stdin(&input, &len);
-	if (r < 0) {
-		download_job_init(&job);
-		r = dl_fail(&d, true, r, "cannot read the download job: %s", strerror(-r));
-		goto out;
-	}
 	if (json_parse_bounded(input, len, &j, NULL, 0) < 0 || download_job_from_json(j, &job) < 0) {
 		download_job_init(&job);
 		r = dl_fail(&d, true, -EINVAL, "invalid download job");
@@ -459,9 +451,29 @@ out:
 		log_info("download complete");
 	write_result(&d, r >= 0);
 	json_decref(j);
-	free(input);
 	if (r >= 0)
 		return DOWNLOAD_EXIT_OK;
 	return d.fatal ? DOWNLOAD_EXIT_FATAL : DOWNLOAD_EXIT_TRANSIENT;
 }
 
+int download_helper_main(void)
+{
+	char *input = NULL;
+	size_t len = 0;
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	r = read_stdin(&input, &len);
+	if (r < 0) {
+		struct download_job job;
+		struct dl d = { .fd = -1, .pipe_w = -1, .job = &job };
+		download_job_init(&job);
+		(void)dl_fail(&d, true, r, "cannot read the download job: %s", strerror(-r));
+		log_error("download failed: %s", d.msg);
+		write_result(&d, false);
+		return DOWNLOAD_EXIT_FATAL;
+	}
+	r = download_helper_job(input, len);
+	free(input);
+	return r;
+}

@@ -87,6 +87,8 @@ int download_job_from_json(const json_t *j, struct download_job *ret);
  * DOWNLOAD_EXIT_TRANSIENT (network, timeout, stall, HTTP >= 400, truncated body, local I/O) or
  * DOWNLOAD_EXIT_FATAL (policy, sha256, size, signature, format, unsafe entry, limits). */
 int download_helper_main(void);
+/* The same for one job already read (input: its JSON): cwd, fd 3 and stderr as above. The exit code. */
+int download_helper_job(const char *input, size_t len);
 
 /* The helper's verdict as read back by the agent from fd 3. */
 struct download_result {

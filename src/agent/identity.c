@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "names.h"
+#include "wire.h"
 #include "util.h"
 #include "banned.h"
 
@@ -38,9 +40,21 @@ static char *strip(char *s)
 	return s;
 }
 
+/* Append "key=value\n" to the host_info source's tag lines. 0 or -ENOMEM. */
+static int add_tag_line(struct identity_source *s, const char *key, const char *value)
+{
+	char *n = NULL;
+
+	if (asprintf(&n, "%s%s=%s\n", s->tags ? s->tags : "", key, value) < 0)
+		return -ENOMEM;
+	free((char *)s->tags);
+	s->tags = n;
+	return 0;
+}
+
 int identity_parse_host_info(const char *text, struct identity_source *ret)
 {
-	struct identity_source s = { { 0 } };
+	struct identity_source s = { { 0 }, NULL, '\n' };
 	char *copy = strdup(text), *save = NULL;
 
 	if (!copy)
@@ -57,6 +71,11 @@ int identity_parse_host_info(const char *text, struct identity_source *ret)
 		*eq = '\0';
 		key = strip(key);
 		value = strip(eq + 1);
+		if (startswith(key, "tag.") && add_tag_line(&s, key + 4, value) < 0) {
+			identity_source_free_strings(&s);
+			free(copy);
+			return -ENOMEM;
+		}
 		for (int i = 0; i < _ID_MAX; i++)
 			if (streq(key, host_info_keys[i])) {
 				char *dup = strdup(value);
@@ -80,6 +99,78 @@ void identity_source_free_strings(struct identity_source *s)
 		free((char *)s->v[i]);
 		s->v[i] = NULL;
 	}
+	free((char *)s->tags);
+	s->tags = NULL;
+}
+
+int identity_tags_add(json_t *tags, const char *list, char sep, char *err, size_t errsz)
+{
+	const char seps[2] = { sep, '\0' };
+	char *copy, *save = NULL;
+	int r = 0;
+
+	if (!list || !*list)
+		return 0;
+	copy = strdup(list);
+	if (!copy)
+		return -ENOMEM;
+	for (char *item = strtok_r(copy, seps, &save); item && r == 0; item = strtok_r(NULL, seps, &save)) {
+		char *eq, *key, *value;
+		json_t *v;
+
+		key = strip(item);
+		if (!*key)
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			snprintf(err, errsz, "tag '%.64s' has no '=' (want key=value)", key);
+			r = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		key = strip(key);
+		value = strip(eq + 1);
+		if (!tag_key_is_valid(key)) {
+			snprintf(err, errsz, "tag key '%.64s' must be 1-64 characters of A-Z a-z 0-9 : _ . -", key);
+			r = -EINVAL;
+		} else if (strlen(value) > PING_TAG_VALUE_MAX_BYTES) {
+			snprintf(err, errsz, "the value of tag '%s' is longer than %d bytes", key,
+				 PING_TAG_VALUE_MAX_BYTES);
+			r = -EINVAL;
+		} else if (!(v = json_string(value))) { /* jansson refuses invalid UTF-8 */
+			snprintf(err, errsz, "the value of tag '%s' is not valid UTF-8", key);
+			r = -EINVAL;
+		} else if (json_object_set_new(tags, key, v) < 0)
+			r = -ENOMEM;
+	}
+	free(copy);
+	if (r == 0 && json_object_size(tags) > PING_MAX_TAGS) {
+		snprintf(err, errsz, "%zu tags, at most %d are allowed", json_object_size(tags), PING_MAX_TAGS);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* host_info's tags, then the config's. 0, -EINVAL with err, or -ENOMEM. */
+static int resolve_tags(const struct identity_source *config, const struct identity_source *host_info,
+			struct host_identity *id, char *err, size_t errsz)
+{
+	const struct identity_source *srcs[] = { host_info, config };
+	json_t *tags = json_object();
+	int r = 0;
+
+	if (!tags)
+		return -ENOMEM;
+	for (size_t i = 0; i < ELEMENTSOF(srcs) && r == 0; i++)
+		if (srcs[i])
+			r = identity_tags_add(tags, srcs[i]->tags, srcs[i]->tags_sep ? srcs[i]->tags_sep : ',', err,
+					      errsz);
+	if (r < 0 || json_object_size(tags) == 0) {
+		json_decref(tags);
+		return r;
+	}
+	id->tags = tags;
+	return 0;
 }
 
 static int first_ip(const char *host_name, char *out, size_t size)
@@ -240,6 +331,9 @@ int identity_resolve(const struct identity_source *flags, const struct identity_
 		if (r < 0)
 			goto out;
 	}
+	r = resolve_tags(config, host_info, &id, err, errsz);
+	if (r < 0)
+		goto out;
 	*ret = id;
 	memset(&id, 0, sizeof(id));
 out:
@@ -254,5 +348,6 @@ void host_identity_release(struct host_identity *id)
 	for (size_t i = 0; i < id->n_groups; i++)
 		free(id->groups[i]);
 	free(id->groups);
+	json_decref(id->tags);
 	memset(id, 0, sizeof(*id));
 }

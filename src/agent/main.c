@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "dlhelper.h"
 #include "download.h"
 #include "fs.h"
 #include "identity.h"
@@ -37,6 +38,13 @@ static void usage(FILE *f)
 		"      --log-level LEVEL    debug, info, warn, error\n"
 		"      --version            print the version\n"
 		"  -h, --help               this help\n"
+		"upstream deploy-agent's options, for a drop-in switch:\n"
+		"  -f, --config-file PATH   same as --config (an INI file with [default_config] is read as upstream's)\n"
+		"  -d, --daemon             keep running (without it, -f runs one pass like upstream's agent)\n"
+		"  -n, --host NAME          same as --host-name\n"
+		"  -g, --group G1,G2        same as --groups\n"
+		"      --use-host-info      the host_info file in state_dir (deploy_agent_dir) must exist\n"
+		"  -e, --server_stage STAGE accepted and ignored (deprecated upstream)\n"
 		"exit codes: 0 clean stop, 1 runtime failure, 2 usage/config error, 3 lock held\n\n");
 	agent_config_print_help(f);
 }
@@ -53,6 +61,8 @@ enum {
 	OPT_CHECK,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
+	OPT_USE_HOST_INFO,
+	OPT_USE_FACTER,
 };
 
 /* What the command line asked for. */
@@ -60,7 +70,43 @@ struct cmdline {
 	const char *config_path, *server, *log_level;
 	struct identity_source flags; /* borrowed from argv */
 	bool config_explicit, once, no_jitter, status, json, check;
+	bool upstream_file, daemon, use_host_info; /* -f, -d, --use-host-info */
 };
+
+/* upstream's options (deploy-agent's command line). -1 when opt is none of them, else as parse_cmdline. */
+static int parse_upstream_option(int opt, struct cmdline *cl)
+{
+	switch (opt) {
+	case 'f':
+		cl->config_path = optarg;
+		cl->config_explicit = true;
+		cl->upstream_file = true;
+		return -2;
+	case 'd':
+		cl->daemon = true;
+		return -2;
+	case 'n':
+		cl->flags.v[ID_HOST_NAME] = optarg;
+		return -2;
+	case 'g':
+		cl->flags.v[ID_GROUPS] = optarg;
+		return -2;
+	case 'e':
+		fprintf(stderr, "slipway-agent: warning: -e/--server_stage '%s' is ignored (deprecated upstream); the "
+				"server is the config file's server_url or teletraan_service_url\n", optarg);
+		return -2;
+	case OPT_USE_HOST_INFO:
+		cl->use_host_info = true;
+		return -2;
+	case OPT_USE_FACTER:
+		fprintf(stderr, "slipway-agent: --use-facter is not supported: write the host's facts to the host_info "
+				"file (id=, hostname=, ip=, groups=, availability-zone=, tag.<key>=<value>) and use "
+				"--use-host-info\n");
+		return 2;
+	default:
+		return -1;
+	}
+}
 
 /* Parse argv. Returns -1 to go on, or the exit code (0 after --help/--version, 2 for a usage error). */
 static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
@@ -79,11 +125,23 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
+		{ "config-file", required_argument, NULL, 'f' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "host", required_argument, NULL, 'n' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "server_stage", required_argument, NULL, 'e' },
+		{ "use-host-info", no_argument, NULL, OPT_USE_HOST_INFO },
+		{ "use-facter", no_argument, NULL, OPT_USE_FACTER },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hf:dn:g:e:", opts, NULL)) != -1) {
+		r = parse_upstream_option(c, cl);
+		if (r >= 0)
+			return r;
+		if (r == -2)
+			continue;
 		switch (c) {
 		case 'c':
 			cl->config_path = optarg;
@@ -142,6 +200,15 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		fprintf(stderr, "slipway-agent: --json only goes with --status\n");
 		return 2;
 	}
+	if (cl->daemon && cl->once) {
+		fprintf(stderr, "slipway-agent: -d/--daemon and --once exclude each other\n");
+		return 2;
+	}
+	/* upstream's agent without -d serves once and exits */
+	if (cl->upstream_file && !cl->daemon && !cl->status && !cl->check) {
+		cl->once = true;
+		cl->no_jitter = true;
+	}
 	return -1;
 }
 
@@ -175,13 +242,19 @@ static int load_config(const struct cmdline *cl, struct agent_config *cfg)
 	}
 	if (!cl->log_level)
 		log_set_level((enum log_level)log_level_from_string(cfg->log_level ? cfg->log_level : "info"));
+	if (cl->use_host_info && access(cfg->host_info_file, R_OK) < 0) {
+		fprintf(stderr, "slipway-agent: --use-host-info: cannot read host_info file '%s': %s\n",
+			cfg->host_info_file, strerror(errno));
+		agent_config_release(cfg);
+		return 2;
+	}
 	return 0;
 }
 
 /* --check-config: the effective values and the identity they resolve to. The exit code. */
 static int check_config(const struct cmdline *cl, const struct agent_config *cfg)
 {
-	struct identity_source cfg_src, info = { { 0 } };
+	struct identity_source cfg_src, info = { 0 };
 	struct host_identity id;
 	char err[1024] = "", *data = NULL;
 	size_t len;
@@ -257,6 +330,8 @@ int main(int argc, char **argv)
 			return DOWNLOAD_EXIT_TRANSIENT;
 		return download_helper_main();
 	}
+	if (argc >= 2 && streq(argv[1], "--internal-download-server"))
+		return download_server_main();
 	r = parse_cmdline(argc, argv, &cl);
 	if (r >= 0)
 		return r;

@@ -194,14 +194,18 @@ void metrics_maybe_write(struct agent_metrics *m, const struct agent_config *cfg
 
 	if (!cfg->metrics_file || !*cfg->metrics_file || !st->root)
 		return;
-	if (!force && m->last_write_mono && mono_ms() - m->last_write_mono < 5000)
+	if (!force && m->last_write_mono && mono_ms() - m->last_write_mono < 5000) {
+		m->dirty = true;
 		return;
+	}
 	text = metrics_render(m, cfg, st, host_id);
 	if (!text)
 		return;
-	r = fs_write_atomic_path(cfg->metrics_file, text, strlen(text), 0644);
+	/* rebuilt from memory at every write: no fsync (a power loss loses nothing the next write does not restore) */
+	r = fs_write_replace_path(cfg->metrics_file, text, strlen(text), 0644, false);
 	free(text);
 	if (r < 0)
 		(void)log_warn_errno(r, "cannot write metrics file '%s'", cfg->metrics_file);
 	m->last_write_mono = mono_ms();
+	m->dirty = false;
 }

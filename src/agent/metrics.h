@@ -20,13 +20,15 @@ struct agent_metrics {
 	json_t *durations; /* {env: {step: seconds}} */
 	json_t *results;   /* {"step\tstatus": count} */
 	int64_t last_write_mono;
+	bool dirty; /* a write was skipped (less than 5 s after the last one) */
 };
 
 void metrics_init(struct agent_metrics *m);
 void metrics_release(struct agent_metrics *m);
 void metrics_step_duration(struct agent_metrics *m, const char *env, const char *step, int64_t ms);
 void metrics_step_result(struct agent_metrics *m, const char *step, const char *status);
-/* Write the file unless written less than 5 s ago (force ignores that). */
+/* Write the file (no fsync: it is rebuilt from memory) unless written less than 5 s ago (force ignores that;
+ * a skipped write sets dirty). */
 void metrics_maybe_write(struct agent_metrics *m, const struct agent_config *cfg, struct state_file *st,
 			 const char *host_id, bool force);
 /* Render into a malloc'd string (tests). */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,9 @@ static char *build_request(struct agent *a, const struct report_override *ov)
 	size_t n = 0;
 	json_t *j = NULL;
 	char *body = NULL, agent_version[64];
+	struct ping_tag tags[PING_MAX_TAGS];
+	const char *key;
+	json_t *value;
 
 	if (state_reports(&a->st, ov, &reps, &n) < 0)
 		return NULL;
@@ -83,6 +87,14 @@ static char *build_request(struct agent *a, const struct report_override *ov)
 	req.n_groups = a->id.n_groups;
 	req.reports = reps;
 	req.n_reports = n;
+	/* the host's tags (ec2Tags), validated when the identity was resolved; borrowed as well */
+	json_object_foreach(a->id.tags, key, value) {
+		if (req.n_tags == PING_MAX_TAGS)
+			break;
+		tags[req.n_tags].key = (char *)key;
+		tags[req.n_tags++].value = (char *)json_string_value(value);
+	}
+	req.tags = req.n_tags ? tags : NULL;
 	if (ping_request_to_json(&req, &j) == 0) {
 		/* stageType is a hint the upstream agent sent; PingRequest has no member for it */
 		if (a->id.v[ID_STAGE_TYPE])
@@ -149,8 +161,34 @@ static int heartbeat(struct agent *a, const struct step_ctx *ctx, const struct r
 
 /* ---- supervision of one child (script attempt or download helper) ------------------------------- */
 
+/* proc_wait(), or with done_fd >= 0: 1 once done_fd is readable (res untouched), 0 at until_mono. */
+static int wait_child(struct proc *p, int done_fd, int64_t until_mono, struct proc_result *res)
+{
+	if (done_fd < 0)
+		return proc_wait(p, until_mono, res);
+	for (;;) {
+		int64_t left = until_mono - mono_ms();
+		struct pollfd pfd = { .fd = done_fd, .events = POLLIN };
+		int r = poll(&pfd, 1, left <= 0 ? 0 : left > 1000 ? 1000 : (int)left);
+
+		if (r < 0)
+			return errno == EINTR ? -EINTR : -errno;
+		if (r > 0)
+			return 1;
+		if (left <= 0)
+			return 0;
+	}
+}
+
 enum sup_outcome supervise(struct agent *a, struct proc *p, const struct step_ctx *ctx,
 			   const struct report_override *ov, struct proc_result *res, struct ping_response *ret_next)
+{
+	return supervise_reply(a, p, -1, ctx, ov, res, ret_next);
+}
+
+enum sup_outcome supervise_reply(struct agent *a, struct proc *p, int done_fd, const struct step_ctx *ctx,
+				 const struct report_override *ov, struct proc_result *res,
+				 struct ping_response *ret_next)
 {
 	int64_t term_ms = ctx->lim.termination_timeout_s * 1000;
 	int64_t deadline = mono_ms() + ctx->lim.process_timeout_s * 1000;
@@ -164,7 +202,7 @@ enum sup_outcome supervise(struct agent *a, struct proc *p, const struct step_ct
 				   (long long)ctx->lim.termination_timeout_s, stage_name(ctx->stage), ctx->env_name);
 			until = now + term_ms;
 			do
-				r = proc_wait(p, until, res);
+				r = wait_child(p, done_fd, until, res);
 			while (r == -EINTR);
 			if (r == 1)
 				return SUP_EXITED;
@@ -186,7 +224,7 @@ enum sup_outcome supervise(struct agent *a, struct proc *p, const struct step_ct
 		until = deadline < next_hb ? deadline : next_hb;
 		if (until > now + 500)
 			until = now + 500;
-		r = proc_wait(p, until, res);
+		r = wait_child(p, done_fd, until, res);
 		if (r == 1)
 			return SUP_EXITED;
 		if (r < 0 && r != -EINTR) {

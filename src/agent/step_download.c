@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* agent/step_download.c: DOWNLOADING (AGENT.md §8) on the agent's side: the reuse check, the job for the
- * download helper (a child running `slipway-agent --internal-download` in a fresh private tmp dir),
+ * download helper (the kept `slipway-agent --internal-download-server`, dlhelper.c, working in a fresh private
+ * tmp dir),
  * its supervision like a script's, the move of its tree into place, and retries through the shared
  * tail of step.c. The helper itself is download.c. */
 #include <errno.h>
@@ -20,8 +21,6 @@
 #include "log.h"
 #include "util.h"
 #include "banned.h"
-
-extern char **environ;
 
 static int read_all_fd(int fd, struct buf *b)
 {
@@ -141,51 +140,48 @@ static void close_pair(int p[2])
 			close(p[i]);
 }
 
-/* Start the helper in tmp_dir (job on its stdin, verdict on fd 3, output to the env log), supervise it
- * and read its verdict. 0, or a negative errno with res filled when it could not be started. */
+/* Hand the job to the kept helper (cwd tmp_dir, verdict on its fd 3, output to the env log), supervise it
+ * until it answers, and read its verdict. 0, or a negative errno with res filled when it could not be given
+ * the job. */
 static int helper_run(struct agent *a, const struct step_ctx *ctx, const struct download_run *dr,
 		      const char *tmp_dir, int attempt, int fail_count, struct helper_run *hr, struct step_result *res,
 		      struct ping_response *ret_next)
 {
-	const char *argv[] = { "slipway-agent", "--internal-download", NULL };
 	struct report_override ov = { .env_name = ctx->env_name, .agent_status = AGENT_STATUS_UNKNOWN,
 				      .fail_count = fail_count };
-	int in_pipe[2] = { -1, -1 }, res_pipe[2] = { -1, -1 }, log_fd, r;
+	int res_pipe[2] = { -1, -1 }, log_fd, tmp_fd = -1, r;
 	char log_path[PATH_MAX];
-	struct proc p;
 	struct buf out;
 
 	log_fd = open_env_log(a, ctx->env_name, log_path, sizeof(log_path));
-	if (log_fd < 0 || pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(res_pipe, O_CLOEXEC) < 0) {
+	if (log_fd < 0 || pipe2(res_pipe, O_CLOEXEC) < 0 ||
+	    (tmp_fd = open(tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		step_result_set(res, AGENT_STATUS_AGENT_FAILED, 1, fail_count + 1,
 				"cannot prepare the download helper: %s", strerror(errno));
 		if (log_fd >= 0)
 			close(log_fd);
-		close_pair(in_pipe);
 		close_pair(res_pipe);
 		return -EIO;
 	}
 	(void)log_header(log_fd, ctx, attempt);
-	struct proc_spec spec = { .path = "/proc/self/exe", .argv = argv, .envp = (const char *const *)environ,
-				  .cwd = tmp_dir, .log_fd = log_fd, .stdin_fd = in_pipe[0], .extra_fd = res_pipe[1] };
 	log_info("downloading build '%s' of env '%s' attempt %d/%lld", dr->build.id, ctx->env_name, attempt,
 		 (long long)ctx->lim.max_retry);
-	r = proc_spawn(&spec, &p);
-	close(in_pipe[0]);
+	r = dl_helper_submit(&a->dl, dr->job_json, tmp_fd, log_fd, res_pipe[1]);
 	close(res_pipe[1]);
 	close(log_fd);
+	close(tmp_fd);
 	if (r < 0) {
-		close(in_pipe[1]);
 		close(res_pipe[0]);
 		step_result_set(res, AGENT_STATUS_AGENT_FAILED, 1, fail_count + 1, "cannot start the download helper: %s",
 				strerror(-r));
 		return r;
 	}
-	/* the job is small (< pipe buffer); the helper reads it before doing anything else */
-	write_all(in_pipe[1], dr->job_json);
-	close(in_pipe[1]);
-	hr->so = supervise(a, &p, ctx, &ov, &hr->pres, ret_next);
-	proc_release(&p);
+	memset(&hr->pres, 0, sizeof(hr->pres));
+	hr->so = supervise_reply(a, &a->dl.p, a->dl.sock, ctx, &ov, &hr->pres, ret_next);
+	if (hr->so == SUP_EXITED)
+		(void)dl_helper_reply(&a->dl, &hr->pres);
+	else
+		dl_helper_forget(&a->dl); /* stopped with its process group */
 	buf_init(&out, 64 * 1024);
 	(void)fcntl(res_pipe[0], F_SETFL, O_NONBLOCK);
 	(void)read_all_fd(res_pipe[0], &out);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/fs.c: atomic writes (temp + fsync + rename + fsync dir). */
+/* lib/fs.c: atomic writes (temp + fsync + rename + fsync dir; the fsyncs optional). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -32,6 +32,11 @@ static int write_all(int fd, const void *data, size_t len)
 
 int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
 {
+	return fs_write_replace(dir_fd, name, data, len, mode, true);
+}
+
+int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable)
+{
 	char tmp[4096];
 	unsigned char rnd[6];
 	int fd = -1, r, dfd = -1;
@@ -57,7 +62,7 @@ int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, 
 	r = write_all(fd, data, len);
 	if (r < 0)
 		goto fail;
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -71,6 +76,8 @@ int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, 
 		r = -errno;
 		goto fail;
 	}
+	if (!durable)
+		return 0;
 	dfd = dir_fd == AT_FDCWD ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(dir_fd);
 	if (dfd >= 0) {
 		(void)fsync(dfd);
@@ -86,6 +93,11 @@ fail:
 
 int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t mode)
 {
+	return fs_write_replace_path(path, data, len, mode, true);
+}
+
+int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t mode, bool durable)
+{
 	char dir[4096], base[4096];
 	int dfd, r;
 
@@ -98,7 +110,7 @@ int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t 
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	r = fs_write_atomic(dfd, basename(base), data, len, mode);
+	r = fs_write_replace(dfd, basename(base), data, len, mode, durable);
 	close(dfd);
 	return r;
 }

@@ -3,6 +3,7 @@
 #ifndef SLIPWAY_FS_H
 #define SLIPWAY_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -11,6 +12,11 @@
 int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode);
 /* Same with a path (directory part opened for the call). */
 int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t mode);
+/* fs_write_atomic(_path) when durable; otherwise the same temp file + rename without either fsync: readers
+ * still see the old or the new content, never a mix, but a power loss may lose the write (for files that are
+ * rebuilt anyway, like a metrics file). */
+int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable);
+int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t mode, bool durable);
 /* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated malloc'd buffer. */
 int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 /* mkdir -p with mode for created components; existing directories are fine. */

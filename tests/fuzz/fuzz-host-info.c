@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct identity_source src, none = { { 0 } }, fixed = { { 0 } };
+	struct identity_source src, none = { 0 }, fixed = { 0 };
 	struct host_identity id;
 	char *text, err[256];
 

@@ -202,18 +202,7 @@ class Agent:
         return json.loads((self.state_dir / "state.json").read_text())
 
     def stop_all(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            if p.stdout:
-                p.stdout.close()
-            if p.stderr:
-                p.stderr.close()
+        stop_procs(self.procs)
 
     def make_build(self, env, build_id, scripts, sub=None):
         """A build tree with teletraan scripts, pointed to by TARGET (what STAGING would leave)."""
@@ -229,6 +218,22 @@ class Agent:
             link.unlink()
         link.symlink_to(tree)
         return tree
+
+
+def stop_procs(procs):
+    """SIGTERM every process still running, SIGKILL after 15 s, close their pipes."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p.stdout:
+            p.stdout.close()
+        if p.stderr:
+            p.stderr.close()
 
 
 def recorder(log_path, extra=""):

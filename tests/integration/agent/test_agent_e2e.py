@@ -6,31 +6,15 @@ import signal
 import sys
 import time
 
-import pytest
 import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 from agent_support import wait_for  # noqa: E402
 from test_agent_deploy import make_tarball  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from serverproc import SERVER_BIN, ServerProcess  # noqa: E402
-
-
-@pytest.fixture
-def real_server(tmp_path):
-    if not os.path.exists(SERVER_BIN):
-        pytest.skip("slipway-server is not built")
-    s = ServerProcess(tmp_path / "srv")
-    try:
-        s.start(["log_level=warn"])
-        yield s.url, s.token
-    finally:
-        s.stop(signal.SIGTERM)
-
 
 def test_deploy_through_real_server(real_server, make_agent, tmp_path):
-    url, token = real_server
+    url, token = real_server.url, real_server.token
     h = {"Authorization": "token " + token}
 
     def call(method, path, **kw):

@@ -150,6 +150,78 @@ static void test_overrides(void **state)
 	agent_config_release(&c);
 }
 
+/* upstream's INI file: [default_config] keys mapped to ours, our keys accepted, the rest ignored. */
+static void test_upstream_ini(void **state)
+{
+	struct agent_config c;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(load("# upstream deploy-agent\n\n[default_config]\n"
+			      "teletraan_service_url = http://teletraan.example:8080\n"
+			      "teletraan_service_version = v1\nteletraan_service_token = sekret\n"
+			      "deploy_agent_dir = /var/tmp/deployd\nbuilds_dir = /var/tmp/deployd/builds\n"
+			      "log_directory = /var/tmp/deployd/logs\ntarget_default_dir = /var/tmp/deployd/target\n"
+			      "daemon_sleep_time = 45\nmax_retry = 4\nnum_builds_to_retain = 5\n"
+			      "process_timeout: 600\nlog_level = WARNING\naws_access_key_id = AKID\n"
+			      "aws_secret_access_key = SECRET\nminimum_log_level = x\ntags = zone=a\n"
+			      "[other]\nfoo = bar\n",
+			      &c, err, sizeof(err)),
+			 0);
+	assert_true(c.upstream_ini);
+	assert_int_equal(c.n_server_urls, 1);
+	assert_string_equal(c.server_urls[0], "http://teletraan.example:8080");
+	assert_string_equal(c.token, "sekret");
+	assert_string_equal(c.state_dir, "/var/tmp/deployd");
+	assert_string_equal(c.host_info_file, "/var/tmp/deployd/host_info");
+	assert_string_equal(c.builds_dir, "/var/tmp/deployd/builds");
+	assert_string_equal(c.log_dir, "/var/tmp/deployd/logs");
+	assert_string_equal(c.target_dir, "/var/tmp/deployd/target");
+	assert_int_equal(c.ping_interval_s, 45);
+	assert_int_equal(c.max_retry, 4);
+	assert_int_equal(c.keep_builds, 5);
+	assert_int_equal(c.process_timeout_s, 600);
+	assert_string_equal(c.log_level, "warn");
+	assert_string_equal(c.s3_access_key_id, "AKID");
+	assert_string_equal(c.s3_secret_access_key, "SECRET");
+	assert_string_equal(c.tags, "zone=a");
+	assert_true(!c.import_env_status || !*c.import_env_status); /* no env_status in deploy_agent_dir */
+	agent_config_release(&c);
+
+	/* a bad value names the line; an unsupported API version is refused */
+	assert_int_equal(load("[default_config]\nteletraan_service_url = http://x\nnum_builds_to_retain = 0\n", &c, err,
+			      sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, ":3:"));
+	agent_config_release(&c);
+	assert_int_equal(load("[default_config]\nteletraan_service_version = v2\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "only v1"));
+	agent_config_release(&c);
+	/* a key = value file is not INI, even with a ; comment first */
+	assert_int_equal(load("; c\nserver_url = http://x\n", &c, err, sizeof(err)), 0);
+	assert_false(c.upstream_ini);
+	agent_config_release(&c);
+}
+
+/* With upstream's file, an env_status in deploy_agent_dir is imported on the first start. */
+static void test_upstream_env_status_default(void **state)
+{
+	char dir[] = "/tmp/slipway-agent-deployd-XXXXXX", text[512], file[600];
+	struct agent_config c;
+	char err[512] = "";
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/env_status", dir);
+	assert_int_equal(fs_write_atomic_path(file, "{}", 2, 0600), 0);
+	snprintf(text, sizeof(text), "[default_config]\nteletraan_service_url = http://x\ndeploy_agent_dir = %s\n", dir);
+	assert_int_equal(load(text, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.import_env_status, file);
+	agent_config_release(&c);
+	unlink(file);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +229,8 @@ int main(void)
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_path_lists),
 		cmocka_unit_test(test_overrides),
+		cmocka_unit_test(test_upstream_ini),
+		cmocka_unit_test(test_upstream_env_status_default),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

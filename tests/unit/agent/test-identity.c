@@ -33,7 +33,7 @@ static void test_parse(void **state)
 
 static void test_precedence_and_validation(void **state)
 {
-	struct identity_source flags = { { 0 } }, cfg = { { 0 } }, info = { { 0 } };
+	struct identity_source flags = { 0 }, cfg = { 0 }, info = { 0 };
 	struct host_identity id;
 	char err[256];
 	(void)state;
@@ -76,11 +76,78 @@ static void test_precedence_and_validation(void **state)
 	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), -EINVAL);
 }
 
+/* Tags: host_info's tag.<key>=<value> lines, then the config's tags (the config wins), validated. */
+static void test_tags(void **state)
+{
+	struct identity_source flags = { 0 }, cfg = { 0 }, info;
+	struct host_identity id;
+	char err[256] = "", long_value[300];
+	(void)state;
+
+	assert_int_equal(identity_parse_host_info("hostname=web-1\navailability-zone=us-east-1a\n"
+						  "tag.team=payments, web\ntag.zone = z1\n# tag.no=comment\n",
+						  &info),
+			 0);
+	assert_string_equal(info.v[ID_AZ], "us-east-1a");
+	cfg.tags = "zone=z2, tier=front";
+	cfg.tags_sep = ',';
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), 0);
+	assert_non_null(id.tags);
+	assert_int_equal(json_object_size(id.tags), 3);
+	assert_string_equal(json_string_value(json_object_get(id.tags, "team")), "payments, web");
+	assert_string_equal(json_string_value(json_object_get(id.tags, "zone")), "z2");
+	assert_string_equal(json_string_value(json_object_get(id.tags, "tier")), "front");
+	host_identity_release(&id);
+
+	/* no tags at all: none sent */
+	cfg.tags = NULL;
+	identity_source_free_strings(&info);
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), 0);
+	assert_null(id.tags);
+	host_identity_release(&id);
+
+	/* bad keys, values and counts are errors naming the tag */
+	cfg.tags = "bad key=1";
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bad key"));
+	cfg.tags = "novalue";
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "novalue"));
+	memset(long_value, 'v', sizeof(long_value));
+	memcpy(long_value, "k=", 2);
+	long_value[2 + 257] = '\0';
+	cfg.tags = long_value;
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "256 bytes"));
+	long_value[2 + 256] = '\0'; /* 256 bytes is the limit */
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), 0);
+	host_identity_release(&id);
+	cfg.tags = "k=\xff\xfe";
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "UTF-8"));
+	cfg.tags = "k:a.b_c-D9=\xc3\xa9t\xc3\xa9";
+	assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), 0);
+	host_identity_release(&id);
+	{
+		char many[33 * 8] = "";
+		for (int i = 0; i < 33; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), "k%d=v,", i);
+		cfg.tags = many;
+		assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "at most 32"));
+		many[strlen(many) - strlen("k32=v,")] = '\0'; /* 32 is the limit */
+		assert_int_equal(identity_resolve(&flags, &cfg, &info, &id, err, sizeof(err)), 0);
+		assert_int_equal(json_object_size(id.tags), 32);
+		host_identity_release(&id);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_precedence_and_validation),
+		cmocka_unit_test(test_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
