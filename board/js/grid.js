@@ -20,7 +20,7 @@ export const CLASSES = [
   { key: 'paused', label: 'Paused', color: '#8b5cf6', failing: false },
   { key: 'unreachable', label: 'Unreachable', color: '#475569', failing: true },
   { key: 'removed', label: 'Removed', color: '#cbd5e1', failing: false },
-  { key: 'missing', label: 'Never pinged', color: '#e2e8f0', failing: true },
+  { key: 'missing', label: 'Never pinged', color: '#9aa6b8', failing: true }, // visible on white: these hosts need a look
 ];
 const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
 

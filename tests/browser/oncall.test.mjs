@@ -43,6 +43,7 @@ async function seedData(api) {
   for (const commit of ['aaaa1111bbbb', 'cccc2222dddd']) {
     seed.builds.push(await api.post('/v1/builds', {
       name: ENV, repo: 'acme/shop', branch: 'main', commit, artifactUrl: `https://artifacts.example.com/shop-${commit}.tar.gz`,
+      commitInfo: `https://github.com/acme/shop/commit/${commit}`, publishInfo: `https://ci.example.com/shop/${commit}`,
     }));
   }
   // staging: two hosts, all succeed → SUCCEEDING (done).
@@ -213,6 +214,38 @@ test('history keeps the outcome of a deploy rolled back by failurePolicy ROLLBAC
   assert.match(await page.locator('.kv-grid').textContent(), /rolled back to/);
   assert.match(await page.locator('[data-role=what-changed]').textContent(), new RegExp(`${seed.builds[0].commitShort} → .*${seed.builds[1].commitShort}`));
   await screenshot(page, 'oncall-deploy-page');
+});
+
+test('what changed: previous → current build on the stage, a chart of recent deploys, builds with CI link and stages, /deploys by stage', async () => {
+  // canary runs the rollback to builds[0] that replaced the failing builds[1].
+  await page.goto(srv.base + `/env/${ENV}/canary`);
+  const changed = page.locator('.deploy-card [data-role=what-changed]');
+  await changed.locator('code').first().waitFor();
+  assert.match(await changed.textContent(), new RegExp(`${seed.builds[1].commitShort} → ${seed.builds[0].commitShort}`));
+  assert.equal(await changed.locator('[data-role=compare-link]').getAttribute('href'),
+    `https://github.com/acme/shop/compare/${seed.builds[1].commit}...${seed.builds[0].commit}`);
+
+  const staging = (await srv.api.get('/v1/deploys', { envId: (await srv.api.get(stagePath('staging'))).id })).deploys;
+  await page.goto(srv.base + `/env/${ENV}/staging/history`);
+  const bars = page.locator('[data-role=deploy-chart] rect');
+  await bars.first().waitFor();
+  assert.equal(await bars.count(), staging.length);
+  assert.deepEqual(await bars.evaluateAll(rs => rs.map(r => r.getAttribute('data-outcome'))), staging.slice().reverse().map(d => d.outcome));
+
+  await page.goto(srv.base + `/builds/${ENV}`);
+  const row = page.locator(`tr[data-build="${seed.builds[0].id}"]`);
+  await row.locator('[data-role=running-on] a').first().waitFor();
+  const runningOn = await row.locator('[data-role=running-on] a').allTextContents();
+  assert.deepEqual(runningOn.sort(), ['shop / canary', 'shop / staging']);
+  assert.equal(await row.locator('[data-role=ci] a').getAttribute('href'), `https://ci.example.com/shop/${seed.builds[0].commit}`);
+  assert.ok(await row.locator('[data-action=tag]').isVisible(), 'the Tag button is in view');
+
+  await page.goto(srv.base + `/deploys?env=${ENV}&stage=canary`);
+  await page.locator('tr[data-deploy]').first().waitFor();
+  const canaryIds = (await srv.api.get('/v1/deploys', { envId: (await srv.api.get(stagePath('canary'))).id })).deploys.map(d => d.id);
+  assert.deepEqual(await page.locator('tr[data-deploy]').evaluateAll(rs => rs.map(r => r.dataset.deploy)), canaryIds);
+  await page.goto(srv.base + `/deploys?env=nosuchenv`);
+  await page.locator('.empty', { hasText: 'nosuchenv' }).waitFor();
 });
 
 test('failing hosts of real agents are grouped by error on the stage page; each links to its script output', { timeout: 120000 }, async () => {

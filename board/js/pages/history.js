@@ -5,7 +5,7 @@ import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId, copyButton } from '../ui.js';
 import { navigate } from '../router.js';
 import { stageHeader, progressBar, loadStages, deployDone, deployDuration } from './common.js';
-import { outcomeLinks, outcomeText } from './outcome.js';
+import { outcomeLinks, outcomeText, deployChart } from './outcome.js';
 
 const STATES = ['RUNNING', 'FAILING', 'SUCCEEDING', 'SUCCEEDED', 'ABORTED'];
 const TYPES = ['REGULAR', 'ROLLBACK', 'RESTART', 'HOTFIX', 'STOP'];
@@ -40,13 +40,17 @@ export async function render(ctx) {
     TYPES.map(t => h('option', { value: t, selected: filters.deployType[0] === t }, t.toLowerCase())));
   const opIn = h('input.search.search-sm', { name: 'operator', placeholder: 'Operator', value: filters.operator, 'aria-label': 'Operator', 'data-search': true });
   const afterIn = h('input', { type: 'date', name: 'after', value: filters.after, 'aria-label': 'Started on or after' });
+  // /deploys only: narrow to one environment (exact name) and, optionally, one of its stages.
+  const envIn = env ? null : h('input.search-sm', { name: 'env', placeholder: 'Environment', value: q.env || '', 'aria-label': 'Environment', autocomplete: 'off' });
+  const stageIn = env ? null : h('input.search-sm', { name: 'stage', placeholder: 'Stage', value: q.stage || '', 'aria-label': 'Stage', autocomplete: 'off' });
   const form = h('form.filters', {
     onsubmit: e => { e.preventDefault(); apply(1); },
-    onchange: e => { if (e.target !== opIn) apply(1); },
+    onchange: e => { if (![opIn, envIn, stageIn].includes(e.target)) apply(1); },
   },
   h('div.filter-group', h('span.filter-label', 'State'), stateBoxes),
   h('div.filter-group', h('span.filter-label', 'Type'), typeSel),
   h('div.filter-group', h('span.filter-label', 'Since (UTC)'), afterIn),
+  env ? null : h('div.filter-group', h('span.filter-label', 'Where'), envIn, stageIn),
   h('div.filter-group', opIn, h('button.btn.btn-sm', { type: 'submit' }, 'Apply')));
   const results = h('div', spinner());
   const compareIds = (q.compare || '').split(',').filter(x => /^[A-Za-z0-9_-]{1,30}$/.test(x)).slice(0, 2);
@@ -64,14 +68,26 @@ export async function render(ctx) {
     if (typeSel.value) p.set('type', typeSel.value);
     if (opIn.value.trim()) p.set('operator', opIn.value.trim());
     if (afterIn.value) p.set('after', afterIn.value);
+    if (envIn && envIn.value.trim()) p.set('env', envIn.value.trim());
+    if (stageIn && stageIn.value.trim()) p.set('stage', stageIn.value.trim());
     if (page > 1) p.set('page', String(page));
     if (compare) p.set('compare', compare.join(','));
     navigate(location.pathname + (p.toString() ? '?' + p : ''));
   }
   let compare = compareIds.length === 2 ? compareIds : null;
 
+  // /deploys?env=E[&stage=S]: the ids of the env's stages (of the one stage).
+  let whereIds;
+  if (!env && q.env) {
+    const list = await api.get('/v1/envs', { envName: q.env }, { signal: ctx.signal }).catch(() => []);
+    whereIds = list.filter(s => !q.stage || s.stageName === q.stage).map(s => s.id);
+    if (!whereIds.length) {
+      clear(results, emptyState('No such stage', q.stage ? `Environment ${q.env} has no stage “${q.stage}”.` : `There is no environment called “${q.env}”.`));
+      return;
+    }
+  }
   const query = {
-    envId: info ? info.id : undefined,
+    envId: info ? info.id : whereIds,
     deployState: filters.deployState,
     deployType: filters.deployType,
     operator: filters.operator || undefined,
@@ -117,6 +133,7 @@ export async function render(ctx) {
   const pages = Math.max(1, Math.ceil(total / PAGE));
   const rows = deploys.map((d, i) => deployRow(d, envs[i], builds[i], links[i], !env, picked.includes(d.id), pick));
   clear(results,
+    env && filters.pageIndex === 1 && deploys.length > 1 ? h('div.panel-body', deployChart(deploys, fmtDuration)) : null,
     h('div.compare-bar', compareBtn, h('span.muted.small', { 'data-role': 'picked' })),
     h('div.table-wrap', h('table.table.stack', { 'aria-label': 'Deploys' },
       h('thead', h('tr', h('th', { title: 'Select two to compare' }, ''), h('th', 'Started'), env ? null : h('th', 'Stage'), h('th', 'Build'), h('th', 'Type'), h('th', 'Outcome'), h('th', 'State'),

@@ -50,3 +50,45 @@ export function outcomeText(d, links = {}) {
     : null;
   return h('span.outcome', { dataset: { outcome: o || d.state } }, h(`span.outcome-word.tone-${TONE[o] || 'plain'}`, parts), from);
 }
+
+const CHART_COLOR = { RUNNING: '#2563eb', SUCCEEDED: '#16a34a', FAILED: '#dc2626', ROLLED_BACK: '#b91c1c', REPLACED: '#64748b', NO_HOSTS: '#d97706' };
+
+// A small bar chart of deploys (newest last): height = how long each took, colour = its outcome; each bar links to
+// the deploy's page and says its outcome and duration on hover.
+export function deployChart(deploys, fmtDuration) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const list = deploys.slice().reverse();
+  const W = 12, GAP = 4, H = 56;
+  const took = d => Math.max(0, (['RUNNING', 'FAILING'].includes(d.state) ? Date.now() : (d.successDate || d.lastUpdateDate)) - d.startDate);
+  const max = Math.max(1, ...list.map(took));
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${list.length * (W + GAP)} ${H}`);
+  svg.setAttribute('width', '100%');
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.style.maxWidth = `${list.length * (W + GAP)}px`;
+  svg.setAttribute('height', String(H));
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `Durations and outcomes of the last ${list.length} deploys`);
+  list.forEach((d, i) => {
+    const o = d.outcome || d.state;
+    const hgt = Math.max(3, Math.round((H - 2) * took(d) / max));
+    const a = document.createElementNS(ns, 'a');
+    a.setAttribute('href', '/deploys/' + encodeURIComponent(d.id));
+    a.setAttribute('data-link', '');
+    const r = document.createElementNS(ns, 'rect');
+    r.setAttribute('x', String(i * (W + GAP)));
+    r.setAttribute('y', String(H - hgt));
+    r.setAttribute('width', String(W));
+    r.setAttribute('height', String(hgt));
+    r.setAttribute('rx', '2');
+    r.setAttribute('fill', CHART_COLOR[o] || '#94a3b8');
+    r.setAttribute('data-outcome', o);
+    const t = document.createElementNS(ns, 'title');
+    t.textContent = `${d.type.toLowerCase()} ${shortId(d.id)}: ${String(o).toLowerCase().replaceAll('_', ' ')}, ${fmtDuration(took(d))}`;
+    r.append(t);
+    a.append(r);
+    svg.append(a);
+  });
+  return h('figure.deploy-chart', { 'data-role': 'deploy-chart' }, svg,
+    h('figcaption.muted.small', `Last ${list.length} deploys, oldest first: bar height = duration (longest ${fmtDuration(max)}), colour = outcome (green succeeded, red failed or rolled back, grey replaced, amber no hosts, blue running).`));
+}

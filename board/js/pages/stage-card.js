@@ -2,19 +2,44 @@
 // board/js/pages/stage-card.js: the stage page's current-deploy card: build, commit, state, acceptance,
 // progress and the hosts per deploy stage. st is the stage page's state (stage.js).
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, emptyState, link, shortId, copyButton } from '../ui.js';
+import * as api from '../api.js';
 import { progressBar, deployMoving, deployDone, deployDuration } from './common.js';
+import { compareUrl } from './history.js';
 import { STAGES } from '../grid.js';
 import { deployDialog } from './stage-deploy.js';
 import { acceptDialog } from './stage-actions.js';
+
+// What changed: the stage's previous deploy's build → this build, with the repository compare link (fetched once
+// per deploy, then kept in st.change).
+function whatChanged(st, d) {
+  const el = h('span', { 'data-role': 'what-changed' }, h('span.muted', '…'));
+  if (!st.change || st.change.id !== d.id) {
+    st.change = { id: d.id, p: api.get('/v1/deploys', { envId: d.envId, before: d.startDate - 1, pageSize: 1 })
+      .then(async r => { const prev = r.deploys && r.deploys[0]; return prev ? { prev, b: await api.getBuild(prev.buildId).catch(() => null) } : null; })
+      .catch(() => undefined) };
+  }
+  st.change.p.then(c => {
+    const b = st.build;
+    if (c === undefined) { clear(el, '—'); return; }
+    if (!c) { clear(el, h('span.muted', 'first deploy of this stage')); return; }
+    const url = c.b && b && c.b.commit !== b.commit ? compareUrl(c.b, b) : null;
+    clear(el, link('/deploys/' + encodeURIComponent(c.prev.id), h('code', c.b ? c.b.commitShort : shortId(c.prev.buildId))), ' → ',
+      h('code', b ? b.commitShort : shortId(d.buildId)), c.b && b && c.b.commit === b.commit ? h('span.muted', ' (same commit)') : null,
+      url ? [' ', h('a', { href: url, target: '_blank', rel: 'noopener', 'data-role': 'compare-link' }, 'compare ↗')] : null);
+  });
+  return el;
+}
 
 function deployFields(st, d, active, elapsed) {
   const b = st.build;
   return [
     ['Build', b ? h('span', h('code', { title: b.id }, b.commitShort || shortId(b.id)), ' ', link('/builds/' + encodeURIComponent(b.name) + '?build=' + encodeURIComponent(b.id), b.name), copyButton(b.id)) : h('code', d.buildId)],
     ['Commit', b ? (b.commitInfo && /^https?:\/\//.test(b.commitInfo) ? h('a', { href: b.commitInfo, target: '_blank', rel: 'noopener' }, h('code', b.commit)) : h('code', b.commit)) : '—'],
+    ['Changed', whatChanged(st, d)],
     ['Branch', b ? b.branch : '—'],
     ['Repo', b ? b.repo : '—'],
     ['Type', badge(d.type)],
+    ['Details', h('a', { href: '/deploys/' + encodeURIComponent(d.id), 'data-link': true, 'data-role': 'deploy-page' }, 'deploy page →')],
     ['Acceptance', h('span', badge(d.acceptanceStatus), d.acceptanceStatus === 'OUTSTANDING' && st.operate ? [' ',
       h('button.btn.btn-xs', { type: 'button', 'data-action': 'accept', onclick: () => acceptDialog(st, d, true) }, 'Accept'),
       h('button.btn.btn-xs', { type: 'button', 'data-action': 'reject', onclick: () => acceptDialog(st, d, false) }, 'Reject')] : null)],
