@@ -95,6 +95,19 @@ test('stages show in pipeline order (promote chain, then type, then name), and t
   await page.goto(srv.base + `/env/${ENV}/prod/history`);
   await page.locator('.stage-tab').first().waitFor();
   assert.deepEqual(await page.locator('.stage-tab').allTextContents(), ['staging', 'canary', 'prod']);
+  // The deploy dialog's "never deployed on the stage before" names the pipeline's predecessor, and none on the first stage.
+  for (const [stage, pred] of [['canary', 'staging'], ['staging', null]]) {
+    await page.goto(srv.base + `/env/${ENV}/${stage}`);
+    await page.click('[data-action=deploy]');
+    const dlg = page.locator('dialog[open]');
+    await dlg.locator(`tr[data-build="${seed.builds[1].id}"]`).click();
+    await dlg.locator('.build-summary').waitFor();
+    const warn = dlg.locator('[data-role=not-on-pred]');
+    if (pred) assert.match(await warn.textContent(), new RegExp(`never deployed on ${pred}`));
+    else assert.equal(await warn.count(), 0);
+    await dlg.locator('[data-role=cancel]').click();
+    await dlg.waitFor({ state: 'detached' });
+  }
 });
 
 test('a SUCCEEDING deploy counts as done: green, "Took" with its frozen duration', async () => {
