@@ -114,15 +114,9 @@ static int body_state(struct req *r, enum store_agent_action *ret)
 	const char *state;
 	int k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body with 'state' is required");
+	k = api_body_object(r, "a JSON body with 'state' is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		json_decref(in);
-		return req_bad(r, NULL, "the body must be a JSON object");
-	}
 	k = api_opt_string(r, in, "state", 64, &state);
 	if (k >= 0 && (!state || api_agent_action_from_string(state, ret) < 0))
 		k = req_bad(r, "state", "state must be NORMAL, PAUSED_BY_USER or RESET");
@@ -152,11 +146,7 @@ static int agent_put(struct req *r)
 			       now_ms());
 	if (k == 0)
 		k = http_fail(r, 404, NULL, "no agent '%s' in this stage", host);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot update agent");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot update agent");
 out:
 	json_decref(env);
 	json_decref(ids);
@@ -180,9 +170,7 @@ static int agent_put_host(struct req *r)
 	json_decref(ids);
 	if (k == 0)
 		return http_fail(r, 404, NULL, "no agent '%s'", host);
-	if (k < 0)
-		return api_store_error(r, k, "cannot update agent");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot update agent");
 }
 
 static int agents_reset_failed(struct req *r)
@@ -201,9 +189,7 @@ static int agents_reset_failed(struct req *r)
 	k = store_agent_reset_failed(r->srv->store, json_string_value(json_object_get(env, "id")), deploy_id,
 				     api_operator(r), now_ms());
 	json_decref(env);
-	if (k < 0)
-		return api_store_error(r, k, "cannot reset agents");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot reset agents");
 }
 
 static int agents_count(struct req *r)

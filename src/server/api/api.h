@@ -37,6 +37,10 @@ int api_security_scope(struct req *r, const char **ret_type, const char **ret_re
  * Records the 400/403 on r like the handlers. */
 int api_env_input_check(struct req *r, const json_t *in, bool create);
 
+/* The request's body as JSON (the caller's): 400 with the message `required` when there is none, 400 when it is
+ * malformed; api_body_object() also when it is not an object. */
+int api_body(struct req *r, const char *required, json_t **ret);
+int api_body_object(struct req *r, const char *required, json_t **ret);
 /* The env stage named by the {env}/{stage} path parameters; 404 when unknown. */
 int api_env_from_path(struct req *r, json_t **ret);
 /* A ConfigHistory object for env_id (changeId generated, operator = principal). change may be a
@@ -49,6 +53,12 @@ void api_configs_hide_history(struct req *r, json_t *list);
 /* Store failure that is not the caller's fault: -EAGAIN → 503, else 500 (logged once with the
  * store's message). -ENOENT/-EEXIST/-EBUSY pass through for the caller's own message. */
 int api_store_error(struct req *r, int k, const char *what);
+/* The object of id read from the store with get (store_build_get, store_deploy_get, ...), the caller's: 404
+ * "<what> '<id>' not found" (naming field, which may be NULL) when id is missing, malformed or unknown. */
+int api_get_by_id(struct req *r, const char *what, const char *field, const char *id,
+		  int (*get)(struct store *, const char *, json_t **), json_t **ret);
+/* The end of a change: 204 when the store call succeeded (k >= 0), else api_store_error(). */
+int api_store_done(struct req *r, int k, const char *what);
 /* The principal's name (publisher / operator), with upstream's "keep the last 64 chars" rule. */
 const char *api_operator(struct req *r);
 

@@ -70,9 +70,7 @@ static int build_post(struct req *r)
 	json_t *body = NULL, *out = NULL;
 	int k;
 
-	k = req_json(r, &body);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a Build JSON body is required");
+	k = api_body(r, "a Build JSON body is required", &body);
 	if (k < 0)
 		return k;
 	k = build_input_from_json(body, &b, &perr);
@@ -141,18 +139,10 @@ out:
 
 static int build_get(struct req *r)
 {
-	const char *id = req_param(r, "id");
 	json_t *b = NULL;
-	int k;
+	int k = api_get_by_id(r, "build", NULL, req_param(r, "id"), store_build_get, &b);
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "build '%.64s' not found", id);
-	k = store_build_get(r->srv->store, id, &b);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "build '%s' not found", id);
-	if (k < 0)
-		return api_store_error(r, k, "cannot read build");
-	return http_reply_json(r, 200, b);
+	return k < 0 ? k : http_reply_json(r, 200, b);
 }
 
 static int build_query_list(struct req *r, json_t **ret)
@@ -264,24 +254,17 @@ static int build_delete(struct req *r)
 		return http_fail(r, 404, NULL, "build '%s' not found", id);
 	if (k == -EBUSY)
 		return http_fail(r, 409, NULL, "build '%s' is referenced by a deploy", id);
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete build");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete build");
 }
 
 static int build_tags_one(struct req *r)
 {
-	const char *id = req_param(r, "id");
 	json_t *b = NULL, *tag = NULL;
 	int k;
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "build '%.64s' not found", id);
-	k = store_build_get(r->srv->store, id, &b);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "build '%s' not found", id);
+	k = api_get_by_id(r, "build", NULL, req_param(r, "id"), store_build_get, &b);
 	if (k < 0)
-		return api_store_error(r, k, "cannot read build");
+		return k;
 	k = deploy_build_effective_tag(r->srv, b, &tag);
 	if (k < 0) {
 		json_decref(b);

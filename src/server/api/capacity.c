@@ -25,6 +25,14 @@ static int capacity_type(struct req *r, const char **ret)
 	return 0;
 }
 
+/* The capacityType of the query and the stage of the path. */
+static int capacity_target(struct req *r, const char **ret_type, json_t **ret_env)
+{
+	int k = capacity_type(r, ret_type);
+
+	return k < 0 ? k : api_env_from_path(r, ret_env);
+}
+
 static bool name_ok(const char *type, const char *name)
 {
 	return streq(type, "HOST") ? api_host_ok(name) : api_group_ok(name);
@@ -36,10 +44,7 @@ static int capacity_get(struct req *r)
 	const char *type;
 	int k;
 
-	k = capacity_type(r, &type);
-	if (k < 0)
-		return k;
-	k = api_env_from_path(r, &env);
+	k = capacity_target(r, &type, &env);
 	if (k < 0)
 		return k;
 	k = store_capacity_get(r->srv->store, json_string_value(json_object_get(env, "id")), type, &list);
@@ -112,19 +117,14 @@ static int capacity_change(struct req *r, enum store_capacity_op op)
 	char *one = NULL;
 	int k;
 
-	k = capacity_type(r, &type);
-	if (k < 0)
-		return k;
-	k = api_env_from_path(r, &env);
+	k = capacity_target(r, &type, &env);
 	if (k < 0)
 		return k;
 	env_id = json_string_value(json_object_get(env, "id"));
 	if (op == STORE_CAPACITY_REPLACE) {
 		json_t *v;
 		size_t i;
-		k = req_json(r, &names);
-		if (k == -ENODATA)
-			k = req_bad(r, NULL, "a JSON array of names is required");
+		k = api_body(r, "a JSON array of names is required", &names);
 		if (k < 0)
 			goto out;
 		if (!json_is_array(names) || json_array_size(names) > 10000) {
@@ -163,11 +163,7 @@ static int capacity_change(struct req *r, enum store_capacity_op op)
 		k = capacity_refused(r, type, env_name, &why);
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot change capacity");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot change capacity");
 out:
 	free(one);
 	json_decref(env);

@@ -53,6 +53,49 @@ int api_store_error(struct req *r, int k, const char *what)
 	return http_fail(r, 500, NULL, "internal error");
 }
 
+int api_get_by_id(struct req *r, const char *what, const char *field, const char *id,
+		  int (*get)(struct store *, const char *, json_t **), json_t **ret)
+{
+	char msg[64];
+	int k;
+
+	if (!id || !api_id_ok(id))
+		return http_fail(r, 404, field, "%s '%.64s' not found", what, id ? id : "");
+	k = get(r->srv->store, id, ret);
+	if (k == -ENOENT)
+		return http_fail(r, 404, field, "%s '%s' not found", what, id);
+	(void)str_printf(msg, sizeof(msg), "cannot read %s", what);
+	return k < 0 ? api_store_error(r, k, msg) : 0;
+}
+
+int api_store_done(struct req *r, int k, const char *what)
+{
+	return k < 0 ? api_store_error(r, k, what) : http_reply_empty(r, 204);
+}
+
+int api_body(struct req *r, const char *required, json_t **ret)
+{
+	int k = req_json(r, ret);
+
+	return k == -ENODATA ? req_bad(r, NULL, "%s", required) : k;
+}
+
+int api_body_object(struct req *r, const char *required, json_t **ret)
+{
+	json_t *in = NULL;
+	int k;
+
+	k = api_body(r, required, &in);
+	if (k < 0)
+		return k;
+	if (!json_is_object(in)) {
+		json_decref(in);
+		return req_bad(r, NULL, "the body must be a JSON object");
+	}
+	*ret = in;
+	return 0;
+}
+
 int api_env_from_path(struct req *r, json_t **ret)
 {
 	const char *env = req_param(r, "env"), *stage = req_param(r, "stage");

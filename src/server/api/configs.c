@@ -37,15 +37,20 @@ static const struct config_kind *kind_of(struct req *r)
 	return NULL;
 }
 
+/* The config kind of the path and the stage it belongs to; 404 for an unknown kind. */
+static int config_target(struct req *r, const struct config_kind **ret_kind, json_t **ret_env)
+{
+	*ret_kind = kind_of(r);
+	return *ret_kind ? api_env_from_path(r, ret_env) : -ENOENT;
+}
+
 static int config_get(struct req *r)
 {
-	const struct config_kind *ck = kind_of(r);
+	const struct config_kind *ck;
 	json_t *env = NULL, *v = NULL;
 	int k;
 
-	if (!ck)
-		return -ENOENT;
-	k = api_env_from_path(r, &env);
+	k = config_target(r, &ck, &env);
 	if (k < 0)
 		return k;
 	k = store_config_get(r->srv->store, json_string_value(json_object_get(env, "id")), ck->kind, &v);
@@ -132,20 +137,16 @@ static int validate_map(struct req *r, json_t *in, enum store_config_kind kind, 
 
 static int config_put(struct req *r)
 {
-	const struct config_kind *ck = kind_of(r);
+	const struct config_kind *ck;
 	json_t *env = NULL, *in = NULL, *value = NULL, *hist = NULL;
 	const char *env_id;
 	int k;
 
-	if (!ck)
-		return -ENOENT;
-	k = api_env_from_path(r, &env);
+	k = config_target(r, &ck, &env);
 	if (k < 0)
 		return k;
 	env_id = json_string_value(json_object_get(env, "id"));
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body is required");
+	k = api_body(r, "a JSON body is required", &in);
 	if (k < 0)
 		goto out;
 	if (ck->kind == STORE_CONFIG_WEBHOOKS) {
@@ -178,11 +179,7 @@ static int config_put(struct req *r)
 		goto out;
 	}
 	k = store_config_put(r->srv->store, env_id, ck->kind, value, hist);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot store configuration");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot store configuration");
 out:
 	json_decref(env);
 	json_decref(in);

@@ -66,21 +66,19 @@ static int text_ok(const char *key, const char *v, size_t max, struct deploy_inp
 	return 0;
 }
 
-static int query_force(const struct query *q, bool *ret, struct deploy_input_error *err)
-{
-	if (query_bool(q, "force", false, ret) < 0)
-		return fail(err, "force", "force must be true or false");
-	return 0;
-}
-
-static int query_description(const struct query *q, const char **ret, struct deploy_input_error *err)
+/* force and description, which every deploy creation and action takes */
+static int query_order(const struct query *q, bool *ret_force, const char **ret_description,
+		       struct deploy_input_error *err)
 {
 	const char *d = query_get(q, "description");
-	int r = text_ok("description", d, DEPLOY_INPUT_DESCRIPTION_MAX, err);
+	int r;
 
+	if (query_bool(q, "force", false, ret_force) < 0)
+		return fail(err, "force", "force must be true or false");
+	r = text_ok("description", d, DEPLOY_INPUT_DESCRIPTION_MAX, err);
 	if (r < 0)
 		return r;
-	*ret = d;
+	*ret_description = d;
 	return 0;
 }
 
@@ -105,10 +103,7 @@ int deploy_input_create(const struct query *q, int current_stage_type, struct de
 	const char *delivery;
 	int r;
 
-	r = query_force(q, &in.force, err);
-	if (r < 0)
-		return r;
-	r = query_description(q, &in.description, err);
+	r = query_order(q, &in.force, &in.description, err);
 	if (r < 0)
 		return r;
 	delivery = query_get(q, "deliveryType");
@@ -167,10 +162,7 @@ int deploy_input_action(const struct query *q, struct deploy_action_input *ret, 
 		return fail(err, "actionType", "unknown actionType '%s' (PROMOTE, ROLLBACK, RESTART, PAUSE or RESUME)",
 			    shown(type, b, sizeof(b)));
 	in.action = (enum deploy_action)a;
-	r = query_force(q, &in.force, err);
-	if (r < 0)
-		return r;
-	r = query_description(q, &in.description, err);
+	r = query_order(q, &in.force, &in.description, err);
 	if (r < 0)
 		return r;
 	if (in.action == DEPLOY_ACTION_PROMOTE)

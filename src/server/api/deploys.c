@@ -51,15 +51,10 @@ static json_t *deploy_view(json_t *dep)
 
 static int get_deploy(struct req *r, const char *id, const char *field, json_t **ret)
 {
-	int k;
+	int k = api_get_by_id(r, "deploy", field, id, store_deploy_get, ret);
 
-	if (!id || !api_id_ok(id))
-		return http_fail(r, 404, field, "deploy '%.64s' not found", id ? id : "");
-	k = store_deploy_get(r->srv->store, id, ret);
-	if (k == -ENOENT)
-		return http_fail(r, 404, field, "deploy '%s' not found", id);
 	if (k < 0)
-		return api_store_error(r, k, "cannot read deploy");
+		return k;
 	deploy_view(*ret);
 	return 0;
 }
@@ -321,11 +316,7 @@ static int deploy_host_actions(struct req *r)
 	if (k < 0)
 		goto out;
 	k = store_agent_action(r->srv->store, js(env, "id"), ids, a, api_operator(r), now_ms());
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot apply the host action");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot apply the host action");
 out:
 	json_decref(env);
 	json_decref(ids);
@@ -444,11 +435,7 @@ static int deploy_accept(struct req *r)
 	}
 	k = store_deploy_set_acceptance(r->srv->store, js(dep, "id"), acceptance_status_to_string(acc.acceptance_status),
 					acc.description, now_ms());
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot update deploy");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot update deploy");
 out:
 	json_decref(dep);
 	json_decref(env);

@@ -291,15 +291,9 @@ static int env_create(struct req *r)
 	bool grant_admin = false;
 	int k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "an EnvStage JSON body is required");
+	k = api_body_object(r, "an EnvStage JSON body is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	env_name = json_string_value(json_object_get(in, "envName"));
 	stage_name = json_string_value(json_object_get(in, "stageName"));
 	if (!env_name || !env_name_is_valid(env_name)) {
@@ -381,18 +375,10 @@ static int env_get(struct req *r)
 
 static int env_get_by_id(struct req *r)
 {
-	const char *id = req_param(r, "id");
 	json_t *env = NULL;
-	int k;
+	int k = api_get_by_id(r, "env", NULL, req_param(r, "id"), store_env_get_by_id, &env);
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "env '%.64s' not found", id);
-	k = store_env_get_by_id(r->srv->store, id, &env);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "env '%s' not found", id);
-	if (k < 0)
-		return api_store_error(r, k, "cannot read env stage");
-	return http_reply_json(r, 200, env);
+	return k < 0 ? k : http_reply_json(r, 200, env);
 }
 
 static int env_list(struct req *r)
@@ -473,9 +459,7 @@ static int env_update(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body is required");
+	k = api_body_object(r, "a JSON body is required", &in);
 	if (k < 0)
 		goto out;
 	const char *old_policy = json_string_value(json_object_get(env, "failurePolicy"));
@@ -519,9 +503,7 @@ static int env_delete(struct req *r)
 					       "the hosts ping first");
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "env stage not found");
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete env stage");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete env stage");
 }
 
 static int env_history(struct req *r)
@@ -583,9 +565,7 @@ static int env_enable(struct req *r, const json_t *env)
 				  enable ? "NORMAL" : "DISABLED", tag, api_operator(r), change);
 	json_decref(tag);
 	free(change);
-	if (k < 0)
-		return api_store_error(r, k, "cannot change the stage state");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot change the stage state");
 }
 
 static int env_action(struct req *r)

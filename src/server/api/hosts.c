@@ -131,11 +131,7 @@ static int hosts_stop_env(struct req *r)
 		k = http_fail(r, 404, NULL, "every host must have an agent in this stage");
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot stop hosts");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot stop hosts");
 out:
 	json_decref(env);
 	json_decref(ids);
@@ -157,9 +153,7 @@ static int hosts_stop_one(struct req *r)
 	ids = json_pack("[s]", id);
 	k = store_host_stop(r->srv->store, NULL, ids, replace, api_operator(r), now_ms());
 	json_decref(ids);
-	if (k < 0)
-		return api_store_error(r, k, "cannot stop host");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot stop host");
 }
 
 static int hosts_register(struct req *r)
@@ -169,15 +163,9 @@ static int hosts_register(struct req *r)
 	const char *name, *id, *group, *ip, *account;
 	int k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a Host JSON body is required");
+	k = api_body_object(r, "a Host JSON body is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_string(r, in, "hostName", 64, &name)) < 0 || (k = api_opt_string(r, in, "hostId", 64, &id)) < 0 ||
 	    (k = api_opt_string(r, in, "groupName", 128, &group)) < 0 || (k = api_opt_string(r, in, "ip", 64, &ip)) < 0 ||
 	    (k = api_opt_string(r, in, "accountId", 64, &account)) < 0)
@@ -205,11 +193,7 @@ static int hosts_register(struct req *r)
 			      "capacity has, needs role ADMIN at SYSTEM scope", name, why.env, group);
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot register host");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot register host");
 out:
 	json_decref(in);
 	return k;
@@ -223,15 +207,9 @@ static int hosts_update(struct req *r)
 
 	if (!patch)
 		return -ENOMEM;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body is required");
+	k = api_body_object(r, "a JSON body is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_string(r, in, "ip", 64, &s)) < 0)
 		goto out;
 	if (s)
@@ -253,11 +231,7 @@ static int hosts_update(struct req *r)
 		k = http_fail(r, 404, NULL, "host '%s' not found", id);
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot update host");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot update host");
 out:
 	json_decref(in);
 	json_decref(patch);

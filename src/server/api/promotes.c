@@ -55,15 +55,9 @@ static int promote_put(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a PromoteConfig JSON body is required");
+	k = api_body_object(r, "a PromoteConfig JSON body is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	k = store_promote_get(r->srv->store, js(env, "id"), &p);
 	if (k == -ENOENT) {
 		p = promote_defaults(js(env, "id"));
@@ -137,11 +131,7 @@ static int promote_put(struct req *r)
 		goto out;
 	}
 	k = store_promote_put(r->srv->store, p, hist);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot store promote config");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot store promote config");
 out:
 	json_decref(env);
 	json_decref(in);
@@ -204,15 +194,9 @@ static int schedule_put(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a DeploySchedule JSON body is required");
+	k = api_body_object(r, "a DeploySchedule JSON body is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_int(r, in, "totalSessions", 0, 1000, &total, &present)) < 0)
 		goto out;
 	if (!present) {
@@ -341,11 +325,7 @@ static int schedule_override(struct req *r)
 	k = store_schedule_put(r->srv->store, sch);
 	if (k >= 0 && hist)
 		k = store_history_add(r->srv->store, hist);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot store schedule");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot store schedule");
 out:
 	json_decref(env);
 	json_decref(sch);

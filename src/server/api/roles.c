@@ -77,15 +77,9 @@ static int read_body(struct req *r, bool create, json_t **ret_in, const char **r
 	json_t *in = NULL;
 	int role, k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		return req_bad(r, NULL, create ? "a JSON body {name, role} is required" : "a JSON body {role} is required");
+	k = api_body_object(r, create ? "a JSON body {name, role} is required" : "a JSON body {role} is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		json_decref(in);
-		return req_bad(r, NULL, "the body must be a JSON object");
-	}
 	k = api_opt_enum(r, in, "role", role_from_string_alias, &role);
 	if (k >= 0 && role < 0)
 		k = req_bad(r, "role", "role is required");
@@ -187,9 +181,7 @@ static int binding_delete(struct req *r, const char *kind)
 	k = store_binding_delete(r->srv->store, kind, type, resource, name);
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "%s role '%s' not found", kind_word(kind), name);
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete role binding");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete role binding");
 }
 
 #define KIND_HANDLERS(prefix, kind)                                                                                    \

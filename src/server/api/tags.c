@@ -42,15 +42,9 @@ static int tag_create(struct req *r)
 	char id[ID_LEN + 1], location[64], *meta = NULL;
 	int value, type, k;
 
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a Tag JSON body is required");
+	k = api_body_object(r, "a Tag JSON body is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	if ((k = api_opt_enum(r, in, "value", tag_value_from_string, &value)) < 0 ||
 	    (k = api_opt_enum(r, in, "targetType", tag_target_type_from_string, &type)) < 0 ||
 	    (k = api_opt_string(r, in, "targetId", 128, &target_id)) < 0 ||
@@ -72,19 +66,9 @@ static int tag_create(struct req *r)
 	if (k < 0)
 		goto out;
 	if (type == TAG_TARGET_TYPE_BUILD) {
-		if (!api_id_ok(target_id)) {
-			k = http_fail(r, 404, "targetId", "build '%.64s' not found", target_id);
+		k = api_get_by_id(r, "build", "targetId", target_id, store_build_get, &build);
+		if (k < 0)
 			goto out;
-		}
-		k = store_build_get(r->srv->store, target_id, &build);
-		if (k == -ENOENT) {
-			k = http_fail(r, 404, "targetId", "build '%s' not found", target_id);
-			goto out;
-		}
-		if (k < 0) {
-			k = api_store_error(r, k, "cannot read build");
-			goto out;
-		}
 		meta = json_dumps(build, JSON_COMPACT);
 		target_id = js(build, "name");
 	}
@@ -115,18 +99,10 @@ out:
 
 static int tag_get(struct req *r)
 {
-	const char *id = req_param(r, "id");
 	json_t *tag = NULL;
-	int k;
+	int k = api_get_by_id(r, "tag", NULL, req_param(r, "id"), store_tag_get, &tag);
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "tag '%.64s' not found", id);
-	k = store_tag_get(r->srv->store, id, &tag);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "tag '%s' not found", id);
-	if (k < 0)
-		return api_store_error(r, k, "cannot read tag");
-	return http_reply_json(r, 200, tag);
+	return k < 0 ? k : http_reply_json(r, 200, tag);
 }
 
 static int tag_delete(struct req *r)
@@ -135,13 +111,9 @@ static int tag_delete(struct req *r)
 	json_t *tag = NULL;
 	int k;
 
-	if (!api_id_ok(id))
-		return http_fail(r, 404, NULL, "tag '%.64s' not found", id);
-	k = store_tag_get(r->srv->store, id, &tag);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "tag '%s' not found", id);
+	k = api_get_by_id(r, "tag", NULL, id, store_tag_get, &tag);
 	if (k < 0)
-		return api_store_error(r, k, "cannot read tag");
+		return k;
 	/* a BUILD tag's targetId is a build name: any scope may remove it, as it may create it */
 	k = streq_ptr(js(tag, "targetType"), "BUILD") ? http_require(r, ROLE_OPERATOR, SCOPE_ANY, NULL)
 						       : require_for_target(r, js(tag, "targetType"), js(tag, "targetId"));

@@ -144,15 +144,9 @@ static int token_create(struct req *r)
 	k = api_security_scope(r, &type, &resource);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		return req_bad(r, NULL, "a JSON body {name, role, expireDate?} is required");
+	k = api_body_object(r, "a JSON body {name, role, expireDate?} is required", &in);
 	if (k < 0)
 		return k;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	name = json_string_value(json_object_get(in, "name"));
 	if (!name || !principal_name_is_valid(name)) {
 		k = req_bad(r, "name", "name is required and must match ^[A-Za-z0-9._@-]{1,64}$");
@@ -231,15 +225,9 @@ static int token_update(struct req *r)
 		k = token_find(r, type, resource, &row);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a JSON body {role?, expireDate?} is required");
+	k = api_body_object(r, "a JSON body {role?, expireDate?} is required", &in);
 	if (k < 0)
 		goto out;
-	if (!json_is_object(in)) {
-		k = req_bad(r, NULL, "the body must be a JSON object");
-		goto out;
-	}
 	k = api_opt_enum(r, in, "role", role_from_string_alias, &role);
 	if (k >= 0)
 		k = read_expire(r, in, &exp, &present);
@@ -256,11 +244,7 @@ static int token_update(struct req *r)
 		k = http_fail(r, 404, NULL, "token not found");
 		goto out;
 	}
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot update token");
-		goto out;
-	}
-	k = http_reply_empty(r, 204);
+	k = api_store_done(r, k, "cannot update token");
 out:
 	json_decref(in);
 	json_decref(row);
@@ -281,9 +265,7 @@ static int token_delete(struct req *r)
 	k = store_token_delete(r->srv->store, type, resource, name);
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "token '%s' not found", name);
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete token");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete token");
 }
 
 const struct route api_tokens_routes[] = {
