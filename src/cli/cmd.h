@@ -53,6 +53,8 @@ int cli_load_object_file(struct cli *c, const char *cmd, const char *path, json_
 int env_enable(struct cli *c, int argc, char **argv);
 int env_disable(struct cli *c, int argc, char **argv);
 int env_history(struct cli *c, int argc, char **argv);
+/* `env constraint` (cmd_constraint.c): the stage's deploy constraint. */
+int env_constraint(struct cli *c, int argc, char **argv);
 
 /* A named sub-command table below a group ("env config", "role user"), for `slipway completion`. */
 struct cmd_group {

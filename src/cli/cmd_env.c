@@ -790,6 +790,7 @@ const struct cmd env_commands[] = {
     {"enable", env_enable, "enable a stage (it may be promoted to)"},
     {"disable", env_disable, "disable a stage (no promotes to it)"},
     {"history", env_history, "the stage's config history (--diff)"},
+    {"constraint", env_constraint, "show, set or delete the stage's deploy constraint (zone-aware rollouts)"},
 };
 
 const size_t env_n_commands = ELEMENTSOF(env_commands);

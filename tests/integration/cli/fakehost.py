@@ -24,10 +24,11 @@ class FakeHost:
     def __init__(self, server, host):
         self.server, self.host, self.reports = server, host, {}
         self.error_message, self.error_code = "scripted failure", 1  # what a failed step reports
+        self.extra = {}  # more ping fields (availabilityZone, ec2Tags)
 
     def ping(self, status_for_goal="SUCCEEDED"):
         body = {"hostId": self.host, "hostName": self.host, "hostIp": "127.0.0.1",
-                "agentVersion": "test-agent/1", "reports": list(self.reports.values())}
+                "agentVersion": "test-agent/1", "reports": list(self.reports.values()), **self.extra}
         code, resp = self.server.api("POST", "/v1/system/ping", body)
         assert code == 200, resp
         goal = resp.get("deployGoal")

@@ -89,11 +89,13 @@ class Server(ServerProcess):
 class Host:
     """A simulated agent: it runs the stage of every goal at once and reports the result on its next ping."""
 
-    def __init__(self, server, host_id, groups=None, host_name=None):
+    def __init__(self, server, host_id, groups=None, host_name=None, zone=None, tags=None):
         self.server = server
         self.host_id = host_id
         self.host_name = host_name or host_id
         self.groups = groups or []
+        self.zone = zone           # availabilityZone, sent when set
+        self.tags = tags or {}     # ec2Tags, sent when not empty
         self.reports = {}          # envId -> report
         self.fail = {}             # (envId or None, stage) -> agentStatus to report instead of SUCCEEDED
         self.fail_once = False     # forget a failure once it has been reported
@@ -102,8 +104,13 @@ class Host:
         self.session = requests.Session()
 
     def body(self):
-        return {"hostId": self.host_id, "hostName": self.host_name, "hostIp": "10.0.0.1",
-                "groups": self.groups, "agentVersion": "sim/1", "reports": list(self.reports.values())}
+        b = {"hostId": self.host_id, "hostName": self.host_name, "hostIp": "10.0.0.1",
+             "groups": self.groups, "agentVersion": "sim/1", "reports": list(self.reports.values())}
+        if self.zone:
+            b["availabilityZone"] = self.zone
+        if self.tags:
+            b["ec2Tags"] = self.tags
+        return b
 
     def ping(self, wait=None, timeout=10, apply=True):
         params = {"wait": wait} if wait is not None else None

@@ -8,27 +8,12 @@ from ping_support import IN_FLIGHT, Host, converge, ping_round
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
 
-class TaggedHost(Host):
-    def __init__(self, server, host_id, zone=None, tags=None, **kw):
-        super().__init__(server, host_id, **kw)
-        self.zone = zone
-        self.tags = tags if tags is not None else {}
-
-    def body(self):
-        b = super().body()
-        if self.zone:
-            b["availabilityZone"] = self.zone
-        if self.tags:
-            b["ec2Tags"] = self.tags
-        return b
-
-
 def zoned_stage(server, per_zone=10, untagged=0, **fields):
     e = server.make_env("web", "prod", **fields)
     server.set_groups("web", "prod", ["g"])
-    hosts = [TaggedHost(server, "h%s%02d" % (z[-1], i), zone=z, groups=["g"], tags={"team": "web"})
+    hosts = [Host(server, "h%s%02d" % (z[-1], i), zone=z, groups=["g"], tags={"team": "web"})
              for i in range(per_zone) for z in ZONES]
-    hosts += [TaggedHost(server, "u%02d" % i, groups=["g"]) for i in range(untagged)]
+    hosts += [Host(server, "u%02d" % i, groups=["g"]) for i in range(untagged)]
     return e, hosts
 
 
@@ -86,7 +71,7 @@ def test_host_tags_from_pings(server):
     ({"a b": "x"}, "ec2Tags"), ({"k": 5}, "ec2Tags.k"), ({"k": "v" * 257}, "ec2Tags.k"),
     ({"k%d" % i: "v" for i in range(33)}, "ec2Tags"), (["x"], "ec2Tags")])
 def test_bad_tags_refused(server, tags, field):
-    h = TaggedHost(server, "h1", tags=tags)
+    h = Host(server, "h1", tags=tags)
     r = server.session.post(server.url + "/v1/system/ping", json=h.body(),
                             headers={"Authorization": "token " + server.token}, timeout=10)
     assert r.status_code == 400 and r.json()["field"] == field, r.text
@@ -190,7 +175,7 @@ def test_held_pings_of_the_next_zone_wake(server):
     e = server.make_env("web", "prod", maxParallel=5)
     server.set_groups("web", "prod", ["g"])
     zone = {"c1": "c", "c2": "c", "b1": "b", "a1": "a"}
-    hosts = {h: TaggedHost(server, h, zone=z, groups=["g"]) for h, z in zone.items()}
+    hosts = {h: Host(server, h, zone=z, groups=["g"]) for h, z in zone.items()}
     first_deploy(server, e, list(hosts.values()))
     server.ok("POST", "/v1/envs/web/prod/deploy_constraint",
               json={"constraintKey": "availabilityZone", "maxParallel": 1, "constraintType": "GROUP_BY_GROUP"})
@@ -226,7 +211,7 @@ def test_held_pings_of_the_next_zone_wake(server):
 def test_failing_host_under_each_policy(server, policy):
     e, hosts = zoned_stage(server, per_zone=2, maxParallel=3, failurePolicy=policy)
     # the failing host is alone in the zone that goes first ("_" sorts before "a")
-    failing = TaggedHost(server, "hx00", zone="us-east-1_", groups=["g"])
+    failing = Host(server, "hx00", zone="us-east-1_", groups=["g"])
     hosts.insert(0, failing)
     d1 = first_deploy(server, e, hosts)
     server.progress("web", "prod")
