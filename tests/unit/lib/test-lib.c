@@ -158,6 +158,32 @@ static void test_cfg(void **state)
 	cfg_release(conf_table, 3, &c);
 }
 
+static void test_csv_entry(void **state)
+{
+	static const struct {
+		const char *list;
+		int k;
+		size_t size;
+		int want;
+		const char *tok;
+	} rows[] = {
+		{ "1,2,3", 1, 8, 0, "1" },	    { "1, 20% ,3", 2, 8, 0, "20%" }, { "1,2,3", 3, 8, 0, "3" },
+		{ "1,2,3", 4, 8, -EINVAL, "" },	    { "1,,3", 2, 8, -EINVAL, "" },   { "1,2", 0, 8, -EINVAL, "" },
+		{ NULL, 1, 8, -EINVAL, "" },	    { "12345678", 1, 8, -EINVAL, "" }, { "1234567", 1, 8, 0, "1234567" },
+		{ "  ", 1, 8, -EINVAL, "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char tok[8] = "";
+		int r = str_csv_entry(rows[i].list, rows[i].k, tok, rows[i].size);
+
+		if (r != rows[i].want || (r == 0 && strcmp(tok, rows[i].tok) != 0))
+			fail_msg("'%s' #%d: %d '%s', want %d '%s'", rows[i].list ? rows[i].list : "(null)", rows[i].k, r,
+				 tok, rows[i].want, rows[i].tok);
+	}
+}
+
 static void test_json_depth(void **state)
 {
 	char deep[200];
@@ -216,7 +242,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_parse), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_hash),    cmocka_unit_test(test_cfg),   cmocka_unit_test(test_json_depth),
-		cmocka_unit_test(test_json_append),
+		cmocka_unit_test(test_json_append), cmocka_unit_test(test_csv_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
