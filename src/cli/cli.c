@@ -195,6 +195,8 @@ int cli_exit_code(const struct cli *c, int r)
 		return CLI_EXIT_DEPLOY_FAILED;
 	if (r == CLI_RESULT_DEPLOY_ABORTED)
 		return CLI_EXIT_DEPLOY_ABORTED;
+	if (r == CLI_RESULT_DEPLOY_EMPTY)
+		return CLI_EXIT_DEPLOY_EMPTY;
 	if (c->usage_error)
 		return CLI_EXIT_USAGE;
 	if (r == -EREMOTEIO) {

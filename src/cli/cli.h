@@ -17,6 +17,7 @@
 enum {
 	CLI_RESULT_DEPLOY_FAILED = 1,  /* the deploy is FAILING */
 	CLI_RESULT_DEPLOY_ABORTED = 2, /* the deploy was ABORTED or replaced by another deploy */
+	CLI_RESULT_DEPLOY_EMPTY = 3,   /* the deploy succeeded with no host: nothing was deployed */
 };
 
 /* Exit codes (documented in `slipway --help` and docs/cli.md). */
@@ -24,6 +25,7 @@ enum {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_DEPLOY_FAILED = 1,
 	CLI_EXIT_DEPLOY_ABORTED = 2,
+	CLI_EXIT_DEPLOY_EMPTY = 3,
 	CLI_EXIT_USAGE = 64,	   /* EX_USAGE: bad command line */
 	CLI_EXIT_REJECTED = 65,	   /* EX_DATAERR: the server refused the input (HTTP 400) */
 	CLI_EXIT_NOINPUT = 66,	   /* EX_NOINPUT: a local input file is missing or unreadable */

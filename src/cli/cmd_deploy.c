@@ -14,7 +14,7 @@
 
 static const char usage[] =
     "usage: slipway deploy ENV/STAGE (--build ID | --latest [--branch B]) [--description TEXT] [--force]\n"
-    "                      [--wait [--timeout S] [--interval S]] [--json]\n"
+    "                      " DEPLOY_WAIT_USAGE " [--json]\n"
     "\n"
     "Create a deploy of a build on ENV/STAGE and print its id.\n"
     "  --build ID        the build to deploy\n"
@@ -22,9 +22,7 @@ static const char usage[] =
     "  --branch B        with --latest: only builds of branch B\n"
     "  --description T   deploy description\n"
     "  --force           deploy even a build tagged BAD_BUILD\n"
-    "  --wait            follow the deploy until it succeeds (exit 0), fails (1) or is aborted (2)\n"
-    "  --timeout S       give up waiting after S seconds (exit 75)\n"
-    "  --interval S      seconds between progress polls (default 2)\n"
+    DEPLOY_WAIT_HELP
     "\n"
     "'slipway deploy promote|rollback|restart|pause|resume ...' is the same as the command alone.\n";
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "failures.h"
 #include "http.h"
 #include "jsonutil.h"
 #include "util.h"
@@ -12,7 +13,8 @@
 static const char usage[] = "usage: slipway hosts ENV/STAGE [--json]\n"
 			    "\n"
 			    "List the hosts of ENV/STAGE (by host or group capacity) with their agent's deploy stage,\n"
-			    "state and last result. --json prints {\"hosts\": [Host], \"agents\": [Agent]}.\n";
+			    "state and last result, then each failing host with the step it failed at, its exit code\n"
+			    "and the last lines of its script output. --json prints {\"hosts\": [Host], \"agents\": [Agent]}.\n";
 
 static const json_t *agent_of(const json_t *agents, const char *host_id)
 {
@@ -111,6 +113,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 		if (!seen)
 			print_row(c, NULL, a);
 	}
+	(void)failures_print(c, c->out, env, stage, agents, NULL);
 	r = 0;
 out:
 	json_decref(all);

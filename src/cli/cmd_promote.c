@@ -13,15 +13,13 @@
 
 static const char usage[] =
     "usage: slipway promote ENV/STAGE --from STAGE [--description TEXT] [--force]\n"
-    "                       [--wait [--timeout S] [--interval S]] [--json]\n"
+    "                       " DEPLOY_WAIT_USAGE " [--json]\n"
     "\n"
     "Deploy the build that ENV/FROM currently runs to ENV/STAGE and print the new deploy's id.\n"
     "  --from STAGE      source stage of the same env (ENV/STAGE is accepted too)\n"
     "  --description T   deploy description\n"
     "  --force           promote even a build tagged BAD_BUILD\n"
-    "  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"
-    "  --timeout S       give up waiting after S seconds (exit 75)\n"
-    "  --interval S      seconds between progress polls (default 2)\n";
+    DEPLOY_WAIT_HELP;
 
 int cmd_promote(struct cli *c, int argc, char **argv)
 {

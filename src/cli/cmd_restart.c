@@ -9,13 +9,11 @@
 #include "banned.h"
 
 static const char usage[] =
-    "usage: slipway restart ENV/STAGE [--description TEXT] [--wait [--timeout S] [--interval S]] [--json]\n"
+    "usage: slipway restart ENV/STAGE [--description TEXT] " DEPLOY_WAIT_USAGE " [--json]\n"
     "\n"
     "Restart the current build of ENV/STAGE on every host (a RESTART deploy); prints its id.\n"
     "  --description T   deploy description\n"
-    "  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"
-    "  --timeout S       give up waiting after S seconds (exit 75)\n"
-    "  --interval S      seconds between progress polls (default 2)\n";
+    DEPLOY_WAIT_HELP;
 
 int cmd_restart(struct cli *c, int argc, char **argv)
 {

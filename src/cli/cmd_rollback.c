@@ -9,15 +9,13 @@
 
 static const char usage[] =
     "usage: slipway rollback ENV/STAGE [--to DEPLOY_ID] [--description TEXT] [--force]\n"
-    "                        [--wait [--timeout S] [--interval S]] [--json]\n"
+    "                        " DEPLOY_WAIT_USAGE " [--json]\n"
     "\n"
     "Return ENV/STAGE to an earlier deploy's build and print the rollback deploy's id.\n"
     "  --to DEPLOY_ID    the deploy to return to (default: the newest earlier SUCCEEDED deploy)\n"
     "  --description T   deploy description\n"
     "  --force           roll back even to a build tagged BAD_BUILD\n"
-    "  --wait            follow the deploy (exit 0 succeeded, 1 failing, 2 aborted)\n"
-    "  --timeout S       give up waiting after S seconds (exit 75)\n"
-    "  --interval S      seconds between progress polls (default 2)\n";
+    DEPLOY_WAIT_HELP;
 
 int cmd_rollback(struct cli *c, int argc, char **argv)
 {

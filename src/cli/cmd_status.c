@@ -6,21 +6,26 @@
 
 #include "cmd.h"
 #include "deploy.h"
+#include "failures.h"
 #include "http.h"
 #include "jsonutil.h"
 #include "util.h"
 #include "banned.h"
 
 static const char usage[] =
-    "usage: slipway status ENV/STAGE [--watch [--timeout S] [--interval S]] [--json]\n"
+    "usage: slipway status ENV/STAGE [--watch [--timeout S] [--interval S] [--allow-empty]] [--json]\n"
     "\n"
-    "Show the current deploy of ENV/STAGE and its hosts' progress.\n"
-    "  --watch           keep following it until it succeeds (exit 0), fails (1) or is aborted (2)\n"
+    "Show the current deploy of ENV/STAGE, its hosts' progress and what each failing host reported\n"
+    "(its step, exit code and the last lines of its script output).\n"
+    "  --watch           keep following it until it succeeds (exit 0), fails (1), is replaced (2)\n"
+    "                    or succeeds with no host (3)\n"
+    "  --allow-empty     with --watch: a success with no host exits 0\n"
     "  --timeout S       give up watching after S seconds (exit 75)\n"
     "  --interval S      seconds between progress polls (default 2)\n"
     "  --json            print {\"env\": EnvStage, \"deploy\": Deploy, \"progress\": DeployProgress}\n";
 
-static void print_status(struct cli *c, const json_t *env, const json_t *deploy, const json_t *progress)
+static void print_status(struct cli *c, const char *env_name, const char *stage_name, const json_t *env,
+			 const json_t *deploy, const json_t *progress)
 {
 	struct progress_view v;
 	char t[64], b1[64], b2[64], line[1024];
@@ -43,9 +48,13 @@ static void print_status(struct cli *c, const json_t *env, const json_t *deploy,
 	fprintf(c->out, "started    %s by %s\n", cli_json_time(json_object_get(deploy, "startDate"), t, sizeof(t)),
 		cli_json_text(json_object_get(deploy, "operator"), b1, sizeof(b1)));
 	fprintf(c->out, "accepted   %s\n", cli_json_text(json_object_get(deploy, "acceptanceStatus"), b1, sizeof(b1)));
+	if (json_is_string(json_object_get(deploy, "outcome")))
+		fprintf(c->out, "outcome    %s\n", json_string_value(json_object_get(deploy, "outcome")));
 	if (progress_view_from_json(deploy, progress, &v) == 0) {
 		progress_format_line(&v, line, sizeof(line));
 		fprintf(c->out, "progress   %s\n", line);
+		(void)failures_print(c, c->out, env_name, stage_name, json_object_get(progress, "agents"),
+				     v.deploy_id);
 	}
 }
 
@@ -59,7 +68,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	if (r != 0)
 		return r > 0 ? 0 : r;
 	if (a.wait)
-		return deploy_follow(c, a.env, a.stage, NULL, a.timeout_s, a.interval_ms);
+		return deploy_follow(c, &a, NULL);
 
 	r = http_requestf(c, "GET", NULL, NULL, &env, "/v1/envs/%s/%s", a.env, a.stage);
 	if (r < 0)
@@ -79,7 +88,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		all = json_pack("{s:O, s:O?, s:O?}", "env", env, "deploy", deploy, "progress", progress);
 		r = all ? cli_print_json(c, all) : -ENOMEM;
 	} else
-		print_status(c, env, deploy, progress);
+		print_status(c, a.env, a.stage, env, deploy, progress);
 out:
 	json_decref(all);
 	json_decref(env);

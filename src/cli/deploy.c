@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/deploy.c: shared argument parsing for the deploy commands, the deploy action call, and the
- * --wait/--watch loop with its progress display. */
+ * progress display of --wait/--watch (whose loop is follow.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "deploy.h"
+#include "failures.h"
 #include "http.h"
 #include "jsonutil.h"
 #include "names.h"
@@ -36,6 +37,7 @@ static unsigned option_class(int opt)
 		return DEPLOY_OPT_WATCH;
 	case 't':
 	case 'i':
+	case 'E':
 		return DEPLOY_OPT_WAIT | DEPLOY_OPT_WATCH;
 	case 'F':
 		return DEPLOY_OPT_FROM;
@@ -68,6 +70,9 @@ static int option_apply(struct cli *c, const char *cmd, int opt, struct deploy_a
 	case 'W':
 		a->wait = true;
 		break;
+	case 'E':
+		a->allow_empty = true;
+		break;
 	case 't':
 		if (parse_i64(optarg, 1, 7 * 86400, &a->timeout_s) < 0)
 			return cli_usage_error(c, "%s: --timeout wants whole seconds (1..604800), not '%s'", cmd,
@@ -96,6 +101,9 @@ static int deploy_args_check(struct cli *c, const char *cmd, unsigned allowed, s
 		if (a->branch && !a->latest)
 			return cli_usage_error(c, "%s: --branch goes with --latest", cmd);
 	}
+	if (a->allow_empty && !a->wait)
+		return cli_usage_error(c, "%s: --allow-empty goes with --%s", cmd,
+				       allowed & DEPLOY_OPT_WATCH ? "watch" : "wait");
 	if ((allowed & DEPLOY_OPT_FROM) && !a->from_stage)
 		return cli_usage_error(c, "%s: --from STAGE is required", cmd);
 	if (a->from_stage && strchr(a->from_stage, '/')) {
@@ -120,7 +128,8 @@ int deploy_args_parse(struct cli *c, const char *cmd, unsigned allowed, const ch
 	    {"force", no_argument, NULL, 'f'},		{"wait", no_argument, NULL, 'w'},
 	    {"watch", no_argument, NULL, 'W'},		{"timeout", required_argument, NULL, 't'},
 	    {"interval", required_argument, NULL, 'i'}, {"from", required_argument, NULL, 'F'},
-	    {"to", required_argument, NULL, 'T'},	CLI_COMMON_LONGOPTS,
+	    {"to", required_argument, NULL, 'T'},	{"allow-empty", no_argument, NULL, 'E'},
+	    CLI_COMMON_LONGOPTS,
 	};
 	struct deploy_args a = {.interval_ms = 2000};
 	const char *target = NULL;
@@ -198,7 +207,7 @@ int deploy_report(struct cli *c, const struct deploy_args *a, json_t *deploy)
 		fprintf(c->out, "%s\n", id);
 	if (r == 0 && a->wait && id) {
 		fflush(c->out);
-		r = deploy_follow(c, a->env, a->stage, id, a->timeout_s, a->interval_ms);
+		r = deploy_follow(c, a, id);
 	}
 	json_decref(deploy);
 	return r;
@@ -209,6 +218,23 @@ static int64_t int_or_zero(const json_t *o, const char *key)
 	json_t *v = json_object_get(o, key);
 
 	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* Append the agent's host name to v->failed_hosts; "..." once it is full. */
+static void add_failed_name(struct progress_view *v, const json_t *agent)
+{
+	const char *name = NULL;
+	size_t len = strlen(v->failed_hosts), room = sizeof(v->failed_hosts) - len;
+
+	if (json_get_string(agent, "hostName", 256, &name) < 0 && json_get_string(agent, "hostId", 256, &name) < 0)
+		name = "?";
+	if (len >= 3 && streq(v->failed_hosts + len - 3, "..."))
+		return;
+	if (strlen(name) + 2 + 3 >= room) {
+		(void)snprintf(v->failed_hosts + len, room, "%s...", len ? ", " : "");
+		return;
+	}
+	(void)snprintf(v->failed_hosts + len, room, "%s%s", len ? ", " : "", name);
 }
 
 int progress_view_from_json(const json_t *deploy, const json_t *progress, struct progress_view *ret)
@@ -230,20 +256,20 @@ int progress_view_from_json(const json_t *deploy, const json_t *progress, struct
 		agents = json_object_get(progress, "agents");
 		json_array_foreach(agents, i, agent)
 		{
-			const char *did = NULL, *stage = NULL, *status = NULL;
+			const char *did = NULL, *stage = NULL;
 			int s;
 
 			(void)json_get_string(agent, "deployId", 256, &did);
 			(void)json_get_string(agent, "deployStage", 64, &stage);
-			(void)json_get_string(agent, "status", 64, &status);
 			if (!did || !streq(did, id) || !stage || (s = deploy_stage_from_string(stage)) < 0) {
 				v.other++;
 				continue;
 			}
 			v.stage_counts[s]++;
-			if (status && agent_status_from_string(status) != AGENT_STATUS_SUCCEEDED &&
-			    agent_status_from_string(status) != AGENT_STATUS_UNKNOWN)
+			if (failures_agent_failed(agent, id)) {
 				v.failing++;
+				add_failed_name(&v, agent);
+			}
 		}
 		v.missing = json_array_size(json_object_get(progress, "missingHosts"));
 		v.provisioning = json_array_size(json_object_get(progress, "provisioningHosts"));
@@ -271,14 +297,28 @@ static void format_counts(const struct progress_view *v, char *buf, size_t size)
 		(void)snprintf(buf + n, size - n, "%smissing %zu", n ? ", " : "", v->missing);
 }
 
+/* No host counts in the deploy and none is on it: the stage has no host (yet). */
+static bool no_hosts(const struct progress_view *v)
+{
+	for (int s = 0; s < _DEPLOY_STAGE_MAX; s++)
+		if (v->stage_counts[s])
+			return false;
+	return v->total == 0;
+}
+
 void progress_format_line(const struct progress_view *v, char *buf, size_t size)
 {
 	char counts[512];
 
 	format_counts(v, counts, sizeof(counts));
-	snprintf(buf, size, "deploy %s %s: %lld/%lld hosts done, %lld failed%s%s", v->deploy_id, v->state,
+	if (no_hosts(v)) {
+		snprintf(buf, size, "deploy %s %s: no hosts in the stage%s%s", v->deploy_id, v->state,
+			 counts[0] ? "; " : "", counts);
+		return;
+	}
+	snprintf(buf, size, "deploy %s %s: %lld/%lld hosts done, %lld failed%s%s%s%s", v->deploy_id, v->state,
 		 (long long)v->success_total, (long long)v->total, (long long)v->fail_total, counts[0] ? "; " : "",
-		 counts);
+		 counts, v->failed_hosts[0] ? "; failed: " : "", v->failed_hosts);
 }
 
 void progress_format_bar(const struct progress_view *v, int width, char *buf, size_t size)
@@ -292,14 +332,16 @@ void progress_format_bar(const struct progress_view *v, int width, char *buf, si
 		width = (int)sizeof(bar) - 1;
 	if (v->total > 0)
 		filled = (int)((v->success_total > v->total ? v->total : v->success_total) * width / v->total);
-	else if (deploy_state_result(v->state) == 0)
-		filled = width;
 	for (int i = 0; i < width; i++)
 		bar[i] = i < filled ? '#' : '.';
 	bar[width] = 0;
 	format_counts(v, counts, sizeof(counts));
-	snprintf(buf, size, "[%s] %lld/%lld %s%s%s", bar, (long long)v->success_total, (long long)v->total, v->state,
-		 counts[0] ? "  " : "", counts);
+	if (no_hosts(v)) {
+		snprintf(buf, size, "[%s] no hosts %s%s%s", bar, v->state, counts[0] ? "  " : "", counts);
+		return;
+	}
+	snprintf(buf, size, "[%s] %lld/%lld %s%s%s%s%s", bar, (long long)v->success_total, (long long)v->total,
+		 v->state, counts[0] ? "  " : "", counts, v->failed_hosts[0] ? "  failed: " : "", v->failed_hosts);
 }
 
 int deploy_state_result(const char *state)
@@ -314,120 +356,5 @@ int deploy_state_result(const char *state)
 		return CLI_RESULT_DEPLOY_ABORTED;
 	default:
 		return -EAGAIN;
-	}
-}
-
-static bool transient(const struct cli *c, int r)
-{
-	return r == -ECONNREFUSED || r == -ETIMEDOUT || (r == -EREMOTEIO && c->http_status == 503);
-}
-
-/* The followed deploy is no longer current: its own state decides. */
-static int finish_replaced(struct cli *c, const char *id, FILE *f, bool tty)
-{
-	json_t *d = NULL;
-	const char *state = NULL;
-	int r;
-
-	r = http_requestf(c, "GET", NULL, NULL, &d, "/v1/deploys/%s", id);
-	if (r < 0)
-		return r;
-	(void)json_get_string(d, "state", 64, &state);
-	fprintf(f, "%sdeploy %s was replaced by another deploy (state %s)\n", tty ? "\r\033[K" : "", id,
-		state ? state : "unknown");
-	r = state && deploy_state_from_string(state) == DEPLOY_STATE_SUCCEEDED
-		? 0
-		: cli_fail(c, CLI_RESULT_DEPLOY_ABORTED, "deploy %s was replaced before it succeeded", id);
-	json_decref(d);
-	return r;
-}
-
-int deploy_follow(struct cli *c, const char *env, const char *stage, const char *deploy_id, int64_t timeout_s,
-		  int64_t interval_ms)
-{
-	FILE *f = c->json ? stderr : c->out;
-	bool tty = isatty(fileno(f)) == 1;
-	int64_t deadline = timeout_s > 0 ? mono_ms() + timeout_s * 1000 : 0, grace_end = 0;
-	char followed[64] = "", line[1024], last[1024] = "";
-	int errors = 0, r;
-
-	if (deploy_id && str_copy(followed, sizeof(followed), deploy_id) < 0)
-		return cli_fail(c, -EINVAL, "deploy id '%s' is too long", deploy_id);
-	for (;;) {
-		json_t *progress = NULL, *deploy = NULL;
-		struct progress_view v;
-		const char *id = NULL;
-
-		r = http_requestf(c, "PUT", NULL, NULL, &progress, "/v1/envs/%s/%s/deploys/current/progress", env,
-				  stage);
-		if (r == 0)
-			r = http_requestf(c, "GET", NULL, NULL, &deploy, "/v1/envs/%s/%s/deploys/current", env, stage);
-		if (r == -EREMOTEIO && c->http_status == 404 && followed[0]) {
-			/* the stage lost its current deploy: look at ours directly */
-			json_decref(progress);
-			return finish_replaced(c, followed, f, tty);
-		}
-		if (r < 0) {
-			json_decref(progress);
-			json_decref(deploy);
-			if (transient(c, r) && ++errors < 5 && (!deadline || mono_ms() < deadline)) {
-				sleep_ms(interval_ms);
-				continue;
-			}
-			if (tty)
-				fputc('\n', f);
-			return r;
-		}
-		errors = 0;
-		r = progress_view_from_json(deploy, progress, &v);
-		if (r < 0) {
-			json_decref(progress);
-			json_decref(deploy);
-			return cli_fail(c, r, "the server's deploy answer lacks an id or state");
-		}
-		(void)json_get_string(deploy, "id", 64, &id);
-		if (!followed[0])
-			(void)str_copy(followed, sizeof(followed), v.deploy_id);
-		json_decref(progress);
-		json_decref(deploy);
-		if (!streq(v.deploy_id, followed))
-			return finish_replaced(c, followed, f, tty);
-
-		if (tty) {
-			progress_format_bar(&v, 30, line, sizeof(line));
-			fprintf(f, "\r\033[K%s", line);
-		} else {
-			progress_format_line(&v, line, sizeof(line));
-			if (!streq(line, last))
-				fprintf(f, "%s\n", line);
-			(void)str_copy(last, sizeof(last), line);
-		}
-		fflush(f);
-		r = deploy_state_result(v.state);
-		if (r == 0 && v.provisioning > 0) {
-			/* live hosts that have not reported on this stage yet will join the deploy on
-			 * their next ping; an empty total would otherwise "succeed" before they start */
-			if (!grace_end)
-				grace_end = mono_ms() + FOLLOW_PROVISIONING_GRACE_MS;
-			if (mono_ms() < grace_end)
-				r = -EAGAIN;
-		}
-		if (r != -EAGAIN) {
-			if (tty)
-				fputc('\n', f);
-			if (r == CLI_RESULT_DEPLOY_FAILED)
-				return cli_fail(c, r, "deploy %s is FAILING (%lld of %lld hosts failed)", v.deploy_id,
-						(long long)v.fail_total, (long long)v.total);
-			if (r == CLI_RESULT_DEPLOY_ABORTED)
-				return cli_fail(c, r, "deploy %s was ABORTED", v.deploy_id);
-			return 0;
-		}
-		if (deadline && mono_ms() >= deadline) {
-			if (tty)
-				fputc('\n', f);
-			return cli_fail(c, -ETIMEDOUT, "deploy %s still %s after %lld s", v.deploy_id, v.state,
-					(long long)timeout_s);
-		}
-		sleep_ms(interval_ms);
 	}
 }

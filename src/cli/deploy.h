@@ -19,10 +19,10 @@ enum {
 	DEPLOY_OPT_BUILD = 1 << 0,	 /* --build ID, --latest, --branch B */
 	DEPLOY_OPT_DESCRIPTION = 1 << 1, /* --description TEXT */
 	DEPLOY_OPT_FORCE = 1 << 2,	 /* --force */
-	DEPLOY_OPT_WAIT = 1 << 3,	 /* --wait, --timeout S, --interval S */
+	DEPLOY_OPT_WAIT = 1 << 3,	 /* --wait, --timeout S, --interval S, --allow-empty */
 	DEPLOY_OPT_FROM = 1 << 4,	 /* --from STAGE (required) */
 	DEPLOY_OPT_TO = 1 << 5,		 /* --to DEPLOY_ID */
-	DEPLOY_OPT_WATCH = 1 << 6,	 /* --watch, --timeout S, --interval S */
+	DEPLOY_OPT_WATCH = 1 << 6,	 /* --watch, --timeout S, --interval S, --allow-empty */
 };
 
 struct deploy_args {
@@ -34,11 +34,22 @@ struct deploy_args {
 	const char *description;
 	bool force;
 	bool wait;	   /* --wait or --watch */
+	bool allow_empty;  /* --allow-empty: a deploy that succeeded with no host is a success */
 	int64_t timeout_s; /* 0 = no limit */
 	int64_t interval_ms;
 	const char *from_stage;
 	const char *to_deploy_id;
 };
+
+/* The --wait options of a deploy command's usage text. */
+#define DEPLOY_WAIT_USAGE "[--wait [--timeout S] [--interval S] [--allow-empty]]"
+#define DEPLOY_WAIT_HELP                                                                                   \
+	"  --wait            follow the deploy: exit 0 when it succeeds, 1 when it fails (also when it\n" \
+	"                    is rolled back), 2 when another deploy replaces it first, 3 when it\n"      \
+	"                    succeeds with no host (nothing was deployed)\n"                             \
+	"  --allow-empty     with --wait: a success with no host exits 0\n"                              \
+	"  --timeout S       give up waiting after S seconds (exit 75)\n"                                \
+	"  --interval S      seconds between progress polls (default 2)\n"
 
 /* Parse `<cmd> ENV/STAGE [options]`. Returns 0, or -EINVAL as a usage error (message on c), or 1
  * when --help was given (usage already printed to c->out). */
@@ -66,11 +77,13 @@ struct progress_view {
 	size_t failing;	     /* agents on this deploy whose status is neither SUCCEEDED nor UNKNOWN */
 	size_t missing;	     /* missingHosts */
 	size_t provisioning; /* provisioningHosts: alive, mapped to the stage, no agent row yet */
+	char failed_hosts[256]; /* names of the failing agents, ", "-separated, "..." when cut */
 };
 
 /* Summarise deploy (a Deploy) and progress (a DeployProgress, may be NULL). 0 or -EBADMSG. */
 int progress_view_from_json(const json_t *deploy, const json_t *progress, struct progress_view *ret);
-/* One plain line: "deploy ID RUNNING: 3/5 hosts done, 0 failed; PRE_DOWNLOAD 1, SERVING_BUILD 3". */
+/* One plain line: "deploy ID RUNNING: 3/5 hosts done, 0 failed; PRE_DOWNLOAD 1, SERVING_BUILD 3", then
+ * "; failed: h1, h2" when hosts failed. With a total of 0: "deploy ID SUCCEEDING: no hosts in the stage". */
 void progress_format_line(const struct progress_view *v, char *buf, size_t size);
 /* A bar of `width` cells followed by the counts, for a terminal. */
 void progress_format_bar(const struct progress_view *v, int width, char *buf, size_t size);
@@ -78,15 +91,17 @@ void progress_format_bar(const struct progress_view *v, int width, char *buf, si
  * for FAILING, CLI_RESULT_DEPLOY_ABORTED for ABORTED, -EAGAIN while RUNNING (or unknown). */
 int deploy_state_result(const char *state);
 
-/* Poll PUT .../deploys/current/progress and GET .../deploys/current every interval until the
- * deploy (deploy_id, or whatever is current when NULL) ends: returns deploy_state_result() of the
- * final state; a deploy replaced by another is looked up by id (SUCCEEDED → 0, else ABORTED).
- * -ETIMEDOUT after timeout_s (0 = never). A success is not final while the progress lists
- * provisioning hosts (seen by the server, mapped to the stage, no agent row yet: they are about to
- * join the deploy), for at most FOLLOW_PROVISIONING_GRACE_MS. Prints a live bar on a terminal,
- * otherwise one line per change. */
+/* Poll PUT .../deploys/current/progress and GET .../deploys/current every a->interval_ms until the
+ * deploy (deploy_id, or whatever is current when NULL) of a->env/a->stage ends: returns
+ * deploy_state_result() of the final state, and CLI_RESULT_DEPLOY_EMPTY for a success with no host
+ * unless a->allow_empty. A deploy replaced by another is judged by its outcome: SUCCEEDED → 0, NO_HOSTS
+ * as above, FAILED and ROLLED_BACK → CLI_RESULT_DEPLOY_FAILED (a rollback by the server is said to be
+ * automatic), REPLACED → CLI_RESULT_DEPLOY_ABORTED. A failure names each failing host with its step, exit
+ * code and output tail (failures.h). -ETIMEDOUT after a->timeout_s (0 = never). A success is not final
+ * while the progress lists provisioning hosts (seen by the server, mapped to the stage, no agent row
+ * yet: they are about to join the deploy), for at most FOLLOW_PROVISIONING_GRACE_MS. Prints a live bar
+ * on a terminal, otherwise one line per change. */
 #define FOLLOW_PROVISIONING_GRACE_MS 60000
-int deploy_follow(struct cli *c, const char *env, const char *stage, const char *deploy_id, int64_t timeout_s,
-		  int64_t interval_ms);
+int deploy_follow(struct cli *c, const struct deploy_args *a, const char *deploy_id);
 
 #endif

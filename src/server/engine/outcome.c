@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* engine/outcome.c: the outcome of a deploy (outcome.h). */
+/* engine/outcome.c: the outcome of a deploy, and the end of a host's error (outcome.h). */
 #include <stdbool.h>
 
+#include "engine.h"
 #include "enums.h"
 #include "outcome.h"
 #include "banned.h"
@@ -28,4 +29,10 @@ int engine_deploy_outcome(const struct deploy_outcome_facts *f)
 	default:
 		return failing ? DEPLOY_OUTCOME_FAILED : DEPLOY_OUTCOME_REPLACED;
 	}
+}
+
+bool engine_row_clears_error(const struct agent_row *row)
+{
+	return row->status == AGENT_STATUS_SUCCEEDED &&
+	       (row->deploy_stage == DEPLOY_STAGE_SERVING_BUILD || row->deploy_stage == DEPLOY_STAGE_STOPPED);
 }

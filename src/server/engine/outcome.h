@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* engine/outcome.h: what became of a deploy (its read-only `outcome` field), derived from its state, its counts
  * and, once another deploy replaced it, the state it had then and the type of the deploy that replaced it. PURE:
- * the store keeps those facts, api/ asks this file and writes the field. */
+ * the store keeps those facts, api/ asks this file and writes the field. And when a host's last error is over. */
 #ifndef SLIPWAY_ENGINE_OUTCOME_H
 #define SLIPWAY_ENGINE_OUTCOME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct deploy_outcome_facts {
@@ -19,5 +20,10 @@ struct deploy_outcome_facts {
  * is (or was, when replaced) FAILING; ROLLED_BACK when a ROLLBACK deploy replaced it while it had failed hosts or
  * was FAILING; REPLACED when another deploy replaced it before it succeeded, not failing. */
 int engine_deploy_outcome(const struct deploy_outcome_facts *f);
+
+struct agent_row;
+/* Whether a host's stored error (AgentError) is over once its row is written as `row`: the host finished a deploy
+ * (SERVING_BUILD, or STOPPED for a stop) with status SUCCEEDED. */
+bool engine_row_clears_error(const struct agent_row *row);
 
 #endif

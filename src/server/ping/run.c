@@ -9,6 +9,7 @@
 
 #include "hash.h"
 #include "log.h"
+#include "outcome.h"
 #include "ping_state.h"
 #include "server.h"
 #include "util.h"
@@ -215,6 +216,8 @@ static int persist(struct ping_state *ps, struct run *run, bool *ret_chosen_lost
 		if (w->report_index >= 0 && (size_t)w->report_index < pr->n_reports &&
 		    pr->reports[w->report_index].error_code != 0)
 			pw[n_pw].error_message = pr->reports[w->report_index].error_message;
+		else
+			pw[n_pw].clear_error = engine_row_clears_error(&w->row) && !(old && engine_row_clears_error(old));
 		if (run->chosen_write >= 0 && i == (size_t)run->chosen_write)
 			chosen_pw = (int)n_pw;
 		n_pw++;

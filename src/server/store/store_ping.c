@@ -493,6 +493,8 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 				 w->row.host_name[0] ? w->row.host_name : w->row.host_id, w->row.env_id,
 				 writes[i].error_message);
 		}
+		else if (writes[i].clear_error)
+			r = db_exec(c, sql_agent_error_delete, "ss", w->row.host_id, w->row.env_id);
 	}
 	/* SLOT wake events: a released slot or a deleted row (§5.11) */
 	for (size_t i = 0; i < n_writes && r >= 0; i++)

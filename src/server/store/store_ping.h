@@ -83,6 +83,7 @@ int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agen
 struct ping_write {
 	const struct engine_write *w;
 	const char *error_message; /* non-NULL, non-empty: upsert AgentError */
+	bool clear_error;          /* delete the AgentError (the host succeeded; engine_row_clears_error) */
 	bool old_holds_slot;       /* the stored row occupied a slot (§5.7; a SLOT event when it no longer does) */
 	bool applied;              /* out: the conditional write took effect */
 };

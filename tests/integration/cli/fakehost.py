@@ -23,6 +23,7 @@ class FakeHost:
 
     def __init__(self, server, host):
         self.server, self.host, self.reports = server, host, {}
+        self.error_message, self.error_code = "scripted failure", 1  # what a failed step reports
 
     def ping(self, status_for_goal="SUCCEEDED"):
         body = {"hostId": self.host, "hostName": self.host, "hostIp": "127.0.0.1",
@@ -38,8 +39,8 @@ class FakeHost:
         status = status_for_goal(goal) if callable(status_for_goal) else status_for_goal
         self.reports[goal["envId"]] = {"envId": goal["envId"], "deployId": goal["deployId"],
                                        "deployStage": goal["deployStage"], "agentStatus": status,
-                                       "errorCode": 0 if status == "SUCCEEDED" else 1,
-                                       "errorMessage": None if status == "SUCCEEDED" else "scripted failure",
+                                       "errorCode": 0 if status == "SUCCEEDED" else self.error_code,
+                                       "errorMessage": None if status == "SUCCEEDED" else self.error_message,
                                        "failCount": 0}
         return goal
 

@@ -32,16 +32,27 @@ def test_deploy_wait_empty_stage(cli, server, names, deploys_supported):
     env = names("dw")
     make_stage(cli, env)
     build = publish(cli, env, "a1a1a1a1")
-    # a stage without hosts succeeds at once (PROTOCOL §7.3), so --wait returns 0 quickly
+    # a stage without hosts succeeds at once (PROTOCOL §7.3): --wait says nothing was deployed and exits 3
     r = cli("deploy", f"{env}/prod", "--build", build, "--description", "first", "--wait", "--interval", "0.2",
             "--timeout", "30")
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 3, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     deploy_id = lines[0]
     d = deploy_of(server, env)
     assert d["id"] == deploy_id and d["buildId"] == build and d["description"] == "first"
-    assert d["state"] in ("SUCCEEDING", "SUCCEEDED")
-    assert any(ln.startswith(f"deploy {deploy_id} SUCCEED") for ln in lines[1:]), r.stdout
+    assert d["state"] in ("SUCCEEDING", "SUCCEEDED") and d["outcome"] == "NO_HOSTS"
+    # the first progress line is true: no "0/0 hosts done"
+    assert lines[1].startswith(f"deploy {deploy_id} ") and "no hosts in the stage" in lines[1], r.stdout
+    assert "0/0" not in r.stdout
+    assert f"deploy {deploy_id} succeeded with no hosts: nothing was deployed" in r.stderr
+    # --allow-empty takes it as a success
+    r = cli("deploy", f"{env}/prod", "--build", build, "--wait", "--allow-empty", "--interval", "0.2",
+            "--timeout", "30")
+    assert r.returncode == 0, r.stdout + r.stderr
+    deploy_id = r.stdout.splitlines()[0]
+    assert "succeeded with no hosts" in r.stdout and "--allow-empty" in r.stdout
+    r = cli("deploy", f"{env}/prod", "--build", build, "--allow-empty")
+    assert r.returncode == 64 and "--allow-empty goes with --wait" in r.stderr
 
     r = cli("status", f"{env}/prod")
     assert r.returncode == 0
@@ -50,7 +61,11 @@ def test_deploy_wait_empty_stage(cli, server, names, deploys_supported):
     got = json.loads(r.stdout)
     assert got["deploy"]["id"] == deploy_id and got["env"]["stageName"] == "prod"
     assert "agents" in got["progress"]
+    assert got["deploy"]["outcome"] == "NO_HOSTS"
+    assert "outcome    NO_HOSTS" in cli("status", f"{env}/prod").stdout
     r = cli("status", f"{env}/prod", "--watch", "--interval", "0.2", "--timeout", "30")
+    assert r.returncode == 3, r.stderr
+    r = cli("status", f"{env}/prod", "--watch", "--allow-empty", "--interval", "0.2", "--timeout", "30")
     assert r.returncode == 0, r.stderr
 
 
@@ -92,7 +107,8 @@ def test_promote_rollback_restart(cli, server, names, deploys_supported):
     b1 = publish(cli, env, "d1d1d1d1")
     b2 = publish(cli, env, "d2d2d2d2")
     assert cli("deploy", f"{env}/staging", "--build", b1).returncode == 0
-    r = cli("promote", f"{env}/prod", "--from", "staging", "--wait", "--interval", "0.2", "--timeout", "30")
+    r = cli("promote", f"{env}/prod", "--from", "staging", "--wait", "--allow-empty", "--interval", "0.2",
+            "--timeout", "30")
     assert r.returncode == 0, r.stdout + r.stderr
     first_prod = deploy_of(server, env)
     assert first_prod["buildId"] == b1
@@ -100,7 +116,7 @@ def test_promote_rollback_restart(cli, server, names, deploys_supported):
     assert first_prod.get("fromDeployId") == staging_deploy["id"]
 
     r = cli("deploy", f"{env}/prod", "--build", b2, "--wait", "--interval", "0.2", "--timeout", "30")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 3, r.stderr
     r = cli("rollback", f"{env}/prod", "--to", first_prod["id"], "--json")
     assert r.returncode == 0, r.stderr
     rb = json.loads(r.stdout)

@@ -91,7 +91,10 @@ def test_rollback_policy_rolls_back_automatically(server_factory):
     cur = wait_for(lambda: (lambda c: c if c["type"] == "ROLLBACK" else None)(server.current("web", "prod")))
     assert cur, server.current("web", "prod")
     assert cur["alias"] == d1["id"] and cur["operator"] == "system"
-    assert server.ok("GET", "/v1/deploys/%s" % d2["id"])["state"] == "ABORTED"
+    failed = server.ok("GET", "/v1/deploys/%s" % d2["id"])
+    assert failed["state"] == "ABORTED" and failed["outcome"] == "ROLLED_BACK"
+    assert failed["replacedByDeployId"] == cur["id"] and cur["rollbackFromDeployId"] == d2["id"]
+    assert "RESTARTING" in server.ok("GET", "/v1/envs/web/prod/agents/errors/h0")["errorMessage"]
     # hosts still on D1 need no work: their pings are idle at once
     for h in hosts[1:]:
         assert h.ping()["opCode"] == "NOOP"
@@ -111,3 +114,6 @@ def test_rollback_policy_rolls_back_automatically(server_factory):
     assert all(x["deployId"] == cur["id"] and x["deployStage"] == "SERVING_BUILD" for x in a.values()), a
     server.progress("web", "prod")
     assert server.current("web", "prod")["state"] in ("SUCCEEDING", "SUCCEEDED")
+    # h0 succeeded on the rollback: its old error is over
+    r = server.req("GET", "/v1/envs/web/prod/agents/errors/h0")
+    assert r.status_code == 404, r.text

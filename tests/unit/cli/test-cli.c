@@ -367,11 +367,11 @@ static void test_progress_view(void **state)
 
 	deploy = json_pack("{s:s, s:s, s:i, s:i, s:i}", "id", "D1", "state", "RUNNING", "successTotal", 2, "failTotal",
 			   1, "total", 5);
-	progress = json_pack("{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}],"
+	progress = json_pack("{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}],"
 			     " s:[s]}",
 			     "agents", "deployId", "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED",
 			     "deployId", "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED", "deployId", "D1",
-			     "deployStage", "RESTARTING", "status", "SCRIPT_FAILED", "deployId", "D1", "deployStage",
+			     "deployStage", "RESTARTING", "status", "SCRIPT_FAILED", "hostName", "web-03", "deployId", "D1", "deployStage",
 			     "PRE_DOWNLOAD", "status", "UNKNOWN", "deployId", "D0", "deployStage", "SERVING_BUILD",
 			     "status", "SUCCEEDED", "missingHosts", "web-09");
 	assert_non_null(deploy);
@@ -386,10 +386,10 @@ static void test_progress_view(void **state)
 	assert_int_equal(v.missing, 1);
 	progress_format_line(&v, line, sizeof(line));
 	assert_string_equal(line, "deploy D1 RUNNING: 2/5 hosts done, 1 failed; PRE_DOWNLOAD 1, RESTARTING 1, "
-				  "SERVING_BUILD 2, not started 1, missing 1");
+				  "SERVING_BUILD 2, not started 1, missing 1; failed: web-03");
 	progress_format_bar(&v, 10, line, sizeof(line));
 	assert_string_equal(line, "[####......] 2/5 RUNNING  PRE_DOWNLOAD 1, RESTARTING 1, SERVING_BUILD 2, "
-				  "not started 1, missing 1");
+				  "not started 1, missing 1  failed: web-03");
 
 	/* hosts about to join are shown */
 	json_object_set_new(progress, "provisioningHosts", json_pack("[{s:s}]", "hostName", "web-10"));
@@ -404,7 +404,9 @@ static void test_progress_view(void **state)
 	json_object_set_new(deploy, "successTotal", json_integer(0));
 	assert_int_equal(progress_view_from_json(deploy, NULL, &v), 0);
 	progress_format_bar(&v, 4, line, sizeof(line));
-	assert_string_equal(line, "[####] 0/0 SUCCEEDING");
+	assert_string_equal(line, "[....] no hosts SUCCEEDING");
+	progress_format_line(&v, line, sizeof(line));
+	assert_string_equal(line, "deploy D1 SUCCEEDING: no hosts in the stage");
 
 	/* a deploy without id/state is a malformed answer */
 	json_object_del(deploy, "id");

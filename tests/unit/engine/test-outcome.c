@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "engine.h"
 #include "enums.h"
 #include "outcome.h"
 
@@ -72,11 +73,30 @@ static void test_names(void **state)
 	assert_null(deploy_outcome_to_string(6));
 }
 
+/* a host's error is over when it finished a deploy: serving (or stopped) with SUCCEEDED */
+static void test_clears_error(void **state)
+{
+	struct agent_row row = { .deploy_stage = DEPLOY_STAGE_SERVING_BUILD, .status = AGENT_STATUS_SUCCEEDED };
+
+	(void)state;
+	assert_true(engine_row_clears_error(&row));
+	row.deploy_stage = DEPLOY_STAGE_STOPPED;
+	assert_true(engine_row_clears_error(&row));
+	row.deploy_stage = DEPLOY_STAGE_DOWNLOADING;
+	assert_false(engine_row_clears_error(&row));
+	row.deploy_stage = DEPLOY_STAGE_SERVING_BUILD;
+	row.status = AGENT_STATUS_SCRIPT_FAILED;
+	assert_false(engine_row_clears_error(&row));
+	row.status = AGENT_STATUS_UNKNOWN;
+	assert_false(engine_row_clears_error(&row));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_clears_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
