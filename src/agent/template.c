@@ -238,38 +238,6 @@ static int set_err(struct walk *w, int r, const char *what, const char *name)
 	return r;
 }
 
-static int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	char *data;
-	size_t len = 0;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size > max)
-		return -EFBIG;
-	data = malloc((size_t)st.st_size + 1);
-	if (!data)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t k = read(fd, data + len, (size_t)st.st_size - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			int r = -errno;
-			free(data);
-			return r;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	data[len] = '\0';
-	*ret = data;
-	*ret_len = len;
-	return 0;
-}
-
 static int push_path(struct walk *w, const char *name, size_t *ret_old)
 {
 	size_t n = strlen(w->path);
@@ -345,18 +313,6 @@ static void keep_owner(int dir_fd, const char *name, const struct stat *st)
 	}
 }
 
-/* Read the regular file name of dir_fd whole (at most TEMPLATE_MAX_BYTES). */
-static int read_at(int dir_fd, const char *name, char **ret, size_t *ret_len)
-{
-	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = read_fd_all(fd, TEMPLATE_MAX_BYTES, ret, ret_len);
-	close(fd);
-	return r;
-}
-
 /* copy_dir's entry: directories, regular files and links copied (modes kept); anything else (a fifo, ...) cannot
  * come from extraction and is skipped. */
 static int copy_entry(struct walk *w, int src_fd, int dst_fd, const char *name, const struct stat *st, int depth)
@@ -381,7 +337,7 @@ static int copy_entry(struct walk *w, int src_fd, int dst_fd, const char *name, 
 		return walk_down(w, cs, cd, name, depth, "cannot copy", copy_entry);
 	}
 	if (S_ISREG(st->st_mode)) {
-		r = read_at(src_fd, name, &data, &len);
+		r = fs_read_at(src_fd, name, TEMPLATE_MAX_BYTES, &data, &len);
 		if (r >= 0)
 			r = fs_write_atomic(dst_fd, name, data, len, st->st_mode & 07777);
 		free(data);
@@ -450,7 +406,7 @@ static int render_entry(struct walk *w, int src_fd, int dst_fd, const char *name
 	}
 	if (!S_ISREG(st->st_mode) || !stripped)
 		return 0;
-	r = read_at(src_fd, name, &data, &len);
+	r = fs_read_at(src_fd, name, TEMPLATE_MAX_BYTES, &data, &len);
 	if (r < 0)
 		return set_err(w, r, "cannot read template", name);
 	buf_init(&out, RENDER_MAX_BYTES);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -158,6 +159,41 @@ static void test_cfg(void **state)
 	cfg_release(conf_table, 3, &c);
 }
 
+static void test_read_at(void **state)
+{
+	char dir[] = "/tmp/slipway-test-lib-XXXXXX", *data = NULL, part[8] = "";
+	size_t len = 0;
+	int dfd, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(fs_write_atomic(dfd, "f", "0123456789", 10, 0600), 0);
+	assert_int_equal(mkdirat(dfd, "d", 0700), 0);
+	assert_int_equal(symlinkat("f", dfd, "l"), 0);
+	assert_int_equal(fs_read_at(dfd, "f", 10, &data, &len), 0);
+	assert_int_equal(len, 10);
+	assert_string_equal(data, "0123456789");
+	free(data);
+	assert_int_equal(fs_read_at(dfd, "f", 9, &data, &len), -EFBIG);
+	assert_int_equal(fs_read_at(dfd, "d", 100, &data, &len), -EBADMSG);
+	assert_int_equal(fs_read_at(dfd, "l", 100, &data, &len), -ELOOP); /* links are not followed */
+	assert_int_equal(fs_read_at(dfd, "none", 100, &data, &len), -ENOENT);
+	fd = openat(dfd, "f", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_read_full(fd, part, 4, 7), 3); /* the file ends first */
+	assert_string_equal(part, "789");
+	assert_int_equal(fs_read_full(fd, part, 2, -1), 2); /* from the position: the start */
+	assert_memory_equal(part, "01", 2);
+	close(fd);
+	assert_int_equal(unlinkat(dfd, "l", 0), 0);
+	assert_int_equal(unlinkat(dfd, "f", 0), 0);
+	assert_int_equal(unlinkat(dfd, "d", AT_REMOVEDIR), 0);
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_csv_entry(void **state)
 {
 	static const struct {
@@ -242,7 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_parse), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_hash),    cmocka_unit_test(test_cfg),   cmocka_unit_test(test_json_depth),
-		cmocka_unit_test(test_json_append), cmocka_unit_test(test_csv_entry),
+		cmocka_unit_test(test_json_append), cmocka_unit_test(test_csv_entry), cmocka_unit_test(test_read_at),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
