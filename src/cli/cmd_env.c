@@ -836,6 +836,7 @@ const struct cmd env_commands[] = {
     {"enable", env_enable, "enable a stage (it may be promoted to)"},
     {"disable", env_disable, "disable a stage (no promotes to it)"},
     {"history", env_history, "the stage's config history (--diff)"},
+    {"clone", env_clone, "create a stage configured like another (never deploys)"},
 };
 
 const size_t env_n_commands = ELEMENTSOF(env_commands);
