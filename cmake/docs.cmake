@@ -5,6 +5,18 @@
 # they are skipped with a notice.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION share/doc/slipway FILES_MATCHING PATTERN "*.md")
 
+# the docs stand alone: nothing points outside the repository, every agent key and server setting is documented
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME check/docs COMMAND Python3::Interpreter ${CMAKE_SOURCE_DIR}/scripts/check-docs.py
+    --program $<TARGET_FILE:slipway-server> --program $<TARGET_FILE:slipway-agent> --program $<TARGET_FILE:slipway>)
+  # and the check finds what it should: a tree whose README cites design notes the user does not have
+  add_test(NAME check/docs-fails COMMAND Python3::Interpreter ${CMAKE_SOURCE_DIR}/scripts/check-docs.py
+    --root ${CMAKE_SOURCE_DIR}/tests/docs-fixture)
+  set_tests_properties(check/docs-fails PROPERTIES WILL_FAIL TRUE)
+  set_tests_properties(check/docs check/docs-fails PROPERTIES LABELS check TIMEOUT 60)
+endif()
+
 find_program(HELP2MAN help2man)
 if(NOT HELP2MAN)
   message(STATUS "help2man not found: man pages are not built (scripts/deps.sh build installs it)")
