@@ -72,7 +72,7 @@ static const char clone_usage[] =
     "\n"
     "Create the stage TO-ENV/STAGE (of a new or an existing env) configured like FROM-ENV/STAGE: its\n"
     "settings, capacity, script variables, agent configs, webhooks, promote config (arriving MANUAL),\n"
-    "deploy schedule, deploy constraint, alarms and metrics configs. Nothing is deployed. Refused\n"
+    "deploy schedule, deploy constraint, alarms, metrics and analysis configs. Nothing is deployed. Refused\n"
     "(exit 73) when TO-ENV/STAGE exists; nothing is created unless everything is copied. Prints the\n"
     "new stage's id (--json: the EnvStage).\n"
     "  --no-capacity   leave the capacity out (copying it to another env needs ADMIN at SYSTEM scope)\n";

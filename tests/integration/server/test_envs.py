@@ -176,6 +176,8 @@ def test_clone_copies_every_per_stage_config_and_never_deploys(server):
     assert server.put(base + "/alarms", json=[{"name": "5xx", "alarmUrl": "https://a.example/5xx"}]).status_code == 204
     hooks = {"preDeployHooks": [{"method": "POST", "url": "https://hooks.example/pre"}], "postDeployHooks": []}
     assert server.put(base + "/web_hooks", json=hooks).status_code == 204
+    analysis = {"queries": [{"name": "errors", "query": "sum(rate(e[5m]))", "min": None, "max": 1}]}
+    assert server.put(base + "/analysis", json=analysis).status_code == 204
     make_env(server, stage="canary")
     b = publish(server)
     assert server.post(base + "/deploys?buildId=" + b["id"]).status_code == 201
@@ -197,6 +199,8 @@ def test_clone_copies_every_per_stage_config_and_never_deploys(server):
     assert server.get(c + "/metrics").json() == server.get(base + "/metrics").json()
     assert server.get(c + "/alarms").json() == server.get(base + "/alarms").json()
     assert server.get(c + "/web_hooks").json()["preDeployHooks"][0]["url"] == "https://hooks.example/pre"
+    assert server.get(c + "/analysis").json() == server.get(base + "/analysis").json()
+    assert server.get(c + "/analysis").json()["queries"][0]["name"] == "errors"
     p = server.get(c + "/promotes").json()
     assert p["type"] == "MANUAL" and p["predStage"] == "canary" and p["delay"] == 5  # never promotes by itself
     assert server.get(c + "/deploys/current").status_code == 404  # never deploys
