@@ -200,9 +200,12 @@ void sim_host_on_failure(struct sim_host *h, const struct sim_config *c, struct 
 
 	/* the pass ends; its result stays in the report of the next idle ping */
 	h->phase = SIM_IDLE;
-	if (retry_after_s > 0) {
-		/* an overloaded server names the wait; a little jitter keeps the fleet from returning together */
-		h->due_ms = now + retry_after_s * 1000 + sim_rng_range(rng, 0, 1000);
+	if (retry_after_s >= 0) {
+		/* the server names the wait (0: it is stopping, try again now); spread as the agent does, over half of it
+		 * again and at least a second, so the fleet does not return together; the failure backoff does not grow */
+		int64_t wait = retry_after_s * 1000, spread = wait / 2 > 1000 ? wait / 2 : 1000;
+
+		h->due_ms = now + wait + sim_rng_range(rng, 0, spread);
 		return;
 	}
 	h->due_ms = now + sim_rng_range(rng, b / 2, b);

@@ -11,7 +11,7 @@
  * a stage, run it for the script time and report the result in a ping sent at once; a DELETE forgets the
  * env and pings again at once; NOOP/WAIT end the pass. The next idle ping follows after 0-1 s when the
  * server held the idle ping (long-poll mode), else after the interval ±10 %. A failed ping waits half to
- * all of a backoff that doubles up to its cap; a 503 with Retry-After waits what it asks. */
+ * all of a backoff that doubles up to its cap; a 503 with Retry-After waits what it asks, jittered. */
 #ifndef SLIPWAY_FLEETSIM_HOST_H
 #define SLIPWAY_FLEETSIM_HOST_H
 
@@ -87,7 +87,8 @@ int sim_host_ping_start(struct sim_host *h, const struct sim_config *c);
 /* An answer arrived; held: the idle ping lasted close to its wait. -ENOMEM when interning failed. */
 int sim_host_on_answer(struct sim_host *h, const struct sim_config *c, struct sim_strings *t, struct sim_rng *rng,
 		       const struct ping_response *resp, bool held, int64_t now, enum sim_event *ret_ev);
-/* The ping failed (no answer, 5xx, 4xx, unparsable); retry_after_s > 0: the server asked for that wait. */
+/* The ping failed (no answer, 5xx, 4xx, unparsable); retry_after_s >= 0: the server asked for that wait (a 503 with
+ * Retry-After; 0 from a server that is stopping), -1: it did not (the failure backoff applies). */
 void sim_host_on_failure(struct sim_host *h, const struct sim_config *c, struct sim_rng *rng, int64_t retry_after_s,
 			 int64_t now);
 /* The running stage's time is up: the result is recorded and a report ping is due now. */

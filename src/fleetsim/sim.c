@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "parse.h"
 #include "sim.h"
 #include "stats.h"
 #include "util.h"
@@ -248,11 +249,23 @@ static bool apply_answer(struct sim *s, struct slot *sl, int64_t now)
 	return ok;
 }
 
+/* The Retry-After of a 503 in seconds (delta-seconds; absent or an HTTP-date: -1). */
+static int64_t retry_after_s(CURL *easy)
+{
+	struct curl_header *h = NULL;
+	int64_t v;
+
+	if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h || !h->value ||
+	    parse_i64(h->value, 0, INT32_MAX, &v) < 0)
+		return -1;
+	return v;
+}
+
 static void ping_done(struct sim *s, struct slot *sl, CURLcode cc, int64_t now)
 {
 	struct sim_host *h = &s->hosts[sl->host];
 	long status = 0;
-	curl_off_t retry_after = 0;
+	int64_t retry_after = -1;
 	bool ok = false;
 
 	curl_multi_remove_handle(s->multi, sl->easy);
@@ -261,7 +274,7 @@ static void ping_done(struct sim *s, struct slot *sl, CURLcode cc, int64_t now)
 		if (status >= 200 && status < 300)
 			ok = apply_answer(s, sl, now);
 		else if (status == 503) {
-			(void)curl_easy_getinfo(sl->easy, CURLINFO_RETRY_AFTER, &retry_after);
+			retry_after = retry_after_s(sl->easy);
 			s->stats.total.overloaded++;
 			s->stats.window.overloaded++;
 		}
@@ -269,7 +282,7 @@ static void ping_done(struct sim *s, struct slot *sl, CURLcode cc, int64_t now)
 	if (!ok) {
 		s->stats.total.errors++;
 		s->stats.window.errors++;
-		sim_host_on_failure(h, &s->o->cfg, &s->rng, retry_after > 0 ? (int64_t)retry_after : 0, now);
+		sim_host_on_failure(h, &s->o->cfg, &s->rng, retry_after, now);
 	}
 	free(sl->body);
 	sl->body = NULL;

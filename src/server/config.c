@@ -57,6 +57,11 @@ static const struct cfg_entry server_table[] = {
 	  "connections open at once from one address (0 = no limit)" },
 	{ "max_connections_per_ip", CFG_INT, 0, 1000000, "256", O(per_ip_connection_limit),
 	  "old name of per_ip_connection_limit" },
+	{ "overload_connections", CFG_INT, 0, 1000000, "0", O(overload_connections),
+	  "open connections past which a ping is answered 503 with Retry-After (0 = halfway from max_held_pings to "
+	  "max_connections)" },
+	{ "overload_retry_after", CFG_SECONDS, 1, 3600, "5", O(overload_retry_after),
+	  "the Retry-After of an overloaded server's 503 (agents wait it to 1.5 times it)" },
 	{ "connection_timeout", CFG_SECONDS, 1, 3600, "30", O(connection_timeout), NULL },
 	{ "request_read_timeout", CFG_SECONDS, 0, 3600, "10", O(request_read_timeout),
 	  "a request's headers and body must arrive within this (0 = off)" },
@@ -249,6 +254,32 @@ int server_parse_listen(const char *listen, char *host, size_t host_size, int *r
 	return 0;
 }
 
+int64_t server_overload_connections(const struct server_config *cfg)
+{
+	return cfg->overload_connections > 0 ? cfg->overload_connections
+					     : (cfg->max_connections + cfg->max_held_pings + 1) / 2;
+}
+
+/* The connection limits: held pings, overload and the hard limit in that order. */
+static int validate_connections(const struct server_config *cfg, char *errbuf, size_t errsize)
+{
+	if (cfg->max_connections <= cfg->max_held_pings) {
+		snprintf(errbuf, errsize, "max_connections (%lld) must exceed max_held_pings (%lld)",
+			 (long long)cfg->max_connections, (long long)cfg->max_held_pings);
+		return -EINVAL;
+	}
+	if (cfg->overload_connections > 0 &&
+	    (cfg->overload_connections <= cfg->max_held_pings || cfg->overload_connections > cfg->max_connections)) {
+		snprintf(errbuf, errsize,
+			 "overload_connections (%lld) must exceed max_held_pings (%lld) and not exceed max_connections "
+			 "(%lld)",
+			 (long long)cfg->overload_connections, (long long)cfg->max_held_pings,
+			 (long long)cfg->max_connections);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static bool set(const char *s)
 {
 	return s && *s;
@@ -329,11 +360,8 @@ int server_config_validate(const struct server_config *cfg, char *errbuf, size_t
 		snprintf(errbuf, errsize, "invalid log_level '%s'", cfg->log_level);
 		return -EINVAL;
 	}
-	if (cfg->max_connections <= cfg->max_held_pings) {
-		snprintf(errbuf, errsize, "max_connections (%lld) must exceed max_held_pings (%lld)",
-			 (long long)cfg->max_connections, (long long)cfg->max_held_pings);
+	if (validate_connections(cfg, errbuf, errsize) < 0)
 		return -EINVAL;
-	}
 	if (cfg->retention_at) {
 		int hh, mm;
 		if (strlen(cfg->retention_at) != 5 || cfg->retention_at[2] != ':') {

@@ -25,6 +25,7 @@ struct server_config {
 	char *log_level;
 	uint64_t max_body_bytes, max_ping_body_bytes;
 	int64_t max_connections, per_ip_connection_limit, connection_timeout, request_read_timeout, http_threads;
+	int64_t overload_connections, overload_retry_after; /* a ping past this many open connections: 503 */
 	char *public_url; /* the origin browsers use (CSRF check of proxy users), empty: the request's Host */
 	char *tls_cert, *tls_key;
 	int64_t transition_period, promote_period, janitor_period, heartbeat_flush_period;
@@ -37,6 +38,10 @@ struct server_config {
 	char *chat_webhook_url, *smtp_url, *smtp_from, *smtp_user, *smtp_password_file, *board_url;
 	char *prometheus_url;
 };
+
+/* The open connections past which a ping is answered 503 with Retry-After (overload_connections, or halfway from
+ * max_held_pings to max_connections when it is 0). */
+int64_t server_overload_connections(const struct server_config *cfg);
 
 /* Parse argv (and the --config file it names) into cfg: defaults, then the file, then flags.
  * *ret_check / *ret_help report --check / --help. On error errbuf says why (file:line for the
@@ -64,6 +69,7 @@ enum server_worker {
 struct server_metrics {
 	uint64_t pings_by_opcode[_OP_CODE_MAX];
 	uint64_t pings_held, ping_writes, ping_idle_repeats, admissions_admitted, admissions_refused;
+	uint64_t pings_overloaded; /* answered 503 with Retry-After: past overload_connections */
 	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
 	uint64_t transitions_to[_DEPLOY_STATE_MAX];
 	uint64_t webhook_ok, webhook_failed, webhook_dropped;

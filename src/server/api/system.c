@@ -74,6 +74,10 @@ static int metrics(struct req *r)
 		k |= buf_printf(&out, "slipway_pings_total{opcode=\"%s\"} %llu\n", op_code_to_string(i),
 				LD(m->pings_by_opcode[i]));
 	k |= buf_printf(&out, "# TYPE slipway_pings_held gauge\nslipway_pings_held %llu\n", LD(m->pings_held));
+	k |= buf_printf(&out, "# TYPE slipway_pings_overloaded_total counter\nslipway_pings_overloaded_total %llu\n",
+			LD(m->pings_overloaded));
+	k |= buf_printf(&out, "# TYPE slipway_http_connections gauge\nslipway_http_connections %lld\n",
+			(long long)http_connections_open());
 	k |= buf_printf(&out, "# TYPE slipway_ping_writes_total counter\nslipway_ping_writes_total %llu\n",
 			LD(m->ping_writes));
 	k |= buf_printf(&out, "# TYPE slipway_ping_idle_repeats_total counter\nslipway_ping_idle_repeats_total %llu\n",

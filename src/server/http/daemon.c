@@ -38,11 +38,21 @@ static int64_t mono_us(void)
 
 static uint64_t request_counter;
 static int64_t requests_in_flight;
+static int64_t connections_open;
 static uint64_t write_generation;
 
 uint64_t http_write_generation(void)
 {
 	return __atomic_load_n(&write_generation, __ATOMIC_ACQUIRE);
+}
+
+/* Past its capacity the server answers a ping 503 with Retry-After (and closes the connection) instead of letting
+ * requests queue: a request waits only for connections ahead of it (one request each, no pipelining), so the open
+ * connections bound the queue. Held pings count (max_held_pings of them at most, below the threshold); other
+ * requests are still served, so operators keep the API and the board. */
+static bool overloaded(struct server *srv)
+{
+	return __atomic_load_n(&connections_open, __ATOMIC_RELAXED) > server_overload_connections(&srv->cfg);
 }
 
 static int first_call(struct req *r)
@@ -61,6 +71,10 @@ static int first_call(struct req *r)
 		return http_fail(r, 404, NULL, "no such endpoint: %s", r->path);
 	}
 	rt = r->match.route;
+	if (rt->ping_body && overloaded(srv)) {
+		METRIC_INC(srv, pings_overloaded);
+		return http_unavailable(r, (int)srv->cfg.overload_retry_after, "server overloaded: retry later");
+	}
 	if (rt->scope != SCOPE_PUBLIC) {
 		k = http_authenticate(r);
 		if (k < 0)
@@ -238,6 +252,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- daemon ---------------------------------------------------------------------------------- */
 
+/* MHD_OPTION_NOTIFY_CONNECTION: the open connections (overloaded()), and the read deadline's tracking. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *srv = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		__atomic_add_fetch(&connections_open, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&connections_open, 1, __ATOMIC_RELAXED);
+	if (srv->cfg.request_read_timeout > 0)
+		http_deadline_notify(NULL, conn, socket_context, toe);
+}
+
+int64_t http_connections_open(void)
+{
+	return __atomic_load_n(&connections_open, __ATOMIC_RELAXED);
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -348,8 +381,7 @@ static int start_daemon(struct server *srv, const struct sockaddr *addr, int por
 		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
 		{ cfg->per_ip_connection_limit > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_ARRAY,
 		  (intptr_t)cfg->per_ip_connection_limit, NULL },
-		{ cfg->request_read_timeout > 0 ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_ARRAY,
-		  (intptr_t)http_deadline_notify, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv },
 		{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_ARRAY, 0, (void *)cert },
 		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_ARRAY, 0, (void *)key },
 		{ MHD_OPTION_END, 0, NULL },

@@ -210,6 +210,8 @@ void http_stop(struct server *srv);
  * handler returned and before the answer leaves: a client that saw the answer of such a request and then pings
  * finds the counter moved (the ping path's idle repeats, ping/ping_state.h). */
 uint64_t http_write_generation(void);
+/* Connections open now (held pings included). */
+int64_t http_connections_open(void);
 /* Prometheus text of the HTTP metrics. */
 int http_metrics_append(struct server *srv, struct buf *out);
 

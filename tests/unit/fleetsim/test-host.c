@@ -295,20 +295,24 @@ static void test_ping_failure_backoff(void **state)
 	sim_host_script_done(&f->h, f->now);
 	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
 		(void)sim_host_ping_start(&f->h, &f->c);
-		sim_host_on_failure(&f->h, &f->c, &f->rng, 0, f->now);
+		sim_host_on_failure(&f->h, &f->c, &f->rng, -1, f->now);
 		assert_int_equal(f->h.phase, SIM_IDLE);
 		assert_in_range(f->h.due_ms - f->now, bases[i] / 2, bases[i]);
 	}
 	/* the result waits in the next idle ping's report */
 	assert_report(f, ENV1, DEP1, DEPLOY_STAGE_PRE_DOWNLOAD, AGENT_STATUS_SUCCEEDED, 0);
-	/* an overloaded server's Retry-After is honoured (plus up to a second of jitter) */
+	/* an overloaded server's Retry-After is honoured, spread over half of it again */
 	(void)sim_host_ping_start(&f->h, &f->c);
 	sim_host_on_failure(&f->h, &f->c, &f->rng, 7, f->now);
-	assert_in_range(f->h.due_ms - f->now, 7000, 8000);
+	assert_in_range(f->h.due_ms - f->now, 7000, 10500);
+	/* Retry-After: 0 (a stopping server): again within a second */
+	(void)sim_host_ping_start(&f->h, &f->c);
+	sim_host_on_failure(&f->h, &f->c, &f->rng, 0, f->now);
+	assert_in_range(f->h.due_ms - f->now, 0, 1000);
 	/* an answer resets the backoff */
 	answer(f, OP_CODE_NOOP, NULL, NULL, NULL, 0, false);
 	(void)sim_host_ping_start(&f->h, &f->c);
-	sim_host_on_failure(&f->h, &f->c, &f->rng, 0, f->now);
+	sim_host_on_failure(&f->h, &f->c, &f->rng, -1, f->now);
 	assert_in_range(f->h.due_ms - f->now, 1000, 2000);
 }
 

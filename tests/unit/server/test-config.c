@@ -92,6 +92,37 @@ static void test_connection_settings(void **state)
 	server_config_release(&cfg);
 }
 
+static void test_overload_settings(void **state)
+{
+	struct server_config cfg;
+	char err[256] = "";
+	const char *dflt[] = { "slipway-server", NULL };
+	const char *set[] = { "slipway-server", "--set", "overload_connections=12000", "overload_retry_after=9", NULL };
+	const char *low[] = { "slipway-server", "--set", "overload_connections=10000", NULL };
+	const char *high[] = { "slipway-server", "--set", "overload_connections=16385", NULL };
+
+	(void)state;
+	/* default: halfway from max_held_pings (10000) to max_connections (16384) */
+	assert_int_equal(load(&cfg, 1, dflt, err, sizeof(err)), 0);
+	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(server_overload_connections(&cfg), 13192);
+	assert_int_equal(cfg.overload_retry_after, 5);
+	server_config_release(&cfg);
+	assert_int_equal(load(&cfg, 4, set, err, sizeof(err)), 0);
+	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(server_overload_connections(&cfg), 12000);
+	assert_int_equal(cfg.overload_retry_after, 9);
+	server_config_release(&cfg);
+	/* held pings alone must not overload the server, and the threshold lies below the hard limit */
+	assert_int_equal(load(&cfg, 3, low, err, sizeof(err)), 0);
+	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "overload_connections"));
+	server_config_release(&cfg);
+	assert_int_equal(load(&cfg, 3, high, err, sizeof(err)), 0);
+	assert_int_equal(server_config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	server_config_release(&cfg);
+}
+
 static void test_flags_win_over_file(void **state)
 {
 	struct server_config cfg;
@@ -185,6 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_connection_settings),
+		cmocka_unit_test(test_overload_settings),
 		cmocka_unit_test(test_flags_win_over_file),
 		cmocka_unit_test(test_file_errors_name_the_line),
 		cmocka_unit_test(test_bad_flags_and_validation),
