@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "analysis.h"
 #include "dsn.h"
 #include "enums.h"
 #include "events.h"
@@ -298,6 +299,8 @@ static int start_serving(struct server *srv)
 	if (r >= 0)
 		r = notify_start(srv);
 	if (r >= 0)
+		r = analysis_start(srv);
+	if (r >= 0)
 		r = workers_start(srv);
 	if (r < 0) {
 		(void)log_error_errno(r, "cannot start workers");
@@ -358,6 +361,7 @@ int main(int argc, char **argv)
 	http_stop(&srv);
 	workers_stop(&srv);
 	webhooks_stop(&srv);
+	analysis_stop(&srv);
 	notify_stop(&srv);
 	if (srv.flush_heartbeats)
 		(void)srv.flush_heartbeats(&srv);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api/alerts.c: upstream Teletraan's alerts resource, POST /v1/envs/{env}/{stage}/alerts?actionWindow=&actions=.
+/* api/alerts.c: what stops a bad build from outside: upstream Teletraan's alerts resource,
+ * POST /v1/envs/{env}/{stage}/alerts?actionWindow=&actions=, and GET /v1/deploys/{id}/analysis, the results of the
+ * Prometheus analysis (workers/analysis.c; its document is a stage config, api/configs.c).
  * The body is upstream's form (alert_name, triggered, triggered_date, alert_id) or Prometheus Alertmanager's
  * webhook JSON (version 4). The answer is the engine's (engine/alert_rules.h); the actions are the deploy
  * service's (deploy_alert_act). */
@@ -200,7 +202,38 @@ out:
 	return k;
 }
 
+/* GET /v1/deploys/{id}/analysis: the deploy's analysis status and its newest evaluations. */
+static int deploy_analysis_get(struct req *r)
+{
+	const char *id = req_param(r, "id");
+	json_t *dep = NULL, *row = NULL, *evals = NULL;
+	int k;
+
+	if (!id || !api_id_ok(id))
+		return http_fail(r, 404, NULL, "deploy '%.64s' not found", id ? id : "");
+	k = store_deploy_get(r->srv->store, id, &dep);
+	if (k == -ENOENT)
+		return http_fail(r, 404, NULL, "deploy '%s' not found", id);
+	if (k >= 0)
+		k = store_analysis_get(r->srv->store, id, &row);
+	if (k >= 0 || k == -ENOENT)
+		k = store_analysis_evals(r->srv->store, id, 200, &evals);
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot read the analysis");
+		goto out;
+	}
+	k = http_reply_json(r, 200, json_pack("{s:s,s:s?,s:o,s:o}", "deployId", id, "analysisStatus",
+					      js(dep, "analysisStatus"), "failCounts",
+					      row ? json_incref(json_object_get(row, "failCounts")) : json_object(),
+					      "evaluations", evals));
+out:
+	json_decref(dep);
+	json_decref(row);
+	return k;
+}
+
 const struct route api_alerts_routes[] = {
 	{ "POST", "/v1/envs/{env}/{stage}/alerts", alerts_post, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "GET", "/v1/deploys/{id}/analysis", deploy_analysis_get, ROLE_READER, SCOPE_ANY, false },
 };
 const size_t api_alerts_routes_count = ELEMENTSOF(api_alerts_routes);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis_rules.h"
 #include "api.h"
 #include "enums.h"
 #include "scriptvar.h"
@@ -26,6 +27,7 @@ static const struct config_kind {
 	{ "metrics", STORE_CONFIG_METRICS, "Env Metrics Config", false, false },
 	{ "alarms", STORE_CONFIG_ALARMS, "Env Alarm Config", false, false },
 	{ "web_hooks", STORE_CONFIG_WEBHOOKS, "Env Webhook Config", false, true },
+	{ "analysis", STORE_CONFIG_ANALYSIS, "Env Analysis Config", false, false },
 };
 
 static const struct config_kind *kind_of(struct req *r)
@@ -57,6 +59,13 @@ static int config_get(struct req *r)
 	json_decref(env);
 	if (k == -ENOENT && ck->kind == STORE_CONFIG_WEBHOOKS)
 		return http_reply_json(r, 200, json_pack("{s:[],s:[]}", "preDeployHooks", "postDeployHooks"));
+	if (k == -ENOENT && ck->kind == STORE_CONFIG_ANALYSIS) {
+		json_t *none = json_object();
+		char field[8], msg[8];
+		k = none ? engine_analysis_check(none, &v, field, sizeof(field), msg, sizeof(msg)) : -ENOMEM;
+		json_decref(none);
+		return k < 0 ? k : http_reply_json(r, 200, v);
+	}
 	if (k == -ENOENT)
 		return http_reply_json(r, 200, ck->is_map ? json_object() : json_array());
 	if (k < 0)
@@ -162,6 +171,13 @@ static int config_put(struct req *r)
 			k = req_bad(r, field, "%s", msg);
 		if (k < 0)
 			goto out;
+	} else if (ck->kind == STORE_CONFIG_ANALYSIS) {
+		char field[64], msg[256];
+		k = engine_analysis_check(in, &value, field, sizeof(field), msg, sizeof(msg));
+		if (k == -EINVAL)
+			k = req_bad(r, field[0] ? field : NULL, "%s", msg);
+		if (k < 0)
+			goto out;
 	} else if (ck->is_map) {
 		k = validate_map(r, in, ck->kind, &value);
 		if (k < 0)
@@ -201,5 +217,7 @@ const struct route api_configs_routes[] = {
 	{ "PUT", "/v1/envs/{env}/{stage}/alarms", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "GET", "/v1/envs/{env}/{stage}/web_hooks", config_get, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/web_hooks", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "GET", "/v1/envs/{env}/{stage}/analysis", config_get, ROLE_READER, SCOPE_ANY, false },
+	{ "PUT", "/v1/envs/{env}/{stage}/analysis", config_put, ROLE_OPERATOR, SCOPE_ENV, false },
 };
 const size_t api_configs_routes_count = ELEMENTSOF(api_configs_routes);

@@ -11,7 +11,7 @@
 
 static const char *const config_kind_names[_STORE_CONFIG_MAX] = {
 	[STORE_CONFIG_SCRIPT] = "script", [STORE_CONFIG_AGENT] = "agent", [STORE_CONFIG_METRICS] = "metrics",
-	[STORE_CONFIG_ALARMS] = "alarms", [STORE_CONFIG_WEBHOOKS] = "webhooks",
+	[STORE_CONFIG_ALARMS] = "alarms", [STORE_CONFIG_WEBHOOKS] = "webhooks", [STORE_CONFIG_ANALYSIS] = "analysis",
 };
 
 const char *store_config_kind_name(enum store_config_kind k)

@@ -40,6 +40,7 @@ enum store_config_kind {
 	STORE_CONFIG_METRICS,
 	STORE_CONFIG_ALARMS,
 	STORE_CONFIG_WEBHOOKS,
+	STORE_CONFIG_ANALYSIS, /* the Prometheus analysis of the stage's deploys */
 	_STORE_CONFIG_MAX,
 };
 const char *store_config_kind_name(enum store_config_kind k);
@@ -221,6 +222,8 @@ int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
 /* The same list appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)), without
  * building the objects: the board's 10,000-host progress reply. */
 int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out);
+/* The agent rows of env_id that are on deploy_id (hosts that moved on to a later deploy are not among them). */
+int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, json_t **ret);
 /* By host name, or by host id when host_name is NULL. */
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret);
@@ -326,6 +329,16 @@ int store_janitor_unreachable(struct store *s, int64_t silent_before, int64_t no
 int store_janitor_release_slots(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
 int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_deleted);
 int store_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_t build_days);
+/* The Prometheus analysis of deploys (store_analysis.c). analysis_get: {deployId, envId, analysisStatus,
+ * failCounts (an object: query name → consecutive out-of-bounds count), lastUpdate}; -ENOENT when the deploy
+ * was never analysed. analysis_record: in one transaction, set the status and counts and append evals (an array
+ * of {time, query, value (number or null), verdict}; NULL: none), with an ENV wake event when evals are given.
+ * analysis_evals: the newest limit evaluations, newest first. */
+int store_analysis_get(struct store *s, const char *deploy_id, json_t **ret);
+int store_analysis_record(struct store *s, const char *deploy_id, const char *env_id, const char *status,
+			  const json_t *counts, const json_t *evals, int64_t now);
+int store_analysis_evals(struct store *s, const char *deploy_id, int64_t limit, json_t **ret);
+
 /* Gauges for /metrics: {"deploys": {STATE: n}, "hosts": {"reachable": n, "unreachable": n}}. */
 int store_stats(struct store *s, json_t **ret);
 

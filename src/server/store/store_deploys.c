@@ -16,7 +16,8 @@
 	"d.id, d.alias, d.envId, d.buildId, d.type, d.state, d.startDate, d.operator, d.lastUpdateDate, "             \
 	"d.description, d.successTotal, d.failTotal, d.total, d.successDate, d.acceptanceStatus, d.fromDeployId, "    \
 	"d.replacedByDeployId, d.rollbackFromDeployId, d.replacedState, "                                              \
-	"(SELECT r.type FROM deploys r WHERE r.id = d.replacedByDeployId) AS replacedByType"
+	"(SELECT r.type FROM deploys r WHERE r.id = d.replacedByDeployId) AS replacedByType, "                         \
+	"COALESCE((SELECT a.analysisStatus FROM deploy_analysis a WHERE a.deployId = d.id), 'NONE') AS analysisStatus"
 static const char sql_deploy_get[] = "SELECT " DEPLOY_COLS " FROM deploys d WHERE d.id = ?";
 static const char sql_deploy_env_lock[] = "SELECT deployId FROM envs WHERE id = ?";
 static const char sql_deploy_total[] = "SELECT count(*) FROM agents WHERE envId = ? AND state NOT IN "
