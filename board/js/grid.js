@@ -2,7 +2,7 @@
 // board/js/grid.js: the host grid of a stage: status summary, fleet map (canvas, one cell per host),
 // and a virtualised, sortable host table. Built to render 10,000 hosts well under a second:
 // the map is one canvas, the table only creates the rows in view.
-import { h, clear, fmtLocal, fmtUtc, fmtNum, debounce } from './ui.js';
+import { h, clear, fmtTime, fmtLocalFull, fmtNum, debounce } from './ui.js';
 
 const FATAL = new Set(['AGENT_FAILED', 'SCRIPT_TIMEOUT', 'TOO_MANY_RETRY', 'RUNTIME_MISMATCH']);
 const STAGES = ['UNKNOWN', 'PRE_DOWNLOAD', 'DOWNLOADING', 'POST_DOWNLOAD', 'STAGING', 'PRE_RESTART', 'RESTARTING',
@@ -20,7 +20,7 @@ export const CLASSES = [
   { key: 'paused', label: 'Paused', color: '#8b5cf6', failing: false },
   { key: 'unreachable', label: 'Unreachable', color: '#475569', failing: true },
   { key: 'removed', label: 'Removed', color: '#cbd5e1', failing: false },
-  { key: 'missing', label: 'Never pinged', color: '#e2e8f0', failing: true },
+  { key: 'missing', label: 'Never pinged', color: '#9aa6b8', failing: true }, // visible on white: these hosts need a look
 ];
 const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
 
@@ -68,7 +68,8 @@ function gridState({ onOpenHost, onHostAction, canAct }) {
     empty: h('div.ht-empty', { hidden: true }),
   };
   g.mapWrap = h('div.map-wrap', g.canvas, g.tip);
-  g.scroller = h('div.ht-scroll', { tabindex: '0', 'aria-label': 'Hosts' }, h('div.ht-body', { role: 'rowgroup' }, g.spacer));
+  // the scroller is the table's row group (a table owns rows and row groups only; it is focusable to scroll)
+  g.scroller = h('div.ht-scroll', { tabindex: '0', role: 'rowgroup', 'aria-label': 'Hosts' }, h('div.ht-body', g.spacer));
   g.table = h('div.host-table', { role: 'table', 'aria-label': 'Hosts', 'aria-rowcount': '0' }, g.headRow, g.scroller);
   g.el = h('div.host-grid',
     h('div.grid-toolbar', g.summary, h('div.grid-controls', g.filterInput, h('label.check', g.failingToggle, ' Failing only'), g.shown)),
@@ -171,7 +172,7 @@ function rowEl(g, r, i) {
   h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[3].width } }, r.state ? r.state.replaceAll('_', ' ') : '—'),
   h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[4].width }, title: r.lastErrno ? 'errno ' + r.lastErrno : '' },
     r.status ? r.status.replaceAll('_', ' ') : '—', r.failCount ? h('span.muted.small', ` ×${r.failCount}`) : null),
-  h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[5].width }, title: r.lastUpdateDate ? fmtUtc(r.lastUpdateDate) : '' }, r.lastUpdateDate ? fmtLocal(r.lastUpdateDate) : '—'),
+  h('div.ht-cell', { role: 'cell', style: { flex: COLUMNS[5].width }, title: r.lastUpdateDate ? fmtLocalFull(r.lastUpdateDate) : '' }, r.lastUpdateDate ? fmtTime(r.lastUpdateDate, true) : '—'),
   h('div.ht-cell.ht-actions', { role: 'cell' }, acts));
 }
 

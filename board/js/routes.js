@@ -10,6 +10,7 @@ import * as config from './pages/config.js';
 import * as tokens from './pages/tokens.js';
 import * as roles from './pages/roles.js';
 import * as hostLog from './pages/host-log.js';
+import * as deploy from './pages/deploy.js';
 
 const route = (path, page, nav, params = [], extra = {}) => ({ path, page, nav, params, ...extra });
 
@@ -17,6 +18,7 @@ export const routes = [
   route(/^\/login\/?$/, login, null, [], { public: true }),
   route(/^\/$/, home, 'home'),
   route(/^\/deploys\/?$/, history, 'deploys'),
+  route(/^\/deploys\/([^/]+)\/?$/, deploy, 'deploys', ['id']),
   route(/^\/builds\/?$/, builds, 'builds'),
   route(/^\/builds\/([^/]+)\/?$/, builds, 'builds', ['name']),
   route(/^\/tokens\/?$/, tokens, 'tokens'),

@@ -46,24 +46,28 @@ export function clear(el, ...children) {
 
 const pad = n => String(n).padStart(2, '0');
 
-export function fmtUtc(ms) {
-  if (!ms) return '';
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-}
-
-export function fmtLocal(ms, withSeconds = false) {
+// The one time rule of the board (and the CLI, which prints RFC 3339 UTC): times show in UTC, labelled, the date
+// shortened to "today" or month-day when it is this UTC day or year; the local time is on hover (fmtLocalFull).
+export function fmtTime(ms, withSeconds = false) {
   if (!ms) return '—';
-  const d = new Date(ms), now = new Date();
-  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}${withSeconds ? ':' + pad(d.getSeconds()) : ''}`;
-  if (d.toDateString() === now.toDateString()) return `today ${time}`;
-  const y = d.getFullYear() === now.getFullYear() ? '' : d.getFullYear() + '-';
-  return `${y}${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
+  const iso = new Date(ms).toISOString(), now = new Date().toISOString();
+  const time = iso.slice(11, withSeconds ? 19 : 16) + ' UTC';
+  if (iso.slice(0, 10) === now.slice(0, 10)) return `today ${time}`;
+  return `${iso.slice(0, 4) === now.slice(0, 4) ? iso.slice(5, 10) : iso.slice(0, 10)} ${time}`;
 }
 
-// A <time> element in local time with the UTC time on hover.
+// The local time with its zone, for the hover of a UTC time.
+export function fmtLocalFull(ms) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  const zone = (d.toLocaleTimeString('en-US', { timeZoneName: 'short' }).split(' ').pop()) || 'local';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zone} (your local time)`;
+}
+
+// A <time> element in UTC (fmtTime) with the local time on hover.
 export function timeEl(ms, withSeconds) {
   if (!ms) return h('span.muted', '—');
-  return h('time', { datetime: new Date(ms).toISOString(), title: fmtUtc(ms) }, fmtLocal(ms, withSeconds));
+  return h('time', { datetime: new Date(ms).toISOString(), title: fmtLocalFull(ms) }, fmtTime(ms, withSeconds));
 }
 
 export function fmtDuration(ms) {

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lib/proc.c: fork + exec with everything prepared beforehand; between fork and exec the child only makes
- * async-signal-safe calls (no malloc, no stdio, no logging). Must not be used for anything but spawning,
+ * async-signal-safe calls (no malloc, no stdio, no logging). The fork is a clone(CLONE_VM | CLONE_VFORK) on a
+ * stack of its own, as posix_spawn does: the parent's page tables are not copied (and torn down again by the
+ * exec), which made a script's start cost as much as the script itself. The child therefore shares our memory
+ * until execve: it writes nothing but its own stack (and errno), changes credentials with raw system calls (the
+ * libc wrappers would signal every thread of the shared process) and the parent waits, suspended, until the
+ * child has exec'd or exited. Must not be used for anything but spawning,
  * waiting for and stopping children. */
 #include <dirent.h>
 #include <errno.h>
@@ -8,10 +13,12 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -94,7 +101,8 @@ static void child_run(const struct proc_spec *spec, int err_fd, int null_fd, pid
 	if (spec->cwd && chdir(spec->cwd) < 0)
 		child_fail(err_fd, errno);
 	if (spec->drop_privs) {
-		if (setgroups(spec->n_groups, spec->groups) < 0 || setgid(spec->gid) < 0 || setuid(spec->uid) < 0)
+		if (syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0 || syscall(SYS_setgid, spec->gid) < 0 ||
+		    syscall(SYS_setuid, spec->uid) < 0)
 			child_fail(err_fd, errno);
 	}
 	/* after the credential change, which would clear it */
@@ -104,6 +112,29 @@ static void child_run(const struct proc_spec *spec, int err_fd, int null_fd, pid
 		_exit(1);
 	execve(spec->path, (char *const *)spec->argv, spec->envp ? (char *const *)spec->envp : empty_env);
 	child_fail(err_fd, errno);
+}
+
+#define CHILD_STACK_SIZE (256 * 1024)
+
+struct child_args {
+	const struct proc_spec *spec;
+	int err_fd, null_fd;
+	pid_t parent;
+};
+
+static int child_start(void *arg)
+{
+	const struct child_args *c = arg;
+
+	child_run(c->spec, c->err_fd, c->null_fd, c->parent); /* never returns */
+	return 127;
+}
+
+/* fork() without copying our memory: the child runs child_run() on stack and shares our address space until
+ * its execve (the parent is suspended until then). The pid, or -1 with errno. */
+static pid_t spawn_child(struct child_args *c, void *stack)
+{
+	return clone(child_start, (char *)stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
 }
 
 static void result_from_status(int status, struct proc_result *ret)
@@ -124,6 +155,8 @@ static void result_from_status(int status, struct proc_result *ret)
 int proc_spawn(const struct proc_spec *spec, struct proc *ret)
 {
 	struct proc p = { .pid = -1, .pidfd = -1 };
+	struct child_args args;
+	void *stack;
 	sigset_t all, old;
 	int pipefd[2] = { -1, -1 }, null_fd = -1, err = 0, r;
 	pid_t pid, parent = getpid();
@@ -138,13 +171,18 @@ int proc_spawn(const struct proc_spec *spec, struct proc *ret)
 		r = -errno;
 		goto out;
 	}
+	stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		r = -errno;
+		goto out;
+	}
+	args = (struct child_args){ .spec = spec, .err_fd = pipefd[1], .null_fd = null_fd, .parent = parent };
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child_run(spec, pipefd[1], null_fd, parent); /* never returns */
+	pid = spawn_child(&args, stack);
 	r = pid < 0 ? -errno : 0;
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	(void)munmap(stack, CHILD_STACK_SIZE); /* the child has exec'd or exited: it no longer runs on it */
 	if (r < 0)
 		goto out;
 	close(pipefd[1]);

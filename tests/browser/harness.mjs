@@ -182,10 +182,11 @@ export async function screenshot(page, name) {
 // Plays the agent side of the ping protocol for a few rounds: each host reports the stage its last
 // goal asked for as SUCCEEDED (the hosts in `failing`, a name or a list, report failStatus from POST_DOWNLOAD
 // on, with failMessage(name) or the default message, and errorCode failCode(name) or 1).
+// Host ids are idPrefix + 1000 + the host's index (give hosts of different calls different prefixes).
 // Returns the number of hosts the server answered for, or 0 when the server has no ping path.
-export async function simulateAgents(api, hosts, { rounds = 12, failing = null, failStatus = 'SCRIPT_FAILED', failMessage = null, failCode = null } = {}) {
+export async function simulateAgents(api, hosts, { rounds = 12, failing = null, failStatus = 'SCRIPT_FAILED', failMessage = null, failCode = null, idPrefix = 'i-' } = {}) {
   const failSet = new Set(Array.isArray(failing) ? failing : failing ? [failing] : []);
-  const state = new Map(hosts.map((h, i) => [h, { id: `i-${1000 + i}`, ip: `10.0.0.${i + 1}`, report: null }]));
+  const state = new Map(hosts.map((h, i) => [h, { id: `${idPrefix}${1000 + i}`, ip: `10.0.0.${i + 1}`, report: null }]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, s] of state) {
       const r = await api.call('POST', '/v1/system/ping', {

@@ -43,6 +43,7 @@ async function seedData(api) {
   for (const commit of ['aaaa1111bbbb', 'cccc2222dddd']) {
     seed.builds.push(await api.post('/v1/builds', {
       name: ENV, repo: 'acme/shop', branch: 'main', commit, artifactUrl: `https://artifacts.example.com/shop-${commit}.tar.gz`,
+      commitInfo: `https://github.com/acme/shop/commit/${commit}`, publishInfo: `https://ci.example.com/shop/${commit}`,
     }));
   }
   // staging: two hosts, all succeed → SUCCEEDING (done).
@@ -50,8 +51,8 @@ async function seedData(api) {
   await api.put(stagePath('staging') + '/capacity', seed.stagingHosts, { capacityType: 'HOST' });
   await api.put(stagePath('staging'), { maxParallel: 2 });
   await api.post(stagePath('staging') + '/deploys', undefined, { buildId: seed.builds[0].id, description: 'good release' });
-  await simulateAgents(api, seed.stagingHosts, { rounds: 10 });
-  seed.staging = await deployWhen('staging', d => d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED', 'staging done');
+  await simulateAgents(api, seed.stagingHosts, { rounds: 10, idPrefix: 'stg-' });
+  seed.staging = await deployWhen('staging', d => (d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED') && d.total === 2, 'staging done on both hosts');
 }
 
 before(async () => {
@@ -94,6 +95,19 @@ test('stages show in pipeline order (promote chain, then type, then name), and t
   await page.goto(srv.base + `/env/${ENV}/prod/history`);
   await page.locator('.stage-tab').first().waitFor();
   assert.deepEqual(await page.locator('.stage-tab').allTextContents(), ['staging', 'canary', 'prod']);
+  // The deploy dialog's "never deployed on the stage before" names the pipeline's predecessor, and none on the first stage.
+  for (const [stage, pred] of [['canary', 'staging'], ['staging', null]]) {
+    await page.goto(srv.base + `/env/${ENV}/${stage}`);
+    await page.click('[data-action=deploy]');
+    const dlg = page.locator('dialog[open]');
+    await dlg.locator(`tr[data-build="${seed.builds[1].id}"]`).click();
+    await dlg.locator('.build-summary').waitFor();
+    const warn = dlg.locator('[data-role=not-on-pred]');
+    if (pred) assert.match(await warn.textContent(), new RegExp(`never deployed on ${pred}`));
+    else assert.equal(await warn.count(), 0);
+    await dlg.locator('[data-role=cancel]').click();
+    await dlg.waitFor({ state: 'detached' });
+  }
 });
 
 test('a SUCCEEDING deploy counts as done: green, "Took" with its frozen duration', async () => {
@@ -114,10 +128,10 @@ test('promoting from a source that has not succeeded needs an explicit "promote 
   await srv.api.put(stagePath('canary') + '/capacity', ['can-1', 'can-2'], { capacityType: 'HOST' });
   await srv.api.put(stagePath('canary'), { maxParallel: 2 });
   await srv.api.post(stagePath('canary') + '/deploys', undefined, { buildId: seed.builds[0].id, description: 'good release' });
-  await simulateAgents(srv.api, ['can-1', 'can-2'], { rounds: 10 });
-  seed.canaryGood = await deployWhen('canary', d => d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED', 'canary done');
+  await simulateAgents(srv.api, ['can-1', 'can-2'], { rounds: 10, idPrefix: 'can-' });
+  seed.canaryGood = await deployWhen('canary', d => (d.state === 'SUCCEEDING' || d.state === 'SUCCEEDED') && d.total === 2, 'canary done on both hosts');
   await srv.api.post(stagePath('canary') + '/deploys', undefined, { buildId: seed.builds[1].id, description: 'bad release' });
-  await simulateAgents(srv.api, ['can-1', 'can-2'], { rounds: 10, failing: 'can-2', failStatus: 'TOO_MANY_RETRY' });
+  await simulateAgents(srv.api, ['can-1', 'can-2'], { rounds: 10, idPrefix: 'can-', failing: 'can-2', failStatus: 'TOO_MANY_RETRY' });
   const canary = await deployWhen('canary', d => d.state === 'FAILING', 'canary failing');
   assert.notEqual(canary.state, 'SUCCEEDED');
 
@@ -179,6 +193,72 @@ test('home: a banner per FAILING stage with a prefilled rollback; each stage chi
   const rolled = await waitFor(async () => { const d = await currentDeploy('canary'); return d.type === 'ROLLBACK' ? d : null; }, { what: 'a rollback on canary' });
   assert.equal(rolled.buildId, seed.builds[0].id);
   await page.locator('[data-role=incidents] .incident').waitFor({ state: 'detached' });
+});
+
+test('history keeps the outcome of a deploy rolled back by failurePolicy ROLLBACK; rows open a page per deploy', async () => {
+  await srv.api.put(stagePath('staging'), { failurePolicy: 'ROLLBACK' });
+  const bad = await srv.api.post(stagePath('staging') + '/deploys', undefined, { buildId: seed.builds[1].id, description: 'breaks stg-2', force: 'true' });
+  await simulateAgents(srv.api, seed.stagingHosts, { rounds: 10, idPrefix: 'stg-', failing: 'stg-2', failStatus: 'TOO_MANY_RETRY', failCode: () => 7 });
+  const rollback = await deployWhen('staging', d => d.type === 'ROLLBACK', 'the automatic rollback');
+  assert.equal(rollback.buildId, seed.builds[0].id);
+  const badNow = await srv.api.get('/v1/deploys/' + bad.id);
+  assert.equal(badNow.outcome, 'ROLLED_BACK');
+
+  await page.goto(srv.base + `/env/${ENV}/staging/history`);
+  const badRow = page.locator(`tr[data-deploy="${bad.id}"]`);
+  await badRow.locator('.outcome').waitFor();
+  assert.match(await badRow.locator('.col-outcome').textContent(), new RegExp(`failed on 1 of 2 hosts, rolled back to ${seed.builds[0].commitShort}`));
+  const rbRow = page.locator(`tr[data-deploy="${rollback.id}"]`);
+  assert.match(await rbRow.locator('[data-role=rollback-from]').textContent(), new RegExp(`rollback from ${seed.builds[1].commitShort}`));
+  // The first good deploy was replaced after it succeeded: it keeps "succeeded".
+  assert.match(await page.locator(`tr[data-deploy="${seed.staging.id}"] .col-outcome`).textContent(), /succeeded on 2 hosts/);
+  await screenshot(page, 'oncall-history-outcomes');
+
+  // A click on the row opens the deploy's page: outcome, hosts with their results, what changed.
+  await badRow.locator('.col-outcome').click({ position: { x: 2, y: 2 } });
+  await page.waitForURL(srv.base + '/deploys/' + bad.id);
+  const hosts = page.locator('table[aria-label="Hosts on this deploy"]');
+  await hosts.waitFor();
+  const failed = hosts.locator('tr[data-host=stg-2]');
+  assert.match(await failed.textContent(), /TOO MANY RETRY/);
+  assert.equal(await failed.locator('td[data-label="Exit code"]').textContent(), '7');
+  assert.equal(await failed.locator('a', { hasText: 'script output' }).getAttribute('href'), `/env/${ENV}/staging/log/stg-2`);
+  assert.match(await hosts.locator('tr[data-host=stg-1]').textContent(), /SUCCEEDED/);
+  assert.match(await page.locator('.kv-grid').textContent(), /rolled back to/);
+  assert.match(await page.locator('[data-role=what-changed]').textContent(), new RegExp(`${seed.builds[0].commitShort} → .*${seed.builds[1].commitShort}`));
+  await screenshot(page, 'oncall-deploy-page');
+});
+
+test('what changed: previous → current build on the stage, a chart of recent deploys, builds with CI link and stages, /deploys by stage', async () => {
+  // canary runs the rollback to builds[0] that replaced the failing builds[1].
+  await page.goto(srv.base + `/env/${ENV}/canary`);
+  const changed = page.locator('.deploy-card [data-role=what-changed]');
+  await changed.locator('code').first().waitFor();
+  assert.match(await changed.textContent(), new RegExp(`${seed.builds[1].commitShort} → ${seed.builds[0].commitShort}`));
+  assert.equal(await changed.locator('[data-role=compare-link]').getAttribute('href'),
+    `https://github.com/acme/shop/compare/${seed.builds[1].commit}...${seed.builds[0].commit}`);
+
+  const staging = (await srv.api.get('/v1/deploys', { envId: (await srv.api.get(stagePath('staging'))).id })).deploys;
+  await page.goto(srv.base + `/env/${ENV}/staging/history`);
+  const bars = page.locator('[data-role=deploy-chart] rect');
+  await bars.first().waitFor();
+  assert.equal(await bars.count(), staging.length);
+  assert.deepEqual(await bars.evaluateAll(rs => rs.map(r => r.getAttribute('data-outcome'))), staging.slice().reverse().map(d => d.outcome));
+
+  await page.goto(srv.base + `/builds/${ENV}`);
+  const row = page.locator(`tr[data-build="${seed.builds[0].id}"]`);
+  await row.locator('[data-role=running-on] a').first().waitFor();
+  const runningOn = await row.locator('[data-role=running-on] a').allTextContents();
+  assert.deepEqual(runningOn.sort(), ['shop / canary', 'shop / staging']);
+  assert.equal(await row.locator('[data-role=ci] a').getAttribute('href'), `https://ci.example.com/shop/${seed.builds[0].commit}`);
+  assert.ok(await row.locator('[data-action=tag]').isVisible(), 'the Tag button is in view');
+
+  await page.goto(srv.base + `/deploys?env=${ENV}&stage=canary`);
+  await page.locator('tr[data-deploy]').first().waitFor();
+  const canaryIds = (await srv.api.get('/v1/deploys', { envId: (await srv.api.get(stagePath('canary'))).id })).deploys.map(d => d.id);
+  assert.deepEqual(await page.locator('tr[data-deploy]').evaluateAll(rs => rs.map(r => r.dataset.deploy)), canaryIds);
+  await page.goto(srv.base + `/deploys?env=nosuchenv`);
+  await page.locator('.empty', { hasText: 'nosuchenv' }).waitFor();
 });
 
 test('failing hosts of real agents are grouped by error on the stage page; each links to its script output', { timeout: 120000 }, async () => {

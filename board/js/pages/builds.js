@@ -47,19 +47,22 @@ export async function render(ctx) {
   if (!builds.length) { clear(body, emptyState('No builds', 'Nothing was published under this name (and branch).')); return; }
   const tagCells = new Map();
   clear(body, h('div.table-wrap', h('table.table', { 'aria-label': 'Builds' },
-    h('thead', h('tr', h('th', 'Published'), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Repo'), h('th', 'Publisher'), h('th', 'Tag'), h('th', 'Artifact'), h('th', 'Build id'), h('th', ''))),
+    h('thead', h('tr', h('th', 'Published'), h('th', 'Commit'), h('th', 'Branch'), h('th', 'Tag'), h('th', 'Running on'), h('th', 'CI'), h('th', 'Repo'), h('th', 'Publisher'), h('th', 'Artifact'), h('th', 'Build id'))),
     h('tbody', builds.map(b => {
-      const tagCell = h('td', h('span.muted', '…'));
-      tagCells.set(b.id, tagCell);
+      const tagCell = h('span', h('span.muted', '…'));
+      const runCell = h('td', { 'data-role': 'running-on' }, h('span.muted', '…'));
+      tagCells.set(b.id, { tagCell, runCell });
       return h(`tr${b.id === ctx.query.build ? '.highlight' : ''}`, { dataset: { build: b.id } },
         h('td', timeEl(b.publishDate)),
         h('td', b.commitInfo && /^https?:\/\//.test(b.commitInfo) ? h('a', { href: b.commitInfo, target: '_blank', rel: 'noopener' }, h('code', b.commitShort)) : h('code', { title: b.commit }, b.commitShort)),
-        h('td', b.branch), h('td', b.repo), h('td', b.publisher),
-        tagCell,
+        h('td', b.branch),
+        h('td.nowrap', tagCell, ' ', h('button.btn.btn-xs', { type: 'button', 'data-action': 'tag', onclick: () => tagDialog(b) }, 'Tag…')),
+        runCell,
+        h('td', { 'data-role': 'ci' }, /^https?:\/\//.test(b.publishInfo || '') ? h('a', { href: b.publishInfo, target: '_blank', rel: 'noopener' }, 'CI ↗') : (b.publishInfo ? h('span.small', b.publishInfo) : h('span.muted', '—'))),
+        h('td', b.repo), h('td', b.publisher),
         h('td.desc', { title: b.artifactUrl }, b.artifactUrl, b.artifactSha256 ? h('span.badge.tone-plain', { title: 'sha256 ' + b.artifactSha256 }, 'sha256') : null,
           b.artifactSignature ? h('span.badge.tone-ok', 'signed') : null),
-        h('td.mono.small.nowrap', { title: b.id }, b.id.slice(0, 10) + '…', copyButton(b.id)),
-        h('td.nowrap', h('button.btn.btn-xs', { type: 'button', 'data-action': 'tag', onclick: () => tagDialog(b) }, 'Tag…')));
+        h('td.mono.small.nowrap', { title: b.id }, b.id.slice(0, 10) + '…', copyButton(b.id)));
     })))),
   h('p.muted.small', `${fmtNum(builds.length)} build${builds.length === 1 ? '' : 's'} shown (newest 100).`));
   function tagDialog(b) {
@@ -81,18 +84,26 @@ export async function render(ctx) {
   }
   const hl = body.querySelector('tr.highlight');
   if (hl) hl.scrollIntoView({ block: 'center' });
-  // Effective tags, a few at a time.
+  // Effective tags and the stages whose current deploy runs the build, a few builds at a time.
   const ids = builds.slice(0, 100).map(b => b.id);
   let i = 0;
   const worker = async () => {
     while (i < ids.length && !ctx.signal.aborted) {
       const id = ids[i++];
+      const { tagCell, runCell } = tagCells.get(id);
       try {
-        const t = await api.get(`/v1/builds/${api.enc(id)}/tags`, null, { signal: ctx.signal });
-        clear(tagCells.get(id), t && t.tag ? h('span', { title: t.tag.comments || '' }, badge(t.tag.value)) : h('span.muted', '—'));
+        const [t, deps] = await Promise.all([
+          api.get(`/v1/builds/${api.enc(id)}/tags`, null, { signal: ctx.signal }),
+          api.get('/v1/deploys', { buildId: id, pageSize: 50 }, { signal: ctx.signal }).catch(e => { if (e.name === 'AbortError') throw e; return null; })]);
+        clear(tagCell, t && t.tag ? h('span', { title: t.tag.comments || '' }, badge(t.tag.value)) : h('span.muted', '—'));
+        const current = deps ? (deps.deploys || []).filter(d => !d.replacedByDeployId) : [];
+        const stages = (await Promise.all(current.map(d => api.getEnvById(d.envId)))).filter(Boolean);
+        clear(runCell, stages.length ? stages.map((s, k) => [k ? ', ' : '', link(`/env/${encodeURIComponent(s.envName)}/${encodeURIComponent(s.stageName)}`, `${s.envName} / ${s.stageName}`)])
+          : h('span.muted', deps ? 'nowhere' : '—'));
       } catch (e) {
         if (e.name === 'AbortError') return;
-        clear(tagCells.get(id), h('span.muted', '—'));
+        clear(tagCell, h('span.muted', '—'));
+        clear(runCell, h('span.muted', '—'));
       }
     }
   };

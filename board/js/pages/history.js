@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId, copyButton } from '../ui.js';
 import { navigate } from '../router.js';
 import { stageHeader, progressBar, loadStages, deployDone, deployDuration } from './common.js';
+import { outcomeLinks, outcomeText, deployChart } from './outcome.js';
 
 const STATES = ['RUNNING', 'FAILING', 'SUCCEEDING', 'SUCCEEDED', 'ABORTED'];
 const TYPES = ['REGULAR', 'ROLLBACK', 'RESTART', 'HOTFIX', 'STOP'];
@@ -39,13 +40,17 @@ export async function render(ctx) {
     TYPES.map(t => h('option', { value: t, selected: filters.deployType[0] === t }, t.toLowerCase())));
   const opIn = h('input.search.search-sm', { name: 'operator', placeholder: 'Operator', value: filters.operator, 'aria-label': 'Operator', 'data-search': true });
   const afterIn = h('input', { type: 'date', name: 'after', value: filters.after, 'aria-label': 'Started on or after' });
+  // /deploys only: narrow to one environment (exact name) and, optionally, one of its stages.
+  const envIn = env ? null : h('input.search-sm', { name: 'env', placeholder: 'Environment', value: q.env || '', 'aria-label': 'Environment', autocomplete: 'off' });
+  const stageIn = env ? null : h('input.search-sm', { name: 'stage', placeholder: 'Stage', value: q.stage || '', 'aria-label': 'Stage', autocomplete: 'off' });
   const form = h('form.filters', {
     onsubmit: e => { e.preventDefault(); apply(1); },
-    onchange: e => { if (e.target !== opIn) apply(1); },
+    onchange: e => { if (![opIn, envIn, stageIn].includes(e.target)) apply(1); },
   },
   h('div.filter-group', h('span.filter-label', 'State'), stateBoxes),
   h('div.filter-group', h('span.filter-label', 'Type'), typeSel),
-  h('div.filter-group', h('span.filter-label', 'Since'), afterIn),
+  h('div.filter-group', h('span.filter-label', 'Since (UTC)'), afterIn),
+  env ? null : h('div.filter-group', h('span.filter-label', 'Where'), envIn, stageIn),
   h('div.filter-group', opIn, h('button.btn.btn-sm', { type: 'submit' }, 'Apply')));
   const results = h('div', spinner());
   const compareIds = (q.compare || '').split(',').filter(x => /^[A-Za-z0-9_-]{1,30}$/.test(x)).slice(0, 2);
@@ -63,18 +68,30 @@ export async function render(ctx) {
     if (typeSel.value) p.set('type', typeSel.value);
     if (opIn.value.trim()) p.set('operator', opIn.value.trim());
     if (afterIn.value) p.set('after', afterIn.value);
+    if (envIn && envIn.value.trim()) p.set('env', envIn.value.trim());
+    if (stageIn && stageIn.value.trim()) p.set('stage', stageIn.value.trim());
     if (page > 1) p.set('page', String(page));
     if (compare) p.set('compare', compare.join(','));
     navigate(location.pathname + (p.toString() ? '?' + p : ''));
   }
   let compare = compareIds.length === 2 ? compareIds : null;
 
+  // /deploys?env=E[&stage=S]: the ids of the env's stages (of the one stage).
+  let whereIds;
+  if (!env && q.env) {
+    const list = await api.get('/v1/envs', { envName: q.env }, { signal: ctx.signal }).catch(() => []);
+    whereIds = list.filter(s => !q.stage || s.stageName === q.stage).map(s => s.id);
+    if (!whereIds.length) {
+      clear(results, emptyState('No such stage', q.stage ? `Environment ${q.env} has no stage “${q.stage}”.` : `There is no environment called “${q.env}”.`));
+      return;
+    }
+  }
   const query = {
-    envId: info ? info.id : undefined,
+    envId: info ? info.id : whereIds,
     deployState: filters.deployState,
     deployType: filters.deployType,
     operator: filters.operator || undefined,
-    after: filters.after ? new Date(filters.after + 'T00:00:00').getTime() : undefined,
+    after: filters.after ? Date.parse(filters.after + 'T00:00:00Z') : undefined,
     pageIndex: filters.pageIndex,
     pageSize: PAGE,
   };
@@ -91,9 +108,10 @@ export async function render(ctx) {
     clear(results, emptyState('No deploys', env ? 'No deploy of this stage matches the filters.' : 'No deploy matches the filters.'));
     return;
   }
-  const [envs, builds] = await Promise.all([
+  const [envs, builds, links] = await Promise.all([
     Promise.all(deploys.map(d => (info ? info : api.getEnvById(d.envId)))),
     Promise.all(deploys.map(d => api.getBuild(d.buildId).catch(() => null))),
+    Promise.all(deploys.map(d => outcomeLinks(d, deploys))),
   ]);
   const picked = compareIds.slice();
   const compareBtn = h('button.btn.btn-sm', { type: 'button', 'data-action': 'compare', disabled: true, onclick: () => { compare = picked.slice(0, 2); apply(filters.pageIndex); } }, 'Compare selected');
@@ -113,11 +131,12 @@ export async function render(ctx) {
   }
   const total = res.total ?? deploys.length;
   const pages = Math.max(1, Math.ceil(total / PAGE));
-  const rows = deploys.map((d, i) => deployRow(d, envs[i], builds[i], !env, picked.includes(d.id), pick));
+  const rows = deploys.map((d, i) => deployRow(d, envs[i], builds[i], links[i], !env, picked.includes(d.id), pick));
   clear(results,
+    env && filters.pageIndex === 1 && deploys.length > 1 ? h('div.panel-body', deployChart(deploys, fmtDuration)) : null,
     h('div.compare-bar', compareBtn, h('span.muted.small', { 'data-role': 'picked' })),
-    h('div.table-wrap', h('table.table', { 'aria-label': 'Deploys' },
-      h('thead', h('tr', h('th', { title: 'Select two to compare' }, ''), h('th', 'Started'), env ? null : h('th', 'Stage'), h('th', 'Build'), h('th', 'Type'), h('th', 'State'),
+    h('div.table-wrap', h('table.table.stack', { 'aria-label': 'Deploys' },
+      h('thead', h('tr', h('th', { title: 'Select two to compare' }, ''), h('th', 'Started'), env ? null : h('th', 'Stage'), h('th', 'Build'), h('th', 'Type'), h('th', 'Outcome'), h('th', 'State'),
         h('th', 'Acceptance'), h('th', 'Progress'), h('th', 'Operator'), h('th.num', 'Duration'), h('th', 'Description'))),
       h('tbody', rows))),
     h('div.pager',
@@ -127,20 +146,26 @@ export async function render(ctx) {
   pick(null, false);
 }
 
-// One deploy of the list: d with its stage e and build b; checked: picked for comparison, pick(id, on) on a change.
-function deployRow(d, e, b, showStage, checked, pick) {
-  return h('tr', { dataset: { deploy: d.id } },
-    h('td.col-pick', h('input', { type: 'checkbox', name: 'pick', value: d.id, checked, 'aria-label': 'Select for comparison', onchange: e => pick(d.id, e.target.checked) })),
-    h('td', timeEl(d.startDate)),
-    showStage ? h('td', e ? link(`/env/${encodeURIComponent(e.envName)}/${encodeURIComponent(e.stageName)}`, e.envName, h('span.muted', ' / '), e.stageName) : h('span.muted', 'deleted stage')) : null,
-    h('td', b ? [h('code', { title: b.commit }, b.commitShort), ' ', h('span.muted', b.branch)] : h('code.muted', shortId(d.buildId))),
-    h('td', badge(d.type)),
-    h('td', badge(d.state)),
-    h('td', badge(d.acceptanceStatus)),
-    h('td.col-progress', progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: deployDone(d), done: deployDone(d) })),
-    h('td', d.operator || '—'),
-    h('td.num', fmtDuration(deployDuration(d))),
-    h('td.desc', { title: d.description || '' }, d.description || ''));
+// One deploy of the list: d with its stage e, build b and the deploys its outcome names (links); checked: picked
+// for comparison, pick(id, on) on a change. A click on the row (outside its links and box) opens the deploy's page.
+function deployRow(d, e, b, links, showStage, checked, pick) {
+  const href = '/deploys/' + encodeURIComponent(d.id);
+  return h('tr.clickable', {
+    dataset: { deploy: d.id },
+    onclick: ev => { if (!ev.target.closest('a,input,button,label')) navigate(href); },
+  },
+    h('td.col-pick', { 'data-label': 'Compare' }, h('input', { type: 'checkbox', name: 'pick', value: d.id, checked, 'aria-label': 'Select for comparison', onchange: e => pick(d.id, e.target.checked) })),
+    h('td', { 'data-label': 'Started' }, h('a', { href, 'data-link': true, 'data-role': 'deploy-link', title: 'Open this deploy' }, timeEl(d.startDate))),
+    showStage ? h('td', { 'data-label': 'Stage' }, e ? link(`/env/${encodeURIComponent(e.envName)}/${encodeURIComponent(e.stageName)}`, e.envName, h('span.muted', ' / '), e.stageName) : h('span.muted', 'deleted stage')) : null,
+    h('td', { 'data-label': 'Build' }, b ? [h('code', { title: b.commit }, b.commitShort), ' ', h('span.muted', b.branch)] : h('code.muted', shortId(d.buildId))),
+    h('td', { 'data-label': 'Type' }, badge(d.type)),
+    h('td.col-outcome', { 'data-label': 'Outcome' }, outcomeText(d, links)),
+    h('td', { 'data-label': 'State' }, badge(d.state)),
+    h('td', { 'data-label': 'Acceptance' }, badge(d.acceptanceStatus)),
+    h('td.col-progress', { 'data-label': 'Progress' }, progressBar(d.successTotal, d.total, d.failTotal, { emptyFull: deployDone(d), done: deployDone(d) })),
+    h('td', { 'data-label': 'Operator' }, d.operator || '—'),
+    h('td.num', { 'data-label': 'Duration' }, fmtDuration(deployDuration(d))),
+    h('td.desc', { title: d.description || '', 'data-label': 'Description' }, d.description || ''));
 }
 
 // The repository's web URL of a build, when known: its repo field when that is a URL, else derived from

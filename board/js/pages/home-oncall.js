@@ -2,7 +2,7 @@
 // board/js/pages/home-oncall.js: what home shows an on-call engineer first: a banner for every FAILING stage with a
 // prefilled rollback, and each stage's chip with its current build, commit, age and state.
 import * as api from '../api.js';
-import { h, clear, fmtAgo, fmtUtc, shortId } from '../ui.js';
+import { h, clear, fmtAgo, fmtTime, shortId } from '../ui.js';
 import { rollbackDialog } from './stage-actions.js';
 
 const stageHref = (env, stage) => `/env/${encodeURIComponent(env)}/${encodeURIComponent(stage)}`;
@@ -22,7 +22,7 @@ function stageTone(s, d) {
 export function stageChip(s, cur) {
   const d = cur && cur.d, b = cur && cur.build;
   const [tone, word] = stageTone(s, d);
-  const title = [`${s.stageName}: ${word}`, b ? `build ${b.name} ${b.commit}` : null, d ? `started ${fmtUtc(d.startDate)}` : null]
+  const title = [`${s.stageName}: ${word}`, b ? `build ${b.name} ${b.commit}` : null, d ? `started ${fmtTime(d.startDate, true)}` : null]
     .filter(Boolean).join(' · ');
   return h(`span.stage-chip.chip-${tone}`, { title, dataset: { stageId: s.id, stage: s.stageName, tone } },
     h('span.dot'), h('span.chip-name', s.stageName),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/home.js: home: environment search, deploys in progress, deploys today, recently visited.
 import * as api from '../api.js';
-import { h, clear, badge, timeEl, fmtNum, fmtAgo, spinner, errorBox, emptyState, debounce, link, openDialog, toast } from '../ui.js';
+import { h, clear, badge, timeEl, fmtNum, fmtAgo, fmtTime, spinner, errorBox, emptyState, debounce, link, openDialog, toast } from '../ui.js';
 import { navigate } from '../router.js';
 import { recentList, progressBar, loadStages, deployMoving } from './common.js';
 import { stageChip, currentsOf, renderIncidents } from './home-oncall.js';
@@ -190,7 +190,7 @@ function deployFeed(items) {
       badge(d.state)),
     progressBar(d.successTotal, d.total, d.failTotal),
     h('div.feed-meta', build ? h('code', build.commitShort || '') : null, build ? ` ${build.branch} · ` : '',
-      `${d.operator || ''} · started `, h('span', { title: new Date(d.startDate).toISOString() }, fmtAgo(d.startDate))))));
+      `${d.operator || ''} · started `, h('span', { title: fmtTime(d.startDate, true) }, fmtAgo(d.startDate))))));
 }
 
 function renderRecent(box) {

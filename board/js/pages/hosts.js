@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/hosts.js: host lookup and the host page: its records, and its agent in every stage.
 import * as api from '../api.js';
-import { h, clear, badge, timeEl, fmtAgo, spinner, errorBox, emptyState, link, openDialog, toast, shortId } from '../ui.js';
+import { h, clear, badge, timeEl, fmtAgo, fmtTime, spinner, errorBox, emptyState, link, openDialog, toast, shortId } from '../ui.js';
 import { navigate } from '../router.js';
 import { canOperate, whenSessionKnown } from '../session.js';
 import { classify, CLASSES } from '../grid.js';
@@ -43,11 +43,11 @@ export async function render(ctx) {
   const currents = envs.map(e => e && e.deployId);
 
   const recPanel = h('section.panel', h('div.panel-head', h('h2', 'Host records')),
-    records.length ? h('div.table-wrap', h('table.table', { 'aria-label': 'Host records' },
+    records.length ? h('div.table-wrap', { tabindex: '0', role: 'region', 'aria-label': 'Host records' }, h('table.table', { 'aria-label': 'Host records' },
       h('thead', h('tr', h('th', 'Group'), h('th', 'Host id'), h('th', 'IP'), h('th', 'State'), h('th', 'Agent version'), h('th', 'Last seen'), h('th', 'Registered'))),
       h('tbody', records.map(r => h('tr',
-        h('td', r.groupName || '—'), h('td.mono', r.hostId), h('td.mono', r.ip || '—'), h('td', badge(r.state, r.state === 'ACTIVE' ? 'ok' : 'warn')),
-        h('td', r.agentVersion || '—'), h('td', r.lastSeen ? h('span', { title: new Date(r.lastSeen).toISOString() }, fmtAgo(r.lastSeen)) : '—'),
+        h('td', r.groupName && r.groupName !== 'NULL' ? r.groupName : h('span.muted', 'no group')), h('td.mono', r.hostId), h('td.mono', r.ip || '—'), h('td', badge(r.state, r.state === 'ACTIVE' ? 'ok' : 'warn')),
+        h('td', r.agentVersion || '—'), h('td', r.lastSeen ? h('span', { title: fmtTime(r.lastSeen, true) }, fmtAgo(r.lastSeen)) : '—'),
         h('td', timeEl(r.createDate)))))))
       : h('p.muted.small.pad', 'No host record (hosts get one when they first ping or are registered).'));
 
@@ -77,7 +77,7 @@ export async function render(ctx) {
       h('td.nowrap', ops));
   });
   const agentPanel = h('section.panel', h('div.panel-head', h('h2', 'Agents')),
-    agents.length ? h('div.table-wrap', h('table.table', { 'aria-label': 'Agents of this host' },
+    agents.length ? h('div.table-wrap', { tabindex: '0', role: 'region', 'aria-label': 'Agents of this host table' }, h('table.table', { 'aria-label': 'Agents of this host' },
       h('thead', h('tr', h('th', 'Stage'), h('th', 'Status'), h('th', 'Deploy stage'), h('th', 'Agent state'), h('th', 'Last result'), h('th', 'Deploy'),
         h('th', 'Last change'), h('th', 'First deploy'), h('th', 'Error'), h('th', ''))),
       h('tbody', agentRows)))

@@ -389,12 +389,12 @@ export async function history({ content, ctx, base }) {
   types.forEach(t => typeSel.append(h('option', { value: t }, t)));
   const tbody = h('tbody');
   const render = () => clear(tbody, entries.filter(e => !typeSel.value || e.type === typeSel.value).map(e =>
-    h('tr', { dataset: { change: e.changeId, type: e.type } }, h('td.nowrap', timeEl(e.createTime, true)), h('td', e.operator),
-      h('td.nowrap', e.type.replace(/^Env /, '')), h('td', diffView(e)))));
+    h('tr', { dataset: { change: e.changeId, type: e.type } }, h('td.nowrap', { 'data-label': 'When' }, timeEl(e.createTime, true)), h('td', { 'data-label': 'Who' }, e.operator),
+      h('td.nowrap', { 'data-label': 'What' }, e.type.replace(/^Env /, '')), h('td', { 'data-label': 'Change' }, diffView(e)))));
   typeSel.addEventListener('change', render);
   render();
   clear(got.box, panel('Config history', typeSel,
-    entries.length ? h('div.table-wrap', h('table.table.history-table', { 'aria-label': 'Config history' },
+    entries.length ? h('div.table-wrap', h('table.table.history-table.stack', { 'aria-label': 'Config history' },
       h('thead', h('tr', h('th', 'When'), h('th', 'Who'), h('th', 'What'), h('th', 'Change'))), tbody))
       : emptyState('No changes yet', 'Every change of this stage’s configuration is recorded here.'),
     entries.length >= HIST_PAGE ? h('p.muted.small', `The newest ${fmtNum(HIST_PAGE)} changes.`) : null));

@@ -2,20 +2,45 @@
 // board/js/pages/stage-card.js: the stage page's current-deploy card: build, commit, state, acceptance,
 // progress and the hosts per deploy stage. st is the stage page's state (stage.js).
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, emptyState, link, shortId, copyButton } from '../ui.js';
+import * as api from '../api.js';
 import { progressBar, deployMoving, deployDone, deployDuration } from './common.js';
+import { compareUrl } from './history.js';
 import { STAGES } from '../grid.js';
 import { deployDialog } from './stage-deploy.js';
 import { acceptDialog } from './stage-actions.js';
 import { analysisPanel } from './stage-analysis.js';
+
+// What changed: the stage's previous deploy's build → this build, with the repository compare link (fetched once
+// per deploy, then kept in st.change).
+function whatChanged(st, d) {
+  const el = h('span', { 'data-role': 'what-changed' }, h('span.muted', '…'));
+  if (!st.change || st.change.id !== d.id) {
+    st.change = { id: d.id, p: api.get('/v1/deploys', { envId: d.envId, before: d.startDate - 1, pageSize: 1 })
+      .then(async r => { const prev = r.deploys && r.deploys[0]; return prev ? { prev, b: await api.getBuild(prev.buildId).catch(() => null) } : null; })
+      .catch(() => undefined) };
+  }
+  st.change.p.then(c => {
+    const b = st.build;
+    if (c === undefined) { clear(el, '—'); return; }
+    if (!c) { clear(el, h('span.muted', 'first deploy of this stage')); return; }
+    const url = c.b && b && c.b.commit !== b.commit ? compareUrl(c.b, b) : null;
+    clear(el, link('/deploys/' + encodeURIComponent(c.prev.id), h('code', c.b ? c.b.commitShort : shortId(c.prev.buildId))), ' → ',
+      h('code', b ? b.commitShort : shortId(d.buildId)), c.b && b && c.b.commit === b.commit ? h('span.muted', ' (same commit)') : null,
+      url ? [' ', h('a', { href: url, target: '_blank', rel: 'noopener', 'data-role': 'compare-link' }, 'compare ↗')] : null);
+  });
+  return el;
+}
 
 function deployFields(st, d, active, elapsed) {
   const b = st.build;
   return [
     ['Build', b ? h('span', h('code', { title: b.id }, b.commitShort || shortId(b.id)), ' ', link('/builds/' + encodeURIComponent(b.name) + '?build=' + encodeURIComponent(b.id), b.name), copyButton(b.id)) : h('code', d.buildId)],
     ['Commit', b ? (b.commitInfo && /^https?:\/\//.test(b.commitInfo) ? h('a', { href: b.commitInfo, target: '_blank', rel: 'noopener' }, h('code', b.commit)) : h('code', b.commit)) : '—'],
+    ['Changed', whatChanged(st, d)],
     ['Branch', b ? b.branch : '—'],
     ['Repo', b ? b.repo : '—'],
     ['Type', badge(d.type)],
+    ['Details', h('a', { href: '/deploys/' + encodeURIComponent(d.id), 'data-link': true, 'data-role': 'deploy-page' }, 'deploy page →')],
     ['Acceptance', h('span', badge(d.acceptanceStatus), d.acceptanceStatus === 'OUTSTANDING' && st.operate ? [' ',
       h('button.btn.btn-xs', { type: 'button', 'data-action': 'accept', onclick: () => acceptDialog(st, d, true) }, 'Accept'),
       h('button.btn.btn-xs', { type: 'button', 'data-action': 'reject', onclick: () => acceptDialog(st, d, false) }, 'Reject')] : null)],
@@ -30,20 +55,29 @@ function deployFields(st, d, active, elapsed) {
 function renderCounts(st, d, counts) {
   const { progress } = st;
   if (!progress) { clear(counts, h('h3', 'Hosts per deploy stage'), spinner('Loading hosts…')); return; }
-  const stageCounts = {};
-  let onOther = 0;
+  // Hosts per step of deploy d; those whose last result there failed are counted apart (red), and unreachable
+  // hosts in a bar of their own (the server leaves them out of the deploy's counts).
+  const stageCounts = {}, failedAt = {};
+  let onOther = 0, unreachable = 0;
   for (const a of progress.agents) {
+    if (a.state === 'UNREACHABLE') { unreachable++; continue; }
     if (a.deployId !== d.id) { onOther++; continue; }
     stageCounts[a.deployStage] = (stageCounts[a.deployStage] || 0) + 1;
+    if (a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') failedAt[a.deployStage] = (failedAt[a.deployStage] || 0) + 1;
   }
+  st.unreachable = unreachable;
   const shownStages = STAGES.filter(s => s !== 'STOPPING' && s !== 'STOPPED' || stageCounts[s]);
-  const maxCount = Math.max(1, ...Object.values(stageCounts), onOther);
+  const maxCount = Math.max(1, ...Object.values(stageCounts), onOther, unreachable);
+  const pct = n => (100 * n) / maxCount + '%';
   clear(counts,
     h('h3', 'Hosts per deploy stage'),
     h('div.stage-bars', shownStages.map(s => h('div.stage-bar', { dataset: { stage: s } },
       h('span.sb-label', s.replaceAll('_', ' ').toLowerCase()),
-      h('span.sb-track', h('span.sb-fill', { class: s === 'SERVING_BUILD' ? 'sb-ok' : '', style: { width: (100 * (stageCounts[s] || 0)) / maxCount + '%' } })),
-      h('span.sb-count', fmtNum(stageCounts[s] || 0)))),
+      h('span.sb-track',
+        h('span.sb-fill', { class: s === 'SERVING_BUILD' ? 'sb-ok' : '', style: { width: pct((stageCounts[s] || 0) - (failedAt[s] || 0)) } }),
+        failedAt[s] ? h('span.sb-fill.sb-bad', { title: `${failedAt[s]} failed at this step`, style: { width: pct(failedAt[s]) } }) : null),
+      h('span.sb-count', fmtNum(stageCounts[s] || 0), failedAt[s] ? h('span.sb-failed', ` (${fmtNum(failedAt[s])} failed)`) : null))),
+    unreachable ? h('div.stage-bar', { dataset: { stage: 'UNREACHABLE' } }, h('span.sb-label', 'unreachable'), h('span.sb-track', h('span.sb-fill.sb-unreach', { style: { width: pct(unreachable) } })), h('span.sb-count', fmtNum(unreachable))) : null,
     onOther ? h('div.stage-bar', h('span.sb-label', 'other deploy'), h('span.sb-track', h('span.sb-fill.sb-old', { style: { width: (100 * onOther) / maxCount + '%' } })), h('span.sb-count', fmtNum(onOther))) : null));
 }
 
@@ -80,6 +114,7 @@ export function renderDeployCard(st, deployCard, counts) {
             h('span', h('strong', fmtNum(d.successTotal)), ' succeeded'),
             h('span', h('strong', fmtNum(d.failTotal)), ' failed'),
             h('span', h('strong', fmtNum(d.total)), ' total'),
+            st.unreachable ? h('span', { 'data-role': 'unreachable' }, h('strong', fmtNum(st.unreachable)), ' unreachable (not counted)') : null,
             h('span.muted', `success threshold ${(info.successThreshold / 100).toFixed(info.successThreshold % 100 ? 2 : 0)} %`))),
         h('dl.kv-grid', deployFields(st, d, active, elapsed).map(([k, v]) => h('div', h('dt', k), h('dd', v)))),
         d.description ? h('p.deploy-desc', '“', d.description, '”') : null),

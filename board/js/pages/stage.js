@@ -2,7 +2,7 @@
 // board/js/pages/stage.js: the stage page: current deploy (stage-card.js), host grid (polled), and the deploy
 // actions (stage-deploy.js, stage-actions.js). The parts share one state object, st.
 import * as api from '../api.js';
-import { h, clear, fmtLocal, fmtUtc, spinner, errorBox, emptyState, link, icon } from '../ui.js';
+import { h, clear, fmtTime, fmtLocalFull, spinner, errorBox, emptyState, link, icon } from '../ui.js';
 import { navigate } from '../router.js';
 import { canOperate, whenSessionKnown } from '../session.js';
 import { stageHeader, recordVisit, loadStages } from './common.js';
@@ -86,8 +86,8 @@ async function refreshOnce(st, ctx, ui) {
   st.failedCount = (hostCounts.failed || 0) + (hostCounts.retrying || 0);
   ui.resetFailedBtn.hidden = !st.current || st.failedCount === 0;
   await renderErrors(st, ui.errors, ctx.signal);
-  ui.updated.textContent = 'updated ' + fmtLocal(Date.now(), true);
-  ui.updated.title = 'refreshes every few seconds · ' + fmtUtc(Date.now());
+  ui.updated.textContent = 'updated ' + fmtTime(Date.now(), true);
+  ui.updated.title = 'refreshes every few seconds · ' + fmtLocalFull(Date.now());
   ui.updated.classList.remove('stale');
 }
 

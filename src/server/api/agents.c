@@ -53,6 +53,25 @@ static int agent_error(struct req *r)
 	return http_reply_json(r, 200, e);
 }
 
+/* GET /v1/deploys/{id}/agents: the hosts whose agent row is on this deploy, with their result. */
+static int agents_of_deploy(struct req *r)
+{
+	const char *id = req_param(r, "id");
+	json_t *dep = NULL, *list = NULL;
+	int k;
+
+	k = api_id_ok(id) ? store_deploy_get(r->srv->store, id, &dep) : -ENOENT;
+	if (k == -ENOENT)
+		return http_fail(r, 404, NULL, "deploy '%.64s' not found", id);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read deploy");
+	k = store_agent_list_deploy(r->srv->store, json_string_value(json_object_get(dep, "envId")), id, &list);
+	json_decref(dep);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list agents");
+	return http_reply_json(r, 200, list);
+}
+
 /* The errors list: at most this many hosts, each with the last ERROR_TAIL_BYTES of its message. */
 #define ERROR_LIST_MAX 1000
 #define ERROR_TAIL_BYTES 2048
@@ -275,6 +294,7 @@ const struct route api_agents_routes[] = {
 	{ "PUT", "/v1/envs/{env}/{stage}/agents/{hostId}", agent_put, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/agents/reset_failed_agents/{deployId}", agents_reset_failed, ROLE_OPERATOR,
 	  SCOPE_ENV, false },
+	{ "GET", "/v1/deploys/{id}/agents", agents_of_deploy, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/agents/hostcount", agents_hostcount, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/agents/{hostName}", agents_by_name, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/agents/id/{hostId}", agents_by_id, ROLE_READER, SCOPE_ANY, false },

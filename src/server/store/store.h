@@ -222,6 +222,8 @@ int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
 /* The same list appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)), without
  * building the objects: the board's 10,000-host progress reply. */
 int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out);
+/* The agent rows of env_id that are on deploy_id (hosts that moved on to a later deploy are not among them). */
+int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, json_t **ret);
 /* By host name, or by host id when host_name is NULL. */
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret);

@@ -18,6 +18,8 @@
 	"a.stageStartDate, a.containerHealthStatus, a.holdsSlot, a.removed"
 static const char sql_agent_list_env[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ? ORDER BY a.hostName";
 static const char sql_agent_list_name[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostName = ? ORDER BY a.envId";
+static const char sql_agent_list_deploy[] =
+	"SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ? AND a.deployId = ? ORDER BY a.hostName";
 static const char sql_agent_list_id[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostId = ? ORDER BY a.envId";
 static const char sql_agent_error[] =
 	"SELECT hostId, hostName, envId, errorMessage FROM agent_errors WHERE envId = ? AND hostName = ?";
@@ -65,6 +67,12 @@ int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *o
 {
 	CONN_OR_FAIL(c, s);
 	return db_list_text(c, sql_agent_list_env, out, "s", env_id);
+}
+
+int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_list(c, false, sql_agent_list_deploy, ret, "ss", env_id, deploy_id);
 }
 
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret)

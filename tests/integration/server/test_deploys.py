@@ -332,6 +332,20 @@ def test_agent_errors_list_is_bounded(server):
     assert_error(server.get("/v1/envs/web/nostage/agents/errors"), 404)
 
 
+def test_agents_of_a_deploy(server):
+    env = make_env(server)
+    d1 = deploy(server, publish(server)["id"])
+    add_agent(server, env["id"], "i-1", "web-1", deploy_id=d1["id"], status="TOO_MANY_RETRY", stage="RESTARTING")
+    add_agent(server, env["id"], "i-2", "web-2", deploy_id=d1["id"])
+    d2 = deploy(server, publish(server, commit="b" * 40)["id"], force="true")
+    add_agent(server, env["id"], "i-3", "web-3", deploy_id=d2["id"])
+    rows = server.get("/v1/deploys/%s/agents" % d1["id"]).json()
+    assert [(a["hostName"], a["status"], a["deployStage"]) for a in rows] == [
+        ("web-1", "TOO_MANY_RETRY", "RESTARTING"), ("web-2", "SUCCEEDED", "SERVING_BUILD")]
+    assert [a["hostName"] for a in server.get("/v1/deploys/%s/agents" % d2["id"]).json()] == ["web-3"]
+    assert_error(server.get("/v1/deploys/nosuchdeploy/agents"), 404)
+
+
 def test_hosts_and_stop_flow(server):
     env = make_env(server)
     assert server.put("/v1/envs/web/prod/capacity", json=["g1"]).status_code == 204

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// board/js/pages/deploy.js: /deploys/{id}: one deploy: what became of it (outcome), its build and what changed since
+// the stage's previous deploy, its timing, the deploys it is linked to, the stage's config changes while it ran, and
+// the hosts that are on it with their results (each failed host links to its script output).
+import * as api from '../api.js';
+import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId, copyButton } from '../ui.js';
+import { progressBar, deployDone, deployDuration } from './common.js';
+import { outcomeLinks, outcomeText, getDeploy } from './outcome.js';
+import { compareUrl } from './history.js';
+import { hostLogHref } from './stage-errors.js';
+
+const stageHref = s => `/env/${encodeURIComponent(s.envName)}/${encodeURIComponent(s.stageName)}`;
+const word = s => String(s || '—').replaceAll('_', ' ');
+const buildRef = b => (b ? h('span', link('/builds/' + encodeURIComponent(b.name) + '?build=' + encodeURIComponent(b.id), b.name), ' ', h('code', { title: b.commit }, b.commitShort)) : h('span.muted', 'build deleted'));
+
+// The stage's deploy before d (the one it followed), or null.
+async function previousDeploy(d, signal) {
+  const res = await api.get('/v1/deploys', { envId: d.envId, before: d.startDate - 1, pageSize: 1 }, { signal }).catch(() => null);
+  return (res && res.deploys && res.deploys[0]) || null;
+}
+
+function changeView(prev, prevBuild, b) {
+  if (!prev) return h('p.muted', { 'data-role': 'what-changed' }, 'The first deploy of this stage.');
+  const url = prevBuild && b && prevBuild.commit !== b.commit ? compareUrl(prevBuild, b) : null;
+  return h('p', { 'data-role': 'what-changed' }, 'Previous deploy ', link('/deploys/' + encodeURIComponent(prev.id), h('code', shortId(prev.id))), ': ',
+    buildRef(prevBuild), ' → ', buildRef(b),
+    prevBuild && b && prevBuild.commit === b.commit ? h('span.muted', ' (same commit)') : null,
+    url ? [' ', h('a', { href: url, target: '_blank', rel: 'noopener', 'data-role': 'compare-link' }, 'commits in the repository ↗')] : null);
+}
+
+function hostsView(d, stage, agents) {
+  if (!agents.length) {
+    return emptyState('No host on this deploy', d.total ? 'Its hosts have moved on to a later deploy (the server keeps one row per host and stage).' : 'The stage had no host when it ran.');
+  }
+  const failedFirst = agents.slice().sort((a, b) => Number(b.status !== 'SUCCEEDED') - Number(a.status !== 'SUCCEEDED') || a.hostName.localeCompare(b.hostName));
+  return h('div.table-wrap', h('table.table.stack', { 'aria-label': 'Hosts on this deploy' },
+    h('thead', h('tr', h('th', 'Host'), h('th', 'Step'), h('th', 'Agent state'), h('th', 'Result'), h('th.num', 'Exit code'), h('th.num', 'Attempts'), h('th', 'Last change'), h('th', 'Output'))),
+    h('tbody', failedFirst.map(a => h('tr', { dataset: { host: a.hostName } },
+      h('td', { 'data-label': 'Host' }, link('/hosts/' + encodeURIComponent(a.hostName), h('strong', a.hostName))),
+      h('td', { 'data-label': 'Step' }, word(a.deployStage)),
+      h('td', { 'data-label': 'Agent state' }, badge(a.state)),
+      h('td', { 'data-label': 'Result' }, badge(a.status, a.status === 'SUCCEEDED' ? 'ok' : a.status === 'UNKNOWN' ? 'muted' : 'bad')),
+      h('td.num', { 'data-label': 'Exit code' }, String(a.lastErrno)),
+      h('td.num', { 'data-label': 'Attempts' }, String(a.failCount)),
+      h('td', { 'data-label': 'Last change' }, timeEl(a.lastUpdateDate, true)),
+      h('td', { 'data-label': 'Output' }, stage && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN' ? link(hostLogHref(stage.envName, stage.stageName, a.hostName), 'script output') : h('span.muted', '—')))))));
+}
+
+// The stage's config changes between the deploy's start and its end (the config it ran with is the one of its
+// start plus these).
+function configView(stage, d, history) {
+  const end = deployDone(d) || d.replacedByDeployId ? (d.successDate || d.lastUpdateDate) : Date.now();
+  const during = (history || []).filter(c => !/^Host/.test(c.type) && c.createTime >= d.startDate && c.createTime <= end);
+  const cfgHref = stageHref(stage) + '/config';
+  return h('p', { 'data-role': 'config-during' }, during.length
+    ? [`${fmtNum(during.length)} config change${during.length === 1 ? '' : 's'} of the stage while it ran: `,
+      during.map((c, i) => [i ? ', ' : '', h('strong', c.type), ' by ', c.operator || '—', ' ', timeEl(c.createTime, true)]), ' (', link(cfgHref + '?tab=history', 'config history'), ')']
+    : ['It ran with the stage config of its start: no config change while it ran (', link(cfgHref + '?tab=history', 'config history'), ').']);
+}
+
+export async function render(ctx) {
+  const id = ctx.params.id;
+  document.title = `Deploy ${shortId(id)} · Slipway`;
+  clear(ctx.root, h('div.page.page-wide', spinner()));
+  let d;
+  try {
+    d = await api.get('/v1/deploys/' + api.enc(id), null, { signal: ctx.signal });
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    clear(ctx.root, h('div.page', e.status === 404 ? emptyState('No such deploy', `There is no deploy ${id}.`, link('/deploys', 'All deploys')) : errorBox(e)));
+    return;
+  }
+  const [stage, b, links, agents, prev, history, from] = await Promise.all([
+    api.getEnvById(d.envId), api.getBuild(d.buildId).catch(() => null), outcomeLinks(d),
+    api.get(`/v1/deploys/${api.enc(id)}/agents`, null, { signal: ctx.signal }).catch(() => []),
+    previousDeploy(d, ctx.signal),
+    api.getEnvById(d.envId).then(s => (s ? api.get(api.stagePath(s.envName, s.stageName) + '/history', null, { signal: ctx.signal }).catch(() => null) : null)),
+    d.fromDeployId ? getDeploy(d.fromDeployId) : null,
+  ]);
+  const prevBuild = prev ? await api.getBuild(prev.buildId).catch(() => null) : null;
+  if (!ctx.isCurrent()) return;
+  const fromStage = from ? await api.getEnvById(from.envId) : null;
+  const facts = [
+    ['Outcome', outcomeText(d, links)],
+    ['State', badge(d.state)], ['Type', badge(d.type)], ['Acceptance', badge(d.acceptanceStatus)],
+    ['Build', b ? h('span', buildRef(b), copyButton(b.id)) : h('code', d.buildId)],
+    ['Commit', b ? (b.commitInfo && /^https?:\/\//.test(b.commitInfo) ? h('a', { href: b.commitInfo, target: '_blank', rel: 'noopener' }, h('code', b.commit)) : h('code', b.commit)) : '—'],
+    ['Branch', b ? b.branch : '—'],
+    ['Operator', d.operator || '—'],
+    ['Started', timeEl(d.startDate, true)],
+    ['Succeeded', d.successDate ? timeEl(d.successDate, true) : h('span.muted', '—')],
+    ['Last progress', timeEl(d.lastUpdateDate, true)],
+    [deployDone(d) || !['RUNNING', 'FAILING'].includes(d.state) ? 'Took' : 'Elapsed', fmtDuration(deployDuration(d))],
+    from ? ['Promoted from', link('/deploys/' + encodeURIComponent(from.id), fromStage ? `${fromStage.envName} / ${fromStage.stageName}` : shortId(from.id))] : null,
+    links.replacedBy ? ['Replaced by', link('/deploys/' + encodeURIComponent(links.replacedBy.id), h('code', shortId(links.replacedBy.id)), ' (', links.replacedBy.type.toLowerCase(), ')')] : null,
+  ].filter(Boolean);
+  clear(ctx.root, h('div.page.page-wide',
+    h('div.page-head', h('div',
+      h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, link('/', 'Environments'), h('span.sep', '/'),
+        stage ? [link(stageHref(stage), stage.envName, ' / ', stage.stageName), h('span.sep', '/'), link(stageHref(stage) + '/history', 'History'), h('span.sep', '/')] : null,
+        h('span', shortId(d.id))),
+      h('h1', 'Deploy ', h('span.mono', shortId(d.id)), stage ? h('span.stage-name', ` to ${stage.envName} / ${stage.stageName}`) : null))),
+    h('section.panel', { 'aria-label': 'Deploy' },
+      h('div.panel-body',
+        progressBar(d.successTotal, d.total, d.failTotal, { large: true, emptyFull: deployDone(d), done: deployDone(d) }),
+        h('dl.kv-grid', facts.map(([k, v]) => h('div', h('dt', k), h('dd', v)))),
+        d.description ? h('p.deploy-desc', '“', d.description, '”') : null,
+        changeView(prev, prevBuild, b),
+        stage ? configView(stage, d, history) : null)),
+    h('section.panel', { 'aria-label': 'Hosts on this deploy' },
+      h('div.panel-head', h('h2', 'Hosts ', h('span.count', fmtNum(agents.length)))),
+      hostsView(d, stage, agents))));
+}
