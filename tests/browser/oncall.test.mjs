@@ -303,6 +303,9 @@ test('failing hosts of real agents are grouped by error on the stage page; each 
   assert.match(await log.textContent(), /starting shop on \d+/);
   assert.match(await log.textContent(), /config \/etc\/shop\.yaml is missing/);
   assert.match(await page.locator('.panel').textContent(), new RegExp(d.id.slice(0, 8)));
+  // The host's page links to the same output instead of squeezing it into a table cell.
+  await page.goto(srv.base + '/hosts/err-agent-3');
+  assert.equal(await page.locator('[data-role=host-error] a').getAttribute('href'), `/env/${E}/${S}/log/err-agent-3`);
 });
 
 test('no uncaught page errors', () => {
