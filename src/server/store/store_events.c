@@ -17,9 +17,23 @@ static const char sql_event_poll[] =
 static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
 static const char sql_event_purge[] = "DELETE FROM events WHERE createdAt < ?";
 
+static const char sql_event_constrained[] = "SELECT count(*) FROM deploy_constraints WHERE envId = ?";
+
 int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name)
 {
-	int r = db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, (int64_t)now_ms());
+	int64_t constrained = 0;
+	int r;
+
+	/* a released slot wakes a couple of the stage's held pings; under a deploy constraint they may be of a tag
+	 * value that must wait, so the stage's held pings are all woken (an ENV event) and admission picks */
+	if (env_id && streq(kind, "SLOT")) {
+		r = db_int(c, sql_event_constrained, &constrained, "s", env_id);
+		if (r < 0)
+			return r;
+		if (constrained > 0)
+			kind = "ENV";
+	}
+	r = db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, (int64_t)now_ms());
 	return r < 0 ? r : 0;
 }
 

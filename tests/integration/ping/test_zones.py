@@ -179,3 +179,82 @@ def test_group_by_group(server):
 
 def test_group_by_group_constraint_order(server):
     group_by_group(server, ["us-east-1c", "us-east-1a"], ["us-east-1c", "us-east-1a", "us-east-1b", None])
+
+
+def test_held_pings_of_the_next_zone_wake(server):
+    """Under GROUP_BY_GROUP, the hosts of the next zone are long-polling when the current zone finishes: they are
+    woken at once (a released slot of a constrained stage wakes all of its held pings, not the oldest two)."""
+    import threading
+    import time
+
+    e = server.make_env("web", "prod", maxParallel=5)
+    server.set_groups("web", "prod", ["g"])
+    zone = {"c1": "c", "c2": "c", "b1": "b", "a1": "a"}
+    hosts = {h: TaggedHost(server, h, zone=z, groups=["g"]) for h, z in zone.items()}
+    first_deploy(server, e, list(hosts.values()))
+    server.ok("POST", "/v1/envs/web/prod/deploy_constraint",
+              json={"constraintKey": "availabilityZone", "maxParallel": 1, "constraintType": "GROUP_BY_GROUP"})
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    first_goal = {}
+    stop = threading.Event()
+
+    def run(h):
+        while not stop.is_set():
+            r = h.ping(wait=20, timeout=30)
+            if r["opCode"] != "NOOP" and h.host_id not in first_goal:
+                first_goal[h.host_id] = time.time()
+            if h.stage_of(e["id"]) == (d2["id"], "SERVING_BUILD", "SUCCEEDED"):
+                h.ping()
+                return
+    threads = []
+    for name in ("c1", "c2", "b1"):  # held first, oldest first: the c hosts before b1
+        threads.append(threading.Thread(target=run, args=(hosts[name],), daemon=True))
+        threads[-1].start()
+        time.sleep(0.3)
+    threads.append(threading.Thread(target=run, args=(hosts["a1"],), daemon=True))
+    threads[-1].start()
+    t0 = time.time()
+    for t in threads:
+        t.join(timeout=25)
+    stop.set()
+    assert all(not t.is_alive() for t in threads), "the rollout stalled on held pings"
+    assert sorted(first_goal, key=first_goal.get)[:2] == ["a1", "b1"]
+    assert time.time() - t0 < 15
+
+
+@pytest.mark.parametrize("policy", ["HALT", "CONTINUE", "REMOVE_HOST", "ROLLBACK"])
+def test_failing_host_under_each_policy(server, policy):
+    e, hosts = zoned_stage(server, per_zone=2, maxParallel=3, failurePolicy=policy)
+    # the failing host is alone in the zone that goes first ("_" sorts before "a")
+    failing = TaggedHost(server, "hx00", zone="us-east-1_", groups=["g"])
+    hosts.insert(0, failing)
+    d1 = first_deploy(server, e, hosts)
+    server.progress("web", "prod")
+    server.ok("POST", "/v1/envs/web/prod/deploy_constraint",
+              json={"constraintKey": "availabilityZone", "maxParallel": 1, "constraintType": "GROUP_BY_GROUP"})
+    failing.fail[(None, "RESTARTING")] = "SCRIPT_TIMEOUT"
+    failing.fail_once = True
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    for _ in range(60):
+        ping_round(hosts, parallel=True)
+        fl = in_flight([h for h in hosts if h is not failing], e["id"], d2["id"])
+        assert len(fl) <= 1 and all(n <= 1 for n in fl.values()), fl
+    server.progress("web", "prod")
+    a = server.agents_by_host("web", "prod")
+    others = [h.host_id for h in hosts if h is not failing]
+    if policy == "ROLLBACK":
+        cur = server.current("web", "prod")
+        assert cur["type"] == "ROLLBACK" and cur["id"] != d2["id"]
+        assert a["hx00"]["deployId"] in (d2["id"], cur["id"])
+        return
+    # the failed host is parked by its policy; the other zones went on one at a time and finished
+    for h in others:
+        assert a[h]["deployId"] == d2["id"] and a[h]["deployStage"] == "SERVING_BUILD", a[h]
+    if policy == "HALT":  # it keeps its slot: the stage goes on with the others (maxParallel 3)
+        assert a["hx00"]["state"] == "PAUSED_BY_SYSTEM" and a["hx00"]["holdsSlot"] is True
+    elif policy == "CONTINUE":
+        assert a["hx00"]["state"] == "PAUSED_BY_SYSTEM" and a["hx00"]["holdsSlot"] is False
+    else:
+        assert a["hx00"]["removed"] is True and a["hx00"]["holdsSlot"] is False
+    assert server.current("web", "prod")["state"] in (("FAILING",) if policy != "REMOVE_HOST" else
+                                                      ("SUCCEEDING", "SUCCEEDED"))
