@@ -15,10 +15,31 @@
 #include "util.h"
 #include "banned.h"
 
+/* The next component of the path at *p other than "" and "." (its length in *ret_n), *p moved past it; NULL at
+ * the end. */
+static const char *next_component(const char **p, size_t *ret_n)
+{
+	while (**p) {
+		const char *s = *p;
+		size_t n;
+
+		while (**p && **p != '/')
+			(*p)++;
+		n = (size_t)(*p - s);
+		while (**p == '/')
+			(*p)++;
+		if (n == 0 || (n == 1 && s[0] == '.'))
+			continue;
+		*ret_n = n;
+		return s;
+	}
+	return NULL;
+}
+
 int extract_normalize_path(const char *name, char *out, size_t outsz, const char **reason)
 {
-	const char *why = NULL, *p;
-	size_t o = 0, depth = 0;
+	const char *why = NULL, *p, *s;
+	size_t o = 0, depth = 0, n;
 	int r = -EINVAL;
 
 	if (!name || !*name) {
@@ -34,17 +55,7 @@ int extract_normalize_path(const char *name, char *out, size_t outsz, const char
 		goto out;
 	}
 	p = name;
-	while (*p) {
-		const char *s = p;
-		size_t n;
-
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - s);
-		while (*p == '/')
-			p++;
-		if (n == 0 || (n == 1 && s[0] == '.'))
-			continue;
+	while ((s = next_component(&p, &n))) {
 		if (n == 2 && s[0] == '.' && s[1] == '.') {
 			why = "'..' component";
 			goto out;
@@ -78,8 +89,8 @@ out:
 
 int extract_check_symlink_target(const char *entry_norm, const char *target)
 {
-	size_t depth = 0;
-	const char *p;
+	size_t depth = 0, n;
+	const char *p, *s;
 	bool seen_name = false;
 
 	if (!target || !*target || target[0] == '/')
@@ -89,17 +100,7 @@ int extract_check_symlink_target(const char *entry_norm, const char *target)
 		if (*p == '/')
 			depth++;
 	p = target;
-	while (*p) {
-		const char *s = p;
-		size_t n;
-
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - s);
-		while (*p == '/')
-			p++;
-		if (n == 0 || (n == 1 && s[0] == '.'))
-			continue;
+	while ((s = next_component(&p, &n))) {
 		if (n == 2 && s[0] == '.' && s[1] == '.') {
 			/* ".." only as a leading run: after a name it would apply to wherever that name
 			 * resolves (possibly another link), which a lexical check cannot follow */

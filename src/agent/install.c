@@ -41,47 +41,6 @@ static bool is_hex64(const char *s)
 	return true;
 }
 
-static int read_small_at(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_len)
-{
-	char *data = NULL;
-	size_t len = 0;
-	struct stat st;
-	int fd, r = 0;
-
-	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		r = S_ISREG(st.st_mode) ? -EFBIG : -EBADMSG;
-		goto out;
-	}
-	data = malloc((size_t)st.st_size + 1);
-	if (!data) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t k = read(fd, data + len, (size_t)st.st_size - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	data[len] = '\0';
-	*ret = data;
-	*ret_len = len;
-	data = NULL;
-out:
-	free(data);
-	close(fd);
-	return r;
-}
-
 int build_marker_readat(int env_dir_fd, const char *build_id, struct build_marker *ret)
 {
 	struct build_marker m = { 0 };
@@ -96,7 +55,7 @@ int build_marker_readat(int env_dir_fd, const char *build_id, struct build_marke
 	r = str_printf(name, sizeof(name), "%s.extracted", build_id);
 	if (r < 0)
 		return r;
-	r = read_small_at(env_dir_fd, name, MARKER_MAX, &data, &len);
+	r = fs_read_at(env_dir_fd, name, MARKER_MAX, &data, &len);
 	if (r == -ENOENT)
 		return r;
 	if (r < 0)

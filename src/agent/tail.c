@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fs.h"
 #include "tail.h"
 #include "banned.h"
 
@@ -102,7 +103,8 @@ int tail_read_file(const char *path, off_t start, size_t max, char **ret)
 {
 	struct stat st;
 	char *data = NULL;
-	size_t want, got = 0;
+	size_t want;
+	ssize_t k;
 	off_t from;
 	int fd, r;
 
@@ -122,19 +124,8 @@ int tail_read_file(const char *path, off_t start, size_t max, char **ret)
 		r = -ENOMEM;
 		goto out;
 	}
-	while (got < want) {
-		ssize_t k = pread(fd, data + got, want - got, from + (off_t)got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	r = tail_sanitize(data, got, max, ret);
+	k = fs_read_full(fd, data, want, from);
+	r = k < 0 ? (int)k : tail_sanitize(data, (size_t)k, max, ret);
 out:
 	free(data);
 	close(fd);

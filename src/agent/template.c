@@ -238,38 +238,6 @@ static int set_err(struct walk *w, int r, const char *what, const char *name)
 	return r;
 }
 
-static int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	char *data;
-	size_t len = 0;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size > max)
-		return -EFBIG;
-	data = malloc((size_t)st.st_size + 1);
-	if (!data)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t k = read(fd, data + len, (size_t)st.st_size - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			int r = -errno;
-			free(data);
-			return r;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	data[len] = '\0';
-	*ret = data;
-	*ret_len = len;
-	return 0;
-}
-
 static int push_path(struct walk *w, const char *name, size_t *ret_old)
 {
 	size_t n = strlen(w->path);
@@ -282,15 +250,20 @@ static void pop_path(struct walk *w, size_t old)
 	w->path[old] = '\0';
 }
 
-/* Copy directory src_fd into the new directory dst_fd, recursively (modes kept, links as links). */
-static int copy_dir(struct walk *w, int src_fd, int dst_fd, int depth)
+/* One entry of a directory walk: name in src_fd, with its lstat; dst_fd is the directory it goes to. */
+typedef int (*walk_entry_fn)(struct walk *w, int src_fd, int dst_fd, const char *name, const struct stat *st,
+			     int depth);
+
+/* Call entry for every entry of src_fd but . and .. (at most WALK_DEPTH_MAX levels down); what names a
+ * failure to read one. */
+static int walk_dir(struct walk *w, int src_fd, int dst_fd, int depth, const char *what, walk_entry_fn entry)
 {
 	DIR *d = NULL;
 	struct dirent *de;
 	int sfd, r = 0;
 
 	if (depth > WALK_DEPTH_MAX)
-		return set_err(w, -ELOOP, "cannot copy", ".");
+		return set_err(w, -ELOOP, what, ".");
 	sfd = dup(src_fd);
 	if (sfd < 0)
 		return -errno;
@@ -301,78 +274,92 @@ static int copy_dir(struct walk *w, int src_fd, int dst_fd, int depth)
 	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
-		size_t old;
 
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
 		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = set_err(w, -errno, "cannot copy", de->d_name);
+			r = set_err(w, -errno, what, de->d_name);
 			break;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			int cs = -1, cd = -1;
-			cs = openat(src_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (cs < 0 || mkdirat(dst_fd, de->d_name, st.st_mode & 07777) < 0 ||
-			    (cd = openat(dst_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-				r = set_err(w, -errno, "cannot copy", de->d_name);
-				if (cs >= 0)
-					close(cs);
-				break;
-			}
-			(void)fchmod(cd, st.st_mode & 07777);
-			if (fchown(cd, st.st_uid, st.st_gid) < 0) {
-				/* best effort: ownership is kept where the agent may set it */
-			}
-			r = push_path(w, de->d_name, &old);
-			if (r >= 0)
-				r = copy_dir(w, cs, cd, depth + 1);
-			pop_path(w, old);
-			close(cs);
-			close(cd);
-			if (r < 0)
-				break;
-		} else if (S_ISREG(st.st_mode)) {
-			char *data = NULL;
-			size_t len = 0;
-			int fd = openat(src_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				r = set_err(w, -errno, "cannot copy", de->d_name);
-				break;
-			}
-			r = read_fd_all(fd, TEMPLATE_MAX_BYTES, &data, &len);
-			close(fd);
-			if (r >= 0)
-				r = fs_write_atomic(dst_fd, de->d_name, data, len, st.st_mode & 07777);
-			free(data);
-			if (r < 0) {
-				set_err(w, r, "cannot copy", de->d_name);
-				break;
-			}
-			if (fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
-				/* best effort: ownership is kept where the agent may set it */
-			}
-		} else if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t k = readlinkat(src_fd, de->d_name, target, sizeof(target) - 1);
-			if (k < 0) {
-				r = set_err(w, -errno, "cannot copy", de->d_name);
-				break;
-			}
-			target[k] = '\0';
-			if (symlinkat(target, dst_fd, de->d_name) < 0) {
-				r = set_err(w, -errno, "cannot copy", de->d_name);
-				break;
-			}
-			if (fchownat(dst_fd, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
-				/* best effort: ownership is kept where the agent may set it */
-			}
-		}
-		/* anything else (fifo etc.) cannot come from extraction; skip it */
+		r = entry(w, src_fd, dst_fd, de->d_name, &st, depth);
+		if (r < 0)
+			break;
 	}
 	if (r == 0 && errno != 0)
 		r = -errno;
 	closedir(d);
 	return r;
+}
+
+/* Walk the opened directories cs (source) and cd (its copy, named dst_name) one level down; closes both. */
+static int walk_down(struct walk *w, int cs, int cd, const char *dst_name, int depth, const char *what,
+		     walk_entry_fn entry)
+{
+	size_t old;
+	int r = push_path(w, dst_name, &old);
+
+	if (r >= 0)
+		r = walk_dir(w, cs, cd, depth + 1, what, entry);
+	pop_path(w, old);
+	close(cs);
+	close(cd);
+	return r;
+}
+
+static void keep_owner(int dir_fd, const char *name, const struct stat *st)
+{
+	if (fchownat(dir_fd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* best effort: ownership is kept where the agent may set it */
+	}
+}
+
+/* copy_dir's entry: directories, regular files and links copied (modes kept); anything else (a fifo, ...) cannot
+ * come from extraction and is skipped. */
+static int copy_entry(struct walk *w, int src_fd, int dst_fd, const char *name, const struct stat *st, int depth)
+{
+	char *data = NULL, target[4096];
+	size_t len = 0;
+	ssize_t k;
+	int r = 0;
+
+	if (S_ISDIR(st->st_mode)) {
+		int cs = -1, cd = -1;
+		cs = openat(src_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cs < 0 || mkdirat(dst_fd, name, st->st_mode & 07777) < 0 ||
+		    (cd = openat(dst_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			r = set_err(w, -errno, "cannot copy", name);
+			if (cs >= 0)
+				close(cs);
+			return r;
+		}
+		(void)fchmod(cd, st->st_mode & 07777);
+		keep_owner(dst_fd, name, st);
+		return walk_down(w, cs, cd, name, depth, "cannot copy", copy_entry);
+	}
+	if (S_ISREG(st->st_mode)) {
+		r = fs_read_at(src_fd, name, TEMPLATE_MAX_BYTES, &data, &len);
+		if (r >= 0)
+			r = fs_write_atomic(dst_fd, name, data, len, st->st_mode & 07777);
+		free(data);
+		if (r < 0)
+			return set_err(w, r, "cannot copy", name);
+		keep_owner(dst_fd, name, st);
+	} else if (S_ISLNK(st->st_mode)) {
+		k = readlinkat(src_fd, name, target, sizeof(target) - 1);
+		if (k < 0)
+			return set_err(w, -errno, "cannot copy", name);
+		target[k] = '\0';
+		if (symlinkat(target, dst_fd, name) < 0)
+			return set_err(w, -errno, "cannot copy", name);
+		keep_owner(dst_fd, name, st);
+	}
+	return 0;
+}
+
+/* Copy directory src_fd into the new directory dst_fd, recursively (modes kept, links as links). */
+static int copy_dir(struct walk *w, int src_fd, int dst_fd, int depth)
+{
+	return walk_dir(w, src_fd, dst_fd, depth, "cannot copy", copy_entry);
 }
 
 static bool strip_tmpl(const char *name, char *out, size_t outsz)
@@ -388,102 +375,55 @@ static bool strip_tmpl(const char *name, char *out, size_t outsz)
 	return false;
 }
 
+/* render_dir's entry: a directory is walked (its name stripped of .tmpl too), a *.tmpl file rendered. */
+static int render_entry(struct walk *w, int src_fd, int dst_fd, const char *name, const struct stat *st, int depth)
+{
+	char outname[NAME_MAX + 1], *data = NULL;
+	bool stripped = strip_tmpl(name, outname, sizeof(outname));
+	struct buf out;
+	size_t len = 0;
+	int r;
+
+	if (!stripped && str_copy(outname, sizeof(outname), name) < 0)
+		return -ENAMETOOLONG;
+	if (S_ISDIR(st->st_mode)) {
+		int cs, cd;
+		cs = openat(src_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cs < 0)
+			return set_err(w, -errno, "cannot read template", name);
+		if (mkdirat(dst_fd, outname, st->st_mode & 07777) < 0 && errno != EEXIST) {
+			r = set_err(w, -errno, "cannot write template", outname);
+			close(cs);
+			return r;
+		}
+		cd = openat(dst_fd, outname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cd < 0) {
+			r = set_err(w, errno == ENOTDIR ? -ELOOP : -errno, "cannot write template", outname);
+			close(cs);
+			return r;
+		}
+		return walk_down(w, cs, cd, outname, depth, "cannot read template", render_entry);
+	}
+	if (!S_ISREG(st->st_mode) || !stripped)
+		return 0;
+	r = fs_read_at(src_fd, name, TEMPLATE_MAX_BYTES, &data, &len);
+	if (r < 0)
+		return set_err(w, r, "cannot read template", name);
+	buf_init(&out, RENDER_MAX_BYTES);
+	r = template_render(data, len, w->vars, w->n_vars, &out);
+	free(data);
+	if (r >= 0)
+		r = fs_write_atomic(dst_fd, outname, out.p, out.len, st->st_mode & 0777);
+	if (r >= 0)
+		keep_owner(dst_fd, outname, st);
+	buf_release(&out);
+	return r < 0 ? set_err(w, r, "cannot write template", outname) : 0;
+}
+
 /* Render every *.tmpl under src_fd into dst_fd (directory names stripped too). */
 static int render_dir(struct walk *w, int src_fd, int dst_fd, int depth)
 {
-	DIR *d = NULL;
-	struct dirent *de;
-	int sfd, r = 0;
-
-	if (depth > WALK_DEPTH_MAX)
-		return set_err(w, -ELOOP, "cannot render", ".");
-	sfd = dup(src_fd);
-	if (sfd < 0)
-		return -errno;
-	d = fdopendir(sfd);
-	if (!d) {
-		close(sfd);
-		return -errno;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-		char outname[NAME_MAX + 1];
-		size_t old;
-		bool stripped;
-
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		if (fstatat(src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = set_err(w, -errno, "cannot read template", de->d_name);
-			break;
-		}
-		stripped = strip_tmpl(de->d_name, outname, sizeof(outname));
-		if (!stripped && str_copy(outname, sizeof(outname), de->d_name) < 0) {
-			r = -ENAMETOOLONG;
-			break;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			int cs, cd;
-			cs = openat(src_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (cs < 0) {
-				r = set_err(w, -errno, "cannot read template", de->d_name);
-				break;
-			}
-			if (mkdirat(dst_fd, outname, st.st_mode & 07777) < 0 && errno != EEXIST) {
-				r = set_err(w, -errno, "cannot write template", outname);
-				close(cs);
-				break;
-			}
-			cd = openat(dst_fd, outname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (cd < 0) {
-				r = set_err(w, errno == ENOTDIR ? -ELOOP : -errno, "cannot write template", outname);
-				close(cs);
-				break;
-			}
-			r = push_path(w, outname, &old);
-			if (r >= 0)
-				r = render_dir(w, cs, cd, depth + 1);
-			pop_path(w, old);
-			close(cs);
-			close(cd);
-			if (r < 0)
-				break;
-		} else if (S_ISREG(st.st_mode) && stripped) {
-			struct buf out;
-			char *data = NULL;
-			size_t len = 0;
-			int fd = openat(src_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				r = set_err(w, -errno, "cannot read template", de->d_name);
-				break;
-			}
-			r = read_fd_all(fd, TEMPLATE_MAX_BYTES, &data, &len);
-			close(fd);
-			if (r < 0) {
-				set_err(w, r, "cannot read template", de->d_name);
-				break;
-			}
-			buf_init(&out, RENDER_MAX_BYTES);
-			r = template_render(data, len, w->vars, w->n_vars, &out);
-			free(data);
-			if (r >= 0) {
-				r = fs_write_atomic(dst_fd, outname, out.p, out.len, st.st_mode & 0777);
-				if (r >= 0)
-					if (fchownat(dst_fd, outname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
-						/* best effort: ownership is kept where the agent may set it */
-					}
-			}
-			buf_release(&out);
-			if (r < 0) {
-				set_err(w, r, "cannot write template", outname);
-				break;
-			}
-		}
-	}
-	if (r == 0 && errno != 0)
-		r = -errno;
-	closedir(d);
-	return r;
+	return walk_dir(w, src_fd, dst_fd, depth, "cannot read template", render_entry);
 }
 
 int template_render_tree(const char *tree_dir, const struct template_var *vars, size_t n_vars, char *err,

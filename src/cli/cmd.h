@@ -49,10 +49,11 @@ int cli_parse_assignment(const char *s, bool json_values, char **ret_key, json_t
 /* Merge a file holding a JSON object, or KEY = VALUE lines (# comments), into `into`. (cmd_env.c) */
 int cli_load_object_file(struct cli *c, const char *cmd, const char *path, json_t *into);
 
-/* `env enable|disable|history` (cmd_env_ops.c), in the `env` table of cmd_env.c. */
+/* `env enable|disable|history|clone` (cmd_env_ops.c), in the `env` table of cmd_env.c. */
 int env_enable(struct cli *c, int argc, char **argv);
 int env_disable(struct cli *c, int argc, char **argv);
 int env_history(struct cli *c, int argc, char **argv);
+int env_clone(struct cli *c, int argc, char **argv);
 
 /* A named sub-command table below a group ("env config", "role user"), for `slipway completion`. */
 struct cmd_group {

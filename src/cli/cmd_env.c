@@ -374,26 +374,36 @@ static int env_delete(struct cli *c, int argc, char **argv)
 
 /* ---- config: the stage's own fields (partial PUT) ---- */
 
+static const char config_usage[] =
+    "usage: slipway env config ENV/STAGE [KEY] [--json]\n"
+    "       slipway env config ENV/STAGE --set KEY=VALUE...\n"
+    "\n"
+    "Print the stage's settings (EnvStage fields), or the one named KEY. With --set (repeatable),\n"
+    "change them instead: a partial update, other fields stay. --set is the one of 'env create':\n"
+    "KEY is the EnvStage field's JSON name (maxParallel, stuckThreshold, failurePolicy, ...); VALUE\n"
+    "is taken as JSON when it parses (42, true, null, \"text\") and as a string otherwise.\n"
+    "The older spellings 'env config get ENV/STAGE [KEY]' and 'env config set ENV/STAGE KEY=VALUE...'\n"
+    "do the same.\n";
 static const char config_get_usage[] = "usage: slipway env config get ENV/STAGE [KEY] [--json]\n"
 				       "\n"
-				       "Print the stage's settings (EnvStage fields), or the one named KEY.\n";
+				       "Print the stage's settings (EnvStage fields), or the one named KEY.\n"
+				       "Same as 'slipway env config ENV/STAGE [KEY]'.\n";
 static const char config_set_usage[] =
     "usage: slipway env config set ENV/STAGE KEY=VALUE...\n"
     "\n"
     "Change stage settings (a partial update: other fields stay). KEY is the EnvStage field's JSON\n"
     "name (maxParallel, stuckThreshold, failurePolicy, signingKey, ...); VALUE is taken as JSON when\n"
-    "it parses (42, true, null, \"text\") and as a string otherwise.\n";
+    "it parses (42, true, null, \"text\") and as a string otherwise.\n"
+    "Same as 'slipway env config ENV/STAGE --set KEY=VALUE...'.\n";
 
-static int config_get(struct cli *c, int argc, char **argv)
+/* Print the stage's fields, or the one args[1] names. */
+static int config_show(struct cli *c, const char *cmd, char **args, int nargs)
 {
-	char env[65], stage[65], **args, buf[256];
+	char env[65], stage[65], buf[256];
 	json_t *e = NULL, *v;
-	int nargs, r;
+	int r;
 
-	r = cli_parse_simple(c, "env config get", config_get_usage, argc, argv, 0, -1, &args, &nargs);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	r = need_env_stage(c, "env config get", args, nargs, 1, env, stage);
+	r = need_env_stage(c, cmd, args, nargs, 1, env, stage);
 	if (r < 0)
 		return r;
 	r = http_requestf(c, "GET", NULL, NULL, &e, "/v1/envs/%s/%s", env, stage);
@@ -402,7 +412,7 @@ static int config_get(struct cli *c, int argc, char **argv)
 	if (nargs == 2) {
 		v = json_object_get(e, args[1]);
 		if (!v)
-			r = cli_fail(c, -ENODATA, "env config get: the stage has no field '%s'", args[1]);
+			r = cli_fail(c, -ENODATA, "%s: the stage has no field '%s'", cmd, args[1]);
 		else if (c->json)
 			r = cli_print_json(c, v);
 		else
@@ -413,6 +423,27 @@ static int config_get(struct cli *c, int argc, char **argv)
 		print_object(c, e, false);
 	json_decref(e);
 	return r;
+}
+
+/* The partial PUT of the stage's fields in body. */
+static int config_put(struct cli *c, const char *env, const char *stage, const json_t *body)
+{
+	int r = http_requestf(c, "PUT", NULL, body, NULL, "/v1/envs/%s/%s", env, stage);
+
+	if (r == 0 && !c->json)
+		fprintf(c->out, "%s/%s updated\n", env, stage);
+	return r;
+}
+
+static int config_get(struct cli *c, int argc, char **argv)
+{
+	char **args;
+	int nargs, r;
+
+	r = cli_parse_simple(c, "env config get", config_get_usage, argc, argv, 0, -1, &args, &nargs);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	return config_show(c, "env config get", args, nargs);
 }
 
 static int config_set(struct cli *c, int argc, char **argv)
@@ -447,10 +478,8 @@ static int config_set(struct cli *c, int argc, char **argv)
 			return -ENOMEM;
 		}
 	}
-	r = http_requestf(c, "PUT", NULL, body, NULL, "/v1/envs/%s/%s", env, stage);
+	r = config_put(c, env, stage, body);
 	json_decref(body);
-	if (r == 0 && !c->json)
-		fprintf(c->out, "%s/%s updated\n", env, stage);
 	return r;
 }
 
@@ -459,9 +488,26 @@ static const struct cmd env_config_commands[] = {
     {"set", config_set, "change stage settings"},
 };
 
+/* `env config ENV/STAGE [KEY]` reads, `env config ENV/STAGE --set K=V...` writes; `get` and `set` stay. */
 static int env_config(struct cli *c, int argc, char **argv)
 {
-	return cmd_dispatch(c, "env config", env_config_commands, ELEMENTSOF(env_config_commands), argc, argv);
+	struct env_opts o;
+	char env[65], stage[65], **args;
+	int nargs, r;
+
+	if (argc > 1 && cmd_find(env_config_commands, ELEMENTSOF(env_config_commands), argv[1]))
+		return cmd_dispatch(c, "env config", env_config_commands, ELEMENTSOF(env_config_commands), argc,
+				    argv);
+	r = env_parse(c, "env config", config_usage, EO_SET, argc, argv, &o, &args, &nargs);
+	if (r == 0 && json_object_size(o.set) == 0)
+		r = config_show(c, "env config", args, nargs);
+	else if (r == 0) {
+		r = need_env_stage(c, "env config", args, nargs, 0, env, stage);
+		if (r == 0)
+			r = config_put(c, env, stage, o.set);
+	}
+	env_opts_release(&o);
+	return r > 0 ? 0 : r;
 }
 
 /* ---- string maps: script_configs and agent_configs ---- */
@@ -783,13 +829,14 @@ const struct cmd env_commands[] = {
     {"list", env_list, "list env stages"},
     {"show", env_show, "show an env stage"},
     {"delete", env_delete, "delete an env stage"},
-    {"config", env_config, "get or set the stage's settings"},
+    {"config", env_config, "print the stage's settings, or change them with --set KEY=VALUE"},
     {"capacity", env_capacity, "add, remove or list the stage's hosts and groups"},
     {"scripts", env_scripts, "get or set the script variables (script_configs)"},
     {"agent-config", env_agent_config, "get or set the agent configs (agent_configs)"},
     {"enable", env_enable, "enable a stage (it may be promoted to)"},
     {"disable", env_disable, "disable a stage (no promotes to it)"},
     {"history", env_history, "the stage's config history (--diff)"},
+    {"clone", env_clone, "create a stage configured like another (never deploys)"},
 };
 
 const size_t env_n_commands = ELEMENTSOF(env_commands);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/cmd_env_ops.c: `slipway env enable|disable ENV/STAGE` (the stage's promote gate) and
  * `slipway env history ENV/STAGE [--diff]` (its config history, optionally as changes against the
- * previous entry of the same type). */
+ * previous entry of the same type), and `slipway env clone FROM TO [--no-capacity]` (a new stage configured like
+ * another). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -62,6 +63,59 @@ int env_enable(struct cli *c, int argc, char **argv)
 int env_disable(struct cli *c, int argc, char **argv)
 {
 	return env_enable_disable(c, argc, argv, false);
+}
+
+/* ---- clone ---- */
+
+static const char clone_usage[] =
+    "usage: slipway env clone FROM-ENV/STAGE TO-ENV/STAGE [--no-capacity] [--json]\n"
+    "\n"
+    "Create the stage TO-ENV/STAGE (of a new or an existing env) configured like FROM-ENV/STAGE: its\n"
+    "settings, capacity, script variables, agent configs, webhooks, promote config (arriving MANUAL),\n"
+    "deploy schedule, deploy constraint, alarms, metrics and analysis configs. Nothing is deployed. Refused\n"
+    "(exit 73) when TO-ENV/STAGE exists; nothing is created unless everything is copied. Prints the\n"
+    "new stage's id (--json: the EnvStage).\n"
+    "  --no-capacity   leave the capacity out (copying it to another env needs ADMIN at SYSTEM scope)\n";
+
+int env_clone(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"no-capacity", no_argument, NULL, 0x100}, CLI_COMMON_LONGOPTS};
+	char from_env[65], from_stage[65], to_env[65], to_stage[65];
+	json_t *body = NULL, *created = NULL;
+	bool capacity = true;
+	int opt, r;
+
+	cli_getopt_reset();
+	while ((opt = cli_next_option(c, argc, argv, opts)) > 0) {
+		if (opt != 0x100)
+			return cli_bad_option(c, "env clone", argc, argv);
+		capacity = false;
+	}
+	if (opt < 0)
+		return opt;
+	if (c->help) {
+		fprintf(c->out, "%s", clone_usage);
+		return 0;
+	}
+	if (argc - optind != 2)
+		return cli_usage_error(c, "env clone: give FROM-ENV/STAGE and TO-ENV/STAGE (see 'slipway env clone --help')");
+	if (cli_parse_env_stage(argv[optind], from_env, from_stage) < 0)
+		return cli_usage_error(c, "env clone: '%s' is not ENV/STAGE", argv[optind]);
+	if (cli_parse_env_stage(argv[optind + 1], to_env, to_stage) < 0)
+		return cli_usage_error(c, "env clone: '%s' is not ENV/STAGE", argv[optind + 1]);
+	body = json_pack("{s:s,s:s,s:b}", "envName", to_env, "stageName", to_stage, "capacity", capacity);
+	if (!body)
+		return -ENOMEM;
+	r = http_requestf(c, "POST", NULL, body, &created, "/v1/envs/%s/%s/clone", from_env, from_stage);
+	if (r == 0 && c->json)
+		r = cli_print_json(c, created);
+	else if (r == 0)
+		fprintf(c->out, "%s\n", json_string_value(json_object_get(created, "id"))
+					   ? json_string_value(json_object_get(created, "id"))
+					   : "created");
+	json_decref(body);
+	json_decref(created);
+	return r;
 }
 
 /* ---- history ---- */

@@ -195,3 +195,53 @@ int fs_mkdir_p(const char *path, mode_t mode)
 		return -errno;
 	return 0;
 }
+
+ssize_t fs_read_full(int fd, void *buf, size_t n, off_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = off < 0 ? read(fd, (char *)buf + got, n - got)
+				    : pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+int fs_read_at(int dir_fd, const char *name, size_t max, char **ret_data, size_t *ret_len)
+{
+	struct stat st;
+	char *data = NULL;
+	ssize_t k;
+	int fd, r;
+
+	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EBADMSG;
+	else if ((uint64_t)st.st_size > max)
+		r = -EFBIG;
+	else if (!(data = malloc((size_t)st.st_size + 1)))
+		r = -ENOMEM;
+	else
+		r = 0;
+	k = r < 0 ? r : fs_read_full(fd, data, (size_t)st.st_size, 0);
+	close(fd);
+	if (k < 0) {
+		free(data);
+		return (int)k;
+	}
+	data[k] = '\0';
+	*ret_data = data;
+	*ret_len = (size_t)k;
+	return 0;
+}

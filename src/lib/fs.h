@@ -19,6 +19,12 @@ int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len,
 int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t mode, bool durable);
 /* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated malloc'd buffer. */
 int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* Read the regular file name of dir_fd (not following a link) whole into a NUL-terminated malloc'd buffer:
+ * -EFBIG over max bytes, -EBADMSG when it is not a regular file. */
+int fs_read_at(int dir_fd, const char *name, size_t max, char **ret_data, size_t *ret_len);
+/* Read n bytes of fd at offset off (off < 0: from its position) unless the file ends first, retrying
+ * interrupted reads: the bytes read, or -errno. */
+ssize_t fs_read_full(int fd, void *buf, size_t n, off_t off);
 /* mkdir -p with mode for created components; existing directories are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);
 

@@ -143,3 +143,29 @@ bool str_charset_ok(const char *s, const char *extra, size_t min, size_t max)
 	}
 	return n >= min;
 }
+
+int str_csv_entry(const char *list, int k, char *ret, size_t size)
+{
+	const char *p = list, *e;
+	size_t len;
+
+	if (!list || k < 1)
+		return -EINVAL;
+	for (int i = 1; i < k; i++) {
+		p = strchr(p, ',');
+		if (!p)
+			return -EINVAL;
+		p++;
+	}
+	while (*p == ' ')
+		p++;
+	e = strchr(p, ',');
+	len = e ? (size_t)(e - p) : strlen(p);
+	while (len > 0 && p[len - 1] == ' ')
+		len--;
+	if (len == 0 || len >= size)
+		return -EINVAL;
+	memcpy(ret, p, len);
+	ret[len] = 0;
+	return 0;
+}

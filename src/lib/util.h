@@ -50,6 +50,9 @@ int id_generate(char out[ID_LEN + 1]);
 int token_generate(char out[TOKEN_LEN + 1]);
 
 /* True iff every byte of s is alphanumeric or in extra, and min <= strlen(s) <= max. */
+/* The k-th (1-based) entry of the comma-separated list, without surrounding spaces, into ret[size]; -EINVAL when
+ * list has no such entry or it is empty or too long. */
+int str_csv_entry(const char *list, int k, char *ret, size_t size);
 bool str_charset_ok(const char *s, const char *extra, size_t min, size_t max);
 
 #endif

@@ -100,8 +100,16 @@ export async function promote({ content, ctx, base, env, stage, stages, operate 
       h('code', '[fire, fire + 2 min)'), '. Empty = any time.')),
     field('disablePolicy', 'Disable policy', disable),
     field('failPolicy', 'When a promoted deploy fails or is rejected', fail));
-  const sync = () => { buildBox.hidden = pred.value !== 'BUILD'; };
+  // AUTO without a stage to promote from is accepted (upstream's board sends it) but never promotes: say so
+  const incomplete = h('p.warnbox.span-all', { 'data-role': 'promote-incomplete', role: 'status' },
+    'Incomplete: AUTO promotes nothing until "Promote from" names a stage or BUILD.');
+  form.append(incomplete);
+  const sync = () => {
+    buildBox.hidden = pred.value !== 'BUILD';
+    incomplete.hidden = !(type.value === 'AUTO' && !pred.value);
+  };
   pred.addEventListener('change', sync);
+  type.addEventListener('change', sync);
   sync();
   if (!operate) form.querySelectorAll('input,select').forEach(i => { i.disabled = true; });
   const save = h('button.btn.btn-primary', { type: 'submit', disabled: !operate, 'data-role': 'save' }, 'Save promote config');

@@ -57,8 +57,8 @@ static int config_get(struct req *r)
 		return k;
 	k = store_config_get(r->srv->store, json_string_value(json_object_get(env, "id")), ck->kind, &v);
 	json_decref(env);
-	if (k == -ENOENT && ck->kind == STORE_CONFIG_WEBHOOKS)
-		return http_reply_json(r, 200, json_pack("{s:[],s:[]}", "preDeployHooks", "postDeployHooks"));
+	if (k == -ENOENT && ck->kind == STORE_CONFIG_WEBHOOKS) /* as upstream answers a stage without hooks */
+		return http_reply_json(r, 200, json_pack("{s:n,s:n}", "preDeployHooks", "postDeployHooks"));
 	if (k == -ENOENT && ck->kind == STORE_CONFIG_ANALYSIS) {
 		json_t *none = json_object();
 		char field[8], msg[8];

@@ -283,9 +283,42 @@ static int env_create_allowed(struct req *r, const char *env_name, bool new_env)
 			 r->principal.kind == PRINCIPAL_USER ? " (env_self_service is off)" : "");
 }
 
+/* The names of a new stage in a request body: envName and stageName (a 400 names the field). */
+static int new_stage_names(struct req *r, const json_t *in, const char **ret_env, const char **ret_stage)
+{
+	const char *env_name = json_string_value(json_object_get(in, "envName"));
+	const char *stage_name = json_string_value(json_object_get(in, "stageName"));
+
+	if (!env_name || !env_name_is_valid(env_name))
+		return req_bad(r, "envName", "envName is required and must match ^[A-Za-z0-9_-]{1,64}$");
+	if (!stage_name || !env_name_is_valid(stage_name))
+		return req_bad(r, "stageName", "stageName is required and must match ^[A-Za-z0-9_-]{1,64}$");
+	if (stage_name_is_reserved(stage_name))
+		return req_bad(r, "stageName", "stageName '%s' is reserved", stage_name);
+	*ret_env = env_name;
+	*ret_stage = stage_name;
+	return 0;
+}
+
+/* Whether the caller may add a stage to env_name (env_create_allowed); *ret_grant: a user who creates a new env
+ * becomes its ADMIN (§9.5). */
+static int new_stage_allowed(struct req *r, const char *env_name, bool *ret_grant)
+{
+	json_t *existing = NULL;
+	int k;
+
+	k = store_env_list(r->srv->store, env_name, NULL, NULL, &existing);
+	if (k < 0)
+		return api_store_error(r, k, "cannot list stages");
+	k = env_create_allowed(r, env_name, json_array_size(existing) == 0);
+	*ret_grant = json_array_size(existing) == 0 && r->principal.kind == PRINCIPAL_USER;
+	json_decref(existing);
+	return k;
+}
+
 static int env_create(struct req *r)
 {
-	json_t *in = NULL, *env = NULL, *hist = NULL, *existing = NULL, *out = NULL;
+	json_t *in = NULL, *env = NULL, *hist = NULL, *out = NULL;
 	const char *env_name, *stage_name;
 	char id[ID_LEN + 1], location[200];
 	bool grant_admin = false;
@@ -294,30 +327,12 @@ static int env_create(struct req *r)
 	k = api_body_object(r, "an EnvStage JSON body is required", &in);
 	if (k < 0)
 		return k;
-	env_name = json_string_value(json_object_get(in, "envName"));
-	stage_name = json_string_value(json_object_get(in, "stageName"));
-	if (!env_name || !env_name_is_valid(env_name)) {
-		k = req_bad(r, "envName", "envName is required and must match ^[A-Za-z0-9_-]{1,64}$");
-		goto out;
-	}
-	if (!stage_name || !env_name_is_valid(stage_name)) {
-		k = req_bad(r, "stageName", "stageName is required and must match ^[A-Za-z0-9_-]{1,64}$");
-		goto out;
-	}
-	if (stage_name_is_reserved(stage_name)) {
-		k = req_bad(r, "stageName", "stageName '%s' is reserved", stage_name);
-		goto out;
-	}
-	k = store_env_list(r->srv->store, env_name, NULL, NULL, &existing);
-	if (k < 0) {
-		k = api_store_error(r, k, "cannot list stages");
-		goto out;
-	}
-	k = env_create_allowed(r, env_name, json_array_size(existing) == 0);
+	k = new_stage_names(r, in, &env_name, &stage_name);
 	if (k < 0)
 		goto out;
-	/* a user who creates a new env becomes its ADMIN (§9.5) */
-	grant_admin = json_array_size(existing) == 0 && r->principal.kind == PRINCIPAL_USER;
+	k = new_stage_allowed(r, env_name, &grant_admin);
+	if (k < 0)
+		goto out;
 	k = id_generate(id);
 	if (k < 0)
 		goto out;
@@ -360,7 +375,101 @@ out:
 	json_decref(in);
 	json_decref(env);
 	json_decref(hist);
-	json_decref(existing);
+	return k;
+}
+
+/* ---- clone: POST /v1/envs/{env}/{stage}/clone {envName, stageName, capacity} ---------------------------- */
+
+/* The new stage's row: the source's fields under the new id and names; not paused or disabled, no deploy. */
+static json_t *clone_fields(const json_t *src, const char *id, const char *env_name, const char *stage_name,
+			    const char *operator_name)
+{
+	json_t *env = json_deep_copy(src);
+	json_t *patch = json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:n,s:n,s:s?,s:I}", "id", id, "envName", env_name,
+				  "stageName", stage_name, "envState", "NORMAL", "state", "NORMAL", "deployId",
+				  "deployType", "externalId", "lastOperator", operator_name, "lastUpdate",
+				  (json_int_t)now_ms());
+
+	if (!env || !patch || json_object_update(env, patch) < 0) {
+		json_decref(env);
+		env = NULL;
+	}
+	json_decref(patch);
+	return env;
+}
+
+/* Capacity names are held by the source's env: giving them to another env is a SYSTEM ADMIN's decision (as for
+ * PUT .../capacity). */
+static int clone_capacity_allowed(struct req *r, const json_t *src, const char *to_env)
+{
+	if (streq_ptr(json_string_value(json_object_get(src, "envName")), to_env) ||
+	    principal_allows(&r->principal, ROLE_ADMIN, SCOPE_SYSTEM, NULL))
+		return 0;
+	return http_fail(r, 403, "capacity",
+			 "copying the capacity of env '%s' to env '%s' needs role ADMIN at SYSTEM scope (send "
+			 "\"capacity\": false to leave it out)",
+			 json_string_value(json_object_get(src, "envName")), to_env);
+}
+
+static int env_clone(struct req *r)
+{
+	json_t *src = NULL, *in = NULL, *env = NULL, *change = NULL, *hist = NULL, *out = NULL;
+	const char *to_env = NULL, *to_stage = NULL;
+	bool capacity = true, present = false, grant = false;
+	char id[ID_LEN + 1], location[200];
+	int k;
+
+	k = api_env_from_path(r, &src);
+	if (k < 0)
+		return k;
+	k = api_body_object(r, "a JSON body {\"envName\", \"stageName\"} naming the new stage is required", &in);
+	if (k >= 0)
+		k = new_stage_names(r, in, &to_env, &to_stage);
+	if (k >= 0)
+		k = api_opt_bool(r, in, "capacity", &capacity, &present);
+	if (k >= 0 && !present)
+		capacity = true;
+	if (k >= 0)
+		k = new_stage_allowed(r, to_env, &grant);
+	if (k >= 0 && capacity)
+		k = clone_capacity_allowed(r, src, to_env);
+	if (k >= 0)
+		k = id_generate(id);
+	if (k < 0)
+		goto out;
+	env = clone_fields(src, id, to_env, to_stage, api_operator(r));
+	change = json_pack("{s:s,s:s,s:b}", "clonedFromEnv", json_string_value(json_object_get(src, "envName")),
+			   "clonedFromStage", json_string_value(json_object_get(src, "stageName")), "capacity", capacity);
+	hist = change ? api_history(r, id, "Env General Config", change) : NULL;
+	if (!env || !hist) {
+		k = -ENOMEM;
+		goto out;
+	}
+	k = store_env_clone(r->srv->store, env, json_string_value(json_object_get(src, "id")), capacity, hist);
+	if (k == -EEXIST) {
+		k = http_fail(r, 409, "stageName", "env stage '%s/%s' already exists (names are compared ignoring case)",
+			      to_env, to_stage);
+		goto out;
+	}
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot clone env stage");
+		goto out;
+	}
+	if (grant && (k = env_grant_creator(r, to_env)) < 0)
+		goto out;
+	k = store_env_get_by_id(r->srv->store, id, &out);
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot read env stage");
+		goto out;
+	}
+	(void)str_printf(location, sizeof(location), "/v1/envs/%s/%s", to_env, to_stage);
+	k = http_reply_created(r, location, out);
+out:
+	json_decref(src);
+	json_decref(in);
+	json_decref(env);
+	json_decref(change);
+	json_decref(hist);
 	return k;
 }
 
@@ -587,6 +696,8 @@ static int envs_action(struct req *r)
 const struct route api_envs_routes[] = {
 	{ "POST", "/v1/envs/actions", envs_action, ROLE_OPERATOR, SCOPE_SYSTEM, false },
 	{ "POST", "/v1/envs/{env}/{stage}/actions", env_action, ROLE_OPERATOR, SCOPE_ENV, false },
+	/* copies secrets (script configs, hook headers): OPERATOR on the source; the target is checked as a new stage */
+	{ "POST", "/v1/envs/{env}/{stage}/clone", env_clone, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "POST", "/v1/envs", env_create, ROLE_OPERATOR, SCOPE_NEW_ENV, false },
 	{ "GET", "/v1/envs", env_list, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/names", env_names, ROLE_READER, SCOPE_ANY, false },

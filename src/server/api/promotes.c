@@ -118,10 +118,8 @@ static int promote_put(struct req *r)
 	}
 	if (schedule)
 		(void)json_object_set_new(p, "schedule", *schedule ? json_string(schedule) : json_null());
-	if (streq_ptr(js(p, "type"), "AUTO") && !js(p, "predStage")) {
-		k = req_bad(r, "predStage", "an AUTO promote needs predStage");
-		goto out;
-	}
+	/* AUTO without predStage is accepted as upstream's board sends it: such a config never promotes (the promoter
+	 * reads only AUTO configs that name a predecessor) */
 	(void)json_object_set_new(p, "envId", json_string(js(env, "id")));
 	(void)json_object_set_new(p, "lastOperator", json_string(api_operator(r)));
 	(void)json_object_set_new(p, "lastUpdate", json_integer(now_ms()));

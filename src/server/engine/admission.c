@@ -62,33 +62,6 @@ bool engine_admission_allows(int occupied, int existing, int max_parallel, int m
 	return occupied < engine_threshold(existing, max_parallel, max_parallel_pct, max_parallel_threshold);
 }
 
-/* Parse the k-th (1-based) CSV entry of list into a token; returns -EINVAL when absent or malformed. */
-static int csv_entry(const char *list, int k, char *ret, size_t size)
-{
-	const char *p = list, *e;
-	size_t len;
-
-	if (!list || k < 1)
-		return -EINVAL;
-	for (int i = 1; i < k; i++) {
-		p = strchr(p, ',');
-		if (!p)
-			return -EINVAL;
-		p++;
-	}
-	while (*p == ' ')
-		p++;
-	e = strchr(p, ',');
-	len = e ? (size_t)(e - p) : strlen(p);
-	while (len > 0 && p[len - 1] == ' ')
-		len--;
-	if (len == 0 || len >= size)
-		return -EINVAL;
-	memcpy(ret, p, len);
-	ret[len] = 0;
-	return 0;
-}
-
 /* One hostNumbers entry: a count, or N% of total (rounded up). */
 static int session_entry(const char *list, int k, int total, int64_t *ret)
 {
@@ -97,7 +70,7 @@ static int session_entry(const char *list, int k, int total, int64_t *ret)
 	size_t len;
 	int r;
 
-	r = csv_entry(list, k, tok, sizeof(tok));
+	r = str_csv_entry(list, k, tok, sizeof(tok));
 	if (r < 0)
 		return r;
 	len = strlen(tok);

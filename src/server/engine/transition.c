@@ -38,28 +38,10 @@ void engine_transition_count_row(struct transition_counts *c, const struct agent
 /* The k-th (1-based) cooldown in minutes; -EINVAL when absent or malformed. */
 static int cooldown_minutes(const char *list, int k, int64_t *ret)
 {
-	const char *p = list, *e;
 	char tok[32];
-	size_t len;
 
-	if (!list || k < 1)
+	if (str_csv_entry(list, k, tok, sizeof(tok)) < 0)
 		return -EINVAL;
-	for (int i = 1; i < k; i++) {
-		p = strchr(p, ',');
-		if (!p)
-			return -EINVAL;
-		p++;
-	}
-	while (*p == ' ')
-		p++;
-	e = strchr(p, ',');
-	len = e ? (size_t)(e - p) : strlen(p);
-	while (len > 0 && p[len - 1] == ' ')
-		len--;
-	if (len == 0 || len >= sizeof(tok))
-		return -EINVAL;
-	memcpy(tok, p, len);
-	tok[len] = 0;
 	return parse_i64(tok, -1000000, 1000000, ret) < 0 ? -EINVAL : 0;
 }
 

@@ -160,6 +160,10 @@ int store_build_delete(struct store *s, const char *id);
 /* Env stages (§3.1). env_insert: -EEXIST when the pair exists or collides in letter case (§3.1).
  * history: a ConfigHistory object written in the same transaction (NULL = none). */
 int store_env_insert(struct store *s, const json_t *env, const json_t *history);
+/* A new stage (env, with its new id) with the configuration of stage from_id, in one transaction: its script,
+ * agent, metrics, alarms and webhook configs, its promote config (as MANUAL), deploy schedule (not started) and
+ * deploy constraint, and its capacity when `capacity`; never a deploy. -EEXIST when the names are taken. */
+int store_env_clone(struct store *s, const json_t *env, const char *from_id, bool capacity, const json_t *history);
 int store_env_get(struct store *s, const char *env_name, const char *stage_name, json_t **ret);
 int store_env_get_by_id(struct store *s, const char *id, json_t **ret);
 /* env_name set: its stages (optionally of stage_type); else group set: stages whose group capacity

@@ -84,19 +84,102 @@ static const char sql_env_resume_deploy[] =
 static const char sql_history_list[] = "SELECT id, changeId, createTime, operator, type, configChange FROM "
 				       "config_history WHERE id = ? ORDER BY createTime DESC, seq DESC LIMIT ? OFFSET ?";
 
-int store_env_insert(struct store *s, const json_t *env, const json_t *history)
+/* The insert of a new stage inside a transaction: -EEXIST when its names collide with a stage's. */
+static int env_insert_tx(struct db_conn *c, const json_t *env)
 {
 	int64_t n;
 	int r;
-	TX_OR_FAIL(c, s);
 
 	r = db_int(c, SQL(c, sql_env_collide), &n, "jj", json_object_get(env, "envName"), json_object_get(env, "stageName"));
 	if (r >= 0 && n > 0)
 		r = -EEXIST;
 	if (r >= 0)
 		r = db_exec_cols(c, sql_env_insert, env_cols, ELEMENTSOF(env_cols), env, NULL);
+	return r;
+}
+
+int store_env_insert(struct store *s, const json_t *env, const json_t *history)
+{
+	int r;
+	TX_OR_FAIL(c, s);
+
+	r = env_insert_tx(c, env);
 	if (r >= 0)
 		r = store_tx_history(c, history);
+	return db_end(c, r < 0 ? r : 0);
+}
+
+/* ---- clone: a new stage with another stage's configuration ---- */
+
+static const char sql_clone_capacity[] =
+	"INSERT INTO capacity(envId, type, name) SELECT ?1, type, name FROM capacity WHERE envId = ?2";
+static const char sql_clone_capacity_names[] = "SELECT name FROM capacity WHERE envId = ?";
+static const char sql_clone_config[] = "INSERT INTO env_configs(envId, kind, id, value) SELECT ?1, kind, ?3, value "
+				       "FROM env_configs WHERE envId = ?2 AND kind = ?4";
+/* an AUTO promote config would deploy to the clone: it arrives MANUAL */
+static const char sql_clone_promote[] =
+	"INSERT INTO promotes(envId, type, predStage, queueSize, schedule, delay, disablePolicy, failPolicy, "
+	"lastOperator, lastUpdate) SELECT ?1, 'MANUAL', predStage, queueSize, schedule, delay, disablePolicy, "
+	"failPolicy, ?3, ?4 FROM promotes WHERE envId = ?2";
+static const char sql_clone_schedule[] =
+	"INSERT INTO schedules(id, envId, totalSessions, cooldownTimes, hostNumbers, currentSession, state, "
+	"stateStartTime) SELECT ?3, ?1, totalSessions, cooldownTimes, hostNumbers, 0, 'NOT_STARTED', ?4 "
+	"FROM schedules WHERE envId = ?2";
+static const char sql_clone_constraint[] =
+	"INSERT INTO deploy_constraints(id, envId, constraintKey, maxParallel, constraintType, constraintOrder, state, "
+	"startDate, lastUpdate) SELECT ?3, ?1, constraintKey, maxParallel, constraintType, constraintOrder, "
+	"'FINISHED', ?4, ?4 FROM deploy_constraints WHERE envId = ?2";
+
+/* The copies of the per-stage configuration rows of from_id for to_id (each with its own new id). */
+static int clone_rows_tx(struct db_conn *c, const char *to_id, const char *from_id, const char *operator_name,
+			 int64_t now)
+{
+	char id[ID_LEN + 1];
+	int r = 0;
+
+	for (int k = 0; k < _STORE_CONFIG_MAX && r >= 0; k++) {
+		r = id_generate(id);
+		if (r >= 0)
+			r = db_exec(c, sql_clone_config, "ssss", to_id, from_id, id, store_config_kind_name(k));
+	}
+	if (r >= 0)
+		r = db_exec(c, sql_clone_promote, "sssi", to_id, from_id, operator_name, now);
+	if (r >= 0 && (r = id_generate(id)) >= 0)
+		r = db_exec(c, sql_clone_schedule, "sssi", to_id, from_id, id, now);
+	if (r >= 0 && (r = id_generate(id)) >= 0)
+		r = db_exec(c, sql_clone_constraint, "sssi", to_id, from_id, id, now);
+	return r;
+}
+
+/* Hosts and groups of the copied capacity now map to the new stage too: their held pings look again. */
+static int clone_capacity_events_tx(struct db_conn *c, const char *to_id)
+{
+	json_t *rows = NULL, *row;
+	size_t i;
+	int r = db_list(c, false, sql_clone_capacity_names, &rows, "s", to_id);
+
+	json_array_foreach(rows, i, row) if (r >= 0) r = store_tx_event(c, "CAPACITY", to_id, NULL,
+									  json_string_value(json_object_get(row, "name")));
+	json_decref(rows);
+	return r;
+}
+
+int store_env_clone(struct store *s, const json_t *env, const char *from_id, bool capacity, const json_t *history)
+{
+	const char *to_id = json_string_value(json_object_get(env, "id"));
+	int r;
+	TX_OR_FAIL(c, s);
+
+	r = env_insert_tx(c, env);
+	if (r >= 0 && capacity)
+		r = db_exec(c, sql_clone_capacity, "ss", to_id, from_id);
+	if (r >= 0)
+		r = clone_rows_tx(c, to_id, from_id, json_string_value(json_object_get(env, "lastOperator")),
+				  json_integer_value(json_object_get(env, "lastUpdate")));
+	if (r >= 0)
+		r = store_tx_history(c, history);
+	if (r >= 0 && capacity)
+		r = clone_capacity_events_tx(c, to_id);
 	return db_end(c, r < 0 ? r : 0);
 }
 

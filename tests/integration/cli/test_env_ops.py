@@ -67,3 +67,32 @@ def test_history_hidden_for_reader(cli, server, names):
     r = cli("env", "history", f"{env}/prod", "--diff", token=reader)
     assert r.returncode == 0, r.stderr
     assert "(hidden)" in r.stdout and "hunter2" not in r.stdout
+
+
+def test_env_clone(cli, server, names, require_endpoint):
+    env = names()
+    require_endpoint(server, "POST", f"/v1/envs/{env}/x/clone")
+    assert cli("env", "create", f"{env}/prod", "--set", "maxParallel=4", "--set", "chatroom=#ops").returncode == 0
+    assert cli("env", "capacity", "add", f"{env}/prod", "--group", f"{env}-hosts").returncode == 0
+    assert cli("env", "scripts", "set", f"{env}/prod", "PORT=8080").returncode == 0
+    r = cli("env", "clone", f"{env}/prod", f"{env}/prod2")
+    assert r.returncode == 0, r.stderr
+    new_id = r.stdout.strip()
+    got = server.api("GET", f"/v1/envs/{env}/prod2")[1]
+    assert got["id"] == new_id and got["maxParallel"] == 4 and got["chatroom"] == "#ops"
+    assert server.api("GET", f"/v1/envs/{env}/prod2/capacity")[1] == [f"{env}-hosts"]
+    assert server.api("GET", f"/v1/envs/{env}/prod2/script_configs")[1] == {"PORT": "8080"}
+    assert server.api("GET", f"/v1/envs/{env}/prod2/deploys/current")[0] == 404
+    # --no-capacity into a new env; --json prints the stage
+    other = names()
+    r = cli("env", "clone", f"{env}/prod", f"{other}/prod", "--no-capacity", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["envName"] == other
+    assert server.api("GET", f"/v1/envs/{other}/prod/capacity")[1] == []
+    # an existing target: 409, exit 73, nothing changed
+    r = cli("env", "clone", f"{env}/prod", f"{env}/prod2")
+    assert r.returncode == 73 and "already exists" in r.stderr
+    assert cli("env", "clone", f"{env}/prod").returncode == 64
+    assert cli("env", "clone", f"{env}/nope", f"{env}/x").returncode == 68
+    r = cli("env", "clone", "--help")
+    assert r.returncode == 0 and "--no-capacity" in r.stdout

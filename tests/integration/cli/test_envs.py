@@ -66,6 +66,34 @@ def test_config_get_set(cli, server, names):
     assert r.returncode == 64
 
 
+def test_config_set_is_the_set_of_create(cli, server, names):
+    """One way to set stage fields: --set KEY=VALUE, on `env create` and on `env config`."""
+    env = names()
+    assert cli("env", "create", f"{env}/prod", "--set", "maxParallel=3").returncode == 0
+    r = cli("env", "config", f"{env}/prod", "--set", "maxParallel=5", "--set", "failurePolicy=ROLLBACK",
+            "--set", "description=two words")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{env}/prod updated"
+    e = server.api("GET", f"/v1/envs/{env}/prod")[1]
+    assert e["maxParallel"] == 5 and e["failurePolicy"] == "ROLLBACK" and e["description"] == "two words"
+    # without --set it reads, like `env config get`
+    r = cli("env", "config", f"{env}/prod", "maxParallel")
+    assert r.returncode == 0 and r.stdout.strip() == "5"
+    r = cli("env", "config", f"{env}/prod")
+    assert r.returncode == 0 and "failurePolicy = ROLLBACK" in r.stdout
+    assert json.loads(cli("env", "config", f"{env}/prod", "--json").stdout)["maxParallel"] == 5
+    # a refused value changes nothing
+    r = cli("env", "config", f"{env}/prod", "--set", "maxParallel=9", "--set", "successThreshold=20000")
+    assert r.returncode == 65 and "successThreshold" in r.stderr
+    assert server.api("GET", f"/v1/envs/{env}/prod")[1]["maxParallel"] == 5
+    # usage errors
+    assert cli("env", "config", f"{env}/prod", "--set", "novalue").returncode == 64
+    assert cli("env", "config", f"{env}/prod", "extra", "--set", "maxParallel=1").returncode == 64
+    assert cli("env", "config", "--set", "maxParallel=1").returncode == 64
+    r = cli("env", "config", "--help")
+    assert r.returncode == 0 and "--set KEY=VALUE" in r.stdout
+
+
 def test_capacity(cli, server, names, require_endpoint):
     env = names()
     assert cli("env", "create", f"{env}/prod").returncode == 0

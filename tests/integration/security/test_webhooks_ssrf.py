@@ -141,7 +141,7 @@ def test_operator_cannot_set_a_self_escalating_hook(server_factory):
     hook["url"] = "https://hooks.example.com/x"
     body = assert_error(put_hooks(s, [hook], token=op), 400, "preDeployHooks[0].headers")
     assert "X-Forwarded-User" in body["message"]
-    assert s.get("/v1/envs/web/prod/web_hooks").json()["preDeployHooks"] == []
+    assert s.get("/v1/envs/web/prod/web_hooks").json()["preDeployHooks"] is None  # still no hooks
 
 
 def test_self_escalation_end_to_end(server_factory):
@@ -253,7 +253,7 @@ def test_internal_literal_addresses_are_refused_at_put(server, host):
     r = server.put("/v1/envs/web/prod/web_hooks",
                    json={"postDeployHooks": [{"url": "https://ok.example/x"}, {"url": "http://%s:81/" % host}]})
     assert_error(r, 400, "postDeployHooks[1].url")
-    assert server.get("/v1/envs/web/prod/web_hooks").json()["postDeployHooks"] == []
+    assert server.get("/v1/envs/web/prod/web_hooks").json()["postDeployHooks"] is None  # nothing stored
 
 
 @pytest.mark.parametrize("header", ["Authorization: token abc", "authorization:x", "COOKIE: a=b", "Host: evil",

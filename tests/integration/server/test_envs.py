@@ -6,7 +6,7 @@ import sys
 import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
-from srv_support import assert_error, db_query, make_env  # noqa: E402
+from srv_support import assert_error, db_query, make_env, publish  # noqa: E402
 
 
 def test_env_create_defaults_and_get(server):
@@ -162,3 +162,70 @@ def test_failure_policy_continue_releases_parked_slots(server):
     slots = db_query(server, "SELECT count(*) FROM events WHERE kind='SLOT' AND envId=?", (e["id"],))[0][0]
     assert rows == {"h1": 0, "h2": 1} and slots >= 1
     assert server.get("/v1/envs/web/prod").json()["failurePolicy"] == "CONTINUE"
+
+
+def test_clone_copies_every_per_stage_config_and_never_deploys(server):
+    src = make_env(server, stage="prod", maxParallel=3, failurePolicy="ROLLBACK", chatroom="#web",
+                   emailRecipients="ops@example.com", buildName="web")
+    base = "/v1/envs/web/prod"
+    assert server.put(base + "/capacity", json=["web-prod"]).status_code == 204
+    assert server.put(base + "/capacity?capacityType=HOST", json=["web-1"]).status_code == 204
+    assert server.put(base + "/script_configs", json={"PORT": "8080"}).status_code == 204
+    assert server.put(base + "/agent_configs", json={"process_timeout": "900"}).status_code == 204
+    assert server.put(base + "/metrics", json=[{"title": "cpu", "url": "https://m.example/cpu"}]).status_code == 204
+    assert server.put(base + "/alarms", json=[{"name": "5xx", "alarmUrl": "https://a.example/5xx"}]).status_code == 204
+    hooks = {"preDeployHooks": [{"method": "POST", "url": "https://hooks.example/pre"}], "postDeployHooks": []}
+    assert server.put(base + "/web_hooks", json=hooks).status_code == 204
+    analysis = {"queries": [{"name": "errors", "query": "sum(rate(e[5m]))", "min": None, "max": 1}]}
+    assert server.put(base + "/analysis", json=analysis).status_code == 204
+    make_env(server, stage="canary")
+    b = publish(server)
+    assert server.post(base + "/deploys?buildId=" + b["id"]).status_code == 201
+    assert server.put(base + "/promotes", json={"type": "AUTO", "predStage": "canary", "delay": 5}).status_code == 204
+    assert server.put("/v1/schedules/web/prod/schedules", json={"totalSessions": 2, "hostNumbers": "1,2",
+                                                                "cooldownTimes": "1,1"}).status_code in (200, 201, 204)
+    r = server.post(base + "/clone", json={"envName": "web", "stageName": "prod2"})
+    assert r.status_code == 201, r.text
+    new = r.json()
+    assert r.headers["Location"].endswith("/v1/envs/web/prod2")
+    assert new["id"] != src["id"] and new["stageName"] == "prod2" and new["deployId"] is None
+    for k in ("maxParallel", "failurePolicy", "chatroom", "emailRecipients", "buildName"):
+        assert new[k] == src[k] or new[k] == server.get(base).json()[k], k
+    c = "/v1/envs/web/prod2"
+    assert server.get(c + "/capacity").json() == ["web-prod"]
+    assert server.get(c + "/capacity?capacityType=HOST").json() == ["web-1"]
+    assert server.get(c + "/script_configs").json() == {"PORT": "8080"}
+    assert server.get(c + "/agent_configs").json() == {"process_timeout": "900"}
+    assert server.get(c + "/metrics").json() == server.get(base + "/metrics").json()
+    assert server.get(c + "/alarms").json() == server.get(base + "/alarms").json()
+    assert server.get(c + "/web_hooks").json()["preDeployHooks"][0]["url"] == "https://hooks.example/pre"
+    assert server.get(c + "/analysis").json() == server.get(base + "/analysis").json()
+    assert server.get(c + "/analysis").json()["queries"][0]["name"] == "errors"
+    p = server.get(c + "/promotes").json()
+    assert p["type"] == "MANUAL" and p["predStage"] == "canary" and p["delay"] == 5  # never promotes by itself
+    assert server.get(c + "/deploys/current").status_code == 404  # never deploys
+    assert server.get("/v1/deploys?envId=" + new["id"]).json()["total"] == 0
+    assert any("clonedFromStage" in (h["configChange"] or "") for h in server.get(c + "/history").json())
+    # the source is untouched
+    assert server.get(base + "/promotes").json()["type"] == "AUTO"
+
+    # a new env, without capacity
+    r = server.post(base + "/clone", json={"envName": "api", "stageName": "prod", "capacity": False})
+    assert r.status_code == 201, r.text
+    assert server.get("/v1/envs/api/prod/capacity").json() == []
+    assert server.get("/v1/envs/api/prod/script_configs").json() == {"PORT": "8080"}
+
+
+def test_clone_refusals_change_nothing(server):
+    make_env(server, stage="prod")
+    make_env(server, stage="canary")
+    base = "/v1/envs/web/prod"
+    n = len(server.get("/v1/envs").json())
+    assert_error(server.post(base + "/clone", json={"envName": "web", "stageName": "canary"}), 409, "stageName")
+    assert_error(server.post(base + "/clone", json={"envName": "web", "stageName": "CANARY"}), 409, "stageName")
+    assert_error(server.post(base + "/clone", json={"envName": "web"}), 400, "stageName")
+    assert_error(server.post(base + "/clone", json={"envName": "bad name", "stageName": "x"}), 400, "envName")
+    assert_error(server.post(base + "/clone", json={"envName": "web", "stageName": "x", "capacity": "no"}), 400,
+                 "capacity")
+    assert_error(server.post("/v1/envs/web/nope/clone", json={"envName": "web", "stageName": "x"}), 404)
+    assert len(server.get("/v1/envs").json()) == n

@@ -61,3 +61,20 @@ def test_bad_builds_and_disabled_stages_are_skipped(server_factory):
     assert s.put("/v1/envs/web/canary", json={"branch": "other"}).status_code == 204
     c = wait_for(lambda: current(s, "canary"))
     assert c["buildId"] == good["id"]
+
+
+def test_auto_without_pred_stage_is_accepted_and_never_promotes(server_factory):
+    """Upstream's board sends {"type": "AUTO", "disablePolicy": "AUTO"} without predStage: accepted, never promotes."""
+    s = server_factory(["--set", "promote_period=1", "transition_period=3600"]).start()
+    make_env(s, stage="canary")
+    make_env(s, stage="prod")
+    r = s.put("/v1/envs/web/prod/promotes", json={"type": "AUTO", "disablePolicy": "AUTO"})
+    assert r.status_code == 204, r.text
+    p = s.get("/v1/envs/web/prod/promotes").json()
+    assert p["type"] == "AUTO" and p["predStage"] is None and p["disablePolicy"] == "AUTO"
+    b = publish(s, commit="aaaaaaa1")
+    c = s.post("/v1/envs/web/canary/deploys?buildId=" + b["id"]).json()
+    assert s.put("/v1/deploys/" + c["id"], json={"acceptanceStatus": "ACCEPTED"}).status_code == 204
+    time.sleep(2.5)  # two promoter periods: nothing may appear
+    assert current(s, "prod") is None
+    assert s.get("/v1/envs/web/prod/promotes").json()["type"] == "AUTO"

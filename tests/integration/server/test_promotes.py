@@ -13,7 +13,7 @@ def test_promote_config(server):
     d = server.get("/v1/envs/web/prod/promotes").json()
     assert d["type"] == "MANUAL" and d["predStage"] is None and d["queueSize"] == 1 and d["delay"] == 0
     assert d["disablePolicy"] == "AUTO" and d["failPolicy"] == "CONTINUE" and d["schedule"] is None
-    for body, field in [({"type": "AUTO"}, "predStage"), ({"predStage": "nope"}, "predStage"),
+    for body, field in [({"predStage": "nope"}, "predStage"),
                         ({"predStage": "prod"}, "predStage"), ({"queueSize": 11}, "queueSize"),
                         ({"delay": -1}, "delay"), ({"schedule": "0 0 12 L * ?"}, "schedule"),
                         ({"schedule": "* * * * *"}, "schedule"), ({"failPolicy": "PANIC"}, "failPolicy"),

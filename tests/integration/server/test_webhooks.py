@@ -64,7 +64,8 @@ def wait_calls(n, timeout=10):
 
 def test_webhook_config_validation(server):
     make_env(server)
-    assert server.get("/v1/envs/web/prod/web_hooks").json() == {"preDeployHooks": [], "postDeployHooks": []}
+    # a stage without hooks answers as upstream does
+    assert server.get("/v1/envs/web/prod/web_hooks").json() == {"preDeployHooks": None, "postDeployHooks": None}
     assert_error(server.put("/v1/envs/web/prod/web_hooks", json={"preDeployHooks": [{"method": "PATCH",
                                                                                      "url": "http://x"}]}),
                  400, "preDeployHooks[0].method")

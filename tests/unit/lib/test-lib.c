@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -158,6 +159,67 @@ static void test_cfg(void **state)
 	cfg_release(conf_table, 3, &c);
 }
 
+static void test_read_at(void **state)
+{
+	char dir[] = "/tmp/slipway-test-lib-XXXXXX", *data = NULL, part[8] = "";
+	size_t len = 0;
+	int dfd, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(fs_write_atomic(dfd, "f", "0123456789", 10, 0600), 0);
+	assert_int_equal(mkdirat(dfd, "d", 0700), 0);
+	assert_int_equal(symlinkat("f", dfd, "l"), 0);
+	assert_int_equal(fs_read_at(dfd, "f", 10, &data, &len), 0);
+	assert_int_equal(len, 10);
+	assert_string_equal(data, "0123456789");
+	free(data);
+	assert_int_equal(fs_read_at(dfd, "f", 9, &data, &len), -EFBIG);
+	assert_int_equal(fs_read_at(dfd, "d", 100, &data, &len), -EBADMSG);
+	assert_int_equal(fs_read_at(dfd, "l", 100, &data, &len), -ELOOP); /* links are not followed */
+	assert_int_equal(fs_read_at(dfd, "none", 100, &data, &len), -ENOENT);
+	fd = openat(dfd, "f", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_read_full(fd, part, 4, 7), 3); /* the file ends first */
+	assert_string_equal(part, "789");
+	assert_int_equal(fs_read_full(fd, part, 2, -1), 2); /* from the position: the start */
+	assert_memory_equal(part, "01", 2);
+	close(fd);
+	assert_int_equal(unlinkat(dfd, "l", 0), 0);
+	assert_int_equal(unlinkat(dfd, "f", 0), 0);
+	assert_int_equal(unlinkat(dfd, "d", AT_REMOVEDIR), 0);
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_csv_entry(void **state)
+{
+	static const struct {
+		const char *list;
+		int k;
+		size_t size;
+		int want;
+		const char *tok;
+	} rows[] = {
+		{ "1,2,3", 1, 8, 0, "1" },	    { "1, 20% ,3", 2, 8, 0, "20%" }, { "1,2,3", 3, 8, 0, "3" },
+		{ "1,2,3", 4, 8, -EINVAL, "" },	    { "1,,3", 2, 8, -EINVAL, "" },   { "1,2", 0, 8, -EINVAL, "" },
+		{ NULL, 1, 8, -EINVAL, "" },	    { "12345678", 1, 8, -EINVAL, "" }, { "1234567", 1, 8, 0, "1234567" },
+		{ "  ", 1, 8, -EINVAL, "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char tok[8] = "";
+		int r = str_csv_entry(rows[i].list, rows[i].k, tok, rows[i].size);
+
+		if (r != rows[i].want || (r == 0 && strcmp(tok, rows[i].tok) != 0))
+			fail_msg("'%s' #%d: %d '%s', want %d '%s'", rows[i].list ? rows[i].list : "(null)", rows[i].k, r,
+				 tok, rows[i].want, rows[i].tok);
+	}
+}
+
 static void test_json_depth(void **state)
 {
 	char deep[200];
@@ -216,7 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_parse), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_hash),    cmocka_unit_test(test_cfg),   cmocka_unit_test(test_json_depth),
-		cmocka_unit_test(test_json_append),
+		cmocka_unit_test(test_json_append), cmocka_unit_test(test_csv_entry), cmocka_unit_test(test_read_at),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
