@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* agent/dlhelper.c: the download helper kept between downloads (see dlhelper.h): the helper's job loop and the
  * agent's handle on it. One job at a time: a SOCK_SEQPACKET message with the job's JSON and three descriptors
- * (tmp dir, env log, verdict pipe) goes to the helper, one byte comes back (the job's exit code; bit 7 set when
- * the helper retires after it). */
+ * (tmp dir, env log, verdict pipe) goes to the helper, which runs it in a forked copy of itself (so no job sees
+ * what an earlier one left behind), and one byte comes back (the job's exit code; bit 7 set when the helper
+ * retires after it). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 #include "banned.h"
 
 #define JOB_MSG_MAX (192 * 1024) /* a job is a few hundred bytes; the socket buffer bounds a message */
-#define HELPER_MAX_JOBS 64	 /* then a fresh helper: nothing a job leaves behind accumulates for long */
+#define HELPER_MAX_JOBS 64	 /* then a fresh helper (jobs run in forked copies; this is belt and braces) */
 #define REPLY_RETIRE 0x80
 #define HELPER_SOCK_FD 3
 
@@ -64,21 +65,35 @@ static ssize_t recv_job(int sock, char *buf, size_t size, int fds[3])
 	return n;
 }
 
-/* One job with the descriptors in place, then the helper's idle set-up again. The exit code. */
-static int run_one(const char *job, size_t len, const int fds[3], int null_fd)
+struct job {
+	const char *json;
+	size_t len;
+	const int *fds;
+};
+
+/* In the job's own process: the descriptors in place, then the one-shot helper's work. The exit code. */
+static int job_main(void *arg)
 {
+	const struct job *j = arg;
+
+	if (fchdir(j->fds[0]) < 0 || dup2(j->fds[1], STDOUT_FILENO) < 0 || dup2(j->fds[1], STDERR_FILENO) < 0 ||
+	    dup2(j->fds[2], DOWNLOAD_RESULT_FD) < 0)
+		return DOWNLOAD_EXIT_TRANSIENT;
+	return download_helper_job(j->json, j->len);
+}
+
+/* One job in a fresh copy of this clean process: whatever an archive or a server did to the job's process
+ * (it parses untrusted data) cannot reach the verdict of a later build. The exit code. */
+static int run_one(const char *json, size_t len, const int fds[3])
+{
+	struct job j = { .json = json, .len = len, .fds = fds };
+	struct proc_result res;
 	int code = DOWNLOAD_EXIT_TRANSIENT;
 
-	if (fchdir(fds[0]) == 0 && dup2(fds[1], STDOUT_FILENO) >= 0 && dup2(fds[1], STDERR_FILENO) >= 0 &&
-	    dup2(fds[2], DOWNLOAD_RESULT_FD) >= 0)
-		code = download_helper_job(job, len);
+	if (proc_run_forked(job_main, &j, &res) == 0 && res.status == PROC_EXITED)
+		code = res.code;
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
-	close(DOWNLOAD_RESULT_FD);
-	(void)dup2(null_fd, STDOUT_FILENO);
-	(void)dup2(null_fd, STDERR_FILENO);
-	if (chdir("/") < 0)
-		code = DOWNLOAD_EXIT_TRANSIENT;
 	return code;
 }
 
@@ -87,6 +102,8 @@ int download_server_main(void)
 	char *buf = malloc(JOB_MSG_MAX + 1);
 	int sock, null_fd;
 	unsigned jobs = 0;
+
+	/* stdout and stderr are /dev/null between jobs (each job's go to its env log) */
 
 	signal(SIGPIPE, SIG_IGN);
 	/* nothing this process runs may gain privileges (no setuid binaries, no file capabilities) */
@@ -97,6 +114,8 @@ int download_server_main(void)
 	if (sock < 0 || null_fd < 0 || chdir("/") < 0)
 		return DOWNLOAD_EXIT_TRANSIENT;
 	close(HELPER_SOCK_FD); /* fd 3 is each job's verdict pipe */
+	(void)dup2(null_fd, STDOUT_FILENO);
+	(void)dup2(null_fd, STDERR_FILENO);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return DOWNLOAD_EXIT_TRANSIENT;
 	while (jobs < HELPER_MAX_JOBS) {
@@ -112,7 +131,7 @@ int download_server_main(void)
 		if (n <= 0)
 			break; /* EOF: the agent is gone or stops us */
 		buf[n] = '\0';
-		reply = (unsigned char)run_one(buf, (size_t)n, fds, null_fd);
+		reply = (unsigned char)run_one(buf, (size_t)n, fds);
 		if (++jobs >= HELPER_MAX_JOBS)
 			reply |= REPLY_RETIRE;
 		if (send(sock, &reply, 1, MSG_NOSIGNAL) < 0)

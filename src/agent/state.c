@@ -81,15 +81,11 @@ static int load_file(const char *dir, json_t **ret)
 	return 0;
 }
 
-int state_load_readonly(const char *dir, struct state_file *ret)
+/* ret takes root (released on failure) and a copy of dir. */
+static int state_init(struct state_file *ret, const char *dir, json_t *root)
 {
-	json_t *root = NULL;
-	char *d;
-	int r = load_file(dir, &root);
+	char *d = root ? strdup(dir) : NULL;
 
-	if (r < 0)
-		return r;
-	d = strdup(dir);
 	if (!d) {
 		json_decref(root);
 		return -ENOMEM;
@@ -99,10 +95,17 @@ int state_load_readonly(const char *dir, struct state_file *ret)
 	return 0;
 }
 
+int state_load_readonly(const char *dir, struct state_file *ret)
+{
+	json_t *root = NULL;
+	int r = load_file(dir, &root);
+
+	return r < 0 ? r : state_init(ret, dir, root);
+}
+
 int state_load(const char *dir, struct state_file *ret, char **ret_corrupt)
 {
 	json_t *root = NULL;
-	char *d;
 	int r = load_file(dir, &root);
 
 	if (ret_corrupt)
@@ -122,16 +125,7 @@ int state_load(const char *dir, struct state_file *ret, char **ret_corrupt)
 			*ret_corrupt = strdup(to);
 		root = empty_root();
 	}
-	if (!root)
-		return -ENOMEM;
-	d = strdup(dir);
-	if (!d) {
-		json_decref(root);
-		return -ENOMEM;
-	}
-	ret->root = root;
-	ret->dir = d;
-	return 0;
+	return state_init(ret, dir, root);
 }
 
 int state_save(struct state_file *st)

@@ -216,6 +216,27 @@ out:
 	return r;
 }
 
+int proc_run_forked(int (*fn)(void *), void *arg, struct proc_result *ret)
+{
+	pid_t parent = getpid(), pid;
+	int status;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* the job dies with the process that waits for it */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
+		_exit(fn(arg) & 0xff);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	result_from_status(status, ret);
+	return 0;
+}
+
 static int reap_nohang(struct proc *p)
 {
 	int status;

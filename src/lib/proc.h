@@ -75,6 +75,11 @@ bool proc_group_alive(const struct proc *p);
 /* Closes descriptors held for the child. Does not wait or kill. */
 void proc_release(struct proc *p);
 
+/* Run fn(arg) in a forked copy of this single-threaded process and wait for it; the copy exits with fn's return
+ * value and is killed if we die. For a helper that must not carry anything of one untrusted job into the next
+ * (the agent itself never forks without exec). 0 with *ret, or a negative errno when fork failed. */
+int proc_run_forked(int (*fn)(void *), void *arg, struct proc_result *ret);
+
 /* Credentials of a user for proc_spec (getpwnam_r + getgrouplist, done before forking). */
 struct proc_user {
 	uid_t uid;

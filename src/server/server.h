@@ -70,6 +70,7 @@ struct server_metrics {
 	uint64_t pings_by_opcode[_OP_CODE_MAX];
 	uint64_t pings_held, ping_writes, ping_idle_repeats, admissions_admitted, admissions_refused;
 	uint64_t pings_overloaded; /* answered 503 with Retry-After: past overload_connections */
+	uint64_t heartbeats_flushed; /* lastSeen values written by the heartbeat flush */
 	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
 	uint64_t transitions_to[_DEPLOY_STATE_MAX];
 	uint64_t webhook_ok, webhook_failed, webhook_dropped;
@@ -102,7 +103,7 @@ struct server {
 	pthread_mutex_t transition_locks[64];
 	/* Hooks set by the ping pipeline (ping/state.c) on the first ping; NULL until then.
 	 * flush_heartbeats: write pending in-memory lastSeen values now (janitor, shutdown).
-	 * ping_shutdown: answer every held ping NOOP before the daemon stops.
+	 * ping_shutdown: answer every held ping 503 with Retry-After: 0 before the daemon stops.
 	 * pending_last_seen: the newest in-memory lastSeen of a host, 0 when none pending. */
 	int (*flush_heartbeats)(struct server *srv);
 	void (*ping_shutdown)(struct server *srv);

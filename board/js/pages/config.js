@@ -8,6 +8,7 @@ import { navigate } from '../router.js';
 import { canOperate, canAdmin, whenSessionKnown } from '../session.js';
 import { stageHeader, loadStages } from './common.js';
 import * as pipeline from './pipeline.js';
+import { analysisConfig } from './stage-analysis.js';
 
 // [field, label, kind, options/hint]
 const GENERAL = [
@@ -24,8 +25,8 @@ const GENERAL = [
   ['failurePolicy', 'Failure policy', 'select', ['HALT', 'CONTINUE', 'ROLLBACK', 'REMOVE_HOST']],
   ['maxDeployNum', 'Keep deploys (count)', 'int', 'Retention.'],
   ['maxDeployDay', 'Keep deploys (days)', 'int', 'Retention.'],
-  ['chatroom', 'Chat room', 'text', ''],
-  ['emailRecipients', 'Email recipients', 'text', 'Comma-separated.'],
+  ['chatroom', 'Chat room', 'text', 'Deploy notifications go to this channel (server setting chat_webhook_url).'],
+  ['emailRecipients', 'Email recipients', 'text', 'Comma-separated; deploy notifications are mailed to them (server setting smtp_url).'],
   ['watchRecipients', 'Watch recipients', 'text', 'Comma-separated.'],
   ['isDocker', 'Docker deploys', 'bool', 'Copied into the agents’ goals.'],
   ['notifyAuthors', 'Notify commit authors', 'bool', ''],
@@ -47,7 +48,7 @@ export async function render(ctx) {
   const operate = canOperate(env);
   // Script variables, agent configs and webhooks hold secrets the server shows to OPERATORs of the env only.
   const sections = [['general', 'General'], ['capacity', 'Capacity'], ['scripts', 'Script variables', SECRET], ['agent', 'Agent configs', SECRET],
-    ['promote', 'Promote'], ['webhooks', 'Webhooks', SECRET], ['schedule', 'Deploy schedule'], ['history', 'Config history'], ['danger', 'Delete']]
+    ['promote', 'Promote'], ['webhooks', 'Webhooks', SECRET], ['analysis', 'Analysis'], ['schedule', 'Deploy schedule'], ['history', 'Config history'], ['danger', 'Delete']]
     .filter(([, , secret]) => operate || !secret);
   const active = sections.some(([k]) => k === ctx.query.tab) ? ctx.query.tab : 'general';
   const content = h('div.config-body');
@@ -67,6 +68,7 @@ export async function render(ctx) {
   if (active === 'agent') return kvEditor(pc, 'agent_configs', 'Agent configs', 'Settings the agents of this stage apply (values are trimmed).');
   if (active === 'promote') return pipeline.promote(pc);
   if (active === 'webhooks') return pipeline.webhooks(pc);
+  if (active === 'analysis') return analysisConfig(pc);
   if (active === 'schedule') return pipeline.schedule(pc);
   if (active === 'history') return pipeline.history(pc);
   return danger(pc);

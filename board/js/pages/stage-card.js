@@ -8,6 +8,7 @@ import { compareUrl } from './history.js';
 import { STAGES } from '../grid.js';
 import { deployDialog } from './stage-deploy.js';
 import { acceptDialog } from './stage-actions.js';
+import { analysisPanel } from './stage-analysis.js';
 
 // What changed: the stage's previous deploy's build → this build, with the repository compare link (fetched once
 // per deploy, then kept in st.change).
@@ -80,6 +81,13 @@ function renderCounts(st, d, counts) {
     onOther ? h('div.stage-bar', h('span.sb-label', 'other deploy'), h('span.sb-track', h('span.sb-fill.sb-old', { style: { width: (100 * onOther) / maxCount + '%' } })), h('span.sb-count', fmtNum(onOther))) : null));
 }
 
+// The analysis panel of d, kept across polls and reloaded when the status changes or every 10 s.
+function analysisOf(st, d) {
+  const key = `${d.id}:${d.analysisStatus}:${Math.floor(Date.now() / 10000)}`;
+  if (!st.analysis || st.analysis.key !== key) st.analysis = { key, el: analysisPanel(st.base, d) };
+  return st.analysis.el;
+}
+
 // Renders the card into deployCard and the host counts into counts; keeps the elapsed time ticking while the
 // deploy is active (st.tick).
 export function renderDeployCard(st, deployCard, counts) {
@@ -110,7 +118,8 @@ export function renderDeployCard(st, deployCard, counts) {
             h('span.muted', `success threshold ${(info.successThreshold / 100).toFixed(info.successThreshold % 100 ? 2 : 0)} %`))),
         h('dl.kv-grid', deployFields(st, d, active, elapsed).map(([k, v]) => h('div', h('dt', k), h('dd', v)))),
         d.description ? h('p.deploy-desc', '“', d.description, '”') : null),
-      counts));
+      counts),
+    d.analysisStatus && d.analysisStatus !== 'NONE' ? analysisOf(st, d) : null);
   clearInterval(st.tick);
   if (active) st.tick = setInterval(() => { elapsed.textContent = fmtDuration(Date.now() - d.startDate); }, 1000);
 }

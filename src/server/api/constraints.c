@@ -127,9 +127,7 @@ static int constraint_post(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = req_json(r, &in);
-	if (k == -ENODATA)
-		k = req_bad(r, NULL, "a DeployConstraint JSON body is required");
+	k = api_body(r, "a DeployConstraint JSON body is required", &in);
 	if (k < 0)
 		goto out;
 	k = store_constraint_get(r->srv->store, js(env, "id"), &old);
@@ -171,9 +169,7 @@ static int constraint_delete(struct req *r)
 	json_decref(hist);
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "the stage has no deploy constraint");
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete deploy constraint");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete deploy constraint");
 }
 
 /* The {tagName} of the path, or a 400 naming it. */
@@ -235,9 +231,7 @@ static int host_tags_delete(struct req *r)
 		return k;
 	k = store_host_tags_delete(r->srv->store, js(env, "id"), name);
 	json_decref(env);
-	if (k < 0)
-		return api_store_error(r, k, "cannot delete host tags");
-	return http_reply_empty(r, 204);
+	return api_store_done(r, k, "cannot delete host tags");
 }
 
 const struct route api_constraints_routes[] = {

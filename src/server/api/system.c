@@ -78,6 +78,8 @@ static int metrics(struct req *r)
 			LD(m->pings_overloaded));
 	k |= buf_printf(&out, "# TYPE slipway_http_connections gauge\nslipway_http_connections %lld\n",
 			(long long)http_connections_open());
+	k |= buf_printf(&out, "# TYPE slipway_heartbeats_flushed_total counter\nslipway_heartbeats_flushed_total %llu\n",
+			LD(m->heartbeats_flushed));
 	k |= buf_printf(&out, "# TYPE slipway_ping_writes_total counter\nslipway_ping_writes_total %llu\n",
 			LD(m->ping_writes));
 	k |= buf_printf(&out, "# TYPE slipway_ping_idle_repeats_total counter\nslipway_ping_idle_repeats_total %llu\n",

@@ -315,6 +315,7 @@ int ping_flush_heartbeats(struct ping_state *ps, bool all)
 		ping_write_unlock(ps);
 	}
 	if (r >= 0) {
+		__atomic_add_fetch(&ps->srv->metrics.heartbeats_flushed, (uint64_t)n, __ATOMIC_RELAXED);
 		for (size_t i = 0; i < n; i++) {
 			pthread_mutex_t *m;
 			struct hb_entry *e = ping_hb_lock(ps, v[i].host_id, &m);

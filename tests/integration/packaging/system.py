@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # A throwaway Debian 12 system for the package install test (test_install.py): a minimal chroot made once by
 # debootstrap from Debian's archive and cached in the build tree (build/chroot/bookworm, SLIPWAY_CHROOT_CACHE), then
-# copied for each run. Commands run in it through a private mount namespace (unshare) that mounts /proc: nothing is
+# copied for each run. Commands run in it through a private mount namespace (unshare) that mounts /proc and a
+# /dev/shm (PostgreSQL needs one): nothing is
 # ever mounted on the machine itself, so removing the copy cannot reach outside it. It shares the machine's network
 # (loopback included), so the test talks to the installed server and app on 127.0.0.1.
 # Units are "started" the way systemd would, from their [Service] lines: ExecStartPre, then ExecStart as User= and
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[3]
 SUITE = "bookworm"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # the private mount namespace's script: $0 is the root, the rest the command; UMASK and WD come from env -i
-_ENTER = ('mount -t proc proc "$0/proc" && exec chroot "$0" /usr/bin/env -i PATH="$CPATH" HOME=/root LANG=C.UTF-8 '
+_ENTER = ('mount -t proc proc "$0/proc" && mount -t tmpfs -o mode=1777 shm "$0/dev/shm" && exec chroot "$0" /usr/bin/env -i PATH="$CPATH" HOME=/root LANG=C.UTF-8 '
           'DEBIAN_FRONTEND=noninteractive sh -c \'umask "$1"; cd "$2" && shift 2 && exec "$@"\' sh "$CUMASK" "$CWD" "$@"')
 
 
@@ -90,6 +91,7 @@ class System:
         assert r.returncode == 0, r.stderr
         (self.root / ".complete").unlink()
         shutil.copy("/etc/resolv.conf", self.root / "etc" / "resolv.conf")
+        (self.root / "dev" / "shm").mkdir(exist_ok=True)
         # no init system runs here: maintainer scripts must not try to start services
         policy = self.root / "usr" / "sbin" / "policy-rc.d"
         policy.write_text("#!/bin/sh\nexit 101\n")
