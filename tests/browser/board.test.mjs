@@ -522,6 +522,37 @@ test('a new environment stage is created through the home page dialog', async ()
   assert.deepEqual(await srv.api.get(stagePath('ui-made', 'staging') + '/capacity', { capacityType: 'HOST' }), ['ui-host-1']);
 });
 
+test('stage controls: disable and enable the stage, alarms saved, a new stage cloned from this one', async () => {
+  await srv.api.post('/v1/envs', { envName: 'clone-src', stageName: 'prod', buildName: 'helloworld', chatroom: '#src' });
+  await srv.api.put(stagePath('clone-src', 'prod') + '/script_configs', { PORT: '8080' });
+  await page.goto(srv.base + '/env/clone-src/prod/config?tab=stage');
+  await page.locator('[data-action=disable]').click();
+  await waitFor(async () => (await srv.api.get(stagePath('clone-src', 'prod'))).state === 'DISABLED');
+  await page.locator('[data-action=enable]').click();
+  await waitFor(async () => (await srv.api.get(stagePath('clone-src', 'prod'))).state === 'NORMAL');
+  // a clone that already exists: the server's 409 lands next to the stage name, nothing is created
+  const form = page.locator('[data-role=clone-form]');
+  await form.locator('input[name=stageName]').fill('prod');
+  await form.locator('[data-role=clone]').click();
+  await fieldError(form, 'stageName').waitFor();
+  await form.locator('input[name=stageName]').fill('prod-copy');
+  await form.locator('input[name=capacity]').uncheck();
+  await form.locator('[data-role=clone]').click();
+  await page.waitForURL(/\/env\/clone-src\/prod-copy\/config/);
+  const copy = await srv.api.get(stagePath('clone-src', 'prod-copy'));
+  assert.equal(copy.chatroom, '#src');
+  assert.deepEqual(await srv.api.get(stagePath('clone-src', 'prod-copy') + '/script_configs'), { PORT: '8080' });
+  // alarms: a JSON list, refused when it does not parse
+  await page.goto(srv.base + '/env/clone-src/prod/config?tab=alarms');
+  const alarms = page.locator('[data-role=alarms-form]');
+  await alarms.locator('textarea[name=alarms]').fill('[{"name": "5xx"');
+  await alarms.locator('[data-role=save]').click();
+  await fieldError(alarms, 'alarms').waitFor();
+  await alarms.locator('textarea[name=alarms]').fill('[{"name": "5xx", "alarmUrl": "https://a.example/5xx"}]');
+  await alarms.locator('[data-role=save]').click();
+  await waitFor(async () => (await srv.api.get(stagePath('clone-src', 'prod') + '/alarms')).length === 1);
+});
+
 test('webhooks: pre and post lists are edited, the server error lands next to the hook field', async () => {
   await page.goto(srv.base + '/env/payments/staging/config?tab=webhooks');
   const form = page.locator('[data-role=webhooks-form]');

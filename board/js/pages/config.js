@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/config.js: stage configuration: general fields (server validation shown next to the
 // field), capacity (hosts and groups), script variables, agent configs, the pipeline sections of pipeline.js
-// (promote, webhooks, deploy schedule, config history) and stage deletion.
+// (promote, webhooks, deploy schedule, config history), alarms and metrics, enable/disable and a new stage cloned
+// from this one, and stage deletion.
 import * as api from '../api.js';
 import { h, clear, spinner, errorBox, emptyState, link, toast, openDialog, showFieldError, clearFieldErrors, timeEl } from '../ui.js';
 import { navigate } from '../router.js';
@@ -48,7 +49,8 @@ export async function render(ctx) {
   const operate = canOperate(env);
   // Script variables, agent configs and webhooks hold secrets the server shows to OPERATORs of the env only.
   const sections = [['general', 'General'], ['capacity', 'Capacity'], ['scripts', 'Script variables', SECRET], ['agent', 'Agent configs', SECRET],
-    ['promote', 'Promote'], ['webhooks', 'Webhooks', SECRET], ['analysis', 'Analysis'], ['schedule', 'Deploy schedule'], ['history', 'Config history'], ['danger', 'Delete']]
+    ['promote', 'Promote'], ['webhooks', 'Webhooks', SECRET], ['analysis', 'Analysis'], ['schedule', 'Deploy schedule'],
+    ['alarms', 'Alarms & metrics'], ['history', 'Config history'], ['stage', 'Enable · clone', SECRET], ['danger', 'Delete']]
     .filter(([, , secret]) => operate || !secret);
   const active = sections.some(([k]) => k === ctx.query.tab) ? ctx.query.tab : 'general';
   const content = h('div.config-body');
@@ -71,6 +73,8 @@ export async function render(ctx) {
   if (active === 'analysis') return analysisConfig(pc);
   if (active === 'schedule') return pipeline.schedule(pc);
   if (active === 'history') return pipeline.history(pc);
+  if (active === 'alarms') return jsonLists(pc);
+  if (active === 'stage') return stageControls(pc);
   return danger(pc);
 }
 
@@ -245,6 +249,78 @@ async function kvEditor(pc, what, title, text) {
 }
 
 // ---- delete ----
+// ---- alarms & metrics: JSON lists the API stores as given ----
+async function jsonLists(pc) {
+  const { content, base, operate } = pc;
+  const kinds = [['alarms', 'Alarms', 'A JSON list, e.g. [{"name": "5xx", "alarmUrl": "https://…"}].'],
+    ['metrics', 'Metrics', 'A JSON list, e.g. [{"title": "CPU", "url": "https://…"}].']];
+  clear(content, spinner());
+  let got;
+  try { got = await Promise.all(kinds.map(([k]) => api.get(base + '/' + k))); } catch (e) { clear(content, errorBox(e)); return; }
+  clear(content, ...kinds.map(([k, title, hint], i) => {
+    const area = h('textarea.mono', { name: k, rows: 6, disabled: !operate, 'aria-label': title }, JSON.stringify(got[i], null, 2));
+    const status = h('span.muted.small', { 'data-role': 'status' });
+    const form = h('form', { novalidate: true, dataset: { role: k + '-form' } }, h('div.field', area, h('div.hint', hint)),
+      h('div.form-actions', h('button.btn.btn-primary', { type: 'submit', disabled: !operate, 'data-role': 'save' }, 'Save ' + title.toLowerCase()), status));
+    form.addEventListener('submit', async e => {
+      e.preventDefault();
+      clearFieldErrors(form);
+      let value;
+      try { value = JSON.parse(area.value); } catch { showFieldError(form, k, 'Not valid JSON.'); return; }
+      try {
+        await api.put(base + '/' + k, value);
+        status.textContent = 'Saved.';
+        toast(title + ' saved');
+      } catch (err) { showFieldError(form, k, err.message); }
+    });
+    return h('section.panel', h('div.panel-head', h('h2', title)), h('div.panel-body', form));
+  }));
+}
+
+// ---- enable / disable, and a new stage from this one ----
+function stageControls(pc) {
+  const { content, env, stage, base, info } = pc;
+  const disabled = info.state === 'DISABLED';
+  const why = h('input', { name: 'description', placeholder: 'why (optional)', autocomplete: 'off' });
+  const toggle = h('button.btn', {
+    type: 'button', 'data-action': disabled ? 'enable' : 'disable',
+    onclick: async () => {
+      try {
+        await api.post(base + '/actions', null, { actionType: disabled ? 'ENABLE' : 'DISABLE', description: why.value || 'from the board' });
+        toast(`${env} / ${stage} ${disabled ? 'enabled' : 'disabled'}`);
+        navigate(location.pathname + location.search, { replace: true });
+      } catch (e) { toast(e.message, 'bad'); }
+    },
+  }, disabled ? 'Enable stage' : 'Disable stage');
+  const toEnv = h('input', { name: 'envName', value: env, autocomplete: 'off', spellcheck: 'false' });
+  const toStage = h('input', { name: 'stageName', placeholder: stage + '-2', autocomplete: 'off', spellcheck: 'false' });
+  const withCapacity = h('input', { type: 'checkbox', name: 'capacity', checked: true, id: 'clone-capacity' });
+  const form = h('form.config-form', { novalidate: true, 'data-role': 'clone-form' },
+    h('div.field', h('label', 'New env'), toEnv),
+    h('div.field', h('label', 'New stage'), toStage),
+    h('div.field.field-check', h('label', { for: 'clone-capacity' }, withCapacity, ' Copy the capacity (hosts and groups)')),
+    h('div.form-actions', h('button.btn.btn-primary', { type: 'submit', 'data-role': 'clone' }, 'Create the new stage')));
+  form.addEventListener('submit', async e => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    try {
+      await api.post(base + '/clone', { envName: toEnv.value.trim(), stageName: toStage.value.trim(), capacity: withCapacity.checked });
+      toast(`Created ${toEnv.value.trim()} / ${toStage.value.trim()}`);
+      navigate(`/env/${encodeURIComponent(toEnv.value.trim())}/${encodeURIComponent(toStage.value.trim())}/config`);
+    } catch (err) {
+      if (err.field && form.querySelector(`[name="${err.field}"]`)) showFieldError(form, err.field, err.message);
+      else toast(err.message, 'bad');
+    }
+  });
+  clear(content,
+    h('section.panel', h('div.panel-head', h('h2', 'Promote gate')), h('div.panel-body',
+      h('p', disabled ? 'This stage is disabled: nothing is promoted to it (deploys by hand still work).' : 'This stage is enabled: promotions reach it.'),
+      h('div.form-actions', why, toggle))),
+    h('section.panel', h('div.panel-head', h('h2', 'New stage from this one')), h('div.panel-body',
+      h('p', 'Copies the settings, script variables, agent configs, webhooks, promote config (as MANUAL), deploy schedule, alarms, metrics and, if you like, the capacity. Nothing is deployed.'),
+      form)));
+}
+
 function danger(pc) {
   const { content, env, stage, base, operate } = pc;
   const input = h('input', { name: 'confirmName', placeholder: stage, autocomplete: 'off' });
