@@ -217,13 +217,16 @@ test('history keeps the outcome of a deploy rolled back by failurePolicy ROLLBAC
   // A click on the row opens the deploy's page: outcome, hosts with their results, what changed.
   await badRow.locator('.col-outcome').click({ position: { x: 2, y: 2 } });
   await page.waitForURL(srv.base + '/deploys/' + bad.id);
+  // The hosts still on it (the rollback may already have moved some on): as the API lists them, failed first.
+  const onIt = await srv.api.get(`/v1/deploys/${bad.id}/agents`);
+  assert.ok(onIt.some(a => a.hostName === 'stg-2'), 'the failed host stays on the failed deploy');
   const hosts = page.locator('table[aria-label="Hosts on this deploy"]');
   await hosts.waitFor();
+  assert.deepEqual((await hosts.locator('tr[data-host]').evaluateAll(rs => rs.map(r => r.dataset.host))).sort(), onIt.map(a => a.hostName).sort());
   const failed = hosts.locator('tr[data-host=stg-2]');
   assert.match(await failed.textContent(), /TOO MANY RETRY/);
   assert.equal(await failed.locator('td[data-label="Exit code"]').textContent(), '7');
   assert.equal(await failed.locator('a', { hasText: 'script output' }).getAttribute('href'), `/env/${ENV}/staging/log/stg-2`);
-  assert.match(await hosts.locator('tr[data-host=stg-1]').textContent(), /SUCCEEDED/);
   assert.match(await page.locator('.kv-grid').textContent(), /rolled back to/);
   assert.match(await page.locator('[data-role=what-changed]').textContent(), new RegExp(`${seed.builds[0].commitShort} → .*${seed.builds[1].commitShort}`));
   await screenshot(page, 'oncall-deploy-page');
@@ -303,6 +306,9 @@ test('failing hosts of real agents are grouped by error on the stage page; each 
   assert.match(await log.textContent(), /starting shop on \d+/);
   assert.match(await log.textContent(), /config \/etc\/shop\.yaml is missing/);
   assert.match(await page.locator('.panel').textContent(), new RegExp(d.id.slice(0, 8)));
+  // The host's page links to the same output instead of squeezing it into a table cell.
+  await page.goto(srv.base + '/hosts/err-agent-3');
+  assert.equal(await page.locator('[data-role=host-error] a').getAttribute('href'), `/env/${E}/${S}/log/err-agent-3`);
 });
 
 test('no uncaught page errors', () => {

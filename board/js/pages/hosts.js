@@ -5,6 +5,7 @@ import { h, clear, badge, timeEl, fmtAgo, fmtTime, spinner, errorBox, emptyState
 import { navigate } from '../router.js';
 import { canOperate, whenSessionKnown } from '../session.js';
 import { classify, CLASSES } from '../grid.js';
+import { hostLogHref } from './stage-errors.js';
 
 const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
 
@@ -55,12 +56,9 @@ export async function render(ctx) {
     const e = envs[i];
     const cls = classify(a, currents[i]);
     const c = CLASS_BY_KEY[cls];
-    const errCell = h('td.desc');
-    if (e && a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') {
-      api.get(`${api.stagePath(e.envName, e.stageName)}/agents/errors/${api.enc(host)}`).then(err => {
-        clear(errCell, h('details', h('summary', 'last error'), h('pre.errlog', err.errorMessage || '')));
-      }).catch(() => {});
-    }
+    // The last failure's script output has a page of its own (it can be 10 KB: too much for a table cell).
+    const errCell = h('td', { 'data-role': 'host-error' }, e && a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN'
+      ? link(hostLogHref(e.envName, e.stageName, host), 'script output') : h('span.muted', '—'));
     const ops = e && canOperate(e.envName) ? [
       a.state === 'PAUSED_BY_USER' ? actBtn('Resume', 'NORMAL', a, e) : actBtn('Pause', 'PAUSED_BY_USER', a, e),
       actBtn('Reset', 'RESET', a, e)] : [];
