@@ -51,6 +51,36 @@ static bool at(const char *in, size_t len, size_t i, const char *lit)
 	return len - i >= n && memcmp(in + i, lit, n) == 0;
 }
 
+/* A placeholder at in[i], which starts with "$" PREFIX: "$" PREFIX "{KEY}" or "$" PREFIX "KEY". True with its
+ * key in [*ks, *ke); *next is where scanning goes on: after the placeholder, or after its prefix when it is
+ * malformed (which then stays as it is). */
+static bool placeholder_at(const char *in, size_t len, size_t i, size_t *ks, size_t *ke, size_t *next)
+{
+	size_t k = i + 1 + PREFIX_LEN;
+	bool braced = k < len && in[k] == '{';
+
+	if (braced)
+		k++;
+	*ks = k;
+	if (!braced && !(k < len && alpha(in[k]))) {
+		*next = k;
+		return false;
+	}
+	while (k < len && key_char(in[k]))
+		k++;
+	*ke = k;
+	if (!braced) {
+		*next = k;
+		return true;
+	}
+	if (k == *ks || k >= len || in[k] != '}') {
+		*next = *ks;
+		return false;
+	}
+	*next = k + 1;
+	return true;
+}
+
 int template_render(const char *in, size_t len, const struct template_var *vars, size_t n_vars, struct buf *out)
 {
 	size_t i = 0, lit = 0; /* in[lit..i) is pending literal text */
@@ -119,40 +149,17 @@ int template_render(const char *in, size_t len, const struct template_var *vars,
 			i = lit = k + 1;
 			continue;
 		}
-		if (at(in, len, i, "$" PREFIX "{")) {
-			ks = k = i + 2 + PREFIX_LEN;
-			while (k < len && key_char(in[k]))
-				k++;
-			if (k == ks || k >= len || in[k] != '}') {
-				i = ks;
-				continue;
-			}
-			val = lookup(vars, n_vars, in + ks, k - ks);
-			if (val) {
+		if (at(in, len, i, "$" PREFIX)) {
+			size_t next;
+
+			if (placeholder_at(in, len, i, &ks, &k, &next) && (val = lookup(vars, n_vars, in + ks, k - ks))) {
 				FLUSH();
 				r = buf_appends(out, val);
 				if (r < 0)
 					return r;
-				lit = k + 1;
+				lit = next;
 			}
-			i = k + 1;
-			continue;
-		}
-		if (at(in, len, i, "$" PREFIX)) {
-			ks = k = i + 1 + PREFIX_LEN;
-			if (k < len && alpha(in[k])) {
-				while (k < len && key_char(in[k]))
-					k++;
-				val = lookup(vars, n_vars, in + ks, k - ks);
-				if (val) {
-					FLUSH();
-					r = buf_appends(out, val);
-					if (r < 0)
-						return r;
-					lit = k;
-				}
-			}
-			i = k;
+			i = next;
 			continue;
 		}
 		i++;

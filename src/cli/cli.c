@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "cli.h"
+#include "jsonutil.h"
 #include "names.h"
 #include "util.h"
 #include "banned.h"
@@ -277,6 +278,21 @@ int cli_print_json(struct cli *c, const json_t *j)
 		return -EIO;
 	if (fputc('\n', c->out) == EOF)
 		return -EIO;
+	return 0;
+}
+
+int cli_print_created(struct cli *c, const json_t *created, const char *fallback)
+{
+	const char *id = NULL;
+
+	if (c->json)
+		return cli_print_json(c, created);
+	if (json_get_string(created, "id", 64, &id) == 0)
+		fprintf(c->out, "%s\n", id);
+	else if (fallback)
+		fprintf(c->out, "%s\n", fallback);
+	else
+		return cli_fail(c, -EBADMSG, "the server's answer has no id");
 	return 0;
 }
 

@@ -87,6 +87,9 @@ int cli_parse_env_stage(const char *s, char env[static 65], char stage[static 65
 
 /* Print j to c->out, indented, followed by a newline. Returns 0 or -EIO. */
 int cli_print_json(struct cli *c, const json_t *j);
+/* What a create command prints: the created object with --json, else its "id" (or fallback when it
+ * has none; a NULL fallback makes that an error). Returns 0 or a negative errno (message on c). */
+int cli_print_created(struct cli *c, const json_t *created, const char *fallback);
 /* A JSON value as display text: strings as is, null as "-", numbers/bools as JSON. Returns a
  * pointer into buf (or the string itself). */
 const char *cli_json_text(const json_t *v, char *buf, size_t size);

@@ -247,7 +247,7 @@ static int publish_validate(struct cli *c, const json_t *body)
 static int build_publish(struct cli *c, int argc, char **argv)
 {
 	struct build b = {};
-	const char *artifact = NULL, *id = NULL;
+	const char *artifact = NULL;
 	char hex[SHA256_HEX_LEN + 1];
 	json_t *body = NULL, *created = NULL;
 	int r;
@@ -281,12 +281,7 @@ static int build_publish(struct cli *c, int argc, char **argv)
 	r = http_requestf(c, "POST", NULL, body, &created, "/v1/builds");
 	if (r < 0)
 		goto out;
-	if (c->json)
-		r = cli_print_json(c, created);
-	else if (json_get_string(created, "id", 64, &id) == 0)
-		fprintf(c->out, "%s\n", id);
-	else
-		r = cli_fail(c, -EBADMSG, "the server's answer has no build id");
+	r = cli_print_created(c, created, NULL);
 out:
 	json_decref(body);
 	json_decref(created);

@@ -240,7 +240,7 @@ static int env_create(struct cli *c, int argc, char **argv)
 	struct env_opts o;
 	char env[65], stage[65], **args;
 	json_t *body = NULL, *created = NULL;
-	const char *id = NULL;
+	char done[160];
 	int nargs, r;
 
 	r = env_parse(c, "env create", create_usage, EO_CREATE | EO_SET, argc, argv, &o, &args, &nargs);
@@ -262,12 +262,8 @@ static int env_create(struct cli *c, int argc, char **argv)
 	r = http_requestf(c, "POST", NULL, body, &created, "/v1/envs");
 	if (r < 0)
 		goto out;
-	if (c->json)
-		r = cli_print_json(c, created);
-	else if (json_get_string(created, "id", 64, &id) == 0)
-		fprintf(c->out, "%s\n", id);
-	else
-		fprintf(c->out, "%s/%s created\n", env, stage);
+	snprintf(done, sizeof(done), "%s/%s created", env, stage);
+	r = cli_print_created(c, created, done);
 out:
 	json_decref(body);
 	json_decref(created);

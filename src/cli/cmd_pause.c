@@ -1,33 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cli/cmd_pause.c: `slipway pause ENV/STAGE`: the PAUSE deploy action (envState of the stage). */
-#include <errno.h>
-#include <stdio.h>
-
+/* cli/cmd_pause.c: `slipway pause ENV/STAGE` and `slipway resume ENV/STAGE`: the PAUSE and RESUME deploy
+ * actions (envState of the stage). */
 #include "cmd.h"
 #include "deploy.h"
 #include "banned.h"
 
-static const char usage[] = "usage: slipway pause ENV/STAGE [--description TEXT] [--json]\n"
-			    "\n"
-			    "Freeze ENV/STAGE: hosts get no new goals until 'slipway resume'.\n"
-			    "  --description T   recorded in the stage's history\n";
+static const char pause_usage[] = "usage: slipway pause ENV/STAGE [--description TEXT] [--json]\n"
+				  "\n"
+				  "Freeze ENV/STAGE: hosts get no new goals until 'slipway resume'.\n"
+				  "  --description T   recorded in the stage's history\n";
+
+static const char resume_usage[] = "usage: slipway resume ENV/STAGE [--description TEXT] [--json]\n"
+				   "\n"
+				   "Let a paused ENV/STAGE continue its deploy.\n"
+				   "  --description T   recorded in the stage's history\n";
 
 int cmd_pause(struct cli *c, int argc, char **argv)
 {
-	struct deploy_args a;
-	json_t *deploy = NULL;
-	int r;
+	static const struct action_command ac = { "pause", "PAUSE", DEPLOY_OPT_DESCRIPTION, pause_usage, "paused" };
 
-	r = deploy_args_parse(c, "pause", DEPLOY_OPT_DESCRIPTION, usage, argc, argv, &a);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	r = deploy_action(c, &a, "PAUSE", NULL, &deploy);
-	if (r < 0)
-		return r;
-	if (c->json)
-		r = cli_print_json(c, deploy ? deploy : json_null());
-	else
-		fprintf(c->out, "%s/%s %s\n", a.env, a.stage, "paused");
-	json_decref(deploy);
-	return r;
+	return deploy_action_command(c, &ac, argc, argv);
+}
+
+int cmd_resume(struct cli *c, int argc, char **argv)
+{
+	static const struct action_command ac = { "resume", "RESUME", DEPLOY_OPT_DESCRIPTION, resume_usage,
+						  "resumed" };
+
+	return deploy_action_command(c, &ac, argc, argv);
 }

@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/cmd_restart.c: `slipway restart ENV/STAGE [--wait]`: a new RESTART deploy of the current
  * build; every host walks all stages again. */
-#include <errno.h>
-#include <stdio.h>
-
 #include "cmd.h"
 #include "deploy.h"
 #include "banned.h"
@@ -17,15 +14,7 @@ static const char usage[] =
 
 int cmd_restart(struct cli *c, int argc, char **argv)
 {
-	struct deploy_args a;
-	json_t *deploy = NULL;
-	int r;
+	static const struct action_command ac = { "restart", "RESTART", DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_WAIT, usage, NULL };
 
-	r = deploy_args_parse(c, "restart", DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_WAIT, usage, argc, argv, &a);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	r = deploy_action(c, &a, "RESTART", NULL, &deploy);
-	if (r < 0)
-		return r;
-	return deploy_report(c, &a, deploy);
+	return deploy_action_command(c, &ac, argc, argv);
 }

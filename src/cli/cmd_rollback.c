@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/cmd_rollback.c: `slipway rollback ENV/STAGE [--to DEPLOY_ID] [--wait]`. */
-#include <errno.h>
-#include <stdio.h>
-
 #include "cmd.h"
 #include "deploy.h"
 #include "banned.h"
@@ -19,17 +16,7 @@ static const char usage[] =
 
 int cmd_rollback(struct cli *c, int argc, char **argv)
 {
-	struct deploy_args a;
-	json_t *deploy = NULL;
-	int r;
+	static const struct action_command ac = { "rollback", "ROLLBACK", DEPLOY_OPT_TO | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT, usage, NULL };
 
-	r = deploy_args_parse(c, "rollback",
-			      DEPLOY_OPT_TO | DEPLOY_OPT_DESCRIPTION | DEPLOY_OPT_FORCE | DEPLOY_OPT_WAIT, usage, argc,
-			      argv, &a);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	r = deploy_action(c, &a, "ROLLBACK", NULL, &deploy);
-	if (r < 0)
-		return r;
-	return deploy_report(c, &a, deploy);
+	return deploy_action_command(c, &ac, argc, argv);
 }

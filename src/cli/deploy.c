@@ -213,6 +213,28 @@ int deploy_report(struct cli *c, const struct deploy_args *a, json_t *deploy)
 	return r;
 }
 
+int deploy_action_command(struct cli *c, const struct action_command *ac, int argc, char **argv)
+{
+	struct deploy_args a;
+	json_t *deploy = NULL;
+	int r;
+
+	r = deploy_args_parse(c, ac->cmd, ac->allowed, ac->usage, argc, argv, &a);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	r = deploy_action(c, &a, ac->action_type, NULL, &deploy);
+	if (r < 0)
+		return r;
+	if (!ac->done_word)
+		return deploy_report(c, &a, deploy);
+	if (c->json)
+		r = cli_print_json(c, deploy ? deploy : json_null());
+	else
+		fprintf(c->out, "%s/%s %s\n", a.env, a.stage, ac->done_word);
+	json_decref(deploy);
+	return r;
+}
+
 static int64_t int_or_zero(const json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);

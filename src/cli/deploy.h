@@ -65,6 +65,19 @@ int deploy_action(struct cli *c, const struct deploy_args *a, const char *action
  * when a->wait. Takes ownership of deploy (may be NULL: nothing to follow). */
 int deploy_report(struct cli *c, const struct deploy_args *a, json_t *deploy);
 
+/* A command that is one deploy action on ENV/STAGE (restart, rollback, pause, resume). */
+struct action_command {
+	const char *cmd;	 /* its name, for messages */
+	const char *action_type; /* the deploy action: RESTART, ROLLBACK, PAUSE, RESUME */
+	unsigned allowed;	 /* DEPLOY_OPT_* */
+	const char *usage;
+	const char *done_word; /* NULL: print the new deploy (and follow it with --wait); else print
+				  "ENV/STAGE <done_word>" (the action changes the stage, not a deploy) */
+};
+
+/* The whole command: parse, POST the action, report. Returns what the command returns. */
+int deploy_action_command(struct cli *c, const struct action_command *ac, int argc, char **argv);
+
 /* What the progress display shows. */
 struct progress_view {
 	char deploy_id[64];
