@@ -16,6 +16,7 @@
 #include "enums.h"
 #include "parse.h"
 #include "util.h"
+#include "jsonutil.h"
 #include "banned.h"
 
 struct alert {
@@ -23,11 +24,6 @@ struct alert {
 	int64_t triggered_ms;
 	const char *name; /* request arena */
 };
-
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
 
 /* Upstream's form: triggered=True|False, triggered_date=<epoch seconds, may have a fraction>|None. */
 static int alert_from_form(struct req *r, struct alert *a)
@@ -63,26 +59,26 @@ out:
 
 static const char *alertmanager_name(const json_t *in)
 {
-	const char *n = js(json_object_get(in, "commonLabels"), "alertname");
+	const char *n = json_str(json_object_get(in, "commonLabels"), "alertname");
 
 	if (!n)
-		n = js(json_object_get(in, "groupLabels"), "alertname");
+		n = json_str(json_object_get(in, "groupLabels"), "alertname");
 	if (!n)
-		n = js(json_object_get(json_array_get(json_object_get(in, "alerts"), 0), "labels"), "alertname");
+		n = json_str(json_object_get(json_array_get(json_object_get(in, "alerts"), 0), "labels"), "alertname");
 	if (!n)
-		n = js(in, "groupKey");
+		n = json_str(in, "groupKey");
 	return n && *n ? n : "alert";
 }
 
 /* Alertmanager's webhook (version 4): triggered when status is firing, at the earliest firing alert's startsAt. */
 static int alert_from_alertmanager(struct req *r, const json_t *in, struct alert *a)
 {
-	const char *status = js(in, "status");
+	const char *status = json_str(in, "status");
 	json_t *alerts = json_object_get(in, "alerts"), *al;
 	bool any = false;
 	size_t i;
 
-	if (!json_is_object(in) || !streq_ptr(js(in, "version"), "4"))
+	if (!json_is_object(in) || !streq_ptr(json_str(in, "version"), "4"))
 		return req_bad(r, "version", "only Alertmanager webhook version \"4\" is understood");
 	if (!status || (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
 		return req_bad(r, "status", "status must be \"firing\" or \"resolved\"");
@@ -93,9 +89,9 @@ static int alert_from_alertmanager(struct req *r, const json_t *in, struct alert
 		int64_t t;
 		if (!json_is_object(al))
 			return req_bad(r, "alerts", "alerts must be objects");
-		if (js(al, "status") && !streq(js(al, "status"), "firing"))
+		if (json_str(al, "status") && !streq(json_str(al, "status"), "firing"))
 			continue;
-		if (parse_rfc3339_ms(js(al, "startsAt"), &t) < 0)
+		if (parse_rfc3339_ms(json_str(al, "startsAt"), &t) < 0)
 			return req_bad(r, "startsAt", "startsAt must be an RFC 3339 time");
 		if (!any || t < a->triggered_ms)
 			a->triggered_ms = t;
@@ -172,8 +168,8 @@ static int alerts_post(struct req *r)
 		k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	if (js(env, "deployId")) {
-		k = store_deploy_get(r->srv->store, js(env, "deployId"), &dep);
+	if (json_str(env, "deployId")) {
+		k = store_deploy_get(r->srv->store, json_str(env, "deployId"), &dep);
 		if (k < 0 && k != -ENOENT) {
 			k = api_store_error(r, k, "cannot read the current deploy");
 			goto out;
@@ -183,9 +179,9 @@ static int alerts_post(struct req *r)
 	f.triggered_ms = a.triggered_ms;
 	f.has_deploy = dep != NULL;
 	f.deploy_start_ms = json_integer_value(json_object_get(dep, "startDate"));
-	f.deploy_state = deploy_state_from_string(js(dep, "state"));
-	f.env_state = env_state_from_string(js(env, "envState"));
-	f.env_disabled = streq_ptr(js(env, "state"), "DISABLED");
+	f.deploy_state = deploy_state_from_string(json_str(dep, "state"));
+	f.env_state = env_state_from_string(json_str(env, "envState"));
+	f.env_disabled = streq_ptr(json_str(env, "state"), "DISABLED");
 	v = engine_alert_decide(&f);
 	if (v != ENGINE_ALERT_ACT) {
 		k = engine_alert_status(v) == 200
@@ -223,7 +219,7 @@ static int deploy_analysis_get(struct req *r)
 		goto out;
 	}
 	k = http_reply_json(r, 200, json_pack("{s:s,s:s?,s:o,s:o}", "deployId", id, "analysisStatus",
-					      js(dep, "analysisStatus"), "failCounts",
+					      json_str(dep, "analysisStatus"), "failCounts",
 					      row ? json_incref(json_object_get(row, "failCounts")) : json_object(),
 					      "evaluations", evals));
 out:

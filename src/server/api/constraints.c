@@ -11,19 +11,15 @@
 #include "names.h"
 #include "util.h"
 #include "wire.h"
+#include "jsonutil.h"
 #include "banned.h"
 
 #define CONSTRAINT_ORDER_MAX 256 /* constraintOrder entries */
 
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 /* The stored row as the wire object: constraintOrder from its JSON text back to an array (or null). */
 static json_t *constraint_wire(json_t *row)
 {
-	const char *order = js(row, "constraintOrder");
+	const char *order = json_str(row, "constraintOrder");
 	json_t *a = order ? json_loads(order, 0, NULL) : NULL;
 
 	(void)json_object_set_new(row, "constraintOrder", json_is_array(a) ? a : json_null());
@@ -40,7 +36,7 @@ static int constraint_get(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = store_constraint_get(r->srv->store, js(env, "id"), &c);
+	k = store_constraint_get(r->srv->store, json_str(env, "id"), &c);
 	json_decref(env);
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "the stage has no deploy constraint");
@@ -100,14 +96,14 @@ static int constraint_input(struct req *r, const json_t *in, const json_t *env, 
 	if ((k = order_input(r, in, &order)) < 0)
 		return k;
 	if (old)
-		k = str_copy(id, sizeof(id), js(old, "id"));
+		k = str_copy(id, sizeof(id), json_str(old, "id"));
 	else
 		k = id_generate(id);
 	if (k >= 0) {
 		int64_t now = now_ms();
 		json_t *start = old ? json_object_get(old, "startDate") : NULL;
 
-		*ret = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s?,s:s,s:I,s:I}", "id", id, "envId", js(env, "id"),
+		*ret = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s?,s:s,s:I,s:I}", "id", id, "envId", json_str(env, "id"),
 				 "constraintKey", key, "maxParallel", (json_int_t)(present ? max : 1), "constraintType",
 				 constraint_type_to_string(type >= 0 ? type : CONSTRAINT_TYPE_ALL_GROUPS_IN_PARALLEL),
 				 "constraintOrder", order, "state", "FINISHED", "startDate",
@@ -130,7 +126,7 @@ static int constraint_post(struct req *r)
 	k = api_body(r, "a DeployConstraint JSON body is required", &in);
 	if (k < 0)
 		goto out;
-	k = store_constraint_get(r->srv->store, js(env, "id"), &old);
+	k = store_constraint_get(r->srv->store, json_str(env, "id"), &old);
 	if (k < 0 && k != -ENOENT) {
 		k = api_store_error(r, k, "cannot read deploy constraint");
 		goto out;
@@ -138,7 +134,7 @@ static int constraint_post(struct req *r)
 	k = constraint_input(r, in, env, old, &c);
 	if (k < 0)
 		goto out;
-	hist = api_history(r, js(env, "id"), "Env Deploy Constraint", in);
+	hist = api_history(r, json_str(env, "id"), "Env Deploy Constraint", in);
 	k = hist ? store_constraint_put(r->srv->store, c, hist) : -ENOMEM;
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot store deploy constraint");
@@ -163,8 +159,8 @@ static int constraint_delete(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	hist = api_history(r, js(env, "id"), "Env Deploy Constraint", NULL);
-	k = hist ? store_constraint_delete(r->srv->store, js(env, "id"), hist) : -ENOMEM;
+	hist = api_history(r, json_str(env, "id"), "Env Deploy Constraint", NULL);
+	k = hist ? store_constraint_delete(r->srv->store, json_str(env, "id"), hist) : -ENOMEM;
 	json_decref(env);
 	json_decref(hist);
 	if (k == -ENOENT)
@@ -194,7 +190,7 @@ static int host_tags_get(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = store_host_tags_list(r->srv->store, js(env, "id"), name, &list);
+	k = store_host_tags_list(r->srv->store, json_str(env, "id"), name, &list);
 	json_decref(env);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read host tags");
@@ -203,9 +199,9 @@ static int host_tags_get(struct req *r)
 	by = json_object();
 	json_array_foreach(list, i, t)
 	{
-		json_t *a = json_object_get(by, js(t, "tagValue"));
+		json_t *a = json_object_get(by, json_str(t, "tagValue"));
 
-		if (!a && json_object_set_new(by, js(t, "tagValue"), a = json_array()) < 0)
+		if (!a && json_object_set_new(by, json_str(t, "tagValue"), a = json_array()) < 0)
 			a = NULL;
 		if (!a || json_array_append(a, t) < 0)
 			k = -ENOMEM;
@@ -229,7 +225,7 @@ static int host_tags_delete(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = store_host_tags_delete(r->srv->store, js(env, "id"), name);
+	k = store_host_tags_delete(r->srv->store, json_str(env, "id"), name);
 	json_decref(env);
 	return api_store_done(r, k, "cannot delete host tags");
 }

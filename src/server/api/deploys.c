@@ -20,25 +20,15 @@
 #include "util.h"
 #include "banned.h"
 
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t ji(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
 /* A deploy as the API shows it: the store's row with its outcome (engine/outcome.h) in place of the facts it is
  * derived from. */
 static json_t *deploy_view(json_t *dep)
 {
-	const char *replaced = js(dep, "replacedState"), *by = js(dep, "replacedByType");
+	const char *replaced = json_str(dep, "replacedState"), *by = json_str(dep, "replacedByType");
 	struct deploy_outcome_facts f = {
-		.state = deploy_state_from_string(js(dep, "state")),
-		.total = ji(dep, "total"),
-		.fail_total = ji(dep, "failTotal"),
+		.state = deploy_state_from_string(json_str(dep, "state")),
+		.total = json_int(dep, "total"),
+		.fail_total = json_int(dep, "failTotal"),
 		.replaced_state = replaced ? deploy_state_from_string(replaced) : -1,
 		.replaced_by = by ? deploy_type_from_string(by) : -1,
 	};
@@ -62,7 +52,7 @@ static int get_deploy(struct req *r, const char *id, const char *field, json_t *
 static int reply_created_deploy(struct req *r, json_t *dep)
 {
 	char location[128];
-	(void)str_printf(location, sizeof(location), "/v1/deploys/%s", js(dep, "id"));
+	(void)str_printf(location, sizeof(location), "/v1/deploys/%s", json_str(dep, "id"));
 	return http_reply_created(r, location, deploy_view(dep));
 }
 
@@ -99,7 +89,7 @@ static int deploy_post(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = deploy_input_create(req_query(r), env_type_from_string(js(env, "stageType")), &in, &err);
+	k = deploy_input_create(req_query(r), env_type_from_string(json_str(env, "stageType")), &in, &err);
 	if (k < 0) {
 		k = input_bad(r, k, &err);
 		goto out;
@@ -122,10 +112,10 @@ static int deploy_current(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	if (!js(env, "deployId")) {
+	if (!json_str(env, "deployId")) {
 		k = http_fail(r, 404, NULL, "the stage has no deploy");
 	} else {
-		k = get_deploy(r, js(env, "deployId"), NULL, &dep);
+		k = get_deploy(r, json_str(env, "deployId"), NULL, &dep);
 		if (k >= 0)
 			k = http_reply_json(r, 200, dep);
 	}
@@ -139,17 +129,17 @@ static int deploy_pause(struct req *r, const json_t *env, bool pause)
 	json_t *chg = json_string(pause ? "PAUSE" : "RESUME"), *hist, *dep = NULL;
 	int k;
 
-	hist = api_history(r, js(env, "id"), "Env Action", chg);
+	hist = api_history(r, json_str(env, "id"), "Env Action", chg);
 	json_decref(chg);
 	if (!hist)
 		return -ENOMEM;
-	k = store_env_set_state(r->srv->store, js(env, "id"), pause ? "PAUSED" : "NORMAL", !pause, hist);
+	k = store_env_set_state(r->srv->store, json_str(env, "id"), pause ? "PAUSED" : "NORMAL", !pause, hist);
 	json_decref(hist);
 	if (k < 0)
 		return api_store_error(r, k, "cannot change the stage state");
-	if (!js(env, "deployId"))
+	if (!json_str(env, "deployId"))
 		return http_reply_empty(r, 204);
-	k = get_deploy(r, js(env, "deployId"), NULL, &dep);
+	k = get_deploy(r, json_str(env, "deployId"), NULL, &dep);
 	if (k < 0)
 		return k;
 	return http_reply_created(r, NULL, dep);
@@ -207,8 +197,8 @@ static int deploy_progress(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	env_id = js(env, "id");
-	if (!js(env, "deployId")) {
+	env_id = json_str(env, "id");
+	if (!json_str(env, "deployId")) {
 		k = http_fail(r, 404, NULL, "the stage has no deploy");
 		goto out;
 	}
@@ -257,7 +247,7 @@ static int deploy_missing_hosts(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = store_progress_lists(r->srv->store, js(env, "id"), &missing, NULL, NULL);
+	k = store_progress_lists(r->srv->store, json_str(env, "id"), &missing, NULL, NULL);
 	json_decref(env);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read missing hosts");
@@ -315,7 +305,7 @@ static int deploy_host_actions(struct req *r)
 	k = api_host_ids_body(r, &ids);
 	if (k < 0)
 		goto out;
-	k = store_agent_action(r->srv->store, js(env, "id"), ids, a, api_operator(r), now_ms());
+	k = store_agent_action(r->srv->store, json_str(env, "id"), ids, a, api_operator(r), now_ms());
 	k = api_store_done(r, k, "cannot apply the host action");
 out:
 	json_decref(env);
@@ -398,7 +388,7 @@ static int deploy_list(struct req *r)
 	}
 	for (size_t i = 0; i < json_array_size(json_object_get(res, "deploys")); i++)
 		deploy_view(json_array_get(json_object_get(res, "deploys"), i));
-	n = ji(res, "total");
+	n = json_int(res, "total");
 	(void)json_object_set_new(res, "truncated", json_boolean(n > off + lim));
 	(void)json_object_set_new(res, "deployTags", json_null());
 	k = http_reply_json(r, 200, res);
@@ -417,12 +407,12 @@ static int deploy_accept(struct req *r)
 	k = get_deploy(r, req_param(r, "id"), NULL, &dep);
 	if (k < 0)
 		return k;
-	k = store_env_get_by_id(r->srv->store, js(dep, "envId"), &env);
+	k = store_env_get_by_id(r->srv->store, json_str(dep, "envId"), &env);
 	if (k < 0 && k != -ENOENT) {
 		k = api_store_error(r, k, "cannot read env stage");
 		goto out;
 	}
-	k = http_require(r, ROLE_OPERATOR, SCOPE_ENV, env ? js(env, "envName") : NULL);
+	k = http_require(r, ROLE_OPERATOR, SCOPE_ENV, env ? json_str(env, "envName") : NULL);
 	if (k < 0)
 		goto out;
 	k = req_json(r, &in);
@@ -433,7 +423,7 @@ static int deploy_accept(struct req *r)
 		k = input_bad(r, k, &err);
 		goto out;
 	}
-	k = store_deploy_set_acceptance(r->srv->store, js(dep, "id"), acceptance_status_to_string(acc.acceptance_status),
+	k = store_deploy_set_acceptance(r->srv->store, json_str(dep, "id"), acceptance_status_to_string(acc.acceptance_status),
 					acc.description, now_ms());
 	k = api_store_done(r, k, "cannot update deploy");
 out:

@@ -8,12 +8,8 @@
 #include "api.h"
 #include "enums.h"
 #include "util.h"
+#include "jsonutil.h"
 #include "banned.h"
-
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
 
 /* OPERATOR for the tag's target: BUILD any scope, ENVIRONMENT that env, TELETRAAN SYSTEM. */
 static int require_for_target(struct req *r, const char *target_type, const char *target_id)
@@ -30,7 +26,7 @@ static int require_for_target(struct req *r, const char *target_type, const char
 		return http_fail(r, 404, "targetId", "env '%.64s' not found", target_id);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read env stage");
-	k = http_require(r, ROLE_OPERATOR, SCOPE_ENV, js(env, "envName"));
+	k = http_require(r, ROLE_OPERATOR, SCOPE_ENV, json_str(env, "envName"));
 	json_decref(env);
 	return k;
 }
@@ -70,7 +66,7 @@ static int tag_create(struct req *r)
 		if (k < 0)
 			goto out;
 		meta = json_dumps(build, JSON_COMPACT);
-		target_id = js(build, "name");
+		target_id = json_str(build, "name");
 	}
 	k = id_generate(id);
 	if (k < 0)
@@ -115,8 +111,8 @@ static int tag_delete(struct req *r)
 	if (k < 0)
 		return k;
 	/* a BUILD tag's targetId is a build name: any scope may remove it, as it may create it */
-	k = streq_ptr(js(tag, "targetType"), "BUILD") ? http_require(r, ROLE_OPERATOR, SCOPE_ANY, NULL)
-						       : require_for_target(r, js(tag, "targetType"), js(tag, "targetId"));
+	k = streq_ptr(json_str(tag, "targetType"), "BUILD") ? http_require(r, ROLE_OPERATOR, SCOPE_ANY, NULL)
+						       : require_for_target(r, json_str(tag, "targetType"), json_str(tag, "targetId"));
 	json_decref(tag);
 	if (k < 0)
 		return k;

@@ -14,12 +14,8 @@
 #include "log.h"
 #include "names.h"
 #include "util.h"
+#include "jsonutil.h"
 #include "banned.h"
-
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
 
 /* Fill *f; returns -ECANCELED (the refusal code of deploy.h). */
 static int refuse(struct deploy_refusal *f, enum deploy_refusal_kind kind, const char *field, const char *fmt, ...)
@@ -41,8 +37,8 @@ static int refuse(struct deploy_refusal *f, enum deploy_refusal_kind kind, const
 int deploy_create(struct server *srv, const struct deploy_request *d, json_t **ret)
 {
 	struct deploy_create c = {
-		.env_id = js(d->env, "id"),
-		.build_id = js(d->build, "id"),
+		.env_id = json_str(d->env, "id"),
+		.build_id = json_str(d->build, "id"),
 		.type = d->type,
 		.alias = d->alias,
 		.from_deploy_id = d->from_deploy_id,
@@ -76,8 +72,8 @@ int deploy_create(struct server *srv, const struct deploy_request *d, json_t **r
 		METRIC_INC(srv, deploys_created[d->type]);
 	deploy_event_emit(srv, &(struct deploy_event){ .kind = DEPLOY_EVENT_CREATED, .env = d->env, .deploy = dep,
 						       .build = d->build });
-	log_notice("deploy '%s' (%s) of build '%s' started on %s/%s by '%s'", js(dep, "id"),
-		   deploy_type_to_string(d->type), c.build_id, js(d->env, "envName"), js(d->env, "stageName"),
+	log_notice("deploy '%s' (%s) of build '%s' started on %s/%s by '%s'", json_str(dep, "id"),
+		   deploy_type_to_string(d->type), c.build_id, json_str(d->env, "envName"), json_str(d->env, "stageName"),
 		   d->operator_name);
 	*ret = dep;
 	return 0;
@@ -90,10 +86,10 @@ static enum engine_deploy_verdict check_build(struct server *srv, const json_t *
 	struct engine_deploy_check c = {
 		.type = type,
 		.force = force,
-		.stage_build_name = js(env, "buildName"),
-		.stage_signed = js(env, "signingKey") != NULL,
-		.build_name = js(build, "name"),
-		.build_signed = js(build, "artifactSignature") != NULL,
+		.stage_build_name = json_str(env, "buildName"),
+		.stage_signed = json_str(env, "signingKey") != NULL,
+		.build_name = json_str(build, "name"),
+		.build_signed = json_str(build, "artifactSignature") != NULL,
 	};
 
 	/* the tags are read only when they can decide, and after the rules that need no store */
@@ -119,17 +115,17 @@ static int check_requested_build(struct server *srv, const json_t *env, const js
 		break;
 	case ENGINE_DEPLOY_WRONG_NAME:
 		k = refuse(f, DEPLOY_REFUSED_INVALID, field,
-			   "build '%s' is named '%s' but the stage deploys builds named '%s'", js(build, "id"),
-			   js(build, "name"), js(env, "buildName"));
+			   "build '%s' is named '%s' but the stage deploys builds named '%s'", json_str(build, "id"),
+			   json_str(build, "name"), json_str(env, "buildName"));
 		break;
 	case ENGINE_DEPLOY_UNSIGNED:
 		k = refuse(f, DEPLOY_REFUSED_INVALID, field,
-			   "the stage requires signed builds and build '%s' has no artifactSignature", js(build, "id"));
+			   "the stage requires signed builds and build '%s' has no artifactSignature", json_str(build, "id"));
 		break;
 	case ENGINE_DEPLOY_BAD_BUILD:
 		k = refuse(f, DEPLOY_REFUSED_CONFLICT, NULL,
 			   "build '%s' is tagged BAD_BUILD (tag '%s': %s); use force=true to deploy it anyway",
-			   js(build, "id"), js(tag, "id"), js(tag, "comments") ? js(tag, "comments") : "");
+			   json_str(build, "id"), json_str(tag, "id"), json_str(tag, "comments") ? json_str(tag, "comments") : "");
 		break;
 	}
 	json_decref(tag);
@@ -188,13 +184,13 @@ int deploy_promote(struct server *srv, const json_t *env, const char *from_deplo
 		k = refuse(ret_refusal, DEPLOY_REFUSED_CONFLICT, NULL, "the stage is disabled for promotion");
 		goto out;
 	}
-	k = load(srv, true, js(src, "buildId"), "fromDeployId", &build, ret_refusal);
+	k = load(srv, true, json_str(src, "buildId"), "fromDeployId", &build, ret_refusal);
 	if (k >= 0)
 		k = check_requested_build(srv, env, build, DEPLOY_TYPE_REGULAR, o->force, "buildId", ret_refusal);
 	if (k >= 0)
 		k = deploy_create(srv,
 				  &(struct deploy_request){ .env = env, .build = build, .type = DEPLOY_TYPE_REGULAR,
-							    .from_deploy_id = js(src, "id"),
+							    .from_deploy_id = json_str(src, "id"),
 							    .operator_name = o->operator_name,
 							    .description = o->description, .action = "PROMOTE",
 							    .delivery_type = -1, .force = o->force },
@@ -225,11 +221,11 @@ static int rollback_target(struct server *srv, const json_t *env, const char *to
 		return 0;
 	}
 	k = load(srv, false, to_deploy_id, "toDeployId", &src, f);
-	if (k >= 0 && !streq_ptr(js(src, "envId"), js(env, "id")))
+	if (k >= 0 && !streq_ptr(json_str(src, "envId"), json_str(env, "id")))
 		k = refuse(f, DEPLOY_REFUSED_INVALID, "toDeployId", "deploy '%s' belongs to another stage",
 			   to_deploy_id);
 	if (k >= 0)
-		k = load(srv, true, js(src, "buildId"), "toDeployId", &build, f);
+		k = load(srv, true, json_str(src, "buildId"), "toDeployId", &build, f);
 	if (k >= 0)
 		k = check_requested_build(srv, env, build, DEPLOY_TYPE_ROLLBACK, force, "buildId", f);
 	if (k < 0) {
@@ -252,7 +248,7 @@ int deploy_rollback(struct server *srv, const json_t *env, const char *to_deploy
 	if (k >= 0)
 		k = deploy_create(srv,
 				  &(struct deploy_request){ .env = env, .build = build, .type = DEPLOY_TYPE_ROLLBACK,
-							    .alias = js(src, "id"), .operator_name = o->operator_name,
+							    .alias = json_str(src, "id"), .operator_name = o->operator_name,
 							    .description = o->description, .action = "ROLLBACK",
 							    .delivery_type = -1, .force = o->force },
 				  ret);
@@ -267,11 +263,11 @@ int deploy_restart(struct server *srv, const json_t *env, const struct deploy_or
 	json_t *src = NULL, *build = NULL;
 	int k;
 
-	if (!js(env, "deployId"))
+	if (!json_str(env, "deployId"))
 		return refuse(ret_refusal, DEPLOY_REFUSED_CONFLICT, NULL, "nothing to restart: the stage has no deploy");
-	k = load(srv, false, js(env, "deployId"), NULL, &src, ret_refusal);
+	k = load(srv, false, json_str(env, "deployId"), NULL, &src, ret_refusal);
 	if (k >= 0)
-		k = load(srv, true, js(src, "buildId"), NULL, &build, ret_refusal);
+		k = load(srv, true, json_str(src, "buildId"), NULL, &build, ret_refusal);
 	if (k >= 0)
 		k = deploy_create(srv,
 				  &(struct deploy_request){ .env = env, .build = build, .type = DEPLOY_TYPE_RESTART,
@@ -290,7 +286,7 @@ int deploy_find_rollback_target(struct server *srv, const json_t *env, const cha
 	size_t i;
 	int k;
 
-	k = store_deploy_list_succeeded(srv->store, js(env, "id"), &list);
+	k = store_deploy_list_succeeded(srv->store, json_str(env, "id"), &list);
 	if (k < 0)
 		return k;
 	k = -ENOENT;
@@ -298,9 +294,9 @@ int deploy_find_rollback_target(struct server *srv, const json_t *env, const cha
 		json_t *build = NULL;
 		int g;
 
-		if (exclude_build_id && streq_ptr(js(dep, "buildId"), exclude_build_id))
+		if (exclude_build_id && streq_ptr(json_str(dep, "buildId"), exclude_build_id))
 			continue;
-		g = store_build_get(srv->store, js(dep, "buildId"), &build);
+		g = store_build_get(srv->store, json_str(dep, "buildId"), &build);
 		if (g == -ENOENT)
 			continue;
 		if (g < 0) {

@@ -11,12 +11,8 @@
 #include "enums.h"
 #include "log.h"
 #include "util.h"
+#include "jsonutil.h"
 #include "banned.h"
-
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
 
 int deploy_rollback_from(struct server *srv, const json_t *env, const json_t *bad, const struct deploy_cause *c,
 			 json_t **ret)
@@ -24,15 +20,15 @@ int deploy_rollback_from(struct server *srv, const json_t *env, const json_t *ba
 	json_t *target = NULL, *dep = NULL;
 	int k;
 
-	if (!engine_auto_rollback_allowed(deploy_type_from_string(js(bad, "type"))))
+	if (!engine_auto_rollback_allowed(deploy_type_from_string(json_str(bad, "type"))))
 		return -EPERM;
-	k = deploy_find_rollback_target(srv, env, js(bad, "buildId"), &target);
+	k = deploy_find_rollback_target(srv, env, json_str(bad, "buildId"), &target);
 	if (k < 0)
 		return k;
 	k = deploy_create(srv,
 			  &(struct deploy_request){ .env = env, .build = json_object_get(target, "build"),
 						    .type = DEPLOY_TYPE_ROLLBACK,
-						    .alias = js(json_object_get(target, "deploy"), "id"),
+						    .alias = json_str(json_object_get(target, "deploy"), "id"),
 						    .operator_name = c->operator_name, .description = c->description,
 						    .action = c->action, .alert_name = c->alert_name,
 						    .delivery_type = -1 },
@@ -40,8 +36,8 @@ int deploy_rollback_from(struct server *srv, const json_t *env, const json_t *ba
 	json_decref(target);
 	if (k < 0)
 		return k;
-	log_notice("%s of deploy '%s' on %s/%s: new deploy '%s'", c->action, js(bad, "id"), js(env, "envName"),
-		   js(env, "stageName"), js(dep, "id"));
+	log_notice("%s of deploy '%s' on %s/%s: new deploy '%s'", c->action, json_str(bad, "id"), json_str(env, "envName"),
+		   json_str(env, "stageName"), json_str(dep, "id"));
 	if (ret)
 		*ret = dep;
 	else
@@ -63,7 +59,7 @@ int deploy_mark_bad_build(struct server *srv, const char *build_id, const char *
 	if (k >= 0) {
 		meta = json_dumps(build, JSON_COMPACT);
 		tag = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I,s:s?,s:s?}", "id", id, "value", "BAD_BUILD", "targetType",
-				"BUILD", "targetId", js(build, "name"), "operator", operator_name, "createdDate",
+				"BUILD", "targetId", json_str(build, "name"), "operator", operator_name, "createdDate",
 				(json_int_t)now_ms(), "comments", comments, "metaInfo", meta);
 		k = tag ? store_tag_insert(srv->store, tag) : -ENOMEM;
 	}
@@ -88,7 +84,7 @@ int deploy_record_action(struct server *srv, const json_t *env, const char *oper
 	txt = json_dumps(change, JSON_COMPACT);
 	if (!txt)
 		return -ENOMEM;
-	h = json_pack("{s:s,s:s,s:I,s:s?,s:s,s:s}", "id", js(env, "id"), "changeId", id, "createTime",
+	h = json_pack("{s:s,s:s,s:I,s:s?,s:s,s:s}", "id", json_str(env, "id"), "changeId", id, "createTime",
 		      (json_int_t)now_ms(), "operator", operator_name, "type", "Env Action", "configChange", txt);
 	free(txt);
 	if (!h)
@@ -106,7 +102,7 @@ static json_t *alert_rollback(struct server *srv, const json_t *env, const json_
 	char desc[384];
 	int k;
 
-	(void)str_printf(desc, sizeof(desc), "Rollback of deploy %s on alert '%s'", js(dep, "id"), a->alert_name);
+	(void)str_printf(desc, sizeof(desc), "Rollback of deploy %s on alert '%s'", json_str(dep, "id"), a->alert_name);
 	k = deploy_rollback_from(srv, env, dep,
 				 &(struct deploy_cause){ .operator_name = a->operator_name, .description = desc,
 							 .action = "ALERT_ROLLBACK", .alert_name = a->alert_name },
@@ -119,7 +115,7 @@ static json_t *alert_rollback(struct server *srv, const json_t *env, const json_
 		*ret_k = k;
 		return NULL;
 	}
-	res = json_pack("{s:b,s:s?,s:s?,s:s}", "done", 1, "deployId", js(nd, "id"), "toDeployId", js(nd, "alias"),
+	res = json_pack("{s:b,s:s?,s:s?,s:s}", "done", 1, "deployId", json_str(nd, "id"), "toDeployId", json_str(nd, "alias"),
 			"message", "rolled back");
 	json_decref(nd);
 	return res;
@@ -132,8 +128,8 @@ static json_t *alert_mark_bad(struct server *srv, const json_t *env, const json_
 	char comments[384];
 	int k;
 
-	(void)str_printf(comments, sizeof(comments), "alert '%s' on deploy %s", a->alert_name, js(dep, "id"));
-	k = deploy_mark_bad_build(srv, js(dep, "buildId"), a->operator_name, comments, &tag);
+	(void)str_printf(comments, sizeof(comments), "alert '%s' on deploy %s", a->alert_name, json_str(dep, "id"));
+	k = deploy_mark_bad_build(srv, json_str(dep, "buildId"), a->operator_name, comments, &tag);
 	if (k == -ENOENT)
 		return json_pack("{s:b,s:s}", "done", 0, "message", "the build no longer exists");
 	if (k < 0) {
@@ -141,7 +137,7 @@ static json_t *alert_mark_bad(struct server *srv, const json_t *env, const json_
 		return NULL;
 	}
 	change = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "action", "ALERT_MARK_BAD_BUILD", "alertName", a->alert_name,
-			   "deployId", js(dep, "id"), "buildId", js(dep, "buildId"), "tagId", js(tag, "id"));
+			   "deployId", json_str(dep, "id"), "buildId", json_str(dep, "buildId"), "tagId", json_str(tag, "id"));
 	k = change ? deploy_record_action(srv, env, a->operator_name, change) : -ENOMEM;
 	json_decref(change);
 	if (k < 0) {
@@ -149,7 +145,7 @@ static json_t *alert_mark_bad(struct server *srv, const json_t *env, const json_
 		*ret_k = k;
 		return NULL;
 	}
-	change = json_pack("{s:b,s:s?,s:s}", "done", 1, "tagId", js(tag, "id"), "message", "build tagged BAD_BUILD");
+	change = json_pack("{s:b,s:s?,s:s}", "done", 1, "tagId", json_str(tag, "id"), "message", "build tagged BAD_BUILD");
 	json_decref(tag);
 	return change;
 }
@@ -174,8 +170,8 @@ int deploy_alert_act(struct server *srv, const json_t *env, const json_t *dep, c
 		json_decref(out);
 		return k;
 	}
-	log_notice("alert '%s' on %s/%s (deploy '%s'): %zu action(s) by '%s'", a->alert_name, js(env, "envName"),
-		   js(env, "stageName"), js(dep, "id"), a->n_actions, a->operator_name);
+	log_notice("alert '%s' on %s/%s (deploy '%s'): %zu action(s) by '%s'", a->alert_name, json_str(env, "envName"),
+		   json_str(env, "stageName"), json_str(dep, "id"), a->n_actions, a->operator_name);
 	*ret = out;
 	return 0;
 }

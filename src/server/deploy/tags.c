@@ -8,22 +8,15 @@
 #include "deploy_rules.h"
 #include "log.h"
 #include "util.h"
+#include "jsonutil.h"
 #include "banned.h"
-
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t ji(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
 
 static struct engine_build_ref build_ref(const json_t *b)
 {
-	return (struct engine_build_ref){ .commit = js(b, "commit"), .repo = js(b, "repo"), .branch = js(b, "branch"),
-					  .commit_date = ji(b, "commitDate") };
+	return (struct engine_build_ref){.commit = json_str(b, "commit"),
+					 .repo = json_str(b, "repo"),
+					 .branch = json_str(b, "branch"),
+					 .commit_date = json_int(b, "commitDate")};
 }
 
 /* The tagged build of each tag: its metaInfo, when it is a BUILD tag with readable JSON; else {} (no commit). */
@@ -36,8 +29,8 @@ static int tagged_builds(const json_t *tags, json_t **ret)
 		return -ENOMEM;
 	json_array_foreach(tags, i, t) {
 		json_t *m = NULL;
-		if (streq_ptr(js(t, "targetType"), "BUILD") && js(t, "metaInfo"))
-			m = json_loads(js(t, "metaInfo"), 0, NULL);
+		if (streq_ptr(json_str(t, "targetType"), "BUILD") && json_str(t, "metaInfo"))
+			m = json_loads(json_str(t, "metaInfo"), 0, NULL);
 		if (json_array_append_new(metas, json_is_object(m) ? m : json_object()) < 0) {
 			json_decref(m);
 			json_decref(metas);
@@ -57,9 +50,9 @@ int deploy_build_effective_tag(struct server *srv, const json_t *build, json_t *
 	int k;
 
 	*ret = NULL;
-	if (!js(build, "name"))
+	if (!json_str(build, "name"))
 		return 0;
-	k = store_tag_list_target(srv->store, js(build, "name"), 1000, &tags);
+	k = store_tag_list_target(srv->store, json_str(build, "name"), 1000, &tags);
 	if (k < 0)
 		return server_db_error(srv, k, "cannot read build tags");
 	n = json_array_size(tags);
@@ -73,7 +66,7 @@ int deploy_build_effective_tag(struct server *srv, const json_t *build, json_t *
 	}
 	for (size_t i = 0; i < n; i++)
 		refs[i] = (struct engine_build_tag){ .tagged = build_ref(json_array_get(metas, i)),
-						     .created_date = ji(json_array_get(tags, i), "createdDate") };
+						     .created_date = json_int(json_array_get(tags, i), "createdDate") };
 	k = engine_build_effective_tag(&b, refs, n, &pick);
 	if (k == 0)
 		*ret = json_incref(json_array_get(tags, pick));
@@ -93,7 +86,7 @@ bool deploy_build_is_bad(struct server *srv, const json_t *build, json_t **ret_t
 
 	if (deploy_build_effective_tag(srv, build, &tag) < 0 || !tag)
 		return false;
-	bad = streq_ptr(js(tag, "value"), "BAD_BUILD");
+	bad = streq_ptr(json_str(tag, "value"), "BAD_BUILD");
 	if (bad && ret_tag)
 		*ret_tag = tag;
 	else
@@ -103,8 +96,8 @@ bool deploy_build_is_bad(struct server *srv, const json_t *build, json_t **ret_t
 
 int deploy_promote_blocked(struct server *srv, const json_t *env, bool *ret)
 {
-	const char *targets[] = { js(env, "id"), "teletraan" };
-	bool blocked = streq_ptr(js(env, "state"), "DISABLED");
+	const char *targets[] = { json_str(env, "id"), "teletraan" };
+	bool blocked = streq_ptr(json_str(env, "state"), "DISABLED");
 	int k;
 
 	for (size_t i = 0; !blocked && i < ELEMENTSOF(targets); i++) {
@@ -114,7 +107,7 @@ int deploy_promote_blocked(struct server *srv, const json_t *env, bool *ret)
 		if (k < 0)
 			return k;
 		json_array_foreach(tags, n, t) {
-			const char *v = js(t, "value");
+			const char *v = json_str(t, "value");
 			if (streq_ptr(v, "ENABLE_ENV") || streq_ptr(v, "DISABLE_ENV")) {
 				blocked = streq_ptr(v, "DISABLE_ENV");
 				break;

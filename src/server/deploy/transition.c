@@ -13,17 +13,8 @@
 #include "hash.h"
 #include "log.h"
 #include "util.h"
+#include "jsonutil.h"
 #include "banned.h"
-
-static const char *js(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t ji(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
 
 /* ---- state transition (§7.3) ----------------------------------------------------------------- */
 
@@ -33,19 +24,19 @@ static void auto_rollback(struct server *srv, const json_t *env, const json_t *f
 	int k;
 
 	(void)str_printf(desc, sizeof(desc), "Automatic rollback of failed deploy %s (failurePolicy ROLLBACK)",
-			 js(failed, "id"));
+			 json_str(failed, "id"));
 	k = deploy_rollback_from(srv, env, failed,
 				 &(struct deploy_cause){ .operator_name = "system", .description = desc,
 							 .action = "AUTO_ROLLBACK" },
 				 NULL);
 	if (k == -EPERM) {
 		char note[96];
-		(void)str_printf(note, sizeof(note), " [auto-rollback skipped: %s deploy]", js(failed, "type"));
-		(void)store_deploy_append_description(srv->store, js(failed, "id"), note);
+		(void)str_printf(note, sizeof(note), " [auto-rollback skipped: %s deploy]", json_str(failed, "type"));
+		(void)store_deploy_append_description(srv->store, json_str(failed, "id"), note);
 		return;
 	}
 	if (k == -ENOENT) {
-		(void)store_deploy_append_description(srv->store, js(failed, "id"),
+		(void)store_deploy_append_description(srv->store, json_str(failed, "id"),
 						      " [auto-rollback: no earlier SUCCEEDED deploy; halted]");
 		return;
 	}
@@ -53,8 +44,8 @@ static void auto_rollback(struct server *srv, const json_t *env, const json_t *f
 		(void)server_db_error(srv, k, "auto-rollback: cannot create the rollback deploy");
 		return;
 	}
-	(void)str_printf(comments, sizeof(comments), "auto-rollback of deploy %s", js(failed, "id"));
-	k = deploy_mark_bad_build(srv, js(failed, "buildId"), "system", comments, NULL);
+	(void)str_printf(comments, sizeof(comments), "auto-rollback of deploy %s", json_str(failed, "id"));
+	k = deploy_mark_bad_build(srv, json_str(failed, "buildId"), "system", comments, NULL);
 	if (k < 0 && k != -ENOENT)
 		(void)server_db_error(srv, k, "auto-rollback: cannot tag the failed build");
 }
@@ -65,12 +56,12 @@ static int schedule_view_from(const json_t *sch, struct schedule_view *v)
 	if (!sch)
 		return 0;
 	v->present = true;
-	v->state = schedule_state_from_string(js(sch, "state"));
-	v->current_session = (int)ji(sch, "currentSession");
-	v->total_sessions = (int)ji(sch, "totalSessions");
-	v->cooldown_times = js(sch, "cooldownTimes");
-	v->host_numbers = js(sch, "hostNumbers");
-	v->state_start_time = ji(sch, "stateStartTime");
+	v->state = schedule_state_from_string(json_str(sch, "state"));
+	v->current_session = (int)json_int(sch, "currentSession");
+	v->total_sessions = (int)json_int(sch, "totalSessions");
+	v->cooldown_times = json_str(sch, "cooldownTimes");
+	v->host_numbers = json_str(sch, "hostNumbers");
+	v->state_start_time = json_int(sch, "stateStartTime");
 	return v->state < 0 ? -EINVAL : 0;
 }
 
@@ -86,22 +77,22 @@ static void transition_input_from(const json_t *env, const json_t *dep, const st
 				  struct transition_input *in)
 {
 	in->dv = (struct deploy_view){
-		.type = deploy_type_from_string(js(dep, "type")),
-		.state = deploy_state_from_string(js(dep, "state")),
-		.last_update_date = ji(dep, "lastUpdateDate"),
-		.success_date = ji(dep, "successDate"),
-		.success_total = (int)ji(dep, "successTotal"),
-		.fail_total = (int)ji(dep, "failTotal"),
-		.total = (int)ji(dep, "total"),
-		.acceptance_status = acceptance_status_from_string(js(dep, "acceptanceStatus")),
+		.type = deploy_type_from_string(json_str(dep, "type")),
+		.state = deploy_state_from_string(json_str(dep, "state")),
+		.last_update_date = json_int(dep, "lastUpdateDate"),
+		.success_date = json_int(dep, "successDate"),
+		.success_total = (int)json_int(dep, "successTotal"),
+		.fail_total = (int)json_int(dep, "failTotal"),
+		.total = (int)json_int(dep, "total"),
+		.acceptance_status = acceptance_status_from_string(json_str(dep, "acceptanceStatus")),
 	};
 	in->set = (struct transition_settings){
 		.is_current = true,
-		.env_state = env_state_from_string(js(env, "envState")),
-		.success_threshold = (int)ji(env, "successThreshold"),
-		.stuck_threshold_s = (int)ji(env, "stuckThreshold"),
-		.acceptance_type = acceptance_type_from_string(js(env, "acceptanceType")),
-		.failure_policy = failure_policy_from_string(js(env, "failurePolicy")),
+		.env_state = env_state_from_string(json_str(env, "envState")),
+		.success_threshold = (int)json_int(env, "successThreshold"),
+		.stuck_threshold_s = (int)json_int(env, "stuckThreshold"),
+		.acceptance_type = acceptance_type_from_string(json_str(env, "acceptanceType")),
+		.failure_policy = failure_policy_from_string(json_str(env, "failurePolicy")),
 	};
 	in->tc = (struct transition_counts){
 		.total = (int)dc->total,
@@ -118,14 +109,14 @@ static void emit(struct server *srv, const json_t *env, json_t *dep, const json_
 	json_t *build = NULL;
 
 	(void)json_object_update(dep, (json_t *)upd);
-	if (store_build_get(srv->store, js(dep, "buildId"), &build) >= 0)
+	if (store_build_get(srv->store, json_str(dep, "buildId"), &build) >= 0)
 		deploy_event_emit(srv, &(struct deploy_event){ .kind = kind, .env = env, .deploy = dep, .build = build });
 	json_decref(build);
 }
 
 int deploy_transition_run(struct server *srv, const json_t *env)
 {
-	const char *deploy_id = js(env, "deployId");
+	const char *deploy_id = json_str(env, "deployId");
 	json_t *dep = NULL, *sch = NULL, *upd = NULL;
 	struct deploy_counts dc;
 	struct transition_input in;
@@ -133,7 +124,7 @@ int deploy_transition_run(struct server *srv, const json_t *env)
 	pthread_mutex_t *lock;
 	int k;
 
-	if (!deploy_id || !streq_ptr(js(env, "envState"), "NORMAL"))
+	if (!deploy_id || !streq_ptr(json_str(env, "envState"), "NORMAL"))
 		return 0;
 	lock = &srv->transition_locks[(uint64_t)hash_lock_key(deploy_id) % ELEMENTSOF(srv->transition_locks)];
 	if (pthread_mutex_trylock(lock) != 0)
@@ -141,12 +132,12 @@ int deploy_transition_run(struct server *srv, const json_t *env)
 	k = store_deploy_get(srv->store, deploy_id, &dep);
 	if (k < 0)
 		goto out;
-	if (!deploy_state_is_active(deploy_state_from_string(js(dep, "state"))))
+	if (!deploy_state_is_active(deploy_state_from_string(json_str(dep, "state"))))
 		goto out;
-	k = store_deploy_counts(srv->store, js(env, "id"), deploy_id, &dc);
+	k = store_deploy_counts(srv->store, json_str(env, "id"), deploy_id, &dc);
 	if (k < 0)
 		goto out;
-	k = store_schedule_get(srv->store, js(env, "id"), &sch);
+	k = store_schedule_get(srv->store, json_str(env, "id"), &sch);
 	if (k == -ENOENT)
 		k = 0;
 	if (k < 0)
@@ -163,7 +154,7 @@ int deploy_transition_run(struct server *srv, const json_t *env)
 		goto out;
 	}
 	if (res.schedule_changed && sch) {
-		(void)json_object_set_new(sch, "envId", json_string(js(env, "id")));
+		(void)json_object_set_new(sch, "envId", json_string(json_str(env, "id")));
 		(void)json_object_set_new(sch, "state", json_string(schedule_state_to_string(res.schedule_state)));
 		(void)json_object_set_new(sch, "currentSession", json_integer(res.schedule_current));
 		(void)json_object_set_new(sch, "stateStartTime", json_integer(res.schedule_start));
@@ -192,8 +183,8 @@ int deploy_transition_run(struct server *srv, const json_t *env)
 	if (res.state != res.old_state) {
 		if (res.state >= 0 && res.state < _DEPLOY_STATE_MAX)
 			METRIC_INC(srv, transitions_to[res.state]);
-		log_info("deploy '%s' on %s/%s: %s -> %s (%d/%d succeeded, %d failed)", deploy_id, js(env, "envName"),
-			 js(env, "stageName"), deploy_state_to_string(res.old_state), deploy_state_to_string(res.state),
+		log_info("deploy '%s' on %s/%s: %s -> %s (%d/%d succeeded, %d failed)", deploy_id, json_str(env, "envName"),
+			 json_str(env, "stageName"), deploy_state_to_string(res.old_state), deploy_state_to_string(res.state),
 			 res.success_total, res.total, res.fail_total);
 	}
 	if (res.first_succeeding)
