@@ -55,3 +55,16 @@ bool sleep_or_stop(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop
 	pthread_mutex_unlock(lock);
 	return stopped;
 }
+
+void sleep_stop_threads(pthread_mutex_t *lock, pthread_cond_t *work_cond, pthread_cond_t *stop_cond, bool *stop,
+			pthread_t *threads, size_t *n)
+{
+	pthread_mutex_lock(lock);
+	__atomic_store_n(stop, true, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(work_cond);
+	pthread_cond_broadcast(stop_cond);
+	pthread_mutex_unlock(lock);
+	for (size_t i = 0; i < *n; i++)
+		pthread_join(threads[i], NULL);
+	*n = 0;
+}

@@ -287,14 +287,7 @@ static int read_password(const char *path)
 
 static void notify_stop_threads(void)
 {
-	pthread_mutex_lock(&lock);
-	__atomic_store_n(&stopping, true, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&cond);
-	pthread_cond_broadcast(&stop_cond);
-	pthread_mutex_unlock(&lock);
-	for (size_t i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	nthreads = 0;
+	sleep_stop_threads(&lock, &cond, &stop_cond, &stopping, threads, &nthreads);
 }
 
 int notify_start(struct server *srv)

@@ -428,14 +428,7 @@ void webhooks_stop(struct server *srv)
 	(void)srv;
 	if (!started)
 		return;
-	pthread_mutex_lock(&lock);
-	__atomic_store_n(&stopping, true, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&cond);
-	pthread_cond_broadcast(&stop_cond);
-	pthread_mutex_unlock(&lock);
-	for (size_t i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	nthreads = 0;
+	sleep_stop_threads(&lock, &cond, &stop_cond, &stopping, threads, &nthreads);
 	started = false;
 	while (head) {
 		struct job *n = head->next;
