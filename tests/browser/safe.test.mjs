@@ -58,6 +58,11 @@ test('the analysis document is edited on the config page and its results are cha
   assert.ok(await panel.locator('svg circle[data-out=true]').count() >= 1, 'out-of-bounds values are marked');
   assert.match(await panel.locator('.panel-head').innerText(), /RUNNING/);
   await screenshot(page, '60-analysis');
+  // the deploy's own page shows the same analysis
+  await page.goto(srv.base + '/deploys/' + d.id);
+  const onDeploy = page.locator('[data-role=analysis]');
+  await onDeploy.locator('[data-query=errors] svg polyline').waitFor();
+  assert.equal(await onDeploy.locator('svg line[data-bound="0.05"]').count(), 1, 'the max bound is drawn on the deploy page');
   assert.deepEqual(pageErrors, []);
   await page.close();
 });

@@ -8,6 +8,7 @@ import { progressBar, deployDone, deployDuration } from './common.js';
 import { outcomeLinks, outcomeText, getDeploy } from './outcome.js';
 import { compareUrl } from './history.js';
 import { hostLogHref } from './stage-errors.js';
+import { analysisPanel } from './stage-analysis.js';
 
 const stageHref = s => `/env/${encodeURIComponent(s.envName)}/${encodeURIComponent(s.stageName)}`;
 const word = s => String(s || '—').replaceAll('_', ' ');
@@ -107,6 +108,7 @@ export async function render(ctx) {
         d.description ? h('p.deploy-desc', '“', d.description, '”') : null,
         changeView(prev, prevBuild, b),
         stage ? configView(stage, d, history) : null)),
+    stage && d.analysisStatus && d.analysisStatus !== 'NONE' ? analysisPanel(api.stagePath(stage.envName, stage.stageName), d) : null,
     h('section.panel', { 'aria-label': 'Hosts on this deploy' },
       h('div.panel-head', h('h2', 'Hosts ', h('span.count', fmtNum(agents.length)))),
       hostsView(d, stage, agents))));
