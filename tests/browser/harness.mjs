@@ -184,14 +184,15 @@ export async function screenshot(page, name) {
 // on, with failMessage(name) or the default message, and errorCode failCode(name) or 1).
 // Host ids are idPrefix + 1000 + the host's index (give hosts of different calls different prefixes).
 // Returns the number of hosts the server answered for, or 0 when the server has no ping path.
-export async function simulateAgents(api, hosts, { rounds = 12, failing = null, failStatus = 'SCRIPT_FAILED', failMessage = null, failCode = null, idPrefix = 'i-' } = {}) {
+export async function simulateAgents(api, hosts, { rounds = 12, failing = null, failStatus = 'SCRIPT_FAILED', failMessage = null, failCode = null, idPrefix = 'i-', zoneOf = null } = {}) {
   const failSet = new Set(Array.isArray(failing) ? failing : failing ? [failing] : []);
   const state = new Map(hosts.map((h, i) => [h, { id: `${idPrefix}${1000 + i}`, ip: `10.0.0.${i + 1}`, report: null }]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, s] of state) {
       const r = await api.call('POST', '/v1/system/ping', {
         raw: true,
-        body: { hostId: s.id, hostName: name, hostIp: s.ip, groups: [], agentVersion: '1.0.0', reports: s.report ? [s.report] : [] },
+        body: { hostId: s.id, hostName: name, hostIp: s.ip, groups: [], agentVersion: '1.0.0', reports: s.report ? [s.report] : [],
+          ...(zoneOf ? { availabilityZone: zoneOf(name) } : {}) },
       });
       if (r.status === 404 || r.status === 405) return 0;
       if (r.status !== 200) throw new Error(`ping of ${name}: ${r.status} ${JSON.stringify(r.body)}`);

@@ -10,6 +10,7 @@ import { canOperate, canAdmin, whenSessionKnown } from '../session.js';
 import { stageHeader, loadStages } from './common.js';
 import * as pipeline from './pipeline.js';
 import { analysisConfig } from './stage-analysis.js';
+import * as zones from './zones.js';
 
 // [field, label, kind, options/hint]
 const GENERAL = [
@@ -49,7 +50,7 @@ export async function render(ctx) {
   const operate = canOperate(env);
   // Script variables, agent configs and webhooks hold secrets the server shows to OPERATORs of the env only.
   const sections = [['general', 'General'], ['capacity', 'Capacity'], ['scripts', 'Script variables', SECRET], ['agent', 'Agent configs', SECRET],
-    ['promote', 'Promote'], ['webhooks', 'Webhooks', SECRET], ['analysis', 'Analysis'], ['schedule', 'Deploy schedule'],
+    ['promote', 'Promote'], ['webhooks', 'Webhooks', SECRET], ['analysis', 'Analysis'], ['schedule', 'Deploy schedule'], ['constraint', 'Deploy constraint'],
     ['alarms', 'Alarms & metrics'], ['history', 'Config history'], ['stage', 'Enable · clone', SECRET], ['danger', 'Delete']]
     .filter(([, , secret]) => operate || !secret);
   const active = sections.some(([k]) => k === ctx.query.tab) ? ctx.query.tab : 'general';
@@ -72,6 +73,7 @@ export async function render(ctx) {
   if (active === 'webhooks') return pipeline.webhooks(pc);
   if (active === 'analysis') return analysisConfig(pc);
   if (active === 'schedule') return pipeline.schedule(pc);
+  if (active === 'constraint') return zones.constraintSection(pc);
   if (active === 'history') return pipeline.history(pc);
   if (active === 'alarms') return jsonLists(pc);
   if (active === 'stage') return stageControls(pc);

@@ -6,6 +6,7 @@ import { navigate } from '../router.js';
 import { canOperate, whenSessionKnown } from '../session.js';
 import { classify, CLASSES } from '../grid.js';
 import { hostLogHref } from './stage-errors.js';
+import { tagsPanel } from './zones.js';
 
 const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
 
@@ -80,7 +81,7 @@ export async function render(ctx) {
         h('th', 'Last change'), h('th', 'First deploy'), h('th', 'Error'), h('th', ''))),
       h('tbody', agentRows)))
       : h('p.muted.small.pad', 'This host has no agent rows: it has not pinged for any stage yet.'));
-  clear(body, agentPanel, recPanel);
+  clear(body, agentPanel, tagsPanel(host, envs.find(Boolean)), recPanel);
 
   function actBtn(label, state, a, e) {
     return h('button.btn.btn-xs', {

@@ -11,6 +11,7 @@ import { renderDeployCard } from './stage-card.js';
 import { renderErrors } from './stage-errors.js';
 import { deployDialog } from './stage-deploy.js';
 import { pauseDialog, restartDialog, promoteDialog, rollbackDialog, resetFailedDialog, hostAction } from './stage-actions.js';
+import { zoneStrip } from './zones.js';
 
 const POLL_MS = 4000;
 
@@ -82,6 +83,7 @@ async function refreshOnce(st, ctx, ui) {
   if (pausedChanged) ui.renderShell();
   ui.renderParts();
   const { progress } = st;
+  await st.strip.update(st.base, progress.agents, st.current && st.current.id, ctx.signal).catch(() => {});
   const hostCounts = st.grid.update(progress.agents || [], progress.missingHosts || [], st.current && st.current.id, progress.removedHosts);
   st.failedCount = (hostCounts.failed || 0) + (hostCounts.retrying || 0);
   ui.resetFailedBtn.hidden = !st.current || st.failedCount === 0;
@@ -102,7 +104,7 @@ export async function render(ctx) {
   const st = {
     env, stageName, stages: found.stages, info: found.info, base: api.stagePath(env, stageName), operate: canOperate(env),
     current: null, build: null, progress: null, failedCount: 0, actionsKey: '', tick: null, stopped: false,
-    prefetched: found.prefetched, grid: null, refresh: null,
+    prefetched: found.prefetched, grid: null, refresh: null, strip: zoneStrip(),
   };
   const actionBar = h('div.action-bar');
   const deployCard = h('section.panel.deploy-card', { 'aria-label': 'Current deploy' }, spinner());
@@ -119,7 +121,7 @@ export async function render(ctx) {
     renderShell() {
       clear(ctx.root, h('div.page.page-wide',
         stageHeader({ env, stage: stageName, stages: st.stages, section: '', stageInfo: st.info, actions: actionBar }),
-        deployCard, ui.errors, hostPanel));
+        deployCard, st.strip.el, ui.errors, hostPanel));
     },
     renderParts() { renderActions(st, actionBar); renderDeployCard(st, deployCard, counts); },
   };
