@@ -140,8 +140,12 @@ int env_constraint(struct cli *c, int argc, char **argv)
 			return r;
 	}
 	r = http_requestf(c, body ? "POST" : "GET", NULL, body, &got, "/v1/envs/%s/%s/deploy_constraint", env, stage);
-	if (r == 0)
-		r = c->json ? cli_print_json(c, got) : (print_constraint(c, got), 0);
+	if (r == 0 && c->json)
+		r = cli_print_json(c, got ? got : json_null());
+	else if (r == 0 && got)
+		print_constraint(c, got);
+	else if (r == 0)
+		fprintf(c->out, "%s/%s has no deploy constraint\n", env, stage);
 	json_decref(body);
 	json_decref(got);
 	return r;

@@ -38,8 +38,8 @@ static int constraint_get(struct req *r)
 		return k;
 	k = store_constraint_get(r->srv->store, json_str(env, "id"), &c);
 	json_decref(env);
-	if (k == -ENOENT)
-		return http_fail(r, 404, NULL, "the stage has no deploy constraint");
+	if (k == -ENOENT) /* none: an empty answer, as upstream's clients expect (its service returns null) */
+		return http_reply_empty(r, 204);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read deploy constraint");
 	return http_reply_json(r, 200, constraint_wire(c));
