@@ -46,11 +46,11 @@ export async function render(ctx) {
 
   const recPanel = h('section.panel', h('div.panel-head', h('h2', 'Host records')),
     records.length ? h('div.table-wrap', { tabindex: '0', role: 'region', 'aria-label': 'Host records' }, h('table.table', { 'aria-label': 'Host records' },
-      h('thead', h('tr', h('th', 'Group'), h('th', 'Host id'), h('th', 'IP'), h('th', 'State'), h('th', 'Agent version'), h('th', 'Last seen'), h('th', 'Registered'))),
+      h('thead', h('tr', h('th', 'Group'), h('th', 'Host id'), h('th', 'IP'), h('th', 'State'), h('th', 'Agent version'), h('th', 'Last seen'), h('th', 'Registered'), h('th', ''))),
       h('tbody', records.map(r => h('tr',
         h('td', r.groupName && r.groupName !== 'NULL' ? r.groupName : h('span.muted', 'no group')), h('td.mono', r.hostId), h('td.mono', r.ip || '—'), h('td', badge(r.state, r.state === 'ACTIVE' ? 'ok' : 'warn')),
         h('td', r.agentVersion || '—'), h('td', r.lastSeen ? h('span', { title: fmtTime(r.lastSeen, true) }, fmtAgo(r.lastSeen)) : '—'),
-        h('td', timeEl(r.createDate)))))))
+        h('td', timeEl(r.createDate)), h('td.nowrap', canOperate() ? removeBtn(r) : null))))))
       : h('p.muted.small.pad', 'No host record (hosts get one when they first ping or are registered).'));
 
   const agentRows = agents.map((a, i) => {
@@ -62,7 +62,7 @@ export async function render(ctx) {
       ? link(hostLogHref(e.envName, e.stageName, host), 'script output') : h('span.muted', '—'));
     const ops = e && canOperate(e.envName) ? [
       a.state === 'PAUSED_BY_USER' ? actBtn('Resume', 'NORMAL', a, e) : actBtn('Pause', 'PAUSED_BY_USER', a, e),
-      actBtn('Reset', 'RESET', a, e)] : [];
+      actBtn('Reset', 'RESET', a, e), a.state !== 'STOP' ? stopBtn(a, e) : null] : [];
     return h('tr',
       h('td', e ? link(`/env/${encodeURIComponent(e.envName)}/${encodeURIComponent(e.stageName)}`, h('strong', e.envName), ' / ', e.stageName) : h('span.muted', a.envId)),
       h('td', h('span.dot', { style: { background: c.color } }), c.label),
@@ -82,6 +82,40 @@ export async function render(ctx) {
       h('tbody', agentRows)))
       : h('p.muted.small.pad', 'This host has no agent rows: it has not pinged for any stage yet.'));
   clear(body, agentPanel, tagsPanel(host, envs.find(Boolean)), recPanel);
+
+  // Stop: the agent runs the stop steps (STOPPING, STOPPED) and the host leaves the stage (DELETE …/hosts).
+  function stopBtn(a, e) {
+    return h('button.btn.btn-xs', {
+      type: 'button', 'data-action': 'stop-host',
+      onclick: () => openDialog({
+        title: `Stop ${host} in ${e.envName} / ${e.stageName}?`,
+        body: h('p', 'The agent stops the service (the STOPPING and STOPPED steps) and the host leaves this stage; it gets no further deploys of it.'),
+        confirmText: 'Stop', danger: true,
+        onConfirm: async () => {
+          await api.del(`${api.stagePath(e.envName, e.stageName)}/hosts`, [a.hostId], { replaceHost: 'true' });
+          toast(`Stopping ${host}`);
+          navigate(location.pathname, { replace: true });
+        },
+      }),
+    }, 'Stop');
+  }
+
+  // Remove: the host is stopped in every stage and its record marked for termination (DELETE /v1/hosts/{id}).
+  function removeBtn(r) {
+    return h('button.btn.btn-xs', {
+      type: 'button', 'data-action': 'remove-host',
+      onclick: () => openDialog({
+        title: `Remove ${host} (${r.hostId}) from the fleet?`,
+        body: h('p', 'Every stage of the host stops it (STOPPING, STOPPED) and its record is marked for termination. Needs OPERATOR on the whole system.'),
+        confirmText: 'Remove', danger: true,
+        onConfirm: async () => {
+          await api.del(`/v1/hosts/${api.enc(r.hostId)}`);
+          toast(`Removing ${host}`);
+          navigate(location.pathname, { replace: true });
+        },
+      }),
+    }, 'Remove');
+  }
 
   function actBtn(label, state, a, e) {
     return h('button.btn.btn-xs', {
