@@ -56,3 +56,23 @@ def test_env_scoped_tokens(server_factory):
     assert_error(s.delete("/v1/builds/x_1234567", token=op), 403)
     assert s.get("/v1/envs/web/prod").json()["maxParallel"] == 3
     assert requests.get(s.url + "/v1/envs").status_code == 401
+
+
+def test_clone_capacity_to_another_env_needs_system_admin(server_factory):
+    s = server_factory().start()
+    make_env(s, "web", "prod")
+    base = "/v1/envs/web/prod"
+    assert s.put(base + "/capacity?capacityType=HOST", json=["web-1"]).status_code == 204
+    op = add_token(s, "sys-op", "OPERATOR", "SYSTEM", "*")
+    n = len(s.get("/v1/envs").json())
+    body = assert_error(s.post(base + "/clone", token=op, json={"envName": "api", "stageName": "prod"}), 403)
+    assert body.get("field") == "capacity" and "ADMIN" in body["message"]
+    assert len(s.get("/v1/envs").json()) == n  # nothing created
+    # the same operator may clone without the capacity, or within the env with it
+    assert s.post(base + "/clone", token=op, json={"envName": "api", "stageName": "prod", "capacity": False}).status_code == 201
+    assert s.get("/v1/envs/api/prod/capacity?capacityType=HOST").json() == []
+    assert s.post(base + "/clone", token=op, json={"envName": "web", "stageName": "prod2"}).status_code == 201
+    assert s.get("/v1/envs/web/prod2/capacity?capacityType=HOST").json() == ["web-1"]
+    # a SYSTEM ADMIN may hand the capacity to another env
+    assert s.post(base + "/clone", json={"envName": "ops", "stageName": "prod"}).status_code == 201
+    assert s.get("/v1/envs/ops/prod/capacity?capacityType=HOST").json() == ["web-1"]
