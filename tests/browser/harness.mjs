@@ -168,6 +168,16 @@ export async function launchBrowser({ extraHTTPHeaders } = {}) {
 
 // Signs page in through a /login#token= link: the board shows whom the token signs in as and waits for the
 // confirmation click; then it goes to next (default: home).
+// A browser with one page signed in to srv's board; pageErrors collects the page's uncaught errors.
+export async function openSignedIn(srv) {
+  const browser = await launchBrowser();
+  const page = await browser.context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', e => pageErrors.push(e.message));
+  await signInByLink(page, srv.base, srv.token);
+  return { browser, page, pageErrors };
+}
+
 export async function signInByLink(page, base, token, next = null) {
   await page.goto(`${base}/login${next ? '?next=' + encodeURIComponent(next) : ''}#token=${token}`);
   await page.locator('[data-role=confirm-signin]').click();

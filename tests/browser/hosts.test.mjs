@@ -3,10 +3,9 @@
 // from the fleet (DELETE /v1/hosts/{id}), each behind a confirm dialog. Hosts played through POST /v1/system/ping.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, waitFor, simulateAgents, signInByLink } from './harness.mjs';
+import { startServer, waitFor, simulateAgents, openSignedIn } from './harness.mjs';
 
-let srv, browser, page;
-const pageErrors = [];
+let srv, browser, page, pageErrors;
 const base = '/v1/envs/fleet/prod';
 const HOSTS = ['fleet-1', 'fleet-2'];
 
@@ -18,10 +17,7 @@ before(async () => {
     artifactUrl: 'https://artifacts.example.com/fleet.tar.gz' });
   await srv.api.post(base + '/deploys', undefined, { buildId: build.id });
   await simulateAgents(srv.api, HOSTS, { rounds: 12, idPrefix: 'fleet-id-' });
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('pageerror', e => pageErrors.push(e.message));
-  await signInByLink(page, srv.base, srv.token);
+  ({ browser, page, pageErrors } = await openSignedIn(srv));
 });
 
 after(async () => {

@@ -9,11 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startServer, startAgent, launchBrowser, screenshot, waitFor, simulateAgents, signInByLink } from './harness.mjs';
+import { startServer, startAgent, screenshot, waitFor, simulateAgents, openSignedIn } from './harness.mjs';
 
-let srv, browser, page, root;
+let srv, browser, page, root, pageErrors;
 const agents = [];
-const pageErrors = [];
 const ENV = 'shop';
 const stagePath = s => `/v1/envs/${ENV}/${s}`;
 const seed = {};
@@ -58,10 +57,7 @@ async function seedData(api) {
 before(async () => {
   srv = await startServer();
   await seedData(srv.api);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('pageerror', e => pageErrors.push(e.message));
-  await signInByLink(page, srv.base, srv.token);
+  ({ browser, page, pageErrors } = await openSignedIn(srv));
 });
 
 after(async () => {

@@ -4,10 +4,9 @@
 // Seeded through the REST API (hosts played through POST /v1/system/ping with an availabilityZone).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, waitFor, simulateAgents, signInByLink } from './harness.mjs';
+import { startServer, waitFor, simulateAgents, openSignedIn } from './harness.mjs';
 
-let srv, browser, page;
-const pageErrors = [];
+let srv, browser, page, pageErrors;
 const ENV = 'geo';
 const base = '/v1/envs/geo/prod';
 const HOSTS = ['geo-a1', 'geo-a2', 'geo-b1', 'geo-b2'];
@@ -28,10 +27,7 @@ before(async () => {
   await api.post(base + '/deploy_constraint', { constraintKey: 'availabilityZone', maxParallel: 1, constraintType: 'GROUP_BY_GROUP' });
   await api.post(base + '/deploys', undefined, { buildId: builds[1].id });
   await simulateAgents(api, HOSTS, { rounds: 4, idPrefix: 'geo-', zoneOf }); // part-way through zone a
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('pageerror', e => pageErrors.push(e.message));
-  await signInByLink(page, srv.base, srv.token);
+  ({ browser, page, pageErrors } = await openSignedIn(srv));
 });
 
 after(async () => {

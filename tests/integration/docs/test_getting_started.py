@@ -8,21 +8,10 @@ import os
 import sys
 import urllib.request
 
-import pytest
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-from guide import new_system, run_guide  # noqa: E402
+from guide import run_guide  # noqa: E402
 from hello_support import free_port  # noqa: E402
-
-
-@pytest.fixture
-def system(tmp_path):
-    s = new_system(tmp_path)
-    try:
-        yield s
-    finally:
-        s.destroy()
 
 
 def info(port):
