@@ -103,8 +103,12 @@ def test_ctrl_c_stops_everything(demo):
                **{k: str(v) for k, v in ports.items()})
     env.pop("DEMO_EXIT_AFTER_READY", None)
     log = open(var.parent / "demo.log", "w+")
+    # a terminal's shell leaves SIGINT at its default for the commands it starts; a test run started in the
+    # background (e.g. by CI, without job control) inherits it ignored, and a script cannot trap a signal that was
+    # ignored when it started: give run-demo.sh the terminal's disposition
     p = subprocess.Popen([os.path.join(REPO, "scripts", "run-demo.sh")], cwd=REPO, env=env, stdout=log,
-                         stderr=subprocess.STDOUT, start_new_session=True)
+                         stderr=subprocess.STDOUT, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while "Press Ctrl-C" not in open(var.parent / "demo.log").read():
