@@ -11,7 +11,7 @@ import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ping"))
-from ping_support import IN_FLIGHT, Host, ping_round  # noqa: E402
+from ping_support import Host, in_flight, ping_round  # noqa: E402
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
@@ -33,15 +33,6 @@ def ok(server, method, path, **kw):
                          timeout=20, **kw)
     assert 200 <= r.status_code < 300, "%s %s -> %d %s" % (method, path, r.status_code, r.text)
     return r.json() if r.content else None
-
-
-def in_flight(hosts, env_id, deploy_id):
-    out = {}
-    for h in hosts:
-        s = h.stage_of(env_id)
-        if s and s[0] == deploy_id and (s[1] in IN_FLIGHT or (s[1] == "SERVING_BUILD" and s[2] != "SUCCEEDED")):
-            out[h.zone] = out.get(h.zone, 0) + 1
-    return out
 
 
 def finished(hosts, env_id, deploy_id):

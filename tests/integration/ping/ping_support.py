@@ -199,3 +199,13 @@ def wait_for(cond, timeout=10, step=0.05):
             return v
         time.sleep(step)
     return cond()
+
+
+def in_flight(hosts, env_id, deploy_id):
+    """zone -> hosts part-way through deploy_id"""
+    out = {}
+    for h in hosts:
+        s = h.stage_of(env_id)
+        if s and s[0] == deploy_id and (s[1] in IN_FLIGHT or (s[1] == "SERVING_BUILD" and s[2] != "SUCCEEDED")):
+            out[h.zone] = out.get(h.zone, 0) + 1
+    return out

@@ -3,7 +3,7 @@
 # deploy_constraint resources, and admission under a constraint: 30 hosts in 3 zones pinging concurrently.
 import pytest
 
-from ping_support import IN_FLIGHT, Host, converge, ping_round
+from ping_support import Host, converge, in_flight, ping_round
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
@@ -21,16 +21,6 @@ def first_deploy(server, e, hosts):
     d1 = server.deploy("web", "prod", server.publish(commit="1111111aaaa")["id"])
     assert converge(hosts, e["id"], d1["id"])
     return d1
-
-
-def in_flight(hosts, env_id, deploy_id):
-    """zone -> hosts part-way through deploy_id"""
-    out = {}
-    for h in hosts:
-        s = h.stage_of(env_id)
-        if s and s[0] == deploy_id and (s[1] in IN_FLIGHT or (s[1] == "SERVING_BUILD" and s[2] != "SUCCEEDED")):
-            out[h.zone] = out.get(h.zone, 0) + 1
-    return out
 
 
 def done(hosts, env_id, deploy_id):
