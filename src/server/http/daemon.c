@@ -445,19 +445,41 @@ int http_start(struct server *srv)
 	return 0;
 }
 
+/* Stop accepting new connections while the daemon keeps serving the ones it has. MHD_quiesce_daemon() is not
+ * used: with a thread pool, libmicrohttpd 0.9.75 races its own workers removing the listening socket from
+ * their epoll sets and aborts the process ("Failed to remove listen FD from epoll set", seen in CI about one
+ * stop in ten). Instead an unconnected socket is dup2()'d over the listening descriptor: the listening socket
+ * is closed at once (the kernel drops it from every epoll set and refuses new connections, so clients try
+ * another replica instead of waiting in the backlog), a worker that still calls accept() on the descriptor
+ * gets EINVAL, which libmicrohttpd ignores, and MHD_stop_daemon() later closes the placeholder. */
+static void stop_accepting(struct server *srv)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int placeholder;
+
+	if (!info || info->listen_fd == MHD_INVALID_SOCKET)
+		return;
+	if (getsockname(info->listen_fd, (struct sockaddr *)&ss, &sl) != 0)
+		ss.ss_family = AF_INET;
+	placeholder = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (placeholder < 0) {
+		(void)log_warn_errno(-errno, "cannot stop accepting before the drain; new connections wait in the backlog");
+		return;
+	}
+	if (dup2(placeholder, info->listen_fd) < 0)
+		(void)log_warn_errno(-errno, "cannot stop accepting before the drain; new connections wait in the backlog");
+	(void)close(placeholder);
+}
+
 void http_stop(struct server *srv)
 {
-	MHD_socket listen_fd;
 	int64_t deadline;
 
 	if (!srv->mhd)
 		return;
-	/* stop accepting: the listening socket is shut down (not closed: libmicrohttpd's threads may still hold
-	 * it until the daemon stops), so a new connection is refused at once and its client tries another
-	 * replica, instead of waiting in the backlog until this process exits */
-	listen_fd = MHD_quiesce_daemon(srv->mhd);
-	if (listen_fd != MHD_INVALID_SOCKET)
-		(void)shutdown(listen_fd, SHUT_RDWR);
+	stop_accepting(srv);
 	/* held pings are answered 503 with Retry-After: 0 (ping/hold.c): their agents fail over at once */
 	if (srv->ping_shutdown)
 		srv->ping_shutdown(srv);
@@ -467,7 +489,5 @@ void http_stop(struct server *srv)
 		usleep(10 * 1000);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
-	if (listen_fd != MHD_INVALID_SOCKET)
-		(void)close(listen_fd);
 	http_deadline_stop();
 }
