@@ -284,8 +284,9 @@ static int check_config(const struct cmdline *cl, const struct agent_config *cfg
 	return 0;
 }
 
-/* The daemon (or --once): state dir, lock, signals, libcurl, then the loop. The exit code. */
-static int run_daemon(const struct cmdline *cl, struct agent_config *cfg)
+/* The daemon (or --once): state dir, lock, signals, then the loop with the download helper dl (libcurl is
+ * initialised). The exit code. */
+static int run_daemon(const struct cmdline *cl, struct agent_config *cfg, struct dl_helper *dl)
 {
 	int r, lock_fd, exit_code;
 
@@ -309,13 +310,7 @@ static int run_daemon(const struct cmdline *cl, struct agent_config *cfg)
 		close(lock_fd);
 		return 1;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("cannot initialise libcurl");
-		close(lock_fd);
-		return 1;
-	}
-	exit_code = agent_run(cfg, &cl->flags, cl->once, cl->no_jitter);
-	curl_global_cleanup();
+	exit_code = agent_run(cfg, &cl->flags, cl->once, cl->no_jitter, dl);
 	close(lock_fd);
 	return exit_code;
 }
@@ -324,6 +319,7 @@ int main(int argc, char **argv)
 {
 	struct cmdline cl = { .config_path = DEFAULT_CONFIG };
 	struct agent_config cfg;
+	struct dl_helper dl;
 	int r;
 
 	/* the download helper mode comes first: no lock, no config (AGENT.md §8.1) */
@@ -337,15 +333,29 @@ int main(int argc, char **argv)
 	r = parse_cmdline(argc, argv, &cl);
 	if (r >= 0)
 		return r;
+	/* the daemon initialises libcurl (and with it OpenSSL) and forks its kept download helper first, before the
+	 * configuration (tokens, credentials) is read: the helper shares those pages (see dlhelper.h) */
+	dl_helper_init(&dl);
+	if (!cl.status && !cl.check) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			log_error("cannot initialise libcurl");
+			return 1;
+		}
+		if (dl_helper_fork(&dl) < 0)
+			dl_helper_init(&dl); /* the first download starts one */
+	}
 	r = load_config(&cl, &cfg);
-	if (r != 0)
-		return r;
-	if (cl.status)
-		r = agent_print_status(&cfg, cl.json);
-	else if (cl.check)
-		r = check_config(&cl, &cfg);
-	else
-		r = run_daemon(&cl, &cfg);
-	agent_config_release(&cfg);
+	if (r == 0) {
+		if (cl.status)
+			r = agent_print_status(&cfg, cl.json);
+		else if (cl.check)
+			r = check_config(&cl, &cfg);
+		else
+			r = run_daemon(&cl, &cfg, &dl);
+		agent_config_release(&cfg);
+	}
+	dl_helper_stop(&dl);
+	if (!cl.status && !cl.check)
+		curl_global_cleanup();
 	return r;
 }
