@@ -337,14 +337,12 @@ static void *vec_slot(struct db_vec *out, int *err)
 	return memset((char *)out->v + out->n * out->size, 0, out->size);
 }
 
-int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
-	       ...)
+/* Every row of st appended to out through read; st is done. */
+static int collect_rows(struct db_stmt *st, struct db_vec *out, db_read_fn read, void *ctx)
 {
-	struct db_stmt *st;
 	void *elem;
 	int r;
 
-	QUERY_OR_RETURN(c, sql, st, fmt);
 	while ((r = db_next(st)) > 0) {
 		elem = vec_slot(out, &r);
 		if (!elem)
@@ -356,6 +354,121 @@ int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_f
 	}
 	db_done(st);
 	return r < 0 ? r : 0;
+}
+
+int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
+	       ...)
+{
+	struct db_stmt *st;
+
+	QUERY_OR_RETURN(c, sql, st, fmt);
+	return collect_rows(st, out, read, ctx);
+}
+
+/* ---- batched reads ---- */
+
+static void batch_clear(struct db_conn *c)
+{
+	for (size_t i = 0; i < c->n_batch; i++)
+		for (size_t k = 0; k < c->batch[i].n; k++)
+			free(c->batch[i].owned[k]);
+	c->n_batch = 0;
+	c->batch_failed = false;
+}
+
+/* it's parameters from fmt (s, i, z, n), texts copied */
+static int batch_params(struct db_batch_item *it, const char *fmt, va_list ap)
+{
+	for (const char *f = fmt ? fmt : ""; *f; f++) {
+		struct db_param *p;
+		const char *s;
+
+		if (it->n == DB_BATCH_PARAMS)
+			return -E2BIG;
+		p = &it->p[it->n];
+		it->owned[it->n++] = NULL;
+		switch (*f) {
+		case 's':
+			s = va_arg(ap, const char *);
+			*p = (struct db_param){ .kind = s ? 's' : 'n' };
+			if (!s)
+				break;
+			if (!(it->owned[it->n - 1] = strdup(s)))
+				return -ENOMEM;
+			p->s = it->owned[it->n - 1];
+			p->len = strlen(s);
+			break;
+		case 'i':
+			*p = (struct db_param){ .kind = 'I', .i = va_arg(ap, int64_t) };
+			break;
+		case 'z':
+			*p = (struct db_param){ .i = va_arg(ap, int64_t) };
+			p->kind = p->i ? 'I' : 'N';
+			break;
+		case 'n':
+			*p = (struct db_param){ .kind = 'n' };
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int db_batch_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx,
+		     const char *fmt, ...)
+{
+	struct db_batch_item *it;
+	va_list ap;
+	int r;
+
+	if (c->n_batch == DB_BATCH_MAX) {
+		c->batch_failed = true;
+		return -E2BIG;
+	}
+	it = &c->batch[c->n_batch++];
+	*it = (struct db_batch_item){ .sql = sql, .out = out, .out_n0 = out->n, .read = read, .ctx = ctx };
+	va_start(ap, fmt);
+	r = batch_params(it, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		c->batch_failed = true;
+	return r;
+}
+
+static int batch_each(struct db_stmt *st, struct db_batch_item *it)
+{
+	return collect_rows(st, it->out, it->read, it->ctx);
+}
+
+static const char sql_read_begin[] = "BEGIN"; /* SQLite: deferred, a read transaction until something writes */
+
+int db_batch_run(struct db_conn *c)
+{
+	const struct db_driver *drv = c->owner->drv;
+	struct db_stmt *st;
+	int r;
+
+	if (c->batch_failed) {
+		batch_clear(c);
+		return -E2BIG;
+	}
+	if (c->n_batch == 0)
+		return 0;
+	if (drv->batch) {
+		r = drv->batch(c, c->batch, c->n_batch, batch_each);
+		batch_clear(c);
+		return r;
+	}
+	r = db_exec(c, sql_read_begin, NULL);
+	for (size_t i = 0; i < c->n_batch && r >= 0; i++) {
+		r = drv->query(c, c->batch[i].sql, c->batch[i].p, c->batch[i].n, &st);
+		if (r >= 0)
+			r = batch_each(st, &c->batch[i]);
+	}
+	r = db_end(c, r < 0 ? r : 0);
+	batch_clear(c);
+	return r;
 }
 
 /* ---- rows as JSON ---- */

@@ -112,4 +112,16 @@ struct db_vec {
 int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
 	       ...);
 
+/* Reads that belong together (a ping's): db_batch_collect() queues a db_collect() (out, read and ctx must stay
+ * valid until db_batch_run(); the parameters are copied, at most DB_BATCH_PARAMS, formats s, i, z and n) and
+ * db_batch_run() runs every queued read as one read transaction: on PostgreSQL in one pipeline, one round trip
+ * (libpq pipeline mode; without it, libpq < 14 or a server < 14, one statement after the other), on SQLite inside
+ * one deferred transaction. Not inside a transaction of the caller's. At most DB_BATCH_MAX reads are queued (more
+ * fail db_batch_run with -E2BIG). db_batch_run() always empties the queue; on error the vecs may hold rows (the
+ * caller frees them as after db_collect). */
+#define DB_BATCH_MAX 16
+int db_batch_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx,
+		     const char *fmt, ...);
+int db_batch_run(struct db_conn *c);
+
 #endif
