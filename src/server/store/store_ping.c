@@ -175,7 +175,9 @@ int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen
 
 /* ---- membership ---- */
 
-static const char sql_hosts_of[] = "SELECT groupName, state, ip, accountId, hostName FROM hosts WHERE hostId = ?";
+/* in groupName order: the membership transaction changes the rows in the global order (store_sql.h) */
+static const char sql_hosts_of[] =
+	"SELECT groupName, state, ip, accountId, hostName FROM hosts WHERE hostId = ? ORDER BY groupName";
 static const char sql_host_insert[] =
 	"INSERT INTO hosts(hostName, groupName, ip, hostId, accountId, createDate, lastUpdateDate, state, canRetire) "
 	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'ACTIVE', 0) ON CONFLICT(hostId, groupName) DO NOTHING";
@@ -526,6 +528,11 @@ static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, 
 		       expect_version);
 }
 
+/* PostgreSQL: the host's rows locked in the global order (store_sql.h) before a transaction changes several of them.
+ * It takes no advisory lock, so without this a host action or the janitor changing the same rows in another order
+ * under DB_LOCK_GLOBAL could deadlock with it. */
+static const char sql_agent_lock_host[] = "SELECT envId FROM agents WHERE hostId = ? ORDER BY envId FOR UPDATE";
+
 int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
 		       struct ping_delete *deletes, size_t n_deletes)
 {
@@ -537,6 +544,9 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	r = db_begin(c, 0);
 	if (r < 0)
 		return r;
+	/* one row (and its AgentError) cannot close a cycle: only several rows need the order */
+	if (n_writes + n_deletes > 1 && db_dialect(c) == DB_PG)
+		r = db_exec(c, sql_agent_lock_host, "s", host_id);
 	for (size_t i = 0; i < n_deletes && r >= 0; i++) {
 		deletes[i].applied = false;
 		r = db_exec(c, sql_agent_delete, "ssi", host_id, deletes[i].d->env_id, deletes[i].d->expect_version);
