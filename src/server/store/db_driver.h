@@ -44,7 +44,10 @@ struct db_batch_item {
 /* Base of a driver's connection. */
 struct db_conn {
 	struct db *owner;
-	struct db_conn *next;
+	struct db_conn *next;      /* every open connection (db.conns) */
+	struct db_conn *next_idle; /* the pool's idle ones (db.idle) */
+	int depth;                 /* db_conn() calls of the holding thread not yet given back */
+	bool in_tx;                /* inside db_begin .. db_end: stays with its thread */
 	enum db_dialect dialect;
 	char errmsg[256];
 	struct db_batch_item batch[DB_BATCH_MAX];
@@ -88,9 +91,11 @@ struct db_driver {
 struct db {
 	const struct db_driver *drv;
 	char *dsn;
-	pthread_key_t key;
+	pthread_key_t key; /* the calling thread's struct db_thread (db.c) */
 	pthread_mutex_t lock;
-	struct db_conn *conns;
+	pthread_cond_t freed; /* a connection went back to the pool */
+	struct db_conn *conns, *idle;
+	int n_open, pool_size;
 	char open_errmsg[256];
 };
 

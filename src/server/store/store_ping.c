@@ -40,6 +40,11 @@ int store_ping_open(const char *dsn, struct store_ping **ret)
 	return 0;
 }
 
+void store_ping_set_pool_size(struct store_ping *p, int n)
+{
+	db_set_pool_size(p->db, n);
+}
+
 void store_ping_free(struct store_ping *p)
 {
 	if (!p)

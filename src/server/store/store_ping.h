@@ -27,6 +27,8 @@ struct store_ping;
 /* dsn: as store_open(). -EPROTONOSUPPORT for a DSN no compiled-in backend takes. */
 int store_ping_open(const char *dsn, struct store_ping **ret);
 void store_ping_free(struct store_ping *p);
+/* At most n database connections for the ping path (db_set_pool_size). */
+void store_ping_set_pool_size(struct store_ping *p, int n);
 
 /* ---- heartbeat record (§3.5) ---- */
 #define HB_FIELD_SIZE 257

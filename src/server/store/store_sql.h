@@ -52,9 +52,10 @@ struct dsql {
 #define DSQL_LOCKING(text, order, table) { text order, text order " FOR UPDATE OF " table }
 #define DSQL_JE_LOCKING(M, order, table) { M(JE_SQ) order, M(JE_PG) order " FOR UPDATE OF " table }
 
-/* The calling thread's connection, or return -EIO from the calling function. */
+/* The calling thread's connection from the pool, given back when the calling function returns (or kept by its
+ * thread while a transaction is open); or return -EIO from the calling function. */
 #define CONN_OR_FAIL(c, s)                                                                                             \
-	struct db_conn *c = db_conn((s)->db);                                                                          \
+	struct db_conn *c __attribute__((cleanup(db_conn_put))) = db_conn((s)->db);                                    \
 	if (!c)                                                                                                        \
 		return -EIO
 /* The same, inside a write transaction (db_begin(c, DB_LOCK_GLOBAL)) that the function ends with db_end(). */
