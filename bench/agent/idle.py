@@ -80,13 +80,18 @@ def proc_sample(pid):
             if k in ("VmHWM", "Threads"):
                 mem[k] = int(v.split()[0])
     mem["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    mem["helper_dirty"] = 0  # the kept download helper (a child of the agent), private dirty KiB
+    # the kept download helper (a child of the agent): its private dirty KiB, and the dirty memory the agent and its
+    # children hold together (Pss_Dirty summed: a page they share counts once, split between them; the helper is
+    # forked from the agent, so most of its dirty pages are the agent's and Private_Dirty alone would hide them)
+    mem["helper_dirty"], mem["tree_pss_dirty"] = 0, mem.get("Pss_Dirty", 0)
     for d in os.listdir("/proc"):
         try:
             if d.isdigit() and int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
                 for line in open(f"/proc/{d}/smaps_rollup"):
                     if line.startswith("Private_Dirty:"):
                         mem["helper_dirty"] += int(line.split()[1])
+                    elif line.startswith("Pss_Dirty:"):
+                        mem["tree_pss_dirty"] += int(line.split()[1])
         except (OSError, ValueError, IndexError):
             pass
     return time.monotonic(), ticks, mem
@@ -174,13 +179,12 @@ def main():
         print(f"Idle slipway-agent, one env serving examples/hello; samples start {WARMUP:g} s after the first idle "
               "ping that followed the deploy; "
               f"CPU over the idle period (user + system, clock tick {1000 // os.sysconf('SC_CLK_TCK')} ms).\n")
-        print("| mode | idle s | RSS KiB | PSS KiB | private dirty KiB | children's private dirty KiB | peak RSS KiB | "
-              "threads | fds | CPU ms | "
-              "CPU % | pings |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| mode | idle s | RSS KiB | PSS KiB | private dirty KiB | children's private dirty KiB | "
+              "dirty KiB of agent + children (Pss_Dirty sum) | peak RSS KiB | threads | fds | CPU ms | CPU % | pings |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for mode, secs, m, cpu_ms, pct, pings in rows:
             print(f"| {mode} | {secs:.0f} | {m.get('Rss', 0)} | {m.get('Pss', 0)} | {m.get('Private_Dirty', 0)} | "
-                  f"{m['helper_dirty']} | "
+                  f"{m['helper_dirty']} | {m['tree_pss_dirty']} | "
                   f"{m.get('VmHWM', 0)} | {m.get('Threads', 0)} | {m['fds']} | {cpu_ms:.0f} | {pct:.3f} | "
                   f"{pings:.0f} |")
     finally:

@@ -645,7 +645,8 @@ static int run_pass(struct agent *a, bool *ret_long_poll)
 	return r;
 }
 
-int agent_run(struct agent_config *cfg, const struct identity_source *flags, bool once, bool no_jitter)
+int agent_run(struct agent_config *cfg, const struct identity_source *flags, bool once, bool no_jitter,
+	      struct dl_helper *dl)
 {
 	struct agent a;
 	bool long_poll_mode = true; /* the first idle ping decides (§5.3) */
@@ -656,7 +657,8 @@ int agent_run(struct agent_config *cfg, const struct identity_source *flags, boo
 	a.cfg = cfg;
 	a.once = once;
 	a.flag_src = flags;
-	dl_helper_init(&a.dl);
+	a.dl = *dl;
+	dl_helper_init(dl); /* ours now */
 	agent_config_identity(cfg, &a.cfg_src);
 	metrics_init(&a.metrics);
 

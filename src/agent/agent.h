@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "dlhelper.h"
 #include "identity.h"
 
 /* Set by the SIGTERM/SIGINT handler. */
@@ -26,9 +27,11 @@ int agent_lock_take(const char *state_dir);
 /* Non-blocking probe: 1 and *ret_pid when an agent holds the lock, 0 when not, negative errno on error. */
 int agent_lock_probe(const char *state_dir, long *ret_pid);
 
-/* Run the agent (daemon or --once). flags are the identity values from the command line. Returns the process
- * exit code (0, 1 or 2). The caller holds the lock. */
-int agent_run(struct agent_config *cfg, const struct identity_source *flags, bool once, bool no_jitter);
+/* Run the agent (daemon or --once). flags are the identity values from the command line; dl is the download
+ * helper forked at the start (taken over and stopped at the end; it may hold none). Returns the process exit
+ * code (0, 1 or 2). The caller holds the lock. */
+int agent_run(struct agent_config *cfg, const struct identity_source *flags, bool once, bool no_jitter,
+	      struct dl_helper *dl);
 
 /* §15.2 --status. Returns the exit code. */
 int agent_print_status(const struct agent_config *cfg, bool json);

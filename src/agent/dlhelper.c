@@ -2,8 +2,7 @@
 /* agent/dlhelper.c: the download helper kept between downloads (see dlhelper.h): the helper's job loop and the
  * agent's handle on it. One job at a time: a SOCK_SEQPACKET message with the job's JSON and three descriptors
  * (tmp dir, env log, verdict pipe) goes to the helper, which runs it in a forked copy of itself (so no job sees
- * what an earlier one left behind), and one byte comes back (the job's exit code; bit 7 set when the helper
- * retires after it). */
+ * what an earlier one left behind), and one byte comes back (the job's exit code). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +19,6 @@
 #include "banned.h"
 
 #define JOB_MSG_MAX (192 * 1024) /* a job is a few hundred bytes; the socket buffer bounds a message */
-#define HELPER_MAX_JOBS 64	 /* then a fresh helper (jobs run in forked copies; this is belt and braces) */
-#define REPLY_RETIRE 0x80
 #define HELPER_SOCK_FD 3
 
 /* ---- the helper ----------------------------------------------------------------------------------- */
@@ -101,7 +98,6 @@ int download_server_main(void)
 {
 	char *buf = malloc(JOB_MSG_MAX + 1);
 	int sock, null_fd;
-	unsigned jobs = 0;
 
 	/* stdout and stderr are /dev/null between jobs (each job's go to its env log) */
 
@@ -118,7 +114,7 @@ int download_server_main(void)
 	(void)dup2(null_fd, STDERR_FILENO);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return DOWNLOAD_EXIT_TRANSIENT;
-	while (jobs < HELPER_MAX_JOBS) {
+	for (;;) {
 		int fds[3];
 		ssize_t n = recv_job(sock, buf, JOB_MSG_MAX, fds);
 		unsigned char reply;
@@ -132,8 +128,6 @@ int download_server_main(void)
 			break; /* EOF: the agent is gone or stops us */
 		buf[n] = '\0';
 		reply = (unsigned char)run_one(buf, (size_t)n, fds);
-		if (++jobs >= HELPER_MAX_JOBS)
-			reply |= REPLY_RETIRE;
 		if (send(sock, &reply, 1, MSG_NOSIGNAL) < 0)
 			break;
 	}
@@ -184,6 +178,30 @@ static int start(struct dl_helper *h)
 		close(sv[0]);
 		if (r == 0)
 			r = -h->p.result.exec_errno ? -h->p.result.exec_errno : -ENOEXEC;
+		dl_helper_init(h);
+		return r;
+	}
+	h->sock = sv[0];
+	return 0;
+}
+
+static int server_entry(void *arg)
+{
+	(void)arg;
+	return download_server_main();
+}
+
+int dl_helper_fork(struct dl_helper *h)
+{
+	int sv[2], r;
+
+	dl_helper_init(h);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	r = proc_fork_server(server_entry, NULL, sv[1], &h->p);
+	close(sv[1]);
+	if (r < 0) {
+		close(sv[0]);
 		dl_helper_init(h);
 		return r;
 	}
@@ -265,9 +283,7 @@ int dl_helper_reply(struct dl_helper *h, struct proc_result *ret)
 	if (n == 1) {
 		memset(ret, 0, sizeof(*ret));
 		ret->status = PROC_EXITED;
-		ret->code = b & ~REPLY_RETIRE;
-		if (b & REPLY_RETIRE)
-			dl_helper_stop(h);
+		ret->code = b;
 		return 1;
 	}
 	/* EOF or an error: the helper ended (or is ending) without an answer */

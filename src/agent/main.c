@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* agent/main.c: slipway-agent's command line (AGENT.md §1): parse flags and config, dispatch to --status,
- * --check-config or the daemon, map results to exit codes (0 clean, 1 runtime, 2 usage/config, 3 lock). */
+ * --check-config or the daemon, map results to exit codes (0 clean, 1 runtime, 2 config, 3 lock, 64 usage). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@
 #include "banned.h"
 
 #define DEFAULT_CONFIG "/etc/slipway/agent.conf"
+#define EXIT_USAGE 64 /* a bad command line (EX_USAGE, as the CLI's) */
 
 static void usage(FILE *f)
 {
@@ -45,7 +46,7 @@ static void usage(FILE *f)
 		"  -g, --group G1,G2        same as --groups\n"
 		"      --use-host-info      the host_info file in state_dir (deploy_agent_dir) must exist\n"
 		"  -e, --server_stage STAGE accepted and ignored (deprecated upstream)\n"
-		"exit codes: 0 clean stop, 1 runtime failure, 2 usage/config error, 3 lock held\n\n");
+		"exit codes: 0 clean stop, 1 runtime failure, 2 configuration error, 3 lock held, 64 usage error\n\n");
 	agent_config_print_help(f);
 }
 
@@ -102,13 +103,13 @@ static int parse_upstream_option(int opt, struct cmdline *cl)
 		fprintf(stderr, "slipway-agent: --use-facter is not supported: write the host's facts to the host_info "
 				"file (id=, hostname=, ip=, groups=, availability-zone=, tag.<key>=<value>) and use "
 				"--use-host-info\n");
-		return 2;
+		return EXIT_USAGE;
 	default:
 		return -1;
 	}
 }
 
-/* Parse argv. Returns -1 to go on, or the exit code (0 after --help/--version, 2 for a usage error). */
+/* Parse argv. Returns -1 to go on, or the exit code (0 after --help/--version, EXIT_USAGE for a usage error). */
 static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 {
 	static const struct option opts[] = {
@@ -185,24 +186,24 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 			return 0;
 		default:
 			usage(stderr);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "slipway-agent: unexpected argument '%s'\n", argv[optind]);
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (cl->no_jitter && !cl->once) {
 		fprintf(stderr, "slipway-agent: --no-jitter only goes with --once\n");
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (cl->json && !cl->status) {
 		fprintf(stderr, "slipway-agent: --json only goes with --status\n");
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (cl->daemon && cl->once) {
 		fprintf(stderr, "slipway-agent: -d/--daemon and --once exclude each other\n");
-		return 2;
+		return EXIT_USAGE;
 	}
 	/* upstream's agent without -d serves once and exits */
 	if (cl->upstream_file && !cl->daemon && !cl->status && !cl->check) {
@@ -212,7 +213,8 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 	return -1;
 }
 
-/* The log level, the config file, --server, the derived values. 0, or 2 (message printed; cfg released). */
+/* The log level, the config file, --server, the derived values. 0, or the exit code: EXIT_USAGE for a bad
+ * --log-level, 2 for the configuration (message printed; cfg released). */
 static int load_config(const struct cmdline *cl, struct agent_config *cfg)
 {
 	char err[1024] = "";
@@ -222,7 +224,7 @@ static int load_config(const struct cmdline *cl, struct agent_config *cfg)
 		r = log_level_from_string(cl->log_level);
 		if (r < 0) {
 			fprintf(stderr, "slipway-agent: invalid log level '%s'\n", cl->log_level);
-			return 2;
+			return EXIT_USAGE;
 		}
 		log_set_level((enum log_level)r);
 	}
@@ -282,8 +284,9 @@ static int check_config(const struct cmdline *cl, const struct agent_config *cfg
 	return 0;
 }
 
-/* The daemon (or --once): state dir, lock, signals, libcurl, then the loop. The exit code. */
-static int run_daemon(const struct cmdline *cl, struct agent_config *cfg)
+/* The daemon (or --once): state dir, lock, signals, then the loop with the download helper dl (libcurl is
+ * initialised). The exit code. */
+static int run_daemon(const struct cmdline *cl, struct agent_config *cfg, struct dl_helper *dl)
 {
 	int r, lock_fd, exit_code;
 
@@ -307,13 +310,7 @@ static int run_daemon(const struct cmdline *cl, struct agent_config *cfg)
 		close(lock_fd);
 		return 1;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("cannot initialise libcurl");
-		close(lock_fd);
-		return 1;
-	}
-	exit_code = agent_run(cfg, &cl->flags, cl->once, cl->no_jitter);
-	curl_global_cleanup();
+	exit_code = agent_run(cfg, &cl->flags, cl->once, cl->no_jitter, dl);
 	close(lock_fd);
 	return exit_code;
 }
@@ -322,6 +319,7 @@ int main(int argc, char **argv)
 {
 	struct cmdline cl = { .config_path = DEFAULT_CONFIG };
 	struct agent_config cfg;
+	struct dl_helper dl;
 	int r;
 
 	/* the download helper mode comes first: no lock, no config (AGENT.md §8.1) */
@@ -335,14 +333,29 @@ int main(int argc, char **argv)
 	r = parse_cmdline(argc, argv, &cl);
 	if (r >= 0)
 		return r;
-	if (load_config(&cl, &cfg) != 0)
-		return 2;
-	if (cl.status)
-		r = agent_print_status(&cfg, cl.json);
-	else if (cl.check)
-		r = check_config(&cl, &cfg);
-	else
-		r = run_daemon(&cl, &cfg);
-	agent_config_release(&cfg);
+	/* the daemon initialises libcurl (and with it OpenSSL) and forks its kept download helper first, before the
+	 * configuration (tokens, credentials) is read: the helper shares those pages (see dlhelper.h) */
+	dl_helper_init(&dl);
+	if (!cl.status && !cl.check) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			log_error("cannot initialise libcurl");
+			return 1;
+		}
+		if (dl_helper_fork(&dl) < 0)
+			dl_helper_init(&dl); /* the first download starts one */
+	}
+	r = load_config(&cl, &cfg);
+	if (r == 0) {
+		if (cl.status)
+			r = agent_print_status(&cfg, cl.json);
+		else if (cl.check)
+			r = check_config(&cl, &cfg);
+		else
+			r = run_daemon(&cl, &cfg, &dl);
+		agent_config_release(&cfg);
+	}
+	dl_helper_stop(&dl);
+	if (!cl.status && !cl.check)
+		curl_global_cleanup();
 	return r;
 }

@@ -261,8 +261,8 @@ static void pop_path(struct walk *w, size_t old)
 typedef int (*walk_entry_fn)(struct walk *w, int src_fd, int dst_fd, const char *name, const struct stat *st,
 			     int depth);
 
-/* Call entry for every entry of src_fd but . and .. (at most WALK_DEPTH_MAX levels down); what names a
- * failure to read one. */
+/* Call entry for every entry of src_fd but . and .. (at most WALK_DEPTH_MAX levels down) until one returns
+ * non-zero (returned); what names a failure to read one. */
 static int walk_dir(struct walk *w, int src_fd, int dst_fd, int depth, const char *what, walk_entry_fn entry)
 {
 	DIR *d = NULL;
@@ -289,8 +289,8 @@ static int walk_dir(struct walk *w, int src_fd, int dst_fd, int depth, const cha
 			break;
 		}
 		r = entry(w, src_fd, dst_fd, de->d_name, &st, depth);
-		if (r < 0)
-			break;
+		if (r != 0)
+			break; /* a failure, or (has_template) found */
 	}
 	if (r == 0 && errno != 0)
 		r = -errno;
@@ -427,6 +427,40 @@ static int render_entry(struct walk *w, int src_fd, int dst_fd, const char *name
 	return r < 0 ? set_err(w, r, "cannot write template", outname) : 0;
 }
 
+/* has_template's entry: 1 for a template (a regular *.tmpl file, as render_entry renders), directories searched. */
+static int find_template(struct walk *w, int src_fd, int dst_fd, const char *name, const struct stat *st, int depth)
+{
+	char outname[NAME_MAX + 1];
+	size_t old;
+	int cs, r;
+
+	(void)dst_fd;
+	if (S_ISREG(st->st_mode))
+		return strip_tmpl(name, outname, sizeof(outname)) ? 1 : 0;
+	if (!S_ISDIR(st->st_mode))
+		return 0;
+	cs = openat(src_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cs < 0)
+		return set_err(w, -errno, "cannot read", name);
+	r = push_path(w, name, &old);
+	if (r >= 0)
+		r = walk_dir(w, cs, -1, depth + 1, "cannot read", find_template);
+	pop_path(w, old);
+	close(cs);
+	return r;
+}
+
+/* 1 when the directory teletraan/ (dir_fd) holds a template anywhere, 0 when not, or a negative errno. dir_fd is
+ * read from its start again afterwards (walk_dir reads through a dup, which shares the position). */
+static int has_template(struct walk *w, int dir_fd)
+{
+	int r = walk_dir(w, dir_fd, -1, 0, "cannot read", find_template);
+
+	if (lseek(dir_fd, 0, SEEK_SET) < 0 && r >= 0)
+		r = -errno;
+	return r;
+}
+
 /* Render every *.tmpl under src_fd into dst_fd (directory names stripped too). */
 static int render_dir(struct walk *w, int src_fd, int dst_fd, int depth)
 {
@@ -468,11 +502,21 @@ int template_render_tree(const char *tree_dir, const struct template_var *vars, 
 		goto out;
 	}
 	if (have_tel && !have_tmpl) {
-		/* first staging: pristine copy, built aside and renamed so a crash leaves none or all */
+		/* first staging: pristine copy, built aside and renamed so a crash leaves none or all; a teletraan/
+		 * without templates has nothing to render now or at any later staging (the tree is the build's), so it
+		 * is not copied: a copy is a durable write per file */
 		char tmpname[64];
 		unsigned char rnd[4];
 		if (fstatat(root, "teletraan", &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = -errno;
+			goto out;
+		}
+		src = openat(root, "teletraan", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		(void)str_copy(w.path, sizeof(w.path), "teletraan");
+		r = src < 0 ? -errno : has_template(&w, src);
+		if (r <= 0) {
+			if (r < 0 && !err[0])
+				str_printf(err, errsz, "cannot read teletraan/: %s", strerror(-r));
 			goto out;
 		}
 		r = random_bytes(rnd, sizeof(rnd));
@@ -480,8 +524,7 @@ int template_render_tree(const char *tree_dir, const struct template_var *vars, 
 			goto out;
 		(void)str_printf(tmpname, sizeof(tmpname), ".teletraan_template.tmp-%02x%02x%02x%02x", rnd[0], rnd[1],
 				 rnd[2], rnd[3]);
-		src = openat(root, "teletraan", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (src < 0 || mkdirat(root, tmpname, st.st_mode & 07777) < 0 ||
+		if (mkdirat(root, tmpname, st.st_mode & 07777) < 0 ||
 		    (dst = openat(root, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 			r = -errno;
 			str_printf(err, errsz, "cannot copy teletraan/ to teletraan_template/: %s", strerror(-r));

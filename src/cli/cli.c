@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "jsonutil.h"
 #include "names.h"
+#include "parse.h"
 #include "util.h"
 #include "banned.h"
 
@@ -308,6 +309,16 @@ const char *cli_json_text(const json_t *v, char *buf, size_t size)
 	snprintf(buf, size, "%s", s ? s : "?");
 	free(s);
 	return buf;
+}
+
+int cli_page_option(struct cli *c, const char *cmd, const char *opt_name, const char *arg, int64_t max)
+{
+	int64_t n;
+
+	if (parse_i64(arg, 1, max, &n) < 0)
+		return cli_usage_error(c, "%s: bad %s '%s' (an integer from 1 to %lld)", cmd, opt_name, arg,
+				       (long long)max);
+	return 0;
 }
 
 const char *cli_json_time(const json_t *v, char *buf, size_t size)

@@ -85,6 +85,10 @@ int cli_exit_code(const struct cli *c, int r);
  * buffers of at least 65 bytes. Returns 0 or -EINVAL. */
 int cli_parse_env_stage(const char *s, char env[static 65], char stage[static 65]);
 
+/* A paging option (--page, --size) of cmd: its value must be an integer in 1..max, else a usage error naming
+ * the option (returned). */
+int cli_page_option(struct cli *c, const char *cmd, const char *opt_name, const char *arg, int64_t max);
+
 /* Print j to c->out, indented, followed by a newline. Returns 0 or -EIO. */
 int cli_print_json(struct cli *c, const json_t *j);
 /* What a create command prints: the created object with --json, else its "id" (or fallback when it

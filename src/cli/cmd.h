@@ -29,6 +29,7 @@ int cmd_dispatch(struct cli *c, const char *group, const struct cmd *table, size
 int cmd_build(struct cli *c, int argc, char **argv);
 int cmd_env(struct cli *c, int argc, char **argv);
 int cmd_deploy(struct cli *c, int argc, char **argv);
+int cmd_deploy_list(struct cli *c, int argc, char **argv);
 int cmd_promote(struct cli *c, int argc, char **argv);
 int cmd_rollback(struct cli *c, int argc, char **argv);
 int cmd_restart(struct cli *c, int argc, char **argv);

@@ -316,7 +316,6 @@ static int build_list(struct cli *c, int argc, char **argv)
 	struct url_query q = {};
 	const char *name = NULL, *commit = NULL, *branch = NULL, *page = NULL, *size = NULL;
 	json_t *builds = NULL, *b;
-	int64_t n;
 	size_t i;
 	int opt, r;
 
@@ -334,12 +333,11 @@ static int build_list(struct cli *c, int argc, char **argv)
 			break;
 		case O_PAGE:
 		case O_SIZE:
-			if (parse_i64(optarg, 1, opt == O_PAGE ? 1000000 : 1000, &n) < 0)
-				return cli_usage_error(c, "build list: bad %s '%s'", argv[optind - 1], optarg);
-			if (opt == O_PAGE)
-				page = optarg;
-			else
-				size = optarg;
+			r = cli_page_option(c, "build list", opt == O_PAGE ? "--page" : "--size", optarg,
+					    opt == O_PAGE ? 1000000 : 1000);
+			if (r < 0)
+				return r;
+			*(opt == O_PAGE ? &page : &size) = optarg;
 			break;
 		default:
 			return cli_bad_option(c, "build list", argc, argv);

@@ -24,7 +24,8 @@ static const char usage[] =
     "  --force           deploy even a build tagged BAD_BUILD\n"
     DEPLOY_WAIT_HELP
     "\n"
-    "'slipway deploy promote|rollback|restart|pause|resume ...' is the same as the command alone.\n";
+    "'slipway deploy promote|rollback|restart|pause|resume ...' is the same as the command alone;\n"
+    "'slipway deploy list ENV/STAGE' lists the stage's deploys and how each ended.\n";
 
 /* The newest build whose name is the stage's buildName (and branch, if asked). */
 static int latest_build(struct cli *c, const struct deploy_args *a, char **ret_id)
@@ -87,7 +88,7 @@ int cmd_deploy(struct cli *c, int argc, char **argv)
 	if (argc > 1) {
 		static const struct cmd verbs[] = {
 		    {"promote", cmd_promote, NULL}, {"rollback", cmd_rollback, NULL}, {"restart", cmd_restart, NULL},
-		    {"pause", cmd_pause, NULL},	    {"resume", cmd_resume, NULL},
+		    {"pause", cmd_pause, NULL},	    {"resume", cmd_resume, NULL},     {"list", cmd_deploy_list, NULL},
 		};
 		const struct cmd *verb = cmd_find(verbs, ELEMENTSOF(verbs), argv[1]);
 

@@ -237,6 +237,58 @@ int proc_run_forked(int (*fn)(void *), void *arg, struct proc_result *ret)
 	return 0;
 }
 
+/* In the copy made by proc_fork_server(): what a spawned child gets before its exec (default signals, its own
+ * session, /dev/null for stdio, extra_fd as fd 3 and nothing else open, death with the parent), then fn. */
+static void server_child(int (*fn)(void *), void *arg, int extra_fd, int null_fd, pid_t parent)
+{
+	struct sigaction sa;
+	sigset_t all;
+	int keep;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	keep = fcntl(extra_fd, F_DUPFD_CLOEXEC, HIGH_FD);
+	if (setsid() < 0 || keep < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0 ||
+	    dup2(keep, 3) < 0)
+		_exit(127);
+	if (syscall(SYS_close_range, 4U, ~0U, 0) < 0)
+		for (int fd = 4; fd < 4096; fd++)
+			(void)close(fd);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(127);
+	_exit(fn(arg) & 0xff);
+}
+
+int proc_fork_server(int (*fn)(void *), void *arg, int extra_fd, struct proc *ret)
+{
+	struct proc p = { .pid = -1, .pidfd = -1 };
+	pid_t parent = getpid(), pid;
+	sigset_t all, old;
+	int null_fd, err;
+
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return -errno;
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		server_child(fn, arg, extra_fd, null_fd, parent); /* never returns */
+	err = errno;
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	close(null_fd);
+	if (pid < 0)
+		return -err;
+	p.pid = pid;
+	p.pidfd = sys_pidfd_open(pid);
+	*ret = p;
+	return 0;
+}
+
 static int reap_nohang(struct proc *p)
 {
 	int status;

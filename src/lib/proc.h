@@ -80,6 +80,14 @@ void proc_release(struct proc *p);
  * (the agent itself never forks without exec). 0 with *ret, or a negative errno when fork failed. */
 int proc_run_forked(int (*fn)(void *), void *arg, struct proc_result *ret);
 
+/* Fork a long-lived copy of this single-threaded process that runs fn(arg) and exits with its return value, set
+ * up like a spawned child before its exec: default signals, its own session and process group, stdin, stdout and
+ * stderr on /dev/null, extra_fd as fd 3 and nothing else open, SIGTERM when we die. For a helper started before
+ * the process has read anything the helper must not hold (its configuration, secrets): the copy shares the
+ * already relocated library pages instead of loading every library again, as an exec of our binary would. 0
+ * with *ret (proc_wait/proc_terminate/proc_release as for proc_spawn), or a negative errno. */
+int proc_fork_server(int (*fn)(void *), void *arg, int extra_fd, struct proc *ret);
+
 /* Credentials of a user for proc_spec (getpwnam_r + getgrouplist, done before forking). */
 struct proc_user {
 	uid_t uid;

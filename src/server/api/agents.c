@@ -65,7 +65,14 @@ static int agents_of_deploy(struct req *r)
 		return http_fail(r, 404, NULL, "deploy '%.64s' not found", id);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read deploy");
-	k = store_agent_list_deploy(r->srv->store, json_string_value(json_object_get(dep, "envId")), id, &list);
+	/* a replaced deploy: the results its hosts had when it was replaced (recorded since schema version 5) */
+	if (!json_is_null(json_object_get(dep, "replacedByDeployId")))
+		k = store_deploy_host_results(r->srv->store, id, &list);
+	if (k >= 0 && json_array_size(list) == 0) {
+		json_decref(list);
+		list = NULL;
+		k = store_agent_list_deploy(r->srv->store, json_string_value(json_object_get(dep, "envId")), id, &list);
+	}
 	json_decref(dep);
 	if (k < 0)
 		return api_store_error(r, k, "cannot list agents");

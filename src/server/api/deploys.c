@@ -397,6 +397,20 @@ out:
 	return k;
 }
 
+/* The deploy of the path's {id} and its stage (*ret_env NULL when the stage is gone); on failure the reply is made
+ * and *ret_dep may hold the deploy (the caller frees both). */
+static int deploy_and_env(struct req *r, json_t **ret_dep, json_t **ret_env)
+{
+	int k = get_deploy(r, req_param(r, "id"), NULL, ret_dep);
+
+	if (k < 0)
+		return k;
+	k = store_env_get_by_id(r->srv->store, json_str(*ret_dep, "envId"), ret_env);
+	if (k < 0 && k != -ENOENT)
+		return api_store_error(r, k, "cannot read env stage");
+	return 0;
+}
+
 static int deploy_accept(struct req *r)
 {
 	json_t *dep = NULL, *env = NULL, *in = NULL;
@@ -404,14 +418,9 @@ static int deploy_accept(struct req *r)
 	struct deploy_input_error err;
 	int k;
 
-	k = get_deploy(r, req_param(r, "id"), NULL, &dep);
+	k = deploy_and_env(r, &dep, &env);
 	if (k < 0)
-		return k;
-	k = store_env_get_by_id(r->srv->store, json_str(dep, "envId"), &env);
-	if (k < 0 && k != -ENOENT) {
-		k = api_store_error(r, k, "cannot read env stage");
 		goto out;
-	}
 	k = http_require(r, ROLE_OPERATOR, SCOPE_ENV, env ? json_str(env, "envName") : NULL);
 	if (k < 0)
 		goto out;
@@ -444,6 +453,42 @@ static int deploy_dailycount(struct req *r)
 	return http_reply_json(r, 200, json_integer(n));
 }
 
+/* GET /v1/deploys/{id}/config: the stage's config when the deploy was created. Script and agent configs carry
+ * secrets: below OPERATOR on the deploy's env they are null and configHidden is true (as in the config history). */
+static int deploy_config(struct req *r)
+{
+	json_t *dep = NULL, *env = NULL, *cfg = NULL;
+	bool hide;
+	int k;
+
+	k = deploy_and_env(r, &dep, &env);
+	if (k < 0)
+		goto out;
+	k = store_deploy_config_get(r->srv->store, json_str(dep, "id"), &cfg);
+	if (k == -ENOENT) {
+		k = http_fail(r, 404, NULL, "deploy '%s' has no recorded config (it predates config snapshots)",
+			      json_str(dep, "id"));
+		goto out;
+	}
+	if (k < 0) {
+		k = api_store_error(r, k, "cannot read deploy config");
+		goto out;
+	}
+	hide = !env || !principal_allows(&r->principal, ROLE_OPERATOR, SCOPE_ENV, json_str(env, "envName"));
+	if (hide) {
+		(void)json_object_set_new(cfg, "scriptConfigs", json_null());
+		(void)json_object_set_new(cfg, "agentConfigs", json_null());
+	}
+	(void)json_object_set_new(cfg, "configHidden", json_boolean(hide));
+	k = http_reply_json(r, 200, cfg);
+	cfg = NULL;
+out:
+	json_decref(dep);
+	json_decref(env);
+	json_decref(cfg);
+	return k;
+}
+
 const struct route api_deploys_routes[] = {
 	{ "POST", "/v1/envs/{env}/{stage}/deploys", deploy_post, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "GET", "/v1/envs/{env}/{stage}/deploys/current", deploy_current, ROLE_READER, SCOPE_ANY, false },
@@ -455,6 +500,7 @@ const struct route api_deploys_routes[] = {
 	{ "GET", "/v1/deploys", deploy_list, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/deploys/dailycount", deploy_dailycount, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/deploys/{id}", deploy_get, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/deploys/{id}/config", deploy_config, ROLE_READER, SCOPE_ANY, false },
 	{ "PUT", "/v1/deploys/{id}", deploy_accept, ROLE_OPERATOR, SCOPE_ANY, false },
 };
 const size_t api_deploys_routes_count = ELEMENTSOF(api_deploys_routes);

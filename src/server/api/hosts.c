@@ -10,6 +10,8 @@
 #include "util.h"
 #include "banned.h"
 
+#define HOSTS_SEARCH_MAX_LIMIT 200
+
 /* lastSeen includes values the ping path still holds in memory (§3.5). */
 static void overlay_last_seen(struct server *srv, json_t *hosts)
 {
@@ -253,10 +255,41 @@ static int hosts_active(struct req *r)
 	return http_reply_json(r, 200, list);
 }
 
+/* GET /v1/hosts?nameContains=TEXT | namePrefix=TEXT [&limit=N] [&after=NAME]: host names matching TEXT, in name
+ * order, a page at a time ({"hosts", "next"}: next is the cursor of the following page, null on the last). */
+static int hosts_search(struct req *r)
+{
+	const struct query *q = req_query(r);
+	const char *contains = query_get(q, "nameContains"), *prefix = query_get(q, "namePrefix");
+	struct host_search hs = { .after = query_get(q, "after") };
+	json_t *list = NULL, *last;
+	int k;
+
+	if (!contains == !prefix)
+		return req_bad(r, contains ? "namePrefix" : "nameContains",
+			       "give one of nameContains and namePrefix (1 to 64 of A-Z a-z 0-9 . _ -)");
+	hs.prefix = prefix != NULL;
+	hs.text = prefix ? prefix : contains;
+	if (!api_host_ok(hs.text))
+		return req_bad(r, prefix ? "namePrefix" : "nameContains", "%s must be 1 to 64 of A-Z a-z 0-9 . _ -",
+			       prefix ? "namePrefix" : "nameContains");
+	if (query_int(q, "limit", 1, HOSTS_SEARCH_MAX_LIMIT, 50, &hs.limit) < 0)
+		return req_bad(r, "limit", "limit must be an integer from 1 to %d", HOSTS_SEARCH_MAX_LIMIT);
+	if (hs.after && !api_host_ok(hs.after))
+		return req_bad(r, "after", "after must be a host name (1 to 64 of A-Z a-z 0-9 . _ -)");
+	k = store_host_search(r->srv->store, &hs, &list);
+	if (k < 0)
+		return api_store_error(r, k, "cannot search hosts");
+	last = json_array_size(list) == (size_t)hs.limit ? json_array_get(list, json_array_size(list) - 1) : NULL;
+	return http_reply_json(r, 200, json_pack("{s:o,s:O?}", "hosts", list, "next",
+						 last ? json_object_get(last, "hostName") : NULL));
+}
+
 const struct route api_hosts_routes[] = {
 	{ "GET", "/v1/envs/{env}/{stage}/hosts", hosts_env, ROLE_READER, SCOPE_ANY, false },
 	{ "DELETE", "/v1/envs/{env}/{stage}/hosts", hosts_stop_env, ROLE_OPERATOR, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/{env}/{stage}/hosts/{hostName}", hosts_env, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/hosts", hosts_search, ROLE_READER, SCOPE_ANY, false },
 	{ "POST", "/v1/hosts", hosts_register, ROLE_OPERATOR, SCOPE_SYSTEM, false },
 	{ "POST", "/v1/hosts/active", hosts_active, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/hosts/{hostName}", hosts_by_name, ROLE_READER, SCOPE_ANY, false },

@@ -221,6 +221,20 @@ int store_deploy_cas(struct store *s, const json_t *deploy, const char *old_stat
 int store_deploy_finalize(struct store *s, const char *id);
 int store_deploy_append_description(struct store *s, const char *id, const char *text);
 
+/* What a deploy ran with and what it did (store_deploy_record.c), written when deploys are created: the stage's
+ * config at the deploy's creation, *ret = {deployId, envId, createDate, scriptConfigs, agentConfigs (objects or
+ * null), rollout: {maxParallel, maxParallelPct, failurePolicy, stuckThreshold, successThreshold, acceptanceType},
+ * constraint: {constraintKey, maxParallel, constraintType, constraintOrder} or null, schedule: {hostNumbers,
+ * cooldownTimes} or null}; -ENOENT for a deploy created before schema version 5. */
+int store_deploy_config_get(struct store *s, const char *deploy_id, json_t **ret);
+/* The host results recorded when the deploy was replaced (at most STORE_DEPLOY_RESULTS_MAX_HOSTS, failed hosts
+ * first): agent-row fields plus errorMessage (the error's last 1,024 bytes, failed hosts only) and recordDate;
+ * by host name; [] when none were recorded. Kept for the STORE_DEPLOY_RESULTS_MAX_DEPLOYS newest deploys of a
+ * stage. */
+int store_deploy_host_results(struct store *s, const char *deploy_id, json_t **ret);
+#define STORE_DEPLOY_RESULTS_MAX_HOSTS 10000
+#define STORE_DEPLOY_RESULTS_MAX_DEPLOYS 100
+
 /* Agents (§3.4, §4.6). */
 int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
 /* The same list appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)), without
@@ -248,6 +262,16 @@ int store_agent_host_count(struct store *s, int64_t *ret);
 /* Hosts (§3.5, §4.7). Host objects carry lastSeen / agentVersion from the heartbeat record. */
 int store_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret);
 int store_host_list(struct store *s, const char *host_name, const char *host_id, json_t **ret);
+/* Host search by name: names after q->after (NULL: from the start) that start with (prefix) or contain q->text,
+ * in name order, at most q->limit; rows {hostName, lastSeen (null: never pinged), stages (agent rows)}. */
+#define STORE_HOST_SEARCH_MAX_TEXT 64
+struct host_search {
+	const char *text; /* 1..STORE_HOST_SEARCH_MAX_TEXT bytes */
+	bool prefix;
+	const char *after;
+	int64_t limit;
+};
+int store_host_search(struct store *s, const struct host_search *q, json_t **ret);
 /* Stop flow (§5.9). env_id set: every host must have a row in it (else -ENOENT, nothing changed). */
 int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids, bool replace,
 		    const char *operator_name, int64_t now);

@@ -121,6 +121,10 @@ int store_deploy_create(struct store *s, const struct deploy_create *d, json_t *
 		if (r < 0)
 			goto out;
 	}
+	/* the config it runs with, and the per-host results of the deploy it replaces */
+	r = store_tx_deploy_record(c, d->env_id, id, prev, d->now);
+	if (r < 0)
+		goto out;
 	if (!streq_ptr(d->operator_name, "AutoPromoter")) {
 		r = db_exec(c, sql_deploy_promote_off, "si", d->env_id, d->now);
 		if (r > 0)

@@ -61,6 +61,42 @@ static const char sql_progress_provisioning[] =
 static const char sql_progress_removed[] = "SELECT hostName FROM agents WHERE envId = ? AND removed = 1 ORDER BY "
 					   "hostName";
 
+/* Host search (GET /v1/hosts): the distinct names of heartbeats (hosts that pinged) and host records, in name
+ * order, after a cursor. Each side walks its name index in order and stops after `limit` matches: a prefix reads
+ * a range of the index (on PostgreSQL the "C"-collation indexes of schema 5, so the database's collation does not
+ * matter); a substring is tested on the names walked, which may read the whole index when few names match. */
+#define HOST_SEARCH_SIDE(T, WHERE, C, AFTER, LIM)                                                                      \
+	"SELECT hostName FROM (SELECT DISTINCT hostName" C " AS hostName FROM " T " WHERE " WHERE " AND hostName" C  \
+	" > " AFTER " ORDER BY 1 LIMIT " LIM ") "
+#define HOST_SEARCH(WHERE, C, AFTER, LIM)                                                                              \
+	"SELECT n.hostName, (SELECT max(hb.lastSeen) FROM heartbeats hb WHERE hb.hostName = n.hostName) AS lastSeen, " \
+	"(SELECT count(*) FROM agents a WHERE a.hostName = n.hostName) AS stages FROM ("                               \
+	HOST_SEARCH_SIDE("heartbeats", WHERE, C, AFTER, LIM) "x UNION "                                                \
+	HOST_SEARCH_SIDE("hosts", WHERE, C, AFTER, LIM) "y) n ORDER BY 1 LIMIT " LIM
+#define PG_C " COLLATE \"C\""
+static const struct dsql sql_host_search_prefix = {
+	HOST_SEARCH("hostName >= ?1 AND hostName < ?2", "", "?3", "?4"),
+	HOST_SEARCH("hostName" PG_C " >= ?1 AND hostName" PG_C " < ?2", PG_C, "?3", "?4"),
+};
+static const struct dsql sql_host_search_contains = {
+	HOST_SEARCH("instr(hostName, ?1) > 0", "", "?2", "?3"),
+	HOST_SEARCH("strpos(hostName, ?1) > 0", PG_C, "?2", "?3"),
+};
+
+int store_host_search(struct store *s, const struct host_search *q, json_t **ret)
+{
+	char upper[STORE_HOST_SEARCH_MAX_TEXT + 2];
+	const char *after = q->after ? q->after : "";
+	CONN_OR_FAIL(c, s);
+
+	if (!q->prefix)
+		return db_list(c, false, SQL(c, sql_host_search_contains), ret, "ssi", q->text, after, q->limit);
+	/* host names are ASCII letters, digits, '.', '_' and '-', all below '~': [text, text + "~") is the prefix */
+	if (str_printf(upper, sizeof(upper), "%s~", q->text) < 0)
+		return -EINVAL;
+	return db_list(c, false, SQL(c, sql_host_search_prefix), ret, "sssi", q->text, upper, after, q->limit);
+}
+
 int store_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret)
 {
 	CONN_OR_FAIL(c, s);

@@ -94,6 +94,13 @@ struct host_tag;
 /* store_ping_tags_sync() on a connection (store_constraints.c). */
 int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
 		       size_t n_tags, int64_t now);
+/* Inside store_deploy_create's transaction (store_deploy_record.c): the stage's config snapshot of the new deploy,
+ * and the agent rows on the deploy it replaces (replaced_id, may be NULL) as that deploy's host results. */
+int store_tx_deploy_record(struct db_conn *c, const char *env_id, const char *deploy_id, const char *replaced_id,
+			   int64_t now);
+/* Inside the retention transaction: snapshots and host results of deleted deploys, and host results beyond the
+ * STORE_DEPLOY_RESULTS_MAX_DEPLOYS newest deploys of each stage. */
+int store_tx_deploy_record_prune(struct db_conn *c);
 /* Every cached token lookup is stale (store_tokens.c): after a write to the tokens table. */
 void store_token_cache_invalidate(void);
 

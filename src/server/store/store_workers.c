@@ -187,6 +187,8 @@ int store_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_
 		r = db_exec(c, sql_ret_builds, "iii", now, build_keep, build_days);
 	if (r >= 0)
 		r = db_exec(c, sql_ret_history, NULL);
+	if (r >= 0)
+		r = store_tx_deploy_record_prune(c);
 	return db_end(c, r < 0 ? r : 0);
 }
 

@@ -184,12 +184,17 @@ def test_bad_tags_are_a_config_error(server, tmp_path, tags, named):
 
 def test_upstream_flags(server, tmp_path):
     host = UpstreamHost(tmp_path, server.url, "t0ken")
+    # a bad command line is a usage error (64, EX_USAGE, as the CLI's); a bad configuration stays 2
     r = host.run("--use-facter")
-    assert r.returncode == 2 and "--use-facter is not supported" in r.stderr
+    assert r.returncode == 64 and "--use-facter is not supported" in r.stderr
     r = host.run("--no-such-flag")
-    assert r.returncode == 2 and "usage:" in r.stderr
+    assert r.returncode == 64 and "usage:" in r.stderr
     r = host.run("-d", "--once")
-    assert r.returncode == 2
+    assert r.returncode == 64
+    r = host.run("stray-argument")
+    assert r.returncode == 64 and "unexpected argument" in r.stderr
+    r = host.run("--log-level", "loud")
+    assert r.returncode == 64 and "invalid log level" in r.stderr
     # -n and -g win over host_info, as upstream's --host and --group
     r = host.run("-n", "web-8", "-g", "web-canary,web-prod")
     assert r.returncode == 0, r.stderr

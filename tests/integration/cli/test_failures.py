@@ -2,6 +2,7 @@
 # A failed deploy explains itself: --wait, status and hosts name each failing host with its step, exit code and
 # the last lines of its script output; an automatic rollback is reported as such (exit 1); a host's error goes
 # away once it succeeds; on a terminal --wait draws a bar that names failed hosts.
+import json
 import os
 import select
 import subprocess
@@ -82,6 +83,35 @@ def test_automatic_rollback_is_a_failure(cli, cli_bg, server, names, supported):
     assert f"{host.host}: PRE_DOWNLOAD failed (TOO_MANY_RETRY, exit 1)" in out, out
     failed = server.api("GET", f"/v1/deploys/{deploy_id}")[1]
     assert failed["outcome"] == "ROLLED_BACK" and failed["replacedByDeployId"] == rb["id"]
+
+    # `deploy list`: the history says how each deploy ended, newest first; the rollback names what it undid
+    r = cli("deploy", "list", f"{env}/prod")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert rows[0][:3] == ["ID", "STARTED", "(UTC)"], r.stdout
+    by_id = {row[0]: row for row in rows[1:]}
+    assert [row[0] for row in rows[1:]] == [rb["id"], deploy_id, good["id"]], r.stdout
+    assert by_id[rb["id"]][2:4] == ["ROLLBACK", good["buildId"]] and by_id[rb["id"]][-2:] == ["(from", deploy_id + ")"]
+    assert by_id[deploy_id][3] == bad and by_id[deploy_id][5:8] == ["ROLLED_BACK", "0/1", "(1"], r.stdout
+    assert by_id[good["id"]][5] == "SUCCEEDED" and by_id[good["id"]][6] == "1/1", r.stdout
+    # paging: one a page, the rest announced
+    r = cli("deploy", "list", f"{env}/prod", "--size", "1", "--page", "2")
+    assert r.returncode == 0, r.stderr
+    assert deploy_id in r.stdout and rb["id"] not in r.stdout and "(3 deploys in all: --page for more)" in r.stdout
+    got = json.loads(cli("deploy", "list", f"{env}/prod", "--json").stdout)
+    assert [d["id"] for d in got["deploys"]] == [rb["id"], deploy_id, good["id"]] and got["total"] == 3
+
+
+def test_deploy_list_refuses_bad_input(cli, names, supported):
+    env = names("dl")
+    r = cli("deploy", "list", f"{env}/prod", "--size", "0")
+    assert r.returncode == 64 and "deploy list: bad --size '0' (an integer from 1 to 1000)" in r.stderr
+    r = cli("deploy", "list")
+    assert r.returncode == 64 and "give one ENV/STAGE" in r.stderr
+    r = cli("deploy", "list", "nosuchenv/prod")
+    assert r.returncode == 68, r.stderr
+    r = cli("deploy", "list", "x/y", "--bogus")
+    assert r.returncode == 64, r.stderr
 
 
 def test_replaced_deploy_exits_2_and_names_its_successor(cli, cli_bg, server, names, supported):

@@ -191,6 +191,45 @@ static void test_render_tree(void **state)
 	assert_int_equal(download_remove_tree(root), 0);
 }
 
+/* teletraan/ without a template is not copied (nothing would ever be rendered from it); one template anywhere
+ * below it (not behind a link) is enough for the pristine copy. */
+static void test_copy_only_with_templates(void **state)
+{
+	char root[] = "/tmp/test-template-XXXXXX", err[512], path[4096], *s;
+	struct template_var vars[] = { { "port", "8080" } };
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	mk(root, "teletraan");
+	mk(root, "teletraan/conf");
+	mk(root, "elsewhere");
+	put(root, "elsewhere/app.yml.tmpl", "port: ${TELETRAAN_port}\n", 0644);
+	put(root, "teletraan/RESTARTING", "#!/bin/sh\n", 0755);
+	put(root, "teletraan/conf/.tmpl", "not a template: no name before the suffix", 0644);
+	mk(root, "teletraan/conf/dir.tmpl");
+	str_printf(path, sizeof(path), "%s/teletraan/linked", root);
+	assert_int_equal(symlink("../elsewhere", path), 0);
+	assert_int_equal(template_render_tree(root, vars, 1, err, sizeof(err)), 0);
+	str_printf(path, sizeof(path), "%s/teletraan_template", root);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	s = get(root, "teletraan/RESTARTING");
+	assert_string_equal(s, "#!/bin/sh\n");
+	free(s);
+
+	put(root, "teletraan/conf/dir.tmpl/app.yml.tmpl", "port: ${TELETRAAN_port}\n", 0644);
+	assert_int_equal(template_render_tree(root, vars, 1, err, sizeof(err)), 0);
+	s = get(root, "teletraan_template/conf/dir.tmpl/app.yml.tmpl");
+	assert_non_null(s);
+	free(s);
+	s = get(root, "teletraan/conf/dir/app.yml");
+	assert_non_null(s);
+	assert_string_equal(s, "port: 8080\n");
+	free(s);
+	assert_int_equal(download_remove_tree(root), 0);
+}
+
 static void test_open_beneath(void **state)
 {
 	char root[] = "/tmp/test-beneath-XXXXXX", path[4096];
@@ -219,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_render_cases),
 		cmocka_unit_test(test_render_binary_and_cap),
 		cmocka_unit_test(test_render_tree),
+		cmocka_unit_test(test_copy_only_with_templates),
 		cmocka_unit_test(test_open_beneath),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
