@@ -40,6 +40,11 @@ int store_ping_open(const char *dsn, struct store_ping **ret)
 	return 0;
 }
 
+void store_ping_set_pool_size(struct store_ping *p, int n)
+{
+	db_set_pool_size(p->db, n);
+}
+
 void store_ping_free(struct store_ping *p)
 {
 	if (!p)
@@ -128,35 +133,67 @@ int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
 	return r < 0 ? r : 0;
 }
 
-static const struct dsql sql_hb_seen = {
-	"UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1",
-	"UPDATE heartbeats SET lastSeen = GREATEST(lastSeen, ?2) WHERE hostId = ?1",
-};
+static const char sql_hb_seen[] = "UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1";
+/* PostgreSQL: a chunk of hosts in one statement. The rows are locked first in hostId order (the one order every
+ * multi-row write of heartbeats takes, see store_workers.c), so replicas flushing overlapping hosts, and the
+ * janitor deleting expired ones, wait for each other instead of deadlocking. */
+static const char sql_hb_seen_pg[] =
+	"WITH u AS (SELECT e->>0 AS h, (e->>1)::bigint AS s FROM json_array_elements(?::json) e), "
+	"l AS MATERIALIZED (SELECT hostId FROM heartbeats WHERE hostId IN (SELECT h FROM u) ORDER BY hostId FOR UPDATE) "
+	"UPDATE heartbeats SET lastSeen = GREATEST(heartbeats.lastSeen, u.s) FROM u "
+	"WHERE heartbeats.hostId = u.h AND heartbeats.hostId IN (SELECT hostId FROM l)";
+#define HB_FLUSH_CHUNK 2000
+
+/* v[0..n-1] as the JSON text [[hostId, lastSeen], ...] */
+static int hb_chunk_json(const struct heartbeat_seen *v, size_t n, char **ret)
+{
+	json_t *a = json_array();
+
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(a, json_pack("[sI]", v[i].host_id, (json_int_t)v[i].last_seen)) < 0) {
+			json_decref(a);
+			return -ENOMEM;
+		}
+	*ret = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return *ret ? 0 : -ENOMEM;
+}
 
 int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n)
 {
-	bool pg;
-	int r;
+	int r = 0;
 
 	if (n == 0)
 		return 0;
 	CONN_OR_FAIL(c, p);
-	/* PostgreSQL: one statement each (autocommit), so that replicas flushing overlapping hosts in another
-	 * order never deadlock; lastSeen only moves forward either way */
-	pg = db_dialect(c) == DB_PG;
-	r = pg ? 0 : db_begin(c, 0);
+	if (db_dialect(c) == DB_PG) {
+		/* one statement (its own transaction) per chunk: row locks are held for one chunk at a time */
+		for (size_t i = 0; i < n && r >= 0; i += HB_FLUSH_CHUNK) {
+			char *txt;
+
+			r = hb_chunk_json(v + i, n - i < HB_FLUSH_CHUNK ? n - i : HB_FLUSH_CHUNK, &txt);
+			if (r < 0)
+				break;
+			r = db_exec(c, sql_hb_seen_pg, "s", txt);
+			free(txt);
+		}
+		return r < 0 ? r : 0;
+	}
+	r = db_begin(c, 0);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r >= 0; i++)
-		r = db_exec(c, SQL(c, sql_hb_seen), "si", v[i].host_id, v[i].last_seen);
-	if (pg)
-		return r < 0 ? r : 0;
+		r = db_exec(c, sql_hb_seen, "si", v[i].host_id, v[i].last_seen);
 	return db_end(c, r < 0 ? r : 0);
 }
 
 /* ---- membership ---- */
 
-static const char sql_hosts_of[] = "SELECT groupName, state, ip, accountId, hostName FROM hosts WHERE hostId = ?";
+/* in groupName order: the membership transaction changes the rows in the global order (store_sql.h) */
+static const char sql_hosts_of[] =
+	"SELECT groupName, state, ip, accountId, hostName FROM hosts WHERE hostId = ? ORDER BY groupName";
 static const char sql_host_insert[] =
 	"INSERT INTO hosts(hostName, groupName, ip, hostId, accountId, createDate, lastUpdateDate, state, canRetire) "
 	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'ACTIVE', 0) ON CONFLICT(hostId, groupName) DO NOTHING";
@@ -435,6 +472,43 @@ int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agen
 	return 0;
 }
 
+int store_ping_host_load(struct store_ping *p, const char *host_id, const char *host_name, char *const *groups,
+			 size_t n_groups, struct agent_row **ret_rows, size_t *ret_n_rows, struct resolved_env **ret_envs,
+			 size_t *ret_n_envs)
+{
+	static const int tier1 = 1, tier2 = 2;
+	struct db_vec rows = { .size = sizeof(struct agent_row) }, envs = { .size = sizeof(struct resolved_env) };
+	int r;
+
+	if (n_groups + 2 > DB_BATCH_MAX) {
+		/* more groups than one batch takes: the reads one by one */
+		r = store_ping_agent_rows(p, host_id, ret_rows, ret_n_rows);
+		if (r < 0)
+			return r;
+		r = store_ping_capacity_envs(p, host_name, groups, n_groups, ret_envs, ret_n_envs);
+		if (r < 0)
+			free(*ret_rows);
+		return r;
+	}
+	CONN_OR_FAIL(c, p);
+	r = db_batch_collect(c, sql_agent_rows, &rows, agent_row_read, NULL, "s", host_id);
+	if (r >= 0)
+		r = db_batch_collect(c, sql_capacity_host, &envs, resolved_read, (void *)&tier1, "s", host_name);
+	for (size_t i = 0; i < n_groups && r >= 0; i++)
+		r = db_batch_collect(c, sql_capacity_group, &envs, resolved_read, (void *)&tier2, "s", groups[i]);
+	r = db_batch_run(c); /* also after a failed queueing: it empties the queue and fails */
+	if (r < 0) {
+		free(rows.v);
+		free(envs.v);
+		return r;
+	}
+	*ret_rows = rows.v;
+	*ret_n_rows = rows.n;
+	*ret_envs = envs.v;
+	*ret_n_envs = envs.n;
+	return 0;
+}
+
 /* ---- persisting ---- */
 
 static const char sql_agent_insert[] =
@@ -472,6 +546,11 @@ static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, 
 		       expect_version);
 }
 
+/* PostgreSQL: the host's rows locked in the global order (store_sql.h) before a transaction changes several of them.
+ * It takes no advisory lock, so without this a host action or the janitor changing the same rows in another order
+ * under DB_LOCK_GLOBAL could deadlock with it. */
+static const char sql_agent_lock_host[] = "SELECT envId FROM agents WHERE hostId = ? ORDER BY envId FOR UPDATE";
+
 int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
 		       struct ping_delete *deletes, size_t n_deletes)
 {
@@ -483,6 +562,9 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	r = db_begin(c, 0);
 	if (r < 0)
 		return r;
+	/* one row (and its AgentError) cannot close a cycle: only several rows need the order */
+	if (n_writes + n_deletes > 1 && db_dialect(c) == DB_PG)
+		r = db_exec(c, sql_agent_lock_host, "s", host_id);
 	for (size_t i = 0; i < n_deletes && r >= 0; i++) {
 		deletes[i].applied = false;
 		r = db_exec(c, sql_agent_delete, "ssi", host_id, deletes[i].d->env_id, deletes[i].d->expect_version);
