@@ -11,6 +11,8 @@
 # that the tuple count is what the pings themselves write; the flusher's own cost is one batched UPDATE per replica
 # per heartbeat_flush_period (10 s) of the hosts that pinged it, whatever their ping rate.
 # Cluster: SLIPWAY_TEST_PG_DSN if set, else a throwaway one (scripts/pg-test.sh) started and stopped here.
+# Before/after in one run: BENCH_PG_BEFORE=<another build directory> adds the PostgreSQL rows of that build's
+# slipway-server, each measured right before the same row of SLIPWAY_BUILD_DIR's.
 # Prints a Markdown table on stdout, progress on stderr.
 import os
 import secrets
@@ -27,6 +29,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "ping"))
 import bench as ping  # noqa: E402  (bench/ping/bench.py: Srv helpers, seed, wrk)
 
 HOSTS = int(os.environ.get("BENCH_PG_HOSTS", "10000"))
+BEFORE = os.environ.get("BENCH_PG_BEFORE", "").strip()
 SECONDS = int(os.environ.get("BENCH_PG_SECONDS", "10"))
 SETTLE = 12  # > PostgreSQL's 10 s idle stats flush of a backend and > heartbeat_flush_period
 
@@ -76,6 +79,25 @@ def pg_stats(admin_dsn, name):
     return row
 
 
+def backend_cpu(admin_dsn, name, pids=None):
+    """CPU seconds of the PostgreSQL backends serving database name (pids: those, else the ones connected now;
+    readable when the bench runs as root or as the cluster's owner), and their pids."""
+    if pids is None:
+        c = pg_connect(admin_dsn)
+        with c.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))
+            pids = [r[0] for r in cur.fetchall()]
+        c.close()
+    total = 0.0
+    for pid in pids:
+        try:
+            f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total, pids
+
+
 def run(kind, replicas, base_dsn, tmp):
     """kind: sqlite or pg. Returns the row of the table."""
     name = None
@@ -95,7 +117,7 @@ def run(kind, replicas, base_dsn, tmp):
     try:
         first = servers[0]
         env, dep = ping.make_stage(first)
-        log("pg bench: %s x%d: seeding %d hosts" % (kind, replicas, HOSTS))
+        log("pg bench: %s x%d (%s): seeding %d hosts" % (kind, replicas, ping.SERVER, HOSTS))
         now = int(time.time() * 1000)
         if kind == "pg":
             seed_pg(db, HOSTS, env["id"], dep["id"], now)
@@ -123,9 +145,12 @@ def run(kind, replicas, base_dsn, tmp):
         writes0 = sum(s.metric("slipway_ping_writes_total") for s in servers)
         cpu0 = [s.cpu_s() for s in servers]
         stats0 = pg_stats(admin, name) if kind == "pg" else None
+        pg_cpu0, pids = backend_cpu(admin, name) if kind == "pg" else (0.0, [])
         log("pg bench: %s x%d: measuring %ds" % (kind, replicas, SECONDS))
         res = wrk_all(SECONDS)
         cpu = sum(s.cpu_s() - c0 for s, c0 in zip(servers, cpu0))
+        pg_cpu = backend_cpu(admin, name, pids)[0] - pg_cpu0 if kind == "pg" else None
+        rss_mb = max(s.rss_kb()[0] for s in servers) / 1024
         requests = sum(r["requests"] for r in res)
         rps = sum(r["rps"] for r in res)
         writes = sum(s.metric("slipway_ping_writes_total") for s in servers) - writes0
@@ -137,7 +162,9 @@ def run(kind, replicas, base_dsn, tmp):
         errors = sum(r["errors"] + r["non2xx"] for r in res)
         return {"kind": kind, "replicas": replicas, "rps": rps, "p50": max(r["p50_ms"] for r in res),
                 "p99": max(r["p99_ms"] for r in res), "cpu_us": cpu * 1e6 / max(1, requests), "requests": requests,
-                "writes": writes, "commits": commits, "tuples": tuples, "errors": errors, "cmd": res[0]["cmd"]}
+                "writes": writes, "pg_cpu_us": None if pg_cpu is None else pg_cpu * 1e6 / max(1, requests),
+                "rss_mb": rss_mb, "conns": len(pids), "commits": commits, "tuples": tuples, "errors": errors,
+                "cmd": res[0]["cmd"]}
     finally:
         for s in servers:
             if s.proc and s.proc.poll() is None:
@@ -163,24 +190,35 @@ def main():
         base = subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "start", cluster + "/pg", str(free_port())],
                               check=True, capture_output=True, text=True).stdout.strip()
     rows = []
+    after = ping.SERVER
+    runs = [("sqlite", 1, "after")]
+    for replicas in (1, 2):
+        runs += ([("pg", replicas, "before")] if BEFORE else []) + [("pg", replicas, "after")]
     try:
-        for kind, replicas in (("sqlite", 1), ("pg", 1), ("pg", 2)):
+        for kind, replicas, build in runs:
+            ping.SERVER = os.path.join(BEFORE, "src/server/slipway-server") if build == "before" else after
             with tempfile.TemporaryDirectory(prefix="slipway-bench-pg-") as tmp:
                 rows.append(run(kind, replicas, base, tmp))
+                rows[-1]["build"] = build
     finally:
         if cluster:
             subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "stop", cluster + "/pg"], check=False)
             subprocess.run(["rm", "-rf", cluster], check=False)
-    print("| database | replicas | hosts | idle pings/s (total) | p50 ms | p99 ms | server CPU µs/ping | "
-          "synchronous ping writes (server) | PostgreSQL transactions (read-only included) | "
+    print("| build | database | replicas | hosts | idle pings/s (total) | p50 ms | p99 ms | server CPU µs/ping | "
+          "PostgreSQL backend CPU µs/ping | RSS MB per replica | PostgreSQL connections | "
+          "synchronous ping writes (server) | "
+          "PostgreSQL transactions (read-only included) | "
           "PostgreSQL tuples written | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         pgc = "-" if r["commits"] is None else "%d (%.4f/ping)" % (r["commits"], r["commits"] / max(1, r["requests"]))
         pgt = "-" if r["tuples"] is None else "%d (%.4f/ping)" % (r["tuples"], r["tuples"] / max(1, r["requests"]))
-        print("| %s | %d | %d | %.0f | %.2f | %.2f | %.0f | %d | %s | %s | %d |" % (
-            "SQLite" if r["kind"] == "sqlite" else "PostgreSQL", r["replicas"], HOSTS, r["rps"], r["p50"], r["p99"],
-            r["cpu_us"], r["writes"], pgc, pgt, r["errors"]))
+        print("| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.0f | %s | %.1f | %s | %d | %s | %s | %d |" % (
+            r["build"] if BEFORE else "-", "SQLite" if r["kind"] == "sqlite" else "PostgreSQL", r["replicas"], HOSTS,
+            r["rps"], r["p50"], r["p99"],
+            r["cpu_us"], "-" if r["pg_cpu_us"] is None else "%.0f" % r["pg_cpu_us"], r["rss_mb"],
+            "-" if r["kind"] == "sqlite" else str(r["conns"]), r["writes"], pgc, pgt,
+            r["errors"]))
     print()
     print("Load average at the end: %s (shared 2-core machine: the client wrk processes, PostgreSQL and the "
           "replicas share the same cores, so a second replica adds no CPU here; it shows that replicas on one "

@@ -68,6 +68,8 @@ static const struct cfg_entry server_table[] = {
 	{ "public_url", CFG_STRING, 0, 0, NULL, O(public_url),
 	  "scheme://host[:port] browsers use; proxy users' writes must come from this origin" },
 	{ "http_threads", CFG_INT, 1, 256, "4", O(http_threads), "libmicrohttpd thread pool size (ours)" },
+	{ "db_pool_size", CFG_INT, 1, 1000, "16", O(db_pool_size),
+	  "database connections open at most, each for the API and workers and for the ping path (ours)" },
 	{ "tls_cert", CFG_STRING, 0, 0, NULL, O(tls_cert), NULL },
 	{ "tls_key", CFG_STRING, 0, 0, NULL, O(tls_key), NULL },
 	{ "transition_period", CFG_SECONDS, 1, DAY, "30", O(transition_period), NULL },

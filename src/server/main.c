@@ -261,6 +261,7 @@ static int open_database(struct server *srv, const char *db_path, int *lock_fd)
 	r = store_open(srv->cfg.db, &srv->store);
 	if (r < 0)
 		return log_error_errno(r, "cannot open database '%s'", dsn_redact(srv->cfg.db, dsn, sizeof(dsn)));
+	store_set_pool_size(srv->store, (int)srv->cfg.db_pool_size);
 	log_info("database '%s'", dsn_redact(srv->cfg.db, dsn, sizeof(dsn)));
 	return 0;
 }

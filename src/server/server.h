@@ -25,6 +25,7 @@ struct server_config {
 	char *log_level;
 	uint64_t max_body_bytes, max_ping_body_bytes;
 	int64_t max_connections, per_ip_connection_limit, connection_timeout, request_read_timeout, http_threads;
+	int64_t db_pool_size;
 	int64_t overload_connections, overload_retry_after; /* a ping past this many open connections: 503 */
 	char *public_url; /* the origin browsers use (CSRF check of proxy users), empty: the request's Host */
 	char *tls_cert, *tls_key;

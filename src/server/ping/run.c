@@ -93,10 +93,8 @@ static int load_stages(struct ping_state *ps, struct run *run, bool verbose)
 	size_t n_conflicts = 0, n_unknown;
 	int r;
 
-	r = store_ping_agent_rows(ps->store, pr->host_id, &run->rows, &run->n_rows);
-	if (r < 0)
-		return r;
-	r = store_ping_capacity_envs(ps->store, run->host_name, pr->groups, pr->n_groups, &run->cand, &run->n_cand);
+	r = store_ping_host_load(ps->store, pr->host_id, run->host_name, pr->groups, pr->n_groups, &run->rows,
+				 &run->n_rows, &run->cand, &run->n_cand);
 	if (r < 0)
 		return r;
 	r = engine_resolve_envs(run->cand, run->n_cand, run->rows, run->n_rows, &run->envs, &run->n_envs,

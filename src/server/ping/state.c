@@ -161,6 +161,7 @@ struct ping_state *ping_state_get(struct server *srv)
 		(void)log_error_errno(r, "ping: cannot open the database '%s'", dsn_redact(srv->cfg.db, dsn, sizeof(dsn)));
 		goto fail;
 	}
+	store_ping_set_pool_size(ps->store, (int)srv->cfg.db_pool_size);
 	r = store_event_last_seq(srv->store, &ps->event_seq);
 	if (r < 0) {
 		(void)server_db_error(srv, r, "reading the wake event sequence");

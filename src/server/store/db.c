@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "db_driver.h"
@@ -31,29 +32,40 @@ bool db_dsn_supported(const char *dsn)
 	return false;
 }
 
-static void conn_unlink(struct db *d, struct db_conn *c)
+/* What a thread has of one database: the connection it holds, and the last error of one it gave back. */
+struct db_thread {
+	struct db_conn *c;
+	char errmsg[sizeof(((struct db_conn *)NULL)->errmsg)];
+};
+
+/* Back to the pool (d->lock held). */
+static void pool_push(struct db *d, struct db_conn *c)
 {
-	pthread_mutex_lock(&d->lock);
-	for (struct db_conn **p = &d->conns; *p; p = &(*p)->next)
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-	pthread_mutex_unlock(&d->lock);
+	c->next_idle = d->idle;
+	d->idle = c;
+	pthread_cond_signal(&d->freed);
 }
 
-static void conn_thread_exit(void *p)
+static void thread_exit(void *p)
 {
-	struct db_conn *c = p;
-	struct db *d = c->owner;
+	struct db_thread *t = p;
+	struct db_conn *c = t->c;
 
-	conn_unlink(d, c);
-	d->drv->disconnect(c);
+	if (c) {
+		if (c->in_tx)
+			db_rollback(c);
+		c->depth = 0;
+		pthread_mutex_lock(&c->owner->lock);
+		pool_push(c->owner, c);
+		pthread_mutex_unlock(&c->owner->lock);
+	}
+	free(t);
 }
 
 int db_open(const char *dsn, struct db **ret)
 {
 	const struct db_driver *drv = NULL;
+	pthread_condattr_t ca;
 	struct db *d;
 
 	for (size_t i = 0; dsn && i < ELEMENTSOF(drivers) && !drv; i++)
@@ -65,15 +77,27 @@ int db_open(const char *dsn, struct db **ret)
 	if (!d)
 		return -ENOMEM;
 	d->drv = drv;
+	d->pool_size = DB_POOL_SIZE_DEFAULT;
 	d->dsn = strdup(dsn);
-	if (!d->dsn || pthread_key_create(&d->key, conn_thread_exit) != 0) {
+	if (!d->dsn || pthread_key_create(&d->key, thread_exit) != 0) {
 		free(d->dsn);
 		free(d);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->freed, &ca);
+	pthread_condattr_destroy(&ca);
 	*ret = d;
 	return 0;
+}
+
+void db_set_pool_size(struct db *d, int pool_size)
+{
+	pthread_mutex_lock(&d->lock);
+	d->pool_size = pool_size > 0 ? pool_size : 1;
+	pthread_mutex_unlock(&d->lock);
 }
 
 void db_free(struct db *d)
@@ -83,44 +107,133 @@ void db_free(struct db *d)
 	if (!d)
 		return;
 	/* threads that used the database have exited or will never use it again */
+	free(pthread_getspecific(d->key));
 	(void)pthread_key_delete(d->key);
 	for (c = d->conns; c; c = next) {
 		next = c->next;
 		d->drv->disconnect(c);
 	}
+	pthread_cond_destroy(&d->freed);
 	pthread_mutex_destroy(&d->lock);
 	free(d->dsn);
 	free(d);
 }
 
-struct db_conn *db_conn(struct db *d)
+/* An idle connection, a new one while fewer than pool_size are open, or the first given back within
+ * DB_POOL_WAIT_MS; NULL otherwise. */
+static struct db_conn *pool_take(struct db *d)
 {
-	struct db_conn *c = pthread_getspecific(d->key);
+	struct timespec until;
+	struct db_conn *c = NULL;
+	bool open_new = false;
 
-	if (c) {
-		if (d->drv->check && d->drv->check(c) < 0)
-			return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += DB_POOL_WAIT_MS / 1000;
+	pthread_mutex_lock(&d->lock);
+	while (!d->idle && d->n_open >= d->pool_size)
+		if (pthread_cond_timedwait(&d->freed, &d->lock, &until) != 0)
+			break;
+	if (d->idle) {
+		c = d->idle;
+		d->idle = c->next_idle;
+	} else if (d->n_open < d->pool_size) {
+		d->n_open++; /* reserved while connecting */
+		open_new = true;
+	} else
+		(void)str_printf(d->open_errmsg, sizeof(d->open_errmsg),
+				 "all %d database connections busy for %d ms (db_pool_size)", d->pool_size,
+				 DB_POOL_WAIT_MS);
+	pthread_mutex_unlock(&d->lock);
+	if (!open_new)
 		return c;
-	}
-	if (d->drv->connect(d, &c) < 0)
+	if (d->drv->connect(d, &c) < 0) {
+		pthread_mutex_lock(&d->lock);
+		d->n_open--;
+		pthread_cond_signal(&d->freed);
+		pthread_mutex_unlock(&d->lock);
 		return NULL;
+	}
 	c->owner = d;
 	c->dialect = d->drv->dialect;
 	pthread_mutex_lock(&d->lock);
 	c->next = d->conns;
 	d->conns = c;
 	pthread_mutex_unlock(&d->lock);
-	(void)pthread_setspecific(d->key, c);
 	return c;
+}
+
+static struct db_thread *thread_of(struct db *d)
+{
+	struct db_thread *t = pthread_getspecific(d->key);
+
+	if (t)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (t && pthread_setspecific(d->key, t) != 0) {
+		free(t);
+		t = NULL;
+	}
+	return t;
+}
+
+struct db_conn *db_conn(struct db *d)
+{
+	struct db_thread *t = thread_of(d);
+	struct db_conn *c;
+
+	if (!t)
+		return NULL;
+	if (!t->c) {
+		c = pool_take(d);
+		if (!c) {
+			t->errmsg[0] = 0; /* db_errmsg: the pool's or the connect's message */
+			return NULL;
+		}
+		c->depth = 0;
+		c->errmsg[0] = 0;
+		t->c = c;
+	}
+	c = t->c;
+	if (d->drv->check && d->drv->check(c) < 0) {
+		if (c->depth == 0)
+			db_conn_put(&c);
+		return NULL;
+	}
+	c->depth++;
+	return c;
+}
+
+void db_conn_put(struct db_conn **pc)
+{
+	struct db_conn *c = *pc;
+	struct db_thread *t;
+	struct db *d;
+
+	if (!c)
+		return;
+	d = c->owner;
+	if (c->depth > 0)
+		c->depth--;
+	if (c->depth > 0 || c->in_tx)
+		return;
+	t = pthread_getspecific(d->key);
+	if (t && t->c == c) {
+		memcpy(t->errmsg, c->errmsg, sizeof(t->errmsg));
+		t->c = NULL;
+	}
+	pthread_mutex_lock(&d->lock);
+	pool_push(d, c);
+	pthread_mutex_unlock(&d->lock);
 }
 
 const char *db_errmsg(struct db *d)
 {
-	struct db_conn *c = pthread_getspecific(d->key);
+	struct db_thread *t = pthread_getspecific(d->key);
+	const char *own = t && t->c ? t->c->errmsg : t ? t->errmsg : "";
 
-	if (!c || (!c->errmsg[0] && d->open_errmsg[0]))
-		return d->open_errmsg[0] ? d->open_errmsg : "no database connection";
-	return c->errmsg[0] ? c->errmsg : "no error";
+	if (!own[0])
+		return d->open_errmsg[0] ? d->open_errmsg : "no error";
+	return own;
 }
 
 enum db_dialect db_dialect(const struct db_conn *c)
@@ -337,14 +450,12 @@ static void *vec_slot(struct db_vec *out, int *err)
 	return memset((char *)out->v + out->n * out->size, 0, out->size);
 }
 
-int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
-	       ...)
+/* Every row of st appended to out through read; st is done. */
+static int collect_rows(struct db_stmt *st, struct db_vec *out, db_read_fn read, void *ctx)
 {
-	struct db_stmt *st;
 	void *elem;
 	int r;
 
-	QUERY_OR_RETURN(c, sql, st, fmt);
 	while ((r = db_next(st)) > 0) {
 		elem = vec_slot(out, &r);
 		if (!elem)
@@ -356,6 +467,121 @@ int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_f
 	}
 	db_done(st);
 	return r < 0 ? r : 0;
+}
+
+int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
+	       ...)
+{
+	struct db_stmt *st;
+
+	QUERY_OR_RETURN(c, sql, st, fmt);
+	return collect_rows(st, out, read, ctx);
+}
+
+/* ---- batched reads ---- */
+
+static void batch_clear(struct db_conn *c)
+{
+	for (size_t i = 0; i < c->n_batch; i++)
+		for (size_t k = 0; k < c->batch[i].n; k++)
+			free(c->batch[i].owned[k]);
+	c->n_batch = 0;
+	c->batch_failed = false;
+}
+
+/* it's parameters from fmt (s, i, z, n), texts copied */
+static int batch_params(struct db_batch_item *it, const char *fmt, va_list ap)
+{
+	for (const char *f = fmt ? fmt : ""; *f; f++) {
+		struct db_param *p;
+		const char *s;
+
+		if (it->n == DB_BATCH_PARAMS)
+			return -E2BIG;
+		p = &it->p[it->n];
+		it->owned[it->n++] = NULL;
+		switch (*f) {
+		case 's':
+			s = va_arg(ap, const char *);
+			*p = (struct db_param){ .kind = s ? 's' : 'n' };
+			if (!s)
+				break;
+			if (!(it->owned[it->n - 1] = strdup(s)))
+				return -ENOMEM;
+			p->s = it->owned[it->n - 1];
+			p->len = strlen(s);
+			break;
+		case 'i':
+			*p = (struct db_param){ .kind = 'I', .i = va_arg(ap, int64_t) };
+			break;
+		case 'z':
+			*p = (struct db_param){ .i = va_arg(ap, int64_t) };
+			p->kind = p->i ? 'I' : 'N';
+			break;
+		case 'n':
+			*p = (struct db_param){ .kind = 'n' };
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int db_batch_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx,
+		     const char *fmt, ...)
+{
+	struct db_batch_item *it;
+	va_list ap;
+	int r;
+
+	if (c->n_batch == DB_BATCH_MAX) {
+		c->batch_failed = true;
+		return -E2BIG;
+	}
+	it = &c->batch[c->n_batch++];
+	*it = (struct db_batch_item){ .sql = sql, .out = out, .out_n0 = out->n, .read = read, .ctx = ctx };
+	va_start(ap, fmt);
+	r = batch_params(it, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		c->batch_failed = true;
+	return r;
+}
+
+static int batch_each(struct db_stmt *st, struct db_batch_item *it)
+{
+	return collect_rows(st, it->out, it->read, it->ctx);
+}
+
+static const char sql_read_begin[] = "BEGIN"; /* SQLite: deferred, a read transaction until something writes */
+
+int db_batch_run(struct db_conn *c)
+{
+	const struct db_driver *drv = c->owner->drv;
+	struct db_stmt *st;
+	int r;
+
+	if (c->batch_failed) {
+		batch_clear(c);
+		return -E2BIG;
+	}
+	if (c->n_batch == 0)
+		return 0;
+	if (drv->batch) {
+		r = drv->batch(c, c->batch, c->n_batch, batch_each);
+		batch_clear(c);
+		return r;
+	}
+	r = db_exec(c, sql_read_begin, NULL);
+	for (size_t i = 0; i < c->n_batch && r >= 0; i++) {
+		r = drv->query(c, c->batch[i].sql, c->batch[i].p, c->batch[i].n, &st);
+		if (r >= 0)
+			r = batch_each(st, &c->batch[i]);
+	}
+	r = db_end(c, r < 0 ? r : 0);
+	batch_clear(c);
+	return r;
 }
 
 /* ---- rows as JSON ---- */
@@ -626,7 +852,10 @@ static const char sql_rollback[] = "ROLLBACK";
 
 int db_begin(struct db_conn *c, int64_t lock_key)
 {
-	return c->owner->drv->begin(c, lock_key);
+	int r = c->owner->drv->begin(c, lock_key);
+
+	c->in_tx = r >= 0;
+	return r;
 }
 
 void db_rollback(struct db_conn *c)
@@ -636,6 +865,7 @@ void db_rollback(struct db_conn *c)
 	memcpy(saved, c->errmsg, sizeof(saved));
 	(void)db_exec(c, sql_rollback, NULL);
 	memcpy(c->errmsg, saved, sizeof(saved));
+	c->in_tx = false;
 }
 
 int db_end(struct db_conn *c, int r)
@@ -651,6 +881,7 @@ int db_end(struct db_conn *c, int r)
 		db_rollback(c);
 		return k;
 	}
+	c->in_tx = false;
 	return r;
 }
 

@@ -38,9 +38,18 @@ struct db_stmt;
  * is not touched (see db_migrate). -EPROTONOSUPPORT for a DSN no compiled-in driver takes. */
 int db_open(const char *dsn, struct db **ret);
 void db_free(struct db *d);
+/* The connection pool: at most pool_size connections are open (DB_POOL_SIZE_DEFAULT until set; set it before
+ * the first db_conn()). A thread takes one with db_conn() and gives it back with db_conn_put(); nested db_conn()
+ * calls of one thread get the same connection (counted), and a connection inside a transaction stays with its
+ * thread until db_end(). When every connection is taken, db_conn() waits up to DB_POOL_WAIT_MS for one. */
+#define DB_POOL_SIZE_DEFAULT 16
+#define DB_POOL_WAIT_MS 5000
+void db_set_pool_size(struct db *d, int pool_size);
 /* The calling thread's connection (opened on first use, reconnected after a lost connection); NULL on
  * failure (db_errmsg says why). */
 struct db_conn *db_conn(struct db *d);
+/* Give back the connection *pc of a db_conn() (NULL: nothing); usable as __attribute__((cleanup)). */
+void db_conn_put(struct db_conn **pc);
 const char *db_errmsg(struct db *d);
 enum db_dialect db_dialect(const struct db_conn *c);
 /* Is dsn one a driver takes? */
@@ -111,5 +120,17 @@ struct db_vec {
 /* Every row of sql appended to out through read (stopping at DB_STOP or when a fixed out is full). */
 int db_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx, const char *fmt,
 	       ...);
+
+/* Reads that belong together (a ping's): db_batch_collect() queues a db_collect() (out, read and ctx must stay
+ * valid until db_batch_run(); the parameters are copied, at most DB_BATCH_PARAMS, formats s, i, z and n) and
+ * db_batch_run() runs every queued read as one read transaction: on PostgreSQL in one pipeline, one round trip
+ * (libpq pipeline mode; without it, libpq < 14 or a server < 14, one statement after the other), on SQLite inside
+ * one deferred transaction. Not inside a transaction of the caller's. At most DB_BATCH_MAX reads are queued (more
+ * fail db_batch_run with -E2BIG). db_batch_run() always empties the queue; on error the vecs may hold rows (the
+ * caller frees them as after db_collect). */
+#define DB_BATCH_MAX 16
+int db_batch_collect(struct db_conn *c, const char *sql, struct db_vec *out, db_read_fn read, void *ctx,
+		     const char *fmt, ...);
+int db_batch_run(struct db_conn *c);
 
 #endif

@@ -27,12 +27,32 @@ enum db_col_type {
 	DB_COL_BOOL,
 };
 
+/* One read queued by db_batch_collect(): its statement, its parameters (texts copied into owned) and where its
+ * rows go. */
+#define DB_BATCH_PARAMS 4
+struct db_batch_item {
+	const char *sql;
+	struct db_param p[DB_BATCH_PARAMS];
+	char *owned[DB_BATCH_PARAMS];
+	size_t n;
+	struct db_vec *out;
+	size_t out_n0; /* out->n when queued: a retried batch starts from there again */
+	db_read_fn read;
+	void *ctx;
+};
+
 /* Base of a driver's connection. */
 struct db_conn {
 	struct db *owner;
-	struct db_conn *next;
+	struct db_conn *next;      /* every open connection (db.conns) */
+	struct db_conn *next_idle; /* the pool's idle ones (db.idle) */
+	int depth;                 /* db_conn() calls of the holding thread not yet given back */
+	bool in_tx;                /* inside db_begin .. db_end: stays with its thread */
 	enum db_dialect dialect;
 	char errmsg[256];
+	struct db_batch_item batch[DB_BATCH_MAX];
+	size_t n_batch;
+	bool batch_failed; /* a read could not be queued: db_batch_run fails */
 };
 
 /* Base of a driver's cursor. */
@@ -61,14 +81,21 @@ struct db_driver {
 	size_t (*col_bytes)(struct db_stmt *st, int i);
 	int (*script)(struct db_conn *c, const char *sql);
 	int (*begin)(struct db_conn *c, int64_t lock_key);
+	/* Run the queued reads items[0..n-1] as one read transaction, calling each() with the cursor of every
+	 * item's result in order (each() releases it with db_done). NULL: db.c runs them one after the other
+	 * inside BEGIN ... COMMIT. */
+	int (*batch)(struct db_conn *c, struct db_batch_item *items, size_t n,
+		     int (*each)(struct db_stmt *st, struct db_batch_item *it));
 };
 
 struct db {
 	const struct db_driver *drv;
 	char *dsn;
-	pthread_key_t key;
+	pthread_key_t key; /* the calling thread's struct db_thread (db.c) */
 	pthread_mutex_t lock;
-	struct db_conn *conns;
+	pthread_cond_t freed; /* a connection went back to the pool */
+	struct db_conn *conns, *idle;
+	int n_open, pool_size;
 	char open_errmsg[256];
 };
 

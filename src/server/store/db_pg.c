@@ -53,6 +53,7 @@ struct pg_stmt {
 	int row, n_rows;
 	int n_cols;
 	char **names; /* restored column names, built from the first result */
+	bool pinned;  /* queued in the running pipeline: not evicted from the cache */
 };
 
 struct pg_conn {
@@ -375,13 +376,70 @@ static int prep(struct pg_conn *c, const char *sql, const struct db_param *p, si
 	}
 	PQclear(res);
 	if (c->n_cache == PG_STMT_CACHE_MAX) {
-		/* cache full: forget the oldest statement (its server side stays until the session ends) */
-		stmt_free(c->cache[0]);
-		memmove(&c->cache[0], &c->cache[1], sizeof(c->cache[0]) * (PG_STMT_CACHE_MAX - 1));
+		/* cache full: forget the oldest statement not queued in a pipeline (its server side stays until the
+		 * session ends) */
+		size_t k = 0;
+
+		while (c->cache[k]->pinned)
+			k++;
+		stmt_free(c->cache[k]);
+		memmove(&c->cache[k], &c->cache[k + 1], sizeof(c->cache[0]) * (PG_STMT_CACHE_MAX - 1 - k));
 		c->n_cache--;
 	}
 	c->cache[c->n_cache++] = e;
 	*ret = e;
+	return 0;
+}
+
+/* The texts of parameters p[0..n-1] (numbers printed into nums). */
+static void param_values(const struct db_param *p, size_t n, const char **values, char (*nums)[32])
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i].kind) {
+		case 's':
+			/* text parameters are NUL-terminated C strings (JSON strings with NUL are rejected upstream) */
+			values[i] = p[i].s;
+			break;
+		case 'i':
+		case 'I':
+			(void)snprintf(nums[i], sizeof(nums[i]), "%" PRId64, p[i].i);
+			values[i] = nums[i];
+			break;
+		case 'd':
+			(void)snprintf(nums[i], sizeof(nums[i]), "%.17g", p[i].d);
+			values[i] = nums[i];
+			break;
+		default:
+			values[i] = NULL;
+			break;
+		}
+	}
+}
+
+/* res (taken) becomes e's cursor, or the error it carries is returned (res cleared). */
+static int stmt_result(struct pg_conn *c, struct pg_stmt *e, PGresult *res)
+{
+	int r;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = map_result(c, res);
+		PQclear(res);
+		return r;
+	}
+	e->res = res;
+	e->row = -1;
+	e->n_rows = PQntuples(res);
+	if (!e->names && PQnfields(res) > 0) {
+		int nf = PQnfields(res);
+
+		e->names = calloc((size_t)nf, sizeof(char *));
+		if (!e->names)
+			return -ENOMEM;
+		e->n_cols = nf;
+		for (int i = 0; i < nf; i++)
+			if (!(e->names[i] = name_restore(e->sql, PQfname(res, i))))
+				return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -403,48 +461,13 @@ static int query_once(struct pg_conn *c, const char *sql, const struct db_param 
 				 e->n_params, n);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		switch (p[i].kind) {
-		case 's':
-			/* text parameters are NUL-terminated C strings (JSON strings with NUL are rejected upstream) */
-			values[i] = p[i].s;
-			break;
-		case 'i':
-		case 'I':
-			(void)snprintf(nums[i], sizeof(nums[i]), "%" PRId64, p[i].i);
-			values[i] = nums[i];
-			break;
-		case 'd':
-			(void)snprintf(nums[i], sizeof(nums[i]), "%.17g", p[i].d);
-			values[i] = nums[i];
-			break;
-		default:
-			values[i] = NULL;
-			break;
-		}
-	}
+	param_values(p, n, values, nums);
 	PQclear(e->res);
 	e->res = NULL;
 	res = PQexecPrepared(c->pg, e->name, (int)n, values, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
-		r = map_result(c, res);
-		PQclear(res);
+	r = stmt_result(c, e, res);
+	if (r < 0)
 		return r;
-	}
-	e->res = res;
-	e->row = -1;
-	e->n_rows = PQntuples(res);
-	if (!e->names && PQnfields(res) > 0) {
-		int nf = PQnfields(res);
-
-		e->names = calloc((size_t)nf, sizeof(char *));
-		if (!e->names)
-			return -ENOMEM;
-		e->n_cols = nf;
-		for (int i = 0; i < nf; i++)
-			if (!(e->names[i] = name_restore(sql, PQfname(res, i))))
-				return -ENOMEM;
-	}
 	*ret = &e->base;
 	return 0;
 }
@@ -463,6 +486,148 @@ static int pg_query(struct db_conn *conn, const char *sql, const struct db_param
 	if (r < 0 && idle && PQstatus(c->pg) == CONNECTION_BAD && (startswith(sql, "SELECT") || streq(sql, "BEGIN")) &&
 	    pg_check(conn) >= 0)
 		r = query_once(c, sql, p, n, ret);
+	return r;
+}
+
+/* ---- batched reads: one pipeline, one round trip, one implicit transaction ---- */
+
+typedef int (*batch_each_fn)(struct db_stmt *st, struct db_batch_item *it);
+
+/* one statement after the other (libpq or server without pipeline mode) */
+static int batch_serial(struct pg_conn *c, struct db_batch_item *items, size_t n, batch_each_fn each)
+{
+	struct db_stmt *st;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = query_once(c, items[i].sql, items[i].p, items[i].n, &st);
+		if (r >= 0)
+			r = each(st, &items[i]);
+	}
+	return r;
+}
+
+#ifdef LIBPQ_HAS_PIPELINING
+static int pipe_error(struct pg_conn *c, const char *what)
+{
+	(void)str_printf(c->base.errmsg, sizeof(c->base.errmsg), "%s: %s", what, PQerrorMessage(c->pg));
+	strip_newline(c->base.errmsg);
+	return -EIO;
+}
+
+/* The results of the n queued statements, in order, then the Sync's; each() reads a successful one. */
+static int pipe_read(struct pg_conn *c, struct pg_stmt **e, struct db_batch_item *items, size_t n, size_t n_sent,
+		     batch_each_fn each, int r)
+{
+	PGresult *res;
+
+	for (size_t i = 0; i < n_sent; i++) {
+		res = PQgetResult(c->pg);
+		if (!res)
+			return r < 0 ? r : pipe_error(c, "pipeline");
+		PQclear(PQgetResult(c->pg)); /* the NULL that ends the statement's results */
+		if (r < 0) {
+			PQclear(res);
+			continue;
+		}
+		r = stmt_result(c, e[i], res);
+		if (r >= 0)
+			r = each(&e[i]->base, &items[i]);
+	}
+	/* up to the Sync's result (NULLs between statements, or a broken connection, end nothing else) */
+	for (size_t k = 0; k < 2 * n + 8; k++) {
+		ExecStatusType st;
+
+		res = PQgetResult(c->pg);
+		if (!res) {
+			if (PQstatus(c->pg) == CONNECTION_BAD)
+				break;
+			continue;
+		}
+		st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	return r;
+}
+
+static int batch_pipeline(struct pg_conn *c, struct pg_stmt **e, struct db_batch_item *items, size_t n,
+			  batch_each_fn each)
+{
+	const char *values[DB_BATCH_PARAMS];
+	char nums[DB_BATCH_PARAMS][32];
+	size_t sent = 0;
+	int r = 0;
+
+	if (!PQenterPipelineMode(c->pg))
+		return pipe_error(c, "pipeline mode");
+	for (; sent < n; sent++) {
+		param_values(items[sent].p, items[sent].n, values, nums);
+		PQclear(e[sent]->res);
+		e[sent]->res = NULL;
+		if (!PQsendQueryPrepared(c->pg, e[sent]->name, (int)items[sent].n, values, NULL, NULL, 0)) {
+			r = pipe_error(c, "pipeline");
+			break;
+		}
+	}
+	if (!PQpipelineSync(c->pg) && r >= 0)
+		r = pipe_error(c, "pipeline");
+	r = pipe_read(c, e, items, n, sent, each, r);
+	if (!PQexitPipelineMode(c->pg)) {
+		if (r >= 0)
+			r = pipe_error(c, "pipeline");
+		if (PQstatus(c->pg) == CONNECTION_BAD)
+			return r; /* pg_check resets it before its next use */
+		/* results left over on a live session: its state is unknown, start a new one */
+		PQreset(c->pg);
+		cache_clear(c);
+		if (PQstatus(c->pg) == CONNECTION_OK)
+			(void)session_setup(c);
+	}
+	return r;
+}
+#endif
+
+static int batch_once(struct pg_conn *c, struct db_batch_item *items, size_t n, batch_each_fn each)
+{
+	struct pg_stmt *e[DB_BATCH_MAX];
+	int r = 0;
+
+	if (PQserverVersion(c->pg) < 140000 || n > DB_BATCH_MAX)
+		return batch_serial(c, items, n, each);
+#ifdef LIBPQ_HAS_PIPELINING
+	/* prepared before the pipeline (once per connection); pinned so that preparing one cannot evict another */
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = prep(c, items[i].sql, items[i].p, items[i].n, &e[i]);
+		if (r >= 0 && (int)items[i].n != e[i]->n_params)
+			r = -EINVAL;
+		if (r >= 0)
+			e[i]->pinned = true;
+	}
+	for (size_t i = 0; i < c->n_cache; i++)
+		c->cache[i]->pinned = false;
+	if (r >= 0)
+		r = batch_pipeline(c, e, items, n, each);
+	return r;
+#else
+	(void)e;
+	(void)r;
+	return batch_serial(c, items, n, each);
+#endif
+}
+
+/* As pg_query: a connection found dead before anything was read is re-established and the batch run once more. */
+static int pg_batch(struct db_conn *conn, struct db_batch_item *items, size_t n, batch_each_fn each)
+{
+	struct pg_conn *c = container_of(conn, struct pg_conn, base);
+	bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE, untouched = true;
+	int r = batch_once(c, items, n, each);
+
+	for (size_t i = 0; i < n; i++)
+		untouched = untouched && items[i].out->n == items[i].out_n0;
+	if (r < 0 && idle && untouched && PQstatus(c->pg) == CONNECTION_BAD && pg_check(conn) >= 0)
+		r = batch_once(c, items, n, each);
 	return r;
 }
 
@@ -615,4 +780,5 @@ const struct db_driver db_pg_driver = {
 	.col_bytes = pg_col_bytes,
 	.script = pg_script,
 	.begin = pg_begin,
+	.batch = pg_batch,
 };

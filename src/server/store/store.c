@@ -57,6 +57,7 @@ int store_open(const char *dsn, struct store **ret)
 		return r;
 	}
 	s->dialect = db_dialect(c);
+	db_conn_put(&c);
 	*ret = s;
 	return 0;
 }
@@ -67,6 +68,11 @@ void store_free(struct store *s)
 		return;
 	db_free(s->db);
 	free(s);
+}
+
+void store_set_pool_size(struct store *s, int n)
+{
+	db_set_pool_size(s->db, n);
 }
 
 const char *store_errmsg(struct store *s)

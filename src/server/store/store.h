@@ -113,6 +113,9 @@ enum store_agent_count {
 int store_open(const char *dsn, struct store **ret);
 /* Closes every connection. NULL-safe. */
 void store_free(struct store *s);
+/* At most n database connections (a pool: each call takes one and gives it back when it returns; a caller waits up
+ * to 5 s for a free one, then fails -EIO). Default 16. */
+void store_set_pool_size(struct store *s, int n);
 const char *store_errmsg(struct store *s);
 /* A cheap query: 0 if the database answers. */
 int store_health(struct store *s);

@@ -30,7 +30,7 @@ static const char sql_agent_error_list[] =
 #define SQL_AGENT_AFFECTED(JE)                                                                                         \
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM " JE("?1") ") "                \
 	"AND (envId = ?2 OR ?2 IS NULL)"
-static const struct dsql sql_agent_affected = DSQL_JE(SQL_AGENT_AFFECTED);
+static const struct dsql sql_agent_affected = DSQL_JE_LOCKING(SQL_AGENT_AFFECTED, ORDER_AGENTS, "agents");
 #define SQL_AGENT_PAUSE(JE)                                                                                            \
 	"UPDATE agents SET state = 'PAUSED_BY_USER', holdsSlot = 0, lastUpdateDate = ?3, lastOperator = ?4, "          \
 	"version = version + 1 WHERE hostId IN (SELECT value FROM " JE("?1") ") AND (envId = ?2 OR ?2 IS NULL)"
@@ -171,9 +171,9 @@ int store_agent_action(struct store *s, const char *env_id, const json_t *host_i
 	return r < 0 ? r : n;
 }
 
-static const char sql_agent_failed_rows[] =
+static const struct dsql sql_agent_failed_rows = DSQL_LOCKING(
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE envId = ?1 AND ((deployId = ?2 AND status NOT IN "
-	"('SUCCEEDED', 'UNKNOWN') AND state <> 'RESET') OR removed = 1)";
+	"('SUCCEEDED', 'UNKNOWN') AND state <> 'RESET') OR removed = 1)", ORDER_AGENTS, "agents");
 
 int store_agent_reset_failed(struct store *s, const char *env_id, const char *deploy_id,
 			     const char *operator_name, int64_t now)
@@ -182,7 +182,7 @@ int store_agent_reset_failed(struct store *s, const char *env_id, const char *de
 	int r;
 	TX_OR_FAIL(c, s);
 
-	r = db_list(c, false, sql_agent_failed_rows, &affected, "ss", env_id, deploy_id);
+	r = db_list(c, false, SQL(c, sql_agent_failed_rows), &affected, "ss", env_id, deploy_id);
 	if (r >= 0)
 		r = db_exec(c, sql_agent_reset_failed, "ssis", env_id, deploy_id, now, operator_name);
 	if (r >= 0 && json_array_size(affected) > 0)

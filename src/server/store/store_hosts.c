@@ -31,7 +31,9 @@ static const char sql_host_list_id[] = "SELECT " HOST_COLS " FROM hosts h LEFT J
 static const struct dsql sql_host_missing_in_env = DSQL_JE(SQL_HOST_MISSING_IN_ENV);
 #define SQL_HOST_STOP_ROWS(JE)                                                                                         \
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM " JE("?1") ")"
-static const struct dsql sql_host_stop_rows = DSQL_JE(SQL_HOST_STOP_ROWS);
+static const struct dsql sql_host_stop_rows = DSQL_JE_LOCKING(SQL_HOST_STOP_ROWS, ORDER_AGENTS, "agents");
+#define SQL_HOST_STOP_LOCK_HOSTS(JE) "SELECT hostId FROM hosts WHERE hostId IN (SELECT value FROM " JE("?1") ")"
+static const struct dsql sql_host_stop_lock_hosts = DSQL_JE_LOCKING(SQL_HOST_STOP_LOCK_HOSTS, ORDER_HOSTS, "hosts");
 #define SQL_HOST_STOP_AGENTS(JE)                                                                                       \
 	"UPDATE agents SET state = 'STOP', holdsSlot = 0, lastUpdateDate = ?2, lastOperator = ?3, "                    \
 	"version = version + 1 WHERE hostId IN (SELECT value FROM " JE("?1") ")"
@@ -127,6 +129,8 @@ int store_host_stop(struct store *s, const char *env_id, const json_t *host_ids,
 		r = db_list(c, false, SQL(c, sql_host_stop_rows), &affected, "j", host_ids);
 	if (r >= 0)
 		r = db_exec(c, SQL(c, sql_host_stop_agents), "jis", host_ids, now, operator_name);
+	if (r >= 0 && db_dialect(c) == DB_PG)
+		r = db_exec(c, SQL(c, sql_host_stop_lock_hosts), "j", host_ids);
 	if (r >= 0)
 		r = db_exec(c, SQL(c, sql_host_stop_hosts), "jsi", host_ids,
 			   replace ? "PENDING_TERMINATE" : "PENDING_TERMINATE_NO_REPLACE", now);

@@ -40,6 +40,11 @@ int store_ping_open(const char *dsn, struct store_ping **ret)
 	return 0;
 }
 
+void store_ping_set_pool_size(struct store_ping *p, int n)
+{
+	db_set_pool_size(p->db, n);
+}
+
 void store_ping_free(struct store_ping *p)
 {
 	if (!p)
@@ -117,35 +122,67 @@ int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
 	return r < 0 ? r : 0;
 }
 
-static const struct dsql sql_hb_seen = {
-	"UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1",
-	"UPDATE heartbeats SET lastSeen = GREATEST(lastSeen, ?2) WHERE hostId = ?1",
-};
+static const char sql_hb_seen[] = "UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1";
+/* PostgreSQL: a chunk of hosts in one statement. The rows are locked first in hostId order (the one order every
+ * multi-row write of heartbeats takes, see store_workers.c), so replicas flushing overlapping hosts, and the
+ * janitor deleting expired ones, wait for each other instead of deadlocking. */
+static const char sql_hb_seen_pg[] =
+	"WITH u AS (SELECT e->>0 AS h, (e->>1)::bigint AS s FROM json_array_elements(?::json) e), "
+	"l AS MATERIALIZED (SELECT hostId FROM heartbeats WHERE hostId IN (SELECT h FROM u) ORDER BY hostId FOR UPDATE) "
+	"UPDATE heartbeats SET lastSeen = GREATEST(heartbeats.lastSeen, u.s) FROM u "
+	"WHERE heartbeats.hostId = u.h AND heartbeats.hostId IN (SELECT hostId FROM l)";
+#define HB_FLUSH_CHUNK 2000
+
+/* v[0..n-1] as the JSON text [[hostId, lastSeen], ...] */
+static int hb_chunk_json(const struct heartbeat_seen *v, size_t n, char **ret)
+{
+	json_t *a = json_array();
+
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(a, json_pack("[sI]", v[i].host_id, (json_int_t)v[i].last_seen)) < 0) {
+			json_decref(a);
+			return -ENOMEM;
+		}
+	*ret = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return *ret ? 0 : -ENOMEM;
+}
 
 int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n)
 {
-	bool pg;
-	int r;
+	int r = 0;
 
 	if (n == 0)
 		return 0;
 	CONN_OR_FAIL(c, p);
-	/* PostgreSQL: one statement each (autocommit), so that replicas flushing overlapping hosts in another
-	 * order never deadlock; lastSeen only moves forward either way */
-	pg = db_dialect(c) == DB_PG;
-	r = pg ? 0 : db_begin(c, 0);
+	if (db_dialect(c) == DB_PG) {
+		/* one statement (its own transaction) per chunk: row locks are held for one chunk at a time */
+		for (size_t i = 0; i < n && r >= 0; i += HB_FLUSH_CHUNK) {
+			char *txt;
+
+			r = hb_chunk_json(v + i, n - i < HB_FLUSH_CHUNK ? n - i : HB_FLUSH_CHUNK, &txt);
+			if (r < 0)
+				break;
+			r = db_exec(c, sql_hb_seen_pg, "s", txt);
+			free(txt);
+		}
+		return r < 0 ? r : 0;
+	}
+	r = db_begin(c, 0);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r >= 0; i++)
-		r = db_exec(c, SQL(c, sql_hb_seen), "si", v[i].host_id, v[i].last_seen);
-	if (pg)
-		return r < 0 ? r : 0;
+		r = db_exec(c, sql_hb_seen, "si", v[i].host_id, v[i].last_seen);
 	return db_end(c, r < 0 ? r : 0);
 }
 
 /* ---- membership ---- */
 
-static const char sql_hosts_of[] = "SELECT groupName, state, ip, accountId, hostName FROM hosts WHERE hostId = ?";
+/* in groupName order: the membership transaction changes the rows in the global order (store_sql.h) */
+static const char sql_hosts_of[] =
+	"SELECT groupName, state, ip, accountId, hostName FROM hosts WHERE hostId = ? ORDER BY groupName";
 static const char sql_host_insert[] =
 	"INSERT INTO hosts(hostName, groupName, ip, hostId, accountId, createDate, lastUpdateDate, state, canRetire) "
 	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'ACTIVE', 0) ON CONFLICT(hostId, groupName) DO NOTHING";
@@ -422,6 +459,43 @@ int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agen
 	return 0;
 }
 
+int store_ping_host_load(struct store_ping *p, const char *host_id, const char *host_name, char *const *groups,
+			 size_t n_groups, struct agent_row **ret_rows, size_t *ret_n_rows, struct resolved_env **ret_envs,
+			 size_t *ret_n_envs)
+{
+	static const int tier1 = 1, tier2 = 2;
+	struct db_vec rows = { .size = sizeof(struct agent_row) }, envs = { .size = sizeof(struct resolved_env) };
+	int r;
+
+	if (n_groups + 2 > DB_BATCH_MAX) {
+		/* more groups than one batch takes: the reads one by one */
+		r = store_ping_agent_rows(p, host_id, ret_rows, ret_n_rows);
+		if (r < 0)
+			return r;
+		r = store_ping_capacity_envs(p, host_name, groups, n_groups, ret_envs, ret_n_envs);
+		if (r < 0)
+			free(*ret_rows);
+		return r;
+	}
+	CONN_OR_FAIL(c, p);
+	r = db_batch_collect(c, sql_agent_rows, &rows, agent_row_read, NULL, "s", host_id);
+	if (r >= 0)
+		r = db_batch_collect(c, sql_capacity_host, &envs, resolved_read, (void *)&tier1, "s", host_name);
+	for (size_t i = 0; i < n_groups && r >= 0; i++)
+		r = db_batch_collect(c, sql_capacity_group, &envs, resolved_read, (void *)&tier2, "s", groups[i]);
+	r = db_batch_run(c); /* also after a failed queueing: it empties the queue and fails */
+	if (r < 0) {
+		free(rows.v);
+		free(envs.v);
+		return r;
+	}
+	*ret_rows = rows.v;
+	*ret_n_rows = rows.n;
+	*ret_envs = envs.v;
+	*ret_n_envs = envs.n;
+	return 0;
+}
+
 /* ---- persisting ---- */
 
 static const char sql_agent_insert[] =
@@ -459,6 +533,11 @@ static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, 
 		       expect_version);
 }
 
+/* PostgreSQL: the host's rows locked in the global order (store_sql.h) before a transaction changes several of them.
+ * It takes no advisory lock, so without this a host action or the janitor changing the same rows in another order
+ * under DB_LOCK_GLOBAL could deadlock with it. */
+static const char sql_agent_lock_host[] = "SELECT envId FROM agents WHERE hostId = ? ORDER BY envId FOR UPDATE";
+
 int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
 		       struct ping_delete *deletes, size_t n_deletes)
 {
@@ -470,6 +549,9 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	r = db_begin(c, 0);
 	if (r < 0)
 		return r;
+	/* one row (and its AgentError) cannot close a cycle: only several rows need the order */
+	if (n_writes + n_deletes > 1 && db_dialect(c) == DB_PG)
+		r = db_exec(c, sql_agent_lock_host, "s", host_id);
 	for (size_t i = 0; i < n_deletes && r >= 0; i++) {
 		deletes[i].applied = false;
 		r = db_exec(c, sql_agent_delete, "ssi", host_id, deletes[i].d->env_id, deletes[i].d->expect_version);
@@ -537,13 +619,71 @@ static const char sql_adm_env[] = "SELECT deployId, maxParallel, maxParallelPct 
 static const char sql_adm_sched[] =
 	"SELECT state, currentSession, totalSessions, cooldownTimes, hostNumbers, stateStartTime FROM schedules "
 	"WHERE envId = ?";
+/* The counts of §5.7 without scanning the stage: kept per stage and per deploy by triggers on agents (schema
+ * version 8). On PostgreSQL the triggers append deltas, folded here under the stage lock; on SQLite they update
+ * the counts directly and there is nothing to fold. */
 static const char sql_adm_counts[] =
-	"SELECT COALESCE(SUM(CASE WHEN holdsSlot = 1 OR (state = 'STOP' AND deployStage = 'STOPPING' AND removed = 0) "
-	"THEN 1 ELSE 0 END), 0), "
-	"COALESCE(SUM(CASE WHEN firstDeploy = 0 AND removed = 0 THEN 1 ELSE 0 END), 0), "
-	"COALESCE(SUM(CASE WHEN deployId = ?2 THEN 1 ELSE 0 END), 0), "
-	"COALESCE(SUM(CASE WHEN removed = 0 AND state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END), 0) "
-	"FROM agents WHERE envId = ?1";
+	"SELECT s.occupied, s.existing, COALESCE((SELECT n FROM deploy_counts WHERE envId = ?1 AND deployId = ?2), 0), "
+	"s.total FROM stage_counts s WHERE s.envId = ?1";
+static const char sql_adm_fold_take[] =
+	"WITH d AS (DELETE FROM count_deltas WHERE envId = ?1 RETURNING deployId, dOcc, dExist, dTotal, dOn) "
+	"SELECT deployId, SUM(dOcc), SUM(dExist), SUM(dTotal), SUM(dOn) FROM d GROUP BY deployId";
+static const char sql_adm_fold_stage[] =
+	"INSERT INTO stage_counts(envId, occupied, existing, total) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(envId) DO UPDATE "
+	"SET occupied = stage_counts.occupied + ?2, existing = stage_counts.existing + ?3, "
+	"total = stage_counts.total + ?4";
+static const char sql_adm_fold_deploy[] =
+	"INSERT INTO deploy_counts(envId, deployId, n) VALUES(?1, ?2, ?3) ON CONFLICT(envId, deployId) DO UPDATE "
+	"SET n = deploy_counts.n + ?3";
+static const char sql_adm_fold_zero[] = "DELETE FROM deploy_counts WHERE envId = ?1 AND deployId = ?2 AND n <= 0";
+
+/* the deltas of one deploy (NULL deployId: "") */
+struct count_delta {
+	char deploy_id[ENGINE_ID_SIZE];
+	bool has_deploy;
+	int64_t occupied, existing, total, on_deploy;
+};
+
+static int count_delta_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	struct count_delta *d = elem;
+
+	d->has_deploy = !db_col_null(st, 0);
+	db_col_copy(st, 0, d->deploy_id, sizeof(d->deploy_id));
+	d->occupied = db_col_int64(st, 1);
+	d->existing = db_col_int64(st, 2);
+	d->total = db_col_int64(st, 3);
+	d->on_deploy = db_col_int64(st, 4);
+	return 0;
+}
+
+/* Fold the stage's committed deltas into its counts (PostgreSQL; the caller holds the stage lock). */
+static int adm_counts_fold(struct db_conn *c, const char *env_id)
+{
+	struct db_vec v = { .size = sizeof(struct count_delta) };
+	int64_t occ = 0, ex = 0, tot = 0;
+	int r;
+
+	if (db_dialect(c) != DB_PG)
+		return 0;
+	r = db_collect(c, sql_adm_fold_take, &v, count_delta_read, NULL, "s", env_id);
+	for (size_t i = 0; i < v.n && r >= 0; i++) {
+		const struct count_delta *d = (const struct count_delta *)v.v + i;
+
+		occ += d->occupied;
+		ex += d->existing;
+		tot += d->total;
+		if (!d->has_deploy || d->on_deploy == 0)
+			continue;
+		r = db_exec(c, sql_adm_fold_deploy, "ssi", env_id, d->deploy_id, d->on_deploy);
+		if (r >= 0 && d->on_deploy < 0)
+			r = db_exec(c, sql_adm_fold_zero, "ss", env_id, d->deploy_id);
+	}
+	if (r >= 0 && v.n > 0)
+		r = db_exec(c, sql_adm_fold_stage, "siii", env_id, occ, ex, tot);
+	free(v.v);
+	return r < 0 ? r : 0;
+}
 
 /* what admission reads under the stage lock */
 struct admission {
@@ -613,6 +753,8 @@ static int admission_read(struct db_conn *c, const struct agent_row *row, struct
 		a->total = a->cons.total;
 		return 1;
 	}
+	if (r >= 0)
+		r = adm_counts_fold(c, row->env_id);
 	if (r >= 0)
 		r = db_one(c, sql_adm_counts, adm_counts_read, a, NULL, "ss", row->env_id, row->deploy_id);
 	return r < 0 && r != -ENOENT ? r : 1;

@@ -27,6 +27,8 @@ struct store_ping;
 /* dsn: as store_open(). -EPROTONOSUPPORT for a DSN no compiled-in backend takes. */
 int store_ping_open(const char *dsn, struct store_ping **ret);
 void store_ping_free(struct store_ping *p);
+/* At most n database connections for the ping path (db_set_pool_size). */
+void store_ping_set_pool_size(struct store_ping *p, int n);
 
 /* ---- heartbeat record (§3.5) ---- */
 #define HB_FIELD_SIZE 257
@@ -47,8 +49,9 @@ struct heartbeat_seen {
 	char host_id[ENGINE_ID_SIZE];
 	int64_t last_seen;
 };
-/* UPDATE ... lastSeen = max(lastSeen, ?) per host: one transaction on SQLite; on PostgreSQL one statement each
- * (replicas flushing overlapping hosts never deadlock). lastSeen never moves backwards. */
+/* UPDATE ... lastSeen = max(lastSeen, ?) per host: one transaction on SQLite; on PostgreSQL one statement per
+ * chunk of 2,000 hosts that locks their rows in hostId order first (replicas flushing overlapping hosts never
+ * deadlock). lastSeen never moves backwards. */
 int store_ping_heartbeat_flush(struct store_ping *p, const struct heartbeat_seen *v, size_t n);
 
 /* ---- host tags (issue 17) ---- */
@@ -78,6 +81,11 @@ int store_ping_envs_by_ids(struct store_ping *p, const char *const *ids, size_t 
 			   size_t *ret_n);
 int store_ping_env_by_id(struct store_ping *p, const char *id, struct env_view *ret);
 int store_ping_agent_rows(struct store_ping *p, const char *host_id, struct agent_row **ret, size_t *ret_n);
+/* store_ping_agent_rows() and store_ping_capacity_envs() together, in one read transaction (on PostgreSQL one
+ * round trip: a pipeline). On success both outputs are malloc'd (free()); on failure neither is set. */
+int store_ping_host_load(struct store_ping *p, const char *host_id, const char *host_name, char *const *groups,
+			 size_t n_groups, struct agent_row **ret_rows, size_t *ret_n_rows, struct resolved_env **ret_envs,
+			 size_t *ret_n_envs);
 
 /* ---- persisting a decision (§5.1 step 8) ---- */
 struct ping_write {

@@ -40,9 +40,22 @@ struct dsql {
 /* a statement written once as a macro of JE: one text per dialect */
 #define DSQL_JE(M) { M(JE_SQ), M(JE_PG) }
 
-/* The calling thread's connection, or return -EIO from the calling function. */
+/* Row locks in one global order, so that writers that take no advisory lock (a ping's writes) and the multi-row
+ * writes under DB_LOCK_GLOBAL wait for each other instead of deadlocking on PostgreSQL: tables in the order agents,
+ * agent_errors, hosts, heartbeats; within a table by key (agents by hostId then envId, hosts by hostId then
+ * groupName, heartbeats by hostId). A multi-row write first selects the rows it is about to change in that order,
+ * FOR UPDATE on PostgreSQL (SQLite's write transaction excludes every other writer: the same SELECT without it).
+ * ORDER_* is the order, DSQL_LOCKING(text, ORDER_*, table) the statement. */
+#define ORDER_AGENTS " ORDER BY hostId, envId"
+#define ORDER_HOSTS " ORDER BY hostId, groupName"
+#define ORDER_HEARTBEATS " ORDER BY hostId"
+#define DSQL_LOCKING(text, order, table) { text order, text order " FOR UPDATE OF " table }
+#define DSQL_JE_LOCKING(M, order, table) { M(JE_SQ) order, M(JE_PG) order " FOR UPDATE OF " table }
+
+/* The calling thread's connection from the pool, given back when the calling function returns (or kept by its
+ * thread while a transaction is open); or return -EIO from the calling function. */
 #define CONN_OR_FAIL(c, s)                                                                                             \
-	struct db_conn *c = db_conn((s)->db);                                                                          \
+	struct db_conn *c __attribute__((cleanup(db_conn_put))) = db_conn((s)->db);                                    \
 	if (!c)                                                                                                        \
 		return -EIO
 /* The same, inside a write transaction (db_begin(c, DB_LOCK_GLOBAL)) that the function ends with db_end(). */

@@ -18,18 +18,30 @@ static const char sql_env_transition[] = "SELECT id FROM envs WHERE deployId IS 
 static const char sql_worker_last[] = "SELECT lastRun FROM worker_runs WHERE name = ?";
 static const char sql_worker_set[] =
 	"INSERT INTO worker_runs(name, lastRun) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET lastRun = excluded.lastRun";
-static const char sql_jan_unreachable_rows[] =
+static const struct dsql sql_jan_unreachable_rows = DSQL_LOCKING(
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE state = 'NORMAL' AND hostId IN "
-	"(SELECT hostId FROM heartbeats WHERE lastSeen < ?1)";
+	"(SELECT hostId FROM heartbeats WHERE lastSeen < ?1)", ORDER_AGENTS, "agents");
 static const char sql_jan_unreachable[] =
 	"UPDATE agents SET state = 'UNREACHABLE', lastUpdateDate = ?2, lastOperator = 'system', version = version + 1 "
 	"WHERE state = 'NORMAL' AND hostId IN (SELECT hostId FROM heartbeats WHERE lastSeen < ?1)";
-static const char sql_jan_release_rows[] =
+static const struct dsql sql_jan_release_rows = DSQL_LOCKING(
 	"SELECT hostId, envId FROM agents WHERE state = 'UNREACHABLE' AND holdsSlot = 1 AND hostId IN "
-	"(SELECT hostId FROM heartbeats WHERE lastSeen < ?1)";
+	"(SELECT hostId FROM heartbeats WHERE lastSeen < ?1)", ORDER_AGENTS, "agents");
 static const char sql_jan_release[] =
 	"UPDATE agents SET holdsSlot = 0, version = version + 1 WHERE state = 'UNREACHABLE' AND holdsSlot = 1 AND "
 	"hostId IN (SELECT hostId FROM heartbeats WHERE lastSeen < ?1)";
+/* PostgreSQL: the rows the expiry deletes, locked in the global order first (store_sql.h) */
+static const struct dsql sql_jan_expire_lock_agents = DSQL_LOCKING(
+	"SELECT hostId FROM agents WHERE hostId IN (SELECT hostId FROM heartbeats WHERE lastSeen < ?1)", ORDER_AGENTS,
+	"agents");
+static const struct dsql sql_jan_expire_lock_errors = DSQL_LOCKING(
+	"SELECT hostId FROM agent_errors WHERE hostId IN (SELECT hostId FROM heartbeats WHERE lastSeen < ?1)",
+	ORDER_AGENTS, "agent_errors");
+static const struct dsql sql_jan_expire_lock_hosts = DSQL_LOCKING(
+	"SELECT hostId FROM hosts WHERE hostId IN (SELECT hostId FROM heartbeats WHERE lastSeen < ?1)", ORDER_HOSTS,
+	"hosts");
+static const struct dsql sql_jan_expire_lock_hb =
+	DSQL_LOCKING("SELECT hostId FROM heartbeats WHERE lastSeen < ?1", ORDER_HEARTBEATS, "heartbeats");
 static const char sql_jan_expire_rows[] =
 	"SELECT DISTINCT envId FROM agents WHERE hostId IN (SELECT hostId FROM heartbeats WHERE lastSeen < ?1)";
 static const char sql_jan_expire_agents[] =
@@ -117,7 +129,7 @@ int store_janitor_unreachable(struct store *s, int64_t silent_before, int64_t no
 	int r, n = 0;
 	TX_OR_FAIL(c, s);
 
-	r = db_list(c, false, sql_jan_unreachable_rows, &rows, "i", silent_before);
+	r = db_list(c, false, SQL(c, sql_jan_unreachable_rows), &rows, "i", silent_before);
 	if (r >= 0)
 		r = n = db_exec(c, sql_jan_unreachable, "ii", silent_before, now);
 	json_array_foreach(rows, i, row) if (r >= 0) r = store_tx_event(c, "HOST", json_string_value(json_object_get(row, "envId")),
@@ -140,7 +152,7 @@ int store_janitor_release_slots(struct store *s, int64_t silent_before, int64_t 
 	r = db_begin(c, DB_LOCK_GLOBAL);
 	if (r < 0)
 		return r;
-	r = db_list(c, false, sql_jan_release_rows, &rows, "i", silent_before);
+	r = db_list(c, false, SQL(c, sql_jan_release_rows), &rows, "i", silent_before);
 	if (r >= 0)
 		r = n = db_exec(c, sql_jan_release, "i", silent_before);
 	if (r >= 0)
@@ -157,12 +169,16 @@ int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_de
 {
 	static const char *const dels[] = { sql_jan_expire_agents, sql_jan_expire_errors, sql_jan_expire_hosts,
 					    sql_jan_expire_hb, sql_jan_expire_unseen };
+	static const struct dsql *const locks[] = { &sql_jan_expire_lock_agents, &sql_jan_expire_lock_errors,
+						     &sql_jan_expire_lock_hosts, &sql_jan_expire_lock_hb };
 	json_t *envs = NULL, *v;
 	size_t i;
 	int r, n = 0;
 	TX_OR_FAIL(c, s);
 
 	r = db_list(c, true, sql_jan_expire_rows, &envs, "i", silent_before);
+	for (i = 0; r >= 0 && db_dialect(c) == DB_PG && i < ELEMENTSOF(locks); i++)
+		r = db_exec(c, SQL(c, *locks[i]), "i", silent_before);
 	for (i = 0; r >= 0 && i < ELEMENTSOF(dels); i++) {
 		r = db_exec(c, dels[i], "i", silent_before);
 		if (r > 0 && i == 3)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-# Helpers of the HA tests: two slipway-server replicas (a, b) on one PostgreSQL database, each on a fixed
+# Helpers of the HA tests: three slipway-server replicas (a, b, c) on one PostgreSQL database, each on a fixed
 # loopback port so a killed replica comes back at the same URL, and a fleet of real slipway-agent processes
-# that each know both URLs, in random order (agent server_url = URL1,URL2; AGENT.md §5.4 failover).
+# that each know every URL, in random order (agent server_url = URL1,URL2,URL3; failover to the next one).
 # Only meaningful on the pg backend (SLIPWAY_TEST_DB_BACKEND=pg, `make integration-pg`): elsewhere the
 # suite is skipped, except under CI=true where that is a failure (the pg pass must run it).
 import io
@@ -21,7 +21,7 @@ from fleet_support import AGENT_BIN, SERVER_BIN, Agent, Server, wait_for  # noqa
 
 N_AGENTS = 50
 HOSTS = ["ha-%02d" % i for i in range(1, N_AGENTS + 1)]
-# promote_period=1: the promoter of both replicas races every second (PROTOCOL §8, §8.2)
+# promote_period=1: the promoter of every replica races every second (PROTOCOL §8, §8.2)
 SETTINGS = ["promote_period=1", "log_level=warn"]
 
 
@@ -49,31 +49,35 @@ def make_app(path, version, step_seconds):
     return str(path)
 
 
-class Pair:
-    """Replicas a and b on one database; api() goes to either."""
+class Replicas:
+    """Replicas a, b and c on one database (all: the three, a first)."""
 
     def __init__(self, root):
         self.root = root
         self.a = Server(root / "a", settings=SETTINGS)
+        self.all = [self.a]
         try:
-            self.b = Server(root / "b", db=self.a.db, settings=SETTINGS)
+            for name in ("b", "c"):
+                s = Server(root / name, db=self.a.db, settings=SETTINGS)
+                s.token = self.a.token  # one token table: the bootstrap token was written by a
+                self.all.append(s)
         except BaseException:
-            self.a.stop()
+            self.stop()
             self.a.db.drop()
             raise
-        self.b.token = self.a.token  # one token table: the bootstrap token was written by a
+        self.b, self.c = self.all[1], self.all[2]
         self.db = self.a.db
 
     def stop(self):
-        for s in (self.a, self.b):
+        for s in self.all:
             s.stop()
 
 
 class Fleet:
-    """N_AGENTS agents that know both replicas; extra_conf: agent settings appended to each agent.conf."""
+    """N_AGENTS agents that know every replica; extra_conf: agent settings appended to each agent.conf."""
 
-    def __init__(self, pair, root, extra_conf=""):
-        self.pair = pair
+    def __init__(self, replicas, root, extra_conf=""):
+        self.replicas = replicas
         self.root = root
         self.artifacts = root / "artifacts"
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -81,11 +85,11 @@ class Fleet:
         self.agents = {}
         self.a_first = []
         for h in HOSTS:
-            urls = [pair.a.url, pair.b.url]
+            urls = [s.url for s in replicas.all]
             rnd.shuffle(urls)
-            if urls[0] == pair.a.url:
+            if urls[0] == replicas.a.url:
                 self.a_first.append(h)
-            self.agents[h] = Agent(root / h, h, pair.a, self.artifacts, server_url=",".join(urls),
+            self.agents[h] = Agent(root / h, h, replicas.a, self.artifacts, server_url=",".join(urls),
                                    extra_conf=extra_conf)
 
     def stop(self):

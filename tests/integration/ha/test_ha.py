@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-# Two slipway-server replicas on one PostgreSQL database (PROTOCOL §5.7, §5.11, §8; issue 8):
-# - a change made through one replica is seen by the very next request on the other (envs, token revocation);
-# - the auto-promoter of both replicas racing every second promotes each candidate exactly once;
-# - 50 real agents, each with both URLs in random order: a later deploy with maxParallel 5 never has more than
-#   5 hosts deploying at any sampled moment, also while replica a is killed with SIGKILL mid-deploy (the agents
-#   fail over to b and the deploy completes) and while PostgreSQL restarts mid-deploy (both replicas recover
-#   by themselves, the deploy completes).
+# Three slipway-server replicas on one PostgreSQL database (PROTOCOL §5.7, §5.11, §8; issues 8, 15):
+# - a change made through one replica is seen by the very next request on the others (envs, token revocation);
+# - the auto-promoter of all three replicas racing every second promotes each candidate exactly once;
+# - 50 real agents, each with the three URLs in random order: a later deploy with maxParallel 5 never has more
+#   than 5 hosts deploying at any sampled moment (admission exact across three replicas), also while replica a is
+#   killed with SIGKILL mid-deploy (the agents fail over to b or c and the deploy completes) and while PostgreSQL
+#   restarts mid-deploy (every replica recovers by itself, the deploy completes).
 # The tests run in file order and share the replicas and the fleet (module fixtures in conftest.py).
 import collections
 import json
@@ -46,8 +46,8 @@ def current_build(server, env, stage):
 
 # ---- consistency across replicas (no cache may serve stale data) ----
 
-def test_change_on_a_is_seen_by_the_next_request_on_b(pair):
-    a, b = pair.a, pair.b
+def test_change_on_a_is_seen_by_the_next_request_on_b(replicas):
+    a, b, c = replicas.all
     for i in range(5):
         name = "cons%d" % i
         ok(a, "POST", "/v1/envs", json={"envName": name, "stageName": "prod", "maxParallel": 3})
@@ -56,13 +56,15 @@ def test_change_on_a_is_seen_by_the_next_request_on_b(pair):
         assert got.json()["maxParallel"] == 3
         ok(b, "PUT", "/v1/envs/%s/prod" % name, json={"maxParallel": 7})
         assert ok(a, "GET", "/v1/envs/%s/prod" % name)["maxParallel"] == 7
+        assert ok(c, "GET", "/v1/envs/%s/prod" % name)["maxParallel"] == 7
     # a token created on a works on b at once; revoked on a it is refused on b at once
     for i in range(3):
         t = ok(a, "POST", "/v1/system/token_roles", json={"name": "ha-ci-%d" % i, "role": "READER"})["token"]
         assert call(b, "GET", "/v1/envs", token=t).status_code == 200
         assert call(a, "DELETE", "/v1/system/token_roles/ha-ci-%d" % i).status_code == 204
-        r = call(b, "GET", "/v1/envs", token=t)
-        assert r.status_code == 401, r.text
+        for other in (b, c):
+            r = call(other, "GET", "/v1/envs", token=t)
+            assert r.status_code == 401, r.text
         # and a role change is seen as well
     t = ok(b, "POST", "/v1/system/token_roles", json={"name": "ha-op", "role": "ADMIN"})["token"]
     assert call(a, "GET", "/v1/system/token_roles", token=t).status_code == 200
@@ -72,15 +74,15 @@ def test_change_on_a_is_seen_by_the_next_request_on_b(pair):
 
 # ---- the promoter runs once per candidate across replicas ----
 
-def test_promoter_never_promotes_twice(pair):
-    a, b = pair.a, pair.b
+def test_promoter_never_promotes_twice(replicas):
+    a, b, c = replicas.all
     ok(a, "POST", "/v1/envs", json={"envName": "promo", "stageName": "prod", "buildName": "promoapp"})
     r = call(b, "PUT", "/v1/envs/promo/prod/promotes", json={"type": "AUTO", "predStage": "BUILD"})
     assert r.status_code == 204, r.text
     env_id = ok(a, "GET", "/v1/envs/promo/prod")["id"]
     builds = []
     for i in range(4):
-        src = (a, b)[i % 2]
+        src = (a, b, c)[i % 3]
         build = ok(src, "POST", "/v1/builds", json={
             "name": "promoapp", "repo": "acme/promo", "branch": "master", "commit": "%040x" % (0xabc0 + i),
             "commitDate": int(time.time() * 1000), "artifactUrl": "https://art.example/promo/%d.tar.gz" % i,
@@ -88,7 +90,7 @@ def test_promoter_never_promotes_twice(pair):
         builds.append(build["id"])
         wait_for(lambda: current_build(b, "promo", "prod") == build["id"], timeout=30, interval=0.1,
                  what="auto promote of build %d" % i)
-    # a few more periods of both promoters: nothing else happens
+    # a few more periods of the three promoters: nothing else happens
     time.sleep(3)
     deploys = ok(a, "GET", "/v1/deploys", params={"envId": env_id, "pageSize": 100})["deploys"]
     per_build = collections.Counter(d["buildId"] for d in deploys)
@@ -137,8 +139,8 @@ class Sampler:
 
 
 class Rollout:
-    def __init__(self, pair, fleet):
-        self.pair, self.fleet = pair, fleet
+    def __init__(self, replicas, fleet):
+        self.replicas, self.fleet = replicas, fleet
         self.env_id = None
         self.n = 0
 
@@ -152,12 +154,12 @@ class Rollout:
         return ok(via, "POST", "/v1/envs/%s/%s/deploys" % (ENV, STAGE), params={"buildId": build["id"]})["id"]
 
     def serving(self, deploy_id):
-        rows = self.pair.db.query("SELECT count(*) FROM agents WHERE envId = ? AND deployId = ? AND "
+        rows = self.replicas.db.query("SELECT count(*) FROM agents WHERE envId = ? AND deployId = ? AND "
                                   "deployStage = 'SERVING_BUILD' AND status = 'SUCCEEDED'", (self.env_id, deploy_id))
         return rows[0][0]
 
     def describe(self, deploy_id):
-        rows = self.pair.db.query("SELECT hostName, deployId, deployStage, state, status, holdsSlot FROM agents "
+        rows = self.replicas.db.query("SELECT hostName, deployId, deployStage, state, status, holdsSlot FROM agents "
                                   "WHERE envId = ? ORDER BY hostName", (self.env_id,))
         return "deploy %s\n" % deploy_id + "\n".join("  " + " ".join(str(c) for c in r) for r in rows)
 
@@ -175,29 +177,29 @@ class Rollout:
 
 
 @pytest.fixture(scope="module")
-def rollout(pair, fleet):
+def rollout(replicas, fleet):
     need_pg()
-    r = Rollout(pair, fleet)
-    env = ok(pair.a, "POST", "/v1/envs", json={"envName": ENV, "stageName": STAGE, "buildName": "haapp",
+    r = Rollout(replicas, fleet)
+    env = ok(replicas.a, "POST", "/v1/envs", json={"envName": ENV, "stageName": STAGE, "buildName": "haapp",
                                                "maxParallel": MAX_PARALLEL})
     r.env_id = env["id"]
-    ok(pair.b, "PUT", "/v1/envs/%s/%s/capacity" % (ENV, STAGE), params={"capacityType": "HOST"}, json=HOSTS)
+    ok(replicas.b, "PUT", "/v1/envs/%s/%s/capacity" % (ENV, STAGE), params={"capacityType": "HOST"}, json=HOSTS)
     # the first deploy runs on every host at once (it bypasses admission, §5.5); maxParallel governs later ones
-    d1 = r.publish_and_deploy(pair.b, 0)
-    r.wait_done(pair.b, d1, timeout=180)
+    d1 = r.publish_and_deploy(replicas.b, 0)
+    r.wait_done(replicas.b, d1, timeout=180)
     return r
 
 
-def test_rollout_width_holds_and_a_killed_replica_is_failed_over(pair, fleet, rollout):
-    assert 0 < len(fleet.a_first) < N_AGENTS  # some agents try a first, some b
-    d2 = rollout.publish_and_deploy(pair.a, 0.5)
-    sampler = Sampler(pair.db, rollout.env_id, d2)
+def test_rollout_width_holds_and_a_killed_replica_is_failed_over(replicas, fleet, rollout):
+    assert 0 < len(fleet.a_first) < N_AGENTS  # some agents try a first, some another replica
+    d2 = rollout.publish_and_deploy(replicas.a, 0.5)
+    sampler = Sampler(replicas.db, rollout.env_id, d2)
     try:
         wait_for(lambda: rollout.serving(d2) >= 10, timeout=120, interval=0.1, what="10 hosts on the new deploy")
-        assert pair.a.stop(signal.SIGKILL) == -signal.SIGKILL
+        assert replicas.a.stop(signal.SIGKILL) == -signal.SIGKILL
         killed_at = rollout.serving(d2)
         assert killed_at < N_AGENTS
-        rollout.wait_done(pair.b, d2, timeout=240)
+        rollout.wait_done(replicas.b, d2, timeout=240)
     finally:
         sampler.stop()
     print("kill -9: %d samples, max deploying %d, max slot holders %d, %d hosts done at the kill" % (
@@ -206,31 +208,31 @@ def test_rollout_width_holds_and_a_killed_replica_is_failed_over(pair, fleet, ro
     assert sampler.max_deploying <= MAX_PARALLEL, sampler.max_deploying
     assert sampler.max_slots <= MAX_PARALLEL, sampler.max_slots
     assert sampler.max_deploying >= 2  # the rollout really ran hosts in parallel
-    # agents that tried a first were served by b after the kill
-    assert ok(pair.b, "GET", "/healthz")["db"] == "ok"
-    pair.a.start()  # back at the same URL for the next test
-    assert ok(pair.a, "GET", "/healthz")["db"] == "ok"
+    # agents that tried a first were served by b or c after the kill
+    assert all(ok(s, "GET", "/healthz")["db"] == "ok" for s in (replicas.b, replicas.c))
+    replicas.a.start()  # back at the same URL for the next test
+    assert ok(replicas.a, "GET", "/healthz")["db"] == "ok"
 
 
-def test_postgresql_restart_mid_deploy(pair, fleet, rollout):
+def test_postgresql_restart_mid_deploy(replicas, fleet, rollout):
     if not os.environ.get("SLIPWAY_TEST_PG_DIR"):
         if dbtarget.IN_CI:
             pytest.fail("SLIPWAY_TEST_PG_DIR is not set (CI=true: not skipped)")
         pytest.skip("SLIPWAY_TEST_PG_DIR (the scripts/pg-test.sh directory) is needed to restart PostgreSQL")
-    d3 = rollout.publish_and_deploy(pair.b, 0.5)
-    sampler = Sampler(pair.db, rollout.env_id, d3)
+    d3 = rollout.publish_and_deploy(replicas.b, 0.5)
+    sampler = Sampler(replicas.db, rollout.env_id, d3)
     try:
         wait_for(lambda: rollout.serving(d3) >= 10, timeout=120, interval=0.1, what="10 hosts on the new deploy")
         assert dbtarget.pg_restart()
-        pair.db._close_con()
+        replicas.db._close_con()
         restarted_at = rollout.serving(d3)
         assert restarted_at < N_AGENTS
-        # both replicas recover by themselves (same processes, no restart)
-        for s in (pair.a, pair.b):
+        # every replica recovers by itself (same processes, no restart)
+        for s in replicas.all:
             wait_for(lambda: call(s, "GET", "/healthz").json().get("db") == "ok", timeout=60, interval=0.2,
                      what="%s healthy again" % s.url)
-        rollout.wait_done(pair.a, d3, timeout=240)
-        assert pair.a.running() and pair.b.running()
+        rollout.wait_done(replicas.a, d3, timeout=240)
+        assert all(s.running() for s in replicas.all)
     finally:
         sampler.stop()
     print("PostgreSQL restart: %d samples (%d failed while it restarted), max deploying %d, max slot holders %d, "
@@ -239,6 +241,7 @@ def test_postgresql_restart_mid_deploy(pair, fleet, rollout):
     assert sampler.samples > 50
     assert sampler.max_deploying <= MAX_PARALLEL, sampler.max_deploying
     assert sampler.max_slots <= MAX_PARALLEL, sampler.max_slots
-    # the replicas answer API calls again on both sides
-    assert ok(pair.b, "GET", "/v1/deploys/" + d3)["state"] in ("SUCCEEDING", "SUCCEEDED")
-    assert ok(pair.a, "GET", "/v1/envs/%s/%s" % (ENV, STAGE))["deployId"] == d3
+    # the replicas answer API calls again
+    assert ok(replicas.b, "GET", "/v1/deploys/" + d3)["state"] in ("SUCCEEDING", "SUCCEEDED")
+    assert ok(replicas.a, "GET", "/v1/envs/%s/%s" % (ENV, STAGE))["deployId"] == d3
+    assert ok(replicas.c, "GET", "/v1/envs/%s/%s" % (ENV, STAGE))["deployId"] == d3

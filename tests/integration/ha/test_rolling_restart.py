@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-# A rolling restart of two replicas keeps hosts fast (issue 21): 50 real agents that know both replicas, with
+# A rolling restart of three replicas keeps hosts fast (issue 21): 50 real agents that know every replica, with
 # the default polling interval of 30 s, so an agent that left long-poll would take half a minute to see a new
-# deploy. Replica a is stopped with SIGTERM and started again, then replica b, twice: once while the agents are
-# idle, once while deploys run:
-# - the stopping replica answers its held pings 503 with Retry-After: 0 and the agents ask the other replica at
+# deploy. Replica a is stopped with SIGTERM and started again, then replica b, then c, twice: once while the
+# agents are idle, once while deploys run:
+# - the stopping replica answers its held pings 503 with Retry-After: 0 and the agents ask another replica at
 #   once (a NOOP there would send them back to polling);
 # - every new deploy reaches every host (its agent row carries the deploy) within 2 s, before and after each stop;
 # - a deploy in flight when a replica stops completes;
@@ -25,8 +25,8 @@ REACH_LIMIT_S = 2.0
 AGENT_CONF = "ping_interval = 30\nlong_poll_wait = 10\n"
 
 
-def alive(pair):
-    return [s for s in (pair.a, pair.b) if s.running()]
+def alive(replicas):
+    return [s for s in replicas.all if s.running()]
 
 
 def call(server, method, path, **kw):
@@ -49,13 +49,13 @@ def held(server):
 
 
 class Deploys:
-    def __init__(self, pair, fleet, env_id):
-        self.pair, self.fleet, self.env_id = pair, fleet, env_id
+    def __init__(self, replicas, fleet, env_id):
+        self.replicas, self.fleet, self.env_id = replicas, fleet, env_id
         self.n = 0
         self.reach = []  # (what, seconds until every host had the deploy)
 
     def create(self):
-        via = alive(self.pair)[0]
+        via = alive(self.replicas)[0]
         self.n += 1
         version = "v%d" % self.n
         path = make_app(self.fleet.artifacts / ("roll-%s.tar.gz" % version), version, 0)
@@ -72,7 +72,7 @@ class Deploys:
         if stage:
             sql += " AND deployStage = ? AND status = 'SUCCEEDED'"
             args += (stage,)
-        return self.pair.db.query(sql, args)[0][0]
+        return self.replicas.db.query(sql, args)[0][0]
 
     def measure(self, what):
         """A new deploy; the seconds until every host has it (bounded: fails past 10 s)."""
@@ -92,11 +92,11 @@ class Deploys:
 
 
 @pytest.fixture(scope="module")
-def fleet(pair, tmp_path_factory):
+def fleet(replicas, tmp_path_factory):
     need_pg()
-    f = Fleet(pair, tmp_path_factory.mktemp("roll-agents"), extra_conf=AGENT_CONF)
+    f = Fleet(replicas, tmp_path_factory.mktemp("roll-agents"), extra_conf=AGENT_CONF)
     try:
-        wait_for(lambda: len(pair.db.query("SELECT hostId FROM heartbeats")) == N_AGENTS, timeout=90,
+        wait_for(lambda: len(replicas.db.query("SELECT hostId FROM heartbeats")) == N_AGENTS, timeout=90,
                  what="all agents pinged")
         yield f
     finally:
@@ -109,24 +109,24 @@ def stop(server):
     return time.monotonic() - t0
 
 
-def test_rolling_restart_keeps_every_host_within_two_seconds(pair, fleet):
-    env = ok(pair.a, "POST", "/v1/envs", json={"envName": ENV, "stageName": STAGE, "buildName": "rollapp",
+def test_rolling_restart_keeps_every_host_within_two_seconds(replicas, fleet):
+    env = ok(replicas.a, "POST", "/v1/envs", json={"envName": ENV, "stageName": STAGE, "buildName": "rollapp",
                                                "maxParallelPct": 100})
-    ok(pair.b, "PUT", "/v1/envs/%s/%s/capacity" % (ENV, STAGE), params={"capacityType": "HOST"}, json=HOSTS)
-    deploys = Deploys(pair, fleet, env["id"])
+    ok(replicas.b, "PUT", "/v1/envs/%s/%s/capacity" % (ENV, STAGE), params={"capacityType": "HOST"}, json=HOSTS)
+    deploys = Deploys(replicas, fleet, env["id"])
     first, _ = deploys.create()
     deploys.wait_done(first, "first deploy")
     # every agent is long-polling: the replicas hold all 50 pings
-    wait_for(lambda: held(pair.a) + held(pair.b) == N_AGENTS, timeout=30, interval=0.2, what="50 held pings")
+    wait_for(lambda: sum(held(s) for s in replicas.all) == N_AGENTS, timeout=30, interval=0.2, what="50 held pings")
     deploys.wait_done(deploys.measure("before the restart"), "before the restart")
 
     stop_seconds = []
     # two rolling restarts: the first while every agent is idle in a held ping (the stopping replica holds pings
     # that must fail over), the second while a deploy rolls out (it completes across the step)
     for during in ("idle", "deploying"):
-        for what, server in (("stop a", pair.a), ("start a", pair.a), ("stop b", pair.b), ("start b", pair.b)):
+        for what, server in [(step + " " + n, s) for n, s in zip("abc", replicas.all) for step in ("stop", "start")]:
             what = "%s (%s)" % (what, during)
-            wait_for(lambda: sum(held(s) for s in alive(pair)) == N_AGENTS, timeout=30, interval=0.1,
+            wait_for(lambda: sum(held(s) for s in alive(replicas)) == N_AGENTS, timeout=30, interval=0.1,
                      what="%s: every agent long-polling" % what)
             if during == "idle" and what.startswith("stop"):
                 assert held(server) > 0, "%s: no ping held there, the step would not test the failover" % what
@@ -141,7 +141,7 @@ def test_rolling_restart_keeps_every_host_within_two_seconds(pair, fleet):
             deploys.wait_done(deploys.measure("right after %s" % what), what)
 
     # every agent is back in long-poll mode (in polling mode it would not be held for up to 33 s)
-    wait_for(lambda: held(pair.a) + held(pair.b) == N_AGENTS, timeout=5, interval=0.1,
+    wait_for(lambda: sum(held(s) for s in replicas.all) == N_AGENTS, timeout=5, interval=0.1,
              what="all 50 agents long-polling after the rolling restart")
     for what, took in deploys.reach:
         print("rolling restart, %d agents: %-45s every host had the deploy after %.2f s" % (N_AGENTS, what, took))

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+# Admission reads a stage's counts (rows occupying a slot, rows counting toward the width, T, rows per deploy)
+# from counters the database keeps with every write of an agent row, instead of scanning the stage on each
+# ping. These tests drive every kind of agent write (pings walking a deploy, admission, pause, reset, stop,
+# rows leaving the stage, the janitor) and check after each step that the counters equal a scan of the rows,
+# on whichever backend the run uses (on PostgreSQL the counters are the folded rows plus the pending deltas).
+from ping_support import Host, converge, deploying, ping_round, wait_for
+
+SCAN = ("SELECT "
+        "COALESCE(SUM(CASE WHEN holdsSlot = 1 OR (state = 'STOP' AND deployStage = 'STOPPING' AND removed = 0) "
+        "THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN firstDeploy = 0 AND removed = 0 THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN removed = 0 AND state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END), 0) "
+        "FROM agents WHERE envId = ?")
+KEPT = ("SELECT "
+        "COALESCE((SELECT occupied FROM stage_counts WHERE envId = ?), 0) "
+        "+ COALESCE((SELECT SUM(dOcc) FROM count_deltas WHERE envId = ?), 0), "
+        "COALESCE((SELECT existing FROM stage_counts WHERE envId = ?), 0) "
+        "+ COALESCE((SELECT SUM(dExist) FROM count_deltas WHERE envId = ?), 0), "
+        "COALESCE((SELECT total FROM stage_counts WHERE envId = ?), 0) "
+        "+ COALESCE((SELECT SUM(dTotal) FROM count_deltas WHERE envId = ?), 0)")
+SCAN_DEPLOYS = "SELECT deployId, COUNT(*) FROM agents WHERE envId = ? AND deployId IS NOT NULL GROUP BY deployId"
+KEPT_DEPLOYS = "SELECT deployId, n FROM deploy_counts WHERE envId = ?"
+DELTA_DEPLOYS = ("SELECT deployId, SUM(dOn) FROM count_deltas WHERE envId = ? AND deployId IS NOT NULL "
+                 "GROUP BY deployId")
+
+
+def kept_counts(db, env_id):
+    stage = tuple(int(v) for v in db.query(KEPT, (env_id,) * 6)[0])
+    per_deploy = {d: int(n) for d, n in db.query(KEPT_DEPLOYS, (env_id,))}
+    for d, n in db.query(DELTA_DEPLOYS, (env_id,)):
+        per_deploy[d] = per_deploy.get(d, 0) + int(n)
+    return stage, {d: n for d, n in per_deploy.items() if n != 0}
+
+
+def scanned_counts(db, env_id):
+    stage = tuple(int(v) for v in db.query(SCAN, (env_id,))[0])
+    return stage, {d: int(n) for d, n in db.query(SCAN_DEPLOYS, (env_id,))}
+
+
+def check(server, env_id, what):
+    kept, scanned = kept_counts(server.db, env_id), scanned_counts(server.db, env_id)
+    assert kept == scanned, "%s: counters %r, rows %r" % (what, kept, scanned)
+    return scanned
+
+
+def test_counters_follow_every_agent_write(server):
+    env = server.make_env("web", "prod", maxParallel=3)
+    server.set_groups("web", "prod", ["web-prod"])
+    hosts = [Host(server, "h%02d" % i, groups=["web-prod"]) for i in range(16)]
+    b1 = server.publish(commit="1111111aaaa")
+    d1 = server.deploy("web", "prod", b1["id"])
+    ping_round(hosts, parallel=True)
+    (occ, existing, total), per = check(server, env["id"], "first deploy started")
+    assert total == 16 and existing == 0 and per == {d1["id"]: 16}
+    assert converge(hosts, env["id"], d1["id"])
+    (occ, existing, total), _ = check(server, env["id"], "first deploy done")
+    assert (occ, existing, total) == (0, 16, 16)
+
+    # a later deploy: admission takes slots (the width is 3) and releases them as hosts finish
+    b2 = server.publish(commit="2222222bbbb")
+    d2 = server.deploy("web", "prod", b2["id"])
+    for _ in range(3):
+        ping_round(hosts, parallel=True)
+        (occ, _, _), per = check(server, env["id"], "later deploy under admission")
+        assert occ == deploying(hosts, env["id"], d2["id"]) and 0 < occ <= 3
+    assert per[d2["id"]] + per[d1["id"]] == 16 and per[d2["id"]] >= 3
+
+    # operator actions: pause (releases the slot), reset, back to normal
+    holder = next(a["hostId"] for a in server.agents("web", "prod") if a["holdsSlot"])
+    server.ok("PUT", "/v1/envs/web/prod/agents/%s" % holder, json={"state": "PAUSED_BY_USER"})
+    check(server, env["id"], "pause")
+    server.ok("PUT", "/v1/envs/web/prod/agents/h15", json={"state": "RESET"})
+    check(server, env["id"], "reset")
+    server.ok("PUT", "/v1/envs/web/prod/agents/%s" % holder, json={"state": "NORMAL"})
+    check(server, env["id"], "resume")
+
+    # stopping hosts (STOP / STOPPING occupy a slot) and rows leaving the stage
+    server.ok("DELETE", "/v1/hosts/h14")
+    check(server, env["id"], "stop")
+    ping_round(hosts, parallel=True)
+    check(server, env["id"], "stopping")
+    server.set_hosts("web", "prod", [])
+    server.set_groups("web", "prod", [])
+    ping_round(hosts[:8], parallel=True)
+    check(server, env["id"], "rows leaving the stage")
+
+    # the rest of the rollout still converges and the counters agree at the end
+    server.set_groups("web", "prod", ["web-prod"])
+    rest = [h for h in hosts if h.host_id != "h14"]
+    assert converge(rest, env["id"], d2["id"], max_rounds=200)
+    (occ, existing, total), per = check(server, env["id"], "later deploy done")
+    # h14 still holds its STOPPING slot (it was not pinged since): only it occupies one
+    assert (occ, existing, total) == (1, 16, 16) and per == {d2["id"]: 16}
+
+
+def test_counters_follow_the_janitor(server_factory):
+    # hosts that stop pinging become UNREACHABLE (T shrinks) and their rows are deleted later
+    server = server_factory([
+        "host_unreachable_after=2", "host_expire=4", "janitor_period=1", "unreachable_slot_release=0"]).start()
+    env = server.make_env("web", "prod")
+    server.set_groups("web", "prod", ["web-prod"])
+    hosts = [Host(server, "j%02d" % i, groups=["web-prod"]) for i in range(6)]
+    d = server.deploy("web", "prod", server.publish()["id"])
+    assert converge(hosts, env["id"], d["id"])
+    check(server, env["id"], "deployed")
+    # a later deploy admits one host (the width is 1), then every host goes silent: UNREACHABLE first, the
+    # slot released by a second write that changes only holdsSlot
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    ping_round(hosts)
+    assert check(server, env["id"], "admitted")[0][0] == 1 and deploying(hosts, env["id"], d2["id"]) == 1
+    assert wait_for(lambda: scanned_counts(server.db, env["id"])[0][::2] == (0, 0), timeout=30)
+    check(server, env["id"], "unreachable, slot released")
+    assert wait_for(lambda: scanned_counts(server.db, env["id"])[1] == {}, timeout=30)
+    assert check(server, env["id"], "expired") == ((0, 0, 0), {})
