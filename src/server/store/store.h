@@ -241,8 +241,10 @@ int store_deploy_host_results(struct store *s, const char *deploy_id, json_t **r
 /* Agents (§3.4, §4.6). */
 int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
 /* The same list appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)), without
- * building the objects: the board's 10,000-host progress reply. */
-int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out);
+ * building the objects: the board's 10,000-host progress reply. limit > 0: one page, at most limit rows whose
+ * hostName sorts after `after` (NULL: from the first), in the index's order (O(page) at any stage size). */
+int store_agent_list_env_text(struct store *s, const char *env_id, const char *after, int64_t limit,
+			      struct buf *out);
 /* The agent rows of env_id that are on deploy_id (hosts that moved on to a later deploy are not among them). */
 int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, json_t **ret);
 /* By host name, or by host id when host_name is NULL. */
@@ -348,6 +350,31 @@ int store_event_poll(struct store *s, int64_t after, struct store_event *ev, siz
 int store_event_last_seq(struct store *s, int64_t *ret);
 /* Delete events created before `before` (ms). */
 int store_event_purge(struct store *s, int64_t before);
+
+/* ---- the wake listener (PostgreSQL, store/pg_listen.c) ----
+ * Every wake event is announced with NOTIFY on STORE_WAKE_CHANNEL in the transaction that writes it, and so is a
+ * ping's write of a host's rows (kind "HOST", seq 0, no event row). A process listens on one connection of its own
+ * (application_name "STORE_LISTENER_APP:<pid>", not from the pool) served by a thread of the listener: event() gets each
+ * notification in commit order; fresh(since) says that every notification committed before the monotonic time
+ * `since` (ms) has been handed to event() (a round trip on the listening connection every STORE_LISTEN_PROBE_MS);
+ * state(up) says the connection is listening, state(down, why) that it failed (it reconnects with a backoff of
+ * 0.1 s doubling to 2 s, and says up again). The callbacks run on the listener's thread and must not block. */
+#define STORE_WAKE_CHANNEL "slipway_wake"
+#define STORE_LISTENER_APP "slipway-listener"
+#define STORE_LISTEN_PROBE_MS 250
+struct store_listener;
+struct store_listener_ops {
+	void (*event)(void *arg, const struct store_event *ev);
+	void (*fresh)(void *arg, int64_t since_mono_ms);
+	void (*state)(void *arg, bool up, const char *why);
+	void *arg;
+};
+/* -EPROTONOSUPPORT for a SQLite DSN (one process per database: nothing to listen to) or without PostgreSQL. */
+int store_listener_start(const char *dsn, const struct store_listener_ops *ops, struct store_listener **ret);
+/* Stop the thread and close the connection (NULL: nothing). */
+void store_listener_stop(struct store_listener *l);
+/* The event a notification's payload describes; -EINVAL when it is not one. */
+int store_event_from_payload(const char *payload, struct store_event *ret);
 
 /* Workers. env_list_transition: stages with a current deploy and envState NORMAL, with the deploy
  * under "deploy". worker_claim: 1 when unit may run now (its last run is older than

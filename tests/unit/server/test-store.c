@@ -327,7 +327,7 @@ static void test_agent_list_text(void **state)
 	struct store *s = *state;
 	struct db *d = NULL;
 	struct db_conn *c;
-	json_t *list = NULL;
+	json_t *list = NULL, *page;
 	struct buf out;
 	char *want;
 
@@ -351,13 +351,28 @@ static void test_agent_list_text(void **state)
 	buf_init(&out, BUF_UNBOUNDED);
 	assert_int_equal(store_agent_list_env(s, "e1", &list), 0);
 	assert_int_equal(json_array_size(list), 2);
-	assert_int_equal(store_agent_list_env_text(s, "e1", &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "e1", NULL, 0, &out), 0);
 	want = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_string_equal(out.p, want);
+	free(want);
+	/* pages in host name order: the first row alone, then the rest after its name */
+	out.len = 0;
+	assert_int_equal(store_agent_list_env_text(s, "e1", NULL, 1, &out), 0);
+	page = json_pack("[O]", json_array_get(list, 0));
+	want = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(page);
+	assert_string_equal(out.p, want);
+	free(want);
+	out.len = 0;
+	assert_int_equal(store_agent_list_env_text(s, "e1", "host-0", 5, &out), 0);
+	page = json_pack("[O]", json_array_get(list, 1));
+	want = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(page);
 	assert_string_equal(out.p, want);
 	free(want);
 	json_decref(list);
 	/* appends; an empty list */
-	assert_int_equal(store_agent_list_env_text(s, "none", &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "none", NULL, 0, &out), 0);
 	assert_int_equal(out.p[out.len - 2], '[');
 	assert_int_equal(out.p[out.len - 1], ']');
 	buf_release(&out);
