@@ -19,7 +19,7 @@ const struct cmd cli_commands[] = {
     {"resume", cmd_resume, "let a paused ENV/STAGE continue"},
     {"status", cmd_status, "show (or --watch) the current deploy of ENV/STAGE"},
     {"hosts", cmd_hosts, "list the hosts of ENV/STAGE and their agents"},
-    {"host", cmd_host, "pause, resume, reset or stop some hosts of ENV/STAGE"},
+    {"host", cmd_host, "pause, resume, reset or stop some hosts of ENV/STAGE; search hosts by name"},
     {"agents", cmd_agents, "show every env stage of one host"},
     {"config", cmd_config, "read or write a stage's promote, webhook, schedule, capacity, script, agent config"},
     {"token", cmd_token, "create, list, change and revoke API tokens"},

@@ -41,6 +41,8 @@ int cmd_agents(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_role(struct cli *c, int argc, char **argv);
 int cmd_host(struct cli *c, int argc, char **argv);
+/* `host search TEXT` (cmd_host_search.c). */
+int host_search(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_completion(struct cli *c, int argc, char **argv);
 

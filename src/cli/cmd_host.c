@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli/cmd_host.c: `slipway host pause|resume|reset|stop ENV/STAGE HOST...`: actions on the agents of
- * some hosts of a stage. HOST is a host name or id; each is resolved against the stage's agent rows
+ * some hosts of a stage (`host search` is cmd_host_search.c). HOST is a host name or id; each is resolved against the stage's agent rows
  * first, so a typo is an error and not an id the server silently ignores. */
 #include <errno.h>
 #include <getopt.h>
@@ -184,6 +184,7 @@ const struct cmd host_commands[] = {
     {"resume", host_resume, "resume paused agents"},
     {"reset", host_reset, "reset failed agents (or --all-failed)"},
     {"stop", host_stop, "stop hosts and take them out of the stage"},
+    {"search", host_search, "find hosts by part of their name"},
 };
 const size_t host_n_commands = ELEMENTSOF(host_commands);
 

@@ -30,6 +30,12 @@ before(async () => {
   await simulateAgents(api, hosts, { rounds: 10, failing: hosts[2], failStatus: 'TOO_MANY_RETRY' });
   await api.put(P('staging') + '/deploys/current/progress');
   seed.failingHost = hosts[2];
+  // an old deploy: prod's first deploy, replaced after its host failed (its per-host results are recorded)
+  await api.put(P('prod') + '/capacity', ['app-db-001.example.com'], { capacityType: 'HOST' });
+  await api.put(P('prod') + '/script_configs', { PORT: '8080' });
+  seed.old = await api.post(P('prod') + '/deploys', undefined, { buildId: seed.build.id });
+  await simulateAgents(api, ['app-db-001.example.com'], { rounds: 6, idPrefix: 'db-', failing: 'app-db-001.example.com', failStatus: 'TOO_MANY_RETRY' });
+  await api.post(P('prod') + '/deploys', undefined, { buildId: seed.build.id });
   browser = await launchBrowser();
   page = await browser.context.newPage();
   await signInByLink(page, srv.base, srv.token);
@@ -50,9 +56,11 @@ const pages = () => [
   [`/env/app/staging/log/${seed.failingHost}`, '[data-role=host-log]'],
   ['/deploys', 'tr[data-deploy]'],
   [`/deploys/${seed.deploy.id}`, 'table[aria-label="Hosts on this deploy"]'],
+  [`/deploys/${seed.old.id}`, '[data-role=hosts-recorded]'],
   ['/builds', 'a[href^="/builds/"]'],
   ['/builds/app', 'table'],
   ['/hosts', '.empty'],
+  ['/hosts?q=web-00', '[data-role=host-results] li'],
   [`/hosts/${seed.failingHost}`, 'table'],
   ['/tokens', 'table'],
   ['/users', '.panel'],

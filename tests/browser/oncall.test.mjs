@@ -213,17 +213,19 @@ test('history keeps the outcome of a deploy rolled back by failurePolicy ROLLBAC
   // A click on the row opens the deploy's page: outcome, hosts with their results, what changed.
   await badRow.locator('.col-outcome').click({ position: { x: 2, y: 2 } });
   await page.waitForURL(srv.base + '/deploys/' + bad.id);
-  // The hosts still on it (the rollback may already have moved some on): as the API lists them, failed first.
+  // Its hosts as they were when the rollback replaced it (recorded then): as the API lists them, failed first.
   const onIt = await srv.api.get(`/v1/deploys/${bad.id}/agents`);
-  assert.ok(onIt.some(a => a.hostName === 'stg-2'), 'the failed host stays on the failed deploy');
+  assert.ok(onIt.some(a => a.hostName === 'stg-2'), 'the failed host is among the recorded results');
+  assert.ok(onIt.every(a => a.recordDate), 'a replaced deploy lists its recorded results');
   const hosts = page.locator('table[aria-label="Hosts on this deploy"]');
   await hosts.waitFor();
   assert.deepEqual((await hosts.locator('tr[data-host]').evaluateAll(rs => rs.map(r => r.dataset.host))).sort(), onIt.map(a => a.hostName).sort());
   const failed = hosts.locator('tr[data-host=stg-2]');
   assert.match(await failed.textContent(), /TOO MANY RETRY/);
   assert.equal(await failed.locator('td[data-label="Exit code"]').textContent(), '7');
-  assert.equal(await failed.locator('a', { hasText: 'script output' }).getAttribute('href'), `/env/${ENV}/staging/log/stg-2`);
-  assert.match(await page.locator('.kv-grid').textContent(), /rolled back to/);
+  // the recorded error's last line, its last bytes on a click (the host's log page has only its latest failure)
+  assert.equal(await failed.locator('summary').textContent(), 'teletraan/POST_DOWNLOAD exited with status 1: cannot write /srv/app');
+  assert.match(await page.locator('section[aria-label=Deploy] .kv-grid').textContent(), /rolled back to/);
   assert.match(await page.locator('[data-role=what-changed]').textContent(), new RegExp(`${seed.builds[0].commitShort} → .*${seed.builds[1].commitShort}`));
   await screenshot(page, 'oncall-deploy-page');
 });

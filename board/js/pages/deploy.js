@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/pages/deploy.js: /deploys/{id}: one deploy: what became of it (outcome), its build and what changed since
-// the stage's previous deploy, its timing, the deploys it is linked to, the stage's config changes while it ran, and
-// the hosts that are on it with their results (each failed host links to its script output).
+// the stage's previous deploy, its timing, the deploys it is linked to, the config it ran with (the stage's config
+// at its creation) and the changes while it ran, and its hosts with their results: live while it is current, as
+// recorded when it was replaced afterwards (a failed host shows its error or links to its script output).
 import * as api from '../api.js';
 import { h, clear, badge, timeEl, fmtDuration, fmtNum, spinner, errorBox, emptyState, link, shortId, copyButton } from '../ui.js';
 import { progressBar, deployDone, deployDuration } from './common.js';
@@ -29,22 +30,64 @@ function changeView(prev, prevBuild, b) {
     url ? [' ', h('a', { href: url, target: '_blank', rel: 'noopener', 'data-role': 'compare-link' }, 'commits in the repository ↗')] : null);
 }
 
+// The last non-empty line of an error (the one that names the failure).
+const lastLine = t => String(t || '').split('\n').map(l => l.trim()).filter(Boolean).pop() || '';
+
+// A host's output: a recorded result carries its error's last bytes (the host's own page has only its latest
+// failure, maybe of a later deploy); a live row links to the host's script output in the stage.
+function outputCell(stage, a) {
+  if (a.recordDate && a.errorMessage) {
+    return h('details.error-tail', h('summary', h('code', lastLine(a.errorMessage))), h('pre.errlog', { tabindex: '0', 'aria-label': `Error of ${a.hostName}` }, a.errorMessage));
+  }
+  if (!a.recordDate && stage && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') return link(hostLogHref(stage.envName, stage.stageName, a.hostName), 'script output');
+  return h('span.muted', '—');
+}
+
 function hostsView(d, stage, agents) {
   if (!agents.length) {
-    return emptyState('No host on this deploy', d.total ? 'Its hosts have moved on to a later deploy (the server keeps one row per host and stage).' : 'The stage had no host when it ran.');
+    return emptyState('No host on this deploy', d.total ? 'Its hosts moved on to a later deploy before the server recorded per-host results (deploys replaced since schema version 5 keep them).' : 'The stage had no host when it ran.');
   }
   const failedFirst = agents.slice().sort((a, b) => Number(b.status !== 'SUCCEEDED') - Number(a.status !== 'SUCCEEDED') || a.hostName.localeCompare(b.hostName));
-  return h('div.table-wrap', h('table.table.stack', { 'aria-label': 'Hosts on this deploy' },
-    h('thead', h('tr', h('th', 'Host'), h('th', 'Step'), h('th', 'Agent state'), h('th', 'Result'), h('th.num', 'Exit code'), h('th.num', 'Attempts'), h('th', 'Last change'), h('th', 'Output'))),
-    h('tbody', failedFirst.map(a => h('tr', { dataset: { host: a.hostName } },
-      h('td', { 'data-label': 'Host' }, link('/hosts/' + encodeURIComponent(a.hostName), h('strong', a.hostName))),
-      h('td', { 'data-label': 'Step' }, word(a.deployStage)),
-      h('td', { 'data-label': 'Agent state' }, badge(a.state)),
-      h('td', { 'data-label': 'Result' }, badge(a.status, a.status === 'SUCCEEDED' ? 'ok' : a.status === 'UNKNOWN' ? 'muted' : 'bad')),
-      h('td.num', { 'data-label': 'Exit code' }, String(a.lastErrno)),
-      h('td.num', { 'data-label': 'Attempts' }, String(a.failCount)),
-      h('td', { 'data-label': 'Last change' }, timeEl(a.lastUpdateDate, true)),
-      h('td', { 'data-label': 'Output' }, stage && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN' ? link(hostLogHref(stage.envName, stage.stageName, a.hostName), 'script output') : h('span.muted', '—')))))));
+  const recorded = agents[0].recordDate;
+  return [
+    recorded ? h('p.muted.small.pad', { 'data-role': 'hosts-recorded' }, 'As the hosts were when the next deploy replaced this one, ', timeEl(recorded, true), '.') : null,
+    h('div.table-wrap', h('table.table.stack', { 'aria-label': 'Hosts on this deploy' },
+      h('thead', h('tr', h('th', 'Host'), h('th', 'Step'), h('th', 'Agent state'), h('th', 'Result'), h('th.num', 'Exit code'), h('th.num', 'Attempts'), h('th', 'Last change'), h('th', recorded ? 'Error' : 'Output'))),
+      h('tbody', failedFirst.map(a => h('tr', { dataset: { host: a.hostName } },
+        h('td', { 'data-label': 'Host' }, link('/hosts/' + encodeURIComponent(a.hostName), h('strong', a.hostName))),
+        h('td', { 'data-label': 'Step' }, word(a.deployStage)),
+        h('td', { 'data-label': 'Agent state' }, badge(a.state)),
+        h('td', { 'data-label': 'Result' }, badge(a.status, a.status === 'SUCCEEDED' ? 'ok' : a.status === 'UNKNOWN' ? 'muted' : 'bad')),
+        h('td.num', { 'data-label': 'Exit code' }, String(a.lastErrno)),
+        h('td.num', { 'data-label': 'Attempts' }, String(a.failCount)),
+        h('td', { 'data-label': 'Last change' }, timeEl(a.lastUpdateDate, true)),
+        h('td', { 'data-label': recorded ? 'Error' : 'Output' }, outputCell(stage, a))))))),
+  ];
+}
+
+// The config the deploy ran with: the stage's config when it was created (GET /v1/deploys/{id}/config).
+function ranWithView(cfg) {
+  if (!cfg) return h('p.muted', { 'data-role': 'ran-with' }, 'Not recorded: the deploy was created before the server kept the config of each deploy.');
+  const r = cfg.rollout || {};
+  const kv = pairs => h('dl.kv-grid', pairs.filter(Boolean).map(([k, v]) => h('div', h('dt', k), h('dd', v))));
+  const map = (title, m) => h('div.ran-with-map', h('h3', title), cfg.configHidden
+    ? h('p.muted.small', { 'data-role': 'config-hidden' }, 'Hidden: they hold secrets, shown to operators of this environment.')
+    : !m || !Object.keys(m).length ? h('p.muted.small', 'None.')
+      : h('div.table-wrap', h('table.table.stack', { 'aria-label': title },
+        h('thead', h('tr', h('th', 'Name'), h('th', 'Value'))),
+        h('tbody', Object.keys(m).sort().map(k => h('tr', { dataset: { name: k } }, h('td.mono', { 'data-label': 'Name' }, k), h('td.mono', { 'data-label': 'Value' }, m[k])))))));
+  const c = cfg.constraint, sch = cfg.schedule;
+  return h('div', { 'data-role': 'ran-with' },
+    kv([
+      ['Max parallel', r.maxParallelPct ? `${r.maxParallelPct} %` : String(r.maxParallel ?? '—')],
+      ['Failure policy', word(r.failurePolicy)],
+      ['Stuck after', r.stuckThreshold != null ? fmtDuration(r.stuckThreshold * 1000) : '—'],
+      ['Success threshold', r.successThreshold != null ? `${r.successThreshold / 100} %` : '—'],
+      ['Acceptance', word(r.acceptanceType)],
+      ['Deploy constraint', c ? `${c.constraintKey}: ${c.maxParallel} per value, ${word(c.constraintType).toLowerCase()}${c.constraintOrder && c.constraintOrder.length ? ` (${c.constraintOrder.join(', ')} first)` : ''}` : h('span.muted', 'none')],
+      ['Deploy schedule', sch ? `hosts ${sch.hostNumbers}, cooldowns ${sch.cooldownTimes}` : h('span.muted', 'none')],
+    ]),
+    h('div.ran-with-maps', map('Script variables', cfg.scriptConfigs), map('Agent configs', cfg.agentConfigs)));
 }
 
 // The stage's config changes between the deploy's start and its end (the config it ran with is the one of its
@@ -71,12 +114,13 @@ export async function render(ctx) {
     clear(ctx.root, h('div.page', e.status === 404 ? emptyState('No such deploy', `There is no deploy ${id}.`, link('/deploys', 'All deploys')) : errorBox(e)));
     return;
   }
-  const [stage, b, links, agents, prev, history, from] = await Promise.all([
+  const [stage, b, links, agents, prev, history, from, ranWith] = await Promise.all([
     api.getEnvById(d.envId), api.getBuild(d.buildId).catch(() => null), outcomeLinks(d),
     api.get(`/v1/deploys/${api.enc(id)}/agents`, null, { signal: ctx.signal }).catch(() => []),
     previousDeploy(d, ctx.signal),
     api.getEnvById(d.envId).then(s => (s ? api.get(api.stagePath(s.envName, s.stageName) + '/history', null, { signal: ctx.signal }).catch(() => null) : null)),
     d.fromDeployId ? getDeploy(d.fromDeployId) : null,
+    api.get(`/v1/deploys/${api.enc(id)}/config`, null, { signal: ctx.signal }).catch(() => null),
   ]);
   const prevBuild = prev ? await api.getBuild(prev.buildId).catch(() => null) : null;
   if (!ctx.isCurrent()) return;
@@ -108,6 +152,9 @@ export async function render(ctx) {
         d.description ? h('p.deploy-desc', '“', d.description, '”') : null,
         changeView(prev, prevBuild, b),
         stage ? configView(stage, d, history) : null)),
+    h('section.panel', { 'aria-label': 'The config it ran with' },
+      h('div.panel-head', h('h2', 'The config it ran with')),
+      h('div.panel-body', ranWithView(ranWith))),
     stage && d.analysisStatus && d.analysisStatus !== 'NONE' ? analysisPanel(api.stagePath(stage.envName, stage.stageName), d) : null,
     h('section.panel', { 'aria-label': 'Hosts on this deploy' },
       h('div.panel-head', h('h2', 'Hosts ', h('span.count', fmtNum(agents.length)))),

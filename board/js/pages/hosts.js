@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// board/js/pages/hosts.js: host lookup and the host page: its records, and its agent in every stage.
+// board/js/pages/hosts.js: host search by partial name (type-ahead) and the host page: its records, and its agent in
+// every stage.
 import * as api from '../api.js';
-import { h, clear, badge, timeEl, fmtAgo, fmtTime, spinner, errorBox, emptyState, link, openDialog, toast, shortId } from '../ui.js';
+import { h, clear, badge, timeEl, fmtAgo, fmtTime, spinner, errorBox, emptyState, link, openDialog, toast, shortId, debounce } from '../ui.js';
 import { navigate } from '../router.js';
 import { canOperate, whenSessionKnown } from '../session.js';
 import { classify, CLASSES } from '../grid.js';
@@ -10,20 +11,101 @@ import { tagsPanel } from './zones.js';
 
 const CLASS_BY_KEY = Object.fromEntries(CLASSES.map(c => [c.key, c]));
 
+const SEARCH_PAGE = 20;
+
+// The host search (GET /v1/hosts): names that start with the text first (an index range on the server), then, when
+// those do not fill a page, names that contain it; "More" continues whichever list the last page came from.
+function hostSearch(input, onPick) {
+  const list = h('ul.host-results', { 'aria-label': 'Matching hosts' });
+  const more = h('button.btn.btn-sm', { type: 'button', 'data-action': 'more-hosts', hidden: true }, 'More');
+  const status = h('p.muted.small', { role: 'status', 'data-role': 'search-status' });
+  const box = h('section.panel.host-search', { 'data-role': 'host-results', 'aria-label': 'Host search results', hidden: true }, h('div.panel-body', status, list, more));
+  let seq = 0, shown = new Set(), cursor = null, text = '';
+
+  const item = row => {
+    const i = row.hostName.indexOf(text);
+    const name = i < 0 ? row.hostName : [row.hostName.slice(0, i), h('mark', text), row.hostName.slice(i + text.length)];
+    return h('li', { dataset: { host: row.hostName } }, link('/hosts/' + encodeURIComponent(row.hostName), h('span.mono', name)),
+      h('span.muted.small', ` · ${row.stages} stage${row.stages === 1 ? '' : 's'} · `,
+        row.lastSeen ? h('span', { title: fmtTime(row.lastSeen, true) }, 'seen ' + fmtAgo(row.lastSeen)) : 'never pinged'));
+  };
+  const add = rows => {
+    let n = 0;
+    for (const r of rows) if (!shown.has(r.hostName)) { shown.add(r.hostName); list.append(item(r)); n++; }
+    return n;
+  };
+  const fetchPage = (mode, after) => api.get('/v1/hosts', { [mode === 'prefix' ? 'namePrefix' : 'nameContains']: text, limit: SEARCH_PAGE, ...(after ? { after } : {}) });
+
+  // One step of the list: pages until one shows a new name (the substring pages repeat the prefix matches), at
+  // most a few requests.
+  async function load(first) {
+    const my = ++seq;
+    let mode = first ? 'prefix' : cursor.mode, after = first ? null : cursor.after;
+    try {
+      for (let tries = 0; tries < 6; tries++) {
+        const page = await fetchPage(mode, after);
+        if (my !== seq) return;
+        if (first && tries === 0) { list.replaceChildren(); shown = new Set(); }
+        const added = add(page.hosts);
+        after = page.next;
+        if (after && added) break;
+        if (!after && mode === 'prefix') mode = 'contains';
+        else if (!after) break;
+      }
+      cursor = after ? { mode, after } : null;
+      more.hidden = !cursor;
+      status.textContent = shown.size ? `${shown.size}${cursor ? '+' : ''} host${shown.size === 1 ? '' : 's'} matching “${text}”` : `No host name contains “${text}”.`;
+    } catch (e) {
+      if (my === seq) status.textContent = e.status === 400 ? 'Host names are letters, digits, “.”, “_” and “-”.' : `Search failed: ${e.message}`;
+    }
+    box.hidden = false;
+  }
+  const run = debounce(() => {
+    text = input.value.trim();
+    if (!text) { seq++; box.hidden = true; onPick(null); return; }
+    onPick(text);
+    load(true);
+  }, 150);
+  input.addEventListener('input', run);
+  input.addEventListener('keydown', e => {
+    if (e.key === 'ArrowDown' && list.firstChild) { e.preventDefault(); list.firstChild.querySelector('a').focus(); }
+    if (e.key === 'Escape') { input.value = ''; run(); }
+  });
+  more.addEventListener('click', () => load(false));
+  return {
+    box,
+    start: () => { if (input.value.trim()) run(); },
+    // Enter: the typed name when it is a host, else the only match.
+    pick: v => (shown.has(v) || shown.size !== 1 ? v : [...shown][0]),
+  };
+}
+
 export async function render(ctx) {
   const host = ctx.params.host || null;
   document.title = (host ? host + ' · ' : '') + 'Hosts · Slipway';
-  const search = h('input.search', { type: 'search', name: 'host', placeholder: 'Host name', 'aria-label': 'Host name', 'data-search': true, value: host || '', autocomplete: 'off' });
-  const form = h('form.inline-form', { onsubmit: e => { e.preventDefault(); const v = search.value.trim(); if (v) navigate('/hosts/' + encodeURIComponent(v)); } },
-    search, h('button.btn', { type: 'submit' }, 'Look up'));
+  const typed = host ? '' : (ctx.query.q || '');
+  const search = h('input.search', { type: 'search', name: 'host', placeholder: 'Host name or part of it', 'aria-label': 'Host name or part of it', 'data-search': true, value: typed, autocomplete: 'off' });
   const body = h('div');
+  // On /hosts the address keeps the text (?q=), so a reload or a shared link shows the same results.
+  const finder = hostSearch(search, v => {
+    if (host) return;
+    history.replaceState(null, '', '/hosts' + (v ? '?q=' + encodeURIComponent(v) : ''));
+    body.hidden = Boolean(v);
+  });
+  const form = h('form.inline-form', { role: 'search', onsubmit: e => { e.preventDefault(); const v = search.value.trim(); if (v) navigate('/hosts/' + encodeURIComponent(finder.pick(v))); } },
+    search, h('button.btn', { type: 'submit' }, 'Look up'));
   clear(ctx.root, h('div.page.page-wide',
     h('div.page-head', h('div',
       host ? h('nav.crumbs', link('/hosts', 'Hosts'), h('span.sep', '/'), h('span', host)) : null,
       h('h1', host ? h('span.mono', host) : 'Hosts'),
-      h('p.subtitle', host ? 'This host in every stage it belongs to.' : 'Look a host up by name to see its agents and records.')), form),
-    body));
-  if (!host) { search.focus(); clear(body, emptyState('Find a host', 'Type a host name (as its agent reports it) and press Enter.')); return; }
+      h('p.subtitle', host ? 'This host in every stage it belongs to.' : 'Search hosts by name to see their agents and records.')), form),
+    finder.box, body));
+  if (!host) {
+    search.focus();
+    clear(body, emptyState('Find a host', 'Type part of a host name (as its agent reports it): matches show as you type.'));
+    finder.start();
+    return;
+  }
 
   clear(body, spinner());
   let agents, records;

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # `slipway host pause|resume|reset|stop` against a real server, with hosts played through the ping API.
+import json
+
 from fakehost import publish, stage_with_host
 
 
@@ -76,3 +78,33 @@ def test_host_bad_input(cli, server, names):
     assert r.returncode == 68
     for sub in ("pause", "resume", "reset", "stop"):
         assert cli("host", sub, "--help").stdout.startswith(f"usage: slipway host {sub} ")
+
+
+def test_host_search(cli, server, names):
+    env = names("hq")
+    host = stage_with_host(cli, server, env)  # pings: one stage, a last-seen time
+    for i in range(3):
+        code, body = server.api("POST", "/v1/hosts", {"hostName": f"{env}-rec-{i}", "hostId": f"{env}-id-{i}",
+                                                      "groupName": "g1"})
+        assert code == 204, body
+    r = cli("host", "search", f"{env}-rec", "--limit", "2")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["HOST", "STAGES", "LAST", "SEEN"]
+    assert [ln.split()[0] for ln in lines[1:3]] == [f"{env}-rec-0", f"{env}-rec-1"]
+    assert lines[1].split()[1:] == ["0", "never", "pinged"]
+    assert lines[3] == f"more: slipway host search {env}-rec --after {env}-rec-1"
+    r = cli("host", "search", f"{env}-rec", "--after", f"{env}-rec-1")
+    assert [ln.split()[0] for ln in r.stdout.splitlines()[1:]] == [f"{env}-rec-2"]
+    # substring by default, --prefix for names that start with it; --json is the server's answer
+    part = host.host[1:]
+    assert host.host in cli("host", "search", part).stdout
+    assert "no host name starts with" in cli("host", "search", part, "--prefix").stdout
+    r = cli("host", "search", host.host, "--prefix", "--json")
+    body = json.loads(r.stdout)
+    assert [h["hostName"] for h in body["hosts"]] == [host.host] and body["next"] is None
+    assert body["hosts"][0]["stages"] == 1 and body["hosts"][0]["lastSeen"] > 0
+    for args in (("host", "search"), ("host", "search", "a b"), ("host", "search", "x", "y"),
+                 ("host", "search", "x", "--limit", "0"), ("host", "search", "x", "--after", "a/b")):
+        assert cli(*args).returncode == 64, args
+    assert cli("host", "search", "--help").stdout.startswith("usage: slipway host search ")
