@@ -33,7 +33,7 @@ int sleep_cond_init(pthread_cond_t *cond)
 	return -r;
 }
 
-bool sleep_or_stop(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop, int64_t ms)
+bool sleep_or_wake(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop, bool *wake, int64_t ms)
 {
 	struct timespec deadline;
 	bool stopped;
@@ -48,12 +48,19 @@ bool sleep_or_stop(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop
 		deadline.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(lock);
-	/* until stopped or past the deadline (or an error): a wake-up for another reason sleeps on */
-	while (!*stop && pthread_cond_timedwait(cond, lock, &deadline) == 0)
+	/* until stopped, woken or past the deadline (or an error): a wake-up for another reason sleeps on */
+	while (!*stop && !(wake && *wake) && pthread_cond_timedwait(cond, lock, &deadline) == 0)
 		;
+	if (wake)
+		*wake = false;
 	stopped = *stop;
 	pthread_mutex_unlock(lock);
 	return stopped;
+}
+
+bool sleep_or_stop(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop, int64_t ms)
+{
+	return sleep_or_wake(lock, cond, stop, NULL, ms);
 }
 
 void sleep_stop_threads(pthread_mutex_t *lock, pthread_cond_t *work_cond, pthread_cond_t *stop_cond, bool *stop,

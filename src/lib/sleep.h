@@ -20,6 +20,8 @@ int sleep_cond_init(pthread_cond_t *cond);
 /* Sleep up to ms, or less when *stop becomes true: lock guards *stop, and whoever sets it broadcasts cond (made by
  * sleep_cond_init()) with lock held. Call without lock held. Returns *stop. */
 bool sleep_or_stop(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop, int64_t ms);
+/* The same, also ending early when *wake becomes true (guarded by lock as well); *wake is cleared on return. */
+bool sleep_or_wake(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop, bool *wake, int64_t ms);
 
 /* Stop a pool of n threads that wait for work on work_cond and sleep on stop_cond (sleep_or_stop()), both
  * guarded by lock: set *stop, wake both, and join the threads; *n becomes 0. Call without lock held. */

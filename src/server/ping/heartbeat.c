@@ -253,8 +253,8 @@ void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64
 	pthread_mutex_unlock(m);
 }
 
-/* A HOST event: the host's next ping re-reads its membership and runs in full. */
-void ping_forget_host(struct ping_state *ps, const char *host_id, int64_t seq)
+/* A HOST event: the host's next ping re-reads its heartbeat record and membership and runs in full. */
+void ping_forget_host(struct ping_state *ps, const char *host_id, int64_t tick)
 {
 	pthread_mutex_t *m;
 	struct hb_entry *e;
@@ -262,8 +262,10 @@ void ping_forget_host(struct ping_state *ps, const char *host_id, int64_t seq)
 	e = ping_hb_lock(ps, host_id, &m);
 	if (e) {
 		e->member_key = 0; /* no membership hashes to 0 in practice: the next ping syncs */
-		if (seq > e->host_event_seq)
-			e->host_event_seq = seq;
+		/* another replica's ping may have written the record (its attributes) */
+		e->verified_mono_ms = mono_ms() - PING_HB_VERIFY_MS;
+		if (tick > e->host_event_seq)
+			e->host_event_seq = tick;
 	}
 	pthread_mutex_unlock(m);
 }

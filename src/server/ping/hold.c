@@ -198,18 +198,22 @@ static void wake_for_event(struct ping_state *ps, const struct wake_event *ev, s
 	}
 }
 
-/* Before event_seq moves past ev: what it ends of the idle answers and the early-refusal memory. */
-static void event_ends(struct ping_state *ps, const struct store_event *sev, const struct wake_event *ev)
+void ping_event_ends(struct ping_state *ps, const struct store_event *sev)
 {
-	unsigned ends = engine_wake_ends(ev);
+	struct wake_event ev = wake_event_of(sev);
+	unsigned ends = engine_wake_ends(&ev);
+	int64_t tick;
 
-	if (ends & WAKE_ENDS_HOST)
-		ping_forget_host(ps, sev->host_id, sev->seq);
+	if (!ends)
+		return;
+	tick = ping_idle_tick(ps);
+	if ((ends & WAKE_ENDS_HOST) && sev->host_id[0])
+		ping_forget_host(ps, sev->host_id, tick);
 	if (ends & WAKE_ENDS_ALL)
-		ping_idle_all_event(ps, sev->seq);
-	if (ends & WAKE_ENDS_ENV) {
+		ping_idle_all_event(ps, tick);
+	if ((ends & WAKE_ENDS_ENV) && sev->env_id[0]) {
 		ping_stage_forget_full(ps, sev->env_id);
-		ping_idle_env_event(ps, sev->env_id, sev->seq);
+		ping_idle_env_event(ps, sev->env_id, tick);
 	}
 }
 
@@ -230,10 +234,11 @@ void ping_poll_events(struct ping_state *ps)
 			break;
 		/* an API change to a host's rows: its next ping re-reads its membership; a released slot or a changed
 		 * stage (maxParallel, a new deploy): admission must look again before the woken waiters run. Idle
-		 * repeats of the hosts the event would wake end (before event_seq moves past it, see ping_state.h). */
+		 * repeats of the hosts the event would wake end (on PostgreSQL the wake listener did so already, when it
+		 * was notified: this is then a second, harmless end). */
 		for (int i = 0; i < n; i++) {
 			we[i] = wake_event_of(&ev[i]);
-			event_ends(ps, &ev[i], &we[i]);
+			ping_event_ends(ps, &ev[i]);
 		}
 		pthread_mutex_lock(&ps->wlock);
 		for (int i = 0; i < n; i++)

@@ -1,6 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ping/idle.c: idle repeats (PROTOCOL §5.10, see ping_state.h): an idle ping repeated byte for byte by its host is
- * answered NOOP from memory while nothing that could change its answer has happened. */
+ * answered NOOP from memory while nothing that could change its answer has happened.
+ *
+ * Why this is safe with several replicas on one PostgreSQL database. A remembered answer is the answer of a full
+ * run that read the database after the tick it keeps was read. It could only become wrong through a committed
+ * change it did not see, and every such change is NOTIFYed in its own transaction: a wake event (an API change,
+ * a released slot: the same events a held ping waits for, so a repeat is never staler than a held ping), or a
+ * ping of the same host on another replica that wrote its rows (agent rows, admission, heartbeat record,
+ * membership, tags: store_tx_host_written()). A ping that writes nothing leaves the database as it found it and
+ * cannot change the answer; a host whose report changes sends another body, which is not a repeat. PostgreSQL
+ * delivers a notification after its commit, so it is handled (ping_event_ends(), a new tick) after any run that
+ * missed the change had read its tick, and that run's memory is over; ticks are this process's own order of
+ * handling, so notifications that commit out of sequence order end memories just the same. Nothing committed
+ * before the listener's last probe was sent is undelivered (store.h), so while that probe is at most
+ * PING_LISTEN_STALE_MS old, a repeat misses no change committed more than PING_LISTEN_STALE_MS ago; otherwise
+ * (a listener down, reconnecting or stalled) nothing is repeated, and a listener that fails or comes back forgets
+ * every memory (notifications may have been missed). Time-bound changes (the janitor, the long-poll limit) are
+ * bounded by idle_max_ms() as on SQLite. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +78,23 @@ static void seq_raise(int64_t *p, int64_t seq)
 
 int64_t ping_idle_seq(struct ping_state *ps)
 {
-	return __atomic_load_n(&ps->event_seq, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&ps->idle_tick, __ATOMIC_SEQ_CST);
+}
+
+int64_t ping_idle_tick(struct ping_state *ps)
+{
+	return __atomic_add_fetch(&ps->idle_tick, 1, __ATOMIC_SEQ_CST);
+}
+
+void ping_idle_forget_all(struct ping_state *ps)
+{
+	ping_idle_all_event(ps, ping_idle_tick(ps));
+}
+
+/* PostgreSQL: the wake listener has every notification committed up to at most PING_LISTEN_STALE_MS ago */
+static bool listener_fresh(struct ping_state *ps, int64_t mono)
+{
+	return !ps->listening || mono - __atomic_load_n(&ps->listen_fresh_ms, __ATOMIC_ACQUIRE) < PING_LISTEN_STALE_MS;
 }
 
 static int64_t idle_max_ms(struct ping_state *ps)
@@ -125,7 +157,7 @@ static bool idle_valid(struct ping_state *ps, const struct hb_entry *e, const ch
 	    memcmp(e->idle_body, body, len) != 0)
 		return false;
 	if (mono - e->idle_mono_ms >= idle_max_ms(ps) || mono - e->verified_mono_ms >= PING_HB_VERIFY_MS ||
-	    e->member_key == 0 || mono - e->member_mono_ms >= PING_HB_VERIFY_MS)
+	    e->member_key == 0 || mono - e->member_mono_ms >= PING_HB_VERIFY_MS || !listener_fresh(ps, mono))
 		return false;
 	if (e->host_event_seq > e->idle_seq || __atomic_load_n(&ps->all_seq, __ATOMIC_ACQUIRE) > e->idle_seq ||
 	    http_write_generation() != e->idle_gen)
@@ -195,12 +227,12 @@ void ping_idle_drop(struct ping_state *ps, struct hb_entry *e)
 	idle_forget(e);
 }
 
-void ping_idle_env_event(struct ping_state *ps, const char *env_id, int64_t seq)
+void ping_idle_env_event(struct ping_state *ps, const char *env_id, int64_t tick)
 {
-	seq_raise(env_seq_slot(ps, env_id), seq);
+	seq_raise(env_seq_slot(ps, env_id), tick);
 }
 
-void ping_idle_all_event(struct ping_state *ps, int64_t seq)
+void ping_idle_all_event(struct ping_state *ps, int64_t tick)
 {
-	seq_raise(&ps->all_seq, seq);
+	seq_raise(&ps->all_seq, tick);
 }

@@ -38,6 +38,9 @@ struct full_stage {
 #define PING_ENV_SEQ_SLOTS 4096
 /* the longest an idle answer is repeated from memory: a long-poll hold's limit (§5.11) */
 #define PING_IDLE_MAX_MS (PING_WAIT_MAX_S * 1000)
+/* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
+ * notification committed up to then (the staleness bound of docs/operations.md) */
+#define PING_LISTEN_STALE_MS 1000
 /* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
 #define PING_IDLE_SLOTS (1u << 18)
 /* the database record is re-read after this long, so rows removed by the janitor are re-created */
@@ -99,13 +102,22 @@ struct ping_state {
 	pthread_mutex_t tlock;
 	pthread_cond_t tcond;
 	bool thread_stop;
-	int64_t event_seq; /* the last wake event handled (atomic: read by request threads) */
-	/* §5.10 idle repeats (ping_idle_repeat()): the sequence of the last event that may change answers of hosts
-	 * relevant to an env (ENV, SLOT, CAPACITY), by slot; of the last event that may change any host's answer
-	 * (CAPACITY: it may map hosts newly) */
+	int64_t event_seq; /* the last wake event polled from the table */
+	bool poll_now;     /* under tlock: a notification came, poll the events without waiting for the period */
+	/* §5.10 idle repeats (ping_idle_repeat()): every wake event handled, polled or notified, takes the next tick
+	 * (idle_tick, atomic); a remembered answer keeps the tick read before its run. By slot, the tick of the last
+	 * event that may change answers of hosts relevant to an env (ENV, SLOT, CAPACITY); the tick of the last event
+	 * that may change any host's answer (CAPACITY: it may map hosts newly, and "forget everything") */
+	int64_t idle_tick;
 	int64_t env_seq[PING_ENV_SEQ_SLOTS];
 	int64_t all_seq;
-	bool idle_repeats; /* enabled (SQLite: one server process per database) */
+	bool idle_repeats; /* enabled: SQLite, or PostgreSQL with the wake listener */
+	/* PostgreSQL: the wake listener (store_listener_start()); listen_fresh_ms (atomic, monotonic): every
+	 * notification committed before it has been handled; an answer is repeated only while it is at most
+	 * PING_LISTEN_STALE_MS old */
+	struct store_listener *listener;
+	bool listening; /* a listener was started (set once, before the first ping is served) */
+	int64_t listen_fresh_ms;
 	struct idle_slot *idle_index;
 	pthread_mutex_t idle_locks[PING_HB_STRIPES];
 	int64_t last_flush_mono_ms;
@@ -154,8 +166,9 @@ bool ping_heartbeat_is_newest(struct ping_state *ps, const char *host_id, uint64
 /* true when the host's membership was synced with exactly this key recently (cache); record it. */
 bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t key);
 void ping_membership_remember(struct ping_state *ps, const char *host_id, uint64_t key);
-/* A HOST event: the host's next ping re-reads its membership and runs in full. */
-void ping_forget_host(struct ping_state *ps, const char *host_id, int64_t seq);
+/* A HOST event: the host's next ping re-reads its heartbeat record and membership and runs in full (tick:
+ * ping_idle_tick()). */
+void ping_forget_host(struct ping_state *ps, const char *host_id, int64_t tick);
 /* §8.5: write the pending lastSeen values (all: also those the skip rule lets wait, engine_heartbeat_skip_ms());
  * returns how many, or a negative errno. */
 int ping_flush_heartbeats(struct ping_state *ps, bool all);
@@ -174,8 +187,13 @@ int64_t ping_hook_pending_last_seen(struct server *srv, const char *host_id);
  * holding. An API request of this process that may have written ends every idle memory at once
  * (http_write_generation(), read with ping_idle_seq() before the run), so a client never sees an idle repeat older
  * than its own change. ping_seq is the ping's own sequence (ping_heartbeat_record()): the memory is kept only while
- * no other ping of the host ran in full. Only with a SQLite database: replicas sharing a database (PostgreSQL) may
- * each see only some pings of a host, and another replica's ping may write the host's rows without a wake event. */
+ * no other ping of the host ran in full.
+ * Replicas on one PostgreSQL database each see only some of a host's events and pings. They learn of the others'
+ * from the wake listener (state.c, store/pg_listen.c): every wake event and every ping's write of a host's rows
+ * (heartbeat record, membership, tags, agent rows) is NOTIFYed in its own transaction and handled here on
+ * arrival, before the table poll sees it (see idle.c for why that is enough); while the listener is down or has
+ * not proved itself fresh within PING_LISTEN_STALE_MS, nothing is repeated, and a lost or regained connection
+ * forgets every remembered answer. */
 int64_t ping_idle_seq(struct ping_state *ps);
 void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t ping_seq, const char *body, size_t len,
 			int64_t seq, uint64_t write_gen, const char (*envs)[ENGINE_ID_SIZE], size_t n_envs);
@@ -191,9 +209,16 @@ bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, 
 /* Caller holds e's stripe lock: forget e's idle memory and its place in the idle index. */
 void ping_idle_drop(struct ping_state *ps, struct hb_entry *e);
 /* A wake event of env_id (ENV, SLOT, CAPACITY) / one that may change any host's answer ends the idle memories it
- * concerns (before event_seq moves past it). */
-void ping_idle_env_event(struct ping_state *ps, const char *env_id, int64_t seq);
-void ping_idle_all_event(struct ping_state *ps, int64_t seq);
+ * concerns (tick: ping_idle_tick()). */
+void ping_idle_env_event(struct ping_state *ps, const char *env_id, int64_t tick);
+void ping_idle_all_event(struct ping_state *ps, int64_t tick);
+/* The next tick of a handled event (larger than any ping_idle_seq() read before). */
+int64_t ping_idle_tick(struct ping_state *ps);
+/* Forget every remembered answer (the wake listener lost or regained its connection). */
+void ping_idle_forget_all(struct ping_state *ps);
+/* What a wake event ends, polled or notified (hold.c): the idle answers it concerns, the host's cached membership
+ * (HOST) and the early-refusal memory of its stage. */
+void ping_event_ends(struct ping_state *ps, const struct store_event *ev);
 
 /* ---- the write lock and the early refusal (state.c) ---- */
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ping/state.c: the ping pipeline's process state (ping_state.h): its creation on the first ping, the one thread
  * that polls wake events, answers expired waiters, flushes heartbeats and purges old events (it waits on
- * CLOCK_MONOTONIC, so a stepped wall clock never stalls it), shutdown, the write lock, and the early refusal of
- * full stages. */
+ * CLOCK_MONOTONIC, so a stepped wall clock never stalls it), on PostgreSQL the wake listener that tells it of
+ * events committed by any replica, shutdown, the write lock, and the early refusal of full stages. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -97,6 +97,67 @@ static void thread_housekeeping(struct ping_state *ps, int64_t flush_ms)
 	}
 }
 
+static void poll_soon(struct ping_state *ps)
+{
+	pthread_mutex_lock(&ps->tlock);
+	ps->poll_now = true;
+	pthread_cond_signal(&ps->tcond);
+	pthread_mutex_unlock(&ps->tlock);
+}
+
+/* ---- the wake listener (PostgreSQL): events of every replica as they commit ---- */
+
+/* A notification: what it ends is ended now; a held ping it concerns wakes on the poll it asks for (the table
+ * poll alone wakes held pings, so none is woken twice). A ping's write of a host's rows has no event row. */
+static void on_notify(void *arg, const struct store_event *ev)
+{
+	struct ping_state *ps = arg;
+
+	ping_event_ends(ps, ev);
+	if (ev->seq > 0)
+		poll_soon(ps);
+}
+
+static void on_fresh(void *arg, int64_t since_mono_ms)
+{
+	struct ping_state *ps = arg;
+
+	__atomic_store_n(&ps->listen_fresh_ms, since_mono_ms, __ATOMIC_RELEASE);
+}
+
+static void on_listen_state(void *arg, bool up, const char *why)
+{
+	struct ping_state *ps = arg;
+	static bool warned;
+
+	/* down: nothing is repeated until it is back; up: notifications may have been missed meanwhile */
+	if (!up)
+		__atomic_store_n(&ps->listen_fresh_ms, INT64_MIN / 2, __ATOMIC_RELEASE);
+	ping_idle_forget_all(ps);
+	if (up) {
+		if (warned)
+			log_info("ping: the wake listener is back");
+		warned = false;
+		poll_soon(ps); /* events committed before LISTEN */
+	} else if (!warned) {
+		log_warn("ping: the wake listener is down (%s): idle pings run in full until it is back", why);
+		warned = true;
+	}
+}
+
+static void listener_start(struct ping_state *ps)
+{
+	struct store_listener_ops ops = { .event = on_notify, .fresh = on_fresh, .state = on_listen_state, .arg = ps };
+	int r;
+
+	ps->listen_fresh_ms = INT64_MIN / 2;
+	r = store_listener_start(ps->srv->cfg.db, &ops, &ps->listener);
+	if (r < 0) {
+		ps->listener = NULL;
+		(void)log_warn_errno(r, "ping: cannot start the wake listener: idle pings run in full");
+	}
+}
+
 static void *ping_thread(void *arg)
 {
 	struct ping_state *ps = arg;
@@ -107,7 +168,7 @@ static void *ping_thread(void *arg)
 	if (period > 250)
 		period = 250;
 	/* tcond measures CLOCK_MONOTONIC (sleep_cond_init): a wall clock stepped backwards never stalls the thread */
-	while (!sleep_or_stop(&ps->tlock, &ps->tcond, &ps->thread_stop, period)) {
+	while (!sleep_or_wake(&ps->tlock, &ps->tcond, &ps->thread_stop, &ps->poll_now, period)) {
 		ping_poll_events(ps);
 		ping_expire_waiters(ps);
 		thread_housekeeping(ps, flush_ms);
@@ -122,6 +183,9 @@ static void hook_shutdown(struct server *srv)
 	if (!ps)
 		return;
 	ping_waiters_stop(ps);
+	store_listener_stop(ps->listener);
+	ps->listener = NULL;
+	__atomic_store_n(&ps->listen_fresh_ms, INT64_MIN / 2, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&ps->tlock);
 	ps->thread_stop = true;
 	pthread_cond_signal(&ps->tcond);
@@ -183,9 +247,13 @@ struct ping_state *ping_state_get(struct server *srv)
 	ps->last_flush_mono_ms = mono_ms();
 	ps->last_purge_mono_ms = mono_ms();
 	/* one server process per SQLite file: this process sees every ping of a host, and SQLite has one writer
-	 * (see ping_state.h); PostgreSQL takes concurrent writers and replicas */
-	ps->idle_repeats = startswith(srv->cfg.db, "sqlite:");
-	ps->single_writer = ps->idle_repeats;
+	 * (see ping_state.h); PostgreSQL takes concurrent writers and replicas, which learn of each other's changes
+	 * through the wake listener */
+	ps->single_writer = startswith(srv->cfg.db, "sqlite:");
+	if (!ps->single_writer)
+		listener_start(ps);
+	ps->listening = ps->listener != NULL;
+	ps->idle_repeats = ps->single_writer || ps->listening;
 	if (pthread_create(&ps->thread, NULL, ping_thread, ps) != 0) {
 		log_error("ping: cannot start the wake-event thread");
 		goto fail;
@@ -198,6 +266,7 @@ struct ping_state *ping_state_get(struct server *srv)
 	__atomic_store_n(&the_state, ps, __ATOMIC_RELEASE);
 	goto out;
 fail:
+	store_listener_stop(ps->listener);
 	store_ping_free(ps->store);
 	free(ps->buckets);
 	free(ps->idle_index);

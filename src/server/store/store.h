@@ -349,6 +349,31 @@ int store_event_last_seq(struct store *s, int64_t *ret);
 /* Delete events created before `before` (ms). */
 int store_event_purge(struct store *s, int64_t before);
 
+/* ---- the wake listener (PostgreSQL, store/pg_listen.c) ----
+ * Every wake event is announced with NOTIFY on STORE_WAKE_CHANNEL in the transaction that writes it, and so is a
+ * ping's write of a host's rows (kind "HOST", seq 0, no event row). A process listens on one connection of its own
+ * (application_name "STORE_LISTENER_APP:<pid>", not from the pool) served by a thread of the listener: event() gets each
+ * notification in commit order; fresh(since) says that every notification committed before the monotonic time
+ * `since` (ms) has been handed to event() (a round trip on the listening connection every STORE_LISTEN_PROBE_MS);
+ * state(up) says the connection is listening, state(down, why) that it failed (it reconnects with a backoff of
+ * 0.1 s doubling to 2 s, and says up again). The callbacks run on the listener's thread and must not block. */
+#define STORE_WAKE_CHANNEL "slipway_wake"
+#define STORE_LISTENER_APP "slipway-listener"
+#define STORE_LISTEN_PROBE_MS 250
+struct store_listener;
+struct store_listener_ops {
+	void (*event)(void *arg, const struct store_event *ev);
+	void (*fresh)(void *arg, int64_t since_mono_ms);
+	void (*state)(void *arg, bool up, const char *why);
+	void *arg;
+};
+/* -EPROTONOSUPPORT for a SQLite DSN (one process per database: nothing to listen to) or without PostgreSQL. */
+int store_listener_start(const char *dsn, const struct store_listener_ops *ops, struct store_listener **ret);
+/* Stop the thread and close the connection (NULL: nothing). */
+void store_listener_stop(struct store_listener *l);
+/* The event a notification's payload describes; -EINVAL when it is not one. */
+int store_event_from_payload(const char *payload, struct store_event *ret);
+
 /* Workers. env_list_transition: stages with a current deploy and envState NORMAL, with the deploy
  * under "deploy". worker_claim: 1 when unit may run now (its last run is older than
  * min_interval_ms; the run time is recorded), 0 otherwise. */

@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* store/store_events.c: the wake events (§5.11) every change writes and the ping path polls: the one event API
- * (store.h), and the in-transaction write every resource uses (store_sql.h).
+ * (store.h), and the in-transaction write every resource uses (store_sql.h). On PostgreSQL each event is also
+ * announced with NOTIFY on STORE_WAKE_CHANNEL in the transaction that writes it (so other replicas' listeners,
+ * store/pg_listen.c, learn of it when it commits, never before), and so is a ping's write of a host's rows
+ * (store_tx_host_written()); the payload is one JSON object, read back by store_event_from_payload().
  * SQL is static text with placeholders only (store_sql.h); does not log. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <jansson.h>
+
+#include "jsonutil.h"
 #include "store_sql.h"
 #include "util.h"
 #include "banned.h"
@@ -12,6 +21,13 @@
 #define EVENT_GAP_WAIT_MS 1000
 
 static const char sql_event_add[] = "INSERT INTO events(kind, envId, hostId, name, createdAt) VALUES(?,?,?,?,?)";
+/* PostgreSQL: the insert and its NOTIFY in one statement (one round trip); delivered at commit */
+static const char sql_event_add_notify[] =
+	"WITH e AS (INSERT INTO events(kind, envId, hostId, name, createdAt) VALUES(?,?,?,?,?) "
+	"RETURNING seq, kind, envId, hostId, name) "
+	"SELECT e.seq, pg_notify('" STORE_WAKE_CHANNEL "', json_build_object('seq', e.seq, 'kind', e.kind, "
+	"'envId', e.envId, 'hostId', e.hostId, 'name', e.name)::text) FROM e";
+static const char sql_notify[] = "SELECT 1 FROM pg_notify('" STORE_WAKE_CHANNEL "', ?)";
 static const char sql_event_poll[] =
 	"SELECT seq, kind, envId, hostId, name, createdAt FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
 static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
@@ -33,8 +49,74 @@ int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, cons
 		if (constrained > 0)
 			kind = "ENV";
 	}
+	if (db_dialect(c) == DB_PG) {
+		int64_t seq;
+
+		return db_int(c, sql_event_add_notify, &seq, "ssssi", kind, env_id, host_id, name, (int64_t)now_ms());
+	}
 	r = db_exec(c, sql_event_add, "ssssi", kind, env_id, host_id, name, (int64_t)now_ms());
 	return r < 0 ? r : 0;
+}
+
+int store_tx_host_written(struct db_conn *c, const char *host_id)
+{
+	json_t *o;
+	char *payload;
+	int64_t one;
+	int r;
+
+	if (db_dialect(c) != DB_PG)
+		return 0;
+	o = json_pack("{s:s, s:s}", "kind", "HOST", "hostId", host_id);
+	payload = o ? json_dump_compact(o) : NULL;
+	json_decref(o);
+	if (!payload)
+		return -ENOMEM;
+	r = db_int(c, sql_notify, &one, "s", payload);
+	free(payload);
+	return r < 0 ? r : 0;
+}
+
+/* The field at key into dst (absent or null: empty); -EINVAL when it is not a string that fits. */
+static int copy_field(const json_t *o, const char *key, char *dst, size_t size)
+{
+	const char *v;
+	int r = json_get_string(o, key, size - 1, &v);
+
+	if (r == -ENOENT) {
+		dst[0] = 0;
+		return 0;
+	}
+	return r < 0 ? -EINVAL : str_copy(dst, size, v);
+}
+
+int store_event_from_payload(const char *payload, struct store_event *ret)
+{
+	json_t *o = NULL;
+	int64_t seq = 0;
+	int r;
+
+	r = json_parse_bounded(payload, strlen(payload), &o, NULL, 0);
+	if (r < 0)
+		return -EINVAL;
+	r = json_is_object(o) ? json_get_int(o, "seq", 1, INT64_MAX, &seq) : -EINVAL;
+	if (r == -ENOENT)
+		r = 0; /* a ping's write of a host's rows: no event row */
+	if (r == 0)
+		r = copy_field(o, "kind", ret->kind, sizeof(ret->kind));
+	if (r == 0 && !ret->kind[0])
+		r = -EINVAL;
+	if (r == 0)
+		r = copy_field(o, "envId", ret->env_id, sizeof(ret->env_id));
+	if (r == 0)
+		r = copy_field(o, "hostId", ret->host_id, sizeof(ret->host_id));
+	if (r == 0)
+		r = copy_field(o, "name", ret->name, sizeof(ret->name));
+	json_decref(o);
+	if (r < 0)
+		return -EINVAL;
+	ret->seq = seq;
+	return 0;
 }
 
 int store_event_add(struct store *s, const char *kind, const char *env_id, const char *host_id, const char *name)

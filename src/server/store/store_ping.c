@@ -114,11 +114,22 @@ static const char *nz(const char *s)
 
 int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
 {
+	bool pg;
 	int r;
 	CONN_OR_FAIL(c, p);
 
+	/* PostgreSQL: with the NOTIFY of the host's write (other replicas re-read the record) */
+	pg = db_dialect(c) == DB_PG;
+	r = pg ? db_begin(c, 0) : 0;
+	if (r < 0)
+		return r;
 	r = db_exec(c, SQL(c, sql_hb_put), "ssssssii", hb->host_id, hb->host_name, nz(hb->ip), nz(hb->agent_version),
 		 nz(hb->autoscaling_group), nz(hb->availability_zone), hb->create_date, hb->last_seen);
+	if (pg) {
+		if (r >= 0)
+			r = store_tx_host_written(c, hb->host_id);
+		r = db_end(c, r);
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -294,6 +305,8 @@ int store_ping_membership_sync(struct store_ping *p, const char *host_id, const 
 			continue;
 		r = db_exec(c, sql_host_insert, "sssssi", host_name, groups[g], nz(ip), host_id, nz(account_id), now);
 	}
+	if (r >= 0)
+		r = store_tx_host_written(c, host_id);
 	r = db_end(c, r < 0 ? r : 1);
 out:
 	free(group_present);
@@ -585,6 +598,8 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	for (size_t i = 0; i < n_deletes && r >= 0; i++)
 		if (deletes[i].applied)
 			r = store_tx_event(c, "SLOT", deletes[i].d->env_id, NULL, NULL);
+	if (r >= 0 && applied > 0)
+		r = store_tx_host_written(c, host_id);
 	r = db_end(c, r < 0 ? r : applied);
 	if (r < 0) {
 		for (size_t i = 0; i < n_writes; i++)
@@ -789,9 +804,12 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	if (verdict != ADMISSION_ADMIT)
 		goto out;
 	r = write_row(c, row, insert, expect_version);
+	if (r <= 0)
+		goto out; /* a lost condition refuses */
+	r = store_tx_host_written(c, row->host_id);
 	if (r < 0)
 		goto out;
-	r = r > 0 ? 1 : 0; /* a lost condition refuses */
+	r = 1;
 out:
 	store_constraint_read_release(&a.cons);
 	if (r <= 0) {

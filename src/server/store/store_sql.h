@@ -71,6 +71,9 @@ struct dsql {
 
 /* A wake event (§5.11) stamped now (store_events.c). */
 int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, const char *host_id, const char *name);
+/* A ping wrote host_id's rows (heartbeat, membership, tags, agent rows): on PostgreSQL a NOTIFY of kind HOST without
+ * an event row, so other replicas forget what they remember of the host (store_events.c); nothing on SQLite. */
+int store_tx_host_written(struct db_conn *c, const char *host_id);
 /* A config history entry (keys of the wire object); NULL h writes nothing (store.c). */
 int store_tx_history(struct db_conn *c, const json_t *h);
 /* A history entry of env_id with a fresh changeId, stamped now (store.c). */
