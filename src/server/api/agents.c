@@ -12,18 +12,31 @@
 #include "util.h"
 #include "banned.h"
 
+/* A page of GET …/agents: at most this many rows. */
+#define AGENTS_PAGE_MAX 10000
+
+/* GET /v1/envs/{env}/{stage}/agents [?limit=N [&after=HOSTNAME]]: every agent row of the stage in host name order;
+ * with limit, one page of at most N rows after the host name `after` (the next page: after = the last row's
+ * hostName; a page shorter than N is the last). */
 static int agents_env(struct req *r)
 {
+	const struct query *q = req_query(r);
+	const char *after = query_get(q, "after");
 	json_t *env = NULL;
 	struct buf out;
+	int64_t limit = 0;
 	size_t len;
 	int k;
 
+	if (query_int(q, "limit", 1, AGENTS_PAGE_MAX, 0, &limit) < 0)
+		return req_bad(r, "limit", "limit must be an integer from 1 to %d", AGENTS_PAGE_MAX);
+	if (after && (!limit || !api_host_ok(after)))
+		return req_bad(r, "after", "after must be a host name (1 to 64 of A-Z a-z 0-9 . _ -) and comes with limit");
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
 	buf_init(&out, BUF_UNBOUNDED);
-	k = store_agent_list_env_text(r->srv->store, json_string_value(json_object_get(env, "id")), &out);
+	k = store_agent_list_env_text(r->srv->store, json_string_value(json_object_get(env, "id")), after, limit, &out);
 	json_decref(env);
 	if (k < 0) {
 		buf_release(&out);

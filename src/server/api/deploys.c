@@ -206,7 +206,7 @@ static int deploy_progress(struct req *r)
 	k = buf_appends(&out, "{\"agents\":");
 	if (k < 0)
 		goto out;
-	k = store_agent_list_env_text(r->srv->store, env_id, &out);
+	k = store_agent_list_env_text(r->srv->store, env_id, NULL, 0, &out);
 	if (k >= 0)
 		k = store_progress_lists(r->srv->store, env_id, &missing, &prov, &removed);
 	if (k < 0) {

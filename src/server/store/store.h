@@ -241,8 +241,10 @@ int store_deploy_host_results(struct store *s, const char *deploy_id, json_t **r
 /* Agents (§3.4, §4.6). */
 int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
 /* The same list appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)), without
- * building the objects: the board's 10,000-host progress reply. */
-int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out);
+ * building the objects: the board's 10,000-host progress reply. limit > 0: one page, at most limit rows whose
+ * hostName sorts after `after` (NULL: from the first), in the index's order (O(page) at any stage size). */
+int store_agent_list_env_text(struct store *s, const char *env_id, const char *after, int64_t limit,
+			      struct buf *out);
 /* The agent rows of env_id that are on deploy_id (hosts that moved on to a later deploy are not among them). */
 int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, json_t **ret);
 /* By host name, or by host id when host_name is NULL. */

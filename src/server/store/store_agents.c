@@ -17,6 +17,9 @@
 	"a.lastUpdateDate, a.lastOperator, a.lastErrno, a.failCount, a.firstDeploy, a.firstDeployDate, "              \
 	"a.stageStartDate, a.containerHealthStatus, a.holdsSlot, a.removed"
 static const char sql_agent_list_env[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ? ORDER BY a.hostName";
+/* a page in name order after a host name (the index agents_env_name: O(page), not O(stage)) */
+static const char sql_agent_page_env[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ?1 AND "
+					 "a.hostName > COALESCE(?2, '') ORDER BY a.hostName LIMIT ?3";
 static const char sql_agent_list_name[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostName = ? ORDER BY a.envId";
 static const char sql_agent_list_deploy[] =
 	"SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ? AND a.deployId = ? ORDER BY a.hostName";
@@ -63,9 +66,12 @@ int store_agent_list_env(struct store *s, const char *env_id, json_t **ret)
 	return db_list(c, false, sql_agent_list_env, ret, "s", env_id);
 }
 
-int store_agent_list_env_text(struct store *s, const char *env_id, struct buf *out)
+int store_agent_list_env_text(struct store *s, const char *env_id, const char *after, int64_t limit,
+			      struct buf *out)
 {
 	CONN_OR_FAIL(c, s);
+	if (limit > 0)
+		return db_list_text(c, sql_agent_page_env, out, "ssi", env_id, after, limit);
 	return db_list_text(c, sql_agent_list_env, out, "s", env_id);
 }
 

@@ -328,7 +328,7 @@ static void test_agent_list_text(void **state)
 	struct store *s = *state;
 	struct db *d = NULL;
 	struct db_conn *c;
-	json_t *list = NULL;
+	json_t *list = NULL, *page;
 	struct buf out;
 	char *want;
 
@@ -352,13 +352,28 @@ static void test_agent_list_text(void **state)
 	buf_init(&out, BUF_UNBOUNDED);
 	assert_int_equal(store_agent_list_env(s, "e1", &list), 0);
 	assert_int_equal(json_array_size(list), 2);
-	assert_int_equal(store_agent_list_env_text(s, "e1", &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "e1", NULL, 0, &out), 0);
 	want = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_string_equal(out.p, want);
+	free(want);
+	/* pages in host name order: the first row alone, then the rest after its name */
+	out.len = 0;
+	assert_int_equal(store_agent_list_env_text(s, "e1", NULL, 1, &out), 0);
+	page = json_pack("[O]", json_array_get(list, 0));
+	want = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(page);
+	assert_string_equal(out.p, want);
+	free(want);
+	out.len = 0;
+	assert_int_equal(store_agent_list_env_text(s, "e1", "host-0", 5, &out), 0);
+	page = json_pack("[O]", json_array_get(list, 1));
+	want = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(page);
 	assert_string_equal(out.p, want);
 	free(want);
 	json_decref(list);
 	/* appends; an empty list */
-	assert_int_equal(store_agent_list_env_text(s, "none", &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "none", NULL, 0, &out), 0);
 	assert_int_equal(out.p[out.len - 2], '[');
 	assert_int_equal(out.p[out.len - 1], ']');
 	buf_release(&out);
@@ -413,6 +428,78 @@ static void test_pool(void **state)
 	db_free(t.d);
 }
 
+/* the config snapshot at creation, the host results recorded when a deploy is replaced, the host search */
+static void test_deploy_record_and_host_search(void **state)
+{
+	struct store *s = *state;
+	json_t *e = env_obj("e1", "web", "prod"), *b = build_obj("b1_abcdef1", "web"), *d1 = NULL, *d2 = NULL, *got = NULL;
+	struct deploy_create c = { .env_id = "e1", .build_id = "b1_abcdef1", .type = 0, .operator_name = "me",
+				   .delivery_type = -1, .history_change = "{}", .now = 5 };
+	struct host_search q = { .text = "st-", .limit = 10 };
+	const char *id1;
+
+	assert_int_equal(store_env_insert(s, e, NULL), 0);
+	assert_int_equal(store_build_insert(s, b), 0);
+	got = json_pack("{s:s}", "PORT", "8080");
+	assert_int_equal(store_config_put(s, "e1", STORE_CONFIG_SCRIPT, got, NULL), 0);
+	json_decref(got);
+	assert_int_equal(store_deploy_create(s, &c, &d1), 0);
+	id1 = json_string_value(json_object_get(d1, "id"));
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, "
+					   "status, startDate, lastUpdateDate) SELECT 'h' || hostName, hostName, 'e1', "
+					   "deployId, 'SERVING_BUILD', 'NORMAL', 'SUCCEEDED', 1, 2 FROM (SELECT 'host-1' "
+					   "AS hostName UNION ALL SELECT 'host-2') n, (SELECT id AS deployId FROM deploys) d"),
+			 0);
+	assert_int_equal(testdb_exec(&cur, "UPDATE agents SET status = 'SCRIPT_FAILED', lastErrno = 2 WHERE hostName = "
+					   "'host-2'"),
+			 0);
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO agent_errors(hostId, hostName, envId, errorMessage) VALUES("
+					   "'hhost-2', 'host-2', 'e1', 'ERROR: boom')"),
+			 0);
+	assert_int_equal(store_deploy_create(s, &c, &d2), 0);
+
+	assert_int_equal(store_deploy_config_get(s, id1, &got), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "scriptConfigs"), "PORT")), "8080");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(got, "rollout"), "maxParallel")), 1);
+	assert_true(json_is_null(json_object_get(got, "constraint")));
+	json_decref(got);
+	assert_int_equal(store_deploy_host_results(s, id1, &got), 0);
+	assert_int_equal(json_array_size(got), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "status")), "SCRIPT_FAILED");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "errorMessage")), "ERROR: boom");
+	assert_true(json_is_null(json_object_get(json_array_get(got, 0), "errorMessage")));
+	json_decref(got);
+	assert_int_equal(store_deploy_host_results(s, json_string_value(json_object_get(d2, "id")), &got), 0);
+	assert_int_equal(json_array_size(got), 0);
+	json_decref(got);
+	assert_int_equal(store_deploy_config_get(s, "nosuch", &got), -ENOENT);
+
+	/* host search: names of heartbeats and host records, by substring or prefix, after a cursor */
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO heartbeats(hostId, hostName, createDate, lastSeen) VALUES"
+					   "('h1', 'host-1', 1, 7), ('h2', 'host-2', 1, 8), ('h3', 'web-host-3', 1, 9)"),
+			 0);
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO hosts(hostName, groupName, hostId, createDate, "
+					   "lastUpdateDate) VALUES('host-4', 'g', 'h4', 1, 1), ('host-1', 'g', 'h1', 1, 1)"),
+			 0);
+	assert_int_equal(store_host_search(s, &q, &got), 0);
+	assert_int_equal(json_array_size(got), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "hostName")), "host-1");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(got, 0), "stages")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 3), "hostName")), "web-host-3");
+	assert_true(json_is_null(json_object_get(json_array_get(got, 2), "lastSeen")));
+	json_decref(got);
+	q = (struct host_search){ .text = "host-", .prefix = true, .after = "host-1", .limit = 2 };
+	assert_int_equal(store_host_search(s, &q, &got), 0);
+	assert_int_equal(json_array_size(got), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "hostName")), "host-2");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "hostName")), "host-4");
+	json_decref(got);
+	json_decref(d1);
+	json_decref(d2);
+	json_decref(e);
+	json_decref(b);
+}
+
 static void test_unknown_scheme(void **state)
 {
 	struct store *s = NULL;
@@ -432,6 +519,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deploy_record_and_host_search, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
 	};
 	const struct CMUnitTest pg_tests[] = {
@@ -443,6 +531,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_pool, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_deploy_record_and_host_search, setup_pg, teardown),
 	};
 	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 	int pg = testdb_pg_wanted();

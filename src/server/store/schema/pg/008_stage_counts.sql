@@ -25,6 +25,8 @@ CREATE TABLE count_deltas (
   dOn BIGINT NOT NULL
 );
 CREATE INDEX count_deltas_env ON count_deltas(envId);
+-- a stage's agent rows a page at a time in host name order (GET …/agents?limit=&after=)
+CREATE INDEX agents_env_name ON agents(envId, hostName);
 
 INSERT INTO stage_counts(envId, occupied, existing, total)
   SELECT envId,
