@@ -2,6 +2,7 @@
 /* tests/unit/server/test-store.c: contract tests of store.h, run against every backend compiled
  * in (SQLite always; PostgreSQL when SLIPWAY_TEST_PG_DSN names a server, see store_testdb.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +379,55 @@ static void test_agent_list_text(void **state)
 	buf_release(&out);
 }
 
+struct pool_taker {
+	struct db *d;
+	struct db_conn *got;
+	int done; /* set (atomically) once db_conn() returned */
+};
+
+static void *pool_take_thread(void *arg)
+{
+	struct pool_taker *t = arg;
+	struct db_conn *c = db_conn(t->d);
+
+	t->got = c;
+	__atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+	db_conn_put(&c);
+	return NULL;
+}
+
+/* db_pool_size 1: nested calls of a thread share the connection; another thread waits until it is given back (not
+ * while a transaction is open), then gets that same connection */
+static void test_pool(void **state)
+{
+	struct pool_taker t = { 0 };
+	struct db_conn *c, *again;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(db_open(cur.dsn, &t.d), 0);
+	db_set_pool_size(t.d, 1);
+	c = db_conn(t.d);
+	assert_non_null(c);
+	again = db_conn(t.d);
+	assert_ptr_equal(again, c);
+	db_conn_put(&again);
+	assert_int_equal(db_begin(c, 0), 0);
+	db_conn_put(&c); /* in a transaction: still this thread's */
+	assert_int_equal(pthread_create(&th, NULL, pool_take_thread, &t), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST), 0);
+		usleep(10000);
+	}
+	c = db_conn(t.d); /* the same connection, still in its transaction */
+	assert_int_equal(db_end(c, 0), 0);
+	db_conn_put(&c); /* given back: the other thread gets it */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(t.done, 1);
+	assert_non_null(t.got);
+	db_free(t.d);
+}
+
 /* the config snapshot at creation, the host results recorded when a deploy is replaced, the host search */
 static void test_deploy_record_and_host_search(void **state)
 {
@@ -468,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_env_delete_principals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deploy_record_and_host_search, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
 	};
@@ -479,6 +530,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_env_delete_principals, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_pool, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_deploy_record_and_host_search, setup_pg, teardown),
 	};
 	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
