@@ -329,6 +329,12 @@ static void handle_delete(struct agent *a, const struct deploy_goal *g)
 
 /* ---- retention ---------------------------------------------------------------------------------- */
 
+/* The script stages, which save their stage themselves once they know they run a script (execute_goal). */
+static bool stage_saved_by_step(int stage)
+{
+	return stage != DEPLOY_STAGE_UNKNOWN && stage != DEPLOY_STAGE_DOWNLOADING && stage != DEPLOY_STAGE_STAGING;
+}
+
 static bool stage_before_serving(const char *stage)
 {
 	int s = stage ? deploy_stage_from_string(stage) : -1;
@@ -576,20 +582,16 @@ static int run_pass_steps(struct agent *a, bool *ret_long_poll)
 			log_error("cannot apply the goal for env '%s': out of memory", resp.goal->env_name);
 			break;
 		}
-		{
-			/* the stage is UNKNOWN on disk before it runs (§12.3) */
-			int pr = state_save(&a->st);
-			a->state_dirty = pr < 0;
-			if (pr < 0) {
-				step_result_set(&res, AGENT_STATUS_AGENT_FAILED, 1, 1, "cannot persist state: %s",
-						strerror(-pr));
-				(void)log_error_errno(pr, "cannot persist state");
-				record_result(a, e, &res);
-				free(res.message);
-				goto ping_again;
-			}
+		/* the stage is UNKNOWN on disk before it runs (§12.3): here, or for a script stage just before its
+		 * script starts (agent_save_before_step) */
+		a->presave_pending = true;
+		if (!stage_saved_by_step(resp.goal->deploy_stage) && agent_save_before_step(a, &res) < 0) {
+			record_result(a, e, &res);
+			free(res.message);
+			goto ping_again;
 		}
 		out = execute_goal(a, &resp, e, &res, &next);
+		a->presave_pending = false;
 		if (out == STEP_ABORTED) {
 			free(res.message);
 			ping_response_release(&resp);

@@ -43,6 +43,7 @@ struct agent {
 	bool staged_this_pass;
 	bool pass_ping_failed;
 	bool state_dirty; /* a step result not yet saved (run_pass saves it before the pass ends) */
+	bool presave_pending; /* the running goal's stage is not yet on disk (agent_save_before_step) */
 	bool once; /* --once never long-polls */
 };
 
@@ -86,6 +87,12 @@ const char *stage_name(int stage);
 /* Replace res with status, code, fail_count and the formatted message (fmt NULL = none). */
 void step_result_set(struct step_result *res, int status, int code, int fail_count, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* §12.3: the running goal's stage goes to disk (as UNKNOWN) before the step does anything a crash could
+ * interrupt: run_pass before a download or a staging, a script stage just before its script starts (a stage
+ * without a script does nothing, and the result that follows is saved as usual). Once per goal; 0, or a negative
+ * errno with res = AGENT_FAILED "cannot persist state". */
+int agent_save_before_step(struct agent *a, struct step_result *res);
 
 /* One ping with every env's report (ov, may be NULL, replaces one env's). idle: may be held by the server
  * and abandoned by a stop request (-ECANCELED); *ret_held (may be NULL) tells whether it was held. Counts

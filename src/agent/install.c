@@ -326,8 +326,8 @@ int build_install(const struct build_install_params *p, char *err, size_t errsz)
 			       rnd[2], rnd[3]) == 0 &&
 		    renameat(tmp_fd, "tree", env_fd, trash) == 0)
 			(void)download_remove_treeat(env_fd, trash);
-	}
-	(void)fsync(env_fd);
+		(void)fsync(env_fd);
+	} /* else the marker's atomic write synced env_fd after the tree's rename into it */
 	r = 0;
 out:
 	build_marker_release(&old);

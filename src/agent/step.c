@@ -186,6 +186,22 @@ enum sup_outcome supervise(struct agent *a, struct proc *p, const struct step_ct
 	return supervise_reply(a, p, -1, ctx, ov, res, ret_next);
 }
 
+int agent_save_before_step(struct agent *a, struct step_result *res)
+{
+	int r;
+
+	if (!a->presave_pending)
+		return 0;
+	a->presave_pending = false;
+	r = state_save(&a->st);
+	a->state_dirty = r < 0;
+	if (r < 0) {
+		step_result_set(res, AGENT_STATUS_AGENT_FAILED, 1, 1, "cannot persist state: %s", strerror(-r));
+		(void)log_error_errno(r, "cannot persist state");
+	}
+	return r;
+}
+
 enum sup_outcome supervise_reply(struct agent *a, struct proc *p, int done_fd, const struct step_ctx *ctx,
 				 const struct report_override *ov, struct proc_result *res,
 				 struct ping_response *ret_next)

@@ -203,7 +203,7 @@ enum step_outcome run_script_stage(struct agent *a, const struct step_ctx *ctx, 
 	enum step_outcome out = STEP_DONE;
 	int fail_count = 0;
 
-	if (script_prepare(a, ctx, &sr, res) <= 0)
+	if (script_prepare(a, ctx, &sr, res) <= 0 || agent_save_before_step(a, res) < 0)
 		goto out;
 	for (int attempt = 1;; attempt++) {
 		char *tail = NULL;

@@ -120,6 +120,12 @@ test('an old deploy keeps its per-host results and shows the config it ran with'
   assert.equal(await ran.locator('table[aria-label="Script variables"] tr[data-name=DB_PASSWORD] td[data-label=Value]').textContent(), 's3cret');
   assert.equal(await ran.locator('table[aria-label="Agent configs"] tr[data-name=process_timeout] td[data-label=Value]').textContent(), '900');
   assert.match(await ran.locator('.kv-grid').textContent(), /Max parallel3/);
+  // and the changes made while it ran, up to the deploy that replaced it (not its own creation)
+  const during = await page.locator('[data-role=config-during]').textContent();
+  assert.match(during, /^2 config changes of the stage while it ran: /);
+  assert.match(during, /Env Script Config by bootstrap-admin/);
+  assert.match(during, /Env General Config by bootstrap-admin/);
+  assert.doesNotMatch(during, /Env Action/);
   await screenshot(page, 'records-old-deploy');
 
   // the current deploy: live rows (no recorded note) and the new config

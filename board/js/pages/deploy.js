@@ -90,16 +90,17 @@ function ranWithView(cfg) {
     h('div.ran-with-maps', map('Script variables', cfg.scriptConfigs), map('Agent configs', cfg.agentConfigs)));
 }
 
-// The stage's config changes between the deploy's start and its end (the config it ran with is the one of its
-// start plus these).
-function configView(stage, d, history) {
-  const end = deployDone(d) || d.replacedByDeployId ? (d.successDate || d.lastUpdateDate) : Date.now();
-  const during = (history || []).filter(c => !/^Host/.test(c.type) && c.createTime >= d.startDate && c.createTime <= end);
+// The stage's config changes between the deploy's start and its end: its success, else the start of the deploy that
+// replaced it, else now (the config it ran with is the one of its start plus these).
+function configView(stage, d, history, replacedBy) {
+  const end = d.successDate || (replacedBy ? replacedBy.startDate : Date.now());
+  // deploy and host actions (its own creation among them) are not config changes
+  const during = (history || []).filter(c => !/^(Host|Env Action)/.test(c.type) && c.createTime >= d.startDate && c.createTime <= end);
   const cfgHref = stageHref(stage) + '/config';
   return h('p', { 'data-role': 'config-during' }, during.length
     ? [`${fmtNum(during.length)} config change${during.length === 1 ? '' : 's'} of the stage while it ran: `,
       during.map((c, i) => [i ? ', ' : '', h('strong', c.type), ' by ', c.operator || '—', ' ', timeEl(c.createTime, true)]), ' (', link(cfgHref + '?tab=history', 'config history'), ')']
-    : ['It ran with the stage config of its start: no config change while it ran (', link(cfgHref + '?tab=history', 'config history'), ').']);
+    : ['No config change of the stage while it ran (', link(cfgHref + '?tab=history', 'config history'), ').']);
 }
 
 export async function render(ctx) {
@@ -151,7 +152,7 @@ export async function render(ctx) {
         h('dl.kv-grid', facts.map(([k, v]) => h('div', h('dt', k), h('dd', v)))),
         d.description ? h('p.deploy-desc', '“', d.description, '”') : null,
         changeView(prev, prevBuild, b),
-        stage ? configView(stage, d, history) : null)),
+        stage ? configView(stage, d, history, links.replacedBy) : null)),
     h('section.panel', { 'aria-label': 'The config it ran with' },
       h('div.panel-head', h('h2', 'The config it ran with')),
       h('div.panel-body', ranWithView(ranWith))),

@@ -23,15 +23,15 @@ static const char sql_config_snapshot[] =
 	"e.failurePolicy, e.stuckThreshold, e.successThreshold, e.acceptanceType, c.constraintKey, c.maxParallel, "
 	"c.constraintType, c.constraintOrder, s.hostNumbers, s.cooldownTimes FROM envs e "
 	"LEFT JOIN deploy_constraints c ON c.envId = e.id LEFT JOIN schedules s ON s.envId = e.id WHERE e.id = ?2";
-/* failed hosts first, then by name; the error's last bytes (the lines that name the failure) */
+/* failed hosts first, then by name; the error's last bytes (the lines that name the failure), read only for the
+ * rows kept */
 #define RESULTS_RECORD(TAIL)                                                                                           \
 	"INSERT INTO deploy_host_results(deployId, hostId, hostName, envId, deployStage, state, status, lastErrno, "   \
 	"failCount, startDate, lastUpdateDate, errorMessage, recordDate) SELECT a.deployId, a.hostId, a.hostName, "    \
 	"a.envId, a.deployStage, a.state, a.status, a.lastErrno, a.failCount, a.startDate, a.lastUpdateDate, "         \
-	"CASE WHEN a.status IN ('SUCCEEDED', 'UNKNOWN') THEN NULL ELSE " TAIL " END, ?3 FROM agents a "                \
-	"LEFT JOIN agent_errors e ON e.hostId = a.hostId AND e.envId = a.envId WHERE a.envId = ?1 AND "                \
-	"a.deployId = ?2 ORDER BY CASE WHEN a.status IN ('SUCCEEDED', 'UNKNOWN') THEN 1 ELSE 0 END, a.hostName "       \
-	"LIMIT ?4"
+	"CASE WHEN a.status IN ('SUCCEEDED', 'UNKNOWN') THEN NULL ELSE (SELECT " TAIL " FROM agent_errors e WHERE "    \
+	"e.hostId = a.hostId AND e.envId = a.envId) END, ?3 FROM (SELECT * FROM agents WHERE envId = ?1 AND "         \
+	"deployId = ?2 ORDER BY CASE WHEN status IN ('SUCCEEDED', 'UNKNOWN') THEN 1 ELSE 0 END, hostName LIMIT ?4) a"
 static const struct dsql sql_results_record = { RESULTS_RECORD("substr(e.errorMessage, -1024)"),
 						RESULTS_RECORD("right(e.errorMessage, 1024)") };
 static const char sql_config_get[] = "SELECT * FROM deploy_configs WHERE deployId = ?";

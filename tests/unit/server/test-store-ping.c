@@ -332,6 +332,36 @@ static void test_heartbeat_and_events(void **state)
 	assert_int_equal(store_event_poll(f->s, last, ev, 4), 0);
 }
 
+/* The NOTIFY payloads of store_events.c as the wake listener reads them back. */
+static void test_event_payloads(void **state)
+{
+	struct store_event ev;
+	char big[400];
+
+	(void)state;
+	assert_int_equal(store_event_from_payload("{\"seq\" : 7, \"kind\" : \"CAPACITY\", \"envId\" : \"E1\", "
+						  "\"hostId\" : null, \"name\" : \"g9\"}", &ev), 0);
+	assert_true(ev.seq == 7);
+	assert_string_equal(ev.kind, "CAPACITY");
+	assert_string_equal(ev.env_id, "E1");
+	assert_string_equal(ev.host_id, "");
+	assert_string_equal(ev.name, "g9");
+	/* a ping's write of a host's rows: no event row, no seq */
+	assert_int_equal(store_event_from_payload("{\"kind\":\"HOST\",\"hostId\":\"h1\"}", &ev), 0);
+	assert_true(ev.seq == 0);
+	assert_string_equal(ev.kind, "HOST");
+	assert_string_equal(ev.host_id, "h1");
+	assert_string_equal(ev.env_id, "");
+	/* not one: not JSON, no kind, a wrong type, a seq below 1, a field too long */
+	assert_int_equal(store_event_from_payload("HOST h1", &ev), -EINVAL);
+	assert_int_equal(store_event_from_payload("[1]", &ev), -EINVAL);
+	assert_int_equal(store_event_from_payload("{\"hostId\":\"h1\"}", &ev), -EINVAL);
+	assert_int_equal(store_event_from_payload("{\"kind\":\"ENV\",\"envId\":5}", &ev), -EINVAL);
+	assert_int_equal(store_event_from_payload("{\"kind\":\"ENV\",\"seq\":0}", &ev), -EINVAL);
+	(void)str_printf(big, sizeof(big), "{\"kind\":\"ENV\",\"envId\":\"%0100d\"}", 1);
+	assert_int_equal(store_event_from_payload(big, &ev), -EINVAL);
+}
+
 static void test_goal_attachments(void **state)
 {
 	struct fx *f = *state;
@@ -366,6 +396,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_and_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_goal_attachments, setup, teardown),
+		cmocka_unit_test(test_event_payloads),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_capacity_envs, setup_pg, teardown),

@@ -2,6 +2,7 @@
 /* tests/unit/server/test-store.c: contract tests of store.h, run against every backend compiled
  * in (SQLite always; PostgreSQL when SLIPWAY_TEST_PG_DSN names a server, see store_testdb.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +379,127 @@ static void test_agent_list_text(void **state)
 	buf_release(&out);
 }
 
+struct pool_taker {
+	struct db *d;
+	struct db_conn *got;
+	int done; /* set (atomically) once db_conn() returned */
+};
+
+static void *pool_take_thread(void *arg)
+{
+	struct pool_taker *t = arg;
+	struct db_conn *c = db_conn(t->d);
+
+	t->got = c;
+	__atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+	db_conn_put(&c);
+	return NULL;
+}
+
+/* db_pool_size 1: nested calls of a thread share the connection; another thread waits until it is given back (not
+ * while a transaction is open), then gets that same connection */
+static void test_pool(void **state)
+{
+	struct pool_taker t = { 0 };
+	struct db_conn *c, *again;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(db_open(cur.dsn, &t.d), 0);
+	db_set_pool_size(t.d, 1);
+	c = db_conn(t.d);
+	assert_non_null(c);
+	again = db_conn(t.d);
+	assert_ptr_equal(again, c);
+	db_conn_put(&again);
+	assert_int_equal(db_begin(c, 0), 0);
+	db_conn_put(&c); /* in a transaction: still this thread's */
+	assert_int_equal(pthread_create(&th, NULL, pool_take_thread, &t), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST), 0);
+		usleep(10000);
+	}
+	c = db_conn(t.d); /* the same connection, still in its transaction */
+	assert_int_equal(db_end(c, 0), 0);
+	db_conn_put(&c); /* given back: the other thread gets it */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(t.done, 1);
+	assert_non_null(t.got);
+	db_free(t.d);
+}
+
+/* the config snapshot at creation, the host results recorded when a deploy is replaced, the host search */
+static void test_deploy_record_and_host_search(void **state)
+{
+	struct store *s = *state;
+	json_t *e = env_obj("e1", "web", "prod"), *b = build_obj("b1_abcdef1", "web"), *d1 = NULL, *d2 = NULL, *got = NULL;
+	struct deploy_create c = { .env_id = "e1", .build_id = "b1_abcdef1", .type = 0, .operator_name = "me",
+				   .delivery_type = -1, .history_change = "{}", .now = 5 };
+	struct host_search q = { .text = "st-", .limit = 10 };
+	const char *id1;
+
+	assert_int_equal(store_env_insert(s, e, NULL), 0);
+	assert_int_equal(store_build_insert(s, b), 0);
+	got = json_pack("{s:s}", "PORT", "8080");
+	assert_int_equal(store_config_put(s, "e1", STORE_CONFIG_SCRIPT, got, NULL), 0);
+	json_decref(got);
+	assert_int_equal(store_deploy_create(s, &c, &d1), 0);
+	id1 = json_string_value(json_object_get(d1, "id"));
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO agents(hostId, hostName, envId, deployId, deployStage, state, "
+					   "status, startDate, lastUpdateDate) SELECT 'h' || hostName, hostName, 'e1', "
+					   "deployId, 'SERVING_BUILD', 'NORMAL', 'SUCCEEDED', 1, 2 FROM (SELECT 'host-1' "
+					   "AS hostName UNION ALL SELECT 'host-2') n, (SELECT id AS deployId FROM deploys) d"),
+			 0);
+	assert_int_equal(testdb_exec(&cur, "UPDATE agents SET status = 'SCRIPT_FAILED', lastErrno = 2 WHERE hostName = "
+					   "'host-2'"),
+			 0);
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO agent_errors(hostId, hostName, envId, errorMessage) VALUES("
+					   "'hhost-2', 'host-2', 'e1', 'ERROR: boom')"),
+			 0);
+	assert_int_equal(store_deploy_create(s, &c, &d2), 0);
+
+	assert_int_equal(store_deploy_config_get(s, id1, &got), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "scriptConfigs"), "PORT")), "8080");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(got, "rollout"), "maxParallel")), 1);
+	assert_true(json_is_null(json_object_get(got, "constraint")));
+	json_decref(got);
+	assert_int_equal(store_deploy_host_results(s, id1, &got), 0);
+	assert_int_equal(json_array_size(got), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "status")), "SCRIPT_FAILED");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "errorMessage")), "ERROR: boom");
+	assert_true(json_is_null(json_object_get(json_array_get(got, 0), "errorMessage")));
+	json_decref(got);
+	assert_int_equal(store_deploy_host_results(s, json_string_value(json_object_get(d2, "id")), &got), 0);
+	assert_int_equal(json_array_size(got), 0);
+	json_decref(got);
+	assert_int_equal(store_deploy_config_get(s, "nosuch", &got), -ENOENT);
+
+	/* host search: names of heartbeats and host records, by substring or prefix, after a cursor */
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO heartbeats(hostId, hostName, createDate, lastSeen) VALUES"
+					   "('h1', 'host-1', 1, 7), ('h2', 'host-2', 1, 8), ('h3', 'web-host-3', 1, 9)"),
+			 0);
+	assert_int_equal(testdb_exec(&cur, "INSERT INTO hosts(hostName, groupName, hostId, createDate, "
+					   "lastUpdateDate) VALUES('host-4', 'g', 'h4', 1, 1), ('host-1', 'g', 'h1', 1, 1)"),
+			 0);
+	assert_int_equal(store_host_search(s, &q, &got), 0);
+	assert_int_equal(json_array_size(got), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "hostName")), "host-1");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(got, 0), "stages")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 3), "hostName")), "web-host-3");
+	assert_true(json_is_null(json_object_get(json_array_get(got, 2), "lastSeen")));
+	json_decref(got);
+	q = (struct host_search){ .text = "host-", .prefix = true, .after = "host-1", .limit = 2 };
+	assert_int_equal(store_host_search(s, &q, &got), 0);
+	assert_int_equal(json_array_size(got), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "hostName")), "host-2");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "hostName")), "host-4");
+	json_decref(got);
+	json_decref(d1);
+	json_decref(d2);
+	json_decref(e);
+	json_decref(b);
+}
+
 static void test_unknown_scheme(void **state)
 {
 	struct store *s = NULL;
@@ -396,6 +518,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_env_delete_principals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deploy_record_and_host_search, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
 	};
 	const struct CMUnitTest pg_tests[] = {
@@ -406,6 +530,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_env_delete_principals, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_deploys_and_agents, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_list_text, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_pool, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_deploy_record_and_host_search, setup_pg, teardown),
 	};
 	int r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 	int pg = testdb_pg_wanted();
