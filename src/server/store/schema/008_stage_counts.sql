@@ -62,11 +62,17 @@ CREATE TRIGGER agents_counts_delete AFTER DELETE ON agents BEGIN
   DELETE FROM deploy_counts WHERE envId = OLD.envId AND deployId = OLD.deployId AND n <= 0;
 END;
 
--- an update is the old row leaving the counts and the new one entering them, when anything counted changes
+-- an update is the old row leaving the counts and the new one entering them, only when a count changes (a host
+-- walking the stages of a deploy changes none until it finishes)
 CREATE TRIGGER agents_counts_update AFTER UPDATE ON agents
-WHEN OLD.envId IS NOT NEW.envId OR OLD.deployId IS NOT NEW.deployId OR OLD.holdsSlot IS NOT NEW.holdsSlot
-  OR OLD.state IS NOT NEW.state OR OLD.deployStage IS NOT NEW.deployStage OR OLD.removed IS NOT NEW.removed
-  OR OLD.firstDeploy IS NOT NEW.firstDeploy
+WHEN OLD.envId IS NOT NEW.envId OR OLD.deployId IS NOT NEW.deployId
+  OR (CASE WHEN OLD.holdsSlot = 1 OR (OLD.state = 'STOP' AND OLD.deployStage = 'STOPPING' AND OLD.removed = 0)
+      THEN 1 ELSE 0 END) <> (CASE WHEN NEW.holdsSlot = 1 OR (NEW.state = 'STOP' AND NEW.deployStage = 'STOPPING'
+      AND NEW.removed = 0) THEN 1 ELSE 0 END)
+  OR (CASE WHEN OLD.firstDeploy = 0 AND OLD.removed = 0 THEN 1 ELSE 0 END)
+    <> (CASE WHEN NEW.firstDeploy = 0 AND NEW.removed = 0 THEN 1 ELSE 0 END)
+  OR (CASE WHEN OLD.removed = 0 AND OLD.state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END)
+    <> (CASE WHEN NEW.removed = 0 AND NEW.state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END)
 BEGIN
   UPDATE stage_counts SET
     occupied = occupied - (CASE WHEN OLD.holdsSlot = 1 OR (OLD.state = 'STOP' AND OLD.deployStage = 'STOPPING'

@@ -61,10 +61,15 @@ $$;
 
 CREATE TRIGGER agents_counts_write AFTER INSERT OR DELETE ON agents
   FOR EACH ROW EXECUTE FUNCTION slipway_agents_counts();
--- an update is the old row leaving the counts and the new one entering them, when anything counted changes
+-- an update is the old row leaving the counts and the new one entering them, only when a count changes (a host
+-- walking the stages of a deploy changes none until it finishes: no delta rows)
 CREATE TRIGGER agents_counts_update AFTER UPDATE ON agents FOR EACH ROW
   WHEN (OLD.envId IS DISTINCT FROM NEW.envId OR OLD.deployId IS DISTINCT FROM NEW.deployId
-    OR OLD.holdsSlot IS DISTINCT FROM NEW.holdsSlot OR OLD.state IS DISTINCT FROM NEW.state
-    OR OLD.deployStage IS DISTINCT FROM NEW.deployStage OR OLD.removed IS DISTINCT FROM NEW.removed
-    OR OLD.firstDeploy IS DISTINCT FROM NEW.firstDeploy)
+    OR (CASE WHEN OLD.holdsSlot = 1 OR (OLD.state = 'STOP' AND OLD.deployStage = 'STOPPING' AND OLD.removed = 0)
+        THEN 1 ELSE 0 END) <> (CASE WHEN NEW.holdsSlot = 1 OR (NEW.state = 'STOP' AND NEW.deployStage = 'STOPPING'
+        AND NEW.removed = 0) THEN 1 ELSE 0 END)
+    OR (CASE WHEN OLD.firstDeploy = 0 AND OLD.removed = 0 THEN 1 ELSE 0 END)
+      <> (CASE WHEN NEW.firstDeploy = 0 AND NEW.removed = 0 THEN 1 ELSE 0 END)
+    OR (CASE WHEN OLD.removed = 0 AND OLD.state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END)
+      <> (CASE WHEN NEW.removed = 0 AND NEW.state NOT IN ('UNREACHABLE', 'DELETE') THEN 1 ELSE 0 END))
   EXECUTE FUNCTION slipway_agents_counts();
