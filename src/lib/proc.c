@@ -55,13 +55,11 @@ static void child_fail(int err_fd, int err)
 	_exit(err == ENOENT ? 127 : 126);
 }
 
-/* Only async-signal-safe calls from here to execve. */
-static void child_run(const struct proc_spec *spec, int err_fd, int null_fd, pid_t parent)
+/* A child's signals as a new program gets them: every handler SIG_DFL, nothing blocked (async-signal-safe). */
+static void signals_default(void)
 {
 	struct sigaction sa;
 	sigset_t all;
-	int in_fd, out_fd, extra = -1, errh;
-	char *const empty_env[] = { NULL };
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -69,6 +67,15 @@ static void child_run(const struct proc_spec *spec, int err_fd, int null_fd, pid
 		(void)sigaction(sig, &sa, NULL);
 	sigemptyset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* Only async-signal-safe calls from here to execve. */
+static void child_run(const struct proc_spec *spec, int err_fd, int null_fd, pid_t parent)
+{
+	int in_fd, out_fd, extra = -1, errh;
+	char *const empty_env[] = { NULL };
+
+	signals_default();
 
 	/* setsid() first, so that kill(-pid) later reaches the script's children too */
 	if (setsid() < 0)
@@ -254,16 +261,9 @@ int proc_run_forked(int (*fn)(void *), void *arg, struct proc_result *ret)
  * session, /dev/null for stdio, extra_fd as fd 3 and nothing else open, death with the parent), then fn. */
 static void server_child(int (*fn)(void *), void *arg, int extra_fd, int null_fd, pid_t parent)
 {
-	struct sigaction sa;
-	sigset_t all;
 	int keep;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&all);
-	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	signals_default();
 	keep = fcntl(extra_fd, F_DUPFD_CLOEXEC, HIGH_FD);
 	if (setsid() < 0 || keep < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0 ||
 	    dup2(keep, 3) < 0)

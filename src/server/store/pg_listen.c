@@ -149,7 +149,7 @@ static bool listen_serve(struct store_listener *l)
 		k = wait_for(l, PQsocket(l->pg), ms);
 		if (k < 0)
 			return true;
-		if (k > 0 && !PQconsumeInput(l->pg)) {
+		if (k > 0 && (!PQconsumeInput(l->pg) || PQstatus(l->pg) != CONNECTION_OK)) {
 			set_why(l, "connection lost");
 			return false;
 		}
