@@ -41,6 +41,8 @@ CALLS = [
     ("agent count (CLI)", "GET", "/v1/envs/bench/prod/agents/count?actionType=SERVING"),
     ("failing hosts by error (board errors panel)", "GET", "/v1/envs/bench/prod/agents/errors"),
     ("host search, one page of 50 (board)", "GET", "/v1/hosts?namePrefix=bench-12&limit=50"),
+    ("agents of the stage, one page of 1,000 (board grid, CLI)", "GET",
+     "/v1/envs/bench/prod/agents?limit=1000&after=bench-5"),
     ("progress: every agent row (board grid)", "PUT", "/v1/envs/bench/prod/deploys/current/progress"),
     ("agents of the stage (board without deploy, CLI)", "GET", "/v1/envs/bench/prod/agents"),
     ("agents of the deploy (board deploy page)", "GET", "/v1/deploys/{deploy}/agents"),

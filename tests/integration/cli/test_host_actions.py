@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # `slipway host pause|resume|reset|stop` against a real server, with hosts played through the ping API.
 import json
+import re
 
-from fakehost import publish, stage_with_host
+from fakehost import FakeHost, publish, stage_with_host
+from serverproc import api_call
 
 
 def agent_of(server, env, host, stage="prod"):
@@ -108,3 +110,35 @@ def test_host_search(cli, server, names):
                  ("host", "search", "x", "--limit", "0"), ("host", "search", "x", "--after", "a/b")):
         assert cli(*args).returncode == 64, args
     assert cli("host", "search", "--help").stdout.startswith("usage: slipway host search ")
+
+
+def stage_lists(server):
+    """How often the server answered the stage's whole agent list (its per-route request counter)."""
+    _, _, raw = api_call(server.url + "/metrics", "GET", server.token)
+    return sum(int(n) for n in re.findall(r'^slipway_http_requests_total\{route="GET /v1/envs/\{env\}/\{stage\}/agents"'
+                                          r'[^}]*\} (\d+)', raw.decode(), re.M))
+
+
+def test_host_by_id_or_name_of_its_stage_only(cli, server, names):
+    # the CLI resolves each HOST through the host's own rows (by name, then by id), not the stage's whole list
+    # (440 MB for a stage of 1,000,000 hosts)
+    env, other = names("hid"), names("hid")
+    stage_with_host(cli, server, env)
+    h2 = FakeHost(server, f"{env}-h2")
+    h2.extra = {"hostId": f"i-{env}-2"}
+    assert cli("env", "capacity", "add", f"{env}/prod", "--host", h2.host).returncode == 0
+    h2.run_until_idle()
+    assert agent_of(server, env, h2.host)["hostId"] == f"i-{env}-2"
+    lists = stage_lists(server)
+    r = cli("host", "pause", f"{env}/prod", f"i-{env}-2")
+    assert r.returncode == 0, r.stderr
+    assert agent_of(server, env, h2.host)["state"] == "PAUSED_BY_USER"
+    r = cli("host", "resume", f"{env}/prod", h2.host)
+    assert r.returncode == 0, r.stderr
+    assert agent_of(server, env, h2.host)["state"] == "NORMAL"
+    assert stage_lists(server) == lists + 2  # the two agent_of() checks above, none by the CLI
+    # a host with rows in another stage only
+    stage_with_host(cli, server, other)
+    r = cli("host", "pause", f"{other}/prod", h2.host)
+    assert r.returncode != 0 and f"host '{h2.host}' has no agent in {other}/prod" in r.stderr, r.stderr
+    assert agent_of(server, env, h2.host)["state"] == "NORMAL"

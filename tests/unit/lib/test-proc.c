@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tests/unit/lib/test-proc.c: spawn, exit codes, exec failure codes, group kill on timeout, fds and cwd. */
+/* tests/unit/lib/test-proc.c: spawn, exit codes, exec failure codes, group kill on timeout, fds and cwd, the forked
+ * server. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <ftw.h>
 #include <unistd.h>
@@ -201,6 +203,64 @@ static void test_fds_and_cwd(void **state)
 	free(data);
 }
 
+/* The forked server's side: reports on fd 3 what a spawned child would have (its own session, stdio on
+ * /dev/null, nothing open above fd 3, SIGTERM at its default, nothing blocked), then echoes one message. */
+static int server_fn(void *arg)
+{
+	struct stat null_st, st;
+	struct sigaction sa;
+	sigset_t blocked;
+	char msg[64], reply[160];
+	bool stdio_null = stat("/dev/null", &null_st) == 0;
+	int high_open = 0;
+	ssize_t n;
+
+	for (int fd = 0; fd < 3; fd++)
+		stdio_null = stdio_null && fstat(fd, &st) == 0 && st.st_rdev == null_st.st_rdev;
+	for (int fd = 4; fd < 64; fd++)
+		high_open += fcntl(fd, F_GETFD) >= 0;
+	(void)sigaction(SIGTERM, NULL, &sa);
+	(void)sigprocmask(SIG_SETMASK, NULL, &blocked);
+	n = read(3, msg, sizeof(msg) - 1);
+	if (n <= 0)
+		return 3;
+	msg[n] = '\0';
+	snprintf(reply, sizeof(reply), "%s leader=%d null=%d high=%d dfl=%d blocked=%d", msg,
+		 getsid(0) == getpid(), stdio_null, high_open, sa.sa_handler == SIG_DFL, sigismember(&blocked, SIGTERM));
+	if (write(3, reply, strlen(reply)) < 0)
+		return 4;
+	return *(int *)arg;
+}
+
+static void test_fork_server(void **state)
+{
+	int sv[2], stray, code = 7;
+	struct proc_result res;
+	struct proc p;
+	char buf[160] = { 0 };
+	sigset_t term, old;
+	(void)state;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	stray = open("/dev/null", O_RDONLY); /* not CLOEXEC: the copy must still not hold it */
+	assert_true(stray > 3);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &term, &old), 0);
+	assert_int_equal(proc_fork_server(server_fn, &code, sv[1], &p), 0);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+	close(sv[1]);
+	close(stray);
+	assert_int_equal(write(sv[0], "ping", 4), 4);
+	assert_true(read(sv[0], buf, sizeof(buf) - 1) > 0);
+	assert_string_equal(buf, "ping leader=1 null=1 high=0 dfl=1 blocked=0");
+	assert_int_equal(proc_wait(&p, mono_ms() + 5000, &res), 1);
+	assert_int_equal(res.status, PROC_EXITED);
+	assert_int_equal(res.code, 7);
+	proc_release(&p);
+	close(sv[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_exec_failure),
 		cmocka_unit_test(test_timeout_kills_group),
 		cmocka_unit_test(test_fds_and_cwd),
+		cmocka_unit_test(test_fork_server),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, setup, teardown);
