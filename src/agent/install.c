@@ -314,6 +314,14 @@ int build_install(const struct build_install_params *p, char *err, size_t errsz)
 			goto out;
 		}
 	}
+	/* the marker says the tree is complete: its files' contents must be on disk before the marker is, or a
+	 * power loss could leave a marked build of empty files that a later rollback serves. One syncfs() flushes
+	 * the whole extracted tree at once (an fsync per file would cost a journal commit each) */
+	if (syncfs(env_fd) < 0) {
+		r = -errno;
+		str_printf(err, errsz, "cannot flush build '%s' to disk: %s", p->build_id, strerror(-r));
+		goto out;
+	}
 	r = marker_write(env_fd, p);
 	if (r < 0) {
 		str_printf(err, errsz, "cannot write marker of build '%s': %s", p->build_id, strerror(-r));

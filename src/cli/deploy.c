@@ -275,6 +275,8 @@ int progress_view_from_json(const json_t *deploy, const json_t *progress, struct
 	v.fail_total = int_or_zero(deploy, "failTotal");
 	v.total = int_or_zero(deploy, "total");
 	if (json_is_object(progress)) {
+		int64_t on_deploy = 0;
+
 		agents = json_object_get(progress, "agents");
 		json_array_foreach(agents, i, agent)
 		{
@@ -288,6 +290,7 @@ int progress_view_from_json(const json_t *deploy, const json_t *progress, struct
 				continue;
 			}
 			v.stage_counts[s]++;
+			on_deploy++;
 			if (failures_agent_failed(agent, id)) {
 				v.failing++;
 				add_failed_name(&v, agent);
@@ -295,6 +298,10 @@ int progress_view_from_json(const json_t *deploy, const json_t *progress, struct
 		}
 		v.missing = json_array_size(json_object_get(progress, "missingHosts"));
 		v.provisioning = json_array_size(json_object_get(progress, "provisioningHosts"));
+		/* hosts that joined the deploy after its last transition are not in its total yet: they are about to
+		 * count, like provisioning hosts (a SUCCEEDING deploy of total 0 must not "succeed" without them) */
+		if (on_deploy > v.total)
+			v.provisioning += (size_t)(on_deploy - v.total);
 	}
 	*ret = v;
 	return 0;

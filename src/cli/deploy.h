@@ -89,7 +89,8 @@ struct progress_view {
 	size_t other;				/* agents not (yet) on this deploy */
 	size_t failing;	     /* agents on this deploy whose status is neither SUCCEEDED nor UNKNOWN */
 	size_t missing;	     /* missingHosts */
-	size_t provisioning; /* provisioningHosts: alive, mapped to the stage, no agent row yet */
+	size_t provisioning; /* provisioningHosts (alive, mapped to the stage, no agent row yet) and agents on this
+			      * deploy beyond its total (they joined after its last transition) */
 	char failed_hosts[256]; /* names of the failing agents, ", "-separated, "..." when cut */
 };
 

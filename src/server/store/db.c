@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/db.c: the driver-independent half of db.h: per-thread connections, bind formats, rows as JSON,
+/* store/db.c: the driver-independent half of db.h: the connection pool, bind formats, rows as JSON,
  * transactions and migrations. The drivers (db_sqlite.c, db_pg.c) implement struct db_driver. */
 #include <errno.h>
 #include <stdarg.h>

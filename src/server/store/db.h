@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/db.h: the SQL driver layer under the stores (the store_*.c files): one connection per
- * thread, prepared statements cached per connection (keyed by the address of the static SQL text), `?` / `?N`
+/* store/db.h: the SQL driver layer under the stores (the store_*.c files): a pool of connections (a thread holds
+ * one per call), prepared statements cached per connection (keyed by the address of the static SQL text), `?` / `?N`
  * placeholders, transactions, rows as JSON objects and a typed cursor. Two drivers: SQLite (db_sqlite.c) and
  * PostgreSQL (db_pg.c, with WITH_POSTGRES).
  *

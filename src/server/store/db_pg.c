@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/db_pg.c: the PostgreSQL driver of db.h (libpq). A connection per thread; the DSN (a libpq URI or a
+/* store/db_pg.c: the PostgreSQL driver of db.h (libpq). Pooled connections (db.c); the DSN (a libpq URI or a
  * keyword/value string) is passed to libpq unchanged.
  *
  * Statements are named prepared statements cached per connection, keyed by the address of the static SQL text

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/db_sqlite.c: the SQLite driver of db.h. A connection per thread in WAL mode, busy_timeout 5 s,
+/* store/db_sqlite.c: the SQLite driver of db.h. Pooled connections (db.c) in WAL mode, busy_timeout 5 s,
  * synchronous NORMAL (an acknowledged write survives a process crash). Prepared statements are cached per
  * connection, keyed by the address of the static SQL text; a cache entry is the cursor. Write transactions are
  * BEGIN IMMEDIATE: SQLite takes the database write lock at BEGIN (one server process per file, PROTOCOL §10),

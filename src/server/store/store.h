@@ -13,7 +13,8 @@
  * text of the last database error of the calling thread is store_errmsg(s).
  *
  * Concurrency: a store is shared by all threads. Both drivers
- * keep one connection per thread (opened on first use, closed when the thread exits or at store_free).
+ * take connections from a pool (db_pool_size: a call holds one while it runs, a transaction to its end; opened on
+ * first use, closed at store_free).
  * SQLite: WAL mode, 5 s busy timeout, multi-row changes in BEGIN IMMEDIATE transactions, so writers
  * serialise in the database, never in process memory. PostgreSQL (several replicas on one database):
  * the same transactions take one transaction-scoped advisory lock, deploy creation and admission also

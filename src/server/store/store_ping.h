@@ -3,7 +3,7 @@
  * idle ping costs two indexed reads and no write. Kept apart from store.h (the ping path is owned separately).
  *
  * The ping store is its own handle on the same database as struct store (opened after store_open() created or
- * migrated the schema): one connection per thread (db.h; SQLite: WAL, busy timeout 5 s). Every agent-row write is
+ * migrated the schema) with its own pool of connections (db.h; SQLite: WAL, busy timeout 5 s). Every agent-row write is
  * conditional on the row's version column (§5.1 step 8). Admission runs in one write transaction that serialises
  * it per stage across replicas (§5.7 exactness): BEGIN IMMEDIATE on SQLite, pg_advisory_xact_lock of
  * "DEPLOY-<envId>" on PostgreSQL (5 s lock_timeout → -EAGAIN).

@@ -23,7 +23,7 @@
 #include "engine.h"
 #include "store.h"
 
-/* The store handle: the driver layer's database (one connection per thread) and its dialect. */
+/* The store handle: the driver layer's database (a pool of connections) and its dialect. */
 struct store {
 	struct db *db;
 	enum db_dialect dialect;

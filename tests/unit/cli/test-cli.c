@@ -402,6 +402,9 @@ static void test_progress_view(void **state)
 	json_object_set_new(deploy, "state", json_string("SUCCEEDING"));
 	json_object_set_new(deploy, "total", json_integer(0));
 	json_object_set_new(deploy, "successTotal", json_integer(0));
+	/* but agents on the deploy that its total (0, from its last transition) does not count yet are joining */
+	assert_int_equal(progress_view_from_json(deploy, progress, &v), 0);
+	assert_int_equal(v.provisioning, 1 + 4);
 	assert_int_equal(progress_view_from_json(deploy, NULL, &v), 0);
 	progress_format_bar(&v, 4, line, sizeof(line));
 	assert_string_equal(line, "[....] no hosts SUCCEEDING");
