@@ -24,16 +24,13 @@ static const char usage[] =
 
 static void print_row(struct cli *c, const json_t *d)
 {
-	char t[6][128], hosts[64];
+	char t[7][128], hosts[64], failed[32] = "";
 	const char *from = json_str(d, "rollbackFromDeployId");
 
 	if (json_int(d, "failTotal") > 0)
-		(void)str_printf(hosts, sizeof(hosts), "%lld/%lld (%lld failed)",
-				 (long long)json_int(d, "successTotal"), (long long)json_int(d, "total"),
-				 (long long)json_int(d, "failTotal"));
-	else
-		(void)str_printf(hosts, sizeof(hosts), "%lld/%lld", (long long)json_int(d, "successTotal"),
-				 (long long)json_int(d, "total"));
+		(void)str_printf(failed, sizeof(failed), " (%lld failed)", (long long)json_int(d, "failTotal"));
+	(void)str_printf(hosts, sizeof(hosts), "%lld/%lld%s", (long long)json_int(d, "successTotal"),
+			 (long long)json_int(d, "total"), failed);
 	fprintf(c->out, "%-24s %-20s %-11s %-30s %-10s %-11s %-18s %s",
 		cli_json_text(json_object_get(d, "id"), t[0], 128),
 		cli_json_time(json_object_get(d, "startDate"), t[1], 128),
@@ -41,7 +38,7 @@ static void print_row(struct cli *c, const json_t *d)
 		cli_json_text(json_object_get(d, "buildId"), t[3], 128),
 		cli_json_text(json_object_get(d, "state"), t[4], 128),
 		cli_json_text(json_object_get(d, "outcome"), t[5], 128), hosts,
-		cli_json_text(json_object_get(d, "operator"), t[0], 128));
+		cli_json_text(json_object_get(d, "operator"), t[6], 128));
 	if (from)
 		fprintf(c->out, "  (from %s)", from);
 	fputc('\n', c->out);
