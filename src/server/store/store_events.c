@@ -7,7 +7,6 @@
  * SQL is static text with placeholders only (store_sql.h); does not log. */
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -27,7 +26,9 @@ static const char sql_event_add_notify[] =
 	"RETURNING seq, kind, envId, hostId, name) "
 	"SELECT e.seq, pg_notify('" STORE_WAKE_CHANNEL "', json_build_object('seq', e.seq, 'kind', e.kind, "
 	"'envId', e.envId, 'hostId', e.hostId, 'name', e.name)::text) FROM e";
-static const char sql_notify[] = "SELECT 1 FROM pg_notify('" STORE_WAKE_CHANNEL "', ?)";
+/* a ping's write of a host's rows: no event row, the payload built like the events' */
+static const char sql_notify_host[] =
+	"SELECT 1 FROM pg_notify('" STORE_WAKE_CHANNEL "', json_build_object('kind', 'HOST', 'hostId', ?::text)::text)";
 static const char sql_event_poll[] =
 	"SELECT seq, kind, envId, hostId, name, createdAt FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
 static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
@@ -60,20 +61,12 @@ int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, cons
 
 int store_tx_host_written(struct db_conn *c, const char *host_id)
 {
-	json_t *o;
-	char *payload;
 	int64_t one;
 	int r;
 
 	if (db_dialect(c) != DB_PG)
 		return 0;
-	o = json_pack("{s:s, s:s}", "kind", "HOST", "hostId", host_id);
-	payload = o ? json_dump_compact(o) : NULL;
-	json_decref(o);
-	if (!payload)
-		return -ENOMEM;
-	r = db_int(c, sql_notify, &one, "s", payload);
-	free(payload);
+	r = db_int(c, sql_notify_host, &one, "s", host_id);
 	return r < 0 ? r : 0;
 }
 
