@@ -8,7 +8,6 @@
 #   stalled, b stops using its cache within the bound.
 # PostgreSQL only (the SQLite pass skips it: one server per SQLite file).
 import os
-import signal
 import sys
 import time
 
@@ -16,42 +15,23 @@ import pytest
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ping_support import Host, Server  # noqa: E402
-import dbtarget  # noqa: E402  (on sys.path through ping_support)
+from ping_support import Host, listener_pid, listener_stalled, replica_pair  # noqa: E402
 
 BOUND = 1.0   # a revocation reaches every replica within this (docs/security.md)
 TTL = 1.0     # the longest a looked-up token is answered from a replica's cache
 QUICK = 0.4   # a round that took longer between b's lookup and the revocation is run again (a busy machine)
-LISTENER = "slipway-listener:%d"
 
 
 @pytest.fixture
 def pair(tmp_path):
-    if not dbtarget.is_pg():
-        pytest.skip("replicas share a PostgreSQL database only (SLIPWAY_TEST_DB_BACKEND=pg)")
-    a = Server(tmp_path, name="a")
-    b = Server(tmp_path, name="b", db=a.db)
+    replicas = replica_pair(tmp_path)
+    a, b = next(replicas)
     try:
-        a.start()
-        b.start()
-        b.token = a.token  # one token table: the bootstrap token was written by a
         assert Host(b, "h0").ping()["opCode"] == "NOOP"  # b's first ping starts its wake listener
         listener_pid(b)
         yield a, b
     finally:
-        for s in (b, a):
-            s.stop(signal.SIGKILL)
-
-
-def listener_pid(server, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = server.db.query("SELECT pid FROM pg_stat_activity WHERE application_name = ?",
-                               (LISTENER % server.proc.pid,))
-        if rows:
-            return rows[0][0]
-        time.sleep(0.05)
-    raise AssertionError("no listener of pid %d in pg_stat_activity" % server.proc.pid)
+        replicas.close()  # both killed
 
 
 def status(server, token, path="/v1/envs"):
@@ -167,12 +147,7 @@ def test_a_killed_listener_ends_bs_cache(pair):
 def test_a_stalled_listener_ends_bs_cache_within_the_bound(pair):
     a, b = pair
     b_caches(a, b, "before")
-    pid = listener_pid(b)
-    try:
-        os.kill(pid, signal.SIGSTOP)
-    except PermissionError:
-        pytest.skip("cannot stop PostgreSQL's backend process (another user)")
-    try:
+    with listener_stalled(b):
         # b's listener gets no answer to its probes: within the bound b stops answering from its cache (a token
         # looked up on b and then deleted behind its back is refused at once), though its connection looks alive
         t0 = time.monotonic()
@@ -185,5 +160,3 @@ def test_a_stalled_listener_ends_bs_cache_within_the_bound(pair):
             assert s <= BOUND + 0.3, "b still answers from its cache %.2f s after its listener stalled" % s
         s = time.monotonic() - t0
         print("stalled listener: b stopped using its cache after %.3f s" % s)
-    finally:
-        os.kill(pid, signal.SIGCONT)
