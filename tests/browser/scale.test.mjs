@@ -123,8 +123,11 @@ test('failing only reads the failing hosts of the whole stage from the server', 
   const before = requests.length;
   await page.check('[data-role=failing-only]');
   await waitFor(async () => (await shown()) === `${failingCount.toLocaleString('en-US')} failing hosts`, { what: 'failing hosts' });
-  // node-11999 (failed) is past the loaded pages: it comes from the server's failing list
+  // node-11999 (failed) is past the loaded pages: it comes from the server's failing list (the last row by name)
+  await page.locator('.ht-scroll').evaluate(el => { el.scrollTop = el.scrollHeight; });
   await page.locator('.ht-row[data-host="node-11999"]').waitFor();
+  const classes = await page.locator('.ht-spacer .ht-row').evaluateAll(rows => rows.map(r => r.className));
+  assert.ok(classes.length > 0 && classes.every(c => /cls-(failed|retrying|unreachable)\b/.test(c)), `only failing hosts: ${classes}`);
   assert.ok(requests.slice(before).some(r => r.u.searchParams.get('failing') === 'true'), 'asked the server for the failing hosts');
   await page.uncheck('[data-role=failing-only]');
   await waitFor(async () => /11,000 of 12,000 hosts loaded/.test(await shown()), { what: 'every host again' });

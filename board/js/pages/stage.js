@@ -80,9 +80,15 @@ async function refreshOnce(st, ctx, ui) {
   st.missing = (dep && missing) || [];
   const summaryIn = f.summaryP.then(summary => { st.summary = summary; });
   if (!st.hosts) {
-    // first load: the first page shows at once, the stage's counts as soon as they are in
-    summaryIn.then(() => { if (!st.stopped && st.hosts) showHosts(st, ui); }, () => {});
-    await st.pager.loadInitial(ctx.signal, () => showHosts(st, ui, true), f.firstPageP);
+    // first load: the first page shows at once, the stage's counts as soon as they are in (while the next pages
+    // load; after that the refresh's own showHosts has them)
+    let loading = true;
+    summaryIn.then(() => { if (!st.stopped && st.hosts && loading) showHosts(st, ui, true); }, () => {});
+    try {
+      await st.pager.loadInitial(ctx.signal, () => showHosts(st, ui, true), f.firstPageP);
+    } finally {
+      loading = false;
+    }
   } else {
     await st.pager.refresh(ctx.signal, st.grid.visibleHosts());
   }
