@@ -15,9 +15,9 @@ Knobs: BENCH_SCALE_HOSTS (100000), BENCH_SCALE_LATER_PCT (100), BENCH_SCALE_INTE
 BENCH_SCALE_CONNECTIONS should be N), BENCH_SCALE_CONNECTIONS (256), BENCH_SCALE_IDLE_SECONDS (60),
 BENCH_SCALE_DEPLOY_TIMEOUT (900), BENCH_KEEP_TMP=1;
 BENCH_SCALE_SEED=1: register the fleet by cloning one real registration's rows (seed.py) instead of N first pings;
-BENCH_SCALE_HELD=K: K of the N hosts (prefix `held`) run in a second simulator with long-poll (`--wait`
-BENCH_SCALE_WAIT, default 30, one connection each), the other N-K (prefix `sim`) poll: one process cannot hold more
-connections than its descriptor limit (20,000 here), so this is how many pings can be held;
+BENCH_SCALE_HELD=K: K of the N hosts (prefixes `held1`, `held2`, …) run in simulators with long-poll (`--wait`
+BENCH_SCALE_WAIT, default 30, one connection each, BENCH_SCALE_HELD_PER_PROCESS (2000) per process), the other N-K
+(prefix `sim`) poll: the server cannot hold more connections than its descriptor limit (20,000 here);
 BENCH_SCALE_DEPLOYS (first,later): the deploy phases to run (empty: idle only)."""
 import json
 import os
@@ -47,9 +47,25 @@ DEPLOY_TIMEOUT = int(os.environ.get("BENCH_SCALE_DEPLOY_TIMEOUT", "900"))
 LATER_PCT = int(os.environ.get("BENCH_SCALE_LATER_PCT", "100"))
 SEED = os.environ.get("BENCH_SCALE_SEED") == "1"
 DEPLOYS = [x for x in os.environ.get("BENCH_SCALE_DEPLOYS", "first,later").split(",") if x]
-# (prefix, hosts, --wait, --connections) of each simulator process
-FLEETS = [f for f in (("sim", N - HELD, 0 if HELD else WAIT, min(CONN, N - HELD)), ("held", HELD, WAIT, HELD))
-          if f[1] > 0]
+# libcurl's multi interface (7.88) spends time linear in its connections on every transfer, so a simulator
+# process holding 18,000 connections stalls for seconds per loop; the held hosts are spread over processes of at
+# most HELD_PER_PROC connections each.
+HELD_PER_PROC = int(os.environ.get("BENCH_SCALE_HELD_PER_PROCESS", "2000"))
+
+
+def fleets():
+    """(prefix, hosts, --wait, --connections, group) of each simulator process; group: `sim` (polling, or all
+    hosts when nothing is held) or `held` (long-poll, one connection per host: prefixes held1, held2, …)."""
+    out = [("sim", N - HELD, 0 if HELD else WAIT, min(CONN, N - HELD), "sim")] if N > HELD else []
+    procs = -(-HELD // HELD_PER_PROC)
+    for k in range(procs):
+        n = HELD // procs + (1 if k < HELD % procs else 0)
+        out.append(("held%d" % (k + 1), n, WAIT, n, "held"))
+    return out
+
+
+FLEETS = fleets()
+GROUPS = sorted({f[4] for f in FLEETS}, reverse=True)
 
 
 def pings_total(s):
@@ -81,11 +97,12 @@ def db_read(s, sql, args=()):
 
 def goal_times(s, d, prefix=None):
     """Seconds from the deploy's creation to each host's first goal of it (its row's startDate), sorted; only the
-    hosts named prefix-… when prefix is given."""
+    hosts whose name starts with prefix when it is given."""
     start = db_read(s, "SELECT startDate FROM deploys WHERE id = ?", (d["id"],))[0][0]
     sql, args = "SELECT startDate FROM agents WHERE deployId = ?", (d["id"],)
     if prefix:
-        sql, args = sql + " AND hostName >= ? AND hostName < ?", args + (prefix + "-", prefix + ".")
+        sql += " AND hostName >= ? AND hostName < ?"
+        args += (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
     return sorted((r[0] - start) / 1000.0 for r in db_read(s, sql, args))
 
 
@@ -122,9 +139,9 @@ def timed_deploy(s, build_commit, t0_label, sample=False):
         return False
     wait_until(state, DEPLOY_TIMEOUT)
     got["goal"] = goal_summary(goal_times(s, d), N)
-    if len(FLEETS) > 1:
-        for prefix, n, _, _ in FLEETS:
-            got["goal " + prefix] = goal_summary(goal_times(s, d, prefix), n)
+    if len(GROUPS) > 1:
+        for g in GROUPS:
+            got["goal " + g] = goal_summary(goal_times(s, d, g), sum(f[1] for f in FLEETS if f[4] == g))
     log("%s: %s" % (t0_label, got))
     return got
 
@@ -163,11 +180,11 @@ def registered(s):
 
 def seed_fleet(s):
     """BENCH_SCALE_SEED: one real registration per simulator, cloned for the other hosts (seed.py)."""
-    for prefix, _, _, _ in FLEETS:
+    for prefix, _, _, _, _ in FLEETS:
         seed.register_template(FLEETSIM, s.url, s.token, "scale", prefix)
     s.stop()
     t0, added = time.monotonic(), {}
-    for prefix, n, _, _ in FLEETS:
+    for prefix, n, _, _, _ in FLEETS:
         for t, k in seed.clone_hosts(os.path.join(s.dir, "s.db"), prefix, n).items():
             added[t] = added.get(t, 0) + k
     took = time.monotonic() - t0
@@ -178,25 +195,32 @@ def seed_fleet(s):
 
 def start_fleets(s, tmp):
     sims = []
-    for prefix, n, wait, conn in FLEETS:
+    for prefix, n, wait, conn, group in FLEETS:
         cmd = [FLEETSIM, "--server", s.url, "--token", s.token, "--group", "scale", "--hosts", str(n),
                "--duration", "86400", "--interval", str(INTERVAL), "--wait", str(wait), "--connections", str(conn),
                "--prefix", prefix, "--json"]
         err = os.path.join(tmp, "fleetsim-%s.err" % prefix)
-        sims.append((prefix, subprocess.Popen(cmd, stdout=open(os.path.join(tmp, "fleetsim-%s.json" % prefix), "wb"),
-                                              stderr=open(err, "wb")), err))
+        sims.append((group, subprocess.Popen(cmd, stdout=open(os.path.join(tmp, "fleetsim-%s.json" % prefix), "wb"),
+                                             stderr=open(err, "wb")), err))
         log("fleetsim: " + " ".join(cmd[:2] + ["URL", "--token", "T"] + cmd[5:]))
     return sims
 
 
-def worst_p99(err):
-    lines = [json.loads(x) for x in open(err).read().splitlines()[-IDLE_S:] if x.startswith("{")]
-    return max((x["p99Ms"] for x in lines), default=0)
+def window_lines(err):
+    return [json.loads(x) for x in open(err).read().splitlines()[-IDLE_S:] if x.startswith("{")]
+
+
+def group_window(sims, g):
+    """(worst per-second p99, failed pings) over the idle window's progress lines of group g's simulators."""
+    lines = [x for grp, _, err in sims if grp == g for x in window_lines(err)]
+    return max((x["p99Ms"] for x in lines), default=0), sum(x["errors"] for x in lines)
 
 
 def print_results(s, reg, idle, deploys):
-    fleets = " + ".join("%d %s (%s, %d connections)" % (n, p, "long-poll wait %d s" % w if w else "polling", c)
-                        for p, n, w, c in FLEETS)
+    fleets = " + ".join("%d %s (%s, %d connections%s)" % (
+        sum(f[1] for f in FLEETS if f[4] == g), g, "long-poll wait %d s" % f0[2] if f0[2] else "polling",
+        sum(f[3] for f in FLEETS if f[4] == g), ", %d processes" % k if k > 1 else "")
+        for g in GROUPS for f0, k in [([f for f in FLEETS if f[4] == g][0], sum(1 for f in FLEETS if f[4] == g))])
     print("### scale — %d simulated hosts, interval %d s: %s, SQLite\n" % (N, INTERVAL, fleets))
     print("| measure | value |\n|---|---|")
     if SEED:
@@ -208,18 +232,17 @@ def print_results(s, reg, idle, deploys):
         print("| every host's first ping (registration) | %.0f s |" % reg["first_s"])
     print("| idle pings/s (server counter, %d s window) | %.0f |" % (IDLE_S, idle["pps"]))
     print("| server CPU per idle ping | %.1f µs (%.2f cores) |" % (idle["us"], idle["cores"]))
-    for prefix, p99 in idle["p99"]:
-        print("| worst per-second p99 latency seen by the `%s` simulator (held pings not counted) | %d ms |" %
-              (prefix, p99))
+    for g, (p99, errors) in idle["p99"]:
+        print("| `%s` simulators: worst per-second p99 latency (held pings not counted) / failed pings | %d ms / %d |" %
+              (g, p99, errors))
     print("| pings held by the server at the end of the window | %d |" % idle["held"])
     print("| server RSS (peak) / per host | %.0f MB (%.0f MB) / %.0f bytes |" %
           (idle["rss"] / 1024, idle["hwm"] / 1024, idle["rss"] * 1024 / N))
     for label, got in deploys:
         print("| %s: first host / every host SERVING_BUILD | %s / %s |" % (label, fmt(got, "first"), fmt(got, "done")))
         print("| %s: every host's first goal p50 / p99 / max | %s |" % (label, fmt_goal(got)))
-        for prefix, _, _, _ in FLEETS if len(FLEETS) > 1 else ():
-            print("| %s: first goal p50 / p99 / max of the `%s` hosts | %s |" % (label, prefix,
-                                                                                 fmt_goal(got, "goal " + prefix)))
+        for g in GROUPS if len(GROUPS) > 1 else ():
+            print("| %s: first goal p50 / p99 / max of the `%s` hosts | %s |" % (label, g, fmt_goal(got, "goal " + g)))
         if "samples" in got:
             width = max(1, N * LATER_PCT // 100)
             print("| %s: most rows holding a slot / hosts deploying, %d samples (width %d) | %d / %d |" %
@@ -237,7 +260,7 @@ def idle_window(s, sims):
     pings = p1 - p0
     return {"pps": pings / (t1 - t0), "us": (cpu1 - cpu0) * 1e6 / pings if pings else 0,
             "cores": (cpu1 - cpu0) / (t1 - t0), "rss": rss, "hwm": hwm, "held": s.metric("slipway_pings_held"),
-            "p99": [(prefix, worst_p99(err)) for prefix, _, err in sims]}
+            "p99": [(g, group_window(sims, g)) for g in GROUPS]}
 
 
 def main():
