@@ -9,34 +9,29 @@
 #include "api.h"
 #include "buf.h"
 #include "enums.h"
+#include "jsonutil.h"
 #include "util.h"
 #include "banned.h"
 
-/* A page of GET …/agents: at most this many rows. */
-#define AGENTS_PAGE_MAX 10000
-
-/* GET /v1/envs/{env}/{stage}/agents [?limit=N [&after=HOSTNAME]]: every agent row of the stage in host name order;
- * with limit, one page of at most N rows after the host name `after` (the next page: after = the last row's
- * hostName; a page shorter than N is the last). */
+/* GET /v1/envs/{env}/{stage}/agents [?limit=N [&after=HOSTNAME] [&failing=true]]: every agent row of the stage in
+ * host name order; with limit, one page of at most N rows after the host name `after` (the next page: after = the
+ * last row's hostName; a page shorter than N is the last), with failing only the failing hosts' rows. */
 static int agents_env(struct req *r)
 {
-	const struct query *q = req_query(r);
-	const char *after = query_get(q, "after");
+	struct store_page pg;
 	json_t *env = NULL;
 	struct buf out;
-	int64_t limit = 0;
 	size_t len;
 	int k;
 
-	if (query_int(q, "limit", 1, AGENTS_PAGE_MAX, 0, &limit) < 0)
-		return req_bad(r, "limit", "limit must be an integer from 1 to %d", AGENTS_PAGE_MAX);
-	if (after && (!limit || !api_host_ok(after)))
-		return req_bad(r, "after", "after must be a host name (1 to 64 of A-Z a-z 0-9 . _ -) and comes with limit");
+	k = api_host_page(r, true, &pg);
+	if (k < 0)
+		return k;
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
 	buf_init(&out, BUF_UNBOUNDED);
-	k = store_agent_list_env_text(r->srv->store, json_string_value(json_object_get(env, "id")), after, limit, &out);
+	k = store_agent_list_env_text(r->srv->store, json_str(env, "id"), &pg, &out);
 	json_decref(env);
 	if (k < 0) {
 		buf_release(&out);
@@ -44,6 +39,23 @@ static int agents_env(struct req *r)
 	}
 	len = out.len;
 	return http_reply_json_text(r, 200, buf_detach(&out), len);
+}
+
+/* GET /v1/envs/{env}/{stage}/agents/summary: the stage's agent rows counted by deploy, step, state, result and
+ * removal, with the numbers of missing and provisioning hosts (store_agent_summary). */
+static int agents_summary(struct req *r)
+{
+	json_t *env = NULL, *sum = NULL;
+	int k;
+
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = store_agent_summary(r->srv->store, json_str(env, "id"), json_str(env, "deployId"), &sum);
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot count agents");
+	return http_reply_json(r, 200, sum);
 }
 
 static int agent_error(struct req *r)
@@ -66,26 +78,43 @@ static int agent_error(struct req *r)
 	return http_reply_json(r, 200, e);
 }
 
-/* GET /v1/deploys/{id}/agents: the hosts whose agent row is on this deploy, with their result. */
+/* The host rows of a deploy: for a replaced deploy the results its hosts had when it was replaced (recorded since
+ * schema version 5), else (or without any recorded) the agent rows of its stage that are still on it. */
+static int deploy_rows(struct req *r, const json_t *dep, const char *id, const struct store_page *pg, json_t **ret)
+{
+	if (!json_is_null(json_object_get(dep, "replacedByDeployId"))) {
+		const struct store_page one = { .limit = 1 };
+		json_t *any = NULL;
+		int k = store_deploy_host_results(r->srv->store, id, &one, &any);
+		size_t n = json_array_size(any);
+
+		json_decref(any);
+		if (k < 0)
+			return k;
+		if (n > 0)
+			return store_deploy_host_results(r->srv->store, id, pg, ret);
+	}
+	return store_agent_list_deploy(r->srv->store, json_str(dep, "envId"), id, pg, ret);
+}
+
+/* GET /v1/deploys/{id}/agents [?limit=N [&after=HOSTNAME]]: the hosts of the deploy with their result, all or one
+ * page in host name order. */
 static int agents_of_deploy(struct req *r)
 {
 	const char *id = req_param(r, "id");
 	json_t *dep = NULL, *list = NULL;
+	struct store_page pg;
 	int k;
 
+	k = api_host_page(r, false, &pg);
+	if (k < 0)
+		return k;
 	k = api_id_ok(id) ? store_deploy_get(r->srv->store, id, &dep) : -ENOENT;
 	if (k == -ENOENT)
 		return http_fail(r, 404, NULL, "deploy '%.64s' not found", id);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read deploy");
-	/* a replaced deploy: the results its hosts had when it was replaced (recorded since schema version 5) */
-	if (!json_is_null(json_object_get(dep, "replacedByDeployId")))
-		k = store_deploy_host_results(r->srv->store, id, &list);
-	if (k >= 0 && json_array_size(list) == 0) {
-		json_decref(list);
-		list = NULL;
-		k = store_agent_list_deploy(r->srv->store, json_string_value(json_object_get(dep, "envId")), id, &list);
-	}
+	k = deploy_rows(r, dep, id, &pg, &list);
 	json_decref(dep);
 	if (k < 0)
 		return api_store_error(r, k, "cannot list agents");
@@ -311,6 +340,7 @@ const struct route api_agents_routes[] = {
 	{ "GET", "/v1/envs/{env}/{stage}/agents/errors", agents_errors, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/{env}/{stage}/agents/errors/{hostName}", agent_error, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/{env}/{stage}/agents/count", agents_count, ROLE_READER, SCOPE_ANY, false },
+	{ "GET", "/v1/envs/{env}/{stage}/agents/summary", agents_summary, ROLE_READER, SCOPE_ANY, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/agents/{hostId}", agent_put, ROLE_OPERATOR, SCOPE_ENV, false },
 	{ "PUT", "/v1/envs/{env}/{stage}/agents/reset_failed_agents/{deployId}", agents_reset_failed, ROLE_OPERATOR,
 	  SCOPE_ENV, false },

@@ -87,6 +87,11 @@ int api_query_enum_list(struct req *r, const char *key, int (*from_string)(const
 int api_paging(struct req *r, const char *index_key, const char *size_key, int64_t def_size, int64_t *ret_offset,
 	       int64_t *ret_limit);
 
+/* The optional paging of a host list: `limit` (1..API_HOST_PAGE_MAX; absent: the whole list) and `after` (a host
+ * name, only with limit), and with failing_ok `failing` (true/false, true only with limit); 400 naming the
+ * parameter otherwise. */
+#define API_HOST_PAGE_MAX 10000
+int api_host_page(struct req *r, bool failing_ok, struct store_page *ret);
 /* Body = JSON array of host ids (validated); 400 otherwise. */
 int api_host_ids_body(struct req *r, json_t **ret);
 /* PAUSED_BY_USER / RESET / NORMAL (case-insensitive); -EINVAL otherwise. */

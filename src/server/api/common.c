@@ -278,3 +278,18 @@ int api_paging(struct req *r, const char *index_key, const char *size_key, int64
 	*ret_limit = size;
 	return 0;
 }
+
+int api_host_page(struct req *r, bool failing_ok, struct store_page *ret)
+{
+	const struct query *q = req_query(r);
+	struct store_page pg = { .after = query_get(q, "after") };
+
+	if (query_int(q, "limit", 1, API_HOST_PAGE_MAX, 0, &pg.limit) < 0)
+		return req_bad(r, "limit", "limit must be an integer from 1 to %d", API_HOST_PAGE_MAX);
+	if (pg.after && (!pg.limit || !api_host_ok(pg.after)))
+		return req_bad(r, "after", "after must be a host name (1 to 64 of A-Z a-z 0-9 . _ -) and comes with limit");
+	if (failing_ok && (query_bool(q, "failing", false, &pg.failing) < 0 || (pg.failing && !pg.limit)))
+		return req_bad(r, "failing", "failing must be true or false and comes with limit");
+	*ret = pg;
+	return 0;
+}

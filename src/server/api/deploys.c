@@ -183,16 +183,42 @@ out:
 	return k;
 }
 
+/* ,"next":<the last agent's hostName when a page of pg->limit rows is full, else null> for the page of agent rows
+ * written into out from byte `from` to byte `to`. */
+static int append_next(struct buf *out, size_t from, size_t to, const struct store_page *pg)
+{
+	json_t *page = NULL, *next;
+	int k;
+
+	page = json_loadb(out->p + from, to - from, 0, NULL);
+	if (!page)
+		return -EBADMSG;
+	next = json_array_size(page) == (size_t)pg->limit
+		       ? json_object_get(json_array_get(page, json_array_size(page) - 1), "hostName")
+		       : NULL;
+	k = buf_appends(out, ",\"next\":");
+	if (k >= 0)
+		k = json_append_value(out, next ? next : json_null());
+	json_decref(page);
+	return k;
+}
+
 /* The reply is written as text straight from the rows: for 10,000 hosts a DOM of the agents costs most of the
  * request (the board's stage page). Same bytes as json_dumps of {agents, missingHosts, provisioningHosts,
- * removedHosts}. */
+ * removedHosts}. With limit: one page of agents, each list cut to limit entries, and "next"; the state transition
+ * is left to the transition worker (its count reads every row of the stage). */
 static int deploy_progress(struct req *r)
 {
 	json_t *env = NULL, *missing = NULL, *prov = NULL, *removed = NULL;
+	struct store_page pg;
 	struct buf out;
 	const char *env_id;
+	size_t from, to = 0;
 	int k;
 
+	k = api_host_page(r, false, &pg);
+	if (k < 0)
+		return k;
 	buf_init(&out, BUF_UNBOUNDED);
 	k = api_env_from_path(r, &env);
 	if (k < 0)
@@ -202,13 +228,16 @@ static int deploy_progress(struct req *r)
 		k = http_fail(r, 404, NULL, "the stage has no deploy");
 		goto out;
 	}
-	(void)deploy_transition_run(r->srv, env);
+	if (!pg.limit)
+		(void)deploy_transition_run(r->srv, env);
 	k = buf_appends(&out, "{\"agents\":");
 	if (k < 0)
 		goto out;
-	k = store_agent_list_env_text(r->srv->store, env_id, NULL, 0, &out);
+	from = out.len;
+	k = store_agent_list_env_text(r->srv->store, env_id, &pg, &out);
+	to = out.len;
 	if (k >= 0)
-		k = store_progress_lists(r->srv->store, env_id, &missing, &prov, &removed);
+		k = store_progress_lists(r->srv->store, env_id, pg.limit, &missing, &prov, &removed);
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot read progress");
 		goto out;
@@ -224,6 +253,8 @@ static int deploy_progress(struct req *r)
 		k = buf_appends(&out, ",\"removedHosts\":");
 	if (k >= 0)
 		k = json_append_value(&out, removed);
+	if (k >= 0 && pg.limit)
+		k = append_next(&out, from, to, &pg);
 	if (k >= 0)
 		k = buf_appendc(&out, '}');
 	if (k >= 0) {
@@ -247,7 +278,7 @@ static int deploy_missing_hosts(struct req *r)
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = store_progress_lists(r->srv->store, json_str(env, "id"), &missing, NULL, NULL);
+	k = store_progress_lists(r->srv->store, json_str(env, "id"), 0, &missing, NULL, NULL);
 	json_decref(env);
 	if (k < 0)
 		return api_store_error(r, k, "cannot read missing hosts");

@@ -100,6 +100,15 @@ enum store_agent_action {
 	STORE_AGENT_NORMAL, /* NORMAL (RESET on a removed or STOP row) */
 };
 
+/* One page of a host list in host name order: at most `limit` rows whose hostName sorts after `after` (NULL: from
+ * the first); `failing` keeps only the rows of failing hosts (status neither SUCCEEDED nor UNKNOWN, or state
+ * UNREACHABLE or PAUSED_BY_SYSTEM; the stage's agent list only). A NULL page (or limit 0): the whole list. */
+struct store_page {
+	const char *after;
+	int64_t limit;
+	bool failing;
+};
+
 /* What agents/count counts (§4.6). */
 enum store_agent_count {
 	STORE_COUNT_SERVING,
@@ -235,19 +244,25 @@ int store_deploy_config_get(struct store *s, const char *deploy_id, json_t **ret
  * first): agent-row fields plus errorMessage (the error's last 1,024 bytes, failed hosts only) and recordDate;
  * by host name; [] when none were recorded. Kept for the STORE_DEPLOY_RESULTS_MAX_DEPLOYS newest deploys of a
  * stage. */
-int store_deploy_host_results(struct store *s, const char *deploy_id, json_t **ret);
+int store_deploy_host_results(struct store *s, const char *deploy_id, const struct store_page *pg, json_t **ret);
 #define STORE_DEPLOY_RESULTS_MAX_HOSTS 10000
 #define STORE_DEPLOY_RESULTS_MAX_DEPLOYS 100
 
 /* Agents (§3.4, §4.6). */
 int store_agent_list_env(struct store *s, const char *env_id, json_t **ret);
-/* The same list appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)), without
- * building the objects: the board's 10,000-host progress reply. limit > 0: one page, at most limit rows whose
- * hostName sorts after `after` (NULL: from the first), in the index's order (O(page) at any stage size). */
-int store_agent_list_env_text(struct store *s, const char *env_id, const char *after, int64_t limit,
-			      struct buf *out);
-/* The agent rows of env_id that are on deploy_id (hosts that moved on to a later deploy are not among them). */
-int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, json_t **ret);
+/* The stage's agent rows appended to out as compact JSON text (byte for byte json_dumps(list, JSON_COMPACT)),
+ * without building the objects: the board's 10,000-host progress reply. A page reads the index on stage and
+ * host name (O(page) at any stage size; with `failing`, the rows walked until the page is full). */
+int store_agent_list_env_text(struct store *s, const char *env_id, const struct store_page *pg, struct buf *out);
+/* The agent rows of env_id that are on deploy_id (hosts that moved on to a later deploy are not among them),
+ * all or one page. */
+int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, const struct store_page *pg,
+			    json_t **ret);
+/* The stage's agent rows counted by what the board shows of a host: {"deployId", "total", "counts":
+ * [{onDeploy, deployStage, state, status, removed, n}]} (onDeploy: the row is on deploy_id, which may be NULL),
+ * plus the numbers of never-pinged HOST capacity names (missingHosts) and of live hosts of the stage's capacity
+ * without an agent row (provisioningHosts). One aggregate read; the answer's size does not grow with the stage. */
+int store_agent_summary(struct store *s, const char *env_id, const char *deploy_id, json_t **ret);
 /* By host name, or by host id when host_name is NULL. */
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret);
@@ -288,9 +303,10 @@ int store_host_register(struct store *s, const json_t *host, enum store_claim cl
 			struct store_claim_refusal *refused);
 int store_host_update(struct store *s, const char *host_id, const json_t *patch, int64_t now);
 int store_host_active(struct store *s, const json_t *host_ids, json_t **ret);
-/* DeployProgress lists (§3.5): missingHosts, provisioningHosts, removedHosts. */
-int store_progress_lists(struct store *s, const char *env_id, json_t **ret_missing, json_t **ret_provisioning,
-			 json_t **ret_removed);
+/* DeployProgress lists (§3.5): missingHosts, provisioningHosts, removedHosts; each at most `limit` entries in
+ * name order (limit 0: all of them). */
+int store_progress_lists(struct store *s, const char *env_id, int64_t limit, json_t **ret_missing,
+			 json_t **ret_provisioning, json_t **ret_removed);
 
 /* Tags, promote configs, schedules. */
 int store_tag_insert(struct store *s, const json_t *tag);

@@ -20,16 +20,24 @@ static const char sql_agent_list_env[] = "SELECT " AGENT_COLS " FROM agents a WH
 /* a page in name order after a host name (the index agents_env_name: O(page), not O(stage)) */
 static const char sql_agent_page_env[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ?1 AND "
 					 "a.hostName > COALESCE(?2, '') ORDER BY a.hostName LIMIT ?3";
+/* the failing hosts of a page (the board's drill-down) */
+static const char sql_agent_page_failing[] =
+	"SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ?1 AND a.hostName > COALESCE(?2, '') AND "
+	"(a.status NOT IN ('SUCCEEDED', 'UNKNOWN') OR a.state IN ('UNREACHABLE', 'PAUSED_BY_SYSTEM')) "
+	"ORDER BY a.hostName LIMIT ?3";
 static const char sql_agent_list_name[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostName = ? ORDER BY a.envId";
 static const char sql_agent_list_deploy[] =
 	"SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ? AND a.deployId = ? ORDER BY a.hostName";
+static const char sql_agent_page_deploy[] =
+	"SELECT " AGENT_COLS " FROM agents a WHERE a.envId = ?1 AND a.deployId = ?2 AND a.hostName > COALESCE(?3, '') "
+	"ORDER BY a.hostName LIMIT ?4";
 static const char sql_agent_list_id[] = "SELECT " AGENT_COLS " FROM agents a WHERE a.hostId = ? ORDER BY a.envId";
 static const char sql_agent_error[] =
 	"SELECT hostId, hostName, envId, errorMessage FROM agent_errors WHERE envId = ? AND hostName = ?";
 static const char sql_agent_error_list[] =
 	"SELECT e.hostId, e.hostName, a.deployId, a.deployStage, a.state, a.status, a.lastErrno, a.failCount, "
-	"a.lastUpdateDate, e.errorMessage FROM agent_errors e JOIN agents a ON a.hostId = e.hostId AND a.envId = e.envId "
-	"WHERE e.envId = ?1 AND a.status NOT IN ('SUCCEEDED', 'UNKNOWN') ORDER BY e.hostName LIMIT ?2";
+	"a.lastUpdateDate, e.errorMessage FROM agent_errors e CROSS JOIN agents a WHERE a.hostId = e.hostId AND "
+	"a.envId = e.envId AND e.envId = ?1 AND a.status NOT IN ('SUCCEEDED', 'UNKNOWN') ORDER BY e.hostName LIMIT ?2";
 #define SQL_AGENT_AFFECTED(JE)                                                                                         \
 	"SELECT hostId, envId, holdsSlot FROM agents WHERE hostId IN (SELECT value FROM " JE("?1") ") "                \
 	"AND (envId = ?2 OR ?2 IS NULL)"
@@ -57,6 +65,11 @@ static const char sql_agent_count[] =
 	"WHEN 1 THEN deployStage = 'SERVING_BUILD' AND state = 'NORMAL' "
 	"WHEN 2 THEN firstDeploy = 1 AND deployStage <> 'SERVING_BUILD' "
 	"ELSE firstDeploy = 1 AND deployStage <> 'SERVING_BUILD' AND status NOT IN ('SUCCEEDED', 'UNKNOWN') END";
+/* the summary: one aggregate pass over the stage's rows */
+static const char sql_agent_summary[] =
+	"SELECT CASE WHEN a.deployId = ?2 THEN 1 ELSE 0 END AS onDeploy__bool, a.deployStage, a.state, a.status, "
+	"a.removed AS removed__bool, count(*) AS n FROM agents a WHERE a.envId = ?1 "
+	"GROUP BY CASE WHEN a.deployId = ?2 THEN 1 ELSE 0 END, a.deployStage, a.state, a.status, a.removed";
 static const char sql_agent_total[] = "SELECT count(*) FROM agents WHERE envId = ?";
 static const char sql_agent_hosts[] = "SELECT count(DISTINCT hostId) FROM agents";
 
@@ -66,19 +79,44 @@ int store_agent_list_env(struct store *s, const char *env_id, json_t **ret)
 	return db_list(c, false, sql_agent_list_env, ret, "s", env_id);
 }
 
-int store_agent_list_env_text(struct store *s, const char *env_id, const char *after, int64_t limit,
-			      struct buf *out)
+int store_agent_list_env_text(struct store *s, const char *env_id, const struct store_page *pg, struct buf *out)
 {
 	CONN_OR_FAIL(c, s);
-	if (limit > 0)
-		return db_list_text(c, sql_agent_page_env, out, "ssi", env_id, after, limit);
+	if (pg && pg->limit > 0)
+		return db_list_text(c, pg->failing ? sql_agent_page_failing : sql_agent_page_env, out, "ssi", env_id,
+				    pg->after, pg->limit);
 	return db_list_text(c, sql_agent_list_env, out, "s", env_id);
 }
 
-int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, json_t **ret)
+int store_agent_list_deploy(struct store *s, const char *env_id, const char *deploy_id, const struct store_page *pg,
+			    json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
+	if (pg && pg->limit > 0)
+		return db_list(c, false, sql_agent_page_deploy, ret, "sssi", env_id, deploy_id, pg->after, pg->limit);
 	return db_list(c, false, sql_agent_list_deploy, ret, "ss", env_id, deploy_id);
+}
+
+int store_agent_summary(struct store *s, const char *env_id, const char *deploy_id, json_t **ret)
+{
+	json_t *counts = NULL, *row;
+	int64_t total = 0, missing = 0, prov = 0;
+	size_t i;
+	int r;
+	CONN_OR_FAIL(c, s);
+
+	r = db_list(c, false, sql_agent_summary, &counts, "ss", env_id, deploy_id);
+	if (r >= 0)
+		r = store_tx_progress_counts(c, env_id, &missing, &prov);
+	if (r < 0) {
+		json_decref(counts);
+		return r;
+	}
+	json_array_foreach(counts, i, row)
+		total += json_integer_value(json_object_get(row, "n"));
+	*ret = json_pack("{s:s?,s:I,s:o,s:I,s:I}", "deployId", deploy_id, "total", (json_int_t)total, "counts", counts,
+			 "missingHosts", (json_int_t)missing, "provisioningHosts", (json_int_t)prov);
+	return *ret ? 0 : -ENOMEM;
 }
 
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret)

@@ -5,6 +5,7 @@
  * ping path writes nothing more; retention deletes them with their deploy.
  * SQL is static text with placeholders only (store_sql.h); does not log. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,8 @@ static const struct dsql sql_results_record = { RESULTS_RECORD("substr(e.errorMe
 static const char sql_config_get[] = "SELECT * FROM deploy_configs WHERE deployId = ?";
 static const char sql_results_get[] =
 	"SELECT hostId, hostName, envId, deployId, deployStage, state, status, lastErrno, failCount, startDate, "
-	"lastUpdateDate, errorMessage, recordDate FROM deploy_host_results WHERE deployId = ? ORDER BY hostName";
+	"lastUpdateDate, errorMessage, recordDate FROM deploy_host_results WHERE deployId = ?1 AND "
+	"hostName > COALESCE(?2, '') ORDER BY hostName LIMIT ?3";
 static const char sql_prune_configs[] =
 	"DELETE FROM deploy_configs WHERE NOT EXISTS (SELECT 1 FROM deploys d WHERE d.id = deploy_configs.deployId)";
 static const char sql_prune_results[] =
@@ -140,8 +142,10 @@ int store_deploy_config_get(struct store *s, const char *deploy_id, json_t **ret
 	return 0;
 }
 
-int store_deploy_host_results(struct store *s, const char *deploy_id, json_t **ret)
+int store_deploy_host_results(struct store *s, const char *deploy_id, const struct store_page *pg, json_t **ret)
 {
+	bool paged = pg && pg->limit > 0;
 	CONN_OR_FAIL(c, s);
-	return db_list(c, false, sql_results_get, ret, "s", deploy_id);
+	return db_list(c, false, sql_results_get, ret, "ssi", deploy_id, paged ? pg->after : NULL,
+		       paged ? pg->limit : INT64_MAX);
 }

@@ -2,6 +2,7 @@
 /* store/store_hosts.c: hosts, the stop flow and deploy progress lists (§3.5, §4.7, §5.9).
  * SQL is static text with placeholders only (store_sql.h); does not log. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,14 +55,19 @@ static const char sql_host_update[] =
 	"SELECT DISTINCT hostId FROM hosts WHERE state = 'ACTIVE' AND hostId IN "                                      \
 	"(SELECT value FROM " JE("?1") ") ORDER BY hostId"
 static const struct dsql sql_host_active = DSQL_JE(SQL_HOST_ACTIVE);
-static const char sql_progress_missing[] =
-	"SELECT name FROM capacity WHERE envId = ? AND type = 'HOST' AND name NOT IN (SELECT hostName FROM "
-	"heartbeats) ORDER BY name";
+/* the lists of progress, each cut to ?2 entries (the whole list: INT64_MAX) */
+#define PROGRESS_MISSING_FROM                                                                                          \
+	" FROM capacity WHERE envId = ?1 AND type = 'HOST' AND name NOT IN (SELECT hostName FROM heartbeats)"
+#define PROGRESS_PROVISIONING_FROM                                                                                     \
+	" FROM hosts h JOIN heartbeats hb ON hb.hostId = h.hostId WHERE " HOST_IN_ENV                                 \
+	" AND h.hostId NOT IN (SELECT hostId FROM agents WHERE envId = ?1)"
+static const char sql_progress_missing[] = "SELECT name" PROGRESS_MISSING_FROM " ORDER BY name LIMIT ?2";
 static const char sql_progress_provisioning[] =
-	"SELECT " HOST_COLS " FROM hosts h JOIN heartbeats hb ON hb.hostId = h.hostId WHERE " HOST_IN_ENV
-	" AND h.hostId NOT IN (SELECT hostId FROM agents WHERE envId = ?1) ORDER BY h.hostName, h.groupName";
-static const char sql_progress_removed[] = "SELECT hostName FROM agents WHERE envId = ? AND removed = 1 ORDER BY "
-					   "hostName";
+	"SELECT " HOST_COLS PROGRESS_PROVISIONING_FROM " ORDER BY h.hostName, h.groupName LIMIT ?2";
+static const char sql_progress_removed[] = "SELECT hostName FROM agents WHERE envId = ?1 AND removed = 1 ORDER BY "
+					   "hostName LIMIT ?2";
+static const char sql_progress_missing_count[] = "SELECT count(*)" PROGRESS_MISSING_FROM;
+static const char sql_progress_provisioning_count[] = "SELECT count(DISTINCT h.hostId)" PROGRESS_PROVISIONING_FROM;
 
 /* Host search (GET /v1/hosts): the distinct names of heartbeats (hosts that pinged) and host records, in name
  * order, after a cursor. Each side walks its name index in order and stops after `limit` matches: a prefix reads
@@ -175,18 +181,29 @@ int store_host_active(struct store *s, const json_t *host_ids, json_t **ret)
 	return db_list(c, true, SQL(c, sql_host_active), ret, "j", host_ids);
 }
 
-int store_progress_lists(struct store *s, const char *env_id, json_t **ret_missing,
+int store_tx_progress_counts(struct db_conn *c, const char *env_id, int64_t *ret_missing, int64_t *ret_provisioning)
+{
+	int r = db_int(c, sql_progress_missing_count, ret_missing, "s", env_id);
+
+	if (r >= 0)
+		r = db_int(c, sql_progress_provisioning_count, ret_provisioning, "s", env_id);
+	return r < 0 ? r : 0;
+}
+
+int store_progress_lists(struct store *s, const char *env_id, int64_t limit, json_t **ret_missing,
 			 json_t **ret_provisioning, json_t **ret_removed)
 {
 	json_t *m = NULL, *p = NULL, *rm = NULL;
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = db_list(c, true, sql_progress_missing, &m, "s", env_id);
+	if (limit <= 0)
+		limit = INT64_MAX;
+	r = db_list(c, true, sql_progress_missing, &m, "si", env_id, limit);
 	if (r >= 0 && ret_provisioning)
-		r = db_list(c, false, sql_progress_provisioning, &p, "s", env_id);
+		r = db_list(c, false, sql_progress_provisioning, &p, "si", env_id, limit);
 	if (r >= 0 && ret_removed)
-		r = db_list(c, true, sql_progress_removed, &rm, "s", env_id);
+		r = db_list(c, true, sql_progress_removed, &rm, "si", env_id, limit);
 	if (r < 0) {
 		json_decref(m);
 		json_decref(p);

@@ -74,6 +74,9 @@ int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, cons
 /* A ping wrote host_id's rows (heartbeat, membership, tags, agent rows): on PostgreSQL a NOTIFY of kind HOST without
  * an event row, so other replicas forget what they remember of the host (store_events.c); nothing on SQLite. */
 int store_tx_host_written(struct db_conn *c, const char *host_id);
+/* A read on the caller's connection (store_hosts.c): the numbers of progress's missingHosts (HOST capacity names that never pinged) and provisioningHosts (live hosts
+ * of the stage's capacity without an agent row in it). */
+int store_tx_progress_counts(struct db_conn *c, const char *env_id, int64_t *ret_missing, int64_t *ret_provisioning);
 /* A config history entry (keys of the wire object); NULL h writes nothing (store.c). */
 int store_tx_history(struct db_conn *c, const json_t *h);
 /* A history entry of env_id with a fresh changeId, stamped now (store.c). */

@@ -352,20 +352,20 @@ static void test_agent_list_text(void **state)
 	buf_init(&out, BUF_UNBOUNDED);
 	assert_int_equal(store_agent_list_env(s, "e1", &list), 0);
 	assert_int_equal(json_array_size(list), 2);
-	assert_int_equal(store_agent_list_env_text(s, "e1", NULL, 0, &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "e1", NULL, &out), 0);
 	want = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY);
 	assert_string_equal(out.p, want);
 	free(want);
 	/* pages in host name order: the first row alone, then the rest after its name */
 	out.len = 0;
-	assert_int_equal(store_agent_list_env_text(s, "e1", NULL, 1, &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "e1", &(struct store_page){ .limit = 1 }, &out), 0);
 	page = json_pack("[O]", json_array_get(list, 0));
 	want = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(page);
 	assert_string_equal(out.p, want);
 	free(want);
 	out.len = 0;
-	assert_int_equal(store_agent_list_env_text(s, "e1", "host-0", 5, &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "e1", &(struct store_page){ .after = "host-0", .limit = 5 }, &out), 0);
 	page = json_pack("[O]", json_array_get(list, 1));
 	want = json_dumps(page, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(page);
@@ -373,7 +373,7 @@ static void test_agent_list_text(void **state)
 	free(want);
 	json_decref(list);
 	/* appends; an empty list */
-	assert_int_equal(store_agent_list_env_text(s, "none", NULL, 0, &out), 0);
+	assert_int_equal(store_agent_list_env_text(s, "none", NULL, &out), 0);
 	assert_int_equal(out.p[out.len - 2], '[');
 	assert_int_equal(out.p[out.len - 1], ']');
 	buf_release(&out);
@@ -463,13 +463,13 @@ static void test_deploy_record_and_host_search(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(got, "rollout"), "maxParallel")), 1);
 	assert_true(json_is_null(json_object_get(got, "constraint")));
 	json_decref(got);
-	assert_int_equal(store_deploy_host_results(s, id1, &got), 0);
+	assert_int_equal(store_deploy_host_results(s, id1, NULL, &got), 0);
 	assert_int_equal(json_array_size(got), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "status")), "SCRIPT_FAILED");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "errorMessage")), "ERROR: boom");
 	assert_true(json_is_null(json_object_get(json_array_get(got, 0), "errorMessage")));
 	json_decref(got);
-	assert_int_equal(store_deploy_host_results(s, json_string_value(json_object_get(d2, "id")), &got), 0);
+	assert_int_equal(store_deploy_host_results(s, json_string_value(json_object_get(d2, "id")), NULL, &got), 0);
 	assert_int_equal(json_array_size(got), 0);
 	json_decref(got);
 	assert_int_equal(store_deploy_config_get(s, "nosuch", &got), -ENOENT);
