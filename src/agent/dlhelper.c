@@ -15,6 +15,8 @@
 
 #include "dlhelper.h"
 #include "download.h"
+#include "hash.h"
+#include "title.h"
 #include "util.h"
 #include "banned.h"
 
@@ -66,6 +68,7 @@ struct job {
 	const char *json;
 	size_t len;
 	const int *fds;
+	const struct proc_title *title;
 };
 
 /* In the job's own process: the descriptors in place, then the one-shot helper's work. The exit code. */
@@ -73,6 +76,7 @@ static int job_main(void *arg)
 {
 	const struct job *j = arg;
 
+	proc_title_set(j->title, "slipway-dl-job", "slipway-agent: download job");
 	if (fchdir(j->fds[0]) < 0 || dup2(j->fds[1], STDOUT_FILENO) < 0 || dup2(j->fds[1], STDERR_FILENO) < 0 ||
 	    dup2(j->fds[2], DOWNLOAD_RESULT_FD) < 0)
 		return DOWNLOAD_EXIT_TRANSIENT;
@@ -81,9 +85,9 @@ static int job_main(void *arg)
 
 /* One job in a fresh copy of this clean process: whatever an archive or a server did to the job's process
  * (it parses untrusted data) cannot reach the verdict of a later build. The exit code. */
-static int run_one(const char *json, size_t len, const int fds[3])
+static int run_one(const char *json, size_t len, const int fds[3], const struct proc_title *title)
 {
-	struct job j = { .json = json, .len = len, .fds = fds };
+	struct job j = { .json = json, .len = len, .fds = fds, .title = title };
 	struct proc_result res;
 	int code = DOWNLOAD_EXIT_TRANSIENT;
 
@@ -94,13 +98,14 @@ static int run_one(const char *json, size_t len, const int fds[3])
 	return code;
 }
 
-int download_server_main(void)
+int download_server_main(const struct proc_title *title)
 {
 	char *buf = malloc(JOB_MSG_MAX + 1);
 	int sock, null_fd;
 
-	/* stdout and stderr are /dev/null between jobs (each job's go to its env log) */
-
+	/* its own name: not the agent's command line (the config path) in ps; stdout and stderr are /dev/null between
+	 * jobs (each job's go to its env log) */
+	proc_title_set(title, "slipway-dl", "slipway-agent: download helper");
 	signal(SIGPIPE, SIG_IGN);
 	/* nothing this process runs may gain privileges (no setuid binaries, no file capabilities) */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || !buf)
@@ -114,6 +119,12 @@ int download_server_main(void)
 	(void)dup2(null_fd, STDERR_FILENO);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return DOWNLOAD_EXIT_TRANSIENT;
+	{
+		/* OpenSSL builds its table of algorithm names at the first digest a process computes: once here, and
+		 * every job (a fork) starts with it instead of building it again for each build it verifies */
+		char hex[SHA256_HEX_LEN + 1];
+		(void)sha256_hex("", 0, hex);
+	}
 	for (;;) {
 		int fds[3];
 		ssize_t n = recv_job(sock, buf, JOB_MSG_MAX, fds);
@@ -127,7 +138,7 @@ int download_server_main(void)
 		if (n <= 0)
 			break; /* EOF: the agent is gone or stops us */
 		buf[n] = '\0';
-		reply = (unsigned char)run_one(buf, (size_t)n, fds);
+		reply = (unsigned char)run_one(buf, (size_t)n, fds, title);
 		if (send(sock, &reply, 1, MSG_NOSIGNAL) < 0)
 			break;
 	}
@@ -187,18 +198,17 @@ static int start(struct dl_helper *h)
 
 static int server_entry(void *arg)
 {
-	(void)arg;
-	return download_server_main();
+	return download_server_main(arg);
 }
 
-int dl_helper_fork(struct dl_helper *h)
+int dl_helper_fork(struct dl_helper *h, const struct proc_title *title)
 {
 	int sv[2], r;
 
 	dl_helper_init(h);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	r = proc_fork_server(server_entry, NULL, sv[1], &h->p);
+	r = proc_fork_server(server_entry, (void *)title, sv[1], &h->p);
 	close(sv[1]);
 	if (r < 0) {
 		close(sv[0]);

@@ -23,6 +23,8 @@
 
 #include "proc.h"
 
+struct proc_title;
+
 struct dl_helper {
 	struct proc p;
 	int sock; /* -1 while no helper runs */
@@ -31,8 +33,9 @@ struct dl_helper {
 
 void dl_helper_init(struct dl_helper *h);
 /* Fork the helper from this process (proc_fork_server): only before anything the helper must not hold (the
- * configuration, tokens, credentials) has been read. 0 or a negative errno (then h holds no helper). */
-int dl_helper_fork(struct dl_helper *h);
+ * configuration, tokens, credentials) has been read; the helper takes title (main's argv area) for its own name.
+ * 0 or a negative errno (then h holds no helper). */
+int dl_helper_fork(struct dl_helper *h, const struct proc_title *title);
 /* Send one job (the helper receives copies of the three descriptors), starting the helper first when none
  * runs (or the last one has ended). 0 or a negative errno. */
 int dl_helper_submit(struct dl_helper *h, const char *job_json, int tmp_fd, int log_fd, int result_fd);
@@ -45,7 +48,8 @@ void dl_helper_forget(struct dl_helper *h);
 /* At exit: close the socket (the helper ends at EOF), wait briefly, then stop its group. */
 void dl_helper_stop(struct dl_helper *h);
 
-/* `slipway-agent --internal-download-server`: fd 3 is the agent's socket. Returns the process exit code. */
-int download_server_main(void);
+/* `slipway-agent --internal-download-server`: fd 3 is the agent's socket; title: main's argv area (the helper and
+ * each job name themselves, title.h). Returns the process exit code. */
+int download_server_main(const struct proc_title *title);
 
 #endif

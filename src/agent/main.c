@@ -17,6 +17,7 @@
 #include "fs.h"
 #include "identity.h"
 #include "log.h"
+#include "title.h"
 #include "util.h"
 #include "banned.h"
 
@@ -320,6 +321,7 @@ int main(int argc, char **argv)
 	struct cmdline cl = { .config_path = DEFAULT_CONFIG };
 	struct agent_config cfg;
 	struct dl_helper dl;
+	struct proc_title title;
 	int r;
 
 	/* the download helper mode comes first: no lock, no config (AGENT.md §8.1) */
@@ -328,8 +330,9 @@ int main(int argc, char **argv)
 			return DOWNLOAD_EXIT_TRANSIENT;
 		return download_helper_main();
 	}
+	proc_title_init(&title, argc, argv);
 	if (argc >= 2 && streq(argv[1], "--internal-download-server"))
-		return download_server_main();
+		return download_server_main(&title);
 	r = parse_cmdline(argc, argv, &cl);
 	if (r >= 0)
 		return r;
@@ -341,7 +344,7 @@ int main(int argc, char **argv)
 			log_error("cannot initialise libcurl");
 			return 1;
 		}
-		if (dl_helper_fork(&dl) < 0)
+		if (dl_helper_fork(&dl, &title) < 0)
 			dl_helper_init(&dl); /* the first download starts one */
 	}
 	r = load_config(&cl, &cfg);

@@ -202,7 +202,7 @@ void metrics_maybe_write(struct agent_metrics *m, const struct agent_config *cfg
 	if (!text)
 		return;
 	/* rebuilt from memory at every write: no fsync (a power loss loses nothing the next write does not restore) */
-	r = fs_write_replace_path(cfg->metrics_file, text, strlen(text), 0644, false);
+	r = fs_write_swap_path(cfg->metrics_file, text, strlen(text), 0644, false);
 	free(text);
 	if (r < 0)
 		(void)log_warn_errno(r, "cannot write metrics file '%s'", cfg->metrics_file);

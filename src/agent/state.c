@@ -139,7 +139,7 @@ int state_save(struct state_file *st)
 	data = json_dumps(st->root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if (!data)
 		return -ENOMEM;
-	r = fs_write_atomic_path(path, data, strlen(data), 0600);
+	r = fs_write_swap_path(path, data, strlen(data), 0600, true);
 	free(data);
 	return r;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/fs.c: atomic writes (temp + fsync + rename + fsync dir; the fsyncs optional). */
+/* lib/fs.c: atomic writes (temp + fsync + rename + fsync dir, or a kept spare file + fsync + exchange + fsync
+ * dir; the fsyncs optional). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -30,6 +31,16 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+static void fsync_dir(int dir_fd)
+{
+	int dfd = dir_fd == AT_FDCWD ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(dir_fd);
+
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+}
+
 int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	return fs_write_replace(dir_fd, name, data, len, mode, true);
@@ -39,7 +50,7 @@ int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len,
 {
 	char tmp[4096];
 	unsigned char rnd[6];
-	int fd = -1, r, dfd = -1;
+	int fd = -1, r;
 
 	for (int attempt = 0; attempt < 16; attempt++) {
 		r = random_bytes(rnd, sizeof(rnd));
@@ -76,13 +87,8 @@ int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len,
 		r = -errno;
 		goto fail;
 	}
-	if (!durable)
-		return 0;
-	dfd = dir_fd == AT_FDCWD ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(dir_fd);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
+	if (durable)
+		fsync_dir(dir_fd);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -111,6 +117,84 @@ int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t
 	if (dfd < 0)
 		return -errno;
 	r = fs_write_replace(dfd, basename(base), data, len, mode, durable);
+	close(dfd);
+	return r;
+}
+
+/* Open spare for writing over: a regular file of ours with one link (a hard link would write elsewhere too).
+ * The fd, -EAGAIN when spare must not be used, or a negative errno. */
+static int spare_open(int dir_fd, const char *spare, mode_t mode)
+{
+	struct stat st;
+	int fd = openat(dir_fd, spare, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		return errno == ELOOP || errno == ENXIO || errno == EISDIR ? -EAGAIN : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)) {
+		close(fd);
+		return -EAGAIN;
+	}
+	return fd;
+}
+
+int fs_write_swap(int dir_fd, const char *name, const char *spare, const void *data, size_t len, mode_t mode,
+		  bool durable)
+{
+	int fd = spare_open(dir_fd, spare, mode), r;
+
+	if (fd == -EAGAIN)
+		return fs_write_replace(dir_fd, name, data, len, mode, durable);
+	if (fd < 0)
+		return fd;
+	/* over the old contents, then cut: a file of about the same size keeps its blocks (none freed, none
+	 * allocated) */
+	r = lseek(fd, 0, SEEK_SET) < 0 ? -errno : write_all(fd, data, len);
+	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
+		r = -errno;
+	if (r == 0 && durable && fdatasync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		return r; /* name is untouched; spare is rewritten whole next time */
+	if (renameat2(dir_fd, spare, dir_fd, name, RENAME_EXCHANGE) < 0) {
+		if (errno == ENOENT)
+			r = renameat(dir_fd, spare, dir_fd, name) < 0 ? -errno : 0; /* the first write */
+		else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+			r = 1; /* no exchange here */
+		else
+			r = -errno;
+		if (r != 0) {
+			(void)unlinkat(dir_fd, spare, 0);
+			return r > 0 ? fs_write_replace(dir_fd, name, data, len, mode, durable) : r;
+		}
+	}
+	if (durable)
+		fsync_dir(dir_fd);
+	return 0;
+}
+
+int fs_write_swap_path(const char *path, const void *data, size_t len, mode_t mode, bool durable)
+{
+	char dir[4096], base[4096], spare[4096];
+	const char *name;
+	int dfd, r;
+
+	r = str_copy(dir, sizeof(dir), path);
+	if (r < 0)
+		return r;
+	r = str_copy(base, sizeof(base), path);
+	if (r < 0)
+		return r;
+	name = basename(base);
+	r = str_printf(spare, sizeof(spare), ".%s.spare", name);
+	if (r < 0)
+		return r;
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	r = fs_write_swap(dfd, name, spare, data, len, mode, durable);
 	close(dfd);
 	return r;
 }

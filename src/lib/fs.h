@@ -17,6 +17,18 @@ int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t 
  * rebuilt anyway, like a metrics file). */
 int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable);
 int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t mode, bool durable);
+/* For a file rewritten often: the same guarantees as fs_write_replace (readers of name see the old or the new
+ * contents whole; with durable the new contents are on disk, directory entry included, when it returns), but
+ * without a new inode per write. The data is written over the spare file's contents (spare, in the same
+ * directory, created at the first write), flushed when durable, and the two names are swapped with
+ * renameat2(RENAME_EXCHANGE): spare then holds the previous contents, to be overwritten by the next write.
+ * Creating an inode and freeing the replaced one is most of an atomic write's cost on ext4. A reader that keeps
+ * name open across two writes may see the second one's bytes. Falls back to fs_write_replace where the file
+ * system cannot exchange names, or when spare is not a plain file with one link. */
+int fs_write_swap(int dir_fd, const char *name, const char *spare, const void *data, size_t len, mode_t mode,
+		  bool durable);
+/* Same with name as a path; the spare is "<dir>/.<basename>.spare". */
+int fs_write_swap_path(const char *path, const void *data, size_t len, mode_t mode, bool durable);
 /* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated malloc'd buffer. */
 int fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 /* Read the regular file name of dir_fd (not following a link) whole into a NUL-terminated malloc'd buffer:

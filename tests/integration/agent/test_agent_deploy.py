@@ -159,6 +159,37 @@ def test_sigterm_during_download_leaves_no_tmp(server, make_agent, tmp_path):
     assert not [n for n in os.listdir(envdir) if n.startswith(".tmp-")]
 
 
+def proc_children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(c) for c in f.read().split()]
+
+
+def proc_name_and_cmdline(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        comm = f.read().strip()
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return comm, f.read().rstrip(b"\0")
+
+
+def test_download_helper_and_job_have_their_own_titles(server, make_agent, tmp_path):
+    # the helper is a fork of the agent: without a title of its own, ps shows it as a second agent with the
+    # agent's command line (the config path); the FIFO holds a job open so it can be looked at too
+    agent = make_agent(server.url, termination_timeout=1)
+    fifo = tmp_path / "slow.tar.gz"
+    os.mkfifo(fifo)
+    server.decide = Walk(stages=["DOWNLOADING"], build=build_record("BuildTAAAAAAAAAAAAA_abc1234", fifo, None,
+                                                                    "abc1234def"))
+    p = agent.start()
+    helper = wait_for(lambda: proc_children(p.pid), what="the download helper")[0]
+    job = wait_for(lambda: proc_children(helper), what="a download job")[0]
+    assert proc_name_and_cmdline(helper) == ("slipway-dl", b"slipway-agent: download helper")
+    assert proc_name_and_cmdline(job) == ("slipway-dl-job", b"slipway-agent: download job")
+    comm, cmdline = proc_name_and_cmdline(p.pid)  # the agent keeps its own
+    assert comm == "slipway-agent" and str(agent.conf).encode() in cmdline.split(b"\0")
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=20) == 0
+
+
 def test_retention_keeps_serving_previous_and_newest(server, make_agent, tmp_path):
     agent = make_agent(server.url, keep_builds=1)
     seen = tmp_path / "seen.log"

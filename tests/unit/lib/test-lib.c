@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tests/unit/lib/test-lib.c: buf, parse, ids, hash, cfg. */
+/* tests/unit/lib/test-lib.c: buf, parse, ids, hash, cfg, fs. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,6 +194,70 @@ static void test_read_at(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+static void read_expect(int dfd, const char *name, const char *want)
+{
+	char *data = NULL;
+	size_t len;
+
+	assert_int_equal(fs_read_at(dfd, name, 100, &data, &len), 0);
+	assert_string_equal(data, want);
+	free(data);
+}
+
+static ino_t inode_of(int dfd, const char *name)
+{
+	struct stat st;
+
+	assert_int_equal(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+	return st.st_ino;
+}
+
+/* fs_write_swap: the new contents under the name, the old ones in the spare, no third inode; a spare that is a
+ * link (or has a second name) is never written through */
+static void test_write_swap(void **state)
+{
+	char dir[] = "/tmp/slipway-test-swap.XXXXXX";
+	struct stat st;
+	ino_t a, b;
+	int dfd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(fs_write_swap(dfd, "s.json", ".s.spare", "first, longer", 13, 0600, true), 0);
+	read_expect(dfd, "s.json", "first, longer");
+	assert_int_equal(faccessat(dfd, ".s.spare", F_OK, 0), -1); /* the first write renamed it */
+	a = inode_of(dfd, "s.json");
+	assert_int_equal(fs_write_swap(dfd, "s.json", ".s.spare", "second", 6, 0600, true), 0);
+	read_expect(dfd, "s.json", "second");
+	read_expect(dfd, ".s.spare", "first, longer");
+	b = inode_of(dfd, "s.json");
+	assert_true(a != b && inode_of(dfd, ".s.spare") == a);
+	assert_int_equal(fs_write_swap(dfd, "s.json", ".s.spare", "third", 5, 0600, false), 0);
+	read_expect(dfd, "s.json", "third"); /* written over the old, longer contents and cut */
+	read_expect(dfd, ".s.spare", "second");
+	assert_true(inode_of(dfd, "s.json") == a && inode_of(dfd, ".s.spare") == b);
+	assert_int_equal(fstatat(dfd, "s.json", &st, 0), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* a spare with a second name: replaced through a new temp file, the other name keeps its contents */
+	assert_int_equal(linkat(dfd, ".s.spare", dfd, "other", 0), 0);
+	assert_int_equal(fs_write_swap(dfd, "s.json", ".s.spare", "fourth", 6, 0600, true), 0);
+	read_expect(dfd, "s.json", "fourth");
+	read_expect(dfd, "other", "second");
+	/* a spare that is a symlink is not followed */
+	assert_int_equal(unlinkat(dfd, ".s.spare", 0), 0);
+	assert_int_equal(symlinkat("other", dfd, ".s.spare"), 0);
+	assert_int_equal(fs_write_swap(dfd, "s.json", ".s.spare", "fifth", 5, 0600, true), 0);
+	read_expect(dfd, "s.json", "fifth");
+	read_expect(dfd, "other", "second");
+	(void)unlinkat(dfd, ".s.spare", 0);
+	assert_int_equal(unlinkat(dfd, "other", 0), 0);
+	assert_int_equal(unlinkat(dfd, "s.json", 0), 0);
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_csv_entry(void **state)
 {
 	static const struct {
@@ -279,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_parse), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_hash),    cmocka_unit_test(test_cfg),   cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_json_append), cmocka_unit_test(test_csv_entry), cmocka_unit_test(test_read_at),
+		cmocka_unit_test(test_write_swap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
