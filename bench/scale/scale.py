@@ -13,10 +13,16 @@ c) during the later deploy, once a second: the rows holding a slot and the hosts
    not yet SERVING_BUILD), read from the server's database; their maximum against the width.
 Knobs: BENCH_SCALE_HOSTS (100000), BENCH_SCALE_LATER_PCT (100), BENCH_SCALE_INTERVAL (60), BENCH_SCALE_WAIT (0; >0: long-poll, and then
 BENCH_SCALE_CONNECTIONS should be N), BENCH_SCALE_CONNECTIONS (256), BENCH_SCALE_IDLE_SECONDS (60),
-BENCH_SCALE_DEPLOY_TIMEOUT (900), BENCH_KEEP_TMP=1."""
+BENCH_SCALE_DEPLOY_TIMEOUT (900), BENCH_KEEP_TMP=1;
+BENCH_SCALE_SEED=1: register the fleet by cloning one real registration's rows (seed.py) instead of N first pings;
+BENCH_SCALE_HELD=K: K of the N hosts (prefixes `held1`, `held2`, …) run in simulators with long-poll (`--wait`
+BENCH_SCALE_WAIT, default 30, one connection each, BENCH_SCALE_HELD_PER_PROCESS (2000) per process), the other N-K
+(prefix `sim`) poll: the server cannot hold more connections than its descriptor limit (20,000 here);
+BENCH_SCALE_DEPLOYS (first,later): the deploy phases to run (empty: idle only)."""
 import json
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -28,15 +34,38 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ping"))
 from bench import BUILD, Srv, log  # noqa: E402
+import seed  # noqa: E402
 
 FLEETSIM = os.path.join(BUILD, "src", "fleetsim", "slipway-fleetsim")
 N = int(os.environ.get("BENCH_SCALE_HOSTS", "100000"))
 INTERVAL = int(os.environ.get("BENCH_SCALE_INTERVAL", "60"))
-WAIT = int(os.environ.get("BENCH_SCALE_WAIT", "0"))
+HELD = int(os.environ.get("BENCH_SCALE_HELD", "0"))
+WAIT = int(os.environ.get("BENCH_SCALE_WAIT", "30" if HELD else "0"))
 CONN = int(os.environ.get("BENCH_SCALE_CONNECTIONS", "256"))
 IDLE_S = int(os.environ.get("BENCH_SCALE_IDLE_SECONDS", "60"))
 DEPLOY_TIMEOUT = int(os.environ.get("BENCH_SCALE_DEPLOY_TIMEOUT", "900"))
 LATER_PCT = int(os.environ.get("BENCH_SCALE_LATER_PCT", "100"))
+SEED = os.environ.get("BENCH_SCALE_SEED") == "1"
+DEPLOYS = [x for x in os.environ.get("BENCH_SCALE_DEPLOYS", "first,later").split(",") if x]
+# libcurl's multi interface (7.88) spends time linear in its connections on every transfer, so a simulator
+# process holding 18,000 connections stalls for seconds per loop; the held hosts are spread over processes of at
+# most HELD_PER_PROC connections each.
+HELD_PER_PROC = int(os.environ.get("BENCH_SCALE_HELD_PER_PROCESS", "2000"))
+
+
+def fleets():
+    """(prefix, hosts, --wait, --connections, group) of each simulator process; group: `sim` (polling, or all
+    hosts when nothing is held) or `held` (long-poll, one connection per host: prefixes held1, held2, …)."""
+    out = [("sim", N - HELD, 0 if HELD else WAIT, min(CONN, N - HELD), "sim")] if N > HELD else []
+    procs = -(-HELD // HELD_PER_PROC)
+    for k in range(procs):
+        n = HELD // procs + (1 if k < HELD % procs else 0)
+        out.append(("held%d" % (k + 1), n, WAIT, n, "held"))
+    return out
+
+
+FLEETS = fleets()
+GROUPS = sorted({f[4] for f in FLEETS}, reverse=True)
 
 
 def pings_total(s):
@@ -66,11 +95,19 @@ def db_read(s, sql, args=()):
         c.close()
 
 
-def goal_times(s, d):
-    """Seconds from the deploy's creation to each host's first goal of it (its row's startDate), sorted."""
+def goal_times(s, d, prefix=None):
+    """Seconds from the deploy's creation to each host's first goal of it (its row's startDate), sorted; only the
+    hosts whose name starts with prefix when it is given."""
     start = db_read(s, "SELECT startDate FROM deploys WHERE id = ?", (d["id"],))[0][0]
-    rows = db_read(s, "SELECT startDate FROM agents WHERE deployId = ?", (d["id"],))
-    return sorted((r[0] - start) / 1000.0 for r in rows)
+    sql, args = "SELECT startDate FROM agents WHERE deployId = ?", (d["id"],)
+    if prefix:
+        sql += " AND hostName >= ? AND hostName < ?"
+        args += (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    return sorted((r[0] - start) / 1000.0 for r in db_read(s, sql, args))
+
+
+def goal_summary(g, n):
+    return (len(g), g[len(g) // 2], g[min(len(g) - 1, int(len(g) * 0.99))], g[-1], n) if g else None
 
 
 def width_sample(s, d, got):
@@ -101,18 +138,19 @@ def timed_deploy(s, build_commit, t0_label, sample=False):
         got["last"] = (x["total"], x["successTotal"])
         return False
     wait_until(state, DEPLOY_TIMEOUT)
-    g = goal_times(s, d)
-    if g:
-        got["goal"] = (len(g), g[len(g) // 2], g[min(len(g) - 1, int(len(g) * 0.99))], g[-1])
+    got["goal"] = goal_summary(goal_times(s, d), N)
+    if len(GROUPS) > 1:
+        for g in GROUPS:
+            got["goal " + g] = goal_summary(goal_times(s, d, g), sum(f[1] for f in FLEETS if f[4] == g))
     log("%s: %s" % (t0_label, got))
     return got
 
 
-def fmt_goal(got):
-    if "goal" not in got:
+def fmt_goal(got, key="goal"):
+    if not got.get(key):
         return "no host had its goal"
-    n, p50, p99, mx = got["goal"]
-    return "%s%.1f s / %.1f s / %.1f s" % ("" if n >= N else "(%d of %d hosts) " % (n, N), p50, p99, mx)
+    n, p50, p99, mx, want = got[key]
+    return "%s%.1f s / %.1f s / %.1f s" % ("" if n >= want else "(%d of %d hosts) " % (n, want), p50, p99, mx)
 
 
 def fmt(got, key):
@@ -122,59 +160,143 @@ def fmt(got, key):
     return "not within %d s (%d of %d serving)" % (DEPLOY_TIMEOUT, succ, N)
 
 
+def server_settings():
+    if not HELD:
+        return ["transition_period=1", "max_connections=%d" % max(16384, CONN + 1024),
+                "max_held_pings=%d" % max(10000, CONN), "max_connections_per_ip=0"]
+    # every held ping is a descriptor of the server: stay under its limit
+    conns, limit = HELD + CONN + 512, resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if conns + 100 > limit:
+        raise SystemExit("BENCH_SCALE_HELD=%d needs %d descriptors; the limit is %d" % (HELD, conns + 100, limit))
+    return ["transition_period=1", "max_connections=%d" % conns, "max_held_pings=%d" % (HELD + 64),
+            "max_connections_per_ip=0"]
+
+
+def registered(s):
+    """(hosts rows, heartbeat rows, the newest membership row write)."""
+    return tuple(db_read(s, "SELECT (SELECT COUNT(*) FROM hosts), (SELECT COUNT(*) FROM heartbeats), "
+                            "(SELECT MAX(lastUpdateDate) FROM hosts)")[0])
+
+
+def seed_fleet(s):
+    """BENCH_SCALE_SEED: one real registration per simulator, cloned for the other hosts (seed.py)."""
+    for prefix, _, _, _, _ in FLEETS:
+        seed.register_template(FLEETSIM, s.url, s.token, "scale", prefix)
+    s.stop()
+    t0, added = time.monotonic(), {}
+    for prefix, n, _, _, _ in FLEETS:
+        for t, k in seed.clone_hosts(os.path.join(s.dir, "s.db"), prefix, n).items():
+            added[t] = added.get(t, 0) + k
+    took = time.monotonic() - t0
+    log("seeded %s in %.0f s" % (added, took))
+    s.start()
+    return took
+
+
+def start_fleets(s, tmp):
+    sims = []
+    for prefix, n, wait, conn, group in FLEETS:
+        cmd = [FLEETSIM, "--server", s.url, "--token", s.token, "--group", "scale", "--hosts", str(n),
+               "--duration", "86400", "--interval", str(INTERVAL), "--wait", str(wait), "--connections", str(conn),
+               "--prefix", prefix, "--json"]
+        err = os.path.join(tmp, "fleetsim-%s.err" % prefix)
+        sims.append((group, subprocess.Popen(cmd, stdout=open(os.path.join(tmp, "fleetsim-%s.json" % prefix), "wb"),
+                                             stderr=open(err, "wb")), err))
+        log("fleetsim: " + " ".join(cmd[:2] + ["URL", "--token", "T"] + cmd[5:]))
+    return sims
+
+
+def window_lines(err):
+    return [json.loads(x) for x in open(err).read().splitlines()[-IDLE_S:] if x.startswith("{")]
+
+
+def group_window(sims, g):
+    """(worst per-second p99, failed pings) over the idle window's progress lines of group g's simulators."""
+    lines = [x for grp, _, err in sims if grp == g for x in window_lines(err)]
+    return max((x["p99Ms"] for x in lines), default=0), sum(x["errors"] for x in lines)
+
+
+def print_results(s, reg, idle, deploys):
+    fleets = " + ".join("%d %s (%s, %d connections%s)" % (
+        sum(f[1] for f in FLEETS if f[4] == g), g, "long-poll wait %d s" % f0[2] if f0[2] else "polling",
+        sum(f[3] for f in FLEETS if f[4] == g), ", %d processes" % k if k > 1 else "")
+        for g in GROUPS for f0, k in [([f for f in FLEETS if f[4] == g][0], sum(1 for f in FLEETS if f[4] == g))])
+    print("### scale — %d simulated hosts, interval %d s: %s, SQLite\n" % (N, INTERVAL, fleets))
+    print("| measure | value |\n|---|---|")
+    if SEED:
+        print("| fleet registered by cloning one real registration per prefix | %.0f s for %d hosts |" %
+              (reg["seed_s"], N))
+        print("| seeded hosts' first pings (all %d): time / rows written by them | %.0f s / %s |" %
+              (N, reg["first_s"], reg["rows"]))
+    else:
+        print("| every host's first ping (registration) | %.0f s |" % reg["first_s"])
+    print("| idle pings/s (server counter, %d s window) | %.0f |" % (IDLE_S, idle["pps"]))
+    print("| server CPU per idle ping | %.1f µs (%.2f cores) |" % (idle["us"], idle["cores"]))
+    for g, (p99, errors) in idle["p99"]:
+        print("| `%s` simulators: worst per-second p99 latency (held pings not counted) / failed pings | %d ms / %d |" %
+              (g, p99, errors))
+    print("| pings held by the server at the end of the window | %d |" % idle["held"])
+    print("| server RSS (peak) / per host | %.0f MB (%.0f MB) / %.0f bytes |" %
+          (idle["rss"] / 1024, idle["hwm"] / 1024, idle["rss"] * 1024 / N))
+    for label, got in deploys:
+        print("| %s: first host / every host SERVING_BUILD | %s / %s |" % (label, fmt(got, "first"), fmt(got, "done")))
+        print("| %s: every host's first goal p50 / p99 / max | %s |" % (label, fmt_goal(got)))
+        for g in GROUPS if len(GROUPS) > 1 else ():
+            print("| %s: first goal p50 / p99 / max of the `%s` hosts | %s |" % (label, g, fmt_goal(got, "goal " + g)))
+        if "samples" in got:
+            width = max(1, N * LATER_PCT // 100)
+            print("| %s: most rows holding a slot / hosts deploying, %d samples (width %d) | %d / %d |" %
+                  (label, got["samples"], width, got.get("maxHolding", 0), got.get("maxDeploying", 0)))
+    print("\nload average at the end: %s (the machine is shared: the simulator and other work run on the same "
+          "cores)" % open("/proc/loadavg").read().split()[0])
+
+
+def idle_window(s, sims):
+    time.sleep(INTERVAL * 1.2)  # every host's second (idle) ping, past the registration burst
+    cpu0, p0, t0 = s.cpu_s(), pings_total(s), time.monotonic()
+    time.sleep(IDLE_S)
+    cpu1, p1, t1 = s.cpu_s(), pings_total(s), time.monotonic()
+    rss, hwm = s.rss_kb()
+    pings = p1 - p0
+    return {"pps": pings / (t1 - t0), "us": (cpu1 - cpu0) * 1e6 / pings if pings else 0,
+            "cores": (cpu1 - cpu0) / (t1 - t0), "rss": rss, "hwm": hwm, "held": s.metric("slipway_pings_held"),
+            "p99": [(g, group_window(sims, g)) for g in GROUPS]}
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="bench-scale-")
-    s = Srv(tmp, extra=["transition_period=1", "max_connections=%d" % max(16384, CONN + 1024),
-                        "max_held_pings=%d" % max(10000, CONN), "max_connections_per_ip=0"])
+    s = Srv(tmp, extra=server_settings())
     s.start()
-    sim = None
+    sims = []
     try:
         s.call("POST", "/v1/envs", {"envName": "scale", "stageName": "prod", "buildName": "scaleapp"})
         s.call("PUT", "/v1/envs/scale/prod/capacity?capacityType=GROUP", ["scale"])
-        cmd = [FLEETSIM, "--server", s.url, "--token", s.token, "--group", "scale", "--hosts", str(N),
-               "--duration", "86400", "--interval", str(INTERVAL), "--wait", str(WAIT), "--connections", str(CONN),
-               "--json"]
-        err = open(os.path.join(tmp, "fleetsim.err"), "wb")
-        sim = subprocess.Popen(cmd, stdout=open(os.path.join(tmp, "fleetsim.json"), "wb"), stderr=err)
-        log("fleetsim: " + " ".join(cmd[:2] + ["URL", "--token", "T"] + cmd[5:]))
-        # a) every host registered (its first ping), then the idle window
-        wait_until(lambda: pings_total(s) >= N, INTERVAL * 3 + 600, 2)
-        time.sleep(INTERVAL * 1.2)  # every host's second (idle) ping, past the registration burst
-        cpu0, p0, t0 = s.cpu_s(), pings_total(s), time.monotonic()
-        time.sleep(IDLE_S)
-        cpu1, p1, t1 = s.cpu_s(), pings_total(s), time.monotonic()
-        rss, hwm = s.rss_kb()
-        lines = [json.loads(x) for x in open(err.name).read().splitlines()[-IDLE_S:] if x.startswith("{")]
-        p99 = max((x["p99Ms"] for x in lines), default=0)
-        pings = p1 - p0
-        # b) a first deploy, then a later one at 100 %
-        first = timed_deploy(s, "1111111aaaa", "first deploy")
-        s.call("PUT", "/v1/envs/scale/prod", {"maxParallelPct": LATER_PCT})
-        later = timed_deploy(s, "2222222bbbb", "later deploy at %d %%" % LATER_PCT, sample=True)
-        print("### scale — %d simulated hosts, interval %d s, %s, %d connections, SQLite\n" %
-              (N, INTERVAL, "long-poll wait %d s" % WAIT if WAIT else "polling", CONN))
-        print("| measure | value |\n|---|---|")
-        print("| idle pings/s (server counter, %d s window) | %.0f |" % (IDLE_S, pings / (t1 - t0)))
-        print("| server CPU per idle ping | %.1f µs |" % ((cpu1 - cpu0) * 1e6 / pings if pings else 0))
-        print("| worst per-second p99 latency seen by the simulator | %d ms |" % p99)
-        print("| server RSS (peak) / per host | %.0f MB (%.0f MB) / %.0f bytes |" % (rss / 1024, hwm / 1024,
-                                                                                  rss * 1024 / N))
-        print("| first deploy: first host / every host SERVING_BUILD | %s / %s |" % (fmt(first, "first"),
-                                                                                          fmt(first, "done")))
-        print("| first deploy: every host's first goal p50 / p99 / max | %s |" % fmt_goal(first))
-        print("| later deploy at %d %%: first host / every host SERVING_BUILD | %s / %s |" %
-              (LATER_PCT, fmt(later, "first"), fmt(later, "done")))
-        print("| later deploy at %d %%: every host's first goal p50 / p99 / max | %s |" % (LATER_PCT,
-                                                                                         fmt_goal(later)))
-        width = max(1, N * LATER_PCT // 100)
-        print("| later deploy: most rows holding a slot / hosts deploying, %d samples (width %d) | %d / %d |" %
-              (later.get("samples", 0), width, later.get("maxHolding", 0), later.get("maxDeploying", 0)))
-        print("\nload average at the end: %s (the machine is shared: the simulator and other work run on the same "
-              "cores)" % open("/proc/loadavg").read().split()[0])
+        reg = {"seed_s": seed_fleet(s)} if SEED else {}
+        before = registered(s)
+        t0 = time.monotonic()
+        sims = start_fleets(s, tmp)
+        # a) every host's first ping, then the idle window
+        wait_until(lambda: pings_total(s) >= N, INTERVAL * 3 + 1800, 2)
+        reg["first_s"] = time.monotonic() - t0
+        after = registered(s)
+        reg["rows"] = "none" if after == before else "%s -> %s (hosts, heartbeats, newest host write)" % (before, after)
+        log("registration: %s" % reg)
+        idle = idle_window(s, sims)
+        log("idle: %s" % idle)
+        # b) a first deploy, then a later one at LATER_PCT
+        deploys = []
+        if "first" in DEPLOYS:
+            deploys.append(("first deploy", timed_deploy(s, "1111111aaaa", "first deploy")))
+        if "later" in DEPLOYS:
+            s.call("PUT", "/v1/envs/scale/prod", {"maxParallelPct": LATER_PCT})
+            label = "later deploy at %d %%" % LATER_PCT
+            deploys.append((label, timed_deploy(s, "2222222bbbb", label, sample=True)))
+        print_results(s, reg, idle, deploys)
     finally:
-        if sim and sim.poll() is None:
-            sim.terminate()
-            sim.wait(timeout=60)
+        for _, sim, _ in sims:
+            if sim.poll() is None:
+                sim.terminate()
+                sim.wait(timeout=60)
         s.stop()
         if os.environ.get("BENCH_KEEP_TMP") != "1":
             shutil.rmtree(tmp, ignore_errors=True)

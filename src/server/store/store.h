@@ -417,6 +417,9 @@ int store_worker_claim(struct store *s, const char *unit, int64_t now, int64_t m
 int store_janitor_unreachable(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
 int store_janitor_release_slots(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
 int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_deleted);
+/* Fold at most max_rows of the count deltas that agent writes leave on PostgreSQL into the stages' counts, under
+ * each stage's admission lock, so a stage that sees no admission does not accumulate them; nothing on SQLite. */
+int store_janitor_fold_counts(struct store *s, int64_t max_rows, int64_t *ret_folded);
 int store_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_t build_days);
 /* The Prometheus analysis of deploys (store_analysis.c). analysis_get: {deployId, envId, analysisStatus,
  * failCounts (an object: query name → consecutive out-of-bounds count), lastUpdate}; -ENOENT when the deploy

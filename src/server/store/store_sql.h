@@ -70,6 +70,16 @@ struct dsql {
 			return tx_r_;                                                                                  \
 	} while (0)
 
+/* ---- the counts admission reads (store_counts.c) ---- */
+
+/* The advisory lock of a stage's admission (§5.7: one critical section per stage across replicas). */
+int64_t store_stage_lock_key(const char *env_id);
+/* Fold at most max_rows (0: all) of the stage's committed count deltas into its counts, inside the caller's
+ * transaction holding the stage's lock (PostgreSQL; nothing on SQLite): the rows folded, or a negative errno. */
+int store_tx_counts_fold(struct db_conn *c, const char *env_id, int64_t max_rows);
+/* The janitor folds a stage's deltas in transactions of at most this many rows (the stage lock is held that long). */
+#define STORE_FOLD_CHUNK 10000
+
 /* ---- writes shared by several resources, inside the caller's transaction (0 or a negative errno) ---- */
 
 /* A wake event (§5.11) stamped now (store_events.c). */
