@@ -21,4 +21,4 @@ if [ ! -f node_modules/playwright-core/package.json ]; then
 fi
 args=()
 [ $# -gt 0 ] && args=(--test-name-pattern "$1")
-exec node --test --test-concurrency=1 "${args[@]}" board.test.mjs access.test.mjs agents.test.mjs oncall.test.mjs zones.test.mjs hosts.test.mjs records.test.mjs a11y.test.mjs safe.test.mjs
+exec node --test --test-concurrency=1 "${args[@]}" board.test.mjs access.test.mjs agents.test.mjs oncall.test.mjs zones.test.mjs hosts.test.mjs records.test.mjs a11y.test.mjs safe.test.mjs scale.test.mjs

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // board/js/grid.js: the host grid of a stage: status summary, fleet map (canvas, one cell per host),
 // and a virtualised, sortable host table. Built to render 10,000 hosts well under a second:
-// the map is one canvas, the table only creates the rows in view.
+// the map is one canvas, the table only creates the rows in view. The rows may be the first pages of a larger
+// stage (pages/stage-hosts.js): then the toolbar says how many are loaded, and scrolling to the end of the table or
+// "Load more" asks for the next page (onMore).
 import { h, clear, fmtTime, fmtLocalFull, fmtNum, debounce } from './ui.js';
 
 const FATAL = new Set(['AGENT_FAILED', 'SCRIPT_TIMEOUT', 'TOO_MANY_RETRY', 'RUNTIME_MISMATCH']);
@@ -39,6 +41,18 @@ export function classify(a, currentDeployId) {
   return 'deploying';
 }
 
+// Hosts per class from the stage's counts (GET …/agents/summary: groups of agent rows with the same deploy, step,
+// state, result and removed flag, n rows each) and its count of never-pinged hosts.
+export function classCounts(summary, currentDeployId) {
+  const counts = {};
+  for (const c of summary.counts || []) {
+    const cls = classify({ ...c, deployId: c.onDeploy ? currentDeployId : null }, currentDeployId);
+    counts[cls] = (counts[cls] || 0) + c.n;
+  }
+  if (summary.missingHosts) counts.missing = (counts.missing || 0) + summary.missingHosts;
+  return counts;
+}
+
 // width = flex grow factor: header and rows share it, so the columns line up.
 const COLUMNS = [
   { key: 'hostName', label: 'Host', width: '1.7 1 0' },
@@ -51,15 +65,16 @@ const COLUMNS = [
 const ROW_H = 34;
 
 // The grid's state (g): the hosts, the view (filtered + sorted), sort, filters, selection and its elements.
-function gridState({ onOpenHost, onHostAction, canAct }) {
+function gridState({ onOpenHost, onHostAction, onMore, onFailing, canAct }) {
   const g = {
-    onOpenHost, onHostAction, canAct,
+    onOpenHost, onHostAction, onMore, onFailing, canAct, complete: true, total: null, userSorted: false, serverFailing: false,
     rows: [], view: [], currentDeploy: null, sortKey: 'cls', sortDir: 1, onlyFailing: false, classFilter: null, text: '',
     selected: new Set(), lastRange: '', scrollerH: 260, scrollTop: 0, cell: 10, cols: 1, mapWidth: 0,
     summary: h('div.host-summary', { role: 'group', 'aria-label': 'Host status summary' }),
     failingToggle: h('input', { type: 'checkbox', name: 'failingOnly', 'data-role': 'failing-only' }),
     filterInput: h('input.search.search-sm', { type: 'search', placeholder: 'Filter hosts', 'aria-label': 'Filter hosts', 'data-role': 'host-filter' }),
     shown: h('span.muted.small', { 'data-role': 'hosts-shown' }),
+    more: h('button.btn.btn-sm', { type: 'button', hidden: true, 'data-action': 'load-more' }, 'Load more'),
     bulk: h('div.bulk', { hidden: true }),
     canvas: h('canvas.fleet-map', { 'aria-label': 'Fleet map: one cell per host', role: 'img' }),
     tip: h('div.map-tip', { hidden: true }),
@@ -72,7 +87,7 @@ function gridState({ onOpenHost, onHostAction, canAct }) {
   g.scroller = h('div.ht-scroll', { tabindex: '0', role: 'rowgroup', 'aria-label': 'Hosts' }, h('div.ht-body', g.spacer));
   g.table = h('div.host-table', { role: 'table', 'aria-label': 'Hosts', 'aria-rowcount': '0' }, g.headRow, g.scroller);
   g.el = h('div.host-grid',
-    h('div.grid-toolbar', g.summary, h('div.grid-controls', g.filterInput, h('label.check', g.failingToggle, ' Failing only'), g.shown)),
+    h('div.grid-toolbar', g.summary, h('div.grid-controls', g.filterInput, h('label.check', g.failingToggle, ' Failing only'), g.shown, g.more)),
     g.mapWrap, g.bulk, g.table, g.empty);
   return g;
 }
@@ -89,6 +104,7 @@ function renderHead(g) {
 }
 
 function setSort(g, k) {
+  g.userSorted = true;
   if (g.sortKey === k) g.sortDir = -g.sortDir; else { g.sortKey = k; g.sortDir = 1; }
   renderHead(g);
   refilter(g);
@@ -120,7 +136,8 @@ function refilter(g) {
   view.sort(comparator(g.sortKey, g.sortDir));
   g.view = view;
   g.table.setAttribute('aria-rowcount', String(view.length));
-  g.shown.textContent = view.length === rows.length ? `${fmtNum(rows.length)} hosts` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} hosts`;
+  g.shown.textContent = shownText(g);
+  g.more.hidden = g.complete;
   g.spacer.style.height = view.length * ROW_H + 'px';
   g.scrollerH = Math.min(view.length * ROW_H, Math.max(260, Math.min(520, window.innerHeight * 0.6)));
   g.scroller.style.height = g.scrollerH + 'px';
@@ -132,6 +149,18 @@ function refilter(g) {
   }
   renderRows(g, true);
   drawMap(g);
+}
+
+// "N hosts" / "n of N hosts" when every host is loaded; else how many of the stage's hosts are.
+function shownText(g) {
+  const { view, rows } = g;
+  if (g.serverFailing) {
+    const n = view.length === rows.length ? fmtNum(rows.length) : `${fmtNum(view.length)} of ${fmtNum(rows.length)}`;
+    return `${n} failing hosts${g.complete ? '' : ' loaded'}`;
+  }
+  if (g.complete) return view.length === rows.length ? `${fmtNum(rows.length)} hosts` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} hosts`;
+  const of = g.total > rows.length ? ` of ${fmtNum(g.total)}` : '';
+  return view.length === rows.length ? `${fmtNum(rows.length)}${of} hosts loaded` : `${fmtNum(view.length)} of ${fmtNum(rows.length)} loaded hosts${of ? ` (${fmtNum(g.total)} in the stage)` : ''}`;
 }
 
 // ---- virtualised rows ----
@@ -237,7 +266,7 @@ function drawMap(g) {
     if (color !== lastColor) { c2d.fillStyle = color; lastColor = color; }
     c2d.fillRect((i % cols) * (cell + gap), Math.floor(i / cols) * (cell + gap), cell, cell);
   }
-  canvas.setAttribute('aria-label', `Fleet map of ${n} hosts`);
+  canvas.setAttribute('aria-label', `Fleet map of ${n}${g.complete ? '' : ' loaded'} hosts`);
   canvas._gap = gap;
 }
 
@@ -299,26 +328,46 @@ function hostRows(agents, missing, currentDeploy, removedHosts) {
 }
 
 // createHostGrid({onOpenHost, onHostAction, canAct}) → {el, update(agents, missing, currentDeployId), clearSelection(), destroy()}
-export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
-  const g = gridState({ onOpenHost, onHostAction, canAct });
-  g.failingToggle.addEventListener('change', () => { g.onlyFailing = g.failingToggle.checked; refilter(g); });
+export function createHostGrid({ onOpenHost, onHostAction, onMore, onFailing, canAct = true }) {
+  const g = gridState({ onOpenHost, onHostAction, onMore, onFailing, canAct });
+  g.failingToggle.addEventListener('change', () => {
+    g.onlyFailing = g.failingToggle.checked;
+    refilter(g);
+    // a stage larger than what is loaded: its failing hosts are asked of the server (onFailing)
+    if (g.onFailing && (!g.complete || g.serverFailing)) g.onFailing(g.onlyFailing);
+  });
   g.filterInput.addEventListener('input', debounce(() => { g.text = g.filterInput.value.trim().toLowerCase(); refilter(g); }, 120));
-  g.scroller.addEventListener('scroll', () => { g.scrollTop = g.scroller.scrollTop; renderRows(g, false); }, { passive: true });
+  g.scroller.addEventListener('scroll', () => {
+    g.scrollTop = g.scroller.scrollTop;
+    renderRows(g, false);
+    // near the end of the loaded rows of a larger stage: the next page
+    if (!g.complete && g.onMore && g.scrollTop + 2 * g.scrollerH >= g.view.length * ROW_H) g.onMore();
+  }, { passive: true });
+  g.more.addEventListener('click', () => g.onMore && g.onMore());
   const ro = wireMap(g);
   renderHead(g);
   return {
     el: g.el,
-    // agents: [Agent]; missing: [hostName] never pinged; currentDeployId: the stage's deploy.
-    update(agents, missing, currentDeployId, removedHosts) {
+    // agents: [Agent]; missing: [hostName] never pinged; currentDeployId: the stage's deploy; complete: false when
+    // agents are the first pages of a stage of `total` hosts (null: unknown); then sorted by name until the user
+    // sorts, so that the next page extends the end of the table (loading: more pages are on their way at once, the
+    // sort stays).
+    // stageCounts: hosts per class of the whole stage (classCounts), shown in the summary instead of the loaded rows';
+    // failingOnly: agents are the stage's failing hosts (the server's list), complete when every one is loaded.
+    update(agents, missing, currentDeployId, removedHosts, { complete = true, total = null, stageCounts = null, failingOnly = false, loading = false } = {}) {
       const t0 = performance.now();
       g.currentDeploy = currentDeployId;
+      g.complete = complete;
+      g.serverFailing = failingOnly;
+      g.total = total;
+      if (!complete && !loading && !g.userSorted && g.sortKey !== 'hostName') { g.sortKey = 'hostName'; g.sortDir = 1; renderHead(g); }
       const { rows, counts } = hostRows(agents, missing, currentDeployId, removedHosts);
       g.rows = rows;
       if (g.selected.size) {
         const ids = new Set(rows.map(r => r.hostId));
         for (const id of [...g.selected]) if (!ids.has(id)) g.selected.delete(id);
       }
-      renderSummary(g, counts);
+      renderSummary(g, stageCounts || counts);
       renderBulk(g);
       refilter(g);
       // Render time of the whole grid, visible to the browser tests and the performance panel.
@@ -326,6 +375,11 @@ export function createHostGrid({ onOpenHost, onHostAction, canAct = true }) {
       return counts;
     },
     clearSelection() { g.selected.clear(); renderBulk(g); renderRows(g, true); },
+    // The names of the hosts whose rows are in the table's view (or the first rows before any scroll).
+    visibleHosts() {
+      const first = Math.floor(g.scrollTop / ROW_H);
+      return g.view.slice(first, first + Math.ceil(g.scrollerH / ROW_H) + 1).map(r => r.hostName);
+    },
     destroy() { ro.disconnect(); },
   };
 }

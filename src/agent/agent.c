@@ -529,6 +529,41 @@ static int load_state(struct agent *a)
 	return 0;
 }
 
+/* The save before PRE_RESTART and POST_DOWNLOAD. Each follows a built-in step (STAGING, DOWNLOADING) that was saved
+ * as not done before it ran and whose success is not saved on its own. Without the next save, a crash during the
+ * script leaves that built-in stage on disk: the agent re-reports it as not done, the server answers with it, and
+ * it runs again, changing nothing (the build is extracted and marked, its templates render the same, TARGET
+ * points to it), before the script stage runs again from the start: what a crash during the script leads to
+ * anyway (§12.3), at the cost of one quick built-in step after a crash instead of two fsync'd writes per stage and
+ * deploy. Only right after that step's success in this pass, for the same env and deploy: anything else saves
+ * first. */
+static int stage_after_builtin(int stage)
+{
+	return stage == DEPLOY_STAGE_DOWNLOADING ? DEPLOY_STAGE_POST_DOWNLOAD
+	       : stage == DEPLOY_STAGE_STAGING   ? DEPLOY_STAGE_PRE_RESTART
+						 : -1;
+}
+
+static void builtin_succeeded(struct agent *a, const struct deploy_goal *g)
+{
+	int next = stage_after_builtin(g->deploy_stage);
+
+	a->rerun_valid = next >= 0 && g->deploy_id && g->env_name &&
+			 str_printf(a->rerun_env, sizeof(a->rerun_env), "%s", g->env_name) == 0 &&
+			 str_printf(a->rerun_deploy, sizeof(a->rerun_deploy), "%s", g->deploy_id) == 0;
+	a->rerun_stage = next;
+}
+
+/* Is g the stage right after the built-in step that just succeeded? Asked once per goal. */
+static bool save_repeated_by_builtin(struct agent *a, const struct deploy_goal *g)
+{
+	bool yes = a->rerun_valid && g->deploy_stage == a->rerun_stage && g->deploy_id &&
+		   streq(g->env_name, a->rerun_env) && streq(g->deploy_id, a->rerun_deploy);
+
+	a->rerun_valid = false;
+	return yes;
+}
+
 /* ---- the loop ----------------------------------------------------------------------------------- */
 
 /* One pass (§5.2). Returns 0 when every ping succeeded, -ECANCELED on stop, or a negative errno of the
@@ -541,6 +576,7 @@ static int run_pass_steps(struct agent *a, bool *ret_long_poll)
 	int r;
 
 	a->staged_this_pass = false;
+	a->rerun_valid = false;
 	(void)refresh_identity(a, false);
 	ping_response_init(&resp);
 	r = agent_ping(a, NULL, true, &resp, &held);
@@ -583,8 +619,10 @@ static int run_pass_steps(struct agent *a, bool *ret_long_poll)
 			break;
 		}
 		/* the stage is UNKNOWN on disk before it runs (§12.3): here, or for a script stage just before its
-		 * script starts (agent_save_before_step) */
-		a->presave_pending = true;
+		 * script starts (agent_save_before_step); not after a built-in step that a crash re-runs instead */
+		a->presave_pending = !save_repeated_by_builtin(a, resp.goal);
+		if (!a->presave_pending)
+			a->state_dirty = true;
 		if (!stage_saved_by_step(resp.goal->deploy_stage) && agent_save_before_step(a, &res) < 0) {
 			record_result(a, e, &res);
 			free(res.message);
@@ -611,9 +649,10 @@ static int run_pass_steps(struct agent *a, bool *ret_long_poll)
 		 * that stage runs: its result is not saved on its own (half the saves of a deploy). A crash in between
 		 * re-reports this stage as UNKNOWN and it runs again (§12.3), as after a crash during the step. Any
 		 * other result (a failure, SERVING_BUILD, STOPPED) is saved before it is reported. */
-		if (res.status == AGENT_STATUS_SUCCEEDED && stage_before_serving(entry_str(e, "deployStage")))
+		if (res.status == AGENT_STATUS_SUCCEEDED && stage_before_serving(entry_str(e, "deployStage"))) {
 			a->state_dirty = true;
-		else
+			builtin_succeeded(a, resp.goal);
+		} else
 			persist(a, e);
 		metrics_maybe_write(&a->metrics, a->cfg, &a->st, a->id.v[ID_HOST_ID], false);
 		if (agent_stop_requested) {

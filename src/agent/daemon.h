@@ -44,6 +44,12 @@ struct agent {
 	bool pass_ping_failed;
 	bool state_dirty; /* a step result not yet saved (run_pass saves it before the pass ends) */
 	bool presave_pending; /* the running goal's stage is not yet on disk (agent_save_before_step) */
+	/* set when a built-in step (DOWNLOADING, STAGING) just succeeded with its stage, as not yet done, the last
+	 * thing saved: the env, deploy and stage whose goal may then run without saving first (agent.c) */
+	bool rerun_valid;
+	int rerun_stage;
+	char rerun_env[128];
+	char rerun_deploy[128];
 	bool once; /* --once never long-polls */
 };
 

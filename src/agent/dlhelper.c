@@ -15,6 +15,7 @@
 
 #include "dlhelper.h"
 #include "download.h"
+#include "hash.h"
 #include "title.h"
 #include "util.h"
 #include "banned.h"
@@ -118,6 +119,12 @@ int download_server_main(const struct proc_title *title)
 	(void)dup2(null_fd, STDERR_FILENO);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return DOWNLOAD_EXIT_TRANSIENT;
+	{
+		/* OpenSSL builds its table of algorithm names at the first digest a process computes: once here, and
+		 * every job (a fork) starts with it instead of building it again for each build it verifies */
+		char hex[SHA256_HEX_LEN + 1];
+		(void)sha256_hex("", 0, hex);
+	}
 	for (;;) {
 		int fds[3];
 		ssize_t n = recv_job(sock, buf, JOB_MSG_MAX, fds);

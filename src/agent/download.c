@@ -197,12 +197,9 @@ out:
 
 static int create_artifact_file(struct dl *d)
 {
-	int fd = open("artifact", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r = artifact_open(d);
 
-	if (fd < 0)
-		return dl_fail(d, false, -errno, "cannot create artifact file: %s", strerror(errno));
-	d->fd = fd;
-	return fd;
+	return r < 0 ? dl_fail(d, false, r, "cannot create artifact file: %s", strerror(-r)) : 0;
 }
 
 /* file://: read in place when nothing is verified, else into the private ./artifact. *ret_fd is the
@@ -217,7 +214,7 @@ static int get_file_artifact(struct dl *d, bool verify, int *ret_fd)
 		return r;
 	if (!verify) {
 		log_info("reading artifact '%s' in place", real);
-		r = read_file_artifact(d, src, real, -1);
+		r = read_file_artifact(d, src, real, false);
 		if (r < 0)
 			close(src);
 		else
@@ -227,7 +224,7 @@ static int get_file_artifact(struct dl *d, bool verify, int *ret_fd)
 	log_info("copying artifact '%s' to verify it", real);
 	r = create_artifact_file(d);
 	if (r >= 0)
-		r = read_file_artifact(d, src, real, d->fd);
+		r = read_file_artifact(d, src, real, true);
 	close(src);
 	if (r >= 0)
 		*ret_fd = d->fd;
@@ -267,11 +264,11 @@ static int get_remote_artifact(struct dl *d, bool verify, int *ret_fd, int *ret_
 		goto out;
 	if ((r = create_artifact_file(d)) < 0)
 		goto out;
-	*ret_fd = d->fd;
 	d->stream_allowed = !verify;
 	log_info("downloading artifact '%s'%s%s", shown, s3 ? " from s3" : "",
 		 verify ? " (verified before extraction)" : "");
 	r = fetch_http(d, url, s3);
+	*ret_fd = d->fd; /* the download may have moved it from memory to ./artifact */
 	*ret_stream = stream_finish(d);
 out:
 	buf_release(&s3url);
@@ -348,7 +345,7 @@ static int run_job(struct dl *d)
 		goto out;
 	log_info("extracted %llu entries, %llu bytes%s", (unsigned long long)entries, (unsigned long long)xbytes,
 		 streamed ? " while downloading" : "");
-	if (!in_place)
+	if (!in_place && !d->fd_in_memory)
 		(void)unlink("artifact"); /* the archive is not kept (§8.1 step 8) */
 	r = 0;
 out:

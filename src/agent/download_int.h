@@ -29,6 +29,7 @@ struct dl {
 	bool fatal;
 	/* current transfer */
 	int fd;
+	bool fd_in_memory; /* fd is the artifact's memory file, not ./artifact (artifact_write) */
 	struct sha256_ctx sha;
 	uint64_t bytes;
 	bool too_big, io_error;
@@ -71,8 +72,16 @@ int stream_finish(struct dl *d);
 /* file://: refuse unless download_allow_file_dirs holds the file's real path (written to real), open
  * it (*ret_fd). 0 or dl_fail(). */
 int open_file_url(struct dl *d, const char *url, char *real, size_t realsz, int *ret_fd);
-/* Read the opened file:// artifact once, hashing it; with copy_fd >= 0 also write it there. */
-int read_file_artifact(struct dl *d, int fd, const char *real, int copy_fd);
+/* Read the opened file:// artifact once, hashing it; with copy also into the private copy (artifact_write). */
+int read_file_artifact(struct dl *d, int fd, const char *real, bool copy);
+/* The private copy of an artifact that is verified before it is extracted: a memory file (memfd) while it is
+ * small, so a typical build costs no file that is created on disk, written, read back and deleted; moved to
+ * ./artifact (0600, in the job's private directory) as soon as it outgrows ARTIFACT_MEMORY_MAX, so a large
+ * artifact never sits in memory. artifact_open sets d->fd; artifact_write appends n bytes after the d->bytes
+ * already written (d->fd may change). 0 or a negative errno. */
+#define ARTIFACT_MEMORY_MAX (16ULL << 20)
+int artifact_open(struct dl *d);
+int artifact_write(struct dl *d, const void *p, size_t n);
 
 /* verify.c */
 /* Does the job check the artifact's content (sha256, or a signature is needed or the goal's key is

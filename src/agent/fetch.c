@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -303,6 +304,52 @@ static int write_fully(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int artifact_open(struct dl *d)
+{
+	int fd = memfd_create("artifact", MFD_CLOEXEC);
+
+	d->fd_in_memory = fd >= 0;
+	if (fd < 0)
+		fd = open("artifact", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	d->fd = fd;
+	return 0;
+}
+
+/* The artifact outgrew memory: copy what it has so far to ./artifact and go on there. */
+static int artifact_spill(struct dl *d)
+{
+	int fd = open("artifact", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	off_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((uint64_t)off < d->bytes) {
+		ssize_t k = sendfile(fd, d->fd, &off, d->bytes - (uint64_t)off);
+		if (k <= 0 && !(k < 0 && errno == EINTR)) {
+			int r = k < 0 ? -errno : -EIO;
+			close(fd);
+			(void)unlink("artifact");
+			return r;
+		}
+	}
+	close(d->fd);
+	d->fd = fd;
+	d->fd_in_memory = false;
+	return 0;
+}
+
+int artifact_write(struct dl *d, const void *p, size_t n)
+{
+	if (d->fd_in_memory && d->bytes + n > ARTIFACT_MEMORY_MAX) {
+		int r = artifact_spill(d);
+		if (r < 0)
+			return r;
+	}
+	return write_fully(d->fd, p, n);
+}
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct dl *d = userdata;
@@ -316,7 +363,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		d->io_error = true;
 		return 0;
 	}
-	if (write_fully(d->fd, ptr, n) < 0) {
+	if (artifact_write(d, ptr, n) < 0) {
 		d->io_error = true;
 		errno = errno ? errno : EIO;
 		return 0;
@@ -584,7 +631,7 @@ out:
 
 /* Read a file:// artifact once, hashing it; with copy_fd >= 0 also write it there (the private copy
  * that is verified and then extracted, so a file changed in place after the check is never used). */
-int read_file_artifact(struct dl *d, int fd, const char *real, int copy_fd)
+int read_file_artifact(struct dl *d, int fd, const char *real, bool copy)
 {
 	int r = sha256_init(&d->sha);
 
@@ -601,13 +648,13 @@ int read_file_artifact(struct dl *d, int fd, const char *real, int copy_fd)
 		}
 		if (k == 0)
 			break;
-		d->bytes += (uint64_t)k;
-		if (d->bytes > d->job->max_artifact_bytes)
+		if (d->bytes + (uint64_t)k > d->job->max_artifact_bytes)
 			return dl_fail(d, true, -EFBIG, "artifact larger than max_artifact_bytes (%llu)",
 				    (unsigned long long)d->job->max_artifact_bytes);
 		(void)sha256_update(&d->sha, buf, (size_t)k);
-		if (copy_fd >= 0 && (r = write_fully(copy_fd, buf, (size_t)k)) < 0)
+		if (copy && (r = artifact_write(d, buf, (size_t)k)) < 0)
 			return dl_fail(d, false, r, "cannot write artifact: %s", strerror(-r));
+		d->bytes += (uint64_t)k;
 	}
 	r = sha256_final_hex(&d->sha, d->sha256);
 	return r < 0 ? dl_fail(d, false, r, "sha256 failed") : 0;

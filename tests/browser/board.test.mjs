@@ -340,8 +340,15 @@ test('10,000 hosts render in under a second, sorted, with a failing-only filter'
   const deploy = { id: deployId, alias: null, envId: env.id, buildId: b.id, type: 'REGULAR', state: 'RUNNING', startDate: Date.now() - 60000,
     operator: 'ci', lastUpdateDate: Date.now(), description: 'fleet', successTotal: 8000, failTotal: 104, total: 10000,
     successDate: null, acceptanceStatus: 'PENDING_DEPLOY', fromDeployId: null };
-  const body = JSON.stringify({ agents, missingHosts: [], provisioningHosts: [], removedHosts: [] });
-  await page.route('**/v1/envs/search-indexer/prod/deploys/current/progress', r => r.fulfill({ status: 200, contentType: 'application/json', body }));
+  // the stage's agents a page at a time, as the server answers …/agents?limit=&after= (host name order)
+  const agentPages = r => {
+    const u = new URL(r.request().url());
+    const limit = Number(u.searchParams.get('limit')), after = u.searchParams.get('after');
+    assert.ok(limit >= 1 && limit <= 10000, 'the board reads the agents in pages');
+    const from = after === null ? 0 : agents.findIndex(a => a.hostName > after);
+    return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(from < 0 ? [] : agents.slice(from, from + limit)) });
+  };
+  await page.route('**/v1/envs/search-indexer/prod/agents?*', agentPages);
   await page.route('**/v1/envs/search-indexer/prod/deploys/current', r => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(deploy) }));
   await page.goto(srv.base + '/env/search-indexer/prod');
   const shown = page.locator('[data-role=hosts-shown]');
@@ -379,7 +386,7 @@ test('10,000 hosts render in under a second, sorted, with a failing-only filter'
   // Scrolling the virtualised table renders the rows that come into view.
   await page.locator('.ht-scroll').evaluate(el => { el.scrollTop = el.scrollHeight; });
   await page.locator('.ht-row[data-host="idx-00000"]').waitFor();
-  await page.unroute('**/v1/envs/search-indexer/prod/deploys/current/progress');
+  await page.unroute('**/v1/envs/search-indexer/prod/agents?*', agentPages);
   await page.unroute('**/v1/envs/search-indexer/prod/deploys/current');
 });
 

@@ -19,8 +19,9 @@ async function runAction(st, params, okText) {
 }
 
 export function pauseDialog(st, pause) {
-  const { env, stageName, progress } = st;
-  const n = progress ? progress.agents.length : 0;
+  const { env, stageName, hosts, current } = st;
+  // every host when all are loaded, else the stage's summary (a larger stage is read a page at a time)
+  const n = !hosts ? 0 : hosts.complete ? hosts.agents.length : hosts.summary ? hosts.summary.total : Math.max(hosts.agents.length, current ? current.total : 0);
   openDialog({
     title: pause ? `Pause deploys on ${env} / ${stageName}?` : `Resume deploys on ${env} / ${stageName}?`,
     body: h('div', pause

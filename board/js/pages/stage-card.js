@@ -51,19 +51,23 @@ function deployFields(st, d, active, elapsed) {
   ];
 }
 
-// The bars of hosts per deploy stage of deploy d (hosts still on another deploy in a bar of their own).
+// The bars of hosts per deploy stage of deploy d (hosts still on another deploy in a bar of their own), counted over
+// the loaded hosts (every host of a stage up to stage-hosts.js's AUTO_ROWS), else from the stage's summary.
 function renderCounts(st, d, counts) {
-  const { progress } = st;
-  if (!progress) { clear(counts, h('h3', 'Hosts per deploy stage'), spinner('Loading hosts…')); return; }
+  const { hosts } = st;
+  if (!hosts) { clear(counts, h('h3', 'Hosts per deploy stage'), spinner('Loading hosts…')); return; }
   // Hosts per step of deploy d; those whose last result there failed are counted apart (red), and unreachable
   // hosts in a bar of their own (the server leaves them out of the deploy's counts).
+  // Counted from the stage's summary (groups of n rows) when not every host is loaded.
   const stageCounts = {}, failedAt = {};
   let onOther = 0, unreachable = 0;
-  for (const a of progress.agents) {
-    if (a.state === 'UNREACHABLE') { unreachable++; continue; }
-    if (a.deployId !== d.id) { onOther++; continue; }
-    stageCounts[a.deployStage] = (stageCounts[a.deployStage] || 0) + 1;
-    if (a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') failedAt[a.deployStage] = (failedAt[a.deployStage] || 0) + 1;
+  const groups = hosts.summary ? hosts.summary.counts : hosts.agents;
+  for (const a of groups) {
+    const n = hosts.summary ? a.n : 1;
+    if (a.state === 'UNREACHABLE') { unreachable += n; continue; }
+    if (hosts.summary ? !a.onDeploy : a.deployId !== d.id) { onOther += n; continue; }
+    stageCounts[a.deployStage] = (stageCounts[a.deployStage] || 0) + n;
+    if (a.status && a.status !== 'SUCCEEDED' && a.status !== 'UNKNOWN') failedAt[a.deployStage] = (failedAt[a.deployStage] || 0) + n;
   }
   st.unreachable = unreachable;
   const shownStages = STAGES.filter(s => s !== 'STOPPING' && s !== 'STOPPED' || stageCounts[s]);
@@ -71,6 +75,7 @@ function renderCounts(st, d, counts) {
   const pct = n => (100 * n) / maxCount + '%';
   clear(counts,
     h('h3', 'Hosts per deploy stage'),
+    hosts.complete || hosts.summary ? null : h('p.muted.small', { 'data-role': 'counts-loaded' }, `of the ${fmtNum(hosts.agents.length)} hosts loaded so far`),
     h('div.stage-bars', shownStages.map(s => h('div.stage-bar', { dataset: { stage: s } },
       h('span.sb-label', s.replaceAll('_', ' ').toLowerCase()),
       h('span.sb-track',

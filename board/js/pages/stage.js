@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// board/js/pages/stage.js: the stage page: current deploy (stage-card.js), host grid (polled), and the deploy
-// actions (stage-deploy.js, stage-actions.js). The parts share one state object, st.
+// board/js/pages/stage.js: the stage page: current deploy (stage-card.js), host grid (read a page at a time by
+// stage-hosts.js, polled), and the deploy actions (stage-deploy.js, stage-actions.js). The parts share one state
+// object, st.
 import * as api from '../api.js';
 import { h, clear, fmtTime, fmtLocalFull, spinner, errorBox, emptyState, link, icon } from '../ui.js';
 import { navigate } from '../router.js';
 import { canOperate, whenSessionKnown } from '../session.js';
 import { stageHeader, recordVisit, loadStages } from './common.js';
-import { createHostGrid } from '../grid.js';
+import { createHostGrid, classCounts } from '../grid.js';
 import { renderDeployCard } from './stage-card.js';
 import { renderErrors } from './stage-errors.js';
 import { deployDialog } from './stage-deploy.js';
 import { pauseDialog, restartDialog, promoteDialog, rollbackDialog, resetFailedDialog, hostAction } from './stage-actions.js';
 import { zoneStrip } from './zones.js';
+import { hostPager, hostPage, PAGE } from './stage-hosts.js';
 
 const POLL_MS = 4000;
 
@@ -54,7 +56,8 @@ function renderActions(st, actionBar) {
       : h('button.btn', { type: 'button', onclick: () => pauseDialog(st, true), 'data-action': 'pause' }, icon('pause'), 'Pause'));
 }
 
-// One refresh: the stage, its current deploy and build first (the summary shows), then the host list.
+// One refresh: the stage, its current deploy and build first (the summary shows), then the hosts: on the first
+// load page after page (the grid shows the first page at once), on a poll the pages in view (stage-hosts.js).
 async function refreshOnce(st, ctx, ui) {
   const f = st.prefetched || fetchStage(st.base, ctx.signal);
   st.prefetched = null;
@@ -66,46 +69,70 @@ async function refreshOnce(st, ctx, ui) {
   if (idx >= 0) st.stages[idx] = envNow;
   st.current = dep;
   st.build = depBuild;
-  if (!st.progress) {
+  if (pausedChanged) ui.renderShell();
+  if (!st.hosts) {
     // First load: the deploy's summary (state, succeeded / total) shows before the host list arrives.
-    if (pausedChanged) ui.renderShell();
     ui.renderParts();
     performance.mark('slipway:deploy-summary');
   }
-  const prog = await f.progP;
+  const missing = await f.missingP;
   if (st.stopped) return;
-  if (prog) st.progress = prog;
-  else {
-    // No deploy yet: the agents list still shows the hosts of the stage.
-    const agents = await api.get(st.base + '/agents', null, { signal: ctx.signal }).catch(() => []);
-    st.progress = { agents, missingHosts: [], removedHosts: [] };
+  st.missing = (dep && missing) || [];
+  const summaryIn = f.summaryP.then(summary => { st.summary = summary; });
+  if (!st.hosts) {
+    // first load: the first page shows at once, the stage's counts as soon as they are in (while the next pages
+    // load; after that the refresh's own showHosts has them)
+    let loading = true;
+    summaryIn.then(() => { if (!st.stopped && st.hosts && loading) showHosts(st, ui, true); }, () => {});
+    try {
+      await st.pager.loadInitial(ctx.signal, () => showHosts(st, ui, true), f.firstPageP);
+    } finally {
+      loading = false;
+    }
+  } else {
+    await st.pager.refresh(ctx.signal, st.grid.visibleHosts());
   }
-  if (pausedChanged) ui.renderShell();
-  ui.renderParts();
-  const { progress } = st;
-  await st.strip.update(st.base, progress.agents, st.current && st.current.id, ctx.signal).catch(() => {});
-  const hostCounts = st.grid.update(progress.agents || [], progress.missingHosts || [], st.current && st.current.id, progress.removedHosts);
-  st.failedCount = (hostCounts.failed || 0) + (hostCounts.retrying || 0);
-  ui.resetFailedBtn.hidden = !st.current || st.failedCount === 0;
+  await summaryIn;
+  if (st.stopped) return;
+  showHosts(st, ui);
+  await st.strip.update(st.base, st.hosts.agents, st.current && st.current.id, ctx.signal).catch(() => {});
   await renderErrors(st, ui.errors, ctx.signal);
   ui.updated.textContent = 'updated ' + fmtTime(Date.now(), true);
   ui.updated.title = 'refreshes every few seconds · ' + fmtLocalFull(Date.now());
   ui.updated.classList.remove('stale');
 }
 
+// The loaded hosts into the card's counts and the grid (loading: the first page, the next ones are on their way). When they are not every host of the stage, the counts of
+// the whole stage come from its summary (…/agents/summary: one small answer at any stage size).
+function showHosts(st, ui, loading = false) {
+  const { pager, summary } = st;
+  const d = st.current;
+  const all = pager.complete && !pager.failing;
+  const whole = !all && summary ? summary : null;
+  st.hosts = { agents: pager.rows(), complete: all, summary: whole };
+  ui.renderParts();
+  const stageCounts = whole ? classCounts(whole, d && d.id) : null;
+  const hostCounts = st.grid.update(st.hosts.agents, st.missing, d && d.id, null,
+    { complete: pager.complete, total: whole ? whole.total : null, stageCounts, failingOnly: pager.failing, loading });
+  const counts = stageCounts || hostCounts;
+  st.failedCount = (counts.failed || 0) + (counts.retrying || 0);
+  ui.resetFailedBtn.hidden = !d || st.failedCount === 0;
+}
+
 export async function render(ctx) {
   const env = ctx.params.env;
   // The stage's own data is requested at once, alongside the env's stage list (one round trip less).
-  const found = await findStage(ctx, ctx.params.stage ? fetchStage(api.stagePath(env, ctx.params.stage), ctx.signal) : null);
+  const found = await findStage(ctx, ctx.params.stage ? fetchStage(api.stagePath(env, ctx.params.stage), ctx.signal, true) : null);
   if (!found) return;
   const stageName = ctx.params.stage;
   recordVisit(env, stageName);
   document.title = `${env} / ${stageName} · Slipway`;
   const st = {
     env, stageName, stages: found.stages, info: found.info, base: api.stagePath(env, stageName), operate: canOperate(env),
-    current: null, build: null, progress: null, failedCount: 0, actionsKey: '', tick: null, stopped: false,
-    prefetched: found.prefetched, grid: null, refresh: null, strip: zoneStrip(),
+    current: null, build: null, hosts: null, missing: [], summary: null, allHosts: null, failedCount: 0, actionsKey: '', tick: null, stopped: false,
+    prefetched: found.prefetched, grid: null, refresh: null, strip: zoneStrip(), pager: null,
   };
+  st.pager = st.allHosts = hostPager(st.base);
   const actionBar = h('div.action-bar');
   const deployCard = h('section.panel.deploy-card', { 'aria-label': 'Current deploy' }, spinner());
   const counts = h('div.stage-counts');
@@ -113,6 +140,20 @@ export async function render(ctx) {
     canAct: st.operate,
     onOpenHost: r => navigate('/hosts/' + encodeURIComponent(r.hostName)),
     onHostAction: (action, hosts) => hostAction(st, action, hosts),
+    // the next page of a stage larger than what is loaded (scrolling to the table's end, or "Load more")
+    onMore: async () => {
+      const more = await st.pager.loadMore(ctx.signal).catch(() => false);
+      if (more && !st.stopped) showHosts(st, ui);
+    },
+    // "Failing only" on a stage larger than what is loaded: the failing hosts of the whole stage, from the server;
+    // the loaded hosts stay shown until they are in.
+    onFailing: async on => {
+      const pager = on ? hostPager(st.base, { failing: true }) : st.allHosts;
+      if (on) await pager.loadInitial(ctx.signal, null).catch(() => {});
+      if (st.stopped) return;
+      st.pager = pager;
+      showHosts(st, ui);
+    },
   });
   const ui = {
     updated: h('span.muted.small.live', { 'data-role': 'last-refresh' }),
@@ -141,7 +182,7 @@ export async function render(ctx) {
       if (e.name === 'AbortError') return;
       ui.updated.textContent = 'update failed: ' + e.message;
       ui.updated.classList.add('stale');
-      if (!st.current && !st.progress) clear(deployCard, errorBox(e, st.refresh));
+      if (!st.current && !st.hosts) clear(deployCard, errorBox(e, st.refresh));
     } finally {
       inFlight = false;
     }
@@ -149,7 +190,7 @@ export async function render(ctx) {
   await st.refresh();
   let timer = null;
   const schedule = () => {
-    const big = st.progress && st.progress.agents && st.progress.agents.length > 3000;
+    const big = st.hosts && (st.hosts.agents.length > 3000 || !st.hosts.complete);
     timer = setTimeout(async () => { if (!document.hidden) await st.refresh(); if (!st.stopped) schedule(); }, big ? POLL_MS * 2 : POLL_MS);
   };
   schedule();
@@ -157,18 +198,19 @@ export async function render(ctx) {
 }
 
 // The requests of one refresh of the stage page: the stage, its current deploy and the deploy's build (the
-// summary), and the progress (the whole host list: 4 MB for 10,000 hosts) at the same time — the server writes
-// the host list straight from its rows (about 0.1 s for 10,000 hosts), so it no longer needs to wait for the
-// small requests. Each promise is marked handled so that a page left early leaves no unhandled rejection behind.
-function fetchStage(base, signal) {
+// summary), the stage's host counts, and the deploy's never-pinged hosts (the stage's HOST capacity names without a heartbeat: as many as
+// that list, not the stage's hosts); the hosts themselves come in pages (stage-hosts.js), the first one requested
+// here with the others on the page's first load. Each promise is marked
+// handled so that a page left early leaves no unhandled rejection behind.
+function fetchStage(base, signal, first = false) {
   const orNull = e => { if (e.status === 404) return null; throw e; };
   const envP = api.get(base, null, { signal });
   const depP = api.get(base + '/deploys/current', null, { signal }).catch(orNull);
   const buildP = depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null);
-  const f = {
-    envP, depP, buildP,
-    progP: api.request('PUT', base + '/deploys/current/progress', { signal }).catch(orNull),
-  };
-  Object.values(f).forEach(p => p.catch(() => {}));
+  const missingP = api.get(base + '/deploys/current/missing-hosts', null, { signal }).catch(orNull);
+  // the stage's counts by deploy step, state and result (null when it cannot be had: the page goes on without)
+  const summaryP = api.get(base + '/agents/summary', null, { signal }).catch(e => { if (e.name === 'AbortError') throw e; return null; });
+  const f = { envP, depP, buildP, missingP, summaryP, firstPageP: first ? hostPage(base, null, PAGE, signal) : null };
+  Object.values(f).forEach(p => p && p.catch(() => {}));
   return f;
 }

@@ -8,6 +8,8 @@ import signal
 import sys
 import time
 
+import pytest
+
 sys.path.insert(0, os.path.dirname(__file__))
 from agent_support import Walk, wait_for  # noqa: E402
 from test_agent_deploy import FULL, build_record, make_tarball  # noqa: E402
@@ -80,7 +82,8 @@ def test_kill9_at_any_instant_keeps_target_complete_and_resumes(server, make_age
 
     # kill -9 as soon as the persisted state shows each of these stages (it is persisted UNKNOWN before the step
     # runs, so the kill lands at the start of or inside the step); twice in DOWNLOADING, once after a random delay
-    for want in ("DOWNLOADING", "DOWNLOADING", "STAGING", "PRE_RESTART", "RESTARTING", "POST_RESTART"):
+    # (PRE_RESTART and POST_DOWNLOAD are not saved before they run: test_kill9_in_a_script_after_a_builtin_step)
+    for want in ("DOWNLOADING", "DOWNLOADING", "STAGING", "RESTARTING", "POST_RESTART"):
         if walk.done:
             break
         p = agent.start()
@@ -116,6 +119,64 @@ def test_kill9_at_any_instant_keeps_target_complete_and_resumes(server, make_age
     assert r.returncode == 0, r.stderr
     assert not [n for n in os.listdir(agent.builds_dir / "web") if n.startswith(".tmp-")]
     print("killed %d times, in stages %s" % (kills, stages_killed))
+
+
+def armed_tarball(path, seen, arm_dir):
+    """Every script records its run; one whose stage is armed (arm_dir/<STAGE>) disarms itself and sleeps."""
+    import hashlib
+    import io
+    import tarfile
+    from agent_support import recorder
+    from test_agent_deploy import SCRIPTED
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for stage in SCRIPTED:
+            body = recorder(seen, 'if [ -e %s/$DEPLOY_STEP ]; then rm %s/$DEPLOY_STEP; exec sleep 30; fi'
+                            % (arm_dir, arm_dir)).encode()
+            info = tarfile.TarInfo("teletraan/" + stage)
+            info.size, info.mode = len(body), 0o755
+            tar.addfile(info, io.BytesIO(body))
+        info = tarfile.TarInfo("VERSION")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(path.name[:3].encode()))
+    path.write_bytes(buf.getvalue())
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("script,builtin", [("POST_DOWNLOAD", "DOWNLOADING"), ("PRE_RESTART", "STAGING")])
+def test_kill9_in_a_script_after_a_builtin_step(server, make_agent, tmp_path, script, builtin):
+    # The stage right after a built-in step is not saved before its script runs: the built-in stage, saved as not
+    # done, is what a kill -9 leaves on disk; after the restart it runs again as a no-op, then the script again.
+    agent = make_agent(server.url)
+    seen, arm = tmp_path / "seen.log", tmp_path / "arm"
+    arm.mkdir()
+    art1, art2 = tmp_path / "v1-web.tar.gz", tmp_path / "v2-web.tar.gz"
+    b1 = build_record("Build1AAAAAAAAAAAAA_abc1234", art1, armed_tarball(art1, seen, arm), "abc1234def")
+    b2 = build_record("Build2BBBBBBBBBBBBB_def5678", art2, armed_tarball(art2, seen, arm), "def5678abc")
+    server.decide = Walk(stages=FULL, build=b1, deploy_id="Deploy1AAAAAAAAAAAAAAAA", first_deploy=False)
+    r = agent.once()
+    assert r.returncode == 0, r.stderr
+    walk = Walk(stages=FULL, build=b2, deploy_id="Deploy2BBBBBBBBBBBBBBBB", first_deploy=False)
+    server.decide = walk
+    (arm / script).touch()
+    p = agent.start()
+    wait_for(lambda: not (arm / script).exists(), timeout=60, what="the armed %s script" % script)
+    e = agent.state()["envs"]["web"]
+    assert (e["deployId"], e["deployStage"], e["status"]) == (walk.deploy_id, builtin, "UNKNOWN")
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    assert assert_target_complete(agent) == (b1["id"] if script == "POST_DOWNLOAD" else b2["id"])
+    p2 = agent.start()
+    wait_for(lambda: walk.done, timeout=60, what="the deploy to finish after the kill")
+    p2.send_signal(signal.SIGTERM)
+    log = p2.communicate(timeout=20)[1]
+    assert "env 'web': running %s (deploy %s" % (builtin, walk.deploy_id) in log  # re-run after the restart
+    assert assert_target_complete(agent) == b2["id"]
+    e = agent.state()["envs"]["web"]
+    assert (e["deployStage"], e["status"], e["targetBuildId"]) == ("SERVING_BUILD", "SUCCEEDED", b2["id"])
+    runs = [l for l in seen.read_text().splitlines() if "deploy=" + walk.deploy_id in l]
+    assert sum("step=%s " % script in l for l in runs) == 2  # killed once, then run again from the start
+    assert sum("step=RESTARTING " in l for l in runs) == 1
 
 
 def test_two_envs_on_one_host(server, make_agent, tmp_path):

@@ -314,12 +314,58 @@ static void test_result_parse(void **state)
 	assert_int_equal(download_result_parse("{\"ok\":true}", 11, &res), -EBADMSG);
 }
 
+/* The private copy of a verified artifact stays in memory while small and moves to ./artifact, whole, once it
+ * outgrows ARTIFACT_MEMORY_MAX. */
+static void test_artifact_memory_then_file(void **state)
+{
+	char dir[] = "/tmp/slipway-test-artifact.XXXXXX", cwd[4096], *chunk = malloc(1 << 20), *back = malloc(1 << 20);
+	struct dl d;
+	struct stat st;
+	uint64_t total = 0;
+
+	(void)state;
+	assert_non_null(chunk);
+	assert_non_null(back);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chdir(dir), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(artifact_open(&d), 0);
+	assert_true(d.fd_in_memory);
+	for (int i = 0; total + (1 << 20) <= ARTIFACT_MEMORY_MAX; i++) {
+		memset(chunk, 'a' + i % 26, 1 << 20);
+		assert_int_equal(artifact_write(&d, chunk, 1 << 20), 0);
+		d.bytes = total += 1 << 20;
+	}
+	assert_true(d.fd_in_memory);
+	assert_int_equal(stat("artifact", &st), -1); /* nothing on disk yet */
+	memset(chunk, 'Z', 1 << 20);
+	assert_int_equal(artifact_write(&d, chunk, 1 << 20), 0);
+	d.bytes = total += 1 << 20;
+	assert_false(d.fd_in_memory);
+	assert_int_equal(stat("artifact", &st), 0);
+	assert_int_equal((uint64_t)st.st_size, total);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* the file holds everything, the part written in memory first */
+	assert_int_equal(pread(d.fd, back, 1 << 20, 0), 1 << 20);
+	assert_true(back[0] == 'a' && back[(1 << 20) - 1] == 'a');
+	assert_int_equal(pread(d.fd, back, 1 << 20, (off_t)(total - (1 << 20))), 1 << 20);
+	assert_true(back[0] == 'Z' && back[(1 << 20) - 1] == 'Z');
+	close(d.fd);
+	assert_int_equal(unlink("artifact"), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(chunk);
+	free(back);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_s3_urls),	 cmocka_unit_test(test_job_roundtrip), cmocka_unit_test(test_select_key),
 		cmocka_unit_test(test_names),	 cmocka_unit_test(test_reuse),	      cmocka_unit_test(test_install),
 		cmocka_unit_test(test_result_parse), cmocka_unit_test(test_job_verifies),
+		cmocka_unit_test(test_artifact_memory_then_file),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--internal-download") == 0)
