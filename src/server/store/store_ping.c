@@ -621,15 +621,6 @@ int store_ping_tags_sync(struct store_ping *p, const char *host_id, const char *
 
 /* ---- admission ---- */
 
-/* §5.7: admission is one critical section per stage across replicas ("DEPLOY-" || envId) */
-static int64_t stage_lock_key(const char *env_id)
-{
-	char name[ENGINE_ID_SIZE + 16];
-
-	(void)snprintf(name, sizeof(name), "DEPLOY-%s", env_id);
-	return db_lock_key(name);
-}
-
 static const char sql_adm_env[] = "SELECT deployId, maxParallel, maxParallelPct FROM envs WHERE id = ?";
 static const char sql_adm_sched[] =
 	"SELECT state, currentSession, totalSessions, cooldownTimes, hostNumbers, stateStartTime FROM schedules "
@@ -640,66 +631,6 @@ static const char sql_adm_sched[] =
 static const char sql_adm_counts[] =
 	"SELECT s.occupied, s.existing, COALESCE((SELECT n FROM deploy_counts WHERE envId = ?1 AND deployId = ?2), 0), "
 	"s.total FROM stage_counts s WHERE s.envId = ?1";
-static const char sql_adm_fold_take[] =
-	"WITH d AS (DELETE FROM count_deltas WHERE envId = ?1 RETURNING deployId, dOcc, dExist, dTotal, dOn) "
-	"SELECT deployId, SUM(dOcc), SUM(dExist), SUM(dTotal), SUM(dOn) FROM d GROUP BY deployId";
-static const char sql_adm_fold_stage[] =
-	"INSERT INTO stage_counts(envId, occupied, existing, total) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(envId) DO UPDATE "
-	"SET occupied = stage_counts.occupied + ?2, existing = stage_counts.existing + ?3, "
-	"total = stage_counts.total + ?4";
-static const char sql_adm_fold_deploy[] =
-	"INSERT INTO deploy_counts(envId, deployId, n) VALUES(?1, ?2, ?3) ON CONFLICT(envId, deployId) DO UPDATE "
-	"SET n = deploy_counts.n + ?3";
-static const char sql_adm_fold_zero[] = "DELETE FROM deploy_counts WHERE envId = ?1 AND deployId = ?2 AND n <= 0";
-
-/* the deltas of one deploy (NULL deployId: "") */
-struct count_delta {
-	char deploy_id[ENGINE_ID_SIZE];
-	bool has_deploy;
-	int64_t occupied, existing, total, on_deploy;
-};
-
-static int count_delta_read(struct db_stmt *st, void *elem, void *ctx)
-{
-	struct count_delta *d = elem;
-
-	d->has_deploy = !db_col_null(st, 0);
-	db_col_copy(st, 0, d->deploy_id, sizeof(d->deploy_id));
-	d->occupied = db_col_int64(st, 1);
-	d->existing = db_col_int64(st, 2);
-	d->total = db_col_int64(st, 3);
-	d->on_deploy = db_col_int64(st, 4);
-	return 0;
-}
-
-/* Fold the stage's committed deltas into its counts (PostgreSQL; the caller holds the stage lock). */
-static int adm_counts_fold(struct db_conn *c, const char *env_id)
-{
-	struct db_vec v = { .size = sizeof(struct count_delta) };
-	int64_t occ = 0, ex = 0, tot = 0;
-	int r;
-
-	if (db_dialect(c) != DB_PG)
-		return 0;
-	r = db_collect(c, sql_adm_fold_take, &v, count_delta_read, NULL, "s", env_id);
-	for (size_t i = 0; i < v.n && r >= 0; i++) {
-		const struct count_delta *d = (const struct count_delta *)v.v + i;
-
-		occ += d->occupied;
-		ex += d->existing;
-		tot += d->total;
-		if (!d->has_deploy || d->on_deploy == 0)
-			continue;
-		r = db_exec(c, sql_adm_fold_deploy, "ssi", env_id, d->deploy_id, d->on_deploy);
-		if (r >= 0 && d->on_deploy < 0)
-			r = db_exec(c, sql_adm_fold_zero, "ss", env_id, d->deploy_id);
-	}
-	if (r >= 0 && v.n > 0)
-		r = db_exec(c, sql_adm_fold_stage, "siii", env_id, occ, ex, tot);
-	free(v.v);
-	return r < 0 ? r : 0;
-}
-
 /* what admission reads under the stage lock */
 struct admission {
 	char deploy_id[ENGINE_ID_SIZE];
@@ -769,7 +700,7 @@ static int admission_read(struct db_conn *c, const struct agent_row *row, struct
 		return 1;
 	}
 	if (r >= 0)
-		r = adm_counts_fold(c, row->env_id);
+		r = store_tx_counts_fold(c, row->env_id, 0);
 	if (r >= 0)
 		r = db_one(c, sql_adm_counts, adm_counts_read, a, NULL, "ss", row->env_id, row->deploy_id);
 	return r < 0 && r != -ENOENT ? r : 1;
@@ -786,7 +717,7 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	if (ret_full)
 		*ret_full = false;
 	CONN_OR_FAIL(c, p);
-	r = db_begin(c, stage_lock_key(row->env_id));
+	r = db_begin(c, store_stage_lock_key(row->env_id));
 	if (r < 0)
 		return r;
 	r = admission_read(c, row, &a);
@@ -853,21 +784,6 @@ static int build_read(struct db_stmt *st, void *elem, void *ctx)
 	return r;
 }
 
-int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret)
-{
-	struct build b = { 0 };
-	int r;
-	CONN_OR_FAIL(c, p);
-
-	r = db_one(c, sql_deploy_build, build_read, &b, NULL, "s", deploy_id);
-	if (r < 0) {
-		build_release(&b);
-		return r;
-	}
-	*ret = b;
-	return 0;
-}
-
 static const char sql_env_config[] = "SELECT value FROM env_configs WHERE envId = ? AND kind = ?";
 
 static int json_object_read(struct db_stmt *st, void *elem, void *ctx)
@@ -879,41 +795,55 @@ static int json_object_read(struct db_stmt *st, void *elem, void *ctx)
 	return *j && json_is_object(*j) ? 0 : -EIO;
 }
 
-int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret)
-{
-	json_t *j = NULL;
-	int r;
-	CONN_OR_FAIL(c, p);
-
-	r = db_one(c, sql_env_config, json_object_read, &j, NULL, "ss", env_id, kind);
-	if (r < 0) {
-		json_decref(j);
-		return r;
-	}
-	*ret = j;
-	return 0;
-}
-
 static const char sql_signing_key[] = "SELECT signingKey FROM envs WHERE id = ?";
 
-static int text_dup_read(struct db_stmt *st, void *elem, void *ctx)
+static int text_read(struct db_stmt *st, void *elem, void *ctx)
 {
-	int r = col_dup(st, 0, elem);
-
-	return r >= 0 && !*(char **)elem ? -ENOENT : r;
+	return col_dup(st, 0, elem); /* NULL: none */
 }
 
-int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret)
+void store_ping_attachments_release(struct store_ping_attachments *a)
 {
-	char *k = NULL;
+	json_decref(a->agent_config);
+	json_decref(a->script_config);
+	free(a->signing_key);
+	build_release(&a->build);
+	*a = (struct store_ping_attachments){ 0 };
+}
+
+int store_ping_attachments_read(struct store_ping *p, const char *env_id, const char *deploy_id,
+				const struct engine_goal_needs *needs, struct store_ping_attachments *ret)
+{
+	struct store_ping_attachments a = { 0 };
+	struct db_vec agent = { .v = &a.agent_config, .cap = 1, .size = sizeof(a.agent_config), .fixed = true };
+	struct db_vec script = { .v = &a.script_config, .cap = 1, .size = sizeof(a.script_config), .fixed = true };
+	struct db_vec key = { .v = &a.signing_key, .cap = 1, .size = sizeof(a.signing_key), .fixed = true };
+	struct db_vec build = { .v = &a.build, .cap = 1, .size = sizeof(a.build), .fixed = true };
 	int r;
 	CONN_OR_FAIL(c, p);
 
-	r = db_one(c, sql_signing_key, text_dup_read, &k, NULL, "s", env_id);
+	if (!needs->build && !needs->signing_key && !needs->script_variables) {
+		/* most goals: one statement, no transaction around it */
+		r = db_one(c, sql_env_config, json_object_read, &a.agent_config, NULL, "ss", env_id, "agent");
+		if (r == -ENOENT)
+			r = 0;
+		goto out;
+	}
+	r = db_batch_collect(c, sql_env_config, &agent, json_object_read, NULL, "ss", env_id, "agent");
+	if (r >= 0 && needs->script_variables)
+		r = db_batch_collect(c, sql_env_config, &script, json_object_read, NULL, "ss", env_id, "script");
+	if (r >= 0 && needs->signing_key)
+		r = db_batch_collect(c, sql_signing_key, &key, text_read, NULL, "s", env_id);
+	if (r >= 0 && needs->build)
+		r = db_batch_collect(c, sql_deploy_build, &build, build_read, NULL, "s", deploy_id);
+	r = db_batch_run(c); /* also after a failed queueing: it empties the queue and fails */
+	if (r >= 0 && needs->build && build.n == 0)
+		r = -ENOENT;
+out:
 	if (r < 0) {
-		free(k);
+		store_ping_attachments_release(&a);
 		return r;
 	}
-	*ret = k;
+	*ret = a;
 	return 0;
 }

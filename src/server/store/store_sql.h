@@ -27,6 +27,9 @@
 struct store {
 	struct db *db;
 	enum db_dialect dialect;
+	/* PostgreSQL (atomic, monotonic ms): every token write committed before it has been notified to this process
+	 * (store_token_cache_fresh()); the token cache is used only while it is recent (store_tokens.c) */
+	int64_t token_fresh_ms;
 };
 
 /* a statement whose text differs between the dialects */
@@ -66,6 +69,16 @@ struct dsql {
 		if (tx_r_ < 0)                                                                                         \
 			return tx_r_;                                                                                  \
 	} while (0)
+
+/* ---- the counts admission reads (store_counts.c) ---- */
+
+/* The advisory lock of a stage's admission (§5.7: one critical section per stage across replicas). */
+int64_t store_stage_lock_key(const char *env_id);
+/* Fold at most max_rows (0: all) of the stage's committed count deltas into its counts, inside the caller's
+ * transaction holding the stage's lock (PostgreSQL; nothing on SQLite): the rows folded, or a negative errno. */
+int store_tx_counts_fold(struct db_conn *c, const char *env_id, int64_t max_rows);
+/* The janitor folds a stage's deltas in transactions of at most this many rows (the stage lock is held that long). */
+#define STORE_FOLD_CHUNK 10000
 
 /* ---- writes shared by several resources, inside the caller's transaction (0 or a negative errno) ---- */
 
@@ -117,7 +130,8 @@ int store_tx_deploy_record(struct db_conn *c, const char *env_id, const char *de
 /* Inside the retention transaction: snapshots and host results of deleted deploys, and host results beyond the
  * STORE_DEPLOY_RESULTS_MAX_DEPLOYS newest deploys of each stage. */
 int store_tx_deploy_record_prune(struct db_conn *c);
-/* Every cached token lookup is stale (store_tokens.c): after a write to the tokens table. */
-void store_token_cache_invalidate(void);
+/* A write to the tokens table: on PostgreSQL a NOTIFY of kind STORE_NOTIFY_TOKENS, so that every replica empties
+ * its token cache when the transaction commits (store_events.c); nothing on SQLite. */
+int store_tx_tokens_written(struct db_conn *c);
 
 #endif
