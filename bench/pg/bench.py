@@ -4,17 +4,20 @@
 # database writes an idle ping causes. Per configuration: private server(s) on a stage whose N hosts all serve the
 # current deploy (seeded straight into the database), a warm-up wrk pass touching every host, then the measured
 # wrk pass of idle pings (bench/ping/idle.lua; with two replicas one wrk per replica, at the same time, each over
-# all N hosts as behind a round-robin load balancer). Database writes: the servers' own count of synchronous ping
-# writes (slipway_ping_writes_total) and, on PostgreSQL, pg_stat_database deltas of the test database
-# (xact_commit, which counts read-only statements too, and tuples inserted + updated + deleted) over the measured
-# pass plus the settle time that lets every backend report its counters. The heartbeat flusher is set to 3600 s so
-# that the tuple count is what the pings themselves write; the flusher's own cost is one batched UPDATE per replica
-# per heartbeat_flush_period (10 s) of the hosts that pinged it, whatever their ping rate.
+# all N hosts as behind a round-robin load balancer). CPU per ping of the replicas, of PostgreSQL's backends and of
+# the wrk clients, and how many cores they kept busy together (2 here: the machine is then saturated). Database
+# writes: the servers' own count of synchronous ping writes (slipway_ping_writes_total) and, on PostgreSQL,
+# pg_stat_database deltas of the test database (xact_commit, which counts read-only statements too, and tuples
+# inserted + updated + deleted) over the measured pass plus the settle time that lets every backend report its
+# counters. The heartbeat flusher is set to 3600 s so that the tuple count is what the pings themselves write; the
+# flusher's own cost is one batched UPDATE per replica per heartbeat_flush_period (10 s) of the hosts that pinged
+# it, whatever their ping rate.
 # Cluster: SLIPWAY_TEST_PG_DSN if set, else a throwaway one (scripts/pg-test.sh) started and stopped here.
 # Before/after in one run: BENCH_PG_BEFORE=<another build directory> adds the PostgreSQL rows of that build's
 # slipway-server, each measured right before the same row of SLIPWAY_BUILD_DIR's.
 # Prints a Markdown table on stdout, progress on stderr.
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -147,7 +150,12 @@ def run(kind, replicas, base_dsn, tmp):
         stats0 = pg_stats(admin, name) if kind == "pg" else None
         pg_cpu0, pids = backend_cpu(admin, name) if kind == "pg" else (0.0, [])
         log("pg bench: %s x%d: measuring %ds" % (kind, replicas, SECONDS))
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the wrk clients (the servers still run)
+        t0 = time.monotonic()
         res = wrk_all(SECONDS)
+        wall = time.monotonic() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
         cpu = sum(s.cpu_s() - c0 for s, c0 in zip(servers, cpu0))
         pg_cpu = backend_cpu(admin, name, pids)[0] - pg_cpu0 if kind == "pg" else None
         rss_mb = max(s.rss_kb()[0] for s in servers) / 1024
@@ -163,6 +171,8 @@ def run(kind, replicas, base_dsn, tmp):
         return {"kind": kind, "replicas": replicas, "rps": rps, "p50": max(r["p50_ms"] for r in res),
                 "p99": max(r["p99_ms"] for r in res), "cpu_us": cpu * 1e6 / max(1, requests), "requests": requests,
                 "writes": writes, "pg_cpu_us": None if pg_cpu is None else pg_cpu * 1e6 / max(1, requests),
+                "wrk_cpu_us": wrk_cpu * 1e6 / max(1, requests),
+                "cores": (cpu + (pg_cpu or 0) + wrk_cpu) / wall,
                 "rss_mb": rss_mb, "conns": len(pids), "commits": commits, "tuples": tuples, "errors": errors,
                 "cmd": res[0]["cmd"]}
     finally:
@@ -205,18 +215,20 @@ def main():
             subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "stop", cluster + "/pg"], check=False)
             subprocess.run(["rm", "-rf", cluster], check=False)
     print("| build | database | replicas | hosts | idle pings/s (total) | p50 ms | p99 ms | server CPU µs/ping | "
-          "PostgreSQL backend CPU µs/ping | RSS MB per replica | PostgreSQL connections | "
+          "PostgreSQL backend CPU µs/ping | wrk CPU µs/ping | cores busy (servers + PostgreSQL + wrk) | "
+          "RSS MB per replica | PostgreSQL connections | "
           "synchronous ping writes (server) | "
           "PostgreSQL transactions (read-only included) | "
           "PostgreSQL tuples written | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         pgc = "-" if r["commits"] is None else "%d (%.4f/ping)" % (r["commits"], r["commits"] / max(1, r["requests"]))
         pgt = "-" if r["tuples"] is None else "%d (%.4f/ping)" % (r["tuples"], r["tuples"] / max(1, r["requests"]))
-        print("| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.0f | %s | %.1f | %s | %d | %s | %s | %d |" % (
+        print("| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.0f | %s | %.0f | %.2f | %.1f | %s | %d | %s | %s | %d |" % (
             r["build"] if BEFORE else "-", "SQLite" if r["kind"] == "sqlite" else "PostgreSQL", r["replicas"], HOSTS,
             r["rps"], r["p50"], r["p99"],
-            r["cpu_us"], "-" if r["pg_cpu_us"] is None else "%.0f" % r["pg_cpu_us"], r["rss_mb"],
+            r["cpu_us"], "-" if r["pg_cpu_us"] is None else "%.0f" % r["pg_cpu_us"], r["wrk_cpu_us"], r["cores"],
+            r["rss_mb"],
             "-" if r["kind"] == "sqlite" else str(r["conns"]), r["writes"], pgc, pgt,
             r["errors"]))
     print()

@@ -380,6 +380,15 @@ struct engine_goal {
 	bool is_docker;
 };
 
+/* What the answer of candidate c's goal attaches from the store besides the stage's agent configs: the flags
+ * engine_build_goal() sets, known before it runs, so that the caller can read everything at once. */
+struct engine_goal_needs {
+	bool build;            /* the current deploy's Build (DOWNLOADING) */
+	bool signing_key;      /* the stage's signingKey (with the Build, when the stage has one) */
+	bool script_variables; /* the stage's script configs (PRE_DOWNLOAD) */
+};
+void engine_goal_needs(const struct engine_candidate *c, struct engine_goal_needs *ret);
+
 /* Goal for the chosen install candidate. agent_configs: the env's agent configs (may be NULL/0). Returns 0 or
  * -ENOMEM; release with engine_goal_release(). */
 int engine_build_goal(const struct engine_candidate *c, const struct engine_kv *agent_configs, size_t n_agent_configs,

@@ -59,10 +59,20 @@ int engine_agent_configs(const struct engine_kv *in, size_t n, int deploy_stage,
 	return 0;
 }
 
+void engine_goal_needs(const struct engine_candidate *c, struct engine_goal_needs *ret)
+{
+	bool build = c->bean.deploy_stage == DEPLOY_STAGE_DOWNLOADING;
+
+	*ret = (struct engine_goal_needs){ .build = build,
+					   .signing_key = build && c->env && c->env->has_signing_key,
+					   .script_variables = c->bean.deploy_stage == DEPLOY_STAGE_PRE_DOWNLOAD };
+}
+
 int engine_build_goal(const struct engine_candidate *c, const struct engine_kv *agent_configs, size_t n_agent_configs,
 		      struct engine_goal *ret)
 {
 	const struct env_view *env = c->env;
+	struct engine_goal_needs needs;
 	struct engine_goal g = { 0 };
 	int r;
 
@@ -86,9 +96,10 @@ int engine_build_goal(const struct engine_candidate *c, const struct engine_kv *
 	g.stage_name = env->stage_name;
 	g.stage_type = env->stage_type;
 	g.deploy_stage = c->bean.deploy_stage;
-	g.with_build = g.deploy_stage == DEPLOY_STAGE_DOWNLOADING;
-	g.with_signing_key = g.with_build && env->has_signing_key;
-	g.with_script_variables = g.deploy_stage == DEPLOY_STAGE_PRE_DOWNLOAD;
+	engine_goal_needs(c, &needs);
+	g.with_build = needs.build;
+	g.with_signing_key = needs.signing_key;
+	g.with_script_variables = needs.script_variables;
 	g.first_deploy = c->bean.first_deploy;
 	g.is_docker = env->is_docker;
 	r = engine_agent_configs(agent_configs, n_agent_configs, g.deploy_stage, &g.agent_configs,

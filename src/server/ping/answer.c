@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ping/answer.c: the answer of a ping (PROTOCOL §5.8): the engine builds the goal from the chosen candidate, this
- * file attaches what the store holds (the deploy's build, the stage's agent and script configs, its signing key)
- * and turns it into the wire's DeployGoal. */
+ * file attaches what the store holds (the deploy's build, the stage's agent and script configs, its signing key,
+ * read together) and turns it into the wire's DeployGoal. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +41,8 @@ static int kv_from_object(const json_t *obj, struct engine_kv **ret, size_t *ret
 	return 0;
 }
 
-static int goal_to_wire(struct ping_state *ps, const struct engine_goal *eg, const struct env_view *env,
-			struct deploy_goal **ret)
+/* The goal on the wire; at: what the store attached (taken: its parts are moved into the goal), NULL for none. */
+static int goal_to_wire(const struct engine_goal *eg, struct store_ping_attachments *at, struct deploy_goal **ret)
 {
 	struct deploy_goal *g;
 	int r = 0;
@@ -66,32 +66,28 @@ static int goal_to_wire(struct ping_state *ps, const struct engine_goal *eg, con
 		r = -ENOMEM;
 		goto out;
 	}
-	if (eg->with_build && env) {
+	if (eg->with_build && at) {
 		/* the current deploy's build, also after an alias swap */
 		g->build = calloc(1, sizeof(*g->build));
 		if (!g->build) {
 			r = -ENOMEM;
 			goto out;
 		}
-		r = store_ping_deploy_build(ps->store, env->deploy_id, g->build);
-		if (r < 0)
-			goto out;
+		*g->build = at->build;
+		at->build = (struct build){ 0 };
 	}
-	if (eg->with_signing_key && env) {
-		r = store_ping_signing_key(ps->store, env->id, &g->signing_key);
-		if (r == -ENOENT)
-			r = 0;
-		if (r < 0)
-			goto out;
+	if (eg->with_signing_key && at) {
+		g->signing_key = at->signing_key;
+		at->signing_key = NULL;
 	}
-	if (eg->with_script_variables && env) {
-		r = store_ping_env_config(ps->store, env->id, "script", &g->script_variables);
-		if (r == -ENOENT) {
-			g->script_variables = json_object(); /* {} when none configured */
-			r = g->script_variables ? 0 : -ENOMEM;
+	if (eg->with_script_variables && at) {
+		/* {} when none configured */
+		g->script_variables = at->script_config ? at->script_config : json_object();
+		at->script_config = NULL;
+		if (!g->script_variables) {
+			r = -ENOMEM;
+			goto out;
 		}
-		if (r < 0)
-			goto out;
 	}
 	if (eg->agent_configs) {
 		g->agent_configs = json_object();
@@ -115,26 +111,27 @@ out:
 
 int ping_answer_install(struct ping_state *ps, const struct engine_candidate *c, struct ping_response *resp)
 {
+	struct store_ping_attachments at = { 0 };
+	struct engine_goal_needs needs;
 	struct engine_kv *kv = NULL;
 	struct engine_goal eg = { 0 };
-	json_t *agent = NULL;
 	size_t n_kv = 0;
 	int r;
 
-	r = store_ping_env_config(ps->store, c->env->id, "agent", &agent);
-	if (r == -ENOENT)
-		r = 0;
+	/* everything the answer attaches in one go (one round trip on PostgreSQL) */
+	engine_goal_needs(c, &needs);
+	r = store_ping_attachments_read(ps->store, c->env->id, c->env->deploy_id, &needs, &at);
 	if (r >= 0)
-		r = kv_from_object(agent, &kv, &n_kv);
+		r = kv_from_object(at.agent_config, &kv, &n_kv);
 	if (r >= 0)
 		r = engine_build_goal(c, kv, n_kv, &eg);
 	if (r >= 0)
-		r = goal_to_wire(ps, &eg, c->env, &resp->goal);
+		r = goal_to_wire(&eg, &at, &resp->goal);
 	if (r >= 0)
 		resp->op_code = eg.op_code;
 	engine_goal_release(&eg);
 	free(kv);
-	json_decref(agent);
+	store_ping_attachments_release(&at);
 	return r;
 }
 
@@ -143,9 +140,10 @@ int ping_answer_delete(struct ping_state *ps, const struct engine_candidate *c, 
 	struct engine_goal eg;
 	int r;
 
+	(void)ps;
 	r = engine_build_delete_goal(c, &eg);
 	if (r >= 0)
-		r = goal_to_wire(ps, &eg, NULL, &resp->goal);
+		r = goal_to_wire(&eg, NULL, &resp->goal);
 	if (r >= 0)
 		resp->op_code = OP_CODE_DELETE;
 	engine_goal_release(&eg);

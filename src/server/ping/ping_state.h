@@ -40,7 +40,7 @@ struct full_stage {
 #define PING_IDLE_MAX_MS (PING_WAIT_MAX_S * 1000)
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
  * notification committed up to then (the staleness bound of docs/operations.md) */
-#define PING_LISTEN_STALE_MS 1000
+#define PING_LISTEN_STALE_MS STORE_LISTEN_STALE_MS
 /* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
 #define PING_IDLE_SLOTS (1u << 18)
 /* the database record is re-read after this long, so rows removed by the janitor are re-created */

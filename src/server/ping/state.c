@@ -2,7 +2,8 @@
 /* ping/state.c: the ping pipeline's process state (ping_state.h): its creation on the first ping, the one thread
  * that polls wake events, answers expired waiters, flushes heartbeats and purges old events (it waits on
  * CLOCK_MONOTONIC, so a stepped wall clock never stalls it), on PostgreSQL the wake listener that tells it of
- * events committed by any replica, shutdown, the write lock, and the early refusal of full stages. */
+ * events committed by any replica (and the store's token cache of token writes), shutdown, the write lock, and
+ * the early refusal of full stages. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -113,6 +114,10 @@ static void on_notify(void *arg, const struct store_event *ev)
 {
 	struct ping_state *ps = arg;
 
+	if (streq(ev->kind, STORE_NOTIFY_TOKENS)) {
+		store_token_cache_invalidate(); /* a token write: no answer of a ping depends on it */
+		return;
+	}
 	ping_event_ends(ps, ev);
 	if (ev->seq > 0)
 		poll_soon(ps);
@@ -123,6 +128,7 @@ static void on_fresh(void *arg, int64_t since_mono_ms)
 	struct ping_state *ps = arg;
 
 	__atomic_store_n(&ps->listen_fresh_ms, since_mono_ms, __ATOMIC_RELEASE);
+	store_token_cache_fresh(ps->srv->store, since_mono_ms);
 }
 
 static void on_listen_state(void *arg, bool up, const char *why)
@@ -130,10 +136,14 @@ static void on_listen_state(void *arg, bool up, const char *why)
 	struct ping_state *ps = arg;
 	static bool warned;
 
-	/* down: nothing is repeated until it is back; up: notifications may have been missed meanwhile */
-	if (!up)
+	/* down: nothing is repeated and no token lookup cached until it is back; up: notifications may have been
+	 * missed meanwhile */
+	if (!up) {
 		__atomic_store_n(&ps->listen_fresh_ms, INT64_MIN / 2, __ATOMIC_RELEASE);
+		store_token_cache_fresh(ps->srv->store, INT64_MIN / 2);
+	}
 	ping_idle_forget_all(ps);
+	store_token_cache_invalidate();
 	if (up) {
 		if (warned)
 			log_info("ping: the wake listener is back");
@@ -186,6 +196,7 @@ static void hook_shutdown(struct server *srv)
 	store_listener_stop(ps->listener);
 	ps->listener = NULL;
 	__atomic_store_n(&ps->listen_fresh_ms, INT64_MIN / 2, __ATOMIC_RELEASE);
+	store_token_cache_fresh(srv->store, INT64_MIN / 2);
 	pthread_mutex_lock(&ps->tlock);
 	ps->thread_stop = true;
 	pthread_cond_signal(&ps->tcond);

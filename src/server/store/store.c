@@ -2,6 +2,7 @@
 /* store/store.c: opening and closing the store, its health and schema version, and the config history writes
  * shared by every resource (store_sql.h). The resources' SQL lives in store_<resource>.c. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ int store_open(const char *dsn, struct store **ret)
 		return r;
 	}
 	s->dialect = db_dialect(c);
+	s->token_fresh_ms = INT64_MIN / 2; /* no listener has said anything yet */
 	db_conn_put(&c);
 	*ret = s;
 	return 0;

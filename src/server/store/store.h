@@ -138,6 +138,15 @@ int store_token_bootstrap(struct store *s, const json_t *token);
 /* The token row (as above, without tokenHash) whose hash matches; -ENOENT. The row may be shared with the
  * store's token cache: read it only (json_decref() it when done). */
 int store_token_get_by_hash(struct store *s, const char *hash_hex, json_t **ret);
+/* The token cache (store_tokens.c): a lookup's answer is reused for at most a second, never after a write to the
+ * tokens table. On SQLite (one process per database) the write empties it at once. On PostgreSQL each token write
+ * is NOTIFYed (kind STORE_NOTIFY_TOKENS) in its transaction; the wake listener's owner empties the cache on that
+ * notification, and a cached answer is used only while store_token_cache_fresh() was told within
+ * STORE_LISTEN_STALE_MS that every notification committed before `since_mono_ms` has been handled (INT64_MIN / 2:
+ * none is known to have been, e.g. the listener is down; the initial state). So a token revoked through any replica
+ * is refused everywhere within STORE_LISTEN_STALE_MS. */
+void store_token_cache_invalidate(void);
+void store_token_cache_fresh(struct store *s, int64_t since_mono_ms);
 
 /* ---- security (§4.10): tokens and user/group role bindings ----
  * type is "ENV" or "SYSTEM", resource an env name or "*". Token rows are as for
@@ -379,6 +388,11 @@ int store_event_purge(struct store *s, int64_t before);
 #define STORE_WAKE_CHANNEL "slipway_wake"
 #define STORE_LISTENER_APP "slipway-listener"
 #define STORE_LISTEN_PROBE_MS 250
+/* what is remembered because of the listener (idle answers, cached tokens) is used only while its last fresh() is
+ * at most this old: the staleness bound of docs/operations.md */
+#define STORE_LISTEN_STALE_MS 1000
+/* the kind of a token write's notification (no event row, seq 0): it ends no idle answer, only the token cache */
+#define STORE_NOTIFY_TOKENS "TOKENS"
 struct store_listener;
 struct store_listener_ops {
 	void (*event)(void *arg, const struct store_event *ev);

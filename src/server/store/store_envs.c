@@ -264,6 +264,8 @@ int store_env_delete(struct store *s, const char *id)
 		r = db_int(c, sql_env_stage_count, &left, "j", name);
 	if (r >= 0 && left == 0)
 		r = db_exec(c, sql_env_delete_tokens, "j", name);
+	if (r > 0 && left == 0)
+		r = store_tx_tokens_written(c);
 	if (r >= 0 && left == 0)
 		r = db_exec(c, sql_env_delete_bindings, "j", name);
 	json_decref(row);

@@ -2,8 +2,9 @@
 /* store/store_events.c: the wake events (§5.11) every change writes and the ping path polls: the one event API
  * (store.h), and the in-transaction write every resource uses (store_sql.h). On PostgreSQL each event is also
  * announced with NOTIFY on STORE_WAKE_CHANNEL in the transaction that writes it (so other replicas' listeners,
- * store/pg_listen.c, learn of it when it commits, never before), and so is a ping's write of a host's rows
- * (store_tx_host_written()); the payload is one JSON object, read back by store_event_from_payload().
+ * store/pg_listen.c, learn of it when it commits, never before), and so are a ping's write of a host's rows
+ * (store_tx_host_written()) and a write to the tokens table (store_tx_tokens_written()); the payload is one JSON
+ * object, read back by store_event_from_payload().
  * SQL is static text with placeholders only (store_sql.h); does not log. */
 #include <errno.h>
 #include <stdint.h>
@@ -29,6 +30,9 @@ static const char sql_event_add_notify[] =
 /* a ping's write of a host's rows: no event row, the payload built like the events' */
 static const char sql_notify_host[] =
 	"SELECT 1 FROM pg_notify('" STORE_WAKE_CHANNEL "', json_build_object('kind', 'HOST', 'hostId', ?::text)::text)";
+/* a write to the tokens table: no event row either */
+static const char sql_notify_tokens[] =
+	"SELECT 1 FROM pg_notify('" STORE_WAKE_CHANNEL "', '{\"kind\": \"" STORE_NOTIFY_TOKENS "\"}')";
 static const char sql_event_poll[] =
 	"SELECT seq, kind, envId, hostId, name, createdAt FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
 static const char sql_event_last[] = "SELECT COALESCE(MAX(seq), 0) FROM events";
@@ -67,6 +71,17 @@ int store_tx_host_written(struct db_conn *c, const char *host_id)
 	if (db_dialect(c) != DB_PG)
 		return 0;
 	r = db_int(c, sql_notify_host, &one, "s", host_id);
+	return r < 0 ? r : 0;
+}
+
+int store_tx_tokens_written(struct db_conn *c)
+{
+	int64_t one;
+	int r;
+
+	if (db_dialect(c) != DB_PG)
+		return 0;
+	r = db_int(c, sql_notify_tokens, &one, NULL);
 	return r < 0 ? r : 0;
 }
 

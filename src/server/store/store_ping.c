@@ -784,21 +784,6 @@ static int build_read(struct db_stmt *st, void *elem, void *ctx)
 	return r;
 }
 
-int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret)
-{
-	struct build b = { 0 };
-	int r;
-	CONN_OR_FAIL(c, p);
-
-	r = db_one(c, sql_deploy_build, build_read, &b, NULL, "s", deploy_id);
-	if (r < 0) {
-		build_release(&b);
-		return r;
-	}
-	*ret = b;
-	return 0;
-}
-
 static const char sql_env_config[] = "SELECT value FROM env_configs WHERE envId = ? AND kind = ?";
 
 static int json_object_read(struct db_stmt *st, void *elem, void *ctx)
@@ -810,41 +795,55 @@ static int json_object_read(struct db_stmt *st, void *elem, void *ctx)
 	return *j && json_is_object(*j) ? 0 : -EIO;
 }
 
-int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret)
-{
-	json_t *j = NULL;
-	int r;
-	CONN_OR_FAIL(c, p);
-
-	r = db_one(c, sql_env_config, json_object_read, &j, NULL, "ss", env_id, kind);
-	if (r < 0) {
-		json_decref(j);
-		return r;
-	}
-	*ret = j;
-	return 0;
-}
-
 static const char sql_signing_key[] = "SELECT signingKey FROM envs WHERE id = ?";
 
-static int text_dup_read(struct db_stmt *st, void *elem, void *ctx)
+static int text_read(struct db_stmt *st, void *elem, void *ctx)
 {
-	int r = col_dup(st, 0, elem);
-
-	return r >= 0 && !*(char **)elem ? -ENOENT : r;
+	return col_dup(st, 0, elem); /* NULL: none */
 }
 
-int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret)
+void store_ping_attachments_release(struct store_ping_attachments *a)
 {
-	char *k = NULL;
+	json_decref(a->agent_config);
+	json_decref(a->script_config);
+	free(a->signing_key);
+	build_release(&a->build);
+	*a = (struct store_ping_attachments){ 0 };
+}
+
+int store_ping_attachments_read(struct store_ping *p, const char *env_id, const char *deploy_id,
+				const struct engine_goal_needs *needs, struct store_ping_attachments *ret)
+{
+	struct store_ping_attachments a = { 0 };
+	struct db_vec agent = { .v = &a.agent_config, .cap = 1, .size = sizeof(a.agent_config), .fixed = true };
+	struct db_vec script = { .v = &a.script_config, .cap = 1, .size = sizeof(a.script_config), .fixed = true };
+	struct db_vec key = { .v = &a.signing_key, .cap = 1, .size = sizeof(a.signing_key), .fixed = true };
+	struct db_vec build = { .v = &a.build, .cap = 1, .size = sizeof(a.build), .fixed = true };
 	int r;
 	CONN_OR_FAIL(c, p);
 
-	r = db_one(c, sql_signing_key, text_dup_read, &k, NULL, "s", env_id);
+	if (!needs->build && !needs->signing_key && !needs->script_variables) {
+		/* most goals: one statement, no transaction around it */
+		r = db_one(c, sql_env_config, json_object_read, &a.agent_config, NULL, "ss", env_id, "agent");
+		if (r == -ENOENT)
+			r = 0;
+		goto out;
+	}
+	r = db_batch_collect(c, sql_env_config, &agent, json_object_read, NULL, "ss", env_id, "agent");
+	if (r >= 0 && needs->script_variables)
+		r = db_batch_collect(c, sql_env_config, &script, json_object_read, NULL, "ss", env_id, "script");
+	if (r >= 0 && needs->signing_key)
+		r = db_batch_collect(c, sql_signing_key, &key, text_read, NULL, "s", env_id);
+	if (r >= 0 && needs->build)
+		r = db_batch_collect(c, sql_deploy_build, &build, build_read, NULL, "s", deploy_id);
+	r = db_batch_run(c); /* also after a failed queueing: it empties the queue and fails */
+	if (r >= 0 && needs->build && build.n == 0)
+		r = -ENOENT;
+out:
 	if (r < 0) {
-		free(k);
+		store_ping_attachments_release(&a);
 		return r;
 	}
-	*ret = k;
+	*ret = a;
 	return 0;
 }

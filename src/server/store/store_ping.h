@@ -115,13 +115,21 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
 		     int max_parallel_threshold, bool *ret_full);
 
-/* ---- answer attachments (§5.8) ---- */
-/* The Build of deploy_id (wire struct; caller releases). */
-int store_ping_deploy_build(struct store_ping *p, const char *deploy_id, struct build *ret);
-/* The configuration document (kind "script" or "agent") as a JSON object; -ENOENT when none stored. */
-int store_ping_env_config(struct store_ping *p, const char *env_id, const char *kind, json_t **ret);
-/* The stage's signingKey; -ENOENT when none. *ret malloc'd. */
-int store_ping_signing_key(struct store_ping *p, const char *env_id, char **ret);
+/* ---- answer attachments (§5.8) ----
+ * What an install goal's answer attaches: the stage's agent configs always, and what `needs` asks for (the Build of
+ * deploy_id, the stage's signingKey, its script configs), read together: with more than one read, as one read
+ * transaction (db_batch_run(): on PostgreSQL one pipeline, one round trip). A configuration document or key not
+ * stored is NULL; a Build asked for that does not exist fails with -ENOENT. On failure *ret is untouched; on
+ * success release it with store_ping_attachments_release(). */
+struct store_ping_attachments {
+	json_t *agent_config;  /* a JSON object, or NULL */
+	json_t *script_config; /* a JSON object, or NULL */
+	char *signing_key;
+	struct build build; /* when needs->build */
+};
+int store_ping_attachments_read(struct store_ping *p, const char *env_id, const char *deploy_id,
+				const struct engine_goal_needs *needs, struct store_ping_attachments *ret);
+void store_ping_attachments_release(struct store_ping_attachments *a);
 
 /* Wake events (§5.11) are store.h's (store_event_*). */
 

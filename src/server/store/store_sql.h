@@ -27,6 +27,9 @@
 struct store {
 	struct db *db;
 	enum db_dialect dialect;
+	/* PostgreSQL (atomic, monotonic ms): every token write committed before it has been notified to this process
+	 * (store_token_cache_fresh()); the token cache is used only while it is recent (store_tokens.c) */
+	int64_t token_fresh_ms;
 };
 
 /* a statement whose text differs between the dialects */
@@ -127,7 +130,8 @@ int store_tx_deploy_record(struct db_conn *c, const char *env_id, const char *de
 /* Inside the retention transaction: snapshots and host results of deleted deploys, and host results beyond the
  * STORE_DEPLOY_RESULTS_MAX_DEPLOYS newest deploys of each stage. */
 int store_tx_deploy_record_prune(struct db_conn *c);
-/* Every cached token lookup is stale (store_tokens.c): after a write to the tokens table. */
-void store_token_cache_invalidate(void);
+/* A write to the tokens table: on PostgreSQL a NOTIFY of kind STORE_NOTIFY_TOKENS, so that every replica empties
+ * its token cache when the transaction commits (store_events.c); nothing on SQLite. */
+int store_tx_tokens_written(struct db_conn *c);
 
 #endif

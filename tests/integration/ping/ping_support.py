@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Helpers for the ping-path tests: a real slipway-server on 127.0.0.1:0 on the test database (dbtarget.py),
 # REST helpers, and simulated hosts that ping like an agent that finishes one stage per ping.
+import contextlib
 import os
 import sys
 import threading
@@ -10,6 +11,7 @@ import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from serverproc import BUILD_DIR, SERVER_BIN, ServerProcess  # noqa: E402,F401
+import dbtarget  # noqa: E402
 
 DEPLOY_PATH = ["PRE_DOWNLOAD", "DOWNLOADING", "POST_DOWNLOAD", "STAGING", "PRE_RESTART", "RESTARTING",
                "POST_RESTART", "SERVING_BUILD"]
@@ -209,3 +211,58 @@ def in_flight(hosts, env_id, deploy_id):
         if s and s[0] == deploy_id and (s[1] in IN_FLIGHT or (s[1] == "SERVING_BUILD" and s[2] != "SUCCEEDED")):
             out[h.zone] = out.get(h.zone, 0) + 1
     return out
+
+
+# ---- two replicas on one PostgreSQL database ----
+
+LISTENER = "slipway-listener:%d"  # the application_name of a replica's wake listener (its pid)
+
+
+def replica_pair(tmp_path):
+    """The body of a fixture: replicas a and b on one PostgreSQL database, yielded as (a, b) and killed after;
+    skipped on SQLite (one server per SQLite file)."""
+    import pytest
+    import signal
+    if not dbtarget.is_pg():
+        pytest.skip("replicas share a PostgreSQL database only (SLIPWAY_TEST_DB_BACKEND=pg)")
+    a = Server(tmp_path, name="a")
+    b = Server(tmp_path, name="b", db=a.db)
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        for s in (b, a):
+            s.stop(signal.SIGKILL)
+
+
+def listener_pid(server, timeout=10):
+    """The backend pid of server's listening connection (its application_name carries the server's pid)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            rows = server.db.query("SELECT pid FROM pg_stat_activity WHERE application_name = ?",
+                                   (LISTENER % server.proc.pid,))
+        except Exception:  # PostgreSQL restarting
+            rows = []
+        if rows:
+            return rows[0][0]
+        time.sleep(0.05)
+    raise AssertionError("no listener of pid %d in pg_stat_activity" % server.proc.pid)
+
+
+@contextlib.contextmanager
+def listener_stalled(server):
+    """server's listening backend stopped (SIGSTOP) for the with block: neither notifications nor answers to its
+    probes reach the server, though its connection looks alive. Skips the test when the backend is not ours."""
+    import pytest
+    import signal
+    pid = listener_pid(server)
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except PermissionError:
+        pytest.skip("cannot stop PostgreSQL's backend process (another user)")
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)

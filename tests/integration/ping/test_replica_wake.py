@@ -10,7 +10,6 @@
 # PostgreSQL only (the SQLite pass skips it: one server per SQLite file).
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -18,47 +17,21 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ping_support import Host, Server, converge  # noqa: E402
+from ping_support import Host, converge, listener_pid, listener_stalled, replica_pair  # noqa: E402
 import dbtarget  # noqa: E402  (on sys.path through ping_support)
 
 BOUND = 1.0       # the wake bound and the staleness bound (docs/operations.md)
 SLACK = 0.3       # the test's own round trips on a shared machine
-LISTENER = "slipway-listener:%d"
 
 
 @pytest.fixture
 def pair(tmp_path):
-    if not dbtarget.is_pg():
-        pytest.skip("replicas share a PostgreSQL database only (SLIPWAY_TEST_DB_BACKEND=pg)")
-    a = Server(tmp_path, name="a")
-    b = Server(tmp_path, name="b", db=a.db)
-    try:
-        a.start()
-        b.start()
-        yield a, b
-    finally:
-        for s in (b, a):
-            s.stop(signal.SIGKILL)
+    yield from replica_pair(tmp_path)
 
 
 def metric(server, name):
     m = re.search(r"^%s (\d+)" % re.escape(name), server.req("GET", "/metrics").text, re.M)
     return int(m.group(1)) if m else 0
-
-
-def listener_pid(server, timeout=10):
-    """The backend pid of server's listening connection (its application_name carries the server's pid)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            rows = server.db.query("SELECT pid FROM pg_stat_activity WHERE application_name = ?",
-                                   (LISTENER % server.proc.pid,))
-        except Exception:  # PostgreSQL restarting
-            rows = []
-        if rows:
-            return rows[0][0]
-        time.sleep(0.05)
-    raise AssertionError("no listener of pid %d in pg_stat_activity" % server.proc.pid)
 
 
 def on_b(b, host):
@@ -263,17 +236,10 @@ def test_killing_the_listening_connection(pair):
 def test_a_stalled_listener_stops_the_repeats_within_the_bound(pair):
     a, b = pair
     e, on_a, hb, d = idle_hosts(a, b, ("h0",))
-    pid = listener_pid(b)
-    try:
-        os.kill(pid, signal.SIGSTOP)
-    except PermissionError:
-        pytest.skip("cannot stop PostgreSQL's backend process (another user)")
-    try:
+    with listener_stalled(b):
         # b's listener gets neither a's notifications nor answers to its probes
         s = fail_on_a_then_back_on_b(a, b, e, on_a, hb, BOUND + SLACK)
         print("stalled listener: b ran the ping in full after %.3f s" % s)
-    finally:
-        os.kill(pid, signal.SIGCONT)
 
 
 def test_postgresql_restart(pair):

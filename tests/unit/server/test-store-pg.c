@@ -2,7 +2,8 @@
 /* tests/unit/server/test-store-pg.c: the PostgreSQL-specific parts of the store (db_pg.c and the replica rules of
  * the store_*.c files): placeholder rewrite, camelCase restoration, boolean columns, reconnect after the server drops the
  * connection, and two store handles on one database (two replicas): worker_claim grants one claim per period,
- * token_bootstrap inserts once. Needs SLIPWAY_TEST_PG_DSN (see store_testdb.h). */
+ * token_bootstrap inserts once; every token write is notified, and the token cache is used only while the listener is
+ * fresh. Needs SLIPWAY_TEST_PG_DSN (see store_testdb.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -317,6 +319,156 @@ static void test_migrate_twice(void **state)
 	assert_int_equal(v1, v2);
 	store_free(s2);
 }
+/* ---- the token cache across replicas ---- */
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static json_t *token_obj(const char *id, const char *resource, const char *type, const char *hash)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:I}", "id", id, "name", id, "resource", resource, "type", type,
+			 "role", "READER", "expireDate", "tokenHash", hash, "createDate", (json_int_t)1);
+}
+
+static int lookup(struct store *s, const char *hash)
+{
+	json_t *row = NULL;
+	int r = store_token_get_by_hash(s, hash, &row);
+
+	json_decref(row);
+	return r;
+}
+
+/* On PostgreSQL a lookup is answered from the cache only while the listener has proved itself fresh. The token is
+ * deleted behind the store's back (no notification) to see whether the cache answered. */
+static void test_token_cache_needs_a_fresh_listener(void **state)
+{
+	struct pgfx *f = *state;
+	json_t *t = token_obj("t1", "*", "SYSTEM", HASH_A);
+	static const char sql_put[] = "INSERT INTO tokens(id, name, resource, type, role, tokenHash, createDate) "
+				      "VALUES('t1', 't1', '*', 'SYSTEM', 'READER', '" HASH_A "', 1)";
+
+	assert_int_equal(store_token_insert(f->s, t), 0);
+	/* never told fresh (no listener): every lookup reads the table */
+	assert_int_equal(lookup(f->s, HASH_A), 0);
+	assert_int_equal(testdb_exec(&f->db, "DELETE FROM tokens"), 0);
+	assert_int_equal(lookup(f->s, HASH_A), -ENOENT);
+	/* fresh: the answer is cached */
+	assert_int_equal(testdb_exec(&f->db, sql_put), 0);
+	store_token_cache_fresh(f->s, mono_ms());
+	assert_int_equal(lookup(f->s, HASH_A), 0);
+	assert_int_equal(testdb_exec(&f->db, "DELETE FROM tokens"), 0);
+	assert_int_equal(lookup(f->s, HASH_A), 0);
+	/* a notification handled (the invalidation): read again */
+	store_token_cache_invalidate();
+	assert_int_equal(lookup(f->s, HASH_A), -ENOENT);
+	assert_int_equal(testdb_exec(&f->db, sql_put), 0);
+	assert_int_equal(lookup(f->s, HASH_A), 0);
+	assert_int_equal(testdb_exec(&f->db, "DELETE FROM tokens"), 0);
+	/* the listener's last word is too old, or it is down: the cache is not used */
+	store_token_cache_fresh(f->s, mono_ms() - STORE_LISTEN_STALE_MS);
+	assert_int_equal(lookup(f->s, HASH_A), -ENOENT);
+	assert_int_equal(testdb_exec(&f->db, sql_put), 0);
+	store_token_cache_fresh(f->s, mono_ms());
+	assert_int_equal(lookup(f->s, HASH_A), 0);
+	assert_int_equal(testdb_exec(&f->db, "DELETE FROM tokens"), 0);
+	store_token_cache_fresh(f->s, INT64_MIN / 2);
+	assert_int_equal(lookup(f->s, HASH_A), -ENOENT);
+	json_decref(t);
+}
+
+struct token_notes {
+	pthread_mutex_t lock;
+	int tokens, others;
+	bool up;
+};
+
+static void note_event(void *arg, const struct store_event *ev)
+{
+	struct token_notes *n = arg;
+
+	pthread_mutex_lock(&n->lock);
+	if (strcmp(ev->kind, STORE_NOTIFY_TOKENS) == 0)
+		n->tokens++;
+	else
+		n->others++;
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void note_fresh(void *arg, int64_t since)
+{
+	struct token_notes *n = arg;
+
+	(void)since;
+	pthread_mutex_lock(&n->lock);
+	n->up = true;
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void note_state(void *arg, bool up, const char *why)
+{
+	(void)arg;
+	(void)up;
+	(void)why;
+}
+
+/* Wait (at most 10 s) until the listener counted `want` token notifications; the count then. */
+static int tokens_noted(struct token_notes *n, int want)
+{
+	int64_t deadline = mono_ms() + 10000;
+	int got;
+
+	for (;;) {
+		pthread_mutex_lock(&n->lock);
+		got = n->tokens;
+		pthread_mutex_unlock(&n->lock);
+		if (got >= want || mono_ms() > deadline)
+			return got;
+		(void)usleep(10000);
+	}
+}
+
+/* Every write to the tokens table is notified: a bootstrap, a create, a role change, a delete, and the deletion of
+ * an env's last stage, which takes the env's tokens with it. */
+static void test_token_writes_notify(void **state)
+{
+	struct pgfx *f = *state;
+	struct token_notes n = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct store_listener_ops ops = { .event = note_event, .fresh = note_fresh, .state = note_state, .arg = &n };
+	struct store_listener *l = NULL;
+	json_t *boot = token_obj("t0", "*", "SYSTEM", "b0");
+	json_t *t = token_obj("t1", "*", "SYSTEM", "b1");
+	json_t *te = token_obj("t2", "web", "ENV", "b2");
+	json_t *e = testdb_stage_obj("E1", "web", "prod", NULL);
+	bool up = false;
+
+	assert_int_equal(store_listener_start(f->db.dsn, &ops, &l), 0);
+	for (int64_t deadline = mono_ms() + 10000; !up && mono_ms() < deadline; (void)usleep(10000)) {
+		pthread_mutex_lock(&n.lock);
+		up = n.up;
+		pthread_mutex_unlock(&n.lock);
+	}
+	assert_true(up);
+	assert_int_equal(store_token_bootstrap(f->s, boot), 1);
+	assert_int_equal(tokens_noted(&n, 1), 1);
+	assert_int_equal(store_token_insert(f->s, t), 0);
+	assert_int_equal(tokens_noted(&n, 2), 2);
+	assert_int_equal(json_object_set_new(t, "role", json_string("ADMIN")), 0);
+	assert_int_equal(store_token_update(f->s, t), 0);
+	assert_int_equal(tokens_noted(&n, 3), 3);
+	assert_int_equal(store_token_delete(f->s, "SYSTEM", "*", "t1"), 0);
+	assert_int_equal(tokens_noted(&n, 4), 4);
+	assert_int_equal(store_env_insert(f->s, e, NULL), 0);
+	assert_int_equal(store_token_insert(f->s, te), 0);
+	assert_int_equal(tokens_noted(&n, 5), 5);
+	assert_int_equal(store_env_delete(f->s, "E1"), 0);
+	assert_int_equal(tokens_noted(&n, 6), 6);
+	assert_int_equal(testdb_int(&f->db, "SELECT count(*) FROM tokens"), 1);
+	store_listener_stop(l);
+	json_decref(boot);
+	json_decref(t);
+	json_decref(te);
+	json_decref(e);
+}
 #endif
 
 int main(void)
@@ -331,6 +483,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_event_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_twice, setup, teardown),
 		cmocka_unit_test(test_migrate_concurrently),
+		cmocka_unit_test_setup_teardown(test_token_cache_needs_a_fresh_listener, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_writes_notify, setup, teardown),
 	};
 	int pg = testdb_pg_wanted();
 

@@ -365,26 +365,43 @@ static void test_event_payloads(void **state)
 static void test_goal_attachments(void **state)
 {
 	struct fx *f = *state;
-	struct build b;
-	json_t *j = NULL;
-	char *key = NULL;
+	struct engine_goal_needs none = { 0 }, download = { .build = true, .signing_key = true },
+				 pre = { .script_variables = true };
+	struct store_ping_attachments at;
 
-	assert_int_equal(store_ping_deploy_build(f->p, "D1", &b), 0);
-	assert_string_equal(b.id, "B1");
-	assert_string_equal(b.commit, "abc");
-	assert_null(b.artifact_sha256);
-	build_release(&b);
-	assert_int_equal(store_ping_deploy_build(f->p, "nope", &b), -ENOENT);
-	assert_int_equal(store_ping_env_config(f->p, "E1", "script", &j), -ENOENT);
+	/* nothing stored: NULL documents and key; a deploy without a build fails */
+	assert_int_equal(store_ping_attachments_read(f->p, "E1", "D1", &none, &at), 0);
+	assert_null(at.agent_config);
+	assert_null(at.build.id);
+	store_ping_attachments_release(&at);
+	assert_int_equal(store_ping_attachments_read(f->p, "E1", "D1", &download, &at), 0);
+	assert_string_equal(at.build.id, "B1");
+	assert_string_equal(at.build.commit, "abc");
+	assert_null(at.build.artifact_sha256);
+	assert_null(at.signing_key);
+	assert_null(at.agent_config);
+	store_ping_attachments_release(&at);
+	assert_int_equal(store_ping_attachments_read(f->p, "E1", "nope", &download, &at), -ENOENT);
+	/* stored: every document asked for, and only those */
 	sql(f, "INSERT INTO env_configs(envId, kind, id, value) VALUES('E1', 'script', 'c1', '{\"PORT\":\"80\"}')");
-	assert_int_equal(store_ping_env_config(f->p, "E1", "script", &j), 0);
-	assert_string_equal(json_string_value(json_object_get(j, "PORT")), "80");
-	json_decref(j);
-	assert_int_equal(store_ping_signing_key(f->p, "E1", &key), -ENOENT);
+	sql(f, "INSERT INTO env_configs(envId, kind, id, value) VALUES('E1', 'agent', 'c2', '{\"k\":\"v\"}')");
 	sql(f, "UPDATE envs SET signingKey = 'k' WHERE id = 'E1'");
-	assert_int_equal(store_ping_signing_key(f->p, "E1", &key), 0);
-	assert_string_equal(key, "k");
-	free(key);
+	assert_int_equal(store_ping_attachments_read(f->p, "E1", "D1", &pre, &at), 0);
+	assert_string_equal(json_string_value(json_object_get(at.script_config, "PORT")), "80");
+	assert_string_equal(json_string_value(json_object_get(at.agent_config, "k")), "v");
+	assert_null(at.signing_key);
+	assert_null(at.build.id);
+	store_ping_attachments_release(&at);
+	assert_int_equal(store_ping_attachments_read(f->p, "E1", "D1", &download, &at), 0);
+	assert_string_equal(at.signing_key, "k");
+	assert_string_equal(at.build.id, "B1");
+	assert_string_equal(json_string_value(json_object_get(at.agent_config, "k")), "v");
+	assert_null(at.script_config);
+	store_ping_attachments_release(&at);
+	assert_int_equal(store_ping_attachments_read(f->p, "E1", "D1", &none, &at), 0);
+	assert_string_equal(json_string_value(json_object_get(at.agent_config, "k")), "v");
+	assert_null(at.signing_key);
+	store_ping_attachments_release(&at);
 }
 
 int main(void)
