@@ -18,12 +18,14 @@ BENCH_SCALE_SEED=1: register the fleet by cloning one real registration's rows (
 BENCH_SCALE_HELD=K: K of the N hosts (prefixes `held1`, `held2`, …) run in simulators with long-poll (`--wait`
 BENCH_SCALE_WAIT, default 30, one connection each, BENCH_SCALE_HELD_PER_PROCESS (2000) per process), the other N-K
 (prefix `sim`) poll: the server cannot hold more connections than its descriptor limit (20,000 here);
+BENCH_SCALE_SEED_DEPLOY=1 (with SEED): the seeded hosts also carry a first deploy's SERVING_BUILD rows;
 BENCH_SCALE_DEPLOYS (first,later): the deploy phases to run (empty: idle only)."""
 import json
 import os
 import re
 import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +48,8 @@ IDLE_S = int(os.environ.get("BENCH_SCALE_IDLE_SECONDS", "60"))
 DEPLOY_TIMEOUT = int(os.environ.get("BENCH_SCALE_DEPLOY_TIMEOUT", "900"))
 LATER_PCT = int(os.environ.get("BENCH_SCALE_LATER_PCT", "100"))
 SEED = os.environ.get("BENCH_SCALE_SEED") == "1"
+SEED_DEPLOY = SEED and os.environ.get("BENCH_SCALE_SEED_DEPLOY") == "1"
+SERVING = []  # --serving ENV_ID:DEPLOY_ID of the seed deploy
 DEPLOYS = [x for x in os.environ.get("BENCH_SCALE_DEPLOYS", "first,later").split(",") if x]
 # libcurl's multi interface (7.88) spends time linear in its connections on every transfer, so a simulator
 # process holding 18,000 connections stalls for seconds per loop; the held hosts are spread over processes of at
@@ -71,15 +75,20 @@ GROUPS = sorted({f[4] for f in FLEETS}, reverse=True)
 def pings_total(s):
     """slipway_pings_total summed over its opcode labels."""
     req = urllib.request.Request(s.url + "/metrics", headers={"Authorization": "token " + s.token})
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=120) as r:
         text = r.read().decode()
     return sum(int(m) for m in re.findall(r"^slipway_pings_total\{[^}]*\} (\d+)", text, re.M))
 
 
 def wait_until(cond, timeout, step=1.0):
+    """cond() until true; a call the busy server does not answer in time counts as false."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        v = cond()
+        try:
+            v = cond()
+        except OSError as e:  # a timeout: the server queues the call behind the fleet's pings
+            log("wait: %s" % e)
+            v = None
         if v:
             return v
         time.sleep(step)
@@ -119,11 +128,15 @@ def width_sample(s, d, got):
     got["samples"] = got.get("samples", 0) + 1
 
 
-def timed_deploy(s, build_commit, t0_label, sample=False):
+def publish_and_deploy(s, build_commit):
     b = s.call("POST", "/v1/builds", {"name": "scaleapp", "repo": "acme/scale", "branch": "main",
                                       "commit": build_commit, "artifactUrl": "https://a.example/%s.tgz" % build_commit})
+    return s.call("POST", "/v1/envs/scale/prod/deploys?buildId=" + b["id"])
+
+
+def timed_deploy(s, build_commit, t0_label, sample=False):
     t0 = time.monotonic()
-    d = s.call("POST", "/v1/envs/scale/prod/deploys?buildId=" + b["id"])
+    d = publish_and_deploy(s, build_commit)
     got = {}
 
     def state():
@@ -179,9 +192,18 @@ def registered(s):
 
 
 def seed_fleet(s):
-    """BENCH_SCALE_SEED: one real registration per simulator, cloned for the other hosts (seed.py)."""
+    """BENCH_SCALE_SEED: one real registration per simulator, cloned for the other hosts (seed.py); with
+    BENCH_SCALE_SEED_DEPLOY=1 the template hosts first walk a first deploy to SERVING_BUILD, so the clones carry
+    its agent rows (the later deploy then meets a fleet on a previous deploy, as it would in production)."""
+    if SEED_DEPLOY:
+        d = publish_and_deploy(s, "0000000seed")
+        SERVING.extend(["--serving", "%s:%s" % (d["envId"], d["id"])])
     for prefix, _, _, _, _ in FLEETS:
-        seed.register_template(FLEETSIM, s.url, s.token, "scale", prefix)
+        seed.register_template(FLEETSIM, s.url, s.token, "scale", prefix, 6 if SEED_DEPLOY else 3)
+    if SEED_DEPLOY:
+        rows = db_read(s, "SELECT hostName, deployStage FROM agents")
+        if len(rows) != len(FLEETS) or any(r[1] != "SERVING_BUILD" for r in rows):
+            raise SystemExit("the template hosts did not finish the seed deploy: %s" % rows)
     s.stop()
     t0, added = time.monotonic(), {}
     for prefix, n, _, _, _ in FLEETS:
@@ -198,7 +220,7 @@ def start_fleets(s, tmp):
     for prefix, n, wait, conn, group in FLEETS:
         cmd = [FLEETSIM, "--server", s.url, "--token", s.token, "--group", "scale", "--hosts", str(n),
                "--duration", "86400", "--interval", str(INTERVAL), "--wait", str(wait), "--connections", str(conn),
-               "--prefix", prefix, "--json"]
+               "--prefix", prefix, "--json"] + SERVING
         err = os.path.join(tmp, "fleetsim-%s.err" % prefix)
         sims.append((group, subprocess.Popen(cmd, stdout=open(os.path.join(tmp, "fleetsim-%s.json" % prefix), "wb"),
                                              stderr=open(err, "wb")), err))
@@ -253,17 +275,25 @@ def print_results(s, reg, idle, deploys):
 
 def idle_window(s, sims):
     time.sleep(INTERVAL * 1.2)  # every host's second (idle) ping, past the registration burst
-    cpu0, p0, t0 = s.cpu_s(), pings_total(s), time.monotonic()
+    p0 = pings_total(s)  # the counter as of its answer: CPU and clock read right after it
+    cpu0, t0 = s.cpu_s(), time.monotonic()
     time.sleep(IDLE_S)
-    cpu1, p1, t1 = s.cpu_s(), pings_total(s), time.monotonic()
+    p1 = pings_total(s)
+    cpu1, t1 = s.cpu_s(), time.monotonic()
     rss, hwm = s.rss_kb()
     pings = p1 - p0
+    held = wait_until(lambda: s.metric("slipway_pings_held") + 1, 300) - 1
     return {"pps": pings / (t1 - t0), "us": (cpu1 - cpu0) * 1e6 / pings if pings else 0,
-            "cores": (cpu1 - cpu0) / (t1 - t0), "rss": rss, "hwm": hwm, "held": s.metric("slipway_pings_held"),
+            "cores": (cpu1 - cpu0) / (t1 - t0), "rss": rss, "hwm": hwm, "held": held,
             "p99": [(g, group_window(sims, g)) for g in GROUPS]}
 
 
+def on_term(sig, frame):
+    raise SystemExit("signal %d" % sig)  # the finally blocks stop the simulators and the server
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     tmp = tempfile.mkdtemp(prefix="bench-scale-")
     s = Srv(tmp, extra=server_settings())
     s.start()

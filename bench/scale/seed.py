@@ -30,11 +30,12 @@ def host_ip(i):
     return "10.%d.%d.%d" % ((i >> 16) & 255, (i >> 8) & 255, i & 255)
 
 
-def register_template(fleetsim, url, token, group, prefix):
-    """One real first ping of host 1 of prefix (its rows become the template)."""
+def register_template(fleetsim, url, token, group, prefix, seconds=3):
+    """Host 1 of prefix pings for real (its rows become the template): its first ping, and when the stage has a
+    deploy, its walk to SERVING_BUILD (script time 0: within the first seconds)."""
     subprocess.run([fleetsim, "--server", url, "--token", token, "--group", group, "--hosts", "1", "--duration",
-                    "3", "--interval", "1", "--prefix", prefix], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=True, timeout=60)
+                    str(seconds), "--interval", "1", "--prefix", prefix], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True, timeout=60)
 
 
 def clone_hosts(db, prefix, n):

@@ -105,6 +105,15 @@ void sim_host_init(struct sim_host *h, const struct sim_config *c, struct sim_rn
 	h->due_ms = now + sim_rng_range(rng, 0, c->interval_ms);
 }
 
+void sim_host_set_serving(struct sim_host *h, uint32_t env_id, uint32_t deploy_id)
+{
+	forget_env(h);
+	h->env_id = env_id;
+	h->deploy_id = deploy_id;
+	h->stage = DEPLOY_STAGE_SERVING_BUILD;
+	h->status = AGENT_STATUS_SUCCEEDED;
+}
+
 bool sim_host_report(const struct sim_host *h, const struct sim_strings *t, struct ping_report *ret)
 {
 	memset(ret, 0, sizeof(*ret));

@@ -80,6 +80,9 @@ enum sim_event {
 };
 
 void sim_host_init(struct sim_host *h, const struct sim_config *c, struct sim_rng *rng, int64_t now);
+/* The host already serves deploy_id of env_id (interned): it reports SERVING_BUILD/SUCCEEDED from its first ping,
+ * as an agent restarted after finishing that deploy does (fleetsim --serving, for a fleet seeded with those rows). */
+void sim_host_set_serving(struct sim_host *h, uint32_t env_id, uint32_t deploy_id);
 /* The host's single report (its env), with borrowed strings; false when it has no env. */
 bool sim_host_report(const struct sim_host *h, const struct sim_strings *t, struct ping_report *ret);
 /* A ping is being sent now; wait_s is what it must ask for (0 for a report ping). */

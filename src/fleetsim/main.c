@@ -18,11 +18,12 @@
 #define EXIT_USAGE 64
 #define MAX_HOSTS 9999999 /* host names carry 7 digits */
 #define MAX_CONNECTIONS 100000
+#define SERVING_ID_MAX 64 /* longer than any id the server hands out */
 
 static const char usage_text[] =
 	"usage: slipway-fleetsim --server URL --token T --group G --hosts N --duration S\n"
 	"                        [--interval S] [--wait S] [--connections C] [--prefix P] [--script-ms MS]\n"
-	"                        [--fail-rate F] [--fail-stage STAGE] [--json]\n"
+	"                        [--fail-rate F] [--fail-stage STAGE] [--serving ENV_ID:DEPLOY_ID] [--json]\n"
 	"Simulates N slipway-agent hosts named P-0000001... in group G for S seconds.\n"
 	"  --server URL        the deploy service, e.g. http://127.0.0.1:8080\n"
 	"  --token T           a PINGER (or stronger) token, sent as the agent sends it\n"
@@ -36,6 +37,7 @@ static const char usage_text[] =
 	"  --script-ms MS      time every deploy stage takes (default 0)\n"
 	"  --fail-rate F       probability 0..1 that a stage fails (default 0)\n"
 	"  --fail-stage STAGE  the deploy stage that may fail (default: any)\n"
+	"  --serving E:D       every host starts serving deploy D of stage id E (for a seeded fleet)\n"
 	"  --json              progress lines on stderr as JSON objects\n"
 	"Progress: one line a second on stderr; summary: one JSON object on stdout.\n";
 
@@ -53,7 +55,8 @@ static int usage_error(const char *fmt, ...)
 }
 
 enum { OPT_SERVER = 256, OPT_TOKEN, OPT_GROUP, OPT_HOSTS, OPT_DURATION, OPT_INTERVAL, OPT_WAIT, OPT_CONNECTIONS,
-       OPT_PREFIX, OPT_SCRIPT_MS, OPT_FAIL_RATE, OPT_FAIL_STAGE, OPT_JSON, OPT_HELP };
+       OPT_PREFIX, OPT_SCRIPT_MS, OPT_FAIL_RATE, OPT_FAIL_STAGE, OPT_SERVING, OPT_JSON,
+       OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "server", required_argument, NULL, OPT_SERVER },
@@ -68,6 +71,7 @@ static const struct option long_options[] = {
 	{ "script-ms", required_argument, NULL, OPT_SCRIPT_MS },
 	{ "fail-rate", required_argument, NULL, OPT_FAIL_RATE },
 	{ "fail-stage", required_argument, NULL, OPT_FAIL_STAGE },
+	{ "serving", required_argument, NULL, OPT_SERVING },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -83,6 +87,24 @@ static int parse_rate(const char *s, double *ret)
 	if (!*s || errno || !end || *end || !isfinite(v) || v < 0 || v > 1)
 		return -EINVAL;
 	*ret = v;
+	return 0;
+}
+
+/* ENV_ID:DEPLOY_ID, both non-empty ids; kept in a static copy split at the colon. */
+static int parse_serving(const char *s, struct sim_options *o)
+{
+	static char copy[2 * SERVING_ID_MAX + 2];
+	char *colon;
+
+	if (strlen(s) >= sizeof(copy))
+		return -EINVAL;
+	snprintf(copy, sizeof(copy), "%s", s);
+	colon = strchr(copy, ':');
+	if (!colon || colon == copy || !colon[1] || strchr(colon + 1, ':'))
+		return -EINVAL;
+	*colon = '\0';
+	o->serving_env_id = copy;
+	o->serving_deploy_id = colon + 1;
 	return 0;
 }
 
@@ -135,6 +157,9 @@ static int apply_option(int c, const char *arg, struct sim_options *o)
 	case OPT_FAIL_STAGE:
 		o->cfg.fail_stage = deploy_stage_from_string(arg);
 		k = o->cfg.fail_stage < 0 || o->cfg.fail_stage == DEPLOY_STAGE_UNKNOWN ? -EINVAL : 0;
+		break;
+	case OPT_SERVING:
+		k = parse_serving(arg, o);
 		break;
 	case OPT_JSON:
 		o->json = true;

@@ -376,6 +376,7 @@ static int setup(struct sim *s, const struct sim_options *o)
 {
 	char auth[4200];
 	int64_t now = mono_ms();
+	uint32_t env = SIM_NONE, deploy = SIM_NONE;
 	int r;
 
 	s->o = o;
@@ -408,8 +409,16 @@ static int setup(struct sim *s, const struct sim_options *o)
 			return r;
 		s->free_slots[s->n_free++] = o->connections - 1 - i;
 	}
+	if (o->serving_env_id) {
+		env = sim_intern(&s->strings, o->serving_env_id);
+		deploy = sim_intern(&s->strings, o->serving_deploy_id);
+		if (env == SIM_NONE || deploy == SIM_NONE)
+			return -ENOMEM;
+	}
 	for (uint32_t i = 0; i < o->hosts; i++) {
 		sim_host_init(&s->hosts[i], &o->cfg, &s->rng, now);
+		if (o->serving_env_id)
+			sim_host_set_serving(&s->hosts[i], env, deploy);
 		heap_push(s, i);
 	}
 	return 0;

@@ -15,6 +15,7 @@ struct sim_options {
 	const char *token;
 	const char *group;
 	const char *prefix;
+	const char *serving_env_id, *serving_deploy_id; /* --serving: every host starts on this deploy, or NULL */
 	uint32_t hosts;
 	uint32_t connections;
 	int64_t duration_ms;

@@ -179,6 +179,8 @@ def test_simulator_summary(fleet):
     ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5",
      "--bogus"],
     ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5", "extra"],
+    ["--server", "http://127.0.0.1:1", "--token", "t", "--group", "g", "--hosts", "1", "--duration", "5",
+     "--serving", "envonly"],
 ])
 def test_bad_flags_exit_64(args):
     if not os.access(FLEETSIM_BIN, os.X_OK):
@@ -193,6 +195,40 @@ def test_help():
         pytest.skip("slipway-fleetsim is not built")
     p = subprocess.run([FLEETSIM_BIN, "--help"], capture_output=True, timeout=10)
     assert p.returncode == 0 and b"--fail-stage" in p.stdout
+
+
+def test_serving_resumes_a_seeded_fleet(tmp_path):
+    """--serving ENV_ID:DEPLOY_ID: hosts that already serve a deploy (rows from an earlier run, as bench/scale seeds
+    them) report it from their first ping, so the server answers NOOP instead of deploying it again; a simulator
+    without it reports nothing and is sent the deploy from the start."""
+    if not os.access(SERVER_BIN, os.X_OK) or not os.access(FLEETSIM_BIN, os.X_OK):
+        pytest.skip("not built")
+    s = Server(tmp_path / "server").start()
+    n = 20
+
+    def run(*extra):
+        p = subprocess.run([FLEETSIM_BIN, "--server", s.url, "--token", s.token, "--group", "seedgroup", "--hosts",
+                            str(n), "--duration", "4", "--interval", "1", "--connections", "4", *extra],
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stderr[-500:]
+        return json.loads(p.stdout)
+    try:
+        env = s.api("POST", "/v1/envs", {"envName": "seed", "stageName": "prod", "buildName": "simapp"})
+        s.api("PUT", "/v1/envs/seed/prod/capacity", ["seedgroup"], capacityType="GROUP")
+        b = s.api("POST", "/v1/builds", {"name": "simapp", "repo": "acme/sim", "branch": "main",
+                                         "commit": "4444444dddd", "artifactUrl": "https://a.example/4.tgz"})
+        d = s.api("POST", "/v1/envs/seed/prod/deploys", buildId=b["id"])
+        first = run()
+        assert first["stages"] == {"SERVING_BUILD": n} and first["answers"]["DEPLOY"] >= 8 * n, first
+        assert s.api("GET", f"/v1/deploys/{d['id']}")["successTotal"] == n
+        resumed = run("--serving", f"{env['id']}:{d['id']}")
+        assert resumed["stages"] == {"SERVING_BUILD": n}, resumed
+        assert set(resumed["answers"]) == {"NOOP"} and resumed["answers"]["NOOP"] >= n, resumed
+        assert s.api("GET", f"/v1/deploys/{d['id']}")["successTotal"] == n
+        again = run()  # the control: without --serving the same hosts are deployed again
+        assert again["answers"].get("DEPLOY", 0) >= n, again
+    finally:
+        s.stop()
 
 
 def test_failure_injection_and_server_away(tmp_path):

@@ -234,6 +234,27 @@ static void test_delete(void **state)
 	assert_int_equal(f->h.phase, SIM_IDLE);
 }
 
+/* --serving: the host reports the deploy it serves from its first ping, and a later deploy's goal replaces it */
+static void test_starts_serving(void **state)
+{
+	struct fixture *f = *state;
+	struct ping_report rep;
+
+	sim_host_set_serving(&f->h, sim_intern(&f->t, ENV1), sim_intern(&f->t, DEP1));
+	assert_int_equal(f->h.phase, SIM_IDLE);
+	assert_report(f, ENV1, DEP1, DEPLOY_STAGE_SERVING_BUILD, AGENT_STATUS_SUCCEEDED, 0);
+	assert_null(sim_host_report(&f->h, &f->t, &rep) ? rep.deploy_alias : NULL);
+	assert_int_equal(answer(f, OP_CODE_NOOP, NULL, NULL, NULL, 0, false), SIM_EV_NONE);
+	assert_report(f, ENV1, DEP1, DEPLOY_STAGE_SERVING_BUILD, AGENT_STATUS_SUCCEEDED, 0);
+	assert_int_equal(answer(f, OP_CODE_DEPLOY, ENV1, NAME1, DEP2, DEPLOY_STAGE_PRE_DOWNLOAD, false), SIM_EV_GOAL);
+	sim_host_script_done(&f->h, f->now);
+	assert_report(f, ENV1, DEP2, DEPLOY_STAGE_PRE_DOWNLOAD, AGENT_STATUS_SUCCEEDED, 0);
+	/* a DELETE naming the env by id forgets it */
+	sim_host_set_serving(&f->h, sim_intern(&f->t, ENV2), sim_intern(&f->t, DEP2));
+	assert_int_equal(answer(f, OP_CODE_DELETE, ENV2, NULL, NULL, DEPLOY_STAGE_UNKNOWN, false), SIM_EV_DELETE);
+	assert_false(sim_host_report(&f->h, &f->t, &rep));
+}
+
 static void test_ignored_goals(void **state)
 {
 	struct fixture *f = *state;
@@ -339,6 +360,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_opcodes_run_the_stage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ignored_goals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_starts_serving, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_at_a_stage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_failure_backoff, setup, teardown),
