@@ -236,7 +236,9 @@ int download_remove_tree(const char *path)
 
 /* ---- move into place (§8.1 step 8) -------------------------------------------------------- */
 
-static int marker_write(int env_fd, const struct build_install_params *p)
+/* The marker's contents under a temporary name in env_fd (its name to tmp), not yet flushed: the syncfs() that
+ * flushes the tree flushes them too, and marker_publish then gives them the marker's name. */
+static int marker_prepare(int env_fd, const struct build_install_params *p, char *tmp, size_t tmpsz)
 {
 	char name[BUILD_ID_MAX + 16], *s = NULL;
 	json_t *o;
@@ -255,15 +257,27 @@ static int marker_write(int env_fd, const struct build_install_params *p)
 	json_decref(o);
 	if (!s)
 		return -ENOMEM;
-	r = fs_write_atomic(env_fd, name, s, strlen(s), 0644);
+	r = fs_write_temp(env_fd, name, s, strlen(s), 0644, false, tmp, tmpsz);
 	free(s);
+	return r;
+}
+
+static int marker_publish(int env_fd, const struct build_install_params *p, const char *tmp)
+{
+	char name[BUILD_ID_MAX + 16];
+	int r = str_printf(name, sizeof(name), "%s.extracted", p->build_id);
+
+	if (r == 0 && renameat(env_fd, tmp, env_fd, name) < 0)
+		r = -errno;
+	if (r == 0 && fsync(env_fd) < 0)
+		r = -errno;
 	return r;
 }
 
 int build_install(const struct build_install_params *p, char *err, size_t errsz)
 {
 	struct build_marker old = { 0 };
-	char marker[BUILD_ID_MAX + 16], trash[BUILD_ID_MAX + 32];
+	char marker[BUILD_ID_MAX + 16], trash[BUILD_ID_MAX + 32], mtmp[BUILD_ID_MAX + 48] = "";
 	unsigned char rnd[4];
 	int env_fd = -1, tmp_fd = -1, r;
 	bool have_old;
@@ -316,14 +330,19 @@ int build_install(const struct build_install_params *p, char *err, size_t errsz)
 	}
 	/* the marker says the tree is complete: its files' contents must be on disk before the marker is, or a
 	 * power loss could leave a marked build of empty files that a later rollback serves. One syncfs() flushes
-	 * the whole extracted tree at once (an fsync per file would cost a journal commit each) */
-	if (syncfs(env_fd) < 0) {
+	 * the whole extracted tree at once (an fsync per file would cost a journal commit each), and with it the
+	 * marker's contents, written under a temporary name first; only then is it renamed to the marker */
+	r = marker_prepare(env_fd, p, mtmp, sizeof(mtmp));
+	if (r == 0 && syncfs(env_fd) < 0) {
 		r = -errno;
+		(void)unlinkat(env_fd, mtmp, 0);
 		str_printf(err, errsz, "cannot flush build '%s' to disk: %s", p->build_id, strerror(-r));
 		goto out;
 	}
-	r = marker_write(env_fd, p);
+	if (r == 0)
+		r = marker_publish(env_fd, p, mtmp);
 	if (r < 0) {
+		(void)unlinkat(env_fd, mtmp, 0);
 		str_printf(err, errsz, "cannot write marker of build '%s': %s", p->build_id, strerror(-r));
 		goto out;
 	}
@@ -335,7 +354,7 @@ int build_install(const struct build_install_params *p, char *err, size_t errsz)
 		    renameat(tmp_fd, "tree", env_fd, trash) == 0)
 			(void)download_remove_treeat(env_fd, trash);
 		(void)fsync(env_fd);
-	} /* else the marker's atomic write synced env_fd after the tree's rename into it */
+	} /* else marker_publish synced env_fd after the tree's rename into it */
 	r = 0;
 out:
 	build_marker_release(&old);

@@ -261,6 +261,12 @@ static int scan_builds(struct env_pass *ep)
 			remove_leftover(ep, name);
 			continue;
 		}
+		if (S_ISREG(sb.st_mode) && strstr(name, ".extracted.tmp.")) {
+			/* a marker that was never renamed into place (the agent stopped while its build was flushed) */
+			if (unlinkat(ep->efd, name, 0) == 0)
+				ep->st->deleted++;
+			continue;
+		}
 		if (!S_ISDIR(sb.st_mode) || !build_id_is_valid(name) || ep->n_builds >= MAX_BUILDS_PER_ENV)
 			continue;
 		b = &ep->builds[ep->n_builds];

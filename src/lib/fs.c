@@ -46,9 +46,9 @@ int fs_write_atomic(int dir_fd, const char *name, const void *data, size_t len, 
 	return fs_write_replace(dir_fd, name, data, len, mode, true);
 }
 
-int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable)
+int fs_write_temp(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable, char *ret_tmp,
+		  size_t tmpsz)
 {
-	char tmp[4096];
 	unsigned char rnd[6];
 	int fd = -1, r;
 
@@ -56,11 +56,11 @@ int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len,
 		r = random_bytes(rnd, sizeof(rnd));
 		if (r < 0)
 			return r;
-		r = str_printf(tmp, sizeof(tmp), "%s.tmp.%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2],
-			       rnd[3], rnd[4], rnd[5]);
+		r = str_printf(ret_tmp, tmpsz, "%s.tmp.%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2], rnd[3],
+			       rnd[4], rnd[5]);
 		if (r < 0)
 			return r;
-		fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		fd = openat(dir_fd, ret_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -77,24 +77,32 @@ int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len,
 		r = -errno;
 		goto fail;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		goto fail;
-	}
+	r = close(fd) < 0 ? -errno : 0;
 	fd = -1;
+	if (r == 0)
+		return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(dir_fd, ret_tmp, 0);
+	return r;
+}
+
+int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable)
+{
+	char tmp[4096];
+	int r = fs_write_temp(dir_fd, name, data, len, mode, durable, tmp, sizeof(tmp));
+
+	if (r < 0)
+		return r;
 	if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
 		r = -errno;
-		goto fail;
+		(void)unlinkat(dir_fd, tmp, 0);
+		return r;
 	}
 	if (durable)
 		fsync_dir(dir_fd);
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	(void)unlinkat(dir_fd, tmp, 0);
-	return r;
 }
 
 int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t mode)

@@ -17,6 +17,10 @@ int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t 
  * rebuilt anyway, like a metrics file). */
 int fs_write_replace(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable);
 int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t mode, bool durable);
+/* The first half of fs_write_replace: data in a new name.tmp.XXXXXX of dir_fd (its name to ret_tmp), fsync'd
+ * when durable; the caller renames it (or removes it). On failure nothing is left behind. */
+int fs_write_temp(int dir_fd, const char *name, const void *data, size_t len, mode_t mode, bool durable, char *ret_tmp,
+		  size_t tmpsz);
 /* For a file rewritten often: the same guarantees as fs_write_replace (readers of name see the old or the new
  * contents whole; with durable the new contents are on disk, directory entry included, when it returns), but
  * without a new inode per write. The data is written over the spare file's contents (spare, in the same

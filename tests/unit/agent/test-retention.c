@@ -111,6 +111,8 @@ static void test_run(void **state)
 	mkbuild("web", ".tmp-b8-abc", 0, false);
 	mkbuild("web", ".tmp-b9-run", 0, false);
 	mkbuild("web", ".trash-b1-x", 0, false);
+	str_printf(path, sizeof(path), "%s/builds/web/b5.extracted.tmp.0123456789ab", base); /* never renamed */
+	assert_int_equal(fs_write_atomic_path(path, "{", 1, 0644), 0);
 	link_target("web", "b2");
 	/* a symlink inside a build pointing outside must not be followed on delete */
 	str_printf(outside, sizeof(outside), "%s/outside", base);
@@ -152,6 +154,8 @@ static void test_run(void **state)
 	assert_false(exists("builds/web/.tmp-b8-abc"));
 	assert_true(exists("builds/web/.tmp-b9-run"));
 	assert_false(exists("builds/web/.trash-b1-x"));
+	assert_false(exists("builds/web/b5.extracted.tmp.0123456789ab"));
+	assert_true(exists("builds/web/b5.extracted"));
 	assert_true(exists("outside/precious"));
 	/* old: only what TARGET points at */
 	assert_false(exists("builds/old/o1"));
