@@ -63,6 +63,7 @@ async function loadOnce(base, page) {
       gridRows: document.querySelector('[data-role=hosts-shown]').textContent,
       hostKB: hostReqs.reduce((n, e) => n + e.encodedBodySize, 0) / 1024,
       hostReqs: hostReqs.map(e => e.name.replace(location.origin, '')).join(' '),
+      timeline: res.filter(e => e.name.includes('/v1/')).map(e => `${e.name.replace(location.origin, '').slice(0, 60)} ${Math.round(e.startTime)}+${Math.round(e.duration)}`).join(' | '),
     };
   });
 }

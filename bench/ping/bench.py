@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # bench/ping: idle ping throughput. For each N in BENCH_PING_HOSTS: a private slipway-server with a stage whose
 # N hosts all serve the current deploy (seeded straight into SQLite while the server is stopped), a warm-up wrk
-# pass that touches every host once, then the measured wrk pass of idle pings and a wrk pass of GET /healthz.
+# pass that touches every host once, then the measured wrk pass of idle pings, a wrk pass of GET /healthz and the
+# same ping pass against a private nginx that answers every request with a fixed body (the static ceiling).
 # Prints a Markdown table on stdout, progress on stderr.
 import json
 import math
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -40,13 +42,14 @@ class Srv:
         self.token_file = token_file or os.path.join(d, "admin.token")
         self.extra = list(extra)
         self.proc = None
+        self.server = SERVER  # another build's binary for a before/after run
 
     def start(self):
         pf = os.path.join(self.dir, "port")
         if os.path.exists(pf):
             os.unlink(pf)
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--db", self.db, "--admin-token-file",
+        self.proc = subprocess.Popen([self.server, "--listen", "127.0.0.1:0", "--db", self.db, "--admin-token-file",
                                       self.token_file, "--set", "port_file=" + pf, "log_level=warn",
                                       "http_threads=" + HTTP_THREADS, "transition_period=3600", "janitor_period=3600",
                                       "promote_period=3600"] + self.extra,
@@ -121,6 +124,75 @@ def wrk(url, script, seconds, args=None):
             "requests": req, "cmd": " ".join(cmd)}
 
 
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def proc_cpu_s(pids):
+    t = 0
+    for pid in pids:
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        t += int(f[11]) + int(f[12])
+    return t / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_static(d, seconds, args):
+    """The ceiling of a static answer: a private nginx (loopback, free port, 2 workers like the server's 2 cores)
+    answering every request with a fixed NOOP body, driven by the same wrk ping script; stopped after."""
+    root = os.path.join(d, "nginx")
+    os.makedirs(root, exist_ok=True)
+    port = free_port()
+    conf = os.path.join(root, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off;
+worker_processes 2;
+pid %(r)s/nginx.pid;
+error_log %(r)s/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %(r)s/body;
+    proxy_temp_path %(r)s/proxy;
+    fastcgi_temp_path %(r)s/fastcgi;
+    uwsgi_temp_path %(r)s/uwsgi;
+    scgi_temp_path %(r)s/scgi;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:%(p)d;
+        default_type application/json;
+        location / { return 200 '{"opCode":"NOOP","deployGoal":null}'; }
+    }
+}
+""" % {"r": root, "p": port})
+    ngx = subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", root], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        url = "http://127.0.0.1:%d" % port
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(url + "/", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or ngx.poll() is not None:
+                    raise SystemExit("nginx did not start (see %s/error.log)" % root)
+                time.sleep(0.05)
+        pids = [ngx.pid] + [int(x) for x in open("/proc/%d/task/%d/children" % (ngx.pid, ngx.pid)).read().split()]
+        cpu0 = proc_cpu_s(pids)
+        g = wrk(url, os.path.join(HERE, "idle.lua"), seconds, args)
+        g["cpu_us"] = (proc_cpu_s(pids) - cpu0) * 1e6 / max(1, g["requests"])
+        return g
+    finally:
+        ngx.send_signal(signal.SIGQUIT)
+        try:
+            ngx.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            ngx.kill()
+            ngx.wait()
+
+
 def run_one(n):
     with tempfile.TemporaryDirectory(prefix="slipway-bench-ping-") as d:
         s = Srv(d)
@@ -169,7 +241,9 @@ def measure(s, d, n):
     h = wrk(s.url + "/healthz", os.path.join(HERE, "healthz.lua"), SECONDS)
     h["cpu_us"] = (s.cpu_s() - cpu0) * 1e6 / max(1, h["requests"])
     s.stop()
-    return n, p, h, writes, noops, rss, hwm
+    log("ping bench: static nginx answer, %ds" % SECONDS)
+    g = nginx_static(d, SECONDS, args)
+    return n, p, h, g, writes, noops, rss, hwm
 
 
 def main():
@@ -177,19 +251,24 @@ def main():
     for n in HOSTS:
         rows.append(run_one(n))
     print("| hosts | idle pings/s | p50 ms | p99 ms | server CPU µs/ping | /healthz req/s | p50 ms | p99 ms | "
-          "CPU µs/req | ping/healthz | server RSS MB (peak) | writes during run | NOOP answers | idle repeats | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for n, p, h, writes, noops, rss, hwm in rows:
-        print("| %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | %.2f | %.1f (%.1f) | %d | %d/%d | %d | %d |" % (
-            n, p["rps"], p["p50_ms"], p["p99_ms"], p["cpu_us"], h["rps"], h["p50_ms"], h["p99_ms"], h["cpu_us"],
-            p["rps"] / h["rps"], rss / 1024, hwm / 1024, writes, noops, p["requests"], p["idle"], p["errors"] + p["non2xx"]))
+          "CPU µs/req | ping/healthz | static nginx req/s | p99 ms | CPU µs/req | ping/nginx | server RSS MB (peak) | "
+          "writes during run | NOOP answers | idle repeats | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, p, h, g, writes, noops, rss, hwm in rows:
+        print("| %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.0f | %.2f | %.1f (%.1f) "
+              "| %d | %d/%d | %d | %d |" % (
+                  n, p["rps"], p["p50_ms"], p["p99_ms"], p["cpu_us"], h["rps"], h["p50_ms"], h["p99_ms"],
+                  h["cpu_us"], p["rps"] / h["rps"], g["rps"], g["p99_ms"], g["cpu_us"], p["rps"] / g["rps"], rss / 1024,
+                  hwm / 1024, writes, noops, p["requests"], p["idle"], p["errors"] + p["non2xx"]))
     print()
     print("Load average at the end: %s. The machine is shared: absolute rates depend on what else runs; the "
           "server's CPU time per request (user + system, from /proc) is the steadier figure — 1e6 / (µs/ping) is "
           "the idle pings/s one core sustains." % open("/proc/loadavg").read().split()[0])
     print("wrk: `%s` (the ping script takes `-- N ENV_ID DEPLOY_ID TOKEN THREADS`); /healthz the same without a "
           "body. Server: `http_threads=%s`, SQLite, all hosts seeded as SERVING_BUILD of the current deploy; a "
-          "warm-up pass touched every host first." % (rows[0][1]["cmd"].split(" -s ")[0], HTTP_THREADS))
+          "warm-up pass touched every host first. Static nginx: the same wrk ping script against a private nginx (2 "
+          "workers, loopback) answering every request with a fixed NOOP body, right after the server's passes."
+          % (rows[0][1]["cmd"].split(" -s ")[0], HTTP_THREADS))
 
 
 if __name__ == "__main__":
