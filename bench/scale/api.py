@@ -12,6 +12,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,6 +21,10 @@ from bench import Srv, log, make_stage, seed  # noqa: E402
 
 HOSTS = [int(x) for x in os.environ.get("BENCH_SCALE_API_HOSTS", "100000,1000000").split(",")]
 RUNS = int(os.environ.get("BENCH_SCALE_API_RUNS", "3"))
+# BENCH_SCALE_API_BEFORE=<build dir of an older tree>: the same calls on that server too, on the same seeded
+# database, in the same invocation (a call the older server does not know is marked "-")
+BEFORE = os.environ.get("BENCH_SCALE_API_BEFORE")
+SKIP_FULL = os.environ.get("BENCH_SCALE_API_SKIP_FULL") == "1"  # leave out the whole-list calls (minutes at 1M)
 
 
 def timed(s, method, path, body=None):
@@ -34,19 +39,50 @@ def timed(s, method, path, body=None):
 
 
 # what the board's stage page and the CLI ask for (the page: env, current deploy, its build, progress; the
-# errors panel; the host search; the CLI's agent count and the deploy's agents)
+# errors panel; the host search; the CLI's agent count and the deploy's agents); "full" marks the whole lists
 CALLS = [
-    ("stage (env)", "GET", "/v1/envs/bench/prod"),
-    ("current deploy (summary: successTotal/total)", "GET", "/v1/envs/bench/prod/deploys/current"),
-    ("agent count (CLI)", "GET", "/v1/envs/bench/prod/agents/count?actionType=SERVING"),
-    ("failing hosts by error (board errors panel)", "GET", "/v1/envs/bench/prod/agents/errors"),
-    ("host search, one page of 50 (board)", "GET", "/v1/hosts?namePrefix=bench-12&limit=50"),
+    ("stage (env)", "GET", "/v1/envs/bench/prod", False),
+    ("current deploy (summary: successTotal/total)", "GET", "/v1/envs/bench/prod/deploys/current", False),
+    ("agent summary: counts by deploy/step/state/result (board chips)", "GET", "/v1/envs/bench/prod/agents/summary",
+     False),
+    ("agent count (CLI)", "GET", "/v1/envs/bench/prod/agents/count?actionType=SERVING", False),
+    ("failing hosts by error (board errors panel)", "GET", "/v1/envs/bench/prod/agents/errors", False),
+    ("host search, one page of 50 (board)", "GET", "/v1/hosts?namePrefix=bench-12&limit=50", False),
     ("agents of the stage, one page of 1,000 (board grid, CLI)", "GET",
-     "/v1/envs/bench/prod/agents?limit=1000&after=bench-5"),
-    ("progress: every agent row (board grid)", "PUT", "/v1/envs/bench/prod/deploys/current/progress"),
-    ("agents of the stage (board without deploy, CLI)", "GET", "/v1/envs/bench/prod/agents"),
-    ("agents of the deploy (board deploy page)", "GET", "/v1/deploys/{deploy}/agents"),
+     "/v1/envs/bench/prod/agents?limit=1000&after=bench-5", False),
+    ("failing agents, one page of 100 (board drill-down; none failing: walks the stage)", "GET",
+     "/v1/envs/bench/prod/agents?limit=100&failing=true", False),
+    ("progress, one page of 1,000", "PUT", "/v1/envs/bench/prod/deploys/current/progress?limit=1000&after=bench-5",
+     False),
+    ("agents of the deploy, one page of 1,000 (board deploy page)", "GET",
+     "/v1/deploys/{deploy}/agents?limit=1000&after=bench-5", False),
+    ("progress: every agent row", "PUT", "/v1/envs/bench/prod/deploys/current/progress", True),
+    ("agents of the stage (whole list)", "GET", "/v1/envs/bench/prod/agents", True),
+    ("agents of the deploy (whole list)", "GET", "/v1/deploys/{deploy}/agents", True),
 ]
+
+
+def run_calls(s, n, dep, label):
+    rows = []
+    for name, method, path, full in CALLS:
+        if full and SKIP_FULL:
+            continue
+        path = path.replace("{deploy}", dep["id"])
+        times, size = [], 0
+        for _ in range(RUNS):
+            try:
+                t, size = timed(s, method, path)
+            except urllib.error.HTTPError as e:
+                log("api bench %d %s: %s -> %d" % (n, label, path, e.code))
+                times = None
+                break
+            times.append(t)
+        if times is None:
+            rows.append((name, method, path, None, None, None))
+            continue
+        rows.append((name, method, path, statistics.median(times), max(times), size))
+        log("api bench %d %s: %s %.3f s %d bytes" % (n, label, name, statistics.median(times), size))
+    return rows
 
 
 def measure(n):
@@ -57,19 +93,19 @@ def measure(n):
         t0 = time.monotonic()
         seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
         log("api bench: seeded %d hosts in %.0f s" % (n, time.monotonic() - t0))
-        s.start()
-        rows = []
-        for name, method, path in CALLS:
-            path = path.replace("{deploy}", dep["id"])
-            times, size = [], 0
-            for _ in range(RUNS):
-                t, size = timed(s, method, path)
-                times.append(t)
-            rows.append((name, method, path, statistics.median(times), max(times), size))
-            log("api bench %d: %s %.3f s %d bytes" % (n, name, statistics.median(times), size))
-        rss, hwm = s.rss_kb()
-        s.stop()
-        return n, rows, rss, hwm
+        out = {}
+        for label, build in (("before", BEFORE), ("after", None)):
+            if label == "before" and not build:
+                continue
+            srv = Srv(d) if build is None else before_srv(d, build)
+            srv.start()
+            try:
+                rows = run_calls(srv, n, dep, label)
+                rss, hwm = srv.rss_kb()
+            finally:
+                srv.stop()
+            out[label] = (rows, rss, hwm)
+        return n, out
     finally:
         if s.proc and s.proc.poll() is None:
             s.proc.kill()
@@ -77,14 +113,36 @@ def measure(n):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def before_srv(d, build):
+    """A server of the older build on the same directory and database."""
+    srv = Srv(d)
+    srv.server = os.path.join(build, "src/server/slipway-server")
+    if not os.path.exists(srv.server):
+        raise SystemExit("no server at " + srv.server)
+    return srv
+
+
+def cell(v, fmt):
+    return "-" if v is None else fmt % v
+
+
 def main():
     for n in HOSTS:
-        n, rows, rss, hwm = measure(n)
+        n, out = measure(n)
+        labels = [x for x in ("before", "after") if x in out]
         print("### API at %d hosts (SQLite, seeded, median of %d)\n" % (n, RUNS))
-        print("| call | request | median s | max s | answer bytes |\n|---|---|---|---|---|")
-        for name, method, path, med, mx, size in rows:
-            print("| %s | `%s %s` | %.3f | %.3f | %d |" % (name, method, path, med, mx, size))
-        print("\nserver RSS after the calls: %.0f MB (peak %.0f MB)\n" % (rss / 1024, hwm / 1024))
+        head = " | ".join("%s median s | %s answer bytes" % (x, x) for x in labels)
+        print("| call | request | %s |\n|---|---|%s" % (head, "---|---|" * len(labels)))
+        after = out["after"][0]
+        for i, (name, method, path, _, _, _) in enumerate(after):
+            cells = []
+            for x in labels:
+                r = out[x][0][i]
+                cells.append("%s | %s" % (cell(r[3], "%.3f"), cell(r[5], "%d")))
+            print("| %s | `%s %s` | %s |" % (name, method, path, " | ".join(cells)))
+        for x in labels:
+            print("\n%s: server RSS after the calls %.0f MB (peak %.0f MB)" % (x, out[x][1] / 1024, out[x][2] / 1024))
+        print()
     print("load average at the end: %s (shared machine)" % open("/proc/loadavg").read().split()[0])
 
 

@@ -82,7 +82,8 @@ def test_token_never_leaks_and_files_are_private(fake, agent_dir, tmp_path):
     for p in agent.log_dir.iterdir():
         assert os.stat(p).st_mode & 0o007 == 0, p
     for p in agent.state_dir.iterdir():
-        assert os.stat(p).st_mode & 0o007 == 0 or p.name.endswith(".prom"), p
+        # the metrics file (and the spare it is rewritten through) is for the node exporter: world-readable
+        assert os.stat(p).st_mode & 0o007 == 0 or p.name.endswith((".prom", ".prom.spare")), p
 
 
 def test_world_readable_token_file_warns(fake, agent_dir):
@@ -251,6 +252,42 @@ def files_named(root, name):
     return [p for p in root.rglob(name)]
 
 
+def process_tree(root_pid):
+    """root_pid and every process below it."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree = {root_pid}
+    while True:
+        more = {pid for pid, pp in parent.items() if pp in tree} - tree
+        if not more:
+            return tree
+        tree |= more
+
+
+def held_artifact_sizes(builds_dir, root_pid):
+    """Sizes of the agent's private artifact copies: files named artifact, and memory files named artifact
+    open in the agent's process tree."""
+    sizes = [f.stat().st_size for f in files_named(builds_dir, "artifact")]
+    for pid in process_tree(root_pid):
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("/memfd:artifact"):
+                    sizes.append(os.stat("/proc/%d/fd/%s" % (pid, fd)).st_size)
+            except OSError:
+                pass
+    return sizes
+
+
 def test_tampered_artifact_is_never_extracted(fake, agent_dir, tmp_path):
     agent = agent_dir(fake.url, allow_http="true", max_retry=1)
     genuine = tarball([("teletraan/PWNED", b"genuine\n"), ("big.bin", os.urandom(1024 * 1024))])
@@ -261,16 +298,16 @@ def test_tampered_artifact_is_never_extracted(fake, agent_dir, tmp_path):
         fake.decide = Walk(stages=DOWNLOAD_STAGE, build=b, deploy_id="DeployEvilAAAAAAAAAAAAA", first_deploy=False)
         p = agent.start("--once", "--no-jitter")
         assert art.paused.wait(30), "the agent never fetched the artifact"
-        # the agent holds the first bytes (its private download file has them)...
-        wait_for(lambda: any(f.stat().st_size >= art.first for f in files_named(agent.builds_dir, "artifact")),
+        # the agent holds the first bytes (its private copy has them: a memory file up to 16 MiB, a file beyond)...
+        wait_for(lambda: max(held_artifact_sizes(agent.builds_dir, p.pid), default=0) >= art.first,
                  what="the first bytes on the agent's side")
         # ...and extracts none of them before the whole artifact is checked (extracting while downloading
         # would make the first member appear at once)
         with pytest.raises(AssertionError):
             wait_for(lambda: files_named(tmp_path, "PWNED"), timeout=2, what="an extracted file")
-        # the download file is private, in a private directory of the agent's own
-        f = files_named(agent.builds_dir, "artifact")[0]
-        assert f.stat().st_mode & 0o777 == 0o600 and f.parent.stat().st_mode & 0o777 == 0o700
+        # the copy is private: a memory file has no path at all; a file on disk is 0600 in a private directory
+        for f in files_named(agent.builds_dir, "artifact"):
+            assert f.stat().st_mode & 0o777 == 0o600 and f.parent.stat().st_mode & 0o777 == 0o700
         art.release.set()
         assert p.wait(timeout=60) == 0
     finally:
