@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""bench/scale: one SQLite slipway-server and one slipway-fleetsim of N hosts in one group (issue "Scale").
+"""bench/scale: one SQLite slipway-server and slipway-fleetsim processes of N hosts in all, one group (issue "Scale").
 
 a) idle: the fleet registers and then pings every BENCH_SCALE_INTERVAL s (default 60); over the last
    BENCH_SCALE_IDLE_SECONDS of the idle phase: the server's CPU µs per ping (user + system from /proc), pings/s,
@@ -18,7 +18,8 @@ BENCH_SCALE_SEED=1: register the fleet by cloning one real registration's rows (
 BENCH_SCALE_HELD=K: K of the N hosts (prefixes `held1`, `held2`, …) run in simulators with long-poll (`--wait`
 BENCH_SCALE_WAIT, default 30, one connection each, BENCH_SCALE_HELD_PER_PROCESS (2000) per process), the other N-K
 (prefix `sim`) poll: the server cannot hold more connections than its descriptor limit (20,000 here);
-BENCH_SCALE_SEED_DEPLOY=1 (with SEED): the seeded hosts also carry a first deploy's SERVING_BUILD rows;
+BENCH_SCALE_SEED_DEPLOY=1 (with SEED): the seeded hosts also carry a first deploy's SERVING_BUILD rows (the
+simulators start with `--serving` on it);
 BENCH_SCALE_DEPLOYS (first,later): the deploy phases to run (empty: idle only)."""
 import json
 import os

@@ -3,7 +3,8 @@
 // agent rows of every kind seeded straight into the server's SQLite database. The page must show the stage's
 // counts (from …/agents/summary) and draw its grid from pages of …/agents?limit=&after= — never one request for
 // every host (the whole progress, or the agents list without a limit) — read more on scroll, and show the failing
-// hosts of the whole stage from the server (…/agents?failing=true pages), not only those loaded.
+// hosts of the whole stage from the server (…/agents?failing=true pages), not only those loaded. The deploy page
+// reads the deploy's hosts in pages too (GET /v1/deploys/{id}/agents?limit=&after=).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { startServer, waitFor, openSignedIn, screenshot } from './harness.mjs';
 
 const N = 12000;
 const SETTINGS = ['transition_period=3600', 'janitor_period=3600', 'promote_period=3600', 'host_unreachable_after=86400'];
-let srv, browser, page, pageErrors;
+let srv, browser, page, pageErrors, deployIds;
 const requests = [];
 
 // What host i is (the seeding and the expected counts share it): the board's class of each.
@@ -62,6 +63,7 @@ before(async () => {
   }
   await s.stop();
   seed(path.join(s.dir, 's.db'), env.id, ids[0], ids[1]);
+  deployIds = ids;
   srv = s = await startServer({ dir: s.dir, settings: SETTINGS });
   ({ browser, page, pageErrors } = await openSignedIn(srv));
   page.on('request', req => { const u = new URL(req.url()); if (u.pathname.startsWith('/v1/')) requests.push({ method: req.method(), u }); });
@@ -74,7 +76,7 @@ after(async () => {
 
 // Every host request of the page so far is a page: no whole progress, no agents list without a limit.
 function assertPaged() {
-  const hostReqs = requests.filter(r => /\/agents$|\/deploys\/current\/progress$/.test(r.u.pathname));
+  const hostReqs = requests.filter(r => /\/agents$|\/deploys\/current\/progress$/.test(r.u.pathname) || /^\/v1\/deploys\/[^/]+\/agents$/.test(r.u.pathname));
   assert.ok(hostReqs.length > 0, 'the page read hosts');
   for (const r of hostReqs) {
     const limit = Number(r.u.searchParams.get('limit'));
@@ -132,4 +134,18 @@ test('failing only reads the failing hosts of the whole stage from the server', 
   await page.uncheck('[data-role=failing-only]');
   await waitFor(async () => /11,000 of 12,000 hosts loaded/.test(await shown()), { what: 'every host again' });
   assertPaged();
+});
+
+test('the deploy page reads its hosts in pages and offers more', async () => {
+  const before = requests.length;
+  await page.goto(srv.base + '/deploys/' + deployIds[1]);
+  const count = page.locator('section[aria-label="Hosts on this deploy"] .panel-head .count');
+  await waitFor(async () => (await count.textContent()) === '2,000+', { what: 'the first 2,000 hosts', timeout: 20000 });
+  await page.locator('[data-role=hosts-partial]').waitFor();
+  await page.click('[data-action=more-hosts]');
+  await waitFor(async () => (await count.textContent()) === '4,000+', { what: '4,000 hosts', timeout: 20000 });
+  const reads = requests.slice(before).filter(r => /^\/v1\/deploys\/[^/]+\/agents$/.test(r.u.pathname));
+  assert.equal(reads.length, 4, 'four pages of 1,000 hosts');
+  assertPaged();
+  assert.deepEqual(pageErrors, []);
 });

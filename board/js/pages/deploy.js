@@ -15,6 +15,45 @@ const stageHref = s => `/env/${encodeURIComponent(s.envName)}/${encodeURICompone
 const word = s => String(s || '—').replaceAll('_', ' ');
 const buildRef = b => (b ? h('span', link('/builds/' + encodeURIComponent(b.name) + '?build=' + encodeURIComponent(b.id), b.name), ' ', h('code', { title: b.commit }, b.commitShort)) : h('span.muted', 'build deleted'));
 
+const HOST_PAGE = 1000, HOSTS_AT_ONCE = 2000;
+
+// The deploy's hosts a page at a time in host name order (never the whole list in one answer: a deploy to
+// 100,000 hosts is ~44 MB), until the list ends or HOSTS_AT_ONCE more are read: {agents, after} (after: where
+// the next hosts start, null when there are none).
+async function deployHosts(id, signal, after = null) {
+  const agents = [];
+  for (;;) {
+    const page = await api.get(`/v1/deploys/${api.enc(id)}/agents`, { limit: HOST_PAGE, after }, { signal });
+    agents.push(...page);
+    if (page.length < HOST_PAGE) return { agents, after: null };
+    after = page[page.length - 1].hostName;
+    if (agents.length >= HOSTS_AT_ONCE) return { agents, after };
+  }
+}
+
+// The hosts panel: the loaded hosts, failed first, and "More hosts" while the list goes on.
+function hostsPanel(d, stage, first, signal) {
+  const agents = first.agents.slice();
+  let after = first.after;
+  const count = h('span.count'), body = h('div');
+  const more = h('button.btn.btn-sm', { type: 'button', 'data-action': 'more-hosts', onclick: async () => {
+    more.disabled = true;
+    try {
+      const next = await deployHosts(d.id, signal, after);
+      agents.push(...next.agents);
+      after = next.after;
+      show();
+    } catch (e) { if (e.name !== 'AbortError') clear(body, errorBox(e)); } finally { more.disabled = false; }
+  } }, 'More hosts');
+  function show() {
+    count.textContent = fmtNum(agents.length) + (after ? '+' : '');
+    more.hidden = !after;
+    clear(body, hostsView(d, stage, agents), after ? h('p.muted.small.pad', { 'data-role': 'hosts-partial' }, `The first ${fmtNum(agents.length)} hosts by name, failed first among them. `, more) : null);
+  }
+  show();
+  return h('section.panel', { 'aria-label': 'Hosts on this deploy' }, h('div.panel-head', h('h2', 'Hosts ', count)), body);
+}
+
 // The stage's deploy before d (the one it followed), or null.
 async function previousDeploy(d, signal) {
   const res = await api.get('/v1/deploys', { envId: d.envId, before: d.startDate - 1, pageSize: 1 }, { signal }).catch(() => null);
@@ -115,9 +154,9 @@ export async function render(ctx) {
     clear(ctx.root, h('div.page', e.status === 404 ? emptyState('No such deploy', `There is no deploy ${id}.`, link('/deploys', 'All deploys')) : errorBox(e)));
     return;
   }
-  const [stage, b, links, agents, prev, history, from, ranWith] = await Promise.all([
+  const [stage, b, links, hosts, prev, history, from, ranWith] = await Promise.all([
     api.getEnvById(d.envId), api.getBuild(d.buildId).catch(() => null), outcomeLinks(d),
-    api.get(`/v1/deploys/${api.enc(id)}/agents`, null, { signal: ctx.signal }).catch(() => []),
+    deployHosts(id, ctx.signal).catch(() => ({ agents: [], after: null })),
     previousDeploy(d, ctx.signal),
     api.getEnvById(d.envId).then(s => (s ? api.get(api.stagePath(s.envName, s.stageName) + '/history', null, { signal: ctx.signal }).catch(() => null) : null)),
     d.fromDeployId ? getDeploy(d.fromDeployId) : null,
@@ -157,7 +196,5 @@ export async function render(ctx) {
       h('div.panel-head', h('h2', 'The config it ran with')),
       h('div.panel-body', ranWithView(ranWith))),
     stage && d.analysisStatus && d.analysisStatus !== 'NONE' ? analysisPanel(api.stagePath(stage.envName, stage.stageName), d) : null,
-    h('section.panel', { 'aria-label': 'Hosts on this deploy' },
-      h('div.panel-head', h('h2', 'Hosts ', h('span.count', fmtNum(agents.length)))),
-      hostsView(d, stage, agents))));
+    hostsPanel(d, stage, hosts, ctx.signal)));
 }
