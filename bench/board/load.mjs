@@ -8,13 +8,10 @@
 // the server, so the build is the board version. Markdown to stdout.
 // Knobs: BENCH_BOARD_HOSTS (10000), BENCH_BOARD_RUNS (5), BENCH_BOARD_VISITS (cold,warm,nocache),
 // BENCH_BASE_BUILD_DIR (none), SLIPWAY_BUILD_DIR.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser } from '../../tests/browser/harness.mjs';
+import { prepare, withBuild } from './seed.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const HOSTS = parseInt(process.env.BENCH_BOARD_HOSTS || '10000', 10);
 const RUNS = parseInt(process.env.BENCH_BOARD_RUNS || '5', 10);
 const VISITS = (process.env.BENCH_BOARD_VISITS || 'cold,warm,nocache').split(',');
@@ -23,30 +20,6 @@ const names = Object.keys(builds).sort(); // after, before: alternated below
 const SETTINGS = ['transition_period=3600', 'janitor_period=3600', 'promote_period=3600'];
 const log = (...a) => console.error('board bench:', ...a);
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function withBuild(name, fn) {
-  const saved = process.env.SLIPWAY_BUILD_DIR;
-  process.env.SLIPWAY_BUILD_DIR = builds[name];
-  try { return await fn(); } finally { process.env.SLIPWAY_BUILD_DIR = saved; }
-}
-
-// One stage with a group capacity and a current deploy; then, with the server stopped, HOSTS agents serving
-// it are seeded straight into SQLite (bench/ping's seeding). Returns the database's directory.
-async function prepare() {
-  const srv = await startServer({ settings: SETTINGS });
-  await srv.api.post('/v1/envs', { envName: 'fleet', stageName: 'prod' });
-  await srv.api.put('/v1/envs/fleet/prod/capacity', ['bench'], { capacityType: 'GROUP' });
-  const env = await srv.api.get('/v1/envs/fleet/prod');
-  const b = await srv.api.post('/v1/builds', { name: 'fleet', repo: 'acme/fleet', branch: 'main', commit: 'abcdef0123456', artifactUrl: 'https://x.example/a.tgz' });
-  const dep = await srv.api.post('/v1/envs/fleet/prod/deploys', undefined, { buildId: b.id });
-  await srv.stop();
-  log(`seeding ${HOSTS} hosts`);
-  const py = `import sys, time; sys.path.insert(0, ${JSON.stringify(path.join(here, '../ping'))}); import bench; ` +
-    `bench.seed(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(time.time() * 1000))`;
-  const r = spawnSync('/usr/bin/python3', ['-c', py, path.join(srv.dir, 's.db'), String(HOSTS), env.id, dep.id], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('seeding failed');
-  return srv.dir;
-}
 
 // Loads the stage page once in page; waits for the summary and the first grid drawn.
 async function loadOnce(base, page) {
@@ -92,19 +65,19 @@ async function visits(base, token, run) {
 }
 
 async function main() {
-  const dir = await prepare();
+  const dir = await prepare(HOSTS, SETTINGS, log);
   const rows = {}; // rows[build][visit] = [results]
   const servers = {};
   try {
     for (const n of names) {
       rows[n] = Object.fromEntries(VISITS.map(v => [v, []]));
-      servers[n] = await withBuild(n, () => startServer({ dir, settings: SETTINGS }));
+      servers[n] = await withBuild(builds, n, () => startServer({ dir, settings: SETTINGS }));
       await servers[n].stop(); // started once to check it runs on this database; started again per run
     }
     // run 0 warms the database's pages and is not counted; the builds take turns, first one then the other.
     for (let i = 0; i <= RUNS; i++) {
       for (const n of i % 2 ? names.slice().reverse() : names) {
-        const srv = await withBuild(n, () => startServer({ dir, settings: SETTINGS }));
+        const srv = await withBuild(builds, n, () => startServer({ dir, settings: SETTINGS }));
         let r;
         try { r = await visits(srv.base, srv.token, i); } finally { await srv.stop(); }
         if (i === 0) { log(`warm-up ${n}: first paint ${r[VISITS[0]].paint.toFixed(0)} ms`); continue; }

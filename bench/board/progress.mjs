@@ -7,10 +7,9 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startServer } from '../../tests/browser/harness.mjs';
+import { prepare, withBuild } from './seed.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const HOSTS = parseInt(process.env.BENCH_BOARD_HOSTS || '10000', 10);
 const ROUNDS = parseInt(process.env.BENCH_PROGRESS_ROUNDS || '6', 10);
 const REQS = parseInt(process.env.BENCH_PROGRESS_REQS || '5', 10);
@@ -18,26 +17,6 @@ const builds = { before: process.env.BENCH_BASE_BUILD_DIR, after: process.env.SL
 const log = (...a) => console.error('progress bench:', ...a);
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function withBuild(name, fn) {
-  const saved = process.env.SLIPWAY_BUILD_DIR;
-  process.env.SLIPWAY_BUILD_DIR = builds[name];
-  try { return await fn(); } finally { process.env.SLIPWAY_BUILD_DIR = saved; }
-}
-
-async function prepare() {
-  const srv = await startServer();
-  await srv.api.post('/v1/envs', { envName: 'fleet', stageName: 'prod' });
-  await srv.api.put('/v1/envs/fleet/prod/capacity', ['bench'], { capacityType: 'GROUP' });
-  const env = await srv.api.get('/v1/envs/fleet/prod');
-  const b = await srv.api.post('/v1/builds', { name: 'fleet', repo: 'acme/fleet', branch: 'main', commit: 'abcdef0123456', artifactUrl: 'https://x.example/a.tgz' });
-  const dep = await srv.api.post('/v1/envs/fleet/prod/deploys', undefined, { buildId: b.id });
-  await srv.stop();
-  const py = `import sys, time; sys.path.insert(0, ${JSON.stringify(path.join(here, '../ping'))}); import bench; ` +
-    `bench.seed(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(time.time() * 1000))`;
-  const r = spawnSync('/usr/bin/python3', ['-c', py, path.join(srv.dir, 's.db'), String(HOSTS), env.id, dep.id], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('seeding failed');
-  return srv.dir;
-}
 
 // One curl request: [seconds, body sha256, bytes].
 function request(srv, out) {
@@ -50,13 +29,13 @@ function request(srv, out) {
 
 async function main() {
   if (!builds.before || !builds.after) throw new Error('set BENCH_BASE_BUILD_DIR and SLIPWAY_BUILD_DIR');
-  const dir = await withBuild('after', prepare);
+  const dir = await withBuild(builds, 'after', () => prepare(HOSTS));
   const ms = { before: [], after: [] }, sums = { before: new Set(), after: new Set() };
   let bytes = 0;
   try {
     for (let i = 0; i < ROUNDS; i++) {
       for (const name of i % 2 ? ['after', 'before'] : ['before', 'after']) {
-        const srv = await withBuild(name, () => startServer({ dir }));
+        const srv = await withBuild(builds, name, () => startServer({ dir }));
         try {
           request(srv, path.join(dir, 'body')); /* warm-up, not counted */
           for (let j = 0; j < REQS; j++) {
