@@ -110,21 +110,35 @@ int fs_write_atomic_path(const char *path, const void *data, size_t len, mode_t 
 	return fs_write_replace_path(path, data, len, mode, true);
 }
 
-int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t mode, bool durable)
+/* Open path's directory; *ret_name points into base (base_size bytes) at path's last component. The fd or a
+ * negative errno. */
+static int open_parent(const char *path, char *base, size_t base_size, const char **ret_name)
 {
-	char dir[4096], base[4096];
+	char dir[4096];
 	int dfd, r;
 
 	r = str_copy(dir, sizeof(dir), path);
 	if (r < 0)
 		return r;
-	r = str_copy(base, sizeof(base), path);
+	r = str_copy(base, base_size, path);
 	if (r < 0)
 		return r;
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	r = fs_write_replace(dfd, basename(base), data, len, mode, durable);
+	*ret_name = basename(base);
+	return dfd;
+}
+
+int fs_write_replace_path(const char *path, const void *data, size_t len, mode_t mode, bool durable)
+{
+	char base[4096];
+	const char *name;
+	int dfd = open_parent(path, base, sizeof(base), &name), r;
+
+	if (dfd < 0)
+		return dfd;
+	r = fs_write_replace(dfd, name, data, len, mode, durable);
 	close(dfd);
 	return r;
 }
@@ -185,23 +199,17 @@ int fs_write_swap(int dir_fd, const char *name, const char *spare, const void *d
 
 int fs_write_swap_path(const char *path, const void *data, size_t len, mode_t mode, bool durable)
 {
-	char dir[4096], base[4096], spare[4096];
+	char base[4096], spare[4096];
 	const char *name;
-	int dfd, r;
+	int dfd = open_parent(path, base, sizeof(base), &name), r;
 
-	r = str_copy(dir, sizeof(dir), path);
-	if (r < 0)
-		return r;
-	r = str_copy(base, sizeof(base), path);
-	if (r < 0)
-		return r;
-	name = basename(base);
-	r = str_printf(spare, sizeof(spare), ".%s.spare", name);
-	if (r < 0)
-		return r;
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return -errno;
+		return dfd;
+	r = str_printf(spare, sizeof(spare), ".%s.spare", name);
+	if (r < 0) {
+		close(dfd);
+		return r;
+	}
 	r = fs_write_swap(dfd, name, spare, data, len, mode, durable);
 	close(dfd);
 	return r;
