@@ -93,6 +93,32 @@ static void run_end(struct ping_state *ps, struct waiter *w)
 		return;
 	w->running = false;
 	ps->n_running--;
+	ps->wake_runs_done++;
+}
+
+/* Caller holds wlock: the rate of re-runs, sampled over at least a second (ping_wake_backlog()). */
+static void rate_sample(struct ping_state *ps, int64_t now)
+{
+	int64_t dt = now - ps->rate_mono_ms;
+
+	if (dt < 1000)
+		return;
+	__atomic_store_n(&ps->wake_rate, (int64_t)(ps->wake_runs_done - ps->rate_runs_done) * 1000 / dt,
+			 __ATOMIC_RELAXED);
+	ps->rate_runs_done = ps->wake_runs_done;
+	ps->rate_mono_ms = now;
+}
+
+int ping_wake_backlog(struct ping_state *ps)
+{
+	int64_t pending = (int64_t)__atomic_load_n(&ps->srv->metrics.ping_wakes_pending, __ATOMIC_RELAXED);
+	int64_t rate = __atomic_load_n(&ps->wake_rate, __ATOMIC_RELAXED), most = ps->srv->cfg.overload_retry_after;
+	int64_t s;
+
+	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch)
+		return -1;
+	s = rate > 0 ? (pending + rate - 1) / rate : most;
+	return (int)(s < 1 ? 1 : s > most ? most : s);
 }
 
 static void wake_gauges(struct ping_state *ps)
@@ -361,6 +387,7 @@ void ping_expire_waiters(struct ping_state *ps)
 		} else if (w->running && now - w->run_mono_ms >= RUN_STALE_MS)
 			run_end(ps, w);
 	dispatch_locked(ps, &l);
+	rate_sample(ps, now);
 	pthread_mutex_unlock(&ps->wlock);
 	resume_all(&l);
 }

@@ -97,6 +97,10 @@ struct ping_state {
 	 * under wlock) */
 	struct waiter *p_head, *p_tail;
 	size_t n_pending, n_running;
+	/* the rate woken pings re-ran at over the last second or so (atomic; ping_wake_backlog()) */
+	uint64_t wake_runs_done, rate_runs_done;
+	int64_t rate_mono_ms;
+	int64_t wake_rate;
 	pthread_mutex_t full_lock;
 	struct full_stage full[PING_FULL_SLOTS];
 	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */

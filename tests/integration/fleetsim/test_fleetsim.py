@@ -292,9 +292,10 @@ def metrics(s):
 
 def test_a_wake_of_many_held_pings_runs_in_batches(tmp_path):
     """A later deploy at 100 % wakes every held ping of the stage at once; the server re-runs at most wake_batch of
-    them at a time and the others in their turn, oldest wake first: every held host gets its goal and walks the
-    deploy to SERVING_BUILD, no ping fails (none queues past the simulator's 10 s timeout), and the most woken
-    pings ever re-running at once is exactly the batch (it is reached: the queue was longer)."""
+    them at a time and the others in their turn, oldest wake first, and while more than a batch wait, other pings
+    are answered 503 with Retry-After instead of queueing behind them: every held host gets its goal and walks the
+    deploy to SERVING_BUILD, no ping fails otherwise (none times out), and the most woken pings ever re-running at
+    once is exactly the batch (it is reached: the queue was longer)."""
     if not os.access(SERVER_BIN, os.X_OK) or not os.access(FLEETSIM_BIN, os.X_OK):
         pytest.skip("not built")
     n, batch = (60 if sanitizer_build() else 300), 8
@@ -331,7 +332,7 @@ def test_a_wake_of_many_held_pings_runs_in_batches(tmp_path):
         sim.terminate()
         out, _ = sim.communicate(timeout=30)
         summary = json.loads(out)
-        assert summary["errors"] == 0, summary
+        assert summary["errors"] == summary["overloaded"], summary  # a 503 with Retry-After, waited as asked
         assert summary["stages"] == {"SERVING_BUILD": n}, summary
     finally:
         if sim and sim.poll() is None:
