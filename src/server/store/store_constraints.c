@@ -256,18 +256,27 @@ static bool tags_differ(const struct stored_tag *have, size_t n_have, const char
 	return false;
 }
 
-int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
-		       size_t n_tags, int64_t now)
+int store_tx_tags_differ(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, bool *ret_differ)
 {
 	struct db_vec v = { .size = sizeof(struct stored_tag) };
-	bool differ;
 	int r;
 
 	r = db_collect(c, sql_tags_get, &v, stored_tag_read, NULL, "s", host_id);
-	differ = r >= 0 && tags_differ(v.v, v.n, host_name, tags, n_tags);
+	*ret_differ = r >= 0 && tags_differ(v.v, v.n, host_name, tags, n_tags);
 	free(v.v);
+	return r < 0 ? r : 0;
+}
+
+int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+		       size_t n_tags, int64_t now)
+{
+	bool differ;
+	int r;
+
+	r = store_tx_tags_differ(c, host_id, host_name, tags, n_tags, &differ);
 	if (r < 0 || !differ)
-		return r < 0 ? r : 0;
+		return r;
 	r = db_begin(c, 0);
 	if (r < 0)
 		return r;

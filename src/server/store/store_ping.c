@@ -619,6 +619,13 @@ int store_ping_tags_sync(struct store_ping *p, const char *host_id, const char *
 	return store_tx_tags_sync(c, host_id, host_name, tags, n_tags, now);
 }
 
+int store_ping_tags_differ(struct store_ping *p, const char *host_id, const char *host_name,
+			   const struct host_tag *tags, size_t n_tags, bool *ret_differ)
+{
+	CONN_OR_FAIL(c, p);
+	return store_tx_tags_differ(c, host_id, host_name, tags, n_tags, ret_differ);
+}
+
 /* ---- admission ---- */
 
 static const char sql_adm_env[] = "SELECT deployId, maxParallel, maxParallelPct FROM envs WHERE id = ?";

@@ -63,6 +63,9 @@ struct host_tag {
  * (in one transaction). Returns 1 when it wrote, 0 when nothing differed. */
 int store_ping_tags_sync(struct store_ping *p, const char *host_id, const char *host_name, const struct host_tag *tags,
 			 size_t n_tags, int64_t now);
+/* Whether store_ping_tags_sync would write: a read only, so a caller can skip the write lock when nothing differs. */
+int store_ping_tags_differ(struct store_ping *p, const char *host_id, const char *host_name,
+			   const struct host_tag *tags, size_t n_tags, bool *ret_differ);
 
 /* ---- group membership (§5.1 step 3) ---- */
 /* Make the host's Host rows equal groups (NULL placeholder when n_groups = 0 is the caller's business). Writes

@@ -123,6 +123,9 @@ struct host_tag;
 /* store_ping_tags_sync() on a connection (store_constraints.c). */
 int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
 		       size_t n_tags, int64_t now);
+/* Whether the host's stored tags (or the host name stored with them) differ from tags: a read, no write. */
+int store_tx_tags_differ(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, bool *ret_differ);
 /* Inside store_deploy_create's transaction (store_deploy_record.c): the stage's config snapshot of the new deploy,
  * and the agent rows on the deploy it replaces (replaced_id, may be NULL) as that deploy's host results. */
 int store_tx_deploy_record(struct db_conn *c, const char *env_id, const char *deploy_id, const char *replaced_id,
