@@ -277,13 +277,8 @@ int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_
 	r = store_tx_tags_differ(c, host_id, host_name, tags, n_tags, &differ);
 	if (r < 0 || !differ)
 		return r;
-	r = db_begin(c, 0);
-	if (r < 0)
-		return r;
 	r = db_exec(c, sql_tags_clear, "s", host_id);
 	for (size_t i = 0; i < n_tags && r >= 0; i++)
 		r = db_exec(c, sql_tags_insert, "ssssi", host_id, tags[i].name, tags[i].value, host_name, now);
-	if (r >= 0)
-		r = store_tx_host_written(c, host_id);
-	return db_end(c, r < 0 ? r : 1);
+	return r < 0 ? r : 1;
 }
