@@ -57,7 +57,8 @@ static const char sql_host_update[] =
 static const struct dsql sql_host_active = DSQL_JE(SQL_HOST_ACTIVE);
 /* the lists of progress, each cut to ?2 entries (the whole list: INT64_MAX) */
 #define PROGRESS_MISSING_FROM                                                                                          \
-	" FROM capacity WHERE envId = ?1 AND type = 'HOST' AND name NOT IN (SELECT hostName FROM heartbeats)"
+	" FROM capacity WHERE envId = ?1 AND type = 'HOST' AND NOT EXISTS (SELECT 1 FROM heartbeats hb WHERE "          \
+	"hb.hostName = capacity.name)"
 #define PROGRESS_PROVISIONING_FROM                                                                                     \
 	" FROM hosts h JOIN heartbeats hb ON hb.hostId = h.hostId WHERE " HOST_IN_ENV                                 \
 	" AND h.hostId NOT IN (SELECT hostId FROM agents WHERE envId = ?1)"
@@ -185,7 +186,7 @@ int store_tx_progress_counts(struct db_conn *c, const char *env_id, int64_t *ret
 {
 	int r = db_int(c, sql_progress_missing_count, ret_missing, "s", env_id);
 
-	if (r >= 0)
+	if (r >= 0 && ret_provisioning)
 		r = db_int(c, sql_progress_provisioning_count, ret_provisioning, "s", env_id);
 	return r < 0 ? r : 0;
 }

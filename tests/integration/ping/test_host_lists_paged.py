@@ -51,20 +51,23 @@ def test_summary_counts_every_row_once(server):
     # the failed hosts and the one left behind are there as such, not as serving hosts of the deploy
     assert sum(c["n"] for c in s["counts"] if c["onDeploy"] and c["deployStage"] == "SERVING_BUILD") == 5
     assert sum(c["n"] for c in s["counts"] if c["status"] == "SCRIPT_FAILED") == 3
-    assert s["missingHosts"] == 0 and s["provisioningHosts"] == 0
+    # provisioningHosts walks the capacity's hosts: only when asked
+    assert s["missingHosts"] == 0 and s["provisioningHosts"] is None
+    assert server.ok("GET", "/v1/envs/web/prod/agents/summary?provisioning=true")["provisioningHosts"] == 0
+    assert server.req("GET", "/v1/envs/web/prod/agents/summary?provisioning=maybe").json()["field"] == "provisioning"
 
     # a HOST capacity name that never pinged is missing; a live host of a group the stage takes on later is
     # provisioning until its next ping
     server.set_hosts("web", "prod", ["never-seen"])
     Host(server, "z02", groups=["late"]).ping()
     server.set_groups("web", "prod", ["web-prod", "late"])
-    s = server.ok("GET", "/v1/envs/web/prod/agents/summary")
+    s = server.ok("GET", "/v1/envs/web/prod/agents/summary?provisioning=true")
     prog = server.progress("web", "prod")
     assert (s["missingHosts"], s["provisioningHosts"]) == (1, 1) and s["total"] == 9
     assert prog["missingHosts"] == ["never-seen"] and [h["hostId"] for h in prog["provisioningHosts"]] == ["z02"]
     empty = server.make_env("api", "prod")
     e = server.ok("GET", "/v1/envs/api/prod/agents/summary")
-    assert e == {"deployId": None, "total": 0, "counts": [], "missingHosts": 0, "provisioningHosts": 0}, empty
+    assert e == {"deployId": None, "total": 0, "counts": [], "missingHosts": 0, "provisioningHosts": None}, empty
     assert server.req("GET", "/v1/envs/web/nope/agents/summary").status_code == 404
 
 
@@ -110,7 +113,13 @@ def test_progress_pages(server):
     assert [len(p["agents"]) for p in got_pages] == [4, 4, 1] and got == whole["agents"]
     assert [p["next"] for p in got_pages] == [got[3]["hostName"], got[7]["hostName"], None]
     for p in got_pages:
-        assert (p["missingHosts"], p["provisioningHosts"], p["removedHosts"]) == ([], [], [])
+        assert (p["missingHosts"], p["provisioningHosts"], p["removedHosts"]) == ([], None, [])
+    # a page's provisioningHosts (a walk of the capacity's hosts) only when asked; the whole progress always has it
+    q = "/v1/envs/web/prod/deploys/current/progress?limit=4&provisioning=true"
+    assert server.ok("PUT", q)["provisioningHosts"] == []
+    for bad in ("provisioning=false", "limit=2&provisioning=maybe"):
+        r = server.req("PUT", "/v1/envs/web/prod/deploys/current/progress?" + bad)
+        assert r.status_code == 400 and r.json()["field"] == "provisioning", (bad, r.text)
     # the lists are cut to the page size too
     server.set_hosts("web", "prod", ["never-a", "never-b", "never-c"])
     p = server.ok("PUT", "/v1/envs/web/prod/deploys/current/progress?limit=2")
