@@ -296,25 +296,29 @@ static bool tags_differ(const struct stored_tag *have, size_t n_have, const char
 	return false;
 }
 
-int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
-		       size_t n_tags, int64_t now)
+int store_tx_tags_differ(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, bool *ret_differ)
 {
 	struct db_vec v = { .size = sizeof(struct stored_tag) };
-	bool differ;
 	int r;
 
 	r = db_collect(c, sql_tags_get, &v, stored_tag_read, NULL, "s", host_id);
-	differ = r >= 0 && tags_differ(v.v, v.n, host_name, tags, n_tags);
+	*ret_differ = r >= 0 && tags_differ(v.v, v.n, host_name, tags, n_tags);
 	free(v.v);
+	return r < 0 ? r : 0;
+}
+
+int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+		       size_t n_tags, int64_t now)
+{
+	bool differ;
+	int r;
+
+	r = store_tx_tags_differ(c, host_id, host_name, tags, n_tags, &differ);
 	if (r < 0 || !differ)
-		return r < 0 ? r : 0;
-	r = db_begin(c, 0);
-	if (r < 0)
 		return r;
 	r = db_exec(c, sql_tags_clear, "s", host_id);
 	for (size_t i = 0; i < n_tags && r >= 0; i++)
 		r = db_exec(c, sql_tags_insert, "ssssi", host_id, tags[i].name, tags[i].value, host_name, now);
-	if (r >= 0)
-		r = store_tx_host_written(c, host_id);
-	return db_end(c, r < 0 ? r : 1);
+	return r < 0 ? r : 1;
 }

@@ -128,9 +128,13 @@ void store_constraint_read_release(struct constraint_read *cr);
 int store_tx_constraint_read(struct db_conn *c, const char *env_id, const char *host_id, const char *deploy_id,
 			     struct constraint_read *ret);
 struct host_tag;
-/* store_ping_tags_sync() on a connection (store_constraints.c). */
+/* Inside the caller's write transaction (store_ping_host_write()): make the host's stored tags equal tags, re-reading
+ * them first; 1 when it wrote, 0 when nothing differed (store_constraints.c). */
 int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
 		       size_t n_tags, int64_t now);
+/* Whether the host's stored tags (or the host name stored with them) differ from tags: a read, no write. */
+int store_tx_tags_differ(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, bool *ret_differ);
 /* Inside store_deploy_create's transaction (store_deploy_record.c): the stage's config snapshot of the new deploy,
  * and the agent rows on the deploy it replaces (replaced_id, may be NULL) as that deploy's host results. */
 int store_tx_deploy_record(struct db_conn *c, const char *env_id, const char *deploy_id, const char *replaced_id,
