@@ -291,7 +291,10 @@ int store_agent_total(struct store *s, const char *env_id, int64_t *ret);
 int store_agent_host_count(struct store *s, int64_t *ret);
 
 /* Hosts (§3.5, §4.7). Host objects carry lastSeen / agentVersion from the heartbeat record. */
-int store_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret);
+/* The host records of the stage's capacity (one per host and group), by name; host_name: only that host's; else
+ * all, or with pg->limit the rows of at most that many host names after pg->after. */
+int store_host_list_env(struct store *s, const char *env_id, const char *host_name, const struct store_page *pg,
+			json_t **ret);
 int store_host_list(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 /* Host search by name: names after q->after (NULL: from the start) that start with (prefix) or contain q->text,
  * in name order, at most q->limit; rows {hostName, lastSeen (null: never pinged), stages (agent rows)}. */
@@ -351,6 +354,11 @@ int store_constraint_delete(struct store *s, const char *env_id, const json_t *h
 /* The tags of the hosts that have an agent row on the stage, as [{hostId, hostName, tagName, tagValue}] ordered
  * by tagName, tagValue, hostName; tag_name NULL = every tag. */
 int store_host_tags_list(struct store *s, const char *env_id, const char *tag_name, json_t **ret);
+/* A page of them: the tags (only tag_name's, when not NULL) of the stage's first pg->limit hosts after pg->after
+ * (agent rows in name order), ordered by host name and tag name; *ret_next (malloc'd) the page's last host name when
+ * the page holds pg->limit hosts, else NULL. */
+int store_host_tags_page(struct store *s, const char *env_id, const char *tag_name, const struct store_page *pg,
+			 json_t **ret, char **ret_next);
 /* Forget tag_name on the stage's hosts (their pings bring it back when the ping path re-checks their tags); the
  * count deleted. */
 int store_host_tags_delete(struct store *s, const char *env_id, const char *tag_name);

@@ -125,3 +125,52 @@ def test_progress_pages(server):
     p = server.ok("PUT", "/v1/envs/web/prod/deploys/current/progress?limit=2")
     assert p["missingHosts"] == ["never-a", "never-b"]
     assert server.progress("web", "prod")["missingHosts"] == ["never-a", "never-b", "never-c"]
+
+
+def test_hosts_and_host_tags_pages(server):
+    # GET …/hosts and …/host_tags a page of hosts at a time; without limit the whole lists, as before
+    server.make_env("web", "prod", maxParallelPct=100)
+    server.set_groups("web", "prod", ["web-prod", "web-extra"])
+    hosts = [Host(server, "t%02d" % i, groups=["web-prod"] + (["web-extra"] if i % 3 == 0 else []),
+                  zone="zone-%d" % (i % 2), tags={"rack": "r%d" % (i % 3)}) for i in (4, 1, 8, 0, 6, 2, 7, 3, 5)]
+    d = server.deploy("web", "prod", server.publish()["id"])
+    for h in hosts:
+        h.ping()
+
+    whole = server.ok("GET", "/v1/envs/web/prod/hosts")
+    assert len(whole) == 9 + 3  # t00, t03 and t06 are in both groups: a row each
+    got, after, names = [], None, []
+    while True:
+        page = server.ok("GET", "/v1/envs/web/prod/hosts?limit=4" + ("&after=" + after if after else ""))
+        page_names = sorted({h["hostName"] for h in page})
+        names.append(page_names)
+        got += page
+        if len(page_names) < 4:
+            break
+        after = page_names[-1]
+    # every row of a host is on the page of its name: the pages are the whole list, in its order
+    assert names == [["t00", "t01", "t02", "t03"], ["t04", "t05", "t06", "t07"], ["t08"]]
+    assert [(h["hostName"], h["groupName"]) for h in got] == [(h["hostName"], h["groupName"]) for h in whole]
+
+    tags = server.ok("GET", "/v1/envs/web/prod/host_tags")
+    key = lambda t: (t["hostName"], t["tagName"])  # noqa: E731
+    got, after, nexts = [], None, []
+    while True:
+        ans = server.ok("GET", "/v1/envs/web/prod/host_tags?limit=4" + ("&after=" + after if after else ""))
+        got += ans["tags"]
+        nexts.append(ans["next"])
+        if ans["next"] is None:
+            break
+        after = ans["next"]
+    assert nexts == ["t03", "t07", None]
+    assert [key(t) for t in got] == sorted(key(t) for t in tags) and len(got) == 18
+    assert sorted(got, key=key) == sorted(tags, key=key)
+    zone = server.ok("GET", "/v1/envs/web/prod/host_tags/availabilityZone?limit=4&after=t03")
+    assert zone["next"] == "t07"
+    assert {v: [t["hostName"] for t in ts] for v, ts in zone["tags"].items()} == \
+        {"zone-0": ["t04", "t06"], "zone-1": ["t05", "t07"]}
+    for path in ("/v1/envs/web/prod/hosts?", "/v1/envs/web/prod/host_tags?", "/v1/envs/web/prod/host_tags/rack?"):
+        for bad, field in (("limit=0", "limit"), ("after=t01", "after")):
+            r = server.req("GET", path + bad)
+            assert r.status_code == 400 and r.json()["field"] == field, (path, bad, r.text)
+    assert d
