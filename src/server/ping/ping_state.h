@@ -169,9 +169,17 @@ struct hb_entry *ping_hb_get_or_add(struct ping_state *ps, const char *host_id, 
  * valid while the caller holds wlock (the waiter code); nothing else keeps one. */
 struct hb_entry *ping_hb_lookup(struct ping_state *ps, const char *host_id);
 
-/* §5.1 step 2: record the heartbeat; synchronous insert/update only when the record is new or an attribute
- * changed, else lastSeen in memory. *ret_seq = this ping's per-host sequence number. */
+/* §5.1 step 2: record the heartbeat; lastSeen in memory, except on the verifying path (a host new to this process,
+ * an attribute changed, or PING_HB_VERIFY_MS since the last check), which reads the host's heartbeat record, tags
+ * and group membership (step 3, unless cached) outside the ping write lock and writes what differs in one
+ * transaction. *ret_seq = this ping's per-host sequence number. Returns 1 when the membership was checked now, 0
+ * otherwise, or a negative errno. */
 int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, int64_t now, uint64_t *ret_seq);
+/* The key of the host's membership as pr reports it (for the cache below), with the groups to sync: pr's, or the
+ * one placeholder group "NULL" when it reports none. */
+uint64_t ping_membership_key(const struct ping_request *pr, char *const **ret_groups, size_t *ret_n_groups);
+/* store_ping_host_write() under the ping write lock, counted as a ping write when it wrote. */
+int ping_host_rows_write(struct ping_state *ps, const struct host_rows *h);
 /* Only refresh lastSeen in memory (a held ping at answer time). */
 void ping_heartbeat_touch(struct ping_state *ps, const char *host_id, int64_t now);
 /* true iff host_id's newest ping is seq. */
@@ -288,10 +296,11 @@ void ping_waiters_stop(struct ping_state *ps);
 
 /* ---- one run of §5.1 steps 3-8 (run.c) and the answer (answer.c) ---- */
 
-/* *ret_relevant (may be NULL): the relevant env ids (owned by the caller). *ret_idle (may be NULL): the answer is
- * NOOP with no candidate and nothing written or deleted (§5.10). */
-int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, struct ping_response *resp,
-	     char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle);
+/* verbose: the membership was checked by this ping (its stage conflicts are logged). *ret_relevant (may be NULL): the
+ * relevant env ids (owned by the caller). *ret_idle (may be NULL): the answer is NOOP with no candidate and nothing
+ * written or deleted (§5.10). */
+int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, bool verbose,
+	     struct ping_response *resp, char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle);
 /* §5.8: the answer for the chosen install candidate, or the DELETE for an uninstall candidate. */
 int ping_answer_install(struct ping_state *ps, const struct engine_candidate *c, struct ping_response *resp);
 int ping_answer_delete(struct ping_state *ps, const struct engine_candidate *c, struct ping_response *resp);
