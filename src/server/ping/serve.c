@@ -44,6 +44,9 @@ static int hold(struct ping_state *ps, struct req *r, struct ping_request *pr, i
 	w->seq = seq;
 	w->deadline_mono_ms = mono_ms() + wait_s * 1000;
 	r->handler_data = w;
+	/* before it is held (a resumed request may complete on another thread at once): a held ping keeps its
+	 * parsed request, not its body */
+	req_drop_body(r);
 	k = ping_waiter_hold(ps, w);
 	if (k < 0) {
 		/* max_held_pings reached (answer NOOP now) or shutting down */
