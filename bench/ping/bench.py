@@ -26,6 +26,14 @@ SECONDS = int(os.environ.get("BENCH_PING_SECONDS", "10"))
 CONNS = int(os.environ.get("BENCH_PING_CONNECTIONS", "64"))
 THREADS = int(os.environ.get("BENCH_PING_THREADS", "2"))
 HTTP_THREADS = os.environ.get("BENCH_PING_HTTP_THREADS", "4")
+# the first pass right after the server starts: every ping of it is a host's first (the verifying path: a known
+# host's rows read, an unseeded one's written); short enough not to wrap around the hosts
+COLD_SECONDS = int(os.environ.get("BENCH_PING_COLD_SECONDS", "3"))
+# 0: the hosts are not seeded, so the first pass registers them (heartbeat record, membership, agent row)
+SEED = os.environ.get("BENCH_PING_SEED", "1") != "0"
+# before/after in one run: "label=path/to/slipway-server[;name=value...],label=..." (each N runs every binary in
+# turn, each with its own extra settings)
+SERVERS = [tuple(x.split("=", 1)) for x in os.environ.get("BENCH_PING_SERVERS", "=" + SERVER).split(",")]
 
 
 def log(*a):
@@ -87,6 +95,11 @@ class Srv:
     def cpu_s(self):
         f = open("/proc/%d/stat" % self.proc.pid).read().rsplit(")", 1)[1].split()
         return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+    def io(self):
+        """(write syscalls, bytes written) of the process so far: database and socket writes alike."""
+        f = dict(line.split(": ") for line in open("/proc/%d/io" % self.proc.pid).read().splitlines())
+        return int(f["syscw"]), int(f["wchar"])
 
     def rss_kb(self):
         st = open("/proc/%d/status" % self.proc.pid).read()
@@ -193,9 +206,11 @@ http {
             ngx.wait()
 
 
-def run_one(n):
+def run_one(n, spec):
+    binary, *extra = spec.split(";")
     with tempfile.TemporaryDirectory(prefix="slipway-bench-ping-") as d:
-        s = Srv(d)
+        s = Srv(d, extra=extra)
+        s.server = binary
         try:
             return measure(s, d, n)
         finally:
@@ -218,11 +233,23 @@ def make_stage(s):
 
 def measure(s, d, n):
     env, dep = make_stage(s)
-    log("ping bench: seeding %d hosts" % n)
-    seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
+    if SEED:
+        log("ping bench: seeding %d hosts" % n)
+        seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
     s.start()
     args = [n, env["id"], dep["id"], s.token, THREADS]
     script = os.path.join(HERE, "idle.lua")
+    idle0 = s.metric("slipway_ping_idle_repeats_total")
+    cpu0 = s.cpu_s()
+    io0 = s.io()
+    c = wrk(s.url, script, COLD_SECONDS, args)
+    c["cpu_us"] = (s.cpu_s() - cpu0) * 1e6 / max(1, c["requests"])
+    io1 = s.io()
+    c["syscw"] = (io1[0] - io0[0]) / max(1, c["requests"])
+    c["wkb"] = (io1[1] - io0[1]) / 1024 / max(1, c["requests"])
+    c["full"] = c["requests"] - (s.metric("slipway_ping_idle_repeats_total") - idle0)
+    log("ping bench: first pass %ds: %.0f pings/s, %.0f µs of CPU and %.1f write calls (%.1f KB) each, %d of %d ran "
+        "in full" % (COLD_SECONDS, c["rps"], c["cpu_us"], c["syscw"], c["wkb"], c["full"], c["requests"]))
     warm = max(5, math.ceil(n / 2500))
     log("ping bench: warm-up %ds over %d hosts" % (warm, n))
     w = wrk(s.url, script, warm, args)
@@ -243,32 +270,40 @@ def measure(s, d, n):
     s.stop()
     log("ping bench: static nginx answer, %ds" % SECONDS)
     g = nginx_static(d, SECONDS, args)
-    return n, p, h, g, writes, noops, rss, hwm
+    return n, c, p, h, g, writes, noops, rss, hwm
 
 
 def main():
     rows = []
     for n in HOSTS:
-        rows.append(run_one(n))
-    print("| hosts | idle pings/s | p50 ms | p99 ms | server CPU µs/ping | /healthz req/s | p50 ms | p99 ms | "
-          "CPU µs/req | ping/healthz | static nginx req/s | p99 ms | CPU µs/req | ping/nginx | server RSS MB (peak) | "
-          "writes during run | NOOP answers | idle repeats | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for n, p, h, g, writes, noops, rss, hwm in rows:
-        print("| %d | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.0f | %.2f | %.1f (%.1f) "
-              "| %d | %d/%d | %d | %d |" % (
-                  n, p["rps"], p["p50_ms"], p["p99_ms"], p["cpu_us"], h["rps"], h["p50_ms"], h["p99_ms"],
-                  h["cpu_us"], p["rps"] / h["rps"], g["rps"], g["p99_ms"], g["cpu_us"], p["rps"] / g["rps"], rss / 1024,
+        for label, spec in SERVERS:
+            log("ping bench: %d hosts, server %s" % (n, label or spec))
+            rows.append((label,) + run_one(n, spec))
+    print("| server | hosts | first-pass pings/s | CPU µs/first ping | write calls (KB)/first ping | idle pings/s | "
+          "p50 ms | p99 ms | "
+          "server CPU µs/ping | /healthz req/s | p50 ms | p99 ms | CPU µs/req | ping/healthz | static nginx req/s | "
+          "p99 ms | CPU µs/req | ping/nginx | server RSS MB (peak) | writes during run | NOOP answers | "
+          "idle repeats | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, n, c, p, h, g, writes, noops, rss, hwm in rows:
+        print("| %s | %d | %.0f%s | %.0f | %.1f (%.1f) | %.0f | %.2f | %.2f | %.0f | %.0f | %.2f | %.2f | %.0f | %.2f "
+              "| %.0f | %.2f | %.0f | %.2f | %.1f (%.1f) | %d | %d/%d | %d | %d |" % (
+                  label or "-", n, c["rps"], "" if c["full"] >= c["requests"] else " (wrapped)", c["cpu_us"],
+                  c["syscw"], c["wkb"],
+                  p["rps"], p["p50_ms"], p["p99_ms"], p["cpu_us"], h["rps"], h["p50_ms"], h["p99_ms"], h["cpu_us"],
+                  p["rps"] / h["rps"], g["rps"], g["p99_ms"], g["cpu_us"], p["rps"] / g["rps"], rss / 1024,
                   hwm / 1024, writes, noops, p["requests"], p["idle"], p["errors"] + p["non2xx"]))
     print()
     print("Load average at the end: %s. The machine is shared: absolute rates depend on what else runs; the "
           "server's CPU time per request (user + system, from /proc) is the steadier figure — 1e6 / (µs/ping) is "
           "the idle pings/s one core sustains." % open("/proc/loadavg").read().split()[0])
     print("wrk: `%s` (the ping script takes `-- N ENV_ID DEPLOY_ID TOKEN THREADS`); /healthz the same without a "
-          "body. Server: `http_threads=%s`, SQLite, all hosts seeded as SERVING_BUILD of the current deploy; a "
-          "warm-up pass touched every host first. Static nginx: the same wrk ping script against a private nginx (2 "
-          "workers, loopback) answering every request with a fixed NOOP body, right after the server's passes."
-          % (rows[0][1]["cmd"].split(" -s ")[0], HTTP_THREADS))
+          "body. Server: `http_threads=%s`, SQLite, %s; the first pass (%ds right after the server started) is every "
+          "host's first ping, then a warm-up pass touched every host. Static nginx: the same wrk ping script against "
+          "a private nginx (2 workers, loopback) answering every request with a fixed NOOP body, right after the "
+          "server's passes." % (rows[0][4]["cmd"].split(" -s ")[0], HTTP_THREADS,
+                                "all hosts seeded as SERVING_BUILD of the current deploy" if SEED else
+                                "no host seeded (the first pass registers them)", COLD_SECONDS))
 
 
 if __name__ == "__main__":

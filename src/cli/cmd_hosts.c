@@ -187,7 +187,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 		if (!seen)
 			print_row(c, NULL, a);
 	}
-	(void)failures_print(c, c->out, env, stage, agents, NULL);
+	(void)failures_print(c, c->out, env, stage, agents, NULL, 0);
 	r = 0;
 out:
 	json_decref(all);

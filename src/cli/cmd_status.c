@@ -22,11 +22,13 @@ static const char usage[] =
     "  --allow-empty     with --watch: a success with no host exits 0\n"
     "  --timeout S       give up watching after S seconds (exit 75)\n"
     "  --interval S      seconds between progress polls (default 2)\n"
-    "  --json            print {\"env\": EnvStage, \"deploy\": Deploy, \"progress\": DeployProgress}\n";
+    "  --json            print {\"env\": EnvStage, \"deploy\": Deploy, \"summary\": the stage's agent summary,\n"
+    "                    \"failing\": [Agent], at most 100 failing hosts}\n";
 
 static void print_status(struct cli *c, const char *env_name, const char *stage_name, const json_t *env,
-			 const json_t *deploy, const json_t *progress)
+			 const struct progress_read *p)
 {
+	const json_t *deploy = p->deploy;
 	struct progress_view v;
 	char t[64], b1[64], b2[64], line[1024];
 
@@ -50,18 +52,19 @@ static void print_status(struct cli *c, const char *env_name, const char *stage_
 	fprintf(c->out, "accepted   %s\n", cli_json_text(json_object_get(deploy, "acceptanceStatus"), b1, sizeof(b1)));
 	if (json_is_string(json_object_get(deploy, "outcome")))
 		fprintf(c->out, "outcome    %s\n", json_string_value(json_object_get(deploy, "outcome")));
-	if (progress_view_from_json(deploy, progress, &v) == 0) {
+	if (progress_view_from_json(p, &v) == 0) {
 		progress_format_line(&v, line, sizeof(line));
 		fprintf(c->out, "progress   %s\n", line);
-		(void)failures_print(c, c->out, env_name, stage_name, json_object_get(progress, "agents"),
-				     v.deploy_id);
+		(void)failures_print(c, c->out, env_name, stage_name, p->failing, v.deploy_id,
+				     (size_t)p->failing_on_deploy);
 	}
 }
 
 int cmd_status(struct cli *c, int argc, char **argv)
 {
 	struct deploy_args a;
-	json_t *env = NULL, *deploy = NULL, *progress = NULL, *all = NULL;
+	struct progress_read p = {};
+	json_t *env = NULL, *all = NULL;
 	int r;
 
 	r = deploy_args_parse(c, "status", DEPLOY_OPT_WATCH, usage, argc, argv, &a);
@@ -73,9 +76,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	r = http_requestf(c, "GET", NULL, NULL, &env, "/v1/envs/%s/%s", a.env, a.stage);
 	if (r < 0)
 		goto out;
-	r = http_requestf(c, "PUT", NULL, NULL, &progress, "/v1/envs/%s/%s/deploys/current/progress", a.env, a.stage);
-	if (r == 0)
-		r = http_requestf(c, "GET", NULL, NULL, &deploy, "/v1/envs/%s/%s/deploys/current", a.env, a.stage);
+	r = progress_read(c, a.env, a.stage, &p);
 	if (r == -EREMOTEIO && c->http_status == 404) {
 		/* the stage exists (above) but has no deploy yet */
 		c->http_status = 0;
@@ -85,14 +86,14 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (c->json) {
-		all = json_pack("{s:O, s:O?, s:O?}", "env", env, "deploy", deploy, "progress", progress);
+		all = json_pack("{s:O, s:O?, s:O?, s:O?}", "env", env, "deploy", p.deploy, "summary", p.summary, "failing",
+				p.failing);
 		r = all ? cli_print_json(c, all) : -ENOMEM;
 	} else
-		print_status(c, a.env, a.stage, env, deploy, progress);
+		print_status(c, a.env, a.stage, env, &p);
 out:
 	json_decref(all);
 	json_decref(env);
-	json_decref(deploy);
-	json_decref(progress);
+	progress_read_release(&p);
 	return r;
 }

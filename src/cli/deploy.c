@@ -259,50 +259,116 @@ static void add_failed_name(struct progress_view *v, const json_t *agent)
 	(void)snprintf(v->failed_hosts + len, room, "%s%s", len ? ", " : "", name);
 }
 
-int progress_view_from_json(const json_t *deploy, const json_t *progress, struct progress_view *ret)
+static const char *str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* A summary group of failed rows of the deploy (failures_agent_failed's rule on the group's fields). */
+static bool group_failed(const json_t *g)
+{
+	/* a group has the keys the rule reads: state, status */
+	return json_is_true(json_object_get(g, "onDeploy")) && failures_agent_failed(g, NULL);
+}
+
+int progress_failing_page(struct cli *c, const char *env, const char *stage, json_t **ret)
+{
+	struct url_query q = {};
+	char limit[16];
+
+	(void)snprintf(limit, sizeof(limit), "%d", PROGRESS_FAILING_PAGE);
+	(void)url_query_add(&q, "limit", limit);
+	(void)url_query_add(&q, "failing", "true");
+	return http_requestf(c, "GET", &q, NULL, ret, "/v1/envs/%s/%s/agents", env, stage);
+}
+
+int progress_read(struct cli *c, const char *env, const char *stage, struct progress_read *ret)
+{
+	struct url_query q = {}, one = {};
+	struct progress_read p = {};
+	json_t *page = NULL, *g;
+	size_t i;
+	int r;
+
+	*ret = p;
+	(void)url_query_add(&one, "limit", "1");
+	r = http_requestf(c, "PUT", &one, NULL, &page, "/v1/envs/%s/%s/deploys/current/progress", env, stage);
+	json_decref(page);
+	if (r == 0)
+		r = http_requestf(c, "GET", NULL, NULL, &p.deploy, "/v1/envs/%s/%s/deploys/current", env, stage);
+	if (r == 0) {
+		/* provisioning hosts matter once the deploy succeeded (they are about to join it) */
+		if (deploy_state_result(str(p.deploy, "state")) == 0)
+			(void)url_query_add(&q, "provisioning", "true");
+		r = http_requestf(c, "GET", &q, NULL, &p.summary, "/v1/envs/%s/%s/agents/summary", env, stage);
+	}
+	json_array_foreach(json_object_get(p.summary, "counts"), i, g)
+		if (group_failed(g))
+			p.failing_on_deploy += json_integer_value(json_object_get(g, "n"));
+	if (r == 0 && p.failing_on_deploy > 0)
+		r = progress_failing_page(c, env, stage, &p.failing);
+	if (r == 0 && !json_is_array(p.failing)) {
+		json_decref(p.failing);
+		p.failing = json_array();
+	}
+	if (r < 0) {
+		progress_read_release(&p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+void progress_read_release(struct progress_read *p)
+{
+	json_decref(p->deploy);
+	json_decref(p->summary);
+	json_decref(p->failing);
+	*p = (struct progress_read){};
+}
+
+int progress_view_from_json(const struct progress_read *p, struct progress_view *ret)
 {
 	struct progress_view v = {};
 	const char *id = NULL, *state = NULL;
-	json_t *agents, *agent;
+	json_t *g, *agent;
+	int64_t on_deploy = 0;
 	size_t i;
 
-	if (!json_is_object(deploy) || json_get_string(deploy, "id", sizeof(v.deploy_id) - 1, &id) < 0 ||
-	    json_get_string(deploy, "state", sizeof(v.state) - 1, &state) < 0)
+	if (!json_is_object(p->deploy) || json_get_string(p->deploy, "id", sizeof(v.deploy_id) - 1, &id) < 0 ||
+	    json_get_string(p->deploy, "state", sizeof(v.state) - 1, &state) < 0)
 		return -EBADMSG;
 	(void)str_copy(v.deploy_id, sizeof(v.deploy_id), id);
 	(void)str_copy(v.state, sizeof(v.state), state);
-	v.success_total = int_or_zero(deploy, "successTotal");
-	v.fail_total = int_or_zero(deploy, "failTotal");
-	v.total = int_or_zero(deploy, "total");
-	if (json_is_object(progress)) {
-		int64_t on_deploy = 0;
+	v.success_total = int_or_zero(p->deploy, "successTotal");
+	v.fail_total = int_or_zero(p->deploy, "failTotal");
+	v.total = int_or_zero(p->deploy, "total");
+	/* the summary counts the deploy of the stage it read: another one (a race with a new deploy) counts as other */
+	json_array_foreach(json_object_get(p->summary, "counts"), i, g)
+	{
+		int64_t n = int_or_zero(g, "n");
+		int s = deploy_stage_from_string(str(g, "deployStage") ? str(g, "deployStage") : "");
 
-		agents = json_object_get(progress, "agents");
-		json_array_foreach(agents, i, agent)
-		{
-			const char *did = NULL, *stage = NULL;
-			int s;
-
-			(void)json_get_string(agent, "deployId", 256, &did);
-			(void)json_get_string(agent, "deployStage", 64, &stage);
-			if (!did || !streq(did, id) || !stage || (s = deploy_stage_from_string(stage)) < 0) {
-				v.other++;
-				continue;
-			}
-			v.stage_counts[s]++;
-			on_deploy++;
-			if (failures_agent_failed(agent, id)) {
-				v.failing++;
-				add_failed_name(&v, agent);
-			}
+		if (n <= 0)
+			continue;
+		if (!json_is_true(json_object_get(g, "onDeploy")) || !streq_ptr(str(p->summary, "deployId"), id) || s < 0) {
+			v.other += (size_t)n;
+			continue;
 		}
-		v.missing = json_array_size(json_object_get(progress, "missingHosts"));
-		v.provisioning = json_array_size(json_object_get(progress, "provisioningHosts"));
-		/* hosts that joined the deploy after its last transition are not in its total yet: they are about to
-		 * count, like provisioning hosts (a SUCCEEDING deploy of total 0 must not "succeed" without them) */
-		if (on_deploy > v.total)
-			v.provisioning += (size_t)(on_deploy - v.total);
+		v.stage_counts[s] += (size_t)n;
+		on_deploy += n;
+		if (group_failed(g))
+			v.failing += (size_t)n;
 	}
+	json_array_foreach(p->failing, i, agent)
+		if (failures_agent_failed(agent, id))
+			add_failed_name(&v, agent);
+	v.missing = (size_t)int_or_zero(p->summary, "missingHosts");
+	v.provisioning = (size_t)int_or_zero(p->summary, "provisioningHosts");
+	/* hosts that joined the deploy after its last transition are not in its total yet: they are about to count,
+	 * like provisioning hosts (a SUCCEEDING deploy of total 0 must not "succeed" without them) */
+	if (on_deploy > v.total)
+		v.provisioning += (size_t)(on_deploy - v.total);
 	*ret = v;
 	return 0;
 }

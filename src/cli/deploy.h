@@ -94,8 +94,24 @@ struct progress_view {
 	char failed_hosts[256]; /* names of the failing agents, ", "-separated, "..." when cut */
 };
 
-/* Summarise deploy (a Deploy) and progress (a DeployProgress, may be NULL). 0 or -EBADMSG. */
-int progress_view_from_json(const json_t *deploy, const json_t *progress, struct progress_view *ret);
+/* What one poll reads of a stage's current deploy, never a list of every host of the stage:
+ * PUT …/deploys/current/progress?limit=1 (the server runs the deploy's state transition first), the deploy, the
+ * stage's agent summary (with provisioningHosts once the deploy succeeded: that count walks the capacity's hosts)
+ * and, only when hosts of the deploy fail, the first page of the stage's failing hosts. */
+#define PROGRESS_FAILING_PAGE 100
+struct progress_read {
+	json_t *deploy;	 /* Deploy */
+	json_t *summary; /* GET …/agents/summary */
+	json_t *failing; /* [Agent]: at most PROGRESS_FAILING_PAGE failing rows of the stage (any deploy); [] */
+	int64_t failing_on_deploy; /* rows of the deploy that failed, from the summary */
+};
+/* 0, or the first request's error (404 from the progress: the stage has no deploy). */
+int progress_read(struct cli *c, const char *env, const char *stage, struct progress_read *ret);
+void progress_read_release(struct progress_read *p);
+/* GET …/agents?limit=PROGRESS_FAILING_PAGE&failing=true: the first page of the stage's failing rows. */
+int progress_failing_page(struct cli *c, const char *env, const char *stage, json_t **ret);
+/* Summarise what progress_read() read (p->summary and p->failing may be NULL). 0 or -EBADMSG. */
+int progress_view_from_json(const struct progress_read *p, struct progress_view *ret);
 /* One plain line: "deploy ID RUNNING: 3/5 hosts done, 0 failed; PRE_DOWNLOAD 1, SERVING_BUILD 3", then
  * "; failed: h1, h2" when hosts failed. With a total of 0: "deploy ID SUCCEEDING: no hosts in the stage". */
 void progress_format_line(const struct progress_view *v, char *buf, size_t size);
@@ -105,7 +121,7 @@ void progress_format_bar(const struct progress_view *v, int width, char *buf, si
  * for FAILING, CLI_RESULT_DEPLOY_ABORTED for ABORTED, -EAGAIN while RUNNING (or unknown). */
 int deploy_state_result(const char *state);
 
-/* Poll PUT .../deploys/current/progress and GET .../deploys/current every a->interval_ms until the
+/* Poll the deploy (progress_read) every a->interval_ms until the
  * deploy (deploy_id, or whatever is current when NULL) of a->env/a->stage ends: returns
  * deploy_state_result() of the final state, and CLI_RESULT_DEPLOY_EMPTY for a success with no host
  * unless a->allow_empty. A deploy replaced by another is judged by its outcome: SUCCEEDED → 0, NO_HOSTS

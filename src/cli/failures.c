@@ -75,7 +75,7 @@ static void print_tail(FILE *f, const char *message)
 }
 
 size_t failures_print(struct cli *c, FILE *f, const char *env, const char *stage, const json_t *agents,
-		      const char *deploy_id)
+		      const char *deploy_id, size_t known)
 {
 	const json_t *a;
 	size_t i, n = 0;
@@ -103,6 +103,8 @@ size_t failures_print(struct cli *c, FILE *f, const char *env, const char *stage
 		c->errmsg[0] = 0;
 		json_decref(err);
 	}
+	if (n > 0 && known > n)
+		n = known; /* a page of them */
 	if (n > FAILURES_MAX_HOSTS)
 		fprintf(f, "  ... and %zu more (slipway hosts %s/%s)\n", n - FAILURES_MAX_HOSTS, env, stage);
 	return n;

@@ -27,9 +27,10 @@ void failures_format_host(const json_t *agent, char *buf, size_t size);
 
 /* Print every failing agent of `agents` (on deploy_id, or any when NULL) to f: its line, then the last lines of
  * its error from GET /v1/envs/{env}/{stage}/agents/errors/{hostName}, control characters shown as '?'. Prints
- * nothing when no agent failed. Returns the number of failing agents (errors reading an AgentError are not fatal:
+ * nothing when no agent failed. `known`: how many hosts fail in all when agents is one page of them (0: as many as
+ * the list has). Returns the number of failing agents of the list (errors reading an AgentError are not fatal:
  * the host is named without its output). */
 size_t failures_print(struct cli *c, FILE *f, const char *env, const char *stage, const json_t *agents,
-		      const char *deploy_id);
+		      const char *deploy_id, size_t known);
 
 #endif

@@ -23,7 +23,8 @@ struct follow {
 	bool tty; /* f is a terminal: the bar is redrawn in place */
 	char followed[64];
 	char state[32]; /* its state at the last poll */
-	json_t *last_progress; /* the last DeployProgress read while the followed deploy was current */
+	json_t *last_failing; /* the failing rows of the last poll while the followed deploy was current */
+	size_t last_known;    /* how many hosts of it failed then */
 };
 
 static const char *str(const json_t *o, const char *key)
@@ -43,15 +44,27 @@ static void end_bar(struct follow *fl)
 		fputs("\r\033[K", fl->f);
 }
 
-static void print_failures(struct follow *fl, const json_t *progress)
+static void print_failures(struct follow *fl, const struct progress_read *p)
 {
-	size_t n = failures_print(fl->c, fl->f, fl->a->env, fl->a->stage, json_object_get(progress, "agents"),
-				  fl->followed);
+	size_t n = p ? failures_print(fl->c, fl->f, fl->a->env, fl->a->stage, p->failing, fl->followed,
+				      (size_t)p->failing_on_deploy)
+		     : 0;
 
-	/* the rows may have moved on to the next deploy already: the last progress still has them */
-	if (n == 0 && fl->last_progress && fl->last_progress != progress)
-		(void)failures_print(fl->c, fl->f, fl->a->env, fl->a->stage,
-				     json_object_get(fl->last_progress, "agents"), fl->followed);
+	/* the rows may have moved on to the next deploy already: the last poll still has them */
+	if (n == 0 && fl->last_failing && (!p || fl->last_failing != p->failing))
+		n = failures_print(fl->c, fl->f, fl->a->env, fl->a->stage, fl->last_failing, fl->followed,
+				   fl->last_known);
+	/* or the deploy was replaced (rolled back, say) in the poll that first saw it fail: its failed hosts are still
+	 * on it until their next ping */
+	if (n == 0) {
+		json_t *page = NULL;
+
+		if (progress_failing_page(fl->c, fl->a->env, fl->a->stage, &page) == 0)
+			(void)failures_print(fl->c, fl->f, fl->a->env, fl->a->stage, page, fl->followed, 0);
+		fl->c->http_status = 0;
+		fl->c->errmsg[0] = 0;
+		json_decref(page);
+	}
 	fflush(fl->f);
 }
 
@@ -71,7 +84,7 @@ static int finish_empty(struct follow *fl)
 
 /* The followed deploy failed and a ROLLBACK deploy (by_id) replaced it: by the server (automatic) or by a
  * person. */
-static int finish_rolled_back(struct follow *fl, const char *by_id, const json_t *progress)
+static int finish_rolled_back(struct follow *fl, const char *by_id, const struct progress_read *progress)
 {
 	json_t *rb = NULL;
 	const char *to, *op;
@@ -98,7 +111,7 @@ static int finish_rolled_back(struct follow *fl, const char *by_id, const json_t
 }
 
 /* The followed deploy is no longer current: its outcome decides (its state, from a server without outcomes). */
-static int finish_replaced(struct follow *fl, const json_t *progress)
+static int finish_replaced(struct follow *fl, const struct progress_read *progress)
 {
 	json_t *d = NULL;
 	const char *by, *state;
@@ -143,7 +156,8 @@ static int finish_replaced(struct follow *fl, const json_t *progress)
 }
 
 /* The followed deploy is current and in a final state (r, from deploy_state_result). */
-static int finish_current(struct follow *fl, const struct progress_view *v, const json_t *progress, int r)
+static int finish_current(struct follow *fl, const struct progress_view *v, const struct progress_read *progress,
+			  int r)
 {
 	if (fl->tty)
 		fputc('\n', fl->f);
@@ -173,35 +187,21 @@ static void show(struct follow *fl, const struct progress_view *v, char *last, s
 	fflush(fl->f);
 }
 
-/* One poll: the progress and the current deploy. 0, or the request's error (404: the stage has no deploy). */
-static int poll_once(struct follow *fl, json_t **ret_progress, json_t **ret_deploy)
-{
-	int r;
-
-	*ret_progress = *ret_deploy = NULL;
-	r = http_requestf(fl->c, "PUT", NULL, NULL, ret_progress, "/v1/envs/%s/%s/deploys/current/progress",
-			  fl->a->env, fl->a->stage);
-	if (r == 0)
-		r = http_requestf(fl->c, "GET", NULL, NULL, ret_deploy, "/v1/envs/%s/%s/deploys/current", fl->a->env,
-				  fl->a->stage);
-	return r;
-}
-
 /* One round of the loop: -EAGAIN to go on, else the command's result. */
 static int follow_round(struct follow *fl, int64_t *grace_end, char *last, size_t last_size)
 {
-	json_t *progress = NULL, *deploy = NULL;
+	struct progress_read p = {};
 	struct progress_view v;
-	int r = poll_once(fl, &progress, &deploy);
+	int r = progress_read(fl->c, fl->a->env, fl->a->stage, &p);
 
 	if (r == -EREMOTEIO && fl->c->http_status == 404 && fl->followed[0]) {
 		/* the stage lost its current deploy: look at ours directly */
-		r = finish_replaced(fl, progress);
+		r = finish_replaced(fl, NULL);
 		goto out;
 	}
 	if (r < 0)
 		goto out;
-	r = progress_view_from_json(deploy, progress, &v);
+	r = progress_view_from_json(&p, &v);
 	if (r < 0) {
 		r = cli_fail(fl->c, r, "the server's deploy answer lacks an id or state");
 		goto out;
@@ -209,11 +209,12 @@ static int follow_round(struct follow *fl, int64_t *grace_end, char *last, size_
 	if (!fl->followed[0])
 		(void)str_copy(fl->followed, sizeof(fl->followed), v.deploy_id);
 	if (!streq(v.deploy_id, fl->followed)) {
-		r = finish_replaced(fl, progress);
+		r = finish_replaced(fl, &p);
 		goto out;
 	}
-	json_decref(fl->last_progress);
-	fl->last_progress = json_incref(progress);
+	json_decref(fl->last_failing);
+	fl->last_failing = json_incref(p.failing);
+	fl->last_known = (size_t)p.failing_on_deploy;
 	(void)str_copy(fl->state, sizeof(fl->state), v.state);
 	show(fl, &v, last, last_size);
 	r = deploy_state_result(v.state);
@@ -226,10 +227,9 @@ static int follow_round(struct follow *fl, int64_t *grace_end, char *last, size_
 			r = -EAGAIN;
 	}
 	if (r != -EAGAIN)
-		r = finish_current(fl, &v, progress, r);
+		r = finish_current(fl, &v, &p, r);
 out:
-	json_decref(progress);
-	json_decref(deploy);
+	progress_read_release(&p);
 	return r;
 }
 
@@ -263,6 +263,6 @@ int deploy_follow(struct cli *c, const struct deploy_args *a, const char *deploy
 	}
 	if (r < 0 && r != -ETIMEDOUT && fl.tty)
 		fputc('\n', fl.f);
-	json_decref(fl.last_progress);
+	json_decref(fl.last_failing);
 	return r;
 }

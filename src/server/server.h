@@ -24,7 +24,7 @@ struct server_config {
 	bool env_self_service; /* any signed-in user creates an env (and becomes its ADMIN) */
 	int64_t build_retention_count, build_retention_days;
 	char *log_level;
-	uint64_t max_body_bytes, max_ping_body_bytes;
+	uint64_t max_body_bytes, max_ping_body_bytes, http_connection_memory;
 	int64_t max_connections, per_ip_connection_limit, connection_timeout, request_read_timeout, http_threads;
 	int64_t db_pool_size;
 	int64_t overload_connections, overload_retry_after; /* a ping past this many open connections: 503 */

@@ -99,6 +99,14 @@ test('a 12,000-host stage: counts of the whole stage, grid from pages, no reques
   const bar = st => page.locator(`.stage-bar[data-stage=${st}] .sb-count`);
   assert.equal(await bar('RESTARTING').textContent(), expected.deploying.toLocaleString('en-US'));
   assert.match(await bar('POST_DOWNLOAD').textContent(), /^200 \(200 failed\)$/);
+  // the deploy card's succeeded / failed / total come live from the summary (no state transition ran: the deploy
+  // object still says 0 of 0), with the server's rules: unreachable hosts are not counted, parked ones failed
+  const fmt = n => n.toLocaleString('en-US');
+  const totals = page.locator('[data-role=deploy-totals]');
+  const want = `${fmt(expected.serving)} succeeded${fmt(expected.failed)} failed${fmt(N - expected.unreachable)} total`;
+  await waitFor(async () => (await totals.textContent()).startsWith(want), { what: `deploy totals ${want}` });
+  const dep = await srv.api.get('/v1/envs/fleet/prod/deploys/current');
+  assert.equal(dep.successTotal, 0, 'the deploy object itself was not transitioned');
   // the table is in host name order, so that the next page extends it
   assert.equal(await page.locator('.ht-spacer .ht-row').first().getAttribute('data-host'), 'node-00000');
   assertPaged();

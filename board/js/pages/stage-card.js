@@ -86,6 +86,22 @@ function renderCounts(st, d, counts) {
     onOther ? h('div.stage-bar', h('span.sb-label', 'other deploy'), h('span.sb-track', h('span.sb-fill.sb-old', { style: { width: (100 * onOther) / maxCount + '%' } })), h('span.sb-count', fmtNum(onOther))) : null));
 }
 
+// The succeeded / failed / total hosts of the current deploy d, live from the stage's summary (the rules of the
+// server's state transition, which writes them into the deploy only every transition period), else the deploy's own.
+// A SUCCEEDED deploy keeps the numbers it finished with.
+export function liveTotals(summary, d) {
+  if (!summary || summary.deployId !== d.id || d.state === 'SUCCEEDED') return { successTotal: d.successTotal, failTotal: d.failTotal, total: d.total };
+  const out = { successTotal: 0, failTotal: 0, total: 0 };
+  for (const c of summary.counts) {
+    if (c.removed) continue;
+    if (c.state !== 'UNREACHABLE' && c.state !== 'DELETE') out.total += c.n;
+    if (!c.onDeploy) continue;
+    if ((c.deployStage === 'SERVING_BUILD' || c.deployStage === 'STOPPED') && !['PAUSED_BY_USER', 'PAUSED_BY_SYSTEM', 'UNREACHABLE'].includes(c.state)) out.successTotal += c.n;
+    if (c.state === 'PAUSED_BY_SYSTEM') out.failTotal += c.n;
+  }
+  return out;
+}
+
 // The analysis panel of d, kept across polls and reloaded when the status changes or every 10 s.
 function analysisOf(st, d) {
   const key = `${d.id}:${d.analysisStatus}:${Math.floor(Date.now() / 10000)}`;
@@ -105,6 +121,7 @@ export function renderDeployCard(st, deployCard, counts) {
     return;
   }
   const active = deployMoving(d);
+  const live = liveTotals(st.summary, d);
   const elapsed = h('span', { 'data-role': 'elapsed' }, fmtDuration(deployDuration(d)));
   renderCounts(st, d, counts);
   clear(deployCard,
@@ -114,11 +131,11 @@ export function renderDeployCard(st, deployCard, counts) {
     h('div.deploy-grid',
       h('div.deploy-main',
         h('div.deploy-progress',
-          progressBar(d.successTotal, d.total, d.failTotal, { large: true, emptyFull: deployDone(d), done: deployDone(d) }),
-          h('div.progress-legend',
-            h('span', h('strong', fmtNum(d.successTotal)), ' succeeded'),
-            h('span', h('strong', fmtNum(d.failTotal)), ' failed'),
-            h('span', h('strong', fmtNum(d.total)), ' total'),
+          progressBar(live.successTotal, live.total, live.failTotal, { large: true, emptyFull: deployDone(d), done: deployDone(d) }),
+          h('div.progress-legend', { 'data-role': 'deploy-totals' },
+            h('span', h('strong', fmtNum(live.successTotal)), ' succeeded'),
+            h('span', h('strong', fmtNum(live.failTotal)), ' failed'),
+            h('span', h('strong', fmtNum(live.total)), ' total'),
             st.unreachable ? h('span', { 'data-role': 'unreachable' }, h('strong', fmtNum(st.unreachable)), ' unreachable (not counted)') : null,
             h('span.muted', `success threshold ${(info.successThreshold / 100).toFixed(info.successThreshold % 100 ? 2 : 0)} %`))),
         h('dl.kv-grid', deployFields(st, d, active, elapsed).map(([k, v]) => h('div', h('dt', k), h('dd', v)))),

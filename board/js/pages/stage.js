@@ -78,32 +78,19 @@ async function refreshOnce(st, ctx, ui) {
   const missing = await f.missingP;
   if (st.stopped) return;
   st.missing = (dep && missing) || [];
-  // The stage's counts, needed when not every host is loaded. Not requested with the page's first requests: the
-  // summary reads the whole stage on the server (0.5 s at 100,000 hosts), and what shares its server thread waits;
-  // a poll reads it again when it is older than ten times what it took (at least every poll up to ~0.8 s).
-  let summaryIn = null;
-  const fetchSummary = () => summaryIn || (summaryIn = (async () => {
-    const t0 = Date.now();
-    if (st.summary && t0 - st.summaryAt < 10 * st.summaryMs) return;
-    st.summary = await stageSummary(st.base, ctx.signal);
-    st.summaryAt = Date.now();
-    st.summaryMs = st.summaryAt - t0;
-  })());
+  // The stage's counts (the server keeps them: one small read at any stage size), requested with the refresh's
+  // other requests: the deploy card's succeeded / total move with them, and the grid's counts when not every host
+  // is loaded.
+  const summary = await f.summaryP;
+  if (st.stopped) return;
+  st.summary = summary;
+  if (st.hosts) ui.renderParts();
   if (!st.hosts) {
-    // first load: the first page shows at once; the counts follow (while the next pages load, else below)
-    let loading = true;
-    try {
-      await st.pager.loadInitial(ctx.signal, () => {
-        showHosts(st, ui, true);
-        fetchSummary().then(() => { if (!st.stopped && loading) showHosts(st, ui, true); }, () => {});
-      }, f.firstPageP);
-    } finally {
-      loading = false;
-    }
+    // first load: the first page shows at once, while the next pages load
+    await st.pager.loadInitial(ctx.signal, () => showHosts(st, ui, true), f.firstPageP);
   } else {
     await st.pager.refresh(ctx.signal, st.grid.visibleHosts());
   }
-  if (!(st.pager.complete && !st.pager.failing)) await fetchSummary();
   if (st.stopped) return;
   showHosts(st, ui);
   await st.strip.update(st.base, st.hosts.agents, st.current && st.current.id, ctx.signal).catch(() => {});
@@ -140,7 +127,7 @@ export async function render(ctx) {
   document.title = `${env} / ${stageName} · Slipway`;
   const st = {
     env, stageName, stages: found.stages, info: found.info, base: api.stagePath(env, stageName), operate: canOperate(env),
-    current: null, build: null, hosts: null, missing: [], summary: null, summaryAt: 0, summaryMs: 0, allHosts: null, failedCount: 0, actionsKey: '', tick: null, stopped: false,
+    current: null, build: null, hosts: null, missing: [], summary: null, allHosts: null, failedCount: 0, actionsKey: '', tick: null, stopped: false,
     prefetched: found.prefetched, grid: null, refresh: null, strip: zoneStrip(), pager: null,
   };
   st.pager = st.allHosts = hostPager(st.base);
@@ -223,7 +210,8 @@ function fetchStage(base, signal, first = false) {
   const depP = api.get(base + '/deploys/current', null, { signal }).catch(orNull);
   const buildP = depP.then(d => (d ? api.getBuild(d.buildId).catch(() => null) : null), () => null);
   const missingP = api.get(base + '/deploys/current/missing-hosts', null, { signal }).catch(orNull);
-  const f = { envP, depP, buildP, missingP, firstPageP: first ? hostPage(base, null, PAGE, signal) : null };
+  const summaryP = stageSummary(base, signal);
+  const f = { envP, depP, buildP, missingP, summaryP, firstPageP: first ? hostPage(base, null, PAGE, signal) : null };
   Object.values(f).forEach(p => p && p.catch(() => {}));
   return f;
 }

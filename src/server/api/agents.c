@@ -41,17 +41,21 @@ static int agents_env(struct req *r)
 	return http_reply_json_text(r, 200, buf_detach(&out), len);
 }
 
-/* GET /v1/envs/{env}/{stage}/agents/summary: the stage's agent rows counted by deploy, step, state, result and
- * removal, with the numbers of missing and provisioning hosts (store_agent_summary). */
+/* GET /v1/envs/{env}/{stage}/agents/summary [?provisioning=true]: the stage's agent rows counted by deploy, step,
+ * state, result and removal (kept counts: the same cost at any stage size), with the number of missing hosts and,
+ * when asked (a walk of the capacity's hosts), of provisioning hosts (store_agent_summary). */
 static int agents_summary(struct req *r)
 {
 	json_t *env = NULL, *sum = NULL;
+	bool prov = false;
 	int k;
 
+	if (query_bool(req_query(r), "provisioning", false, &prov) < 0)
+		return req_bad(r, "provisioning", "provisioning must be true or false");
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
-	k = store_agent_summary(r->srv->store, json_str(env, "id"), json_str(env, "deployId"), &sum);
+	k = store_agent_summary(r->srv->store, json_str(env, "id"), json_str(env, "deployId"), prov, &sum);
 	json_decref(env);
 	if (k < 0)
 		return api_store_error(r, k, "cannot count agents");

@@ -177,26 +177,13 @@ static int tag_name_param(struct req *r, const char **ret)
 	return 0;
 }
 
-/* GET …/host_tags (list) and …/host_tags/{tagName} (tagValue → list). */
-static int host_tags_get(struct req *r)
+/* The tags (objects) of list by tagValue: {"<tagValue>": [tag, …], …}; takes list. NULL on OOM. */
+static json_t *tags_by_value(json_t *list)
 {
-	const char *name = NULL;
-	json_t *env = NULL, *list = NULL, *by = NULL, *t;
+	json_t *by = json_object(), *t;
 	size_t i;
-	int k;
+	int k = 0;
 
-	if (req_param(r, "tagName") && (k = tag_name_param(r, &name)) < 0)
-		return k;
-	k = api_env_from_path(r, &env);
-	if (k < 0)
-		return k;
-	k = store_host_tags_list(r->srv->store, json_str(env, "id"), name, &list);
-	json_decref(env);
-	if (k < 0)
-		return api_store_error(r, k, "cannot read host tags");
-	if (!name)
-		return http_reply_json(r, 200, list);
-	by = json_object();
 	json_array_foreach(list, i, t)
 	{
 		json_t *a = json_object_get(by, json_str(t, "tagValue"));
@@ -207,11 +194,60 @@ static int host_tags_get(struct req *r)
 			k = -ENOMEM;
 	}
 	json_decref(list);
-	if (!by || k < 0) {
+	if (k < 0) {
 		json_decref(by);
-		return -ENOMEM;
+		return NULL;
 	}
-	return http_reply_json(r, 200, by);
+	return by;
+}
+
+/* GET …/host_tags [?limit=N [&after=HOSTNAME]]: with limit, {"tags": the tags of the stage's first N hosts after
+ * `after` (name order), "next": the page's last host name when it holds N hosts, else null}; …/host_tags/{tagName}
+ * the same with "tags" by tagValue. */
+static int host_tags_page(struct req *r, const char *env_id, const char *name, const struct store_page *pg)
+{
+	json_t *list = NULL, *tags;
+	char *next = NULL;
+	int k;
+
+	k = store_host_tags_page(r->srv->store, env_id, name, pg, &list, &next);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read host tags");
+	tags = name ? tags_by_value(list) : list;
+	k = tags ? http_reply_json(r, 200, json_pack("{s:o,s:s?}", "tags", tags, "next", next)) : -ENOMEM;
+	free(next);
+	return k;
+}
+
+/* GET …/host_tags (list) and …/host_tags/{tagName} (tagValue → list); paged with limit (host_tags_page). */
+static int host_tags_get(struct req *r)
+{
+	const char *name = NULL;
+	json_t *env = NULL, *list = NULL, *by;
+	struct store_page pg;
+	int k;
+
+	if (req_param(r, "tagName") && (k = tag_name_param(r, &name)) < 0)
+		return k;
+	k = api_host_page(r, false, &pg);
+	if (k < 0)
+		return k;
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	if (pg.limit) {
+		k = host_tags_page(r, json_str(env, "id"), name, &pg);
+		json_decref(env);
+		return k;
+	}
+	k = store_host_tags_list(r->srv->store, json_str(env, "id"), name, &list);
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read host tags");
+	if (!name)
+		return http_reply_json(r, 200, list);
+	by = tags_by_value(list);
+	return by ? http_reply_json(r, 200, by) : -ENOMEM;
 }
 
 static int host_tags_delete(struct req *r)

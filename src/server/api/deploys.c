@@ -205,12 +205,13 @@ static int append_next(struct buf *out, size_t from, size_t to, const struct sto
 
 /* The reply is written as text straight from the rows: for 10,000 hosts a DOM of the agents costs most of the
  * request (the board's stage page). Same bytes as json_dumps of {agents, missingHosts, provisioningHosts,
- * removedHosts}. With limit: one page of agents, each list cut to limit entries, and "next"; the state transition
- * is left to the transition worker (its count reads every row of the stage). */
+ * removedHosts}. With limit: one page of agents, each list cut to limit entries, and "next". The deploy's state
+ * transition runs first either way (it reads the stage's kept counts, not its rows). */
 static int deploy_progress(struct req *r)
 {
-	json_t *env = NULL, *missing = NULL, *prov = NULL, *removed = NULL;
+	json_t *env = NULL, *missing = NULL, *provisioning = NULL, *removed = NULL;
 	struct store_page pg;
+	bool prov;
 	struct buf out;
 	const char *env_id;
 	size_t from, to = 0;
@@ -219,6 +220,9 @@ static int deploy_progress(struct req *r)
 	k = api_host_page(r, false, &pg);
 	if (k < 0)
 		return k;
+	/* a page's provisioningHosts walks the capacity's hosts: only when asked */
+	if (query_bool(req_query(r), "provisioning", !pg.limit, &prov) < 0 || (!prov && !pg.limit))
+		return req_bad(r, "provisioning", "provisioning must be true or false, and false comes with limit");
 	buf_init(&out, BUF_UNBOUNDED);
 	k = api_env_from_path(r, &env);
 	if (k < 0)
@@ -228,8 +232,7 @@ static int deploy_progress(struct req *r)
 		k = http_fail(r, 404, NULL, "the stage has no deploy");
 		goto out;
 	}
-	if (!pg.limit)
-		(void)deploy_transition_run(r->srv, env);
+	(void)deploy_transition_run(r->srv, env);
 	k = buf_appends(&out, "{\"agents\":");
 	if (k < 0)
 		goto out;
@@ -237,7 +240,7 @@ static int deploy_progress(struct req *r)
 	k = store_agent_list_env_text(r->srv->store, env_id, &pg, &out);
 	to = out.len;
 	if (k >= 0)
-		k = store_progress_lists(r->srv->store, env_id, pg.limit, &missing, &prov, &removed);
+		k = store_progress_lists(r->srv->store, env_id, pg.limit, &missing, prov ? &provisioning : NULL, &removed);
 	if (k < 0) {
 		k = api_store_error(r, k, "cannot read progress");
 		goto out;
@@ -248,7 +251,7 @@ static int deploy_progress(struct req *r)
 	if (k >= 0)
 		k = buf_appends(&out, ",\"provisioningHosts\":");
 	if (k >= 0)
-		k = json_append_value(&out, prov);
+		k = json_append_value(&out, provisioning ? provisioning : json_null());
 	if (k >= 0)
 		k = buf_appends(&out, ",\"removedHosts\":");
 	if (k >= 0)
@@ -263,7 +266,7 @@ static int deploy_progress(struct req *r)
 	}
 out:
 	json_decref(missing);
-	json_decref(prov);
+	json_decref(provisioning);
 	json_decref(removed);
 	buf_release(&out);
 	json_decref(env);

@@ -27,12 +27,18 @@ static void overlay_last_seen(struct server *srv, json_t *hosts)
 	}
 }
 
+/* GET …/hosts [?limit=N [&after=HOSTNAME]] and …/hosts/{hostName}: the stage's host records by name, all or the
+ * rows of at most N host names (a host in several groups has a row per group). */
 static int hosts_env(struct req *r)
 {
 	const char *name = req_param(r, "hostName");
 	json_t *env = NULL, *list = NULL;
+	struct store_page pg;
 	int k;
 
+	k = api_host_page(r, false, &pg);
+	if (k < 0)
+		return k;
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
@@ -40,7 +46,7 @@ static int hosts_env(struct req *r)
 		json_decref(env);
 		return http_reply_json(r, 200, json_array());
 	}
-	k = store_host_list_env(r->srv->store, json_string_value(json_object_get(env, "id")), name, &list);
+	k = store_host_list_env(r->srv->store, json_string_value(json_object_get(env, "id")), name, &pg, &list);
 	json_decref(env);
 	if (k < 0)
 		return api_store_error(r, k, "cannot list hosts");

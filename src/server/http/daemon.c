@@ -95,6 +95,7 @@ static int first_call(struct req *r)
 		if (len > r->body_max)
 			return http_fail(r, 413, NULL, "request body of %llu bytes exceeds the limit of %zu bytes",
 					 (unsigned long long)len, r->body_max);
+		r->body_alloc_hint = (size_t)len + 1; /* the body's buffer is made this size at once */
 	}
 	return 0;
 }
@@ -108,7 +109,7 @@ static int append_body(struct req *r, const char *data, size_t n)
 		return 0;
 	}
 	if (r->body_len + n + 1 > r->body_alloc) {
-		size_t na = r->body_alloc ? r->body_alloc : 4096;
+		size_t na = r->body_alloc ? r->body_alloc : r->body_alloc_hint ? r->body_alloc_hint : 1024;
 		while (na < r->body_len + n + 1)
 			na *= 2;
 		char *nb = realloc(r->body, na);
@@ -133,11 +134,18 @@ static bool request_has_body(struct req *r)
 
 static struct req *req_new(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method)
 {
-	struct req *r = calloc(1, sizeof(*r));
-	size_t l;
+	size_t l = strlen(url);
+	struct req *r;
 
+	if (l >= HTTP_PATH_MAX)
+		url = "/"; /* matches no API route: a 404, or the board's index */
+	l = strlen(url);
+	/* the path kept with the request, as long as it is (a held ping keeps its request) */
+	r = calloc(1, sizeof(*r) + l + 1);
 	if (!r)
 		return NULL;
+	r->path = (char *)(r + 1);
+	memcpy(r->path, url, l + 1);
 	r->srv = srv;
 	r->conn = conn;
 	r->method = method;
@@ -145,9 +153,6 @@ static struct req *req_new(struct server *srv, struct MHD_Connection *conn, cons
 	r->start_mono_us = mono_us();
 	r->match.index = SIZE_MAX;
 	__atomic_add_fetch(&requests_in_flight, 1, __ATOMIC_RELAXED);
-	if (str_copy(r->path, sizeof(r->path), url) < 0)
-		(void)str_copy(r->path, sizeof(r->path), "/");
-	l = strlen(r->path);
 	while (l > 1 && r->path[l - 1] == '/')
 		r->path[--l] = 0;
 	return r;
@@ -370,10 +375,10 @@ static int start_daemon(struct server *srv, const struct sockaddr *addr, int por
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->http_threads, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout, NULL },
-		/* libmicrohttpd's own default: it holds headers and the read buffer only (bodies are
-		 * copied into the request's own bounded buffer), and MHD zeroes this pool for every
-		 * request, so a larger pool costs CPU on every ping (bench/RESULTS.md) */
-		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(32 * 1024), NULL },
+		/* libmicrohttpd's memory pool of a connection holds a request's headers and its read buffer only (bodies
+		 * are copied into the request's own bounded buffer), and it is zeroed for every request: a held ping
+		 * or an idle keep-alive connection costs all of it, and every request the time to clear it */
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->http_connection_memory, NULL },
 		{ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },

@@ -116,12 +116,15 @@ struct principal {
 
 struct arena_block;
 
+/* Longer request paths are served as "/" (no API route: the board's index). */
+#define HTTP_PATH_MAX 2048
+
 struct req {
 	struct server *srv;
 	struct MHD_Connection *conn;
 	struct route_match match;
 	const char *method;
-	char path[2048];
+	char *path; /* at most HTTP_PATH_MAX - 1 bytes, without trailing '/' (kept with the request) */
 	uint64_t id;
 	int64_t start_mono_us;
 	struct principal principal;
@@ -129,7 +132,7 @@ struct req {
 	bool query_loaded;
 	/* body */
 	char *body;
-	size_t body_len, body_alloc, body_max;
+	size_t body_len, body_alloc, body_max, body_alloc_hint;
 	bool body_too_big;
 	/* state */
 	bool replied, suspended, resumed;
@@ -154,6 +157,8 @@ const char *req_header(struct req *r, const char *name);
 /* Parse the body as JSON (json_parse_bounded); 400 with a reason when malformed. *ret is borrowed
  * from nobody: the caller owns it. An empty body gives -ENODATA (with no error recorded). */
 int req_json(struct req *r, json_t **ret);
+/* The handler needs the body no more (a held long-poll keeps what it parsed): its memory goes now. */
+void req_drop_body(struct req *r);
 /* Parse the body as application/x-www-form-urlencoded into *ret (release with query_release): 400 when a value
  * decodes to a NUL byte; an empty body gives -ENODATA. */
 int req_form(struct req *r, struct query *ret);

@@ -144,6 +144,13 @@ void req_free(struct req *r)
 	free(r);
 }
 
+void req_drop_body(struct req *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->body_len = r->body_alloc = 0;
+}
+
 const char *req_param(struct req *r, const char *name)
 {
 	for (size_t i = 0; i < r->match.n_params; i++)

@@ -62,6 +62,11 @@ struct hb_entry *ping_hb_lookup(struct ping_state *ps, const char *host_id)
 	return e;
 }
 
+bool ping_silent(const struct ping_state *ps, const struct hb_entry *e, int64_t now)
+{
+	return now - e->last_seen >= ps->srv->cfg.host_expire * 1000 / 2;
+}
+
 static bool same(const char *stored, const char *want)
 {
 	return streq(stored, want ? want : "");
@@ -122,52 +127,83 @@ static uint64_t attr_key(const struct ping_request *pr, const char *host_name)
 	return key;
 }
 
-/* The verifying path's tag check: one indexed read, a write only when the tags changed. */
-static int tags_sync(struct ping_state *ps, const struct ping_request *pr, const char *host_name, int64_t now)
+static const char *const null_group[] = { "NULL" };
+
+uint64_t ping_membership_key(const struct ping_request *pr, char *const **ret_groups, size_t *ret_n_groups)
 {
-	struct host_tag tags[PING_MAX_TAGS + 1];
-	size_t n = host_tags(pr, tags);
+	char *const *groups = pr->n_groups ? pr->groups : (char *const *)null_group;
+	size_t n_groups = pr->n_groups ? pr->n_groups : 1;
+	/* the cache holds the last key synced */
+	uint64_t h = ping_hash_str(HASH_FNV1A_BASIS, pr->host_name ? pr->host_name : pr->host_id);
+
+	h = ping_hash_str(h, pr->host_ip);
+	h = ping_hash_str(h, pr->account_id);
+	h = ping_hash_str(h, "|");
+	for (size_t i = 0; i < n_groups; i++)
+		h = ping_hash_str(h, groups[i]);
+	*ret_groups = groups;
+	*ret_n_groups = n_groups;
+	return h;
+}
+
+int ping_host_rows_write(struct ping_state *ps, const struct host_rows *h)
+{
 	int r;
 
 	ping_write_lock(ps);
-	r = store_ping_tags_sync(ps->store, pr->host_id, host_name, tags, n, now);
+	r = store_ping_host_write(ps->store, h);
 	ping_write_unlock(ps);
+	if (r > 0)
+		METRIC_INC(ps->srv, ping_writes);
 	return r;
 }
 
-int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, int64_t now, uint64_t *ret_seq)
+static bool heartbeat_differs(const struct heartbeat *hb, const struct ping_request *pr, const char *host_name)
 {
-	const char *host_name = pr->host_name ? pr->host_name : pr->host_id;
-	uint64_t h = ping_host_hash(pr->host_id), key, seq;
-	pthread_mutex_t *m = ping_stripe_of(ps, h);
-	int64_t mono = mono_ms();
+	return !streq(hb->host_name, host_name) || !same(hb->ip, pr->host_ip) ||
+	       !same(hb->agent_version, pr->agent_version) || !same(hb->autoscaling_group, pr->autoscaling_group) ||
+	       !same(hb->availability_zone, pr->availability_zone);
+}
+
+/* The verifying path (a host's first ping, then one every PING_HB_VERIFY_MS, and the next after a HOST event or a
+ * changed attribute): the host's heartbeat record, tags and (unless cached) group membership are read outside the
+ * ping write lock, and whatever differs is written in one transaction under one take of it. *ret_wrote_hb: the
+ * record was written. Returns 1 when the membership was checked now, 0 when it was cached, or a negative errno
+ * (nothing remembered: the next ping verifies again). */
+static int verify_host(struct ping_state *ps, const struct ping_request *pr, const char *host_name, int64_t now,
+		       bool *ret_wrote_hb)
+{
+	struct host_tag tags[PING_MAX_TAGS + 1];
+	struct host_rows w = { .host_id = pr->host_id, .host_name = host_name, .ip = pr->host_ip,
+			       .account_id = pr->account_id, .now = now };
+	size_t n_tags = host_tags(pr, tags);
+	char *const *groups;
+	bool differ = false, check_groups;
 	struct heartbeat hb;
-	struct hb_entry *e;
-	bool wrote = false;
+	uint64_t mkey;
 	int r;
 
-	key = attr_key(pr, host_name);
-
-	pthread_mutex_lock(m);
-	e = ping_hb_find(ps, pr->host_id, h);
-	if (e && e->attr_key == key && mono - e->verified_mono_ms < PING_HB_VERIFY_MS) {
-		/* the idle path: memory only */
-		if (now > e->last_seen)
-			e->last_seen = now;
-		*ret_seq = e->full_seq = ++e->seq;
-		pthread_mutex_unlock(m);
-		return 0;
+	mkey = ping_membership_key(pr, &groups, &w.n_groups);
+	check_groups = !ping_membership_cached(ps, pr->host_id, mkey);
+	r = store_ping_tags_differ(ps->store, pr->host_id, host_name, tags, n_tags, &differ);
+	if (r < 0)
+		return r;
+	if (differ) {
+		w.tags = tags;
+		w.n_tags = n_tags;
 	}
-	pthread_mutex_unlock(m);
-
-	r = tags_sync(ps, pr, host_name, now);
-	if (r >= 0)
-		r = store_ping_heartbeat_get(ps->store, pr->host_id, &hb);
+	if (check_groups) {
+		w.groups = groups;
+		r = store_ping_membership_differs(ps->store, &w, &differ);
+		if (r < 0)
+			return r;
+		if (!differ)
+			w.groups = NULL;
+	}
+	r = store_ping_heartbeat_get(ps->store, pr->host_id, &hb);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	if (r == -ENOENT || !streq(hb.host_name, host_name) || !same(hb.ip, pr->host_ip) ||
-	    !same(hb.agent_version, pr->agent_version) || !same(hb.autoscaling_group, pr->autoscaling_group) ||
-	    !same(hb.availability_zone, pr->availability_zone)) {
+	if (r == -ENOENT || heartbeat_differs(&hb, pr, host_name)) {
 		if (r == -ENOENT)
 			hb.create_date = now;
 		fill_copy(hb.host_id, sizeof(hb.host_id), pr->host_id);
@@ -177,13 +213,46 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 		fill_copy(hb.autoscaling_group, sizeof(hb.autoscaling_group), pr->autoscaling_group);
 		fill_copy(hb.availability_zone, sizeof(hb.availability_zone), pr->availability_zone);
 		hb.last_seen = now;
-		ping_write_lock(ps);
-		r = store_ping_heartbeat_put(ps->store, &hb);
-		ping_write_unlock(ps);
+		w.hb = &hb;
+	}
+	if (w.hb || w.tags || w.groups) {
+		r = ping_host_rows_write(ps, &w);
 		if (r < 0)
 			return r;
-		wrote = true;
 	}
+	if (check_groups)
+		ping_membership_remember(ps, pr->host_id, mkey);
+	*ret_wrote_hb = w.hb != NULL;
+	return check_groups;
+}
+
+int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, int64_t now, uint64_t *ret_seq)
+{
+	const char *host_name = pr->host_name ? pr->host_name : pr->host_id;
+	uint64_t h = ping_host_hash(pr->host_id), key, seq;
+	pthread_mutex_t *m = ping_stripe_of(ps, h);
+	int64_t mono = mono_ms();
+	struct hb_entry *e;
+	bool wrote = false;
+	int r;
+
+	key = attr_key(pr, host_name);
+
+	pthread_mutex_lock(m);
+	e = ping_hb_find(ps, pr->host_id, h);
+	if (e && e->attr_key == key && mono - e->verified_mono_ms < ping_verify_ms(h) && !ping_silent(ps, e, now)) {
+		/* the idle path: memory only */
+		if (now > e->last_seen)
+			e->last_seen = now;
+		*ret_seq = e->full_seq = ++e->seq;
+		pthread_mutex_unlock(m);
+		return 0;
+	}
+	pthread_mutex_unlock(m);
+
+	r = verify_host(ps, pr, host_name, now, &wrote);
+	if (r < 0)
+		return r;
 
 	pthread_mutex_lock(m);
 	e = ping_hb_get_or_add(ps, pr->host_id, h);
@@ -200,7 +269,7 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 	seq = e->full_seq = ++e->seq;
 	pthread_mutex_unlock(m);
 	*ret_seq = seq;
-	return 0;
+	return r;
 }
 
 void ping_heartbeat_touch(struct ping_state *ps, const char *host_id, int64_t now)
@@ -233,7 +302,7 @@ bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t
 	bool cached;
 
 	e = ping_hb_lock(ps, host_id, &m);
-	cached = e && e->member_key == key && mono_ms() - e->member_mono_ms < PING_HB_VERIFY_MS;
+	cached = e && e->member_key == key && mono_ms() - e->member_mono_ms < ping_verify_ms(e->hash);
 	pthread_mutex_unlock(m);
 	return cached;
 }

@@ -7,15 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
 #include "log.h"
 #include "outcome.h"
 #include "ping_state.h"
 #include "server.h"
 #include "util.h"
 #include "banned.h"
-
-static const char *const null_group[] = { "NULL" };
 
 /* What one run loads and decides; released by run_release(). */
 struct run {
@@ -46,41 +43,26 @@ static void run_release(struct run *run)
 	free(run->reps);
 }
 
-static uint64_t membership_key(const struct ping_request *pr, char *const *groups, size_t n_groups)
-{
-	/* the cache holds the last key synced */
-	uint64_t h = ping_hash_str(HASH_FNV1A_BASIS, pr->host_name ? pr->host_name : pr->host_id);
-
-	h = ping_hash_str(h, pr->host_ip);
-	h = ping_hash_str(h, pr->account_id);
-	h = ping_hash_str(h, "|");
-	for (size_t i = 0; i < n_groups; i++)
-		h = ping_hash_str(h, groups[i]);
-	return h;
-}
-
-/* Step 3: group membership (cached: an unchanged membership is not even read again for a while). Returns true
- * when it was synced now (the ping's first with this membership: conflicts are worth a log line). */
+/* Step 3: group membership, when the heartbeat's verifying path did not just check it (ping_heartbeat_record())
+ * and the cache does not know it: a held ping re-run, or a membership changed between two verifications. Returns
+ * true when it was checked now (the ping's first with this membership: conflicts are worth a log line). */
 static bool sync_membership(struct ping_state *ps, const struct ping_request *pr, const char *host_name, int64_t now)
 {
-	char *const *groups = pr->n_groups ? pr->groups : (char *const *)null_group;
-	size_t n_groups = pr->n_groups ? pr->n_groups : 1;
-	uint64_t mkey = membership_key(pr, groups, n_groups);
+	struct host_rows w = { .host_id = pr->host_id, .host_name = host_name, .ip = pr->host_ip,
+			       .account_id = pr->account_id, .now = now };
+	uint64_t mkey = ping_membership_key(pr, &w.groups, &w.n_groups);
+	bool differ = true;
 	int r;
 
 	if (ping_membership_cached(ps, pr->host_id, mkey))
 		return false;
-	ping_write_lock(ps);
-	r = store_ping_membership_sync(ps->store, pr->host_id, host_name, pr->host_ip, pr->account_id, groups,
-				       n_groups, now);
-	ping_write_unlock(ps);
+	r = store_ping_membership_differs(ps->store, &w, &differ);
+	if (r >= 0 && differ)
+		r = ping_host_rows_write(ps, &w);
 	if (r < 0)
 		(void)server_db_error(ps->srv, r, "ping: group membership");
-	else {
-		if (r > 0)
-			METRIC_INC(ps->srv, ping_writes);
+	else
 		ping_membership_remember(ps, pr->host_id, mkey);
-	}
 	return true;
 }
 
@@ -246,14 +228,15 @@ static int persist(struct ping_state *ps, struct run *run, bool *ret_chosen_lost
 	return 0;
 }
 
-int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, struct ping_response *resp,
-	     char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle)
+int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, bool verbose,
+	     struct ping_response *resp, char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle)
 {
 	struct run run = { .pr = pr, .host_name = pr->host_name ? pr->host_name : pr->host_id, .chosen = -1 };
-	bool verbose, chosen_lost = false;
+	bool chosen_lost = false;
 	int r;
 
-	verbose = sync_membership(ps, pr, run.host_name, now);
+	if (sync_membership(ps, pr, run.host_name, now))
+		verbose = true;
 	r = load_stages(ps, &run, verbose);
 	if (r < 0)
 		goto out;

@@ -44,6 +44,9 @@ static int hold(struct ping_state *ps, struct req *r, struct ping_request *pr, i
 	w->seq = seq;
 	w->deadline_mono_ms = mono_ms() + wait_s * 1000;
 	r->handler_data = w;
+	/* before it is held (a resumed request may complete on another thread at once): a held ping keeps its
+	 * parsed request, not its body */
+	req_drop_body(r);
 	k = ping_waiter_hold(ps, w);
 	if (k < 0) {
 		/* max_held_pings reached (answer NOOP now) or shutting down */
@@ -78,12 +81,12 @@ int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, in
 	}
 	idle_seq = ping_idle_seq(ps);
 	idle_gen = http_write_generation();
-	/* step 2 */
+	/* step 2, and step 3 when verifying */
 	k = ping_heartbeat_record(ps, pr, now, &seq);
 	if (k < 0)
 		(void)server_db_error(ps->srv, k, "ping: heartbeat");
 	/* steps 3-9 */
-	k = ping_run(ps, pr, now, ret_resp, &rel, &n_rel, &idle);
+	k = ping_run(ps, pr, now, k > 0, ret_resp, &rel, &n_rel, &idle);
 	if (k < 0) {
 		ping_request_free(pr);
 		if (k != -ENOMEM)
@@ -138,7 +141,7 @@ int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_
 		/* only the host's newest ping may act for it (the agent reconnected or moved) */
 		if (!ping_heartbeat_is_newest(ps, w->host_id, w->seq))
 			return release_noop(ps, r, w, false, ret_resp);
-		k = ping_run(ps, w->request, now, ret_resp, &rel, &n_rel, NULL);
+		k = ping_run(ps, w->request, now, false, ret_resp, &rel, &n_rel, NULL);
 		if (k < 0)
 			(void)server_db_error(ps->srv, k, "ping: re-running a held ping");
 		else if (ret_resp->op_code != OP_CODE_NOOP) {

@@ -269,9 +269,10 @@ int store_agent_list_deploy(struct store *s, const char *env_id, const char *dep
 			    json_t **ret);
 /* The stage's agent rows counted by what the board shows of a host: {"deployId", "total", "counts":
  * [{onDeploy, deployStage, state, status, removed, n}]} (onDeploy: the row is on deploy_id, which may be NULL),
- * plus the numbers of never-pinged HOST capacity names (missingHosts) and of live hosts of the stage's capacity
- * without an agent row (provisioningHosts). One aggregate read; the answer's size does not grow with the stage. */
-int store_agent_summary(struct store *s, const char *env_id, const char *deploy_id, json_t **ret);
+ * plus the number of never-pinged HOST capacity names (missingHosts) and, when provisioning (else null), of live
+ * hosts of the stage's capacity without an agent row (provisioningHosts: a walk of the capacity's hosts). The counts
+ * are kept per stage (schema agent_counts): the read does not grow with the stage, nor does the answer. */
+int store_agent_summary(struct store *s, const char *env_id, const char *deploy_id, bool provisioning, json_t **ret);
 /* By host name, or by host id when host_name is NULL. */
 int store_agent_list_host(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 int store_agent_error_get(struct store *s, const char *env_id, const char *host_name, json_t **ret);
@@ -290,7 +291,10 @@ int store_agent_total(struct store *s, const char *env_id, int64_t *ret);
 int store_agent_host_count(struct store *s, int64_t *ret);
 
 /* Hosts (§3.5, §4.7). Host objects carry lastSeen / agentVersion from the heartbeat record. */
-int store_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret);
+/* The host records of the stage's capacity (one per host and group), by name; host_name: only that host's; else
+ * all, or with pg->limit the rows of at most that many host names after pg->after. */
+int store_host_list_env(struct store *s, const char *env_id, const char *host_name, const struct store_page *pg,
+			json_t **ret);
 int store_host_list(struct store *s, const char *host_name, const char *host_id, json_t **ret);
 /* Host search by name: names after q->after (NULL: from the start) that start with (prefix) or contain q->text,
  * in name order, at most q->limit; rows {hostName, lastSeen (null: never pinged), stages (agent rows)}. */
@@ -350,6 +354,11 @@ int store_constraint_delete(struct store *s, const char *env_id, const json_t *h
 /* The tags of the hosts that have an agent row on the stage, as [{hostId, hostName, tagName, tagValue}] ordered
  * by tagName, tagValue, hostName; tag_name NULL = every tag. */
 int store_host_tags_list(struct store *s, const char *env_id, const char *tag_name, json_t **ret);
+/* A page of them: the tags (only tag_name's, when not NULL) of the stage's first pg->limit hosts after pg->after
+ * (agent rows in name order), ordered by host name and tag name; *ret_next (malloc'd) the page's last host name when
+ * the page holds pg->limit hosts, else NULL. */
+int store_host_tags_page(struct store *s, const char *env_id, const char *tag_name, const struct store_page *pg,
+			 json_t **ret, char **ret_next);
 /* Forget tag_name on the stage's hosts (their pings bring it back when the ping path re-checks their tags); the
  * count deleted. */
 int store_host_tags_delete(struct store *s, const char *env_id, const char *tag_name);
@@ -418,7 +427,8 @@ int store_janitor_unreachable(struct store *s, int64_t silent_before, int64_t no
 int store_janitor_release_slots(struct store *s, int64_t silent_before, int64_t now, int64_t *ret_changed);
 int store_janitor_expire(struct store *s, int64_t silent_before, int64_t *ret_deleted);
 /* Fold at most max_rows of the count deltas that agent writes leave on PostgreSQL into the stages' counts, under
- * each stage's admission lock, so a stage that sees no admission does not accumulate them; nothing on SQLite. */
+ * each stage's admission lock, so a stage that sees no admission does not accumulate them; and the deltas of the
+ * summary's counts (agent_counts), which only the janitor folds; nothing on SQLite. */
 int store_janitor_fold_counts(struct store *s, int64_t max_rows, int64_t *ret_folded);
 int store_retention_run(struct store *s, int64_t now, int64_t build_keep, int64_t build_days);
 /* The Prometheus analysis of deploys (store_analysis.c). analysis_get: {deployId, envId, analysisStatus,

@@ -59,18 +59,19 @@ static const char sql_agent_reset_failed[] =
 	"UPDATE agents SET state = 'RESET', removed = 0, lastUpdateDate = ?3, lastOperator = ?4, version = version + 1 "
 	"WHERE envId = ?1 AND ((deployId = ?2 AND status NOT IN ('SUCCEEDED', 'UNKNOWN') AND state <> 'RESET') "
 	"OR removed = 1)";
+/* agents/count and the summary read the stage's counts (STAGE_AGENT_COUNTS), not its rows */
 static const char sql_agent_count[] =
-	"SELECT count(*) FROM agents WHERE envId = ?1 AND CASE ?2 "
-	"WHEN 0 THEN deployStage = 'SERVING_BUILD' "
-	"WHEN 1 THEN deployStage = 'SERVING_BUILD' AND state = 'NORMAL' "
-	"WHEN 2 THEN firstDeploy = 1 AND deployStage <> 'SERVING_BUILD' "
-	"ELSE firstDeploy = 1 AND deployStage <> 'SERVING_BUILD' AND status NOT IN ('SUCCEEDED', 'UNKNOWN') END";
-/* the summary: one aggregate pass over the stage's rows */
+	"SELECT COALESCE(SUM(x.n), 0) FROM " STAGE_AGENT_COUNTS " WHERE CASE ?2 "
+	"WHEN 0 THEN x.deployStage = 'SERVING_BUILD' "
+	"WHEN 1 THEN x.deployStage = 'SERVING_BUILD' AND x.state = 'NORMAL' "
+	"WHEN 2 THEN x.firstDeploy = 1 AND x.deployStage <> 'SERVING_BUILD' "
+	"ELSE x.firstDeploy = 1 AND x.deployStage <> 'SERVING_BUILD' AND x.status NOT IN ('SUCCEEDED', 'UNKNOWN') END";
 static const char sql_agent_summary[] =
-	"SELECT CASE WHEN a.deployId = ?2 THEN 1 ELSE 0 END AS onDeploy__bool, a.deployStage, a.state, a.status, "
-	"a.removed AS removed__bool, count(*) AS n FROM agents a WHERE a.envId = ?1 "
-	"GROUP BY CASE WHEN a.deployId = ?2 THEN 1 ELSE 0 END, a.deployStage, a.state, a.status, a.removed";
-static const char sql_agent_total[] = "SELECT count(*) FROM agents WHERE envId = ?";
+	"SELECT CASE WHEN x.deployId = ?2 THEN 1 ELSE 0 END AS onDeploy__bool, x.deployStage, x.state, x.status, "
+	"x.removed AS removed__bool, SUM(x.n) AS n FROM " STAGE_AGENT_COUNTS " "
+	"GROUP BY CASE WHEN x.deployId = ?2 THEN 1 ELSE 0 END, x.deployStage, x.state, x.status, x.removed "
+	"HAVING SUM(x.n) <> 0";
+static const char sql_agent_total[] = "SELECT COALESCE(SUM(x.n), 0) FROM " STAGE_AGENT_COUNTS;
 static const char sql_agent_hosts[] = "SELECT count(DISTINCT hostId) FROM agents";
 
 int store_agent_list_env(struct store *s, const char *env_id, json_t **ret)
@@ -97,25 +98,26 @@ int store_agent_list_deploy(struct store *s, const char *env_id, const char *dep
 	return db_list(c, false, sql_agent_list_deploy, ret, "ss", env_id, deploy_id);
 }
 
-int store_agent_summary(struct store *s, const char *env_id, const char *deploy_id, json_t **ret)
+int store_agent_summary(struct store *s, const char *env_id, const char *deploy_id, bool provisioning, json_t **ret)
 {
 	json_t *counts = NULL, *row;
-	int64_t total = 0, missing = 0, prov = 0;
+	int64_t total = 0, missing = 0, prov = -1;
 	size_t i;
 	int r;
 	CONN_OR_FAIL(c, s);
 
 	r = db_list(c, false, sql_agent_summary, &counts, "ss", env_id, deploy_id);
 	if (r >= 0)
-		r = store_tx_progress_counts(c, env_id, &missing, &prov);
+		r = store_tx_progress_counts(c, env_id, &missing, provisioning ? &prov : NULL);
 	if (r < 0) {
 		json_decref(counts);
 		return r;
 	}
 	json_array_foreach(counts, i, row)
 		total += json_integer_value(json_object_get(row, "n"));
-	*ret = json_pack("{s:s?,s:I,s:o,s:I,s:I}", "deployId", deploy_id, "total", (json_int_t)total, "counts", counts,
-			 "missingHosts", (json_int_t)missing, "provisioningHosts", (json_int_t)prov);
+	*ret = json_pack("{s:s?,s:I,s:o,s:I,s:o}", "deployId", deploy_id, "total", (json_int_t)total, "counts", counts,
+			 "missingHosts", (json_int_t)missing, "provisioningHosts",
+			 prov >= 0 ? json_integer((json_int_t)prov) : json_null());
 	return *ret ? 0 : -ENOMEM;
 }
 

@@ -32,6 +32,16 @@ static const char sql_constraint_delete[] = "DELETE FROM deploy_constraints WHER
 	"(SELECT a.hostId FROM agents a WHERE a.envId = ?1)" WHERE " ORDER BY t.tagName, t.tagValue, t.hostName, t.hostId"
 static const char sql_host_tags_list[] = HOST_TAGS_LIST("");
 static const char sql_host_tags_list_name[] = HOST_TAGS_LIST(" AND t.tagName = ?2");
+/* a page: the tags of the stage's first ?3 hosts (agent rows, name order: the index on stage and host name) after ?2 */
+#define HOST_TAGS_PAGE(WHERE)                                                                                          \
+	"SELECT t.hostId, t.hostName, t.tagName, t.tagValue FROM host_tags t WHERE t.hostId IN (SELECT a.hostId FROM " \
+	"agents a WHERE a.envId = ?1 AND a.hostName > COALESCE(?2, '') ORDER BY a.hostName LIMIT ?3)" WHERE            \
+	" ORDER BY t.hostName, t.tagName, t.hostId"
+static const char sql_host_tags_page[] = HOST_TAGS_PAGE("");
+static const char sql_host_tags_page_name[] = HOST_TAGS_PAGE(" AND t.tagName = ?4");
+/* the page's last host name, when the page is full */
+static const char sql_host_tags_page_last[] = "SELECT hostName FROM agents WHERE envId = ?1 AND hostName > "
+					      "COALESCE(?2, '') ORDER BY hostName LIMIT 1 OFFSET ?3";
 static const char sql_host_tags_delete[] =
 	"DELETE FROM host_tags WHERE tagName = ?2 AND hostId IN (SELECT a.hostId FROM agents a WHERE a.envId = ?1)";
 
@@ -75,6 +85,36 @@ int store_host_tags_list(struct store *s, const char *env_id, const char *tag_na
 	if (!tag_name)
 		return db_list(c, false, sql_host_tags_list, ret, "s", env_id);
 	return db_list(c, false, sql_host_tags_list_name, ret, "ss", env_id, tag_name);
+}
+
+static int host_name_read(struct db_stmt *st, void *elem, void *ctx)
+{
+	(void)ctx;
+	*(char **)elem = strdup(db_col_text(st, 0) ? db_col_text(st, 0) : "");
+	return *(char **)elem ? 0 : -ENOMEM;
+}
+
+int store_host_tags_page(struct store *s, const char *env_id, const char *tag_name, const struct store_page *pg,
+			 json_t **ret, char **ret_next)
+{
+	char *next = NULL;
+	int r;
+	CONN_OR_FAIL(c, s);
+
+	*ret_next = NULL;
+	r = db_one(c, sql_host_tags_page_last, host_name_read, &next, NULL, "ssi", env_id, pg->after, pg->limit - 1);
+	if (r == -ENOENT)
+		r = 0;
+	if (r >= 0)
+		r = tag_name ? db_list(c, false, sql_host_tags_page_name, ret, "ssis", env_id, pg->after, pg->limit,
+				       tag_name)
+			     : db_list(c, false, sql_host_tags_page, ret, "ssi", env_id, pg->after, pg->limit);
+	if (r < 0) {
+		free(next);
+		return r;
+	}
+	*ret_next = next;
+	return 0;
 }
 
 int store_host_tags_delete(struct store *s, const char *env_id, const char *tag_name)
@@ -256,25 +296,29 @@ static bool tags_differ(const struct stored_tag *have, size_t n_have, const char
 	return false;
 }
 
-int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
-		       size_t n_tags, int64_t now)
+int store_tx_tags_differ(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, bool *ret_differ)
 {
 	struct db_vec v = { .size = sizeof(struct stored_tag) };
-	bool differ;
 	int r;
 
 	r = db_collect(c, sql_tags_get, &v, stored_tag_read, NULL, "s", host_id);
-	differ = r >= 0 && tags_differ(v.v, v.n, host_name, tags, n_tags);
+	*ret_differ = r >= 0 && tags_differ(v.v, v.n, host_name, tags, n_tags);
 	free(v.v);
+	return r < 0 ? r : 0;
+}
+
+int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+		       size_t n_tags, int64_t now)
+{
+	bool differ;
+	int r;
+
+	r = store_tx_tags_differ(c, host_id, host_name, tags, n_tags, &differ);
 	if (r < 0 || !differ)
-		return r < 0 ? r : 0;
-	r = db_begin(c, 0);
-	if (r < 0)
 		return r;
 	r = db_exec(c, sql_tags_clear, "s", host_id);
 	for (size_t i = 0; i < n_tags && r >= 0; i++)
 		r = db_exec(c, sql_tags_insert, "ssssi", host_id, tags[i].name, tags[i].value, host_name, now);
-	if (r >= 0)
-		r = store_tx_host_written(c, host_id);
-	return db_end(c, r < 0 ? r : 1);
+	return r < 0 ? r : 1;
 }

@@ -95,6 +95,36 @@ static int env_id_read(struct db_stmt *st, void *elem, void *ctx)
 	return 0;
 }
 
+/* The agent_counts deltas (PostgreSQL): at most ?1 of them deleted, summed per count and added to it, in key order
+ * (two folds lock the rows they add to in the same order); a count left at 0 is dropped afterwards. Reads of the
+ * counts add the deltas not folded yet, so folding changes no answer; only the janitor folds them. */
+static const char sql_fold_agent_counts[] =
+	"WITH d AS (DELETE FROM agent_count_deltas WHERE ctid IN (SELECT ctid FROM agent_count_deltas LIMIT ?1) "
+	"RETURNING envId, deployId, deployStage, state, status, removed, firstDeploy, n) "
+	"INSERT INTO agent_counts(envId, deployId, deployStage, state, status, removed, firstDeploy, n) "
+	"SELECT envId, deployId, deployStage, state, status, removed, firstDeploy, CAST(SUM(n) AS BIGINT) FROM d "
+	"GROUP BY envId, deployId, deployStage, state, status, removed, firstDeploy ORDER BY 1, 2, 3, 4, 5, 6, 7 "
+	"ON CONFLICT(envId, deployId, deployStage, state, status, removed, firstDeploy) DO UPDATE "
+	"SET n = agent_counts.n + excluded.n";
+static const char sql_fold_agent_zero[] = "DELETE FROM agent_counts WHERE n = 0";
+/* agent_counts deltas folded per transaction, and at most per janitor pass: a deploy leaves two per step a host
+ * walks (~16 per host), so a pass takes more of them than of the admission deltas */
+#define AGENT_FOLD_CHUNK 50000
+#define AGENT_FOLD_PASS_CHUNKS 40
+
+static int fold_agent_counts(struct db_conn *c)
+{
+	int r = 0;
+
+	/* one statement each: its own transaction */
+	for (int i = 0; i < AGENT_FOLD_PASS_CHUNKS; i++) {
+		r = db_exec(c, sql_fold_agent_counts, "i", (int64_t)AGENT_FOLD_CHUNK);
+		if (r <= 0)
+			break; /* an error, or nothing left to fold */
+	}
+	return r < 0 ? r : db_exec(c, sql_fold_agent_zero, NULL);
+}
+
 int store_janitor_fold_counts(struct store *s, int64_t max_rows, int64_t *ret_folded)
 {
 	char env_id[ENGINE_ID_SIZE];
@@ -105,6 +135,9 @@ int store_janitor_fold_counts(struct store *s, int64_t max_rows, int64_t *ret_fo
 	*ret_folded = 0;
 	if (db_dialect(c) != DB_PG)
 		return 0;
+	r = fold_agent_counts(c);
+	if (r < 0)
+		return r;
 	while (folded < max_rows) {
 		r = db_one(c, sql_fold_next_stage, env_id_read, env_id, NULL, NULL);
 		if (r == -ENOENT) {

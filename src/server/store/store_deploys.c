@@ -65,15 +65,17 @@ static const char sql_deploy_since[] = "SELECT count(*) FROM deploys WHERE start
 static const char sql_deploy_succeeded[] =
 	"SELECT " DEPLOY_COLS " FROM deploys d JOIN builds b ON b.id = d.buildId WHERE d.envId = ? AND "
 	"d.state = 'SUCCEEDED' ORDER BY d.startDate DESC, d.seq DESC LIMIT 5000";
+/* the stage's counts (STAGE_AGENT_COUNTS), not its rows: the transition's read costs the same at any stage size */
 static const char sql_deploy_counts[] =
 	"SELECT "
-	"COALESCE(SUM(CASE WHEN state NOT IN ('UNREACHABLE', 'DELETE') AND removed = 0 THEN 1 ELSE 0 END), 0) AS t, "
-	"COALESCE(SUM(CASE WHEN deployId = ?2 AND deployStage IN ('SERVING_BUILD', 'STOPPED') AND state NOT IN "
-	"('PAUSED_BY_USER', 'PAUSED_BY_SYSTEM', 'UNREACHABLE') AND removed = 0 THEN 1 ELSE 0 END), 0) AS s, "
-	"COALESCE(SUM(CASE WHEN deployId = ?2 AND state = 'PAUSED_BY_SYSTEM' AND removed = 0 THEN 1 ELSE 0 END), 0) AS f, "
-	"COALESCE(SUM(CASE WHEN deployId = ?2 AND (deployStage = 'SERVING_BUILD' OR state IN ('PAUSED_BY_USER', "
-	"'PAUSED_BY_SYSTEM')) THEN 1 ELSE 0 END), 0) AS p, "
-	"COALESCE(SUM(CASE WHEN deployId = ?2 THEN 1 ELSE 0 END), 0) AS n FROM agents WHERE envId = ?1";
+	"COALESCE(SUM(CASE WHEN x.state NOT IN ('UNREACHABLE', 'DELETE') AND x.removed = 0 THEN x.n ELSE 0 END), 0) AS t, "
+	"COALESCE(SUM(CASE WHEN x.deployId = ?2 AND x.deployStage IN ('SERVING_BUILD', 'STOPPED') AND x.state NOT IN "
+	"('PAUSED_BY_USER', 'PAUSED_BY_SYSTEM', 'UNREACHABLE') AND x.removed = 0 THEN x.n ELSE 0 END), 0) AS s, "
+	"COALESCE(SUM(CASE WHEN x.deployId = ?2 AND x.state = 'PAUSED_BY_SYSTEM' AND x.removed = 0 THEN x.n ELSE 0 END), "
+	"0) AS f, "
+	"COALESCE(SUM(CASE WHEN x.deployId = ?2 AND (x.deployStage = 'SERVING_BUILD' OR x.state IN ('PAUSED_BY_USER', "
+	"'PAUSED_BY_SYSTEM')) THEN x.n ELSE 0 END), 0) AS p, "
+	"COALESCE(SUM(CASE WHEN x.deployId = ?2 THEN x.n ELSE 0 END), 0) AS n FROM " STAGE_AGENT_COUNTS;
 static const char sql_deploy_cas[] =
 	"UPDATE deploys SET state = ?2, successTotal = ?3, failTotal = ?4, total = ?5, lastUpdateDate = ?6, "
 	"successDate = ?7, acceptanceStatus = ?8 WHERE id = ?1 AND state = ?9";

@@ -17,12 +17,18 @@
 	"h.hostName, h.groupName, h.ip, h.hostId, h.accountId, h.createDate, h.lastUpdateDate, h.state, h.canRetire, " \
 	"CASE WHEN h.state IN ('PENDING_TERMINATE', 'PENDING_TERMINATE_NO_REPLACE') THEN 1 ELSE 0 END "               \
 	"AS pendingTerminate__bool, hb.lastSeen, hb.agentVersion"
-#define HOST_IN_ENV                                                                                                    \
-	"(h.hostName IN (SELECT name FROM capacity WHERE envId = ?1 AND type = 'HOST') OR h.groupName IN "           \
+#define HOST_IN_ENV_OF(A)                                                                                              \
+	"(" A ".hostName IN (SELECT name FROM capacity WHERE envId = ?1 AND type = 'HOST') OR " A ".groupName IN "    \
 	"(SELECT name FROM capacity WHERE envId = ?1 AND type = 'GROUP'))"
+#define HOST_IN_ENV HOST_IN_ENV_OF("h")
 static const char sql_host_list_env[] = "SELECT " HOST_COLS " FROM hosts h LEFT JOIN heartbeats hb ON hb.hostId = "
 					"h.hostId WHERE " HOST_IN_ENV " AND (h.hostName = ?2 OR ?2 IS NULL) "
 					"ORDER BY h.hostName, h.groupName";
+/* a page: every row of the first ?3 host names of the stage after ?2 (the host records walked in name order) */
+static const char sql_host_page_env[] =
+	"SELECT " HOST_COLS " FROM hosts h LEFT JOIN heartbeats hb ON hb.hostId = h.hostId WHERE " HOST_IN_ENV
+	" AND h.hostName IN (SELECT DISTINCT h2.hostName FROM hosts h2 WHERE " HOST_IN_ENV_OF("h2")
+	" AND h2.hostName > COALESCE(?2, '') ORDER BY h2.hostName LIMIT ?3) ORDER BY h.hostName, h.groupName";
 static const char sql_host_list_name[] = "SELECT " HOST_COLS " FROM hosts h LEFT JOIN heartbeats hb ON hb.hostId = "
 					 "h.hostId WHERE h.hostName = ? ORDER BY h.groupName";
 static const char sql_host_list_id[] = "SELECT " HOST_COLS " FROM hosts h LEFT JOIN heartbeats hb ON hb.hostId = "
@@ -57,7 +63,8 @@ static const char sql_host_update[] =
 static const struct dsql sql_host_active = DSQL_JE(SQL_HOST_ACTIVE);
 /* the lists of progress, each cut to ?2 entries (the whole list: INT64_MAX) */
 #define PROGRESS_MISSING_FROM                                                                                          \
-	" FROM capacity WHERE envId = ?1 AND type = 'HOST' AND name NOT IN (SELECT hostName FROM heartbeats)"
+	" FROM capacity WHERE envId = ?1 AND type = 'HOST' AND NOT EXISTS (SELECT 1 FROM heartbeats hb WHERE "          \
+	"hb.hostName = capacity.name)"
 #define PROGRESS_PROVISIONING_FROM                                                                                     \
 	" FROM hosts h JOIN heartbeats hb ON hb.hostId = h.hostId WHERE " HOST_IN_ENV                                 \
 	" AND h.hostId NOT IN (SELECT hostId FROM agents WHERE envId = ?1)"
@@ -105,9 +112,12 @@ int store_host_search(struct store *s, const struct host_search *q, json_t **ret
 	return db_list(c, false, SQL(c, sql_host_search_prefix), ret, "sssi", q->text, upper, after, q->limit);
 }
 
-int store_host_list_env(struct store *s, const char *env_id, const char *host_name, json_t **ret)
+int store_host_list_env(struct store *s, const char *env_id, const char *host_name, const struct store_page *pg,
+			json_t **ret)
 {
 	CONN_OR_FAIL(c, s);
+	if (!host_name && pg && pg->limit > 0)
+		return db_list(c, false, sql_host_page_env, ret, "ssi", env_id, pg->after, pg->limit);
 	return db_list(c, false, sql_host_list_env, ret, "ss", env_id, host_name);
 }
 
@@ -185,7 +195,7 @@ int store_tx_progress_counts(struct db_conn *c, const char *env_id, int64_t *ret
 {
 	int r = db_int(c, sql_progress_missing_count, ret_missing, "s", env_id);
 
-	if (r >= 0)
+	if (r >= 0 && ret_provisioning)
 		r = db_int(c, sql_progress_provisioning_count, ret_provisioning, "s", env_id);
 	return r < 0 ? r : 0;
 }

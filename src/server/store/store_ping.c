@@ -112,27 +112,6 @@ static const char *nz(const char *s)
 	return s && s[0] ? s : NULL;
 }
 
-int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
-{
-	bool pg;
-	int r;
-	CONN_OR_FAIL(c, p);
-
-	/* PostgreSQL: with the NOTIFY of the host's write (other replicas re-read the record) */
-	pg = db_dialect(c) == DB_PG;
-	r = pg ? db_begin(c, 0) : 0;
-	if (r < 0)
-		return r;
-	r = db_exec(c, SQL(c, sql_hb_put), "ssssssii", hb->host_id, hb->host_name, nz(hb->ip), nz(hb->agent_version),
-		 nz(hb->autoscaling_group), nz(hb->availability_zone), hb->create_date, hb->last_seen);
-	if (pg) {
-		if (r >= 0)
-			r = store_tx_host_written(c, hb->host_id);
-		r = db_end(c, r);
-	}
-	return r < 0 ? r : 0;
-}
-
 static const char sql_hb_seen[] = "UPDATE heartbeats SET lastSeen = max(lastSeen, ?2) WHERE hostId = ?1";
 /* PostgreSQL: a chunk of hosts in one statement. The rows are locked first in hostId order (the one order every
  * multi-row write of heartbeats takes, see store_workers.c), so replicas flushing overlapping hosts, and the
@@ -245,73 +224,125 @@ static bool host_group_stale(const struct host_group *h, const char *host_name, 
 	       !streq(h->host_name, host_name);
 }
 
-int store_ping_membership_sync(struct store_ping *p, const char *host_id, const char *host_name, const char *ip,
-			       const char *account_id, char *const *groups, size_t n_groups, int64_t now)
-{
-	struct db_vec hv = { .size = sizeof(struct host_group) };
+/* What a host's membership sync would change: its stored Host rows and which of groups they lack. */
+struct membership_plan {
 	struct host_group *have;
 	size_t n_have;
-	bool *group_present = NULL, need = false;
+	bool *group_present;
+	bool need;
+};
+
+static void membership_plan_free(struct membership_plan *mp)
+{
+	free(mp->have);
+	free(mp->group_present);
+}
+
+static int membership_plan(struct db_conn *c, const struct host_rows *h, struct membership_plan *mp)
+{
+	struct db_vec hv = { .size = sizeof(struct host_group) };
+	int r;
+
+	*mp = (struct membership_plan){ 0 };
+	r = db_collect(c, sql_hosts_of, &hv, host_group_read, NULL, "s", h->host_id);
+	mp->have = hv.v;
+	mp->n_have = hv.n;
+	if (r < 0)
+		return r;
+	mp->group_present = calloc(h->n_groups + 1, sizeof(bool));
+	if (!mp->group_present)
+		return -ENOMEM;
+	for (size_t i = 0; i < mp->n_have; i++) {
+		struct host_group *hg = &mp->have[i];
+
+		for (size_t g = 0; g < h->n_groups; g++)
+			if (streq(hg->group, h->groups[g])) {
+				hg->reported = true;
+				mp->group_present[g] = true;
+			}
+		if (!protected_state(hg->state) &&
+		    (!hg->reported || host_group_stale(hg, h->host_name, h->ip, h->account_id)))
+			mp->need = true;
+	}
+	for (size_t g = 0; g < h->n_groups; g++)
+		if (!mp->group_present[g])
+			mp->need = true;
+	return 0;
+}
+
+/* Inside the caller's write transaction: the membership read again and synced; 1 when it wrote. */
+static int membership_tx(struct db_conn *c, const struct host_rows *h)
+{
+	struct membership_plan mp;
+	int r;
+
+	r = membership_plan(c, h, &mp);
+	if (r < 0 || !mp.need)
+		goto out;
+	for (size_t i = 0; i < mp.n_have && r >= 0; i++) {
+		const struct host_group *hg = &mp.have[i];
+
+		if (protected_state(hg->state))
+			continue;
+		if (!hg->reported)
+			r = db_exec(c, sql_host_delete, "ss", h->host_id, hg->group);
+		else if (host_group_stale(hg, h->host_name, h->ip, h->account_id))
+			r = db_exec(c, sql_host_update, "sssssi", h->host_id, hg->group, h->host_name, nz(h->ip),
+				    nz(h->account_id), h->now);
+	}
+	for (size_t g = 0; g < h->n_groups && r >= 0; g++)
+		if (!mp.group_present[g])
+			r = db_exec(c, sql_host_insert, "sssssi", h->host_name, h->groups[g], nz(h->ip), h->host_id,
+				    nz(h->account_id), h->now);
+	if (r >= 0)
+		r = 1;
+out:
+	membership_plan_free(&mp);
+	return r;
+}
+
+int store_ping_membership_differs(struct store_ping *p, const struct host_rows *h, bool *ret_differ)
+{
+	struct membership_plan mp;
 	int r;
 	CONN_OR_FAIL(c, p);
 
-	r = db_collect(c, sql_hosts_of, &hv, host_group_read, NULL, "s", host_id);
-	have = hv.v;
-	n_have = hv.n;
-	if (r < 0)
-		goto out;
+	r = membership_plan(c, h, &mp);
+	if (r >= 0)
+		*ret_differ = mp.need;
+	membership_plan_free(&mp);
+	return r < 0 ? r : 0;
+}
 
-	group_present = calloc(n_groups + 1, sizeof(bool));
-	if (!group_present) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n_have; i++) {
-		for (size_t g = 0; g < n_groups; g++)
-			if (streq(have[i].group, groups[g])) {
-				have[i].reported = true;
-				group_present[g] = true;
-			}
-		if (protected_state(have[i].state))
-			continue;
-		if (!have[i].reported)
-			need = true;
-		else if (host_group_stale(&have[i], host_name, ip, account_id))
-			need = true;
-	}
-	for (size_t g = 0; g < n_groups; g++)
-		if (!group_present[g])
-			need = true;
-	if (!need) {
-		r = 0;
-		goto out;
-	}
+int store_ping_host_write(struct store_ping *p, const struct host_rows *h)
+{
+	int r, wrote = 0;
+	CONN_OR_FAIL(c, p);
 
 	r = db_begin(c, 0);
 	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < n_have && r >= 0; i++) {
-		if (protected_state(have[i].state))
-			continue;
-		if (!have[i].reported) {
-			r = db_exec(c, sql_host_delete, "ss", host_id, have[i].group);
-		} else if (host_group_stale(&have[i], host_name, ip, account_id)) {
-			r = db_exec(c, sql_host_update, "sssssi", host_id, have[i].group, host_name, nz(ip),
-				 nz(account_id), now);
-		}
+		return r;
+	/* in the global order of row locks (store_sql.h): hosts, heartbeats; host_tags only the ping path writes */
+	if (h->groups) {
+		r = membership_tx(c, h);
+		if (r > 0)
+			wrote |= HOST_ROWS_GROUPS;
 	}
-	for (size_t g = 0; g < n_groups && r >= 0; g++) {
-		if (group_present[g])
-			continue;
-		r = db_exec(c, sql_host_insert, "sssssi", host_name, groups[g], nz(ip), host_id, nz(account_id), now);
+	if (r >= 0 && h->hb) {
+		r = db_exec(c, SQL(c, sql_hb_put), "ssssssii", h->hb->host_id, h->hb->host_name, nz(h->hb->ip),
+			    nz(h->hb->agent_version), nz(h->hb->autoscaling_group), nz(h->hb->availability_zone),
+			    h->hb->create_date, h->hb->last_seen);
+		wrote |= HOST_ROWS_HB;
 	}
-	if (r >= 0)
-		r = store_tx_host_written(c, host_id);
-	r = db_end(c, r < 0 ? r : 1);
-out:
-	free(group_present);
-	free(have);
-	return r;
+	if (r >= 0 && h->tags) {
+		r = store_tx_tags_sync(c, h->host_id, h->host_name, h->tags, h->n_tags, h->now);
+		if (r > 0)
+			wrote |= HOST_ROWS_TAGS;
+	}
+	/* PostgreSQL: with the NOTIFY of the host's write (other replicas re-read the host) */
+	if (r >= 0 && wrote)
+		r = store_tx_host_written(c, h->host_id);
+	return db_end(c, r < 0 ? r : wrote);
 }
 
 /* ---- envs ---- */
@@ -612,11 +643,11 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 
 /* ---- host tags ---- */
 
-int store_ping_tags_sync(struct store_ping *p, const char *host_id, const char *host_name, const struct host_tag *tags,
-			 size_t n_tags, int64_t now)
+int store_ping_tags_differ(struct store_ping *p, const char *host_id, const char *host_name,
+			   const struct host_tag *tags, size_t n_tags, bool *ret_differ)
 {
 	CONN_OR_FAIL(c, p);
-	return store_tx_tags_sync(c, host_id, host_name, tags, n_tags, now);
+	return store_tx_tags_differ(c, host_id, host_name, tags, n_tags, ret_differ);
 }
 
 /* ---- admission ---- */

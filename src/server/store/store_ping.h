@@ -43,8 +43,6 @@ struct heartbeat {
 	int64_t last_seen;
 };
 int store_ping_heartbeat_get(struct store_ping *p, const char *host_id, struct heartbeat *ret);
-/* Insert the record, or update its attributes and lastSeen (never moving lastSeen backwards). */
-int store_ping_heartbeat_put(struct store_ping *p, const struct heartbeat *hb);
 struct heartbeat_seen {
 	char host_id[ENGINE_ID_SIZE];
 	int64_t last_seen;
@@ -59,17 +57,38 @@ struct host_tag {
 	const char *name;
 	const char *value;
 };
-/* Make the host's stored tags equal tags (sorted by name, names unique), writing only when something differs
- * (in one transaction). Returns 1 when it wrote, 0 when nothing differed. */
-int store_ping_tags_sync(struct store_ping *p, const char *host_id, const char *host_name, const struct host_tag *tags,
-			 size_t n_tags, int64_t now);
+/* Whether the host's stored tags (or the host name stored with them) differ from tags (sorted by name, names
+ * unique): a read only, so that a caller takes the write lock only when something is to be written. */
+int store_ping_tags_differ(struct store_ping *p, const char *host_id, const char *host_name,
+			   const struct host_tag *tags, size_t n_tags, bool *ret_differ);
 
-/* ---- group membership (§5.1 step 3) ---- */
-/* Make the host's Host rows equal groups (NULL placeholder when n_groups = 0 is the caller's business). Writes
- * only when something differs; never touches rows in PENDING_TERMINATE*, TERMINATING. Returns 1 when it wrote,
- * 0 when nothing differed. */
-int store_ping_membership_sync(struct store_ping *p, const char *host_id, const char *host_name, const char *ip,
-			       const char *account_id, char *const *groups, size_t n_groups, int64_t now);
+/* ---- a host's own rows: heartbeat record, tags, group membership (§5.1 steps 2-3) ---- */
+/* What a ping says of its host, for store_ping_host_write(). hb: the record to insert, or whose attributes and
+ * lastSeen to update (never moving lastSeen backwards); NULL: not written. tags: the tags to sync (sorted by name,
+ * names unique); NULL: not touched. groups: the memberships to sync (the caller's NULL placeholder when the host
+ * reports none); NULL: not touched (and for store_ping_membership_differs, n_groups = 0). */
+struct host_rows {
+	const char *host_id;
+	const char *host_name;
+	const struct heartbeat *hb;
+	const struct host_tag *tags;
+	size_t n_tags;
+	const char *ip;
+	const char *account_id;
+	char *const *groups;
+	size_t n_groups;
+	int64_t now;
+};
+#define HOST_ROWS_HB 1
+#define HOST_ROWS_TAGS 2
+#define HOST_ROWS_GROUPS 4
+/* Write what h names in one transaction: the membership (its Host rows made equal to groups: rows in
+ * PENDING_TERMINATE*, TERMINATING never touched) and the tags re-read inside it and written only where they
+ * differ, the heartbeat record as given. Returns the HOST_ROWS_* bits of what it wrote (0: nothing differed), or a
+ * negative errno (nothing written). */
+int store_ping_host_write(struct store_ping *p, const struct host_rows *h);
+/* Whether store_ping_host_write() would change the host's Host rows for h->groups: a read only. */
+int store_ping_membership_differs(struct store_ping *p, const struct host_rows *h, bool *ret_differ);
 
 /* ---- env resolution and rows (§5.2, §5.1 steps 4-5) ---- */
 /* Every stage (struct resolved_env: engine.h) whose host capacity has host_name (tier 1) or whose group capacity

@@ -79,6 +79,14 @@ int64_t store_stage_lock_key(const char *env_id);
 int store_tx_counts_fold(struct db_conn *c, const char *env_id, int64_t max_rows);
 /* The janitor folds a stage's deltas in transactions of at most this many rows (the stage lock is held that long). */
 #define STORE_FOLD_CHUNK 10000
+/* A stage's (?1) agent rows counted by deployId ('' for none), deployStage, state, status, removed and firstDeploy
+ * (schema: agent_counts), as the table `x` with those columns and n: the counts kept by the triggers on agents plus,
+ * on PostgreSQL, the committed deltas not folded yet (empty on SQLite), read in one statement (one snapshot). Group
+ * by what is wanted and SUM(x.n); a group whose sum is 0 has no row. */
+#define STAGE_AGENT_COUNTS                                                                                             \
+	"(SELECT deployId, deployStage, state, status, removed, firstDeploy, n FROM agent_counts WHERE envId = ?1 "   \
+	"UNION ALL SELECT deployId, deployStage, state, status, removed, firstDeploy, n FROM agent_count_deltas "     \
+	"WHERE envId = ?1) x"
 
 /* ---- writes shared by several resources, inside the caller's transaction (0 or a negative errno) ---- */
 
@@ -88,7 +96,7 @@ int store_tx_event(struct db_conn *c, const char *kind, const char *env_id, cons
  * an event row, so other replicas forget what they remember of the host (store_events.c); nothing on SQLite. */
 int store_tx_host_written(struct db_conn *c, const char *host_id);
 /* A read on the caller's connection (store_hosts.c): the numbers of progress's missingHosts (HOST capacity names that never pinged) and provisioningHosts (live hosts
- * of the stage's capacity without an agent row in it). */
+ * of the stage's capacity without an agent row in it: a walk of the capacity's hosts; not counted when ret_provisioning is NULL). */
 int store_tx_progress_counts(struct db_conn *c, const char *env_id, int64_t *ret_missing, int64_t *ret_provisioning);
 /* A config history entry (keys of the wire object); NULL h writes nothing (store.c). */
 int store_tx_history(struct db_conn *c, const json_t *h);
@@ -120,9 +128,13 @@ void store_constraint_read_release(struct constraint_read *cr);
 int store_tx_constraint_read(struct db_conn *c, const char *env_id, const char *host_id, const char *deploy_id,
 			     struct constraint_read *ret);
 struct host_tag;
-/* store_ping_tags_sync() on a connection (store_constraints.c). */
+/* Inside the caller's write transaction (store_ping_host_write()): make the host's stored tags equal tags, re-reading
+ * them first; 1 when it wrote, 0 when nothing differed (store_constraints.c). */
 int store_tx_tags_sync(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
 		       size_t n_tags, int64_t now);
+/* Whether the host's stored tags (or the host name stored with them) differ from tags: a read, no write. */
+int store_tx_tags_differ(struct db_conn *c, const char *host_id, const char *host_name, const struct host_tag *tags,
+			 size_t n_tags, bool *ret_differ);
 /* Inside store_deploy_create's transaction (store_deploy_record.c): the stage's config snapshot of the new deploy,
  * and the agent rows on the deploy it replaces (replaced_id, may be NULL) as that deploy's host results. */
 int store_tx_deploy_record(struct db_conn *c, const char *env_id, const char *deploy_id, const char *replaced_id,

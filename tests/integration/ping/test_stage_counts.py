@@ -38,9 +38,46 @@ def scanned_counts(db, env_id):
     return stage, {d: int(n) for d, n in db.query(SCAN_DEPLOYS, (env_id,))}
 
 
+# The counts the summary, agents/count and a deploy's transition read (agent_counts, plus the deltas not folded yet
+# on PostgreSQL) against a GROUP BY of the rows.
+SUMMARY_KEY = "COALESCE(deployId, ''), deployStage, state, status, removed, firstDeploy"
+SCAN_SUMMARY = "SELECT %s, COUNT(*) FROM agents WHERE envId = ? GROUP BY %s" % (SUMMARY_KEY, SUMMARY_KEY)
+KEPT_SUMMARY = ("SELECT deployId, deployStage, state, status, removed, firstDeploy, SUM(n) FROM (SELECT * FROM "
+                "agent_counts WHERE envId = ? UNION ALL SELECT * FROM agent_count_deltas WHERE envId = ?) x "
+                "GROUP BY deployId, deployStage, state, status, removed, firstDeploy")
+
+
+def summary_counts(rows):
+    return {tuple(str(v) if i < 4 else int(v) for i, v in enumerate(r[:6])): int(r[6]) for r in rows if int(r[6])}
+
+
+def check_summary(server, env_id, what):
+    kept = summary_counts(server.db.query(KEPT_SUMMARY, (env_id, env_id)))
+    scanned = summary_counts(server.db.query(SCAN_SUMMARY, (env_id,)))
+    assert kept == scanned, "%s: summary counters %r, rows %r" % (what, kept, scanned)
+    # and the API answers them: the summary by what a board shows of a host, agents/count
+    name = next(e for e in server.ok("GET", "/v1/envs") if e["id"] == env_id)
+    base = "/v1/envs/%s/%s" % (name["envName"], name["stageName"])
+    s = server.ok("GET", base + "/agents/summary")
+    got = {}
+    for c in s["counts"]:
+        k = (c["onDeploy"], c["deployStage"], c["state"], c["status"], c["removed"])
+        got[k] = got.get(k, 0) + c["n"]
+    want = {}
+    for (dep, stage, state, status, removed, _), n in scanned.items():
+        k = (dep == s["deployId"], stage, state, status, bool(removed))
+        want[k] = want.get(k, 0) + n
+    assert got == want and s["total"] == sum(scanned.values()), "%s: summary %r, rows %r" % (what, s, scanned)
+    serving = sum(n for k, n in scanned.items() if k[1] == "SERVING_BUILD")
+    assert server.ok("GET", base + "/agents/count?actionType=SERVING") == serving, what
+    first = sum(n for k, n in scanned.items() if k[5] == 1 and k[1] != "SERVING_BUILD")
+    assert server.ok("GET", base + "/agents/count?actionType=FIRST_DEPLOY") == first, what
+
+
 def check(server, env_id, what):
     kept, scanned = kept_counts(server.db, env_id), scanned_counts(server.db, env_id)
     assert kept == scanned, "%s: counters %r, rows %r" % (what, kept, scanned)
+    check_summary(server, env_id, what)
     return scanned
 
 
@@ -127,6 +164,8 @@ def test_janitor_folds_the_deltas_of_a_quiet_stage(server_factory):
     assert converge(hosts, env["id"], d["id"])  # a first deploy: no admission, so nothing folds the deltas
     pending = "SELECT COUNT(*) FROM count_deltas WHERE envId = ?"
     assert (int(server.db.query(pending, (env["id"],))[0][0]) > 0) == (server.db.backend == "pg")
+    summary_pending = "SELECT COUNT(*) FROM agent_count_deltas WHERE envId = ?"
+    assert (int(server.db.query(summary_pending, (env["id"],))[0][0]) > 0) == (server.db.backend == "pg")
     check(server, env["id"], "first deploy done, deltas pending")
 
     server.stop()
@@ -138,3 +177,50 @@ def test_janitor_folds_the_deltas_of_a_quiet_stage(server_factory):
     folded = server.db.query("SELECT occupied, existing, total FROM stage_counts WHERE envId = ?", (env["id"],))
     assert tuple(int(v) for v in folded[0]) == (0, 12, 12)
     assert [(r[0], int(r[1])) for r in server.db.query(KEPT_DEPLOYS, (env["id"],))] == [(d["id"], 12)]
+    # and the summary's deltas too: agent_counts alone holds the rows' counts
+    assert wait_for(lambda: int(server.db.query(
+        "SELECT COUNT(*) FROM agent_count_deltas WHERE envId = ?", (env["id"],))[0][0]) == 0, timeout=20)
+    only = server.db.query("SELECT deployId, deployStage, state, status, removed, firstDeploy, n FROM agent_counts "
+                           "WHERE envId = ?", (env["id"],))
+    assert summary_counts(only) == summary_counts(server.db.query(SCAN_SUMMARY, (env["id"],)))
+
+
+def test_summary_counters_follow_operator_paths(server):
+    # the writes the admission test above does not make: failures, reset_failed_agents, host actions, a rollback,
+    # a stage emptied and deleted; the summary counters must equal a scan of the rows after each
+    env = server.make_env("web", "prod", maxParallelPct=100)
+    server.set_groups("web", "prod", ["web-prod"])
+    hosts = [Host(server, "s%02d" % i, groups=["web-prod"]) for i in range(8)]
+    d1 = server.deploy("web", "prod", server.publish()["id"])
+    assert converge(hosts, env["id"], d1["id"])
+    check(server, env["id"], "first deploy")
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    check(server, env["id"], "deploy created")
+    for h in hosts[:3]:
+        h.fail[(None, "DOWNLOADING")] = "SCRIPT_FAILED"
+    for _ in range(4):
+        ping_round(hosts, parallel=True)
+    check(server, env["id"], "failures reported")
+    server.ok("PUT", "/v1/envs/web/prod/agents/reset_failed_agents/%s" % d2["id"])
+    check(server, env["id"], "reset_failed_agents")
+    for action in ("PAUSED_BY_USER", "RESET", "NORMAL"):
+        server.ok("PUT", "/v1/envs/web/prod/deploys/hostactions", params={"actionType": action}, json=["s01", "s05"])
+        check(server, env["id"], "hostactions " + action)
+    for h in hosts[:3]:
+        h.fail.clear()
+    server.action("web", "prod", "ROLLBACK", toDeployId=d1["id"])
+    check(server, env["id"], "rollback created")
+    ping_round(hosts, parallel=True)
+    check(server, env["id"], "rollback under way")
+    server.ok("DELETE", "/v1/envs/web/prod/hosts", json=["s06"], params={"replaceHost": "false"})
+    check(server, env["id"], "host removed")
+    # hosts leaving the stage's capacity, and a stage deleted once its rows are gone: no counts left behind
+    other = server.make_env("web", "canary", maxParallelPct=100)
+    server.set_groups("web", "canary", ["canary"])
+    lone = Host(server, "c00", groups=["canary"])
+    dc = server.deploy("web", "canary", server.publish()["id"])
+    assert converge([lone], other["id"], dc["id"])
+    check(server, other["id"], "canary deployed")
+    server.set_groups("web", "canary", [])
+    lone.ping()
+    check(server, other["id"], "canary host left the capacity")

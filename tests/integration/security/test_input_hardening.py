@@ -100,6 +100,26 @@ def test_body_limit(server_factory):
     assert_error(s.post("/v1/envs", data=gen()), 413)
 
 
+def header_request(s, n):
+    return ("GET /v1/envs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: token %s\r\n"
+            "Cookie: c=%s\r\n\r\n" % (s.token, "x" * n)).encode()
+
+
+def test_request_headers_fit_the_connection_memory(server_factory):
+    """A connection's memory (http_connection_memory, 8K by default) holds a request's headers, about half of it: 3 KB
+    of them (a proxy's cookies) are served, 5 KB are refused with 431 and the connection closed, and raising the
+    setting lets them in. Bodies are not held there: test_body_limit reads 1 MiB at the default."""
+    s = server_factory().start()
+    ok = raw(s, header_request(s, 3000))
+    assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
+    big = raw(s, header_request(s, 5000))
+    assert big.startswith(b"HTTP/1.1 431"), big[:200]
+    assert s.get("/v1/envs").status_code == 200  # the server goes on
+    s2 = server_factory(["--set", "http_connection_memory=32K"], name="big").start()
+    ok = raw(s2, header_request(s2, 12000))
+    assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
+
+
 def test_huge_content_length_refused_without_reading(server):
     s = server
     t0 = time.monotonic()

@@ -362,21 +362,26 @@ static void test_resolve_no_server(void **state)
 static void test_progress_view(void **state)
 {
 	struct progress_view v;
-	json_t *deploy, *progress;
+	struct progress_read p = {};
 	char line[512];
 
-	deploy = json_pack("{s:s, s:s, s:i, s:i, s:i}", "id", "D1", "state", "RUNNING", "successTotal", 2, "failTotal",
-			   1, "total", 5);
-	progress = json_pack("{s:[{s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, {s:s,s:s,s:s}, {s:s,s:s,s:s}],"
-			     " s:[s]}",
-			     "agents", "deployId", "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED",
-			     "deployId", "D1", "deployStage", "SERVING_BUILD", "status", "SUCCEEDED", "deployId", "D1",
-			     "deployStage", "RESTARTING", "status", "SCRIPT_FAILED", "hostName", "web-03", "deployId", "D1", "deployStage",
-			     "PRE_DOWNLOAD", "status", "UNKNOWN", "deployId", "D0", "deployStage", "SERVING_BUILD",
-			     "status", "SUCCEEDED", "missingHosts", "web-09");
-	assert_non_null(deploy);
-	assert_non_null(progress);
-	assert_int_equal(progress_view_from_json(deploy, progress, &v), 0);
+	p.deploy = json_pack("{s:s, s:s, s:i, s:i, s:i}", "id", "D1", "state", "RUNNING", "successTotal", 2,
+			     "failTotal", 1, "total", 5);
+	/* the stage's summary: groups of rows; one on another deploy; the failing hosts' page names them */
+	p.summary = json_pack("{s:s, s:[{s:b,s:s,s:s,s:s,s:b,s:i}, {s:b,s:s,s:s,s:s,s:b,s:i}, {s:b,s:s,s:s,s:s,s:b,s:i},"
+			      " {s:b,s:s,s:s,s:s,s:b,s:i}], s:i, s:n}",
+			      "deployId", "D1", "counts", "onDeploy", 1, "deployStage", "SERVING_BUILD", "state", "NORMAL",
+			      "status", "SUCCEEDED", "removed", 0, "n", 2, "onDeploy", 1, "deployStage", "RESTARTING",
+			      "state", "NORMAL", "status", "SCRIPT_FAILED", "removed", 0, "n", 1, "onDeploy", 1,
+			      "deployStage", "PRE_DOWNLOAD", "state", "NORMAL", "status", "UNKNOWN", "removed", 0, "n", 1,
+			      "onDeploy", 0, "deployStage", "SERVING_BUILD", "state", "NORMAL", "status", "SUCCEEDED",
+			      "removed", 0, "n", 1, "missingHosts", 1, "provisioningHosts");
+	p.failing = json_pack("[{s:s,s:s,s:s,s:s,s:s}]", "hostName", "web-03", "deployId", "D1", "deployStage",
+			      "RESTARTING", "state", "NORMAL", "status", "SCRIPT_FAILED");
+	assert_non_null(p.deploy);
+	assert_non_null(p.summary);
+	assert_non_null(p.failing);
+	assert_int_equal(progress_view_from_json(&p, &v), 0);
 	assert_string_equal(v.deploy_id, "D1");
 	assert_int_equal(v.stage_counts[DEPLOY_STAGE_SERVING_BUILD], 2);
 	assert_int_equal(v.stage_counts[DEPLOY_STAGE_RESTARTING], 1);
@@ -384,6 +389,7 @@ static void test_progress_view(void **state)
 	assert_int_equal(v.other, 1);
 	assert_int_equal(v.failing, 1);
 	assert_int_equal(v.missing, 1);
+	assert_int_equal(v.provisioning, 0);
 	progress_format_line(&v, line, sizeof(line));
 	assert_string_equal(line, "deploy D1 RUNNING: 2/5 hosts done, 1 failed; PRE_DOWNLOAD 1, RESTARTING 1, "
 				  "SERVING_BUILD 2, not started 1, missing 1; failed: web-03");
@@ -391,31 +397,41 @@ static void test_progress_view(void **state)
 	assert_string_equal(line, "[####......] 2/5 RUNNING  PRE_DOWNLOAD 1, RESTARTING 1, SERVING_BUILD 2, "
 				  "not started 1, missing 1  failed: web-03");
 
-	/* hosts about to join are shown */
-	json_object_set_new(progress, "provisioningHosts", json_pack("[{s:s}]", "hostName", "web-10"));
-	assert_int_equal(progress_view_from_json(deploy, progress, &v), 0);
+	/* hosts about to join are shown (the summary counts them when asked) */
+	json_object_set_new(p.summary, "provisioningHosts", json_integer(1));
+	assert_int_equal(progress_view_from_json(&p, &v), 0);
 	assert_int_equal(v.provisioning, 1);
 	progress_format_line(&v, line, sizeof(line));
 	assert_non_null(strstr(line, "not started 1, joining 1, missing 1"));
 
-	/* no progress (yet), empty stage that succeeded: the bar is full */
-	json_object_set_new(deploy, "state", json_string("SUCCEEDING"));
-	json_object_set_new(deploy, "total", json_integer(0));
-	json_object_set_new(deploy, "successTotal", json_integer(0));
+	/* a summary of another deploy (a new one was created between the reads): its rows are not this deploy's */
+	json_object_set_new(p.summary, "deployId", json_string("D2"));
+	assert_int_equal(progress_view_from_json(&p, &v), 0);
+	assert_int_equal(v.other, 5);
+	assert_int_equal(v.stage_counts[DEPLOY_STAGE_SERVING_BUILD], 0);
+	json_object_set_new(p.summary, "deployId", json_string("D1"));
+
+	/* empty stage that succeeded: the bar is full */
+	json_object_set_new(p.deploy, "state", json_string("SUCCEEDING"));
+	json_object_set_new(p.deploy, "total", json_integer(0));
+	json_object_set_new(p.deploy, "successTotal", json_integer(0));
 	/* but agents on the deploy that its total (0, from its last transition) does not count yet are joining */
-	assert_int_equal(progress_view_from_json(deploy, progress, &v), 0);
+	assert_int_equal(progress_view_from_json(&p, &v), 0);
 	assert_int_equal(v.provisioning, 1 + 4);
-	assert_int_equal(progress_view_from_json(deploy, NULL, &v), 0);
+	{
+		struct progress_read none = { .deploy = p.deploy };
+
+		assert_int_equal(progress_view_from_json(&none, &v), 0);
+	}
 	progress_format_bar(&v, 4, line, sizeof(line));
 	assert_string_equal(line, "[....] no hosts SUCCEEDING");
 	progress_format_line(&v, line, sizeof(line));
 	assert_string_equal(line, "deploy D1 SUCCEEDING: no hosts in the stage");
 
 	/* a deploy without id/state is a malformed answer */
-	json_object_del(deploy, "id");
-	assert_int_equal(progress_view_from_json(deploy, progress, &v), -EBADMSG);
-	json_decref(deploy);
-	json_decref(progress);
+	json_object_del(p.deploy, "id");
+	assert_int_equal(progress_view_from_json(&p, &v), -EBADMSG);
+	progress_read_release(&p);
 }
 
 static void test_deploy_state_result(void **state)

@@ -57,7 +57,8 @@ static void test_failed_names_cut(void **state)
 {
 	json_t *deploy = json_pack("{s:s,s:s,s:i,s:i,s:i}", "id", "D1", "state", "FAILING", "successTotal", 0,
 				   "failTotal", 60, "total", 60);
-	json_t *agents = json_array(), *progress;
+	json_t *agents = json_array();
+	struct progress_read p = { .deploy = deploy, .failing = agents };
 	struct progress_view v;
 	char name[64];
 
@@ -67,14 +68,15 @@ static void test_failed_names_cut(void **state)
 		json_array_append_new(agents, json_pack("{s:s,s:s,s:s,s:s}", "hostName", name, "deployId", "D1",
 							"deployStage", "STAGING", "status", "TOO_MANY_RETRY"));
 	}
-	progress = json_pack("{s:o}", "agents", agents);
-	assert_int_equal(progress_view_from_json(deploy, progress, &v), 0);
+	p.summary = json_pack("{s:s,s:[{s:b,s:s,s:s,s:s,s:b,s:i}]}", "deployId", "D1", "counts", "onDeploy", 1,
+			      "deployStage", "STAGING", "state", "NORMAL", "status", "TOO_MANY_RETRY", "removed", 0, "n",
+			      60);
+	assert_int_equal(progress_view_from_json(&p, &v), 0);
 	assert_int_equal(v.failing, 60);
 	assert_true(strncmp(v.failed_hosts, "host-with-a-long-name-00, host-with-a-long-name-01", 50) == 0);
 	assert_true(strlen(v.failed_hosts) < sizeof(v.failed_hosts));
 	assert_string_equal(v.failed_hosts + strlen(v.failed_hosts) - 3, "...");
-	json_decref(deploy);
-	json_decref(progress);
+	progress_read_release(&p);
 }
 
 int main(void)

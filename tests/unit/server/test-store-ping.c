@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tests/unit/server/test-store-ping.c: the ping path's store (store_ping.h) against a real database created by
  * store_open() (SQLite, and PostgreSQL with SLIPWAY_TEST_PG_DSN): capacity resolution, conditional row writes,
- * exact admission under concurrent threads, group membership rules, heartbeat flushes and wake events. */
+ * exact admission under concurrent threads, group membership rules, a host's own rows in one transaction, heartbeat
+ * flushes and wake events. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -265,6 +266,28 @@ static void test_admission_exact(void **state)
 			 1);
 }
 
+/* The membership alone through store_ping_host_write(): 1 when it wrote. */
+static int membership_sync(struct store_ping *p, char *const *groups, size_t n_groups, int64_t now)
+{
+	struct host_rows h = { .host_id = "m1", .host_name = "m1", .ip = "10.0.0.9", .groups = groups,
+			       .n_groups = n_groups, .now = now };
+	bool differ = false;
+	int r;
+
+	assert_int_equal(store_ping_membership_differs(p, &h, &differ), 0);
+	r = store_ping_host_write(p, &h);
+	assert_true(r < 0 || !!(r & HOST_ROWS_GROUPS) == differ); /* the read says what the write does */
+	return r < 0 ? r : (r & HOST_ROWS_GROUPS) != 0;
+}
+
+static int heartbeat_put(struct store_ping *p, const struct heartbeat *hb)
+{
+	struct host_rows h = { .host_id = hb->host_id, .host_name = hb->host_name, .hb = hb, .now = hb->last_seen };
+	int r = store_ping_host_write(p, &h);
+
+	return r < 0 ? r : 0;
+}
+
 static void test_membership(void **state)
 {
 	struct fx *f = *state;
@@ -278,16 +301,58 @@ static void test_membership(void **state)
 	       "VALUES('m1', 'old', 'm1', 1, 1, 'ACTIVE');"
 	       "INSERT INTO hosts(hostName, groupName, hostId, createDate, lastUpdateDate, state) "
 	       "VALUES('m1', 'kept', 'm1', 1, 1, 'PENDING_TERMINATE');");
-	assert_int_equal(store_ping_membership_sync(f->p, "m1", "m1", "10.0.0.9", NULL, groups, 2, 100), 1);
+	assert_int_equal(membership_sync(f->p, groups, 2, 100), 1);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1' AND state = 'ACTIVE' AND "
 				    "ip = '10.0.0.9' AND groupName IN ('g1', 'g2')"), 2);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1' AND groupName = 'old'"), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1' AND groupName = 'kept' AND "
 				    "state = 'PENDING_TERMINATE'"), 1);
 	/* unchanged: no write */
-	assert_int_equal(store_ping_membership_sync(f->p, "m1", "m1", "10.0.0.9", NULL, groups, 2, 200), 0);
-	assert_int_equal(store_ping_membership_sync(f->p, "m1", "m1", "10.0.0.9", NULL, only, 1, 300), 1);
+	assert_int_equal(membership_sync(f->p, groups, 2, 200), 0);
+	assert_int_equal(membership_sync(f->p, only, 1, 300), 1);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'm1'"), 2); /* g2 + kept */
+}
+
+/* A first ping's rows (heartbeat record, tags, membership) in one transaction: all written, or none. */
+static void test_host_rows_one_transaction(void **state)
+{
+	struct fx *f = *state;
+	static char g1[] = "g1";
+	char *groups[] = { g1 };
+	struct heartbeat hb = { .host_id = "n1", .host_name = "n1", .ip = "10.0.0.7", .create_date = 5, .last_seen = 5 };
+	struct host_tag tags[] = { { "availabilityZone", "az-1" }, { "rack", "r7" } }, bad[] = { { "rack", NULL } };
+	struct host_rows h = { .host_id = "n1", .host_name = "n1", .hb = &hb, .tags = bad, .n_tags = 1,
+			       .ip = "10.0.0.7", .groups = groups, .n_groups = 1, .now = 5 };
+	struct heartbeat got;
+	bool differ = false;
+
+	/* a failing tag insert (NOT NULL) rolls back the membership and the record written before it */
+	assert_true(store_ping_host_write(f->p, &h) < 0);
+	assert_int_equal(store_ping_heartbeat_get(f->p, "n1", &got), -ENOENT);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'n1'"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM host_tags WHERE hostId = 'n1'"), 0);
+
+	h.tags = tags;
+	h.n_tags = 2;
+	assert_int_equal(store_ping_tags_differ(f->p, "n1", "n1", tags, 2, &differ), 0);
+	assert_true(differ);
+	assert_int_equal(store_ping_host_write(f->p, &h), HOST_ROWS_HB | HOST_ROWS_TAGS | HOST_ROWS_GROUPS);
+	assert_int_equal(store_ping_heartbeat_get(f->p, "n1", &got), 0);
+	assert_string_equal(got.ip, "10.0.0.7");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM hosts WHERE hostId = 'n1' AND groupName = 'g1' AND "
+				    "state = 'ACTIVE'"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM host_tags WHERE hostId = 'n1' AND hostName = 'n1'"), 2);
+	/* nothing differs now: the reads say so, and a write of tags and membership writes nothing */
+	assert_int_equal(store_ping_tags_differ(f->p, "n1", "n1", tags, 2, &differ), 0);
+	assert_false(differ);
+	assert_int_equal(store_ping_membership_differs(f->p, &h, &differ), 0);
+	assert_false(differ);
+	h.hb = NULL;
+	assert_int_equal(store_ping_host_write(f->p, &h), 0);
+	/* one tag fewer: only the tags are written */
+	h.n_tags = 1;
+	assert_int_equal(store_ping_host_write(f->p, &h), HOST_ROWS_TAGS);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM host_tags WHERE hostId = 'n1'"), 1);
 }
 
 static void test_heartbeat_and_events(void **state)
@@ -301,7 +366,7 @@ static void test_heartbeat_and_events(void **state)
 	int64_t last = -1;
 
 	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), -ENOENT);
-	assert_int_equal(store_ping_heartbeat_put(f->p, &hb), 0);
+	assert_int_equal(heartbeat_put(f->p, &hb), 0);
 	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), 0);
 	assert_string_equal(got.agent_version, "v1");
 	assert_int_equal(store_ping_heartbeat_flush(f->p, seen, 2), 0);
@@ -312,7 +377,7 @@ static void test_heartbeat_and_events(void **state)
 	assert_int_equal(store_ping_heartbeat_flush(f->p, seen, 1), 0);
 	hb.last_seen = 30;
 	(void)str_copy(hb.agent_version, sizeof(hb.agent_version), "v2");
-	assert_int_equal(store_ping_heartbeat_put(f->p, &hb), 0);
+	assert_int_equal(heartbeat_put(f->p, &hb), 0);
 	assert_int_equal(store_ping_heartbeat_get(f->p, "x1", &got), 0);
 	assert_true(got.last_seen == 50);
 	assert_string_equal(got.agent_version, "v2");
@@ -411,6 +476,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conditional_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admission_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_rows_one_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_and_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_goal_attachments, setup, teardown),
 		cmocka_unit_test(test_event_payloads),
@@ -420,6 +486,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conditional_writes, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_admission_exact, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_membership, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_host_rows_one_transaction, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_and_events, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_goal_attachments, setup_pg, teardown),
 	};
