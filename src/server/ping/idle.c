@@ -15,8 +15,10 @@
  * before the listener's last probe was sent is undelivered (store.h), so while that probe is at most
  * PING_LISTEN_STALE_MS old, a repeat misses no change committed more than PING_LISTEN_STALE_MS ago; otherwise
  * (a listener down, reconnecting or stalled) nothing is repeated, and a listener that fails or comes back forgets
- * every memory (notifications may have been missed). Time-bound changes (the janitor, the long-poll limit) are
- * bounded by idle_max_ms() as on SQLite. */
+ * every memory (notifications may have been missed). The only changes made by time alone are the janitor's: it
+ * announces a host it marks UNREACHABLE (HOST) and the slots it releases (SLOT) like any other change; a host it
+ * may have removed runs in full (ping_silent()). Every answer is recomputed within ping_verify_ms() whatever
+ * happens. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,13 +99,6 @@ static bool listener_fresh(struct ping_state *ps, int64_t mono)
 	return !ps->listening || mono - __atomic_load_n(&ps->listen_fresh_ms, __ATOMIC_ACQUIRE) < PING_LISTEN_STALE_MS;
 }
 
-static int64_t idle_max_ms(struct ping_state *ps)
-{
-	/* a host silent for half of host_unreachable_after runs in full (the janitor may have marked its rows) */
-	int64_t m = ps->srv->cfg.host_unreachable_after * 1000 / 2;
-
-	return m < PING_IDLE_MAX_MS ? m : PING_IDLE_MAX_MS;
-}
 
 void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t ping_seq, const char *body, size_t len,
 			int64_t seq, uint64_t write_gen, const char (*envs)[ENGINE_ID_SIZE], size_t n_envs)
@@ -150,14 +145,17 @@ void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t pin
 	free(ev);
 }
 
-/* Caller holds the stripe lock of e. */
-static bool idle_valid(struct ping_state *ps, const struct hb_entry *e, const char *body, size_t len, int64_t mono)
+/* Caller holds the stripe lock of e. now: the ping's time (e->last_seen is still the previous ping's). */
+static bool idle_valid(struct ping_state *ps, const struct hb_entry *e, const char *body, size_t len, int64_t now,
+		       int64_t mono)
 {
+	int64_t verify = ping_verify_ms(e->hash);
+
 	if (!e->idle_body || e->idle_ping_seq != e->full_seq || e->idle_len != len ||
 	    memcmp(e->idle_body, body, len) != 0)
 		return false;
-	if (mono - e->idle_mono_ms >= idle_max_ms(ps) || mono - e->verified_mono_ms >= PING_HB_VERIFY_MS ||
-	    e->member_key == 0 || mono - e->member_mono_ms >= PING_HB_VERIFY_MS || !listener_fresh(ps, mono))
+	if (ping_silent(ps, e, now) || mono - e->idle_mono_ms >= verify || mono - e->verified_mono_ms >= verify ||
+	    e->member_key == 0 || mono - e->member_mono_ms >= verify || !listener_fresh(ps, mono))
 		return false;
 	if (e->host_event_seq > e->idle_seq || __atomic_load_n(&ps->all_seq, __ATOMIC_ACQUIRE) > e->idle_seq ||
 	    http_write_generation() != e->idle_gen)
@@ -190,7 +188,7 @@ bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, 
 	for (e = ps->buckets[copy.host_hash % ps->n_buckets]; e; e = e->next)
 		if (e == copy.e)
 			break; /* still alive: the pointer may be followed */
-	if (e && idle_valid(ps, e, body, len, mono_ms())) {
+	if (e && idle_valid(ps, e, body, len, now, mono_ms())) {
 		if (now > e->last_seen)
 			e->last_seen = now;
 		e->seq++;
@@ -209,7 +207,7 @@ bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *bo
 	bool ok;
 
 	e = ping_hb_lock(ps, host_id, &m);
-	ok = allow && ps->idle_repeats && e && idle_valid(ps, e, body, len, mono_ms());
+	ok = allow && ps->idle_repeats && e && idle_valid(ps, e, body, len, now, mono_ms());
 	if (ok) {
 		/* the heartbeat's idle path (same body: same attributes) */
 		if (now > e->last_seen)

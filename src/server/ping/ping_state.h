@@ -36,15 +36,22 @@ struct full_stage {
 #define PING_HB_STRIPES 64
 /* wake-event sequence per env, by hash slot (a collision only invalidates more than needed) */
 #define PING_ENV_SEQ_SLOTS 4096
-/* the longest an idle answer is repeated from memory: a long-poll hold's limit (§5.11) */
-#define PING_IDLE_MAX_MS (PING_WAIT_MAX_S * 1000)
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
  * notification committed up to then (the staleness bound of docs/operations.md) */
 #define PING_LISTEN_STALE_MS STORE_LISTEN_STALE_MS
 /* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
 #define PING_IDLE_SLOTS (1u << 18)
-/* the database record is re-read after this long, so rows removed by the janitor are re-created */
-#define PING_HB_VERIFY_MS (120 * 1000)
+/* A host's database record and membership are re-read, and its idle answer is recomputed, at the latest this long
+ * after the last time they were (between half of it and all of it, by host: the hosts of a fleet that started
+ * together do not all run in full in the same minute ten minutes later). A safety net only: every change the
+ * answer depends on is a wake event or a write of this process, and the janitor acts only on silent hosts (see
+ * ping_idle_repeat()). It must stay well above the agents' ping interval (60 s): an answer that expired before the
+ * next ping would make every idle ping of a 1,000,000-host fleet a full run. */
+#define PING_HB_VERIFY_MS (600 * 1000)
+static inline int64_t ping_verify_ms(uint64_t host_hash)
+{
+	return PING_HB_VERIFY_MS / 2 + (int64_t)(host_hash % (PING_HB_VERIFY_MS / 2));
+}
 
 /* One host in the heartbeat cache. Fields are under the host's stripe lock, `waiter` under ps->wlock. */
 struct hb_entry {
@@ -150,6 +157,12 @@ static inline struct hb_entry *ping_hb_lock(struct ping_state *ps, const char *h
 	pthread_mutex_lock(*ret_lock);
 	return ping_hb_find(ps, host_id, h);
 }
+/* Has e's host been silent long enough at now (its previous ping at e->last_seen) that the janitor may have
+ * removed its rows? Half of host_expire (the stored lastSeen lags the remembered one by less than that): the
+ * removal is announced to the stages the host was in, not to the host. Marking a host UNREACHABLE is announced to
+ * the host itself (a HOST event), so a silence shorter than that needs no rule: a host that the server was only
+ * slow to hear from keeps its idle answer. Caller holds the stripe lock. */
+bool ping_silent(const struct ping_state *ps, const struct hb_entry *e, int64_t now);
 /* Caller holds the stripe lock. NULL on OOM. */
 struct hb_entry *ping_hb_get_or_add(struct ping_state *ps, const char *host_id, uint64_t h);
 /* The entry of host_id, or NULL. Entries are freed only by ping_evict_silent(), which holds wlock: the pointer is
@@ -190,9 +203,10 @@ int64_t ping_hook_pending_last_seen(struct server *srv, const char *host_id);
  * An idle ping whose full run answered NOOP without any candidate or write is remembered (request body, relevant
  * envs, the wake-event sequence read before the run). The same host sending the same body again is answered NOOP
  * from memory while no wake event that would wake a held ping of it (§5.11: ENV, SLOT or CAPACITY of a relevant
- * env, CAPACITY naming anything, HOST of the host) has arrived since, for at most PING_IDLE_MAX_MS, and never after
- * a silence the janitor could act on: exactly the answer a long-poll waiter registered after that run would still be
- * holding. An API request of this process that may have written ends every idle memory at once
+ * env, CAPACITY naming anything, HOST of the host) has arrived since, for at most ping_verify_ms(), and never after
+ * a silence after which the janitor may have removed its rows (ping_silent()): the answer a long-poll waiter
+ * registered after that run would still be holding, or would get again when its hold ends (no decision of a ping
+ * depends on the clock; the janitor's marks, the only change made by time alone, are HOST and SLOT events). An API request of this process that may have written ends every idle memory at once
  * (http_write_generation(), read with ping_idle_seq() before the run), so a client never sees an idle repeat older
  * than its own change. ping_seq is the ping's own sequence (ping_heartbeat_record()): the memory is kept only while
  * no other ping of the host ran in full.
