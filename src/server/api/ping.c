@@ -16,10 +16,10 @@
 static int reply_noop(struct req *r)
 {
 	/* what ping_response_to_json() makes of a NOOP, without building and dumping it per ping */
-	static const char noop[] = "{\"opCode\":\"NOOP\",\"deployGoal\":null}";
+	static const char noop[] = "{\"opCode\":\"NOOP\",\"deployGoal\":null}", json[] = "application/json";
 
 	METRIC_INC(r->srv, pings_by_opcode[OP_CODE_NOOP]);
-	return http_reply_data(r, 200, "application/json", noop, sizeof(noop) - 1);
+	return http_reply_fixed(r, 200, json, noop, sizeof(noop) - 1);
 }
 
 static int reply(struct req *r, struct ping_response *resp)

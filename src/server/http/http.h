@@ -177,6 +177,9 @@ int http_reply_json(struct req *r, int status, json_t *body);
 int http_reply_created(struct req *r, const char *location, json_t *body);
 int http_reply_empty(struct req *r, int status);
 int http_reply_data(struct req *r, int status, const char *content_type, const void *data, size_t len);
+/* The same for an answer that never changes: data (static, its address the key with status and content_type,
+ * itself static) is answered from a response built once with its headers, no copy or allocation per request. */
+int http_reply_fixed(struct req *r, int status, const char *content_type, const void *data, size_t len);
 /* A JSON body already as text (malloc'd; stolen, also on error): no copy. */
 int http_reply_json_text(struct req *r, int status, char *txt, size_t len);
 int http_reply_error(struct req *r, int status, const char *field, const char *message);
