@@ -76,6 +76,11 @@ static int metrics(struct req *r)
 	k |= buf_printf(&out, "# TYPE slipway_pings_held gauge\nslipway_pings_held %llu\n", LD(m->pings_held));
 	k |= buf_printf(&out, "# TYPE slipway_pings_overloaded_total counter\nslipway_pings_overloaded_total %llu\n",
 			LD(m->pings_overloaded));
+	k |= buf_printf(&out,
+			"# TYPE slipway_ping_wakes_pending gauge\nslipway_ping_wakes_pending %llu\n"
+			"# TYPE slipway_ping_wakes_running gauge\nslipway_ping_wakes_running %llu\n"
+			"# TYPE slipway_ping_wakes_running_peak gauge\nslipway_ping_wakes_running_peak %llu\n",
+			LD(m->ping_wakes_pending), LD(m->ping_wakes_running), LD(m->ping_wakes_running_peak));
 	k |= buf_printf(&out, "# TYPE slipway_http_connections gauge\nslipway_http_connections %lld\n",
 			(long long)http_connections_open());
 	k |= buf_printf(&out, "# TYPE slipway_heartbeats_flushed_total counter\nslipway_heartbeats_flushed_total %llu\n",
