@@ -170,6 +170,8 @@ int http_fail(struct req *r, int status, const char *field, const char *fmt, ...
 /* Record a 503 whose answer carries `Retry-After: retry_after_s` and `Connection: close`, so the client
  * reconnects (to another replica, or here once the wait is over). Returns -EAGAIN. */
 int http_unavailable(struct req *r, int retry_after_s, const char *message);
+/* The same 503 with Retry-After on a connection that stays open (the client comes back here in a few seconds). */
+int http_busy(struct req *r, int retry_after_s, const char *message);
 int http_status_from_errno(int r);
 
 /* Replies. http_reply_json steals body. */

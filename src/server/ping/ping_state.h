@@ -39,8 +39,10 @@ struct full_stage {
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
  * notification committed up to then (the staleness bound of docs/operations.md) */
 #define PING_LISTEN_STALE_MS STORE_LISTEN_STALE_MS
-/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
-#define PING_IDLE_SLOTS (1u << 18)
+/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse. It grows
+ * fourfold while more than half of it is taken: 24 KB at first, 96 MB at most (4 slots per host at 1,000,000) */
+#define PING_IDLE_SLOTS_MIN ((size_t)1 << 10)
+#define PING_IDLE_SLOTS_MAX ((size_t)1 << 22)
 /* A host's database record and membership are re-read, and its idle answer is recomputed, at the latest this long
  * after the last time they were (between half of it and all of it, by host: the hosts of a fleet that started
  * together do not all run in full in the same minute ten minutes later). A safety net only: every change the
@@ -98,6 +100,16 @@ struct ping_state {
 	struct waiter *w_head, *w_tail;
 	size_t n_waiters;
 	bool stopping;
+	/* woken held pings waiting for their turn to re-run, oldest wake first (struct waiter's pprev/pnext), and the
+	 * woken ones resumed and not yet answered or held again: at most the setting wake_batch of them (0: no
+	 * limit), so that a wake of many held pings does not queue everyone else's pings behind their runs (hold.c,
+	 * under wlock) */
+	struct waiter *p_head, *p_tail;
+	size_t n_pending, n_running;
+	/* the rate woken pings re-ran at over the last second or so (atomic; ping_wake_backlog()) */
+	uint64_t wake_runs_done, rate_runs_done;
+	int64_t rate_mono_ms;
+	int64_t wake_rate;
 	pthread_mutex_t full_lock;
 	struct full_stage full[PING_FULL_SLOTS];
 	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */
@@ -125,7 +137,10 @@ struct ping_state {
 	struct store_listener *listener;
 	bool listening; /* a listener was started (set once, before the first ping is served) */
 	int64_t listen_fresh_ms;
-	struct idle_slot *idle_index;
+	struct idle_slot *idle_index; /* idle_slots of them (a power of two); both under the idle locks (idle.c) */
+	size_t idle_slots;
+	size_t idle_slots_seen; /* atomic: idle_slots, for a look without the locks */
+	size_t idle_used;       /* atomic: slots taken */
 	pthread_mutex_t idle_locks[PING_HB_STRIPES];
 	int64_t last_flush_mono_ms;
 	int64_t last_purge_mono_ms;
@@ -262,6 +277,7 @@ void ping_stage_forget_full(struct ping_state *ps, const char *env_id);
 
 struct waiter {
 	struct waiter *prev, *next;
+	struct waiter *pprev, *pnext; /* in the queue of woken waiters waiting for their turn (pending) */
 	struct req *req;
 	struct ping_request *request; /* owned */
 	char host_id[ENGINE_ID_SIZE];
@@ -272,6 +288,9 @@ struct waiter {
 	bool waiting; /* suspended and wakeable; false while its handler runs */
 	bool cancel;  /* answer NOOP without re-running */
 	bool woken;
+	bool pending; /* woken, suspended, queued for its turn (ps->p_head) */
+	bool running; /* woken and resumed for its re-run: counted in ps->n_running until answered or held again */
+	int64_t run_mono_ms;
 };
 
 /* Answer NOOP at once the waiter held for host_id, if any (§5.1 step 1). */
@@ -288,7 +307,8 @@ void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel
 void ping_waiter_done(struct ping_state *ps, struct waiter *w);
 /* Replace the waiter's relevant env ids (takes envs). */
 void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n);
-/* The thread's rounds: read new wake events and wake the waiters they concern; resume expired waiters. */
+/* The thread's rounds: read new wake events and wake the waiters they concern (at most wake_batch re-run at once,
+ * the others in the order they were woken as those finish); resume expired waiters. */
 void ping_poll_events(struct ping_state *ps);
 void ping_expire_waiters(struct ping_state *ps);
 /* Shutdown: every waiter is resumed (its ping_resume() returns -ESHUTDOWN) and no new one is held. */
