@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # bench/ping/held.py: what a held ping and an idle keep-alive connection cost the server in memory. A private
 # slipway-server with N seeded hosts (as bench.py), every host pinged once (so the heartbeat cache and the idle
-# memory exist), then: N connections each holding a long-poll ping (`?wait=`), RSS compared with before; those
-# closed, N keep-alive connections each answered one idle ping and left open, RSS compared again.
+# memory exist), then: N keep-alive connections each answered one idle ping and left open, RSS compared with
+# before; those closed, N connections each holding a long-poll ping (`?wait=`), RSS compared again.
 # Knobs: BENCH_HELD_HOSTS (5000), BENCH_HELD_SERVERS ("label=binary[;name=value...],..."; default the build's
 # server: several in one run, each with its own extra settings), SLIPWAY_BUILD_DIR.
 import os
@@ -86,18 +86,6 @@ def run(binary, extra):
                 read_answer(c)
             c.close()
             base = settle_rss(s)
-            held = []
-            for i in range(N):
-                h = socket.create_connection(addr, timeout=30)
-                h.sendall(request(s, body(i, env["id"], dep["id"]), 600))
-                held.append(h)
-            wait_metric(s, "slipway_pings_held", N)
-            with_held = settle_rss(s)
-            for h in held:
-                h.close()
-            wait_metric(s, "slipway_pings_held", 0)
-            wait_metric(s, "slipway_http_connections", 1)  # the /metrics request's own
-            after_close = settle_rss(s)
             idle = []
             for i in range(N):
                 h = socket.create_connection(addr, timeout=30)
@@ -107,7 +95,19 @@ def run(binary, extra):
             with_idle = settle_rss(s)
             for h in idle:
                 h.close()
-            return base, with_held, after_close, with_idle
+            wait_metric(s, "slipway_http_connections", 1)  # the /metrics request's own
+            after_close = settle_rss(s)
+            # held last: a held ping whose client goes away is only noticed when its wait ends
+            held = []
+            for i in range(N):
+                h = socket.create_connection(addr, timeout=30)
+                h.sendall(request(s, body(i, env["id"], dep["id"]), 600))
+                held.append(h)
+            wait_metric(s, "slipway_pings_held", N)
+            with_held = settle_rss(s)
+            for h in held:
+                h.close()
+            return base, with_idle, after_close, with_held
         finally:
             if s.proc and s.proc.poll() is None:
                 s.proc.kill()
@@ -123,13 +123,13 @@ def main():
         binary, *extra = spec.split(";")
         bench.log("held bench: %d held pings, server %s %s" % (N, label or binary, " ".join(extra)))
         rows.append((label + (" (%s)" % ", ".join(extra) if extra else ""),) + run(binary, extra))
-    print("| server | RSS before, MB | with %d held pings, MB | per held ping, KB | after closing them, MB | with %d "
-          "idle keep-alive connections, MB | per idle connection, KB |" % (N, N))
+    print("| server | RSS before, MB | with %d idle keep-alive connections, MB | per idle connection, KB | after "
+          "closing them, MB | with %d held pings, MB | per held ping, KB |" % (N, N))
     print("|---|---|---|---|---|---|---|")
-    for label, base, held, closed, idle in rows:
+    for label, base, idle, closed, held in rows:
         print("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
-            label or "-", base / 1024, held / 1024, (held - base) / N, closed / 1024, idle / 1024,
-            (idle - closed) / N))
+            label or "-", base / 1024, idle / 1024, (idle - base) / N, closed / 1024, held / 1024,
+            (held - closed) / N))
     print()
     print("Every host pinged once first; RSS (VmRSS) read once it stopped moving.")
 

@@ -20,7 +20,10 @@ BENCH_SCALE_WAIT, default 30, one connection each, BENCH_SCALE_HELD_PER_PROCESS 
 (prefix `sim`) poll: the server cannot hold more connections than its descriptor limit (20,000 here);
 BENCH_SCALE_SEED_DEPLOY=1 (with SEED): the seeded hosts also carry a first deploy's SERVING_BUILD rows (the
 simulators start with `--serving` on it);
-BENCH_SCALE_DEPLOYS (first,later): the deploy phases to run (empty: idle only)."""
+BENCH_SCALE_DEPLOYS (first,later): the deploy phases to run (empty: idle only);
+BENCH_SCALE_SERVERS=label=PATH,label=PATH: the whole run once per server binary, in this order, in one invocation
+(before/after comparisons; default: the server of SLIPWAY_BUILD_DIR), one table each; PATH+name=value+… adds
+settings for that server only."""
 import json
 import os
 import re
@@ -70,6 +73,7 @@ def fleets():
 
 
 FLEETS = fleets()
+SERVERS = [tuple(x.split("=", 1)) for x in os.environ.get("BENCH_SCALE_SERVERS", "").split(",") if x]
 GROUPS = sorted({f[4] for f in FLEETS}, reverse=True)
 
 
@@ -135,8 +139,14 @@ def publish_and_deploy(s, build_commit):
     return s.call("POST", "/v1/envs/scale/prod/deploys?buildId=" + b["id"])
 
 
-def timed_deploy(s, build_commit, t0_label, sample=False):
+def sim_lines(sims):
+    """The progress lines each simulator has written so far."""
+    return [[json.loads(x) for x in open(err).read().splitlines() if x.startswith("{")] for _, _, err in sims]
+
+
+def timed_deploy(s, sims, build_commit, t0_label, sample=False):
     t0 = time.monotonic()
+    marks = [len(x) for x in sim_lines(sims)]
     d = publish_and_deploy(s, build_commit)
     got = {}
 
@@ -152,6 +162,11 @@ def timed_deploy(s, build_commit, t0_label, sample=False):
         got["last"] = (x["total"], x["successTotal"])
         return False
     wait_until(state, DEPLOY_TIMEOUT)
+    for (grp, _, _), lines, m in zip(sims, sim_lines(sims), marks):
+        k = "failed " + grp
+        got[k] = got.get(k, 0) + sum(x["errors"] for x in lines[m:])
+        k = "503 " + grp
+        got[k] = got.get(k, 0) + sum(x.get("overloaded", 0) for x in lines[m:])
     got["goal"] = goal_summary(goal_times(s, d), N)
     if len(GROUPS) > 1:
         for g in GROUPS:
@@ -239,12 +254,13 @@ def group_window(sims, g):
     return max((x["p99Ms"] for x in lines), default=0), sum(x["errors"] for x in lines)
 
 
-def print_results(s, reg, idle, deploys):
+def print_results(s, reg, idle, deploys, label=None):
     fleets = " + ".join("%d %s (%s, %d connections%s)" % (
         sum(f[1] for f in FLEETS if f[4] == g), g, "long-poll wait %d s" % f0[2] if f0[2] else "polling",
         sum(f[3] for f in FLEETS if f[4] == g), ", %d processes" % k if k > 1 else "")
         for g in GROUPS for f0, k in [([f for f in FLEETS if f[4] == g][0], sum(1 for f in FLEETS if f[4] == g))])
-    print("### scale — %d simulated hosts, interval %d s: %s, SQLite\n" % (N, INTERVAL, fleets))
+    print("### scale — %d simulated hosts, interval %d s: %s, SQLite%s\n" % (
+        N, INTERVAL, fleets, ", server `%s` (%s)" % label if label else ""))
     print("| measure | value |\n|---|---|")
     if SEED:
         print("| fleet registered by cloning one real registration per prefix | %.0f s for %d hosts |" %
@@ -266,6 +282,8 @@ def print_results(s, reg, idle, deploys):
         print("| %s: every host's first goal p50 / p99 / max | %s |" % (label, fmt_goal(got)))
         for g in GROUPS if len(GROUPS) > 1 else ():
             print("| %s: first goal p50 / p99 / max of the `%s` hosts | %s |" % (label, g, fmt_goal(got, "goal " + g)))
+        print("| %s: failed pings (of them answered 503) during the deploy | %s |" % (label, ", ".join(
+            "`%s` %d (%d)" % (g, got.get("failed " + g, 0), got.get("503 " + g, 0)) for g in GROUPS)))
         if "samples" in got:
             width = max(1, N * LATER_PCT // 100)
             print("| %s: most rows holding a slot / hosts deploying, %d samples (width %d) | %d / %d |" %
@@ -295,8 +313,17 @@ def on_term(sig, frame):
 
 def main():
     signal.signal(signal.SIGTERM, on_term)
+    for label, server in SERVERS or [(None, None)]:
+        run(label and (label, server), server)
+
+
+def run(label, server):
+    del SERVING[:]  # the --serving flags of this run's seed deploy
     tmp = tempfile.mkdtemp(prefix="bench-scale-")
-    s = Srv(tmp, extra=server_settings())
+    server, *settings = server.split("+") if server else [None]
+    s = Srv(tmp, extra=server_settings() + settings)
+    if server:
+        s.server = server
     s.start()
     sims = []
     try:
@@ -317,12 +344,12 @@ def main():
         # b) a first deploy, then a later one at LATER_PCT
         deploys = []
         if "first" in DEPLOYS:
-            deploys.append(("first deploy", timed_deploy(s, "1111111aaaa", "first deploy")))
+            deploys.append(("first deploy", timed_deploy(s, sims, "1111111aaaa", "first deploy")))
         if "later" in DEPLOYS:
             s.call("PUT", "/v1/envs/scale/prod", {"maxParallelPct": LATER_PCT})
-            label = "later deploy at %d %%" % LATER_PCT
-            deploys.append((label, timed_deploy(s, "2222222bbbb", label, sample=True)))
-        print_results(s, reg, idle, deploys)
+            name = "later deploy at %d %%" % LATER_PCT
+            deploys.append((name, timed_deploy(s, sims, "2222222bbbb", name, sample=True)))
+        print_results(s, reg, idle, deploys, label)
     finally:
         for _, sim, _ in sims:
             if sim.poll() is None:

@@ -17,6 +17,7 @@ struct server_config {
 	char *listen, *port_file, *db;
 	int64_t max_parallel_threshold, host_unreachable_after, unreachable_slot_release, host_expire;
 	int64_t max_held_pings;
+	int64_t wake_batch; /* ours: woken held pings re-run at once, the others wait their turn (0 = no limit) */
 	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
 	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
 	bool public_metrics;
@@ -70,7 +71,11 @@ enum server_worker {
 struct server_metrics {
 	uint64_t pings_by_opcode[_OP_CODE_MAX];
 	uint64_t pings_held, ping_writes, ping_idle_repeats, admissions_admitted, admissions_refused;
+	uint64_t ping_idle_repeats_unparsed; /* of ping_idle_repeats, those found by their body before any parsing */
+	uint64_t ping_idle_index_slots;      /* the idle index's size (ping/idle.c) */
 	uint64_t pings_overloaded; /* answered 503 with Retry-After: past overload_connections */
+	/* woken held pings queued for their turn / re-running now (at most wake_batch) / the most ever re-running */
+	uint64_t ping_wakes_pending, ping_wakes_running, ping_wakes_running_peak;
 	uint64_t heartbeats_flushed; /* lastSeen values written by the heartbeat flush */
 	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
 	uint64_t transitions_to[_DEPLOY_STATE_MAX];

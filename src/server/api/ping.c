@@ -16,10 +16,10 @@
 static int reply_noop(struct req *r)
 {
 	/* what ping_response_to_json() makes of a NOOP, without building and dumping it per ping */
-	static const char noop[] = "{\"opCode\":\"NOOP\",\"deployGoal\":null}";
+	static const char noop[] = "{\"opCode\":\"NOOP\",\"deployGoal\":null}", json[] = "application/json";
 
 	METRIC_INC(r->srv, pings_by_opcode[OP_CODE_NOOP]);
-	return http_reply_data(r, 200, "application/json", noop, sizeof(noop) - 1);
+	return http_reply_fixed(r, 200, json, noop, sizeof(noop) - 1);
 }
 
 static int reply(struct req *r, struct ping_response *resp)
@@ -103,6 +103,12 @@ static int ping_handle(struct req *r)
 	/* an idle ping repeated byte for byte: NOOP before any parsing */
 	if (wait_s == 0 && ping_repeat_unparsed(ps, r->body, r->body_len))
 		return reply_noop(r);
+	/* held pings woken by a change wait for their turn: they go first, this one comes back later */
+	k = ping_wake_backlog(ps);
+	if (k >= 0) {
+		METRIC_INC(r->srv, pings_overloaded);
+		return http_busy(r, k, "woken long-poll pings go first: retry later");
+	}
 	k = parse_request(r, &pr);
 	if (k <= 0)
 		return k; /* answered 400, or an error */

@@ -76,6 +76,11 @@ static int metrics(struct req *r)
 	k |= buf_printf(&out, "# TYPE slipway_pings_held gauge\nslipway_pings_held %llu\n", LD(m->pings_held));
 	k |= buf_printf(&out, "# TYPE slipway_pings_overloaded_total counter\nslipway_pings_overloaded_total %llu\n",
 			LD(m->pings_overloaded));
+	k |= buf_printf(&out,
+			"# TYPE slipway_ping_wakes_pending gauge\nslipway_ping_wakes_pending %llu\n"
+			"# TYPE slipway_ping_wakes_running gauge\nslipway_ping_wakes_running %llu\n"
+			"# TYPE slipway_ping_wakes_running_peak gauge\nslipway_ping_wakes_running_peak %llu\n",
+			LD(m->ping_wakes_pending), LD(m->ping_wakes_running), LD(m->ping_wakes_running_peak));
 	k |= buf_printf(&out, "# TYPE slipway_http_connections gauge\nslipway_http_connections %lld\n",
 			(long long)http_connections_open());
 	k |= buf_printf(&out, "# TYPE slipway_heartbeats_flushed_total counter\nslipway_heartbeats_flushed_total %llu\n",
@@ -84,6 +89,11 @@ static int metrics(struct req *r)
 			LD(m->ping_writes));
 	k |= buf_printf(&out, "# TYPE slipway_ping_idle_repeats_total counter\nslipway_ping_idle_repeats_total %llu\n",
 			LD(m->ping_idle_repeats));
+	k |= buf_printf(&out,
+			"# TYPE slipway_ping_idle_repeats_unparsed_total counter\n"
+			"slipway_ping_idle_repeats_unparsed_total %llu\n"
+			"# TYPE slipway_ping_idle_index_slots gauge\nslipway_ping_idle_index_slots %llu\n",
+			LD(m->ping_idle_repeats_unparsed), LD(m->ping_idle_index_slots));
 	k |= buf_printf(&out,
 			"# TYPE slipway_admissions_total counter\nslipway_admissions_total{result=\"admitted\"} %llu\n"
 			"slipway_admissions_total{result=\"refused\"} %llu\n",

@@ -494,5 +494,6 @@ void http_stop(struct server *srv)
 		usleep(10 * 1000);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	http_fixed_free();
 	http_deadline_stop();
 }

@@ -170,6 +170,8 @@ int http_fail(struct req *r, int status, const char *field, const char *fmt, ...
 /* Record a 503 whose answer carries `Retry-After: retry_after_s` and `Connection: close`, so the client
  * reconnects (to another replica, or here once the wait is over). Returns -EAGAIN. */
 int http_unavailable(struct req *r, int retry_after_s, const char *message);
+/* The same 503 with Retry-After on a connection that stays open (the client comes back here in a few seconds). */
+int http_busy(struct req *r, int retry_after_s, const char *message);
 int http_status_from_errno(int r);
 
 /* Replies. http_reply_json steals body. */
@@ -177,6 +179,9 @@ int http_reply_json(struct req *r, int status, json_t *body);
 int http_reply_created(struct req *r, const char *location, json_t *body);
 int http_reply_empty(struct req *r, int status);
 int http_reply_data(struct req *r, int status, const char *content_type, const void *data, size_t len);
+/* The same for an answer that never changes: data (static, its address the key with status and content_type,
+ * itself static) is answered from a response built once with its headers, no copy or allocation per request. */
+int http_reply_fixed(struct req *r, int status, const char *content_type, const void *data, size_t len);
 /* A JSON body already as text (malloc'd; stolen, also on error): no copy. */
 int http_reply_json_text(struct req *r, int status, char *txt, size_t len);
 int http_reply_error(struct req *r, int status, const char *field, const char *message);

@@ -39,6 +39,8 @@ void http_metrics_record(struct server *srv, const struct req *r, int64_t us);
 void req_free(struct req *r);
 /* Queue resp (consumed) with the headers every answer carries. */
 int http_queue(struct req *r, int status, struct MHD_Response *resp);
+/* Free the fixed answers' responses (http_reply_fixed()), once the daemon is stopped. */
+void http_fixed_free(void);
 /* Answer the error recorded with http_fail(), or the one errno k maps to. */
 void http_reply_failure(struct req *r, int k);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http/reply.c: answers: JSON (with Location for 201), raw data, empty, the JSON error body, and the
- * headers every answer carries; suspend/resume for long-polls. */
+/* http/reply.c: answers: JSON (with Location for 201), raw data, empty, the JSON error body, fixed answers built
+ * once (the ping's NOOP), and the headers every answer carries; suspend/resume for long-polls. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,16 +10,31 @@
 #include "util.h"
 #include "banned.h"
 
-int http_queue(struct req *r, int status, struct MHD_Response *resp)
+/* The headers every answer carries: no MIME sniffing of JSON into HTML, no framing, no Referer with tokens in URLs. */
+static void common_headers(struct MHD_Response *resp)
 {
-	enum MHD_Result ok;
-
-	if (!resp)
-		return -ENOMEM;
-	/* on every answer: no MIME sniffing of JSON into HTML, no framing, no Referer with tokens in URLs */
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
+/* Queue resp (not consumed) for r. */
+static int queue(struct req *r, int status, struct MHD_Response *resp)
+{
+	if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES)
+		return -EIO;
+	r->replied = true;
+	r->status = status;
+	return 0;
+}
+
+int http_queue(struct req *r, int status, struct MHD_Response *resp)
+{
+	int k;
+
+	if (!resp)
+		return -ENOMEM;
+	common_headers(resp);
 	if (status == 503 && r->retry_after) {
 		char ra[24];
 		(void)str_printf(ra, sizeof(ra), "%d", r->retry_after_s);
@@ -26,13 +42,82 @@ int http_queue(struct req *r, int status, struct MHD_Response *resp)
 	}
 	if (r->close_after)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-	ok = MHD_queue_response(r->conn, (unsigned)status, resp);
+	k = queue(r, status, resp);
 	MHD_destroy_response(resp);
-	if (ok != MHD_YES)
-		return -EIO;
-	r->replied = true;
-	r->status = status;
-	return 0;
+	return k;
+}
+
+/* ---- fixed answers: built once, queued again and again (libmicrohttpd counts a response's references) ---- */
+
+#define FIXED_MAX 8
+static struct fixed_answer {
+	const void *data; /* the caller's static body: the key, with status and content type */
+	int status;
+	const char *content_type;
+	struct MHD_Response *resp; /* set last (release): the slot is complete once it is seen */
+} fixed[FIXED_MAX];
+static pthread_mutex_t fixed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool fixed_is(const struct fixed_answer *f, int status, const char *content_type, const void *data)
+{
+	return f->data == data && f->status == status && f->content_type == content_type;
+}
+
+/* The response of a fixed answer, made on first use; NULL when out of slots or memory. */
+static struct MHD_Response *fixed_response(int status, const char *content_type, const void *data, size_t len)
+{
+	struct MHD_Response *resp = NULL;
+	size_t i;
+
+	for (i = 0; i < FIXED_MAX; i++) {
+		resp = __atomic_load_n(&fixed[i].resp, __ATOMIC_ACQUIRE);
+		if (!resp)
+			break;
+		if (fixed_is(&fixed[i], status, content_type, data))
+			return resp;
+	}
+	pthread_mutex_lock(&fixed_lock);
+	for (i = 0; i < FIXED_MAX && fixed[i].resp; i++)
+		if (fixed_is(&fixed[i], status, content_type, data))
+			break;
+	if (i < FIXED_MAX && !fixed[i].resp) {
+		resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+		if (resp) {
+			if (content_type)
+				MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+			common_headers(resp);
+			fixed[i] = (struct fixed_answer){ .data = data, .status = status, .content_type = content_type };
+			__atomic_store_n(&fixed[i].resp, resp, __ATOMIC_RELEASE);
+		}
+	} else
+		resp = i < FIXED_MAX ? fixed[i].resp : NULL;
+	pthread_mutex_unlock(&fixed_lock);
+	return resp;
+}
+
+int http_reply_fixed(struct req *r, int status, const char *content_type, const void *data, size_t len)
+{
+	struct MHD_Response *resp;
+
+	if (r->replied)
+		return 0;
+	/* an answer with per-request headers is built as any other */
+	resp = r->close_after || r->retry_after ? NULL : fixed_response(status, content_type, data, len);
+	if (!resp)
+		return http_reply_data(r, status, content_type, data, len);
+	r->resp_bytes = len;
+	return queue(r, status, resp);
+}
+
+void http_fixed_free(void)
+{
+	pthread_mutex_lock(&fixed_lock);
+	for (size_t i = 0; i < FIXED_MAX; i++) {
+		if (fixed[i].resp)
+			MHD_destroy_response(fixed[i].resp);
+		fixed[i] = (struct fixed_answer){ 0 };
+	}
+	pthread_mutex_unlock(&fixed_lock);
 }
 
 int http_reply_data(struct req *r, int status, const char *content_type, const void *data, size_t len)

@@ -303,14 +303,24 @@ static int errno_from_status(int status)
 	}
 }
 
-int http_unavailable(struct req *r, int retry_after_s, const char *message)
+static int retry_later(struct req *r, int retry_after_s, bool close, const char *message)
 {
 	if (!r->err_status) {
 		r->retry_after = true;
 		r->retry_after_s = retry_after_s < 0 ? 0 : retry_after_s;
-		r->close_after = true;
+		r->close_after = close;
 	}
 	return http_fail(r, 503, NULL, "%s", message);
+}
+
+int http_unavailable(struct req *r, int retry_after_s, const char *message)
+{
+	return retry_later(r, retry_after_s, true, message);
+}
+
+int http_busy(struct req *r, int retry_after_s, const char *message)
+{
+	return retry_later(r, retry_after_s, false, message);
 }
 
 int http_fail(struct req *r, int status, const char *field, const char *fmt, ...)

@@ -16,6 +16,8 @@ struct compiled_route {
 	size_t n_segs;
 	char *segs[ROUTE_MAX_SEGMENTS]; /* literal text, or NULL for a {param} */
 	char *params[ROUTE_MAX_SEGMENTS];
+	char *literal; /* a route without parameters: its segments joined ("/v1/system/ping"), else NULL */
+	size_t literal_len;
 };
 
 struct router {
@@ -42,6 +44,8 @@ void router_free(struct router *rt)
 			free(rt->routes[i].segs[k]);
 			free(rt->routes[i].params[k]);
 		}
+	for (size_t i = 0; i < rt->n; i++)
+		free(rt->routes[i].literal);
 	free(rt->routes);
 	free(rt->stats);
 	free(rt);
@@ -76,6 +80,33 @@ static int split_path(char *p, char **segs, size_t max, size_t *ret_n)
 	return 0;
 }
 
+/* cr->literal of a route without parameters (the path that is that route and no other shape's). */
+static int literal_of(struct compiled_route *cr)
+{
+	size_t len = cr->n_segs ? 0 : 1, at = 0;
+
+	for (size_t k = 0; k < cr->n_segs; k++) {
+		if (!cr->segs[k])
+			return 0;
+		len += 1 + strlen(cr->segs[k]);
+	}
+	cr->literal = malloc(len + 1);
+	if (!cr->literal)
+		return -ENOMEM;
+	for (size_t k = 0; k < cr->n_segs; k++) {
+		size_t l = strlen(cr->segs[k]);
+
+		cr->literal[at++] = '/';
+		memcpy(cr->literal + at, cr->segs[k], l);
+		at += l;
+	}
+	if (cr->n_segs == 0)
+		cr->literal[at++] = '/';
+	cr->literal[at] = 0;
+	cr->literal_len = at;
+	return 0;
+}
+
 int router_add(struct router *rt, const struct route *routes, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -103,6 +134,9 @@ int router_add(struct router *rt, const struct route *routes, size_t n)
 					return -ENOMEM;
 			}
 		}
+		r = literal_of(&cr);
+		if (r < 0)
+			return r;
 		if (rt->n == rt->alloc) {
 			size_t na = rt->alloc ? rt->alloc * 2 : 64;
 			struct compiled_route *nr = realloc(rt->routes, na * sizeof(*nr));
@@ -152,6 +186,11 @@ static bool same_shape(const struct compiled_route *a, const struct compiled_rou
 	return true;
 }
 
+static bool method_fits(const struct route *route, const char *method)
+{
+	return strcasecmp(route->method, method) == 0 || (streq(method, "HEAD") && streq(route->method, "GET"));
+}
+
 int router_match(const struct router *rt, const char *method, const char *path, struct route_match *m)
 {
 	char *segs[ROUTE_MAX_SEGMENTS + 1];
@@ -160,6 +199,18 @@ int router_match(const struct router *rt, const char *method, const char *path, 
 	int r;
 
 	memset(m, 0, offsetof(struct route_match, path_buf));
+	/* a path that is a parameterless route's own (the ping's): no route is more specific, and the first of that
+	 * path in table order whose method fits is the one the walk below would choose */
+	for (size_t i = 0, l = strlen(path); i < rt->n; i++) {
+		const struct compiled_route *cr = &rt->routes[i];
+
+		if (cr->literal && cr->literal_len == l && memcmp(cr->literal, path, l) == 0 &&
+		    method_fits(cr->route, method)) {
+			m->route = cr->route;
+			m->index = i;
+			return 0;
+		}
+	}
 	r = str_copy(m->path_buf, sizeof(m->path_buf), path);
 	if (r < 0)
 		return r;
@@ -179,8 +230,7 @@ int router_match(const struct router *rt, const char *method, const char *path, 
 		const struct compiled_route *cr = &rt->routes[i];
 		if (!same_shape(cr, best))
 			continue;
-		if (strcasecmp(cr->route->method, method) == 0 ||
-		    (streq(method, "HEAD") && streq(cr->route->method, "GET"))) {
+		if (method_fits(cr->route, method)) {
 			hit = cr;
 			hit_index = i;
 			break;

@@ -62,6 +62,11 @@ struct hb_entry *ping_hb_lookup(struct ping_state *ps, const char *host_id)
 	return e;
 }
 
+bool ping_silent(const struct ping_state *ps, const struct hb_entry *e, int64_t now)
+{
+	return now - e->last_seen >= ps->srv->cfg.host_expire * 1000 / 2;
+}
+
 static bool same(const char *stored, const char *want)
 {
 	return streq(stored, want ? want : "");
@@ -235,7 +240,7 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 
 	pthread_mutex_lock(m);
 	e = ping_hb_find(ps, pr->host_id, h);
-	if (e && e->attr_key == key && mono - e->verified_mono_ms < PING_HB_VERIFY_MS) {
+	if (e && e->attr_key == key && mono - e->verified_mono_ms < ping_verify_ms(h) && !ping_silent(ps, e, now)) {
 		/* the idle path: memory only */
 		if (now > e->last_seen)
 			e->last_seen = now;
@@ -297,7 +302,7 @@ bool ping_membership_cached(struct ping_state *ps, const char *host_id, uint64_t
 	bool cached;
 
 	e = ping_hb_lock(ps, host_id, &m);
-	cached = e && e->member_key == key && mono_ms() - e->member_mono_ms < PING_HB_VERIFY_MS;
+	cached = e && e->member_key == key && mono_ms() - e->member_mono_ms < ping_verify_ms(e->hash);
 	pthread_mutex_unlock(m);
 	return cached;
 }

@@ -13,21 +13,159 @@
 #include "banned.h"
 
 #define EVENT_BATCH 256
+/* A woken waiter whose re-run has not come back this long after its resume no longer counts against wake_batch (its
+ * handler has not run again: a connection gone without one) */
+#define RUN_STALE_MS (30 * 1000)
+/* A woken waiter still queued for its turn at its deadline stays queued this much longer: it is due a re-run, and
+ * its client waits its HTTP timeout (10 s for slipway-agent) past the wait it asked for */
+#define PENDING_GRACE_MS (5 * 1000)
 
 static void held_gauge(struct ping_state *ps)
 {
 	__atomic_store_n(&ps->srv->metrics.pings_held, (uint64_t)ps->n_waiters, __ATOMIC_RELAXED);
 }
 
-/* Caller holds wlock. Mark w woken (or cancelled); returns true when the caller must resume it. */
-static bool wake_locked(struct waiter *w, bool cancel)
+struct resume_list {
+	struct req **v;
+	size_t n, cap;
+};
+
+static void resume_add(struct resume_list *l, struct req *r)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		struct req **nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv) {
+			/* cannot remember it: resume right away (we hold wlock, resume does not need it) */
+			http_resume(r);
+			return;
+		}
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = r;
+}
+
+static void resume_all(struct resume_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		http_resume(l->v[i]);
+	free(l->v);
+}
+
+/* ---- the queue of woken waiters (caller holds wlock) ---- */
+
+static void pend_add(struct ping_state *ps, struct waiter *w)
+{
+	if (w->pending)
+		return;
+	w->pprev = ps->p_tail;
+	w->pnext = NULL;
+	if (ps->p_tail)
+		ps->p_tail->pnext = w;
+	else
+		ps->p_head = w;
+	ps->p_tail = w;
+	w->pending = true;
+	ps->n_pending++;
+}
+
+static void pend_remove(struct ping_state *ps, struct waiter *w)
+{
+	if (!w->pending)
+		return;
+	if (w->pprev)
+		w->pprev->pnext = w->pnext;
+	else
+		ps->p_head = w->pnext;
+	if (w->pnext)
+		w->pnext->pprev = w->pprev;
+	else
+		ps->p_tail = w->pprev;
+	w->pprev = w->pnext = NULL;
+	w->pending = false;
+	ps->n_pending--;
+}
+
+static void run_end(struct ping_state *ps, struct waiter *w)
+{
+	if (!w->running)
+		return;
+	w->running = false;
+	ps->n_running--;
+	ps->wake_runs_done++;
+}
+
+/* Caller holds wlock: the rate of re-runs, sampled over at least a second (ping_wake_backlog()). */
+static void rate_sample(struct ping_state *ps, int64_t now)
+{
+	int64_t dt = now - ps->rate_mono_ms;
+
+	if (dt < 1000)
+		return;
+	__atomic_store_n(&ps->wake_rate, (int64_t)(ps->wake_runs_done - ps->rate_runs_done) * 1000 / dt,
+			 __ATOMIC_RELAXED);
+	ps->rate_runs_done = ps->wake_runs_done;
+	ps->rate_mono_ms = now;
+}
+
+int ping_wake_backlog(struct ping_state *ps)
+{
+	int64_t pending = (int64_t)__atomic_load_n(&ps->srv->metrics.ping_wakes_pending, __ATOMIC_RELAXED);
+	int64_t rate = __atomic_load_n(&ps->wake_rate, __ATOMIC_RELAXED), most = ps->srv->cfg.overload_retry_after;
+	int64_t s;
+
+	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch)
+		return -1;
+	s = rate > 0 ? (pending + rate - 1) / rate : most;
+	return (int)(s < 1 ? 1 : s > most ? most : s);
+}
+
+static void wake_gauges(struct ping_state *ps)
+{
+	struct server_metrics *m = &ps->srv->metrics;
+
+	__atomic_store_n(&m->ping_wakes_pending, (uint64_t)ps->n_pending, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->ping_wakes_running, (uint64_t)ps->n_running, __ATOMIC_RELAXED);
+	if ((uint64_t)ps->n_running > __atomic_load_n(&m->ping_wakes_running_peak, __ATOMIC_RELAXED))
+		__atomic_store_n(&m->ping_wakes_running_peak, (uint64_t)ps->n_running, __ATOMIC_RELAXED);
+}
+
+/* Resume queued woken waiters, oldest wake first, while fewer than wake_batch woken ones re-run: a wake of
+ * thousands of held pings becomes a steady stream of re-runs the server keeps up with, and a ping that arrives
+ * meanwhile (a deploying host's report) queues behind at most wake_batch of them. */
+static void dispatch_locked(struct ping_state *ps, struct resume_list *l)
+{
+	size_t batch = (size_t)ps->srv->cfg.wake_batch;
+
+	while (ps->p_head && (batch == 0 || ps->n_running < batch)) {
+		struct waiter *w = ps->p_head;
+
+		pend_remove(ps, w);
+		w->waiting = false;
+		w->running = true;
+		w->run_mono_ms = mono_ms();
+		ps->n_running++;
+		resume_add(l, w->req);
+	}
+	wake_gauges(ps);
+}
+
+/* Caller holds wlock. Mark w cancelled (returns true when the caller must resume it now) or woken (a suspended
+ * waiter is queued for its turn, dispatch_locked() resumes it; a running one sees the flag when it holds again). */
+static bool wake_locked(struct ping_state *ps, struct waiter *w, bool cancel)
 {
 	if (cancel)
 		w->cancel = true;
 	else
 		w->woken = true;
 	if (!w->waiting)
-		return false; /* its handler is running: it sees the flag when it tries to hold again */
+		return false; /* its handler is running */
+	if (!cancel) {
+		pend_add(ps, w);
+		return false;
+	}
+	pend_remove(ps, w);
 	w->waiting = false;
 	return true;
 }
@@ -44,7 +182,7 @@ void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id)
 		struct waiter *w = e->waiter;
 
 		e->waiter = NULL;
-		if (wake_locked(w, true))
+		if (wake_locked(ps, w, true))
 			resume = w->req;
 	}
 	pthread_mutex_unlock(&ps->wlock);
@@ -83,17 +221,24 @@ int ping_waiter_hold(struct ping_state *ps, struct waiter *w)
 
 void ping_waiter_rehold(struct ping_state *ps, struct waiter *w)
 {
+	struct resume_list l = { 0 };
 	bool resume_now;
 
 	/* suspend first, then become wakeable: nobody resumes a connection that is not suspended */
 	http_suspend(w->req);
 	pthread_mutex_lock(&ps->wlock);
-	resume_now = w->cancel || w->woken || ps->stopping;
-	if (!resume_now)
+	run_end(ps, w);
+	resume_now = w->cancel || ps->stopping;
+	if (!resume_now) {
 		w->waiting = true;
+		if (w->woken)
+			pend_add(ps, w); /* woken again while it ran: it re-runs in its turn */
+	}
+	dispatch_locked(ps, &l);
 	pthread_mutex_unlock(&ps->wlock);
 	if (resume_now)
 		http_resume(w->req);
+	resume_all(&l);
 }
 
 void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken, bool *ret_stopping)
@@ -115,9 +260,12 @@ void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t
 
 void ping_waiter_done(struct ping_state *ps, struct waiter *w)
 {
+	struct resume_list l = { 0 };
 	struct hb_entry *e;
 
 	pthread_mutex_lock(&ps->wlock);
+	run_end(ps, w);
+	pend_remove(ps, w);
 	e = ping_hb_lookup(ps, w->host_id);
 	if (w->prev)
 		w->prev->next = w->next;
@@ -131,7 +279,9 @@ void ping_waiter_done(struct ping_state *ps, struct waiter *w)
 	if (e && e->waiter == w)
 		e->waiter = NULL;
 	held_gauge(ps);
+	dispatch_locked(ps, &l); /* its turn is over: the next woken waiter's begins */
 	pthread_mutex_unlock(&ps->wlock);
+	resume_all(&l);
 	ping_request_free(w->request);
 	free(w->envs);
 	free(w);
@@ -150,37 +300,9 @@ static struct wake_event wake_event_of(const struct store_event *ev)
 				    .host_id = ev->host_id, .name = ev->name };
 }
 
-struct resume_list {
-	struct req **v;
-	size_t n, cap;
-};
-
-static void resume_add(struct resume_list *l, struct req *r)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct req **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv) {
-			/* cannot remember it: resume right away (we hold wlock, resume does not need it) */
-			http_resume(r);
-			return;
-		}
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n++] = r;
-}
-
-static void resume_all(struct resume_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		http_resume(l->v[i]);
-	free(l->v);
-}
-
-/* Caller holds wlock. The held pings ev concerns (engine_wake_concerns()) are woken; a released slot wakes at
- * most ENGINE_SLOT_WAKES of them, oldest first, among those not woken or cancelled yet. */
-static void wake_for_event(struct ping_state *ps, const struct wake_event *ev, struct resume_list *l)
+/* Caller holds wlock. The held pings ev concerns (engine_wake_concerns()) are woken (queued for their turn); a
+ * released slot wakes at most ENGINE_SLOT_WAKES of them, oldest first, among those not woken or cancelled yet. */
+static void wake_for_event(struct ping_state *ps, const struct wake_event *ev)
 {
 	int slot_budget = ENGINE_SLOT_WAKES;
 
@@ -193,8 +315,7 @@ static void wake_for_event(struct ping_state *ps, const struct wake_event *ev, s
 			continue;
 		if (ev->kind == WAKE_KIND_SLOT)
 			slot_budget--;
-		if (wake_locked(w, false))
-			resume_add(l, w->req);
+		(void)wake_locked(ps, w, false);
 	}
 }
 
@@ -242,7 +363,8 @@ void ping_poll_events(struct ping_state *ps)
 		}
 		pthread_mutex_lock(&ps->wlock);
 		for (int i = 0; i < n; i++)
-			wake_for_event(ps, &we[i], &l);
+			wake_for_event(ps, &we[i]);
+		dispatch_locked(ps, &l);
 		pthread_mutex_unlock(&ps->wlock);
 		__atomic_store_n(&ps->event_seq, ev[n - 1].seq, __ATOMIC_RELEASE);
 		if (n < EVENT_BATCH)
@@ -258,10 +380,14 @@ void ping_expire_waiters(struct ping_state *ps)
 
 	pthread_mutex_lock(&ps->wlock);
 	for (struct waiter *w = ps->w_head; w; w = w->next)
-		if (w->waiting && now >= w->deadline_mono_ms) {
+		if (w->waiting && now >= w->deadline_mono_ms + (w->pending ? PENDING_GRACE_MS : 0)) {
+			pend_remove(ps, w);
 			w->waiting = false;
 			resume_add(&l, w->req);
-		}
+		} else if (w->running && now - w->run_mono_ms >= RUN_STALE_MS)
+			run_end(ps, w);
+	dispatch_locked(ps, &l);
+	rate_sample(ps, now);
 	pthread_mutex_unlock(&ps->wlock);
 	resume_all(&l);
 }
@@ -276,8 +402,9 @@ void ping_waiters_stop(struct ping_state *ps)
 	pthread_mutex_lock(&ps->wlock);
 	ps->stopping = true;
 	for (struct waiter *w = ps->w_head; w; w = w->next)
-		if (wake_locked(w, true))
+		if (wake_locked(ps, w, true))
 			resume_add(&l, w->req);
+	wake_gauges(ps);
 	pthread_mutex_unlock(&ps->wlock);
 	resume_all(&l);
 }

@@ -36,15 +36,24 @@ struct full_stage {
 #define PING_HB_STRIPES 64
 /* wake-event sequence per env, by hash slot (a collision only invalidates more than needed) */
 #define PING_ENV_SEQ_SLOTS 4096
-/* the longest an idle answer is repeated from memory: a long-poll hold's limit (§5.11) */
-#define PING_IDLE_MAX_MS (PING_WAIT_MAX_S * 1000)
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
  * notification committed up to then (the staleness bound of docs/operations.md) */
 #define PING_LISTEN_STALE_MS STORE_LISTEN_STALE_MS
-/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
-#define PING_IDLE_SLOTS (1u << 18)
-/* the database record is re-read after this long, so rows removed by the janitor are re-created */
-#define PING_HB_VERIFY_MS (120 * 1000)
+/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse. It grows
+ * fourfold while more than half of it is taken: 24 KB at first, 96 MB at most (4 slots per host at 1,000,000) */
+#define PING_IDLE_SLOTS_MIN ((size_t)1 << 10)
+#define PING_IDLE_SLOTS_MAX ((size_t)1 << 22)
+/* A host's database record and membership are re-read, and its idle answer is recomputed, at the latest this long
+ * after the last time they were (between half of it and all of it, by host: the hosts of a fleet that started
+ * together do not all run in full in the same minute ten minutes later). A safety net only: every change the
+ * answer depends on is a wake event or a write of this process, and the janitor acts only on silent hosts (see
+ * ping_idle_repeat()). It must stay well above the agents' ping interval (60 s): an answer that expired before the
+ * next ping would make every idle ping of a 1,000,000-host fleet a full run. */
+#define PING_HB_VERIFY_MS (600 * 1000)
+static inline int64_t ping_verify_ms(uint64_t host_hash)
+{
+	return PING_HB_VERIFY_MS / 2 + (int64_t)(host_hash % (PING_HB_VERIFY_MS / 2));
+}
 
 /* One host in the heartbeat cache. Fields are under the host's stripe lock, `waiter` under ps->wlock. */
 struct hb_entry {
@@ -91,6 +100,16 @@ struct ping_state {
 	struct waiter *w_head, *w_tail;
 	size_t n_waiters;
 	bool stopping;
+	/* woken held pings waiting for their turn to re-run, oldest wake first (struct waiter's pprev/pnext), and the
+	 * woken ones resumed and not yet answered or held again: at most the setting wake_batch of them (0: no
+	 * limit), so that a wake of many held pings does not queue everyone else's pings behind their runs (hold.c,
+	 * under wlock) */
+	struct waiter *p_head, *p_tail;
+	size_t n_pending, n_running;
+	/* the rate woken pings re-ran at over the last second or so (atomic; ping_wake_backlog()) */
+	uint64_t wake_runs_done, rate_runs_done;
+	int64_t rate_mono_ms;
+	int64_t wake_rate;
 	pthread_mutex_t full_lock;
 	struct full_stage full[PING_FULL_SLOTS];
 	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */
@@ -118,7 +137,10 @@ struct ping_state {
 	struct store_listener *listener;
 	bool listening; /* a listener was started (set once, before the first ping is served) */
 	int64_t listen_fresh_ms;
-	struct idle_slot *idle_index;
+	struct idle_slot *idle_index; /* idle_slots of them (a power of two); both under the idle locks (idle.c) */
+	size_t idle_slots;
+	size_t idle_slots_seen; /* atomic: idle_slots, for a look without the locks */
+	size_t idle_used;       /* atomic: slots taken */
 	pthread_mutex_t idle_locks[PING_HB_STRIPES];
 	int64_t last_flush_mono_ms;
 	int64_t last_purge_mono_ms;
@@ -150,6 +172,12 @@ static inline struct hb_entry *ping_hb_lock(struct ping_state *ps, const char *h
 	pthread_mutex_lock(*ret_lock);
 	return ping_hb_find(ps, host_id, h);
 }
+/* Has e's host been silent long enough at now (its previous ping at e->last_seen) that the janitor may have
+ * removed its rows? Half of host_expire (the stored lastSeen lags the remembered one by less than that): the
+ * removal is announced to the stages the host was in, not to the host. Marking a host UNREACHABLE is announced to
+ * the host itself (a HOST event), so a silence shorter than that needs no rule: a host that the server was only
+ * slow to hear from keeps its idle answer. Caller holds the stripe lock. */
+bool ping_silent(const struct ping_state *ps, const struct hb_entry *e, int64_t now);
 /* Caller holds the stripe lock. NULL on OOM. */
 struct hb_entry *ping_hb_get_or_add(struct ping_state *ps, const char *host_id, uint64_t h);
 /* The entry of host_id, or NULL. Entries are freed only by ping_evict_silent(), which holds wlock: the pointer is
@@ -190,9 +218,10 @@ int64_t ping_hook_pending_last_seen(struct server *srv, const char *host_id);
  * An idle ping whose full run answered NOOP without any candidate or write is remembered (request body, relevant
  * envs, the wake-event sequence read before the run). The same host sending the same body again is answered NOOP
  * from memory while no wake event that would wake a held ping of it (§5.11: ENV, SLOT or CAPACITY of a relevant
- * env, CAPACITY naming anything, HOST of the host) has arrived since, for at most PING_IDLE_MAX_MS, and never after
- * a silence the janitor could act on: exactly the answer a long-poll waiter registered after that run would still be
- * holding. An API request of this process that may have written ends every idle memory at once
+ * env, CAPACITY naming anything, HOST of the host) has arrived since, for at most ping_verify_ms(), and never after
+ * a silence after which the janitor may have removed its rows (ping_silent()): the answer a long-poll waiter
+ * registered after that run would still be holding, or would get again when its hold ends (no decision of a ping
+ * depends on the clock; the janitor's marks, the only change made by time alone, are HOST and SLOT events). An API request of this process that may have written ends every idle memory at once
  * (http_write_generation(), read with ping_idle_seq() before the run), so a client never sees an idle repeat older
  * than its own change. ping_seq is the ping's own sequence (ping_heartbeat_record()): the memory is kept only while
  * no other ping of the host ran in full.
@@ -248,6 +277,7 @@ void ping_stage_forget_full(struct ping_state *ps, const char *env_id);
 
 struct waiter {
 	struct waiter *prev, *next;
+	struct waiter *pprev, *pnext; /* in the queue of woken waiters waiting for their turn (pending) */
 	struct req *req;
 	struct ping_request *request; /* owned */
 	char host_id[ENGINE_ID_SIZE];
@@ -258,6 +288,9 @@ struct waiter {
 	bool waiting; /* suspended and wakeable; false while its handler runs */
 	bool cancel;  /* answer NOOP without re-running */
 	bool woken;
+	bool pending; /* woken, suspended, queued for its turn (ps->p_head) */
+	bool running; /* woken and resumed for its re-run: counted in ps->n_running until answered or held again */
+	int64_t run_mono_ms;
 };
 
 /* Answer NOOP at once the waiter held for host_id, if any (§5.1 step 1). */
@@ -274,7 +307,8 @@ void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel
 void ping_waiter_done(struct ping_state *ps, struct waiter *w);
 /* Replace the waiter's relevant env ids (takes envs). */
 void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n);
-/* The thread's rounds: read new wake events and wake the waiters they concern; resume expired waiters. */
+/* The thread's rounds: read new wake events and wake the waiters they concern (at most wake_batch re-run at once,
+ * the others in the order they were woken as those finish); resume expired waiters. */
 void ping_poll_events(struct ping_state *ps);
 void ping_expire_waiters(struct ping_state *ps);
 /* Shutdown: every waiter is resumed (its ping_resume() returns -ESHUTDOWN) and no new one is held. */

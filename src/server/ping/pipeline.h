@@ -27,6 +27,12 @@ struct ping_state *ping_state_get(struct server *srv);
  * caller answers NOOP. Only for pings that are not to be held. */
 bool ping_repeat_unparsed(struct ping_state *ps, const char *body, size_t len);
 
+/* While more woken held pings wait for their turn than one wake_batch re-runs at once (a change woke thousands), a
+ * new ping that is not an idle repeat is answered 503 with this Retry-After (seconds, the time the queue should take
+ * to drain, at most overload_retry_after) instead of queueing behind their runs: the woken hosts get their goal
+ * first, and no ping waits past its client's timeout. -1: no such queue, serve the ping. */
+int ping_wake_backlog(struct ping_state *ps);
+
 /* One ping (§5.1), parsed into pr (taken) from the request body of r. wait_s: the long-poll wait (0: answer now,
  * at most PING_WAIT_MAX_S). Returns 1 with *ret_resp to answer (the caller releases it), 0 when the ping is held
  * (r is suspended; its handler runs again with r->resumed set and calls ping_resume()), -ESHUTDOWN when the

@@ -20,6 +20,7 @@ bool ping_repeat_unparsed(struct ping_state *ps, const char *body, size_t len)
 		return false;
 	ping_waiter_cancel_host(ps, host_id); /* step 1 */
 	METRIC_INC(ps->srv, ping_idle_repeats);
+	METRIC_INC(ps->srv, ping_idle_repeats_unparsed);
 	return true;
 }
 
@@ -134,7 +135,8 @@ int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_
 		(void)release_noop(ps, r, w, true, ret_resp);
 		return -ESHUTDOWN;
 	}
-	if (cancel || mono_ms() >= w->deadline_mono_ms)
+	/* a woken waiter re-runs even when its turn came after its deadline (hold.c lets it wait a little longer) */
+	if (cancel || (!woken && mono_ms() >= w->deadline_mono_ms))
 		return release_noop(ps, r, w, true, ret_resp);
 	if (woken) {
 		/* only the host's newest ping may act for it (the agent reconnected or moved) */
@@ -152,6 +154,8 @@ int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_
 		} else {
 			ping_response_release(ret_resp);
 			ping_waiter_set_envs(w, rel, n_rel);
+			if (mono_ms() >= w->deadline_mono_ms)
+				return release_noop(ps, r, w, true, ret_resp);
 		}
 	}
 	ping_waiter_rehold(ps, w);

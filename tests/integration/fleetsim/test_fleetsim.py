@@ -279,3 +279,64 @@ def test_failure_injection_and_server_away(tmp_path):
         assert down and any(x["pings"] > x["errors"] for x in lines[down[-1] + 1:]), lines[-5:]
     finally:
         s.stop()
+
+
+def metrics(s):
+    """The server's /metrics as {name: value} (unlabelled samples only)."""
+    import urllib.request
+    req = urllib.request.Request(s.url + "/metrics", headers={"Authorization": "token " + s.token})
+    with urllib.request.urlopen(req, timeout=20) as r:
+        lines = r.read().decode().splitlines()
+    return {ln.split()[0]: float(ln.split()[1]) for ln in lines if ln and not ln.startswith("#") and "{" not in ln}
+
+
+def test_a_wake_of_many_held_pings_runs_in_batches(tmp_path):
+    """A later deploy at 100 % wakes every held ping of the stage at once; the server re-runs at most wake_batch of
+    them at a time and the others in their turn, oldest wake first, and while more than a batch wait, other pings
+    are answered 503 with Retry-After instead of queueing behind them: every held host gets its goal and walks the
+    deploy to SERVING_BUILD, no ping fails otherwise (none times out), and the most woken pings ever re-running at
+    once is exactly the batch (it is reached: the queue was longer)."""
+    if not os.access(SERVER_BIN, os.X_OK) or not os.access(FLEETSIM_BIN, os.X_OK):
+        pytest.skip("not built")
+    n, batch = (60 if sanitizer_build() else 300), 8
+    s = Server(tmp_path / "server").start(extra=["wake_batch=%d" % batch, "per_ip_connection_limit=0"])
+    err = open(tmp_path / "sim.err", "wb")
+    sim = None
+    try:
+        s.api("POST", "/v1/envs", {"envName": "held", "stageName": "prod", "buildName": "simapp",
+                                   "maxParallelPct": 100})
+        s.api("PUT", "/v1/envs/held/prod/capacity", ["heldgroup"], capacityType="GROUP")
+
+        def deploy(commit):
+            b = s.api("POST", "/v1/builds", {"name": "simapp", "repo": "acme/sim", "branch": "main",
+                                             "commit": commit, "artifactUrl": f"https://a.example/{commit}.tgz"})
+            return s.api("POST", "/v1/envs/held/prod/deploys", buildId=b["id"])
+
+        def serving(d):
+            return s.api("GET", f"/v1/deploys/{d['id']}")["successTotal"] == n
+
+        first = deploy("5555555eeee")
+        sim = subprocess.Popen([FLEETSIM_BIN, "--server", s.url, "--token", s.token, "--group", "heldgroup",
+                                "--hosts", str(n), "--duration", "120", "--interval", "30", "--wait", "30",
+                                "--connections", str(n), "--prefix", "held", "--json"],
+                               stdout=subprocess.PIPE, stderr=err)
+        wait_for(lambda: serving(first), 60, "the first deploy on every host")
+        # a held ping returns NOOP after its wait and its host pings again 0-1 s later: most are held at any time
+        wait_for(lambda: metrics(s)["slipway_pings_held"] >= n * 9 // 10, 30, "the hosts' idle pings held")
+        assert metrics(s)["slipway_ping_wakes_running_peak"] <= batch
+        later = deploy("6666666ffff")
+        wait_for(lambda: serving(later), 60, "the later deploy on every host")
+        m = metrics(s)
+        assert m["slipway_ping_wakes_running_peak"] == batch, m
+        assert m["slipway_ping_wakes_pending"] == 0 and m["slipway_ping_wakes_running"] == 0, m
+        sim.terminate()
+        out, _ = sim.communicate(timeout=30)
+        summary = json.loads(out)
+        assert summary["errors"] == summary["overloaded"], summary  # a 503 with Retry-After, waited as asked
+        assert summary["stages"] == {"SERVING_BUILD": n}, summary
+    finally:
+        if sim and sim.poll() is None:
+            sim.kill()
+            sim.wait()
+        err.close()
+        s.stop()

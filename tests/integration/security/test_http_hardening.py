@@ -273,6 +273,12 @@ def test_security_headers_on_every_answer(server_factory):
     check_common(s.get("/v1/envs", auth=False))  # 401
     check_common(as_alice(s, "POST", "/v1/envs", headers={"Content-Type": "text/plain"}, data="{}"))  # 415
     check_common(s.get("/healthz"))
+    # a ping's NOOP is one answer built once and sent again and again: every copy carries them
+    for _ in range(3):
+        noop = s.post("/v1/system/ping", json={"hostId": "hdr-1", "hostName": "hdr-1"})
+        assert noop.status_code == 200 and noop.json() == {"opCode": "NOOP", "deployGoal": None}, noop.text
+        assert noop.headers.get("Content-Type") == "application/json", noop.headers
+        check_common(noop)
     for path in ("/", "/index.html", "/js/app.js", "/envs/web/prod"):
         page = s.get(path, auth=False)
         assert page.status_code == 200, path

@@ -83,6 +83,15 @@ static void test_literal_precedence(void **state)
 	assert_ptr_equal(match("GET", "/v1/hosts/web-1", 0, &m), &routes[8]);
 	assert_ptr_equal(match("DELETE", "/v1/hosts/i-1", 0, &m), &routes[9]);
 	assert_string_equal(param(&m, "hostId"), "i-1");
+	/* a parameterless route's own path (matched without walking the table): no parameter left from the match
+	 * before, the route's index for its counters, HEAD served by GET, another method 405 */
+	assert_ptr_equal(match("GET", "/v1/envs/names", 0, &m), &routes[1]);
+	assert_int_equal(m.n_params, 0);
+	assert_int_equal(m.index, 1);
+	assert_ptr_equal(match("HEAD", "/v1/envs/names", 0, &m), &routes[1]);
+	match("POST", "/v1/envs/names", -EOPNOTSUPP, &m);
+	assert_ptr_equal(match("post", "/v1/builds", 0, &m), &routes[10]);
+	assert_int_equal(m.index, 10);
 }
 
 static void test_methods_and_paths(void **state)
