@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # bench/ping/held.py: what a held ping and an idle keep-alive connection cost the server in memory. A private
 # slipway-server with N seeded hosts (as bench.py), every host pinged once (so the heartbeat cache and the idle
-# memory exist), then: N keep-alive connections each answered one idle ping and left open, RSS compared with
-# before; those closed, N connections each holding a long-poll ping (`?wait=`), RSS compared again.
+# memory exist), then N keep-alive connections each answered one idle ping and left open, RSS compared with before;
+# the same on a fresh server with N connections each holding a long-poll ping (`?wait=`).
 # Knobs: BENCH_HELD_HOSTS (5000), BENCH_HELD_SERVERS ("label=binary[;name=value...],..."; default the build's
 # server: several in one run, each with its own extra settings), SLIPWAY_BUILD_DIR.
 import os
@@ -67,12 +67,15 @@ def settle_rss(s):
     return last
 
 
-def run(binary, extra):
+def run(binary, extra, held):
+    """RSS before and with N connections: idle keep-alive ones, or (held) each holding a long-poll ping. A server
+    of its own for each: memory freed by closed connections is not given back to the system, and would be reused."""
     with tempfile.TemporaryDirectory(prefix="slipway-bench-held-") as d:
         s = bench.Srv(d, extra=["per_ip_connection_limit=0", "max_held_pings=%d" % (N + 10),
                                 "max_connections=%d" % (2 * N + 100), "overload_connections=%d" % (2 * N + 50),
                                 "connection_timeout=600", "log_level=warn"] + extra)
         s.server = binary
+        conns = []
         try:
             env, dep = bench.make_stage(s)
             bench.seed(os.path.join(d, "s.db"), N, env["id"], dep["id"], int(time.time() * 1000))
@@ -86,29 +89,18 @@ def run(binary, extra):
                 read_answer(c)
             c.close()
             base = settle_rss(s)
-            idle = []
             for i in range(N):
                 h = socket.create_connection(addr, timeout=30)
-                h.sendall(request(s, body(i, env["id"], dep["id"]), 0))
-                read_answer(h)
-                idle.append(h)
-            with_idle = settle_rss(s)
-            for h in idle:
-                h.close()
-            wait_metric(s, "slipway_http_connections", 1)  # the /metrics request's own
-            after_close = settle_rss(s)
-            # held last: a held ping whose client goes away is only noticed when its wait ends
-            held = []
-            for i in range(N):
-                h = socket.create_connection(addr, timeout=30)
-                h.sendall(request(s, body(i, env["id"], dep["id"]), 600))
-                held.append(h)
-            wait_metric(s, "slipway_pings_held", N)
-            with_held = settle_rss(s)
-            for h in held:
-                h.close()
-            return base, with_idle, after_close, with_held
+                h.sendall(request(s, body(i, env["id"], dep["id"]), 600 if held else 0))
+                if not held:
+                    read_answer(h)
+                conns.append(h)
+            if held:
+                wait_metric(s, "slipway_pings_held", N)
+            return base, settle_rss(s)
         finally:
+            for h in conns:
+                h.close()
             if s.proc and s.proc.poll() is None:
                 s.proc.kill()
                 s.proc.wait()
@@ -121,17 +113,19 @@ def main():
     rows = []
     for label, spec in SERVERS:
         binary, *extra = spec.split(";")
-        bench.log("held bench: %d held pings, server %s %s" % (N, label or binary, " ".join(extra)))
-        rows.append((label + (" (%s)" % ", ".join(extra) if extra else ""),) + run(binary, extra))
-    print("| server | RSS before, MB | with %d idle keep-alive connections, MB | per idle connection, KB | after "
-          "closing them, MB | with %d held pings, MB | per held ping, KB |" % (N, N))
+        bench.log("held bench: %d connections, server %s %s" % (N, label or binary, " ".join(extra)))
+        rows.append((label + (" (%s)" % ", ".join(extra) if extra else ""),) + run(binary, extra, False) +
+                    run(binary, extra, True))
+    print("| server | RSS before, MB | with %d idle keep-alive connections, MB | per idle connection, KB | RSS before, "
+          "MB | with %d held pings, MB | per held ping, KB |" % (N, N))
     print("|---|---|---|---|---|---|---|")
-    for label, base, idle, closed, held in rows:
+    for label, base, idle, base2, held in rows:
         print("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
-            label or "-", base / 1024, idle / 1024, (idle - base) / N, closed / 1024, held / 1024,
-            (held - closed) / N))
+            label or "-", base / 1024, idle / 1024, (idle - base) / N, base2 / 1024, held / 1024,
+            (held - base2) / N))
     print()
-    print("Every host pinged once first; RSS (VmRSS) read once it stopped moving.")
+    print("Every host pinged once first (heartbeat cache and idle memory in the base); RSS (VmRSS) read once it "
+          "stopped moving; a fresh server for each measure.")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ static const struct cfg_entry server_table[] = {
 	{ "public_url", CFG_STRING, 0, 0, NULL, O(public_url),
 	  "scheme://host[:port] browsers use; proxy users' writes must come from this origin" },
 	{ "http_threads", CFG_INT, 1, 256, "4", O(http_threads), "libmicrohttpd thread pool size (ours)" },
-	{ "http_connection_memory", CFG_SIZE, 4096, 1LL << 20, "8K", O(http_connection_memory),
+	{ "http_connection_memory", CFG_SIZE, 4096, 1LL << 20, "16K", O(http_connection_memory),
 	  "memory of each connection for a request's headers and reading (ours): the headers must fit" },
 	{ "db_pool_size", CFG_INT, 1, 1000, "16", O(db_pool_size),
 	  "database connections open at most, each for the API and workers and for the ping path (ours)" },

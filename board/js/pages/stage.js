@@ -80,17 +80,15 @@ async function refreshOnce(st, ctx, ui) {
   st.missing = (dep && missing) || [];
   // The stage's counts (the server keeps them: one small read at any stage size), requested with the refresh's
   // other requests: the deploy card's succeeded / total move with them, and the grid's counts when not every host
-  // is loaded.
-  const summary = await f.summaryP;
-  if (st.stopped) return;
-  st.summary = summary;
-  if (st.hosts) ui.renderParts();
+  // is loaded. The first page of hosts is not held back for them.
+  const summaryIn = f.summaryP.then(summary => { if (!st.stopped) st.summary = summary; });
   if (!st.hosts) {
     // first load: the first page shows at once, while the next pages load
     await st.pager.loadInitial(ctx.signal, () => showHosts(st, ui, true), f.firstPageP);
   } else {
     await st.pager.refresh(ctx.signal, st.grid.visibleHosts());
   }
+  await summaryIn;
   if (st.stopped) return;
   showHosts(st, ui);
   await st.strip.update(st.base, st.hosts.agents, st.current && st.current.id, ctx.signal).catch(() => {});

@@ -90,6 +90,11 @@ static int metrics(struct req *r)
 	k |= buf_printf(&out, "# TYPE slipway_ping_idle_repeats_total counter\nslipway_ping_idle_repeats_total %llu\n",
 			LD(m->ping_idle_repeats));
 	k |= buf_printf(&out,
+			"# TYPE slipway_ping_idle_repeats_unparsed_total counter\n"
+			"slipway_ping_idle_repeats_unparsed_total %llu\n"
+			"# TYPE slipway_ping_idle_index_slots gauge\nslipway_ping_idle_index_slots %llu\n",
+			LD(m->ping_idle_repeats_unparsed), LD(m->ping_idle_index_slots));
+	k |= buf_printf(&out,
 			"# TYPE slipway_admissions_total counter\nslipway_admissions_total{result=\"admitted\"} %llu\n"
 			"slipway_admissions_total{result=\"refused\"} %llu\n",
 			LD(m->admissions_admitted), LD(m->admissions_refused));

@@ -31,26 +31,84 @@
 
 /* The idle index maps a remembered body, by hash, to its host's entry, so that a repeat is recognised before the
  * body is parsed. A slot holds the entry pointer and the host's hash: the pointer is only followed after the
- * entry was found in that host's bucket under its stripe lock. Lock order: a heartbeat stripe, then an index
- * stripe; the index lock is never held while taking a heartbeat stripe. */
-static struct idle_slot *idle_slot_of(struct ping_state *ps, uint64_t bh, pthread_mutex_t **ret_lock)
+ * entry was found in that host's bucket under its stripe lock. Direct-mapped (a collision only costs a parse); it
+ * grows fourfold while more than half its slots are taken, from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a
+ * small fleet keeps a small index and a 1,000,000-host fleet mostly finds its bodies. A body's lock is that of its
+ * hash's stripe whatever the size (sizes are powers of two of at least PING_HB_STRIPES); the array and its size
+ * are read and written only under such a lock, and growing takes them all. Lock order: a heartbeat stripe, then
+ * an index stripe; the index lock is never held while taking a heartbeat stripe, nor two of them but by
+ * idle_index_grow(), in order. */
+static pthread_mutex_t *idle_lock_of(struct ping_state *ps, uint64_t bh)
 {
-	size_t i = bh % PING_IDLE_SLOTS;
+	return &ps->idle_locks[bh % PING_HB_STRIPES];
+}
 
-	*ret_lock = &ps->idle_locks[i % PING_HB_STRIPES];
-	return &ps->idle_index[i];
+/* Caller holds idle_lock_of(bh). */
+static struct idle_slot *idle_slot_locked(struct ping_state *ps, uint64_t bh)
+{
+	return &ps->idle_index[bh & (ps->idle_slots - 1)];
+}
+
+/* Caller holds idle_lock_of(e->idle_hash) and e's stripe lock. */
+static void idle_slot_put(struct ping_state *ps, struct hb_entry *e)
+{
+	struct idle_slot *sl = idle_slot_locked(ps, e->idle_hash);
+
+	if (!sl->e)
+		__atomic_add_fetch(&ps->idle_used, 1, __ATOMIC_RELAXED);
+	*sl = (struct idle_slot){ .body_hash = e->idle_hash, .host_hash = e->hash, .e = e };
+}
+
+/* Grow the index fourfold when more than half its slots are taken (a new array, every slot moved to its place in
+ * it, a collision keeping one of the two). Called with no lock held. */
+static void idle_index_grow(struct ping_state *ps)
+{
+	size_t n = __atomic_load_n(&ps->idle_slots_seen, __ATOMIC_RELAXED), used = 0;
+	struct idle_slot *v, *unused;
+
+	if (n >= PING_IDLE_SLOTS_MAX || __atomic_load_n(&ps->idle_used, __ATOMIC_RELAXED) <= n / 2)
+		return;
+	v = calloc(n * 4, sizeof(*v));
+	if (!v)
+		return; /* stays as it is: more collisions, more parses */
+	for (size_t i = 0; i < PING_HB_STRIPES; i++)
+		pthread_mutex_lock(&ps->idle_locks[i]);
+	if (ps->idle_slots != n) { /* another thread grew it meanwhile */
+		unused = v;
+	} else {
+		unused = ps->idle_index;
+		for (size_t i = 0; i < n; i++) {
+			struct idle_slot *to;
+
+			if (!unused[i].e)
+				continue;
+			to = &v[unused[i].body_hash & (n * 4 - 1)];
+			used += !to->e;
+			*to = unused[i];
+		}
+		ps->idle_index = v;
+		ps->idle_slots = n * 4;
+		__atomic_store_n(&ps->idle_slots_seen, n * 4, __ATOMIC_RELAXED);
+		__atomic_store_n(&ps->idle_used, used, __ATOMIC_RELAXED);
+		__atomic_store_n(&ps->srv->metrics.ping_idle_index_slots, (uint64_t)n * 4, __ATOMIC_RELAXED);
+	}
+	for (size_t i = PING_HB_STRIPES; i-- > 0;)
+		pthread_mutex_unlock(&ps->idle_locks[i]);
+	free(unused);
 }
 
 /* Caller holds e's stripe lock. */
 static void idle_index_drop(struct ping_state *ps, struct hb_entry *e)
 {
-	pthread_mutex_t *l;
+	pthread_mutex_t *l = idle_lock_of(ps, e->idle_hash); /* the last body e was put in for (a forgotten one's too) */
 	struct idle_slot *sl;
 
-	sl = idle_slot_of(ps, e->idle_hash, &l); /* the last slot e was put in (a forgotten body's too) */
 	pthread_mutex_lock(l);
-	if (sl->e == e)
+	sl = idle_slot_locked(ps, e->idle_hash);
+	if (sl->e == e) {
 		*sl = (struct idle_slot){ 0 };
+		__atomic_sub_fetch(&ps->idle_used, 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(l);
 }
 
@@ -121,14 +179,13 @@ void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t pin
 	e = ping_hb_find(ps, host_id, h);
 	if (e && e->full_seq == ping_seq) { /* no other ping of the host ran in full meanwhile */
 		pthread_mutex_t *l;
-		struct idle_slot *sl;
 
 		idle_forget(e);
 		e->idle_ping_seq = ping_seq;
 		e->idle_hash = hash_fnv1a(HASH_FNV1A_BASIS, body, len);
-		sl = idle_slot_of(ps, e->idle_hash, &l);
+		l = idle_lock_of(ps, e->idle_hash);
 		pthread_mutex_lock(l);
-		*sl = (struct idle_slot){ .body_hash = e->idle_hash, .host_hash = h, .e = e };
+		idle_slot_put(ps, e);
 		pthread_mutex_unlock(l);
 		e->idle_body = b;
 		e->idle_len = len;
@@ -143,6 +200,7 @@ void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t pin
 	pthread_mutex_unlock(m);
 	free(b);
 	free(ev);
+	idle_index_grow(ps);
 }
 
 /* Caller holds the stripe lock of e. now: the ping's time (e->last_seen is still the previous ping's). */
@@ -171,15 +229,15 @@ bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, 
 {
 	uint64_t bh = hash_fnv1a(HASH_FNV1A_BASIS, body, len);
 	pthread_mutex_t *l, *m;
-	struct idle_slot *sl, copy;
+	struct idle_slot copy;
 	struct hb_entry *e;
 	bool ok = false;
 
 	if (!ps->idle_repeats)
 		return false;
-	sl = idle_slot_of(ps, bh, &l);
+	l = idle_lock_of(ps, bh);
 	pthread_mutex_lock(l);
-	copy = *sl;
+	copy = *idle_slot_locked(ps, bh);
 	pthread_mutex_unlock(l);
 	if (!copy.e || copy.body_hash != bh)
 		return false;
@@ -210,9 +268,16 @@ bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *bo
 	ok = allow && ps->idle_repeats && e && idle_valid(ps, e, body, len, now, mono_ms());
 	if (ok) {
 		/* the heartbeat's idle path (same body: same attributes) */
+		pthread_mutex_t *l = idle_lock_of(ps, e->idle_hash);
+
 		if (now > e->last_seen)
 			e->last_seen = now;
 		*ret_seq = ++e->seq;
+		/* found by its host, not its body (a collision took the slot, or the index grew): put it back */
+		pthread_mutex_lock(l);
+		if (idle_slot_locked(ps, e->idle_hash)->e != e)
+			idle_slot_put(ps, e);
+		pthread_mutex_unlock(l);
 	} else if (e && e->idle_body)
 		idle_forget(e);
 	pthread_mutex_unlock(m);

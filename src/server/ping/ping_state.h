@@ -39,8 +39,10 @@ struct full_stage {
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
  * notification committed up to then (the staleness bound of docs/operations.md) */
 #define PING_LISTEN_STALE_MS STORE_LISTEN_STALE_MS
-/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse */
-#define PING_IDLE_SLOTS (1u << 18)
+/* the idle index (ping_idle_repeat_body()): direct-mapped by body hash; a collision only costs a parse. It grows
+ * fourfold while more than half of it is taken: 24 KB at first, 96 MB at most (4 slots per host at 1,000,000) */
+#define PING_IDLE_SLOTS_MIN ((size_t)1 << 10)
+#define PING_IDLE_SLOTS_MAX ((size_t)1 << 22)
 /* A host's database record and membership are re-read, and its idle answer is recomputed, at the latest this long
  * after the last time they were (between half of it and all of it, by host: the hosts of a fleet that started
  * together do not all run in full in the same minute ten minutes later). A safety net only: every change the
@@ -135,7 +137,10 @@ struct ping_state {
 	struct store_listener *listener;
 	bool listening; /* a listener was started (set once, before the first ping is served) */
 	int64_t listen_fresh_ms;
-	struct idle_slot *idle_index;
+	struct idle_slot *idle_index; /* idle_slots of them (a power of two); both under the idle locks (idle.c) */
+	size_t idle_slots;
+	size_t idle_slots_seen; /* atomic: idle_slots, for a look without the locks */
+	size_t idle_used;       /* atomic: slots taken */
 	pthread_mutex_t idle_locks[PING_HB_STRIPES];
 	int64_t last_flush_mono_ms;
 	int64_t last_purge_mono_ms;

@@ -20,6 +20,7 @@ bool ping_repeat_unparsed(struct ping_state *ps, const char *body, size_t len)
 		return false;
 	ping_waiter_cancel_host(ps, host_id); /* step 1 */
 	METRIC_INC(ps->srv, ping_idle_repeats);
+	METRIC_INC(ps->srv, ping_idle_repeats_unparsed);
 	return true;
 }
 

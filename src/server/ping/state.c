@@ -226,7 +226,9 @@ struct ping_state *ping_state_get(struct server *srv)
 	ps->srv = srv;
 	ps->n_buckets = HB_BUCKETS;
 	ps->buckets = calloc(ps->n_buckets, sizeof(*ps->buckets));
-	ps->idle_index = calloc(PING_IDLE_SLOTS, sizeof(*ps->idle_index));
+	ps->idle_slots = ps->idle_slots_seen = PING_IDLE_SLOTS_MIN;
+	srv->metrics.ping_idle_index_slots = PING_IDLE_SLOTS_MIN;
+	ps->idle_index = calloc(ps->idle_slots, sizeof(*ps->idle_index));
 	if (!ps->buckets || !ps->idle_index)
 		goto fail;
 	r = store_ping_open(srv->cfg.db, &ps->store);

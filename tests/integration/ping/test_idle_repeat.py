@@ -112,3 +112,40 @@ def test_a_host_marked_unreachable_runs_in_full_at_its_next_ping(server_factory)
         return state() == "NORMAL"
 
     wait_for(pinged_back, 2, "a ping of the marked host runs in full within the wake bound")
+
+
+def test_the_idle_index_grows_with_the_fleet(server):
+    # a repeat is recognised by its body before any parsing through a direct-mapped index that starts small and
+    # grows fourfold while more than half of it is taken; a fixed index of the first size would find about 1 % of
+    # 5,000 hosts' bodies (issue 14: 2 % at 1,000,000 hosts with the former fixed 262,144 slots)
+    import json
+    import os
+    import subprocess
+
+    from serverproc import BUILD_DIR
+    sim = os.path.join(BUILD_DIR, "src", "fleetsim", "slipway-fleetsim")
+    hosts = 5000
+
+    def fleet(seconds):
+        return subprocess.Popen([sim, "--server", server.url, "--token", server.token, "--group", "g", "--hosts",
+                                 str(hosts), "--duration", str(seconds), "--interval", "2", "--connections", "16",
+                                 "--prefix", "ix", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    # every host's first ping, then its repeats: the index grows meanwhile (1,024 slots at the start)
+    p = fleet(120)
+    try:
+        wait_for(lambda: metric(server, "slipway_ping_idle_repeats_total") >= hosts, 110, "the fleet repeats")
+    finally:
+        p.terminate()
+        p.communicate(timeout=30)
+    slots = metric(server, "slipway_ping_idle_index_slots")
+    assert slots >= 16384, slots  # grown at least twice
+    repeats = metric(server, "slipway_ping_idle_repeats_total")
+    unparsed = metric(server, "slipway_ping_idle_repeats_unparsed_total")
+    p = fleet(4)  # the same hosts and bodies again (a reconnecting fleet)
+    summary = json.loads(p.communicate(timeout=60)[0])
+    assert p.returncode == 0 and summary["errors"] == 0 and summary["pings"] >= hosts, summary
+    repeats = metric(server, "slipway_ping_idle_repeats_total") - repeats
+    unparsed = metric(server, "slipway_ping_idle_repeats_unparsed_total") - unparsed
+    assert repeats >= hosts, (repeats, unparsed)
+    assert unparsed >= 0.6 * repeats, (repeats, unparsed)  # direct-mapped, at most half full: 60-85 %

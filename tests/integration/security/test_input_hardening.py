@@ -106,13 +106,13 @@ def header_request(s, n):
 
 
 def test_request_headers_fit_the_connection_memory(server_factory):
-    """A connection's memory (http_connection_memory, 8K by default) holds a request's headers, about half of it: 3 KB
-    of them (a proxy's cookies) are served, 5 KB are refused with 431 and the connection closed, and raising the
+    """A connection's memory (http_connection_memory, 16K by default) holds a request's headers, about half of it:
+    7 KB of them (a proxy's cookies) are served, 9 KB are refused with 431 and the connection closed, and raising the
     setting lets them in. Bodies are not held there: test_body_limit reads 1 MiB at the default."""
     s = server_factory().start()
-    ok = raw(s, header_request(s, 3000))
+    ok = raw(s, header_request(s, 7000))
     assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
-    big = raw(s, header_request(s, 5000))
+    big = raw(s, header_request(s, 9000))
     assert big.startswith(b"HTTP/1.1 431"), big[:200]
     assert s.get("/v1/envs").status_code == 200  # the server goes on
     s2 = server_factory(["--set", "http_connection_memory=32K"], name="big").start()
