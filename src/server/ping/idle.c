@@ -32,8 +32,9 @@
 /* The idle index maps a remembered body, by hash, to its host's entry, so that a repeat is recognised before the
  * body is parsed. A slot holds the entry pointer and the host's hash: the pointer is only followed after the
  * entry was found in that host's bucket under its stripe lock. Direct-mapped (a collision only costs a parse); it
- * grows fourfold while more than an eighth of its slots are taken (so 88-97 % of bodies have a slot of their own), from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a
- * small fleet keeps a small index and a 1,000,000-host fleet mostly finds its bodies. A body's lock is that of its
+ * grows fourfold while more than an eighth of its slots are taken (so 88-97 % of bodies have a slot of their own),
+ * from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a small fleet keeps a small index and a 1,000,000-host fleet
+ * mostly finds its bodies. A body's lock is that of its
  * hash's stripe whatever the size (sizes are powers of two of at least PING_HB_STRIPES); the array and its size
  * are read and written only under such a lock, and growing takes them all. Lock order: a heartbeat stripe, then
  * an index stripe; the index lock is never held while taking a heartbeat stripe, nor two of them but by
@@ -59,8 +60,8 @@ static void idle_slot_put(struct ping_state *ps, struct hb_entry *e)
 	*sl = (struct idle_slot){ .body_hash = e->idle_hash, .host_hash = e->hash, .e = e };
 }
 
-/* Grow the index fourfold when more than an eighth of its slots are taken (a new array, every slot moved to its place in
- * it, a collision keeping one of the two). Called with no lock held. */
+/* Grow the index fourfold when more than an eighth of its slots are taken (a new array, every slot moved to its
+ * place in it, a collision keeping one of the two). Called with no lock held. */
 static void idle_index_grow(struct ping_state *ps)
 {
 	size_t n = __atomic_load_n(&ps->idle_slots_seen, __ATOMIC_RELAXED), used = 0;

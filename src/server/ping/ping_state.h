@@ -223,8 +223,9 @@ int64_t ping_hook_pending_last_seen(struct server *srv, const char *host_id);
  * env, CAPACITY naming anything, HOST of the host) has arrived since, for at most ping_verify_ms(), and never after
  * a silence after which the janitor may have removed its rows (ping_silent()): the answer a long-poll waiter
  * registered after that run would still be holding, or would get again when its hold ends (no decision of a ping
- * depends on the clock; the janitor's marks, the only change made by time alone, are HOST and SLOT events). An API request of this process that may have written ends every idle memory at once
- * (http_write_generation(), read with ping_idle_seq() before the run), so a client never sees an idle repeat older
+ * depends on the clock; the janitor's marks, the only change made by time alone, are HOST and SLOT events). An
+ * API request of this process that may have written ends every idle memory at once (http_write_generation(), read
+ * with ping_idle_seq() before the run), so a client never sees an idle repeat older
  * than its own change. ping_seq is the ping's own sequence (ping_heartbeat_record()): the memory is kept only while
  * no other ping of the host ran in full.
  * Replicas on one PostgreSQL database each see only some of a host's events and pings. They learn of the others'

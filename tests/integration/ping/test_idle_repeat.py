@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-# Idle repeats (ping/ping_state.h, §5.10): an idle ping repeated by the same host is answered from memory, but never with
-# an answer older than a change the client could know about: an API change made before the ping, a different ping
-# of the same host in between, or a wake event.
+# Idle repeats (ping/ping_state.h, §5.10): an idle ping repeated by the same host is answered from memory, but never
+# with an answer older than a change the client could know about: an API change made before the ping, a different
+# ping of the same host in between, or a wake event.
 import re
 import time
 
