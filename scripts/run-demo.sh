@@ -319,16 +319,20 @@ while :; do
 	api GET "/v1/deploys/$DEPLOY_ID"
 	[ "$HTTP_CODE" != 200 ] || state=$(printf '%s' "$HTTP_BODY" | json 'd["state"]')
 	api GET /v1/envs/hello/staging/agents
-	now=""
-	[ "$HTTP_CODE" != 200 ] ||
+	now="" served=no
+	if [ "$HTTP_CODE" = 200 ]; then
 		now=$(printf '%s' "$HTTP_BODY" | json '" ".join("%s %s %s" % (a["hostName"], a["deployStage"], a["status"]) for a in d)')
+		# a deploy the stage counted no host for yet is already SUCCEEDING: wait for the host itself too
+		served=$(printf '%s' "$HTTP_BODY" |
+			json "'yes' if d and all(a['deployId'] == '$DEPLOY_ID' and a['deployStage'] == 'SERVING_BUILD' for a in d) else 'no'")
+	fi
 	now="deploy ${state:-?}, host ${now:-demo-staging has not pinged yet}"
 	[ "$now" = "$last" ] || say "staging: $now"
 	last=$now
 	case $state in
 	SUCCEEDING | SUCCEEDED)
 		body=$(curl -fsS --max-time 3 "http://127.0.0.1:$STAGING_PORT/" 2>/dev/null || true)
-		case $body in *"$BUILD_ID"*) break ;; esac
+		case $body in *"$BUILD_ID"*) [ "$served" != yes ] || break ;; esac
 		;;
 	FAILING)
 		warn "the staging deploy is FAILING; see $(show "$VAR/agents/demo-staging/log/hello.log")"
