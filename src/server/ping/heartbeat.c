@@ -167,9 +167,9 @@ static bool heartbeat_differs(const struct heartbeat *hb, const struct ping_requ
 
 /* The verifying path (a host's first ping, then one every ping_verify_ms() (5-10 minutes by host), and the next
  * after a HOST event or a changed attribute): the host's heartbeat record, tags and (unless cached) group
- * membership are read outside the ping write lock, and whatever differs is written in one transaction under one take of it. *ret_wrote_hb: the
- * record was written. Returns 1 when the membership was checked now, 0 when it was cached, or a negative errno
- * (nothing remembered: the next ping verifies again). */
+ * membership are read outside the ping write lock, and whatever differs is written in one transaction under one
+ * take of it. *ret_wrote_hb: the record was written. Returns 1 when the membership was checked now, 0 when it was
+ * cached, or a negative errno (nothing remembered: the next ping verifies again). */
 static int verify_host(struct ping_state *ps, const struct ping_request *pr, const char *host_name, int64_t now,
 		       bool *ret_wrote_hb)
 {
