@@ -246,10 +246,10 @@ static int host_tags_value_page(struct req *r, const char *env_id, const char *n
 }
 
 /* GET …/host_tags (list) and …/host_tags/{tagName} (tagValue → list); paged with limit (host_tags_page), or one
- * value's hosts with value and limit (host_tags_value_page). */
+ * value's hosts with value and limit (host_tags_value_page); …/host_tags?hostName=H one host's tags. */
 static int host_tags_get(struct req *r)
 {
-	const char *name = NULL, *value = query_get(req_query(r), "value");
+	const char *name = NULL, *value = query_get(req_query(r), "value"), *host = query_get(req_query(r), "hostName");
 	json_t *env = NULL, *list = NULL, *by;
 	struct store_page pg;
 	int k;
@@ -259,6 +259,9 @@ static int host_tags_get(struct req *r)
 	k = api_host_page(r, false, &pg);
 	if (k < 0)
 		return k;
+	if (host && (name || pg.limit || value || !api_host_ok(host)))
+		return req_bad(r, "hostName", "hostName must be a host name (1 to 64 of A-Z a-z 0-9 . _ -), without a tag "
+					  "name, limit or value");
 	if (value && (!name || !pg.limit || !tag_value_ok(value)))
 		return req_bad(r, "value", "value must be a tag value (UTF-8, at most %d bytes) and comes with a tag name "
 				      "and limit", PING_TAG_VALUE_MAX_BYTES);
@@ -269,6 +272,11 @@ static int host_tags_get(struct req *r)
 		k = host_tags_value_page(r, json_str(env, "id"), name, value, &pg);
 		json_decref(env);
 		return k;
+	}
+	if (host) {
+		k = store_host_tags_of_host(r->srv->store, json_str(env, "id"), host, &list);
+		json_decref(env);
+		return k < 0 ? api_store_error(r, k, "cannot read host tags") : http_reply_json(r, 200, list);
 	}
 	if (pg.limit) {
 		k = host_tags_page(r, json_str(env, "id"), name, &pg);

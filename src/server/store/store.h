@@ -370,6 +370,9 @@ int store_host_tag_counts(struct store *s, const char *env_id, const char *tag_n
  * page's last host name when it holds pg->limit hosts, else NULL. */
 int store_host_tags_value_page(struct store *s, const char *env_id, const char *tag_name, const char *value,
 			       const struct store_page *pg, json_t **ret, char **ret_next);
+/* The tags of one host (host: its name or id) that has an agent row on the stage, as store_host_tags_list's objects
+ * ordered by tagName; [] when it has none there. */
+int store_host_tags_of_host(struct store *s, const char *env_id, const char *host, json_t **ret);
 /* Forget tag_name on the stage's hosts (their pings bring it back when the ping path re-checks their tags); the
  * count deleted. */
 int store_host_tags_delete(struct store *s, const char *env_id, const char *tag_name);

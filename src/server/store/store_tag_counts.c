@@ -30,6 +30,11 @@ static const char sql_tag_value_page[] =
 	"AND t.hostName > COALESCE(?4, '') AND EXISTS (SELECT 1 FROM agents a WHERE a.hostId = t.hostId AND "
 	"a.envId = ?1) ORDER BY t.hostName, t.hostId LIMIT ?5";
 
+/* one host's tags (by name or id) when it has an agent row on the stage: the index on agents' host name, the keys */
+static const char sql_tags_of_host[] =
+	"SELECT t.hostId, t.hostName, t.tagName, t.tagValue FROM agents a JOIN host_tags t ON t.hostId = a.hostId "
+	"WHERE a.envId = ?1 AND (a.hostName = ?2 OR a.hostId = ?2) ORDER BY t.tagName, t.hostId";
+
 struct tag_count {
 	char value[PING_TAG_VALUE_MAX_BYTES + 1];
 	char deploy_id[ENGINE_ID_SIZE];
@@ -149,4 +154,10 @@ int store_host_tags_value_page(struct store *s, const char *env_id, const char *
 	}
 	*ret = list;
 	return 0;
+}
+
+int store_host_tags_of_host(struct store *s, const char *env_id, const char *host, json_t **ret)
+{
+	CONN_OR_FAIL(c, s);
+	return db_list(c, false, sql_tags_of_host, ret, "ss", env_id, host);
 }

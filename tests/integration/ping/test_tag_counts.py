@@ -190,6 +190,10 @@ def test_value_pages_and_bad_input(server):
     assert seen == ["pa%02d" % i for i in range(5)] and pages == 3
     assert server.ok("GET", base, params={"value": "nowhere", "limit": 5}) == {"tags": {"nowhere": []},
                                                                                 "next": None}
+    # one host's tags, by name or id; none for a host without an agent row on the stage
+    mine = server.ok("GET", "/v1/envs/web/prod/host_tags", params={"hostName": "pb03"})
+    assert [(t["tagName"], t["tagValue"]) for t in mine] == [("availabilityZone", "zb"), ("team", "web")]
+    assert server.ok("GET", "/v1/envs/web/prod/host_tags", params={"hostName": "pa99"}) == []
     # the unpaged answers are unchanged
     assert sorted(server.ok("GET", base)) == ["za", "zb"]
     for path, params, field in [
@@ -200,7 +204,10 @@ def test_value_pages_and_bad_input(server):
             (base, {"value": "za", "after": "pa01"}, "after"),
             (base, {"value": "za", "limit": 2, "after": "bad name"}, "after"),
             ("/v1/envs/web/prod/host_tags/bad%20name/counts", {}, "tagName"),
-            (base + "/counts", {"deployId": "bad id!"}, "deployId")]:
+            (base + "/counts", {"deployId": "bad id!"}, "deployId"),
+            ("/v1/envs/web/prod/host_tags", {"hostName": "bad name"}, "hostName"),
+            ("/v1/envs/web/prod/host_tags", {"hostName": "pa01", "limit": 2}, "hostName"),
+            (base, {"hostName": "pa01"}, "hostName")]:
         r = server.req("GET", path, params=params)
         assert r.status_code == 400 and r.json()["field"] == field, (path, params, r.text)
     assert server.req("GET", "/v1/envs/web/nope/host_tags/availabilityZone/counts").status_code == 404
