@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "hash.h"
@@ -68,6 +69,11 @@ int sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1])
 		return r;
 	}
 	return sha256_final_hex(&c, out);
+}
+
+bool mem_equal_ct(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
 }
 
 int base64_encode(const void *data, size_t n, char *out, size_t out_size)

@@ -3,6 +3,7 @@
 #ifndef SLIPWAY_HASH_H
 #define SLIPWAY_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,8 @@ int sha256_update(struct sha256_ctx *c, const void *data, size_t n);
 int sha256_final_hex(struct sha256_ctx *c, char out[SHA256_HEX_LEN + 1]);
 void sha256_release(struct sha256_ctx *c);
 int sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
+/* a and b hold the same n bytes, compared in a time that does not depend on where they differ (secrets) */
+bool mem_equal_ct(const void *a, const void *b, size_t n);
 
 /* Standard base64 (RFC 4648 §4, padded). Decode returns the decoded length in *ret_len;
  * -EINVAL for anything that is not canonical padded base64. */

@@ -31,37 +31,89 @@
 
 /* The idle index maps a remembered body, by hash, to its host's entry, so that a repeat is recognised before the
  * body is parsed. A slot holds the entry pointer and the host's hash: the pointer is only followed after the
- * entry was found in that host's bucket under its stripe lock. Direct-mapped (a collision only costs a parse); it
- * grows fourfold while more than an eighth of its slots are taken (so 88-97 % of bodies have a slot of their own),
- * from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a small fleet keeps a small index and a 1,000,000-host fleet
- * mostly finds its bodies. A body's lock is that of its
- * hash's stripe whatever the size (sizes are powers of two of at least PING_HB_STRIPES); the array and its size
- * are read and written only under such a lock, and growing takes them all. Lock order: a heartbeat stripe, then
- * an index stripe; the index lock is never held while taking a heartbeat stripe, nor two of them but by
+ * entry was found in that host's bucket under its stripe lock. Set-associative: a body hash picks a set of
+ * IDLE_WAYS slots and may sit in any of them (a set that overflows costs a parse of the body it turned away). The
+ * hash is FNV-1a with a finaliser: the low bits of plain FNV-1a over bodies that differ only in a host's name and
+ * end alike repeat far more often than chance (a quarter of 5,000 bench bodies shared a slot of 65,536). It grows
+ * fourfold while more than an eighth of its slots are taken, from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a
+ * small fleet keeps a small index and a 1,000,000-host fleet finds its bodies. A body's lock is that of its set's
+ * stripe whatever the size (the number of sets is a power of two of at least PING_HB_STRIPES); the array and its
+ * size are read and written only under such a lock, and growing takes them all. Lock order: a heartbeat stripe,
+ * then an index stripe; the index lock is never held while taking a heartbeat stripe, nor two of them but by
  * idle_index_grow(), in order. */
-static pthread_mutex_t *idle_lock_of(struct ping_state *ps, uint64_t bh)
+#define IDLE_WAYS 4
+
+static uint64_t body_hash(const char *body, size_t len)
 {
-	return &ps->idle_locks[bh % PING_HB_STRIPES];
+	uint64_t h = hash_fnv1a(HASH_FNV1A_BASIS, body, len);
+
+	/* the finaliser of MurmurHash3: every bit of h reaches the low bits the index uses */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
 }
 
-/* Caller holds idle_lock_of(bh). */
-static struct idle_slot *idle_slot_locked(struct ping_state *ps, uint64_t bh)
+static pthread_mutex_t *idle_lock_of(struct ping_state *ps, uint64_t bh)
 {
-	return &ps->idle_index[bh & (ps->idle_slots - 1)];
+	return &ps->idle_locks[(bh / IDLE_WAYS) % PING_HB_STRIPES];
+}
+
+/* The first slot of bh's set in an index of n slots. */
+static struct idle_slot *idle_set_in(struct idle_slot *index, size_t n, uint64_t bh)
+{
+	return &index[bh & (n - 1) & ~(uint64_t)(IDLE_WAYS - 1)];
+}
+
+/* Caller holds idle_lock_of(bh): the slot of bh's set that holds e (any body), or NULL. */
+static struct idle_slot *idle_slot_of(struct ping_state *ps, uint64_t bh, const struct hb_entry *e)
+{
+	struct idle_slot *set = idle_set_in(ps->idle_index, ps->idle_slots, bh);
+
+	for (size_t i = 0; i < IDLE_WAYS; i++)
+		if (set[i].e == e)
+			return &set[i];
+	return NULL;
+}
+
+/* Put sl in the set of an index of n slots: in its own slot, else a free one, else (evict: true) in place of the
+ * way the body hash picks. Returns 1 when a free slot was taken, 0 when not, -1 when the set was full and evict
+ * false. */
+static int idle_set_put(struct idle_slot *index, size_t n, const struct idle_slot *sl, bool evict)
+{
+	struct idle_slot *set = idle_set_in(index, n, sl->body_hash), *free_slot = NULL;
+
+	for (size_t i = 0; i < IDLE_WAYS; i++) {
+		if (set[i].e == sl->e) {
+			set[i] = *sl;
+			return 0;
+		}
+		if (!set[i].e && !free_slot)
+			free_slot = &set[i];
+	}
+	if (free_slot) {
+		*free_slot = *sl;
+		return 1;
+	}
+	if (!evict)
+		return -1;
+	set[(sl->body_hash >> 32) % IDLE_WAYS] = *sl;
+	return 0;
 }
 
 /* Caller holds idle_lock_of(e->idle_hash) and e's stripe lock. */
 static void idle_slot_put(struct ping_state *ps, struct hb_entry *e)
 {
-	struct idle_slot *sl = idle_slot_locked(ps, e->idle_hash);
+	struct idle_slot sl = { .body_hash = e->idle_hash, .host_hash = e->hash, .e = e };
 
-	if (!sl->e)
+	if (idle_set_put(ps->idle_index, ps->idle_slots, &sl, true) > 0)
 		__atomic_add_fetch(&ps->idle_used, 1, __ATOMIC_RELAXED);
-	*sl = (struct idle_slot){ .body_hash = e->idle_hash, .host_hash = e->hash, .e = e };
 }
 
 /* Grow the index fourfold when more than an eighth of its slots are taken (a new array, every slot moved to its
- * place in it, a collision keeping one of the two). Called with no lock held. */
+ * set in it, one that finds its set full dropped). Called with no lock held. */
 static void idle_index_grow(struct ping_state *ps)
 {
 	size_t n = __atomic_load_n(&ps->idle_slots_seen, __ATOMIC_RELAXED), used = 0;
@@ -78,15 +130,9 @@ static void idle_index_grow(struct ping_state *ps)
 		unused = v;
 	} else {
 		unused = ps->idle_index;
-		for (size_t i = 0; i < n; i++) {
-			struct idle_slot *to;
-
-			if (!unused[i].e)
-				continue;
-			to = &v[unused[i].body_hash & (n * 4 - 1)];
-			used += !to->e;
-			*to = unused[i];
-		}
+		for (size_t i = 0; i < n; i++)
+			if (unused[i].e && idle_set_put(v, n * 4, &unused[i], false) > 0)
+				used++;
 		ps->idle_index = v;
 		ps->idle_slots = n * 4;
 		__atomic_store_n(&ps->idle_slots_seen, n * 4, __ATOMIC_RELAXED);
@@ -105,8 +151,8 @@ static void idle_index_drop(struct ping_state *ps, struct hb_entry *e)
 	struct idle_slot *sl;
 
 	pthread_mutex_lock(l);
-	sl = idle_slot_locked(ps, e->idle_hash);
-	if (sl->e == e) {
+	sl = idle_slot_of(ps, e->idle_hash, e);
+	if (sl) {
 		*sl = (struct idle_slot){ 0 };
 		__atomic_sub_fetch(&ps->idle_used, 1, __ATOMIC_RELAXED);
 	}
@@ -182,8 +228,9 @@ void ping_idle_remember(struct ping_state *ps, const char *host_id, uint64_t pin
 		pthread_mutex_t *l;
 
 		idle_forget(e);
+		idle_index_drop(ps, e); /* the slot of its last body, if it still has one */
 		e->idle_ping_seq = ping_seq;
-		e->idle_hash = hash_fnv1a(HASH_FNV1A_BASIS, body, len);
+		e->idle_hash = body_hash(body, len);
 		l = idle_lock_of(ps, e->idle_hash);
 		pthread_mutex_lock(l);
 		idle_slot_put(ps, e);
@@ -228,9 +275,9 @@ static bool idle_valid(struct ping_state *ps, const struct hb_entry *e, const ch
 bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, int64_t now,
 			   char ret_host_id[ENGINE_ID_SIZE])
 {
-	uint64_t bh = hash_fnv1a(HASH_FNV1A_BASIS, body, len);
+	uint64_t bh = body_hash(body, len);
 	pthread_mutex_t *l, *m;
-	struct idle_slot copy;
+	struct idle_slot copy = { 0 }, *set;
 	struct hb_entry *e;
 	bool ok = false;
 
@@ -238,13 +285,18 @@ bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, 
 		return false;
 	l = idle_lock_of(ps, bh);
 	pthread_mutex_lock(l);
-	copy = *idle_slot_locked(ps, bh);
+	set = idle_set_in(ps->idle_index, ps->idle_slots, bh);
+	for (size_t i = 0; i < IDLE_WAYS; i++)
+		if (set[i].e && set[i].body_hash == bh) {
+			copy = set[i];
+			break;
+		}
 	pthread_mutex_unlock(l);
-	if (!copy.e || copy.body_hash != bh)
+	if (!copy.e)
 		return false;
 	m = ping_stripe_of(ps, copy.host_hash);
 	pthread_mutex_lock(m);
-	for (e = ps->buckets[copy.host_hash % ps->n_buckets]; e; e = e->next)
+	for (e = ps->buckets[copy.host_hash & (ps->n_buckets - 1)]; e; e = e->next)
 		if (e == copy.e)
 			break; /* still alive: the pointer may be followed */
 	if (e && idle_valid(ps, e, body, len, now, mono_ms())) {
@@ -276,7 +328,7 @@ bool ping_idle_repeat(struct ping_state *ps, const char *host_id, const char *bo
 		*ret_seq = ++e->seq;
 		/* found by its host, not its body (a collision took the slot, or the index grew): put it back */
 		pthread_mutex_lock(l);
-		if (idle_slot_locked(ps, e->idle_hash)->e != e)
+		if (!idle_slot_of(ps, e->idle_hash, e))
 			idle_slot_put(ps, e);
 		pthread_mutex_unlock(l);
 	} else if (e && e->idle_body)

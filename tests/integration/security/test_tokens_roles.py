@@ -177,3 +177,67 @@ def test_anonymous_publisher(server_factory):
     plain = server_factory(name="plain").start()
     assert plain.get("/healthz").json()["warnings"] == []
     assert_error(plain.get("/v1/system/whoami", auth=False), 401)
+
+
+def test_a_revoked_or_expired_token_is_refused_on_the_next_request_of_a_kept_connection(server):
+    # an agent pings over one keep-alive connection with one token for hours: the server remembers what it can of
+    # the token between its requests (its hash, the row for a moment), never what it grants past a change
+    import http.client
+    import json
+    import urllib.parse
+
+    s = server
+    u = urllib.parse.urlsplit(s.url)
+    body = json.dumps({"hostId": "kept-1", "hostName": "kept-1", "hostIp": "10.0.0.9", "groups": [],
+                       "agentVersion": "test/1", "reports": []})
+
+    def pinger(name):
+        r = s.post("/v1/system/token_roles", json={"name": name, "role": "PINGER"})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    def ping(conn, token, sock=None):
+        conn.request("POST", "/v1/system/ping", body=body,
+                     headers={"Authorization": "token " + token, "Content-Type": "application/json"})
+        assert sock is None or conn.sock is sock  # sent on the kept connection (a refusal then closes it)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+
+    def kept_connection(token):
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        for _ in range(3):  # the token's hash and row are remembered by now
+            assert ping(conn, token)[0] == 200
+        return conn, conn.sock
+
+    # revoked (DELETE), on another connection: the very next request of the kept one is refused
+    t = pinger("kept-revoked")
+    conn, sock = kept_connection(t)
+    assert s.delete("/v1/system/token_roles/kept-revoked").status_code == 204
+    status, err = ping(conn, t, sock)
+    assert status == 401 and "invalid token" in err["message"], (status, err)
+    conn.close()
+
+    # expired by a change of its expiry date
+    t = pinger("kept-expired")
+    conn, sock = kept_connection(t)
+    now = int(time.time() * 1000)
+    assert s.put("/v1/system/token_roles/kept-expired", json={"expireDate": now - 1000}).status_code == 204
+    status, err = ping(conn, t, sock)
+    assert status == 401 and "expired" in err["message"], (status, err)
+    conn.close()
+
+    # expired by time alone, while the connection pings on (no change to the table)
+    r = s.post("/v1/system/token_roles", json={"name": "kept-short", "role": "PINGER",
+                                                "expireDate": int(time.time() * 1000) + 1500})
+    assert r.status_code == 201, r.text
+    t = r.json()["token"]
+    conn, sock = kept_connection(t)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status, err = ping(conn, t, sock)
+        if status != 200:
+            break
+        assert time.time() * 1000 < r.json()["expireDate"] + 1000  # never served past its expiry (+ clock slack)
+    assert status == 401 and "expired" in err["message"], (status, err)
+    assert time.time() * 1000 >= r.json()["expireDate"]
+    conn.close()
