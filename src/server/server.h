@@ -73,6 +73,7 @@ struct server_metrics {
 	uint64_t pings_held, ping_writes, ping_idle_repeats, admissions_admitted, admissions_refused;
 	uint64_t ping_idle_repeats_unparsed; /* of ping_idle_repeats, those found by their body before any parsing */
 	uint64_t ping_idle_index_slots;      /* the idle index's size (ping/idle.c) */
+	uint64_t ping_hb_buckets;            /* the heartbeat cache's buckets (ping/heartbeat.c) */
 	uint64_t pings_overloaded; /* answered 503 with Retry-After: past overload_connections */
 	/* woken held pings queued for their turn / re-running now (at most wake_batch) / the most ever re-running */
 	uint64_t ping_wakes_pending, ping_wakes_running, ping_wakes_running_peak;

@@ -92,8 +92,9 @@ static int metrics(struct req *r)
 	k |= buf_printf(&out,
 			"# TYPE slipway_ping_idle_repeats_unparsed_total counter\n"
 			"slipway_ping_idle_repeats_unparsed_total %llu\n"
-			"# TYPE slipway_ping_idle_index_slots gauge\nslipway_ping_idle_index_slots %llu\n",
-			LD(m->ping_idle_repeats_unparsed), LD(m->ping_idle_index_slots));
+			"# TYPE slipway_ping_idle_index_slots gauge\nslipway_ping_idle_index_slots %llu\n"
+			"# TYPE slipway_ping_heartbeat_buckets gauge\nslipway_ping_heartbeat_buckets %llu\n",
+			LD(m->ping_idle_repeats_unparsed), LD(m->ping_idle_index_slots), LD(m->ping_hb_buckets));
 	k |= buf_printf(&out,
 			"# TYPE slipway_admissions_total counter\nslipway_admissions_total{result=\"admitted\"} %llu\n"
 			"slipway_admissions_total{result=\"refused\"} %llu\n",

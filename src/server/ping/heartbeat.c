@@ -33,7 +33,7 @@ uint64_t ping_host_hash(const char *host_id)
 struct hb_entry *ping_hb_get_or_add(struct ping_state *ps, const char *host_id, uint64_t h)
 {
 	struct hb_entry *e = ping_hb_find(ps, host_id, h);
-	size_t b = h % ps->n_buckets;
+	size_t b = h & (ps->n_buckets - 1);
 
 	if (e)
 		return e;
@@ -47,7 +47,45 @@ struct hb_entry *ping_hb_get_or_add(struct ping_state *ps, const char *host_id, 
 	e->hash = h;
 	e->next = ps->buckets[b];
 	ps->buckets[b] = e;
+	__atomic_add_fetch(&ps->hb_count, 1, __ATOMIC_RELAXED);
 	return e;
+}
+
+/* Grow the cache's buckets fourfold while it holds more hosts than buckets, so chains stay about one long (a
+ * lookup at 1,000,000 hosts walked ~4 with a fixed 262,144): a new array, every entry moved to its bucket in it,
+ * under every stripe lock taken in order. Called with no lock held. */
+static void hb_grow(struct ping_state *ps)
+{
+	size_t n = __atomic_load_n(&ps->n_buckets_seen, __ATOMIC_RELAXED);
+	struct hb_entry **v, **unused;
+
+	if (n >= PING_HB_BUCKETS_MAX || __atomic_load_n(&ps->hb_count, __ATOMIC_RELAXED) <= n)
+		return;
+	v = calloc(n * 4, sizeof(*v));
+	if (!v)
+		return; /* stays as it is: longer chains */
+	for (size_t i = 0; i < PING_HB_STRIPES; i++)
+		pthread_mutex_lock(&ps->stripes[i]);
+	if (ps->n_buckets != n) { /* another thread grew it meanwhile */
+		unused = v;
+	} else {
+		unused = ps->buckets;
+		for (size_t b = 0; b < n; b++)
+			for (struct hb_entry *e = unused[b], *next; e; e = next) {
+				size_t to = e->hash & (n * 4 - 1);
+
+				next = e->next;
+				e->next = v[to];
+				v[to] = e;
+			}
+		ps->buckets = v;
+		ps->n_buckets = n * 4;
+		__atomic_store_n(&ps->n_buckets_seen, n * 4, __ATOMIC_RELAXED);
+		__atomic_store_n(&ps->srv->metrics.ping_hb_buckets, (uint64_t)n * 4, __ATOMIC_RELAXED);
+	}
+	for (size_t i = PING_HB_STRIPES; i-- > 0;)
+		pthread_mutex_unlock(&ps->stripes[i]);
+	free(unused);
 }
 
 /* The entry of host_id, or NULL. Entries are freed only by ping_evict_silent(), which holds wlock: the pointer is
@@ -269,6 +307,7 @@ int ping_heartbeat_record(struct ping_state *ps, const struct ping_request *pr, 
 	seq = e->full_seq = ++e->seq;
 	pthread_mutex_unlock(m);
 	*ret_seq = seq;
+	hb_grow(ps);
 	return r;
 }
 
@@ -419,6 +458,7 @@ void ping_evict_silent(struct ping_state *ps, int64_t now)
 					*pp = e->next;
 					ping_idle_drop(ps, e);
 					free(e);
+					__atomic_sub_fetch(&ps->hb_count, 1, __ATOMIC_RELAXED);
 				} else
 					pp = &e->next;
 			}

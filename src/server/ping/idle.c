@@ -296,7 +296,7 @@ bool ping_idle_repeat_body(struct ping_state *ps, const char *body, size_t len, 
 		return false;
 	m = ping_stripe_of(ps, copy.host_hash);
 	pthread_mutex_lock(m);
-	for (e = ps->buckets[copy.host_hash % ps->n_buckets]; e; e = e->next)
+	for (e = ps->buckets[copy.host_hash & (ps->n_buckets - 1)]; e; e = e->next)
 		if (e == copy.e)
 			break; /* still alive: the pointer may be followed */
 	if (e && idle_valid(ps, e, body, len, now, mono_ms())) {

@@ -34,6 +34,11 @@ struct full_stage {
 };
 
 #define PING_HB_STRIPES 64
+/* the heartbeat cache's buckets: a power of two, a multiple of PING_HB_STRIPES (a bucket's stripe is then that of
+ * its hosts' hash whatever the size); fourfold when it holds more hosts than buckets (ping_hb_grow()): 4,096 at
+ * first (32 KB), 1,048,576 at 1,000,000 hosts (8 MB, chains of about one) */
+#define PING_HB_BUCKETS_MIN ((size_t)1 << 12)
+#define PING_HB_BUCKETS_MAX ((size_t)1 << 24)
 /* wake-event sequence per env, by hash slot (a collision only invalidates more than needed) */
 #define PING_ENV_SEQ_SLOTS 4096
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
@@ -93,9 +98,12 @@ struct idle_slot {
 struct ping_state {
 	struct server *srv;
 	struct store_ping *store;
-	/* heartbeat cache: chained hash table, one mutex per stripe of buckets */
+	/* heartbeat cache: chained hash table, one mutex per stripe of buckets; buckets and n_buckets are read under any
+	 * stripe lock and changed under all of them (ping_hb_grow()) */
 	struct hb_entry **buckets;
 	size_t n_buckets;
+	size_t n_buckets_seen; /* atomic: n_buckets, for a look without the locks */
+	size_t hb_count;       /* atomic: entries */
 	pthread_mutex_t stripes[PING_HB_STRIPES];
 	/* long-poll waiters, oldest first; hb_entry->waiter points at a host's waiter (under wlock) */
 	pthread_mutex_t wlock;
@@ -155,12 +163,12 @@ uint64_t ping_hash_str(uint64_t h, const char *s);
 uint64_t ping_host_hash(const char *host_id);
 static inline pthread_mutex_t *ping_stripe_of(struct ping_state *ps, uint64_t h)
 {
-	return &ps->stripes[(h % ps->n_buckets) % PING_HB_STRIPES];
+	return &ps->stripes[h % PING_HB_STRIPES];
 }
 /* Caller holds the stripe lock. */
 static inline struct hb_entry *ping_hb_find(struct ping_state *ps, const char *host_id, uint64_t h)
 {
-	for (struct hb_entry *e = ps->buckets[h % ps->n_buckets]; e; e = e->next)
+	for (struct hb_entry *e = ps->buckets[h & (ps->n_buckets - 1)]; e; e = e->next)
 		if (e->hash == h && strcmp(e->host_id, host_id) == 0)
 			return e;
 	return NULL;

@@ -18,7 +18,6 @@
 #include "util.h"
 #include "banned.h"
 
-#define HB_BUCKETS (1u << 18)
 #define EVENT_KEEP_MS (5 * 60 * 1000)
 #define PURGE_PERIOD_MS (60 * 1000)
 
@@ -224,7 +223,8 @@ struct ping_state *ping_state_get(struct server *srv)
 	if (!ps)
 		goto out;
 	ps->srv = srv;
-	ps->n_buckets = HB_BUCKETS;
+	ps->n_buckets = ps->n_buckets_seen = PING_HB_BUCKETS_MIN;
+	srv->metrics.ping_hb_buckets = PING_HB_BUCKETS_MIN;
 	ps->buckets = calloc(ps->n_buckets, sizeof(*ps->buckets));
 	ps->idle_slots = ps->idle_slots_seen = PING_IDLE_SLOTS_MIN;
 	srv->metrics.ping_idle_index_slots = PING_IDLE_SLOTS_MIN;

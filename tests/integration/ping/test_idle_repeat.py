@@ -114,7 +114,7 @@ def test_a_host_marked_unreachable_runs_in_full_at_its_next_ping(server_factory)
     wait_for(pinged_back, 2, "a ping of the marked host runs in full within the wake bound")
 
 
-def test_the_idle_index_grows_with_the_fleet(server):
+def test_the_idle_index_and_the_heartbeat_cache_grow_with_the_fleet(server):
     # a repeat is recognised by its body before any parsing through an index (sets of 8 slots) that starts small
     # and doubles while more than half of it is taken; a fixed index of the first size would find about
     # 1 % of 5,000 hosts' bodies (issue 14: 2 % at 1,000,000 hosts with the former fixed 262,144 slots), and the
@@ -141,6 +141,10 @@ def test_the_idle_index_grows_with_the_fleet(server):
         p.communicate(timeout=30)
     slots = metric(server, "slipway_ping_idle_index_slots")
     assert 8192 <= slots <= 4 * hosts, slots  # grown at least three times; at most 4 slots (96 bytes) a host
+    # the heartbeat cache's buckets grew too (4,096 at the start, fourfold past one host per bucket), with every
+    # host already in it moved: all of them are found again below
+    buckets = metric(server, "slipway_ping_heartbeat_buckets")
+    assert buckets >= 16384, buckets
     repeats = metric(server, "slipway_ping_idle_repeats_total")
     unparsed = metric(server, "slipway_ping_idle_repeats_unparsed_total")
     p = fleet(4)  # the same hosts and bodies again (a reconnecting fleet)
@@ -149,4 +153,5 @@ def test_the_idle_index_grows_with_the_fleet(server):
     repeats = metric(server, "slipway_ping_idle_repeats_total") - repeats
     unparsed = metric(server, "slipway_ping_idle_repeats_unparsed_total") - unparsed
     assert repeats >= hosts, (repeats, unparsed)
+    assert repeats == summary["pings"], (repeats, summary)  # no host lost: every ping found its host's memory
     assert unparsed >= 0.99 * repeats, (repeats, unparsed)
