@@ -45,12 +45,12 @@ struct full_stage {
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
  * notification committed up to then (the staleness bound of docs/operations.md) */
 #define PING_LISTEN_STALE_MS STORE_LISTEN_STALE_MS
-/* the idle index (ping_idle_repeat_body()): sets of 4 slots by body hash; a set that overflows costs a parse
- * (measured: a repeat found after parsing costs about twice one found before). It grows fourfold while more than an
- * eighth of it is taken: 24 KB at first, 1.5 MB at 5,000 hosts, 192 MB at most (8 slots per host at 1,000,000:
- * 192 of the ~750 bytes the server keeps per host) */
+/* the idle index (ping_idle_repeat_body()): sets of 8 slots by body hash; a set that overflows costs a parse
+ * (measured: a repeat found after parsing costs about twice one found before). It doubles while more than half of
+ * it is taken: 24 KB at first, 384 KB at 5,000 hosts, 48 MB at 1,000,000 (2 slots per host: 48 of the bytes the
+ * server keeps per host), 96 MB at most. Sets of 4 an eighth full took four times that memory. */
 #define PING_IDLE_SLOTS_MIN ((size_t)1 << 10)
-#define PING_IDLE_SLOTS_MAX ((size_t)1 << 23)
+#define PING_IDLE_SLOTS_MAX ((size_t)1 << 22)
 /* A host's database record and membership are re-read, and its idle answer is recomputed, at the latest this long
  * after the last time they were (between half of it and all of it, by host: the hosts of a fleet that started
  * together do not all run in full in the same minute ten minutes later). A safety net only: every change the

@@ -116,6 +116,12 @@ static const char sql_fold_tag_counts[] =
 	"GROUP BY envId, tagName, tagValue, deployId, serving ORDER BY 1, 2, 3, 4, 5 "
 	"ON CONFLICT(envId, tagName, tagValue, deployId, serving) DO UPDATE SET n = host_tag_counts.n + excluded.n";
 static const char sql_fold_tag_zero[] = "DELETE FROM host_tag_counts WHERE n = 0";
+/* the fleet's host count (schema 011): every delta at once (one per statement that adds or removes hosts) */
+static const char sql_fold_host_count[] =
+	"WITH d AS (DELETE FROM agent_host_count_deltas RETURNING n) INSERT INTO agent_host_count(k, n) "
+	"SELECT 0, CAST(SUM(n) AS BIGINT) FROM d HAVING COUNT(*) > 0 ON CONFLICT(k) DO UPDATE "
+	"SET n = agent_host_count.n + excluded.n";
+static const char sql_fold_host_zero[] = "DELETE FROM agent_host_count WHERE n = 0";
 /* agent_counts deltas folded per transaction, and at most per janitor pass: a deploy leaves two per step a host
  * walks (~16 per host), so a pass takes more of them than of the admission deltas */
 #define AGENT_FOLD_CHUNK 50000
@@ -147,6 +153,10 @@ int store_janitor_fold_counts(struct store *s, int64_t max_rows, int64_t *ret_fo
 	r = fold_deltas(c, sql_fold_agent_counts, sql_fold_agent_zero);
 	if (r >= 0)
 		r = fold_deltas(c, sql_fold_tag_counts, sql_fold_tag_zero);
+	if (r >= 0)
+		r = db_exec(c, sql_fold_host_count, NULL);
+	if (r >= 0)
+		r = db_exec(c, sql_fold_host_zero, NULL);
 	if (r < 0)
 		return r;
 	while (folded < max_rows) {

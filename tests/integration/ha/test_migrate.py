@@ -56,7 +56,8 @@ SNAPSHOT = ["/v1/envs", "/v1/envs/web/prod", "/v1/envs/web/canary", "/v1/envs/we
             "/v1/envs/web/prod/deploys/current", "/v1/envs/web/prod/history?pageSize=100",
             "/v1/envs/web/prod/script_configs", "/v1/system/token_roles", "/v1/hosts/h1",
             # kept counts: copied with the source, not counted a second time by the target's triggers
-            "/v1/envs/web/prod/agents/summary", "/v1/envs/web/prod/host_tags/availabilityZone/counts"]
+            "/v1/envs/web/prod/agents/summary", "/v1/envs/web/prod/host_tags/availabilityZone/counts",
+            "/v1/agents/hostcount"]
 
 
 def snapshot(s):

@@ -48,6 +48,8 @@ def check(server, env_id, what, stage=("web", "prod"), tags=("availabilityZone",
     base = "/v1/envs/%s/%s/host_tags/" % stage
     cur = server.req("GET", "/v1/envs/%s/%s/deploys/current" % stage)
     deploy_id = cur.json()["id"] if cur.status_code == 200 and cur.content else None
+    hosts = int(server.db.query("SELECT COUNT(DISTINCT hostId) FROM agents")[0][0])
+    assert server.ok("GET", "/v1/agents/hostcount") == hosts, what
     for tag in tags:
         got = server.ok("GET", base + tag + "/counts")
         assert got == expected_answer(scanned, tag, None, server.db.query(STAGE_ROWS, ("", "", env_id))[0]), what
@@ -126,13 +128,19 @@ def test_counts_follow_the_janitor(server_factory):
     # silent hosts become UNREACHABLE and their rows are deleted: no counts left behind, deltas folded
     server = server_factory(["host_unreachable_after=2", "host_expire=4", "janitor_period=1"]).start()
     env = server.make_env("web", "prod", maxParallelPct=100)
+    other = server.make_env("api", "prod", maxParallelPct=100, buildName="web")
     server.set_groups("web", "prod", ["g"])
+    server.set_groups("api", "prod", ["g"])  # every host has two agent rows, deleted together on expiry
     hosts = zoned(server, "j", ["za", "zb"], 2, ["g"])
     d = server.deploy("web", "prod", server.publish()["id"])
-    assert converge(hosts, env["id"], d["id"])
+    d2 = server.deploy("api", "prod", server.publish(commit="3333333cccc")["id"])
+    assert converge(hosts, env["id"], d["id"]) and converge(hosts, other["id"], d2["id"])
     check(server, env["id"], "deployed")
+    assert server.ok("GET", "/v1/agents/hostcount") == 4
     assert wait_for(lambda: not server.db.query(SCAN, (env["id"],)), timeout=30)
     assert check(server, env["id"], "expired") == {}
+    assert wait_for(lambda: not server.db.query("SELECT 1 FROM agents"), timeout=30)
+    assert server.ok("GET", "/v1/agents/hostcount") == 0
     # the janitor folded the deltas (PostgreSQL) and dropped the counts at 0: nothing left in either table
     assert wait_for(lambda: int(server.db.query("SELECT COUNT(*) FROM host_tag_count_deltas")[0][0]) == 0,
                     timeout=20)
@@ -217,7 +225,7 @@ def test_value_pages_and_bad_input(server):
 
 
 def test_counts_filled_when_the_schema_is_applied(server):
-    # a database of the schema before the counts (one file less) with tagged hosts: applying the schema fills them
+    # a database of the schema before the counts (two files less) with tagged hosts: applying the schema fills them
     env = server.make_env("web", "prod", maxParallelPct=100)
     server.set_groups("web", "prod", ["g"])
     hosts = zoned(server, "m", ["za", "zb"], 2, ["g"], untagged=1)
@@ -225,13 +233,18 @@ def test_counts_filled_when_the_schema_is_applied(server):
     assert converge(hosts, env["id"], d["id"])
     server.stop()
     if server.db.backend == "pg":
-        drop = ["DROP FUNCTION slipway_host_tags_count() CASCADE", "DROP FUNCTION slipway_agents_tag_count() CASCADE"]
+        drop = ["DROP FUNCTION slipway_host_tags_count() CASCADE", "DROP FUNCTION slipway_agents_tag_count() CASCADE",
+                "DROP FUNCTION slipway_agents_host_count_insert() CASCADE",
+                "DROP FUNCTION slipway_agents_host_count_delete() CASCADE"]
     else:
         drop = ["DROP TRIGGER %s" % t for t in ("host_tags_count_insert", "host_tags_count_delete",
                                                 "host_tags_count_update", "agents_tag_count_insert",
-                                                "agents_tag_count_delete", "agents_tag_count_update")]
+                                                "agents_tag_count_delete", "agents_tag_count_update",
+                                                "agents_host_count_insert", "agents_host_count_delete")]
+    # schema files 010 (tag counts) and 011 (host count) undone
     for sql in drop + ["DROP TABLE host_tag_counts", "DROP TABLE host_tag_count_deltas",
-                       "DROP INDEX host_tags_value_name", "UPDATE schema_meta SET version = version - 1"]:
+                       "DROP INDEX host_tags_value_name", "DROP TABLE agent_host_count",
+                       "DROP TABLE agent_host_count_deltas", "UPDATE schema_meta SET version = version - 2"]:
         server.db.query(sql)
     server.start()
     scanned = check(server, env["id"], "schema applied")
