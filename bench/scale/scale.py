@@ -144,9 +144,19 @@ def sim_lines(sims):
     return [[json.loads(x) for x in open(err).read().splitlines() if x.startswith("{")] for _, _, err in sims]
 
 
+def write_counts(s):
+    """[jobs, commits] of the ping path's group commit ([0, 0]: no such counters, or no answer in time)."""
+    try:
+        return [s.metric("slipway_ping_write_%s_total" % k) for k in ("jobs", "commits")]
+    except OSError as e:
+        log("metrics: %s" % e)
+        return [0, 0]
+
+
 def timed_deploy(s, sims, build_commit, t0_label, sample=False):
     t0 = time.monotonic()
     marks = [len(x) for x in sim_lines(sims)]
+    w0 = write_counts(s)
     d = publish_and_deploy(s, build_commit)
     got = {}
 
@@ -162,6 +172,9 @@ def timed_deploy(s, sims, build_commit, t0_label, sample=False):
         got["last"] = (x["total"], x["successTotal"])
         return False
     wait_until(state, DEPLOY_TIMEOUT)
+    # the ping path's admissions and agent-row writes and the transactions that committed them (group commit;
+    # 0 / 0 on a server without those counters)
+    got["writes"] = [b - a for a, b in zip(w0, write_counts(s))] + [time.monotonic() - t0]
     for (grp, _, _), lines, m in zip(sims, sim_lines(sims), marks):
         k = "failed " + grp
         got[k] = got.get(k, 0) + sum(x["errors"] for x in lines[m:])
@@ -284,6 +297,10 @@ def print_results(s, reg, idle, deploys, label=None):
             print("| %s: first goal p50 / p99 / max of the `%s` hosts | %s |" % (label, g, fmt_goal(got, "goal " + g)))
         print("| %s: failed pings (of them answered 503) during the deploy | %s |" % (label, ", ".join(
             "`%s` %d (%d)" % (g, got.get("failed " + g, 0), got.get("503 " + g, 0)) for g in GROUPS)))
+        if got.get("writes", [0])[0]:
+            jobs, commits, secs = got["writes"]
+            print("| %s: ping-path writes / their commits (commits/s) | %d / %d (%.0f/s) |" %
+                  (label, jobs, commits, commits / secs))
         if "samples" in got:
             width = max(1, N * LATER_PCT // 100)
             print("| %s: most rows holding a slot / hosts deploying, %d samples (width %d) | %d / %d |" %

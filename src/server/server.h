@@ -18,6 +18,7 @@ struct server_config {
 	int64_t max_parallel_threshold, host_unreachable_after, unreachable_slot_release, host_expire;
 	int64_t max_held_pings;
 	int64_t wake_batch; /* ours: woken held pings re-run at once, the others wait their turn (0 = no limit) */
+	bool wake_serve_reports; /* ours: while they wait, pings that move a deploy on are not refused */
 	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
 	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
 	bool public_metrics;

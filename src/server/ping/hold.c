@@ -136,7 +136,8 @@ int ping_wake_backlog(struct ping_state *ps, const struct ping_request *pr)
 	int64_t rate = __atomic_load_n(&ps->wake_rate, __ATOMIC_RELAXED), most = ps->srv->cfg.overload_retry_after;
 	int64_t s;
 
-	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch || moves_a_deploy(ps, pr))
+	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch ||
+	    (ps->srv->cfg.wake_serve_reports && moves_a_deploy(ps, pr)))
 		return -1;
 	s = rate > 0 ? (pending + rate - 1) / rate : most;
 	return (int)(s < 1 ? 1 : s > most ? most : s);

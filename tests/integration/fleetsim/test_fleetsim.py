@@ -300,12 +300,12 @@ def metrics(s):
 
 
 @contextlib.contextmanager
-def wake_server(tmp_path, batch):
+def wake_server(tmp_path, batch, extra=()):
     """A server re-running woken held pings wake_batch at a time: (server, the simulators' stderr file, a list the
     test appends its simulators to), every simulator killed and the server stopped at the end."""
     if not os.access(SERVER_BIN, os.X_OK) or not os.access(FLEETSIM_BIN, os.X_OK):
         pytest.skip("not built")
-    s = Server(tmp_path / "server").start(extra=["wake_batch=%d" % batch, "per_ip_connection_limit=0"])
+    s = Server(tmp_path / "server").start(extra=["wake_batch=%d" % batch, "per_ip_connection_limit=0", *extra])
     err = open(tmp_path / "sim.err", "wb")
     sims = []
     try:
@@ -364,13 +364,13 @@ def test_a_wake_of_many_held_pings_runs_in_batches(tmp_path):
 
 
 def test_reports_of_deploying_hosts_are_served_while_woken_pings_queue(tmp_path):
-    """While the held pings a change woke wait for their turn, a ping that asks for new work is answered 503 with
-    Retry-After, but the report of a host in the middle of a deploy is served: refusing it would keep its slot held
-    and nobody would finish. A host walks a deploy of another stage, one ping per step, while a later deploy's
+    """With wake_serve_reports: while the held pings a change woke wait for their turn, a ping that asks for new work
+    is answered 503 with Retry-After, but the report of a host in the middle of a deploy is served (refusing it
+    keeps its slot held). A host walks a deploy of another stage, one ping per step, while a later deploy's
     woken pings queue (wake_batch 1); every one of its pings is answered, also those sent while the queue was
     longer than a batch, and a host new to the server is refused meanwhile."""
     n, batch = (200 if sanitizer_build() else 1000), 1
-    with wake_server(tmp_path, batch) as (s, err, sims):
+    with wake_server(tmp_path, batch, ["wake_serve_reports=true"]) as (s, err, sims):
         def ping(host, group, reports):
             body = {"hostId": host, "hostName": host, "hostIp": "10.0.0.9", "groups": [group],
                     "agentVersion": "sim/1", "reports": reports}
