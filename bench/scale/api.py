@@ -8,6 +8,7 @@ Markdown on stdout."""
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -60,6 +61,16 @@ CALLS = [
      False),
     ("agents of the deploy, one page of 1,000 (board deploy page)", "GET",
      "/v1/deploys/{deploy}/agents?limit=1000&after=bench-5", False),
+    # host tags (every host tagged availabilityZone in 3 zones and team): the zone strip, the host page, the CLI
+    ("zone strip / CLI hosts --tag before: the tag's hosts by value (whole)", "GET",
+     "/v1/envs/bench/prod/host_tags/availabilityZone", False),
+    ("zone strip: kept counts per value, with the deploy", "GET",
+     "/v1/envs/bench/prod/host_tags/availabilityZone/counts?deployId={deploy}", False),
+    ("a zone's hosts, one page of 100 (strip row opened, CLI hosts --tag)", "GET",
+     "/v1/envs/bench/prod/host_tags/availabilityZone?value=us-east-1b&limit=100&after=bench-5", False),
+    ("host page tags panel: one host's tags", "GET", "/v1/envs/bench/prod/host_tags?hostName=bench-50001", False),
+    ("fleet host count (CLI)", "GET", "/v1/agents/hostcount", False),
+    ("host page tags panel before: the stage's whole tag list", "GET", "/v1/envs/bench/prod/host_tags", True),
     ("progress: every agent row", "PUT", "/v1/envs/bench/prod/deploys/current/progress", True),
     ("agents of the stage (whole list)", "GET", "/v1/envs/bench/prod/agents", True),
     ("agents of the deploy (whole list)", "GET", "/v1/deploys/{deploy}/agents", True),
@@ -96,6 +107,7 @@ def measure(n):
         env, dep = make_stage(s)
         t0 = time.monotonic()
         seed(os.path.join(d, "s.db"), n, env["id"], dep["id"], int(time.time() * 1000))
+        seed_tags(os.path.join(d, "s.db"), n, int(time.time() * 1000))
         log("api bench: seeded %d hosts in %.0f s" % (n, time.monotonic() - t0))
         out = {}
         for label, build in (("before", BEFORE), ("after", None)):
@@ -115,6 +127,17 @@ def measure(n):
             s.proc.kill()
             s.proc.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def seed_tags(db, n, now):
+    """Each seeded host's tags as its pings would store them: availabilityZone (3 zones) and team (the triggers on
+    host_tags fill the kept counts as they would under pings)."""
+    c = sqlite3.connect(db)
+    with c:
+        for name, value in (("availabilityZone", lambda i: "us-east-1" + "abc"[i % 3]), ("team", lambda i: "web")):
+            c.executemany("INSERT INTO host_tags(hostId, tagName, tagValue, hostName, createDate) VALUES(?, ?, ?, ?, ?)",
+                          (("bench-%d" % i, name, value(i), "bench-%d" % i, now) for i in range(n)))
+    c.close()
 
 
 def before_srv(d, build):

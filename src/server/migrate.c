@@ -614,12 +614,16 @@ static int copy_all(sqlite3 *db, PGconn *pg, struct table *tables, size_t n, boo
 		if (r >= 0)
 			r = reset_sequences(pg, &tables[i]);
 	}
-	/* the admission and agent counts came with the source; the deltas the target's triggers wrote while agents
-	 * were copied would count those rows a second time */
+	/* the admission, agent, host tag and host counts came with the source; the deltas the target's triggers wrote
+	 * while agents and host tags were copied would count those rows a second time */
 	if (r >= 0)
 		r = pg_cmd(pg, "DELETE FROM count_deltas", "DELETE");
 	if (r >= 0)
 		r = pg_cmd(pg, "DELETE FROM agent_count_deltas", "DELETE");
+	if (r >= 0)
+		r = pg_cmd(pg, "DELETE FROM host_tag_count_deltas", "DELETE");
+	if (r >= 0)
+		r = pg_cmd(pg, "DELETE FROM agent_host_count_deltas", "DELETE");
 	if (r < 0) {
 		(void)pg_cmd(pg, "ROLLBACK", "ROLLBACK");
 		fprintf(stderr, "migrate: copy failed, nothing was written to the target\n");

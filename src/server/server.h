@@ -78,6 +78,8 @@ struct server_metrics {
 	/* woken held pings queued for their turn / re-running now (at most wake_batch) / the most ever re-running */
 	uint64_t ping_wakes_pending, ping_wakes_running, ping_wakes_running_peak;
 	uint64_t heartbeats_flushed; /* lastSeen values written by the heartbeat flush */
+	/* the ping path's admissions and agent-row writes (jobs) and the transactions that committed them (ping/commit.c) */
+	uint64_t ping_write_jobs, ping_write_commits;
 	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
 	uint64_t transitions_to[_DEPLOY_STATE_MAX];
 	uint64_t webhook_ok, webhook_failed, webhook_dropped;

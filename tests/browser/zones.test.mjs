@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startServer, waitFor, simulateAgents, openSignedIn } from './harness.mjs';
 
 let srv, browser, page, pageErrors;
+const requests = []; // the board's API requests (path and query), to check that it never reads a whole tag list
 const ENV = 'geo';
 const base = '/v1/envs/geo/prod';
 const HOSTS = ['geo-a1', 'geo-a2', 'geo-b1', 'geo-b2'];
@@ -28,7 +29,12 @@ before(async () => {
   await api.post(base + '/deploys', undefined, { buildId: builds[1].id });
   await simulateAgents(api, HOSTS, { rounds: 4, idPrefix: 'geo-', zoneOf }); // part-way through zone a
   ({ browser, page, pageErrors } = await openSignedIn(srv));
+  page.on('request', req => { const u = new URL(req.url()); if (u.pathname.startsWith('/v1/')) requests.push(u); });
 });
+
+// requests for the stage's host tags that are not a count, a page of one value or one host's tags: whole lists
+const wholeTagLists = since => requests.slice(since).filter(u => /\/host_tags(\/[^/]+)?$/.test(u.pathname) &&
+  !u.searchParams.get('value') && !u.searchParams.get('hostName') && !u.searchParams.get('limit'));
 
 after(async () => {
   if (browser) await browser.close();
@@ -36,6 +42,7 @@ after(async () => {
 });
 
 test('the stage page shows a progress strip per zone while the stage has a constraint', async () => {
+  const since = requests.length;
   await page.goto(srv.base + `/env/${ENV}/prod`);
   const strip = page.locator('[data-role=zone-strip]');
   await strip.locator('.zone-row').first().waitFor();
@@ -44,6 +51,20 @@ test('the stage page shows a progress strip per zone while the stage has a const
   assert.deepEqual(rows, ['us-east-1a', 'us-east-1b']);
   assert.match(await strip.locator('.zone-row[data-value="us-east-1b"]').textContent(), /0 \/ 2/);
   assert.match(await strip.textContent(), /one value at a time, at most 1 each/);
+  // from the kept counts, never the zone's whole host list
+  assert.ok(requests.slice(since).some(u => u.pathname === base + '/host_tags/availabilityZone/counts'), 'read the counts');
+  assert.deepEqual(wholeTagLists(since).map(String), []);
+  // a zone's hosts only when its row is opened, a page at a time
+  const before = requests.length;
+  await strip.locator('.zone-row[data-value="us-east-1b"] summary').click();
+  const hosts = strip.locator('.zone-row[data-value="us-east-1b"] .zone-hosts li');
+  await hosts.first().waitFor();
+  assert.deepEqual(await hosts.allTextContents(), ['geo-b1', 'geo-b2']);
+  const pages = requests.slice(before).filter(u => u.pathname === base + '/host_tags/availabilityZone');
+  assert.equal(pages.length, 1);
+  assert.equal(pages[0].searchParams.get('value'), 'us-east-1b');
+  assert.equal(pages[0].searchParams.get('limit'), '100');
+  assert.deepEqual(wholeTagLists(since).map(String), []);
   assert.deepEqual(pageErrors, []);
 });
 
@@ -64,9 +85,13 @@ test('the config page shows the constraint and saves changes, naming a bad field
 });
 
 test('the host page lists the host\'s tags', async () => {
+  const since = requests.length;
   await page.goto(srv.base + '/hosts/geo-b1');
   const tags = page.locator('[data-role=host-tags] .chip');
   await tags.first().waitFor();
   assert.match(await tags.first().textContent(), /availabilityZone = us-east-1b/);
+  assert.equal(await tags.count(), 1);
+  assert.ok(requests.slice(since).some(u => u.pathname === base + '/host_tags' && u.searchParams.get('hostName') === 'geo-b1'));
+  assert.deepEqual(wholeTagLists(since).map(String), []);
   assert.deepEqual(pageErrors, []);
 });

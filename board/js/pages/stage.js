@@ -91,7 +91,7 @@ async function refreshOnce(st, ctx, ui) {
   await summaryIn;
   if (st.stopped) return;
   showHosts(st, ui);
-  await st.strip.update(st.base, st.hosts.agents, st.current && st.current.id, ctx.signal).catch(() => {});
+  await st.strip.update(st.base, st.current && st.current.id, ctx.signal).catch(() => {});
   await renderErrors(st, ui.errors, ctx.signal);
   ui.updated.textContent = 'updated ' + fmtTime(Date.now(), true);
   ui.updated.title = 'refreshes every few seconds · ' + fmtLocalFull(Date.now());

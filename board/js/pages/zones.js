@@ -2,12 +2,13 @@
 // board/js/pages/zones.js: zone-aware rollouts on the board: a host's tags (host page), a progress strip per tag
 // value while the stage has a deploy constraint (stage page) and the constraint itself (config page).
 import * as api from '../api.js';
-import { h, clear, spinner, errorBox, toast, showFieldError, clearFieldErrors } from '../ui.js';
+import { h, clear, spinner, errorBox, toast, showFieldError, clearFieldErrors, link } from '../ui.js';
 
 const TYPES = ['ALL_GROUPS_IN_PARALLEL', 'GROUP_BY_GROUP'];
 const notFound = e => { if (e.status === 404) return null; throw e; };
 
-// A host's tags, read through a stage it has an agent row in (the tags are the host's, not the stage's).
+// A host's tags, read through a stage it has an agent row in (the tags are the host's, not the stage's): only this
+// host's (…/host_tags?hostName=), not the stage's whole list.
 export function tagsPanel(host, env) {
   const body = h('div.panel-body', spinner());
   const panel = h('section.panel', { 'aria-label': 'Tags', 'data-role': 'host-tags' }, h('div.panel-head', h('h2', 'Tags')), body);
@@ -15,8 +16,7 @@ export function tagsPanel(host, env) {
     clear(body, h('p.muted.small', 'No tags known: a host\'s tags come with its pings to a stage.'));
     return panel;
   }
-  api.get(api.stagePath(env.envName, env.stageName) + '/host_tags').then(list => {
-    const mine = list.filter(t => t.hostName === host || t.hostId === host);
+  api.get(api.stagePath(env.envName, env.stageName) + '/host_tags', { hostName: host }).then(mine => {
     clear(body, mine.length
       ? h('div.chips', mine.map(t => h('span.chip', { dataset: { tag: t.tagName } }, h('span.muted', t.tagName + ' = '), t.tagValue)))
       : h('p.muted.small', 'This host reports no tags.'));
@@ -31,37 +31,62 @@ function ordered(values, c) {
   return values.slice().sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-// The stage page's strip: per tag value of the constraint's key, how many of its hosts serve the current deploy.
+const VALUE_PAGE = 100;
+
+// A value's hosts, read a page at a time only when the row is opened (…/host_tags/{key}?value=V&limit=&after=).
+function valueHosts(base, key, value) {
+  const list = h('ul.zone-hosts.small');
+  const more = h('button.btn.btn-xs', { type: 'button', 'data-action': 'more-hosts', hidden: true }, 'More hosts');
+  const box = h('details.zone-detail', { dataset: { value } }, h('summary.small.muted', 'hosts'), list, more);
+  let next = null, loaded = false;
+  const load = async () => {
+    more.disabled = true;
+    try {
+      const q = { value, limit: VALUE_PAGE };
+      if (next) q.after = next;
+      const page = await api.get(base + '/host_tags/' + api.enc(key), q);
+      (page.tags[value] || []).forEach(t => list.append(h('li', link('/hosts/' + api.enc(t.hostName), t.hostName))));
+      next = page.next;
+      more.hidden = !next;
+    } catch (e) { list.append(h('li', errorBox(e))); }
+    more.disabled = false;
+  };
+  more.addEventListener('click', load);
+  box.addEventListener('toggle', () => { if (box.open && !loaded) { loaded = true; load(); } });
+  return box;
+}
+
+// The stage page's strip: per tag value of the constraint's key, how many of its hosts serve the current deploy, from
+// the counts the server keeps (…/host_tags/{key}/counts: one small read at any stage size); a value's hosts on demand.
 export function zoneStrip() {
   const el = h('section.panel.zone-strip', { 'aria-label': 'Rollout by tag', 'data-role': 'zone-strip', hidden: true });
-  let c = null, byValue = {}, readAt = 0;
+  let c = null, readAt = 0;
+  const opened = new Map(); // value → its hosts' box, kept across refreshes (an open list stays open)
+  const hostsOf = (base, v) => {
+    const k = c.constraintKey + '\n' + v;
+    if (!opened.has(k)) opened.set(k, valueHosts(base, c.constraintKey, v));
+    return opened.get(k);
+  };
   return {
     el,
-    async update(base, agents, deployId, signal) {
-      if (Date.now() - readAt > 30000) { // the constraint and the tags change rarely: read again every 30 s
+    async update(base, deployId, signal) {
+      if (Date.now() - readAt > 30000) { // the constraint changes rarely: read again every 30 s
         c = await api.get(base + '/deploy_constraint', null, { signal }).catch(notFound);
-        byValue = c ? await api.get(base + '/host_tags/' + api.enc(c.constraintKey), null, { signal }) : {};
         readAt = Date.now();
       }
       el.hidden = !c;
       if (!c) return;
-      const byHost = new Map((agents || []).map(a => [a.hostId, a]));
-      const tagged = new Set();
-      const groups = ordered(Object.keys(byValue), c).map(v => {
-        const ids = byValue[v].map(t => t.hostId).filter(id => byHost.has(id));
-        ids.forEach(id => tagged.add(id));
-        return [v, ids];
-      });
-      const rest = [...byHost.keys()].filter(id => !tagged.has(id));
-      if (rest.length) groups.push([null, rest]);
-      const rows = groups.map(([v, ids]) => {
-        const rows = ids.map(id => byHost.get(id)).filter(a => a.deployId === deployId);
-        const done = rows.filter(a => a.deployStage === 'SERVING_BUILD').length;
-        const going = rows.length - done;
+      const counts = await api.get(base + '/host_tags/' + api.enc(c.constraintKey) + '/counts', deployId ? { deployId } : null, { signal });
+      const values = counts.values || {};
+      const groups = ordered(Object.keys(values), c).map(v => [v, values[v], (counts.serving || {})[v] || 0, (counts.onDeploy || {})[v] || 0]);
+      if (counts.untagged > 0) groups.push([null, counts.untagged, counts.untaggedServing || 0, counts.untaggedOnDeploy || 0]);
+      const rows = groups.map(([v, total, done, on]) => {
+        const going = on - done;
         return h('div.zone-row', { dataset: { value: v === null ? '' : v } },
           h('span.zone-name', v === null ? h('span.muted', 'untagged') : v),
-          h('progress', { max: ids.length || 1, value: done, 'aria-label': `${v === null ? 'untagged' : v}: ${done} of ${ids.length}` }),
-          h('span.small', `${done} / ${ids.length}`, going ? h('span.muted', ` · ${going} deploying`) : null));
+          h('progress', { max: total || 1, value: done, 'aria-label': `${v === null ? 'untagged' : v}: ${done} of ${total}` }),
+          h('span.small', `${done} / ${total}`, going ? h('span.muted', ` · ${going} deploying`) : null),
+          v === null ? null : hostsOf(base, v));
       });
       clear(el, h('div.panel-head', h('h2', 'By ', c.constraintKey),
         h('span.muted.small', `${c.constraintType === 'GROUP_BY_GROUP' ? 'one value at a time' : 'every value at once'}, at most ${c.maxParallel} each`)),

@@ -177,6 +177,15 @@ static int tag_name_param(struct req *r, const char **ret)
 	return 0;
 }
 
+/* a tag value as pings report them: UTF-8 (what jansson accepts as a string) of at most PING_TAG_VALUE_MAX_BYTES */
+static bool tag_value_ok(const char *v)
+{
+	json_t *j = json_string(v);
+
+	json_decref(j);
+	return j && strlen(v) <= PING_TAG_VALUE_MAX_BYTES;
+}
+
 /* The tags (objects) of list by tagValue: {"<tagValue>": [tag, …], …}; takes list. NULL on OOM. */
 static json_t *tags_by_value(json_t *list)
 {
@@ -219,10 +228,28 @@ static int host_tags_page(struct req *r, const char *env_id, const char *name, c
 	return k;
 }
 
-/* GET …/host_tags (list) and …/host_tags/{tagName} (tagValue → list); paged with limit (host_tags_page). */
+/* GET …/host_tags/{tagName}?value=V&limit=N[&after=HOSTNAME]: {"tags": {V: the first N hosts of the stage whose tag
+ * is V after `after` (host name order)}, "next": the page's last host name when it holds N hosts, else null}. */
+static int host_tags_value_page(struct req *r, const char *env_id, const char *name, const char *value,
+				const struct store_page *pg)
+{
+	json_t *list = NULL;
+	char *next = NULL;
+	int k;
+
+	k = store_host_tags_value_page(r->srv->store, env_id, name, value, pg, &list, &next);
+	if (k < 0)
+		return api_store_error(r, k, "cannot read host tags");
+	k = http_reply_json(r, 200, json_pack("{s:{s:o},s:s?}", "tags", value, list, "next", next));
+	free(next);
+	return k;
+}
+
+/* GET …/host_tags (list) and …/host_tags/{tagName} (tagValue → list); paged with limit (host_tags_page), or one
+ * value's hosts with value and limit (host_tags_value_page); …/host_tags?hostName=H one host's tags. */
 static int host_tags_get(struct req *r)
 {
-	const char *name = NULL;
+	const char *name = NULL, *value = query_get(req_query(r), "value"), *host = query_get(req_query(r), "hostName");
 	json_t *env = NULL, *list = NULL, *by;
 	struct store_page pg;
 	int k;
@@ -232,9 +259,25 @@ static int host_tags_get(struct req *r)
 	k = api_host_page(r, false, &pg);
 	if (k < 0)
 		return k;
+	if (host && (name || pg.limit || value || !api_host_ok(host)))
+		return req_bad(r, "hostName", "hostName must be a host name (1 to 64 of A-Z a-z 0-9 . _ -), without a tag "
+					  "name, limit or value");
+	if (value && (!name || !pg.limit || !tag_value_ok(value)))
+		return req_bad(r, "value", "value must be a tag value (UTF-8, at most %d bytes) and comes with a tag name "
+				      "and limit", PING_TAG_VALUE_MAX_BYTES);
 	k = api_env_from_path(r, &env);
 	if (k < 0)
 		return k;
+	if (value) {
+		k = host_tags_value_page(r, json_str(env, "id"), name, value, &pg);
+		json_decref(env);
+		return k;
+	}
+	if (host) {
+		k = store_host_tags_of_host(r->srv->store, json_str(env, "id"), host, &list);
+		json_decref(env);
+		return k < 0 ? api_store_error(r, k, "cannot read host tags") : http_reply_json(r, 200, list);
+	}
 	if (pg.limit) {
 		k = host_tags_page(r, json_str(env, "id"), name, &pg);
 		json_decref(env);
@@ -248,6 +291,28 @@ static int host_tags_get(struct req *r)
 		return http_reply_json(r, 200, list);
 	by = tags_by_value(list);
 	return by ? http_reply_json(r, 200, by) : -ENOMEM;
+}
+
+/* GET …/host_tags/{tagName}/counts [?deployId=D]: the stage's hosts counted by their value of the tag, from kept
+ * counts (store_host_tag_counts); with deployId also those on that deploy and those serving it. */
+static int host_tag_counts_get(struct req *r)
+{
+	const char *name, *deploy_id = query_get(req_query(r), "deployId");
+	json_t *env = NULL, *counts = NULL;
+	int k;
+
+	if ((k = tag_name_param(r, &name)) < 0)
+		return k;
+	if (deploy_id && !api_id_ok(deploy_id))
+		return req_bad(r, "deployId", "deployId must be a deploy id");
+	k = api_env_from_path(r, &env);
+	if (k < 0)
+		return k;
+	k = store_host_tag_counts(r->srv->store, json_str(env, "id"), name, deploy_id, &counts);
+	json_decref(env);
+	if (k < 0)
+		return api_store_error(r, k, "cannot count host tags");
+	return http_reply_json(r, 200, counts);
 }
 
 static int host_tags_delete(struct req *r)
@@ -273,5 +338,7 @@ const struct route api_constraints_routes[] = {
 	{ "GET", "/v1/envs/{env}/{stage}/host_tags", host_tags_get, ROLE_READER, SCOPE_ANY, false },
 	{ "GET", "/v1/envs/{env}/{stage}/host_tags/{tagName}", host_tags_get, ROLE_READER, SCOPE_ANY, false },
 	{ "DELETE", "/v1/envs/{env}/{stage}/host_tags/{tagName}", host_tags_delete, ROLE_OPERATOR, SCOPE_ENV, false },
+	{ "GET", "/v1/envs/{env}/{stage}/host_tags/{tagName}/counts", host_tag_counts_get, ROLE_READER, SCOPE_ANY,
+	  false },
 };
 const size_t api_constraints_routes_count = ELEMENTSOF(api_constraints_routes);

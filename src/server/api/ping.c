@@ -103,15 +103,16 @@ static int ping_handle(struct req *r)
 	/* an idle ping repeated byte for byte: NOOP before any parsing */
 	if (wait_s == 0 && ping_repeat_unparsed(ps, r->body, r->body_len))
 		return reply_noop(r);
-	/* held pings woken by a change wait for their turn: they go first, this one comes back later */
-	k = ping_wake_backlog(ps);
-	if (k >= 0) {
-		METRIC_INC(r->srv, pings_overloaded);
-		return http_busy(r, k, "woken long-poll pings go first: retry later");
-	}
 	k = parse_request(r, &pr);
 	if (k <= 0)
 		return k; /* answered 400, or an error */
+	/* held pings woken by a change wait for their turn: they go first, new work comes back later */
+	k = ping_wake_backlog(ps, pr);
+	if (k >= 0) {
+		ping_request_free(pr);
+		METRIC_INC(r->srv, pings_overloaded);
+		return http_busy(r, k, "woken long-poll pings go first: retry later");
+	}
 	k = ping_serve(ps, r, pr, wait_s, &resp);
 	if (k > 0)
 		return reply(r, &resp);

@@ -87,6 +87,10 @@ static int metrics(struct req *r)
 			LD(m->heartbeats_flushed));
 	k |= buf_printf(&out, "# TYPE slipway_ping_writes_total counter\nslipway_ping_writes_total %llu\n",
 			LD(m->ping_writes));
+	k |= buf_printf(&out,
+			"# TYPE slipway_ping_write_jobs_total counter\nslipway_ping_write_jobs_total %llu\n"
+			"# TYPE slipway_ping_write_commits_total counter\nslipway_ping_write_commits_total %llu\n",
+			LD(m->ping_write_jobs), LD(m->ping_write_commits));
 	k |= buf_printf(&out, "# TYPE slipway_ping_idle_repeats_total counter\nslipway_ping_idle_repeats_total %llu\n",
 			LD(m->ping_idle_repeats));
 	k |= buf_printf(&out,

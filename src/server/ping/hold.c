@@ -109,13 +109,34 @@ static void rate_sample(struct ping_state *ps, int64_t now)
 	ps->rate_mono_ms = now;
 }
 
-int ping_wake_backlog(struct ping_state *ps)
+/* Does pr move a deploy on: a report of a step under way, or a host whose last run gave it a goal or left it
+ * holding a slot (its report of the last step, SERVING_BUILD SUCCEEDED, looks like an idle host's)? */
+static bool moves_a_deploy(struct ping_state *ps, const struct ping_request *pr)
+{
+	pthread_mutex_t *lock;
+	struct hb_entry *e;
+	bool deploying;
+
+	for (size_t i = 0; i < pr->n_reports; i++) {
+		const struct ping_report *p = &pr->reports[i];
+
+		if (p->deploy_id && p->deploy_id[0] &&
+		    (p->deploy_stage != DEPLOY_STAGE_SERVING_BUILD || p->agent_status != AGENT_STATUS_SUCCEEDED))
+			return true;
+	}
+	e = ping_hb_lock(ps, pr->host_id, &lock);
+	deploying = e && e->deploying;
+	pthread_mutex_unlock(lock);
+	return deploying;
+}
+
+int ping_wake_backlog(struct ping_state *ps, const struct ping_request *pr)
 {
 	int64_t pending = (int64_t)__atomic_load_n(&ps->srv->metrics.ping_wakes_pending, __ATOMIC_RELAXED);
 	int64_t rate = __atomic_load_n(&ps->wake_rate, __ATOMIC_RELAXED), most = ps->srv->cfg.overload_retry_after;
 	int64_t s;
 
-	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch)
+	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch || moves_a_deploy(ps, pr))
 		return -1;
 	s = rate > 0 ? (pending + rate - 1) / rate : most;
 	return (int)(s < 1 ? 1 : s > most ? most : s);

@@ -34,14 +34,14 @@
  * entry was found in that host's bucket under its stripe lock. Set-associative: a body hash picks a set of
  * IDLE_WAYS slots and may sit in any of them (a set that overflows costs a parse of the body it turned away). The
  * hash is FNV-1a with a finaliser: the low bits of plain FNV-1a over bodies that differ only in a host's name and
- * end alike repeat far more often than chance (a quarter of 5,000 bench bodies shared a slot of 65,536). It grows
- * fourfold while more than an eighth of its slots are taken, from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a
- * small fleet keeps a small index and a 1,000,000-host fleet finds its bodies. A body's lock is that of its set's
+ * end alike repeat far more often than chance (a quarter of 5,000 bench bodies shared a slot of 65,536). It doubles
+ * while more than half of its slots are taken, from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a small fleet
+ * keeps a small index and a 1,000,000-host fleet finds its bodies (sets of 8 half full turn away ~1 % of them). A body's lock is that of its set's
  * stripe whatever the size (the number of sets is a power of two of at least PING_HB_STRIPES); the array and its
  * size are read and written only under such a lock, and growing takes them all. Lock order: a heartbeat stripe,
  * then an index stripe; the index lock is never held while taking a heartbeat stripe, nor two of them but by
  * idle_index_grow(), in order. */
-#define IDLE_WAYS 4
+#define IDLE_WAYS 8
 
 static uint64_t body_hash(const char *body, size_t len)
 {
@@ -112,16 +112,16 @@ static void idle_slot_put(struct ping_state *ps, struct hb_entry *e)
 		__atomic_add_fetch(&ps->idle_used, 1, __ATOMIC_RELAXED);
 }
 
-/* Grow the index fourfold when more than an eighth of its slots are taken (a new array, every slot moved to its
+/* Double the index when more than half of its slots are taken (a new array, every slot moved to its
  * set in it, one that finds its set full dropped). Called with no lock held. */
 static void idle_index_grow(struct ping_state *ps)
 {
 	size_t n = __atomic_load_n(&ps->idle_slots_seen, __ATOMIC_RELAXED), used = 0;
 	struct idle_slot *v, *unused;
 
-	if (n >= PING_IDLE_SLOTS_MAX || __atomic_load_n(&ps->idle_used, __ATOMIC_RELAXED) <= n / 8)
+	if (n >= PING_IDLE_SLOTS_MAX || __atomic_load_n(&ps->idle_used, __ATOMIC_RELAXED) <= n / 2)
 		return;
-	v = calloc(n * 4, sizeof(*v));
+	v = calloc(n * 2, sizeof(*v));
 	if (!v)
 		return; /* stays as it is: more collisions, more parses */
 	for (size_t i = 0; i < PING_HB_STRIPES; i++)
@@ -131,13 +131,13 @@ static void idle_index_grow(struct ping_state *ps)
 	} else {
 		unused = ps->idle_index;
 		for (size_t i = 0; i < n; i++)
-			if (unused[i].e && idle_set_put(v, n * 4, &unused[i], false) > 0)
+			if (unused[i].e && idle_set_put(v, n * 2, &unused[i], false) > 0)
 				used++;
 		ps->idle_index = v;
-		ps->idle_slots = n * 4;
-		__atomic_store_n(&ps->idle_slots_seen, n * 4, __ATOMIC_RELAXED);
+		ps->idle_slots = n * 2;
+		__atomic_store_n(&ps->idle_slots_seen, n * 2, __ATOMIC_RELAXED);
 		__atomic_store_n(&ps->idle_used, used, __ATOMIC_RELAXED);
-		__atomic_store_n(&ps->srv->metrics.ping_idle_index_slots, (uint64_t)n * 4, __ATOMIC_RELAXED);
+		__atomic_store_n(&ps->srv->metrics.ping_idle_index_slots, (uint64_t)n * 2, __ATOMIC_RELAXED);
 	}
 	for (size_t i = PING_HB_STRIPES; i-- > 0;)
 		pthread_mutex_unlock(&ps->idle_locks[i]);

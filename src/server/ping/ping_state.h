@@ -5,7 +5,7 @@
  *
  * Who owns what: heartbeat.c the heartbeat cache (struct hb_entry) and its flush; idle.c the §5.10 idle repeats;
  * hold.c the long-poll waiters and the wake events; run.c one run of §5.1 steps 3-8 with admission; answer.c the
- * answer of §5.8; serve.c the whole ping as api/ping.c calls it; state.c creation, the event/flush thread, the write
+ * answer of §5.8; serve.c the whole ping as api/ping.c calls it; commit.c the group commit of its writes; state.c creation, the event/flush thread, the write
  * lock and the early refusal of full stages. */
 #ifndef SLIPWAY_SERVER_PING_PING_STATE_H
 #define SLIPWAY_SERVER_PING_PING_STATE_H
@@ -22,6 +22,7 @@
 #include "wire.h"
 
 struct waiter;
+struct ping_job;
 
 /* §5.7 early refusal: a stage found full by admission is remembered for a moment so that waiting hosts do not
  * all take the database write lock only to be refused. It only ever refuses (never admits) and is forgotten when
@@ -44,12 +45,12 @@ struct full_stage {
 /* PostgreSQL: no answer is repeated from memory unless the wake listener proved this recently that it has every
  * notification committed up to then (the staleness bound of docs/operations.md) */
 #define PING_LISTEN_STALE_MS STORE_LISTEN_STALE_MS
-/* the idle index (ping_idle_repeat_body()): sets of 4 slots by body hash; a set that overflows costs a parse
- * (measured: a repeat found after parsing costs about twice one found before). It grows fourfold while more than an
- * eighth of it is taken: 24 KB at first, 1.5 MB at 5,000 hosts, 192 MB at most (8 slots per host at 1,000,000:
- * 192 of the ~750 bytes the server keeps per host) */
+/* the idle index (ping_idle_repeat_body()): sets of 8 slots by body hash; a set that overflows costs a parse
+ * (measured: a repeat found after parsing costs about twice one found before). It doubles while more than half of
+ * it is taken: 24 KB at first, 384 KB at 5,000 hosts, 48 MB at 1,000,000 (2 slots per host: 48 of the bytes the
+ * server keeps per host), 96 MB at most. Sets of 4 an eighth full took four times that memory. */
 #define PING_IDLE_SLOTS_MIN ((size_t)1 << 10)
-#define PING_IDLE_SLOTS_MAX ((size_t)1 << 23)
+#define PING_IDLE_SLOTS_MAX ((size_t)1 << 22)
 /* A host's database record and membership are re-read, and its idle answer is recomputed, at the latest this long
  * after the last time they were (between half of it and all of it, by host: the hosts of a fleet that started
  * together do not all run in full in the same minute ten minutes later). A safety net only: every change the
@@ -87,6 +88,7 @@ struct hb_entry {
 	uint64_t idle_hash;     /* the body's hash: its slot in the idle index */
 	uint64_t full_seq;      /* seq of the host's last ping that ran in full */
 	uint64_t idle_ping_seq; /* seq of the ping that left the idle memory */
+	bool deploying;         /* the host's last full run answered a goal or left it holding a slot (note_deploying()) */
 };
 
 struct idle_slot {
@@ -125,6 +127,15 @@ struct ping_state {
 	/* this process's ping-path write transactions, one at a time (see ping_write_lock()) */
 	pthread_mutex_t write_lock;
 	bool single_writer; /* SQLite: the mutex is used */
+	/* group commit (commit.c): the jobs queued for the next leader, and whether a leader is running a group; under
+	 * gc_lock, gc_cond broadcast when a group is done */
+	pthread_mutex_t gc_lock;
+	pthread_cond_t gc_cond;
+	struct ping_job *gc_head, *gc_tail;
+	size_t gc_n;         /* jobs queued */
+	long gc_expected;    /* runs under way that may queue a job (ping_write_expect()) */
+	bool gc_leading;
+	bool gc_waiting;     /* a leader waits for them */
 	/* the event / flush thread; tcond waits on CLOCK_MONOTONIC */
 	pthread_t thread;
 	bool thread_started;
@@ -278,6 +289,18 @@ void ping_event_ends(struct ping_state *ps, const struct store_event *ev);
  * (PostgreSQL admits concurrent writers; admission locks per stage there). */
 void ping_write_lock(struct ping_state *ps);
 void ping_write_unlock(struct ping_state *ps);
+
+/* ---- group commit (commit.c) ----
+ * An admission or a ping's agent-row writes (a store_ping_admit() or store_ping_persist() call as a job): queued,
+ * then run by one leader thread together with every other job queued meanwhile, in one transaction with a
+ * savepoint per job (store_ping_group()), under the write lock. Returns once the job's transaction committed (or
+ * failed): the job's result, as its own call would have returned it. */
+#define PING_GROUP_MAX 256
+int ping_write_job(struct ping_state *ps, struct store_ping_job *job);
+/* A run that may queue jobs starts (+1) or knows it will queue no more (-1): a leader waits at most this long for
+ * such runs before it commits without them. */
+#define PING_GROUP_WAIT_US 1000
+void ping_write_expect(struct ping_state *ps, int delta);
 
 /* The early-refusal memory (see struct full_stage). */
 bool ping_stage_known_full(struct ping_state *ps, const char *env_id);

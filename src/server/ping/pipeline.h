@@ -28,10 +28,13 @@ struct ping_state *ping_state_get(struct server *srv);
 bool ping_repeat_unparsed(struct ping_state *ps, const char *body, size_t len);
 
 /* While more woken held pings wait for their turn than one wake_batch re-runs at once (a change woke thousands), a
- * new ping that is not an idle repeat is answered 503 with this Retry-After (seconds, the time the queue should take
- * to drain, at most overload_retry_after) instead of queueing behind their runs: the woken hosts get their goal
- * first, and no ping waits past its client's timeout. -1: no such queue, serve the ping. */
-int ping_wake_backlog(struct ping_state *ps);
+ * parsed ping pr that asks for new work is answered 503 with this Retry-After (seconds, the time the queue should
+ * take to drain, at most overload_retry_after) instead of queueing behind their runs: the woken hosts get their goal
+ * first, and no ping waits past its client's timeout. A ping that moves a deploy on is served all the same (it
+ * reports a step under way, or its host was last answered a goal or holds a slot): refusing it would hold the
+ * slots of hosts that already have their goal and nobody would finish. Their number is bounded by the hosts a
+ * rollout lets deploy at once, and overload_connections still refuses every ping past it. -1: serve the ping. */
+int ping_wake_backlog(struct ping_state *ps, const struct ping_request *pr);
 
 /* One ping (§5.1), parsed into pr (taken) from the request body of r. wait_s: the long-poll wait (0: answer now,
  * at most PING_WAIT_MAX_S). Returns 1 with *ret_resp to answer (the caller releases it), 0 when the ping is held

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ping/run.c: one run of a ping (PROTOCOL §5.1 steps 3-9): group membership, the host's rows and stages (stage
  * membership is the engine's), the engine's decision, selection with admission (a store transaction per candidate
- * that needs a slot), conditional persistence, and the answer. Every decision is the engine's; this file loads its
- * inputs and carries out its outputs, calling only down (engine, store). */
+ * that needs a slot), conditional persistence, and the answer; admission and persistence are jobs of the group
+ * commit (commit.c), in one transaction with other pings' writes. Every decision is the engine's; this file loads
+ * its inputs and carries out its outputs, calling only down (engine, store). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,7 @@ static int load_stages(struct ping_state *ps, struct run *run, bool verbose)
  * Returns 1 admitted, 0 refused, or a negative errno (refused too). */
 static int admit(struct ping_state *ps, const struct engine_candidate *c)
 {
+	struct store_ping_job job;
 	struct agent_row row;
 	bool full = false;
 	int r;
@@ -125,10 +127,11 @@ static int admit(struct ping_state *ps, const struct engine_candidate *c)
 		return 0;
 	}
 	engine_candidate_admitted_row(c, &row);
-	ping_write_lock(ps);
-	r = store_ping_admit(ps->store, &row, !c->has_row, c->expect_version, (int)ps->srv->cfg.max_parallel_threshold,
-			     &full);
-	ping_write_unlock(ps);
+	job = (struct store_ping_job){ .kind = STORE_PING_JOB_ADMIT, .row = &row, .insert = !c->has_row,
+				       .expect_version = c->expect_version,
+				       .max_parallel_threshold = (int)ps->srv->cfg.max_parallel_threshold };
+	r = ping_write_job(ps, &job);
+	full = job.full;
 	if (r < 0 && r != -EAGAIN)
 		(void)server_db_error(ps->srv, r, "admission");
 	if (full)
@@ -208,9 +211,10 @@ static int persist(struct ping_state *ps, struct run *run, bool *ret_chosen_lost
 		pd[n_pd++] = (struct ping_delete){ .d = &d->deletes[i], .old_holds_slot = old && old->holds_slot };
 	}
 	if (n_pw + n_pd > 0) {
-		ping_write_lock(ps);
-		k = store_ping_persist(ps->store, pr->host_id, pw, n_pw, pd, n_pd);
-		ping_write_unlock(ps);
+		struct store_ping_job job = { .kind = STORE_PING_JOB_PERSIST, .host_id = pr->host_id, .writes = pw,
+					      .n_writes = n_pw, .deletes = pd, .n_deletes = n_pd };
+
+		k = ping_write_job(ps, &job);
 		if (k < 0)
 			(void)server_db_error(ps->srv, k, "ping: writing agent rows");
 		else
@@ -228,15 +232,40 @@ static int persist(struct ping_state *ps, struct run *run, bool *ret_chosen_lost
 	return 0;
 }
 
+/* Remember whether the host is in the middle of a deploy after this run: it was answered a goal, or one of its rows
+ * holds a slot. Its next ping reports that step and moves the deploy on, so a queue of woken held pings does not
+ * turn it away (ping_wake_backlog()). */
+static void note_deploying(struct ping_state *ps, const struct run *run, const struct ping_response *resp)
+{
+	bool deploying = resp->op_code != OP_CODE_NOOP;
+	pthread_mutex_t *lock;
+	struct hb_entry *e;
+
+	for (size_t i = 0; i < run->d.n_writes && !deploying; i++)
+		deploying = !run->d.writes[i].skip && engine_row_occupies_slot(&run->d.writes[i].row);
+	for (size_t i = 0; i < run->n_rows && !deploying; i++) {
+		bool written = false;
+
+		for (size_t j = 0; j < run->d.n_writes && !written; j++)
+			written = !run->d.writes[j].skip && streq(run->d.writes[j].row.env_id, run->rows[i].env_id);
+		deploying = !written && engine_row_occupies_slot(&run->rows[i]);
+	}
+	e = ping_hb_lock(ps, run->pr->host_id, &lock);
+	if (e)
+		e->deploying = deploying;
+	pthread_mutex_unlock(lock);
+}
+
 int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, bool verbose,
 	     struct ping_response *resp, char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle)
 {
 	struct run run = { .pr = pr, .host_name = pr->host_name ? pr->host_name : pr->host_id, .chosen = -1 };
-	bool chosen_lost = false;
+	bool chosen_lost = false, expecting = true;
 	int r;
 
 	if (sync_membership(ps, pr, run.host_name, now))
 		verbose = true;
+	ping_write_expect(ps, 1); /* this run may queue a write: a group commit under way waits a moment for it */
 	r = load_stages(ps, &run, verbose);
 	if (r < 0)
 		goto out;
@@ -251,9 +280,16 @@ int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, 
 		if (r < 0)
 			goto out;
 	}
+	if (run.d.n_installs == 0 && run.d.n_writes == 0 && run.d.n_deletes == 0) {
+		ping_write_expect(ps, -1); /* nothing to admit or write */
+		expecting = false;
+	}
 	r = select_candidate(ps, &run);
 	if (r >= 0)
 		r = persist(ps, &run, &chosen_lost);
+	if (expecting)
+		ping_write_expect(ps, -1);
+	expecting = false;
 	if (r < 0)
 		goto out;
 
@@ -267,6 +303,7 @@ int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, 
 		ping_response_release(resp);
 		goto out;
 	}
+	note_deploying(ps, &run, resp);
 	if (ret_relevant) {
 		*ret_relevant = run.d.relevant;
 		*ret_n_relevant = run.d.n_relevant;
@@ -276,6 +313,8 @@ int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, 
 		*ret_idle = resp->op_code == OP_CODE_NOOP && run.d.n_installs == 0 && run.d.n_uninstalls == 0 &&
 			    run.d.n_writes == 0 && run.d.n_deletes == 0;
 out:
+	if (expecting)
+		ping_write_expect(ps, -1);
 	run_release(&run);
 	return r;
 }

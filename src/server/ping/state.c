@@ -251,6 +251,12 @@ struct ping_state *ping_state_get(struct server *srv)
 	pthread_mutex_init(&ps->wlock, NULL);
 	pthread_mutex_init(&ps->full_lock, NULL);
 	pthread_mutex_init(&ps->write_lock, NULL);
+	pthread_mutex_init(&ps->gc_lock, NULL);
+	r = sleep_cond_init(&ps->gc_cond); /* the leader's wait measures CLOCK_MONOTONIC */
+	if (r < 0) {
+		(void)log_error_errno(r, "ping: cannot set up the group commit's clock");
+		goto fail;
+	}
 	pthread_mutex_init(&ps->tlock, NULL);
 	r = sleep_cond_init(&ps->tcond);
 	if (r < 0) {

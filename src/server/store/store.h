@@ -359,6 +359,20 @@ int store_host_tags_list(struct store *s, const char *env_id, const char *tag_na
  * the page holds pg->limit hosts, else NULL. */
 int store_host_tags_page(struct store *s, const char *env_id, const char *tag_name, const struct store_page *pg,
 			 json_t **ret, char **ret_next);
+/* The stage's hosts counted by their value of tag_name (schema host_tag_counts, kept by triggers: O(values), not
+ * O(hosts)): {"tagName", "values": {value: hosts}, "untagged": the stage's hosts without the tag} and, when deploy_id
+ * is not NULL, {"deployId", "onDeploy": {value: hosts on the deploy}, "serving": {value: hosts on it at
+ * SERVING_BUILD}, "untaggedOnDeploy", "untaggedServing"}. A host counts while it has an agent row on the stage. */
+int store_host_tag_counts(struct store *s, const char *env_id, const char *tag_name, const char *deploy_id,
+			  json_t **ret);
+/* A page of the stage's hosts whose tag_name is value: [{hostId, hostName, tagName, tagValue}] of the first
+ * pg->limit after the host name pg->after (NULL: from the start), in host name order; *ret_next (malloc'd) the
+ * page's last host name when it holds pg->limit hosts, else NULL. */
+int store_host_tags_value_page(struct store *s, const char *env_id, const char *tag_name, const char *value,
+			       const struct store_page *pg, json_t **ret, char **ret_next);
+/* The tags of one host (host: its name or id) that has an agent row on the stage, as store_host_tags_list's objects
+ * ordered by tagName; [] when it has none there. */
+int store_host_tags_of_host(struct store *s, const char *env_id, const char *host, json_t **ret);
 /* Forget tag_name on the stage's hosts (their pings bring it back when the ping path re-checks their tags); the
  * count deleted. */
 int store_host_tags_delete(struct store *s, const char *env_id, const char *tag_name);

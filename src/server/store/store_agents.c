@@ -72,7 +72,9 @@ static const char sql_agent_summary[] =
 	"GROUP BY CASE WHEN x.deployId = ?2 THEN 1 ELSE 0 END, x.deployStage, x.state, x.status, x.removed "
 	"HAVING SUM(x.n) <> 0";
 static const char sql_agent_total[] = "SELECT COALESCE(SUM(x.n), 0) FROM " STAGE_AGENT_COUNTS;
-static const char sql_agent_hosts[] = "SELECT count(DISTINCT hostId) FROM agents";
+/* the kept count of distinct hosts with agent rows (schema 011), plus the deltas not folded yet (PostgreSQL) */
+static const char sql_agent_hosts[] = "SELECT COALESCE((SELECT SUM(n) FROM agent_host_count), 0) + "
+				      "COALESCE((SELECT SUM(n) FROM agent_host_count_deltas), 0)";
 
 int store_agent_list_env(struct store *s, const char *env_id, json_t **ret)
 {

@@ -107,22 +107,37 @@ static const char sql_fold_agent_counts[] =
 	"ON CONFLICT(envId, deployId, deployStage, state, status, removed, firstDeploy) DO UPDATE "
 	"SET n = agent_counts.n + excluded.n";
 static const char sql_fold_agent_zero[] = "DELETE FROM agent_counts WHERE n = 0";
+/* The host_tag_counts deltas (PostgreSQL, schema 010), folded the same way */
+static const char sql_fold_tag_counts[] =
+	"WITH d AS (DELETE FROM host_tag_count_deltas WHERE ctid IN (SELECT ctid FROM host_tag_count_deltas LIMIT ?1) "
+	"RETURNING envId, tagName, tagValue, deployId, serving, n) "
+	"INSERT INTO host_tag_counts(envId, tagName, tagValue, deployId, serving, n) "
+	"SELECT envId, tagName, tagValue, deployId, serving, CAST(SUM(n) AS BIGINT) FROM d "
+	"GROUP BY envId, tagName, tagValue, deployId, serving ORDER BY 1, 2, 3, 4, 5 "
+	"ON CONFLICT(envId, tagName, tagValue, deployId, serving) DO UPDATE SET n = host_tag_counts.n + excluded.n";
+static const char sql_fold_tag_zero[] = "DELETE FROM host_tag_counts WHERE n = 0";
+/* the fleet's host count (schema 011): every delta at once (one per statement that adds or removes hosts) */
+static const char sql_fold_host_count[] =
+	"WITH d AS (DELETE FROM agent_host_count_deltas RETURNING n) INSERT INTO agent_host_count(k, n) "
+	"SELECT 0, CAST(SUM(n) AS BIGINT) FROM d HAVING COUNT(*) > 0 ON CONFLICT(k) DO UPDATE "
+	"SET n = agent_host_count.n + excluded.n";
+static const char sql_fold_host_zero[] = "DELETE FROM agent_host_count WHERE n = 0";
 /* agent_counts deltas folded per transaction, and at most per janitor pass: a deploy leaves two per step a host
  * walks (~16 per host), so a pass takes more of them than of the admission deltas */
 #define AGENT_FOLD_CHUNK 50000
 #define AGENT_FOLD_PASS_CHUNKS 40
 
-static int fold_agent_counts(struct db_conn *c)
+/* fold (one statement each: its own transaction) a pass's chunks of deltas, then drop the counts left at 0 */
+static int fold_deltas(struct db_conn *c, const char *sql_fold, const char *sql_zero)
 {
 	int r = 0;
 
-	/* one statement each: its own transaction */
 	for (int i = 0; i < AGENT_FOLD_PASS_CHUNKS; i++) {
-		r = db_exec(c, sql_fold_agent_counts, "i", (int64_t)AGENT_FOLD_CHUNK);
+		r = db_exec(c, sql_fold, "i", (int64_t)AGENT_FOLD_CHUNK);
 		if (r <= 0)
 			break; /* an error, or nothing left to fold */
 	}
-	return r < 0 ? r : db_exec(c, sql_fold_agent_zero, NULL);
+	return r < 0 ? r : db_exec(c, sql_zero, NULL);
 }
 
 int store_janitor_fold_counts(struct store *s, int64_t max_rows, int64_t *ret_folded)
@@ -135,7 +150,13 @@ int store_janitor_fold_counts(struct store *s, int64_t max_rows, int64_t *ret_fo
 	*ret_folded = 0;
 	if (db_dialect(c) != DB_PG)
 		return 0;
-	r = fold_agent_counts(c);
+	r = fold_deltas(c, sql_fold_agent_counts, sql_fold_agent_zero);
+	if (r >= 0)
+		r = fold_deltas(c, sql_fold_tag_counts, sql_fold_tag_zero);
+	if (r >= 0)
+		r = db_exec(c, sql_fold_host_count, NULL);
+	if (r >= 0)
+		r = db_exec(c, sql_fold_host_zero, NULL);
 	if (r < 0)
 		return r;
 	while (folded < max_rows) {

@@ -582,22 +582,26 @@ static int write_row(struct db_conn *c, const struct agent_row *a, bool insert, 
  * under DB_LOCK_GLOBAL could deadlock with it. */
 static const char sql_agent_lock_host[] = "SELECT envId FROM agents WHERE hostId = ? ORDER BY envId FOR UPDATE";
 
-int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
-		       struct ping_delete *deletes, size_t n_deletes)
+static void persist_unapply(struct ping_write *writes, size_t n_writes, struct ping_delete *deletes,
+			    size_t n_deletes)
 {
-	int r, applied = 0;
+	for (size_t i = 0; i < n_writes; i++)
+		writes[i].applied = false;
+	for (size_t i = 0; i < n_deletes; i++)
+		deletes[i].applied = false;
+}
 
-	if (n_writes == 0 && n_deletes == 0)
-		return 0;
-	CONN_OR_FAIL(c, p);
-	r = db_begin(c, 0);
-	if (r < 0)
-		return r;
+/* store_ping_persist() inside the caller's transaction: the number of applied writes and deletes, or an error. */
+static int persist_tx(struct db_conn *c, const char *host_id, struct ping_write *writes, size_t n_writes,
+		      struct ping_delete *deletes, size_t n_deletes)
+{
+	int r = 0, applied = 0;
+
+	persist_unapply(writes, n_writes, deletes, n_deletes);
 	/* one row (and its AgentError) cannot close a cycle: only several rows need the order */
 	if (n_writes + n_deletes > 1 && db_dialect(c) == DB_PG)
 		r = db_exec(c, sql_agent_lock_host, "s", host_id);
 	for (size_t i = 0; i < n_deletes && r >= 0; i++) {
-		deletes[i].applied = false;
 		r = db_exec(c, sql_agent_delete, "ssi", host_id, deletes[i].d->env_id, deletes[i].d->expect_version);
 		if (r <= 0)
 			continue;
@@ -608,7 +612,6 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 	for (size_t i = 0; i < n_writes && r >= 0; i++) {
 		const struct engine_write *w = writes[i].w;
 
-		writes[i].applied = false;
 		r = write_row(c, &w->row, w->insert, w->expect_version);
 		if (r <= 0)
 			continue;
@@ -631,13 +634,23 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 			r = store_tx_event(c, "SLOT", deletes[i].d->env_id, NULL, NULL);
 	if (r >= 0 && applied > 0)
 		r = store_tx_host_written(c, host_id);
-	r = db_end(c, r < 0 ? r : applied);
-	if (r < 0) {
-		for (size_t i = 0; i < n_writes; i++)
-			writes[i].applied = false;
-		for (size_t i = 0; i < n_deletes; i++)
-			deletes[i].applied = false;
-	}
+	return r < 0 ? r : applied;
+}
+
+int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_write *writes, size_t n_writes,
+		       struct ping_delete *deletes, size_t n_deletes)
+{
+	int r;
+
+	if (n_writes == 0 && n_deletes == 0)
+		return 0;
+	CONN_OR_FAIL(c, p);
+	r = db_begin(c, 0);
+	if (r < 0)
+		return r;
+	r = db_end(c, persist_tx(c, host_id, writes, n_writes, deletes, n_deletes));
+	if (r < 0)
+		persist_unapply(writes, n_writes, deletes, n_deletes);
 	return r;
 }
 
@@ -737,20 +750,16 @@ static int admission_read(struct db_conn *c, const struct agent_row *row, struct
 	return r < 0 && r != -ENOENT ? r : 1;
 }
 
-int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
-		     int max_parallel_threshold, bool *ret_full)
+/* store_ping_admit() inside the caller's transaction, which holds the stage's lock: 1 admitted (the row written), 0
+ * refused (nothing written), or an error (the caller rolls back what it wrote). */
+static int admit_tx(struct db_conn *c, const struct agent_row *row, bool insert, int64_t expect_version,
+		    int max_parallel_threshold, bool *ret_full)
 {
 	struct admission a = { .max_parallel = 1 };
 	struct admission_facts f;
 	enum admission_result verdict;
 	int r;
 
-	if (ret_full)
-		*ret_full = false;
-	CONN_OR_FAIL(c, p);
-	r = db_begin(c, store_stage_lock_key(row->env_id));
-	if (r < 0)
-		return r;
 	r = admission_read(c, row, &a);
 	if (r <= 0)
 		goto out;
@@ -769,17 +778,112 @@ int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool ins
 	if (r <= 0)
 		goto out; /* a lost condition refuses */
 	r = store_tx_host_written(c, row->host_id);
-	if (r < 0)
-		goto out;
-	r = 1;
+	if (r >= 0)
+		r = 1;
 out:
 	store_constraint_read_release(&a.cons);
+	return r;
+}
+
+int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
+		     int max_parallel_threshold, bool *ret_full)
+{
+	int r;
+
+	if (ret_full)
+		*ret_full = false;
+	CONN_OR_FAIL(c, p);
+	r = db_begin(c, store_stage_lock_key(row->env_id));
+	if (r < 0)
+		return r;
+	r = admit_tx(c, row, insert, expect_version, max_parallel_threshold, ret_full);
 	if (r <= 0) {
 		/* refusals write nothing: roll back */
 		db_rollback(c);
 		return r;
 	}
 	return db_end(c, r);
+}
+
+/* ---- group commit ---- */
+
+static int job_run(struct db_conn *c, struct store_ping_job *j)
+{
+	if (j->kind == STORE_PING_JOB_ADMIT) {
+		j->full = false;
+		return admit_tx(c, j->row, j->insert, j->expect_version, j->max_parallel_threshold, &j->full);
+	}
+	if (j->n_writes == 0 && j->n_deletes == 0)
+		return 0;
+	return persist_tx(c, j->host_id, j->writes, j->n_writes, j->deletes, j->n_deletes);
+}
+
+static int lock_key_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* PostgreSQL: the stage locks of every admission among jobs, taken at once in key order (two replicas' groups
+ * never wait for each other's stages in opposite orders); on SQLite the write transaction is the lock. */
+static int group_stage_locks(struct db_conn *c, struct store_ping_job *const *jobs, size_t n)
+{
+	int64_t *keys;
+	size_t n_keys = 0;
+	int r = 0;
+
+	if (db_dialect(c) != DB_PG)
+		return 0;
+	keys = malloc((n ? n : 1) * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->kind == STORE_PING_JOB_ADMIT)
+			keys[n_keys++] = store_stage_lock_key(jobs[i]->row->env_id);
+	qsort(keys, n_keys, sizeof(*keys), lock_key_cmp);
+	for (size_t i = 0; i < n_keys && r >= 0; i++)
+		if (i == 0 || keys[i] != keys[i - 1])
+			r = db_lock(c, keys[i]);
+	free(keys);
+	return r;
+}
+
+static const char sql_savepoint[] = "SAVEPOINT ping_job";
+static const char sql_savepoint_release[] = "RELEASE SAVEPOINT ping_job";
+static const char sql_savepoint_rollback[] = "ROLLBACK TO SAVEPOINT ping_job";
+
+int store_ping_group(struct store_ping *p, struct store_ping_job *const *jobs, size_t n)
+{
+	int r;
+
+	CONN_OR_FAIL(c, p);
+	r = db_begin(c, 0);
+	if (r < 0)
+		return r;
+	r = group_stage_locks(c, jobs, n);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct store_ping_job *j = jobs[i];
+
+		r = db_exec(c, sql_savepoint, NULL);
+		if (r < 0)
+			break;
+		j->result = job_run(c, j);
+		/* a refused admission wrote nothing, a failed job may have written part: either goes */
+		if (j->result < 0 || (j->kind == STORE_PING_JOB_ADMIT && j->result == 0))
+			r = db_exec(c, sql_savepoint_rollback, NULL);
+		if (r >= 0)
+			r = db_exec(c, sql_savepoint_release, NULL);
+		if (j->result < 0 && j->kind == STORE_PING_JOB_PERSIST)
+			persist_unapply(j->writes, j->n_writes, j->deletes, j->n_deletes);
+	}
+	r = db_end(c, r < 0 ? r : 0);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i]->kind == STORE_PING_JOB_PERSIST)
+				persist_unapply(jobs[i]->writes, jobs[i]->n_writes, jobs[i]->deletes, jobs[i]->n_deletes);
+	}
+	return r < 0 ? r : 0;
 }
 
 /* ---- attachments ---- */

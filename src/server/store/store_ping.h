@@ -134,6 +134,37 @@ int store_ping_persist(struct store_ping *p, const char *host_id, struct ping_wr
 int store_ping_admit(struct store_ping *p, const struct agent_row *row, bool insert, int64_t expect_version,
 		     int max_parallel_threshold, bool *ret_full);
 
+/* ---- group commit: the writes of many pings in one transaction ----
+ * A job is one store_ping_admit() or store_ping_persist() call: its inputs as for those, result and the outputs
+ * (full, the applied flags) set by store_ping_group(). */
+enum store_ping_job_kind {
+	STORE_PING_JOB_ADMIT,
+	STORE_PING_JOB_PERSIST,
+};
+struct store_ping_job {
+	enum store_ping_job_kind kind;
+	/* admit */
+	const struct agent_row *row;
+	bool insert;
+	int64_t expect_version;
+	int max_parallel_threshold;
+	bool full; /* out */
+	/* persist */
+	const char *host_id;
+	struct ping_write *writes;
+	size_t n_writes;
+	struct ping_delete *deletes;
+	size_t n_deletes;
+	int result; /* out: what the job's own call would have returned */
+};
+/* Run the n jobs (*jobs[0..n-1]) in order in ONE write transaction, each inside a savepoint, so that a job's error (or a refused
+ * admission) rolls back only that job. An admission reads its stage's slot counts inside the transaction, after
+ * every job before it, so a group never exceeds a width. On PostgreSQL the transaction first takes the stage
+ * lock of every admission among the jobs (store_stage_lock_key(), in key order) and holds them to the commit.
+ * Returns 0 when the transaction committed (each job's outcome in its result), or a negative errno: nothing of any
+ * job was written (every applied flag false) and no result is valid; the caller may run the jobs one by one. */
+int store_ping_group(struct store_ping *p, struct store_ping_job *const *jobs, size_t n);
+
 /* ---- answer attachments (§5.8) ----
  * What an install goal's answer attaches: the stage's agent configs always, and what `needs` asks for (the Build of
  * deploy_id, the stage's signingKey, its script configs), read together: with more than one read, as one read

@@ -3,6 +3,7 @@
 # goes through a first deploy, a later deploy at maxParallelPct 100 and a rollback, each checked through the API
 # (the deploy's successTotal/total, the stage's serving agents); failure injection; and the command line's errors.
 # The tests share one server and one simulator run (module fixture) and run in file order.
+import contextlib
 import json
 import os
 import subprocess
@@ -128,6 +129,7 @@ def test_first_deploy(fleet):
 
 def test_later_deploy_at_100_percent(fleet):
     fleet.server.api("PUT", "/v1/envs/sim/prod", {"maxParallelPct": 100})
+    m0 = metrics(fleet.server)
     start = time.monotonic()
     d = fleet.server.api("POST", "/v1/envs/sim/prod/deploys", buildId=fleet.publish("2222222bbbb"))
     fleet.deploys["second"] = d["id"]
@@ -137,6 +139,13 @@ def test_later_deploy_at_100_percent(fleet):
     last = fleet.server.api("GET", f"/v1/agents/ci-{HOSTS:07d}")
     assert [a["deployId"] for a in last] == [d["id"]], last
     print(f"later deploy to {HOSTS} hosts: {time.monotonic() - start:.1f}s")
+    # every host's admission and its reports were written; pings served together committed together
+    m = metrics(fleet.server)
+    jobs = m["slipway_ping_write_jobs_total"] - m0["slipway_ping_write_jobs_total"]
+    commits = m["slipway_ping_write_commits_total"] - m0["slipway_ping_write_commits_total"]
+    print(f"ping writes: {jobs:.0f} jobs in {commits:.0f} commits")
+    assert jobs >= 8 * HOSTS, (jobs, commits)
+    assert commits <= 0.9 * jobs, (jobs, commits)
 
 
 def test_rollback(fleet):
@@ -290,41 +299,59 @@ def metrics(s):
     return {ln.split()[0]: float(ln.split()[1]) for ln in lines if ln and not ln.startswith("#") and "{" not in ln}
 
 
+@contextlib.contextmanager
+def wake_server(tmp_path, batch):
+    """A server re-running woken held pings wake_batch at a time: (server, the simulators' stderr file, a list the
+    test appends its simulators to), every simulator killed and the server stopped at the end."""
+    if not os.access(SERVER_BIN, os.X_OK) or not os.access(FLEETSIM_BIN, os.X_OK):
+        pytest.skip("not built")
+    s = Server(tmp_path / "server").start(extra=["wake_batch=%d" % batch, "per_ip_connection_limit=0"])
+    err = open(tmp_path / "sim.err", "wb")
+    sims = []
+    try:
+        yield s, err, sims
+    finally:
+        for sim in sims:
+            if sim.poll() is None:
+                sim.kill()
+                sim.wait()
+        err.close()
+        s.stop()
+
+
+def deploy_build(s, env, commit):
+    """Publish a build of simapp and deploy it to env/prod; the new deploy."""
+    b = s.api("POST", "/v1/builds", {"name": "simapp", "repo": "acme/sim", "branch": "main",
+                                     "commit": commit, "artifactUrl": f"https://a.example/{commit}.tgz"})
+    return s.api("POST", f"/v1/envs/{env}/prod/deploys", buildId=b["id"])
+
+
 def test_a_wake_of_many_held_pings_runs_in_batches(tmp_path):
     """A later deploy at 100 % wakes every held ping of the stage at once; the server re-runs at most wake_batch of
     them at a time and the others in their turn, oldest wake first, and while more than a batch wait, other pings
     are answered 503 with Retry-After instead of queueing behind them: every held host gets its goal and walks the
     deploy to SERVING_BUILD, no ping fails otherwise (none times out), and the most woken pings ever re-running at
     once is exactly the batch (it is reached: the queue was longer)."""
-    if not os.access(SERVER_BIN, os.X_OK) or not os.access(FLEETSIM_BIN, os.X_OK):
-        pytest.skip("not built")
     n, batch = (60 if sanitizer_build() else 300), 8
-    s = Server(tmp_path / "server").start(extra=["wake_batch=%d" % batch, "per_ip_connection_limit=0"])
-    err = open(tmp_path / "sim.err", "wb")
-    sim = None
-    try:
+    with wake_server(tmp_path, batch) as (s, err, sims):
         s.api("POST", "/v1/envs", {"envName": "held", "stageName": "prod", "buildName": "simapp",
                                    "maxParallelPct": 100})
         s.api("PUT", "/v1/envs/held/prod/capacity", ["heldgroup"], capacityType="GROUP")
 
-        def deploy(commit):
-            b = s.api("POST", "/v1/builds", {"name": "simapp", "repo": "acme/sim", "branch": "main",
-                                             "commit": commit, "artifactUrl": f"https://a.example/{commit}.tgz"})
-            return s.api("POST", "/v1/envs/held/prod/deploys", buildId=b["id"])
-
         def serving(d):
             return s.api("GET", f"/v1/deploys/{d['id']}")["successTotal"] == n
 
-        first = deploy("5555555eeee")
+        first = deploy_build(s, "held", "5555555eeee")
         sim = subprocess.Popen([FLEETSIM_BIN, "--server", s.url, "--token", s.token, "--group", "heldgroup",
                                 "--hosts", str(n), "--duration", "120", "--interval", "30", "--wait", "30",
                                 "--connections", str(n), "--prefix", "held", "--json"],
                                stdout=subprocess.PIPE, stderr=err)
+        sims.append(sim)
         wait_for(lambda: serving(first), 60, "the first deploy on every host")
         # a held ping returns NOOP after its wait and its host pings again 0-1 s later: most are held at any time
         wait_for(lambda: metrics(s)["slipway_pings_held"] >= n * 9 // 10, 30, "the hosts' idle pings held")
         assert metrics(s)["slipway_ping_wakes_running_peak"] <= batch
-        later = deploy("6666666ffff")
+        later = deploy_build(s, "held", "6666666ffff")
         wait_for(lambda: serving(later), 60, "the later deploy on every host")
         m = metrics(s)
         assert m["slipway_ping_wakes_running_peak"] == batch, m
@@ -334,9 +361,58 @@ def test_a_wake_of_many_held_pings_runs_in_batches(tmp_path):
         summary = json.loads(out)
         assert summary["errors"] == summary["overloaded"], summary  # a 503 with Retry-After, waited as asked
         assert summary["stages"] == {"SERVING_BUILD": n}, summary
-    finally:
-        if sim and sim.poll() is None:
-            sim.kill()
-            sim.wait()
-        err.close()
-        s.stop()
+
+
+def test_reports_of_deploying_hosts_are_served_while_woken_pings_queue(tmp_path):
+    """While the held pings a change woke wait for their turn, a ping that asks for new work is answered 503 with
+    Retry-After, but the report of a host in the middle of a deploy is served: refusing it would keep its slot held
+    and nobody would finish. A host walks a deploy of another stage, one ping per step, while a later deploy's
+    woken pings queue (wake_batch 1); every one of its pings is answered, also those sent while the queue was
+    longer than a batch, and a host new to the server is refused meanwhile."""
+    n, batch = (200 if sanitizer_build() else 1000), 1
+    with wake_server(tmp_path, batch) as (s, err, sims):
+        def ping(host, group, reports):
+            body = {"hostId": host, "hostName": host, "hostIp": "10.0.0.9", "groups": [group],
+                    "agentVersion": "sim/1", "reports": reports}
+            return api_call(s.url + "/v1/system/ping", "POST", s.token, body)
+
+        def backlog():
+            return metrics(s)["slipway_ping_wakes_pending"] > batch
+
+        for env in ("held", "busy"):
+            s.api("POST", "/v1/envs", {"envName": env, "stageName": "prod", "buildName": "simapp",
+                                       "maxParallelPct": 100})
+            s.api("PUT", f"/v1/envs/{env}/prod/capacity", [env + "group"], capacityType="GROUP")
+        first = deploy_build(s, "held", "7777777aaaa")
+        sims.append(subprocess.Popen([FLEETSIM_BIN, "--server", s.url, "--token", s.token, "--group", "heldgroup",
+                                      "--hosts", str(n), "--duration", "120", "--interval", "30", "--wait", "30",
+                                      "--connections", str(n), "--prefix", "held"],
+                                     stdout=subprocess.DEVNULL, stderr=err))
+        wait_for(lambda: s.api("GET", f"/v1/deploys/{first['id']}")["successTotal"] == n, 60,
+                 "the first deploy on every held host")
+        wait_for(lambda: metrics(s)["slipway_pings_held"] >= n * 9 // 10, 30, "the hosts' idle pings held")
+        busy = deploy_build(s, "busy", "8888888bbbb")
+        status, goal, raw = ping("busy-1", "busygroup", [])
+        assert status == 200 and goal["opCode"] == "DEPLOY", raw
+        deploy_build(s, "held", "9999999cccc")
+        wait_for(backlog, 30, "the woken pings queued")
+        served_in_backlog, fresh = 0, None
+        while goal["opCode"] == "DEPLOY":
+            g = goal["deployGoal"]
+            report = {"envId": g["envId"], "deployId": g["deployId"], "deployStage": g["deployStage"],
+                      "agentStatus": "SUCCEEDED", "errorCode": 0, "failCount": 0}
+            before = backlog()
+            status, goal, raw = ping("busy-1", "busygroup", [report])
+            assert status == 200, (status, raw)  # never refused for the queue
+            if before and backlog():
+                served_in_backlog += 1
+            if fresh is None and backlog():
+                # a host the server never saw: it asks for new work
+                r = ping("fresh-%d" % served_in_backlog, "heldgroup", [])
+                if backlog():
+                    fresh = r
+        assert g["deployStage"] == "SERVING_BUILD" and goal["opCode"] == "NOOP", goal
+        assert served_in_backlog >= 1, "the queue drained before a report was sent"
+        assert fresh and fresh[0] == 503, fresh  # new work waits for the woken pings
+        wait_for(lambda: s.api("GET", f"/v1/deploys/{busy['id']}")["successTotal"] == 1, 20,
+                 "the busy stage's deploy counted")
