@@ -63,7 +63,7 @@ CALLS = [
      "/v1/deploys/{deploy}/agents?limit=1000&after=bench-5", False),
     # host tags (every host tagged availabilityZone in 3 zones and team): the zone strip, the host page, the CLI
     ("zone strip / CLI hosts --tag before: the tag's hosts by value (whole)", "GET",
-     "/v1/envs/bench/prod/host_tags/availabilityZone", False),
+     "/v1/envs/bench/prod/host_tags/availabilityZone", True),
     ("zone strip: kept counts per value, with the deploy", "GET",
      "/v1/envs/bench/prod/host_tags/availabilityZone/counts?deployId={deploy}", False),
     ("a zone's hosts, one page of 100 (strip row opened, CLI hosts --tag)", "GET",

@@ -36,11 +36,11 @@
  * hash is FNV-1a with a finaliser: the low bits of plain FNV-1a over bodies that differ only in a host's name and
  * end alike repeat far more often than chance (a quarter of 5,000 bench bodies shared a slot of 65,536). It doubles
  * while more than half of its slots are taken, from PING_IDLE_SLOTS_MIN to PING_IDLE_SLOTS_MAX, so a small fleet
- * keeps a small index and a 1,000,000-host fleet finds its bodies (sets of 8 half full turn away ~1 % of them). A body's lock is that of its set's
- * stripe whatever the size (the number of sets is a power of two of at least PING_HB_STRIPES); the array and its
- * size are read and written only under such a lock, and growing takes them all. Lock order: a heartbeat stripe,
- * then an index stripe; the index lock is never held while taking a heartbeat stripe, nor two of them but by
- * idle_index_grow(), in order. */
+ * keeps a small index and a 1,000,000-host fleet finds its bodies (sets of 8 half full turn away ~1 % of them). A
+ * body's lock is that of its set's stripe whatever the size (the number of sets is a power of two of at least
+ * PING_HB_STRIPES); the array and its size are read and written only under such a lock, and growing takes them
+ * all. Lock order: a heartbeat stripe, then an index stripe; the index lock is never held while taking a heartbeat
+ * stripe, nor two of them but by idle_index_grow(), in order. */
 #define IDLE_WAYS 8
 
 static uint64_t body_hash(const char *body, size_t len)

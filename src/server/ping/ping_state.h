@@ -5,8 +5,8 @@
  *
  * Who owns what: heartbeat.c the heartbeat cache (struct hb_entry) and its flush; idle.c the §5.10 idle repeats;
  * hold.c the long-poll waiters and the wake events; run.c one run of §5.1 steps 3-8 with admission; answer.c the
- * answer of §5.8; serve.c the whole ping as api/ping.c calls it; commit.c the group commit of its writes; state.c creation, the event/flush thread, the write
- * lock and the early refusal of full stages. */
+ * answer of §5.8; serve.c the whole ping as api/ping.c calls it; commit.c the group commit of its writes; state.c
+ * creation, the event/flush thread, the write lock and the early refusal of full stages. */
 #ifndef SLIPWAY_SERVER_PING_PING_STATE_H
 #define SLIPWAY_SERVER_PING_PING_STATE_H
 

@@ -30,10 +30,12 @@ static const char sql_tag_value_page[] =
 	"AND t.hostName > COALESCE(?4, '') AND EXISTS (SELECT 1 FROM agents a WHERE a.hostId = t.hostId AND "
 	"a.envId = ?1) ORDER BY t.hostName, t.hostId LIMIT ?5";
 
-/* one host's tags (by name or id) when it has an agent row on the stage: the index on agents' host name, the keys */
+/* one host's tags (by name or id) when it has an agent row on the stage: the index on agents' host name and the
+ * agents' key, one lookup each (an OR of the two would walk the stage's rows) */
 static const char sql_tags_of_host[] =
-	"SELECT t.hostId, t.hostName, t.tagName, t.tagValue FROM agents a JOIN host_tags t ON t.hostId = a.hostId "
-	"WHERE a.envId = ?1 AND (a.hostName = ?2 OR a.hostId = ?2) ORDER BY t.tagName, t.hostId";
+	"SELECT t.hostId, t.hostName, t.tagName, t.tagValue FROM host_tags t WHERE t.hostId IN (SELECT a.hostId FROM "
+	"agents a WHERE a.hostName = ?2 AND a.envId = ?1 UNION SELECT a.hostId FROM agents a WHERE a.hostId = ?2 AND "
+	"a.envId = ?1) ORDER BY t.tagName, t.hostId";
 
 struct tag_count {
 	char value[PING_TAG_VALUE_MAX_BYTES + 1];
