@@ -145,7 +145,11 @@ def test_later_deploy_at_100_percent(fleet):
     commits = m["slipway_ping_write_commits_total"] - m0["slipway_ping_write_commits_total"]
     print(f"ping writes: {jobs:.0f} jobs in {commits:.0f} commits")
     assert jobs >= 8 * HOSTS, (jobs, commits)
-    assert commits <= 0.9 * jobs, (jobs, commits)
+    if not sanitizer_build():
+        # 2,000 hosts: 0.38-0.43 commits a job here. Under the sanitizers the fleet is 400 hosts and each run several
+        # times slower, so fewer pings overlap: 0.79-0.96 measured, depending on how the simulator's pings bunch up
+        # (it answers each as it arrives), which says nothing about the server; the width and the counts still hold
+        assert commits <= 0.9 * jobs, (jobs, commits)
 
 
 def test_rollback(fleet):
