@@ -75,6 +75,13 @@ static int parse_request(struct req *r, struct ping_request **ret)
 	return 1;
 }
 
+/* 503 + Retry-After: retry_s while woken held pings go first (ping_wake_backlog()) */
+static int wake_busy(struct req *r, int retry_s)
+{
+	METRIC_INC(r->srv, pings_overloaded);
+	return http_busy(r, retry_s, "woken long-poll pings go first: retry later");
+}
+
 static int ping_handle(struct req *r)
 {
 	struct ping_state *ps = ping_state_get(r->srv);
@@ -82,7 +89,7 @@ static int ping_handle(struct req *r)
 	struct ping_response resp;
 	const char *wait_raw;
 	int64_t wait_s = 0;
-	int k;
+	int k, busy;
 
 	if (!ps)
 		return http_fail(r, 503, NULL, "the ping path is unavailable");
@@ -103,15 +110,17 @@ static int ping_handle(struct req *r)
 	/* an idle ping repeated byte for byte: NOOP before any parsing */
 	if (wait_s == 0 && ping_repeat_unparsed(ps, r->body, r->body_len))
 		return reply_noop(r);
+	/* held pings woken by a change wait for their turn: they go first, new work comes back later (refused before
+	 * parsing unless wake_serve_reports lets a ping that moves a deploy on through) */
+	busy = ping_wake_backlog(ps);
+	if (busy >= 0 && !r->srv->cfg.wake_serve_reports)
+		return wake_busy(r, busy);
 	k = parse_request(r, &pr);
 	if (k <= 0)
 		return k; /* answered 400, or an error */
-	/* held pings woken by a change wait for their turn: they go first, new work comes back later */
-	k = ping_wake_backlog(ps, pr);
-	if (k >= 0) {
+	if (busy >= 0 && !ping_moves_a_deploy(ps, pr)) {
 		ping_request_free(pr);
-		METRIC_INC(r->srv, pings_overloaded);
-		return http_busy(r, k, "woken long-poll pings go first: retry later");
+		return wake_busy(r, busy);
 	}
 	k = ping_serve(ps, r, pr, wait_s, &resp);
 	if (k > 0)

@@ -111,7 +111,7 @@ static void rate_sample(struct ping_state *ps, int64_t now)
 
 /* Does pr move a deploy on: a report of a step under way, or a host whose last run gave it a goal or left it
  * holding a slot (its report of the last step, SERVING_BUILD SUCCEEDED, looks like an idle host's)? */
-static bool moves_a_deploy(struct ping_state *ps, const struct ping_request *pr)
+bool ping_moves_a_deploy(struct ping_state *ps, const struct ping_request *pr)
 {
 	pthread_mutex_t *lock;
 	struct hb_entry *e;
@@ -130,14 +130,13 @@ static bool moves_a_deploy(struct ping_state *ps, const struct ping_request *pr)
 	return deploying;
 }
 
-int ping_wake_backlog(struct ping_state *ps, const struct ping_request *pr)
+int ping_wake_backlog(struct ping_state *ps)
 {
 	int64_t pending = (int64_t)__atomic_load_n(&ps->srv->metrics.ping_wakes_pending, __ATOMIC_RELAXED);
 	int64_t rate = __atomic_load_n(&ps->wake_rate, __ATOMIC_RELAXED), most = ps->srv->cfg.overload_retry_after;
 	int64_t s;
 
-	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch ||
-	    (ps->srv->cfg.wake_serve_reports && moves_a_deploy(ps, pr)))
+	if (ps->srv->cfg.wake_batch <= 0 || pending <= ps->srv->cfg.wake_batch)
 		return -1;
 	s = rate > 0 ? (pending + rate - 1) / rate : most;
 	return (int)(s < 1 ? 1 : s > most ? most : s);

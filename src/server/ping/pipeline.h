@@ -28,13 +28,14 @@ struct ping_state *ping_state_get(struct server *srv);
 bool ping_repeat_unparsed(struct ping_state *ps, const char *body, size_t len);
 
 /* While more woken held pings wait for their turn than one wake_batch re-runs at once (a change woke thousands), a
- * parsed ping pr that asks for new work is answered 503 with this Retry-After (seconds, the time the queue should
- * take to drain, at most overload_retry_after) instead of queueing behind their runs: the woken hosts get their goal
- * first, and no ping waits past its client's timeout. With the setting wake_serve_reports, a ping that moves a
- * deploy on is served all the same (it reports a step under way, or its host was last answered a goal or holds a
- * slot): refusing it holds the slots of hosts that already have their goal, serving it slows the woken pings
- * (bench/RESULTS.md, "stampede"). -1: serve the ping. */
-int ping_wake_backlog(struct ping_state *ps, const struct ping_request *pr);
+ * ping that asks for new work is answered 503 with this Retry-After (seconds, the time the queue should take to
+ * drain, at most overload_retry_after) instead of queueing behind their runs: the woken hosts get their goal first,
+ * and no ping waits past its client's timeout; it is refused before parsing. With the setting wake_serve_reports, a
+ * parsed ping that moves a deploy on (ping_moves_a_deploy()) is served all the same: refusing it holds the slots of
+ * hosts that already have their goal, serving it slows the woken pings (bench/RESULTS.md, "stampede").
+ * -1: serve the ping. */
+int ping_wake_backlog(struct ping_state *ps);
+bool ping_moves_a_deploy(struct ping_state *ps, const struct ping_request *pr);
 
 /* One ping (§5.1), parsed into pr (taken) from the request body of r. wait_s: the long-poll wait (0: answer now,
  * at most PING_WAIT_MAX_S). Returns 1 with *ret_resp to answer (the caller releases it), 0 when the ping is held
