@@ -99,8 +99,11 @@ def test_pre_and_post_deploy_hooks(server, hook_server):
     server.put("/v1/envs/web/prod/deploys/current/progress")
     calls = wait_calls(2)
     assert calls[1]["method"] == "GET" and calls[1]["path"] == "/post?s=2"
-    m = server.get("/metrics").text
-    assert 'slipway_webhook_calls_total{result="ok"} 2' in m
+    # the receiver records a call before the server has read its answer and counted it: poll the counter
+    deadline = time.time() + 5
+    while 'slipway_webhook_calls_total{result="ok"} 2' not in server.get("/metrics").text:
+        assert time.time() < deadline, server.get("/metrics").text
+        time.sleep(0.05)
 
 
 def test_webhook_retries_on_5xx(server, hook_server):
