@@ -22,11 +22,27 @@
 
 #define ANSWER_MAX_BYTES (4 * 1024 * 1024)
 #define HTTP_TIMEOUT_MS 10000 /* the agent's http_timeout default */
+/* Connections per libcurl multi handle. libcurl 7.88 walks every connection of a multi handle's cache on each
+ * transfer's end (and its host's connections to find an idle one on each start): one multi holding 2,000
+ * connections cost 319 µs of CPU a request during a deploy, multis of 64 cost 199 µs (bench/RESULTS.md). The
+ * slots are spread over multi handles of at most this many connections each, one epoll set for all. */
+#define SHARD_CONNECTIONS 64
+
+struct sim;
+
+/* One multi handle and the slots it drives. */
+struct shard {
+	struct sim *s;
+	CURLM *multi;
+	uint32_t index;
+	int64_t timer_due; /* when libcurl wants this multi's timeout handled (on_timer()); -1: never */
+};
 
 struct slot {
 	CURL *easy;
 	struct buf answer;
 	char *body;
+	struct shard *shard;
 	uint32_t host;
 	int wait_s;
 	int64_t start_ms;
@@ -40,9 +56,9 @@ struct sim {
 	uint32_t *ready, r_head, r_len; /* FIFO ring of hosts whose ping is due */
 	struct slot *slots;
 	uint32_t *free_slots, n_free;
-	CURLM *multi;
-	int epfd;	   /* the sockets libcurl asks to watch (on_socket()) */
-	int64_t timer_due; /* when libcurl wants its timeout handled (on_timer()); -1: never */
+	struct shard *shards;
+	uint32_t n_shards;
+	int epfd; /* the sockets libcurl asks to watch (on_socket()), of every shard */
 	struct curl_slist *headers;
 	char *url_plain, *url_wait;
 	char agent_version[64];
@@ -197,7 +213,7 @@ static void ping_start(struct sim *s, uint32_t i, int64_t now)
 	    curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDS, sl->body) != CURLE_OK ||
 	    curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(sl->body)) != CURLE_OK ||
 	    curl_easy_setopt(sl->easy, CURLOPT_TIMEOUT_MS, (long)(HTTP_TIMEOUT_MS + wait_s * 1000)) != CURLE_OK ||
-	    curl_multi_add_handle(s->multi, sl->easy) != CURLM_OK) {
+	    curl_multi_add_handle(sl->shard->multi, sl->easy) != CURLM_OK) {
 		free(sl->body);
 		sl->body = NULL;
 		sl->busy = false;
@@ -215,7 +231,7 @@ static void ping_start(struct sim *s, uint32_t i, int64_t now)
 static void count_answer(struct sim *s, const struct ping_response *resp, enum sim_event ev)
 {
 	int op = resp->op_code >= 0 && resp->op_code < _OP_CODE_MAX ? resp->op_code : _OP_CODE_MAX;
-	struct sim_counters *cs[2] = { &s->stats.total, &s->stats.window };
+	struct sim_counters *cs[2] = {&s->stats.total, &s->stats.window};
 
 	for (int k = 0; k < 2; k++) {
 		cs[k]->answers[op]++;
@@ -237,8 +253,8 @@ static bool apply_answer(struct sim *s, struct slot *sl, int64_t now)
 	bool ok = true;
 
 	ping_response_init(&resp);
-	if (sl->answer.len > 0 &&
-	    (json_parse_bounded(sl->answer.p, sl->answer.len, &j, NULL, 0) < 0 || ping_response_from_json(j, &resp) < 0))
+	if (sl->answer.len > 0 && (json_parse_bounded(sl->answer.p, sl->answer.len, &j, NULL, 0) < 0 ||
+				   ping_response_from_json(j, &resp) < 0))
 		ok = false;
 	if (ok && sim_host_on_answer(h, &s->o->cfg, &s->strings, &s->rng, &resp, held, now, &ev) < 0)
 		ok = false;
@@ -271,7 +287,7 @@ static void ping_done(struct sim *s, struct slot *sl, CURLcode cc, int64_t now)
 	int64_t retry_after = -1;
 	bool ok = false;
 
-	curl_multi_remove_handle(s->multi, sl->easy);
+	curl_multi_remove_handle(sl->shard->multi, sl->easy);
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200 && status < 300)
@@ -306,7 +322,7 @@ static void run_due(struct sim *s, int64_t now)
 		struct sim_host *h = &s->hosts[i];
 
 		if (h->phase == SIM_RUNNING) {
-			struct sim_counters *cs[2] = { &s->stats.total, &s->stats.window };
+			struct sim_counters *cs[2] = {&s->stats.total, &s->stats.window};
 			bool fail = h->will_fail;
 			sim_host_script_done(h, now);
 			for (int k = 0; k < 2; k++) {
@@ -327,14 +343,15 @@ static void collect(struct sim *s, int64_t now)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(s->multi, &left))) {
-		struct slot *sl = NULL;
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
-		if (sl)
-			ping_done(s, sl, m->data.result, now);
-	}
+	for (uint32_t k = 0; k < s->n_shards; k++)
+		while ((m = curl_multi_info_read(s->shards[k].multi, &left))) {
+			struct slot *sl = NULL;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
+			if (sl)
+				ping_done(s, sl, m->data.result, now);
+		}
 }
 
 /* libcurl's socket callback: watch fd for what it asks, on the epoll set. A simulator holding thousands of
@@ -342,8 +359,9 @@ static void collect(struct sim *s, int64_t now)
  * about a quarter of a core for 2,000 idle held pings, bench/RESULTS.md). */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	struct sim *s = userp;
-	struct epoll_event ev = { .data.fd = fd };
+	struct shard *sh = userp;
+	struct sim *s = sh->s;
+	struct epoll_event ev = { .data.u64 = (uint64_t)sh->index << 32 | (uint32_t)fd };
 
 	(void)easy;
 	(void)socketp;
@@ -360,10 +378,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 /* libcurl's timer callback: handle its timeout after timeout_ms (-1: none). */
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
-	struct sim *s = userp;
+	struct shard *sh = userp;
 
 	(void)multi;
-	s->timer_due = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	sh->timer_due = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 	return 0;
 }
 
@@ -375,8 +393,9 @@ static int poll_timeout(const struct sim *s, int64_t now, int64_t next_progress)
 		t = 0;
 	else if (s->n_heap > 0 && s->hosts[s->heap[0]].due_ms - now < t)
 		t = s->hosts[s->heap[0]].due_ms - now;
-	if (s->timer_due >= 0 && s->timer_due - now < t)
-		t = s->timer_due - now;
+	for (uint32_t k = 0; k < s->n_shards; k++)
+		if (s->shards[k].timer_due >= 0 && s->shards[k].timer_due - now < t)
+			t = s->shards[k].timer_due - now;
 	return t < 0 ? 0 : (int)(t > 100 ? 100 : t);
 }
 
@@ -385,6 +404,7 @@ static int wait_and_act(struct sim *s, int timeout_ms)
 {
 	struct epoll_event evs[256];
 	int n = epoll_wait(s->epfd, evs, (int)ELEMENTSOF(evs), timeout_ms), running = 0;
+	int64_t now;
 
 	if (n < 0 && errno != EINTR)
 		return -EIO;
@@ -392,13 +412,21 @@ static int wait_and_act(struct sim *s, int timeout_ms)
 		int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
 			    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
 			    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+		uint32_t k = (uint32_t)(evs[i].data.u64 >> 32);
 
-		if (curl_multi_socket_action(s->multi, evs[i].data.fd, flags, &running) != CURLM_OK)
+		if (k >= s->n_shards ||
+		    curl_multi_socket_action(s->shards[k].multi, (curl_socket_t)(uint32_t)evs[i].data.u64, flags,
+					     &running) != CURLM_OK)
 			return -EIO;
 	}
-	if (s->timer_due >= 0 && mono_ms() >= s->timer_due) {
-		s->timer_due = -1; /* libcurl sets it again from inside if it needs to */
-		if (curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+	now = mono_ms();
+	for (uint32_t k = 0; k < s->n_shards; k++) {
+		struct shard *sh = &s->shards[k];
+
+		if (sh->timer_due < 0 || now < sh->timer_due)
+			continue;
+		sh->timer_due = -1; /* libcurl sets it again from inside if it needs to */
+		if (curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
 			return -EIO;
 	}
 	return 0;
@@ -428,6 +456,31 @@ static int loop(struct sim *s)
 
 /* ---- set-up ------------------------------------------------------------------------------------- */
 
+/* One multi handle per SHARD_CONNECTIONS slots, each allowed exactly its slots' connections. */
+static int shards_setup(struct sim *s, uint32_t connections)
+{
+	s->n_shards = (connections + SHARD_CONNECTIONS - 1) / SHARD_CONNECTIONS;
+	s->shards = calloc(s->n_shards, sizeof(*s->shards));
+	if (!s->shards)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < s->n_shards; k++) {
+		struct shard *sh = &s->shards[k];
+		long n = (long)(k + 1 < s->n_shards ? SHARD_CONNECTIONS : connections - k * SHARD_CONNECTIONS);
+
+		*sh = (struct shard){ .s = s, .index = k, .timer_due = -1, .multi = curl_multi_init() };
+		if (!sh->multi)
+			return -ENOMEM;
+		curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+		curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+		curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+		curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+		curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+		curl_multi_setopt(sh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, n);
+		curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, n);
+	}
+	return 0;
+}
+
 static int setup(struct sim *s, const struct sim_options *o)
 {
 	char auth[4200];
@@ -453,21 +506,16 @@ static int setup(struct sim *s, const struct sim_options *o)
 	snprintf(auth, sizeof(auth), "Authorization: token %s", o->token);
 	if (*o->token)
 		s->headers = curl_slist_append(s->headers, auth);
-	s->multi = curl_multi_init();
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	s->timer_due = -1;
-	if (!s->headers || !s->multi)
+	if (!s->headers)
 		return -ENOMEM;
 	if (s->epfd < 0)
 		return -errno;
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->connections);
-	curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->connections);
-	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)o->connections);
+	r = shards_setup(s, o->connections);
+	if (r < 0)
+		return r;
 	for (uint32_t i = 0; i < o->connections; i++) {
+		s->slots[i].shard = &s->shards[i / SHARD_CONNECTIONS];
 		r = slot_setup(s, &s->slots[i]);
 		if (r < 0)
 			return r;
@@ -493,14 +541,16 @@ static void teardown(struct sim *s)
 	for (uint32_t i = 0; s->slots && i < s->o->connections; i++) {
 		struct slot *sl = &s->slots[i];
 		if (sl->busy)
-			curl_multi_remove_handle(s->multi, sl->easy);
+			curl_multi_remove_handle(sl->shard->multi, sl->easy);
 		if (sl->easy)
 			curl_easy_cleanup(sl->easy);
 		buf_release(&sl->answer);
 		free(sl->body);
 	}
-	if (s->multi)
-		curl_multi_cleanup(s->multi);
+	for (uint32_t k = 0; s->shards && k < s->n_shards; k++)
+		if (s->shards[k].multi)
+			curl_multi_cleanup(s->shards[k].multi);
+	free(s->shards);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	curl_slist_free_all(s->headers);

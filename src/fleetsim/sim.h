@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fleetsim/sim.h: the simulator's event loop: N hosts (host.h) over C keep-alive connections (libcurl multi,
- * one easy handle per connection slot, reused), a min-heap of the hosts' next due times, a FIFO of hosts
- * whose ping waits for a free slot. */
+ * one easy handle per connection slot, reused; the slots spread over multi handles of 64 connections each), a
+ * min-heap of the hosts' next due times, a FIFO of hosts whose ping waits for a free slot. */
 #ifndef SLIPWAY_FLEETSIM_SIM_H
 #define SLIPWAY_FLEETSIM_SIM_H
 
