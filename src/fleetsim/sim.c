@@ -231,7 +231,7 @@ static void ping_start(struct sim *s, uint32_t i, int64_t now)
 static void count_answer(struct sim *s, const struct ping_response *resp, enum sim_event ev)
 {
 	int op = resp->op_code >= 0 && resp->op_code < _OP_CODE_MAX ? resp->op_code : _OP_CODE_MAX;
-	struct sim_counters *cs[2] = {&s->stats.total, &s->stats.window};
+	struct sim_counters *cs[2] = { &s->stats.total, &s->stats.window };
 
 	for (int k = 0; k < 2; k++) {
 		cs[k]->answers[op]++;
@@ -253,8 +253,8 @@ static bool apply_answer(struct sim *s, struct slot *sl, int64_t now)
 	bool ok = true;
 
 	ping_response_init(&resp);
-	if (sl->answer.len > 0 && (json_parse_bounded(sl->answer.p, sl->answer.len, &j, NULL, 0) < 0 ||
-				   ping_response_from_json(j, &resp) < 0))
+	if (sl->answer.len > 0 &&
+	    (json_parse_bounded(sl->answer.p, sl->answer.len, &j, NULL, 0) < 0 || ping_response_from_json(j, &resp) < 0))
 		ok = false;
 	if (ok && sim_host_on_answer(h, &s->o->cfg, &s->strings, &s->rng, &resp, held, now, &ev) < 0)
 		ok = false;
@@ -322,7 +322,7 @@ static void run_due(struct sim *s, int64_t now)
 		struct sim_host *h = &s->hosts[i];
 
 		if (h->phase == SIM_RUNNING) {
-			struct sim_counters *cs[2] = {&s->stats.total, &s->stats.window};
+			struct sim_counters *cs[2] = { &s->stats.total, &s->stats.window };
 			bool fail = h->will_fail;
 			sim_host_script_done(h, now);
 			for (int k = 0; k < 2; k++) {
