@@ -62,6 +62,15 @@ def wait_calls(n, timeout=10):
     raise AssertionError("expected %d webhook calls, got %r" % (n, Recorder.calls))
 
 
+def wait_metric(server, line, timeout=5):
+    """Wait until /metrics shows line: the receiver records a call before the server has read its answer and
+    counted it."""
+    deadline = time.time() + timeout
+    while line not in server.get("/metrics").text:
+        assert time.time() < deadline, server.get("/metrics").text
+        time.sleep(0.05)
+
+
 def test_webhook_config_validation(server):
     make_env(server)
     # a stage without hooks answers as upstream does
@@ -99,11 +108,7 @@ def test_pre_and_post_deploy_hooks(server, hook_server):
     server.put("/v1/envs/web/prod/deploys/current/progress")
     calls = wait_calls(2)
     assert calls[1]["method"] == "GET" and calls[1]["path"] == "/post?s=2"
-    # the receiver records a call before the server has read its answer and counted it: poll the counter
-    deadline = time.time() + 5
-    while 'slipway_webhook_calls_total{result="ok"} 2' not in server.get("/metrics").text:
-        assert time.time() < deadline, server.get("/metrics").text
-        time.sleep(0.05)
+    wait_metric(server, 'slipway_webhook_calls_total{result="ok"} 2')
 
 
 def test_webhook_retries_on_5xx(server, hook_server):
@@ -115,8 +120,5 @@ def test_webhook_retries_on_5xx(server, hook_server):
     assert server.post("/v1/envs/web/prod/deploys?buildId=" + b["id"]).status_code == 201
     calls = wait_calls(2)
     assert [c["path"] for c in calls] == ["/flaky", "/flaky"]
-    deadline = time.time() + 5
-    while 'slipway_webhook_calls_total{result="failed"} 1' not in server.get("/metrics").text:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_metric(server, 'slipway_webhook_calls_total{result="failed"} 1')
     assert 'slipway_webhook_calls_total{result="ok"} 1' in server.get("/metrics").text
