@@ -153,10 +153,20 @@ def write_counts(s):
         return [0, 0]
 
 
+def proc_cpu_s(pid):
+    """user + system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_deploy(s, sims, build_commit, t0_label, sample=False):
     t0 = time.monotonic()
     marks = [len(x) for x in sim_lines(sims)]
     w0 = write_counts(s)
+    cpu0, sim0 = s.cpu_s(), sum(proc_cpu_s(p.pid) for _, p, _ in sims)
     d = publish_and_deploy(s, build_commit)
     got = {}
 
@@ -172,6 +182,10 @@ def timed_deploy(s, sims, build_commit, t0_label, sample=False):
         got["last"] = (x["total"], x["successTotal"])
         return False
     wait_until(state, DEPLOY_TIMEOUT)
+    # who used the cores over the deploy: the server, and the simulators beside it on the same machine
+    secs = time.monotonic() - t0
+    got["cpu"] = [(s.cpu_s() - cpu0) / secs, (sum(proc_cpu_s(p.pid) for _, p, _ in sims) - sim0) / secs,
+                  s.cpu_s() - cpu0]
     # the ping path's admissions and agent-row writes and the transactions that committed them (group commit;
     # 0 / 0 on a server without those counters)
     got["writes"] = [b - a for a, b in zip(w0, write_counts(s))] + [time.monotonic() - t0]
@@ -301,6 +315,9 @@ def print_results(s, reg, idle, deploys, label=None):
             jobs, commits, secs = got["writes"]
             print("| %s: ping-path writes / their commits (commits/s) | %d / %d (%.0f/s) |" %
                   (label, jobs, commits, commits / secs))
+            if "cpu" in got:
+                print("| %s: server / simulators CPU over the deploy; server CPU per ping-path write | "
+                      "%.2f / %.2f cores; %.0f µs |" % (label, got["cpu"][0], got["cpu"][1], got["cpu"][2] * 1e6 / jobs))
         if "samples" in got:
             width = max(1, N * LATER_PCT // 100)
             print("| %s: most rows holding a slot / hosts deploying, %d samples (width %d) | %d / %d |" %

@@ -37,6 +37,8 @@ static const struct cfg_entry server_table[] = {
 	{ "max_held_pings", CFG_INT, 0, 1000000, "10000", O(max_held_pings), NULL },
 	{ "wake_batch", CFG_INT, 0, 1000000, "128", O(wake_batch),
 	  "woken held pings re-run at once; the others wait their turn, oldest wake first (0 = no limit) (ours)" },
+	{ "ping_run_threads", CFG_INT, 0, 256, "16", O(ping_run_threads),
+	  "threads that run pings while their connections wait (0 = on the HTTP threads) (ours)" },
 	{ "wake_serve_reports", CFG_BOOL, 0, 0, "false", O(wake_serve_reports),
 	  "while woken pings wait their turn, still serve the reports of deploying hosts (ours)" },
 	{ "artifact_url_allow", CFG_STRING, 0, 0, NULL, O(artifact_url_allow), "space-separated regexes" },

@@ -19,6 +19,7 @@ struct server_config {
 	int64_t max_held_pings;
 	int64_t wake_batch; /* ours: woken held pings re-run at once, the others wait their turn (0 = no limit) */
 	bool wake_serve_reports; /* ours: while they wait, pings that move a deploy on are not refused */
+	int64_t ping_run_threads; /* ours: the run pool's threads (ping/pool.c), 0: pings run on the HTTP threads */
 	char *artifact_url_allow, *default_scm, *scm_link_template, *anonymous_role, *default_user_role;
 	char *trusted_user_header, *trusted_groups_header, *trusted_proxies, *admin_token_file;
 	bool public_metrics;
@@ -81,6 +82,7 @@ struct server_metrics {
 	uint64_t heartbeats_flushed; /* lastSeen values written by the heartbeat flush */
 	/* the ping path's admissions and agent-row writes (jobs) and the transactions that committed them (ping/commit.c) */
 	uint64_t ping_write_jobs, ping_write_commits;
+	uint64_t ping_runs_queued; /* pings waiting for a thread of the run pool (ping/pool.c) */
 	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
 	uint64_t transitions_to[_DEPLOY_STATE_MAX];
 	uint64_t webhook_ok, webhook_failed, webhook_dropped;

@@ -82,6 +82,18 @@ static int wake_busy(struct req *r, int retry_s)
 	return http_busy(r, retry_s, "woken long-poll pings go first: retry later");
 }
 
+/* What ping_serve() / ping_resume() returned, answered. */
+static int answer(struct req *r, int k, struct ping_response *resp)
+{
+	if (k > 0)
+		return reply(r, resp);
+	if (k == 0 || k == -ENOMEM)
+		return k; /* held (or running on the run pool), or out of memory */
+	if (k == -ESHUTDOWN)
+		return shutting_down(r);
+	return http_fail(r, 503, NULL, "database unavailable");
+}
+
 static int ping_handle(struct req *r)
 {
 	struct ping_state *ps = ping_state_get(r->srv);
@@ -93,12 +105,8 @@ static int ping_handle(struct req *r)
 
 	if (!ps)
 		return http_fail(r, 503, NULL, "the ping path is unavailable");
-	if (r->resumed) {
-		k = ping_resume(ps, r, &resp);
-		if (k == -ESHUTDOWN)
-			return shutting_down(r);
-		return k > 0 ? reply(r, &resp) : k;
-	}
+	if (r->resumed)
+		return answer(r, ping_resume(ps, r, &resp), &resp);
 	wait_raw = query_get(req_query(r), "wait");
 	if (wait_raw) {
 		k = parse_i64(wait_raw, 0, INT64_MAX, &wait_s);
@@ -122,14 +130,7 @@ static int ping_handle(struct req *r)
 		ping_request_free(pr);
 		return wake_busy(r, busy);
 	}
-	k = ping_serve(ps, r, pr, wait_s, &resp);
-	if (k > 0)
-		return reply(r, &resp);
-	if (k == 0 || k == -ENOMEM)
-		return k; /* held, or out of memory */
-	if (k == -ESHUTDOWN)
-		return shutting_down(r);
-	return http_fail(r, 503, NULL, "database unavailable");
+	return answer(r, ping_serve(ps, r, pr, wait_s, &resp), &resp);
 }
 
 const struct route api_ping_routes[] = {

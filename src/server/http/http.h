@@ -146,6 +146,7 @@ struct req {
 	char err_field[128];
 	struct arena_block *arena;
 	void *handler_data; /* free for the handler's use (e.g. a long-poll waiter) */
+	int handler_kind;   /* the handler's own tag of what handler_data is (0 when unset) */
 };
 
 /* Path parameter by name ("env", "stage", "id", ...); NULL when the route has none. */

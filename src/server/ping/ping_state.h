@@ -5,8 +5,8 @@
  *
  * Who owns what: heartbeat.c the heartbeat cache (struct hb_entry) and its flush; idle.c the §5.10 idle repeats;
  * hold.c the long-poll waiters and the wake events; run.c one run of §5.1 steps 3-8 with admission; answer.c the
- * answer of §5.8; serve.c the whole ping as api/ping.c calls it; commit.c the group commit of its writes; state.c
- * creation, the event/flush thread, the write lock and the early refusal of full stages. */
+ * answer of §5.8; serve.c the whole ping as api/ping.c calls it; pool.c the threads that run pings; commit.c the
+ * group commit of its writes; state.c creation, the event/flush thread, the write lock and the early refusal of full stages. */
 #ifndef SLIPWAY_SERVER_PING_PING_STATE_H
 #define SLIPWAY_SERVER_PING_PING_STATE_H
 
@@ -165,6 +165,14 @@ struct ping_state {
 	pthread_mutex_t idle_locks[PING_HB_STRIPES];
 	int64_t last_flush_mono_ms;
 	int64_t last_purge_mono_ms;
+	/* the run pool (pool.c): queued runs, oldest first, under pool_lock; pool_on (atomic) while it takes runs */
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	struct ping_task *pool_head, *pool_tail;
+	size_t pool_queued;
+	pthread_t *pool_threads;
+	size_t pool_n_threads;
+	bool pool_on;
 };
 
 /* ---- the heartbeat cache (heartbeat.c) ---- */
@@ -347,6 +355,38 @@ void ping_poll_events(struct ping_state *ps);
 void ping_expire_waiters(struct ping_state *ps);
 /* Shutdown: every waiter is resumed (its ping_resume() returns -ESHUTDOWN) and no new one is held. */
 void ping_waiters_stop(struct ping_state *ps);
+
+/* ---- the run pool (pool.c) ----
+ * With ping_run_threads > 0, a ping that is not answered from memory runs (heartbeat record, §5.1 steps 3-9, its
+ * group-committed writes) on one of those threads while its connection waits suspended, and so does a woken held
+ * ping's re-run: an HTTP thread never waits for the database or for a group commit, so the runs under way (and the
+ * groups they commit in) are not bounded by the few HTTP threads. The resumed handler answers or holds the ping
+ * (serve.c). */
+#define PING_TASK_KIND 0x70696e67 /* req->handler_kind of a request whose handler_data is a struct ping_task */
+struct ping_task {
+	struct ping_task *next;
+	struct req *req;
+	struct ping_request *request; /* a new ping's (owned), or the woken waiter's */
+	struct waiter *w;             /* a woken held ping's re-run; NULL: a new ping */
+	int64_t wait_s;
+	/* the run's results (ping_task_run()) */
+	int result;
+	int64_t now, idle_seq;
+	uint64_t seq, idle_gen;
+	struct ping_response resp;
+	char (*rel)[ENGINE_ID_SIZE];
+	size_t n_rel;
+	bool idle;
+};
+/* Start the pool's threads (n > 0). */
+int ping_pool_start(struct ping_state *ps, size_t n);
+/* Queue t's run: t->req is suspended and resumed once the run is done (or, when the pool stops first, with
+ * t->result = -ESHUTDOWN). -ESHUTDOWN: the pool takes no runs (off, or stopping): nothing was suspended. */
+int ping_pool_submit(struct ping_state *ps, struct ping_task *t);
+/* Stop taking runs; queued ones are resumed with -ESHUTDOWN, running ones finish; the threads are joined. */
+void ping_pool_stop(struct ping_state *ps);
+/* The run itself, on a pool thread (serve.c). */
+void ping_task_run(struct ping_state *ps, struct ping_task *t);
 
 /* ---- one run of §5.1 steps 3-8 (run.c) and the answer (answer.c) ---- */
 

@@ -39,14 +39,16 @@ bool ping_moves_a_deploy(struct ping_state *ps, const struct ping_request *pr);
 
 /* One ping (§5.1), parsed into pr (taken) from the request body of r. wait_s: the long-poll wait (0: answer now,
  * at most PING_WAIT_MAX_S). Returns 1 with *ret_resp to answer (the caller releases it), 0 when the ping is held
- * (r is suspended; its handler runs again with r->resumed set and calls ping_resume()), -ESHUTDOWN when the
+ * or runs on the run pool (r is suspended; its handler runs again with r->resumed set and calls ping_resume()),
+ * -ESHUTDOWN when the
  * server is stopping (the caller answers 503 with Retry-After: 0: the agent asks another replica), -ENOMEM, or
  * another negative errno for a database failure (logged here; the caller answers 503). */
 int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, int64_t wait_s,
 	       struct ping_response *ret_resp);
 
-/* A held ping's handler runs again: 1 with *ret_resp to answer, 0 when it is held again, -ESHUTDOWN when the server
- * is stopping (as for ping_serve()). */
+/* A held or pooled ping's handler runs again: 1 with *ret_resp to answer, 0 when it is held again (or its re-run
+ * is on the run pool), -ESHUTDOWN when the server is stopping, -ENOMEM or another negative errno (as for
+ * ping_serve()). */
 int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_resp);
 
 #endif

@@ -2,7 +2,9 @@
 /* ping/serve.c: a whole ping as the HTTP handler sees it (pipeline.h): a held ping of the same host answered
  * (§5.1 step 1), an idle repeat answered from memory (§5.10), else the heartbeat (step 2) and a full run
  * (run.c), remembered when idle; a NOOP answer held when the ping asked to wait (§5.11), and re-run when a wake
- * event resumes it. */
+ * event resumes it. With the run pool (pool.c) a run happens on a pool thread while the connection waits suspended,
+ * and the handler, resumed, finishes the ping: the same steps either way (run_task(), finish_new(),
+ * finish_woken()). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,49 +62,97 @@ static int hold(struct ping_state *ps, struct req *r, struct ping_request *pr, i
 	return 0; /* suspended: the request comes back through ping_resume() */
 }
 
+/* A new ping's run (on a pool thread, or inline): the heartbeat (step 2, and step 3 when verifying) and steps 3-9. */
+static void run_new(struct ping_state *ps, struct ping_task *t)
+{
+	int k;
+
+	t->now = now_ms();
+	t->idle_seq = ping_idle_seq(ps);
+	t->idle_gen = http_write_generation();
+	k = ping_heartbeat_record(ps, t->request, t->now, &t->seq);
+	if (k < 0)
+		(void)server_db_error(ps->srv, k, "ping: heartbeat");
+	t->result = ping_run(ps, t->request, t->now, k > 0, &t->resp, &t->rel, &t->n_rel, &t->idle);
+}
+
+/* A woken held ping's re-run. */
+static void run_woken(struct ping_state *ps, struct ping_task *t)
+{
+	t->now = now_ms();
+	t->result = ping_run(ps, t->request, t->now, false, &t->resp, &t->rel, &t->n_rel, NULL);
+}
+
+void ping_task_run(struct ping_state *ps, struct ping_task *t)
+{
+	if (t->w)
+		run_woken(ps, t);
+	else
+		run_new(ps, t);
+}
+
+/* Run t on the pool (0: r is suspended and comes back through ping_resume()), or, when the pool takes no runs, here
+ * (t then holds the results). */
+static int run_task(struct ping_state *ps, struct req *r, struct ping_task *t)
+{
+	struct ping_task *queued = __atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE) ? malloc(sizeof(*queued)) : NULL;
+
+	if (queued) {
+		*queued = *t;
+		r->handler_data = queued;
+		r->handler_kind = PING_TASK_KIND;
+		if (ping_pool_submit(ps, queued) == 0)
+			return 0;
+		r->handler_data = t->w;
+		r->handler_kind = 0;
+		free(queued);
+	}
+	ping_task_run(ps, t);
+	return 1;
+}
+
+/* A new ping's run is done: remember it when idle, then answer or hold it (§5.11). */
+static int finish_new(struct ping_state *ps, struct req *r, struct ping_task *t, struct ping_response *ret_resp)
+{
+	struct ping_request *pr = t->request;
+	int k = t->result;
+
+	if (k < 0) {
+		ping_request_free(pr);
+		if (k != -ENOMEM && k != -ESHUTDOWN)
+			(void)server_db_error(ps->srv, k, "ping");
+		return k;
+	}
+	if (t->idle && t->wait_s == 0)
+		ping_idle_remember(ps, pr->host_id, t->seq, r->body, r->body_len, t->idle_seq, t->idle_gen,
+				   (const char(*)[ENGINE_ID_SIZE])t->rel, t->n_rel);
+	*ret_resp = t->resp;
+	if (ret_resp->op_code != OP_CODE_NOOP || t->wait_s == 0) {
+		free(t->rel);
+		ping_request_free(pr);
+		return 1;
+	}
+	return hold(ps, r, pr, t->wait_s, t->seq, t->rel, t->n_rel);
+}
+
 int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, int64_t wait_s,
 	       struct ping_response *ret_resp)
 {
-	char (*rel)[ENGINE_ID_SIZE] = NULL;
-	size_t n_rel = 0;
-	int64_t now, idle_seq;
-	uint64_t seq = 0, idle_gen;
-	bool idle = false;
-	int k;
+	struct ping_task t = { .req = r, .request = pr, .wait_s = wait_s };
+	uint64_t seq = 0;
 
 	/* step 1: a held ping of the same host is answered NOOP (its client reconnected) */
 	ping_waiter_cancel_host(ps, pr->host_id);
-	now = now_ms();
 	/* an idle ping repeated: the answer is still NOOP; any other ping of the host forgets it */
-	if (ping_idle_repeat(ps, pr->host_id, r->body, r->body_len, wait_s == 0, now, &seq)) {
+	if (ping_idle_repeat(ps, pr->host_id, r->body, r->body_len, wait_s == 0, now_ms(), &seq)) {
 		ping_request_free(pr);
 		METRIC_INC(ps->srv, ping_idle_repeats);
 		ping_response_init(ret_resp);
 		return 1;
 	}
-	idle_seq = ping_idle_seq(ps);
-	idle_gen = http_write_generation();
-	/* step 2, and step 3 when verifying */
-	k = ping_heartbeat_record(ps, pr, now, &seq);
-	if (k < 0)
-		(void)server_db_error(ps->srv, k, "ping: heartbeat");
-	/* steps 3-9 */
-	k = ping_run(ps, pr, now, k > 0, ret_resp, &rel, &n_rel, &idle);
-	if (k < 0) {
-		ping_request_free(pr);
-		if (k != -ENOMEM)
-			(void)server_db_error(ps->srv, k, "ping");
-		return k;
-	}
-	if (idle && wait_s == 0)
-		ping_idle_remember(ps, pr->host_id, seq, r->body, r->body_len, idle_seq, idle_gen,
-				   (const char(*)[ENGINE_ID_SIZE])rel, n_rel);
-	if (ret_resp->op_code != OP_CODE_NOOP || wait_s == 0) {
-		free(rel);
-		ping_request_free(pr);
-		return 1;
-	}
-	return hold(ps, r, pr, wait_s, seq, rel, n_rel);
+	if (run_task(ps, r, &t) == 0)
+		return 0;
+	return finish_new(ps, r, &t, ret_resp);
 }
 
 /* The held ping's answer is now: unregister it (refreshing lastSeen when asked) and answer NOOP. */
@@ -117,15 +167,50 @@ static int release_noop(struct ping_state *ps, struct req *r, struct waiter *w, 
 	return 1;
 }
 
+/* A woken held ping's re-run is done: answer its goal, or hold it again. */
+static int finish_woken(struct ping_state *ps, struct req *r, struct ping_task *t, struct ping_response *ret_resp)
+{
+	struct waiter *w = t->w;
+
+	if (t->result == -ESHUTDOWN) {
+		(void)release_noop(ps, r, w, true, ret_resp);
+		return -ESHUTDOWN;
+	}
+	if (t->result < 0)
+		(void)server_db_error(ps->srv, t->result, "ping: re-running a held ping");
+	else if (t->resp.op_code != OP_CODE_NOOP) {
+		free(t->rel);
+		*ret_resp = t->resp;
+		ping_heartbeat_touch(ps, w->host_id, t->now);
+		r->handler_data = NULL;
+		ping_waiter_done(ps, w);
+		return 1;
+	} else {
+		ping_response_release(&t->resp);
+		ping_waiter_set_envs(w, t->rel, t->n_rel);
+		if (mono_ms() >= w->deadline_mono_ms)
+			return release_noop(ps, r, w, true, ret_resp);
+	}
+	ping_waiter_rehold(ps, w);
+	return 0;
+}
+
 int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_resp)
 {
 	struct waiter *w = r->handler_data;
-	char (*rel)[ENGINE_ID_SIZE] = NULL;
-	size_t n_rel = 0;
 	bool cancel, woken, stopping;
-	int64_t now = now_ms();
-	int k;
 
+	if (r->handler_kind == PING_TASK_KIND) {
+		/* back from the run pool */
+		struct ping_task *t = r->handler_data;
+		int k;
+
+		r->handler_kind = 0;
+		r->handler_data = t->w;
+		k = t->w ? finish_woken(ps, r, t, ret_resp) : finish_new(ps, r, t, ret_resp);
+		free(t);
+		return k;
+	}
 	if (!w) {
 		ping_response_init(ret_resp); /* not held by us: nothing to re-run */
 		return 1;
@@ -139,24 +224,14 @@ int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_
 	if (cancel || (!woken && mono_ms() >= w->deadline_mono_ms))
 		return release_noop(ps, r, w, true, ret_resp);
 	if (woken) {
+		struct ping_task t = { .req = r, .request = w->request, .w = w };
+
 		/* only the host's newest ping may act for it (the agent reconnected or moved) */
 		if (!ping_heartbeat_is_newest(ps, w->host_id, w->seq))
 			return release_noop(ps, r, w, false, ret_resp);
-		k = ping_run(ps, w->request, now, false, ret_resp, &rel, &n_rel, NULL);
-		if (k < 0)
-			(void)server_db_error(ps->srv, k, "ping: re-running a held ping");
-		else if (ret_resp->op_code != OP_CODE_NOOP) {
-			free(rel);
-			ping_heartbeat_touch(ps, w->host_id, now);
-			r->handler_data = NULL;
-			ping_waiter_done(ps, w);
-			return 1;
-		} else {
-			ping_response_release(ret_resp);
-			ping_waiter_set_envs(w, rel, n_rel);
-			if (mono_ms() >= w->deadline_mono_ms)
-				return release_noop(ps, r, w, true, ret_resp);
-		}
+		if (run_task(ps, r, &t) == 0)
+			return 0;
+		return finish_woken(ps, r, &t, ret_resp);
 	}
 	ping_waiter_rehold(ps, w);
 	return 0;

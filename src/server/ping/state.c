@@ -191,6 +191,9 @@ static void hook_shutdown(struct server *srv)
 
 	if (!ps)
 		return;
+	/* runs not begun are answered 503 as the held pings are; then no new ping waits for a thread (they run on
+	 * their HTTP thread while the daemon drains) */
+	ping_pool_stop(ps);
 	ping_waiters_stop(ps);
 	store_listener_stop(ps->listener);
 	ps->listener = NULL;
@@ -273,6 +276,8 @@ struct ping_state *ping_state_get(struct server *srv)
 		listener_start(ps);
 	ps->listening = ps->listener != NULL;
 	ps->idle_repeats = ps->single_writer || ps->listening;
+	if (srv->cfg.ping_run_threads > 0 && ping_pool_start(ps, (size_t)srv->cfg.ping_run_threads) < 0)
+		goto fail;
 	if (pthread_create(&ps->thread, NULL, ping_thread, ps) != 0) {
 		log_error("ping: cannot start the wake-event thread");
 		goto fail;
@@ -285,6 +290,7 @@ struct ping_state *ping_state_get(struct server *srv)
 	__atomic_store_n(&the_state, ps, __ATOMIC_RELEASE);
 	goto out;
 fail:
+	ping_pool_stop(ps);
 	store_listener_stop(ps->listener);
 	store_ping_free(ps->store);
 	free(ps->buckets);
