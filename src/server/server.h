@@ -83,6 +83,7 @@ struct server_metrics {
 	/* the ping path's admissions and agent-row writes (jobs) and the transactions that committed them (ping/commit.c) */
 	uint64_t ping_write_jobs, ping_write_commits;
 	uint64_t ping_runs_queued; /* pings waiting for a thread of the run pool (ping/pool.c) */
+	uint64_t ping_pool_runs;   /* runs done by the run pool */
 	uint64_t deploys_created[_DEPLOY_TYPE_MAX];
 	uint64_t transitions_to[_DEPLOY_STATE_MAX];
 	uint64_t webhook_ok, webhook_failed, webhook_dropped;

@@ -91,8 +91,10 @@ static int metrics(struct req *r)
 			"# TYPE slipway_ping_write_jobs_total counter\nslipway_ping_write_jobs_total %llu\n"
 			"# TYPE slipway_ping_write_commits_total counter\nslipway_ping_write_commits_total %llu\n",
 			LD(m->ping_write_jobs), LD(m->ping_write_commits));
-	k |= buf_printf(&out, "# TYPE slipway_ping_runs_queued gauge\nslipway_ping_runs_queued %llu\n",
-			LD(m->ping_runs_queued));
+	k |= buf_printf(&out,
+			"# TYPE slipway_ping_runs_queued gauge\nslipway_ping_runs_queued %llu\n"
+			"# TYPE slipway_ping_pool_runs_total counter\nslipway_ping_pool_runs_total %llu\n",
+			LD(m->ping_runs_queued), LD(m->ping_pool_runs));
 	k |= buf_printf(&out, "# TYPE slipway_ping_idle_repeats_total counter\nslipway_ping_idle_repeats_total %llu\n",
 			LD(m->ping_idle_repeats));
 	k |= buf_printf(&out,

@@ -25,16 +25,22 @@ static void held_gauge(struct ping_state *ps)
 	__atomic_store_n(&ps->srv->metrics.pings_held, (uint64_t)ps->n_waiters, __ATOMIC_RELAXED);
 }
 
+/* Requests to resume once wlock is released; a woken waiter's (w set) re-run goes to the run pool instead, its
+ * request staying suspended until the run is done (one resume, not two: libmicrohttpd walks every suspended
+ * connection of a thread on each round that resumes one) */
 struct resume_list {
-	struct req **v;
+	struct resume_entry {
+		struct req *r;
+		struct waiter *w;
+	} *v;
 	size_t n, cap;
 };
 
-static void resume_add(struct resume_list *l, struct req *r)
+static void resume_add_entry(struct resume_list *l, struct req *r, struct waiter *w)
 {
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct req **nv = realloc(l->v, nc * sizeof(*nv));
+		struct resume_entry *nv = realloc(l->v, nc * sizeof(*nv));
 		if (!nv) {
 			/* cannot remember it: resume right away (we hold wlock, resume does not need it) */
 			http_resume(r);
@@ -43,13 +49,19 @@ static void resume_add(struct resume_list *l, struct req *r)
 		l->v = nv;
 		l->cap = nc;
 	}
-	l->v[l->n++] = r;
+	l->v[l->n++] = (struct resume_entry){ .r = r, .w = w };
 }
 
-static void resume_all(struct resume_list *l)
+static void resume_add(struct resume_list *l, struct req *r)
+{
+	resume_add_entry(l, r, NULL);
+}
+
+static void resume_all(struct ping_state *ps, struct resume_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		http_resume(l->v[i]);
+		if (!l->v[i].w || ping_woken_queue(ps, l->v[i].w) < 0)
+			http_resume(l->v[i].r);
 	free(l->v);
 }
 
@@ -167,7 +179,7 @@ static void dispatch_locked(struct ping_state *ps, struct resume_list *l)
 		w->running = true;
 		w->run_mono_ms = mono_ms();
 		ps->n_running++;
-		resume_add(l, w->req);
+		resume_add_entry(l, w->req, __atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE) ? w : NULL);
 	}
 	wake_gauges(ps);
 }
@@ -259,7 +271,7 @@ void ping_waiter_rehold(struct ping_state *ps, struct waiter *w)
 	pthread_mutex_unlock(&ps->wlock);
 	if (resume_now)
 		http_resume(w->req);
-	resume_all(&l);
+	resume_all(ps, &l);
 }
 
 void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken, bool *ret_stopping)
@@ -302,7 +314,7 @@ void ping_waiter_done(struct ping_state *ps, struct waiter *w)
 	held_gauge(ps);
 	dispatch_locked(ps, &l); /* its turn is over: the next woken waiter's begins */
 	pthread_mutex_unlock(&ps->wlock);
-	resume_all(&l);
+	resume_all(ps, &l);
 	ping_request_free(w->request);
 	free(w->envs);
 	free(w);
@@ -391,7 +403,7 @@ void ping_poll_events(struct ping_state *ps)
 		if (n < EVENT_BATCH)
 			break;
 	}
-	resume_all(&l);
+	resume_all(ps, &l);
 }
 
 void ping_expire_waiters(struct ping_state *ps)
@@ -410,7 +422,7 @@ void ping_expire_waiters(struct ping_state *ps)
 	dispatch_locked(ps, &l);
 	rate_sample(ps, now);
 	pthread_mutex_unlock(&ps->wlock);
-	resume_all(&l);
+	resume_all(ps, &l);
 }
 
 void ping_waiters_stop(struct ping_state *ps)
@@ -427,5 +439,5 @@ void ping_waiters_stop(struct ping_state *ps)
 			resume_add(&l, w->req);
 	wake_gauges(ps);
 	pthread_mutex_unlock(&ps->wlock);
-	resume_all(&l);
+	resume_all(ps, &l);
 }

@@ -357,18 +357,31 @@ void ping_expire_waiters(struct ping_state *ps);
 void ping_waiters_stop(struct ping_state *ps);
 
 /* ---- the run pool (pool.c) ----
- * With ping_run_threads > 0, a ping that is not answered from memory runs (heartbeat record, §5.1 steps 3-9, its
- * group-committed writes) on one of those threads while its connection waits suspended, and so does a woken held
- * ping's re-run: an HTTP thread never waits for the database or for a group commit, so the runs under way (and the
- * groups they commit in) are not bounded by the few HTTP threads. The resumed handler answers or holds the ping
- * (serve.c). */
+ * With ping_run_threads > 0, the runs that may write and wait for a group commit happen on one of those threads
+ * while their connections wait suspended: a ping that moves a deploy on (ping_moves_a_deploy(): a report of a step
+ * under way, a host with a goal or a slot) and a woken held ping's re-run (queued straight from its wake, its
+ * connection still suspended). The HTTP threads do not wait for those commits, so the runs under way (and the
+ * groups they commit in) are not bounded by the few HTTP threads. Other pings (idle and long-poll pings, which
+ * mostly read) run on their HTTP thread as before: a trip through the pool costs a suspend and a resume, and
+ * libmicrohttpd walks every suspended connection of its thread (the held pings) on each round that resumes one.
+ * The resumed handler answers or holds the ping (serve.c). */
 #define PING_TASK_KIND 0x70696e67 /* req->handler_kind of a request whose handler_data is a struct ping_task */
+/* What became of a woken held ping's turn on the pool (the checks ping_resume() makes before a re-run) */
+enum ping_woken_outcome {
+	PING_WOKEN_NOT_RUN, /* the pool stopped first */
+	PING_WOKEN_RAN,     /* re-run: the task's result and answer */
+	PING_WOKEN_STOP,    /* the server is stopping */
+	PING_WOKEN_NOOP,    /* answer NOOP now (cancelled, or past its deadline), refreshing lastSeen */
+	PING_WOKEN_STALE,   /* answer NOOP: a newer ping of the host acts for it */
+	PING_WOKEN_REHOLD,  /* not woken after all: hold it again */
+};
 struct ping_task {
 	struct ping_task *next;
 	struct req *req;
 	struct ping_request *request; /* a new ping's (owned), or the woken waiter's */
 	struct waiter *w;             /* a woken held ping's re-run; NULL: a new ping */
 	int64_t wait_s;
+	enum ping_woken_outcome outcome;
 	/* the run's results (ping_task_run()) */
 	int result;
 	int64_t now, idle_seq;
@@ -380,9 +393,13 @@ struct ping_task {
 };
 /* Start the pool's threads (n > 0). */
 int ping_pool_start(struct ping_state *ps, size_t n);
-/* Queue t's run: t->req is suspended and resumed once the run is done (or, when the pool stops first, with
- * t->result = -ESHUTDOWN). -ESHUTDOWN: the pool takes no runs (off, or stopping): nothing was suspended. */
-int ping_pool_submit(struct ping_state *ps, struct ping_task *t);
+/* Queue t's run: t->req is suspended (unless it is already: suspend false) and resumed once the run is done (or,
+ * when the pool stops first, with t->result = -ESHUTDOWN). -ESHUTDOWN: the pool takes no runs (off, or stopping):
+ * nothing was suspended or queued. */
+int ping_pool_submit(struct ping_state *ps, struct ping_task *t, bool suspend);
+/* A woken waiter's turn (hold.c, its request suspended): queue its re-run on the pool. < 0: not queued (the caller
+ * resumes the request, and the handler re-runs it). */
+int ping_woken_queue(struct ping_state *ps, struct waiter *w);
 /* Stop taking runs; queued ones are resumed with -ESHUTDOWN, running ones finish; the threads are joined. */
 void ping_pool_stop(struct ping_state *ps);
 /* The run itself, on a pool thread (serve.c). */

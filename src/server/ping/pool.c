@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ping/pool.c: the threads that run pings (setting ping_run_threads, ping_state.h "the run pool"). A run is queued
- * with its connection suspended, taken oldest first by a free thread (ping_task_run(), serve.c) and its connection
- * resumed; the HTTP thread that then runs the handler again answers or holds the ping. An HTTP thread waits for
- * neither the database nor a group commit: with 4 HTTP threads, at most 4 runs were under way and a group commit
- * gathered at most 4 jobs; the pool's threads wait in its place, many at once. */
+ * with its connection suspended (a new ping's by its handler, a woken held ping's as it was held), taken oldest
+ * first by a free thread (ping_task_run(), serve.c), and its connection resumed; the HTTP thread that then runs
+ * the handler again answers or holds the ping. An HTTP thread waits for neither the database nor a group commit:
+ * with 4 HTTP threads, at most 4 runs were under way and a group commit gathered at most 4 jobs; the pool's threads
+ * wait in their place, many at once. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ static void *pool_thread(void *arg)
 		__atomic_store_n(&ps->srv->metrics.ping_runs_queued, (uint64_t)ps->pool_queued, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&ps->pool_lock);
 		ping_task_run(ps, t);
+		METRIC_INC(ps->srv, ping_pool_runs);
 		http_resume(t->req);
 	}
 }
@@ -57,7 +59,7 @@ int ping_pool_start(struct ping_state *ps, size_t n)
 	return 0;
 }
 
-int ping_pool_submit(struct ping_state *ps, struct ping_task *t)
+int ping_pool_submit(struct ping_state *ps, struct ping_task *t, bool suspend)
 {
 	if (!__atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE))
 		return -ESHUTDOWN;
@@ -67,7 +69,8 @@ int ping_pool_submit(struct ping_state *ps, struct ping_task *t)
 		return -ESHUTDOWN;
 	}
 	/* suspended before any thread can take it: nobody resumes a connection that is not suspended */
-	http_suspend(t->req);
+	if (suspend)
+		http_suspend(t->req);
 	t->next = NULL;
 	if (ps->pool_tail)
 		ps->pool_tail->next = t;

@@ -76,9 +76,31 @@ static void run_new(struct ping_state *ps, struct ping_task *t)
 	t->result = ping_run(ps, t->request, t->now, k > 0, &t->resp, &t->rel, &t->n_rel, &t->idle);
 }
 
-/* A woken held ping's re-run. */
+/* A held ping's turn came (a wake, its deadline, a cancel): what to do before any re-run. */
+static enum ping_woken_outcome woken_check(struct ping_state *ps, struct waiter *w)
+{
+	bool cancel, woken, stopping;
+
+	ping_waiter_flags(ps, w, &cancel, &woken, &stopping);
+	if (stopping)
+		return PING_WOKEN_STOP;
+	/* a woken waiter re-runs even when its turn came after its deadline (hold.c lets it wait a little longer) */
+	if (cancel || (!woken && mono_ms() >= w->deadline_mono_ms))
+		return PING_WOKEN_NOOP;
+	if (!woken)
+		return PING_WOKEN_REHOLD;
+	/* only the host's newest ping may act for it (the agent reconnected or moved) */
+	if (!ping_heartbeat_is_newest(ps, w->host_id, w->seq))
+		return PING_WOKEN_STALE;
+	return PING_WOKEN_RAN;
+}
+
+/* A held ping's turn: the checks, then the re-run when it is due one. */
 static void run_woken(struct ping_state *ps, struct ping_task *t)
 {
+	t->outcome = woken_check(ps, t->w);
+	if (t->outcome != PING_WOKEN_RAN)
+		return;
 	t->now = now_ms();
 	t->result = ping_run(ps, t->request, t->now, false, &t->resp, &t->rel, &t->n_rel, NULL);
 }
@@ -91,24 +113,27 @@ void ping_task_run(struct ping_state *ps, struct ping_task *t)
 		run_new(ps, t);
 }
 
-/* Run t on the pool (0: r is suspended and comes back through ping_resume()), or, when the pool takes no runs, here
- * (t then holds the results). */
-static int run_task(struct ping_state *ps, struct req *r, struct ping_task *t)
+/* Queue a copy of t on the pool (suspending r unless it is: suspend false); 0, or < 0 when the pool takes no runs. */
+static int queue_task(struct ping_state *ps, struct req *r, const struct ping_task *t, bool suspend)
 {
-	struct ping_task *queued = __atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE) ? malloc(sizeof(*queued)) : NULL;
+	struct ping_task *queued = malloc(sizeof(*queued));
 
-	if (queued) {
-		*queued = *t;
-		r->handler_data = queued;
-		r->handler_kind = PING_TASK_KIND;
-		if (ping_pool_submit(ps, queued) == 0)
-			return 0;
-		r->handler_data = t->w;
-		r->handler_kind = 0;
-		free(queued);
-	}
-	ping_task_run(ps, t);
-	return 1;
+	if (!queued)
+		return -ENOMEM;
+	*queued = *t;
+	r->handler_data = queued;
+	r->handler_kind = PING_TASK_KIND;
+	if (ping_pool_submit(ps, queued, suspend) == 0)
+		return 0; /* r comes back through ping_resume() */
+	r->handler_data = t->w;
+	r->handler_kind = 0;
+	free(queued);
+	return -ESHUTDOWN;
+}
+
+int ping_woken_queue(struct ping_state *ps, struct waiter *w)
+{
+	return queue_task(ps, w->req, &(struct ping_task){ .req = w->req, .request = w->request, .w = w }, false);
 }
 
 /* A new ping's run is done: remember it when idle, then answer or hold it (§5.11). */
@@ -150,8 +175,11 @@ int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, in
 		ping_response_init(ret_resp);
 		return 1;
 	}
-	if (run_task(ps, r, &t) == 0)
+	/* a ping that moves a deploy on may wait for its writes' group commit: on the pool, not on this thread */
+	if (__atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE) && ping_moves_a_deploy(ps, pr) &&
+	    queue_task(ps, r, &t, true) == 0)
 		return 0;
+	ping_task_run(ps, &t);
 	return finish_new(ps, r, &t, ret_resp);
 }
 
@@ -167,14 +195,25 @@ static int release_noop(struct ping_state *ps, struct req *r, struct waiter *w, 
 	return 1;
 }
 
-/* A woken held ping's re-run is done: answer its goal, or hold it again. */
+/* A held ping's turn is over (its checks and any re-run, here or on the pool): answer it, or hold it again. */
 static int finish_woken(struct ping_state *ps, struct req *r, struct ping_task *t, struct ping_response *ret_resp)
 {
 	struct waiter *w = t->w;
 
-	if (t->result == -ESHUTDOWN) {
+	switch (t->outcome) {
+	case PING_WOKEN_NOT_RUN:
+	case PING_WOKEN_STOP:
 		(void)release_noop(ps, r, w, true, ret_resp);
 		return -ESHUTDOWN;
+	case PING_WOKEN_NOOP:
+		return release_noop(ps, r, w, true, ret_resp);
+	case PING_WOKEN_STALE:
+		return release_noop(ps, r, w, false, ret_resp);
+	case PING_WOKEN_REHOLD:
+		ping_waiter_rehold(ps, w);
+		return 0;
+	case PING_WOKEN_RAN:
+		break;
 	}
 	if (t->result < 0)
 		(void)server_db_error(ps->srv, t->result, "ping: re-running a held ping");
@@ -198,41 +237,24 @@ static int finish_woken(struct ping_state *ps, struct req *r, struct ping_task *
 int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_resp)
 {
 	struct waiter *w = r->handler_data;
-	bool cancel, woken, stopping;
+	struct ping_task t;
 
 	if (r->handler_kind == PING_TASK_KIND) {
 		/* back from the run pool */
-		struct ping_task *t = r->handler_data;
+		struct ping_task *done = r->handler_data;
 		int k;
 
 		r->handler_kind = 0;
-		r->handler_data = t->w;
-		k = t->w ? finish_woken(ps, r, t, ret_resp) : finish_new(ps, r, t, ret_resp);
-		free(t);
+		r->handler_data = done->w;
+		k = done->w ? finish_woken(ps, r, done, ret_resp) : finish_new(ps, r, done, ret_resp);
+		free(done);
 		return k;
 	}
 	if (!w) {
 		ping_response_init(ret_resp); /* not held by us: nothing to re-run */
 		return 1;
 	}
-	ping_waiter_flags(ps, w, &cancel, &woken, &stopping);
-	if (stopping) {
-		(void)release_noop(ps, r, w, true, ret_resp);
-		return -ESHUTDOWN;
-	}
-	/* a woken waiter re-runs even when its turn came after its deadline (hold.c lets it wait a little longer) */
-	if (cancel || (!woken && mono_ms() >= w->deadline_mono_ms))
-		return release_noop(ps, r, w, true, ret_resp);
-	if (woken) {
-		struct ping_task t = { .req = r, .request = w->request, .w = w };
-
-		/* only the host's newest ping may act for it (the agent reconnected or moved) */
-		if (!ping_heartbeat_is_newest(ps, w->host_id, w->seq))
-			return release_noop(ps, r, w, false, ret_resp);
-		if (run_task(ps, r, &t) == 0)
-			return 0;
-		return finish_woken(ps, r, &t, ret_resp);
-	}
-	ping_waiter_rehold(ps, w);
-	return 0;
+	t = (struct ping_task){ .req = r, .request = w->request, .w = w };
+	run_woken(ps, &t);
+	return finish_woken(ps, r, &t, ret_resp);
 }
