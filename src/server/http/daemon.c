@@ -241,6 +241,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!r)
 		return;
+	if (r->handler_data && r->handler_free)
+		r->handler_free(r);
 	http_deadline_reading(conn, true); /* the next request on this connection has the full deadline */
 	us = mono_us() - r->start_mono_us;
 	if (us < 0)

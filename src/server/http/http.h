@@ -147,6 +147,9 @@ struct req {
 	struct arena_block *arena;
 	void *handler_data; /* free for the handler's use (e.g. a long-poll waiter) */
 	int handler_kind;   /* the handler's own tag of what handler_data is (0 when unset) */
+	/* called when the request ends with handler_data still set: a suspended request the daemon closed (it stops)
+	 * before its handler ran again; it lets go of what handler_data holds */
+	void (*handler_free)(struct req *r);
 };
 
 /* Path parameter by name ("env", "stage", "id", ...); NULL when the route has none. */

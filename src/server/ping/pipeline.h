@@ -46,6 +46,10 @@ bool ping_moves_a_deploy(struct ping_state *ps, const struct ping_request *pr);
 int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, int64_t wait_s,
 	       struct ping_response *ret_resp);
 
+/* A ping request ended before its handler ran again (the daemon stopped first; req->handler_free, set by
+ * ping_serve()): its queued or finished run and its held waiter are let go. */
+void ping_request_ended(struct req *r);
+
 /* A held or pooled ping's handler runs again: 1 with *ret_resp to answer, 0 when it is held again (or its re-run
  * is on the run pool), -ESHUTDOWN when the server is stopping, -ENOMEM or another negative errno (as for
  * ping_serve()). */

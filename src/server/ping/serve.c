@@ -166,6 +166,8 @@ int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, in
 	struct ping_task t = { .req = r, .request = pr, .wait_s = wait_s };
 	uint64_t seq = 0;
 
+	r->handler_free = ping_request_ended;
+
 	/* step 1: a held ping of the same host is answered NOOP (its client reconnected) */
 	ping_waiter_cancel_host(ps, pr->host_id);
 	/* an idle ping repeated: the answer is still NOOP; any other ping of the host forgets it */
@@ -257,4 +259,26 @@ int ping_resume(struct ping_state *ps, struct req *r, struct ping_response *ret_
 	t = (struct ping_task){ .req = r, .request = w->request, .w = w };
 	run_woken(ps, &t);
 	return finish_woken(ps, r, &t, ret_resp);
+}
+
+void ping_request_ended(struct req *r)
+{
+	struct ping_state *ps = ping_state_get(r->srv);
+	struct waiter *w = r->handler_data;
+
+	if (r->handler_kind == PING_TASK_KIND) {
+		/* the pool is stopped by then (ping_pool_stop() comes before the daemon's stop): no thread has it */
+		struct ping_task *t = r->handler_data;
+
+		w = t->w;
+		if (!w)
+			ping_request_free(t->request);
+		ping_response_release(&t->resp);
+		free(t->rel);
+		free(t);
+		r->handler_kind = 0;
+	}
+	r->handler_data = NULL;
+	if (w && ps)
+		ping_waiter_done(ps, w);
 }
