@@ -3,7 +3,7 @@
  * (§5.1 step 1), an idle repeat answered from memory (§5.10), else the heartbeat (step 2) and a full run
  * (run.c), remembered when idle; a NOOP answer held when the ping asked to wait (§5.11), and re-run when a wake
  * event resumes it. With the run pool (pool.c) a run happens on a pool thread while the connection waits suspended,
- * and the handler, resumed, finishes the ping: the same steps either way (run_task(), finish_new(),
+ * and the handler, resumed, finishes the ping: the same steps either way (queue_task(), finish_new(),
  * finish_woken()). */
 #include <errno.h>
 #include <stdlib.h>
