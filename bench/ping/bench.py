@@ -93,8 +93,7 @@ class Srv:
         return int(m.group(1)) if m else 0
 
     def cpu_s(self):
-        f = open("/proc/%d/stat" % self.proc.pid).read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        return proc_cpu_s([self.proc.pid])
 
     def io(self):
         """(write syscalls, bytes written) of the process so far: database and socket writes alike."""
@@ -144,6 +143,7 @@ def free_port():
 
 
 def proc_cpu_s(pids):
+    """user + system CPU seconds of these processes so far."""
     t = 0
     for pid in pids:
         f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()

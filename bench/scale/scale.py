@@ -39,7 +39,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ping"))
-from bench import BUILD, Srv, log  # noqa: E402
+from bench import BUILD, Srv, log, proc_cpu_s  # noqa: E402
 import seed  # noqa: E402
 
 FLEETSIM = os.path.join(BUILD, "src", "fleetsim", "slipway-fleetsim")
@@ -153,20 +153,11 @@ def write_counts(s):
         return [0, 0]
 
 
-def proc_cpu_s(pid):
-    """user + system CPU seconds of a process so far (0 once it is gone)."""
-    try:
-        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def timed_deploy(s, sims, build_commit, t0_label, sample=False):
     t0 = time.monotonic()
     marks = [len(x) for x in sim_lines(sims)]
     w0 = write_counts(s)
-    cpu0, sim0 = s.cpu_s(), sum(proc_cpu_s(p.pid) for _, p, _ in sims)
+    cpu0, sim0 = s.cpu_s(), proc_cpu_s([p.pid for _, p, _ in sims])
     d = publish_and_deploy(s, build_commit)
     got = {}
 
@@ -183,9 +174,8 @@ def timed_deploy(s, sims, build_commit, t0_label, sample=False):
         return False
     wait_until(state, DEPLOY_TIMEOUT)
     # who used the cores over the deploy: the server, and the simulators beside it on the same machine
-    secs = time.monotonic() - t0
-    got["cpu"] = [(s.cpu_s() - cpu0) / secs, (sum(proc_cpu_s(p.pid) for _, p, _ in sims) - sim0) / secs,
-                  s.cpu_s() - cpu0]
+    secs, cpu = time.monotonic() - t0, s.cpu_s() - cpu0
+    got["cpu"] = [cpu / secs, (proc_cpu_s([p.pid for _, p, _ in sims]) - sim0) / secs, cpu]
     # the ping path's admissions and agent-row writes and the transactions that committed them (group commit;
     # 0 / 0 on a server without those counters)
     got["writes"] = [b - a for a, b in zip(w0, write_counts(s))] + [time.monotonic() - t0]
