@@ -25,9 +25,9 @@ static void held_gauge(struct ping_state *ps)
 	__atomic_store_n(&ps->srv->metrics.pings_held, (uint64_t)ps->n_waiters, __ATOMIC_RELAXED);
 }
 
-/* Requests to resume once wlock is released; a woken waiter's (w set) re-run goes to the run pool instead, its
- * request staying suspended until the run is done (one resume, not two: libmicrohttpd walks every suspended
- * connection of a thread on each round that resumes one) */
+/* Requests to resume once wlock is released; a woken waiter's (w set) re-run goes to the run pool instead when it
+ * takes runs, its request staying suspended until the run is done (one resume, not two: libmicrohttpd walks every
+ * suspended connection of a thread on each round that resumes one) */
 struct resume_list {
 	struct resume_entry {
 		struct req *r;
@@ -179,7 +179,7 @@ static void dispatch_locked(struct ping_state *ps, struct resume_list *l)
 		w->running = true;
 		w->run_mono_ms = mono_ms();
 		ps->n_running++;
-		resume_add_entry(l, w->req, __atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE) ? w : NULL);
+		resume_add_entry(l, w->req, w);
 	}
 	wake_gauges(ps);
 }

@@ -6,7 +6,8 @@
  * Who owns what: heartbeat.c the heartbeat cache (struct hb_entry) and its flush; idle.c the §5.10 idle repeats;
  * hold.c the long-poll waiters and the wake events; run.c one run of §5.1 steps 3-8 with admission; answer.c the
  * answer of §5.8; serve.c the whole ping as api/ping.c calls it; pool.c the threads that run pings; commit.c the
- * group commit of its writes; state.c creation, the event/flush thread, the write lock and the early refusal of full stages. */
+ * group commit of its writes; state.c creation, the event/flush thread, the write lock and the early refusal of
+ * full stages. */
 #ifndef SLIPWAY_SERVER_PING_PING_STATE_H
 #define SLIPWAY_SERVER_PING_PING_STATE_H
 
@@ -391,6 +392,11 @@ struct ping_task {
 	size_t n_rel;
 	bool idle;
 };
+/* Does the pool take runs (on, and not stopping)? A hint without its lock: ping_pool_submit() decides. */
+static inline bool ping_pool_on(struct ping_state *ps)
+{
+	return __atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE);
+}
 /* Start the pool's threads (n > 0). */
 int ping_pool_start(struct ping_state *ps, size_t n);
 /* Queue t's run: t->req is suspended (unless it is already: suspend false) and resumed once the run is done (or,

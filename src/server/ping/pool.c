@@ -61,8 +61,6 @@ int ping_pool_start(struct ping_state *ps, size_t n)
 
 int ping_pool_submit(struct ping_state *ps, struct ping_task *t, bool suspend)
 {
-	if (!__atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE))
-		return -ESHUTDOWN;
 	pthread_mutex_lock(&ps->pool_lock);
 	if (!ps->pool_on) {
 		pthread_mutex_unlock(&ps->pool_lock);

@@ -116,8 +116,11 @@ void ping_task_run(struct ping_state *ps, struct ping_task *t)
 /* Queue a copy of t on the pool (suspending r unless it is: suspend false); 0, or < 0 when the pool takes no runs. */
 static int queue_task(struct ping_state *ps, struct req *r, const struct ping_task *t, bool suspend)
 {
-	struct ping_task *queued = malloc(sizeof(*queued));
+	struct ping_task *queued;
 
+	if (!ping_pool_on(ps))
+		return -ESHUTDOWN;
+	queued = malloc(sizeof(*queued));
 	if (!queued)
 		return -ENOMEM;
 	*queued = *t;
@@ -178,8 +181,7 @@ int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, in
 		return 1;
 	}
 	/* a ping that moves a deploy on may wait for its writes' group commit: on the pool, not on this thread */
-	if (__atomic_load_n(&ps->pool_on, __ATOMIC_ACQUIRE) && ping_moves_a_deploy(ps, pr) &&
-	    queue_task(ps, r, &t, true) == 0)
+	if (ping_pool_on(ps) && ping_moves_a_deploy(ps, pr) && queue_task(ps, r, &t, true) == 0)
 		return 0;
 	ping_task_run(ps, &t);
 	return finish_new(ps, r, &t, ret_resp);
