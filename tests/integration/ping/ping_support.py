@@ -193,6 +193,14 @@ def deploying(hosts, env_id, deploy_id):
     return n
 
 
+def metric(server, name):
+    """The value of an unlabelled metric in the server's /metrics; a missing one fails the test."""
+    for line in server.req("GET", "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no %s in /metrics" % name)
+
+
 def wait_for(cond, timeout=10, step=0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from ping_support import Server, wait_for
+from ping_support import Server, metric, wait_for
 from serverproc import BUILD_DIR
 
 AGENT_BIN = os.path.join(BUILD_DIR, "src", "agent", "slipway-agent")
@@ -20,13 +20,6 @@ LIMIT = 20
 RETRY_AFTER = 2
 SETTINGS = ["max_connections=200", "max_held_pings=10", "overload_connections=%d" % LIMIT,
             "overload_retry_after=%d" % RETRY_AFTER, "request_read_timeout=60", "per_ip_connection_limit=0"]
-
-
-def metric(s, name):
-    for line in s.req("GET", "/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    raise AssertionError("no %s in /metrics" % name)
 
 
 class Flood:

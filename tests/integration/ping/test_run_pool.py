@@ -13,14 +13,7 @@ import pytest
 import requests
 
 import dbtarget
-from ping_support import Host, converge, deploying, ping_round, wait_for
-
-
-def metric(s, name):
-    for line in s.req("GET", "/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    raise AssertionError("no %s in /metrics" % name)
+from ping_support import Host, converge, deploying, metric, ping_round, wait_for
 
 
 @pytest.mark.parametrize("threads", [0, 1, 16])
