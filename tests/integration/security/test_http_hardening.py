@@ -213,6 +213,7 @@ def test_slow_loris_headers_cut_at_the_deadline(server_factory):
     # never idle for a second, yet cut off once its request took longer than the deadline
     assert took is not None and 1.5 < took < 4, took
     assert wait_for(lambda: "request_read_timeout" in s.logtext()), s.logtext()
+    assert "closing the connection from 127.0.0.1:" in s.logtext()  # the peer, looked up when it is closed
     assert "slipway_http_read_deadline_closed_total 1" in s.get("/metrics").text
 
 
