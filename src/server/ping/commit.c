@@ -2,13 +2,15 @@
 /* ping/commit.c: group commit of the ping path's write transactions (ping_write_job(), ping_state.h). A thread that
  * needs an admission or an agent-row write queues its job and waits; whichever waiting thread finds no leader
  * becomes it, takes every queued job (at most PING_GROUP_MAX), runs them in one store transaction
- * (store_ping_group(): a savepoint per job, in queue order) and wakes their threads with their results. Before it
- * takes them, the leader waits a moment (at most PING_GROUP_WAIT_US) for the runs under way that may still queue one
- * (ping_write_expect()): on a busy server the pings served together then commit together. A wake of
- * thousands of held pings then costs a commit per group instead of one per admission and one per report. No ping
- * is answered before its job committed. */
+ * (store_ping_group(): a savepoint per job, in queue order) and wakes their threads with their results, each alone
+ * (a semaphore per job: a commit wakes only the threads it is for), and the thread of the queue's next job leads
+ * the next group. Before it takes them, the leader waits a moment (at most PING_GROUP_WAIT_US) for the runs under
+ * way that may still queue one (ping_write_expect()): on a busy server the pings served together then commit
+ * together. A wake of thousands of held pings then costs a commit per group instead of one per admission and one
+ * per report. No ping is answered before its job committed. */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -16,11 +18,15 @@
 #include "server.h"
 #include "banned.h"
 
-/* One thread's queued job. */
+/* One thread's queued job. Its thread sleeps on wake until the leader posts it: its job is done, or it is the
+ * next leader (state, written before the post, read after it). */
+enum job_state { JOB_QUEUED, JOB_DONE, JOB_LEAD };
+
 struct ping_job {
 	struct ping_job *next;
 	struct store_ping_job *job;
-	bool done;
+	sem_t wake;
+	enum job_state state;
 };
 
 static int job_alone(struct ping_state *ps, struct store_ping_job *j)
@@ -53,7 +59,7 @@ void ping_write_expect(struct ping_state *ps, int delta)
 	pthread_mutex_lock(&ps->gc_lock);
 	ps->gc_expected += delta;
 	if (delta < 0 && ps->gc_waiting)
-		pthread_cond_broadcast(&ps->gc_cond);
+		pthread_cond_signal(&ps->gc_cond); /* only the leader waits on it */
 	pthread_mutex_unlock(&ps->gc_lock);
 }
 
@@ -77,29 +83,18 @@ static void gather(struct ping_state *ps)
 	ps->gc_waiting = false;
 }
 
-int ping_write_job(struct ping_state *ps, struct store_ping_job *job)
+/* The leader's loop, entered with gc_lock held and gc_leading set: groups from the queue's head until one held
+ * me. Then the queue's new head, if any, leads next (gc_leading stays set), else no one does. The threads of the
+ * jobs done, and the next leader, are posted after gc_lock is let go: only they wake, and they do not take it. */
+static void lead_groups(struct ping_state *ps, struct ping_job *me)
 {
-	struct ping_job me = { .job = job };
 	struct store_ping_job *group[PING_GROUP_MAX];
 	struct ping_job *taken[PING_GROUP_MAX];
+	struct ping_job *next = NULL;
+	bool mine = false;
 	size_t n;
 
-	pthread_mutex_lock(&ps->gc_lock);
-	if (ps->gc_tail)
-		ps->gc_tail->next = &me;
-	else
-		ps->gc_head = &me;
-	ps->gc_tail = &me;
-	ps->gc_n++;
-	if (ps->gc_waiting)
-		pthread_cond_broadcast(&ps->gc_cond);
-	while (!me.done) {
-		if (ps->gc_leading) {
-			pthread_cond_wait(&ps->gc_cond, &ps->gc_lock);
-			continue;
-		}
-		/* lead: take the queue's first jobs (ours among them unless more than a group's worth came first) */
-		ps->gc_leading = true;
+	while (!mine) {
 		gather(ps);
 		for (n = 0; n < PING_GROUP_MAX && ps->gc_head; n++) {
 			taken[n] = ps->gc_head;
@@ -112,11 +107,57 @@ int ping_write_job(struct ping_state *ps, struct store_ping_job *job)
 		pthread_mutex_unlock(&ps->gc_lock);
 		lead(ps, group, n);
 		pthread_mutex_lock(&ps->gc_lock);
+		for (size_t i = 0; i < n; i++) {
+			taken[i]->state = JOB_DONE;
+			mine = mine || taken[i] == me;
+		}
+		if (mine) {
+			next = ps->gc_head;
+			if (next)
+				next->state = JOB_LEAD;
+			else
+				ps->gc_leading = false;
+		}
+		pthread_mutex_unlock(&ps->gc_lock);
+		/* a posted thread may return at once: nothing of its job is touched after its post */
 		for (size_t i = 0; i < n; i++)
-			taken[i]->done = true;
-		ps->gc_leading = false;
-		pthread_cond_broadcast(&ps->gc_cond);
+			if (taken[i] != me)
+				(void)sem_post(&taken[i]->wake);
+		if (next)
+			(void)sem_post(&next->wake);
+		if (!mine)
+			pthread_mutex_lock(&ps->gc_lock);
 	}
-	pthread_mutex_unlock(&ps->gc_lock);
+}
+
+int ping_write_job(struct ping_state *ps, struct store_ping_job *job)
+{
+	struct ping_job me = { .job = job, .state = JOB_QUEUED };
+	bool leader;
+
+	if (sem_init(&me.wake, 0, 0) < 0)
+		return -errno;
+	pthread_mutex_lock(&ps->gc_lock);
+	if (ps->gc_tail)
+		ps->gc_tail->next = &me;
+	else
+		ps->gc_head = &me;
+	ps->gc_tail = &me;
+	ps->gc_n++;
+	if (ps->gc_waiting)
+		pthread_cond_signal(&ps->gc_cond);
+	leader = !ps->gc_leading;
+	ps->gc_leading = true;
+	if (!leader) {
+		pthread_mutex_unlock(&ps->gc_lock);
+		while (sem_wait(&me.wake) < 0)
+			; /* EINTR */
+		if (me.state == JOB_DONE)
+			goto out;
+		pthread_mutex_lock(&ps->gc_lock); /* JOB_LEAD: we lead from here */
+	}
+	lead_groups(ps, &me);
+out:
+	(void)sem_destroy(&me.wake);
 	return job->result;
 }
