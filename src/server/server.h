@@ -79,6 +79,8 @@ struct server_metrics {
 	uint64_t pings_overloaded; /* answered 503 with Retry-After: past overload_connections */
 	/* woken held pings queued for their turn / re-running now (at most wake_batch) / the most ever re-running */
 	uint64_t ping_wakes_pending, ping_wakes_running, ping_wakes_running_peak;
+	uint64_t ping_wakes, ping_slot_wakes; /* held pings woken by an event; of them, by a released slot */
+	uint64_t ping_event_seq;              /* the last wake event this replica read (ping/hold.c) */
 	uint64_t heartbeats_flushed; /* lastSeen values written by the heartbeat flush */
 	/* the ping path's admissions and agent-row writes (jobs) and the transactions that committed them (ping/commit.c) */
 	uint64_t ping_write_jobs, ping_write_commits;

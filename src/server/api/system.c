@@ -81,6 +81,11 @@ static int metrics(struct req *r)
 			"# TYPE slipway_ping_wakes_running gauge\nslipway_ping_wakes_running %llu\n"
 			"# TYPE slipway_ping_wakes_running_peak gauge\nslipway_ping_wakes_running_peak %llu\n",
 			LD(m->ping_wakes_pending), LD(m->ping_wakes_running), LD(m->ping_wakes_running_peak));
+	k |= buf_printf(&out,
+			"# TYPE slipway_ping_wakes_total counter\nslipway_ping_wakes_total %llu\n"
+			"# TYPE slipway_ping_slot_wakes_total counter\nslipway_ping_slot_wakes_total %llu\n"
+			"# TYPE slipway_ping_event_seq gauge\nslipway_ping_event_seq %llu\n",
+			LD(m->ping_wakes), LD(m->ping_slot_wakes), LD(m->ping_event_seq));
 	k |= buf_printf(&out, "# TYPE slipway_http_connections gauge\nslipway_http_connections %lld\n",
 			(long long)http_connections_open());
 	k |= buf_printf(&out, "# TYPE slipway_heartbeats_flushed_total counter\nslipway_heartbeats_flushed_total %llu\n",

@@ -119,7 +119,8 @@ struct wake_event {
 	const char *name;    /* the host or group name of a CAPACITY event, "" = none */
 };
 
-/* A held ping as the wake rules see it: its host, the names it reported, the stages relevant to it. */
+/* A held ping as the wake rules see it: its host, the names it reported, the stages relevant to it, and whether its
+ * last run was refused an install it wanted (a slot). */
 struct wake_target {
 	const char *host_id;
 	const char *host_name; /* NULL = none */
@@ -127,9 +128,11 @@ struct wake_target {
 	size_t n_groups;
 	const char (*envs)[ENGINE_ID_SIZE];
 	size_t n_envs;
+	bool refused;
 };
 
-/* A released slot wakes at most this many held pings of its stage, oldest first (not woken or cancelled yet). */
+/* A released slot wakes at most this many held pings of its stage, oldest first (not woken or cancelled yet), among
+ * those refused an install: a held ping with nothing to install has no use for a slot. */
 #define ENGINE_SLOT_WAKES 2
 
 /* The kind of an event by its stored name ("ENV", "SLOT", "HOST", "CAPACITY"); WAKE_KIND_OTHER for any other. */

@@ -53,8 +53,9 @@ bool engine_wake_concerns(const struct wake_event *ev, const struct wake_target 
 	case WAKE_KIND_HOST:
 		return has(ev->host_id) && streq(t->host_id, ev->host_id);
 	case WAKE_KIND_ENV:
-	case WAKE_KIND_SLOT:
 		return has(ev->env_id) && target_has_env(t, ev->env_id);
+	case WAKE_KIND_SLOT:
+		return t->refused && has(ev->env_id) && target_has_env(t, ev->env_id);
 	case WAKE_KIND_CAPACITY:
 		return (has(ev->env_id) && target_has_env(t, ev->env_id)) || (has(ev->name) && target_has_name(t, ev->name));
 	default:

@@ -99,6 +99,34 @@ static void pend_remove(struct ping_state *ps, struct waiter *w)
 	ps->n_pending--;
 }
 
+/* ---- the waiters refused an install, oldest refusal first (caller holds wlock) ---- */
+
+static void refused_set(struct ping_state *ps, struct waiter *w, bool refused)
+{
+	if (refused == w->refused)
+		return;
+	w->refused = refused;
+	if (refused) {
+		w->sprev = ps->s_tail;
+		w->snext = NULL;
+		if (ps->s_tail)
+			ps->s_tail->snext = w;
+		else
+			ps->s_head = w;
+		ps->s_tail = w;
+		return;
+	}
+	if (w->sprev)
+		w->sprev->snext = w->snext;
+	else
+		ps->s_head = w->snext;
+	if (w->snext)
+		w->snext->sprev = w->sprev;
+	else
+		ps->s_tail = w->sprev;
+	w->sprev = w->snext = NULL;
+}
+
 static void run_end(struct ping_state *ps, struct waiter *w)
 {
 	if (!w->running)
@@ -223,7 +251,7 @@ void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id)
 		http_resume(resume);
 }
 
-int ping_waiter_hold(struct ping_state *ps, struct waiter *w)
+int ping_waiter_hold(struct ping_state *ps, struct waiter *w, bool refused)
 {
 	struct hb_entry *e;
 
@@ -243,6 +271,7 @@ int ping_waiter_hold(struct ping_state *ps, struct waiter *w)
 		ps->w_head = w;
 	ps->w_tail = w;
 	ps->n_waiters++;
+	refused_set(ps, w, refused);
 	if (e)
 		e->waiter = w;
 	w->waiting = false;
@@ -284,11 +313,19 @@ void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel
 	pthread_mutex_unlock(&ps->wlock);
 }
 
-void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n)
+void ping_waiter_set_run(struct ping_state *ps, struct waiter *w, struct ping_run_out *out)
 {
-	free(w->envs);
-	w->envs = envs;
-	w->n_envs = n;
+	char(*old)[ENGINE_ID_SIZE];
+
+	/* under wlock: a wake event reads every registered waiter's stages, the running ones' too */
+	pthread_mutex_lock(&ps->wlock);
+	old = w->envs;
+	w->envs = out->relevant;
+	w->n_envs = out->n_relevant;
+	refused_set(ps, w, out->refused);
+	pthread_mutex_unlock(&ps->wlock);
+	out->relevant = NULL;
+	free(old);
 }
 
 void ping_waiter_done(struct ping_state *ps, struct waiter *w)
@@ -299,6 +336,7 @@ void ping_waiter_done(struct ping_state *ps, struct waiter *w)
 	pthread_mutex_lock(&ps->wlock);
 	run_end(ps, w);
 	pend_remove(ps, w);
+	refused_set(ps, w, false);
 	e = ping_hb_lookup(ps, w->host_id);
 	if (w->prev)
 		w->prev->next = w->next;
@@ -324,7 +362,8 @@ static struct wake_target waiter_target(const struct waiter *w)
 {
 	return (struct wake_target){ .host_id = w->host_id, .host_name = w->request->host_name,
 				     .groups = w->request->groups, .n_groups = w->request->n_groups,
-				     .envs = (const char(*)[ENGINE_ID_SIZE])w->envs, .n_envs = w->n_envs };
+				     .envs = (const char(*)[ENGINE_ID_SIZE])w->envs, .n_envs = w->n_envs,
+				     .refused = w->refused };
 }
 
 static struct wake_event wake_event_of(const struct store_event *ev)
@@ -333,22 +372,39 @@ static struct wake_event wake_event_of(const struct store_event *ev)
 				    .host_id = ev->host_id, .name = ev->name };
 }
 
+/* Caller holds wlock: wake w for an event (slipway_ping_wakes_total counts the waiters not woken already). */
+static void wake_counted(struct ping_state *ps, struct waiter *w)
+{
+	if (!w->woken && !w->cancel)
+		METRIC_INC(ps->srv, ping_wakes);
+	(void)wake_locked(ps, w, false);
+}
+
 /* Caller holds wlock. The held pings ev concerns (engine_wake_concerns()) are woken (queued for their turn); a
- * released slot wakes at most ENGINE_SLOT_WAKES of them, oldest first, among those not woken or cancelled yet. */
+ * released slot wakes at most ENGINE_SLOT_WAKES of them, oldest refusal first, among those not woken or cancelled
+ * yet: only a waiter refused an install can use a slot, and they have their own list (a rollout at full width,
+ * where no one is refused, walks nothing for the slots its hosts release). */
 static void wake_for_event(struct ping_state *ps, const struct wake_event *ev)
 {
 	int slot_budget = ENGINE_SLOT_WAKES;
 
-	for (struct waiter *w = ps->w_head; w && slot_budget > 0; w = w->next) {
+	if (ev->kind == WAKE_KIND_SLOT) {
+		for (struct waiter *w = ps->s_head; w && slot_budget > 0; w = w->snext) {
+			struct wake_target t = waiter_target(w);
+
+			if (w->woken || w->cancel || !engine_wake_concerns(ev, &t))
+				continue;
+			slot_budget--;
+			METRIC_INC(ps->srv, ping_slot_wakes);
+			wake_counted(ps, w);
+		}
+		return;
+	}
+	for (struct waiter *w = ps->w_head; w; w = w->next) {
 		struct wake_target t = waiter_target(w);
 
-		if (ev->kind == WAKE_KIND_SLOT && (w->woken || w->cancel))
-			continue;
-		if (!engine_wake_concerns(ev, &t))
-			continue;
-		if (ev->kind == WAKE_KIND_SLOT)
-			slot_budget--;
-		(void)wake_locked(ps, w, false);
+		if (engine_wake_concerns(ev, &t))
+			wake_counted(ps, w);
 	}
 }
 
@@ -400,6 +456,7 @@ void ping_poll_events(struct ping_state *ps)
 		dispatch_locked(ps, &l);
 		pthread_mutex_unlock(&ps->wlock);
 		__atomic_store_n(&ps->event_seq, ev[n - 1].seq, __ATOMIC_RELEASE);
+		__atomic_store_n(&ps->srv->metrics.ping_event_seq, (uint64_t)ev[n - 1].seq, __ATOMIC_RELAXED);
 		if (n < EVENT_BATCH)
 			break;
 	}

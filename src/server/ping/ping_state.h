@@ -112,6 +112,9 @@ struct ping_state {
 	pthread_mutex_t wlock;
 	struct waiter *w_head, *w_tail;
 	size_t n_waiters;
+	/* the waiters whose last run was refused an install, oldest refusal first (sprev/snext): a released slot
+	 * wakes some of them, and finds them without a walk of every waiter (under wlock) */
+	struct waiter *s_head, *s_tail;
 	bool stopping;
 	/* woken held pings waiting for their turn to re-run, oldest wake first (struct waiter's pprev/pnext), and the
 	 * woken ones resumed and not yet answered or held again: at most the setting wake_batch of them (0: no
@@ -129,7 +132,7 @@ struct ping_state {
 	pthread_mutex_t write_lock;
 	bool single_writer; /* SQLite: the mutex is used */
 	/* group commit (commit.c): the jobs queued for the next leader, and whether a leader is running a group; under
-	 * gc_lock, gc_cond broadcast when a group is done */
+	 * gc_lock; the leader waits on gc_cond for the runs under way (each queued thread waits on its own job) */
 	pthread_mutex_t gc_lock;
 	pthread_cond_t gc_cond;
 	struct ping_job *gc_head, *gc_tail;
@@ -318,6 +321,14 @@ void ping_stage_forget_full(struct ping_state *ps, const char *env_id);
 
 /* ---- held pings (hold.c, §5.11) ---- */
 
+/* What a run tells its caller besides the answer. */
+struct ping_run_out {
+	char (*relevant)[ENGINE_ID_SIZE]; /* the relevant env ids (owned by the caller) */
+	size_t n_relevant;
+	bool idle;    /* the answer is NOOP with no candidate and nothing written or deleted (§5.10) */
+	bool refused; /* the answer is NOOP though the host has an install to do: it was refused a slot (§5.7) */
+};
+
 struct waiter {
 	struct waiter *prev, *next;
 	struct waiter *pprev, *pnext; /* in the queue of woken waiters waiting for their turn (pending) */
@@ -333,14 +344,16 @@ struct waiter {
 	bool woken;
 	bool pending; /* woken, suspended, queued for its turn (ps->p_head) */
 	bool running; /* woken and resumed for its re-run: counted in ps->n_running until answered or held again */
+	bool refused; /* its last run was refused an install: a released slot may wake it (ps->s_head) */
+	struct waiter *sprev, *snext; /* among the refused ones, while refused */
 	int64_t run_mono_ms;
 };
 
 /* Answer NOOP at once the waiter held for host_id, if any (§5.1 step 1). */
 void ping_waiter_cancel_host(struct ping_state *ps, const char *host_id);
-/* Register w (suspends the request first). Returns -EBUSY when max_held_pings waiters exist, -ESHUTDOWN when the
- * server is stopping (w untouched). */
-int ping_waiter_hold(struct ping_state *ps, struct waiter *w);
+/* Register w (suspends the request first); refused: its run was refused an install. Returns -EBUSY when
+ * max_held_pings waiters exist, -ESHUTDOWN when the server is stopping (w untouched). */
+int ping_waiter_hold(struct ping_state *ps, struct waiter *w, bool refused);
 /* Re-suspend a waiter whose re-run answered NOOP before its deadline. */
 void ping_waiter_rehold(struct ping_state *ps, struct waiter *w);
 /* Take the waiter's flags (clearing woken) when its handler runs again after a resume; *ret_stopping: the cancel is
@@ -348,8 +361,8 @@ void ping_waiter_rehold(struct ping_state *ps, struct waiter *w);
 void ping_waiter_flags(struct ping_state *ps, struct waiter *w, bool *ret_cancel, bool *ret_woken, bool *ret_stopping);
 /* Unregister (on answer) and free w. */
 void ping_waiter_done(struct ping_state *ps, struct waiter *w);
-/* Replace the waiter's relevant env ids (takes envs). */
-void ping_waiter_set_envs(struct waiter *w, char (*envs)[ENGINE_ID_SIZE], size_t n);
+/* What its last run found: the relevant env ids (taken from out) and whether it was refused an install. */
+void ping_waiter_set_run(struct ping_state *ps, struct waiter *w, struct ping_run_out *out);
 /* The thread's rounds: read new wake events and wake the waiters they concern (at most wake_batch re-run at once,
  * the others in the order they were woken as those finish); resume expired waiters. */
 void ping_poll_events(struct ping_state *ps);
@@ -388,9 +401,7 @@ struct ping_task {
 	int64_t now, idle_seq;
 	uint64_t seq, idle_gen;
 	struct ping_response resp;
-	char (*rel)[ENGINE_ID_SIZE];
-	size_t n_rel;
-	bool idle;
+	struct ping_run_out out;
 };
 /* Does the pool take runs (on, and not stopping)? A hint without its lock: ping_pool_submit() decides. */
 static inline bool ping_pool_on(struct ping_state *ps)
@@ -413,11 +424,9 @@ void ping_task_run(struct ping_state *ps, struct ping_task *t);
 
 /* ---- one run of §5.1 steps 3-8 (run.c) and the answer (answer.c) ---- */
 
-/* verbose: the membership was checked by this ping (its stage conflicts are logged). *ret_relevant (may be NULL): the
- * relevant env ids (owned by the caller). *ret_idle (may be NULL): the answer is NOOP with no candidate and nothing
- * written or deleted (§5.10). */
+/* verbose: the membership was checked by this ping (its stage conflicts are logged). */
 int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, bool verbose,
-	     struct ping_response *resp, char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle);
+	     struct ping_response *resp, struct ping_run_out *ret);
 /* §5.8: the answer for the chosen install candidate, or the DELETE for an uninstall candidate. */
 int ping_answer_install(struct ping_state *ps, const struct engine_candidate *c, struct ping_response *resp);
 int ping_answer_delete(struct ping_state *ps, const struct engine_candidate *c, struct ping_response *resp);

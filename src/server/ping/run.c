@@ -257,7 +257,7 @@ static void note_deploying(struct ping_state *ps, const struct run *run, const s
 }
 
 int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, bool verbose,
-	     struct ping_response *resp, char (**ret_relevant)[ENGINE_ID_SIZE], size_t *ret_n_relevant, bool *ret_idle)
+	     struct ping_response *resp, struct ping_run_out *ret)
 {
 	struct run run = { .pr = pr, .host_name = pr->host_name ? pr->host_name : pr->host_id, .chosen = -1 };
 	bool chosen_lost = false, expecting = true;
@@ -304,14 +304,14 @@ int ping_run(struct ping_state *ps, const struct ping_request *pr, int64_t now, 
 		goto out;
 	}
 	note_deploying(ps, &run, resp);
-	if (ret_relevant) {
-		*ret_relevant = run.d.relevant;
-		*ret_n_relevant = run.d.n_relevant;
-		run.d.relevant = NULL;
-	}
-	if (ret_idle)
-		*ret_idle = resp->op_code == OP_CODE_NOOP && run.d.n_installs == 0 && run.d.n_uninstalls == 0 &&
-			    run.d.n_writes == 0 && run.d.n_deletes == 0;
+	*ret = (struct ping_run_out){
+		.relevant = run.d.relevant,
+		.n_relevant = run.d.n_relevant,
+		.idle = resp->op_code == OP_CODE_NOOP && run.d.n_installs == 0 && run.d.n_uninstalls == 0 &&
+			run.d.n_writes == 0 && run.d.n_deletes == 0,
+		.refused = resp->op_code == OP_CODE_NOOP && run.d.n_installs > 0,
+	};
+	run.d.relevant = NULL;
 out:
 	if (expecting)
 		ping_write_expect(ps, -1);

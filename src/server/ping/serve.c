@@ -26,31 +26,33 @@ bool ping_repeat_unparsed(struct ping_state *ps, const char *body, size_t len)
 	return true;
 }
 
-/* §5.11: hold the NOOP answer of pr (taken, with rel). Returns 0 when held, 1 when it must be answered now,
+/* §5.11: hold the NOOP answer of pr (taken, with out->relevant). Returns 0 when held, 1 when it must be answered now,
  * -ESHUTDOWN when the server is stopping. */
 static int hold(struct ping_state *ps, struct req *r, struct ping_request *pr, int64_t wait_s, uint64_t seq,
-		char (*rel)[ENGINE_ID_SIZE], size_t n_rel)
+		struct ping_run_out *out)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
 	int k;
 
 	if (!w || str_copy(w->host_id, sizeof(w->host_id), pr->host_id) < 0) {
 		free(w);
-		free(rel);
+		free(out->relevant);
+		out->relevant = NULL;
 		ping_request_free(pr);
 		return 1;
 	}
 	w->req = r;
 	w->request = pr;
-	w->envs = rel;
-	w->n_envs = n_rel;
+	w->envs = out->relevant;
+	w->n_envs = out->n_relevant;
+	out->relevant = NULL;
 	w->seq = seq;
 	w->deadline_mono_ms = mono_ms() + wait_s * 1000;
 	r->handler_data = w;
 	/* before it is held (a resumed request may complete on another thread at once): a held ping keeps its
 	 * parsed request, not its body */
 	req_drop_body(r);
-	k = ping_waiter_hold(ps, w);
+	k = ping_waiter_hold(ps, w, out->refused);
 	if (k < 0) {
 		/* max_held_pings reached (answer NOOP now) or shutting down */
 		r->handler_data = NULL;
@@ -73,7 +75,7 @@ static void run_new(struct ping_state *ps, struct ping_task *t)
 	k = ping_heartbeat_record(ps, t->request, t->now, &t->seq);
 	if (k < 0)
 		(void)server_db_error(ps->srv, k, "ping: heartbeat");
-	t->result = ping_run(ps, t->request, t->now, k > 0, &t->resp, &t->rel, &t->n_rel, &t->idle);
+	t->result = ping_run(ps, t->request, t->now, k > 0, &t->resp, &t->out);
 }
 
 /* A held ping's turn came (a wake, its deadline, a cancel): what to do before any re-run. */
@@ -102,7 +104,7 @@ static void run_woken(struct ping_state *ps, struct ping_task *t)
 	if (t->outcome != PING_WOKEN_RAN)
 		return;
 	t->now = now_ms();
-	t->result = ping_run(ps, t->request, t->now, false, &t->resp, &t->rel, &t->n_rel, NULL);
+	t->result = ping_run(ps, t->request, t->now, false, &t->resp, &t->out);
 }
 
 void ping_task_run(struct ping_state *ps, struct ping_task *t)
@@ -151,16 +153,16 @@ static int finish_new(struct ping_state *ps, struct req *r, struct ping_task *t,
 			(void)server_db_error(ps->srv, k, "ping");
 		return k;
 	}
-	if (t->idle && t->wait_s == 0)
+	if (t->out.idle && t->wait_s == 0)
 		ping_idle_remember(ps, pr->host_id, t->seq, r->body, r->body_len, t->idle_seq, t->idle_gen,
-				   (const char(*)[ENGINE_ID_SIZE])t->rel, t->n_rel);
+				   (const char(*)[ENGINE_ID_SIZE])t->out.relevant, t->out.n_relevant);
 	*ret_resp = t->resp;
 	if (ret_resp->op_code != OP_CODE_NOOP || t->wait_s == 0) {
-		free(t->rel);
+		free(t->out.relevant);
 		ping_request_free(pr);
 		return 1;
 	}
-	return hold(ps, r, pr, t->wait_s, t->seq, t->rel, t->n_rel);
+	return hold(ps, r, pr, t->wait_s, t->seq, &t->out);
 }
 
 int ping_serve(struct ping_state *ps, struct req *r, struct ping_request *pr, int64_t wait_s,
@@ -222,7 +224,7 @@ static int finish_woken(struct ping_state *ps, struct req *r, struct ping_task *
 	if (t->result < 0)
 		(void)server_db_error(ps->srv, t->result, "ping: re-running a held ping");
 	else if (t->resp.op_code != OP_CODE_NOOP) {
-		free(t->rel);
+		free(t->out.relevant);
 		*ret_resp = t->resp;
 		ping_heartbeat_touch(ps, w->host_id, t->now);
 		r->handler_data = NULL;
@@ -230,7 +232,7 @@ static int finish_woken(struct ping_state *ps, struct req *r, struct ping_task *
 		return 1;
 	} else {
 		ping_response_release(&t->resp);
-		ping_waiter_set_envs(w, t->rel, t->n_rel);
+		ping_waiter_set_run(ps, w, &t->out);
 		if (mono_ms() >= w->deadline_mono_ms)
 			return release_noop(ps, r, w, true, ret_resp);
 	}
@@ -276,7 +278,7 @@ void ping_request_ended(struct req *r)
 		if (!w)
 			ping_request_free(t->request);
 		ping_response_release(&t->resp);
-		free(t->rel);
+		free(t->out.relevant);
 		free(t);
 		r->handler_kind = 0;
 	}

@@ -247,6 +247,7 @@ struct ping_state *ping_state_get(struct server *srv)
 		(void)server_db_error(srv, r, "reading the wake event sequence");
 		goto fail;
 	}
+	srv->metrics.ping_event_seq = (uint64_t)ps->event_seq;
 	for (size_t i = 0; i < PING_HB_STRIPES; i++) {
 		pthread_mutex_init(&ps->stripes[i], NULL);
 		pthread_mutex_init(&ps->idle_locks[i], NULL);

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from ping_support import Host, converge, ping_round
+from ping_support import Host, converge, metric, ping_round, wait_for
 
 
 class Held:
@@ -123,6 +123,50 @@ def test_released_slot_wakes_a_waiting_host(server):
     resp = held.join(10)
     assert held.done_at - t0 < 1.5, held.done_at - t0
     assert resp["opCode"] == "DEPLOY" and resp["deployGoal"]["deployStage"] == "PRE_DOWNLOAD"
+
+
+def finish(host, env_id, deploy_id, rounds=12):
+    """Ping host until it serves deploy_id; True when it does."""
+    for _ in range(rounds):
+        if host.stage_of(env_id) == (deploy_id, "SERVING_BUILD", "SUCCEEDED"):
+            return True
+        host.ping()
+    return host.stage_of(env_id) == (deploy_id, "SERVING_BUILD", "SUCCEEDED")
+
+
+def events_read(server):
+    """True once the server has read every wake event written so far (its held pings were woken by them)."""
+    last = server.db.query("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0]
+    return metric(server, "slipway_ping_event_seq") >= last
+
+
+def test_released_slot_wakes_only_hosts_refused_one(server):
+    # h2 serves the new deploy already, h1 was refused its slot: both are held; h0's released slot wakes h1 only
+    e = server.make_env("web", "prod", maxParallel=1)
+    server.set_groups("web", "prod", ["g"])
+    hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(3)]
+    d1 = server.deploy("web", "prod", server.publish(commit="1111111aaaa")["id"])
+    assert converge(hosts, e["id"], d1["id"])
+    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    assert finish(hosts[2], e["id"], d2["id"])
+    assert hosts[0].ping()["opCode"] == "DEPLOY"  # h0 takes the slot h2 released
+    h1 = Held(hosts[1], 30)  # refused admission: held
+    h2 = Held(hosts[2], 30)  # nothing to install: held
+    assert wait_held(server, 2)
+    # the events so far (the new deploy, h2's released slot) have woken whom they wake, and they re-ran
+    assert wait_for(lambda: events_read(server) and metric(server, "slipway_ping_wakes_running") == 0
+                    and held_count(server) == 2)
+    wakes, slot_wakes = metric(server, "slipway_ping_wakes_total"), metric(server, "slipway_ping_slot_wakes_total")
+    t0 = time.monotonic()
+    assert finish(hosts[0], e["id"], d2["id"])  # its last report releases the slot (SLOT event)
+    resp = h1.join(10)
+    assert h1.done_at - t0 < 2.5, h1.done_at - t0
+    assert resp["opCode"] == "DEPLOY" and resp["deployGoal"]["deployId"] == d2["id"]
+    assert wait_held(server, 1) and h2.done_at is None  # h2 was not woken: still held
+    assert metric(server, "slipway_ping_slot_wakes_total") == slot_wakes + 1
+    assert metric(server, "slipway_ping_wakes_total") == wakes + 1
+    hosts[2].ping()  # step 1: answers the held one NOOP
+    assert h2.join(5)["opCode"] == "NOOP"
 
 
 def test_max_held_pings(server_factory):
