@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http/deadline.c: the absolute deadline for receiving a request (see internal.h). The sweeper
- * closes a late connection by shutting its socket down: libmicrohttpd then reads the end of the stream
- * and closes the connection itself (answering nothing). The socket cannot be closed and reused under the
+/* http/deadline.c: the absolute deadline for receiving a request (see internal.h). The connections reading a
+ * request (or waiting for the next one) are on a list in the order their read began, so the sweeper looks only at
+ * those past the deadline, from the list's head, and never at a connection whose handler runs or that is held (a
+ * long-poll): a walk of every connection, four times a second, cost 1.5 % of the server's CPU with 16,000 held
+ * pings. The sweeper closes a late connection by shutting its socket down: libmicrohttpd then reads the end of the
+ * stream and closes the connection itself (answering nothing). The socket cannot be closed and reused under the
  * sweeper: libmicrohttpd reports a connection closed (removing it from the list, under the lock the sweeper
  * holds) before it closes the socket. */
 #include <errno.h>
@@ -19,24 +22,23 @@
 #define SWEEP_PERIOD_MS 250
 
 struct tracked_conn {
-	struct tracked_conn *prev, *next;
+	struct tracked_conn *prev, *next; /* on the list while reading (under dl.lock) */
 	int fd;
-	bool reading;     /* atomic */
-	int64_t since_ms; /* atomic: monotonic time the current read began */
+	bool reading;
+	int64_t since_ms; /* monotonic time the current read began */
 };
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct tracked_conn head; /* circular list, sentinel */
+	struct tracked_conn head; /* circular list of the reading connections, oldest read first; sentinel */
 	pthread_t thread;
 	bool running, stop;
 	int64_t deadline_ms;
 	uint64_t closed;
 } dl = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* The peer's address, for the log line of a connection closed (looked up then: the sweep walks every connection
- * four times a second, a small entry walks fast). */
+/* The peer's address, for the log line of a connection closed (looked up then, not kept for every connection). */
 static void peer_name(int fd, char *buf, size_t size)
 {
 	struct sockaddr_storage a;
@@ -47,15 +49,35 @@ static void peer_name(int fd, char *buf, size_t size)
 		(void)str_copy(buf, size, "?");
 }
 
+/* Caller holds dl.lock. */
+static void unlist(struct tracked_conn *t)
+{
+	if (!t->reading)
+		return;
+	t->prev->next = t->next;
+	t->next->prev = t->prev;
+	t->reading = false;
+}
+
+/* Caller holds dl.lock: t begins a read now (the list stays in the order of since_ms: now is read under the lock). */
+static void list_reading(struct tracked_conn *t)
+{
+	unlist(t);
+	t->since_ms = mono_ms();
+	t->prev = dl.head.prev;
+	t->next = &dl.head;
+	dl.head.prev->next = t;
+	dl.head.prev = t;
+	t->reading = true;
+}
+
 static void sweep(int64_t now)
 {
 	char peer[NI_MAXHOST];
+	struct tracked_conn *t;
 
-	for (struct tracked_conn *t = dl.head.next; t != &dl.head; t = t->next) {
-		if (!__atomic_load_n(&t->reading, __ATOMIC_ACQUIRE) ||
-		    now - __atomic_load_n(&t->since_ms, __ATOMIC_RELAXED) <= dl.deadline_ms)
-			continue;
-		__atomic_store_n(&t->reading, false, __ATOMIC_RELAXED);
+	while ((t = dl.head.next) != &dl.head && now - t->since_ms > dl.deadline_ms) {
+		unlist(t);
 		__atomic_add_fetch(&dl.closed, 1, __ATOMIC_RELAXED);
 		peer_name(t->fd, peer, sizeof(peer));
 		log_info("closing the connection from %s: its request did not arrive within request_read_timeout "
@@ -120,13 +142,8 @@ static void track(struct MHD_Connection *conn, void **socket_context)
 	if (!t)
 		return; /* untracked: only the idle timeout applies to it */
 	t->fd = fd->connect_fd;
-	t->reading = true;
-	t->since_ms = mono_ms();
 	pthread_mutex_lock(&dl.lock);
-	t->prev = dl.head.prev;
-	t->next = &dl.head;
-	dl.head.prev->next = t;
-	dl.head.prev = t;
+	list_reading(t);
 	pthread_mutex_unlock(&dl.lock);
 	*socket_context = t;
 }
@@ -144,8 +161,7 @@ void http_deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_
 	if (!t)
 		return;
 	pthread_mutex_lock(&dl.lock);
-	t->prev->next = t->next;
-	t->next->prev = t->prev;
+	unlist(t);
 	pthread_mutex_unlock(&dl.lock);
 	free(t);
 	*socket_context = NULL;
@@ -162,9 +178,12 @@ void http_deadline_reading(struct MHD_Connection *conn, bool reading)
 	t = ci ? ci->socket_context : NULL;
 	if (!t)
 		return;
+	pthread_mutex_lock(&dl.lock);
 	if (reading)
-		__atomic_store_n(&t->since_ms, mono_ms(), __ATOMIC_RELAXED);
-	__atomic_store_n(&t->reading, reading, __ATOMIC_RELEASE);
+		list_reading(t);
+	else
+		unlist(t);
+	pthread_mutex_unlock(&dl.lock);
 }
 
 uint64_t http_deadline_closed(void)
