@@ -28,8 +28,9 @@ static inline bool startswith(const char *s, const char *prefix)
 
 /* Wall clock, epoch milliseconds (display, database). */
 int64_t now_ms(void);
-/* Monotonic milliseconds (timeouts, deadlines). */
+/* Monotonic milliseconds (timeouts, deadlines), and microseconds. */
 int64_t mono_ms(void);
+int64_t mono_us(void);
 /* "2026-01-01T00:05:00Z" (or with .mmm when with_ms); returns out. */
 char *fmt_rfc3339(int64_t ms, char *out, size_t size);
 

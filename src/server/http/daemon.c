@@ -27,13 +27,6 @@ static bool is_api_path(const char *path)
 	return streq(path, "/v1") || startswith(path, "/v1/") || streq(path, "/healthz") || streq(path, "/metrics");
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- the access handler ---------------------------------------------------------------------- */
 
 static uint64_t request_counter;

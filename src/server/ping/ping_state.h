@@ -98,6 +98,13 @@ struct idle_slot {
 	struct hb_entry *e;
 };
 
+/* The run pool resumes the requests of finished runs together (pool.c): when this many are done, or when the first
+ * of them has waited PING_POOL_RESUME_NS_PER_HELD for every held ping (libmicrohttpd's walk of them on a round that
+ * resumes any costs ~20 ns each: the walks then cost at most ~4 % of a core), at most PING_POOL_RESUME_MAX_US */
+#define PING_POOL_RESUME_BATCH 64
+#define PING_POOL_RESUME_NS_PER_HELD 500
+#define PING_POOL_RESUME_MAX_US 10000
+
 struct ping_state {
 	struct server *srv;
 	struct store_ping *store;
@@ -177,6 +184,14 @@ struct ping_state {
 	pthread_t *pool_threads;
 	size_t pool_n_threads;
 	bool pool_on;
+	/* runs done whose requests the resumer thread resumes together (pool.c), the first of them done at
+	 * pool_done_since_us (monotonic); pool_done_cond wakes the resumer */
+	struct req *pool_done[PING_POOL_RESUME_BATCH];
+	size_t pool_n_done;
+	int64_t pool_done_since_us;
+	pthread_cond_t pool_done_cond;
+	pthread_t pool_resumer;
+	bool pool_resumer_stop;
 };
 
 /* ---- the heartbeat cache (heartbeat.c) ---- */
