@@ -103,13 +103,18 @@ def test_new_ping_of_same_host_replaces_held_one(server):
     assert resp["opCode"] == "NOOP" and held.done_at - t0 < 1.0
 
 
-def test_released_slot_wakes_a_waiting_host(server):
+def second_deploy_width_one(server, n):
+    """n hosts serving a first deploy of a stage one host wide, and a second deploy: (stage, hosts, deploy)."""
     e = server.make_env("web", "prod", maxParallel=1)
     server.set_groups("web", "prod", ["g"])
-    hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(2)]
+    hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(n)]
     d1 = server.deploy("web", "prod", server.publish(commit="1111111aaaa")["id"])
     assert converge(hosts, e["id"], d1["id"])
-    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    return e, hosts, server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+
+
+def test_released_slot_wakes_a_waiting_host(server):
+    e, hosts, d2 = second_deploy_width_one(server, 2)
     r = hosts[0].ping()
     assert r["opCode"] == "DEPLOY" and r["deployGoal"]["deployId"] == d2["id"]
     held = Held(hosts[1], 30)  # refused admission: held
@@ -142,12 +147,7 @@ def events_read(server):
 
 def test_released_slot_wakes_only_hosts_refused_one(server):
     # h2 serves the new deploy already, h1 was refused its slot: both are held; h0's released slot wakes h1 only
-    e = server.make_env("web", "prod", maxParallel=1)
-    server.set_groups("web", "prod", ["g"])
-    hosts = [Host(server, "h%d" % i, groups=["g"]) for i in range(3)]
-    d1 = server.deploy("web", "prod", server.publish(commit="1111111aaaa")["id"])
-    assert converge(hosts, e["id"], d1["id"])
-    d2 = server.deploy("web", "prod", server.publish(commit="2222222bbbb")["id"])
+    e, hosts, d2 = second_deploy_width_one(server, 3)
     assert finish(hosts[2], e["id"], d2["id"])
     assert hosts[0].ping()["opCode"] == "DEPLOY"  # h0 takes the slot h2 released
     h1 = Held(hosts[1], 30)  # refused admission: held
