@@ -108,9 +108,12 @@ int store_agent_summary(struct store *s, const char *env_id, const char *deploy_
 	int r;
 	CONN_OR_FAIL(c, s);
 
-	r = db_list(c, false, sql_agent_summary, &counts, "ss", env_id, deploy_id);
+	/* two statements, two snapshots (PostgreSQL): a host's first agent row may commit between them. The hosts
+	 * without a row are counted first, so such a host is counted by one or both, never by neither (a client that
+	 * waits for provisioning hosts would otherwise see an empty stage while the host's first goal is under way) */
+	r = store_tx_progress_counts(c, env_id, &missing, provisioning ? &prov : NULL);
 	if (r >= 0)
-		r = store_tx_progress_counts(c, env_id, &missing, provisioning ? &prov : NULL);
+		r = db_list(c, false, sql_agent_summary, &counts, "ss", env_id, deploy_id);
 	if (r < 0) {
 		json_decref(counts);
 		return r;
