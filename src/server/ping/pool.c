@@ -2,9 +2,9 @@
 /* ping/pool.c: the threads that run pings (setting ping_run_threads, ping_state.h "the run pool"). A run is queued
  * with its connection suspended (a new ping's by its handler, a woken held ping's as it was held), taken oldest
  * first by a free thread (ping_task_run(), serve.c), and its connection resumed (by the resumer, with the others
- * done meanwhile, resume_delay_us()); the HTTP thread that then runs the handler again answers or holds the ping. An HTTP thread waits for neither the database nor a group commit:
- * with 4 HTTP threads, at most 4 runs were under way and a group commit gathered at most 4 jobs; the pool's threads
- * wait in their place, many at once. */
+ * done meanwhile, resume_delay_us()); the HTTP thread that then runs the handler again answers or holds the ping.
+ * An HTTP thread waits for neither the database nor a group commit: with 4 HTTP threads, at most 4 runs were under
+ * way and a group commit gathered at most 4 jobs; the pool's threads wait in their place, many at once. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
