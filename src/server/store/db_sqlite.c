@@ -5,6 +5,7 @@
  * BEGIN IMMEDIATE: SQLite takes the database write lock at BEGIN (one server process per file, PROTOCOL §10),
  * so the advisory lock key of db_begin is not needed. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,6 +31,15 @@ struct sq_conn {
 	size_t n_cache;
 };
 
+/* Once per process, before the first connection: no memory statistics. SQLite counts every allocation under one
+ * global mutex while they are on (the default), and Debian's build has no lookaside allocator, so each value a
+ * statement reads or writes is a malloc: in a rollout every pool thread took that mutex hundreds of times a ping. The
+ * server reads none of those statistics (nor sets a soft heap limit, which needs them). */
+static void sq_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static bool sq_accepts(const char *dsn)
 {
 	return startswith(dsn, "sqlite:") && dsn[7];
@@ -53,8 +63,11 @@ static int sq_connect(struct db *d, struct db_conn **ret)
 	struct sq_conn *c = calloc(1, sizeof(*c));
 	int rc;
 
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
+
 	if (!c)
 		return -ENOMEM;
+	(void)pthread_once(&configured, sq_configure);
 	rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		(void)str_printf(d->open_errmsg, sizeof(d->open_errmsg), "cannot open '%s': %s", path,
