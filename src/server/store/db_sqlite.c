@@ -33,8 +33,9 @@ struct sq_conn {
 
 /* Once per process, before the first connection: no memory statistics. SQLite counts every allocation under one
  * global mutex while they are on (the default), and Debian's build has no lookaside allocator, so each value a
- * statement reads or writes is a malloc: in a rollout every pool thread took that mutex hundreds of times a ping. The
- * server reads none of those statistics (nor sets a soft heap limit, which needs them). */
+ * statement reads or writes is a malloc: in a rollout the pool threads took that mutex over a hundred times a deploy
+ * step (bench/RESULTS.md, session 12). The server reads none of those statistics (nor sets a soft heap limit, which
+ * needs them). */
 static void sq_configure(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
@@ -60,10 +61,9 @@ static void sq_disconnect(struct db_conn *conn)
 static int sq_connect(struct db *d, struct db_conn **ret)
 {
 	const char *path = d->dsn + strlen("sqlite:");
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sq_conn *c = calloc(1, sizeof(*c));
 	int rc;
-
-	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 
 	if (!c)
 		return -ENOMEM;
